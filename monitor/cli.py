@@ -1,0 +1,57 @@
+"""The `monitor` command: one click group; each area registers its own sub-commands below."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from monitor import __version__
+from monitor.config import ConfigError, Settings, load_settings
+
+
+class Context:
+    """What every sub-command gets: the settings, loaded once from --config and MONITOR_*."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self._config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self._config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+            logging.basicConfig(
+                level=self._settings.log_level.upper(),
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )
+        return self._settings
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="monitor")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (TOML). Default: $MONITOR_CONFIG, else ./monitor.toml if present.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Community tension monitor: rumours and rising tension in named places, for councils."""
+    ctx.obj = Context(config_path)
+
+
+def main() -> None:
+    cli()
+
+
+# --- sub-commands: each area adds one import and one add_command line here -------------------

@@ -1,0 +1,239 @@
+"""One table of settings (name, default, help) read from a TOML file and MONITOR_* variables.
+
+The `Settings` dataclass *is* the table: each field carries its help text, and the CLI's
+`config show`, the README's settings section (checked by a test) and validation all read it.
+Secrets are never values here: a setting ending in `_env` names the environment variable that
+holds the secret, and `Settings.secret()` resolves it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "MONITOR_"
+CONFIG_ENV = "MONITOR_CONFIG"
+DEFAULT_CONFIG_FILE = "monitor.toml"
+
+
+class ConfigError(ValueError):
+    """A settings file or variable that cannot be used; the message says which and why."""
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the service reads. Add a field here and a row in the README's table."""
+
+    home: str = _setting(
+        "",
+        "Folder holding the data folders models/, rules/ and alerts/. Empty: the checkout this "
+        "package runs from, else the copies packaged with it.",
+    )
+    database_url: str = _setting(
+        "sqlite+aiosqlite:///monitor.db",
+        "SQLAlchemy URL of the store: SQLite by default, "
+        "postgresql+asyncpg://user@host/db in production.",
+    )
+    web_host: str = _setting("127.0.0.1", "Address the web UI and API listen on.")
+    web_port: int = _setting(8080, "Port the web UI and API listen on.")
+    author_key_env: str = _setting(
+        "",
+        "Name of an environment variable holding extra secret material mixed into every "
+        "author pseudonym key. Empty: keys are random per period and kept only in the store.",
+    )
+    author_key_rotation_days: int = _setting(
+        30,
+        "Days each author pseudonym key is used; afterwards a new key is made and the old one "
+        "destroyed, so pseudonyms cannot be linked across periods.",
+    )
+    max_text_chars: int = _setting(
+        5000, "Longest post text kept, in characters; longer text is cut and marked truncated."
+    )
+    places: str = _setting(
+        "bradford,kirklees",
+        "Comma-separated gazetteers in <home>/rules/places/ to match place names against.",
+    )
+    classifier: str = _setting(
+        "auto",
+        "Which classifier scores posts: 'transformer' (the encoder and trained heads in "
+        "models/), 'keyword' (a small lexicon, for tests and machines without torch), or "
+        "'auto' (transformer when its heads are present, else keyword).",
+    )
+    classifier_batch_size: int = _setting(
+        64, "Most posts scored in one forward pass of the classifier."
+    )
+    classifier_max_wait_ms: int = _setting(
+        50, "Longest a post waits for its micro-batch to fill before it is scored anyway."
+    )
+    classifier_threads: int = _setting(
+        0, "CPU threads the classifier uses; 0 means one per core."
+    )
+    queue_size: int = _setting(
+        1000, "Capacity of each in-process queue between stages; a full queue slows intake."
+    )
+    ingest_batch_size: int = _setting(
+        500, "Posts written to the store in one transaction by the pipeline and importer."
+    )
+    retention_days: int = _setting(
+        30, "Days post text is kept; afterwards it is purged and only aggregates remain."
+    )
+    demo_scenario: str = _setting(
+        "",
+        "JSONL file replayed by `monitor demo`. Empty: the bundled fictional Bradford scenario.",
+    )
+    demo_speed: float = _setting(
+        0.0,
+        "Replay speed-up for `monitor demo` and `monitor import --speed`: 0 replays as fast as "
+        "possible, 60 plays an hour of posts in a minute.",
+    )
+    log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+
+    def secret(self, name: str) -> str | None:
+        """The secret that setting `<name>_env` points at, or None when unset."""
+        env_name = getattr(self, f"{name}_env")
+        if not env_name:
+            return None
+        value = os.environ.get(env_name)
+        if value is None:
+            raise ConfigError(f"setting {name}_env names ${env_name}, which is not set")
+        return value
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with some settings changed (values are coerced like file values)."""
+        return replace(self, **{k: _coerce(_field(k), v, "override") for k, v in overrides.items()})
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        for f in fields(self):
+            yield f.name, getattr(self, f.name)
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings for display: secret references show whether they resolve."""
+        out: dict[str, Any] = {}
+        for name, value in self.items():
+            if name.endswith("_env") and value:
+                state = "set" if value in os.environ else "NOT SET"
+                out[name] = f"{value} (****, {state})"
+            elif name == "database_url":
+                out[name] = _mask_url_password(str(value))
+            else:
+                out[name] = value
+        return out
+
+
+def setting_fields() -> tuple[Field[Any], ...]:
+    """The settings table: name, type, default and help of every setting."""
+    return fields(Settings)
+
+
+def setting_help(f: Field[Any]) -> str:
+    return str(f.metadata["help"])
+
+
+def setting_default(f: Field[Any]) -> Any:
+    return f.default if f.default is not MISSING else None
+
+
+def _field(name: str) -> Field[Any]:
+    for f in fields(Settings):
+        if f.name == name:
+            return f
+    raise ConfigError(f"unknown setting {name!r}")
+
+
+def _field_type(f: Field[Any]) -> type:
+    hints = typing.get_type_hints(Settings)
+    t = hints[f.name]
+    if isinstance(t, types.UnionType):
+        t = next(a for a in typing.get_args(t) if a is not type(None))
+    return t  # type: ignore[no-any-return]
+
+
+def _coerce(f: Field[Any], value: Any, origin: str) -> Any:
+    t = _field_type(f)
+    try:
+        if t is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(value)
+        if t is int and isinstance(value, float):
+            raise ValueError(value)
+        return t(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{origin}: setting {f.name} must be {t.__name__}, got {value!r}"
+        ) from None
+
+
+def _mask_url_password(url: str) -> str:
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            user = creds.split(":", 1)[0]
+            return f"{scheme}://{user}:****@{host}"
+    return url
+
+
+def load_settings(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults, then the TOML file, then MONITOR_* variables (later wins).
+
+    The file is `path`, else $MONITOR_CONFIG, else ./monitor.toml when it exists.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    file_path = Path(path) if path else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    if file_path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        file_path = Path(DEFAULT_CONFIG_FILE)
+    if file_path is not None:
+        try:
+            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{file_path}: settings file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
+        section = data.get("monitor", data)
+        for key, value in section.items():
+            if isinstance(value, dict):
+                continue  # sub-tables (sources, receivers) belong to their own readers
+            try:
+                f = _field(key)
+            except ConfigError:
+                raise ConfigError(f"{file_path}: unknown setting {key!r}") from None
+            values[key] = _coerce(f, value, str(file_path))
+    for f in fields(Settings):
+        env_name = ENV_PREFIX + f.name.upper()
+        if env_name in env:
+            values[f.name] = _coerce(f, env[env_name], f"${env_name}")
+    return Settings(**values)
+
+
+def resolve_home(settings: Settings) -> Path:
+    """The folder with models/, rules/ and alerts/: the setting, the checkout, or the package."""
+    if settings.home:
+        home = Path(settings.home).expanduser()
+        if not (home / "rules").is_dir():
+            raise ConfigError(f"home {home} has no rules/ folder")
+        return home
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "rules").is_dir() and (checkout / "pyproject.toml").is_file():
+        return checkout
+    packaged = Path(__file__).resolve().parent / "data" / "home"
+    return packaged

@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy tables, engine set-up, queries and Alembic migrations."""

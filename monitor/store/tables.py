@@ -1,0 +1,164 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations in store/migrations mirror these.
+
+No table holds a raw author id or handle: authors exist only as `author_ref`, a keyed HMAC
+whose key is destroyed when its period ends.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# A collector's or importer's resume point. `cursor` is opaque to the store (Jetstream time_us,
+# Mastodon min_id, an import file's committed line count) and is written in the same
+# transaction as the posts before it, so a crash resumes without loss or duplicates.
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("cursor", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_success_at", DateTime(timezone=True), nullable=True),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+)
+
+# Random per-period keys for author pseudonyms. A row is deleted when its period has passed:
+# once gone, references made with it cannot be linked to any later ones.
+author_keys = Table(
+    "author_keys",
+    metadata,
+    Column("period", String(20), primary_key=True),  # e.g. "2026-11-01" (period start)
+    Column("key", LargeBinary(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", String(512), primary_key=True),  # platform + ":" + native id
+    Column("platform", String(40), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("text", Text, nullable=True),  # NULL once purged (retention or platform deletion)
+    Column("text_purged_at", DateTime(timezone=True), nullable=True),
+    Column("language", String(8), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("collected_at", DateTime(timezone=True), nullable=False),
+    Column("author_ref", String(64), nullable=False),
+    Column("url", Text, nullable=True),
+    Column("reply_to", String(512), nullable=True),
+    Column("quote_of", String(512), nullable=True),
+    Column("repost_of", String(512), nullable=True),
+    Column("like_count", Integer, nullable=False, default=0),
+    Column("repost_count", Integer, nullable=False, default=0),
+    Column("reply_count", Integer, nullable=False, default=0),
+    Column("truncated", Boolean, nullable=False, default=False),
+    Column("scores", JSON, nullable=True),  # classifier head -> probability
+    Column("flags", JSON, nullable=True),  # classifier labels over their thresholds
+    Column("embedding", LargeBinary, nullable=True),  # float16 sentence embedding
+    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_posts_created_at", "created_at"),
+    Index("ix_posts_processed_at", "processed_at"),
+)
+
+place_matches = Table(
+    "place_matches",
+    metadata,
+    Column("post_id", String(512), ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("place_id", String(200), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("ward", String(200), nullable=True),
+    Column("locality", String(200), nullable=True),
+    Column("district", String(200), nullable=False),
+    Column("matched", String(200), nullable=False),
+    Index("ix_place_matches_ward", "ward"),
+)
+
+# Labels attached to a post by a classifier threshold or a rule: the only contract with alerts.
+post_labels = Table(
+    "post_labels",
+    metadata,
+    Column("post_id", String(512), ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("origin", String(200), primary_key=True),  # "classifier" or the rule id
+    Column("name", String(60), primary_key=True),
+    Column("value", String(200), primary_key=True),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),  # stable dedup key from the labels
+    Column("labels", JSON, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("status", String(20), nullable=False, default="new"),
+    Column("owner", String(200), nullable=True),
+    Column("dismiss_reason", Text, nullable=True),
+    Column("post_count", Integer, nullable=False, default=0),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("key"),
+)
+
+# The evidence: which posts an alert stands on, with only the excerpt it needs.
+alert_posts = Table(
+    "alert_posts",
+    metadata,
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    Column("post_id", String(512), primary_key=True),
+    Column("excerpt", Text, nullable=True),
+    Column("rules", JSON, nullable=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+# Append-only; each row's hash covers the previous row's hash (see monitor/audit.py).
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("purpose", Text, nullable=True),
+    Column("detail", JSON, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Kept for tension baselines after post text is purged (aggregates stay).
+area_counts = Table(
+    "area_counts",
+    metadata,
+    Column("area", String(200), primary_key=True),
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("posts", Integer, nullable=False, default=0),
+    Column("flagged", Integer, nullable=False, default=0),
+    Column("weighted", Float, nullable=False, default=0.0),
+)

@@ -1,0 +1,118 @@
+"""The shared records that pass between stages: raw posts, posts, place matches, analyses, hits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+Labels = Mapping[str, str]
+Scores = dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class RawPost:
+    """A post as a collector or importer hands it to ingest: untrusted, unnormalised.
+
+    `author_id` is the platform's own author id. Ingest turns it into a keyed pseudonym and
+    drops it: it is never written anywhere.
+    """
+
+    platform: str
+    native_id: str
+    text: str
+    created_at: datetime
+    author_id: str | None = None
+    source: str = "import"
+    url: str | None = None
+    language: str | None = None
+    reply_to: str | None = None
+    quote_of: str | None = None
+    repost_of: str | None = None
+    like_count: int = 0
+    repost_count: int = 0
+    reply_count: int = 0
+    is_html: bool = False
+
+    @property
+    def post_id(self) -> str:
+        """The stable id: platform plus native id (Mastodon: status uri; Bluesky: at-uri)."""
+        return f"{self.platform}:{self.native_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceMatch:
+    """A named place a post mentions, resolved to the areas that tension levels are kept for."""
+
+    place_id: str  # gazetteer id, e.g. "bradford/ward/E05001355" or "bradford/hood/girlington"
+    name: str  # the canonical name, e.g. "Manningham"
+    kind: str  # ward | locality | district | neighbourhood | landmark
+    ward: str | None  # ward name the place lies in, when known
+    locality: str | None  # locality (constituency area) name, when known
+    district: str  # e.g. "Bradford"
+    matched: str  # the text that matched, as written in the post
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A post after ingest: normalised, bounded, pseudonymised, with its places."""
+
+    id: str
+    platform: str
+    source: str
+    text: str
+    language: str | None
+    created_at: datetime
+    collected_at: datetime
+    author_ref: str  # keyed HMAC of the platform author id; never the handle
+    url: str | None = None
+    reply_to: str | None = None
+    quote_of: str | None = None
+    repost_of: str | None = None
+    like_count: int = 0
+    repost_count: int = 0
+    reply_count: int = 0
+    truncated: bool = False
+    places: tuple[PlaceMatch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """One forward pass's output for one text: every head's score and the sentence embedding."""
+
+    scores: Scores
+    embedding: Sequence[float] = ()
+
+
+class Classifier(Protocol):
+    """Scores post texts. Runs off the event loop; the fake and the transformer share this."""
+
+    name: str
+    thresholds: Mapping[str, float]
+
+    async def score(self, texts: Sequence[str]) -> list[Scores]: ...
+
+    async def analyse(self, texts: Sequence[str]) -> list[Analysis]: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A rule that fired on a post: the labels it attaches and a human-readable reason."""
+
+    rule_id: str
+    labels: Mapping[str, str]
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Processed:
+    """A post with everything the pipeline learnt about it, handed to signals and alerts."""
+
+    post: Post
+    scores: Scores = field(default_factory=dict)
+    embedding: Sequence[float] = ()
+    flags: tuple[str, ...] = ()  # classifier labels over their thresholds
+    hits: tuple[RuleHit, ...] = ()
