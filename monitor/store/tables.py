@@ -6,11 +6,15 @@ whose key is destroyed when its period ends.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
     Index,
@@ -20,8 +24,31 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
+    TypeDecorator,
 )
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
 
 metadata = MetaData(
     naming_convention={
@@ -41,8 +68,8 @@ sources = Table(
     Column("name", String(200), primary_key=True),
     Column("kind", String(40), nullable=False),
     Column("cursor", Text, nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("last_success_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("last_success_at", UtcDateTime(), nullable=True),
     Column("error_count", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
 )
@@ -54,7 +81,7 @@ author_keys = Table(
     metadata,
     Column("period", String(20), primary_key=True),  # e.g. "2026-11-01" (period start)
     Column("key", LargeBinary(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 posts = Table(
@@ -64,10 +91,10 @@ posts = Table(
     Column("platform", String(40), nullable=False),
     Column("source", String(200), nullable=False),
     Column("text", Text, nullable=True),  # NULL once purged (retention or platform deletion)
-    Column("text_purged_at", DateTime(timezone=True), nullable=True),
+    Column("text_purged_at", UtcDateTime(), nullable=True),
     Column("language", String(8), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("collected_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("collected_at", UtcDateTime(), nullable=False),
     Column("author_ref", String(64), nullable=False),
     Column("url", Text, nullable=True),
     Column("reply_to", String(512), nullable=True),
@@ -80,7 +107,7 @@ posts = Table(
     Column("scores", JSON, nullable=True),  # classifier head -> probability
     Column("flags", JSON, nullable=True),  # classifier labels over their thresholds
     Column("embedding", LargeBinary, nullable=True),  # float16 sentence embedding
-    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Column("processed_at", UtcDateTime(), nullable=True),
     Index("ix_posts_created_at", "created_at"),
     Index("ix_posts_processed_at", "processed_at"),
 )
@@ -120,11 +147,11 @@ alerts = Table(
     Column("owner", String(200), nullable=True),
     Column("dismiss_reason", Text, nullable=True),
     Column("post_count", Integer, nullable=False, default=0),
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("last_seen", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("key"),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_alerts_key_status", "key", "status"),
 )
 
 # The evidence: which posts an alert stands on, with only the excerpt it needs.
@@ -135,7 +162,7 @@ alert_posts = Table(
     Column("post_id", String(512), primary_key=True),
     Column("excerpt", Text, nullable=True),
     Column("rules", JSON, nullable=True),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
 )
 
 # Append-only; each row's hash covers the previous row's hash (see monitor/audit.py).
@@ -143,7 +170,7 @@ audit_events = Table(
     "audit_events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("action", String(60), nullable=False),
     Column("purpose", Text, nullable=True),
@@ -157,7 +184,7 @@ area_counts = Table(
     "area_counts",
     metadata,
     Column("area", String(200), primary_key=True),
-    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("hour", UtcDateTime(), primary_key=True),
     Column("posts", Integer, nullable=False, default=0),
     Column("flagged", Integer, nullable=False, default=0),
     Column("weighted", Float, nullable=False, default=0.0),

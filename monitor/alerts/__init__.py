@@ -1,0 +1,1 @@
+"""Alerts: candidates from labels, routing, grouping, silences, outbox and notifiers."""

@@ -1,0 +1,87 @@
+"""Alert rows: open an alert per dedup key, or add evidence to the one already open."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.alerts.candidates import SEVERITY_RANK, candidates
+from monitor.store.posts import _insert
+from monitor.store.tables import alert_posts, alerts
+from monitor.types import Processed
+
+OPEN_STATUSES = ("new", "acknowledged")
+EXCERPT_CHARS = 280
+
+
+def excerpt(text: str) -> str:
+    """Only the excerpt an alert needs is kept with it (minimisation)."""
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+async def record_hits(conn: AsyncConnection, items: Sequence[Processed], now: datetime) -> int:
+    """Open or extend alerts for these processed posts; returns how many alerts changed."""
+    touched: set[int] = set()
+    for item in items:
+        for cand in candidates(item):
+            row = (
+                await conn.execute(
+                    select(alerts.c.id, alerts.c.labels).where(
+                        alerts.c.key == cand.key, alerts.c.status.in_(OPEN_STATUSES)
+                    )
+                )
+            ).first()
+            if row is None:
+                alert_id = (
+                    await conn.execute(
+                        alerts.insert()
+                        .values(
+                            key=cand.key,
+                            labels=dict(cand.labels),
+                            summary=cand.summary,
+                            status="new",
+                            post_count=0,
+                            first_seen=item.post.created_at,
+                            last_seen=item.post.created_at,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                        .returning(alerts.c.id)
+                    )
+                ).scalar_one()
+            else:
+                alert_id = row.id
+                if SEVERITY_RANK.get(cand.labels.get("severity", ""), 0) > SEVERITY_RANK.get(
+                    row.labels.get("severity", ""), 0
+                ):
+                    await conn.execute(
+                        update(alerts)
+                        .where(alerts.c.id == alert_id)
+                        .values(labels=dict(cand.labels), updated_at=now)
+                    )
+            added = await conn.execute(
+                _insert(conn, alert_posts)
+                .values(
+                    alert_id=alert_id,
+                    post_id=item.post.id,
+                    excerpt=excerpt(item.post.text),
+                    rules=sorted({h.rule_id for h in item.hits} | {cand.rule}),
+                    added_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["alert_id", "post_id"])
+            )
+            if added.rowcount:
+                await conn.execute(
+                    update(alerts)
+                    .where(alerts.c.id == alert_id)
+                    .values(
+                        post_count=alerts.c.post_count + 1,
+                        last_seen=item.post.created_at,
+                        updated_at=now,
+                    )
+                )
+                touched.add(alert_id)
+    return len(touched)

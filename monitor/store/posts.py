@@ -1,0 +1,252 @@
+"""Queries on posts, their places and labels, and source cursors. Idempotent by post id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Insert, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.store.tables import alert_posts, place_matches, post_labels, posts, sources
+from monitor.types import PlaceMatch, Post, Processed
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _post_row(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "platform": post.platform,
+        "source": post.source,
+        "text": post.text,
+        "language": post.language,
+        "created_at": post.created_at,
+        "collected_at": post.collected_at,
+        "author_ref": post.author_ref,
+        "url": post.url,
+        "reply_to": post.reply_to,
+        "quote_of": post.quote_of,
+        "repost_of": post.repost_of,
+        "like_count": post.like_count,
+        "repost_count": post.repost_count,
+        "reply_count": post.reply_count,
+        "truncated": post.truncated,
+    }
+
+
+async def insert_posts(conn: AsyncConnection, batch: Sequence[Post]) -> list[Post]:
+    """Insert the posts not already stored; return those that were new (in input order)."""
+    if not batch:
+        return []
+    unique: dict[str, Post] = {}
+    for post in batch:
+        unique.setdefault(post.id, post)
+    stmt = (
+        _insert(conn, posts)
+        .values([_post_row(p) for p in unique.values()])
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(posts.c.id)
+    )
+    new_ids = set((await conn.execute(stmt)).scalars().all())
+    new = [p for p in unique.values() if p.id in new_ids]
+    place_rows = [_place_row(p.id, m) for p in new for m in p.places]
+    if place_rows:
+        await conn.execute(
+            _insert(conn, place_matches).on_conflict_do_nothing(
+                index_elements=["post_id", "place_id"]
+            ),
+            place_rows,
+        )
+    return new
+
+
+def _place_row(post_id: str, m: PlaceMatch) -> dict[str, Any]:
+    return {
+        "post_id": post_id,
+        "place_id": m.place_id,
+        "name": m.name,
+        "kind": m.kind,
+        "ward": m.ward,
+        "locality": m.locality,
+        "district": m.district,
+        "matched": m.matched,
+    }
+
+
+async def save_cursor(
+    conn: AsyncConnection, source: str, kind: str, cursor: str | None, now: datetime
+) -> None:
+    values = {
+        "name": source,
+        "kind": kind,
+        "cursor": cursor,
+        "updated_at": now,
+        "last_success_at": now,
+        "error_count": 0,
+    }
+    stmt = _insert(conn, sources).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"cursor": cursor, "updated_at": now, "last_success_at": now},
+    )
+    await conn.execute(stmt)
+
+
+async def load_cursor(conn: AsyncConnection, source: str) -> str | None:
+    row = (await conn.execute(select(sources.c.cursor).where(sources.c.name == source))).first()
+    return None if row is None else row[0]
+
+
+def encode_embedding(vector: Sequence[float]) -> bytes | None:
+    if len(vector) == 0:
+        return None
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def decode_embedding(blob: bytes | None) -> np.ndarray[Any, np.dtype[np.float32]]:
+    if not blob:
+        return np.zeros(0, dtype=np.float32)
+    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+
+
+async def save_processed(conn: AsyncConnection, items: Iterable[Processed], now: datetime) -> None:
+    """Store what classification and rules found. Safe to repeat for the same posts."""
+    rows = []
+    label_rows = []
+    for item in items:
+        rows.append(
+            {
+                "b_id": item.post.id,
+                "scores": {k: round(v, 4) for k, v in item.scores.items()},
+                "flags": list(item.flags),
+                "embedding": encode_embedding(item.embedding),
+                "processed_at": now,
+            }
+        )
+        for flag in item.flags:
+            label_rows.append(
+                {"post_id": item.post.id, "origin": "classifier", "name": "flag", "value": flag}
+            )
+        for hit in item.hits:
+            for name, value in hit.labels.items():
+                label_rows.append(
+                    {"post_id": item.post.id, "origin": hit.rule_id, "name": name, "value": value}
+                )
+    if not rows:
+        return
+
+    stmt = (
+        update(posts)
+        .where(posts.c.id == bindparam("b_id"))
+        .values(
+            scores=bindparam("scores"),
+            flags=bindparam("flags"),
+            embedding=bindparam("embedding"),
+            processed_at=bindparam("processed_at"),
+        )
+    )
+    await conn.execute(stmt, rows)
+    if label_rows:
+        await conn.execute(_insert(conn, post_labels).on_conflict_do_nothing(), label_rows)
+
+
+async def purge_text(conn: AsyncConnection, post_ids: Sequence[str], now: datetime) -> int:
+    """Remove the text (and embedding) of these posts everywhere it is kept; keep aggregates."""
+    if not post_ids:
+        return 0
+    result = await conn.execute(
+        update(posts)
+        .where(posts.c.id.in_(post_ids), posts.c.text.is_not(None))
+        .values(text=None, embedding=None, text_purged_at=now)
+    )
+    await conn.execute(
+        update(alert_posts).where(alert_posts.c.post_id.in_(post_ids)).values(excerpt=None)
+    )
+    return int(result.rowcount or 0)
+
+
+async def count_posts(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(posts))).scalar_one())
+
+
+async def unprocessed_posts(
+    conn: AsyncConnection, limit: int, after_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Posts stored but not yet classified (a crash between the two), in id order from
+    `after_id`: resumed at start-up."""
+    stmt = select(posts).where(posts.c.processed_at.is_(None), posts.c.text.is_not(None))
+    if after_id is not None:
+        stmt = stmt.where(posts.c.id > after_id)
+    stmt = stmt.order_by(posts.c.id).limit(limit)
+    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+
+
+async def post_ids_by_author_refs(
+    conn: AsyncConnection, platform: str, refs: Sequence[str]
+) -> list[str]:
+    """Used only to honour an account deletion reported by the platform."""
+    if not refs:
+        return []
+    stmt = select(posts.c.id).where(posts.c.platform == platform, posts.c.author_ref.in_(refs))
+    return list((await conn.execute(stmt)).scalars().all())
+
+
+async def replace_text(conn: AsyncConnection, post: Post) -> bool:
+    """An edit reported by the platform: new text, to be classified again. False if unknown
+    or already purged."""
+    result = await conn.execute(
+        update(posts)
+        .where(posts.c.id == post.id, posts.c.text.is_not(None))
+        .values(text=post.text, truncated=post.truncated, processed_at=None, embedding=None)
+    )
+    return bool(result.rowcount)
+
+
+async def load_posts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Post]:
+    """Rebuild Post records (with their places) from stored rows."""
+    ids = [r["id"] for r in rows]
+    places: dict[str, list[PlaceMatch]] = {i: [] for i in ids}
+    if ids:
+        stmt = select(place_matches).where(place_matches.c.post_id.in_(ids))
+        for m in (await conn.execute(stmt)).all():
+            places[m.post_id].append(
+                PlaceMatch(
+                    place_id=m.place_id,
+                    name=m.name,
+                    kind=m.kind,
+                    ward=m.ward,
+                    locality=m.locality,
+                    district=m.district,
+                    matched=m.matched,
+                )
+            )
+    return [
+        Post(
+            id=r["id"],
+            platform=r["platform"],
+            source=r["source"],
+            text=r["text"] or "",
+            language=r["language"],
+            created_at=r["created_at"],
+            collected_at=r["collected_at"],
+            author_ref=r["author_ref"],
+            url=r["url"],
+            reply_to=r["reply_to"],
+            quote_of=r["quote_of"],
+            repost_of=r["repost_of"],
+            like_count=r["like_count"],
+            repost_count=r["repost_count"],
+            reply_count=r["reply_count"],
+            truncated=r["truncated"],
+            places=tuple(places[r["id"]]),
+        )
+        for r in rows
+    ]
