@@ -55,3 +55,13 @@ def main() -> None:
 
 
 # --- sub-commands: each area adds one import and one add_command line here -------------------
+from monitor.service_commands import (  # noqa: E402
+    config_group,
+    db_group,
+    demo_command,
+    import_command,
+    run_command,
+)
+
+for _command in (config_group, db_group, import_command, demo_command, run_command):
+    cli.add_command(_command)

@@ -1,0 +1,238 @@
+"""The core commands: config, db, import, demo and run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from pathlib import Path
+
+import click
+from aiohttp import web
+
+from monitor.app import Runtime, open_runtime
+from monitor.cli import Context, pass_context
+from monitor.config import Settings, setting_fields, setting_help
+from monitor.importer import ImportReport, import_file
+from monitor.store import db, overview
+
+BUNDLED_SCENARIO = Path(__file__).parent / "data" / "demo" / "bradford-scenario.jsonl"
+
+
+@click.group("config")
+def config_group() -> None:
+    """Inspect the settings."""
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_context
+def config_show(ctx: Context, as_json: bool) -> None:
+    """Print the effective settings, secrets masked."""
+    values = ctx.settings.masked()
+    if as_json:
+        click.echo(json.dumps(values, indent=2, default=str))
+        return
+    width = max(len(k) for k in values)
+    for name, value in values.items():
+        click.echo(f"{name:<{width}}  {value}")
+
+
+@config_group.command("help")
+def config_help() -> None:
+    """Describe every setting (name, default, help)."""
+    for f in setting_fields():
+        click.echo(f"{f.name} (default {f.default!r})\n    {setting_help(f)}")
+
+
+@click.group("db")
+def db_group() -> None:
+    """Manage the store's schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_context
+def db_upgrade(ctx: Context, revision: str) -> None:
+    """Apply the schema migrations (Alembic) to the configured database."""
+    db.upgrade_sync(ctx.settings.database_url, revision)
+    click.echo(f"database at {revision}: {ctx.settings.database_url}")
+
+
+def _run(main: Callable[[], Awaitable[int]]) -> int:
+    """Run `main`, turning SIGINT/SIGTERM into a graceful drain rather than a traceback."""
+
+    async def wrapper() -> int:
+        task = asyncio.ensure_future(main())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(NotImplementedError):
+                loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            click.echo("stopping: queued posts were drained and committed", err=True)
+            return 0
+
+    return asyncio.run(wrapper())
+
+
+def _print_report(path: Path, report: ImportReport, show: int = 20) -> None:
+    for problem in report.problems[:show]:
+        click.echo(f"{path}:{problem.lineno}: {problem.reason}", err=True)
+    if len(report.problems) > show:
+        click.echo(f"... and {len(report.problems) - show} more problems", err=True)
+
+
+async def _summary(rt: Runtime) -> dict[str, object]:
+    async with rt.engine.connect() as conn:
+        totals = await overview.totals(conn)
+        places = await overview.places(conn, limit=10)
+        alerts = await overview.open_alerts(conn, limit=100)
+    stats = rt.pipeline.stats
+    kinds: dict[str, int] = {}
+    for a in alerts:
+        kinds[a["labels"].get("kind", "?")] = kinds.get(a["labels"].get("kind", "?"), 0) + 1
+    return {
+        "posts_in_store": totals.posts,
+        "ingested_now": stats.stored,
+        "duplicates": stats.duplicates,
+        "rejected": stats.rejected,
+        "processed": totals.processed,
+        "flagged": totals.flagged,
+        "open_alerts": totals.open_alerts,
+        "open_alerts_by_kind": kinds,
+        "top_wards": {p["ward"]: p["posts"] for p in places},
+        "classifier": rt.classifier.name,
+    }
+
+
+def _echo_summary(summary: dict[str, object]) -> None:
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            click.echo(f"{key}:")
+            for k, v in value.items():
+                click.echo(f"  {k:<28} {v}")
+        else:
+            click.echo(f"{key:<30} {value}")
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--speed", type=float, default=None, help="Replay speed-up; 0 = as fast as possible.")
+@pass_context
+def import_command(ctx: Context, files: tuple[str, ...], speed: float | None) -> None:
+    """Import posts from JSONL or CSV files (see docs/import-format.md).
+
+    Importing the same file again adds nothing; a killed import resumes where it stopped.
+    """
+    settings = ctx.settings
+    pace = settings.demo_speed if speed is None else speed
+
+    async def main() -> int:
+        bad = 0
+        async with open_runtime(settings) as rt:
+            for name in files:
+                path = Path(name)
+                report = await import_file(
+                    path, rt.pipeline, batch_size=settings.ingest_batch_size, speed=pace
+                )
+                await rt.pipeline.drain()
+                _print_report(path, report)
+                bad += len(report.problems)
+                click.echo(
+                    f"{path}: {report.lines} lines, {report.delivered} delivered, "
+                    f"{report.skipped_committed} already committed, "
+                    f"{len(report.problems)} problems"
+                )
+            s = rt.pipeline.stats
+            click.echo(
+                f"stored {s.stored} new posts, {s.duplicates} duplicates skipped, "
+                f"{s.rejected} rejected"
+            )
+        return 1 if bad else 0
+
+    sys.exit(_run(main))
+
+
+async def _serve(rt: Runtime, settings: Settings) -> web.AppRunner:
+    from monitor.web.server import create_app
+
+    runner = web.AppRunner(create_app(settings, rt), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    await site.start()
+    click.echo(f"web UI on http://{settings.web_host}:{settings.web_port}/  (Ctrl-C to stop)")
+    return runner
+
+
+@click.command("demo")
+@click.option("--once", is_flag=True, help="Replay as fast as possible, print a summary, exit.")
+@click.option("--speed", type=float, default=None, help="Replay speed-up (default: setting).")
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False), default=None)
+@pass_context
+def demo_command(ctx: Context, once: bool, speed: float | None, scenario: str | None) -> None:
+    """Replay the bundled fictional Bradford scenario through the real pipeline.
+
+    Without --once, the web UI is served while the replay runs and afterwards.
+    """
+    settings = ctx.settings
+    path = Path(scenario or settings.demo_scenario or BUNDLED_SCENARIO)
+    pace = 0.0 if once else (settings.demo_speed if speed is None else speed)
+
+    async def main() -> int:
+        async with open_runtime(settings) as rt:
+            runner = None if once else await _serve(rt, settings)
+            try:
+                click.echo(f"replaying {path.name} (fictional posts) ...", err=True)
+                report = await import_file(
+                    path,
+                    rt.pipeline,
+                    batch_size=settings.ingest_batch_size,
+                    speed=pace,
+                    progress=_progress_printer(),
+                )
+                await rt.pipeline.drain()
+                _print_report(path, report)
+                _echo_summary(await _summary(rt))
+                if runner is not None:
+                    click.echo("replay finished; still serving the web UI (Ctrl-C to stop)")
+                    await asyncio.Event().wait()
+            finally:
+                if runner is not None:
+                    await runner.cleanup()
+        return 0
+
+    sys.exit(_run(main))
+
+
+def _progress_printer() -> Callable[[ImportReport], None]:
+    shown = [0]
+
+    def show(report: ImportReport) -> None:
+        if report.delivered - shown[0] >= 1000:
+            shown[0] = report.delivered
+            click.echo(f"  {report.delivered} posts delivered", err=True)
+
+    return show
+
+
+@click.command("run")
+@pass_context
+def run_command(ctx: Context) -> None:
+    """Run the service: pipeline, collectors and web UI, until stopped."""
+    settings = ctx.settings
+
+    async def main() -> int:
+        async with open_runtime(settings) as rt:
+            runner = await _serve(rt, settings)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await runner.cleanup()
+        return 0
+
+    sys.exit(_run(main))

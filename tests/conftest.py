@@ -1,0 +1,105 @@
+"""Shared fixtures: settings on a temporary home, and store URLs for SQLite and PostgreSQL.
+
+PostgreSQL tests run against the server at $MONITOR_TEST_PG_URL (default the local one on
+127.0.0.1:5432). Outside CI they skip, saying why, when no server answers; in CI (CI=true) a
+missing server fails them, so a broken CI machine can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PG_ADMIN_URL = os.environ.get(
+    "MONITOR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _pg_reachable() -> str | None:
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:  # any failure means: no usable server
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+_PG_PROBLEM: list[str | None] = []
+
+
+def require_postgres() -> None:
+    if not _PG_PROBLEM:
+        _PG_PROBLEM.append(_pg_reachable())
+    problem = _PG_PROBLEM[0]
+    if problem is None:
+        return
+    message = f"PostgreSQL at {PG_ADMIN_URL} not reachable ({problem})"
+    if IN_CI:
+        pytest.fail(message + " — CI must run the PostgreSQL tests")
+    pytest.skip(message + "; set MONITOR_TEST_PG_URL or start the server to run this test")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+    require_postgres()
+    import asyncpg
+
+    name = f"monitor_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def settings(sqlite_url: str) -> Settings:
+    """Default settings on a temporary SQLite file, the keyword classifier, the checkout home."""
+    return Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        if IN_CI:
+            pytest.fail(f"{SHARED_DATA} is missing: CI must have ../shared beside the checkout")
+        pytest.skip(f"{SHARED_DATA} is absent (the labelled data and boundaries live there)")
+    return SHARED_DATA
