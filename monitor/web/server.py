@@ -7,8 +7,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from monitor.config import Settings
 from monitor.app import RUNTIME, Runtime, open_runtime
+from monitor.config import Settings
 from monitor.web.views import routes
 
 STATIC = Path(__file__).parent / "static"
