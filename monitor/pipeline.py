@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.store import alerts as alert_store
 from monitor.store import posts as post_store
@@ -40,6 +40,15 @@ class RuleEvaluator(Protocol):
     def evaluate(
         self, post: Post, scores: dict[str, float], now: datetime
     ) -> Sequence[RuleHit]: ...
+
+
+class Stage(Protocol):
+    """A step after classification and rules, run inside the transaction that stores the
+    batch's results, so its writes commit or roll back with them (signals, alerts)."""
+
+    async def __call__(
+        self, conn: AsyncConnection, items: Sequence[Processed], now: datetime
+    ) -> None: ...
 
 
 class PostIngestor(Protocol):
@@ -76,6 +85,7 @@ class Pipeline:
         classifier: Classifier,
         rules: RuleEvaluator,
         *,
+        stages: Sequence[Stage] = (),
         queue_size: int = 1000,
         batch_size: int = 64,
         max_wait: float = 0.05,
@@ -85,6 +95,7 @@ class Pipeline:
         self.ingestor = ingestor
         self.classifier = classifier
         self.rules = rules
+        self.stages = list(stages)
         self.batch_size = batch_size
         self.max_wait = max_wait
         self.clock = clock
@@ -92,6 +103,10 @@ class Pipeline:
         self._queue: asyncio.Queue[Post] = asyncio.Queue(maxsize=queue_size)
         self._worker: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[Sequence[Processed]], None]] = []
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
 
     # --- PostSink --------------------------------------------------------------------------
 
@@ -222,10 +237,11 @@ class Pipeline:
             )
         async with self.engine.begin() as conn:
             await post_store.save_processed(conn, items, now)
-            touched = await alert_store.record_hits(conn, items, now)
+            self.stats.alerts_touched += await alert_store.record_hits(conn, items, now)
+            for stage in self.stages:
+                await stage(conn, items, now)
         self.stats.processed += len(items)
         self.stats.flagged += sum(1 for i in items if i.flags or i.hits)
-        self.stats.alerts_touched += touched
         for listener in self._listeners:
             listener(items)
         return items
