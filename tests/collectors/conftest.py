@@ -257,3 +257,75 @@ async def jetstream_server(aiohttp_server: Any) -> Callable[..., Any]:
         return fake
 
     return start
+
+
+# --- a scripted HTTP server for polled sources -----------------------------------------------
+
+
+class ScriptedHttp:
+    """Serves fixed documents; per-path scripts of responses are used first, one per request.
+
+    A document may carry an ETag; a request with a matching If-None-Match gets 304.
+    Every request's path, query and headers are recorded.
+    """
+
+    def __init__(self) -> None:
+        self.docs: dict[str, tuple[bytes, dict[str, str]]] = {}
+        self.scripts: dict[str, list[dict[str, Any]]] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.base = ""
+
+    def serve(self, path: str, body: bytes | str, **headers: str) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        self.docs[path] = (data, {k.replace("_", "-"): v for k, v in headers.items()})
+
+    def script(self, path: str, *responses: dict[str, Any]) -> None:
+        self.scripts.setdefault(path, []).extend(responses)
+
+    def hits(self, path: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"] == path]
+
+    async def handler(self, request: Any) -> Any:
+        from aiohttp import web
+
+        body_in = await request.read()
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "query_all": list(request.query.items()),
+                "headers": dict(request.headers),
+                "body": body_in,
+            }
+        )
+        queue = self.scripts.get(request.path)
+        if queue:
+            step = queue.pop(0)
+            if "callable" in step:
+                return await step["callable"](request)
+            return web.Response(
+                status=step.get("status", 200),
+                body=step.get("body", b""),
+                headers=step.get("headers", {}),
+                content_type=step.get("content_type"),
+            )
+        if request.path not in self.docs:
+            return web.Response(status=404, text='{"error":"Record not found"}')
+        data, headers = self.docs[request.path]
+        etag = headers.get("ETag")
+        if etag and request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=data, headers=headers)
+
+
+@pytest.fixture
+async def http(aiohttp_server: Any) -> ScriptedHttp:
+    from aiohttp import web
+
+    fake = ScriptedHttp()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fake.handler)
+    server = await aiohttp_server(app)
+    fake.base = str(server.make_url("")).rstrip("/")
+    return fake

@@ -1,0 +1,155 @@
+"""The shared loop of polled sources (Mastodon, RSS, Reddit): rounds over units, errors sorted.
+
+A source has several units (a feed, a server's hashtag timeline, a subreddit's new posts), each
+with its own resume state inside the source's one cursor (a JSON object). One failing unit does
+not stop the others; a rate limit is waited out; refusals count towards "looks blocked";
+a configuration error stops the source and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from monitor.collectors.base import PostSink
+from monitor.collectors.common import (
+    AuthFailure,
+    Backoff,
+    Clock,
+    MalformedPayload,
+    RateLimited,
+    SourceConfigError,
+    SystemClock,
+    TransientError,
+)
+from monitor.collectors.health import SourceHealth
+from monitor.types import RawPost
+
+log = logging.getLogger(__name__)
+
+
+class PollingCollector:
+    """Subclasses provide `units()`, `poll_unit(unit)` and may override `start()`."""
+
+    kind = "polling"
+
+    def __init__(
+        self,
+        name: str,
+        sink: PostSink,
+        interval_seconds: float,
+        health: SourceHealth | None = None,
+        clock: Clock | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = name
+        self._sink = sink
+        self.interval_seconds = interval_seconds
+        self.health = health or SourceHealth(name, self.kind)
+        self._clock = clock or SystemClock()
+        self._backoff = backoff or Backoff(5.0, min(300.0, max(5.0, interval_seconds)))
+        self._committed: dict[str, Any] = {}
+
+    # -- for subclasses --
+
+    def units(self) -> Sequence[str]:
+        raise NotImplementedError
+
+    async def poll_unit(self, unit: str) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Load the cursor; subclasses add start-up checks (raise SourceConfigError to stop)."""
+        self._committed = await self.load_state()
+
+    # -- the loop --
+
+    async def run(self) -> None:
+        try:
+            await self.start()
+        except SourceConfigError as exc:
+            self.health.failed(str(exc))
+            log.error("%s %s: %s; not starting", self.kind, self.name, exc)
+            return
+        while True:
+            try:
+                delay = await self.poll_round()
+            except SourceConfigError as exc:
+                self.health.failed(str(exc))
+                log.error("%s %s: %s; stopping", self.kind, self.name, exc)
+                return
+            await self._clock.sleep(delay)
+
+    async def poll_round(self) -> float:
+        """Poll every unit once; return how long to wait before the next round."""
+        failed = 0
+        units = self.units()
+        if not units:
+            raise SourceConfigError("nothing to poll (every unit was refused at start-up)")
+        for unit in units:
+            try:
+                await self.poll_unit(unit)
+                self.health.success(self._clock.now())
+            except RateLimited as exc:
+                self.health.rate_limited()
+                log.warning("%s %s: %s; waiting %.0fs", self.kind, self.name, exc, exc.wait_seconds)
+                await self._clock.sleep(exc.wait_seconds)
+            except AuthFailure as exc:
+                failed += 1
+                self.health.auth_failure(f"{unit}: {exc}")
+            except MalformedPayload as exc:
+                failed += 1
+                self.health.malformed()
+                self.health.error("malformed", f"{unit}: {exc}")
+                log.warning(
+                    "%s %s: %s: skipped a malformed response: %s", self.kind, self.name, unit, exc
+                )
+            except SourceConfigError as exc:
+                # One unit's problem (a feed moved, a tag that doesn't exist): keep the others.
+                failed += 1
+                self.health.error("config", f"{unit}: {exc}")
+                log.error("%s %s: %s: %s", self.kind, self.name, unit, exc)
+            except (aiohttp.ClientError, TimeoutError, OSError, TransientError) as exc:
+                failed += 1
+                self.health.error("network", f"{unit}: {exc!r}")
+                log.warning("%s %s: %s: %r", self.kind, self.name, unit, exc)
+            except Exception as exc:  # a sink or programming error: log, live on, retry
+                failed += 1
+                self.health.error("internal", f"{unit}: {exc!r}")
+                log.exception("%s %s: %s: unexpected error", self.kind, self.name, unit)
+        if failed:
+            return min(self.interval_seconds, self._backoff.next())
+        self._backoff.reset()
+        return self.interval_seconds
+
+    # -- cursor state: one JSON object per source, one key per unit --
+
+    async def load_state(self) -> dict[str, Any]:
+        raw = await self._sink.load_cursor(self.name)
+        if not raw:
+            return {}
+        try:
+            state = json.loads(raw)
+        except ValueError:
+            state = None
+        if not isinstance(state, dict):
+            log.warning(
+                "%s %s: ignoring a stored cursor that is not a JSON object", self.kind, self.name
+            )
+            return {}
+        return state
+
+    def unit_state(self, unit: str) -> Any:
+        return self._committed.get(unit)
+
+    async def commit(self, posts: Sequence[RawPost], unit: str, state: Any) -> None:
+        """Deliver posts with this unit's new state; the other units' committed states stay."""
+        new = dict(self._committed)
+        new[unit] = state
+        await self._sink.deliver(self.name, posts, json.dumps(new, sort_keys=True))
+        self._committed = new
+        self.health.delivered(len(posts))
