@@ -87,6 +87,16 @@ class Settings:
     retention_days: int = _setting(
         30, "Days post text is kept; afterwards it is purged and only aggregates remain."
     )
+    rules_packs: str = _setting(
+        "",
+        "Comma-separated rule packs in <home>/rules/ to run (e.g. 'tension,rumour'). "
+        "Empty: every pack folder except places/.",
+    )
+    rules_reload_seconds: float = _setting(
+        5.0,
+        "How often the running service checks the rule packs for edits; an edit that loads "
+        "cleanly takes effect without a restart, a broken one is refused and logged. 0: never.",
+    )
     demo_scenario: str = _setting(
         "",
         "JSONL file replayed by `monitor demo`. Empty: the bundled fictional Bradford scenario.",
