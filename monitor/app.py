@@ -52,7 +52,6 @@ async def open_runtime(
     `classifier` and `rules` may be injected (tests use the keyword classifier); otherwise
     they are loaded as the settings say.
     """
-    from monitor.classify import load_classifier
     from monitor.ingest_service import KeyedIngestor
     from monitor.rules.service import load_rule_evaluator
     from monitor.web.metrics import make_registry
@@ -64,7 +63,12 @@ async def open_runtime(
         if migrate:
             await db.upgrade(engine)
         ingestor = KeyedIngestor.from_settings(settings, home, engine)
-        clf = classifier if classifier is not None else load_classifier(settings, home)
+        if classifier is None:
+            from monitor.classify import load_classifier
+
+            clf = load_classifier(settings, home)
+        else:
+            clf = classifier
         try:
             evaluator = rules if rules is not None else load_rule_evaluator(settings, home)
             pipeline = Pipeline(

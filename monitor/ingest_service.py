@@ -1,0 +1,42 @@
+"""Ingest with the key ring: what the pipeline calls to turn raw posts into storable ones."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor.config import Settings
+from monitor.ingest import IngestError, Ingestor, author_ref
+from monitor.store.keys import KeyRing
+from monitor.types import Post, RawPost
+
+log = logging.getLogger(__name__)
+
+
+class KeyedIngestor:
+    """Ingests batches with the current period's pseudonym key; refuses bad posts one by one."""
+
+    def __init__(self, ingestor: Ingestor, keys: KeyRing) -> None:
+        self.ingestor = ingestor
+        self.keys = keys
+
+    @classmethod
+    def from_settings(cls, settings: Settings, home: Path, engine: AsyncEngine) -> KeyedIngestor:
+        return cls(Ingestor.from_settings(settings, home), KeyRing.from_settings(settings, engine))
+
+    async def ingest_batch(self, raws: Sequence[RawPost], now: datetime) -> list[Post]:
+        key = await self.keys.current(now)
+        out: list[Post] = []
+        for raw in raws:
+            try:
+                out.append(self.ingestor.ingest(raw, key, now))
+            except IngestError as exc:
+                log.warning("refused post from %s: %s", raw.source, exc)
+        return out
+
+    async def author_refs(self, platform: str, author_id: str) -> list[str]:
+        return [author_ref(k, platform, author_id) for k in await self.keys.held_keys()]
