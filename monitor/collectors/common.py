@@ -39,7 +39,14 @@ class SystemClock:
 
 
 class SourceConfigError(Exception):
-    """The source cannot work as configured (bad parameters, no credentials): no retrying."""
+    """The source cannot work as configured (bad parameters, no credentials): no retrying.
+
+    `status` is the HTTP status when a response said so (404: gone or never there).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AuthFailure(Exception):
@@ -182,7 +189,7 @@ def classify_status(response: HttpStatus, now: datetime, what: str) -> None:
         raise AuthFailure(status, f"{what}: HTTP {status}{hint}")
     if status >= 500 or status in (408, 425):
         raise TransientError(f"{what}: HTTP {status}{hint}")
-    raise SourceConfigError(f"{what}: HTTP {status}{hint}")
+    raise SourceConfigError(f"{what}: HTTP {status}{hint}", status)
 
 
 def body_hint(text: str, limit: int = 120) -> str:
