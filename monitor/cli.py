@@ -65,3 +65,6 @@ from monitor.service_commands import (  # noqa: E402
 
 for _command in (config_group, db_group, import_command, demo_command, run_command):
     cli.add_command(_command)
+from monitor.rules.commands import rules_group  # noqa: E402
+
+cli.add_command(rules_group)
