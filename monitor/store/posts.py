@@ -49,13 +49,14 @@ async def insert_posts(conn: AsyncConnection, batch: Sequence[Post]) -> list[Pos
     unique: dict[str, Post] = {}
     for post in batch:
         unique.setdefault(post.id, post)
+    # executemany with RETURNING ("insertmanyvalues"): one cached statement, batched rows.
     stmt = (
         _insert(conn, posts)
-        .values([_post_row(p) for p in unique.values()])
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(posts.c.id)
     )
-    new_ids = set((await conn.execute(stmt)).scalars().all())
+    result = await conn.execute(stmt, [_post_row(p) for p in unique.values()])
+    new_ids = set(result.scalars().all())
     new = [p for p in unique.values() if p.id in new_ids]
     place_rows = [_place_row(p.id, m) for p in new for m in p.places]
     if place_rows:

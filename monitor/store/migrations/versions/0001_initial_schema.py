@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 16:20:05.046284
+Create Date: 2026-11-23 16:30:04.383700
 """
 
 from __future__ import annotations
@@ -66,6 +66,100 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("period", name=op.f("pk_author_keys")),
     )
     op.create_table(
+        "deliveries",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("receiver", sa.String(length=100), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("recipient", sa.String(length=320), nullable=False),
+        sa.Column("integration", sa.String(length=40), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
+    )
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_deliveries_idempotency_key", ["idempotency_key"], unique=True)
+        batch_op.create_index(
+            "ix_deliveries_status_next_attempt_at", ["status", "next_attempt_at"], unique=False
+        )
+
+    op.create_table(
+        "digest_runs",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("digest", sa.String(length=100), nullable=False),
+        sa.Column("period", sa.String(length=40), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("late", sa.Boolean(), nullable=False),
+        sa.Column("claimed_by", sa.String(length=200), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("html", sa.Text(), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_digest_runs")),
+    )
+    with op.batch_alter_table("digest_runs", schema=None) as batch_op:
+        batch_op.create_index("ix_digest_runs_digest_period", ["digest", "period"], unique=True)
+
+    op.create_table(
+        "mailbox",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("mailbox", sa.String(length=100), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("html", sa.Text(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mailbox")),
+    )
+    with op.batch_alter_table("mailbox", schema=None) as batch_op:
+        batch_op.create_index("ix_mailbox_idempotency_key", ["idempotency_key"], unique=True)
+        batch_op.create_index("ix_mailbox_mailbox_sent_at", ["mailbox", "sent_at"], unique=False)
+
+    op.create_table(
+        "notifications",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("alert_id", sa.Integer(), nullable=True),
+        sa.Column("alert_key", sa.String(length=300), nullable=True),
+        sa.Column("digest_run_id", sa.Integer(), nullable=True),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("step", sa.String(length=40), nullable=False),
+        sa.Column("route", sa.String(length=200), nullable=False),
+        sa.Column("receiver", sa.String(length=100), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("integration", sa.String(length=40), nullable=False),
+        sa.Column("recipient", sa.String(length=320), nullable=False),
+        sa.Column("group_key", sa.String(length=400), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("held_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivery_id", sa.Integer(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("labels", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+    )
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index("ix_notifications_alert_id", ["alert_id"], unique=False)
+        batch_op.create_index("ix_notifications_idempotency_key", ["idempotency_key"], unique=True)
+        batch_op.create_index(
+            "ix_notifications_receiver_group", ["receiver", "group_key"], unique=False
+        )
+        batch_op.create_index(
+            "ix_notifications_status_not_before", ["status", "not_before"], unique=False
+        )
+
+    op.create_table(
         "posts",
         sa.Column("id", sa.String(length=512), nullable=False),
         sa.Column("platform", sa.String(length=40), nullable=False),
@@ -95,6 +189,19 @@ def upgrade() -> None:
         batch_op.create_index("ix_posts_processed_at", ["processed_at"], unique=False)
 
     op.create_table(
+        "silences",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("matchers", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expired_by", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_silences")),
+    )
+    op.create_table(
         "sources",
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
@@ -105,6 +212,35 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_sources")),
     )
+    op.create_table(
+        "users",
+        sa.Column("username", sa.String(length=100), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("username", name=op.f("pk_users")),
+    )
+    op.create_table(
+        "alert_actions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("alert_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=40), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["alert_id"],
+            ["alerts.id"],
+            name=op.f("fk_alert_actions_alert_id_alerts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_actions")),
+    )
+    with op.batch_alter_table("alert_actions", schema=None) as batch_op:
+        batch_op.create_index("ix_alert_actions_alert_id", ["alert_id"], unique=False)
+
     op.create_table(
         "alert_posts",
         sa.Column("alert_id", sa.Integer(), nullable=False),
@@ -119,6 +255,20 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("alert_id", "post_id", name=op.f("pk_alert_posts")),
+    )
+    op.create_table(
+        "alert_routing",
+        sa.Column("alert_id", sa.Integer(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("routed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alert_id"],
+            ["alerts.id"],
+            name=op.f("fk_alert_routing_alert_id_alerts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("alert_id", name=op.f("pk_alert_routing")),
     )
     op.create_table(
         "place_matches",
@@ -152,23 +302,76 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("post_id", "origin", "name", "value", name=op.f("pk_post_labels")),
     )
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("username", sa.String(length=100), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("purpose", sa.Text(), nullable=True),
+        sa.Column("purpose_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["username"],
+            ["users.username"],
+            name=op.f("fk_web_sessions_username_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_web_sessions_username", ["username"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_web_sessions_username")
+
+    op.drop_table("web_sessions")
     op.drop_table("post_labels")
     with op.batch_alter_table("place_matches", schema=None) as batch_op:
         batch_op.drop_index("ix_place_matches_ward")
 
     op.drop_table("place_matches")
+    op.drop_table("alert_routing")
     op.drop_table("alert_posts")
+    with op.batch_alter_table("alert_actions", schema=None) as batch_op:
+        batch_op.drop_index("ix_alert_actions_alert_id")
+
+    op.drop_table("alert_actions")
+    op.drop_table("users")
     op.drop_table("sources")
+    op.drop_table("silences")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index("ix_posts_processed_at")
         batch_op.drop_index("ix_posts_created_at")
 
     op.drop_table("posts")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_notifications_status_not_before")
+        batch_op.drop_index("ix_notifications_receiver_group")
+        batch_op.drop_index("ix_notifications_idempotency_key")
+        batch_op.drop_index("ix_notifications_alert_id")
+
+    op.drop_table("notifications")
+    with op.batch_alter_table("mailbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_mailbox_mailbox_sent_at")
+        batch_op.drop_index("ix_mailbox_idempotency_key")
+
+    op.drop_table("mailbox")
+    with op.batch_alter_table("digest_runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_digest_runs_digest_period")
+
+    op.drop_table("digest_runs")
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_status_next_attempt_at")
+        batch_op.drop_index("ix_deliveries_idempotency_key")
+
+    op.drop_table("deliveries")
     op.drop_table("author_keys")
     op.drop_table("audit_events")
     op.drop_table("area_counts")
