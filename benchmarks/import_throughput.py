@@ -143,7 +143,7 @@ async def main() -> None:
         if pg:
             await drop_pg(pg)
     print(f"\n{args.posts} fictional posts; baseline on {args.baseline_posts}\n")
-    print(f"| backend | path | posts/s | × baseline |\n|---|---|---:|---:|")
+    print("| backend | path | posts/s | × baseline |\n|---|---|---:|---:|")
     base = {b: r for b, label, r in rows if label.startswith("baseline")}
     for backend, label, rate in rows:
         print(f"| {backend} | {label} | {rate:,.0f} | {rate / base[backend]:.1f}× |")
