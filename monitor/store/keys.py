@@ -1,0 +1,120 @@
+"""The author key ring: one random key per pseudonym period, kept in `author_keys`, then destroyed.
+
+Every instance sharing a store uses the same key for the same period (periods are aligned to a
+fixed epoch, and the first instance to need a key creates it; the others read it back), so an
+author gets the same reference whichever worker ingests their posts. When a period is over,
+`destroy_retired` deletes its key: references made with it can never be recomputed or linked to
+later ones. When `author_key_env` is set, the secret it names is mixed into every key, so a
+copy of the database alone is not enough to recompute references for the current period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from monitor.config import Settings
+from monitor.ingest import period_start
+from monitor.store.tables import author_keys
+
+KEY_BYTES = 32
+
+
+class KeyRing:
+    """Gets or creates the key of the current period; destroys those of past periods."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, rotation_days: int, secret: str | None = None
+    ) -> None:
+        if rotation_days < 1:
+            raise ValueError("author_key_rotation_days must be at least 1")
+        self.engine = engine
+        self.rotation_days = rotation_days
+        self._secret = secret.encode("utf-8") if secret else None
+        self._cache: dict[str, bytes] = {}
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: AsyncEngine) -> KeyRing:
+        return cls(
+            engine,
+            rotation_days=settings.author_key_rotation_days,
+            secret=settings.secret("author_key"),
+        )
+
+    def period(self, now: datetime) -> str:
+        """The period label `now` falls in, e.g. "2026-11-02" (the period's first day, UTC)."""
+        return period_start(now, self.rotation_days).isoformat()
+
+    async def current(self, now: datetime) -> bytes:
+        """The key for the period `now` falls in, created (race-safely) if it has none yet."""
+        period = self.period(now)
+        key = self._cache.get(period)
+        if key is not None:
+            return key
+        async with self._lock:
+            key = self._cache.get(period)
+            if key is None:
+                async with self.engine.begin() as conn:
+                    await _insert_if_absent(conn, period, os.urandom(KEY_BYTES), now)
+                    stored = (
+                        await conn.execute(
+                            select(author_keys.c.key).where(author_keys.c.period == period)
+                        )
+                    ).scalar_one()
+                key = self._effective(bytes(stored))
+                self._cache = {p: k for p, k in self._cache.items() if p >= period}
+                self._cache[period] = key
+        return key
+
+    async def held_keys(self) -> list[bytes]:
+        """Every key still held, newest first: to find an author's posts when a platform reports
+        the account deleted (posts made under destroyed keys cannot be found, by design)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(author_keys.c.key).order_by(author_keys.c.period.desc())
+            )
+            return [self._effective(bytes(k)) for (k,) in rows]
+
+    async def destroy_retired(self, now: datetime) -> int:
+        """Delete the keys of every period before the current one; how many were deleted."""
+        period = self.period(now)
+        async with self._lock:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(
+                    delete(author_keys).where(author_keys.c.period < period)
+                )
+            self._cache = {p: k for p, k in self._cache.items() if p >= period}
+        return int(result.rowcount or 0)
+
+    def _effective(self, stored: bytes) -> bytes:
+        if self._secret is None:
+            return stored
+        return hmac.new(self._secret, stored, hashlib.sha256).digest()
+
+
+async def _insert_if_absent(conn: AsyncConnection, period: str, key: bytes, now: datetime) -> None:
+    """Insert the period's key unless another instance got there first (then keep theirs)."""
+    values = {"period": period, "key": key, "created_at": now.astimezone(UTC)}
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        await conn.execute(sqlite_insert(author_keys).values(values).on_conflict_do_nothing())
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        await conn.execute(pg_insert(author_keys).values(values).on_conflict_do_nothing())
+    else:
+        try:
+            async with conn.begin_nested():
+                await conn.execute(insert(author_keys).values(values))
+        except IntegrityError:
+            pass
