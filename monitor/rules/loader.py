@@ -150,6 +150,30 @@ def load_pack(
     ), problems
 
 
+def known_scores() -> frozenset[str] | None:
+    """The score names the classifiers produce, when the classifier package says."""
+    try:
+        from monitor.classify.labels import LABELS
+    except ImportError:
+        return None
+    return frozenset(LABELS)
+
+
+def _score_problems(packs: Sequence[PackSpec], known: frozenset[str]) -> list[Problem]:
+    return [
+        Problem(
+            rule.file,
+            rule.line,
+            f"rule {rule.id}: no classifier score is called {cond.head!r} "
+            f"(known: {', '.join(sorted(known))})",
+        )
+        for pack in packs
+        for rule in pack.rules
+        for cond in rule.scores
+        if cond.head not in known
+    ]
+
+
 def load_ruleset(
     rules_dir: Path,
     *,
@@ -157,9 +181,15 @@ def load_ruleset(
     today: dt.date | None = None,
     limits: Limits = DEFAULT_LIMITS,
     max_unanchored: int = MAX_UNANCHORED,
+    scores: frozenset[str] | None = None,
 ) -> RuleSet:
-    """Every pack under `rules_dir` (or those in `only`), compiled. Raises PackError."""
+    """Every pack under `rules_dir` (or those in `only`), compiled. Raises PackError.
+
+    `scores` are the classifier score names rules may use (default: the classifier's labels);
+    a misspelt one would silently never fire, so it is an error.
+    """
     today = today or dt.date.today()
+    scores = scores if scores is not None else known_scores()
     fp = fingerprint(rules_dir, only)
     packs: list[PackSpec] = []
     problems: list[Problem] = []
@@ -171,6 +201,8 @@ def load_ruleset(
             continue
         packs.append(pack)
         problems += warnings
+    if scores is not None:
+        problems += _score_problems(packs, scores)
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise PackError(problems)

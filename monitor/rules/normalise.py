@@ -11,7 +11,8 @@ position's forms (or, for a trailing wildcard, is a prefix of one):
   three or more. Query words always carry their `~` key too, so "kill" finds "kiiiill" while
   "kil" does not find "kill" (doubled letters alone are ordinary spelling, not emphasis);
 - `<time>` for clock times ("7pm", "19:30", "7.30 pm"), so rules can ask for "a time";
-- for leet words with a `1` or `|`, the reading with `l` as well as with `i` ("ki11").
+- for leet words with a `1` or `|`, the reading with `l` as well as with `i` ("ki11");
+- for common textspeak, the standard word as well ("b4" -> "before", "2nite" -> "tonight").
 
 Words of single letters spelt out with spaces or dots ("k i l l", "K.I.L.L") are joined first.
 Mixed-script words (Latin with Cyrillic or Greek look-alikes) are mapped to Latin; a word
@@ -37,6 +38,16 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
                        "@": "a", "$": "s", "!": "i", "|": "i"})  # fmt: skip
 _LEET_L = str.maketrans({"1": "l", "|": "l"})
+
+# Textspeak that spells a word differently rather than disguising letters: the post keeps its
+# own word and gains the standard one as another form ("b4" matches `before`).
+TEXTSPEAK = {
+    "b4": "before", "2day": "today", "2nite": "tonight", "2night": "tonight",
+    "tonite": "tonight", "2moro": "tomorrow", "2morrow": "tomorrow", "tmrw": "tomorrow",
+    "tmr": "tomorrow", "u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please",
+    "coz": "because", "cos": "because", "cuz": "because", "ppl": "people", "govt": "government",
+    "gov": "government", "thx": "thanks", "wiv": "with", "wivout": "without", "bcoz": "because",
+}  # fmt: skip
 
 # Latin look-alikes from Cyrillic and Greek (lower case, after casefolding).
 _CONFUSABLE = str.maketrans(
@@ -104,6 +115,9 @@ def _word_forms(raw: str) -> tuple[str, ...]:
     word = word.lstrip("@").rstrip("!|")  # @mention marker; "kill!!!" is emphasis, not leet
     if not word:
         return ()
+    alias = TEXTSPEAK.get(word)
+    if alias is not None:
+        return (word, alias)
     alternates: list[str] = []
     if not word.isalpha():
         has_letter = _HAS_LETTER.search(word) is not None
