@@ -40,7 +40,8 @@ __all__ = [
 
 AUTHOR_REF_HEX = 32
 MAX_PLATFORM_CHARS = 40  # posts.platform
-MAX_POST_ID_CHARS = 512  # posts.id
+MAX_POST_ID_CHARS = 512  # posts.id, and the reply/quote/repost links
+MAX_SOURCE_CHARS = 200  # posts.source
 
 
 class IngestError(ValueError):
@@ -263,8 +264,16 @@ class Ingestor:
         """The Post for `raw`, pseudonymised with `key` (the key ring's key for `now`)."""
         if not raw.platform or not raw.native_id:
             raise IngestError("a post needs a platform and a native id")
-        if len(raw.platform) > MAX_PLATFORM_CHARS or len(raw.post_id) > MAX_POST_ID_CHARS:
-            raise IngestError(f"{raw.post_id[:80]}...: platform or id too long for the store")
+        for field, value, limit in (
+            ("platform", raw.platform, MAX_PLATFORM_CHARS),
+            ("id", raw.post_id, MAX_POST_ID_CHARS),
+            ("source", raw.source, MAX_SOURCE_CHARS),
+            ("reply_to", raw.reply_to, MAX_POST_ID_CHARS),
+            ("quote_of", raw.quote_of, MAX_POST_ID_CHARS),
+            ("repost_of", raw.repost_of, MAX_POST_ID_CHARS),
+        ):
+            if value is not None and len(value) > limit:
+                raise IngestError(f"{raw.post_id[:80]}: {field} is too long for the store")
         if raw.created_at.tzinfo is None or now.tzinfo is None:
             raise IngestError(f"{raw.post_id}: times must carry a UTC offset")
         text, truncated = bound_text(normalise_text(raw.text, raw.is_html), self.max_text_chars)

@@ -241,8 +241,10 @@ def test_the_raw_author_id_is_never_on_the_post(ingestor: Ingestor) -> None:
 def test_ingest_refuses_times_without_offsets_and_overlong_ids(ingestor: Ingestor) -> None:
     with pytest.raises(IngestError, match="UTC offset"):
         ingestor.ingest(raw(created_at=datetime(2026, 11, 3, 10, 0)), KEY, NOW)
-    with pytest.raises(IngestError, match="too long"):
+    with pytest.raises(IngestError, match="id is too long"):
         ingestor.ingest(raw(native_id="x" * 600), KEY, NOW)
+    with pytest.raises(IngestError, match="reply_to is too long"):
+        ingestor.ingest(raw(reply_to="bluesky:" + "x" * 600), KEY, NOW)
     with pytest.raises(IngestError):
         ingestor.ingest(raw(native_id=""), KEY, NOW)
 

@@ -99,6 +99,8 @@ def test_the_longest_name_wins(matcher: PlaceMatcher) -> None:
 
 
 def test_aliases_misspellings_and_spelling_variants(matcher: PlaceMatcher) -> None:
+    # Demonyms are listed as aliases; other words that merely start with a name are not.
+    assert found(matcher, "proud Bradfordians") == [("Bradford", None)]
     assert found(matcher, "Keithley") == [("Keighley", None)]
     assert found(matcher, "Huddersfeild") == [("Huddersfield", None)]
     assert found(matcher, "Maningham") == [("Manningham", "Manningham")]
