@@ -68,3 +68,6 @@ for _command in (config_group, db_group, import_command, demo_command, run_comma
 from monitor.rules.commands import rules_group  # noqa: E402
 
 cli.add_command(rules_group)
+from monitor.collectors.commands import sources as sources_group  # noqa: E402
+
+cli.add_command(sources_group)

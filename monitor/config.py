@@ -221,8 +221,10 @@ def load_settings(
             raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
         section = data.get("monitor", data)
         for key, value in section.items():
-            if isinstance(value, dict):
-                continue  # sub-tables (sources, receivers) belong to their own readers
+            if isinstance(value, dict) or (
+                isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+            ):
+                continue  # sub-tables and [[arrays]] (sources, receivers) have their own readers
             try:
                 f = _field(key)
             except ConfigError:

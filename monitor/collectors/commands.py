@@ -1,0 +1,178 @@
+"""`monitor sources`: the configured sources with their stored state; `check` tries each once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import click
+
+from monitor.collectors.common import CheckResult
+from monitor.collectors.config import SourceConfig, SourcesError, describe, load_sources
+from monitor.collectors.runner import build_collector
+from monitor.types import RawPost
+
+if TYPE_CHECKING:
+    from monitor.cli import Context
+
+# click.pass_obj hands over the cli group's Context; importing monitor.cli's decorator here would
+# make an import cycle that type checkers cannot follow.
+pass_context = click.pass_obj
+
+
+def _config_file() -> Path | None:
+    root = click.get_current_context().find_root()
+    value = root.params.get("config_path")
+    return Path(value) if value else None
+
+
+def _load(ctx: Context) -> list[SourceConfig]:
+    _ = ctx.settings  # the same file's settings must be valid too
+    try:
+        return load_sources(_config_file())
+    except SourcesError as exc:
+        message = f"the sources in the settings file are not usable:\n{exc}"
+        raise click.ClickException(message) from None
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table, columns padded to their widest cell."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+@click.group(name="sources", invoke_without_command=True)
+@pass_context
+@click.pass_context
+def sources(click_ctx: click.Context, ctx: Context) -> None:
+    """The configured sources and how each one is doing (from the store)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    configs = _load(ctx)
+    if not configs:
+        click.echo("No sources configured. Add [[sources]] tables to the settings file.")
+        return
+    stored, problem = asyncio.run(_stored_state(ctx.settings.database_url))
+    rows = []
+    for c in configs:
+        row = stored.get(c.name, {})
+        rows.append(
+            [
+                c.name,
+                type(c).__name__.removesuffix("Config").lower(),
+                "yes" if c.enabled else "no",
+                _when(row.get("last_success_at")),
+                str(row.get("error_count", "-")),
+                describe(c),
+            ]
+        )
+    click.echo(table(["NAME", "KIND", "ENABLED", "LAST SUCCESS", "ERRORS", "READS"], rows))
+    if problem:
+        click.echo(f"\n(store not readable: {problem}; live health is on the overview page)")
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return "never"
+    return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
+
+
+async def _stored_state(url: str) -> tuple[dict[str, dict[str, Any]], str | None]:
+    from sqlalchemy import select
+    from sqlalchemy.engine import make_url
+
+    from monitor.store.db import create_engine
+    from monitor.store.tables import sources as sources_table
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).expanduser().is_file():
+            return {}, f"no store at {parsed.database} yet"
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(sources_table))).mappings().all()
+        return {r["name"]: dict(r) for r in rows}, None
+    except Exception as exc:  # no database yet, or unreachable: still list the config
+        return {}, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+    finally:
+        await engine.dispose()
+
+
+class _NoStore:
+    """`check` stores nothing: any attempt to is a bug."""
+
+    async def deliver(self, source: str, posts: Sequence[RawPost], cursor: str | None) -> None:
+        raise AssertionError("sources check must not store posts")
+
+    async def load_cursor(self, source: str) -> str | None:
+        return None
+
+    async def delete_posts(self, post_ids: Sequence[str]) -> int:
+        raise AssertionError("sources check must not delete posts")
+
+    async def delete_author(self, platform: str, author_id: str) -> int:
+        raise AssertionError("sources check must not delete posts")
+
+    async def update_post(self, post: RawPost) -> None:
+        raise AssertionError("sources check must not change posts")
+
+
+async def check_sources(
+    configs: Sequence[SourceConfig], timeout: float
+) -> list[tuple[SourceConfig, CheckResult]]:
+    """Try each source once, all at the same time, each within `timeout` seconds."""
+    async with aiohttp.ClientSession() as session:
+
+        async def one(config: SourceConfig) -> tuple[SourceConfig, CheckResult]:
+            collector = build_collector(config, session, _NoStore())
+            try:
+                result = await asyncio.wait_for(collector.check(), timeout)
+            except TimeoutError:
+                result = CheckResult(False, f"no answer within {timeout:g}s")
+            except Exception as exc:
+                result = CheckResult(False, f"{type(exc).__name__}: {exc}")
+            notes = collector.health.notes
+            if notes:
+                result = CheckResult(
+                    result.ok, "; ".join([result.detail, *notes]), result.needs_token
+                )
+            return config, result
+
+        return list(await asyncio.gather(*(one(c) for c in configs)))
+
+
+@sources.command(name="check")
+@click.argument("names", nargs=-1)
+@click.option("--timeout", default=20.0, show_default=True, help="Seconds allowed per source.")
+@pass_context
+def check(ctx: Context, names: tuple[str, ...], timeout: float) -> None:
+    """Validate the [[sources]] tables and try each source once (nothing is stored)."""
+    configs = _load(ctx)
+    if names:
+        unknown = sorted(set(names) - {c.name for c in configs})
+        if unknown:
+            raise click.ClickException(f"no source named {', '.join(unknown)}")
+        configs = [c for c in configs if c.name in names]
+    else:
+        configs = [c for c in configs if c.enabled]
+    if not configs:
+        click.echo("No sources to check.")
+        return
+    click.echo(f"{len(configs)} source(s) valid; trying each once...")
+    results = asyncio.run(check_sources(configs, timeout))
+    rows = []
+    for config, result in results:
+        state = "ok" if result.ok else ("NEEDS ACCESS" if result.needs_token else "FAILED")
+        kind = type(config).__name__.removesuffix("Config").lower()
+        rows.append([config.name, kind, state, result.detail])
+    click.echo(table(["NAME", "KIND", "RESULT", "DETAIL"], rows))
+    if not all(r.ok for _, r in results):
+        raise SystemExit(1)

@@ -1,0 +1,293 @@
+"""The `[[sources]]` tables of the settings file: read, checked, turned into collector configs.
+
+```toml
+[[sources]]
+kind = "jetstream"            # jetstream | mastodon | rss | reddit
+name = "bluesky"
+places = ["Exampletown", "Northfield"]
+hashtags = ["Exampletown"]
+
+[[sources]]
+kind = "reddit"
+name = "reddit-exampletown"
+subreddits = ["exampletown"]
+client_id_env = "REDDIT_ID"          # secrets only by the name of an environment variable
+client_secret_env = "REDDIT_SECRET"
+user_agent = "python:uk.gov.example.monitor:v0.1 (by /u/ExampleCouncilData)"
+```
+
+Every problem is reported at once, each with the file, the source's position and name, and
+the key. Sources are chosen by topic, place, hashtag or feed: keys that would watch named
+accounts are refused outright (see the safeguards in DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.collectors.jetstream import JetstreamConfig
+from monitor.collectors.mastodon import PUBLIC_SCOPES, MastodonConfig
+from monitor.collectors.reddit import USER_AGENT_FORM, RedditConfig, valid_subreddit
+from monitor.collectors.rss import RssConfig
+from monitor.config import CONFIG_ENV, DEFAULT_CONFIG_FILE, ConfigError
+
+SourceConfig = JetstreamConfig | MastodonConfig | RssConfig | RedditConfig
+
+KINDS: dict[str, type[Any]] = {
+    "jetstream": JetstreamConfig,
+    "mastodon": MastodonConfig,
+    "rss": RssConfig,
+    "reddit": RedditConfig,
+}
+
+# Keys a council might reach for that would turn topic monitoring into watching people.
+ACCOUNT_KEYS = frozenset(
+    {
+        "accounts",
+        "account",
+        "users",
+        "user",
+        "authors",
+        "author",
+        "dids",
+        "wanted_dids",
+        "wanteddids",
+        "handles",
+        "people",
+        "watchlist",
+        "follow",
+        "following",
+    }
+)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SourcesError(ConfigError):
+    """One or more `[[sources]]` entries cannot be used; the message lists every problem."""
+
+
+def config_path(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The settings file, found as `load_settings` finds it (argument, $MONITOR_CONFIG, ./)."""
+    env = os.environ if environ is None else environ
+    if path:
+        return Path(path)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_sources(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> list[SourceConfig]:
+    """The sources in the settings file; none when there is no file or no `[[sources]]`."""
+    file_path = config_path(path, environ)
+    if file_path is None:
+        return []
+    try:
+        data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourcesError(f"{file_path}: settings file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{file_path}: not valid TOML: {exc}") from None
+    entries = data.get("sources")
+    if entries is None and isinstance(data.get("monitor"), dict):
+        entries = data["monitor"].get("sources")
+    if entries is None:
+        return []
+    return parse_sources(entries, str(file_path))
+
+
+def parse_sources(entries: Any, origin: str = "settings") -> list[SourceConfig]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SourcesError(f"{origin}: 'sources' must be an array of tables, written [[sources]]")
+    problems: list[str] = []
+    configs: list[SourceConfig] = []
+    names: dict[str, int] = {}
+    for index, entry in enumerate(entries, start=1):
+        where = f"{origin}: [[sources]] #{index}"
+        name = entry.get("name")
+        if isinstance(name, str):
+            where += f" ({name!r})"
+        errors: list[str] = []
+        config = _parse_entry(entry, errors)
+        problems.extend(f"{where}: {e}" for e in errors)
+        if config is None:
+            continue
+        if config.name in names:
+            problems.append(f"{where}: name: already used by [[sources]] #{names[config.name]}")
+            continue
+        names[config.name] = index
+        configs.append(config)
+    if problems:
+        raise SourcesError("\n".join(problems))
+    return configs
+
+
+def _parse_entry(entry: dict[str, Any], errors: list[str]) -> SourceConfig | None:
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        errors.append(f"kind: must be one of {', '.join(KINDS)} (got {kind!r})")
+        return None
+    cls = KINDS[kind]
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key == "kind":
+            continue
+        if key.lower() in ACCOUNT_KEYS:
+            errors.append(
+                f"{key}: collecting by a list of accounts is not allowed; collect by topic, "
+                "place, hashtag or feed (DESIGN.md, safeguards)"
+            )
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(f"{key}: not a setting of a {kind} source{hint}")
+            continue
+        coerced = _coerce(key, value, hints[key], errors)
+        if coerced is not None:
+            values[key] = coerced
+    missing = [f.name for f in known.values() if f.default is MISSING and f.name not in values]
+    for name in missing:
+        if name not in entry:
+            errors.append(f"{name}: required for a {kind} source")
+    if missing:
+        return None
+    if kind == "reddit" and "subreddits" in values:
+        values["subreddits"] = tuple(s.removeprefix("r/") for s in values["subreddits"])
+    config: SourceConfig = cls(**values)
+    _validate(config, errors)  # also when other keys were wrong: report everything at once
+    return None if errors else config
+
+
+def _coerce(key: str, value: Any, hint: Any, errors: list[str]) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            errors.append(f"{key}: must be a list of strings")
+            return None
+        return tuple(v.strip() for v in value if v.strip())
+    if isinstance(hint, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint is bool:
+        if not isinstance(value, bool):
+            errors.append(f"{key}: must be true or false")
+            return None
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors.append(f"{key}: must be a whole number")
+            return None
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            errors.append(f"{key}: must be a number")
+            return None
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            errors.append(f"{key}: must be a string")
+            return None
+        return value.strip()
+    errors.append(f"{key}: unsupported value")
+    return None
+
+
+def _validate(config: SourceConfig, errors: list[str]) -> None:
+    if not _NAME.match(config.name):
+        errors.append("name: letters, digits and _ . : - only (at most 100)")
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+            errors.append(f"{f.name}: must be greater than 0")
+        if f.name.endswith("_env") and value and not _ENV_NAME.match(value):
+            errors.append(f"{f.name}: must name an environment variable (e.g. REDDIT_SECRET)")
+    has_terms = bool(config.keywords or config.hashtags or config.places)
+    if isinstance(config, JetstreamConfig):
+        if not config.hosts:
+            errors.append("hosts: at least one Jetstream host is needed")
+        if not has_terms:
+            errors.append(
+                "keywords, hashtags or places: Jetstream carries the whole network, so a "
+                "filter is required before anything is stored"
+            )
+    elif isinstance(config, MastodonConfig):
+        if not config.servers:
+            errors.append("servers: at least one server is needed")
+        if config.public not in PUBLIC_SCOPES:
+            errors.append(f"public: must be one of {', '.join(PUBLIC_SCOPES)}")
+        if not config.hashtags and config.public == "off":
+            errors.append("hashtags or public: nothing to read")
+        if config.public != "off" and not (config.keywords or config.places):
+            errors.append("keywords or places: a public timeline carries everything; filter it")
+        if config.page_limit > 40:
+            errors.append("page_limit: Mastodon serves at most 40 statuses a page")
+    elif isinstance(config, RssConfig):
+        if not config.feeds:
+            errors.append("feeds: at least one feed URL is needed")
+        for url in config.feeds:
+            if urlsplit(url).scheme not in ("http", "https"):
+                errors.append(f"feeds: {url!r} is not an http(s) URL")
+    elif isinstance(config, RedditConfig):
+        if not config.subreddits:
+            errors.append("subreddits: at least one subreddit is needed")
+        for sub in config.subreddits:
+            if not valid_subreddit(sub):
+                errors.append(f"subreddits: {sub!r} is not a subreddit name")
+        if not USER_AGENT_FORM.match(config.user_agent):
+            errors.append(
+                "user_agent: Reddit requires '<platform>:<app ID>:<version> (by /u/<username>)'"
+            )
+
+
+def describe(config: SourceConfig) -> str:
+    """One line saying what a source reads and how it filters (for `monitor sources`)."""
+    if isinstance(config, JetstreamConfig):
+        what = f"{len(config.hosts)} Jetstream host(s)"
+    elif isinstance(config, MastodonConfig):
+        parts = [f"#{t}" for t in config.hashtags]
+        if config.public != "off":
+            parts.append(f"public:{config.public}")
+        what = f"{', '.join(parts)} on {len(config.servers)} server(s)"
+    elif isinstance(config, RssConfig):
+        what = f"{len(config.feeds)} feed(s)"
+    else:
+        what = ", ".join(f"r/{s}" for s in config.subreddits)
+    terms = [
+        f"{len(v)} {k}"
+        for k, v in (
+            ("keywords", config.keywords),
+            ("hashtags", config.hashtags),
+            ("places", config.places),
+        )
+        if v
+    ]
+    return f"{what}; filter: {', '.join(terms) if terms else 'none (all items kept)'}"
+
+
+def secret(env_name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The secret held in the named environment variable, or None when unset or empty."""
+    if not env_name:
+        return None
+    env = os.environ if environ is None else environ
+    return env.get(env_name) or None
+
+
+def enabled(configs: Sequence[SourceConfig]) -> list[SourceConfig]:
+    return [c for c in configs if c.enabled]

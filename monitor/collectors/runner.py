@@ -1,0 +1,147 @@
+"""Builds collectors from their configs and runs them as tasks: what the service starts.
+
+The composition root (monitor/app.py) calls `CollectorSet.build(...)` with its HTTP session,
+its sink (the pipeline), its metrics registry and, optionally, ingest's place matcher, then
+`start()` and, on shutdown, `stop()`. Health records are kept here for `/metrics`, the
+overview page and the JSON API (`snapshot()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import aiohttp
+from prometheus_client import CollectorRegistry
+
+from monitor.collectors.base import PostSink
+from monitor.collectors.common import CheckResult, Clock, SourceConfigError
+from monitor.collectors.config import SourceConfig, secret
+from monitor.collectors.health import CollectorMetrics, SourceHealth
+from monitor.collectors.jetstream import JetstreamCollector, JetstreamConfig
+from monitor.collectors.mastodon import MastodonCollector, MastodonConfig
+from monitor.collectors.reddit import RedditCollector, RedditConfig
+from monitor.collectors.rss import RssCollector, RssConfig
+from monitor.collectors.text import KeywordFilter, TextFilter, any_of
+
+log = logging.getLogger(__name__)
+
+
+class Collector(Protocol):
+    name: str
+    kind: str
+    health: SourceHealth
+
+    async def run(self) -> None: ...
+
+    async def check(self) -> CheckResult: ...
+
+
+def build_filter(config: SourceConfig, place_filter: TextFilter | None = None) -> TextFilter:
+    """The source's keywords, hashtags and places, OR the gazetteer's place matcher if given."""
+    keywords = KeywordFilter(config.keywords, config.hashtags, config.places)
+    if place_filter is None:
+        return keywords
+    if keywords.empty:
+        return place_filter
+    return any_of(keywords, place_filter)
+
+
+def build_collector(
+    config: SourceConfig,
+    session: aiohttp.ClientSession,
+    sink: PostSink,
+    *,
+    metrics: CollectorMetrics | None = None,
+    place_filter: TextFilter | None = None,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Collector:
+    """One collector for one config; secrets are read from the environment here."""
+    accept = build_filter(config, place_filter)
+    kind = type(config).__name__.removesuffix("Config").lower()
+    health = SourceHealth(config.name, kind, metrics)
+    if isinstance(config, JetstreamConfig):
+        return JetstreamCollector(config, session, sink, accept, health=health, clock=clock)
+    if isinstance(config, MastodonConfig):
+        token = secret(config.token_env, environ)
+        if config.token_env and token is None:
+            health.note(
+                f"token_env names ${config.token_env}, which is not set: reading anonymously"
+            )
+        return MastodonCollector(
+            config, session, sink, accept, token=token, health=health, clock=clock
+        )
+    if isinstance(config, RssConfig):
+        return RssCollector(config, session, sink, accept, health=health, clock=clock)
+    if isinstance(config, RedditConfig):
+        client_id = secret(config.client_id_env, environ)
+        client_secret = secret(config.client_secret_env, environ)
+        credentials = (client_id, client_secret) if client_id and client_secret else None
+        return RedditCollector(
+            config, session, sink, accept, credentials, health=health, clock=clock
+        )
+    raise SourceConfigError(f"unknown source config {type(config).__name__}")
+
+
+class CollectorSet:
+    """The running collectors of one service."""
+
+    def __init__(self, collectors: Sequence[Collector]) -> None:
+        self.collectors = list(collectors)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def build(
+        cls,
+        configs: Sequence[SourceConfig],
+        session: aiohttp.ClientSession,
+        sink: PostSink,
+        registry: CollectorRegistry | None = None,
+        place_filter: TextFilter | None = None,
+    ) -> CollectorSet:
+        metrics = CollectorMetrics(registry) if registry is not None else None
+        return cls(
+            [
+                build_collector(c, session, sink, metrics=metrics, place_filter=place_filter)
+                for c in configs
+                if c.enabled
+            ]
+        )
+
+    @property
+    def healths(self) -> dict[str, SourceHealth]:
+        return {c.name: c.health for c in self.collectors}
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [c.health.snapshot() for c in self.collectors]
+
+    def start(self) -> None:
+        for collector in self.collectors:
+            task = asyncio.create_task(collector.run(), name=f"collector:{collector.name}")
+            task.add_done_callback(self._finished)
+            self._tasks.append(task)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("collector task %s died: %r", task.get_name(), exc, exc_info=exc)
+
+    async def stop(self) -> None:
+        """Cancel every collector, then apply what streaming ones still hold in memory."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for collector in self.collectors:
+            collector.health.state = "stopped"
+            drain = getattr(collector, "drain", None)
+            if drain is not None:
+                await drain()
