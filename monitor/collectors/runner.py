@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import aiohttp
@@ -93,6 +93,7 @@ class CollectorSet:
     def __init__(self, collectors: Sequence[Collector]) -> None:
         self.collectors = list(collectors)
         self._tasks: list[asyncio.Task[None]] = []
+        self._reporter: asyncio.Task[None] | None = None
 
     @classmethod
     def build(
@@ -119,11 +120,31 @@ class CollectorSet:
     def snapshot(self) -> list[dict[str, Any]]:
         return [c.health.snapshot() for c in self.collectors]
 
-    def start(self) -> None:
+    def start(
+        self,
+        report: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+        report_seconds: float = 30.0,
+    ) -> None:
+        """Run every collector; with `report`, hand it the health snapshots periodically (the
+        service writes them to the store's `sources` rows, for `monitor sources`)."""
         for collector in self.collectors:
             task = asyncio.create_task(collector.run(), name=f"collector:{collector.name}")
             task.add_done_callback(self._finished)
             self._tasks.append(task)
+        if report is not None:
+            self._reporter = asyncio.create_task(
+                self._report(report, report_seconds), name="collector-health"
+            )
+
+    async def _report(
+        self, report: Callable[[list[dict[str, Any]]], Awaitable[None]], seconds: float
+    ) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await report(self.snapshot())
+            except Exception:
+                log.exception("could not record collector health")
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
@@ -134,6 +155,11 @@ class CollectorSet:
 
     async def stop(self) -> None:
         """Cancel every collector, then apply what streaming ones still hold in memory."""
+        if self._reporter is not None:
+            self._reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reporter
+            self._reporter = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -102,8 +102,13 @@ async def test_a_set_runs_collectors_and_drains_a_stream_on_stop(
     registry = CollectorRegistry()
     collectors = CollectorSet.build(configs, session, sink, registry)
     assert [c.name for c in collectors.collectors] == ["news", "bsky"]
-    collectors.start()
-    await wait_until(lambda: len(sink.posts) == 3 and stream.sent == 3)
+    reports: list[list[dict[str, Any]]] = []
+
+    async def report(snapshots: list[dict[str, Any]]) -> None:
+        reports.append(snapshots)
+
+    collectors.start(report, report_seconds=0.01)
+    await wait_until(lambda: len(sink.posts) == 3 and stream.sent == 3 and bool(reports))
     await collectors.stop()  # the three queued Bluesky posts are applied, not dropped
     assert len(sink.posts) == 6
     assert sink.cursors["bsky"] == "1787220930002000"
@@ -111,6 +116,7 @@ async def test_a_set_runs_collectors_and_drains_a_stream_on_stop(
         "news": "stopped",
         "bsky": "stopped",
     }
+    assert [s["name"] for s in reports[-1]] == ["news", "bsky"]
     metrics = generate_latest(registry).decode()
     assert 'monitor_source_posts_total{source="news"} 3.0' in metrics
     assert 'monitor_source_posts_total{source="bsky"} 3.0' in metrics

@@ -175,3 +175,21 @@ def test_a_single_string_is_accepted_where_a_list_is_expected() -> None:
         [{"kind": "rss", "name": "n", "feeds": "https://a.example/rss"}], "x.toml"
     )
     assert isinstance(config, RssConfig) and config.feeds == ("https://a.example/rss",)
+
+
+def test_every_source_key_is_documented_under_its_kind() -> None:
+    import re
+    from dataclasses import fields
+
+    from monitor.collectors.config import KINDS
+
+    readme = (Path(__file__).resolve().parents[2] / "monitor/collectors/README.md").read_text()
+    common = readme.split("## `kind")[0]
+    sections = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r'## `kind = "(\w+)"`.*?(?=\n## |\Z)', readme, re.S)
+    }
+    assert set(sections) == set(KINDS)
+    for kind, cls in KINDS.items():
+        for f in fields(cls):
+            assert f"| `{f.name}` |" in sections[kind] + common, f"{kind}.{f.name} undocumented"
