@@ -433,7 +433,12 @@ class MastodonCollector(PollingCollector):
             params = [*plan.params, ("limit", str(self.config.page_limit))]
             if cursor:
                 params.append(("min_id", str(cursor)))
-            payload, links = await self.get_json(server, plan.path, params)
+            try:
+                payload, links = await self.get_json(server, plan.path, params)
+            except SourceConfigError as exc:
+                if exc.status == 404 and timeline.startswith("tag:"):
+                    return  # a tag nobody on this server has used yet: nothing to read
+                raise
             statuses, problems = parse_timeline(payload, self.name)
             for reason in problems:
                 self.health.malformed()

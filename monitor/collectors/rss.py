@@ -209,8 +209,8 @@ class RssCollector(PollingCollector):
         await self.commit(kept, unit, new_validators)
         for post in fresh:
             seen.add(post.post_id)
-        if feed.posts:
-            newest = max(p.created_at for p in feed.posts)
+        if fresh:  # lag: how long after publication the newest new item reached us
+            newest = max(p.created_at for p in fresh)
             self.health.observe_event(min(newest, now), now)
 
     async def check(self) -> CheckResult:

@@ -175,6 +175,8 @@ class FakeMastodon:
         if forced is not None:
             return forced
         key = request.match_info.get("tag", "public")
+        if key not in self.timelines and key != "public":
+            return web.json_response({"error": "Record not found"}, status=404)
         items = sorted(self.timelines.get(key, []), key=lambda s: int(s["id"]))
         limit = int(request.query.get("limit", "20"))
         if "min_id" in request.query:
@@ -325,6 +327,18 @@ async def test_public_timeline_is_filtered_but_hashtag_timelines_are_not(
     ]
     public_query = [q for p, q, _ in server.requests if p.endswith("/public")][0]
     assert public_query["local"] == "true"
+
+
+async def test_a_tag_unknown_to_a_server_is_read_as_empty(
+    mastodon: Callable[..., Any], sink: MemorySink, clock: FakeClock, session: Any
+) -> None:
+    server = await mastodon()
+    collector = make([server], sink, clock, session, hashtags=("exampletown", "nobodyuses"))
+    server.timelines["exampletown"] = [make_status(1, "tagged")]
+    await collector.start()
+    assert await collector.poll_round() == 60.0  # not an error, no backoff
+    assert collector.health.error_count == 0 and sink.texts() == ["tagged"]
+    assert any(p.endswith("/tag/nobodyuses") for p, _, _ in server.requests)
 
 
 async def test_authors_who_opted_out_of_indexing_are_skipped(
