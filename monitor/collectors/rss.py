@@ -184,10 +184,13 @@ class RssCollector(PollingCollector):
                 classify_status(
                     HttpStatus(status, resp_headers, body_hint(text)), self._clock.now(), url
                 )
-            body = await resp.content.read(MAX_FEED_BYTES + 1)
-            if len(body) > MAX_FEED_BYTES:
-                raise MalformedPayload(f"feed larger than {MAX_FEED_BYTES} bytes")
-            return status, resp_headers, body
+            chunks, size = [], 0
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > MAX_FEED_BYTES:
+                    raise MalformedPayload(f"feed larger than {MAX_FEED_BYTES} bytes")
+                chunks.append(chunk)
+            return status, resp_headers, b"".join(chunks)
 
     async def poll_unit(self, unit: str) -> None:
         validators = self.unit_state(unit) or {}

@@ -223,3 +223,29 @@ async def test_check_reads_each_feed_once_and_stores_nothing(
     bad = await make(http, ["/news/rss", "/moved"], sink, clock, session).check()
     assert not bad.ok and "not an RSS or Atom feed" in bad.detail
     assert not sink.posts and not sink.cursors
+
+
+async def test_a_server_that_stalls_mid_response_times_out_and_is_retried(
+    http: ScriptedHttp, sink: MemorySink, clock: FakeClock, session: aiohttp.ClientSession
+) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    async def stall(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
+        await response.prepare(request)
+        await response.write(doc("council_news.rss")[:200])  # half a feed, then silence
+        await asyncio.sleep(30)
+        return response
+
+    http.serve("/news/rss", doc("council_news.rss"))
+    http.script("/news/rss", {"callable": stall})
+    config = RssConfig(name="news", feeds=(http.base + "/news/rss",), timeout_seconds=0.3)
+    collector = RssCollector(config, session, sink, KeywordFilter(), clock=clock)
+    await collector.start()
+    delay = await collector.poll_round()
+    assert collector.health.error_count == 1 and "Timeout" in (collector.health.last_error or "")
+    assert delay < 900.0 and not sink.posts and not sink.cursors
+    await collector.poll_round()
+    assert len(sink.posts) == 3
