@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Insert, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,7 +15,7 @@ from monitor.store.tables import alert_posts, place_matches, post_labels, posts,
 from monitor.types import PlaceMatch, Post, Processed
 
 
-def _insert(conn: AsyncConnection, table: Any) -> Insert:
+def _insert(conn: AsyncConnection, table: Any) -> postgresql.Insert | sqlite.Insert:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
@@ -50,11 +50,7 @@ async def insert_posts(conn: AsyncConnection, batch: Sequence[Post]) -> list[Pos
     for post in batch:
         unique.setdefault(post.id, post)
     # executemany with RETURNING ("insertmanyvalues"): one cached statement, batched rows.
-    stmt = (
-        _insert(conn, posts)
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(posts.c.id)
-    )
+    stmt = _insert(conn, posts).on_conflict_do_nothing(index_elements=["id"]).returning(posts.c.id)
     result = await conn.execute(stmt, [_post_row(p) for p in unique.values()])
     new_ids = set(result.scalars().all())
     new = [p for p in unique.values() if p.id in new_ids]
@@ -251,3 +247,30 @@ async def load_posts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> l
         )
         for r in rows
     ]
+
+
+async def unprocessed_among(conn: AsyncConnection, post_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Of these stored posts, those never processed (their worker died before it could)."""
+    if not post_ids:
+        return []
+    stmt = select(posts).where(
+        posts.c.id.in_(post_ids), posts.c.processed_at.is_(None), posts.c.text.is_not(None)
+    )
+    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+
+
+async def claim_for_processing(
+    conn: AsyncConnection, post_ids: Sequence[str], now: datetime
+) -> set[str]:
+    """Mark these posts processed, returning those this transaction claimed: a post another
+    worker already processed (or is processing, on PostgreSQL the row lock waits for it) is
+    not returned, so its results are recorded once."""
+    if not post_ids:
+        return set()
+    result = await conn.execute(
+        update(posts)
+        .where(posts.c.id.in_(post_ids), posts.c.processed_at.is_(None))
+        .values(processed_at=now)
+        .returning(posts.c.id)
+    )
+    return set(result.scalars().all())

@@ -1,0 +1,257 @@
+"""The work queue between collectors and pipeline workers, behind one small interface.
+
+Embedded mode uses `InProcessQueue` (bounded asyncio, the worker commits each source's cursor
+with its posts). Scaled out, `RedisStreamQueue` appends to a Redis stream read by a consumer
+group: entries a dead worker took are claimed by another after a visibility timeout
+(XAUTOCLAIM), and the producer commits the cursor once the stream holds the posts. Processing
+is idempotent by post id, so a redelivered entry adds nothing twice. The pipeline only sees
+`WorkQueue`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from monitor.types import RawPost
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """Posts from one source, with the cursor that follows them (None: no cursor to move)."""
+
+    source: str
+    posts: tuple[RawPost, ...]
+    cursor: str | None = None
+
+
+@dataclass(slots=True)
+class Delivery:
+    """What a worker took: envelopes, and what the queue needs to acknowledge them."""
+
+    envelopes: list[Envelope]
+    token: Any = None
+
+    @property
+    def size(self) -> int:
+        return sum(len(e.posts) for e in self.envelopes)
+
+
+class WorkQueue(Protocol):
+    # True: the worker commits each envelope's cursor with its posts (one ordered consumer).
+    # False: the producer committed it once the queue had durably accepted the posts.
+    worker_commits_cursor: bool
+
+    async def put(self, envelope: Envelope) -> None:
+        """Accept posts; waits while the queue is over its bound (backpressure)."""
+        ...
+
+    async def take(self, max_posts: int, max_wait: float) -> Delivery:
+        """Wait for work; returns at least one envelope."""
+        ...
+
+    async def ack(self, delivery: Delivery) -> None: ...
+
+    def depth(self) -> int:
+        """Posts waiting or in flight, as last seen (for /metrics and back-pressure)."""
+        ...
+
+    async def join(self) -> None:
+        """Until everything put so far has been acknowledged."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class InProcessQueue:
+    """Bounded by posts, not envelopes, so one big import batch cannot flood memory."""
+
+    worker_commits_cursor = True
+
+    def __init__(self, max_posts: int = 1000) -> None:
+        self.max_posts = max(1, max_posts)
+        self._items: list[Envelope] = []
+        self._in_flight = 0  # posts put and not yet acknowledged
+        self._changed = asyncio.Condition()
+
+    async def put(self, envelope: Envelope) -> None:
+        async with self._changed:
+            # An envelope larger than the bound still goes in when the queue is empty.
+            await self._changed.wait_for(
+                lambda: (
+                    self._in_flight == 0 or self._in_flight + len(envelope.posts) <= self.max_posts
+                )
+            )
+            self._items.append(envelope)
+            self._in_flight += len(envelope.posts)
+            self._changed.notify_all()
+
+    async def take(self, max_posts: int, max_wait: float) -> Delivery:
+        loop = asyncio.get_running_loop()
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._items))
+            deadline = loop.time() + max_wait
+            while self._queued_posts() < max_posts:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except TimeoutError:
+                    break
+            taken: list[Envelope] = []
+            count = 0
+            while self._items and (not taken or count + len(self._items[0].posts) <= max_posts):
+                envelope = self._items.pop(0)
+                taken.append(envelope)
+                count += len(envelope.posts)
+            return Delivery(taken)
+
+    async def ack(self, delivery: Delivery) -> None:
+        async with self._changed:
+            self._in_flight -= delivery.size
+            self._changed.notify_all()
+
+    def _queued_posts(self) -> int:
+        return sum(len(e.posts) for e in self._items)
+
+    def depth(self) -> int:
+        return self._in_flight
+
+    async def join(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._in_flight == 0)
+
+    async def close(self) -> None:
+        return None
+
+
+# --- Redis Streams ---------------------------------------------------------------------------
+
+
+def raw_to_json(post: RawPost) -> dict[str, Any]:
+    data = {f: getattr(post, f) for f in RawPost.__slots__}
+    data["created_at"] = post.created_at.isoformat()
+    return data
+
+
+def raw_from_json(data: dict[str, Any]) -> RawPost:
+    data = dict(data)
+    data["created_at"] = datetime.fromisoformat(data["created_at"])
+    return RawPost(**data)
+
+
+CursorSaver = Callable[[str, str, str], Awaitable[None]]  # source, kind, cursor
+
+
+@dataclass
+class RedisSettings:
+    url: str
+    stream: str = "monitor:posts"
+    group: str = "workers"
+    consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    max_length: int = 100_000  # posts waiting before producers are made to wait
+    visibility_timeout: float = 60.0  # seconds before another worker may claim an entry
+    chunk: int = 16  # posts per stream entry
+
+
+class RedisStreamQueue:
+    """A Redis stream with one consumer group; entries are JSON envelopes of a few posts."""
+
+    worker_commits_cursor = False
+
+    def __init__(self, settings: RedisSettings, save_cursor: CursorSaver | None = None) -> None:
+        import redis.asyncio as redis
+
+        self.settings = settings
+        self.redis = redis.from_url(settings.url, decode_responses=True)
+        self.save_cursor = save_cursor
+        self._depth = 0
+        self._group_ready = False
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        import redis.exceptions
+
+        try:
+            await self.redis.xgroup_create(
+                self.settings.stream, self.settings.group, id="0", mkstream=True
+            )
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    async def put(self, envelope: Envelope) -> None:
+        await self._ensure_group()
+        s = self.settings
+        while (depth := await self._backlog()) >= s.max_length:
+            self._depth = depth
+            await asyncio.sleep(0.2)
+        for i in range(0, len(envelope.posts), s.chunk):
+            chunk = envelope.posts[i : i + s.chunk]
+            body = {"source": envelope.source, "posts": [raw_to_json(p) for p in chunk]}
+            await self.redis.xadd(s.stream, {"env": json.dumps(body)})
+        if envelope.cursor is not None and self.save_cursor is not None:
+            kind = envelope.posts[0].platform if envelope.posts else envelope.source
+            await self.save_cursor(envelope.source, kind, envelope.cursor)
+
+    async def _backlog(self) -> int:
+        # Acknowledged entries are deleted, so the stream's length is what is still to do.
+        return int(await self.redis.xlen(self.settings.stream)) * self.settings.chunk
+
+    async def take(self, max_posts: int, max_wait: float) -> Delivery:
+        await self._ensure_group()
+        s = self.settings
+        count = max(1, max_posts // s.chunk)
+        while True:
+            # First, entries a dead or stuck worker took and never acknowledged.
+            claimed = await self.redis.xautoclaim(
+                s.stream,
+                s.group,
+                s.consumer,
+                min_idle_time=int(s.visibility_timeout * 1000),
+                start_id="0-0",
+                count=count,
+            )
+            entries = [e for e in claimed[1] if e and e[1]]
+            if not entries:
+                block = max(1, int(max_wait * 1000))
+                response: Any = await self.redis.xreadgroup(
+                    s.group, s.consumer, {s.stream: ">"}, count=count, block=block
+                )
+                entries = [e for _, stream_entries in response or [] for e in stream_entries]
+            if entries:
+                self._depth = await self._backlog()
+                return Delivery(
+                    [self._decode(fields) for _, fields in entries],
+                    token=[entry_id for entry_id, _ in entries],
+                )
+
+    @staticmethod
+    def _decode(fields: dict[str, str]) -> Envelope:
+        body = json.loads(fields["env"])
+        return Envelope(body["source"], tuple(raw_from_json(p) for p in body["posts"]))
+
+    async def ack(self, delivery: Delivery) -> None:
+        ids: Sequence[str] = delivery.token or []
+        if ids:
+            await self.redis.xack(self.settings.stream, self.settings.group, *ids)
+            await self.redis.xdel(self.settings.stream, *ids)
+
+    def depth(self) -> int:
+        return self._depth
+
+    async def join(self) -> None:
+        while await self.redis.xlen(self.settings.stream) > 0:
+            await asyncio.sleep(0.1)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
