@@ -14,6 +14,7 @@ from jinja2 import Environment
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.alerts.service import AlertService
 from monitor.config import Settings, resolve_home
 from monitor.pipeline import Pipeline, RuleEvaluator
 from monitor.store import db
@@ -34,6 +35,7 @@ class Runtime:
     pipeline: Pipeline
     metrics: CollectorRegistry
     templates: Environment
+    alerts: AlertService | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -71,29 +73,39 @@ async def open_runtime(
             clf = classifier
         try:
             evaluator = rules if rules is not None else load_rule_evaluator(settings, home)
+            # Alerts: the routing file is validated here; its stage writes the outbox inside
+            # the pipeline's transaction, so it starts before the pipeline and stops after it.
+            alert_service = AlertService.from_settings(settings, home, engine)
             pipeline = Pipeline(
                 engine,
                 ingestor,
                 clf,
                 evaluator,
+                stages=[alert_service],
                 queue_size=settings.queue_size,
                 batch_size=settings.classifier_batch_size,
                 max_wait=settings.classifier_max_wait_ms / 1000,
             )
-            await pipeline.start()
+            pipeline.on_processed(alert_service.wake)
+            await alert_service.start()
             try:
-                yield Runtime(
-                    settings=settings,
-                    home=home,
-                    engine=engine,
-                    classifier=clf,
-                    rules=evaluator,
-                    pipeline=pipeline,
-                    metrics=make_registry(pipeline),
-                    templates=make_environment(),
-                )
+                await pipeline.start()
+                try:
+                    yield Runtime(
+                        settings=settings,
+                        home=home,
+                        engine=engine,
+                        classifier=clf,
+                        rules=evaluator,
+                        pipeline=pipeline,
+                        metrics=make_registry(pipeline),
+                        templates=make_environment(),
+                        alerts=alert_service,
+                    )
+                finally:
+                    await pipeline.stop()
             finally:
-                await pipeline.stop()
+                await alert_service.stop()
         finally:
             if classifier is None:
                 await clf.close()

@@ -71,3 +71,7 @@ cli.add_command(rules_group)
 from monitor.collectors.commands import sources as sources_group  # noqa: E402
 
 cli.add_command(sources_group)
+from monitor.alerts.commands import alerts_group, digest_group  # noqa: E402
+
+cli.add_command(alerts_group)
+cli.add_command(digest_group)

@@ -106,6 +106,29 @@ class Settings:
         "Replay speed-up for `monitor demo` and `monitor import --speed`: 0 replays as fast as "
         "possible, 60 plays an hour of posts in a minute.",
     )
+    alerts_routing: str = _setting(
+        "",
+        "Routing file for alerts (receivers, routes, windows, digests). Empty: "
+        "<home>/alerts/routing.yaml. Checked at start-up and by `monitor alerts check`.",
+    )
+    alerts_deliver: bool = _setting(
+        True,
+        "Deliver alert notifications and run digest schedules in this process. Turn off in "
+        "processes that only collect or serve the web UI; outbox rows still get written.",
+    )
+    alerts_public_url: str = _setting(
+        "",
+        "Address people open the web UI at (e.g. https://monitor.council.example), used for "
+        "links in notifications and digests. Empty: messages carry no links.",
+    )
+    alerts_boundaries: str = _setting(
+        "",
+        "Comma-separated GeoJSON files of ward boundaries; when set, digests include a ward "
+        "map of levels. Empty: the levels table only.",
+    )
+    alerts_poll_seconds: float = _setting(
+        2.0, "How often the alert dispatcher looks for due notifications when not woken."
+    )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 
     def secret(self, name: str) -> str | None:

@@ -189,3 +189,124 @@ area_counts = Table(
     Column("flagged", Integer, nullable=False, default=0),
     Column("weighted", Float, nullable=False, default=0.0),
 )
+
+# --- alerts: routing state, outbox, silences, digests, local mailbox (monitor/alerts) ---------
+
+# What each open alert was last routed as: a new notification sequence starts only when its
+# labels change (opened, level raised), not for every post added as evidence.
+alert_routing = Table(
+    "alert_routing",
+    metadata,
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("routed_at", UtcDateTime(), nullable=False),
+)
+
+# The transactional outbox: one row per (alert or digest, receiver, recipient, sequence), written
+# in the transaction that opens or changes the alert. Rows are never deleted by delivery: their
+# status says what happened (pending, queued, sent, silenced, inhibited, cancelled, failed).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # alert | reminder | escalation | digest
+    Column("alert_id", Integer, nullable=True),
+    Column("alert_key", String(300), nullable=True),
+    Column("digest_run_id", Integer, nullable=True),
+    Column("seq", Integer, nullable=False, default=0),
+    Column("step", String(40), nullable=False, default=""),
+    Column("route", String(200), nullable=False, default=""),
+    Column("receiver", String(100), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("integration", String(40), nullable=False),  # which of the receiver's, e.g. email#0
+    Column("recipient", String(320), nullable=False),
+    Column("group_key", String(400), nullable=False),
+    Column("idempotency_key", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("not_before", UtcDateTime(), nullable=False),
+    Column("held_until", UtcDateTime(), nullable=True),  # set when a time window holds it
+    Column("delivery_id", Integer, nullable=True),
+    Column("reason", Text, nullable=True),  # silence id, inhibiting alert, cancel reason
+    Column("labels", JSON, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Index("ix_notifications_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_notifications_status_not_before", "status", "not_before"),
+    Index("ix_notifications_receiver_group", "receiver", "group_key"),
+    Index("ix_notifications_alert_id", "alert_id"),
+)
+
+# One message to one recipient, carrying one or more outbox rows (a group). Its idempotency key
+# is fixed when it is formed, so a retry after a crash sends the very same key again.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("receiver", String(100), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("integration", String(40), nullable=False),
+    Column("idempotency_key", String(64), nullable=False),
+    Column("status", String(20), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Index("ix_deliveries_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# Silences must say why and must end; creating and expiring one is also in the audit log.
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("matchers", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("ends_at", UtcDateTime(), nullable=False),
+    Column("expired_at", UtcDateTime(), nullable=True),
+    Column("expired_by", String(200), nullable=True),
+)
+
+# One row per (digest, period), claimed by INSERT … ON CONFLICT DO NOTHING: whichever instance
+# inserts it sends that digest; the others see the row and do nothing.
+digest_runs = Table(
+    "digest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(100), nullable=False),
+    Column("period", String(40), nullable=False),  # local wall-clock fire time, 2026-03-29T07:00
+    Column("period_start", UtcDateTime(), nullable=False),
+    Column("period_end", UtcDateTime(), nullable=False),
+    Column("late", Boolean, nullable=False, default=False),
+    Column("claimed_by", String(200), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=False),
+    Column("subject", Text, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("html", Text, nullable=True),
+    Column("data", JSON, nullable=True),
+    Index("ix_digest_runs_digest_period", "digest", "period", unique=True),
+)
+
+# The `local` receiver: messages kept in the store and shown in the web UI (no mail server).
+# `html` was rendered with autoescaping; post text inside it is inert.
+mailbox = Table(
+    "mailbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(64), nullable=False),
+    Column("mailbox", String(100), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=False),
+    Index("ix_mailbox_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_mailbox_mailbox_sent_at", "mailbox", "sent_at"),
+)

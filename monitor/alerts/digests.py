@@ -1,0 +1,490 @@
+"""Digests: the daily liaison digest, the weekly community tension summary and the comms
+morning rumour brief (as `alerts/routing.yaml` defines them), on APScheduler 3.x cron jobs in
+Europe/London time.
+
+A run claims its (digest, period) row in `digest_runs` with INSERT … ON CONFLICT DO NOTHING, in
+the same transaction that stores the rendered digest and writes its outbox rows: of several
+instances, exactly one sends each digest, and a crash leaves either nothing (the next start
+sends it) or everything (the dispatcher delivers it). At start-up the latest period of each
+digest is sent once if nobody sent it — marked late.
+
+Digests hold aggregates: places, counts, alert summaries and, only where a digest asks for
+them, excerpts. Accounts appear only as distinct counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from jinja2 import Environment
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from monitor.alerts import chart
+from monitor.alerts.config import AlertConfig, DigestSpec
+from monitor.alerts.matchers import matches_all
+from monitor.alerts.outbox import idempotency_key, upsert
+from monitor.alerts.render import Message, london, render_digest
+from monitor.alerts.schedule import LONDON, Period
+from monitor.store.tables import (
+    alert_posts,
+    alerts,
+    digest_runs,
+    notifications,
+    place_matches,
+    post_labels,
+    posts,
+)
+
+log = logging.getLogger(__name__)
+
+LATE_AFTER = timedelta(minutes=15)
+RUMOUR_KIND_PREFIX = "rumour"
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def instance_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+async def digest_view(
+    conn: AsyncConnection,
+    spec: DigestSpec,
+    period: Period,
+    *,
+    late: bool,
+    public_url: str = "",
+    boundaries: list[chart.Boundary] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Everything a digest shows, as JSON-able data (stored with the run, rendered by templates)."""
+    start, end = period.start, period.end
+    view: dict[str, Any] = {
+        "name": spec.name,
+        "title": spec.title,
+        "description": spec.description,
+        "period": period.key,
+        "period_start": start.isoformat(),
+        "period_end": end.isoformat(),
+        "period_label": f"{london(start)} – {london(end)} (UK time)",
+        "late": late,
+        "sections": list(spec.sections),
+        "levels": None,
+        "levels_text": "",
+        "map_uri": None,
+        "map_attribution": chart.ATTRIBUTION,
+        "alerts": [],
+        "alerts_by_kind": [],
+        "rumours": [],
+    }
+    active = await _alerts_in(conn, start, end)
+    link = public_url.rstrip("/")
+    if "levels" in spec.sections:
+        grid = await _levels(conn, start, end, active)
+        view["levels"] = grid
+        view["levels_text"] = chart.grid_text(grid)
+        if boundaries:
+            peaks = {r["area"]: r["peak"] for r in grid["rows"]}
+            svg = chart.ward_map_svg(boundaries, peaks)
+            view["map_uri"] = chart.svg_data_uri(svg) if svg else None
+    chosen = [a for a in active if matches_all(spec.matchers, a["labels"])]
+    if "alerts" in spec.sections:
+        stats = await _evidence_stats(conn, [a["id"] for a in chosen], start, end)
+        excerpts = await _excerpts(conn, [a["id"] for a in chosen]) if spec.excerpts else {}
+        rank = {"critical": 4, "high": 3, "elevated": 2, "normal": 1}
+        chosen.sort(
+            key=lambda a: (-rank.get(chart.level_of(a["labels"]), 0), -a["post_count"], a["id"])
+        )
+        view["alerts"] = [
+            {
+                "id": a["id"],
+                "summary": a["summary"],
+                "labels": a["labels"],
+                "status": a["status"],
+                "post_count": a["post_count"],
+                "authors": stats.get(a["id"], (0, 0))[1],
+                "first_seen": a["first_seen"].isoformat(),
+                "last_seen": a["last_seen"].isoformat(),
+                "excerpts": excerpts.get(a["id"], [])[:1],
+                "url": f"{link}/alerts/{a['id']}" if link else None,
+            }
+            for a in chosen[: spec.top]
+        ]
+    if "alerts_by_kind" in spec.sections:
+        kinds: dict[str, list[int]] = {}
+        for a in chosen:
+            entry = kinds.setdefault(a["labels"].get("kind", "?"), [0, 0])
+            entry[0] += 1
+            entry[1] += a["status"] in ("new", "acknowledged")
+        view["alerts_by_kind"] = [
+            {"kind": k, "count": v[0], "open": v[1]}
+            for k, v in sorted(kinds.items(), key=lambda kv: -kv[1][0])
+        ]
+    if "rumours" in spec.sections:
+        rumours = [a for a in chosen if a["labels"].get("kind", "").startswith(RUMOUR_KIND_PREFIX)]
+        view["rumours"] = await _rumours(conn, rumours, start, end, spec, link)
+    return view
+
+
+async def _alerts_in(conn: AsyncConnection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    rows = (
+        (
+            await conn.execute(
+                select(alerts)
+                .where(alerts.c.first_seen <= end, alerts.c.last_seen >= start)
+                .order_by(alerts.c.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return [
+        {**dict(r), "labels": {str(k): str(v) for k, v in (r["labels"] or {}).items()}}
+        for r in rows
+    ]
+
+
+async def _levels(
+    conn: AsyncConnection, start: datetime, end: datetime, active: list[dict[str, Any]]
+) -> dict[str, Any]:
+    flagged_ids = select(post_labels.c.post_id).distinct().subquery()
+    rows = (
+        await conn.execute(
+            select(place_matches.c.ward, posts.c.created_at)
+            .select_from(
+                posts.join(place_matches, place_matches.c.post_id == posts.c.id).join(
+                    flagged_ids, flagged_ids.c.post_id == posts.c.id
+                )
+            )
+            .where(
+                posts.c.created_at > start,
+                posts.c.created_at <= end,
+                place_matches.c.ward.is_not(None),
+            )
+            .distinct()
+        )
+    ).all()
+    alerted = [
+        (a["labels"]["area"], chart.level_of(a["labels"]), a["first_seen"], a["last_seen"])
+        for a in active
+        if a["labels"].get("area")
+    ]
+    return chart.level_grid(start, end, [(r[0], r[1]) for r in rows], alerted)
+
+
+async def _evidence_stats(
+    conn: AsyncConnection, ids: list[int], start: datetime, end: datetime
+) -> dict[int, tuple[int, int]]:
+    """Per alert: evidence posts in the period, and distinct accounts among them (a count)."""
+    if not ids:
+        return {}
+    rows = (
+        await conn.execute(
+            select(
+                alert_posts.c.alert_id,
+                func.count(distinct(posts.c.id)),
+                func.count(distinct(posts.c.author_ref)),
+            )
+            .select_from(alert_posts.join(posts, posts.c.id == alert_posts.c.post_id))
+            .where(
+                alert_posts.c.alert_id.in_(ids),
+                posts.c.created_at > start,
+                posts.c.created_at <= end,
+            )
+            .group_by(alert_posts.c.alert_id)
+        )
+    ).all()
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+
+async def _excerpts(conn: AsyncConnection, ids: list[int]) -> dict[int, list[str]]:
+    if not ids:
+        return {}
+    out: dict[int, list[str]] = {}
+    for r in (
+        await conn.execute(
+            select(alert_posts.c.alert_id, alert_posts.c.excerpt)
+            .where(alert_posts.c.alert_id.in_(ids), alert_posts.c.excerpt.is_not(None))
+            .order_by(alert_posts.c.added_at, alert_posts.c.post_id)
+        )
+    ).all():
+        out.setdefault(r[0], []).append(r[1])
+    return out
+
+
+async def _rumours(
+    conn: AsyncConnection,
+    rumours: list[dict[str, Any]],
+    start: datetime,
+    end: datetime,
+    spec: DigestSpec,
+    link: str,
+) -> list[dict[str, Any]]:
+    """Rumours ranked by spread: posts in the period, then distinct accounts, then places."""
+    ids = [a["id"] for a in rumours]
+    stats = await _evidence_stats(conn, ids, start, end)
+    recent = await _evidence_stats(conn, ids, end - timedelta(hours=24), end)
+    areas: dict[int, set[str]] = {}
+    if ids:
+        for r in (
+            await conn.execute(
+                select(alert_posts.c.alert_id, place_matches.c.ward)
+                .select_from(
+                    alert_posts.join(
+                        place_matches, place_matches.c.post_id == alert_posts.c.post_id
+                    )
+                )
+                .where(alert_posts.c.alert_id.in_(ids), place_matches.c.ward.is_not(None))
+                .distinct()
+            )
+        ).all():
+            areas.setdefault(r[0], set()).add(r[1])
+    excerpts = await _excerpts(conn, ids) if spec.excerpts else {}
+    ranked = sorted(
+        rumours,
+        key=lambda a: (
+            -stats.get(a["id"], (0, 0))[0],
+            -stats.get(a["id"], (0, 0))[1],
+            -len(areas.get(a["id"], ())),
+            a["id"],
+        ),
+    )
+    out = []
+    for i, a in enumerate(ranked[: spec.top], start=1):
+        first = excerpts.get(a["id"], [])
+        out.append(
+            {
+                "rank": i,
+                "id": a["id"],
+                "summary": a["summary"],
+                "cluster": a["labels"].get("cluster", ""),
+                "posts": stats.get(a["id"], (0, 0))[0],
+                "authors": stats.get(a["id"], (0, 0))[1],
+                "recent": recent.get(a["id"], (0, 0))[0],
+                "areas": sorted(areas.get(a["id"], set())),
+                "status": a["status"],
+                "excerpt": first[0] if first else None,
+                "url": f"{link}/alerts/{a['id']}" if link else None,
+            }
+        )
+    return out
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+class DigestService:
+    """Claims, renders and enqueues digests; schedules them with APScheduler."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        config: AlertConfig,
+        envs: tuple[Environment, Environment],
+        *,
+        environ: Mapping[str, str],
+        public_url: str = "",
+        boundaries: list[chart.Boundary] | None = None,
+        clock: Clock = utcnow,
+        instance: str | None = None,
+        on_enqueued: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.envs = envs
+        self.environ = environ
+        self.public_url = public_url
+        self.boundaries = boundaries
+        self.clock = clock
+        self.instance = instance or instance_name()
+        self.on_enqueued = on_enqueued
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def spec(self, name: str) -> DigestSpec:
+        try:
+            return self.config.digests[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.digests)) or "none"
+            raise KeyError(f"no digest named {name!r} (known: {known})") from None
+
+    def due_period(self, name: str, now: datetime) -> Period | None:
+        spec = self.spec(name)
+        fire = spec.cron.latest_fire(now)
+        return None if fire is None else spec.cron.period(fire)
+
+    async def preview(self, name: str, now: datetime) -> Message:
+        """Render the latest period's digest without claiming or sending it."""
+        spec = self.spec(name)
+        period = self.due_period(name, now) or spec.cron.period(spec.cron.next_fire(now))
+        async with self.engine.connect() as conn:
+            view = await digest_view(
+                conn,
+                spec,
+                period,
+                late=False,
+                public_url=self.public_url,
+                boundaries=self.boundaries,
+                now=now,
+            )
+        return render_digest(view, self.envs)
+
+    async def run(self, name: str, now: datetime | None = None) -> int | None:
+        """Send the digest for the latest period due at `now`, unless some instance already
+        has. Returns the digest_runs id when this call claimed it, else None."""
+        now = now or self.clock()
+        spec = self.spec(name)
+        period = self.due_period(name, now)
+        if period is None:
+            return None
+        async with self.engine.connect() as conn:
+            if await _claimed(conn, name, period.key):
+                return None
+        late = now - period.end > LATE_AFTER
+        async with self.engine.connect() as conn:
+            view = await digest_view(
+                conn,
+                spec,
+                period,
+                late=late,
+                public_url=self.public_url,
+                boundaries=self.boundaries,
+                now=now,
+            )
+        message = render_digest(view, self.envs)
+        async with self.engine.begin() as conn:
+            run_id = (
+                await conn.execute(
+                    upsert(conn, digest_runs)
+                    .values(
+                        digest=name,
+                        period=period.key,
+                        period_start=period.start,
+                        period_end=period.end,
+                        late=late,
+                        claimed_by=self.instance,
+                        claimed_at=now,
+                        subject=message.subject,
+                        text=message.text,
+                        html=message.html,
+                        data=dict(message.data),
+                    )
+                    .on_conflict_do_nothing(index_elements=["digest", "period"])
+                    .returning(digest_runs.c.id)
+                )
+            ).scalar_one_or_none()
+            if run_id is None:
+                log.info("digest %s for %s was claimed by another instance", name, period.key)
+                return None
+            await self._enqueue(conn, spec, period, run_id, now)
+        log.info(
+            "digest %s for %s claimed by %s%s",
+            name,
+            period.key,
+            self.instance,
+            " (late)" if late else "",
+        )
+        if self.on_enqueued is not None:
+            self.on_enqueued()
+        return int(run_id)
+
+    async def _enqueue(
+        self, conn: AsyncConnection, spec: DigestSpec, period: Period, run_id: int, now: datetime
+    ) -> None:
+        subject_key = f"digest:{spec.name}:{period.key}"
+        targets = [
+            (receiver, integ, recipient)
+            for receiver in spec.receivers
+            for integ in self.config.active_integrations(receiver, self.environ)
+            for recipient in integ.recipients(receiver, self.environ)
+        ]
+        for receiver, integ, recipient in targets:
+            await conn.execute(
+                upsert(conn, notifications)
+                .values(
+                    kind="digest",
+                    digest_run_id=run_id,
+                    seq=0,
+                    step="",
+                    route=f"digest:{spec.name}",
+                    receiver=receiver,
+                    channel=integ.channel,
+                    integration=integ.label,
+                    recipient=recipient,
+                    group_key=f"digest|{subject_key}",
+                    idempotency_key=idempotency_key(receiver, recipient, subject_key, 0),
+                    status="pending",
+                    not_before=now,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            )
+
+    async def catch_up(self, now: datetime | None = None) -> list[str]:
+        """Send, once and marked late, each digest whose latest period nobody sent."""
+        now = now or self.clock()
+        sent = []
+        for name in self.config.digests:
+            if await self.run(name, now) is not None:
+                sent.append(name)
+        return sent
+
+    # --- APScheduler ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone=LONDON)
+        for name, spec in self.config.digests.items():
+            scheduler.add_job(
+                self._job,
+                CronTrigger.from_crontab(spec.cron.expr, timezone=LONDON),
+                args=[name],
+                id=f"digest:{name}",
+                name=f"digest {name}",
+                misfire_grace_time=3600,
+                coalesce=True,
+                max_instances=1,
+            )
+        scheduler.start()
+        self.scheduler = scheduler
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        if self.scheduler is None:
+            return {}
+        return {
+            job.id.removeprefix("digest:"): job.next_run_time for job in self.scheduler.get_jobs()
+        }
+
+    async def _job(self, name: str) -> None:
+        try:
+            await self.run(name, self.clock())
+        except Exception:
+            log.exception("digest %s failed; the next start sends it late", name)
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+
+
+async def _claimed(conn: AsyncConnection, name: str, period: str) -> bool:
+    row = (
+        await conn.execute(
+            select(digest_runs.c.id).where(
+                and_(digest_runs.c.digest == name, digest_runs.c.period == period)
+            )
+        )
+    ).first()
+    return row is not None

@@ -1,0 +1,306 @@
+"""The dispatcher: delivers what the outbox holds — retries with exponential backoff and jitter,
+a circuit breaker per receiver integration, Retry-After honoured, and the same idempotency key
+on every attempt of one delivery.
+
+Each round (`run_once`, with `now` injected for tests): add due reminders and escalations, form
+deliveries from due outbox rows, lease the due deliveries, render and send them concurrently
+(each bounded by a timeout, so a receiver that hangs holds up only itself), and record each
+outcome. A process that dies mid-send leaves a lease; when it expires the delivery is sent again
+with the same key — at most once more per crash — and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jinja2 import Environment
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor.alerts import outbox
+from monitor.alerts.breaker import CircuitBreaker, backoff
+from monitor.alerts.config import AlertConfig
+from monitor.alerts.notifiers import Notifier, Outcome
+from monitor.alerts.render import AlertMessage, AlertView, Message, render_alert
+from monitor.alerts.silence_store import load_silences
+from monitor.store.tables import alert_posts, alerts, digest_runs
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+EXCERPTS_PER_ALERT = 3
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        config: AlertConfig,
+        notifiers: Mapping[tuple[str, str], Notifier],
+        envs: tuple[Environment, Environment],
+        *,
+        environ: Mapping[str, str],
+        public_url: str = "",
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+        breaker: CircuitBreaker | None = None,
+        lease: timedelta = timedelta(minutes=2),
+        send_timeout: float = 60.0,
+        batch: int = 50,
+        concurrency: int = 8,
+        poll_seconds: float = 2.0,
+        tick: timedelta = timedelta(minutes=1),
+        retry_base: timedelta = timedelta(seconds=10),
+        retry_cap: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.notifiers = notifiers
+        self.envs = envs
+        self.environ = environ
+        self.public_url = public_url.rstrip("/")
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.breaker = breaker or CircuitBreaker()
+        self.lease = lease
+        self.send_timeout = send_timeout
+        self.batch = batch
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.tick = tick
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self._next_tick: datetime | None = None
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.sent = self.retried = self.failed = 0
+
+    # --- one round -----------------------------------------------------------------------
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """One round; returns how many deliveries were attempted."""
+        now = now or self.clock()
+        if self._next_tick is None or now >= self._next_tick:
+            async with self.engine.begin() as conn:
+                # A safety net for alerts opened outside the pipeline's transaction (the
+                # pipeline stage routes the rest as they commit); idempotent either way.
+                await outbox.route_changed_alerts(conn, self.config, now, self.environ)
+            async with self.engine.begin() as conn:
+                await outbox.enqueue_reminders(conn, self.config, now, self.environ)
+            self._next_tick = now + self.tick
+        try:
+            async with self.engine.begin() as conn:
+                active = await load_silences(conn, now)
+                await outbox.form_deliveries(conn, self.config, active, now)
+        except outbox.Conflict as exc:
+            log.debug("forming deliveries: %s; trying again next round", exc)
+        claimed: list[outbox.Claimed] = []
+        async with self.engine.begin() as conn:
+            for candidate in await outbox.claimable(conn, now, self.batch):
+                if candidate.breaker_key in self.breaker.blocked(now):
+                    continue
+                if not self.breaker.allows(candidate.breaker_key, now):
+                    continue
+                got = await outbox.claim(conn, candidate, now, self.lease)
+                if got is not None:
+                    claimed.append(got)
+        if not claimed:
+            return 0
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(d: outbox.Claimed) -> None:
+            async with limit:
+                await self._deliver(d, now)
+
+        await asyncio.gather(*(one(d) for d in claimed))
+        return len(claimed)
+
+    async def _deliver(self, d: outbox.Claimed, now: datetime) -> None:
+        notifier = self.notifiers.get((d.receiver, d.integration))
+        if notifier is None:
+            outcome = Outcome.fatal(
+                f"receiver {d.receiver} has no {d.integration} any more (routing file changed)"
+            )
+        else:
+            try:
+                message = await self.message_for(d)
+                outcome = await asyncio.wait_for(
+                    notifier.send(message, d.recipient, d.idempotency_key, now), self.send_timeout
+                )
+            except TimeoutError:
+                outcome = Outcome.retry(f"no answer within {self.send_timeout:.0f}s")
+            except Exception as exc:  # a bug or an unexpected failure: keep the message
+                log.exception("sending delivery %s failed unexpectedly", d.id)
+                outcome = Outcome.retry(f"{type(exc).__name__}: {exc}")
+        await self._record(d, outcome, now)
+
+    async def _record(self, d: outbox.Claimed, outcome: Outcome, now: datetime) -> None:
+        key = d.breaker_key
+        retry_at: datetime | None = None
+        if outcome.ok:
+            self.breaker.success(key)
+            self.sent += 1
+        elif outcome.retryable:
+            delay = backoff(d.attempts, self.rng, self.retry_base, self.retry_cap)
+            if outcome.retry_after is not None:
+                asked = timedelta(seconds=outcome.retry_after)
+                delay = min(max(asked, timedelta(seconds=1)), self.retry_cap)
+                self.breaker.pause(key, now + delay)
+            else:
+                self.breaker.failure(key, now)
+            retry_at = now + delay
+            self.retried += 1
+            log.warning(
+                "delivery %s to %s (%s) failed, retry %s in %.0fs: %s",
+                d.id,
+                d.receiver,
+                d.integration,
+                d.attempts,
+                delay.total_seconds(),
+                outcome.error,
+            )
+        else:
+            self.breaker.failure(key, now)
+            self.failed += 1
+            log.error(
+                "delivery %s to %s (%s) failed for good: %s",
+                d.id,
+                d.receiver,
+                d.integration,
+                outcome.error,
+            )
+        async with self.engine.begin() as conn:
+            held = await outbox.finish_delivery(
+                conn, d, now, sent=outcome.ok, retry_at=retry_at, error=outcome.error
+            )
+        if not held:
+            log.warning("delivery %s: lease lost before the outcome was recorded", d.id)
+
+    # --- rendering --------------------------------------------------------------------------
+
+    async def message_for(self, d: outbox.Claimed) -> Message:
+        async with self.engine.connect() as conn:
+            rows = await outbox.delivery_rows(conn, d.id)
+            if rows and rows[0]["digest_run_id"] is not None:
+                run = (
+                    (
+                        await conn.execute(
+                            select(digest_runs).where(digest_runs.c.id == rows[0]["digest_run_id"])
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+                return Message(
+                    subject=run["subject"] or "",
+                    text=run["text"] or "",
+                    html=run["html"] or "",
+                    data=dict(run["data"] or {}),
+                )
+            receiver = self.config.receivers.get(d.receiver)
+            with_excerpts = receiver.excerpts if receiver is not None else False
+            views = await self.alert_views(conn, [r["alert_id"] for r in rows], with_excerpts)
+        kind = rows[0]["kind"] if rows else "alert"
+        common = _common_labels([v.labels for v in views])
+        msg = AlertMessage(receiver=d.receiver, reason=kind, alerts=tuple(views), group=common)
+        return render_alert(msg, self.envs)
+
+    async def alert_views(
+        self, conn: Any, alert_ids: Sequence[int], with_excerpts: bool
+    ) -> list[AlertView]:
+        ids = sorted({i for i in alert_ids if i is not None})
+        found = (
+            (await conn.execute(select(alerts).where(alerts.c.id.in_(ids)).order_by(alerts.c.id)))
+            .mappings()
+            .all()
+        )
+        excerpts: dict[int, list[str]] = {}
+        if with_excerpts and ids:
+            for r in (
+                await conn.execute(
+                    select(alert_posts.c.alert_id, alert_posts.c.excerpt)
+                    .where(alert_posts.c.alert_id.in_(ids), alert_posts.c.excerpt.is_not(None))
+                    .order_by(alert_posts.c.added_at.desc(), alert_posts.c.post_id)
+                )
+            ).all():
+                bucket = excerpts.setdefault(r.alert_id, [])
+                if len(bucket) < EXCERPTS_PER_ALERT:
+                    bucket.append(r.excerpt)
+        return [
+            AlertView(
+                id=a["id"],
+                key=a["key"],
+                summary=a["summary"],
+                labels={str(k): str(v) for k, v in (a["labels"] or {}).items()},
+                status=a["status"],
+                post_count=a["post_count"],
+                first_seen=a["first_seen"],
+                last_seen=a["last_seen"],
+                excerpts=tuple(excerpts.get(a["id"], ())),
+                url=f"{self.public_url}/alerts/{a['id']}" if self.public_url else None,
+            )
+            for a in found
+        ]
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New outbox rows were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._loop(), name="alerts-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the round in progress (bounded), then stop."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self.send_timeout + 5)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    async def _loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                attempted = await self.run_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("alert dispatch round failed (%d in a row)", failures)
+                attempted = 0
+            if attempted and not self._stopping.is_set():
+                continue
+            self._wake.clear()
+            wait = self.poll_seconds * min(2**failures, 30)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+
+def _common_labels(label_sets: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    if not label_sets:
+        return {}
+    first = label_sets[0]
+    return {
+        k: v
+        for k, v in sorted(first.items())
+        if k in ("kind", "area", "cluster", "topic") and all(ls.get(k) == v for ls in label_sets)
+    }

@@ -1,0 +1,211 @@
+"""The alerts service as the composition root starts it: the routing file (validated at start),
+the pipeline stage that writes the outbox in the processing transaction, the dispatcher and the
+digest scheduler. Started after the pipeline, stopped before it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from monitor.alerts import chart, outbox
+from monitor.alerts.config import AlertConfig, AlertConfigError, Integration, load_config
+from monitor.alerts.digests import DigestService
+from monitor.alerts.dispatcher import Dispatcher
+from monitor.alerts.notifiers import Notifier, timeout_seconds
+from monitor.alerts.notifiers.email import EmailNotifier
+from monitor.alerts.notifiers.local import LocalNotifier
+from monitor.alerts.notifiers.slack import SlackNotifier
+from monitor.alerts.notifiers.teams import TeamsNotifier
+from monitor.alerts.notifiers.webhook import WebhookNotifier
+from monitor.alerts.render import make_environment
+from monitor.config import ConfigError, Settings
+from monitor.types import Processed
+
+log = logging.getLogger(__name__)
+
+TABLES = ("alert_routing", "notifications", "deliveries", "silences", "digest_runs", "mailbox")
+
+
+def routing_path(settings: Settings, home: Path) -> Path:
+    return (
+        Path(settings.alerts_routing).expanduser()
+        if settings.alerts_routing
+        else home / "alerts" / "routing.yaml"
+    )
+
+
+def load_alert_config(
+    settings: Settings, home: Path, environ: Mapping[str, str] | None = None
+) -> AlertConfig:
+    """The routing file, validated; a bad file stops start-up with every reason listed."""
+    try:
+        return load_config(routing_path(settings, home), environ)
+    except AlertConfigError as exc:
+        raise ConfigError("alerts routing file is not usable:\n" + str(exc)) from None
+
+
+def build_notifiers(
+    config: AlertConfig,
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    environ: Mapping[str, str],
+) -> dict[tuple[str, str], Notifier]:
+    out: dict[tuple[str, str], Notifier] = {}
+    for receiver in config.receivers.values():
+        for integ in receiver.integrations:
+            if integ.missing_env(environ):
+                continue
+            out[(receiver.name, integ.label)] = make_notifier(integ, engine, session, environ)
+    return out
+
+
+def make_notifier(
+    integ: Integration,
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    environ: Mapping[str, str],
+) -> Notifier:
+    values = integ.resolve(environ)
+    timeout = timeout_seconds(values)
+    if integ.channel == "local":
+        return LocalNotifier(engine)
+    if integ.channel == "email":
+        return EmailNotifier(
+            host=str(values["host"]),
+            sender=str(values["from"]),
+            port=int(values["port"]) if "port" in values else None,
+            tls=str(values.get("tls", "starttls")),
+            username=values.get("username"),
+            password=values.get("password"),
+            timeout=timeout_seconds(values, 30.0),
+        )
+    if integ.channel == "teams":
+        return TeamsNotifier(session, str(values["url"]), timeout)
+    if integ.channel == "slack":
+        return SlackNotifier(session, str(values["url"]), timeout)
+    return WebhookNotifier(session, str(values["url"]), values.get("secret"), timeout)
+
+
+class AlertService:
+    """Owns the stage, the dispatcher, the digest scheduler and the HTTP session they share."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        config: AlertConfig,
+        home: Path,
+        *,
+        deliver: bool = True,
+        public_url: str = "",
+        boundaries: Sequence[str] = (),
+        poll_seconds: float = 2.0,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.environ = dict(os.environ if environ is None else environ)
+        self.envs = make_environment(home / "alerts" / "templates")
+        self.deliver = deliver
+        self.public_url = public_url
+        self.poll_seconds = poll_seconds
+        self.boundaries = chart.load_boundaries(boundaries) if boundaries else None
+        self.enabled = False
+        self.session: aiohttp.ClientSession | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.digests: DigestService | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, home: Path, engine: AsyncEngine) -> AlertService:
+        config = load_alert_config(settings, home)
+        for warning in config.warnings():
+            log.warning("%s", warning)
+        boundaries = [p.strip() for p in settings.alerts_boundaries.split(",") if p.strip()]
+        for path in boundaries:
+            if not Path(path).is_file():
+                raise ConfigError(f"alerts_boundaries: {path} is not a file")
+        return cls(
+            engine,
+            config,
+            home,
+            deliver=settings.alerts_deliver,
+            public_url=settings.alerts_public_url,
+            boundaries=boundaries,
+            poll_seconds=settings.alerts_poll_seconds,
+        )
+
+    # --- the pipeline stage -----------------------------------------------------------------
+
+    async def __call__(
+        self, conn: AsyncConnection, items: Sequence[Processed], now: datetime
+    ) -> None:
+        """Pipeline stage: route new and changed alerts into the outbox, in the caller's
+        transaction (so the alert and its notifications commit together)."""
+        if not self.enabled:
+            return
+        await outbox.route_changed_alerts(conn, self.config, now, self.environ)
+
+    def wake(self, _items: object = None) -> None:
+        """After a batch commits (a pipeline listener): deliver now, not at the next poll."""
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    # --- start and stop ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if not await self._tables_present():
+            log.error(
+                "alert tables are missing (%s): run `monitor db upgrade`; alert notifications "
+                "and digests are off until then",
+                ", ".join(TABLES),
+            )
+            return
+        self.enabled = True
+        if not self.deliver:
+            return
+        self.session = aiohttp.ClientSession()
+        notifiers = build_notifiers(self.config, self.engine, self.session, self.environ)
+        self.dispatcher = Dispatcher(
+            self.engine,
+            self.config,
+            notifiers,
+            self.envs,
+            environ=self.environ,
+            public_url=self.public_url,
+            poll_seconds=self.poll_seconds,
+        )
+        self.digests = DigestService(
+            self.engine,
+            self.config,
+            self.envs,
+            environ=self.environ,
+            public_url=self.public_url,
+            boundaries=self.boundaries,
+            on_enqueued=self.dispatcher.wake,
+        )
+        await self.dispatcher.start()
+        late = await self.digests.catch_up()
+        if late:
+            log.info("sent late digests missed while stopped: %s", ", ".join(late))
+        self.digests.start()
+
+    async def stop(self) -> None:
+        if self.digests is not None:
+            self.digests.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self.session is not None:
+            await self.session.close()
+        self.session = self.dispatcher = self.digests = None
+        self.enabled = False
+
+    async def _tables_present(self) -> bool:
+        async with self.engine.connect() as conn:
+            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        return set(TABLES) <= names

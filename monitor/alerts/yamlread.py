@@ -1,0 +1,94 @@
+"""Pure: read a YAML document into plain values that remember their line, so that a mistake in
+`alerts/routing.yaml` is reported as `alerts/routing.yaml:42: ...` rather than a traceback.
+
+Anchors and aliases are refused: a routing file does not need them, and they are how a small
+YAML file expands into a huge one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+MAX_BYTES = 1_000_000
+
+
+class YamlError(ValueError):
+    def __init__(self, source: str, line: int, message: str) -> None:
+        super().__init__(f"{source}:{line}: {message}" if line else f"{source}: {message}")
+        self.source = source
+        self.line = line
+        self.reason = message
+
+
+class Map(dict[str, Any]):
+    """A mapping with the line of the mapping and of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class Seq(list[Any]):
+    """A list with its own line and the line of each item."""
+
+    line: int = 0
+    item_lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        return self.item_lines[index] if index < len(self.item_lines) else self.line
+
+
+def read_yaml(text: str, source: str) -> Any:
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise YamlError(source, 0, f"file larger than {MAX_BYTES} bytes")
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                mark = event.start_mark
+                raise YamlError(
+                    source,
+                    mark.line + 1 if mark is not None else 0,
+                    "anchors and aliases (& and *) are not allowed here",
+                )
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise YamlError(source, line, f"not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(source, 0, f"not valid YAML: {exc}") from None
+    if node is None:
+        return Map()
+    return _convert(node, source)
+
+
+def _convert(node: yaml.Node, source: str) -> Any:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out = Map()
+        out.line = line
+        out.key_lines = {}
+        for key_node, value_node in node.value:
+            key = _convert(key_node, source)
+            if not isinstance(key, str):
+                raise YamlError(source, key_node.start_mark.line + 1, "keys must be text")
+            if key in out:
+                raise YamlError(source, key_node.start_mark.line + 1, f"{key!r} given twice")
+            out[key] = _convert(value_node, source)
+            out.key_lines[key] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        seq = Seq(_convert(item, source) for item in node.value)
+        seq.line = line
+        seq.item_lines = [item.start_mark.line + 1 for item in node.value]
+        return seq
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            return yaml.SafeLoader(" ").construct_object(node)
+        except yaml.YAMLError as exc:
+            raise YamlError(source, line, f"bad value: {exc}") from None
+    raise YamlError(source, line, "anchors and aliases (& and *) are not allowed here")
