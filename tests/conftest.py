@@ -8,21 +8,31 @@ missing server fails them, so a broken CI machine can never pass by skipping.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from monitor.config import Settings
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 PG_ADMIN_URL = os.environ.get(
     "MONITOR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running event loop (an
+    async test asking for a fixture): in a thread of its own, with a loop of its own."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def _pg_reachable() -> str | None:
@@ -33,7 +43,7 @@ def _pg_reachable() -> str | None:
         await conn.close()
 
     try:
-        asyncio.run(probe())
+        run_sync(probe)
     except Exception as exc:  # any failure means: no usable server
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -69,12 +79,40 @@ def pg_url() -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    run_sync(lambda: admin(f'CREATE DATABASE "{name}"'))
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_sync(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+REDIS_URL = os.environ.get("MONITOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+_REDIS_PROBLEM: list[str | None] = []
+
+
+def require_redis() -> None:
+    if not _REDIS_PROBLEM:
+        import redis
+
+        try:
+            redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+            _REDIS_PROBLEM.append(None)
+        except Exception as exc:  # any failure means: no usable server
+            _REDIS_PROBLEM.append(f"{type(exc).__name__}: {exc}")
+    problem = _REDIS_PROBLEM[0]
+    if problem is None:
+        return
+    message = f"Redis at {REDIS_URL} not reachable ({problem})"
+    if IN_CI:
+        pytest.fail(message + " — CI must run the Redis tests")
+    pytest.skip(message + "; set MONITOR_TEST_REDIS_URL or start the server to run this test")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_redis()
+    return REDIS_URL
 
 
 @pytest.fixture
