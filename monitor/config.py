@@ -87,6 +87,47 @@ class Settings:
     retention_days: int = _setting(
         30, "Days post text is kept; afterwards it is purged and only aggregates remain."
     )
+    alert_excerpt_retention_days: int = _setting(
+        365,
+        "Days the excerpts kept as alert evidence (and their copies in the mailbox and "
+        "digests) are kept; afterwards they are purged and the alert keeps its labels and counts.",
+    )
+    retention_purge_minutes: int = _setting(
+        60,
+        "How often `monitor run` purges expired text, destroys retired pseudonym keys and "
+        "writes a receipt to the audit log. 0: never (run `monitor purge` from cron instead).",
+    )
+    privacy_min_count: int = _setting(
+        10,
+        "Smallest distinct-author count shown in aggregates, exports and digests; smaller "
+        "counts are shown as 'fewer than N' so that a few people cannot be singled out.",
+    )
+    privacy_public_accounts: str = _setting(
+        "",
+        "YAML file naming public organisational accounts (council, police, news outlets) "
+        "whose posts may show the account's public name. Empty: "
+        "<home>/rules/public-accounts.yaml when present; every other author is pseudonymous.",
+    )
+    privacy_view_guard_contexts: int = _setting(
+        3,
+        "Repeated-viewing guard: when one user opens evidence from this many different alerts "
+        "or rumours containing posts by the same pseudonymous author within "
+        "privacy_view_guard_days, a recorded justification is required and the senior "
+        "responsible officer is told.",
+    )
+    privacy_view_guard_days: int = _setting(
+        7, "The window over which the repeated-viewing guard counts a user's evidence views."
+    )
+    privacy_sro_mailbox: str = _setting(
+        "sro",
+        "Local mailbox (shown in the web UI) of the senior responsible officer, who is told "
+        "of every justification given to the repeated-viewing guard.",
+    )
+    governance_review_days: int = _setting(
+        90,
+        "Days an approval of a monitored topic (rule pack) or place gazetteer lasts; after its "
+        "review date it stops running until someone re-approves it (`monitor governance`).",
+    )
     rules_packs: str = _setting(
         "",
         "Comma-separated rule packs in <home>/rules/ to run (e.g. 'tension,rumour'). "

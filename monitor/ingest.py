@@ -24,6 +24,8 @@ from typing import Any
 
 from monitor.config import Settings
 from monitor.places import PlaceMatcher
+from monitor.privacy.allowlist import PublicAccounts
+from monitor.privacy.minimise import Masker
 from monitor.types import Post, RawPost
 
 __all__ = [
@@ -247,17 +249,24 @@ class Ingestor:
         *,
         max_text_chars: int = 5000,
         detect: LanguageDetector = detect_language,
+        public_accounts: PublicAccounts | None = None,
     ) -> None:
         if max_text_chars < 1:
             raise ValueError("max_text_chars must be at least 1")
         self.places = places
         self.max_text_chars = max_text_chars
         self.detect = detect
+        # Minimisation (monitor/privacy): mentions, contact details and house numbers are
+        # masked before anything is stored; allowlisted organisations keep their public name.
+        self.public_accounts = public_accounts or PublicAccounts()
+        self.minimise = Masker(self.public_accounts.handles)
 
     @classmethod
     def from_settings(cls, settings: Settings, home: Path) -> Ingestor:
         return cls(
-            PlaceMatcher.from_settings(settings, home), max_text_chars=settings.max_text_chars
+            PlaceMatcher.from_settings(settings, home),
+            max_text_chars=settings.max_text_chars,
+            public_accounts=PublicAccounts.from_settings(settings, home),
         )
 
     def ingest(self, raw: RawPost, key: bytes, now: datetime) -> Post:
@@ -276,7 +285,9 @@ class Ingestor:
                 raise IngestError(f"{raw.post_id[:80]}: {field} is too long for the store")
         if raw.created_at.tzinfo is None or now.tzinfo is None:
             raise IngestError(f"{raw.post_id}: times must carry a UTC offset")
-        text, truncated = bound_text(normalise_text(raw.text, raw.is_html), self.max_text_chars)
+        text, truncated = bound_text(
+            self.minimise(normalise_text(raw.text, raw.is_html)), self.max_text_chars
+        )
         post_id = raw.post_id
         ref = (
             author_ref(key, raw.platform, raw.author_id)
@@ -301,4 +312,5 @@ class Ingestor:
             reply_count=max(0, raw.reply_count),
             truncated=truncated,
             places=self.places.match(text),
+            author_name=self.public_accounts.name_of(raw.platform, raw.author_id),
         )

@@ -75,6 +75,7 @@ class Post:
     reply_count: int = 0
     truncated: bool = False
     places: tuple[PlaceMatch, ...] = ()
+    author_name: str | None = None  # public name of an allowlisted organisation only
 
 
 @dataclass(frozen=True, slots=True)

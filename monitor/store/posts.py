@@ -31,6 +31,7 @@ def _post_row(post: Post) -> dict[str, Any]:
         "created_at": post.created_at,
         "collected_at": post.collected_at,
         "author_ref": post.author_ref,
+        "author_name": post.author_name,
         "url": post.url,
         "reply_to": post.reply_to,
         "quote_of": post.quote_of,
@@ -244,6 +245,7 @@ async def load_posts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> l
             reply_count=r["reply_count"],
             truncated=r["truncated"],
             places=tuple(places[r["id"]]),
+            author_name=r.get("author_name"),
         )
         for r in rows
     ]

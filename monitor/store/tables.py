@@ -96,6 +96,9 @@ posts = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("collected_at", UtcDateTime(), nullable=False),
     Column("author_ref", String(64), nullable=False),
+    # The public name of an allowlisted organisational account (monitor/privacy/allowlist.py);
+    # NULL for everyone else, who is only ever a pseudonym.
+    Column("author_name", String(200), nullable=True),
     Column("url", Text, nullable=True),
     Column("reply_to", String(512), nullable=True),
     Column("quote_of", String(512), nullable=True),
@@ -309,4 +312,21 @@ mailbox = Table(
     Column("sent_at", UtcDateTime(), nullable=False),
     Index("ix_mailbox_idempotency_key", "idempotency_key", unique=True),
     Index("ix_mailbox_mailbox_sent_at", "mailbox", "sent_at"),
+)
+
+# --- governance (monitor/governance.py) ------------------------------------------------------
+
+# Approval of each monitored subject: a rule pack (a topic) or a place gazetteer. A subject whose
+# review date has passed stops running until someone approves it again; every approval is also
+# written to the audit log. `purpose` is one of monitor.governance.PURPOSES (a closed list).
+governance_register = Table(
+    "governance_register",
+    metadata,
+    Column("subject", String(200), primary_key=True),  # "pack:tension", "places:bradford"
+    Column("owner", String(200), nullable=False),
+    Column("purpose", String(60), nullable=False),
+    Column("review_by", UtcDateTime(), nullable=False),
+    Column("approved_by", String(200), nullable=False),
+    Column("approved_at", UtcDateTime(), nullable=False),
+    Column("note", Text, nullable=True),
 )
