@@ -1,26 +1,53 @@
-"""Composition root: builds the store, classifier, rules and pipeline in start order and tears
-them down in reverse. The web app, the CLI and the tests all start from `open_runtime`."""
+"""Composition root: builds the store, HTTP session, classifier, rules, pipeline, alerts and
+collectors in start order and tears them down in reverse. The web app, the CLI and the tests
+all start from `open_runtime`.
+
+Roles (`monitor run --role`): `all` runs everything in one process (the embedded default);
+scaled out over PostgreSQL and a Redis stream, `collector` only collects, `worker` only
+processes, `web` only serves, and `scheduler` runs digests, the outbox dispatcher and periodic
+jobs (one leader at a time).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 from jinja2 import Environment
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.alerts.service import AlertService
-from monitor.config import Settings, resolve_home
+from monitor.config import ConfigError, Settings, resolve_home
+from monitor.leader import Leadership
 from monitor.pipeline import Pipeline, RuleEvaluator
+from monitor.queues import InProcessQueue, RedisSettings, RedisStreamQueue, WorkQueue
 from monitor.store import db
 from monitor.types import Classifier
 
 log = logging.getLogger(__name__)
+
+ROLES = ("all", "collector", "worker", "web", "scheduler")
+_PARTS = {
+    "all": {"consume", "collect", "serve", "schedule"},
+    "collector": {"collect"},
+    "worker": {"consume"},
+    "web": {"serve"},
+    "scheduler": {"schedule"},
+}
+
+
+def role_parts(role: str) -> set[str]:
+    if role not in _PARTS:
+        raise ConfigError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    return set(_PARTS[role])
 
 
 @dataclass
@@ -36,9 +63,43 @@ class Runtime:
     metrics: CollectorRegistry
     templates: Environment
     alerts: AlertService | None = None
+    role: str = "all"
+    collectors: Any = None  # monitor.collectors.runner.CollectorSet when this role collects
+    http: aiohttp.ClientSession | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def make_queue(settings: Settings, engine: AsyncEngine, role: str) -> WorkQueue:
+    """In-process unless `queue_url` names a Redis server; roles other than `all` need one."""
+    if not settings.queue_url:
+        if role != "all":
+            raise ConfigError(
+                f"role {role!r} needs a shared queue: set queue_url (e.g. redis://host:6379/0)"
+            )
+        return InProcessQueue(settings.queue_size)
+    if not settings.queue_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"queue_url {settings.queue_url!r}: only redis:// URLs are supported")
+    if engine.dialect.name == "sqlite" and role != "all":
+        raise ConfigError("scaled-out roles share one database: use PostgreSQL, not SQLite")
+    from monitor.pipeline import utcnow
+    from monitor.store import posts as post_store
+
+    async def save_cursor(source: str, kind: str, cursor: str) -> None:
+        async with engine.begin() as conn:
+            await post_store.save_cursor(conn, source, kind, cursor, utcnow())
+
+    return RedisStreamQueue(
+        RedisSettings(
+            url=settings.queue_url,
+            stream=settings.queue_stream,
+            max_length=settings.queue_max_length,
+            visibility_timeout=settings.queue_visibility_timeout_s,
+        ),
+        save_cursor=save_cursor,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -48,66 +109,110 @@ async def open_runtime(
     classifier: Classifier | None = None,
     rules: RuleEvaluator | None = None,
     migrate: bool = True,
+    role: str = "all",
+    sources: Sequence[Any] = (),
 ) -> AsyncIterator[Runtime]:
-    """Start everything in dependency order; on exit drain the pipeline and close in reverse.
-
-    `classifier` and `rules` may be injected (tests use the keyword classifier); otherwise
-    they are loaded as the settings say.
-    """
+    """Start everything this role needs in dependency order; on exit drain and close in
+    reverse. `classifier` and `rules` may be injected (tests use the keyword classifier);
+    `sources` are the collectors' configs (`monitor.collectors.config.load_sources`)."""
     from monitor.ingest_service import KeyedIngestor
     from monitor.rules.service import load_rule_evaluator
+    from monitor.signals.stage import SignalsStage
     from monitor.web.metrics import make_registry
     from monitor.web.render import make_environment
 
+    parts = role_parts(role)
     home = resolve_home(settings)
-    engine = db.create_engine(settings.database_url)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        engine = db.create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
         if migrate:
             await db.upgrade(engine)
-        ingestor = KeyedIngestor.from_settings(settings, home, engine)
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        )
         if classifier is None:
             from monitor.classify import load_classifier
 
             clf = load_classifier(settings, home)
+            stack.push_async_callback(clf.close)
         else:
             clf = classifier
-        try:
-            evaluator = rules if rules is not None else load_rule_evaluator(settings, home)
-            # Alerts: the routing file is validated here; its stage writes the outbox inside
-            # the pipeline's transaction, so it starts before the pipeline and stops after it.
-            alert_service = AlertService.from_settings(settings, home, engine)
-            pipeline = Pipeline(
-                engine,
-                ingestor,
-                clf,
-                evaluator,
-                stages=[alert_service],
-                queue_size=settings.queue_size,
-                batch_size=settings.classifier_batch_size,
-                max_wait=settings.classifier_max_wait_ms / 1000,
-            )
+        evaluator = rules if rules is not None else load_rule_evaluator(settings, home)
+        # Alerts: the routing file is validated here; its stage writes the outbox inside the
+        # pipeline's transaction. Its dispatcher and digests run only where this role
+        # schedules, so they start before the pipeline and stop after it.
+        alert_service = AlertService.from_settings(settings, home, engine)
+        queue = make_queue(settings, engine, role)
+        stack.push_async_callback(queue.close)
+        ingestor = KeyedIngestor.from_settings(settings, home, engine)
+        pipeline = Pipeline(
+            engine,
+            ingestor,
+            clf,
+            evaluator,
+            queue=queue,
+            # Signals first: the alerts they open are routed by the alert stage after them.
+            stages=[SignalsStage.from_settings(settings, clf), alert_service],
+            batch_size=settings.classifier_batch_size,
+            max_wait=settings.classifier_max_wait_ms / 1000,
+        )
+        if "schedule" in parts:
             pipeline.on_processed(alert_service.wake)
-            await alert_service.start()
-            try:
-                await pipeline.start()
-                try:
-                    yield Runtime(
-                        settings=settings,
-                        home=home,
-                        engine=engine,
-                        classifier=clf,
-                        rules=evaluator,
-                        pipeline=pipeline,
-                        metrics=make_registry(pipeline),
-                        templates=make_environment(),
-                        alerts=alert_service,
-                    )
-                finally:
-                    await pipeline.stop()
-            finally:
-                await alert_service.stop()
-        finally:
-            if classifier is None:
-                await clf.close()
-    finally:
-        await engine.dispose()
+            leadership = Leadership(engine)
+            leading = asyncio.create_task(
+                leadership.run(alert_service.start, alert_service.stop), name="leadership"
+            )
+            stack.push_async_callback(_cancel, leading)
+        await pipeline.start(consume="consume" in parts)
+        # An embedded or worker process finishes what it took before it stops.
+        stack.push_async_callback(pipeline.stop, role == "all")
+        registry = make_registry(pipeline)
+        runtime = Runtime(
+            settings=settings,
+            home=home,
+            engine=engine,
+            classifier=clf,
+            rules=evaluator,
+            pipeline=pipeline,
+            metrics=registry,
+            templates=make_environment(),
+            alerts=alert_service,
+            role=role,
+            http=http,
+        )
+        runtime.extras["places"] = ingestor.ingestor.places
+        if "collect" in parts and sources:
+            runtime.collectors = await _start_collectors(runtime, sources, stack)
+        yield runtime
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _start_collectors(
+    rt: Runtime, sources: Sequence[Any], stack: contextlib.AsyncExitStack
+) -> Any:
+    from monitor.collectors.runner import CollectorSet
+    from monitor.store.sources import record_health
+
+    assert rt.http is not None
+    matcher = rt.extras["places"]
+    collectors = CollectorSet.build(
+        sources,
+        rt.http,
+        rt.pipeline,
+        rt.metrics,
+        place_filter=lambda text: bool(matcher.match(text)),
+    )
+
+    async def report(snapshots: list[dict[str, Any]]) -> None:
+        async with rt.engine.begin() as conn:
+            await record_health(conn, snapshots)
+
+    collectors.start(report=report)
+    stack.push_async_callback(collectors.stop)
+    return collectors

@@ -15,14 +15,14 @@ class Context:
     """What every sub-command gets: the settings, loaded once from --config and MONITOR_*."""
 
     def __init__(self, config_path: Path | None) -> None:
-        self._config_path = config_path
+        self.config_path = config_path
         self._settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = load_settings(self._config_path)
+                self._settings = load_settings(self.config_path)
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
             logging.basicConfig(
@@ -75,3 +75,6 @@ from monitor.alerts.commands import alerts_group, digest_group  # noqa: E402
 
 cli.add_command(alerts_group)
 cli.add_command(digest_group)
+from monitor.signals.commands import signals_group  # noqa: E402
+
+cli.add_command(signals_group)

@@ -13,7 +13,8 @@ from pathlib import Path
 import click
 from aiohttp import web
 
-from monitor.app import Runtime, open_runtime
+from monitor.app import ROLES, Runtime, open_runtime, role_parts
+from monitor.collectors.config import SourcesError, load_sources
 from monitor.cli import Context, pass_context
 from monitor.config import Settings, setting_fields, setting_help
 from monitor.importer import ImportReport, import_file
@@ -221,18 +222,40 @@ def _progress_printer() -> Callable[[ImportReport], None]:
 
 
 @click.command("run")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="all",
+    show_default=True,
+    help="What this process does: everything (all), or one part of a scaled-out service "
+    "over PostgreSQL and a Redis stream (see docs/deployment.md).",
+)
 @pass_context
-def run_command(ctx: Context) -> None:
-    """Run the service: pipeline, collectors and web UI, until stopped."""
+def run_command(ctx: Context, role: str) -> None:
+    """Run the service until stopped: collectors, pipeline, alerts and the web UI."""
     settings = ctx.settings
+    parts = role_parts(role)
+    try:
+        sources = load_sources(ctx.config_path) if "collect" in parts else []
+    except SourcesError as exc:
+        raise click.ClickException(str(exc)) from None
+    if "collect" in parts and not sources and role == "collector":
+        raise click.ClickException("role collector: no [[sources]] in the settings file")
 
     async def main() -> int:
-        async with open_runtime(settings) as rt:
-            runner = await _serve(rt, settings)
+        async with open_runtime(settings, role=role, sources=sources) as rt:
+            click.echo(
+                f"role {role}: {len(sources)} sources, queue "
+                f"{'redis' if settings.queue_url else 'in-process'}, "
+                f"classifier {rt.classifier.name}",
+                err=True,
+            )
+            runner = await _serve(rt, settings) if "serve" in parts else None
             try:
                 await asyncio.Event().wait()
             finally:
-                await runner.cleanup()
+                if runner is not None:
+                    await runner.cleanup()
         return 0
 
     sys.exit(_run(main))
