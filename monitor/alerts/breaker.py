@@ -69,8 +69,11 @@ class CircuitBreaker:
     def failure(self, key: str, now: datetime) -> None:
         state = self._states.setdefault(key, _State())
         state.failures += 1
+        if state.open_until is not None and now < state.open_until:
+            return  # messages already in flight when it opened: no reason to open it longer
+        was_probe = state.probing
         state.probing = False
-        if state.failures >= self.threshold:
+        if state.failures >= self.threshold or was_probe:
             state.cooldown = (
                 self.first_open
                 if state.cooldown == timedelta(0)

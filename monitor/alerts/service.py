@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from sqlalchemy import inspect
@@ -94,7 +95,11 @@ def make_notifier(
 
 
 class AlertService:
-    """Owns the stage, the dispatcher, the digest scheduler and the HTTP session they share."""
+    """Owns the stage, the dispatcher, the digest scheduler and the HTTP session they share.
+
+    The stage works in every process that processes posts; `start`/`stop` run the dispatcher
+    and the digest schedule, only where this process schedules (and may be called again each
+    time it regains the lead)."""
 
     def __init__(
         self,
@@ -116,7 +121,7 @@ class AlertService:
         self.public_url = public_url
         self.poll_seconds = poll_seconds
         self.boundaries = chart.load_boundaries(boundaries) if boundaries else None
-        self.enabled = False
+        self._tables: bool | None = None  # whether the store has the alert tables
         self.session: aiohttp.ClientSession | None = None
         self.dispatcher: Dispatcher | None = None
         self.digests: DigestService | None = None
@@ -147,9 +152,22 @@ class AlertService:
     ) -> None:
         """Pipeline stage: route new and changed alerts into the outbox, in the caller's
         transaction (so the alert and its notifications commit together)."""
-        if not self.enabled:
-            return
-        await outbox.route_changed_alerts(conn, self.config, now, self.environ)
+        if self._tables is None:
+            self._tables = await conn.run_sync(_has_tables)
+            if not self._tables:
+                _log_missing()
+        if self._tables:
+            await outbox.route_changed_alerts(conn, self.config, now, self.environ)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether notifications are being written (the store has the alert tables)."""
+        return bool(self._tables)
+
+    @property
+    def running(self) -> bool:
+        """Whether this process is delivering notifications and running digests."""
+        return self.dispatcher is not None
 
     def wake(self, _items: object = None) -> None:
         """After a batch commits (a pipeline listener): deliver now, not at the next poll."""
@@ -159,15 +177,12 @@ class AlertService:
     # --- start and stop ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        if not await self._tables_present():
-            log.error(
-                "alert tables are missing (%s): run `monitor db upgrade`; alert notifications "
-                "and digests are off until then",
-                ", ".join(TABLES),
-            )
+        async with self.engine.connect() as conn:
+            self._tables = await conn.run_sync(_has_tables)
+        if not self._tables:
+            _log_missing()
             return
-        self.enabled = True
-        if not self.deliver:
+        if not self.deliver or self.dispatcher is not None:
             return
         self.session = aiohttp.ClientSession()
         notifiers = build_notifiers(self.config, self.engine, self.session, self.environ)
@@ -203,9 +218,15 @@ class AlertService:
         if self.session is not None:
             await self.session.close()
         self.session = self.dispatcher = self.digests = None
-        self.enabled = False
 
-    async def _tables_present(self) -> bool:
-        async with self.engine.connect() as conn:
-            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-        return set(TABLES) <= names
+
+def _has_tables(sync_conn: Any) -> bool:
+    return set(TABLES) <= set(inspect(sync_conn).get_table_names())
+
+
+def _log_missing() -> None:
+    log.error(
+        "alert tables are missing (%s): run `monitor db upgrade`; alert notifications and "
+        "digests are off until then",
+        ", ".join(TABLES),
+    )

@@ -142,6 +142,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: datetime | None = None  # the test clock's time when it arrived
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -158,6 +159,7 @@ class ScriptedReceiver:
     requests: list[Recorded] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     server: TestServer | None = None
+    clock: Callable[[], datetime] | None = None
 
     def url(self, path: str = "/hook") -> str:
         assert self.server is not None
@@ -165,7 +167,8 @@ class ScriptedReceiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.requests.append(Recorded(request.path, dict(request.headers), body))
+        at = self.clock() if self.clock is not None else None
+        self.requests.append(Recorded(request.path, dict(request.headers), body, at))
         reply = self.script.pop(0) if self.script else self.then
         if reply == "hang":
             await self.release.wait()
@@ -178,11 +181,11 @@ class ScriptedReceiver:
 async def receiver_factory() -> AsyncIterator[Callable[..., Any]]:
     made: list[ScriptedReceiver] = []
 
-    async def make(*script: Any, then: Any = 200) -> ScriptedReceiver:
+    async def make(*script: Any, then: Any = 200, port: int | None = None) -> ScriptedReceiver:
         rec = ScriptedReceiver(list(script), then)
         app = web.Application()
         app.router.add_post("/{tail:.*}", rec.handle)
-        rec.server = TestServer(app, host="127.0.0.1")
+        rec.server = TestServer(app, host="127.0.0.1", port=port)
         await rec.server.start_server()
         made.append(rec)
         return rec
