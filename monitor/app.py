@@ -164,6 +164,12 @@ async def open_runtime(
                 leadership.run(alert_service.start, alert_service.stop), name="leadership"
             )
             stack.push_async_callback(_cancel, leading)
+        # Safeguards: governance gates rules and places; retention purges where schedules run.
+        from monitor.safeguards import start_safeguards
+
+        governance = await start_safeguards(
+            settings, home, engine, evaluator, ingestor, stack, schedule="schedule" in parts
+        )
         await pipeline.start(consume="consume" in parts)
         # An embedded or worker process finishes what it took before it stops.
         stack.push_async_callback(pipeline.stop, role == "all")
@@ -182,6 +188,7 @@ async def open_runtime(
             http=http,
         )
         runtime.extras["places"] = ingestor.ingestor.places
+        runtime.extras["governance"] = governance
         if "collect" in parts and sources:
             runtime.collectors = await _start_collectors(runtime, sources, stack)
         yield runtime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +23,8 @@ class KeyedIngestor:
     def __init__(self, ingestor: Ingestor, keys: KeyRing) -> None:
         self.ingestor = ingestor
         self.keys = keys
+        # Set by the composition root: drops place matches whose approval lapsed (governance).
+        self.place_gate: Callable[[Post, datetime], Post | None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, home: Path, engine: AsyncEngine) -> KeyedIngestor:
@@ -33,7 +35,11 @@ class KeyedIngestor:
         out: list[Post] = []
         for raw in raws:
             try:
-                out.append(self.ingestor.ingest(raw, key, now))
+                post: Post | None = self.ingestor.ingest(raw, key, now)
+                if self.place_gate is not None and post is not None:
+                    post = self.place_gate(post, now)
+                if post is not None:
+                    out.append(post)
             except IngestError as exc:
                 log.warning("refused post from %s: %s", raw.source, exc)
         return out

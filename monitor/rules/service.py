@@ -33,6 +33,8 @@ class RuleService:
         self.reload_every = reload_every
         self._monotonic = monotonic
         self._checked = monotonic()
+        # Set by the composition root: leaves out packs whose approval lapsed (governance).
+        self.gate: Callable[[RuleSet, dt.datetime], RuleSet] | None = None
         holder.on_reload = self.window.retain
         holder.current  # noqa: B018 - load now, so a broken pack stops start-up with its reasons
 
@@ -59,7 +61,10 @@ class RuleService:
         """Per-post hits, then windowed hits. Windows run on the post's own time (never later
         than `now`), so a replay counts posts as they were written, not as they arrive."""
         self.maybe_reload()
-        evaluation = evaluate_post(self.holder.current, post, scores)
+        ruleset = self.holder.current
+        if self.gate is not None:
+            ruleset = self.gate(ruleset, now)
+        evaluation = evaluate_post(ruleset, post, scores)
         hits = list(evaluation.hits)
         if evaluation.windowed:
             when = min(post.created_at, now) if post.created_at.tzinfo else now

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.privacy.erase import erase_copies
 from monitor.store.tables import alert_posts, place_matches, post_labels, posts, sources
 from monitor.types import PlaceMatch, Post, Processed
 
@@ -160,6 +161,9 @@ async def purge_text(conn: AsyncConnection, post_ids: Sequence[str], now: dateti
     """Remove the text (and embedding) of these posts everywhere it is kept; keep aggregates."""
     if not post_ids:
         return 0
+    # First the copies of their excerpts (digests, mailbox, rumour claims), found by the
+    # excerpts that are about to be removed below.
+    await erase_copies(conn, post_ids, now)
     result = await conn.execute(
         update(posts)
         .where(posts.c.id.in_(post_ids), posts.c.text.is_not(None))
