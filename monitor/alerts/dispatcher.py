@@ -107,8 +107,10 @@ class Dispatcher:
             log.debug("forming deliveries: %s; trying again next round", exc)
         claimed: list[outbox.Claimed] = []
         async with self.engine.begin() as conn:
-            for candidate in await outbox.claimable(conn, now, self.batch):
-                if candidate.breaker_key in self.breaker.blocked(now):
+            blocked = self.breaker.blocked(now)
+            paused = [_split(key) for key in blocked]
+            for candidate in await outbox.claimable(conn, now, self.batch, paused):
+                if candidate.breaker_key in blocked:
                     continue
                 if not self.breaker.allows(candidate.breaker_key, now):
                     continue
@@ -293,6 +295,11 @@ class Dispatcher:
             wait = self.poll_seconds * min(2**failures, 30)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+
+
+def _split(breaker_key: str) -> tuple[str, str]:
+    receiver, _, integration = breaker_key.partition("/")
+    return receiver, integration
 
 
 def _common_labels(label_sets: Sequence[Mapping[str, str]]) -> dict[str, str]:

@@ -25,12 +25,12 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.alerts import grouping, windows
@@ -498,8 +498,18 @@ class Claimed:
         return f"{self.receiver}/{self.integration}"
 
 
-async def claimable(conn: AsyncConnection, now: datetime, limit: int) -> list[Claimed]:
-    """Deliveries due now, and those whose sender died mid-send (lease expired)."""
+async def claimable(
+    conn: AsyncConnection,
+    now: datetime,
+    limit: int,
+    exclude: Collection[tuple[str, str]] = (),
+) -> list[Claimed]:
+    """Deliveries due now, and those whose sender died mid-send (lease expired), leaving out
+    the (receiver, integration) pairs in `exclude` (paused by their breaker) so that a queue
+    for a dead receiver never holds up the others."""
+    skip = [
+        not_(and_(deliveries.c.receiver == r, deliveries.c.integration == i)) for r, i in exclude
+    ]
     rows = (
         (
             await conn.execute(
@@ -508,7 +518,8 @@ async def claimable(conn: AsyncConnection, now: datetime, limit: int) -> list[Cl
                     or_(
                         and_(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now),
                         and_(deliveries.c.status == "sending", deliveries.c.lease_until < now),
-                    )
+                    ),
+                    *skip,
                 )
                 .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
                 .limit(limit)

@@ -406,3 +406,26 @@ async def test_two_dispatchers_on_one_store_deliver_each_alert_once(
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_dead_receiver_does_not_hold_up_the_others(
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    receiver_factory: Callable[..., Any],
+) -> None:
+    clock = Clock()
+    teams = await receiver_factory(202)
+    env = {
+        "T_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/hook",  # dead
+        "T_WEBHOOK_SECRET": SECRET,
+        "T_TEAMS_URL": teams.url(),
+    }
+    config = config_from(routing(), env)
+    for i in range(12):
+        await open_alert(engine, {"kind": "threat", "area": f"Ward {i}"})
+    await open_alert(engine, {"kind": "chat", "area": "Heaton"})  # queued behind all of them
+    await enqueue(engine, config, env)
+    d = make_dispatcher(engine, config, env, session, clock)
+    d.batch = 5
+    await rounds(d, clock, 5)
+    assert len(teams.requests) == 1
