@@ -170,6 +170,119 @@ class Settings:
     alerts_poll_seconds: float = _setting(
         2.0, "How often the alert dispatcher looks for due notifications when not woken."
     )
+    signals_window_minutes: int = _setting(
+        180, "Tension window: flagged posts about an area in this many minutes set its level."
+    )
+    signals_baseline_weeks: int = _setting(
+        4,
+        "Weeks of each area's own hourly history (by hour of the week) its tension baseline "
+        "is estimated from.",
+    )
+    signals_levels: str = _setting(
+        "normal,elevated,high,critical",
+        "Tension scale, lowest first, comma-separated. Each level above the first needs a "
+        "value in signals_level_rise, signals_level_weighted and signals_level_authors.",
+    )
+    signals_level_rise: str = _setting(
+        "2,4,8",
+        "Rise over the area's own baseline (observed / expected weighted volume) needed to "
+        "enter each level above the first.",
+    )
+    signals_level_weighted: str = _setting(
+        "4,10,25",
+        "Weighted flagged volume in the window needed to enter each level above the first.",
+    )
+    signals_level_authors: str = _setting(
+        "3,6,12",
+        "Distinct authors of flagged posts in the window needed to enter each level above "
+        "the first.",
+    )
+    signals_prior_rate: float = _setting(
+        0.1,
+        "Weighted flagged volume per hour assumed for an area with no history yet; quiet "
+        "places are shrunk towards it, so a handful of posts is not a huge rise.",
+    )
+    signals_prior_hours: float = _setting(
+        48.0, "How many hours of observed history signals_prior_rate counts as."
+    )
+    signals_rise_pseudocount: float = _setting(
+        2.0,
+        "Added to observed and expected volume before dividing, so that rises over a near-zero "
+        "baseline stay finite and small counts stay small.",
+    )
+    signals_down_factor: float = _setting(
+        0.5,
+        "Hysteresis: a level is lowered only when the measures fall below its thresholds "
+        "times this factor ...",
+    )
+    signals_cool_down_minutes: int = _setting(
+        60, "... and stay below them for this many minutes, so that levels do not flap."
+    )
+    signals_alert_level: str = _setting(
+        "high", "Tension level (a name on signals_levels) from which a rising_tension alert opens."
+    )
+    signals_kind_weights: str = _setting(
+        "threat=3,call_to_gather=3,tension=1.5,hostility=1,hostile=1",
+        "Weight of a flagged post by its rule label kind= or classifier flag (a post counts "
+        "once, at its heaviest); kinds not listed weigh nothing: rumours have their own signal, "
+        "and swearing alone is not tension.",
+    )
+    signals_severity_weights: str = _setting(
+        "low=0.5,medium=1,high=1.5,critical=2",
+        "Multiplier of a rule hit's weight by its severity= label.",
+    )
+    signals_cluster_similarity: float = _setting(
+        0.6,
+        "Cosine similarity of a post's sentence embedding to a rumour cluster's centroid for "
+        "it to join the cluster (encoder embeddings).",
+    )
+    signals_keyword_cluster_similarity: float = _setting(
+        0.45,
+        "The same for the keyword classifier's hashed bag-of-words embeddings, whose "
+        "similarities run lower.",
+    )
+    signals_claim_match: float = _setting(
+        0.6,
+        "Similarity to a registered rumour's claim text at which a new post joins it "
+        "(encoder embeddings).",
+    )
+    signals_claim_confirm: float = _setting(
+        0.45,
+        "From this similarity up to signals_claim_match a post is held for a person to "
+        "confirm before it joins a registered rumour (encoder embeddings).",
+    )
+    signals_keyword_claim_match: float = _setting(
+        0.5, "signals_claim_match for the keyword classifier's hashed embeddings."
+    )
+    signals_keyword_claim_confirm: float = _setting(
+        0.35, "signals_claim_confirm for the keyword classifier's hashed embeddings."
+    )
+    signals_simhash_distance: int = _setting(
+        3,
+        "Posts whose 64-bit SimHash of normalised text differs in at most this many bits "
+        "are near-duplicates and join the same rumour (0-7).",
+    )
+    signals_claim_min_score: float = _setting(
+        0.5,
+        "Classifier rumour score from which a post may start a new rumour cluster (others "
+        "can only join one).",
+    )
+    signals_rumour_window_minutes: int = _setting(
+        60, "Window for a rumour's velocity (posts per hour) and acceleration."
+    )
+    signals_spread_posts: int = _setting(
+        8, "Posts in one velocity window for a rumour to count as spreading ..."
+    )
+    signals_spread_authors: int = _setting(5, "... from at least this many distinct authors.")
+    signals_rumour_idle_hours: int = _setting(
+        72,
+        "An unregistered rumour cluster with no new post for this many hours is closed and "
+        "leaves the live index.",
+    )
+    signals_counter_window_hours: int = _setting(
+        6,
+        "Hours before and after a counter message over which the rumour's velocity is compared.",
+    )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 
     def secret(self, name: str) -> str | None:

@@ -330,3 +330,121 @@ governance_register = Table(
     Column("approved_at", UtcDateTime(), nullable=False),
     Column("note", Text, nullable=True),
 )
+
+
+# --- signals (monitor/signals) ------------------------------------------------------------
+
+# Rumour clusters, live and closed. Ids are given by the signals stage (the only writer of new
+# clusters); people add claims through `rumour_claims`, which the stage takes up. `revision` is
+# bumped by every change a person makes, so the running stage knows to reload the cluster.
+rumours = Table(
+    "rumours",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("status", String(20), nullable=False),  # new | watching | countering | closed
+    Column("registered", Boolean, nullable=False, default=False),
+    Column("claim_text", Text, nullable=True),  # the claim as comms staff registered it
+    Column("representative", Text, nullable=False, default=""),  # excerpt of the claim
+    Column("representative_post_id", String(512), nullable=True),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
+    Column("post_count", Integer, nullable=False, default=0),
+    Column("author_count", Integer, nullable=False, default=0),  # distinct; never who
+    Column("places", JSON, nullable=False),  # place name -> posts
+    Column("stance", JSON, nullable=False),  # support | deny | query | comment -> posts
+    Column("velocity", Float, nullable=False, default=0.0),  # posts per hour, last window
+    Column("acceleration", Float, nullable=False, default=0.0),  # change of velocity per hour
+    Column("spreading", Boolean, nullable=False, default=False),
+    Column("spreading_since", UtcDateTime(), nullable=True),
+    Column("merged_into", Integer, nullable=True),
+    Column("embedder", String(100), nullable=True),  # classifier whose embeddings built it
+    Column("centroid", LargeBinary, nullable=True),  # float32 sum of claim-like members
+    Column("centroid_count", Integer, nullable=False, default=0),
+    Column("anchor", LargeBinary, nullable=True),  # float32 embedding of the registered claim
+    Column("simhashes", JSON, nullable=True),  # hex SimHashes of claim-like members
+    Column("revision", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Index("ix_rumours_status", "status"),
+)
+
+# A post's place in a rumour. state: member, pending (its similarity to a registered claim is
+# in the confirmation band: a person decides) or rejected. No author column: distinct author
+# counts come from posts.author_ref when needed, and no query here lists authors.
+rumour_posts = Table(
+    "rumour_posts",
+    metadata,
+    Column("rumour_id", Integer, ForeignKey("rumours.id", ondelete="CASCADE"), primary_key=True),
+    Column("post_id", String(512), ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),  # the post's own time
+    Column("how", String(20), nullable=False),  # link | duplicate | claim | similar | new
+    Column("similarity", Float, nullable=False, default=0.0),
+    Column("stance", String(20), nullable=False, default=""),
+    Column("place", String(200), nullable=True),
+    Column("state", String(20), nullable=False, default="member"),
+    Column("added_at", UtcDateTime(), nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Index("ix_rumour_posts_post_id", "post_id"),
+    Index("ix_rumour_posts_rumour_id_created_at", "rumour_id", "created_at"),
+)
+
+# Claims comms staff registered, waiting for (or taken up by) the signals stage.
+rumour_claims = Table(
+    "rumour_claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("claim_text", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("rumour_id", Integer, ForeignKey("rumours.id"), nullable=True),
+    Column("taken_at", UtcDateTime(), nullable=True),
+)
+
+counter_messages = Table(
+    "counter_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rumour_id", Integer, ForeignKey("rumours.id", ondelete="CASCADE"), nullable=False),
+    Column("published_at", UtcDateTime(), nullable=False),
+    Column("channel", String(100), nullable=True),
+    Column("url", Text, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_counter_messages_rumour_id", "rumour_id"),
+)
+
+# The current tension level of each area ("ward:Little Horton", "locality:...", "district:...").
+area_levels = Table(
+    "area_levels",
+    metadata,
+    Column("area", String(200), primary_key=True),
+    Column("area_kind", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("level_name", String(40), nullable=False),
+    Column("since", UtcDateTime(), nullable=True),
+    Column("below_since", UtcDateTime(), nullable=True),
+    Column("measures", JSON, nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Every change of an area's level, with why: the counts, the baseline and the top labels.
+level_changes = Table(
+    "level_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("area", String(200), nullable=False),
+    Column("area_kind", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),  # event time the change was decided at
+    Column("from_level", String(40), nullable=False),
+    Column("to_level", String(40), nullable=False),
+    Column("measures", JSON, nullable=False),
+    Column("top_labels", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("alert_id", Integer, nullable=True),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Index("ix_level_changes_area_at", "area", "at"),
+)

@@ -1,0 +1,193 @@
+"""Pure: processed posts in, level changes, rumour updates and alert candidates out.
+
+The engine is everything the signals stage knows, without a database: tests and the detection
+benchmark drive it directly with generated scenarios; the stage persists what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.alerts.candidates import alert_key
+from monitor.classify.labels import RUMOUR
+from monitor.signals.clustering import Index, normalise
+from monitor.signals.config import SignalsConfig
+from monitor.signals.hashing import simhash
+from monitor.signals.levels import LevelChange, post_weight
+from monitor.signals.rumours import Rumour, RumourBoard, RumourPost, RumourUpdate, SpreadEvent
+from monitor.signals.tension import TensionTracker, split_area
+from monitor.types import Processed, RuleHit
+
+UNPLACED = "unplaced"
+EVIDENCE_LIMIT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SignalCandidate:
+    """An alert the signals raise: labels (the routing contract), a summary and evidence."""
+
+    key: str
+    labels: Mapping[str, str]
+    summary: str
+    evidence: tuple[str, ...]  # post ids
+    at: datetime
+    origin: str  # "signals:rising_tension" | "signals:rumour_spreading"
+    change: LevelChange | None = None  # the level change it stands on
+
+
+@dataclass(slots=True)
+class SignalsUpdate:
+    level_changes: list[LevelChange] = field(default_factory=list)
+    rumours: RumourUpdate = field(default_factory=RumourUpdate)
+    candidates: list[SignalCandidate] = field(default_factory=list)
+    inhibited: list[tuple[LevelChange, str]] = field(default_factory=list)
+
+
+def tension_labels(
+    flags: Iterable[str], hits: Iterable[RuleHit]
+) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """(kind, severity) pairs for weighing a post, and the labels its reasons list."""
+    pairs: list[tuple[str, str | None]] = [(f, None) for f in flags]
+    shown = [f"flag={f}" for f in flags]
+    for hit in hits:
+        kind = hit.labels.get("kind")
+        if kind:
+            pairs.append((kind, hit.labels.get("severity", "medium")))
+            shown.append(f"kind={kind}")
+        if "topic" in hit.labels:
+            shown.append(f"topic={hit.labels['topic']}")
+    return pairs, sorted(set(shown))
+
+
+def place_of(item: Processed) -> str | None:
+    for m in item.post.places:
+        if m.ward:
+            return m.ward
+    for m in item.post.places:
+        return m.locality or m.district
+    return None
+
+
+class SignalsEngine:
+    def __init__(self, config: SignalsConfig, dim: int = 384, index: Index | None = None) -> None:
+        self.config = config
+        self.tension = TensionTracker(config.tension)
+        self.board = RumourBoard(config.rumours, dim=dim, index=index)
+
+    @property
+    def clock(self) -> datetime | None:
+        return self.tension.clock
+
+    def claim_like(self, item: Processed) -> bool:
+        if item.scores.get(RUMOUR, 0.0) >= self.config.rumours.claim_min_score:
+            return True
+        return any(h.labels.get("kind") == "rumour" for h in item.hits)
+
+    def rumour_post(self, item: Processed) -> RumourPost:
+        p = item.post
+        return RumourPost(
+            post_id=p.id,
+            at=p.created_at,
+            text=p.text,
+            author_ref=p.author_ref,
+            embedding=normalise(item.embedding) if len(item.embedding) else None,
+            simhash=simhash(p.text),
+            links=tuple(x for x in (p.reply_to, p.quote_of, p.repost_of) if x),
+            claim_like=self.claim_like(item),
+            scores=item.scores,
+            place=place_of(item),
+        )
+
+    def observe(self, items: Sequence[Processed], now: datetime) -> SignalsUpdate:
+        """Take one batch. A post dated after `now` counts at `now` (clocks disagree)."""
+        update = SignalsUpdate()
+        ordered = sorted(items, key=lambda i: i.post.created_at)
+        tcfg = self.config.tension
+        for item in ordered:
+            p = item.post
+            at = min(p.created_at, now)
+            pairs, shown = tension_labels(item.flags, item.hits)
+            weight = post_weight(pairs, tcfg)
+            update.level_changes += self.tension.add(
+                p.id, at, p.author_ref, p.places, weight, shown if weight else ()
+            )
+        t = self.tension.clock or now
+        update.rumours = self.board.observe([self.rumour_post(i) for i in ordered], t)
+        self._candidates(update)
+        return update
+
+    def flush(self, t: datetime) -> SignalsUpdate:
+        """Evaluate ticks up to `t` with no new posts (end of a replay, or a quiet stream)."""
+        update = SignalsUpdate(level_changes=self.tension.advance(t))
+        self._candidates(update)
+        return update
+
+    # --- alert candidates ------------------------------------------------------------------
+
+    def _candidates(self, update: SignalsUpdate) -> None:
+        for change in update.level_changes:
+            cand = self.tension_candidate(change)
+            if cand is None:
+                continue
+            kind, _ = split_area(change.area)
+            covering = None
+            if kind != "ward":
+                covering = self.tension.covered_by_ward(
+                    change.area, self.config.tension.alert_level
+                )
+            if covering is not None:
+                # The ward's own alert already says it; a second for its locality is noise.
+                update.inhibited.append((change, covering))
+            else:
+                update.candidates.append(cand)
+        for event in update.rumours.spreading:
+            rumour = self.board.rumours.get(event.rumour_id)
+            if rumour is not None:
+                update.candidates.append(self.rumour_candidate(rumour, event))
+
+    def tension_candidate(self, change: LevelChange) -> SignalCandidate | None:
+        cfg = self.config.tension
+        if not change.rising or change.to_level < cfg.alert_level:
+            return None
+        kind, name = split_area(change.area)
+        labels = {
+            "kind": "rising_tension",
+            "area": name,
+            "area_kind": kind,
+            "level": change.to_name,
+            "severity": cfg.scale.severity(change.to_level),
+        }
+        key = alert_key({k: v for k, v in labels.items() if k not in ("level", "severity")})
+        return SignalCandidate(
+            key=key,
+            labels=labels,
+            summary=f"rising tension in {name} ({kind}): {change.to_name}",
+            evidence=tuple(self.tension.evidence(change.area, change.at, EVIDENCE_LIMIT)),
+            at=change.at,
+            origin="signals:rising_tension",
+            change=change,
+        )
+
+    def rumour_candidate(self, rumour: Rumour, event: SpreadEvent) -> SignalCandidate:
+        places = rumour.top_places()
+        labels = {
+            "kind": "rumour_spreading",
+            "cluster": f"r{rumour.id}",
+            "area": places[0] if places else UNPLACED,
+            "severity": "high" if rumour.registered else "medium",
+        }
+        key = alert_key({"kind": labels["kind"], "cluster": labels["cluster"]})
+        where = ", ".join(places) if places else "no named place"
+        return SignalCandidate(
+            key=key,
+            labels=labels,
+            summary=(
+                f"rumour r{rumour.id} spreading ({where}): {event.posts} posts from "
+                f"{event.authors} distinct authors in {event.window_minutes} min"
+            ),
+            evidence=event.evidence,
+            at=event.at,
+            origin="signals:rumour_spreading",
+        )

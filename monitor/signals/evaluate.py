@@ -1,0 +1,152 @@
+"""Pure: replay posts through the signals engine and score what it raised against the truth.
+
+Reports, per scenario: detection delay of the rumour (first `rumour_spreading` alert for the
+cluster holding the rumour's posts, after its onset) and of the tension episode (first
+`rising_tension` alert for the right ward), whether the rumour is one cluster, when the ward's
+level came back down, and false alarms (alert keys the truth does not explain) per week.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.signals.config import SignalsConfig
+from monitor.signals.engine import SignalCandidate, SignalsEngine
+from monitor.signals.levels import LevelChange
+from monitor.signals.simulate import Truth
+from monitor.signals.tension import area_key
+from monitor.types import Processed
+
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass
+class Replay:
+    """Everything the engine produced over a replay, with merges resolved."""
+
+    candidates: list[SignalCandidate] = field(default_factory=list)
+    level_changes: list[LevelChange] = field(default_factory=list)
+    cluster_of: dict[str, int] = field(default_factory=dict)  # post id -> final cluster
+    merged: dict[int, int] = field(default_factory=dict)
+    engine: SignalsEngine | None = None
+
+    def resolve(self, cid: int) -> int:
+        while cid in self.merged:
+            cid = self.merged[cid]
+        return cid
+
+
+def replay(
+    items: Sequence[Processed],
+    config: SignalsConfig,
+    *,
+    batch_size: int = 64,
+    end: datetime | None = None,
+    engine: SignalsEngine | None = None,
+) -> Replay:
+    engine = engine or SignalsEngine(config)
+    out = Replay(engine=engine)
+    ordered = sorted(items, key=lambda i: i.post.created_at)
+    updates = []
+    for start in range(0, len(ordered), batch_size):
+        batch = ordered[start : start + batch_size]
+        updates.append(engine.observe(batch, batch[-1].post.created_at))
+    if end is not None:
+        updates.append(engine.flush(end))
+    for u in updates:
+        out.candidates += u.candidates
+        out.level_changes += u.level_changes
+        for source, target in u.rumours.merges:
+            out.merged[source] = target
+        for m in u.rumours.memberships:
+            if m.confirmed:
+                out.cluster_of.setdefault(m.post_id, m.rumour_id)
+    out.cluster_of = {p: out.resolve(c) for p, c in out.cluster_of.items()}
+    return out
+
+
+@dataclass(frozen=True)
+class Score:
+    weeks: float
+    rumour_delay_min: float | None
+    rumour_clusters: int  # clusters holding the rumour's own claim posts
+    rumour_in_main: float  # share of the rumour's clustered claim posts in its main cluster
+    rumour_coverage: float  # share of all its claim posts in the main cluster
+    rumour_alerts: int  # distinct rumour_spreading alerts for the rumour (1 is right)
+    tension_delay_min: float | None
+    tension_peak: str | None
+    tension_lowered_after_end_min: float | None
+    false_alarms: int
+    false_alarm_keys: tuple[str, ...]
+
+    @property
+    def false_alarms_per_week(self) -> float:
+        return self.false_alarms / self.weeks
+
+
+def score(result: Replay, truth: Truth, config: SignalsConfig) -> Score:
+    tcfg = config.tension
+    explained: set[str] = set()
+    first_alert: dict[str, SignalCandidate] = {}
+    for c in result.candidates:
+        first_alert.setdefault(c.key, c)
+
+    # The rumour: its main cluster, and the first spreading alert for it.
+    main = None
+    clusters: Counter[int] = Counter()
+    for pid in truth.rumour_posts:
+        if pid in result.cluster_of:
+            clusters[result.cluster_of[pid]] += 1
+    if clusters:
+        main = clusters.most_common(1)[0][0]
+    rumour_delay = None
+    rumour_alerts = 0
+    for key, c in first_alert.items():
+        if c.labels.get("kind") != "rumour_spreading":
+            continue
+        cid = result.resolve(int(c.labels["cluster"].lstrip("r")))
+        if main is not None and cid == main and truth.rumour_onset is not None:
+            explained.add(key)
+            rumour_alerts += 1
+            delay = (c.at - truth.rumour_onset) / MINUTE
+            rumour_delay = delay if rumour_delay is None else min(rumour_delay, delay)
+
+    # The tension episode: the ward's first alert, peak level, and when it came back down.
+    tension_delay = None
+    peak = None
+    lowered = None
+    if truth.tension_ward and truth.tension_onset and truth.tension_end:
+        ward = truth.tension_ward
+        window_end = truth.tension_end + tcfg.window + timedelta(hours=2)
+        for key, c in first_alert.items():
+            if c.labels.get("kind") != "rising_tension":
+                continue
+            if c.labels.get("area") == ward and truth.tension_onset <= c.at <= window_end:
+                explained.add(key)
+                delay = (c.at - truth.tension_onset) / MINUTE
+                tension_delay = delay if tension_delay is None else min(tension_delay, delay)
+        key = area_key("ward", ward)
+        changes = [ch for ch in result.level_changes if ch.area == key]
+        during = [ch for ch in changes if ch.at >= truth.tension_onset]
+        if during:
+            peak = tcfg.scale.names[max(ch.to_level for ch in during)]
+            back = [ch for ch in during if ch.to_level == 0 and ch.at >= truth.tension_end]
+            if back:
+                lowered = (back[0].at - truth.tension_end) / MINUTE
+    false = tuple(sorted(k for k in first_alert if k not in explained))
+    return Score(
+        weeks=truth.weeks,
+        rumour_delay_min=rumour_delay,
+        rumour_clusters=len(clusters),
+        rumour_in_main=(clusters[main] / sum(clusters.values())) if main is not None else 0.0,
+        rumour_coverage=(clusters[main] / len(truth.rumour_posts)) if main is not None else 0.0,
+        rumour_alerts=rumour_alerts,
+        tension_delay_min=tension_delay,
+        tension_peak=peak,
+        tension_lowered_after_end_min=lowered,
+        false_alarms=len(false),
+        false_alarm_keys=false,
+    )

@@ -1,0 +1,357 @@
+"""Pure: rumours as clusters with their statistics, status and spreading detection.
+
+A rumour keeps first seen, a representative claim, posts and distinct authors, velocity
+(posts per hour over the last window) and acceleration (change of velocity per hour), the
+places it touches, the stance mix of its posts and a status:
+
+    new ──(spreading, or a person)──► watching ──(counter message linked)──► countering ──► closed
+
+The system moves a rumour only from new to watching (when it starts spreading) and closes
+unregistered clusters that have gone quiet or were merged; every other move is a person's.
+Authors are held as in-process tokens for distinct counts only; no author is ever listed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.classify.labels import STANCES
+from monitor.signals.clustering import Assignment, Clusterer, ClusterInput, Index, Vector
+from monitor.signals.config import RumourConfig
+from monitor.signals.tension import author_token
+
+STATUSES = ("new", "watching", "countering", "closed")
+LIVE_STATUSES = ("new", "watching", "countering")
+HOUR = timedelta(hours=1)
+REPRESENTATIVE_CHARS = 280
+IDLE_CHECK = timedelta(minutes=10)
+
+
+class StatusError(ValueError):
+    """A status change that is not allowed; the message says why."""
+
+
+def check_status(current: str, target: str) -> None:
+    """A person may move a rumour to any status but its current one; only to known ones."""
+    if target not in STATUSES:
+        raise StatusError(f"unknown status {target!r}: one of {', '.join(STATUSES)}")
+    if target == current:
+        raise StatusError(f"rumour is already {current}")
+
+
+def excerpt(text: str, limit: int = REPRESENTATIVE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def stance_of(scores: Mapping[str, float], how: str) -> str:
+    """Support, deny, query or comment. A reply or quote takes the classifier's stance; a post
+    that repeats the claim on its own supports it unless the classifier says it denies or
+    queries it."""
+    known = {s: scores[f"stance_{s}"] for s in STANCES if f"stance_{s}" in scores}
+    best = max(known, key=lambda s: known[s]) if known else "comment"
+    if how == "link" or best in ("deny", "query"):
+        return best
+    return "support"
+
+
+@dataclass(frozen=True, slots=True)
+class RumourPost:
+    """What clustering needs of a processed post."""
+
+    post_id: str
+    at: datetime
+    text: str
+    author_ref: str
+    embedding: Vector | None
+    simhash: int | None
+    links: tuple[str, ...]
+    claim_like: bool
+    scores: Mapping[str, float]
+    place: str | None  # ward, else locality, else district
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A post's row in a rumour: `confirmed` False means held for a person to confirm."""
+
+    rumour_id: int
+    post_id: str
+    at: datetime
+    how: str
+    similarity: float
+    stance: str
+    place: str | None
+    confirmed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadEvent:
+    rumour_id: int
+    at: datetime
+    posts: int  # in the window
+    authors: int  # distinct, in the window
+    window_minutes: int
+    evidence: tuple[str, ...]  # post ids in the window
+
+
+@dataclass(slots=True)
+class Rumour:
+    id: int
+    first_seen: datetime
+    last_seen: datetime
+    status: str = "new"
+    registered: bool = False
+    claim_text: str | None = None
+    representative: str = ""
+    representative_post_id: str | None = None
+    representative_sim: float = -1.0
+    posts: int = 0
+    authors: set[int] = field(default_factory=set)
+    places: Counter[str] = field(default_factory=Counter)
+    stance: Counter[str] = field(default_factory=Counter)
+    recent: list[tuple[datetime, int, str]] = field(default_factory=list)  # (at, author, post)
+    spreading: bool = False
+    spreading_since: datetime | None = None
+    merged_into: int | None = None
+    closed_at: datetime | None = None
+    revision: int = 0  # the last revision people made that this copy reflects
+
+    @property
+    def author_count(self) -> int:
+        return len(self.authors)
+
+    def add(self, post: RumourPost, stance: str, a: Assignment) -> None:
+        self.posts += 1
+        self.authors.add(author_token(post.author_ref))
+        if post.place:
+            self.places[post.place] += 1
+        self.stance[stance] += 1
+        self.first_seen = min(self.first_seen, post.at)
+        self.last_seen = max(self.last_seen, post.at)
+        item = (post.at, author_token(post.author_ref), post.post_id)
+        if not self.recent or self.recent[-1][0] <= post.at:
+            self.recent.append(item)
+        else:
+            bisect.insort(self.recent, item)
+        if (
+            not self.registered
+            and a.how in ("new", "similar", "duplicate", "claim")
+            and post.claim_like
+            and a.similarity > self.representative_sim
+        ):
+            self.representative = excerpt(post.text)
+            self.representative_post_id = post.post_id
+            self.representative_sim = a.similarity
+
+    def window(
+        self, t: datetime, length: timedelta, offset: int = 0
+    ) -> list[tuple[datetime, int, str]]:
+        """Posts in (t - (offset+1)·length, t - offset·length]."""
+        end = t - length * offset
+        start = end - length
+        lo = bisect.bisect_right(self.recent, (start, 2**64, "\uffff"))
+        hi = bisect.bisect_right(self.recent, (end, 2**64, "\uffff"))
+        return self.recent[lo:hi]
+
+    def velocity(self, t: datetime, length: timedelta) -> float:
+        """Posts per hour over the last window."""
+        return len(self.window(t, length)) / (length / HOUR)
+
+    def acceleration(self, t: datetime, length: timedelta) -> float:
+        """Change of velocity from the previous window to the last, per hour."""
+        before = len(self.window(t, length, 1)) / (length / HOUR)
+        return (self.velocity(t, length) - before) / (length / HOUR)
+
+    def prune(self, t: datetime, length: timedelta) -> None:
+        cut = bisect.bisect_left(self.recent, (t - 2 * length - HOUR,))
+        if cut:
+            del self.recent[:cut]
+
+    def absorb(self, other: Rumour) -> None:
+        self.posts += other.posts
+        self.authors |= other.authors
+        self.places.update(other.places)
+        self.stance.update(other.stance)
+        self.first_seen = min(self.first_seen, other.first_seen)
+        self.last_seen = max(self.last_seen, other.last_seen)
+        self.recent = sorted(self.recent + other.recent)
+        if not self.registered and other.representative_sim > self.representative_sim:
+            self.representative = other.representative
+            self.representative_post_id = other.representative_post_id
+            self.representative_sim = other.representative_sim
+
+    def top_places(self, n: int = 3) -> list[str]:
+        return [p for p, _ in sorted(self.places.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+@dataclass(slots=True)
+class RumourUpdate:
+    memberships: list[Membership] = field(default_factory=list)
+    changed: set[int] = field(default_factory=set)
+    merges: list[tuple[int, int]] = field(default_factory=list)
+    spreading: list[SpreadEvent] = field(default_factory=list)
+
+
+class RumourBoard:
+    """Live rumours and their clusterer."""
+
+    def __init__(self, config: RumourConfig, dim: int = 384, index: Index | None = None) -> None:
+        self.config = config
+        self.clusterer = Clusterer(config, dim=dim, index=index)  # type: ignore[arg-type]
+        self.rumours: dict[int, Rumour] = {}
+        self._last_idle_check: datetime | None = None
+        self._closed: list[Rumour] = []  # left the board since last taken, to be saved once
+
+    # --- stream ----------------------------------------------------------------------------
+
+    def observe(self, posts: Sequence[RumourPost], t: datetime) -> RumourUpdate:
+        update = RumourUpdate()
+        ordered = sorted(posts, key=lambda p: p.at)
+        inputs = [
+            ClusterInput(
+                p.post_id,
+                p.embedding,
+                p.simhash,
+                p.links,
+                p.claim_like,
+                asserts=stance_of(p.scores, "similar") == "support",
+            )
+            for p in ordered
+        ]
+        touched: list[int] = []
+        for post, a in zip(ordered, self.clusterer.assign(inputs), strict=True):
+            for cid, sim in a.pending:
+                if cid in self.rumours and cid != a.cluster:
+                    update.memberships.append(
+                        Membership(cid, post.post_id, post.at, "claim", sim, "", post.place, False)
+                    )
+                    update.changed.add(cid)
+            if a.cluster < 0 or a.how == "seen":
+                continue
+            rumour = self.rumours.get(a.cluster)
+            if rumour is None:
+                rumour = self.rumours[a.cluster] = Rumour(a.cluster, post.at, post.at)
+            stance = stance_of(post.scores, a.how)
+            rumour.add(post, stance, a)
+            update.memberships.append(
+                Membership(
+                    a.cluster, post.post_id, post.at, a.how, a.similarity, stance, post.place
+                )
+            )
+            update.changed.add(a.cluster)
+            touched.append(a.cluster)
+            self._check_spreading(rumour, post.at, update)
+        sizes = {cid: r.posts for cid, r in self.rumours.items()}
+        for source, target in self.clusterer.merge_candidates(list(dict.fromkeys(touched)), sizes):
+            self._merge(source, target, t, update)
+        for rumour in self.rumours.values():
+            if rumour.spreading:
+                self._check_spreading(rumour, t, update)
+        self.close_idle(t, update)
+        return update
+
+    def _check_spreading(self, rumour: Rumour, t: datetime, update: RumourUpdate) -> None:
+        cfg = self.config
+        recent = rumour.window(t, cfg.window)
+        authors = len({a for _, a, _ in recent})
+        if not rumour.spreading:
+            if len(recent) >= cfg.spread_posts and authors >= cfg.spread_authors:
+                rumour.spreading = True
+                rumour.spreading_since = t
+                if rumour.status == "new":
+                    rumour.status = "watching"
+                update.changed.add(rumour.id)
+                update.spreading.append(
+                    SpreadEvent(
+                        rumour.id,
+                        t,
+                        len(recent),
+                        authors,
+                        int(cfg.window / timedelta(minutes=1)),
+                        tuple(p for _, _, p in recent[-20:]),
+                    )
+                )
+        elif len(recent) < cfg.spread_posts / 2:
+            # Hysteresis: half the posts that made it spread before it stops counting as such.
+            rumour.spreading = False
+            update.changed.add(rumour.id)
+        rumour.prune(t, cfg.window)
+
+    def _merge(self, source: int, target: int, t: datetime, update: RumourUpdate) -> None:
+        src = self.rumours.pop(source, None)
+        dst = self.rumours.get(target)
+        if src is None or dst is None:
+            return
+        dst.absorb(src)
+        src.status = "closed"
+        src.merged_into = target
+        src.closed_at = t
+        update.merges.append((source, target))
+        update.changed.update((source, target))
+        self._closed.append(src)
+        self._check_spreading(dst, t, update)
+
+    def close_idle(self, t: datetime, update: RumourUpdate) -> None:
+        """Unregistered new or watching rumours quiet for `idle` leave the live index."""
+        if self._last_idle_check is not None and t - self._last_idle_check < IDLE_CHECK:
+            return
+        self._last_idle_check = t
+        cutoff = t - self.config.idle
+        for cid in [
+            cid
+            for cid, r in self.rumours.items()
+            if not r.registered and r.status in ("new", "watching") and r.last_seen < cutoff
+        ]:
+            self.close(cid, t)
+            update.changed.add(cid)
+
+    def close(self, cid: int, t: datetime, *, record: bool = True) -> Rumour | None:
+        """Take a rumour off the board; `record`: keep it to be saved as closed."""
+        rumour = self.rumours.pop(cid, None)
+        self.clusterer.remove(cid)
+        if rumour is not None:
+            rumour.status = "closed"
+            rumour.closed_at = t
+            rumour.spreading = False
+            if record:
+                self._closed.append(rumour)
+        return rumour
+
+    def take_closed(self) -> list[Rumour]:
+        closed, self._closed = self._closed, []
+        return closed
+
+    # --- registered claims -----------------------------------------------------------------
+
+    def register(self, claim_text: str, anchor: Vector | None, t: datetime) -> Rumour:
+        """A claim comms staff registered: adopt the live cluster that already matches it, or
+        start an empty rumour that new posts repeating the claim will join."""
+        if anchor is not None:
+            cid, sim = self.clusterer.best_for_claim(anchor)
+            if cid >= 0 and sim >= self.config.claim_match and cid in self.rumours:
+                rumour = self.rumours[cid]
+            else:
+                rumour = self._new_registered(t)
+            self.clusterer.register(rumour.id, anchor)
+        else:
+            rumour = self._new_registered(t)
+        rumour.registered = True
+        rumour.claim_text = claim_text
+        rumour.representative = excerpt(claim_text)
+        if rumour.status == "new":
+            rumour.status = "watching"
+        return rumour
+
+    def _new_registered(self, t: datetime) -> Rumour:
+        cid = self.clusterer.new_cluster()
+        rumour = self.rumours[cid] = Rumour(cid, t, t)
+        self.clusterer.member_ids.setdefault(cid, [])
+        return rumour
+
+    def anchor(self, cid: int) -> Vector | None:
+        return self.clusterer.anchors.vector(cid)

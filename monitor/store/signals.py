@@ -1,0 +1,613 @@
+"""Queries for signals: area aggregates and levels, level changes, rumours, their posts, claims
+people registered, counter messages, and the alerts signals open.
+
+Authors appear only as distinct counts: no query here returns an author reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, distinct, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.store.alerts import OPEN_STATUSES, excerpt
+from monitor.store.posts import _insert as _dialect_insert
+from monitor.store.tables import (
+    alert_posts,
+    alerts,
+    area_counts,
+    area_levels,
+    counter_messages,
+    level_changes,
+    place_matches,
+    post_labels,
+    posts,
+    rumour_claims,
+    rumour_posts,
+    rumours,
+)
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    """The dialect's INSERT (with ON CONFLICT), typed loosely: the two dialects' classes share
+    the methods used here but no declared base."""
+    return _dialect_insert(conn, table)
+
+
+SIGNAL_TABLES = (
+    "rumours",
+    "rumour_posts",
+    "rumour_claims",
+    "counter_messages",
+    "area_levels",
+    "level_changes",
+)
+
+# --- tension: aggregates, levels, changes ------------------------------------------------------
+
+
+async def add_area_counts(
+    conn: AsyncConnection, counts: Mapping[tuple[str, datetime], tuple[int, int, float]]
+) -> None:
+    """Add hourly (posts, flagged, weighted) to each (area, hour); rows are kept after post
+    text is purged, for baselines."""
+    if not counts:
+        return
+    stmt = _insert(conn, area_counts)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["area", "hour"],
+        set_={
+            "posts": area_counts.c.posts + stmt.excluded.posts,
+            "flagged": area_counts.c.flagged + stmt.excluded.flagged,
+            "weighted": area_counts.c.weighted + stmt.excluded.weighted,
+        },
+    )
+    rows = [
+        {"area": area, "hour": hour, "posts": p, "flagged": f, "weighted": w}
+        for (area, hour), (p, f, w) in sorted(counts.items())
+    ]
+    await conn.execute(stmt, rows)
+
+
+async def load_area_weights(
+    conn: AsyncConnection, since: datetime
+) -> list[tuple[str, datetime, float]]:
+    stmt = select(area_counts.c.area, area_counts.c.hour, area_counts.c.weighted).where(
+        area_counts.c.hour >= since, area_counts.c.weighted > 0
+    )
+    return [(r.area, r.hour, float(r.weighted)) for r in (await conn.execute(stmt)).all()]
+
+
+async def first_hour(conn: AsyncConnection) -> datetime | None:
+    value = (await conn.execute(select(func.min(area_counts.c.hour)))).scalar_one()
+    return _aware(value)
+
+
+async def save_levels(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert area_levels rows (area, area_kind, name, level, level_name, since, below_since,
+    measures, updated_at)."""
+    if not rows:
+        return
+    stmt = _insert(conn, area_levels)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["area"],
+        set_={
+            c: getattr(stmt.excluded, c)
+            for c in ("level", "level_name", "since", "below_since", "measures", "updated_at")
+        },
+    )
+    await conn.execute(stmt, [dict(r) for r in rows])
+
+
+async def load_levels(conn: AsyncConnection) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in (await conn.execute(select(area_levels))).all()]
+
+
+async def insert_level_change(conn: AsyncConnection, row: Mapping[str, Any]) -> int:
+    result = await conn.execute(level_changes.insert().values(**row).returning(level_changes.c.id))
+    return int(result.scalar_one())
+
+
+async def list_levels(
+    conn: AsyncConnection, kind: str | None = None, min_level: int = 0
+) -> list[dict[str, Any]]:
+    stmt = select(area_levels).where(area_levels.c.level >= min_level)
+    if kind:
+        stmt = stmt.where(area_levels.c.area_kind == kind)
+    stmt = stmt.order_by(area_levels.c.level.desc(), area_levels.c.area_kind, area_levels.c.name)
+    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+
+
+async def list_level_changes(
+    conn: AsyncConnection, area: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    stmt = select(level_changes)
+    if area:
+        stmt = stmt.where((level_changes.c.area == area) | (level_changes.c.name == area))
+    stmt = stmt.order_by(level_changes.c.at.desc(), level_changes.c.id.desc()).limit(limit)
+    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+
+
+async def watermark(conn: AsyncConnection, exclude: Iterable[str] = ()) -> datetime | None:
+    """The latest post time already processed (but for the batch in hand, `exclude`): where
+    the signals clock stood when they last ran."""
+    stmt = select(func.max(posts.c.created_at)).where(posts.c.processed_at.is_not(None))
+    excluded = list(exclude)
+    if excluded:
+        stmt = stmt.where(posts.c.id.not_in(excluded))
+    return _aware((await conn.execute(stmt)).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    """A processed post as signals needs it to rebuild a window after a restart."""
+
+    id: str
+    created_at: datetime
+    author_ref: str
+    flags: tuple[str, ...]
+    hits: tuple[tuple[str, dict[str, str]], ...]  # (rule id, labels)
+    places: tuple[Any, ...]  # PlaceMatch-like rows
+
+
+async def processed_posts_between(
+    conn: AsyncConnection, start: datetime, end: datetime
+) -> list[StoredPost]:
+    from monitor.types import PlaceMatch
+
+    rows = (
+        await conn.execute(
+            select(posts.c.id, posts.c.created_at, posts.c.author_ref, posts.c.flags)
+            .where(
+                posts.c.processed_at.is_not(None),
+                posts.c.created_at > start,
+                posts.c.created_at <= end,
+            )
+            .order_by(posts.c.created_at)
+        )
+    ).all()
+    ids = [r.id for r in rows]
+    labels: dict[str, dict[str, dict[str, str]]] = {}
+    places: dict[str, list[PlaceMatch]] = {}
+    for chunk in _chunks(ids, 500):
+        for lr in (
+            await conn.execute(select(post_labels).where(post_labels.c.post_id.in_(chunk)))
+        ).all():
+            if lr.origin != "classifier":
+                labels.setdefault(lr.post_id, {}).setdefault(lr.origin, {})[lr.name] = lr.value
+        for m in (
+            await conn.execute(select(place_matches).where(place_matches.c.post_id.in_(chunk)))
+        ).all():
+            places.setdefault(m.post_id, []).append(
+                PlaceMatch(m.place_id, m.name, m.kind, m.ward, m.locality, m.district, m.matched)
+            )
+    return [
+        StoredPost(
+            id=r.id,
+            created_at=_aware(r.created_at) or r.created_at,
+            author_ref=r.author_ref,
+            flags=tuple(r.flags or ()),
+            hits=tuple(sorted(labels.get(r.id, {}).items())),
+            places=tuple(places.get(r.id, ())),
+        )
+        for r in rows
+    ]
+
+
+# --- rumours: the stage's writes ---------------------------------------------------------------
+
+
+async def save_rumours(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert rumour rows as the stage holds them. Each row carries the `revision` the stage
+    last saw; when a person has changed the rumour since (a higher revision in the store), the
+    person's status stands and the stage takes it up at its next batch."""
+    if not rows:
+        return
+    stmt = _insert(conn, rumours)
+    keep = {"id", "created_at", "revision", "status", "closed_at"}
+    columns = [c for c in rows[0] if c not in keep]
+    set_: dict[str, Any] = {c: getattr(stmt.excluded, c) for c in columns}
+    for c in ("status", "closed_at"):
+        set_[c] = case(
+            (rumours.c.revision == stmt.excluded.revision, getattr(stmt.excluded, c)),
+            else_=getattr(rumours.c, c),
+        )
+    stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=set_)
+    await conn.execute(stmt, [dict(r) for r in rows])
+
+
+async def add_memberships(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    await conn.execute(
+        _insert(conn, rumour_posts).on_conflict_do_nothing(index_elements=["rumour_id", "post_id"]),
+        [dict(r) for r in rows],
+    )
+
+
+async def repoint_merged(conn: AsyncConnection, source: int, target: int) -> None:
+    """A merged cluster's posts now belong to the cluster it merged into."""
+    already = select(rumour_posts.c.post_id).where(rumour_posts.c.rumour_id == target)
+    await conn.execute(
+        update(rumour_posts)
+        .where(rumour_posts.c.rumour_id == source, rumour_posts.c.post_id.not_in(already))
+        .values(rumour_id=target)
+    )
+    await conn.execute(rumour_posts.delete().where(rumour_posts.c.rumour_id == source))
+    await conn.execute(
+        update(counter_messages)
+        .where(counter_messages.c.rumour_id == source)
+        .values(rumour_id=target)
+    )
+
+
+async def open_claims(conn: AsyncConnection) -> list[tuple[int, str]]:
+    stmt = (
+        select(rumour_claims.c.id, rumour_claims.c.claim_text)
+        .where(rumour_claims.c.rumour_id.is_(None))
+        .order_by(rumour_claims.c.id)
+    )
+    return [(r.id, r.claim_text) for r in (await conn.execute(stmt)).all()]
+
+
+async def take_claim(conn: AsyncConnection, claim_id: int, rumour_id: int, now: datetime) -> None:
+    await conn.execute(
+        update(rumour_claims)
+        .where(rumour_claims.c.id == claim_id)
+        .values(rumour_id=rumour_id, taken_at=now)
+    )
+
+
+async def revisions(conn: AsyncConnection) -> dict[int, int]:
+    """Rumours people have changed, with their revision (a small set: only people's edits)."""
+    stmt = select(rumours.c.id, rumours.c.revision).where(rumours.c.revision > 0)
+    return {r.id: int(r.revision) for r in (await conn.execute(stmt)).all()}
+
+
+async def max_rumour_id(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.max(rumours.c.id)))).scalar_one() or 0)
+
+
+async def load_rumour_rows(
+    conn: AsyncConnection, ids: Iterable[int] | None = None, *, live_only: bool = True
+) -> list[dict[str, Any]]:
+    stmt = select(rumours)
+    if live_only:
+        stmt = stmt.where(rumours.c.status != "closed")
+    if ids is not None:
+        stmt = stmt.where(rumours.c.id.in_(list(ids)))
+    return [dict(r._mapping) for r in (await conn.execute(stmt.order_by(rumours.c.id))).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    rumour_id: int
+    post_id: str
+    created_at: datetime
+    stance: str
+    place: str | None
+    author_ref: str  # used in-process for distinct counts only; never returned to a caller
+
+
+async def load_members(conn: AsyncConnection, ids: Sequence[int]) -> list[MemberRow]:
+    out: list[MemberRow] = []
+    for chunk in _chunks(list(ids), 500):
+        stmt = (
+            select(
+                rumour_posts.c.rumour_id,
+                rumour_posts.c.post_id,
+                rumour_posts.c.created_at,
+                rumour_posts.c.stance,
+                rumour_posts.c.place,
+                posts.c.author_ref,
+            )
+            .select_from(rumour_posts.join(posts, posts.c.id == rumour_posts.c.post_id))
+            .where(rumour_posts.c.rumour_id.in_(chunk), rumour_posts.c.state == "member")
+            .order_by(rumour_posts.c.created_at)
+        )
+        for r in (await conn.execute(stmt)).all():
+            out.append(
+                MemberRow(
+                    r.rumour_id,
+                    r.post_id,
+                    _aware(r.created_at) or r.created_at,
+                    r.stance,
+                    r.place,
+                    r.author_ref,
+                )
+            )
+    return out
+
+
+# --- rumours: what people do -------------------------------------------------------------------
+
+
+async def register_claim(conn: AsyncConnection, text: str, by: str, now: datetime) -> int:
+    result = await conn.execute(
+        rumour_claims.insert()
+        .values(claim_text=text, created_by=by, created_at=now)
+        .returning(rumour_claims.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def claim(conn: AsyncConnection, claim_id: int) -> dict[str, Any] | None:
+    row = (await conn.execute(select(rumour_claims).where(rumour_claims.c.id == claim_id))).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def set_status(conn: AsyncConnection, rumour_id: int, status: str, now: datetime) -> None:
+    values: dict[str, Any] = {
+        "status": status,
+        "revision": rumours.c.revision + 1,
+        "updated_at": now,
+    }
+    values["closed_at"] = now if status == "closed" else None
+    await conn.execute(update(rumours).where(rumours.c.id == rumour_id).values(**values))
+
+
+async def add_counter(
+    conn: AsyncConnection,
+    rumour_id: int,
+    published_at: datetime,
+    *,
+    by: str,
+    now: datetime,
+    text: str | None = None,
+    url: str | None = None,
+    channel: str | None = None,
+) -> int:
+    result = await conn.execute(
+        counter_messages.insert()
+        .values(
+            rumour_id=rumour_id,
+            published_at=published_at,
+            text=text,
+            url=url,
+            channel=channel,
+            created_by=by,
+            created_at=now,
+        )
+        .returning(counter_messages.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def decide_pending(
+    conn: AsyncConnection, rumour_id: int, post_id: str, accept: bool, by: str, now: datetime
+) -> bool:
+    """A person confirms (or rejects) a post held in a registered rumour's confirmation band."""
+    result = await conn.execute(
+        update(rumour_posts)
+        .where(
+            rumour_posts.c.rumour_id == rumour_id,
+            rumour_posts.c.post_id == post_id,
+            rumour_posts.c.state == "pending",
+        )
+        .values(state="member" if accept else "rejected", decided_by=by, stance="support")
+    )
+    if not result.rowcount:
+        return False
+    await conn.execute(
+        update(rumours)
+        .where(rumours.c.id == rumour_id)
+        .values(revision=rumours.c.revision + 1, updated_at=now)
+    )
+    return True
+
+
+# --- rumours: reads for people -----------------------------------------------------------------
+
+
+async def list_rumours(
+    conn: AsyncConnection, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    stmt = select(
+        *[c for c in rumours.c if c.name not in ("centroid", "anchor", "simhashes")]
+    ).where(rumours.c.merged_into.is_(None))
+    if status:
+        stmt = stmt.where(rumours.c.status == status)
+    else:
+        stmt = stmt.where(rumours.c.status != "closed")
+    stmt = stmt.order_by(rumours.c.spreading.desc(), rumours.c.velocity.desc(), rumours.c.id)
+    return [dict(r._mapping) for r in (await conn.execute(stmt.limit(limit))).all()]
+
+
+async def rumour(conn: AsyncConnection, rumour_id: int) -> dict[str, Any] | None:
+    stmt = select(*[c for c in rumours.c if c.name not in ("centroid", "anchor", "simhashes")])
+    row = (await conn.execute(stmt.where(rumours.c.id == rumour_id))).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def rumour_timeline(conn: AsyncConnection, rumour_id: int) -> list[dict[str, Any]]:
+    """Posts and distinct authors per hour (counts only)."""
+    rows = (
+        await conn.execute(
+            select(rumour_posts.c.created_at, posts.c.author_ref)
+            .select_from(rumour_posts.join(posts, posts.c.id == rumour_posts.c.post_id))
+            .where(rumour_posts.c.rumour_id == rumour_id, rumour_posts.c.state == "member")
+        )
+    ).all()
+    hours: dict[datetime, tuple[int, set[str]]] = {}
+    for r in rows:
+        at = _aware(r.created_at) or r.created_at
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        n, authors = hours.get(hour, (0, set()))
+        authors.add(r.author_ref)
+        hours[hour] = (n + 1, authors)
+    return [
+        {"hour": h, "posts": n, "distinct_authors": len(a)} for h, (n, a) in sorted(hours.items())
+    ]
+
+
+async def member_times(conn: AsyncConnection, rumour_id: int) -> list[datetime]:
+    stmt = select(rumour_posts.c.created_at).where(
+        rumour_posts.c.rumour_id == rumour_id, rumour_posts.c.state == "member"
+    )
+    return [_aware(t) or t for t in (await conn.execute(stmt)).scalars().all()]
+
+
+async def counters(conn: AsyncConnection, rumour_id: int) -> list[dict[str, Any]]:
+    stmt = (
+        select(counter_messages)
+        .where(counter_messages.c.rumour_id == rumour_id)
+        .order_by(counter_messages.c.published_at)
+    )
+    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+
+
+async def pending(conn: AsyncConnection, rumour_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """Posts awaiting a person's confirmation: id, time, similarity and an excerpt."""
+    stmt = (
+        select(
+            rumour_posts.c.post_id,
+            rumour_posts.c.created_at,
+            rumour_posts.c.similarity,
+            posts.c.text,
+        )
+        .select_from(rumour_posts.join(posts, posts.c.id == rumour_posts.c.post_id))
+        .where(rumour_posts.c.rumour_id == rumour_id, rumour_posts.c.state == "pending")
+        .order_by(rumour_posts.c.similarity.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "post_id": r.post_id,
+            "created_at": _aware(r.created_at),
+            "similarity": float(r.similarity),
+            "excerpt": excerpt(r.text) if r.text else None,
+        }
+        for r in (await conn.execute(stmt)).all()
+    ]
+
+
+async def distinct_authors(conn: AsyncConnection, rumour_id: int) -> int:
+    stmt = (
+        select(func.count(distinct(posts.c.author_ref)))
+        .select_from(rumour_posts.join(posts, posts.c.id == rumour_posts.c.post_id))
+        .where(rumour_posts.c.rumour_id == rumour_id, rumour_posts.c.state == "member")
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+# --- alerts the signals raise ------------------------------------------------------------------
+
+
+async def record_signal_alert(
+    conn: AsyncConnection,
+    key: str,
+    labels: Mapping[str, str],
+    summary: str,
+    evidence: Sequence[str],
+    at: datetime,
+    origin: str,
+    now: datetime,
+) -> int:
+    """Open an alert for a signal, or extend the open one with the same key: new labels (a
+    higher level) and summary, and the evidence posts it does not have yet."""
+    row = (
+        await conn.execute(
+            select(alerts.c.id).where(alerts.c.key == key, alerts.c.status.in_(OPEN_STATUSES))
+        )
+    ).first()
+    if row is None:
+        alert_id = int(
+            (
+                await conn.execute(
+                    alerts.insert()
+                    .values(
+                        key=key,
+                        labels=dict(labels),
+                        summary=summary,
+                        status="new",
+                        post_count=0,
+                        first_seen=at,
+                        last_seen=at,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(alerts.c.id)
+                )
+            ).scalar_one()
+        )
+    else:
+        alert_id = int(row.id)
+        await conn.execute(
+            update(alerts)
+            .where(alerts.c.id == alert_id)
+            .values(labels=dict(labels), summary=summary, last_seen=at, updated_at=now)
+        )
+    texts: dict[str, str | None] = {}
+    for chunk in _chunks(list(evidence), 500):
+        for r in (
+            await conn.execute(select(posts.c.id, posts.c.text).where(posts.c.id.in_(chunk)))
+        ).all():
+            texts[r.id] = r.text
+    added = 0
+    for post_id in evidence:
+        if post_id not in texts:
+            continue
+        text = texts[post_id]
+        result = await conn.execute(
+            _insert(conn, alert_posts)
+            .values(
+                alert_id=alert_id,
+                post_id=post_id,
+                excerpt=excerpt(text) if text else None,
+                rules=[origin],
+                added_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["alert_id", "post_id"])
+        )
+        added += int(result.rowcount or 0)
+    if added:
+        await conn.execute(
+            update(alerts)
+            .where(alerts.c.id == alert_id)
+            .values(post_count=alerts.c.post_count + added)
+        )
+    return alert_id
+
+
+class SignalsMissing(RuntimeError):
+    """The store has not been migrated to include the signals tables."""
+
+
+async def require_tables(conn: AsyncConnection) -> None:
+    missing = await missing_signal_tables(conn)
+    if missing:
+        raise SignalsMissing(
+            f"the store has no signals tables ({', '.join(missing)}): run `monitor db upgrade`"
+        )
+
+
+async def missing_signal_tables(conn: AsyncConnection) -> list[str]:
+    """Names of the signals tables missing from the store (empty when all are there)."""
+    from sqlalchemy import inspect
+
+    def missing(sync_conn: Any) -> list[str]:
+        inspector = inspect(sync_conn)
+        return [t for t in SIGNAL_TABLES if not inspector.has_table(t)]
+
+    return await conn.run_sync(missing)
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _aware(value: Any) -> datetime | None:
+    from datetime import UTC
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+    return value  # type: ignore[no-any-return]

@@ -1,0 +1,182 @@
+"""Rumours: velocity, spreading, stance mix, status, registered claims, counter messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from monitor.classify.keyword import hashed_embedding, keyword_scores
+from monitor.signals.clustering import normalise
+from monitor.signals.config import SignalsConfig
+from monitor.signals.counter import CAVEAT, counter_effect
+from monitor.signals.hashing import simhash
+from monitor.signals.rumours import (
+    RumourBoard,
+    RumourPost,
+    StatusError,
+    check_status,
+    stance_of,
+)
+from tests.signals.conftest import T0, minutes
+from tests.signals.test_clustering import VARIANTS
+
+
+def _post(
+    pid: str,
+    text: str,
+    at_min: float,
+    author: str,
+    *,
+    claim: bool = True,
+    reply_to: str | None = None,
+    place: str = "Toller",
+) -> RumourPost:
+    return RumourPost(
+        post_id=pid,
+        at=T0 + minutes(at_min),
+        text=text,
+        author_ref=author,
+        embedding=normalise(hashed_embedding(text)),
+        simhash=simhash(text),
+        links=(reply_to,) if reply_to else (),
+        claim_like=claim,
+        scores=keyword_scores(text),
+        place=place,
+    )
+
+
+def _claims(n: int, start: float, step: float, authors: int, tag: str = "p") -> list[RumourPost]:
+    return [
+        _post(
+            f"{tag}{i}",
+            VARIANTS[i % len(VARIANTS)],
+            start + i * step,
+            f"{tag}-author-{i % authors}",
+        )
+        for i in range(n)
+    ]
+
+
+def test_spreading_needs_enough_posts_and_distinct_authors(config: SignalsConfig) -> None:
+    cfg = config.rumours
+    board = RumourBoard(cfg)
+    # Many posts from too few people: not spreading.
+    few = board.observe(_claims(12, 0, 4, authors=cfg.spread_authors - 1), T0 + minutes(48))
+    assert few.spreading == []
+    # The same claim from enough people within the window: spreading, once.
+    board2 = RumourBoard(cfg)
+    update = board2.observe(_claims(cfg.spread_posts, 0, 5, authors=10), T0 + minutes(40))
+    assert len(update.spreading) == 1
+    event = update.spreading[0]
+    assert event.posts == cfg.spread_posts and event.authors == cfg.spread_posts
+    assert event.at == T0 + minutes(5 * (cfg.spread_posts - 1))
+    rumour = board2.rumours[event.rumour_id]
+    assert rumour.status == "watching" and rumour.spreading
+    more = board2.observe(_claims(3, 41, 3, authors=10, tag="q"), T0 + minutes(50))
+    assert more.spreading == []  # still the same spreading episode
+
+
+def test_spreading_ends_when_posts_fall_to_half(config: SignalsConfig) -> None:
+    cfg = config.rumours
+    board = RumourBoard(cfg)
+    update = board.observe(_claims(cfg.spread_posts, 0, 5, authors=10), T0 + minutes(40))
+    cid = update.spreading[0].rumour_id
+    board.observe(_claims(1, 90, 1, authors=10, tag="late"), T0 + minutes(90))
+    assert board.rumours[cid].spreading is False
+
+
+def test_velocity_and_acceleration(config: SignalsConfig) -> None:
+    board = RumourBoard(config.rumours)
+    # 3 posts in the first hour, 9 in the second.
+    posts = _claims(3, 0, 20, authors=12) + _claims(9, 60, 6, authors=12, tag="b")
+    board.observe(posts, T0 + minutes(119))
+    (rumour,) = board.rumours.values()
+    t = T0 + minutes(119)
+    assert rumour.velocity(t, timedelta(hours=1)) == 9.0
+    assert rumour.acceleration(t, timedelta(hours=1)) == 6.0  # 3/h to 9/h within an hour
+    assert rumour.posts == 12 and rumour.author_count == 12
+
+
+def test_stance_mix_of_a_rumour_and_its_replies(config: SignalsConfig) -> None:
+    board = RumourBoard(config.rumours)
+    posts = _claims(3, 0, 5, authors=3)
+    replies = {
+        "This is fake, the water's been tested.": "deny",
+        "Source?": "query",
+        "Is this true?": "query",
+        "Wow.": "comment",
+        "Not true. Stop spreading this nonsense.": "deny",
+    }
+    for i, text in enumerate(replies):
+        posts.append(_post(f"r{i}", text, 20 + i, f"replier-{i}", claim=False, reply_to="p0"))
+    board.observe(posts, T0 + minutes(30))
+    (rumour,) = board.rumours.values()
+    assert dict(rumour.stance) == {"support": 3, "deny": 2, "query": 2, "comment": 1}
+
+
+def test_stance_of_unlinked_posts() -> None:
+    claim = keyword_scores(VARIANTS[0])
+    question = keyword_scores("Can anyone confirm whether the tap water in Toller is contaminated?")
+    assert stance_of(claim, "similar") == "support"
+    assert stance_of(question, "similar") == "query"
+    assert stance_of(keyword_scores("Wow."), "link") == "comment"
+
+
+@pytest.mark.parametrize(("current", "target"), [("new", "new"), ("watching", "resolved")])
+def test_status_changes_people_cannot_make(current: str, target: str) -> None:
+    with pytest.raises(StatusError):
+        check_status(current, target)
+
+
+def test_quiet_unregistered_rumours_close_and_leave_the_index(config: SignalsConfig) -> None:
+    cfg = config.rumours
+    board = RumourBoard(cfg)
+    board.observe(_claims(3, 0, 5, authors=3), T0 + minutes(10))
+    (cid,) = board.rumours
+    registered = board.register(
+        "The tap water in Wibsey is being rationed", normalise(hashed_embedding("rationed")), T0
+    )
+    later = T0 + cfg.idle + timedelta(hours=1)
+    update = board.observe(
+        [_post("x", "Lovely sunset over Shipley tonight.", 0, "z", claim=False)], later
+    )
+    assert cid in update.changed and cid not in board.rumours
+    assert [r.id for r in board.take_closed()] == [cid]
+    assert registered.id in board.rumours  # comms registered it: only a person closes it
+    again = board.observe([_post("y", VARIANTS[1], (later - T0) / minutes(1), "w")], later)
+    assert all(m.rumour_id != cid for m in again.memberships)
+
+
+def test_registering_a_claim_adopts_the_cluster_already_spreading(config: SignalsConfig) -> None:
+    board = RumourBoard(config.rumours)
+    board.observe(_claims(5, 0, 5, authors=5), T0 + minutes(30))
+    (cid,) = board.rumours
+    claim = "The tap water in Toller is contaminated and the water company is covering it up."
+    rumour = board.register(claim, normalise(hashed_embedding(claim)), T0 + minutes(31))
+    assert rumour.id == cid and rumour.registered and rumour.representative == claim
+    unrelated = "The new bakery in Heaton is giving away free bread on Fridays."
+    fresh = board.register(unrelated, normalise(hashed_embedding(unrelated)), T0 + minutes(32))
+    assert fresh.id != cid and fresh.posts == 0 and fresh.status == "watching"
+
+
+def test_counter_message_before_and_after() -> None:
+    published = T0 + timedelta(hours=10)
+    before = [published - minutes(m) for m in range(5, 360, 15)]  # 24 in 6 h
+    after = [published + minutes(m) for m in range(0, 360, 60)]  # 6 in 6 h
+    effect = counter_effect(
+        before + after, published, timedelta(hours=6), published + timedelta(hours=8)
+    )
+    assert (effect.before_posts, effect.after_posts) == (24, 6)
+    assert effect.before_per_hour == 4.0 and effect.after_per_hour == 1.0
+    assert effect.change == pytest.approx(-0.75)
+    assert effect.after_complete
+    assert CAVEAT in effect.describe() and "not proof" in effect.describe()
+
+
+def test_counter_effect_while_the_after_window_runs() -> None:
+    published = T0 + timedelta(hours=10)
+    times = [published + minutes(10), published + minutes(50)]
+    effect = counter_effect(times, published, timedelta(hours=6), published + timedelta(hours=1))
+    assert not effect.after_complete and effect.after_per_hour == 2.0
+    assert effect.change is None and "no comparison" in effect.describe()
