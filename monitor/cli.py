@@ -78,3 +78,7 @@ cli.add_command(digest_group)
 from monitor.signals.commands import signals_group  # noqa: E402
 
 cli.add_command(signals_group)
+from monitor.safeguard_commands import COMMANDS as _safeguards  # noqa: E402
+
+for _command in _safeguards:
+    cli.add_command(_command)

@@ -283,6 +283,42 @@ class Settings:
         6,
         "Hours before and after a counter message over which the rumour's velocity is compared.",
     )
+    demo_accounts: bool = _setting(
+        False,
+        "Create one web account per role at start-up with fresh random passwords printed to "
+        "the console. For demonstrations only: `monitor demo` turns it on; never in production.",
+    )
+    web_session_idle_minutes: int = _setting(
+        60, "A web session unused for this many minutes ends; its user signs in again."
+    )
+    web_session_hours: int = _setting(12, "Longest a web session lasts, however busy.")
+    web_purpose_minutes: int = _setting(
+        30,
+        "How long a purpose stated for viewing evidence stays valid in the session before "
+        "the next evidence view asks for one again.",
+    )
+    web_login_max_failures: int = _setting(
+        5,
+        "Failed sign-ins allowed per user name and per client address within "
+        "web_login_window_seconds before further attempts are refused for a while.",
+    )
+    web_login_window_seconds: int = _setting(
+        900, "The window over which failed sign-ins are counted."
+    )
+    web_secure_cookies: bool = _setting(
+        False,
+        "Mark cookies Secure and send Strict-Transport-Security. Turn on whenever the UI is "
+        "served over HTTPS (it should be, anywhere but 127.0.0.1).",
+    )
+    web_boundaries: str = _setting(
+        "",
+        "GeoJSON file of ward boundaries for the areas map (ward name in a WD..NM or 'name' "
+        "property). Empty: ../shared/data/geo/bradford-wards-2013.geojson beside the checkout "
+        "when present; otherwise the areas page shows its table without a map.",
+    )
+    web_events_poll_seconds: float = _setting(
+        3.0, "How often the live review-queue stream checks the store for new or changed alerts."
+    )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 
     def secret(self, name: str) -> str | None:

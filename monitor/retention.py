@@ -89,7 +89,12 @@ class PurgeReport:
 
 
 async def purge(
-    engine: AsyncEngine, policy: Policy, now: datetime, *, dry_run: bool = False
+    engine: AsyncEngine,
+    policy: Policy,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    actor: str = ACTOR,
 ) -> PurgeReport:
     """Purge everything past its retention period as of `now`; write the audit receipt."""
     if now.tzinfo is None:
@@ -131,7 +136,7 @@ async def purge(
         )
         await audit.record(
             conn,
-            ACTOR,
+            actor,
             "purge",
             f"retention policy: post text after {policy.text_days} days, alert excerpts after "
             f"{policy.excerpt_days} days, pseudonym keys after their period",

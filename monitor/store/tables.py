@@ -448,3 +448,84 @@ level_changes = Table(
     Column("recorded_at", UtcDateTime(), nullable=False),
     Index("ix_level_changes_area_at", "area", "at"),
 )
+
+# --- web: accounts, sessions and the review trail (monitor/web) ------------------------------
+
+# Local accounts. `password_hash` is an argon2id hash (argon2-cffi); a disabled account cannot
+# sign in and its sessions stop working at once.
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(100), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # admin | analyst | comms | liaison
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+# Signed-in sessions. `id` is the SHA-256 of the cookie's token, so a copy of the store does not
+# hold live sessions. `purpose` is the reason given for viewing evidence, valid until
+# `purpose_until` (every evidence view is audited with it).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "username",
+        String(100),
+        ForeignKey("users.username", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("purpose", Text, nullable=True),
+    Column("purpose_until", UtcDateTime(), nullable=True),
+    Index("ix_web_sessions_username", "username"),
+)
+
+# What people did to an alert (take, release, action, dismiss, reopen), newest last. The latest
+# take says who holds the lock and since when; dismiss reasons are kept as review labels.
+alert_actions = Table(
+    "alert_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("reason", String(40), nullable=True),
+    Column("note", Text, nullable=True),
+    Index("ix_alert_actions_alert_id", "alert_id"),
+)
+
+# --- web: counter-message planner (monitor/web) -------------------------------------------------
+
+# A counter message being planned for a rumour: the facts and their sources, trusted messengers,
+# channels, the draft, who approved it (not the person who last edited it), and when it was
+# published. Publishing adds the `counter_messages` row the before/after comparison reads; the
+# system itself never posts anything.
+counter_plans = Table(
+    "counter_plans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rumour_id", Integer, ForeignKey("rumours.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(20), nullable=False),  # draft | approved | published | withdrawn
+    Column("facts", JSON, nullable=False),  # [{"fact": ..., "source": ...}]
+    Column("messengers", Text, nullable=False, default=""),
+    Column("channels", JSON, nullable=False),  # ["council website", ...]
+    Column("template", String(100), nullable=True),
+    Column("draft", Text, nullable=False, default=""),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("approved_by", String(100), nullable=True),
+    Column("approved_at", UtcDateTime(), nullable=True),
+    Column("published_at", UtcDateTime(), nullable=True),
+    Column("published_channel", String(100), nullable=True),
+    Column("published_url", Text, nullable=True),
+    Column("counter_message_id", Integer, nullable=True),
+    Index("ix_counter_plans_rumour_id", "rumour_id"),
+)

@@ -1,0 +1,263 @@
+"""Commands for the safeguards: `monitor purge`, `monitor audit verify|head` and
+`monitor governance list|approve|purposes`."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor import audit, governance, retention
+from monitor.config import Settings, resolve_home
+from monitor.store import db
+
+if TYPE_CHECKING:
+    from monitor.cli import Context
+
+# The group's context object (monitor.cli.Context); pass_obj avoids importing the CLI module,
+# which imports this one.
+pass_context = click.pass_obj
+T = TypeVar("T")
+
+
+def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    async def main() -> T:
+        engine = db.create_engine(settings.database_url)
+        try:
+            await db.upgrade(engine)
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
+
+
+# --- purge ----------------------------------------------------------------------------------
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
+@pass_context
+def purge_command(ctx: Context, dry_run: bool) -> None:
+    """Purge post text and alert excerpts past their retention periods now.
+
+    Post text goes after `retention_days`, alert excerpts (and their copies in digests and the
+    mailbox) after `alert_excerpt_retention_days`; retired pseudonym keys are destroyed. A
+    receipt is written to the audit log. `monitor run` does this every
+    `retention_purge_minutes` by itself.
+    """
+    settings = ctx.settings
+    policy = retention.Policy.from_settings(settings)
+    now = datetime.now(UTC)
+    report = _with_engine(
+        settings,
+        lambda e: retention.purge(e, policy, now, dry_run=dry_run, actor=f"cli:{_who()}"),
+    )
+    verb = "would purge" if dry_run else "purged"
+    click.echo(
+        f"{verb}: text of {report.posts_text_purged} posts collected before "
+        f"{report.text_before:%Y-%m-%d %H:%M} UTC; {report.alert_excerpts_purged} alert "
+        f"excerpts added before {report.excerpts_before:%Y-%m-%d %H:%M} UTC; "
+        f"{report.rumour_claims_cleared} rumour claims; {report.keys_destroyed} retired keys"
+    )
+    if not dry_run:
+        click.echo(f"copies scrubbed from digests and the mailbox: {report.copies_scrubbed}")
+        if report.wal_truncated is False:
+            click.echo("the write-ahead log was busy and not truncated; run again", err=True)
+        click.echo("receipt written to the audit log")
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Check the append-only, hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@click.option(
+    "--expect-head",
+    default=None,
+    metavar="COUNT:HASH",
+    help="The `monitor audit head` noted earlier: also catches deletion of the newest events.",
+)
+@pass_context
+def audit_verify(ctx: Context, expect_head: str | None) -> None:
+    """Recompute the hash chain; exit 1 and say where, if any event was edited, deleted,
+    inserted or reordered."""
+
+    async def work(engine: AsyncEngine) -> tuple[list[str], tuple[int, str], bool]:
+        async with engine.connect() as conn:
+            problems = await audit.verify(conn)
+            count, newest = await audit.head(conn)
+            still_there = True
+            if expect_head:
+                still_there = await _has_event(conn, expect_head)
+        return problems, (count, newest), still_there
+
+    problems, (count, newest), still_there = _with_engine(ctx.settings, work)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if not still_there:
+        click.echo(
+            f"the event noted as {expect_head} is no longer in the log: events were deleted",
+            err=True,
+        )
+    if problems or not still_there:
+        click.echo(f"audit log NOT intact ({count} events)", err=True)
+        sys.exit(1)
+    click.echo(f"audit log intact: {count} events, head {count}:{newest}")
+
+
+async def _has_event(conn: object, expected: str) -> bool:
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from monitor.store.tables import audit_events
+
+    assert isinstance(conn, AsyncConnection)
+    try:
+        count_text, digest = expected.split(":", 1)
+        count = int(count_text)
+    except ValueError:
+        raise click.BadParameter("use COUNT:HASH as printed by `monitor audit head`") from None
+    if count == 0:
+        return True
+    row = (
+        await conn.execute(
+            select(audit_events.c.hash).order_by(audit_events.c.id).offset(count - 1).limit(1)
+        )
+    ).first()
+    return row is not None and row[0] == digest
+
+
+@audit_group.command("head")
+@pass_context
+def audit_head(ctx: Context) -> None:
+    """Print COUNT:HASH of the newest event: note it outside the store (a ticket, an e-mail),
+    and `verify --expect-head` later proves nothing was removed since."""
+
+    async def work(engine: AsyncEngine) -> tuple[int, str]:
+        async with engine.connect() as conn:
+            return await audit.head(conn)
+
+    count, newest = _with_engine(ctx.settings, work)
+    click.echo(f"{count}:{newest}")
+
+
+# --- governance -----------------------------------------------------------------------------
+
+
+@click.group("governance")
+def governance_group() -> None:
+    """Who owns each monitored topic and place, for what purpose, until when."""
+
+
+@governance_group.command("list")
+@pass_context
+def governance_list(ctx: Context) -> None:
+    """Every monitored subject with its owner, purpose, review date and whether it runs."""
+    settings = ctx.settings
+    subjects = governance.home_subjects(settings, resolve_home(settings))
+    now = datetime.now(UTC)
+
+    async def work(engine: AsyncEngine) -> dict[str, governance.Approval]:
+        async with engine.connect() as conn:
+            return await governance.load_register(conn)
+
+    register = _with_engine(settings, work)
+    names = sorted({s.id for s in subjects} | set(register))
+    lapsed = 0
+    for name in names:
+        a = register.get(name)
+        if a is None:
+            click.echo(f"{name:<24} not yet registered (registered at the service's next start)")
+            continue
+        state = "running" if a.active(now) else "STOPPED: review date passed"
+        lapsed += not a.active(now)
+        monitored = "" if name in {s.id for s in subjects} else " (not configured now)"
+        click.echo(
+            f"{name:<24} {state}{monitored}\n"
+            f"    owner {a.owner}; purpose {a.purpose}; review by {a.review_by:%Y-%m-%d}; "
+            f"approved by {a.approved_by} on {a.approved_at:%Y-%m-%d}"
+        )
+    if lapsed:
+        click.echo(f"{lapsed} subject(s) stopped: re-approve with `monitor governance approve`")
+
+
+@governance_group.command("approve")
+@click.argument("subject")
+@click.option("--owner", required=True, help="The team or post responsible for it.")
+@click.option(
+    "--purpose",
+    required=True,
+    type=click.Choice(list(governance.PURPOSES)),
+    help="Why it is monitored (see `monitor governance purposes`).",
+)
+@click.option("--by", "approved_by", required=True, help="Who approves it (name and post).")
+@click.option("--days", default=None, type=int, help="Days until the next review.")
+@click.option("--note", default=None, help="What was reviewed, e.g. the DPIA version.")
+@pass_context
+def governance_approve(
+    ctx: Context,
+    subject: str,
+    owner: str,
+    purpose: str,
+    approved_by: str,
+    days: int | None,
+    note: str | None,
+) -> None:
+    """Approve (or re-approve) SUBJECT, e.g. pack:tension or places:bradford, until the next
+    review. A running service takes it up within a minute."""
+    settings = ctx.settings
+    review_days = days if days is not None else settings.governance_review_days
+
+    async def work(engine: AsyncEngine) -> governance.Approval:
+        async with engine.begin() as conn:
+            return await governance.approve(
+                conn,
+                subject,
+                owner=owner,
+                purpose=purpose,
+                approved_by=approved_by,
+                now=datetime.now(UTC),
+                review_days=review_days,
+                note=note,
+            )
+
+    try:
+        approval = _with_engine(settings, work)
+    except governance.GovernanceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{approval.subject} approved for {approval.purpose} until "
+        f"{approval.review_by:%Y-%m-%d}; recorded in the audit log"
+    )
+
+
+@governance_group.command("purposes")
+def governance_purposes() -> None:
+    """The purposes monitoring may serve, and the uses excluded whatever the purpose."""
+    click.echo("Purposes (closed list):")
+    for name, text in governance.PURPOSES.items():
+        click.echo(f"  {name}: {text}")
+    click.echo("Never, whatever the purpose:")
+    for text in governance.EXCLUDED_USES:
+        click.echo(f"  - {text}")
+
+
+COMMANDS: tuple[click.Command, ...] = (purge_command, audit_group, governance_group)
