@@ -1,39 +1,48 @@
-"""The aiohttp application: routes, static files and security headers over a runtime."""
+"""The aiohttp application: routes, static files, the guard and security headers over a runtime."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
 
 from monitor.app import RUNTIME, Runtime, open_runtime
 from monitor.config import Settings
-from monitor.web.views import routes
+from monitor.web import sessions
+from monitor.web.accounts import Passwords
+from monitor.web.demo_accounts import banner, ensure_demo_accounts
+from monitor.web.middleware import guard, security_headers
+from monitor.web.ratelimit import LoginLimiter
+from monitor.web.state import WEB, WebState, utcnow
+from monitor.web.views import all_routes
 
 STATIC = Path(__file__).parent / "static"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-# Post text is untrusted: besides escaping, the policy stops any injected script from running.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
+def create_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    passwords: Passwords | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> web.Application:
+    """The web app. Without a runtime, it opens one at start-up and closes it at clean-up.
 
-
-def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Application:
-    """The web app. Without a runtime, it opens one at start-up and closes it at clean-up."""
-    app = web.Application(middlewares=[security_headers])
+    `passwords` and `clock` are for tests (a cheap hasher, a clock they move).
+    """
+    app = web.Application(middlewares=[security_headers, guard], client_max_size=256 * 1024)
+    app[WEB] = WebState(
+        settings=settings,
+        passwords=passwords or Passwords(),
+        limiter=LoginLimiter(
+            max_failures=settings.web_login_max_failures,
+            window_seconds=settings.web_login_window_seconds,
+        ),
+        clock=clock or utcnow,
+    )
     if runtime is not None:
         app[RUNTIME] = runtime
     else:
@@ -44,6 +53,23 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> web.Applic
                 yield
 
         app.cleanup_ctx.append(runtime_ctx)
-    app.add_routes(routes)
-    app.router.add_static("/static/", STATIC)
+    app.on_startup.append(_start)
+    for table in all_routes():
+        app.add_routes(table)
+    app.router.add_static("/static/", STATIC, name="static")
     return app
+
+
+async def _start(app: web.Application) -> None:
+    state = app[WEB]
+    now = state.clock()
+    async with app[RUNTIME].engine.begin() as conn:
+        await sessions.purge_expired(conn, now)
+        made = (
+            await ensure_demo_accounts(conn, state.passwords, now)
+            if state.settings.demo_accounts
+            else []
+        )
+    if made:
+        url = f"http://{state.settings.web_host}:{state.settings.web_port}/"
+        print(banner(made, url), file=sys.stdout, flush=True)

@@ -1,0 +1,263 @@
+"""The OpenAPI 3.1 document of the JSON API, written by hand; a test checks that every API
+route is in it and that it names no route that does not exist. Who may call each operation is
+taken from the permission table (`x-roles`), so the document cannot disagree with the guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.web.permissions import ROUTES
+
+Schema = dict[str, Any]
+
+ALERT: Schema = {
+    "type": "object",
+    "description": "An alert: labels, counts, times and the lock. Never post text.",
+    "properties": {
+        "id": {"type": "integer"},
+        "summary": {"type": "string"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "area": {"type": "string"},
+        "kind": {"type": "string"},
+        "level": {"type": "string"},
+        "status": {"enum": ["new", "acknowledged", "actioned", "dismissed", "closed"]},
+        "owner": {"type": ["string", "null"], "description": "who holds the lock"},
+        "owned_since": {"type": ["string", "null"], "format": "date-time"},
+        "post_count": {"type": "integer"},
+        "first_seen": {"type": "string", "format": "date-time"},
+        "last_seen": {"type": "string", "format": "date-time"},
+    },
+}
+EVIDENCE: Schema = {
+    "type": "object",
+    "properties": {
+        "post_id": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "excerpt": {"type": ["string", "null"], "description": "untrusted text: escape it"},
+        "link": {"type": ["string", "null"], "format": "uri"},
+        "places": {"type": "array", "items": {"type": "string"}},
+        "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+        "rules": {"type": "array", "items": {"type": "string"}},
+        "reasons": {"type": "array", "items": {"type": "object"}},
+    },
+}
+OUTCOME: Schema = {
+    "type": "object",
+    "properties": {
+        "ok": {"type": "boolean"},
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}
+ERROR: Schema = {"type": "object", "properties": {"error": {"type": "string"}}}
+AREA: Schema = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "locality": {"type": ["string", "null"]},
+        "level": {"type": ["integer", "null"]},
+        "level_name": {"type": ["string", "null"]},
+        "posts": {"type": "integer"},
+        "flagged": {"type": "integer"},
+        "authors": {"type": "integer", "description": "distinct authors (a count only)"},
+    },
+}
+OBJECT: Schema = {"type": "object"}
+
+
+def _json(schema: Schema, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(route: str, summary: str, ok: Schema, **extra: Any) -> dict[str, Any]:
+    access = ROUTES[route]
+    responses: dict[str, Any] = {"200": _json(ok)}
+    if not access.public:
+        responses["401"] = _json(ERROR, "Not signed in")
+        responses["403"] = _json(ERROR, "The role may not call this, or the CSRF token is wrong")
+    if access.audited:
+        responses["428"] = _json(ERROR, "State a purpose first (POST /api/v1/purpose)")
+    op: dict[str, Any] = {
+        "operationId": route,
+        "summary": summary,
+        "x-roles": sorted(access.roles) if not access.public else ["anyone"],
+        "x-evidence": access.evidence,
+        "responses": responses,
+    }
+    if access.public:
+        op["security"] = []
+    if access.audited:
+        op["description"] = (
+            "Shows post text: each call is written to the audit log with the purpose."
+        )
+    op.update(extra)
+    return op
+
+
+ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+RID = {"name": "rumour_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+CSRF = {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": "string"}, "description": description}
+
+
+def _body(properties: Schema, required: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _change(route: str, summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    extra: dict[str, Any] = {"parameters": [ID, CSRF]}
+    if body is not None:
+        extra["requestBody"] = body
+    op = _op(route, summary, OUTCOME, **extra)
+    op["responses"]["409"] = _json(OUTCOME, "Not possible now (locked by someone else, closed)")
+    return op
+
+
+def document() -> dict[str, Any]:
+    filters = [
+        _query("status", "open (default), closed or all"),
+        _query("area", "a place, as in the alert's area label"),
+        _query("kind", "an alert kind label"),
+        _query("level", "a level or severity label"),
+    ]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Community tension monitor API",
+            "version": "1",
+            "description": (
+                "Aggregates for every role; evidence (post excerpts) only for roles that may "
+                "see it, after a purpose is stated, and every such call is audited. Sign in "
+                "through /login; send the session's CSRF token (GET /api/v1/me) in X-CSRF-Token "
+                "with every POST. Post text in responses is untrusted: escape it."
+            ),
+        },
+        "components": {
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "monitor_session"}
+            },
+            "schemas": {"Alert": ALERT, "Evidence": EVIDENCE, "Outcome": OUTCOME, "Area": AREA},
+        },
+        "security": [{"session": []}],
+        "paths": {
+            "/api/v1/openapi.json": {"get": _op("api_openapi", "This document", OBJECT)},
+            "/api/v1/me": {
+                "get": _op("api_me", "Who is signed in, the CSRF token, the purpose", OBJECT)
+            },
+            "/api/v1/purpose": {
+                "post": _op(
+                    "api_purpose",
+                    "State why you need evidence (kept for web_purpose_minutes)",
+                    OBJECT,
+                    parameters=[CSRF],
+                    requestBody=_body({"purpose": {"type": "string", "minLength": 5}}, ["purpose"]),
+                )
+            },
+            "/api/v1/overview": {"get": _op("api_overview", "Totals and posts per ward", OBJECT)},
+            "/api/v1/areas": {
+                "get": _op(
+                    "api_areas",
+                    "Levels and counts per ward and locality, and level changes",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "wards": {"type": "array", "items": AREA},
+                            "localities": {"type": "array", "items": AREA},
+                            "changes": {"type": "array", "items": OBJECT},
+                        },
+                    },
+                )
+            },
+            "/api/v1/alerts": {
+                "get": _op(
+                    "api_alerts",
+                    "The review queue, filtered",
+                    {"type": "object", "properties": {"alerts": {"type": "array", "items": ALERT}}},
+                    parameters=filters,
+                )
+            },
+            "/api/v1/alerts/{alert_id}": {
+                "get": _op(
+                    "api_alert",
+                    "An alert with its evidence and why each post was flagged",
+                    {
+                        "allOf": [
+                            ALERT,
+                            {"properties": {"evidence": {"type": "array", "items": EVIDENCE}}},
+                        ]
+                    },
+                    parameters=[ID],
+                )
+            },
+            "/api/v1/alerts/{alert_id}/take": {
+                "post": _change(
+                    "api_alert_take",
+                    "Take the alert's lock",
+                    _body({"force": {"type": "string", "enum": ["1"]}}, []),
+                )
+            },
+            "/api/v1/alerts/{alert_id}/release": {
+                "post": _change("api_alert_release", "Release the alert's lock")
+            },
+            "/api/v1/alerts/{alert_id}/dismiss": {
+                "post": _change(
+                    "api_alert_dismiss",
+                    "Dismiss an alert you hold, with a reason",
+                    _body(
+                        {
+                            "reason": {
+                                "enum": [
+                                    "not_relevant",
+                                    "counter_speech",
+                                    "misclassified",
+                                    "duplicate",
+                                    "already_handled",
+                                    "other",
+                                ]
+                            },
+                            "note": {"type": "string"},
+                        },
+                        ["reason"],
+                    ),
+                )
+            },
+            "/api/v1/alerts/{alert_id}/action": {
+                "post": _change(
+                    "api_alert_action",
+                    "Mark an alert you hold as actioned, saying what was done",
+                    _body({"note": {"type": "string", "minLength": 1}}, ["note"]),
+                )
+            },
+            "/api/v1/rumours": {
+                "get": _op(
+                    "api_rumours",
+                    "Rumours ranked by spread",
+                    OBJECT,
+                    parameters=[_query("status", "new, watching, countering or closed")],
+                )
+            },
+            "/api/v1/rumours/{rumour_id}": {
+                "get": _op(
+                    "api_rumour",
+                    "A rumour: timeline, places, stance mix, example posts, counter messages",
+                    OBJECT,
+                    parameters=[RID],
+                )
+            },
+            "/api/v1/sources": {"get": _op("api_sources", "Source health", OBJECT)},
+            "/api/v1/rules": {"get": _op("api_rules", "The loaded rule packs", OBJECT)},
+            "/api/v1/digests": {"get": _op("api_digests", "Digests sent", OBJECT)},
+            "/api/v1/audit": {
+                "get": _op(
+                    "api_audit",
+                    "The newest audit events (100 per page)",
+                    OBJECT,
+                    parameters=[_query("before", "only events with a smaller id")],
+                )
+            },
+        },
+    }

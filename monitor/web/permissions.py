@@ -1,0 +1,112 @@
+"""Who may open what: the one table every request is checked against (by `middleware.guard`).
+
+Every named route must have a row here, or it answers 403 to everyone: a new page is closed
+until someone decides who may see it. Routes that show post text or excerpts are marked
+`evidence`: they need a stated purpose, every view is audited, and the liaison role is never
+among their roles (a test checks this and the whole role × route matrix).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES = ("admin", "analyst", "comms", "liaison")
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    roles: frozenset[str]
+    public: bool = False  # no sign-in needed (health, metrics, sign-in page, static files)
+    evidence: bool = False  # shows post text or excerpts: purpose + audit, never liaison
+    export: bool = False  # a download: purpose + audit
+
+    @property
+    def audited(self) -> bool:
+        return self.evidence or self.export
+
+    def allows(self, role: str | None) -> bool:
+        return self.public or (role is not None and role in self.roles)
+
+
+def _roles(*names: str) -> frozenset[str]:
+    unknown = set(names) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+    return frozenset(names)
+
+
+PUBLIC = Access(frozenset(), public=True)
+EVERYONE = Access(_roles(*ROLES))
+STAFF = Access(_roles("admin", "analyst"))  # the review queue and its tools
+COMMS = Access(_roles("admin", "comms"))
+ADMIN = Access(_roles("admin"))
+ALERT_EVIDENCE = Access(_roles("admin", "analyst"), evidence=True)
+RUMOUR_EVIDENCE = Access(_roles("admin", "analyst", "comms"), evidence=True)
+AGGREGATE_EXPORT = Access(_roles(*ROLES), export=True)
+
+ROUTES: dict[str, Access] = {
+    # open
+    "static": PUBLIC,
+    "healthz": PUBLIC,
+    "metrics": PUBLIC,
+    "login": PUBLIC,
+    "login_submit": PUBLIC,
+    "api_openapi": PUBLIC,
+    # every signed-in role: aggregates only
+    "overview": EVERYONE,
+    "logout": EVERYONE,
+    "purpose": EVERYONE,
+    "purpose_submit": EVERYONE,
+    "areas": EVERYONE,
+    "areas_csv": AGGREGATE_EXPORT,
+    "digests": EVERYONE,
+    "digest": EVERYONE,
+    "digest_preview": EVERYONE,
+    "api_me": EVERYONE,
+    "api_purpose": EVERYONE,
+    "api_overview": EVERYONE,
+    "api_areas": EVERYONE,
+    "api_digests": EVERYONE,
+    # review queue (analysts)
+    "queue": STAFF,
+    "events": STAFF,
+    "alert": ALERT_EVIDENCE,
+    "alert_csv": Access(_roles("admin", "analyst"), evidence=True, export=True),
+    "alert_take": STAFF,
+    "alert_release": STAFF,
+    "alert_action": STAFF,
+    "alert_dismiss": STAFF,
+    "sources": STAFF,
+    "rules": STAFF,
+    "rules_try": Access(_roles("admin", "analyst"), evidence=True),
+    "api_alerts": STAFF,
+    "api_alert": ALERT_EVIDENCE,
+    "api_alert_take": STAFF,
+    "api_alert_release": STAFF,
+    "api_alert_dismiss": STAFF,
+    "api_alert_action": STAFF,
+    "api_sources": STAFF,
+    "api_rules": STAFF,
+    # rumour board and counter messages (comms): claims are excerpts of posts, so evidence
+    "rumours": RUMOUR_EVIDENCE,
+    "rumour": RUMOUR_EVIDENCE,
+    "counter": RUMOUR_EVIDENCE,
+    "counter_save": COMMS,
+    "counter_approve": COMMS,
+    "counter_publish": COMMS,
+    "api_rumours": RUMOUR_EVIDENCE,
+    "api_rumour": RUMOUR_EVIDENCE,
+    "mailbox": RUMOUR_EVIDENCE,  # alert messages may quote posts
+    # administration
+    "audit": ADMIN,
+    "api_audit": ADMIN,
+}
+
+DENY = Access(frozenset())
+
+
+def access_for(route_name: str | None) -> Access:
+    """The row for a route; a route missing from the table is closed to everyone."""
+    if route_name is None:
+        return DENY
+    return ROUTES.get(route_name, DENY)

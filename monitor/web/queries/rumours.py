@@ -1,0 +1,101 @@
+"""Rumour board reads: clusters ranked by spread, their timeline, example posts per stance and
+the before/after velocity around each counter message. Authors only as distinct counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.signals.counter import counter_effect
+from monitor.store import signals as signal_store
+from monitor.store.alerts import excerpt
+from monitor.store.tables import posts, rumour_posts, rumours
+from monitor.web.queries.evidence import public_link
+
+STANCES = ("support", "deny", "query", "comment")
+EXAMPLES_PER_STANCE = 3
+
+
+def spread_key(r: dict[str, Any]) -> tuple[int, int, int, int]:
+    """Spreading first, then by distinct authors, places reached and posts."""
+    return (
+        -int(bool(r.get("spreading"))),
+        -int(r.get("author_count") or 0),
+        -len(r.get("places") or {}),
+        -int(r.get("post_count") or 0),
+    )
+
+
+async def board(conn: AsyncConnection, status: str | None = None) -> list[dict[str, Any]]:
+    rows = await signal_store.list_rumours(conn, status=status or None, limit=200)
+    for r in rows:
+        r["places"] = dict(sorted((r.get("places") or {}).items(), key=lambda kv: -kv[1]))
+        r["stance"] = {s: int((r.get("stance") or {}).get(s, 0)) for s in STANCES}
+    return sorted(rows, key=spread_key)
+
+
+async def summary(conn: AsyncConnection) -> dict[str, int]:
+    """Live and spreading rumour counts, for the overview."""
+    live = rumours.c.status != "closed"
+    stmt = select(
+        func.count().filter(live),
+        func.count().filter(live & rumours.c.spreading.is_(True)),
+    ).where(rumours.c.merged_into.is_(None))
+    total, spreading = (await conn.execute(stmt)).one()
+    return {"live": int(total or 0), "spreading": int(spreading or 0)}
+
+
+async def examples(conn: AsyncConnection, rumour_id: int) -> dict[str, list[dict[str, Any]]]:
+    """A few member posts per stance, earliest first, with excerpts and public links."""
+    stmt = (
+        select(
+            rumour_posts.c.post_id,
+            rumour_posts.c.stance,
+            rumour_posts.c.created_at,
+            rumour_posts.c.place,
+            posts.c.text,
+            posts.c.url,
+            posts.c.repost_of,
+            posts.c.language,
+        )
+        .select_from(rumour_posts.join(posts, posts.c.id == rumour_posts.c.post_id))
+        .where(
+            rumour_posts.c.rumour_id == rumour_id,
+            rumour_posts.c.state == "member",
+            posts.c.text.is_not(None),
+        )
+        .order_by(rumour_posts.c.created_at)
+        .limit(2000)
+    )
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in (await conn.execute(stmt)).all():
+        stance = r.stance if r.stance in STANCES else "comment"
+        if len(out[stance]) >= EXAMPLES_PER_STANCE or r.repost_of:
+            continue
+        out[stance].append(
+            {
+                "post_id": r.post_id,
+                "created_at": r.created_at,
+                "place": r.place,
+                "excerpt": excerpt(r.text),
+                "link": public_link(r.post_id, r.url),
+                "language": r.language,
+            }
+        )
+    return {s: out.get(s, []) for s in STANCES}
+
+
+async def counters_with_effect(
+    conn: AsyncConnection, rumour_id: int, window: timedelta, now: datetime
+) -> list[dict[str, Any]]:
+    times = await signal_store.member_times(conn, rumour_id)
+    latest = max([now, *times])
+    out = []
+    for c in await signal_store.counters(conn, rumour_id):
+        effect = counter_effect(times, c["published_at"], window, latest)
+        out.append({**c, "effect": effect})
+    return out

@@ -1,0 +1,35 @@
+"""Page and API handlers, one module per area; each module has its own route table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from monitor.web.views import (
+    admin,
+    api,
+    areas,
+    auth,
+    counter,
+    digests,
+    events,
+    queue,
+    rules,
+    rumours,
+    system,
+)
+
+
+def all_routes() -> list[web.RouteTableDef]:
+    return [
+        system.routes,
+        auth.routes,
+        queue.routes,
+        events.routes,
+        areas.routes,
+        rumours.routes,
+        counter.routes,
+        digests.routes,
+        rules.routes,
+        admin.routes,
+        api.routes,
+    ]

@@ -1,0 +1,68 @@
+"""Sources health (staff) and the audit log (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from monitor import audit
+from monitor.app import RUNTIME
+from monitor.store.sources import list_sources
+from monitor.web.render import page
+
+routes = web.RouteTableDef()
+PAGE = 100
+
+
+async def source_rows(request: web.Request) -> list[dict[str, Any]]:
+    """Stored source rows, overlaid with live health when this process runs the collectors."""
+    rt = request.app[RUNTIME]
+    async with rt.engine.connect() as conn:
+        rows = {r["name"]: dict(r) for r in await list_sources(conn)}
+    live = rt.collectors.snapshot() if rt.collectors is not None else []
+    for snap in live:
+        rows.setdefault(snap["name"], {"name": snap["name"], "kind": snap["kind"]})
+        rows[snap["name"]]["live"] = snap
+    return sorted(rows.values(), key=lambda r: (r.get("kind") or "", r["name"]))
+
+
+@routes.get("/sources", name="sources")
+async def sources_page(request: web.Request) -> web.Response:
+    rows = await source_rows(request)
+    return page(
+        request,
+        "sources.html",
+        title="Sources",
+        sources=rows,
+        collecting=request.app[RUNTIME].collectors is not None,
+    )
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@routes.get("/audit", name="audit")
+async def audit_page(request: web.Request) -> web.Response:
+    actor = request.query.get("actor", "")[:100]
+    action = request.query.get("action", "")[:60]
+    before = _int(request.query.get("before"))
+    check = request.query.get("verify") == "1"
+    async with request.app[RUNTIME].engine.connect() as conn:
+        events = await audit.recent(conn, PAGE, before, actor or None, action or None)
+        # Verifying reads the whole chain, so it runs when asked for, not on every view.
+        problems = await audit.verify(conn) if check else None
+        count, head = await audit.head(conn)
+    return page(
+        request,
+        "audit.html",
+        title="Audit log",
+        events=events,
+        problems=problems,
+        count=count,
+        head=head,
+        actor=actor,
+        action=action,
+        older=events[-1].id if len(events) == PAGE else None,
+    )

@@ -1,0 +1,144 @@
+"""Digests (history and preview) and the local mailbox, for every role.
+
+These pages render a digest's stored data with the web's own template, which shows levels,
+counts and alert summaries and leaves out any excerpts a digest may carry: liaison officers
+read digests, and they never see post text. Mailbox messages may quote posts, so the
+mailbox is an evidence page (not for liaison; purpose asked, views audited).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.app import RUNTIME
+from monitor.config import ConfigError
+from monitor.store.tables import digest_runs
+from monitor.web.render import LONDON, page
+from monitor.web.state import WEB
+
+routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
+STRIP = ("excerpt", "excerpts", "map_uri")
+
+
+def without_text(value: Any) -> Any:
+    """A digest view with every excerpt removed (recursively)."""
+    if isinstance(value, dict):
+        return {k: without_text(v) for k, v in value.items() if k not in STRIP}
+    if isinstance(value, list):
+        return [without_text(v) for v in value]
+    return value
+
+
+async def recent_runs(conn: AsyncConnection, limit: int = 100) -> list[dict[str, Any]]:
+    stmt = (
+        select(
+            digest_runs.c.id,
+            digest_runs.c.digest,
+            digest_runs.c.period,
+            digest_runs.c.period_start,
+            digest_runs.c.period_end,
+            digest_runs.c.late,
+            digest_runs.c.claimed_at,
+            digest_runs.c.subject,
+        )
+        .order_by(digest_runs.c.claimed_at.desc(), digest_runs.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+
+
+def _config(request: web.Request) -> tuple[Any, str | None]:
+    from monitor.alerts.service import load_alert_config
+
+    rt = request.app[RUNTIME]
+    try:
+        return load_alert_config(rt.settings, rt.home), None
+    except (ConfigError, OSError) as exc:
+        return None, str(exc)
+
+
+@routes.get("/digests", name="digests")
+async def digests_page(request: web.Request) -> web.Response:
+    config, problem = _config(request)
+    async with request.app[RUNTIME].engine.connect() as conn:
+        runs = await recent_runs(conn)
+    specs = list(config.digests.values()) if config is not None else []
+    return page(
+        request,
+        "digests.html",
+        title="Digests",
+        runs=runs,
+        specs=specs,
+        problem=problem,
+        today=request.app[WEB].clock().astimezone(LONDON).date().isoformat(),
+    )
+
+
+@routes.get("/digests/{run_id:\\d+}", name="digest")
+async def digest_page(request: web.Request) -> web.Response:
+    """A digest that was sent, from the data stored with its run."""
+    try:
+        run_id = int(request.match_info["run_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    async with request.app[RUNTIME].engine.connect() as conn:
+        row = (await conn.execute(select(digest_runs).where(digest_runs.c.id == run_id))).first()
+    if row is None:
+        raise web.HTTPNotFound(text="no such digest")
+    view = without_text(dict(row.data or {}))
+    return page(
+        request, "digest.html", title=row.subject or row.digest, view=view, run=dict(row._mapping)
+    )
+
+
+@routes.get("/digests/preview/{name}", name="digest_preview")
+async def preview_page(request: web.Request) -> web.Response:
+    """The digest as it would be for the period due now, or at the end of ?at=YYYY-MM-DD."""
+    from monitor.alerts.digests import digest_view
+
+    name = request.match_info["name"]
+    config, problem = _config(request)
+    spec = config.digests.get(name) if config is not None else None
+    if spec is None:
+        raise web.HTTPNotFound(text=problem or f"no digest named {name}")
+    now = request.app[WEB].clock()
+    at = request.query.get("at", "")
+    try:
+        day = datetime.fromisoformat(at).date() if at else None
+    except ValueError:
+        day = None
+    if day is not None:  # the period due at the end of that UK day
+        now = datetime.combine(day, time(23, 59), LONDON).astimezone(UTC)
+    fire = spec.cron.latest_fire(now) or spec.cron.next_fire(now - timedelta(days=8))
+    period = spec.cron.period(fire)
+    async with request.app[RUNTIME].engine.connect() as conn:
+        view = await digest_view(conn, spec, period, late=False, now=now)
+    return page(
+        request,
+        "digest.html",
+        title=f"Preview: {spec.title}",
+        view=without_text(view),
+        run=None,
+        preview=name,
+    )
+
+
+@routes.get("/mailbox", name="mailbox")
+async def mailbox_page(request: web.Request) -> web.Response:
+    from monitor.store.mailbox import list_messages
+
+    box = request.query.get("box") or None
+    async with request.app[RUNTIME].engine.connect() as conn:
+        try:
+            messages = await list_messages(conn, limit=50, box=box)
+        except Exception:  # the mailbox table may not exist yet: say so, do not fail
+            log.warning("mailbox not readable", exc_info=True)
+            messages = None
+    return page(request, "mailbox.html", title="Mailbox", messages=messages, box=box or "")

@@ -1,0 +1,174 @@
+"""Fixtures for the web tests: a runtime on a temporary store, the app, accounts per role, and
+fictional posts delivered through the real pipeline (keyword classifier, shipped rules)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor.app import Runtime, open_runtime
+from monitor.classify.keyword import KeywordClassifier
+from monitor.config import Settings
+from monitor.store.tables import metadata
+from monitor.types import RawPost
+from monitor.web import accounts
+from monitor.web.accounts import Passwords
+from monitor.web.permissions import ROLES
+from monitor.web.server import create_app
+
+PASSWORD = "correct horse battery staple"
+T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def ensure_tables(engine: AsyncEngine) -> None:
+    """Tables appended since the last migration (the lead writes migrations from the metadata
+    later); on a store that has them already this does nothing."""
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all, checkfirst=True)
+
+
+@pytest.fixture
+def passwords() -> Passwords:
+    return Passwords(PasswordHasher.from_parameters(CHEAPEST))
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    async with open_runtime(settings, classifier=KeywordClassifier()) as rt:
+        await ensure_tables(rt.engine)
+        yield rt
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime.now(UTC))
+
+
+@pytest.fixture
+def app(
+    settings: Settings, runtime: Runtime, passwords: Passwords, clock: Clock
+) -> web.Application:
+    return create_app(settings, runtime, passwords=passwords, clock=clock)
+
+
+Client = TestClient[Any, web.Application]
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], app: web.Application
+) -> Client:
+    return await aiohttp_client(app)
+
+
+async def add_user(rt: Runtime, passwords: Passwords, name: str, role: str) -> None:
+    async with rt.engine.begin() as conn:
+        await accounts.add_user(conn, passwords, name, role, PASSWORD, datetime.now(UTC))
+
+
+@pytest.fixture
+async def users(runtime: Runtime, passwords: Passwords) -> dict[str, str]:
+    """One account per role, named after it (plus a second analyst): role -> user name."""
+    for role in ROLES:
+        await add_user(runtime, passwords, role, role)
+    await add_user(runtime, passwords, "analyst2", "analyst")
+    return {role: role for role in ROLES}
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+async def sign_in(client: Client, username: str, password: str = PASSWORD) -> str:
+    """Sign in through the form like a browser; returns the session's CSRF token."""
+    form = await client.get("/login")
+    token = csrf_of(await form.text())
+    done = await client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token, "next": "/"},
+        allow_redirects=False,
+    )
+    assert done.status == 303, await done.text()
+    home = await client.get("/")
+    assert home.status == 200
+    return csrf_of(await home.text())
+
+
+async def state_purpose(client: Client, csrf: str, choice: str = "triage") -> None:
+    done = await client.post(
+        "/purpose",
+        data={"choice": choice, "details": "test", "csrf_token": csrf, "next": "/"},
+        allow_redirects=False,
+    )
+    assert done.status == 303, await done.text()
+
+
+@dataclass
+class Seeded:
+    alert_ids: list[int]
+
+
+HOSTILE_POSTS = (
+    "(fictional) Send them back, simple as. Not welcome here in Manningham",
+    "(fictional) They don't belong here, kick them out of Manningham",
+    "(fictional) Get them out of Toller, they are not welcome here",
+)
+
+
+def raw(i: int, text: str, when: datetime = T0, url: str | None = None) -> RawPost:
+    return RawPost(
+        platform="mastodon",
+        native_id=f"https://social.example/users/fictional{i}/statuses/{1000 + i}",
+        text=text,
+        created_at=when + timedelta(minutes=i),
+        author_id=f"https://social.example/users/fictional{i}",
+        source="test",
+        url=url,
+        language="en",
+    )
+
+
+async def deliver(rt: Runtime, texts: tuple[str, ...] | list[str], start: int = 0) -> None:
+    posts = [raw(start + i, t) for i, t in enumerate(texts)]
+    await rt.pipeline.deliver("test", posts, None)
+    await rt.pipeline.drain()
+
+
+@pytest.fixture
+async def seeded(runtime: Runtime) -> Seeded:
+    """A few fictional hostile posts in two wards: they open alerts through the pipeline."""
+    await deliver(runtime, HOSTILE_POSTS)
+    from sqlalchemy import select
+
+    from monitor.store.tables import alerts
+
+    async with runtime.engine.connect() as conn:
+        ids = [r[0] for r in (await conn.execute(select(alerts.c.id).order_by(alerts.c.id)))]
+    assert ids, "the fictional hostile posts opened no alert"
+    return Seeded(ids)
