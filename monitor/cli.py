@@ -82,3 +82,6 @@ from monitor.safeguard_commands import COMMANDS as _safeguards  # noqa: E402
 
 for _command in _safeguards:
     cli.add_command(_command)
+from monitor.web.commands import users_group  # noqa: E402
+
+cli.add_command(users_group)

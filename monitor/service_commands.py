@@ -178,9 +178,10 @@ async def _serve(rt: Runtime, settings: Settings) -> web.AppRunner:
 def demo_command(ctx: Context, once: bool, speed: float | None, scenario: str | None) -> None:
     """Replay the bundled fictional Bradford scenario through the real pipeline.
 
-    Without --once, the web UI is served while the replay runs and afterwards.
+    Without --once, the web UI is served while the replay runs and afterwards, with one demo
+    account per role whose fresh passwords are printed here.
     """
-    settings = ctx.settings
+    settings = ctx.settings if once else ctx.settings.with_overrides(demo_accounts=True)
     path = Path(scenario or settings.demo_scenario or BUNDLED_SCENARIO)
     pace = 0.0 if once else (settings.demo_speed if speed is None else speed)
 
