@@ -14,8 +14,8 @@ import click
 from aiohttp import web
 
 from monitor.app import ROLES, Runtime, open_runtime, role_parts
+from monitor.cli_context import Context, pass_context
 from monitor.collectors.config import SourcesError, load_sources
-from monitor.cli import Context, pass_context
 from monitor.config import Settings, setting_fields, setting_help
 from monitor.importer import ImportReport, import_file
 from monitor.store import db, overview

@@ -1,0 +1,34 @@
+"""What every CLI command gets: the settings, loaded once from --config and MONITOR_*."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from monitor.config import ConfigError, Settings, load_settings
+
+
+class Context:
+    """What every sub-command gets: the settings, loaded once from --config and MONITOR_*."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+            logging.basicConfig(
+                level=self._settings.log_level.upper(),
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )
+        return self._settings
+
+
+pass_context = click.make_pass_decorator(Context)
