@@ -16,6 +16,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -119,24 +120,28 @@ class Dispatcher:
                     claimed.append(got)
         if not claimed:
             return 0
+        messages = await self.messages_for(claimed)
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(d: outbox.Claimed) -> None:
             async with limit:
-                await self._deliver(d, now)
+                await self._deliver(d, messages[d.id], now)
 
         await asyncio.gather(*(one(d) for d in claimed))
         return len(claimed)
 
-    async def _deliver(self, d: outbox.Claimed, now: datetime) -> None:
+    async def _deliver(
+        self, d: outbox.Claimed, message: Message | Exception, now: datetime
+    ) -> None:
         notifier = self.notifiers.get((d.receiver, d.integration))
         if notifier is None:
             outcome = Outcome.fatal(
                 f"receiver {d.receiver} has no {d.integration} any more (routing file changed)"
             )
+        elif isinstance(message, Exception):
+            outcome = Outcome.retry(f"rendering failed: {type(message).__name__}: {message}")
         else:
             try:
-                message = await self.message_for(d)
                 outcome = await asyncio.wait_for(
                     notifier.send(message, d.recipient, d.idempotency_key, now), self.send_timeout
                 )
@@ -191,36 +196,66 @@ class Dispatcher:
 
     # --- rendering --------------------------------------------------------------------------
 
-    async def message_for(self, d: outbox.Claimed) -> Message:
+    async def messages_for(
+        self, claimed: Sequence[outbox.Claimed]
+    ) -> dict[int, Message | Exception]:
+        """Every claimed delivery's message, read in a few queries for the whole round."""
         async with self.engine.connect() as conn:
-            rows = await outbox.delivery_rows(conn, d.id)
-            if rows and rows[0]["digest_run_id"] is not None:
-                run = (
-                    (
-                        await conn.execute(
-                            select(digest_runs).where(digest_runs.c.id == rows[0]["digest_run_id"])
-                        )
-                    )
+            rows = await outbox.delivery_rows(conn, [d.id for d in claimed])
+            by_delivery: dict[int, list[Mapping[str, Any]]] = {}
+            for r in rows:
+                by_delivery.setdefault(r["delivery_id"], []).append(r)
+            run_ids = {r["digest_run_id"] for r in rows if r["digest_run_id"] is not None}
+            runs: dict[int, Any] = {}
+            if run_ids:
+                for run in (
+                    (await conn.execute(select(digest_runs).where(digest_runs.c.id.in_(run_ids))))
                     .mappings()
-                    .one()
+                    .all()
+                ):
+                    runs[run["id"]] = run
+            views = {
+                v.id: v
+                for v in await self.alert_views(
+                    conn, [r["alert_id"] for r in rows if r["alert_id"] is not None]
                 )
-                return Message(
-                    subject=run["subject"] or "",
-                    text=run["text"] or "",
-                    html=run["html"] or "",
-                    data=dict(run["data"] or {}),
-                )
-            receiver = self.config.receivers.get(d.receiver)
-            with_excerpts = receiver.excerpts if receiver is not None else False
-            views = await self.alert_views(conn, [r["alert_id"] for r in rows], with_excerpts)
-        kind = rows[0]["kind"] if rows else "alert"
-        common = _common_labels([v.labels for v in views])
-        msg = AlertMessage(receiver=d.receiver, reason=kind, alerts=tuple(views), group=common)
+            }
+        out: dict[int, Message | Exception] = {}
+        for d in claimed:
+            members = by_delivery.get(d.id, [])
+            try:
+                out[d.id] = self._compose(d, members, runs, views)
+            except Exception as exc:  # one bad message must not stop the others
+                log.exception("rendering delivery %s failed", d.id)
+                out[d.id] = exc
+        return out
+
+    def _compose(
+        self,
+        d: outbox.Claimed,
+        members: Sequence[Mapping[str, Any]],
+        runs: Mapping[int, Mapping[str, Any]],
+        views: Mapping[int, AlertView],
+    ) -> Message:
+        if members and members[0]["digest_run_id"] is not None:
+            run = runs[members[0]["digest_run_id"]]
+            return Message(
+                subject=run["subject"] or "",
+                text=run["text"] or "",
+                html=run["html"] or "",
+                data=dict(run["data"] or {}),
+            )
+        receiver = self.config.receivers.get(d.receiver)
+        with_excerpts = receiver.excerpts if receiver is not None else False
+        chosen = [views[i] for i in sorted({m["alert_id"] for m in members}) if i in views]
+        if not with_excerpts:
+            chosen = [replace(v, excerpts=()) for v in chosen]
+        kind = members[0]["kind"] if members else "alert"
+        common = _common_labels([v.labels for v in chosen])
+        msg = AlertMessage(receiver=d.receiver, reason=kind, alerts=tuple(chosen), group=common)
         return render_alert(msg, self.envs)
 
-    async def alert_views(
-        self, conn: Any, alert_ids: Sequence[int], with_excerpts: bool
-    ) -> list[AlertView]:
+    async def alert_views(self, conn: Any, alert_ids: Sequence[int]) -> list[AlertView]:
         ids = sorted({i for i in alert_ids if i is not None})
         found = (
             (await conn.execute(select(alerts).where(alerts.c.id.in_(ids)).order_by(alerts.c.id)))
@@ -228,7 +263,7 @@ class Dispatcher:
             .all()
         )
         excerpts: dict[int, list[str]] = {}
-        if with_excerpts and ids:
+        if ids:
             for r in (
                 await conn.execute(
                     select(alert_posts.c.alert_id, alert_posts.c.excerpt)

@@ -100,7 +100,20 @@ async def route_changed_alerts(
         .order_by(alerts.c.id)
     )
     total = Enqueued(0, 0)
-    for row in (await conn.execute(stmt)).all():
+    timing: dict[tuple[str, str, str], tuple[datetime, datetime | None]] = {}
+    changed = (await conn.execute(stmt)).all()
+    new_keys = sorted({r.key for r in changed if r.seq is None})
+    last_seq: dict[str, int] = {}
+    for i in range(0, len(new_keys), 500):
+        for key, seq in (
+            await conn.execute(
+                select(notifications.c.alert_key, func.max(notifications.c.seq))
+                .where(notifications.c.alert_key.in_(new_keys[i : i + 500]))
+                .group_by(notifications.c.alert_key)
+            )
+        ).all():
+            last_seq[key] = int(seq or 0)
+    for row in changed:
         labels = {str(k): str(v) for k, v in (row.labels or {}).items()}
         fp = fingerprint(labels)
         if row.fingerprint == fp:
@@ -111,14 +124,8 @@ async def route_changed_alerts(
             )
             continue
         if row.seq is None:
-            previous = (
-                await conn.execute(
-                    select(func.max(notifications.c.seq)).where(
-                        notifications.c.alert_key == row.key
-                    )
-                )
-            ).scalar_one()
-            seq = int(previous or 0) + 1
+            seq = last_seq.get(row.key, 0) + 1
+            last_seq[row.key] = seq  # two open alerts with one key (should not happen) differ
             reason = "alert"
         else:
             seq = int(row.seq) + 1
@@ -136,6 +143,7 @@ async def route_changed_alerts(
                 seq=seq,
                 now=now,
                 environ=environ,
+                timing=timing,
             )
             total = Enqueued(total.rows + done.rows, total.held + done.held)
         values = {"fingerprint": fp, "seq": seq, "routed_at": now}
@@ -166,8 +174,12 @@ async def enqueue_alert(
     now: datetime,
     environ: Mapping[str, str],
     step: str = "",
+    timing: dict[tuple[str, str, str], tuple[datetime, datetime | None]] | None = None,
 ) -> Enqueued:
-    """Write one row per recipient of `receiver` (ignoring any already written)."""
+    """Write one row per recipient of `receiver` (ignoring any already written).
+
+    `timing` carries, within one call of the caller, when each group's message goes, so that
+    alerts of a group opened together join it without asking the store again."""
     opts = route.options
     group = f"{kind}|{grouping.group_key(route.path, opts, labels)}"
     if kind == "escalation":
@@ -175,15 +187,21 @@ async def enqueue_alert(
     rows = held = 0
     for integ in config.active_integrations(receiver, environ):
         for recipient in integ.recipients(receiver, environ):
-            held_until = None
+            held_until: datetime | None = None
+            known = timing.get((receiver, recipient, group)) if timing is not None else None
             if kind == "escalation":
                 not_before = now  # already inside the policy's working hours: go now
+            elif known is not None:
+                not_before, held_until = known
             else:
                 not_before = await _flush_time(conn, receiver, recipient, group, opts, now)
-            if opts.active_time_intervals and kind != "escalation":
-                opens = windows.next_active(config.window(opts.active_time_intervals), not_before)
-                if opens > not_before:
-                    held_until = not_before = opens
+                if opts.active_time_intervals:
+                    window = config.window(opts.active_time_intervals)
+                    opens = windows.next_active(window, not_before)
+                    if opens > not_before:
+                        held_until = not_before = opens
+                if timing is not None:
+                    timing[(receiver, recipient, group)] = (not_before, held_until)
             key = idempotency_key(receiver, recipient, alert_key, seq, step)
             result = await conn.execute(
                 upsert(conn, notifications)
@@ -265,14 +283,21 @@ async def enqueue_reminders(
         .select_from(alerts.join(alert_routing, alert_routing.c.alert_id == alerts.c.id))
         .where(alerts.c.status == UNACKNOWLEDGED)
     )
+    unacknowledged = (await conn.execute(stmt)).all()
+    if not unacknowledged:
+        return Enqueued(0, 0)
+    history = await _notification_history(conn, [r.id for r in unacknowledged])
     total = Enqueued(0, 0)
-    for row in (await conn.execute(stmt)).all():
+    timing: dict[tuple[str, str, str], tuple[datetime, datetime | None]] = {}
+    for row in unacknowledged:
         labels = {str(k): str(v) for k, v in (row.labels or {}).items()}
         seq = int(row.seq)
         for route in config.match(labels):
             opts = route.options
             receiver = opts.receiver
-            if await _due_for_reminder(conn, row.id, receiver, opts.repeat_interval, now):
+            last, waiting = history.last.get((row.id, receiver), (None, 0))
+            every = opts.repeat_interval
+            if every > timedelta(0) and last is not None and not waiting and now - last >= every:
                 seq += 1
                 done = await enqueue_alert(
                     conn,
@@ -286,7 +311,9 @@ async def enqueue_reminders(
                     seq=seq,
                     now=now,
                     environ=environ,
+                    timing=timing,
                 )
+                history.last[(row.id, receiver)] = (now, 1)
                 total = Enqueued(total.rows + done.rows, total.held + done.held)
             policy = config.escalations.get(opts.escalation or "")
             if policy is None or not windows.is_active(config.window(policy.during), now):
@@ -295,33 +322,24 @@ async def enqueue_reminders(
                 if now - row.created_at < step.after:
                     break
                 tag = f"{policy.name}:{i}"
-                exists = (
-                    await conn.execute(
-                        select(notifications.c.id)
-                        .where(
-                            notifications.c.alert_id == row.id,
-                            notifications.c.kind == "escalation",
-                            notifications.c.step == tag,
-                        )
-                        .limit(1)
-                    )
-                ).first()
-                if exists is None:
-                    done = await enqueue_alert(
-                        conn,
-                        config,
-                        route,
-                        step.receiver,
-                        alert_id=row.id,
-                        alert_key=row.key,
-                        labels=labels,
-                        kind="escalation",
-                        seq=seq,
-                        now=now,
-                        environ=environ,
-                        step=tag,
-                    )
-                    total = Enqueued(total.rows + done.rows, total.held + done.held)
+                if (row.id, tag) in history.escalated:
+                    continue
+                done = await enqueue_alert(
+                    conn,
+                    config,
+                    route,
+                    step.receiver,
+                    alert_id=row.id,
+                    alert_key=row.key,
+                    labels=labels,
+                    kind="escalation",
+                    seq=seq,
+                    now=now,
+                    environ=environ,
+                    step=tag,
+                )
+                history.escalated.add((row.id, tag))
+                total = Enqueued(total.rows + done.rows, total.held + done.held)
         if seq != row.seq:
             await conn.execute(
                 update(alert_routing).where(alert_routing.c.alert_id == row.id).values(seq=seq)
@@ -329,25 +347,45 @@ async def enqueue_reminders(
     return total
 
 
-async def _due_for_reminder(
-    conn: AsyncConnection, alert_id: int, receiver: str, every: timedelta, now: datetime
-) -> bool:
-    if every <= timedelta(0):
-        return False
-    row = (
-        await conn.execute(
-            select(
-                func.max(notifications.c.created_at),
-                func.count().filter(notifications.c.status.in_(("pending", "queued"))),
-            ).where(
-                notifications.c.alert_id == alert_id,
-                notifications.c.receiver == receiver,
-                notifications.c.kind.in_(("alert", "updated", "reminder")),
+@dataclass
+class _History:
+    last: dict[tuple[int, str], tuple[datetime | None, int]]  # (alert, receiver) -> (last, waiting)
+    escalated: set[tuple[int, str]]  # (alert, escalation step)
+
+
+async def _notification_history(conn: AsyncConnection, alert_ids: Sequence[int]) -> _History:
+    """What each alert has had so far, in two queries rather than a few per alert."""
+    history = _History({}, set())
+    for chunk in _chunks(alert_ids, 500):
+        for alert_id, receiver, last, waiting in (
+            await conn.execute(
+                select(
+                    notifications.c.alert_id,
+                    notifications.c.receiver,
+                    func.max(notifications.c.created_at),
+                    func.count().filter(notifications.c.status.in_(("pending", "queued"))),
+                )
+                .where(
+                    notifications.c.alert_id.in_(chunk),
+                    notifications.c.kind.in_(("alert", "updated", "reminder")),
+                )
+                .group_by(notifications.c.alert_id, notifications.c.receiver)
             )
-        )
-    ).one()
-    last, waiting = _aware(row[0]), int(row[1] or 0)
-    return last is not None and not waiting and now - last >= every
+        ).all():
+            history.last[(alert_id, receiver)] = (_aware(last), int(waiting or 0))
+        for alert_id, step in (
+            await conn.execute(
+                select(notifications.c.alert_id, notifications.c.step)
+                .where(notifications.c.alert_id.in_(chunk), notifications.c.kind == "escalation")
+                .distinct()
+            )
+        ).all():
+            history.escalated.add((alert_id, step))
+    return history
+
+
+def _chunks(items: Sequence[int], size: int) -> list[Sequence[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 # --- 3. forming deliveries --------------------------------------------------------------------
@@ -609,12 +647,14 @@ async def finish_delivery(
     return True
 
 
-async def delivery_rows(conn: AsyncConnection, delivery_id: int) -> list[Mapping[str, Any]]:
+async def delivery_rows(
+    conn: AsyncConnection, delivery_ids: Sequence[int]
+) -> list[Mapping[str, Any]]:
     found: Sequence[Any] = (
         (
             await conn.execute(
                 select(notifications)
-                .where(notifications.c.delivery_id == delivery_id)
+                .where(notifications.c.delivery_id.in_(delivery_ids))
                 .order_by(notifications.c.id)
             )
         )

@@ -238,6 +238,7 @@ notifications = Table(
     Index("ix_notifications_status_not_before", "status", "not_before"),
     Index("ix_notifications_receiver_group", "receiver", "group_key"),
     Index("ix_notifications_alert_id", "alert_id"),
+    Index("ix_notifications_alert_key", "alert_key"),
 )
 
 # One message to one recipient, carrying one or more outbox rows (a group). Its idempotency key
