@@ -9,7 +9,7 @@ import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import click
@@ -25,15 +25,11 @@ from monitor.alerts.render import london, make_environment
 from monitor.alerts.service import TABLES, build_notifiers, routing_path
 from monitor.alerts.silence_store import add_silence, expire_silence, load_silences
 from monitor.alerts.silences import SilenceError
+from monitor.cli_context import Context, pass_context
 from monitor.config import ConfigError, Settings, resolve_home
 from monitor.store import db
 from monitor.store.tables import notifications
 
-if TYPE_CHECKING:
-    from monitor.cli import Context
-
-# The group's object is monitor.cli.Context; importing its decorator would be a cycle.
-pass_context = click.pass_obj
 T = TypeVar("T")
 LONDON_HELP = "a date and time, UK time (e.g. 2026-03-29T07:00)"
 
@@ -323,6 +319,7 @@ def _digests(settings: Settings, engine: AsyncEngine) -> DigestService:
         environ=dict(os.environ),
         public_url=settings.alerts_public_url,
         boundaries=chart.load_boundaries(paths) if paths else None,
+        min_count=settings.privacy_min_count,
     )
 
 
