@@ -34,6 +34,7 @@ LEVEL_COLOURS = {
     "critical": "#e03131",
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+TEAMS_TEXT = 20_000
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,10 @@ def teams_payload(message: Message) -> dict[str, Any]:
                     }
                 )
     else:
-        body.append(_rich(_run(message.text, fontType="Monospace")))
+        # Teams refuses cards over about 28 KB: the text digest is cut, with the link to the
+        # full one in the web UI left to the digest itself.
+        text = message.text if len(message.text) <= TEAMS_TEXT else message.text[:TEAMS_TEXT] + "…"
+        body.append(_rich(_run(text, fontType="Monospace")))
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",

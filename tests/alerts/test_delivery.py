@@ -429,3 +429,45 @@ async def test_a_dead_receiver_does_not_hold_up_the_others(
     d.batch = 5
     await rounds(d, clock, 5)
     assert len(teams.requests) == 1
+
+
+async def test_a_digest_reaches_teams_and_slack_as_text(
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    receiver_factory: Callable[..., Any],
+) -> None:
+    from monitor.alerts.digests import DigestService
+
+    teams, slack = await receiver_factory(202), await receiver_factory(200)
+    env = {"T_TEAMS_URL": teams.url(), "T_SLACK_URL": slack.url()}
+    text = (
+        routing()
+        + """
+digests:
+  - name: brief
+    title: Morning rumour brief
+    schedule: "30 7 * * mon-fri"
+    receivers: [chat]
+    sections: [levels, rumours]
+    excerpts: true
+"""
+    )
+    config = config_from(text, env)
+    await open_alert(
+        engine,
+        {"kind": "rumour_spreading", "cluster": "c1", "area": "Toller"},
+        excerpts=[SCRIPT_PAYLOAD],
+    )
+    clock = Clock(NOW)  # Tuesday 10:00: the 07:30 brief is due (late)
+    digests = DigestService(engine, config, envs(), environ=env, clock=clock)
+    assert await digests.run("brief") is not None
+    d = make_dispatcher(engine, config, env, session, clock)
+    await rounds(d, clock, 3)
+    assert (len(teams.requests), len(slack.requests)) == (1, 1)
+    card = teams.requests[0].json()["attachments"][0]["content"]
+    runs = [r for block in card["body"] for r in block["inlines"]]
+    assert runs[0]["text"].startswith("Morning rumour brief (late)")
+    assert runs[1]["fontType"] == "Monospace" and "RUMOURS BY SPREAD" in runs[1]["text"]
+    posted = slack.requests[0].json()
+    assert posted["blocks"][1]["text"]["text"].startswith("```Morning rumour brief")
+    assert "<script>" not in json.dumps(posted)
