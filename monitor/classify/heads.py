@@ -1,0 +1,194 @@
+"""Trained heads on the encoder's features: small, numpy-only at inference, saved as safetensors.
+
+A head maps one post's feature vector to calibrated probabilities:
+    x = (features - mean) / scale            standardise (statistics from the training data)
+    z = x @ W + b                            a linear layer (logistic regression)
+    binary:  p = sigmoid(a * z + c)          Platt scaling fitted on validation data
+    softmax: p = softmax(z / T + c)          temperature and prior shift fitted on validation data
+Features are the encoder's pooled layers, optionally followed by a few cheap lexical features
+(`lexical_features`) that the encoder is known to blur: question marks, negation, links.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+LEXICAL_NAMES: tuple[str, ...] = (
+    "has_question",
+    "questions",
+    "negation",
+    "has_link",
+    "starts_with_mention",
+    "length",
+    "affirmation",
+)
+_NEGATION = re.compile(
+    r"\b(not|no|never|nothing|fake|false|lie|lies|lying|hoax|wrong|debunk\w*|isn'?t|aren'?t|"
+    r"wasn'?t|didn'?t|doesn'?t|don'?t|untrue|rubbish|nonsense)\b"
+)
+_AFFIRM = re.compile(r"\b(true|confirmed|confirms|yes|indeed|official|officially)\b")
+
+
+def lexical_features(texts: Sequence[str]) -> FloatArray:
+    """A few surface features the pooled embedding loses (a '?' matters for 'query')."""
+    rows = []
+    for text in texts:
+        low = text.lower().replace("\u2019", "'")
+        rows.append(
+            [
+                1.0 if "?" in text else 0.0,
+                min(text.count("?"), 5) / 5.0,
+                1.0 if _NEGATION.search(low) else 0.0,
+                1.0 if ("http" in low or "www." in low) else 0.0,
+                1.0 if low.lstrip().startswith("@") else 0.0,
+                min(len(text), 280) / 280.0,
+                1.0 if _AFFIRM.search(low) else 0.0,
+            ]
+        )
+    return np.asarray(rows, dtype=np.float32).reshape(len(texts), len(LEXICAL_NAMES))
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    out: FloatArray = (1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))).astype(np.float32)
+    return out
+
+
+def _softmax(z: FloatArray) -> FloatArray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: FloatArray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return out
+
+
+@dataclass(frozen=True)
+class Head:
+    """One head. `outputs` are the score names it writes (one for binary, k for softmax)."""
+
+    name: str
+    kind: str  # "binary" | "softmax"
+    outputs: tuple[str, ...]
+    layers: tuple[int, ...]  # which encoder layers' pools it reads
+    lexical: bool  # whether lexical_features are appended
+    mean: FloatArray
+    scale: FloatArray
+    weight: FloatArray  # (d, 1) or (d, k)
+    bias: FloatArray  # (1,) or (k,)
+    calib_scale: FloatArray  # binary: (1,) Platt a; softmax: (1,) 1/T
+    calib_shift: FloatArray  # binary: (1,) Platt c; softmax: (k,) prior shift
+
+    def logits(self, x: FloatArray) -> FloatArray:
+        z = ((x - self.mean) / self.scale) @ self.weight + self.bias
+        return np.asarray(z, dtype=np.float32)
+
+    def probabilities(self, x: FloatArray) -> FloatArray:
+        z = self.logits(x) * self.calib_scale + self.calib_shift
+        if self.kind == "binary":
+            return _sigmoid(z)
+        return _softmax(z)
+
+    def tensors(self) -> dict[str, FloatArray]:
+        return {
+            f"{self.name}.mean": self.mean,
+            f"{self.name}.scale": self.scale,
+            f"{self.name}.weight": self.weight,
+            f"{self.name}.bias": self.bias,
+            f"{self.name}.calib_scale": self.calib_scale,
+            f"{self.name}.calib_shift": self.calib_shift,
+        }
+
+    def spec(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "outputs": list(self.outputs),
+            "layers": list(self.layers),
+            "lexical": self.lexical,
+        }
+
+
+class HeadSet:
+    """All heads of one model, scoring from a shared per-layer feature matrix."""
+
+    def __init__(self, heads: Sequence[Head]) -> None:
+        self.heads = tuple(heads)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """Every encoder layer some head reads, sorted: what the encoder must pool."""
+        return tuple(sorted({i for h in self.heads for i in h.layers}))
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(o for h in self.heads for o in h.outputs)
+
+    def score(
+        self, pools: Mapping[int, FloatArray], texts: Sequence[str]
+    ) -> list[dict[str, float]]:
+        """Scores per text. `pools[i]` is the (n, 384) mean pool of encoder layer i."""
+        n = len(texts)
+        lex: FloatArray | None = None
+        columns: dict[str, FloatArray] = {}
+        for head in self.heads:
+            x = np.concatenate([pools[i] for i in head.layers], axis=1)
+            if head.lexical:
+                if lex is None:
+                    lex = lexical_features(texts)
+                x = np.concatenate([x, lex], axis=1)
+            p = head.probabilities(x.astype(np.float32))
+            for j, out in enumerate(head.outputs):
+                columns[out] = p[:, j]
+        return [{k: round(float(v[r]), 6) for k, v in columns.items()} for r in range(n)]
+
+    def save(self, path: Path) -> None:
+        from safetensors.numpy import save_file
+
+        tensors: dict[str, FloatArray] = {}
+        for h in self.heads:
+            tensors.update({k: np.ascontiguousarray(v, np.float32) for k, v in h.tensors().items()})
+        save_file(tensors, str(path))
+
+    def specs(self) -> list[dict[str, object]]:
+        return [h.spec() for h in self.heads]
+
+    @classmethod
+    def load(cls, path: Path, specs: Sequence[Mapping[str, object]]) -> HeadSet:
+        from safetensors.numpy import load_file
+
+        tensors = load_file(str(path))
+        heads = []
+        for spec in specs:
+            name = str(spec["name"])
+            try:
+                t = {k: tensors[f"{name}.{k}"].astype(np.float32) for k in _TENSORS}
+            except KeyError as exc:
+                raise ValueError(f"{path}: head {name!r} lacks tensor {exc.args[0]}") from None
+            layers = tuple(int(i) for i in spec["layers"])  # type: ignore[attr-defined]
+            outputs = tuple(str(o) for o in spec["outputs"])  # type: ignore[attr-defined]
+            width = 384 * len(layers) + (len(LEXICAL_NAMES) if spec["lexical"] else 0)
+            if t["weight"].shape != (width, len(outputs)):
+                raise ValueError(
+                    f"{path}: head {name!r} weight is {t['weight'].shape}, "
+                    f"expected {(width, len(outputs))}"
+                )
+            heads.append(
+                Head(
+                    name=name,
+                    kind=str(spec["kind"]),
+                    outputs=outputs,
+                    layers=layers,
+                    lexical=bool(spec["lexical"]),
+                    **t,
+                )
+            )
+        return cls(heads)
+
+
+_TENSORS = ("mean", "scale", "weight", "bias", "calib_scale", "calib_shift")
