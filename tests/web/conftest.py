@@ -62,6 +62,10 @@ class Clock:
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
 
+    @staticmethod
+    def now_utc() -> datetime:
+        return datetime.now(UTC)
+
 
 @pytest.fixture
 def clock() -> Clock:
@@ -172,3 +176,53 @@ async def seeded(runtime: Runtime) -> Seeded:
         ids = [r[0] for r in (await conn.execute(select(alerts.c.id).order_by(alerts.c.id)))]
     assert ids, "the fictional hostile posts opened no alert"
     return Seeded(ids)
+
+
+async def seed_rumour(rt: Runtime, post_texts: tuple[str, ...] = ()) -> int:
+    """A rumour cluster as the signals stage stores one, with some of the stored posts as members
+    (direct rows: the stage's clustering is tested in tests/signals)."""
+    from sqlalchemy import insert, select
+
+    from monitor.store.tables import posts, rumour_posts, rumours
+
+    now = datetime.now(UTC)
+    async with rt.engine.begin() as conn:
+        await conn.execute(
+            insert(rumours).values(
+                id=900,
+                status="watching",
+                registered=False,
+                claim_text=None,
+                representative="(fictional) Apparently the old mill is being turned into flats",
+                first_seen=T0,
+                last_seen=T0 + timedelta(hours=3),
+                post_count=3,
+                author_count=3,
+                places={"Toller": 2, "Manningham": 1},
+                stance={"support": 2, "query": 1},
+                velocity=1.0,
+                acceleration=0.0,
+                spreading=True,
+                centroid_count=0,
+                revision=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        rows = (await conn.execute(select(posts.c.id, posts.c.created_at, posts.c.text))).all()
+        for r in rows:
+            if not post_texts or r.text in post_texts:
+                await conn.execute(
+                    insert(rumour_posts).values(
+                        rumour_id=900,
+                        post_id=r.id,
+                        created_at=r.created_at,
+                        how="similar",
+                        similarity=0.8,
+                        stance="support",
+                        place="Toller",
+                        state="member",
+                        added_at=now,
+                    )
+                )
+    return 900

@@ -1,0 +1,126 @@
+"""The counter-message planner: a draft from a template with the facts and their sources,
+approval by someone else, and recording publication, which feeds the before/after view."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from monitor.app import Runtime
+from monitor.store.tables import counter_messages, counter_plans, rumours
+from monitor.web.counter_templates import fill, load_templates
+from tests.web.conftest import Client, deliver, seed_rumour, sign_in, state_purpose
+
+ClientFactory = Callable[[web.Application], Awaitable[Client]]
+FORM = {
+    "fact0": "The mill on Toller Lane was sold to a housing association for family homes",
+    "source0": "Planning decision 26/01234 (fictional)",
+    "fact1": "Council housing is allocated by the published banding scheme, unchanged",
+    "source1": "https://council.example/housing-allocation",
+    "messengers": "Ward councillors; Toller Community Centre",
+    "channels": ["Council website", "Community and faith leaders"],
+    "template": "makesureitaddsup",
+}
+
+
+def test_the_shipped_templates_fill_every_placeholder() -> None:
+    templates, problem = load_templates(Path(__file__).parents[2])
+    assert problem is None and len(templates) >= 2
+    facts = [{"fact": "A", "source": "S"}]
+    for t in templates:
+        text = fill(
+            t, claim="the mill is X", places=["Toller", "City"], facts=facts, messengers="M"
+        )
+        assert "$" not in text, f"template {t.id} left a placeholder"
+        assert "#MakeSureItAddsUp" in text
+
+
+def test_a_broken_template_file_falls_back_and_says_why(tmp_path: Path) -> None:
+    (tmp_path / "alerts").mkdir()
+    (tmp_path / "alerts" / "counter-messages.yaml").write_text("templates: [{id: x}]", "utf-8")
+    templates, problem = load_templates(tmp_path)
+    assert [t.id for t in templates] == ["makesureitaddsup"] and "needs id, name and text" in str(
+        problem
+    )
+
+
+async def test_draft_approve_publish(
+    aiohttp_client: ClientFactory, app: web.Application, users: dict[str, str], runtime: Runtime
+) -> None:
+    await deliver(runtime, ["(fictional) apparently the old mill is being turned into flats"])
+    rumour = await seed_rumour(runtime)
+    comms = await aiohttp_client(app)
+    csrf = await sign_in(comms, "comms")
+    await state_purpose(comms, csrf, "counter")
+    page = await comms.get(f"/rumours/{rumour}/counter")
+    assert page.status == 200 and "Apparently the old mill" in await page.text()
+
+    filled = await comms.post(
+        f"/rumours/{rumour}/counter", data={**FORM, "do": "fill", "csrf_token": csrf}
+    )
+    text = await filled.text()
+    assert "The mill on Toller Lane was sold" in text and "#MakeSureItAddsUp" in text
+    async with runtime.engine.connect() as conn:
+        plan = (await conn.execute(select(counter_plans))).one()
+    assert plan.status == "draft" and len(plan.facts) == 2 and "Toller" in plan.draft
+
+    self_approve = await comms.post(
+        f"/counter-plans/{plan.id}/approve", data={"csrf_token": csrf}, allow_redirects=False
+    )
+    assert self_approve.headers["Location"].endswith("error=four_eyes")
+
+    admin = await aiohttp_client(app)
+    admin_csrf = await sign_in(admin, "admin")
+    ok = await admin.post(
+        f"/counter-plans/{plan.id}/approve", data={"csrf_token": admin_csrf}, allow_redirects=False
+    )
+    assert ok.headers["Location"].endswith("done=approved")
+
+    future = await comms.post(
+        f"/counter-plans/{plan.id}/publish",
+        data={"csrf_token": csrf, "published_at": "2099-01-01T09:00", "channel": "Council website"},
+        allow_redirects=False,
+    )
+    assert future.headers["Location"].endswith("error=future")
+    done = await comms.post(
+        f"/counter-plans/{plan.id}/publish",
+        data={
+            "csrf_token": csrf,
+            "published_at": "2026-11-03T11:00",
+            "channel": "Council website",
+            "url": "https://council.example/news/mill",
+        },
+        allow_redirects=False,
+    )
+    assert done.headers["Location"].endswith("done=published")
+    async with runtime.engine.connect() as conn:
+        message = (await conn.execute(select(counter_messages))).one()
+        status = (
+            await conn.execute(select(rumours.c.status).where(rumours.c.id == rumour))
+        ).scalar_one()
+    assert message.rumour_id == rumour and message.channel == "Council website"
+    assert message.published_at.isoformat() == "2026-11-03T11:00:00+00:00"  # UK time = UTC in Nov
+    assert status == "countering"
+    detail = await (await comms.get(f"/rumours/{rumour}")).text()
+    assert "Counter messages: before and after" in detail and "Tue 03 Nov 11:00" in detail
+
+
+async def test_an_approved_plan_that_is_edited_needs_approval_again(
+    aiohttp_client: ClientFactory, app: web.Application, users: dict[str, str], runtime: Runtime
+) -> None:
+    rumour = await seed_rumour(runtime)
+    comms = await aiohttp_client(app)
+    csrf = await sign_in(comms, "comms")
+    data = {**FORM, "draft": "Check before you share. #MakeSureItAddsUp", "do": "save"}
+    await comms.post(f"/rumours/{rumour}/counter", data={**data, "csrf_token": csrf})
+    admin = await aiohttp_client(app)
+    await admin.post("/counter-plans/1/approve", data={"csrf_token": await sign_in(admin, "admin")})
+    await comms.post(
+        f"/rumours/{rumour}/counter", data={**data, "plan_id": "1", "csrf_token": csrf}
+    )
+    async with runtime.engine.connect() as conn:
+        plan = (await conn.execute(select(counter_plans))).one()
+    assert plan.status == "draft" and plan.approved_by is None

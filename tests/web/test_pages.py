@@ -1,0 +1,107 @@
+"""Pages people rely on: the areas table works with or without a map, the map carries the
+licence's attribution, the live queue stream reports a change, and the users command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from monitor.app import Runtime
+from monitor.config import Settings
+from monitor.web.accounts import Passwords
+from monitor.web.server import create_app
+from tests.web.conftest import Client, Clock, Seeded, sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
+ClientFactory = Callable[[web.Application], Awaitable[Client]]
+
+
+async def test_areas_table_works_without_boundaries(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    runtime: Runtime,
+    passwords: Passwords,
+    clock: Clock,
+    users: dict[str, str],
+    seeded: Seeded,
+    tmp_path: Path,
+) -> None:
+    no_map = settings.with_overrides(web_boundaries=str(tmp_path / "missing.geojson"))
+    client = await aiohttp_client(create_app(no_map, runtime, passwords=passwords, clock=clock))
+    await sign_in(client, "liaison")
+    body = await (await client.get("/areas")).text()
+    assert "cannot be read" in body and "<svg" not in body
+    assert '<th scope="row">Manningham</th>' in body and '<th scope="row">Toller</th>' in body
+
+
+async def test_areas_map_is_drawn_with_its_attribution(
+    client: Client, users: dict[str, str], seeded: Seeded, shared_data: Path
+) -> None:
+    await sign_in(client, "liaison")
+    body = await (await client.get("/areas?shade=flagged")).text()
+    assert body.count('<path class="ward band-') == 30
+    assert "Open Government Licence" in body and "bradford-wards-2013.geojson" in body
+    assert "Manningham:" in body  # each ward's <title> names it and its figures
+
+
+async def test_the_live_stream_reports_a_taken_alert(
+    client: Client, users: dict[str, str], seeded: Seeded, runtime: Runtime, clock: Clock
+) -> None:
+    csrf = await sign_in(client, "analyst")
+    since = clock.now.isoformat()
+    stream = await client.get(f"/events?since={since}")
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    clock.advance(seconds=1)
+    alert = seeded.alert_ids[0]
+    await client.post(f"/api/v1/alerts/{alert}/take", json={}, headers={"X-CSRF-Token": csrf})
+
+    async def next_event() -> dict[str, object]:
+        while True:
+            line = (await stream.content.readline()).decode()
+            if line.startswith("data: "):
+                event = json.loads(line[6:])
+                if event["id"] == alert and event["owner"]:
+                    return event
+
+    event = await asyncio.wait_for(next_event(), timeout=20)
+    stream.close()
+    assert event["status"] == "acknowledged" and event["owner"] == "analyst"
+    assert "excerpt" not in event and "text" not in event
+
+
+def _monitor(args: list[str], db: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ, MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}", **env)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "users", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.slow
+def test_users_add_list_and_refusals(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    env = {"NEW_PW": "a long enough passphrase"}
+    added = _monitor(["add", "sam", "--role", "analyst", "--password-env", "NEW_PW"], db, env)
+    assert added.returncode == 0, added.stderr
+    again = _monitor(["add", "sam", "--role", "comms", "--password-env", "NEW_PW"], db, env)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    short = _monitor(
+        ["add", "kim", "--role", "comms", "--password-env", "SHORT"], db, {"SHORT": "x"}
+    )
+    assert short.returncode != 0 and "at least 12 characters" in short.stderr
+    role = _monitor(["add", "kim", "--role", "boss", "--password-env", "NEW_PW"], db, env)
+    assert role.returncode != 0
+    listed = _monitor(["list"], db, env)
+    assert "sam" in listed.stdout and "analyst" in listed.stdout and "kim" not in listed.stdout

@@ -1,0 +1,182 @@
+"""Every route × every role: the permission table is the only gate, and it holds.
+
+Each route the app serves is called by each role (and by nobody signed in), with a purpose
+stated where the role may give one: allowed roles get past the guard, others are refused.
+Liaison officers are refused every evidence route, and no page or API answer a liaison officer
+can open contains post text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from monitor.app import Runtime
+from monitor.web.permissions import ROLES, ROUTES, access_for
+from tests.web.conftest import (
+    HOSTILE_POSTS,
+    Client,
+    Seeded,
+    csrf_of,
+    seed_rumour,
+    sign_in,
+    state_purpose,
+)
+
+PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+def route_calls(app: web.Application, ids: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(route name, method, concrete path) for every GET and POST route; sign-out last."""
+    calls = []
+    for route in app.router.routes():
+        if route.method not in ("GET", "POST") or route.name is None:
+            continue
+        info = route.resource.get_info() if route.resource is not None else {}
+        template = info.get("formatter") or info.get("path") or info.get("prefix", "")
+        if route.name == "static":
+            template = "/static/style.css"
+        path = PARAM.sub(lambda m: ids[m.group(1)], template)
+        calls.append((route.name, route.method, path))
+    return sorted(calls, key=lambda c: c[0] == "logout")
+
+
+async def call(client: Client, method: str, path: str, csrf: str) -> int:
+    if method == "GET":
+        response = await client.get(path, allow_redirects=False)
+        status = response.status
+        response.close()  # the event stream would otherwise run on
+        return status
+    headers = {"X-CSRF-Token": csrf}
+    if path.startswith("/api/"):
+        response = await client.post(path, json={}, headers=headers, allow_redirects=False)
+    else:
+        response = await client.post(
+            path, data={"csrf_token": csrf}, headers=headers, allow_redirects=False
+        )
+    return response.status
+
+
+@pytest.fixture
+async def ids(runtime: Runtime, seeded: Seeded) -> dict[str, str]:
+    rumour = await seed_rumour(runtime)
+    return {
+        "alert_id": str(seeded.alert_ids[0]),
+        "rumour_id": str(rumour),
+        "plan_id": "1",
+        "run_id": "1",
+        "name": "liaison-daily",
+    }
+
+
+ClientFactory = Callable[[web.Application], Awaitable[Client]]
+
+
+async def signed_in(
+    aiohttp_client: ClientFactory, app: web.Application, role: str | None
+) -> tuple[Client, str]:
+    client = await aiohttp_client(app)
+    if role is None:  # the sign-in form's token: the only POST open to the signed-out
+        return client, csrf_of(await (await client.get("/login")).text())
+    csrf = await sign_in(client, role)
+    await state_purpose(client, csrf)
+    return client, csrf
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+async def test_role_route_matrix(
+    aiohttp_client: ClientFactory,
+    app: web.Application,
+    users: dict[str, str],
+    ids: dict[str, str],
+    role: str | None,
+) -> None:
+    client, csrf = await signed_in(aiohttp_client, app, role)
+    wrong: list[str] = []
+    for name, method, path in route_calls(app, ids):
+        access = access_for(name)
+        status = await call(client, method, path, csrf)
+        if name == "login_submit" and status == 401:
+            continue  # past the guard: the handler refused an empty password
+        if access.allows(role):
+            if status in (401, 403) or status >= 500:
+                wrong.append(f"{method} {path} ({name}): allowed but got {status}")
+        elif role is None:
+            expected = (303,) if method == "GET" and not path.startswith("/api/") else (401,)
+            if status not in expected:
+                wrong.append(f"{method} {path} ({name}): signed out, got {status}")
+        elif status != 403:
+            wrong.append(f"{method} {path} ({name}): {role} must be refused, got {status}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_route_is_in_the_table_and_every_row_is_a_route(app: web.Application) -> None:
+    served = {r.name for r in app.router.routes() if r.name is not None}
+    assert served == set(ROUTES), served ^ set(ROUTES)
+    unnamed = [r for r in app.router.routes() if r.name is None and r.method != "HEAD"]
+    assert not unnamed, "every route needs a name and a row in the permission table"
+
+
+def test_liaison_is_never_given_an_evidence_route() -> None:
+    evidence = [name for name, a in ROUTES.items() if a.evidence]
+    assert evidence, "the table must mark the routes that show post text"
+    assert [n for n in evidence if "liaison" in ROUTES[n].roles] == []
+
+
+async def test_nothing_a_liaison_officer_opens_contains_post_text(
+    aiohttp_client: ClientFactory,
+    app: web.Application,
+    users: dict[str, str],
+    ids: dict[str, str],
+) -> None:
+    client, _ = await signed_in(aiohttp_client, app, "liaison")
+    opened = 0
+    for name, method, path in route_calls(app, ids):
+        if (
+            method != "GET"
+            or name in ("events", "static")
+            or not access_for(name).allows("liaison")
+        ):
+            continue
+        response = await client.get(path)
+        body = await response.text()
+        opened += response.status == 200
+        for text in HOSTILE_POSTS:
+            fragment = text.split(".")[0][12:40]
+            assert fragment not in body, f"{path} shows post text to a liaison officer"
+        assert "Apparently the old mill" not in body, f"{path} shows a rumour's claim excerpt"
+    assert opened >= 8
+
+
+async def test_evidence_needs_a_purpose_and_every_view_is_audited(
+    aiohttp_client: ClientFactory,
+    app: web.Application,
+    users: dict[str, str],
+    seeded: Seeded,
+    runtime: Runtime,
+) -> None:
+    from monitor import audit
+
+    client = await aiohttp_client(app)
+    csrf = await sign_in(client, "analyst")
+    alert = seeded.alert_ids[0]
+    page = await client.get(f"/alerts/{alert}", allow_redirects=False)
+    assert page.status == 303 and page.headers["Location"].startswith("/purpose?next=")
+    api = await client.get(f"/api/v1/alerts/{alert}")
+    assert api.status == 428
+    await state_purpose(client, csrf, "triage")
+    assert (await client.get(f"/alerts/{alert}")).status == 200
+    assert (await client.get(f"/api/v1/alerts/{alert}")).status == 200
+    export = await client.get(f"/alerts/{alert}/evidence.csv")
+    assert export.status == 200
+    async with runtime.engine.connect() as conn:
+        events = await audit.recent(conn, limit=10, actor="analyst")
+    seen: list[Any] = [(e.action, e.purpose, (e.detail or {}).get("alert_id")) for e in events]
+    purpose = "Triage of an alert in the review queue: test"
+    assert ("view_evidence", purpose, alert) in seen
+    assert ("export", purpose, alert) in seen
+    assert sum(1 for s in seen if s[0] == "view_evidence") == 2
