@@ -8,21 +8,16 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor import audit, governance, retention
+from monitor.cli_context import Context, pass_context
 from monitor.config import Settings, resolve_home
 from monitor.store import db
 
-if TYPE_CHECKING:
-    from monitor.cli import Context
-
-# The group's context object (monitor.cli.Context); pass_obj avoids importing the CLI module,
-# which imports this one.
-pass_context = click.pass_obj
 T = TypeVar("T")
 
 

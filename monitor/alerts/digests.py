@@ -33,6 +33,7 @@ from monitor.alerts.matchers import matches_all
 from monitor.alerts.outbox import idempotency_key, upsert
 from monitor.alerts.render import Message, london, render_digest
 from monitor.alerts.schedule import LONDON, Period
+from monitor.privacy.suppress import DEFAULT_K, suppress_rows
 from monitor.store.tables import (
     alert_posts,
     alerts,
@@ -70,6 +71,7 @@ async def digest_view(
     public_url: str = "",
     boundaries: list[chart.Boundary] | None = None,
     now: datetime | None = None,
+    min_count: int = DEFAULT_K,
 ) -> dict[str, Any]:
     """Everything a digest shows, as JSON-able data (stored with the run, rendered by templates)."""
     start, end = period.start, period.end
@@ -137,6 +139,8 @@ async def digest_view(
     if "rumours" in spec.sections:
         rumours = [a for a in chosen if a["labels"].get("kind", "").startswith(RUMOUR_KIND_PREFIX)]
         view["rumours"] = await _rumours(conn, rumours, start, end, spec, link)
+    # Small distinct-author counts could single people out: shown as "<k" (monitor/privacy).
+    suppress_rows([*view["alerts"], *view["rumours"]], min_count)
     return view
 
 
@@ -302,7 +306,9 @@ class DigestService:
         clock: Clock = utcnow,
         instance: str | None = None,
         on_enqueued: Callable[[], None] | None = None,
+        min_count: int = DEFAULT_K,
     ) -> None:
+        self.min_count = min_count
         self.engine = engine
         self.config = config
         self.envs = envs
@@ -339,6 +345,7 @@ class DigestService:
                 public_url=self.public_url,
                 boundaries=self.boundaries,
                 now=now,
+                min_count=self.min_count,
             )
         return render_digest(view, self.envs)
 
@@ -363,6 +370,7 @@ class DigestService:
                 public_url=self.public_url,
                 boundaries=self.boundaries,
                 now=now,
+                min_count=self.min_count,
             )
         message = render_digest(view, self.envs)
         async with self.engine.begin() as conn:

@@ -112,7 +112,9 @@ class AlertService:
         boundaries: Sequence[str] = (),
         poll_seconds: float = 2.0,
         environ: Mapping[str, str] | None = None,
+        min_count: int = 10,
     ) -> None:
+        self.min_count = min_count  # small-count suppression in digests (privacy_min_count)
         self.engine = engine
         self.config = config
         self.environ = dict(os.environ if environ is None else environ)
@@ -143,6 +145,7 @@ class AlertService:
             public_url=settings.alerts_public_url,
             boundaries=boundaries,
             poll_seconds=settings.alerts_poll_seconds,
+            min_count=settings.privacy_min_count,
         )
 
     # --- the pipeline stage -----------------------------------------------------------------
@@ -203,6 +206,7 @@ class AlertService:
             public_url=self.public_url,
             boundaries=self.boundaries,
             on_enqueued=self.dispatcher.wake,
+            min_count=self.min_count,
         )
         await self.dispatcher.start()
         late = await self.digests.catch_up()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.privacy.suppress import DEFAULT_K, suppress_rows
 from monitor.store.alerts import OPEN_STATUSES
 from monitor.store.tables import alert_posts, alerts, place_matches, post_labels, posts
 
@@ -57,8 +58,11 @@ def _as_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
-async def places(conn: AsyncConnection, limit: int = 100) -> list[dict[str, Any]]:
-    """Posts, flagged posts and distinct authors per ward, busiest first."""
+async def places(
+    conn: AsyncConnection, limit: int = 100, min_count: int = DEFAULT_K
+) -> list[dict[str, Any]]:
+    """Posts, flagged posts and distinct authors per ward, busiest first (author counts
+    under `min_count` shown as "<k")."""
     flagged = select(post_labels.c.post_id).distinct().subquery()
     stmt = (
         select(
@@ -80,7 +84,9 @@ async def places(conn: AsyncConnection, limit: int = 100) -> list[dict[str, Any]
         .order_by(func.count(distinct(place_matches.c.post_id)).desc(), place_matches.c.ward)
         .limit(limit)
     )
-    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+    rows = [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+    suppress_rows(rows, min_count)
+    return rows
 
 
 async def open_alerts(conn: AsyncConnection, limit: int = 50) -> list[dict[str, Any]]:

@@ -227,7 +227,8 @@ async def test_digest_contents_are_aggregates_ranked_and_inert(
     brief = await digests.preview("comms-morning-brief", datetime(2026, 11, 3, 7, 30, tzinfo=UTC))
     ranked = brief.data["rumours"]
     assert [r["summary"] for r in ranked] == ["rumour: c2", "rumour: c1"]  # 6 posts before 2
-    assert ranked[0]["posts"] == 6 and ranked[0]["authors"] == 3
+    # 3 distinct authors: under privacy_min_count (10), so shown suppressed (monitor/privacy).
+    assert ranked[0]["posts"] == 6 and ranked[0]["authors"] == "<10"
     assert ranked[0]["areas"] == ["Girlington", "Toller"]
     assert "<script>" not in brief.html and "&lt;script&gt;" in brief.html
     assert SCRIPT_PAYLOAD in brief.text

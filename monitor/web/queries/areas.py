@@ -12,6 +12,7 @@ from sqlalchemy import case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from monitor.privacy.suppress import DEFAULT_K, suppress_rows
 from monitor.store.tables import area_levels, level_changes, place_matches, post_labels, posts
 
 LONDON = ZoneInfo("Europe/London")
@@ -58,7 +59,10 @@ async def current_levels(conn: AsyncConnection) -> dict[tuple[str, str], dict[st
     return {(r.area_kind, r.name): dict(r._mapping) for r in rows.all()}
 
 
-async def area_table(conn: AsyncConnection) -> dict[str, list[dict[str, Any]]]:
+async def area_table(
+    conn: AsyncConnection, min_count: int = DEFAULT_K
+) -> dict[str, list[dict[str, Any]]]:
+    """Per ward and locality: counts and level now; small author counts shown as "<k"."""
     levels = await current_levels(conn)
     out: dict[str, list[dict[str, Any]]] = {}
     for kind, column in (("ward", place_matches.c.ward), ("locality", place_matches.c.locality)):
@@ -70,6 +74,7 @@ async def area_table(conn: AsyncConnection) -> dict[str, list[dict[str, Any]]]:
             r["since"] = lv["since"] if lv else None
             r["measures"] = (lv["measures"] or {}) if lv else {}
         rows.sort(key=lambda r: (-(r["level"] or 0), -r["flagged"], -r["posts"], r["name"]))
+        suppress_rows(rows, min_count)
         out[kind] = rows
     return out
 

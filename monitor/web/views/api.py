@@ -85,7 +85,9 @@ async def purpose(request: web.Request) -> web.Response:
 async def overview_api(request: web.Request) -> web.Response:
     async with request.app[RUNTIME].engine.connect() as conn:
         totals = await overview.totals(conn)
-        places = await overview.places(conn)
+        places = await overview.places(
+            conn, min_count=request.app[RUNTIME].settings.privacy_min_count
+        )
     return reply(
         {
             "posts": totals.posts,
@@ -100,7 +102,9 @@ async def overview_api(request: web.Request) -> web.Response:
 @routes.get("/api/v1/areas", name="api_areas")
 async def areas_api(request: web.Request) -> web.Response:
     async with request.app[RUNTIME].engine.connect() as conn:
-        table = await area_queries.area_table(conn)
+        table = await area_queries.area_table(
+            conn, min_count=request.app[RUNTIME].settings.privacy_min_count
+        )
         history = await area_queries.level_history(conn, limit=100)
     return reply({"wards": table["ward"], "localities": table["locality"], "changes": history})
 

@@ -74,7 +74,9 @@ async def areas_page(request: web.Request) -> web.Response:
     shade = request.query.get("shade", "level")
     shade = shade if shade in SHADES else "level"
     async with request.app[RUNTIME].engine.connect() as conn:
-        table = await area_queries.area_table(conn)
+        table = await area_queries.area_table(
+            conn, min_count=request.app[RUNTIME].settings.privacy_min_count
+        )
         days, series = await area_queries.daily_flagged(conn)
         history = await area_queries.level_history(conn, limit=50)
     names = level_names(state)
@@ -101,7 +103,9 @@ async def areas_page(request: web.Request) -> web.Response:
 @routes.get("/areas.csv", name="areas_csv")
 async def areas_csv(request: web.Request) -> web.Response:
     async with request.app[RUNTIME].engine.connect() as conn:
-        table = await area_queries.area_table(conn)
+        table = await area_queries.area_table(
+            conn, min_count=request.app[RUNTIME].settings.privacy_min_count
+        )
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["kind", "area", "level", "posts", "flagged_posts", "distinct_authors"])

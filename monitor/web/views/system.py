@@ -39,7 +39,7 @@ async def overview_page(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     async with rt.engine.connect() as conn:
         totals = await overview.totals(conn)
-        places = await overview.places(conn, limit=15)
+        places = await overview.places(conn, limit=15, min_count=rt.settings.privacy_min_count)
         alerts = await alert_queries.list_alerts(conn, alert_queries.Filters(), limit=10)
         missing = await signal_store.missing_signal_tables(conn)
         rumours = None if missing else await rumour_queries.summary(conn)
