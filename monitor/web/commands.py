@@ -12,12 +12,15 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor import audit
-from monitor.cli import Context, pass_context
+from monitor.cli import Context
 from monitor.store import db
 from monitor.web import accounts, sessions
 from monitor.web.permissions import ROLES
 
 T = TypeVar("T")
+# Made here rather than imported: monitor.cli imports this module, and mypy cannot infer an
+# imported decorator's type across that cycle.
+pass_context = click.make_pass_decorator(Context)
 
 
 def _run(url: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:

@@ -60,20 +60,24 @@ async def current_levels(conn: AsyncConnection) -> dict[tuple[str, str], dict[st
 
 
 async def area_table(
-    conn: AsyncConnection, min_count: int = DEFAULT_K
+    conn: AsyncConnection, lowest: str, min_count: int = DEFAULT_K
 ) -> dict[str, list[dict[str, Any]]]:
-    """Per ward and locality: counts and level now; small author counts shown as "<k"."""
+    """Per ward and locality: counts and level now; small author counts shown as "<k".
+
+    The signals stage evaluates an area only once it has weighted flagged posts, so an area
+    it never recorded is at the `lowest` level."""
     levels = await current_levels(conn)
     out: dict[str, list[dict[str, Any]]] = {}
     for kind, column in (("ward", place_matches.c.ward), ("locality", place_matches.c.locality)):
         rows = await _counts(conn, column)
         for r in rows:
             lv = levels.get((kind, r["name"]))
-            r["level"] = lv["level"] if lv else None
-            r["level_name"] = lv["level_name"] if lv else None
+            r["recorded"] = lv is not None
+            r["level"] = lv["level"] if lv else 0
+            r["level_name"] = lv["level_name"] if lv else lowest
             r["since"] = lv["since"] if lv else None
             r["measures"] = (lv["measures"] or {}) if lv else {}
-        rows.sort(key=lambda r: (-(r["level"] or 0), -r["flagged"], -r["posts"], r["name"]))
+        rows.sort(key=lambda r: (-r["level"], -r["flagged"], -r["posts"], r["name"]))
         suppress_rows(rows, min_count)
         out[kind] = rows
     return out
@@ -102,8 +106,9 @@ async def daily_flagged(
         seen.add(day)
     if not seen:
         return [], {}
-    last = max(seen)
+    last, first = max(seen), min(seen)
     span = [last - timedelta(days=i) for i in range(days - 1, -1, -1)]
+    span = [d for d in span if d >= first]
     series = {ward: [counts.get(d, 0) for d in span] for ward, counts in per_day.items()}
     return span, dict(sorted(series.items(), key=lambda kv: (-sum(kv[1]), kv[0])))
 

@@ -24,6 +24,7 @@ from monitor.web.queries import areas as area_queries
 from monitor.web.queries import rumours as rumour_queries
 from monitor.web.state import WEB, require_session
 from monitor.web.views.admin import source_rows
+from monitor.web.views.areas import level_names
 from monitor.web.views.auth import set_purpose
 from monitor.web.views.digests import recent_runs
 from monitor.web.views.queue import change, load_alert
@@ -103,7 +104,9 @@ async def overview_api(request: web.Request) -> web.Response:
 async def areas_api(request: web.Request) -> web.Response:
     async with request.app[RUNTIME].engine.connect() as conn:
         table = await area_queries.area_table(
-            conn, min_count=request.app[RUNTIME].settings.privacy_min_count
+            conn,
+            level_names(request.app[WEB])[0],
+            min_count=request.app[RUNTIME].settings.privacy_min_count,
         )
         history = await area_queries.level_history(conn, limit=100)
     return reply({"wards": table["ward"], "localities": table["locality"], "changes": history})

@@ -73,15 +73,17 @@ async def areas_page(request: web.Request) -> web.Response:
     state = request.app[WEB]
     shade = request.query.get("shade", "level")
     shade = shade if shade in SHADES else "level"
+    names = level_names(state)
     async with request.app[RUNTIME].engine.connect() as conn:
         table = await area_queries.area_table(
-            conn, min_count=request.app[RUNTIME].settings.privacy_min_count
+            conn,
+            names[0],
+            min_count=request.app[RUNTIME].settings.privacy_min_count,
         )
         days, series = await area_queries.daily_flagged(conn)
         history = await area_queries.level_history(conn, limit=50)
-    names = level_names(state)
     the_map, map_problem = ward_map(state)
-    has_levels = any(w["level"] is not None for w in table["ward"])
+    has_levels = any(w["recorded"] for w in table["ward"])
     return page(
         request,
         "areas.html",
@@ -104,7 +106,9 @@ async def areas_page(request: web.Request) -> web.Response:
 async def areas_csv(request: web.Request) -> web.Response:
     async with request.app[RUNTIME].engine.connect() as conn:
         table = await area_queries.area_table(
-            conn, min_count=request.app[RUNTIME].settings.privacy_min_count
+            conn,
+            level_names(request.app[WEB])[0],
+            min_count=request.app[RUNTIME].settings.privacy_min_count,
         )
     out = io.StringIO()
     writer = csv.writer(out)

@@ -1,0 +1,298 @@
+"""End-to-end in headless Chromium (Debian's `chromium`, driven by Playwright) on the demo data.
+
+The app runs in-process on an ephemeral port with the bundled fictional scenario imported
+(keyword classifier). Outside CI these tests skip, saying why, when chromium is not installed;
+in CI (CI=true) they fail instead, so a CI machine without a browser cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import threading
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
+from sqlalchemy import select
+
+from monitor.classify.keyword import KeywordClassifier
+from monitor.config import Settings
+from monitor.store.tables import alerts, counter_plans
+from monitor.web.accounts import Passwords
+from monitor.web.demo_site import DemoSite, demo_site
+from tests.conftest import IN_CI, ROOT
+from tests.web.conftest import raw
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PAYLOAD = (
+    "(fictional) send them back, Toller scum <script>alert('x')</script>"
+    "<img src=x onerror=alert(1)>"
+)
+T = TypeVar("T")
+
+
+def require_chromium() -> None:
+    if Path(CHROMIUM).is_file():
+        return
+    message = f"{CHROMIUM} not found (Debian package `chromium`)"
+    if IN_CI:
+        pytest.fail(message + " — CI must install it (scripts/test does, as root)")
+    pytest.skip(message + "; `apt-get install chromium` to run the browser tests")
+
+
+class Served:
+    """The demo site on its own event loop in a thread, so tests can drive a real browser."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.ready: Future[DemoSite] = Future()
+        self.stop = asyncio.Event()
+        self.settings = settings
+        self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        self.loop.run_until_complete(self._serve())
+
+    async def _serve(self) -> None:
+        try:
+            async with demo_site(
+                self.settings,
+                classifier=KeywordClassifier(),
+                hasher=Passwords(PasswordHasher.from_parameters(CHEAPEST)),
+            ) as site:
+                self.ready.set_result(site)
+                await self.stop.wait()
+        except BaseException as exc:  # report start-up failures to the test, not the thread
+            if not self.ready.done():
+                self.ready.set_exception(exc)
+            raise
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, DemoSite]]:
+    require_chromium()
+    db = tmp_path_factory.mktemp("browser") / "demo.db"
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{db}",
+        home=str(ROOT),
+        classifier="keyword",
+        web_events_poll_seconds=0.5,
+    )
+    server = Served(settings)
+    server.thread.start()
+    site = server.ready.result(timeout=600)
+
+    async def add_payload() -> None:  # a flagged post whose text is a script payload
+        await site.runtime.pipeline.deliver("test", [raw(4242, PAYLOAD)], None)
+        await site.runtime.pipeline.drain()
+
+    server.run(add_payload())
+    yield server, site
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def browser(served: tuple[Served, DemoSite]) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+def sign_in(page: Any, site: DemoSite, role: str) -> None:
+    page.goto(site.url + "/login")
+    page.get_by_label("User name").fill(role)
+    page.get_by_label("Password").fill(site.passwords[role])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(site.url + "/")
+
+
+def state_purpose(page: Any, choice: str) -> None:
+    page.wait_for_url(re.compile(r"/purpose\?next="))
+    page.get_by_label(choice).check()
+    page.get_by_role("button", name="Continue").click()
+
+
+def test_analyst_takes_an_alert_and_dismisses_it_with_a_reason(
+    served: tuple[Served, DemoSite], page: Any
+) -> None:
+    server, site = served
+    sign_in(page, site, "analyst")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Review queue").click()
+    first = page.locator("#queue tbody tr").first
+    alert_id = int(first.get_attribute("data-alert"))
+    first.get_by_role("button", name=f"Take alert {alert_id}").click()
+    state_purpose(page, "Triage of an alert in the review queue")
+    page.goto(f"{site.url}/alerts/{alert_id}")
+    assert page.get_by_text("You hold this alert").is_visible()
+    assert page.locator("blockquote.excerpt").count() >= 1  # the evidence is shown
+    page.get_by_label("Reason for dismissing").select_option("counter_speech")
+    page.get_by_label("Note").fill("Residents rebutting the claim, not spreading it")
+    page.get_by_role("button", name="Dismiss").click()
+    page.wait_for_url(re.compile(r"/queue\?done=dismissed"))
+    assert page.get_by_role("status").filter(has_text="Dismissed").is_visible()
+    assert page.locator(f"#alert-{alert_id}").count() == 0
+
+    async def status() -> tuple[str, str | None, str | None]:
+        async with site.runtime.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(alerts.c.status, alerts.c.owner, alerts.c.dismiss_reason).where(
+                        alerts.c.id == alert_id
+                    )
+                )
+            ).one()
+        return row.status, row.owner, row.dismiss_reason
+
+    assert server.run(status()) == (
+        "dismissed",
+        "analyst",
+        "counter_speech: Residents rebutting the claim, not spreading it",
+    )
+
+
+def test_comms_drafts_a_counter_message_for_the_demo_rumour(
+    served: tuple[Served, DemoSite], page: Any
+) -> None:
+    server, site = served
+    sign_in(page, site, "comms")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Rumours").click()
+    state_purpose(page, "Preparing or checking a counter message")
+    page.goto(site.url + "/rumours")
+    top = page.locator("table tbody tr").first
+    assert "old mill" in top.inner_text().lower(), "the demo rumour should lead the board"
+    top.get_by_role("link").first.click()
+    page.get_by_role("link", name="Plan a counter message").click()
+    page.get_by_label("Fact 1", exact=True).fill(
+        "The old mill on Toller Lane is being converted into flats for sale, as planned since 2024"
+    )
+    page.get_by_label("Source of fact 1").fill("Planning decision 24/05678 (fictional)")
+    page.get_by_label("Fact 2", exact=True).fill("Nobody has been moved down the housing list")
+    page.get_by_label("Source of fact 2").fill("https://council.example/housing/allocations")
+    page.get_by_label("Trusted messengers").fill("Toller ward councillors; the mill's neighbours")
+    page.get_by_label("Council website").check()
+    page.get_by_label("Community and faith leaders").check()
+    page.get_by_role("button", name=re.compile("Fill the draft from the template")).click()
+    draft = page.get_by_role("textbox", name="Draft")
+    text = draft.input_value()
+    assert "#MakeSureItAddsUp" in text and "Nobody has been moved down the housing list" in text
+    draft.fill(text + "\nQuestions? Ask at the Toller Community Centre.")
+    page.get_by_role("button", name="Save draft", exact=True).click()
+    assert page.get_by_role("status").filter(has_text="Draft saved").is_visible()
+    assert page.get_by_text("Ready for approval by someone other than you").is_visible()
+
+    async def plans() -> list[Any]:
+        async with site.runtime.engine.connect() as conn:
+            return list((await conn.execute(select(counter_plans))).all())
+
+    saved = server.run(plans())
+    assert len(saved) == 1 and saved[0].status == "draft" and saved[0].updated_by == "comms"
+    assert saved[0].channels == ["Council website", "Community and faith leaders"]
+    assert saved[0].draft.endswith("Toller Community Centre.")
+
+
+def test_liaison_cannot_open_post_evidence(served: tuple[Served, DemoSite], page: Any) -> None:
+    _, site = served
+    sign_in(page, site, "liaison")
+    nav = page.get_by_role("navigation", name="Main")
+    assert nav.get_by_role("link", name="Areas").is_visible()
+    assert nav.get_by_role("link", name="Review queue").count() == 0
+    assert nav.get_by_role("link", name="Rumours").count() == 0
+    for path in ("/alerts/1", "/alerts/1/evidence.csv", "/rumours", "/queue", "/mailbox"):
+        response = page.goto(site.url + path)
+        assert response is not None and response.status == 403, path
+        assert page.get_by_role("heading", name="Your role cannot open this page").is_visible()
+    api = page.goto(site.url + "/api/v1/alerts/1")
+    assert api is not None and api.status == 403
+    response = page.goto(site.url + "/areas")
+    assert response is not None and response.status == 200
+    assert page.locator("blockquote").count() == 0
+
+
+def test_pages_are_inert_labelled_and_keyboard_usable(
+    served: tuple[Served, DemoSite], page: Any
+) -> None:
+    _, site = served
+    dialogs: list[str] = []
+    console: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    sign_in(page, site, "admin")
+    page.goto(site.url + "/purpose?next=/")
+    page.get_by_label("Reviewing the classifier's mistakes").check()
+    page.get_by_role("button", name="Continue").click()
+    ids = page.evaluate(
+        "async () => (await (await fetch('/api/v1/alerts')).json()).alerts.map(a => a.id)"
+    )
+    pages = [
+        "/",
+        "/queue",
+        "/areas",
+        "/rumours",
+        "/digests",
+        "/rules",
+        "/rules/try?query=scum",
+        "/audit",
+        "/sources",
+        "/mailbox",
+        *[f"/alerts/{i}" for i in ids[:6]],
+    ]
+    payload_seen = 0
+    for path in pages:
+        response = page.goto(site.url + path)
+        assert response is not None and response.status == 200, path
+        assert page.locator("img[src='x']").count() == 0, path
+        assert page.locator("script:not([src])").count() == 0, path
+        payload_seen += page.get_by_text("<script>alert('x')</script>", exact=False).count()
+        unlabeled = page.evaluate(
+            """() => [...document.querySelectorAll('input, select, textarea')]
+                 .filter(e => e.type !== 'hidden' && !e.closest('[aria-hidden=true]'))
+                 .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+                 .map(e => e.name || e.id)"""
+        )
+        assert unlabeled == [], f"{path}: form fields without a label: {unlabeled}"
+        assert page.locator("h1").count() == 1, path
+    assert payload_seen >= 1, "the payload should be visible as text on some evidence page"
+    assert dialogs == [], f"a script ran: {dialogs}"
+    assert not [c for c in console if "Content Security Policy" in c], console
+
+    page.goto(site.url + "/queue")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    assert skip.evaluate("e => e === document.activeElement")
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => location.hash") == "#main"
