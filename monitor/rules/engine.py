@@ -43,8 +43,13 @@ class RuleSet:
     fingerprint: str = ""
     warnings: tuple[Problem, ...] = ()
     rules: tuple[RuleSpec, ...] = field(init=False)
+    # Each rule's required clauses (see query.required_clauses) are numbered; a post's words
+    # name the clauses they satisfy, and a rule is a candidate when all of its are satisfied.
+    _clause_rule: list[int] = field(init=False, default_factory=list)
+    _need: list[int] = field(init=False, default_factory=list)
     _exact: dict[str, list[int]] = field(init=False, default_factory=dict)
     _prefix: dict[str, list[int]] = field(init=False, default_factory=dict)
+    _pair: dict[str, list[int]] = field(init=False, default_factory=dict)
     _prefix_lens: tuple[int, ...] = field(init=False, default=())
     _always: tuple[int, ...] = field(init=False, default=())
     _counter: dict[str, tuple[CounterSpeech, ...]] = field(init=False, default_factory=dict)
@@ -55,14 +60,20 @@ class RuleSet:
         self._counter = {p.id: p.counter_speech for p in self.packs}
         always: list[int] = []
         for i, rule in enumerate(self.rules):
-            anchors = rule.query.anchors if rule.query is not None else None
-            if anchors is None:
+            clauses = rule.query.clauses if rule.query is not None else ()
+            self._need.append(len(clauses))
+            if not clauses:
                 always.append(i)
                 continue
-            for key in anchors.exact:
-                self._exact.setdefault(key, []).append(i)
-            for key in anchors.prefixes:
-                self._prefix.setdefault(key, []).append(i)
+            for clause in clauses:
+                cid = len(self._clause_rule)
+                self._clause_rule.append(i)
+                for key in clause.exact:
+                    self._exact.setdefault(key, []).append(cid)
+                for key in clause.prefixes:
+                    self._prefix.setdefault(key, []).append(cid)
+                for key in clause.pairs:
+                    self._pair.setdefault(key, []).append(cid)
         self._always = tuple(always)
         self._prefix_lens = tuple(sorted({len(k) for k in self._prefix}))
 
@@ -74,12 +85,12 @@ class RuleSet:
     def rule(self, rule_id: str) -> RuleSpec | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
-    def _rules_for_form(self, form: str) -> tuple[int, ...]:
-        found = self._cache.get(form)
-        if found is not None:
-            return found
-        ids: set[int] = set(self._exact.get(form, ()))
-        for n in self._prefix_lens:
+    def _clauses_for_form(self, form: str) -> tuple[int, ...]:
+        if " " in form:  # a word pair
+            ids = set(self._pair.get(form, ()))
+        else:
+            ids = set(self._exact.get(form, ()))
+        for n in self._prefix_lens if " " not in form else ():
             if n > len(form):
                 break
             ids.update(self._prefix.get(form[:n], ()))
@@ -91,14 +102,30 @@ class RuleSet:
 
     def candidates(self, doc: Doc) -> list[int]:
         """Indexes of the rules that could match this post, in rule order."""
-        found: set[int] = set(self._always)
+        satisfied: set[int] = set()
+        cache = self._cache
         for form in doc.index:
-            ids = self._cache.get(form)
+            ids = cache.get(form)
             if ids is None:
-                ids = self._rules_for_form(form)
+                ids = self._clauses_for_form(form)
             if ids:
-                found.update(ids)
-        return sorted(found)
+                satisfied.update(ids)
+        if self._pair:
+            for form in doc.pairs:
+                ids = cache.get(form)
+                if ids is None:
+                    ids = self._clauses_for_form(form)
+                if ids:
+                    satisfied.update(ids)
+        if not satisfied:
+            return list(self._always)
+        need = self._need
+        counts = Counter(map(self._clause_rule.__getitem__, satisfied))
+        found = [r for r, c in counts.items() if c == need[r]]
+        if self._always:
+            found.extend(self._always)
+        found.sort()
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +167,7 @@ def _passes(rule: RuleSpec, post: Post, scores: Mapping[str, float], doc: Doc) -
 def _reason(rule: RuleSpec, scores: Mapping[str, float], doc: Doc) -> str:
     parts: list[str] = []
     if rule.query is not None:
-        words = matched_words(rule.query.ast, doc)
+        words = matched_words(rule.query, doc)
         if words:
             parts.append("matched " + ", ".join(repr(w) for w in words))
     for cond in rule.scores:

@@ -21,10 +21,11 @@ wholly in another script is left alone, so Russian text is not turned into nonse
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import Any
 
 TIME_FORM = "<time>"
 EMPHASIS = "~"
@@ -63,9 +64,18 @@ _CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLE)
 # A token is a clock time, or a run of letters/digits possibly with leet symbols and
 # apostrophes inside. Everything else (spaces, punctuation, emoji, '_', '#', '*') separates.
 _TOKEN = re.compile(
-    r"(?P<time>(?<![\w:.])\d{1,2}(?:[:.][0-5]\d)?\s?[ap]\.?m\b\.?|(?<![\w:.])(?:[01]?\d|2[0-3]):[0-5]\d\b)"
-    r"|(?:[^\W_]|[@$!|'’])+"
+    r"(?<![\w:.])\d{1,2}(?:[:.][0-5]\d)?\s?[ap]\.?m\b\.?"  # 7pm, 7.30 pm, 7 a.m.
+    r"|(?<![\w:.])(?:[01]?\d|2[0-3]):[0-5]\d\b"  # 19:30
+    r"|(?<![^\W_])[^\W_](?:[\s.\-_*·]{1,2}[^\W_](?![^\W_])){2,}"  # k i l l, K.I.L.L
+    r"|(?:[^\W_]|[@$!|'’])+"  # a word, perhaps with leet symbols or apostrophes in it
 )
+# Most posts need only this; `make_doc` falls back to `_TOKEN` when it sees spelt-out letters,
+# underscores or a number that may be part of a time ("7 pm", "19:30", "7.30pm").
+_FAST_TOKEN = re.compile(r"[\w@$!|'’]+")
+_SLOW = ("_slow",)  # cached for tokens that need the full tokenizer
+_TIME_TAILS = frozenset({"am", "pm", "a", "p"})
+_TIME_TOKEN = re.compile(r"\d{1,2}(?:[:.][0-5]\d)?\s?[ap]\.?m\.?|(?:[01]?\d|2[0-3]):[0-5]\d")
+_SEPARATORS = re.compile(r"[\s.\-_*·:]")
 _RUN3 = re.compile(r"(.)\1{2,}")
 _RUN_ANY = re.compile(r"(.)\1+")
 _NUMBER_UNIT = re.compile(r"\d+[^\W\d_]{1,2}")  # "10pm", "2nd", "5k": a number, not leet
@@ -143,6 +153,7 @@ def _word_forms(raw: str) -> tuple[str, ...]:
     return tuple(forms)
 
 
+@functools.lru_cache(maxsize=65536)
 def query_keys(word: str) -> tuple[str, ...]:
     """The keys a query word looks up: its forms plus its squeezed `~` key (see module doc).
 
@@ -160,81 +171,181 @@ def query_keys(word: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _raw_words(folded: str) -> list[tuple[str, bool]]:
-    """Raw words of folded text with whether each is a clock time; spelt-out letters joined."""
-    raws: list[tuple[str, int, int, bool]] = []
-    has_single = False
-    for m in _TOKEN.finditer(folded):
-        word = m.group(0)
-        is_time = m.group("time") is not None
-        if is_time:
-            word = word.replace(" ", "").replace(".", "").replace(":", "")
-        elif len(word) == 1:
-            has_single = True
-        raws.append((word, m.start(), m.end(), is_time))
-    if not has_single:
-        return [(r[0], r[3]) for r in raws]
-    return _join_spelt_out(raws)
-
-
-def _join_spelt_out(raws: list[tuple[str, int, int, bool]]) -> list[tuple[str, bool]]:
-    """Join runs of three or more single characters ("k i l l", "K.I.L.L") separated by at
-    most two separator characters into one word."""
-    out: list[tuple[str, bool]] = []
-    i, n = 0, len(raws)
-    while i < n:
-        word, _start, _end, is_time = raws[i]
-        if len(word) == 1 and not is_time:
-            j = i + 1
-            while j < n and len(raws[j][0]) == 1 and raws[j][1] - raws[j - 1][2] <= 2:
-                j += 1
-            if j - i >= 3:
-                out.append(("".join(r[0] for r in raws[i:j]), False))
-                i = j
-                continue
-        out.append((word, is_time))
-        i += 1
-    return out
+def _classify(token: str) -> tuple[str, bool]:
+    """A token as a word, and whether it is a clock time ("7.30 pm" -> "730pm")."""
+    if token.isalpha():
+        return token, False
+    if token[0].isdigit() and _TIME_TOKEN.fullmatch(token):
+        return token.replace(" ", "").replace(".", "").replace(":", ""), True
+    if _SEPARATORS.search(token):  # letters spelt out one by one: join them
+        return _SEPARATORS.sub("", token), False
+    return token, False
 
 
 def split_words(text: str) -> list[tuple[str, bool]]:
-    """Folded raw words of a query phrase, each with whether it is a clock time."""
-    return _raw_words(fold(text))
+    """Folded words of a query phrase, each with whether it is a clock time."""
+    return [_classify(t) for t in _TOKEN.findall(fold(text))]
 
 
-@dataclass(frozen=True, slots=True)
+_token_cache: dict[str, tuple[str, ...]] = {}
+
+
+def _token_forms(token: str) -> tuple[str, ...]:
+    word, is_time = _classify(token)
+    forms = word_forms(word)
+    if is_time and forms:
+        forms = (*forms, TIME_FORM)
+    if len(_token_cache) >= _MAX_CACHE:
+        _token_cache.clear()
+    _token_cache[token] = forms
+    return forms
+
+
+MIN_PREFIX = 3
+
+
 class Doc:
     """A post's text as positions of forms, and an index from each form to its positions."""
 
-    positions: tuple[tuple[str, ...], ...]
-    index: dict[str, list[int]]
-    words: tuple[str, ...]  # the folded word at each position, for explanations
+    __slots__ = ("positions", "index", "pairs", "words", "memo", "_prefixes")
+
+    def __init__(
+        self,
+        positions: tuple[tuple[str, ...], ...],
+        index: dict[str, list[int]],
+        words: tuple[str, ...],
+        pairs: dict[str, list[int]] | None = None,
+    ) -> None:
+        self.positions = positions
+        self.index = index
+        # "form form" for each two neighbouring words (every pairing of their forms), at the
+        # first one's position: phrases are looked up by a word pair, far rarer than a word.
+        self.pairs = pairs if pairs is not None else _pairs(positions)
+        self.words = words  # the folded word at each position, for explanations
+        self.memo: dict[int, Any] = {}  # results of shared query parts (see query._memoised)
+        self._prefixes: dict[str, list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.positions)
 
+    def prefix_table(self) -> dict[str, list[int]]:
+        """Every prefix (at least MIN_PREFIX characters) of every form, with its positions.
+        Built once per post, on the first wildcard asked about."""
+        table = self._prefixes
+        if table is None:
+            table = self._prefixes = _prefix_table(self.index)
+        return table
+
+    def prefix_positions(self, prefix: str) -> list[int]:
+        """Positions of forms starting with `prefix` (at least MIN_PREFIX characters)."""
+        return self.prefix_table().get(prefix, [])
+
+
+def pair_key(first: str, second: str) -> str:
+    return f"{first} {second}"
+
+
+def _pairs(positions: tuple[tuple[str, ...], ...]) -> dict[str, list[int]]:
+    pairs: dict[str, list[int]] = {}
+    for p in range(1, len(positions)):
+        for a in positions[p - 1]:
+            for b in positions[p]:
+                key = f"{a} {b}"
+                found = pairs.get(key)
+                if found is None:
+                    pairs[key] = [p - 1]
+                else:
+                    found.append(p - 1)
+    return pairs
+
+
+def _prefix_table(index: dict[str, list[int]]) -> dict[str, list[int]]:
+    table: dict[str, list[int]] = {}
+    merged: set[str] = set()
+    for form, positions in index.items():
+        for n in range(MIN_PREFIX, len(form) + 1):
+            key = form[:n]
+            found = table.get(key)
+            if found is None:
+                table[key] = positions
+            else:
+                if key not in merged:
+                    table[key] = found = list(found)
+                    merged.add(key)
+                found.extend(positions)
+    for key in merged:
+        table[key] = sorted(set(table[key]))
+    return table
+
 
 def make_doc(text: str) -> Doc:
-    """Normalise a post's text into a `Doc`. Linear in the text's length."""
+    """Normalise a post's text into a `Doc`. Linear in the text's length; words already seen
+    (most of them) cost one dictionary look-up."""
+    folded = fold(text)
+    doc = _make_doc(_FAST_TOKEN.findall(folded), fast=True)
+    if doc is None:
+        doc = _make_doc(_TOKEN.findall(folded), fast=False)
+        assert doc is not None  # the full tokenizer never gives up
+    return doc
+
+
+def _make_doc(tokens: list[str], *, fast: bool) -> Doc | None:
     positions: list[tuple[str, ...]] = []
     index: dict[str, list[int]] = {}
-    kept: list[str] = []
-    for word, is_time in _raw_words(fold(text)):
-        forms = word_forms(word)
+    words: list[str] = []
+    cache = _token_cache
+    get = index.get
+    pairs: dict[str, list[int]] = {}
+    get_pair = pairs.get
+    previous: tuple[str, ...] = ()
+    singles = 0
+    number = False
+    for token in tokens:
+        if fast:
+            if len(token) == 1:
+                singles += 1
+                if singles == 3:
+                    return None
+            else:
+                singles = 0
+            if number and (token[0].isdigit() or token in _TIME_TAILS):
+                return None
+            number = len(token) <= 2 and token.isdigit()
+        forms = cache.get(token)
+        if forms is None:
+            forms = _SLOW if fast and "_" in token else _token_forms(token)
+        if forms is _SLOW:
+            return None
         if not forms:
             continue
-        kept.append(word)
-        if is_time:
-            forms = (*forms, TIME_FORM)
         pos = len(positions)
         positions.append(forms)
+        words.append(token)
         for form in forms:
-            found = index.get(form)
+            found = get(form)
             if found is None:
                 index[form] = [pos]
-            elif found[-1] != pos:
+            else:
                 found.append(pos)
-    return Doc(tuple(positions), index, tuple(kept))
+        if previous:
+            if len(previous) == 1 and len(forms) == 1:
+                key = previous[0] + " " + forms[0]
+                found = get_pair(key)
+                if found is None:
+                    pairs[key] = [pos - 1]
+                else:
+                    found.append(pos - 1)
+            else:
+                for a in previous:
+                    for b in forms:
+                        key = a + " " + b
+                        found = get_pair(key)
+                        if found is None:
+                            pairs[key] = [pos - 1]
+                        else:
+                            found.append(pos - 1)
+        previous = forms
+    return Doc(tuple(positions), index, tuple(words), pairs)
 
 
 def forms_of(texts: Iterable[str]) -> set[str]:

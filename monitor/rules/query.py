@@ -26,13 +26,17 @@ to the post's length times the query's size.
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from monitor.rules.normalise import TIME_FORM, Doc, query_keys, split_words
+from monitor.rules.normalise import EMPHASIS, TIME_FORM, Doc, pair_key, query_keys, split_words
 
 Span = tuple[int, int]
+T = TypeVar("T")
 
 
 class QueryError(ValueError):
@@ -62,11 +66,18 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+MAX_SPANS = 4096  # most places one part of a query is tracked at in one post
 OPERATORS = frozenset({"AND", "OR", "NOT"})
+# Very common English words: a poor choice of word to look a rule up by, so a phrase is filed
+# under its rarer words ("breed like" under "breed"). Only affects speed, never results.
 _STOPWORDS = frozenset(
-    "a an and are as at be but by for from has have he her his i if in is it its me my no not "
-    "of on or our she so that the their them they this to us was we were what when where who "
-    "will with you your".split()
+    "a about after again all also an and any are as at back be because been before being but "
+    "by can come could day did do does down even every first for from get go going good got "
+    "had has have he her here him his how i if in into is it its just know last like look "
+    "made make many me more most much my new no not now of off on one only or other our out "
+    "over people really right said say see she should show so some take than that the their "
+    "them then there these they think this those time to too turn two up us very want was way "
+    "we well were what when where which who will with would year you your".split()
 )
 
 # --- AST -------------------------------------------------------------------------------------
@@ -74,10 +85,10 @@ _STOPWORDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Word:
-    text: str
+    text: str = field(compare=False)
     keys: tuple[str, ...]
     prefix: bool
-    pos: int
+    pos: int = field(compare=False)  # where in the query; not part of its meaning
 
     def __str__(self) -> str:
         return self.text
@@ -85,7 +96,7 @@ class Word:
 
 @dataclass(frozen=True, slots=True)
 class Time:
-    pos: int
+    pos: int = field(compare=False)  # where in the query; not part of its meaning
 
     def __str__(self) -> str:
         return "<time>"
@@ -93,9 +104,9 @@ class Time:
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
-    text: str
+    text: str = field(compare=False)
     words: tuple[Word | Time, ...]
-    pos: int
+    pos: int = field(compare=False)  # where in the query; not part of its meaning
 
     def __str__(self) -> str:
         return f'"{self.text}"'
@@ -107,7 +118,7 @@ class Near:
     right: Node
     distance: int
     ordered: bool
-    pos: int
+    pos: int = field(compare=False)  # where in the query; not part of its meaning
 
     def __str__(self) -> str:
         op = f"NEAR/{self.distance}{'f' if self.ordered else ''}"
@@ -117,7 +128,7 @@ class Near:
 @dataclass(frozen=True, slots=True)
 class Not:
     child: Node
-    pos: int
+    pos: int = field(compare=False)  # where in the query; not part of its meaning
 
     def __str__(self) -> str:
         child = self.child
@@ -127,7 +138,7 @@ class Not:
 @dataclass(frozen=True, slots=True)
 class And:
     children: tuple[Node, ...]
-    pos: int
+    pos: int = field(compare=False)  # where in the query; not part of its meaning
 
     def __str__(self) -> str:
         return " AND ".join(_wrap(c) for c in self.children)
@@ -136,7 +147,7 @@ class And:
 @dataclass(frozen=True, slots=True)
 class Or:
     children: tuple[Node, ...]
-    pos: int
+    pos: int = field(compare=False)  # where in the query; not part of its meaning
 
     def __str__(self) -> str:
         return " OR ".join(_wrap(c) for c in self.children)
@@ -409,8 +420,7 @@ class _Parser:
             if not keys:
                 raise QueryError(f"{raw!r} has no letters or digits", pos)
             if prefix and last:
-                shortest = min(len(k.lstrip("~")) for k in keys)
-                if shortest < self.limits.min_prefix:
+                if len(keys[0]) < self.limits.min_prefix:
                     raise QueryError(
                         f"a wildcard needs at least {self.limits.min_prefix} letters before "
                         f"the *, or it matches too much",
@@ -452,22 +462,30 @@ class Anchors:
 
     exact: frozenset[str] = frozenset()
     prefixes: frozenset[str] = frozenset()
+    pairs: frozenset[str] = frozenset()  # "form form" of two neighbouring words (Doc.pairs)
 
     def __or__(self, other: Anchors) -> Anchors:
-        return Anchors(self.exact | other.exact, self.prefixes | other.prefixes)
+        return Anchors(
+            self.exact | other.exact, self.prefixes | other.prefixes, self.pairs | other.pairs
+        )
 
     def cost(self) -> float:
-        """Lower is a better filter: few keys, long keys, exact rather than prefix."""
-        keys = [*self.exact, *self.prefixes]
-        if not keys:
+        """Lower is a better filter: few keys, long keys, exact rather than prefix, and word
+        pairs best of all. Only the main form of each word counts (its ~ form comes along)."""
+        keys = [k for k in (*self.exact, *self.prefixes) if not k.startswith(EMPHASIS)]
+        pairs = [k for k in self.pairs if not k.startswith(EMPHASIS) and f" {EMPHASIS}" not in k]
+        if not keys and not pairs:
             return float("inf")
         score = 0.0
         for k in keys:
-            bare = k.lstrip("~")
-            score += 8.0 if bare in _STOPWORDS else 1.0 + 4.0 / max(len(bare), 1)
+            score += 8.0 if k in _STOPWORDS else 1.0 + 4.0 / max(len(k), 1)
+        for k in pairs:
+            a, _, b = k.partition(" ")
+            score += 3.0 if a in _STOPWORDS and b in _STOPWORDS else 0.4
         return score + 2.0 * len(self.prefixes)
 
 
+@functools.lru_cache(maxsize=65536)
 def anchors(node: Node) -> Anchors | None:
     """Anchors for `node`, or None when it can match a post without any positive word."""
     if isinstance(node, Word):
@@ -487,8 +505,10 @@ def anchors(node: Node) -> Anchors | None:
         return out
     parts: Sequence[Node]
     if isinstance(node, Phrase):
-        parts = node.words
-    elif isinstance(node, Near):
+        options = [a for a in (anchors(c) for c in node.words) if a is not None]
+        options += list(_phrase_pairs(node))
+        return min(options, key=Anchors.cost)
+    if isinstance(node, Near):
         parts = (node.left, node.right)
     else:
         parts = node.children
@@ -496,7 +516,83 @@ def anchors(node: Node) -> Anchors | None:
     return min(options, key=Anchors.cost) if options else None
 
 
-# --- compiled matchers -----------------------------------------------------------------------
+def _word_keys(word: Word | Time) -> tuple[str, ...] | None:
+    if isinstance(word, Time):
+        return (TIME_FORM,)
+    return None if word.prefix else word.keys
+
+
+@functools.lru_cache(maxsize=65536)
+def _phrase_pairs(node: Phrase) -> tuple[Anchors, ...]:
+    """For each two neighbouring exact words of a phrase, the pair keys a post must have."""
+    out: list[Anchors] = []
+    for first, second in zip(node.words, node.words[1:], strict=False):
+        a, b = _word_keys(first), _word_keys(second)
+        if a is not None and b is not None:
+            out.append(Anchors(pairs=frozenset(pair_key(x, y) for x in a for y in b)))
+    return tuple(out)
+
+
+def required_clauses(node: Node, most: int = 3) -> tuple[Anchors, ...]:
+    """Up to `most` anchor sets that a matching post must *each* hit (an AND of ORs): every
+    word of a phrase, both sides of a NEAR, every part of an AND. The rarest-looking are kept,
+    so that a rule is only tried when all of them are present."""
+    found: list[Anchors] = []
+
+    def visit(n: Node) -> None:
+        if isinstance(n, Word | Time):
+            a = anchors(n)
+            if a is not None:
+                found.append(a)
+        elif isinstance(n, Phrase):
+            for w in n.words:
+                visit(w)
+            found.extend(_phrase_pairs(n))
+        elif isinstance(n, Near):
+            visit(n.left)
+            visit(n.right)
+        elif isinstance(n, And):
+            for c in n.children:
+                visit(c)
+        elif isinstance(n, Or):
+            a = anchors(n)
+            if a is not None:
+                found.append(a)
+
+    visit(node)
+    unique = list(dict.fromkeys(found))
+    return tuple(sorted(unique, key=Anchors.cost)[:most])
+
+
+# --- compiled matchers ---
+
+# Equal parts of different rules (a list of hearsay phrases copied into ten rules) share one
+# number, and their results are kept per post in `Doc.memo`, so each is worked out once.
+_shared: dict[Node, int] = {}
+_next_id = itertools.count()
+
+
+def _memo_id(node: Node) -> int:
+    found = _shared.get(node)
+    if found is None:
+        if len(_shared) > 100_000:  # forgetting only loses sharing; ids stay unique
+            _shared.clear()
+        found = _shared[node] = next(_next_id)
+    return found
+
+
+def _memoised(node: Node, fn: Callable[[Doc], T], spans: bool) -> Callable[[Doc], T]:
+    key = 2 * _memo_id(node) + spans  # a part's yes/no and its positions are kept apart
+
+    def cached(doc: Doc) -> T:
+        memo = doc.memo
+        if key in memo:
+            return memo[key]  # type: ignore[no-any-return]
+        result = memo[key] = fn(doc)
+        return result
+
+    return cached
+
 
 Test = Callable[[Doc], bool]
 Spans = Callable[[Doc], list[Span]]
@@ -510,20 +606,41 @@ class Compiled:
     ast: Node
     test: Test
     anchors: Anchors | None
-    size: int = field(default=0)
+    size: int = 0
+    clauses: tuple[Anchors, ...] = ()  # see required_clauses
+    # Where the words and phrases that count in its favour (not under NOT) are in a post.
+    evidence: Spans | None = None
 
 
 def compile_query(query: str, limits: Limits = DEFAULT_LIMITS) -> Compiled:
     ast = parse(query, limits)
-    return Compiled(query, ast, _test(ast), anchors(ast), sum(1 for _ in walk(ast)))
+    leaves = _positive_leaves(ast)
+    return Compiled(
+        query,
+        ast,
+        _test(ast),
+        anchors(ast),
+        sum(1 for _ in walk(ast)),
+        required_clauses(ast),
+        _or_spans(list(dict.fromkeys(leaves))) if leaves else None,
+    )
 
 
-def _prefix_positions(doc: Doc, keys: tuple[str, ...]) -> list[int]:
-    out: set[int] = set()
-    for form, positions in doc.index.items():
-        if form.startswith(keys):
-            out.update(positions)
-    return sorted(out)
+def _positive_leaves(node: Node) -> list[Node]:
+    if isinstance(node, Word | Time | Phrase):
+        return [node]
+    if isinstance(node, Near):
+        return _positive_leaves(node.left) + _positive_leaves(node.right)
+    if isinstance(node, And | Or):
+        return [leaf for c in node.children for leaf in _positive_leaves(c)]
+    return []
+
+
+def _merge(lists: list[list[int]]) -> list[int]:
+    found = [p for p in lists if p]
+    if len(found) <= 1:
+        return found[0] if found else []
+    return sorted(set().union(*found))
 
 
 def _word_positions(node: Word | Time) -> Callable[[Doc], list[int]]:
@@ -531,20 +648,22 @@ def _word_positions(node: Word | Time) -> Callable[[Doc], list[int]]:
         return lambda doc: doc.index.get(TIME_FORM, [])
     keys = node.keys
     if node.prefix:
-        return lambda doc: _prefix_positions(doc, keys)
+        return lambda doc: _merge([doc.prefix_positions(k) for k in keys])
     if len(keys) == 1:
         (k,) = keys
         return lambda doc: doc.index.get(k, [])
+    if len(keys) == 2:
+        k1, k2 = keys
 
-    def positions(doc: Doc) -> list[int]:
-        found: list[int] = []
-        for k in keys:
-            p = doc.index.get(k)
-            if p:
-                found = p if not found else sorted(set(found) | set(p))
-        return found
+        def two(doc: Doc) -> list[int]:
+            a = doc.index.get(k1)
+            b = doc.index.get(k2)
+            if b is None:
+                return a or []
+            return b if a is None else sorted(set(a) | set(b))
 
-    return positions
+        return two
+    return lambda doc: _merge([doc.index.get(k, []) for k in keys])
 
 
 def _spans(node: Node) -> Spans:
@@ -553,39 +672,35 @@ def _spans(node: Node) -> Spans:
         return lambda doc: [(p, p) for p in positions(doc)]
     if isinstance(node, Phrase):
         parts = [_word_positions(w) for w in node.words]
+        first, rest_parts = parts[0], parts[1:]
         width = len(parts) - 1
 
         def phrase_spans(doc: Doc) -> list[Span]:
-            starts = parts[0](doc)
+            starts = first(doc)
             if not starts:
                 return []
-            rest: list[set[int]] = []
-            for get in parts[1:]:
+            rest: list[set[int] | list[int]] = []
+            for get in rest_parts:
                 found = get(doc)
                 if not found:
                     return []
-                rest.append(set(found))
+                rest.append(found if len(found) < 4 else set(found))
             return [
                 (s, s + width) for s in starts if all(s + k + 1 in r for k, r in enumerate(rest))
             ]
 
         return phrase_spans
     if isinstance(node, Or):
-        kids = [_spans(c) for c in node.children]
-
-        def or_spans(doc: Doc) -> list[Span]:
-            out: set[Span] = set()
-            for k in kids:
-                out.update(k(doc))
-            return sorted(out)
-
-        return or_spans
+        return _memoised(node, _or_spans(node.children), spans=True)
     if isinstance(node, Near):
-        return _near_spans(node)
+        return _memoised(node, _near_spans(node), spans=True)
     raise TypeError(f"{type(node).__name__} has no positions")  # parser prevents this
 
 
 def _near_spans(node: Near) -> Spans:
+    """Every pair of a left and a right span at most `distance` words apart, not overlapping
+    (left first when ordered), as one span from the first word to the last. Exact, and
+    capped at MAX_SPANS per node so an adversarial post cannot make it quadratic."""
     left, right = _spans(node.left), _spans(node.right)
     n, ordered = node.distance, node.ordered
 
@@ -599,24 +714,28 @@ def _near_spans(node: Near) -> Spans:
         b_starts = [s for s, _ in b]
         b_by_end = sorted(b, key=lambda s: s[1])
         b_ends = [e for _, e in b_by_end]
-        out: list[Span] = []
+        out: set[Span] = set()
         for a_start, a_end in a:
-            # b after a: b.start in [a.end + 1, a.end + 1 + n]; take the nearest.
-            k = bisect.bisect_left(b_starts, a_end + 1)
-            if k < len(b) and b_starts[k] <= a_end + 1 + n:
-                out.append((a_start, max(a_end, b[k][1])))
-            if ordered:
-                continue
-            # b before a: b.end in [a.start - 1 - n, a.start - 1]; take the nearest.
-            k = bisect.bisect_right(b_ends, a_start - 1) - 1
-            if k >= 0 and b_ends[k] >= a_start - 1 - n:
-                out.append((min(a_start, b_by_end[k][0]), a_end))
-        return sorted(set(out))
+            # right side after the left one: its start in [a_end + 1, a_end + 1 + n]
+            lo = bisect.bisect_left(b_starts, a_end + 1)
+            hi = bisect.bisect_right(b_starts, a_end + 1 + n)
+            for k in range(lo, hi):
+                out.add((a_start, b[k][1]))
+            if not ordered:
+                # right side before the left one: its end in [a_start - 1 - n, a_start - 1]
+                lo = bisect.bisect_left(b_ends, a_start - 1 - n)
+                hi = bisect.bisect_right(b_ends, a_start - 1)
+                for k in range(lo, hi):
+                    out.add((b_by_end[k][0], a_end))
+            if len(out) >= MAX_SPANS:
+                break
+        return sorted(out)
 
     return near
 
 
 def _test(node: Node) -> Test:
+    """A fast yes/no matcher: dictionary look-ups first, positions only when needed."""
     if isinstance(node, Word) and not node.prefix:
         keys = node.keys
         if len(keys) == 1:
@@ -628,7 +747,7 @@ def _test(node: Node) -> Test:
         return lambda doc: any(k in doc.index for k in keys)
     if isinstance(node, Word):
         prefixes = node.keys
-        return lambda doc: any(f.startswith(prefixes) for f in doc.index)
+        return lambda doc: any(doc.prefix_positions(k) for k in prefixes)
     if isinstance(node, Time):
         return lambda doc: TIME_FORM in doc.index
     if isinstance(node, Not):
@@ -636,12 +755,168 @@ def _test(node: Node) -> Test:
         return lambda doc: not child(doc)
     if isinstance(node, And):
         kids = tuple(_test(c) for c in _cheap_first(node.children))
-        return lambda doc: all(k(doc) for k in kids)
+
+        def all_of(doc: Doc) -> bool:
+            for k in kids:
+                if not k(doc):
+                    return False
+            return True
+
+        return all_of
     if isinstance(node, Or):
-        kids = tuple(_test(c) for c in _cheap_first(node.children))
-        return lambda doc: any(k(doc) for k in kids)
-    spans = _spans(node)
-    return lambda doc: bool(spans(doc))
+        return _memoised(node, _or_test(node.children), spans=False)
+    if isinstance(node, Phrase):
+        # Neighbouring exact words must be present as pairs, and every word present: both
+        # necessary and cheap to check; positions only if so.
+        pair_sets = tuple(a.pairs for a in _phrase_pairs(node))
+        present = tuple(_test(w) for w in node.words)
+        spans = _spans(node)
+
+        def phrase(doc: Doc) -> bool:
+            doc_pairs = doc.pairs
+            for keys in pair_sets:
+                if keys.isdisjoint(doc_pairs):
+                    return False
+            for k in present:
+                if not k(doc):
+                    return False
+            return bool(spans(doc))
+
+        return phrase
+    near_spans = _spans(node)
+    need = (_test(node.left), _test(node.right))
+    return lambda doc: need[0](doc) and need[1](doc) and bool(near_spans(doc))
+
+
+@dataclass(frozen=True, slots=True)
+class _OrParts:
+    """An OR's children sorted for speed: plain words, wildcards and two-word phrases become
+    one set test each; longer phrases are only tried when their rarest word or word pair is
+    present; anything else (NEAR, nested logic) runs in turn."""
+
+    exact: frozenset[str]
+    prefixes: frozenset[str]
+    pairs: frozenset[str]  # two-word phrases of exact words, as Doc.pairs keys
+    by_word: dict[str, tuple[Node, ...]]  # phrases gated by a word's form
+    by_prefix: dict[str, tuple[Node, ...]]
+    by_pair: dict[str, tuple[Node, ...]]
+    others: tuple[Node, ...]
+
+
+def _or_parts(children: Sequence[Node]) -> _OrParts:
+    exact: set[str] = set()
+    prefixes: set[str] = set()
+    pairs: set[str] = set()
+    by: dict[str, dict[str, list[Node]]] = {"word": {}, "prefix": {}, "pair": {}}
+    others: list[Node] = []
+    for c in children:
+        if isinstance(c, Word):
+            (prefixes if c.prefix else exact).update(c.keys)
+        elif isinstance(c, Time):
+            exact.add(TIME_FORM)
+        elif isinstance(c, Phrase) and len(c.words) == 2 and len(p := _phrase_pairs(c)) == 1:
+            pairs.update(p[0].pairs)
+        elif isinstance(c, Phrase):
+            a = anchors(c)
+            assert a is not None  # a phrase always has a word
+            for kind, keys in (("word", a.exact), ("prefix", a.prefixes), ("pair", a.pairs)):
+                for k in keys:
+                    by[kind].setdefault(k, []).append(c)
+        else:
+            others.append(c)
+    return _OrParts(
+        frozenset(exact),
+        frozenset(prefixes),
+        frozenset(pairs),
+        {k: tuple(v) for k, v in by["word"].items()},
+        {k: tuple(v) for k, v in by["prefix"].items()},
+        {k: tuple(v) for k, v in by["pair"].items()},
+        tuple(_cheap_first(others)),
+    )
+
+
+def _or_test(children: Sequence[Node]) -> Test:
+    parts = _or_parts(children)
+    exact, prefixes, pairs = parts.exact, parts.prefixes, parts.pairs
+    tests: dict[Node, Test] = {}
+    gated: list[tuple[str, frozenset[str], dict[str, tuple[Test, ...]]]] = []
+    for kind, group in (("word", parts.by_word), ("prefix", parts.by_prefix),
+                        ("pair", parts.by_pair)):  # fmt: skip
+        if group:
+            for v in group.values():
+                for c in v:
+                    if c not in tests:
+                        tests[c] = _test(c)
+            table = {k: tuple(tests[c] for c in v) for k, v in group.items()}
+            gated.append((kind, frozenset(table), table))
+    others = tuple(_test(c) for c in parts.others)
+
+    def any_of(doc: Doc) -> bool:
+        if exact and not exact.isdisjoint(doc.index):
+            return True
+        if pairs and not pairs.isdisjoint(doc.pairs):
+            return True
+        if prefixes and not prefixes.isdisjoint(doc.prefix_table()):
+            return True
+        for kind, keys, table in gated:
+            for k in keys.intersection(_table(doc, kind)):
+                for t in table[k]:
+                    if t(doc):
+                        return True
+        for t in others:
+            if t(doc):
+                return True
+        return False
+
+    return any_of
+
+
+def _table(doc: Doc, kind: str) -> dict[str, list[int]]:
+    if kind == "word":
+        return doc.index
+    if kind == "pair":
+        return doc.pairs
+    return doc.prefix_table()
+
+
+def _or_spans(children: Sequence[Node]) -> Spans:
+    parts = _or_parts(children)
+    exact, prefixes, pairs = parts.exact, parts.prefixes, parts.pairs
+    spans: dict[Node, Spans] = {}
+    gated: list[tuple[str, frozenset[str], dict[str, tuple[Spans, ...]]]] = []
+    for kind, group in (("word", parts.by_word), ("prefix", parts.by_prefix),
+                        ("pair", parts.by_pair)):  # fmt: skip
+        if group:
+            for v in group.values():
+                for c in v:
+                    if c not in spans:
+                        spans[c] = _spans(c)
+            table = {k: tuple(spans[c] for c in v) for k, v in group.items()}
+            gated.append((kind, frozenset(table), table))
+    others = tuple(_spans(c) for c in parts.others)
+
+    def or_spans(doc: Doc) -> list[Span]:
+        index = doc.index
+        positions: set[int] = set()
+        for k in exact.intersection(index):
+            positions.update(index[k])
+        if prefixes:
+            table = doc.prefix_table()
+            for k in prefixes.intersection(table):
+                positions.update(table[k])
+        out: set[Span] = {(p, p) for p in positions}
+        if pairs:
+            for k in pairs.intersection(doc.pairs):
+                out.update((p, p + 1) for p in doc.pairs[k])
+        for kind, keys, group in gated:
+            for k in keys.intersection(_table(doc, kind)):
+                for f in group[k]:
+                    out.update(f(doc))
+        for f in others:
+            out.update(f(doc))
+        return sorted(out)
+
+    return or_spans
 
 
 def _cheap_first(children: Sequence[Node]) -> list[Node]:
@@ -680,28 +955,17 @@ def explain(node: Node, doc: Doc, indent: int = 0) -> list[str]:
     return lines
 
 
-def matched_words(node: Node, doc: Doc, limit: int = 6) -> list[str]:
-    """The post's words that positive leaves of the query matched (for a hit's reason)."""
-    words = doc.words
+def matched_words(compiled: Compiled, doc: Doc, limit: int = 6) -> list[str]:
+    """The post's words that the query's positive words and phrases matched (a hit's reason)."""
+    if compiled.evidence is None:
+        return []
     found: list[str] = []
     seen: set[int] = set()
-
-    def visit(n: Node, positive: bool) -> None:
-        if isinstance(n, Not):
-            visit(n.child, not positive)
-            return
-        if isinstance(n, Word | Time | Phrase) and positive:
-            for s, e in _spans(n)(doc):
-                if s not in seen and len(found) < limit:
-                    seen.add(s)
-                    found.append(" ".join(words[s : e + 1]))
-            return
-        if isinstance(n, Near):
-            visit(n.left, positive)
-            visit(n.right, positive)
-        elif isinstance(n, And | Or):
-            for c in n.children:
-                visit(c, positive)
-
-    visit(node, True)
+    words = doc.words
+    for s, e in compiled.evidence(doc):
+        if s not in seen:
+            seen.add(s)
+            found.append(" ".join(words[s : e + 1]))
+            if len(found) >= limit:
+                break
     return found

@@ -237,6 +237,8 @@ def _fmt_duration(d: dt.timedelta) -> str:
 # --- YAML with lines -------------------------------------------------------------------------
 
 _constructor = yaml.constructor.SafeConstructor()
+# libyaml's parser when PyYAML has it (ten times faster on big packs); same nodes and marks.
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 T = TypeVar("T")
 
 
@@ -256,7 +258,7 @@ def compose(text: str, file: str) -> yaml.Node | None:
     if len(text.encode("utf-8")) > MAX_FILE_BYTES:
         raise PackError([Problem(file, 0, f"file is larger than {MAX_FILE_BYTES} bytes")])
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_YAML_LOADER):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise PackError(
                     [
@@ -268,7 +270,7 @@ def compose(text: str, file: str) -> yaml.Node | None:
                         )
                     ]
                 )
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_YAML_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
