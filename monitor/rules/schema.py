@@ -736,7 +736,8 @@ def _rule(node: yaml.Node, pack_id: str, file: str, limits: Limits, col: _Collec
     languages = field("language", _languages)
     counter = field("counter_speech", _counter_flag)
     enabled = field("enabled", _enabled)
-    if "query" not in keys and "scores" not in keys and "window" not in keys:
+    unknown = any(key not in RULE_KEYS for key, _, _ in items)  # likely a misspelt query:
+    if "query" not in keys and "scores" not in keys and "window" not in keys and not unknown:
         col.problems.append(Problem(file, node.start_mark.line + 1,
             f"rule {name} needs a query, scores or a window to say what it matches"))  # fmt: skip
     if query is not None and query.anchors is None and not scores:

@@ -1,0 +1,97 @@
+"""Obfuscation cannot hide a word from a rule: case, accents, leetspeak, spacing, repeated
+letters, invisible characters and look-alike letters are all normalised — on both sides."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.rules.normalise import TIME_FORM, make_doc
+from monitor.rules.query import compile_query
+
+
+def matches(query: str, text: str) -> bool:
+    return compile_query(query).test(make_doc(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "KILL them",
+        "kíll them",  # accent
+        "k1ll them",  # leetspeak
+        "k i l l them",  # spaced out
+        "K.I.L.L them",
+        "k-i-l-l them",
+        "k_i_l_l them",
+        "kiiiiill them",  # repeated letters
+        "ki\u200bll them",  # zero-width space inside the word
+        "ｋｉｌｌ them",  # full-width letters
+        "𝐤𝐢𝐥𝐥 them",  # mathematical bold letters
+        "kill!!! them",
+    ],
+)
+def test_obfuscated_spellings_match_the_plain_word(text: str) -> None:
+    assert matches('"kill them"', text)
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("hate", "h@te"),
+        ("shit", "$hit"),
+        ("hotel", "h0tel"),
+        ("hotel", "hоtel"),  # Cyrillic о inside a Latin word
+        ("asylum", "a s y l u m"),
+        ("before", "b4"),  # textspeak
+        ("tonight", "2nite"),
+        ("they're", "theyre"),
+        ("they're", "they’re"),  # curly apostrophe
+        ("#MakeSureItAddsUp", "makesureitaddsup"),
+        ("café", "CAFE"),  # accents stripped in the query as well
+    ],
+)
+def test_query_and_post_are_normalised_alike(query: str, text: str) -> None:
+    assert matches(query, text)
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("kill", "kil"),  # doubled letters are spelling, not emphasis: no fuzzy matching
+        ("kill", "skill"),
+        ("hotel", "hotels"),  # plural needs hotel*
+        ("io", "10"),  # a plain number is not leetspeak
+        ("iopm", "10pm"),  # nor a number with a unit
+        ("hotel", "хотел"),  # a word wholly in Cyrillic is left alone
+    ],
+)
+def test_normalisation_does_not_invent_matches(query: str, text: str) -> None:
+    assert not matches(query, text)
+
+
+def test_emphasis_matches_both_readings_but_plain_words_do_not_blur() -> None:
+    assert matches("good", "gooood")
+    assert matches("god", "gooood")  # ambiguous emphasis may read either way
+    assert not matches("god", "good")
+
+
+@pytest.mark.parametrize("text", ["meet at 7pm", "meet at 7 pm", "meet at 19:30", "meet at 7.30pm"])
+def test_clock_times_are_recognised(text: str) -> None:
+    assert TIME_FORM in make_doc(text).index
+    assert matches("meet NEAR/2 <time>", text)
+
+
+@pytest.mark.parametrize("text", ["back in 2024", "£50 fine", "room 101", "plan b a plan"])
+def test_other_numbers_are_not_times(text: str) -> None:
+    assert TIME_FORM not in make_doc(text).index
+
+
+def test_spelt_out_letters_join_only_in_runs_of_three() -> None:
+    doc = make_doc("plan b a plan, I am a b c")
+    assert "b" in doc.index and "a" in doc.index  # two single letters stay words
+    assert "abc" in doc.index
+
+
+def test_explanations_keep_the_words_as_written() -> None:
+    doc = make_doc("Apparently the H0TEL is full")
+    assert doc.words == ("apparently", "the", "h0tel", "is", "full")
