@@ -1,5 +1,6 @@
 """Start the safeguards inside a running service: the governance gate on rules and places, its
-refresh, and the scheduled retention purge. Called once by the composition root."""
+refresh, the audit of edits to rule and routing files, and the scheduled retention purge.
+Called once by the composition root."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor import retention
+from monitor import config_audit, retention
 from monitor.config import Settings
 from monitor.governance import GovernanceGate, rules_packs, subjects_for, utcnow
 from monitor.retention import Clock
@@ -42,6 +43,8 @@ async def start_safeguards(
 
     async def refresh(now: datetime) -> None:
         await gate.refresh(engine, subjects(), now, settings.governance_review_days)
+        async with engine.begin() as conn:  # rule, place and routing edits, in the audit log
+            await config_audit.record_changes(conn, config_audit.watched_files(settings, home), now)
 
     await refresh(clock())
     if hasattr(rules, "gate"):

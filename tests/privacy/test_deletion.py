@@ -33,7 +33,7 @@ async def _rendered_copies(engine: AsyncEngine, dispatcher: Dispatcher, alert_id
     """A delivered alert in the local mailbox and a stored digest, both rendered for real."""
     envs = make_environment(ROOT / "alerts" / "templates")
     async with engine.begin() as conn:
-        views = await dispatcher.alert_views(conn, [alert_id], True)
+        views = await dispatcher.alert_views(conn, [alert_id])
         msg = render_alert(
             AlertMessage(receiver="analysts", reason="alert", alerts=tuple(views)), envs
         )
@@ -86,7 +86,7 @@ async def test_platform_deletion_removes_text_from_alerts_outbox_mailbox_digests
         run = (
             await conn.execute(select(digest_runs.c.text, digest_runs.c.html, digest_runs.c.data))
         ).one()
-        pending = await dispatcher.alert_views(conn, [alert_id], True)
+        pending = await dispatcher.alert_views(conn, [alert_id])
     assert text[gone.id] is None and excerpts[gone.id] is None
     assert text[kept.id] == KEPT and excerpts[kept.id] == KEPT
     # A notification still in the outbox is rendered at send time: the excerpt is not in it.
