@@ -28,6 +28,12 @@ class Context:
                 level=self._settings.log_level.upper(),
                 format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             )
+            # Libraries' routine chatter (each migration step, each job added) is noise to a
+            # user; their warnings still show.
+            for name in ("alembic", "apscheduler"):
+                logging.getLogger(name).setLevel(
+                    max(logging.WARNING, logging.getLogger().getEffectiveLevel())
+                )
         return self._settings
 
 
