@@ -49,8 +49,8 @@ async def shoot(page: Page, site: DemoSite, path: str, out: Path, full: bool = F
 
 async def demo_rumour(page: Page, site: DemoSite) -> str:
     await page.goto(site.url + "/rumours")
-    href = await page.locator("table tbody tr").first.get_by_role("link").first.get_attribute(
-        "href"
+    href = (
+        await page.locator("table tbody tr").first.get_by_role("link").first.get_attribute("href")
     )
     return href or "/rumours"
 
@@ -90,6 +90,9 @@ async def main(out_dir: Path, chromium: str) -> None:
             rumour = await demo_rumour(comms, site)
             await shoot(comms, site, rumour, out_dir / "rumour.png")
             await comms.goto(site.url + rumour + "/counter")
+            await comms.get_by_label("The claim, in your words").fill(
+                "the old mill on Toller Lane is being given to asylum seekers first"
+            )
             await comms.get_by_label("Fact 1", exact=True).fill(
                 "The old mill on Toller Lane is being converted into flats for sale"
             )
@@ -97,7 +100,9 @@ async def main(out_dir: Path, chromium: str) -> None:
             await comms.get_by_label("Trusted messengers").fill("Toller ward councillors")
             await comms.get_by_label("Council website").check()
             await comms.get_by_role("button", name="Fill the draft from the template").click()
-            await comms.get_by_role("button", name="Save draft", exact=True).scroll_into_view_if_needed()
+            await comms.get_by_role(
+                "button", name="Save draft", exact=True
+            ).scroll_into_view_if_needed()
             await comms.screenshot(path=str(out_dir / "counter-planner.png"))
             print(f"{(out_dir / 'counter-planner.png').relative_to(ROOT)}  ({rumour}/counter)")
 

@@ -513,6 +513,7 @@ counter_plans = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("rumour_id", Integer, ForeignKey("rumours.id", ondelete="CASCADE"), nullable=False),
     Column("status", String(20), nullable=False),  # draft | approved | published | withdrawn
+    Column("claim", Text, nullable=False, default=""),  # the claim answered, in staff's words
     Column("facts", JSON, nullable=False),  # [{"fact": ..., "source": ...}]
     Column("messengers", Text, nullable=False, default=""),
     Column("channels", JSON, nullable=False),  # ["council website", ...]

@@ -49,9 +49,13 @@ def _password(env_name: str | None) -> str:
     return typed
 
 
-@click.group("users")
-def users_group() -> None:
+def _users() -> None:
     """Local accounts for the web UI (argon2 hashes; no default passwords)."""
+
+
+# Annotated, not decorated: monitor.cli imports this name inside an import cycle, where mypy
+# cannot infer a decorated function's type.
+users_group: click.Group = click.group("users")(_users)
 
 
 @users_group.command("add")

@@ -197,6 +197,9 @@ def test_comms_drafts_a_counter_message_for_the_demo_rumour(
     assert "old mill" in top.inner_text().lower(), "the demo rumour should lead the board"
     top.get_by_role("link").first.click()
     page.get_by_role("link", name="Plan a counter message").click()
+    page.get_by_label("The claim, in your words").fill(
+        "the old mill on Toller Lane is being given to asylum seekers ahead of local families"
+    )
     page.get_by_label("Fact 1", exact=True).fill(
         "The old mill on Toller Lane is being converted into flats for sale, as planned since 2024"
     )
@@ -210,6 +213,7 @@ def test_comms_drafts_a_counter_message_for_the_demo_rumour(
     draft = page.get_by_role("textbox", name="Draft")
     text = draft.input_value()
     assert "#MakeSureItAddsUp" in text and "Nobody has been moved down the housing list" in text
+    assert "posts saying that the old mill on Toller Lane is being given" in text
     draft.fill(text + "\nQuestions? Ask at the Toller Community Centre.")
     page.get_by_role("button", name="Save draft", exact=True).click()
     assert page.get_by_role("status").filter(has_text="Draft saved").is_visible()

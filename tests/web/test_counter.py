@@ -16,6 +16,7 @@ from tests.web.conftest import Client, deliver, seed_rumour, sign_in, state_purp
 
 ClientFactory = Callable[[web.Application], Awaitable[Client]]
 FORM = {
+    "claim": "the old mill on Toller Lane is being turned into flats for newcomers only",
     "fact0": "The mill on Toller Lane was sold to a housing association for family homes",
     "source0": "Planning decision 26/01234 (fictional)",
     "fact1": "Council housing is allocated by the published banding scheme, unchanged",
@@ -63,6 +64,7 @@ async def test_draft_approve_publish(
     )
     text = await filled.text()
     assert "The mill on Toller Lane was sold" in text and "#MakeSureItAddsUp" in text
+    assert "posts saying that the old mill on Toller Lane is being turned into flats" in text
     async with runtime.engine.connect() as conn:
         plan = (await conn.execute(select(counter_plans))).one()
     assert plan.status == "draft" and len(plan.facts) == 2 and "Toller" in plan.draft

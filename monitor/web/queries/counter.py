@@ -60,6 +60,7 @@ ERRORS = {
 
 @dataclass(frozen=True, slots=True)
 class PlanInput:
+    claim: str
     facts: list[dict[str, str]]
     messengers: str
     channels: list[str]
@@ -78,6 +79,7 @@ class PlanInput:
         raw_channels = getall("channels", []) if getall else form.get("channels", [])
         channels = [c for c in CHANNELS if c in set(map(str, raw_channels or []))]
         return cls(
+            claim=" ".join(str(form.get("claim", "")).split())[:500],
             facts=facts,
             messengers=" ".join(str(form.get("messengers", "")).split())[:500],
             channels=channels,
@@ -89,6 +91,8 @@ class PlanInput:
 def problems_for_approval(plan: Mapping[str, Any]) -> list[str]:
     """What a plan lacks before it may be approved."""
     out = []
+    if not (plan.get("claim") or "").strip():
+        out.append("say what the claim is")
     facts = plan.get("facts") or []
     if not facts:
         out.append("add at least one fact")
@@ -125,6 +129,7 @@ async def save(
 ) -> int:
     """Create a draft, or edit one (an approved plan that is edited needs approving again)."""
     values = {
+        "claim": data.claim,
         "facts": data.facts,
         "messengers": data.messengers,
         "channels": data.channels,

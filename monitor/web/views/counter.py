@@ -110,13 +110,13 @@ async def planner_save(request: web.Request) -> web.StreamResponse:
         chosen = next((t for t in templates if t.id == data.template), templates[0])
         draft = fill(
             chosen,
-            claim=str(rumour.get("claim_text") or ""),
+            claim=data.claim or str(rumour.get("claim_text") or ""),
             places=counter_queries.places_of(rumour),
             facts=data.facts,
             messengers=data.messengers,
         )
         data = counter_queries.PlanInput(
-            data.facts, data.messengers, data.channels, chosen.id, draft
+            data.claim, data.facts, data.messengers, data.channels, chosen.id, draft
         )
     now = request.app[WEB].clock()
     try:
