@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -73,6 +74,66 @@ def purge_command(ctx: Context, dry_run: bool) -> None:
         if report.wal_truncated is False:
             click.echo("the write-ahead log was busy and not truncated; run again", err=True)
         click.echo("receipt written to the audit log")
+
+
+_BSKY_WEB = re.compile(r"^https://bsky\.app/profile/([^/]+)/post/([^/?#]+)")
+PLATFORMS = ("bluesky", "mastodon", "reddit", "rss", "import")
+
+
+def candidate_ids(given: str) -> set[str]:
+    """Stored ids a reference may mean: the id itself, the platform's id with each platform
+    prefix, and a Bluesky web link turned into its at-uri."""
+    out = {given, *(f"{p}:{given}" for p in PLATFORMS)}
+    web = _BSKY_WEB.match(given)
+    if web:
+        out.add(f"bluesky:at://{web.group(1)}/app.bsky.feed.post/{web.group(2)}")
+    return out
+
+
+@click.command("erase")
+@click.argument("posts", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why, e.g. 'erasure request ref 123'.")
+@pass_context
+def erase_command(ctx: Context, posts: tuple[str, ...], reason: str) -> None:
+    """Delete the text of POSTS everywhere it is kept (as a platform deletion is), e.g. for an
+    erasure request. POSTS are stored ids or the posts' links."""
+    from sqlalchemy import or_, select
+
+    from monitor.store import posts as post_store
+    from monitor.store.tables import posts as posts_table
+
+    async def work(engine: AsyncEngine) -> tuple[int, int]:
+        wanted = set().union(*(candidate_ids(p) for p in posts))
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            ids = list(
+                (
+                    await conn.execute(
+                        select(posts_table.c.id).where(
+                            or_(posts_table.c.id.in_(wanted), posts_table.c.url.in_(posts))
+                        )
+                    )
+                ).scalars()
+            )
+            erased = await post_store.purge_text(conn, ids, now)
+            await audit.record(
+                conn,
+                f"cli:{_who()}",
+                "erase",
+                reason,
+                {"requested": len(posts), "found": len(ids), "erased": erased},
+                now,
+            )
+        await retention.checkpoint(engine)
+        return len(ids), erased
+
+    found, erased = _with_engine(ctx.settings, work)
+    click.echo(
+        f"{len(posts)} requested, {found} found, text erased from {erased} "
+        "(the rest were already purged); recorded in the audit log"
+    )
+    if found < len(posts):
+        click.echo("some references matched no stored post", err=True)
 
 
 # --- audit ----------------------------------------------------------------------------------
@@ -255,4 +316,9 @@ def governance_purposes() -> None:
         click.echo(f"  - {text}")
 
 
-COMMANDS: tuple[click.Command, ...] = (purge_command, audit_group, governance_group)
+COMMANDS: tuple[click.Command, ...] = (
+    purge_command,
+    erase_command,
+    audit_group,
+    governance_group,
+)

@@ -78,3 +78,32 @@ def test_governance_approve_takes_only_listed_purposes_and_list_shows_it(run) ->
     assert "pack:rumour              not yet registered" in listing
     purposes = run("governance", "purposes").output
     assert "lawful, peaceful protest" in purposes and "criticism of the council" in purposes
+
+
+def test_erase_by_public_link_removes_the_text_and_is_audited(run) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from monitor.store import db as store_db
+    from tests.privacy.helpers import NOW, make_post, store_posts
+
+    post = make_post(7, "FICTIONERASE please take my post down")
+
+    async def seed() -> None:
+        engine = store_db.create_engine(f"sqlite+aiosqlite:///{run.db}")
+        await store_db.upgrade(engine)
+        await store_posts(engine, [post], alert=True, at=NOW)
+        await engine.dispose()
+
+    asyncio.run(seed())
+    did, rkey = "did:plc:fictional0007", "7"
+    done = run("erase", f"https://bsky.app/profile/{did}/post/{rkey}", "--reason", "request 42")
+    assert done.exit_code == 0 and "1 found, text erased from 1" in done.output
+    with sqlite3.connect(run.db) as conn:
+        assert conn.execute("SELECT text FROM posts").fetchone() == (None,)
+        assert conn.execute("SELECT excerpt FROM alert_posts").fetchone() == (None,)
+        assert conn.execute(
+            "SELECT action, purpose FROM audit_events ORDER BY id DESC LIMIT 1"
+        ).fetchone() == ("erase", "request 42")
+    assert b"FICTIONERASE" not in run.db.read_bytes()
+    missing = run("erase", "bluesky:at://nothing", "--reason", "request 43")
+    assert "0 found" in missing.output

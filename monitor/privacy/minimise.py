@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 __all__ = ["MASKS", "Masker", "mask_text"]
 
-MENTION_MASK = "@[user]"
+# "@user": the form TweetEval (the classifier's training data) uses for every mention.
+MENTION_MASK = "@user"
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
 PROFILE_MASK = "[profile link]"
