@@ -729,7 +729,7 @@ def _near_spans(node: Near) -> Spans:
                     out.add((b_by_end[k][0], a_end))
             if len(out) >= MAX_SPANS:
                 break
-        return sorted(out)
+        return sorted(out)[:MAX_SPANS]
 
     return near
 
@@ -914,7 +914,7 @@ def _or_spans(children: Sequence[Node]) -> Spans:
                     out.update(f(doc))
         for f in others:
             out.update(f(doc))
-        return sorted(out)
+        return sorted(out)[:MAX_SPANS]
 
     return or_spans
 

@@ -105,3 +105,8 @@ def rule_yaml(
     if extra:
         body += textwrap.indent(textwrap.dedent(extra), "  ")
     return body
+
+
+def rules_file(*rules: str) -> str:
+    """A rule file holding rules made by `rule_yaml`."""
+    return "rules:\n" + "".join(textwrap.indent(r, "  ") for r in rules)
