@@ -105,3 +105,27 @@ def test_users_add_list_and_refusals(tmp_path: Path) -> None:
     assert role.returncode != 0
     listed = _monitor(["list"], db, env)
     assert "sam" in listed.stdout and "analyst" in listed.stdout and "kim" not in listed.stdout
+
+
+async def test_sources_show_the_health_the_collectors_stored(
+    client: Client, users: dict[str, str], runtime: Runtime
+) -> None:
+    from monitor.store.sources import record_health
+
+    snap = {
+        "name": "mastodon:bradford.example",
+        "kind": "mastodon",
+        "state": "refused",
+        "looks_blocked": True,
+        "last_success": "2026-11-03T09:00:00+00:00",
+        "lag_seconds": 1800,
+        "error_count": 4,
+        "posts_delivered": 120,
+        "last_error": "HTTP 403 from the instance",
+    }
+    async with runtime.engine.begin() as conn:
+        await record_health(conn, [snap])
+    await sign_in(client, "analyst")
+    body = await (await client.get("/sources")).text()
+    assert "mastodon:bradford.example" in body and "looks blocked" in body
+    assert "HTTP 403 from the instance" in body and "30 min" in body

@@ -16,14 +16,17 @@ PAGE = 100
 
 
 async def source_rows(request: web.Request) -> list[dict[str, Any]]:
-    """Stored source rows, overlaid with live health when this process runs the collectors."""
+    """Source rows with each collector's health: live when this process runs the collectors,
+    else the snapshot they last stored. Cursors are left out (they mean nothing to people)."""
     rt = request.app[RUNTIME]
     async with rt.engine.connect() as conn:
         rows = {r["name"]: dict(r) for r in await list_sources(conn)}
+    for row in rows.values():  # the snapshot the collectors last stored, if any
+        row["snap"] = row.get("health") or {}
     live = rt.collectors.snapshot() if rt.collectors is not None else []
     for snap in live:
         rows.setdefault(snap["name"], {"name": snap["name"], "kind": snap["kind"]})
-        rows[snap["name"]]["live"] = snap
+        rows[snap["name"]]["snap"] = snap
     return sorted(rows.values(), key=lambda r: (r.get("kind") or "", r["name"]))
 
 
