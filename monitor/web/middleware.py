@@ -119,6 +119,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.match_info.http_exception is not None:  # 404 / 405: nothing to protect
         return await handler(request)
     access = access_for(request.match_info.route.name)
+    if request.match_info.route.name == "static":  # no store round trip per stylesheet
+        return await handler(request)
     await _load_session(request)
     session = session_of(request)
     role = session.user.role if session else None

@@ -96,6 +96,9 @@ ROUTES: dict[str, Access] = {
     "counter_publish": COMMS,
     "api_rumours": RUMOUR_EVIDENCE,
     "api_rumour": RUMOUR_EVIDENCE,
+    # the repeated-viewing guard's justification form (monitor/web/views/justify.py)
+    "justify": Access(_roles("admin", "analyst", "comms")),
+    "justify_submit": Access(_roles("admin", "analyst", "comms")),
     "mailbox": RUMOUR_EVIDENCE,  # alert messages may quote posts
     # administration
     "audit": ADMIN,

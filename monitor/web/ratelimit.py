@@ -16,7 +16,13 @@ class LoginLimiter:
     max_failures: int = 5
     window_seconds: float = 900.0
     max_keys: int = 10_000  # bound memory under a spray of made-up names
+    # An address may be a council's proxy or NAT, shared by a whole office: it gets more
+    # tries than a single name, so one person's typos cannot lock everyone out.
+    address_factor: int = 4
     _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def limit(self, key: str) -> int:
+        return self.max_failures * (self.address_factor if key.startswith("addr:") else 1)
 
     def _recent(self, key: str, now: float) -> deque[float]:
         times = self._failures.get(key)
@@ -33,7 +39,7 @@ class LoginLimiter:
         wait = 0.0
         for key in keys:
             times = self._recent(key, now)
-            if len(times) >= self.max_failures:
+            if len(times) >= self.limit(key):
                 wait = max(wait, self.window_seconds - (now - times[0]))
         return wait
 

@@ -178,3 +178,20 @@ async def test_csv_export_neutralises_formulas(
     await state_purpose(client, csrf)
     body = await (await client.get(f"/alerts/{alert}/evidence.csv")).text()
     assert "'=HYPERLINK" in body and "\n=HYPERLINK" not in body and ",=HYPERLINK" not in body
+
+
+async def test_odd_json_is_refused_politely(
+    client: Client, users: dict[str, str], seeded: Seeded
+) -> None:
+    csrf = await sign_in(client, "analyst")
+    alert = seeded.alert_ids[0]
+    headers = {"X-CSRF-Token": csrf}
+    await client.post(f"/api/v1/alerts/{alert}/take", json={}, headers=headers)
+    odd = await client.post(
+        f"/api/v1/alerts/{alert}/dismiss", json={"reason": 5, "note": 7}, headers=headers
+    )
+    assert odd.status == 409 and (await odd.json())["code"] == "reason"
+    listed = await client.post(f"/api/v1/alerts/{alert}/action", json=[1], headers=headers)
+    assert listed.status == 400
+    purpose = await client.post("/api/v1/purpose", json=["triage"], headers=headers)
+    assert purpose.status == 400

@@ -12,6 +12,7 @@ from monitor.web.views import (
     counter,
     digests,
     events,
+    justify,
     queue,
     rules,
     rumours,
@@ -32,4 +33,5 @@ def all_routes() -> list[web.RouteTableDef]:
         rules.routes,
         admin.routes,
         api.routes,
+        justify.routes,
     ]

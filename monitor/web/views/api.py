@@ -27,6 +27,7 @@ from monitor.web.views.admin import source_rows
 from monitor.web.views.areas import level_names
 from monitor.web.views.auth import set_purpose
 from monitor.web.views.digests import recent_runs
+from monitor.web.views.justify import guard_evidence
 from monitor.web.views.queue import change, load_alert
 
 routes = web.RouteTableDef()
@@ -75,7 +76,8 @@ async def purpose(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError:
         body = None
-    text = " ".join(str((body or {}).get("purpose", "")).split())[:300]
+    given = body.get("purpose", "") if isinstance(body, dict) else ""
+    text = " ".join(str(given).split())[:300]
     if len(text) < 5:
         return reply({"error": "give a purpose of at least 5 characters"}, 400)
     await set_purpose(request, session.id, text)
@@ -185,6 +187,7 @@ async def rumour_api(request: web.Request) -> web.Response:
     from monitor.web.views.rumours import rumour_id_of
 
     rumour_id = rumour_id_of(request)
+    await guard_evidence(request, f"rumour:{rumour_id}")  # repeated-viewing guard (privacy)
     state = request.app[WEB]
     window = SignalsConfig.from_settings(state.settings).rumours.counter_window
     async with request.app[RUNTIME].engine.connect() as conn:

@@ -15,6 +15,7 @@ from monitor.web.queries import evidence as evidence_queries
 from monitor.web.queries import review
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit, require_session
+from monitor.web.views.justify import guard_evidence
 
 routes = web.RouteTableDef()
 
@@ -63,6 +64,7 @@ async def queue_page(request: web.Request) -> web.Response:
 
 
 async def load_alert(request: web.Request, alert_id: int) -> dict[str, Any]:
+    await guard_evidence(request, f"alert:{alert_id}")  # repeated-viewing guard (privacy)
     async with request.app[RUNTIME].engine.connect() as conn:
         alert = await alert_queries.get_alert(conn, alert_id)
         if alert is None:
@@ -140,6 +142,7 @@ async def change(request: web.Request, kind: str) -> review.Outcome:
     else:
         data = await request.post()
     actor = session.user.username
+    note = str(data.get("note") or "")
     now = request.app[WEB].clock()
     async with request.app[RUNTIME].engine.begin() as conn:
         if kind == "take":
@@ -148,9 +151,9 @@ async def change(request: web.Request, kind: str) -> review.Outcome:
         if kind == "release":
             return await review.release(conn, alert_id, actor, now)
         if kind == "dismiss":
-            reason = str(data.get("reason", ""))
-            return await review.dismiss(conn, alert_id, actor, reason, data.get("note"), now)
-        return await review.action(conn, alert_id, actor, data.get("note"), now)
+            reason = str(data.get("reason") or "")
+            return await review.dismiss(conn, alert_id, actor, reason, note, now)
+        return await review.action(conn, alert_id, actor, note, now)
 
 
 def _after(request: web.Request, outcome: review.Outcome) -> web.HTTPSeeOther:

@@ -13,6 +13,7 @@ from monitor.web.queries import counter as counter_queries
 from monitor.web.queries import rumours as rumour_queries
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit
+from monitor.web.views.justify import guard_evidence
 
 routes = web.RouteTableDef()
 STATUSES = ("", "new", "watching", "countering", "closed")
@@ -49,6 +50,7 @@ async def board_page(request: web.Request) -> web.Response:
 @routes.get("/rumours/{rumour_id}", name="rumour")
 async def rumour_page(request: web.Request) -> web.Response:
     rumour_id = rumour_id_of(request)
+    await guard_evidence(request, f"rumour:{rumour_id}")  # repeated-viewing guard (privacy)
     state = request.app[WEB]
     window = SignalsConfig.from_settings(state.settings).rumours.counter_window
     async with request.app[RUNTIME].engine.connect() as conn:
