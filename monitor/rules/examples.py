@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from monitor.rules.engine import RuleSet, language_code
 from monitor.rules.normalise import Doc, make_doc
 from monitor.rules.query import explain as explain_query
+from monitor.rules.query import short
 from monitor.rules.schema import CounterSpeech, Example, RuleSpec
 from monitor.types import Post
 
@@ -94,12 +95,12 @@ def verdict(
             note(cond.cmp.holds(value), f"score {cond.head} {value:.2f} {cond.cmp}")
     if rule.query is not None:
         passed = rule.query.test(doc)
-        note(passed, f"query: {rule.query.source.strip()}")
+        note(passed, f"query: {short(rule.query.source, 110)}")
         if detail:
             lines.extend("      " + line for line in explain_query(rule.query.ast, doc))
     if rule.unless is not None:
         hit = rule.unless.test(doc)
-        note(not hit, f"unless: {rule.unless.source.strip()} ({'present' if hit else 'absent'})")
+        note(not hit, f"unless: {short(rule.unless.source, 90)} ({'present' if hit else 'absent'})")
     cs = counter_speech_match(ruleset, rule, doc)
     if cs is not None:
         note(False, f"counter-speech: excluded by {cs.id} ({cs.description})")

@@ -927,8 +927,16 @@ def _cheap_first(children: Sequence[Node]) -> list[Node]:
 # --- explanation -----------------------------------------------------------------------------
 
 
+def short(node: Node | str, width: int = 90) -> str:
+    """A part of a query on one line, cut to `width` characters."""
+    text = " ".join(str(node).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def explain(node: Node, doc: Doc, indent: int = 0) -> list[str]:
-    """Lines saying, for each part of the query, whether it matched and on which words."""
+    """Lines saying, for each part of the query, whether it matched and on which words.
+
+    Long lists of alternatives are shown by what matched in them, not word by word."""
     words = doc.words
     pad = "  " * indent
     ok = _test(node)(doc)
@@ -938,12 +946,13 @@ def explain(node: Node, doc: Doc, indent: int = 0) -> list[str]:
         spans = _spans(node)(doc)
         where = ", ".join(repr(" ".join(words[s : e + 1])) for s, e in spans[:5])
         more = f" (+{len(spans) - 5} more)" if len(spans) > 5 else ""
-        lines.append(f"{pad}[{mark}] {node}" + (f"  <- {where}{more}" if where else ""))
-        if isinstance(node, Near | Or):
-            kids = [node.left, node.right] if isinstance(node, Near) else list(node.children)
-            if isinstance(node, Near) or len(kids) <= 12:
-                for c in kids:
-                    lines += explain(c, doc, indent + 1)
+        lines.append(f"{pad}[{mark}] {short(node)}" + (f"  <- {where}{more}" if where else ""))
+        if isinstance(node, Near):
+            for c in (node.left, node.right):
+                lines += explain(c, doc, indent + 1)
+        elif isinstance(node, Or) and len(node.children) <= 4:
+            for c in node.children:
+                lines += explain(c, doc, indent + 1)
         return lines
     title = "NOT" if isinstance(node, Not) else "all of" if isinstance(node, And) else "any of"
     lines.append(f"{pad}[{mark}] {title}")
