@@ -300,3 +300,28 @@ def test_pages_are_inert_labelled_and_keyboard_usable(
     assert skip.evaluate("e => e === document.activeElement")
     page.keyboard.press("Enter")
     assert page.evaluate("() => location.hash") == "#main"
+
+
+def test_the_queue_updates_live_when_someone_takes_an_alert(
+    served: tuple[Served, DemoSite], page: Any, browser: Any
+) -> None:
+    _, site = served
+    sign_in(page, site, "analyst")
+    page.goto(site.url + "/queue")
+    row = page.locator("#queue tbody tr").first
+    alert_id = row.get_attribute("data-alert")
+    other = browser.new_context().new_page()
+    sign_in(other, site, "admin")
+    csrf = other.evaluate("async () => (await (await fetch('/api/v1/me')).json()).csrf_token")
+    code = other.evaluate(
+        """async ([id, token]) => (await (await fetch(`/api/v1/alerts/${id}/take`, {
+               method: 'POST', headers: {'X-CSRF-Token': token, 'Content-Type': 'application/json'},
+               body: '{}'})).json()).code""",
+        [alert_id, csrf],
+    )
+    assert code == "taken"
+    owner = page.locator(f"#alert-{alert_id} [data-field=owner]")
+    owner.filter(has_text="Locked: admin").wait_for(timeout=15000)
+    assert page.locator(f"#alert-{alert_id} [data-field=status]").inner_text() == "acknowledged"
+    assert page.locator(f"#alert-{alert_id} form").count() == 0  # no Take button any more
+    other.context.close()

@@ -129,3 +129,56 @@ async def test_sources_show_the_health_the_collectors_stored(
     body = await (await client.get("/sources")).text()
     assert "mastodon:bradford.example" in body and "looks blocked" in body
     assert "HTTP 403 from the instance" in body and "30 min" in body
+
+
+async def test_a_digest_with_excerpts_is_shown_without_them(
+    client: Client, users: dict[str, str], runtime: Runtime
+) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.store.tables import digest_runs
+
+    data = {
+        "name": "comms-morning-brief",
+        "title": "Morning rumour brief",
+        "period_label": "Tue 03 Nov 07:30 – Wed 04 Nov 07:30 (UK time)",
+        "sections": ["rumours"],
+        "rumours": [
+            {
+                "rank": 1,
+                "id": 5,
+                "summary": "rumour r2 spreading (Toller)",
+                "posts": 40,
+                "authors": 31,
+                "recent": 12,
+                "areas": ["Toller"],
+                "status": "new",
+                "excerpt": "(fictional) SECRET EXCERPT the mill is for them not us",
+            }
+        ],
+    }
+    now = datetime.now(UTC)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            digest_runs.insert().values(
+                id=7,
+                digest="comms-morning-brief",
+                period="2026-11-04T07:30",
+                period_start=now,
+                period_end=now,
+                late=False,
+                claimed_by="test",
+                claimed_at=now,
+                subject="Morning rumour brief",
+                text="SECRET EXCERPT",
+                html="<p>SECRET EXCERPT</p>",
+                data=data,
+            )
+        )
+    await sign_in(client, "liaison")
+    listing = await (await client.get("/digests")).text()
+    assert "Morning rumour brief" in listing
+    page = await (await client.get("/digests/7")).text()
+    assert "rumour r2 spreading (Toller)" in page and "SECRET EXCERPT" not in page
+    preview = await client.get("/digests/preview/liaison-daily?at=2026-11-04")
+    assert preview.status == 200 and "preview, not sent" in await preview.text()
