@@ -62,3 +62,7 @@ for _command in _safeguards:
 from monitor.web.commands import users_group  # noqa: E402
 
 cli.add_command(users_group)
+from monitor.classify.commands import COMMANDS as _classify_commands  # noqa: E402
+
+for _command in _classify_commands:
+    cli.add_command(_command)

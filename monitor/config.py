@@ -78,6 +78,18 @@ class Settings:
     classifier_threads: int = _setting(
         0, "CPU threads the classifier uses; 0 means one per core."
     )
+    classifier_model: str = _setting(
+        "minilm-heads-v1",
+        "Folder under <home>/models/ holding the trained heads, manifest and model card.",
+    )
+    classifier_device: str = _setting(
+        "auto", "Where the encoder runs: 'auto' (a CUDA GPU when present, else CPU), 'cpu', 'cuda'."
+    )
+    classifier_quantize: bool = _setting(
+        True,
+        "Run the encoder's linear layers in int8 (dynamic quantisation) on CPU: faster, with "
+        "scores within the tolerance stated in the model card. Ignored on a GPU (fp16 there).",
+    )
     queue_size: int = _setting(
         1000, "Capacity of each in-process queue between stages; a full queue slows intake."
     )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from monitor.classify.encoder import (
     DEFAULT_MAX_LENGTH,
@@ -63,20 +64,49 @@ class FeatureCache:
         return "int8" if self.quantize else "fp32"
 
     def layers(self, name: str, texts: Sequence[str]) -> FloatArray:
-        """(n, 7, 384) float32 mean pools of layers 0..6 for `texts`."""
+        """(n, 7, 384) float32 mean pools of layers 0..6 for `texts`.
+
+        Rows already computed for another list under the same name (a subsample, a new
+        version of a file) are reused by text hash; only new texts go through the encoder.
+        """
         key = texts_key(texts, self.variant)
-        path = self.cache_dir / f"{name}-{self.variant}-{key}.npy"
+        path = self.cache_dir / f"{name}-{self.variant}-{key}.npz"
         if path.is_file():
-            cached: FloatArray = np.load(path).astype(np.float32)
+            with np.load(path) as stored:
+                cached: FloatArray = stored["pools"].astype(np.float32)
             return cached
-        started = time.monotonic()
-        out = self.encoder.encode(texts).features.reshape(len(texts), len(ALL_LAYERS), -1)
-        log.info("encoded %s: %d texts in %.0f s", name, len(texts), time.monotonic() - started)
+        hashes = [_text_hash(t) for t in texts]
+        known = self._known_rows(name)
+        missing = sorted({h: i for i, h in enumerate(hashes) if h not in known}.values())
+        out = np.zeros((len(texts), len(ALL_LAYERS), EMBEDDING_DIM), dtype=np.float16)
+        if missing:
+            started = time.monotonic()
+            fresh = self.encoder.encode([texts[i] for i in missing]).features
+            fresh = fresh.reshape(len(missing), len(ALL_LAYERS), EMBEDDING_DIM)
+            log.info(
+                "encoded %s: %d texts in %.0f s", name, len(missing), time.monotonic() - started
+            )
+            for row, i in enumerate(missing):
+                known[hashes[i]] = fresh[row].astype(np.float16)
+        for i, h in enumerate(hashes):
+            out[i] = known[h]
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, out.astype(np.float16))
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, pools=out, hashes=np.array(hashes))
         tmp.replace(path)
         return out.astype(np.float32)
+
+    def _known_rows(self, name: str) -> dict[str, npt.NDArray[np.float16]]:
+        known: dict[str, npt.NDArray[np.float16]] = {}
+        for other in sorted(self.cache_dir.glob(f"{name}-{self.variant}-*.npz")):
+            with np.load(other) as stored:
+                for h, row in zip(stored["hashes"].tolist(), stored["pools"], strict=True):
+                    known[str(h)] = row
+        return known
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def select(pools: FloatArray, layers: Sequence[int]) -> FloatArray:

@@ -116,14 +116,22 @@ def fit_temperature(z: FloatArray, y: IntArray) -> tuple[float, FloatArray]:
     return float(s.item()), c.detach().numpy().astype(np.float32)
 
 
-def best_threshold(p: FloatArray, y: IntArray, grid: Sequence[float] | None = None) -> float:
-    """The threshold on p maximising macro-F1 of the binary decision p >= t on (p, y)."""
+def best_threshold(
+    p: FloatArray,
+    y: IntArray,
+    grid: Sequence[float] | None = None,
+    *,
+    binary: bool = False,
+) -> float:
+    """The threshold on p maximising macro-F1 of the decision p >= t on (p, y), or with
+    `binary` the F1 of the positive class alone (for one class of several)."""
     from sklearn.metrics import f1_score
 
-    grid = grid if grid is not None else [round(t, 3) for t in np.arange(0.05, 0.951, 0.01)]
+    grid = grid if grid is not None else [round(t, 3) for t in np.arange(0.02, 0.951, 0.01)]
+    average = "binary" if binary else "macro"
     best_t, best_f = 0.5, -1.0
     for t in grid:
-        f = float(f1_score(y, (p >= t).astype(int), average="macro", zero_division=0))
+        f = float(f1_score(y, (p >= t).astype(int), average=average, zero_division=0))
         if f > best_f + 1e-9:
             best_t, best_f = float(t), f
     return best_t

@@ -1,0 +1,166 @@
+"""Click commands: `monitor classify`, `monitor train`, `monitor eval`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from monitor.cli import pass_context
+
+# Lines scored per call when reading stdin: large enough to fill sorted batches.
+STDIN_CHUNK = 512
+
+
+@click.command("classify")
+@click.option("--embedding", is_flag=True, help="Also write each post's 384-d embedding.")
+@pass_context
+def classify_command(ctx: Any, embedding: bool) -> None:
+    """Score posts read one per line on stdin; write one JSON object per line.
+
+    Each object has `scores` (every label's calibrated probability) and `flags` (the labels
+    over their thresholds). Empty lines get a line of output too, so output lines match input.
+    """
+    from monitor.classify import load_classifier
+
+    settings = ctx.settings
+    asyncio.run(_classify_stream(load_classifier(settings), sys.stdin, sys.stdout, embedding))
+
+
+async def _classify_stream(clf: Any, stdin: TextIO, stdout: TextIO, embedding: bool) -> None:
+    try:
+        chunk: list[str] = []
+        for line in stdin:
+            chunk.append(line.rstrip("\n").rstrip("\r"))
+            if len(chunk) >= STDIN_CHUNK:
+                await _write(clf, chunk, stdout, embedding)
+                chunk = []
+        if chunk:
+            await _write(clf, chunk, stdout, embedding)
+    finally:
+        await clf.close()
+
+
+async def _write(clf: Any, texts: list[str], stdout: TextIO, embedding: bool) -> None:
+    analyses = await clf.analyse(texts)
+    thresholds = clf.thresholds
+    for a in analyses:
+        flags = sorted(k for k, v in a.scores.items() if v >= thresholds.get(k, 2.0))
+        record: dict[str, Any] = {"scores": a.scores, "flags": flags}
+        if embedding:
+            record["embedding"] = [round(float(x), 6) for x in a.embedding]
+        stdout.write(json.dumps(record) + "\n")
+    stdout.flush()
+
+
+def _default_out(ctx: Any) -> Path:
+    from monitor.classify import model_dir
+
+    return model_dir(ctx.settings)
+
+
+@click.command("train")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Model folder to write. Default: <home>/models/<classifier_model>.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Shared data folder (with labelled/). Default: $MONITOR_DATA_DIR or ../shared/data.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where encoder features are cached. Default: var/cache/classify in the checkout.",
+)
+@click.option("--seed", type=int, default=None, help="Seed (default: the recipe's, 13).")
+@pass_context
+def train_command(
+    ctx: Any, out: Path | None, data_dir: Path | None, cache_dir: Path | None, seed: int | None
+) -> None:
+    """Train the classifier heads on frozen encoder features and write the model folder."""
+    from monitor.classify.data import DataMissing
+    from monitor.classify.features import FeatureCache
+    from monitor.classify.train import Recipe, train_heads, write_model
+
+    out = out or _default_out(ctx)
+    recipe = Recipe() if seed is None else Recipe(seed=seed)
+    started = time.monotonic()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    try:
+        trained = train_heads(recipe, FeatureCache(cache_dir), data_dir, progress=click.echo)
+    except DataMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    manifest = write_model(out, trained, recipe, out.name, ctx.settings.classifier_quantize)
+    click.echo(f"wrote {out} in {time.monotonic() - started:.0f} s")
+    click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
+
+
+@click.command("eval")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option(
+    "--encoder",
+    type=click.Choice(["serving", "fp32", "int8"]),
+    default="serving",
+    help="Which encoder variant to score with (default: what classifier_quantize serves).",
+)
+@click.option("--no-tolerance", is_flag=True, help="Skip the int8-against-fp32 comparison.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@pass_context
+def eval_command(
+    ctx: Any,
+    as_json: bool,
+    encoder: str,
+    no_tolerance: bool,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+) -> None:
+    """Score the shipped heads: TweetEval, PHEME, RumourEval and the identity-group bias suite."""
+    from monitor.classify.data import DataMissing
+    from monitor.classify.evaluate import evaluate, format_table, tolerance
+    from monitor.classify.features import FeatureCache
+    from monitor.classify.manifest import ModelError, load_model_dir
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    settings = ctx.settings
+    quantize = settings.classifier_quantize if encoder == "serving" else encoder == "int8"
+    try:
+        model = load_model_dir(_default_out(ctx))
+        result = evaluate(model, FeatureCache(cache_dir, quantize=quantize), data_dir)
+        if quantize and not no_tolerance:
+            reference = evaluate(model, FeatureCache(cache_dir, quantize=False), data_dir)
+            result["tolerance"] = tolerance(
+                result["_scored"], reference["_scored"], model.thresholds
+            )
+            result["fp32"] = {
+                k: reference[k]
+                for k in (
+                    "hate_test_macro_f1",
+                    "offensive_test_macro_f1",
+                    "rumour_loeo_macro_f1",
+                    "stance_test_macro_f1",
+                )
+            }
+            result["fp32"]["bias_overall"] = reference["bias"]["overall"]
+    except (DataMissing, ModelError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    result.pop("_scored", None)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(format_table(result))
+
+
+COMMANDS: tuple[click.Command, ...] = (classify_command, train_command, eval_command)

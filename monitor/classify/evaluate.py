@@ -1,0 +1,204 @@
+"""`monitor eval`: the shipped heads' figures on held-out data, and the bias suite.
+
+- TweetEval hate and offensive: test macro-F1 at the shipped thresholds (and calibration);
+- PHEME rumour vs non-rumour: the training recipe run leave-one-event-out (the shipped head
+  has seen every event, so only the recipe can be scored on unseen events);
+- RumourEval-2017 stance: test macro-F1 of the shipped head's decision;
+- bias suite: per identity group false-positive rate on neutral, positive and counter-speech
+  posts and recall on hostile ones;
+- with int8 serving, how far int8 scores are from fp32 ones on the same posts (tolerance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.classify import data as datasets
+from monitor.classify.bias import bias_report, load_cases
+from monitor.classify.features import ALL_LAYERS, FeatureCache
+from monitor.classify.heads import HeadSet
+from monitor.classify.labels import HOSTILE, OFFENSIVE, RUMOUR, STANCE_LABELS, STANCES
+from monitor.classify.manifest import ModelDir
+from monitor.classify.train import (
+    Recipe,
+    _macro_f1,
+    expected_calibration_error,
+    leave_one_event_out,
+    rumour_training_set,
+    stance_decision,
+)
+
+FloatArray = npt.NDArray[np.float32]
+
+AIMS = {
+    "hate_test_macro_f1": 0.56,
+    "offensive_test_macro_f1": 0.80,
+    "rumour_loeo_macro_f1": 0.75,
+    "stance_test_macro_f1": 0.50,
+    "bias_counter_fpr": 0.20,
+}
+REFERENCE = {  # frozen MiniLM + logistic regression, from ../shared/data/README.md
+    "hate_test_macro_f1": 0.52,
+    "offensive_test_macro_f1": 0.71,
+    "rumour_loeo_macro_f1": 0.72,
+    "stance_test_macro_f1": 0.40,
+}
+
+
+def score_pools(heads: HeadSet, pools: FloatArray, texts: Sequence[str]) -> list[dict[str, float]]:
+    by_layer = {layer: pools[:, ALL_LAYERS.index(layer), :] for layer in heads.layers}
+    return heads.score(by_layer, texts)
+
+
+def _column(scores: Sequence[dict[str, float]], label: str) -> FloatArray:
+    return np.array([s[label] for s in scores], dtype=np.float32)
+
+
+def recipe_from_manifest(manifest: Mapping[str, Any]) -> Recipe:
+    values: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in manifest.get("recipe", {}).items()
+    }
+    return Recipe(**values)
+
+
+def evaluate(
+    model: ModelDir,
+    cache: FeatureCache,
+    data_dir: Path | None = None,
+    *,
+    bias_path: Path | None = None,
+) -> dict[str, Any]:
+    heads, t = model.heads, model.thresholds
+    out: dict[str, Any] = {"model": model.name, "encoder": cache.variant, "thresholds": t}
+    scored: dict[str, list[dict[str, float]]] = {}
+
+    for task, label in (("hate", HOSTILE), ("offensive", OFFENSIVE)):
+        d = datasets.tweeteval(task, "test", data_dir)
+        s = score_pools(heads, cache.layers(d.name, d.texts), d.texts)
+        scored[d.name] = s
+        p, y = _column(s, label), np.array(d.labels)
+        pred = (p >= t[label]).astype(int)
+        out[f"{task}_test_macro_f1"] = _macro_f1(y, pred)
+        out[f"{task}_test_ece"] = expected_calibration_error(p, y)
+        out[f"{task}_test_flag_rate"] = round(float(pred.mean()), 4)
+
+    recipe = recipe_from_manifest(model.manifest)
+    xr, yr, events, xs, ws, ys, _ = rumour_training_set(cache, recipe, data_dir)
+    loeo = leave_one_event_out(xr, yr, events, xs, ys, ws, recipe)
+    out["rumour_loeo_macro_f1"] = loeo["macro_f1"]
+    out["rumour_loeo_per_event"] = loeo["per_event_macro_f1"]
+
+    d = datasets.rumoureval("test", data_dir)
+    s = score_pools(heads, cache.layers(d.name, d.texts), d.texts)
+    scored[d.name] = s
+    p = np.stack([_column(s, lab) for lab in STANCE_LABELS], axis=1)
+    pred = stance_decision(p, [t[lab] for lab in STANCE_LABELS])
+    y = np.array(d.labels)
+    out["stance_test_macro_f1"] = _macro_f1(y, pred)
+    from sklearn.metrics import f1_score
+
+    per_class = f1_score(y, pred, average=None, labels=list(range(len(STANCES))))
+    out["stance_test_f1_per_class"] = {
+        name: round(float(v), 4) for name, v in zip(STANCES, per_class, strict=True)
+    }
+
+    cases = load_cases(bias_path)
+    texts = [c.text for c in cases]
+    s = score_pools(heads, cache.layers("bias-suite", texts), texts)
+    scored["bias-suite"] = s
+    report = bias_report(cases, s, t[HOSTILE])
+    counter = [sc for c, sc in zip(cases, s, strict=True) if c.kind == "counter"]
+    report["counter_flag_rates"] = {
+        lab: round(sum(sc[lab] >= t[lab] for sc in counter) / len(counter), 4)
+        for lab in (OFFENSIVE, RUMOUR)
+    }
+    out["bias"] = report
+    out["_scored"] = scored
+    return out
+
+
+def tolerance(
+    a: dict[str, list[dict[str, float]]],
+    b: dict[str, list[dict[str, float]]],
+    thresholds: dict[str, float],
+) -> dict[str, Any]:
+    """How far two encoders' scores on the same posts differ: max and mean absolute
+    difference per label, and the share of posts whose flags all agree."""
+    diffs: dict[str, list[float]] = {}
+    agree = total = 0
+    for name in a:
+        for sa, sb in zip(a[name], b[name], strict=True):
+            for lab in sa:
+                diffs.setdefault(lab, []).append(abs(sa[lab] - sb[lab]))
+            fa = {k for k, v in sa.items() if v >= thresholds.get(k, 2.0)}
+            fb = {k for k, v in sb.items() if v >= thresholds.get(k, 2.0)}
+            agree += fa == fb
+            total += 1
+    return {
+        "posts": total,
+        "max_abs_diff": {k: round(max(v), 4) for k, v in diffs.items()},
+        "mean_abs_diff": {k: round(float(np.mean(v)), 4) for k, v in diffs.items()},
+        "p99_abs_diff": {k: round(float(np.percentile(v, 99)), 4) for k, v in diffs.items()},
+        "flag_agreement": round(agree / total, 4) if total else None,
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    rows = [
+        ("TweetEval hate, test macro-F1 (hostile head)", "hate_test_macro_f1"),
+        ("TweetEval offensive, test macro-F1", "offensive_test_macro_f1"),
+        ("PHEME rumour, leave-one-event-out macro-F1", "rumour_loeo_macro_f1"),
+        ("RumourEval-2017 stance, test macro-F1", "stance_test_macro_f1"),
+    ]
+    lines = [
+        f"model {result['model']}  encoder {result['encoder']}",
+        "",
+        f"{'task':<48} {'value':>7} {'aim':>6} {'ref':>6}",
+    ]
+    for title, key in rows:
+        lines.append(
+            f"{title:<48} {result[key]:>7.3f} {AIMS[key]:>6.2f} {REFERENCE.get(key, 0.0):>6.2f}"
+        )
+    b = result["bias"]["overall"]
+    lines.append(
+        f"{'bias suite, counter-speech FPR (hostile flag)':<48} {b['fpr_counter']:>7.3f} "
+        f"{'<' + format(AIMS['bias_counter_fpr'], '.2f'):>6} {'':>6}"
+    )
+    lines.append(f"{'bias suite, neutral FPR':<48} {b['fpr_neutral']:>7.3f}")
+    lines.append(f"{'bias suite, positive FPR':<48} {b['fpr_positive']:>7.3f}")
+    lines.append(f"{'bias suite, hostile recall':<48} {b['recall_hostile']:>7.3f}")
+    lines += [
+        "",
+        f"per identity group (hostile flag at threshold {result['bias']['threshold']}):",
+        f"{'group':<18} {'FPR neutral':>12} {'FPR positive':>13} {'FPR counter':>12} "
+        f"{'recall hostile':>15}",
+    ]
+    for g, r in result["bias"]["groups"].items():
+        lines.append(
+            f"{g:<18} {r['fpr_neutral']:>12.2f} {r['fpr_positive']:>13.2f} "
+            f"{r['fpr_counter']:>12.2f} {r['recall_hostile']:>15.2f}"
+        )
+    c = result["bias"]["counter_flag_rates"]
+    lines.append(
+        f"counter-speech also flagged offensive: {c[OFFENSIVE]:.2f}, rumour: {c[RUMOUR]:.2f}"
+    )
+    lines.append(
+        "stance per class F1: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in result["stance_test_f1_per_class"].items())
+    )
+    lines.append(
+        "rumour per event: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in result["rumour_loeo_per_event"].items())
+    )
+    if "tolerance" in result:
+        tol = result["tolerance"]
+        lines.append(
+            f"int8 vs fp32 on {tol['posts']} posts: flags agree {tol['flag_agreement']:.4f}; "
+            "max |diff| " + ", ".join(f"{k} {v:.3f}" for k, v in tol["max_abs_diff"].items())
+        )
+    return "\n".join(lines)
