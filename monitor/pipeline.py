@@ -23,6 +23,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.classify.labels import FLAG_LABELS
 from monitor.queues import Delivery, Envelope, InProcessQueue, WorkQueue
 from monitor.store import alerts as alert_store
 from monitor.store import posts as post_store
@@ -250,8 +251,14 @@ class Pipeline:
         thresholds = self.classifier.thresholds
         items: list[Processed] = []
         for post, analysis in zip(batch, analyses, strict=True):
+            # Flags are content labels over their thresholds; a reply's stance is a score
+            # that signals use, not a reason to flag the post.
             flags = tuple(
-                sorted(k for k, v in analysis.scores.items() if v >= thresholds.get(k, 2.0))
+                sorted(
+                    k
+                    for k, v in analysis.scores.items()
+                    if k in FLAG_LABELS and v >= thresholds.get(k, 2.0)
+                )
             )
             hits = tuple(self.rules.evaluate(post, analysis.scores, now))
             items.append(

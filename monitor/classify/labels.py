@@ -8,6 +8,9 @@ RUMOUR = "rumour"  # an unverified claim being passed on
 STANCES: tuple[str, ...] = ("support", "deny", "query", "comment")
 STANCE_LABELS: tuple[str, ...] = tuple(f"stance_{s}" for s in STANCES)
 
+# Labels that flag a post when over their threshold (stance only describes a reply).
+FLAG_LABELS: tuple[str, ...] = (HOSTILE, OFFENSIVE, RUMOUR)
+
 # Every score an implementation returns, in this order.
 LABELS: tuple[str, ...] = (HOSTILE, OFFENSIVE, RUMOUR, *STANCE_LABELS)
 
