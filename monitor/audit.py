@@ -8,6 +8,7 @@ updates or deletes an event once its transaction commits.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -130,6 +131,24 @@ def _event(row: Any) -> AuditEvent:
     )
 
 
+# The repeated-viewing guard (monitor/privacy/viewguard.py) keeps digests of the authors each
+# evidence view showed; pages show how many, never the list, so that the audit page cannot
+# become a list of who was looked at.
+_AUTHOR_LISTS = ("viewed_authors", "authors")
+
+
+def _for_display(event: AuditEvent) -> AuditEvent:
+    detail = event.detail
+    if not isinstance(detail, Mapping) or not any(
+        isinstance(detail.get(k), list) for k in _AUTHOR_LISTS
+    ):
+        return event
+    shown = {
+        k: (len(v) if k in _AUTHOR_LISTS and isinstance(v, list) else v) for k, v in detail.items()
+    }
+    return dataclasses.replace(event, detail=shown)
+
+
 async def verify(conn: AsyncConnection) -> list[str]:
     """Every break in the chain, oldest first; an empty list means the log is intact.
 
@@ -169,7 +188,8 @@ async def recent(
     actor: str | None = None,
     action: str | None = None,
 ) -> list[AuditEvent]:
-    """Newest first, for the audit page; `before` pages back by id."""
+    """Newest first, for the audit page; `before` pages back by id. Lists of author digests
+    in `detail` are shown as their length (see `_for_display`)."""
     stmt = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
     if before is not None:
         stmt = stmt.where(audit_events.c.id < before)
@@ -177,4 +197,4 @@ async def recent(
         stmt = stmt.where(audit_events.c.actor == actor)
     if action:
         stmt = stmt.where(audit_events.c.action == action)
-    return [_event(r) for r in (await conn.execute(stmt)).all()]
+    return [_for_display(_event(r)) for r in (await conn.execute(stmt)).all()]
