@@ -56,6 +56,11 @@ class Settings:
         "Days each author pseudonym key is used; afterwards a new key is made and the old one "
         "destroyed, so pseudonyms cannot be linked across periods.",
     )
+    push_secret_env: str = _setting(
+        "",
+        "Name of an environment variable holding the Standard Webhooks secret (whsec_...) that "
+        "signs pushes to POST /api/v1/ingest. Empty: the push endpoint is off.",
+    )
     max_text_chars: int = _setting(
         5000, "Longest post text kept, in characters; longer text is cut and marked truncated."
     )
@@ -75,9 +80,7 @@ class Settings:
     classifier_max_wait_ms: int = _setting(
         50, "Longest a post waits for its micro-batch to fill before it is scored anyway."
     )
-    classifier_threads: int = _setting(
-        0, "CPU threads the classifier uses; 0 means one per core."
-    )
+    classifier_threads: int = _setting(0, "CPU threads the classifier uses; 0 means one per core.")
     classifier_model: str = _setting(
         "minilm-heads-v1",
         "Folder under <home>/models/ holding the trained heads, manifest and model card.",
@@ -91,7 +94,26 @@ class Settings:
         "scores within the tolerance stated in the model card. Ignored on a GPU (fp16 there).",
     )
     queue_size: int = _setting(
-        1000, "Capacity of each in-process queue between stages; a full queue slows intake."
+        1000,
+        "Posts the in-process queue holds before collectors and importers are made to wait "
+        "(backpressure).",
+    )
+    queue_url: str = _setting(
+        "",
+        "Work queue between collectors and workers. Empty: in-process (one process does "
+        "everything). redis://host:6379/0: a Redis stream with a consumer group, for running "
+        "collector, worker, web and scheduler roles apart (needs PostgreSQL).",
+    )
+    queue_stream: str = _setting("monitor:posts", "Redis stream key used when queue_url is set.")
+    queue_max_length: int = _setting(
+        100000,
+        "Posts waiting in the Redis stream above which collectors are made to wait "
+        "(backpressure; shown as monitor_queue_depth in /metrics).",
+    )
+    queue_visibility_timeout_s: float = _setting(
+        60.0,
+        "Seconds a worker may hold a stream entry unacknowledged before another worker claims "
+        "it (a worker that died mid-batch).",
     )
     ingest_batch_size: int = _setting(
         500, "Posts written to the store in one transaction by the pipeline and importer."
@@ -158,29 +180,6 @@ class Settings:
         0.0,
         "Replay speed-up for `monitor demo` and `monitor import --speed`: 0 replays as fast as "
         "possible, 60 plays an hour of posts in a minute.",
-    )
-    alerts_routing: str = _setting(
-        "",
-        "Routing file for alerts (receivers, routes, windows, digests). Empty: "
-        "<home>/alerts/routing.yaml. Checked at start-up and by `monitor alerts check`.",
-    )
-    alerts_deliver: bool = _setting(
-        True,
-        "Deliver alert notifications and run digest schedules in this process. Turn off in "
-        "processes that only collect or serve the web UI; outbox rows still get written.",
-    )
-    alerts_public_url: str = _setting(
-        "",
-        "Address people open the web UI at (e.g. https://monitor.council.example), used for "
-        "links in notifications and digests. Empty: messages carry no links.",
-    )
-    alerts_boundaries: str = _setting(
-        "",
-        "Comma-separated GeoJSON files of ward boundaries; when set, digests include a ward "
-        "map of levels. Empty: the levels table only.",
-    )
-    alerts_poll_seconds: float = _setting(
-        2.0, "How often the alert dispatcher looks for due notifications when not woken."
     )
     signals_window_minutes: int = _setting(
         180, "Tension window: flagged posts about an area in this many minutes set its level."
@@ -330,6 +329,29 @@ class Settings:
     )
     web_events_poll_seconds: float = _setting(
         3.0, "How often the live review-queue stream checks the store for new or changed alerts."
+    )
+    alerts_routing: str = _setting(
+        "",
+        "Routing file for alerts (receivers, routes, windows, digests). Empty: "
+        "<home>/alerts/routing.yaml. Checked at start-up and by `monitor alerts check`.",
+    )
+    alerts_deliver: bool = _setting(
+        True,
+        "Deliver alert notifications and run digest schedules in this process. Turn off in "
+        "processes that only collect or serve the web UI; outbox rows still get written.",
+    )
+    alerts_public_url: str = _setting(
+        "",
+        "Address people open the web UI at (e.g. https://monitor.council.example), used for "
+        "links in notifications and digests. Empty: messages carry no links.",
+    )
+    alerts_boundaries: str = _setting(
+        "",
+        "Comma-separated GeoJSON files of ward boundaries; when set, digests include a ward "
+        "map of levels. Empty: the levels table only.",
+    )
+    alerts_poll_seconds: float = _setting(
+        2.0, "How often the alert dispatcher looks for due notifications when not woken."
     )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 

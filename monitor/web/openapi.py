@@ -117,6 +117,40 @@ def _change(route: str, summary: str, body: dict[str, Any] | None = None) -> dic
     return op
 
 
+def _ingest_op() -> dict[str, Any]:
+    signed = [
+        {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+        for h in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    ]
+    return {
+        "operationId": "api_ingest",
+        "summary": "Push posts in the import schema (JSON lines, or a JSON array)",
+        "description": (
+            "For partners and other tools. Signed the Standard Webhooks way with the secret "
+            "named by push_secret_env; no session. See docs/import-format.md for the records."
+        ),
+        "security": [],
+        "x-roles": ["signed request"],
+        "x-evidence": False,
+        "parameters": signed,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": OBJECT}},
+            },
+        },
+        "responses": {
+            "202": _json(OBJECT, "Accepted: how many posts, and the records refused and why"),
+            "200": _json(OBJECT, "A webhook-id already accepted: nothing delivered again"),
+            "400": _json(ERROR, "The body is not UTF-8 JSON lines or a JSON array"),
+            "401": _json(ERROR, "Unsigned, wrongly signed, or more than 5 minutes old"),
+            "404": _json(ERROR, "The endpoint is off (push_secret_env not set)"),
+            "413": _json(ERROR, "Body over 5 MB"),
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     filters = [
         _query("status", "open (default), closed or all"),
@@ -158,6 +192,7 @@ def document() -> dict[str, Any]:
                 )
             },
             "/api/v1/overview": {"get": _op("api_overview", "Totals and posts per ward", OBJECT)},
+            "/api/v1/ingest": {"post": _ingest_op()},
             "/api/v1/areas": {
                 "get": _op(
                     "api_areas",

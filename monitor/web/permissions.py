@@ -19,13 +19,14 @@ class Access:
     public: bool = False  # no sign-in needed (health, metrics, sign-in page, static files)
     evidence: bool = False  # shows post text or excerpts: purpose + audit, never liaison
     export: bool = False  # a download: purpose + audit
+    signed: bool = False  # no session: the handler checks a request signature instead
 
     @property
     def audited(self) -> bool:
         return self.evidence or self.export
 
     def allows(self, role: str | None) -> bool:
-        return self.public or (role is not None and role in self.roles)
+        return self.public or self.signed or (role is not None and role in self.roles)
 
 
 def _roles(*names: str) -> frozenset[str]:
@@ -52,6 +53,8 @@ ROUTES: dict[str, Access] = {
     "login": PUBLIC,
     "login_submit": PUBLIC,
     "api_openapi": PUBLIC,
+    # partners' push endpoint: signed requests (Standard Webhooks), no session, no CSRF
+    "api_ingest": Access(frozenset(), signed=True),
     # every signed-in role: aggregates only
     "overview": EVERYONE,
     "logout": EVERYONE,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -18,6 +20,7 @@ from monitor.web.middleware import guard, security_headers
 from monitor.web.ratelimit import LoginLimiter
 from monitor.web.state import WEB, WebState, utcnow
 from monitor.web.views import all_routes
+from monitor.web.views.ingest import RECENT_IDS
 
 STATIC = Path(__file__).parent / "static"
 
@@ -43,6 +46,7 @@ def create_app(
         ),
         clock=clock or utcnow,
     )
+    app[RECENT_IDS] = OrderedDict()
     if runtime is not None:
         app[RUNTIME] = runtime
     else:

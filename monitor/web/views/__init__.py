@@ -12,6 +12,7 @@ from monitor.web.views import (
     counter,
     digests,
     events,
+    ingest,
     justify,
     queue,
     rules,
@@ -34,4 +35,5 @@ def all_routes() -> list[web.RouteTableDef]:
         admin.routes,
         api.routes,
         justify.routes,
+        ingest.routes,
     ]

@@ -1,0 +1,112 @@
+"""POST /api/v1/ingest: partners and other tools push posts in the import schema.
+
+Requests are signed the Standard Webhooks way (webhook-id, webhook-timestamp,
+webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">) with the secret in
+the environment variable that `push_secret_env` names; without it the endpoint is off. The
+body is JSON lines (one post per line, as `docs/import-format.md`) or a JSON array of the same
+objects. Bad records are reported by position and the rest accepted; a repeated webhook-id is
+acknowledged without delivering again (posts are idempotent by id anyway).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections import OrderedDict
+
+from aiohttp import web
+
+from monitor.alerts.notifiers.webhook import sign
+from monitor.app import RUNTIME
+from monitor.collectors.replay import ImportProblem, parse_jsonl_line
+from monitor.config import ConfigError
+from monitor.types import RawPost
+
+routes = web.RouteTableDef()
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+TOLERANCE_SECONDS = 300  # Standard Webhooks: refuse stale or future-dated messages
+RECENT_IDS = web.AppKey("push_recent_ids", OrderedDict)
+SEEN_IDS_KEPT = 10_000
+
+
+def _problem(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+def verify_signature(secret: str, headers: dict[str, str], body: bytes, now: float) -> str | None:
+    """None when the request is signed with `secret` and fresh; else why not."""
+    try:
+        msg_id = headers["webhook-id"]
+        timestamp = int(headers["webhook-timestamp"])
+        signatures = headers["webhook-signature"].split(" ")
+    except KeyError as exc:
+        return f"missing header {exc.args[0]}"
+    except ValueError:
+        return "webhook-timestamp must be Unix seconds"
+    if abs(now - timestamp) > TOLERANCE_SECONDS:
+        return "webhook-timestamp is more than 5 minutes from now"
+    expected = sign(secret, msg_id, timestamp, body)
+    if not any(hmac.compare_digest(expected, s) for s in signatures):
+        return "signature does not match"
+    return None
+
+
+def parse_body(body: bytes) -> tuple[list[RawPost], list[dict[str, object]]]:
+    """Posts and per-record problems from JSON lines or a JSON array."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"body is not UTF-8 (byte {exc.start})") from None
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"body is not valid JSON: {exc.msg} at {exc.pos}") from None
+        lines = [(i, json.dumps(item)) for i, item in enumerate(items, start=1)]
+    else:
+        lines = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    posts: list[RawPost] = []
+    problems: list[dict[str, object]] = []
+    for number, line in lines:
+        try:
+            posts.append(parse_jsonl_line(line, number))
+        except ImportProblem as problem:
+            problems.append({"record": number, "reason": problem.reason})
+    return posts, problems
+
+
+@routes.post("/api/v1/ingest", name="api_ingest")
+async def ingest(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    try:
+        secret = rt.settings.secret("push_secret")
+    except ConfigError as exc:
+        return _problem(503, f"push endpoint misconfigured: {exc}")
+    if not secret:
+        return _problem(404, "the push endpoint is off: set push_secret_env")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _problem(413, f"body over {MAX_BODY_BYTES} bytes")
+    body = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _problem(413, f"body over {MAX_BODY_BYTES} bytes")
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    why = verify_signature(secret, headers, body, time.time())
+    if why is not None:
+        return _problem(401, why)
+    seen = request.app[RECENT_IDS]
+    msg_id = headers["webhook-id"]
+    if msg_id in seen:
+        return web.json_response({"accepted": 0, "duplicate": True, "problems": []}, status=200)
+    try:
+        posts, problems = parse_body(body)
+    except ValueError as exc:
+        return _problem(400, str(exc))
+    if posts:
+        await rt.pipeline.deliver("push", posts, cursor=None)
+    seen[msg_id] = True
+    while len(seen) > SEEN_IDS_KEPT:
+        seen.popitem(last=False)
+    return web.json_response({"accepted": len(posts), "problems": problems}, status=202)
