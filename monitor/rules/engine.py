@@ -43,37 +43,47 @@ class RuleSet:
     fingerprint: str = ""
     warnings: tuple[Problem, ...] = ()
     rules: tuple[RuleSpec, ...] = field(init=False)
-    # Each rule's required clauses (see query.required_clauses) are numbered; a post's words
-    # name the clauses they satisfy, and a rule is a candidate when all of its are satisfied.
-    _clause_rule: list[int] = field(init=False, default_factory=list)
-    _need: list[int] = field(init=False, default_factory=list)
-    _exact: dict[str, list[int]] = field(init=False, default_factory=dict)
-    _prefix: dict[str, list[int]] = field(init=False, default_factory=dict)
-    _pair: dict[str, list[int]] = field(init=False, default_factory=dict)
+    # Each rule's required clauses (see query.required_clauses) are numbered, and a set of
+    # clauses is a bit mask (a Python int). A post's words give the mask of clauses they
+    # satisfy; a rule is a candidate when all its clauses' bits are set. Rules are found from
+    # their first (rarest) clause's bit, so the work follows what the post contains, not the
+    # number of rules.
+    _rule_mask: list[int] = field(init=False, default_factory=list)
+    _first_bits: int = field(init=False, default=0)
+    _first_rule: dict[int, int] = field(init=False, default_factory=dict)  # bit -> rule
+    _exact: dict[str, int] = field(init=False, default_factory=dict)  # form -> mask
+    _prefix: dict[str, int] = field(init=False, default_factory=dict)
+    _pair: dict[str, int] = field(init=False, default_factory=dict)
     _prefix_lens: tuple[int, ...] = field(init=False, default=())
     _always: tuple[int, ...] = field(init=False, default=())
     _counter: dict[str, tuple[CounterSpeech, ...]] = field(init=False, default_factory=dict)
-    _cache: dict[str, tuple[int, ...]] = field(init=False, default_factory=dict)
+    _cache: dict[str, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rules = tuple(r for p in self.packs for r in p.rules if r.enabled)
         self._counter = {p.id: p.counter_speech for p in self.packs}
         always: list[int] = []
+        bit = 0
         for i, rule in enumerate(self.rules):
             clauses = rule.query.clauses if rule.query is not None else ()
-            self._need.append(len(clauses))
+            mask = 0
             if not clauses:
                 always.append(i)
-                continue
-            for clause in clauses:
-                cid = len(self._clause_rule)
-                self._clause_rule.append(i)
-                for key in clause.exact:
-                    self._exact.setdefault(key, []).append(cid)
-                for key in clause.prefixes:
-                    self._prefix.setdefault(key, []).append(cid)
-                for key in clause.pairs:
-                    self._pair.setdefault(key, []).append(cid)
+            for k, clause in enumerate(clauses):
+                b = 1 << bit
+                if k == 0:
+                    self._first_bits |= b
+                    self._first_rule[bit] = i
+                mask |= b
+                for table, keys in (
+                    (self._exact, clause.exact),
+                    (self._prefix, clause.prefixes),
+                    (self._pair, clause.pairs),
+                ):
+                    for key in keys:
+                        table[key] = table.get(key, 0) | b
+                bit += 1
+            self._rule_mask.append(mask)
         self._always = tuple(always)
         self._prefix_lens = tuple(sorted({len(k) for k in self._prefix}))
 
@@ -85,46 +95,43 @@ class RuleSet:
     def rule(self, rule_id: str) -> RuleSpec | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
-    def _clauses_for_form(self, form: str) -> tuple[int, ...]:
+    def _mask_for_form(self, form: str) -> int:
         if " " in form:  # a word pair
-            ids = set(self._pair.get(form, ()))
+            mask = self._pair.get(form, 0)
         else:
-            ids = set(self._exact.get(form, ()))
-        for n in self._prefix_lens if " " not in form else ():
-            if n > len(form):
-                break
-            ids.update(self._prefix.get(form[:n], ()))
-        result = tuple(sorted(ids))
+            mask = self._exact.get(form, 0)
+            for n in self._prefix_lens:
+                if n > len(form):
+                    break
+                mask |= self._prefix.get(form[:n], 0)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
-        self._cache[form] = result
-        return result
+        self._cache[form] = mask
+        return mask
 
     def candidates(self, doc: Doc) -> list[int]:
         """Indexes of the rules that could match this post, in rule order."""
-        satisfied: set[int] = set()
-        cache = self._cache
+        satisfied = 0
+        get = self._cache.get
         for form in doc.index:
-            ids = cache.get(form)
-            if ids is None:
-                ids = self._clauses_for_form(form)
-            if ids:
-                satisfied.update(ids)
+            m = get(form)
+            satisfied |= self._mask_for_form(form) if m is None else m
         if self._pair:
             for form in doc.pairs:
-                ids = cache.get(form)
-                if ids is None:
-                    ids = self._clauses_for_form(form)
-                if ids:
-                    satisfied.update(ids)
-        if not satisfied:
-            return list(self._always)
-        need = self._need
-        counts = Counter(map(self._clause_rule.__getitem__, satisfied))
-        found = [r for r, c in counts.items() if c == need[r]]
+                m = get(form)
+                satisfied |= self._mask_for_form(form) if m is None else m
+        found: list[int] = []
+        first = satisfied & self._first_bits
+        while first:
+            low = first & -first
+            rule = self._first_rule[low.bit_length() - 1]
+            mask = self._rule_mask[rule]
+            if satisfied & mask == mask:
+                found.append(rule)
+            first ^= low
         if self._always:
             found.extend(self._always)
-        found.sort()
+            found.sort()
         return found
 
 

@@ -72,7 +72,6 @@ _TOKEN = re.compile(
 # Most posts need only this; `make_doc` falls back to `_TOKEN` when it sees spelt-out letters,
 # underscores or a number that may be part of a time ("7 pm", "19:30", "7.30pm").
 _FAST_TOKEN = re.compile(r"[\w@$!|'’]+")
-_SLOW = ("_slow",)  # cached for tokens that need the full tokenizer
 _TIME_TAILS = frozenset({"am", "pm", "a", "p"})
 _TIME_TOKEN = re.compile(r"\d{1,2}(?:[:.][0-5]\d)?\s?[ap]\.?m\.?|(?:[01]?\d|2[0-3]):[0-5]\d")
 _SEPARATORS = re.compile(r"[\s.\-_*·:]")
@@ -282,40 +281,68 @@ def make_doc(text: str) -> Doc:
     """Normalise a post's text into a `Doc`. Linear in the text's length; words already seen
     (most of them) cost one dictionary look-up."""
     folded = fold(text)
-    doc = _make_doc(_FAST_TOKEN.findall(folded), fast=True)
+    doc = _make_doc_fast(_FAST_TOKEN.findall(folded))
     if doc is None:
-        doc = _make_doc(_TOKEN.findall(folded), fast=False)
-        assert doc is not None  # the full tokenizer never gives up
+        doc = _make_doc(_TOKEN.findall(folded))
     return doc
 
 
-def _make_doc(tokens: list[str], *, fast: bool) -> Doc | None:
+# What the fast tokenizer needs to know about a token to decide whether the full one is
+# needed: a single character (three in a row may be spelt-out letters), a number of one or two
+# digits and something that may continue it into a time ("7 pm", "19:30"), an underscore.
+_SINGLE, _SMALL_NUMBER, _NUMBER_TAIL, _UNDERSCORE = 1, 2, 4, 8
+_entries: dict[str, tuple[tuple[str, ...], int]] = {}
+
+
+def _entry(token: str) -> tuple[tuple[str, ...], int]:
+    flags = 0
+    if len(token) == 1:
+        flags |= _SINGLE
+    if len(token) <= 2 and token.isdigit():
+        flags |= _SMALL_NUMBER
+    if token[0].isdigit() or token in _TIME_TAILS:
+        flags |= _NUMBER_TAIL
+    if "_" in token:
+        flags |= _UNDERSCORE
+    entry = ((() if flags & _UNDERSCORE else _token_cache.get(token) or _token_forms(token)), flags)
+    if len(_entries) >= _MAX_CACHE:
+        _entries.clear()
+    _entries[token] = entry
+    return entry
+
+
+def _make_doc_fast(tokens: list[str]) -> Doc | None:
+    """The common case; None when the post needs the full tokenizer."""
     positions: list[tuple[str, ...]] = []
     index: dict[str, list[int]] = {}
-    words: list[str] = []
-    cache = _token_cache
-    get = index.get
     pairs: dict[str, list[int]] = {}
+    words: list[str] = []
+    entries = _entries
+    get = index.get
     get_pair = pairs.get
     previous: tuple[str, ...] = ()
     singles = 0
     number = False
     for token in tokens:
-        if fast:
-            if len(token) == 1:
+        entry = entries.get(token)
+        if entry is None:
+            entry = _entry(token)
+        forms, flags = entry
+        if flags:
+            if flags & _UNDERSCORE:
+                return None
+            if flags & _SINGLE:
                 singles += 1
                 if singles == 3:
                     return None
             else:
                 singles = 0
-            if number and (token[0].isdigit() or token in _TIME_TAILS):
+            if number and flags & _NUMBER_TAIL:
                 return None
-            number = len(token) <= 2 and token.isdigit()
-        forms = cache.get(token)
-        if forms is None:
-            forms = _SLOW if fast and "_" in token else _token_forms(token)
-        if forms is _SLOW:
-            return None
+            number = bool(flags & _SMALL_NUMBER)
+        else:
+            singles = 0
+            number = False
         if not forms:
             continue
         pos = len(positions)
@@ -336,16 +363,36 @@ def _make_doc(tokens: list[str], *, fast: bool) -> Doc | None:
                 else:
                     found.append(pos - 1)
             else:
-                for a in previous:
-                    for b in forms:
-                        key = a + " " + b
-                        found = get_pair(key)
-                        if found is None:
-                            pairs[key] = [pos - 1]
-                        else:
-                            found.append(pos - 1)
+                _add_pairs(pairs, previous, forms, pos - 1)
         previous = forms
     return Doc(tuple(positions), index, tuple(words), pairs)
+
+
+def _add_pairs(
+    pairs: dict[str, list[int]], first: tuple[str, ...], second: tuple[str, ...], pos: int
+) -> None:
+    for a in first:
+        for b in second:
+            pairs.setdefault(f"{a} {b}", []).append(pos)
+
+
+def _make_doc(tokens: list[str]) -> Doc:
+    """Any post, from the full tokenizer's tokens."""
+    positions: list[tuple[str, ...]] = []
+    index: dict[str, list[int]] = {}
+    words: list[str] = []
+    for token in tokens:
+        forms = _token_cache.get(token)
+        if forms is None:
+            forms = _token_forms(token)
+        if not forms:
+            continue
+        pos = len(positions)
+        positions.append(forms)
+        words.append(token)
+        for form in forms:
+            index.setdefault(form, []).append(pos)
+    return Doc(tuple(positions), index, tuple(words))
 
 
 def forms_of(texts: Iterable[str]) -> set[str]:
