@@ -72,6 +72,7 @@ sources = Table(
     Column("last_success_at", UtcDateTime(), nullable=True),
     Column("error_count", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
+    Column("health", JSON, nullable=True),  # the collector's latest health snapshot
 )
 
 # Random per-period keys for author pseudonyms. A row is deleted when its period has passed:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 16:30:04.383700
+Create Date: 2026-11-23 17:22:50.803144
 """
 
 from __future__ import annotations
@@ -45,6 +45,19 @@ def upgrade() -> None:
         sa.Column("flagged", sa.Integer(), nullable=False),
         sa.Column("weighted", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("area", "hour", name=op.f("pk_area_counts")),
+    )
+    op.create_table(
+        "area_levels",
+        sa.Column("area", sa.String(length=200), nullable=False),
+        sa.Column("area_kind", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=False),
+        sa.Column("level_name", sa.String(length=40), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("below_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("measures", sa.JSON(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("area", name=op.f("pk_area_levels")),
     )
     op.create_table(
         "audit_events",
@@ -108,6 +121,36 @@ def upgrade() -> None:
         batch_op.create_index("ix_digest_runs_digest_period", ["digest", "period"], unique=True)
 
     op.create_table(
+        "governance_register",
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("owner", sa.String(length=200), nullable=False),
+        sa.Column("purpose", sa.String(length=60), nullable=False),
+        sa.Column("review_by", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("approved_by", sa.String(length=200), nullable=False),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("subject", name=op.f("pk_governance_register")),
+    )
+    op.create_table(
+        "level_changes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("area", sa.String(length=200), nullable=False),
+        sa.Column("area_kind", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("from_level", sa.String(length=40), nullable=False),
+        sa.Column("to_level", sa.String(length=40), nullable=False),
+        sa.Column("measures", sa.JSON(), nullable=False),
+        sa.Column("top_labels", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("alert_id", sa.Integer(), nullable=True),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_level_changes")),
+    )
+    with op.batch_alter_table("level_changes", schema=None) as batch_op:
+        batch_op.create_index("ix_level_changes_area_at", ["area", "at"], unique=False)
+
+    op.create_table(
         "mailbox",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("idempotency_key", sa.String(length=64), nullable=False),
@@ -151,6 +194,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.create_index("ix_notifications_alert_id", ["alert_id"], unique=False)
+        batch_op.create_index("ix_notifications_alert_key", ["alert_key"], unique=False)
         batch_op.create_index("ix_notifications_idempotency_key", ["idempotency_key"], unique=True)
         batch_op.create_index(
             "ix_notifications_receiver_group", ["receiver", "group_key"], unique=False
@@ -170,6 +214,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("collected_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("author_ref", sa.String(length=64), nullable=False),
+        sa.Column("author_name", sa.String(length=200), nullable=True),
         sa.Column("url", sa.Text(), nullable=True),
         sa.Column("reply_to", sa.String(length=512), nullable=True),
         sa.Column("quote_of", sa.String(length=512), nullable=True),
@@ -187,6 +232,39 @@ def upgrade() -> None:
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.create_index("ix_posts_created_at", ["created_at"], unique=False)
         batch_op.create_index("ix_posts_processed_at", ["processed_at"], unique=False)
+
+    op.create_table(
+        "rumours",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("registered", sa.Boolean(), nullable=False),
+        sa.Column("claim_text", sa.Text(), nullable=True),
+        sa.Column("representative", sa.Text(), nullable=False),
+        sa.Column("representative_post_id", sa.String(length=512), nullable=True),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("post_count", sa.Integer(), nullable=False),
+        sa.Column("author_count", sa.Integer(), nullable=False),
+        sa.Column("places", sa.JSON(), nullable=False),
+        sa.Column("stance", sa.JSON(), nullable=False),
+        sa.Column("velocity", sa.Float(), nullable=False),
+        sa.Column("acceleration", sa.Float(), nullable=False),
+        sa.Column("spreading", sa.Boolean(), nullable=False),
+        sa.Column("spreading_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("merged_into", sa.Integer(), nullable=True),
+        sa.Column("embedder", sa.String(length=100), nullable=True),
+        sa.Column("centroid", sa.LargeBinary(), nullable=True),
+        sa.Column("centroid_count", sa.Integer(), nullable=False),
+        sa.Column("anchor", sa.LargeBinary(), nullable=True),
+        sa.Column("simhashes", sa.JSON(), nullable=True),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rumours")),
+    )
+    with op.batch_alter_table("rumours", schema=None) as batch_op:
+        batch_op.create_index("ix_rumours_status", ["status"], unique=False)
 
     op.create_table(
         "silences",
@@ -210,6 +288,7 @@ def upgrade() -> None:
         sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error_count", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("health", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_sources")),
     )
     op.create_table(
@@ -271,6 +350,59 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("alert_id", name=op.f("pk_alert_routing")),
     )
     op.create_table(
+        "counter_messages",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("rumour_id", sa.Integer(), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("channel", sa.String(length=100), nullable=True),
+        sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["rumour_id"],
+            ["rumours.id"],
+            name=op.f("fk_counter_messages_rumour_id_rumours"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_counter_messages")),
+    )
+    with op.batch_alter_table("counter_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_counter_messages_rumour_id", ["rumour_id"], unique=False)
+
+    op.create_table(
+        "counter_plans",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("rumour_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("claim", sa.Text(), nullable=False),
+        sa.Column("facts", sa.JSON(), nullable=False),
+        sa.Column("messengers", sa.Text(), nullable=False),
+        sa.Column("channels", sa.JSON(), nullable=False),
+        sa.Column("template", sa.String(length=100), nullable=True),
+        sa.Column("draft", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.String(length=100), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("approved_by", sa.String(length=100), nullable=True),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("published_channel", sa.String(length=100), nullable=True),
+        sa.Column("published_url", sa.Text(), nullable=True),
+        sa.Column("counter_message_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["rumour_id"],
+            ["rumours.id"],
+            name=op.f("fk_counter_plans_rumour_id_rumours"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_counter_plans")),
+    )
+    with op.batch_alter_table("counter_plans", schema=None) as batch_op:
+        batch_op.create_index("ix_counter_plans_rumour_id", ["rumour_id"], unique=False)
+
+    op.create_table(
         "place_matches",
         sa.Column("post_id", sa.String(length=512), nullable=False),
         sa.Column("place_id", sa.String(length=200), nullable=False),
@@ -303,6 +435,51 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("post_id", "origin", "name", "value", name=op.f("pk_post_labels")),
     )
     op.create_table(
+        "rumour_claims",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("claim_text", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rumour_id", sa.Integer(), nullable=True),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["rumour_id"], ["rumours.id"], name=op.f("fk_rumour_claims_rumour_id_rumours")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rumour_claims")),
+    )
+    op.create_table(
+        "rumour_posts",
+        sa.Column("rumour_id", sa.Integer(), nullable=False),
+        sa.Column("post_id", sa.String(length=512), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("how", sa.String(length=20), nullable=False),
+        sa.Column("similarity", sa.Float(), nullable=False),
+        sa.Column("stance", sa.String(length=20), nullable=False),
+        sa.Column("place", sa.String(length=200), nullable=True),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_by", sa.String(length=200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["posts.id"],
+            name=op.f("fk_rumour_posts_post_id_posts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["rumour_id"],
+            ["rumours.id"],
+            name=op.f("fk_rumour_posts_rumour_id_rumours"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("rumour_id", "post_id", name=op.f("pk_rumour_posts")),
+    )
+    with op.batch_alter_table("rumour_posts", schema=None) as batch_op:
+        batch_op.create_index("ix_rumour_posts_post_id", ["post_id"], unique=False)
+        batch_op.create_index(
+            "ix_rumour_posts_rumour_id_created_at", ["rumour_id", "created_at"], unique=False
+        )
+
+    op.create_table(
         "web_sessions",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("username", sa.String(length=100), nullable=False),
@@ -332,11 +509,25 @@ def downgrade() -> None:
         batch_op.drop_index("ix_web_sessions_username")
 
     op.drop_table("web_sessions")
+    with op.batch_alter_table("rumour_posts", schema=None) as batch_op:
+        batch_op.drop_index("ix_rumour_posts_rumour_id_created_at")
+        batch_op.drop_index("ix_rumour_posts_post_id")
+
+    op.drop_table("rumour_posts")
+    op.drop_table("rumour_claims")
     op.drop_table("post_labels")
     with op.batch_alter_table("place_matches", schema=None) as batch_op:
         batch_op.drop_index("ix_place_matches_ward")
 
     op.drop_table("place_matches")
+    with op.batch_alter_table("counter_plans", schema=None) as batch_op:
+        batch_op.drop_index("ix_counter_plans_rumour_id")
+
+    op.drop_table("counter_plans")
+    with op.batch_alter_table("counter_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_counter_messages_rumour_id")
+
+    op.drop_table("counter_messages")
     op.drop_table("alert_routing")
     op.drop_table("alert_posts")
     with op.batch_alter_table("alert_actions", schema=None) as batch_op:
@@ -346,6 +537,10 @@ def downgrade() -> None:
     op.drop_table("users")
     op.drop_table("sources")
     op.drop_table("silences")
+    with op.batch_alter_table("rumours", schema=None) as batch_op:
+        batch_op.drop_index("ix_rumours_status")
+
+    op.drop_table("rumours")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index("ix_posts_processed_at")
         batch_op.drop_index("ix_posts_created_at")
@@ -355,6 +550,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notifications_status_not_before")
         batch_op.drop_index("ix_notifications_receiver_group")
         batch_op.drop_index("ix_notifications_idempotency_key")
+        batch_op.drop_index("ix_notifications_alert_key")
         batch_op.drop_index("ix_notifications_alert_id")
 
     op.drop_table("notifications")
@@ -363,6 +559,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mailbox_idempotency_key")
 
     op.drop_table("mailbox")
+    with op.batch_alter_table("level_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_level_changes_area_at")
+
+    op.drop_table("level_changes")
+    op.drop_table("governance_register")
     with op.batch_alter_table("digest_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_digest_runs_digest_period")
 
@@ -374,6 +575,7 @@ def downgrade() -> None:
     op.drop_table("deliveries")
     op.drop_table("author_keys")
     op.drop_table("audit_events")
+    op.drop_table("area_levels")
     op.drop_table("area_counts")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_alerts_key_status")
