@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable
 from typing import Any
 
 TIME_FORM = "<time>"
@@ -393,11 +392,3 @@ def _make_doc(tokens: list[str]) -> Doc:
         for form in forms:
             index.setdefault(form, []).append(pos)
     return Doc(tuple(positions), index, tuple(words))
-
-
-def forms_of(texts: Iterable[str]) -> set[str]:
-    """Every form occurring in some texts (benchmarks and tests use it to build vocabularies)."""
-    out: set[str] = set()
-    for text in texts:
-        out.update(make_doc(text).index)
-    return out
