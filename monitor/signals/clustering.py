@@ -61,6 +61,14 @@ class Index(Protocol):
 
     def search_one(self, vector: Vector, exclude: int | None = None) -> tuple[int, float]: ...
 
+    def search_others(
+        self, vectors: Matrix, own: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], Vector]: ...
+
+
+class Sizes(Protocol):
+    def get(self, cid: int, default: int = 0, /) -> int: ...
+
 
 class CentroidIndex:
     """Unit centroids in one growing float32 matrix; removal moves the last row into the gap."""
@@ -131,6 +139,22 @@ class CentroidIndex:
             return -1, -1.0
         return int(self._ids[best]), float(sims[best])
 
+    def search_others(
+        self, vectors: Matrix, own: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], Vector]:
+        """Best centroid per row other than row i's own cluster `own[i]`: one matrix product
+        for all the clusters a batch touched."""
+        b = len(vectors)
+        if self._n < 2 or b == 0:
+            return np.full(b, -1, dtype=np.int64), np.full(b, -1.0, dtype=np.float32)
+        sims = vectors @ self._m[: self._n].T
+        for i, cid in enumerate(own):
+            row = self._row.get(cid)
+            if row is not None:
+                sims[i, row] = -np.inf
+        best = np.argmax(sims, axis=1)
+        return self._ids[best], sims[np.arange(b), best]
+
 
 class NaiveIndex:
     """The baseline the benchmark compares with: one dot product per cluster in a Python loop."""
@@ -156,6 +180,15 @@ class NaiveIndex:
         sims = np.full(len(vectors), -1.0, dtype=np.float32)
         for i, v in enumerate(vectors):
             ids[i], sims[i] = self.search_one(v)
+        return ids, sims
+
+    def search_others(
+        self, vectors: Matrix, own: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], Vector]:
+        ids = np.full(len(vectors), -1, dtype=np.int64)
+        sims = np.full(len(vectors), -1.0, dtype=np.float32)
+        for i, (v, cid) in enumerate(zip(vectors, own, strict=True)):
+            ids[i], sims[i] = self.search_one(v, exclude=cid)
         return ids, sims
 
     def search_one(self, vector: Vector, exclude: int | None = None) -> tuple[int, float]:
@@ -191,6 +224,16 @@ class Assignment:
 
 
 CONTENT_JOINS = ("duplicate", "claim", "similar", "new")
+
+
+@dataclass(slots=True)
+class _Fresh:
+    vectors: Matrix
+    ids: list[int] = field(default_factory=list)
+
+    def add(self, cid: int, vector: Vector) -> None:
+        self.vectors[len(self.ids)] = vector
+        self.ids.append(cid)
 
 
 @dataclass(slots=True)
@@ -251,6 +294,11 @@ class Clusterer:
         if anchor is not None and anchor.shape == (self.dim,):
             self.register(cid, anchor)
 
+    def attach(self, post_id: str, cid: int) -> None:
+        """Record a post as a member (a reply that joined when its parent did)."""
+        self.members[post_id] = cid
+        self.member_ids.setdefault(cid, []).append(post_id)
+
     def register(self, cid: int, anchor: Vector) -> None:
         """Match new posts against this registered claim's embedding."""
         self.next_id = max(self.next_id, cid + 1)
@@ -288,7 +336,8 @@ class Clusterer:
                 has_vec[i] = True
         best_ids, best_sims = self.index.search(vectors)
         claim_ids, claim_sims = self.anchors.search(vectors)
-        fresh: list[tuple[int, Vector]] = []  # clusters started in this batch
+        # Clusters started in this batch, so that later posts of the batch can join them.
+        fresh = _Fresh(np.zeros((len(batch), self.dim), dtype=np.float32))
         out: list[Assignment] = []
         touched: set[int] = set()
         for i, item in enumerate(batch):
@@ -322,7 +371,7 @@ class Clusterer:
                 if item.simhash is not None:
                     self.hashes.add(item.simhash, a.cluster)
             if a.how == "new" and vec is not None:
-                fresh.append((a.cluster, vec))
+                fresh.add(a.cluster, vec)
         for cid in touched:
             centroid = normalise(self.geometry[cid].total)
             if centroid is not None and (cid not in self.registered or cid in self.index):
@@ -337,7 +386,7 @@ class Clusterer:
         best_sim: float,
         claim_id: int,
         claim_sim: float,
-        fresh: list[tuple[int, Vector]],
+        fresh: _Fresh,
     ) -> Assignment:
         cfg = self.config
         if item.post_id in self.members:  # seen before (a retry or an edit): counted once
@@ -356,10 +405,11 @@ class Clusterer:
             if claim_sim >= cfg.claim_confirm:
                 pending = ((claim_id, claim_sim),)
         if vec is not None:
-            for cid, fvec in fresh:
-                s = float(fvec @ vec)
-                if s > best_sim:
-                    best_id, best_sim = cid, s
+            if fresh.ids:
+                sims = fresh.vectors[: len(fresh.ids)] @ vec
+                k = int(np.argmax(sims))
+                if float(sims[k]) > best_sim:
+                    best_id, best_sim = fresh.ids[k], float(sims[k])
             if best_id >= 0 and best_sim >= cfg.join and item.claim_like:
                 return Assignment(best_id, "similar", best_sim, pending)
             if best_id >= 0 and best_sim >= cfg.join_unclaimed and self._established(best_id):
@@ -375,23 +425,27 @@ class Clusterer:
 
     # --- merging ---------------------------------------------------------------------------
 
-    def merge_candidates(
-        self, touched: Sequence[int], sizes: dict[int, int]
-    ) -> list[tuple[int, int]]:
+    def merge_candidates(self, touched: Sequence[int], sizes: Sizes) -> list[tuple[int, int]]:
         """(source, target) pairs to merge: touched clusters whose centroid is within `merge`
         of another's. The smaller goes into the larger; a registered rumour is never absorbed
         by an organic one, and two registered rumours are never merged (people made both)."""
         merges: list[tuple[int, int]] = []
         gone: set[int] = set()
-        for cid in touched:
-            if cid in gone or cid not in self.index:
-                continue
+        own: list[int] = []
+        rows: list[Vector] = []
+        for cid in dict.fromkeys(touched):
             g = self.geometry.get(cid)
-            centroid = normalise(g.total) if g is not None else None
-            if centroid is None:
+            centroid = normalise(g.total) if g is not None and cid in self.index else None
+            if centroid is not None:
+                own.append(cid)
+                rows.append(centroid)
+        if not own:
+            return merges
+        others, sims = self.index.search_others(np.stack(rows), own)
+        for cid, other, sim in zip(own, others.tolist(), sims.tolist(), strict=True):
+            if cid in gone or other < 0 or other in gone or sim < self.config.merge:
                 continue
-            other, sim = self.index.search_one(centroid, exclude=cid)
-            if other < 0 or other in gone or sim < self.config.merge:
+            if other not in self.index or cid not in self.index:
                 continue
             if cid in self.registered and other in self.registered:
                 continue

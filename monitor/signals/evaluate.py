@@ -8,17 +8,20 @@ level came back down, and false alarms (alert keys the truth does not explain) p
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import SignalCandidate, SignalsEngine
-from monitor.signals.levels import LevelChange
+from monitor.signals.levels import LevelChange, Measures
 from monitor.signals.simulate import Truth
 from monitor.signals.tension import area_key
-from monitor.types import Processed
+from monitor.types import Processed, RuleHit
 
 MINUTE = timedelta(minutes=1)
 
@@ -87,8 +90,17 @@ class Score:
         return self.false_alarms / self.weeks
 
 
-def score(result: Replay, truth: Truth, config: SignalsConfig) -> Score:
+def score(
+    result: Replay,
+    truth: Truth,
+    config: SignalsConfig,
+    parents: Mapping[str, set[str]] | None = None,
+) -> Score:
+    """`parents`: area key -> ward keys inside it (from the posts' places); a locality or
+    district alert during the episode is explained when the episode's ward lies inside it."""
     tcfg = config.tension
+    if parents is None:
+        parents = result.engine.tension.parents if result.engine is not None else {}
     explained: set[str] = set()
     first_alert: dict[str, SignalCandidate] = {}
     for c in result.candidates:
@@ -121,11 +133,18 @@ def score(result: Replay, truth: Truth, config: SignalsConfig) -> Score:
     if truth.tension_ward and truth.tension_onset and truth.tension_end:
         ward = truth.tension_ward
         window_end = truth.tension_end + tcfg.window + timedelta(hours=2)
+        related = {ward, *truth.tension_related}
         for key, c in first_alert.items():
             if c.labels.get("kind") != "rising_tension":
                 continue
-            if c.labels.get("area") == ward and truth.tension_onset <= c.at <= window_end:
+            if not truth.tension_onset <= c.at <= window_end:
+                continue
+            inside = area_key("ward", ward) in parents.get(
+                area_key(c.labels.get("area_kind", "ward"), c.labels.get("area", "")), set()
+            )
+            if c.labels.get("area") in related or inside:
                 explained.add(key)
+            if c.labels.get("area") == ward:
                 delay = (c.at - truth.tension_onset) / MINUTE
                 tension_delay = delay if tension_delay is None else min(tension_delay, delay)
         key = area_key("ward", ward)
@@ -150,3 +169,113 @@ def score(result: Replay, truth: Truth, config: SignalsConfig) -> Score:
         false_alarms=len(false),
         false_alarm_keys=false,
     )
+
+
+def truth_threshold_time(
+    truth: Truth, times: Mapping[str, datetime], posts: int, window: timedelta
+) -> datetime | None:
+    """When the rumour's own posts (all of them, as the truth knows them) first numbered
+    `posts` within `window`: the earliest an oracle with the same threshold could say so."""
+    ordered = sorted(times[p] for p in truth.rumour_posts if p in times)
+    for i in range(posts - 1, len(ordered)):
+        if ordered[i] - ordered[i - posts + 1] <= window:
+            return ordered[i]
+    return None
+
+
+# --- the bundled demo's ground truth ---------------------------------------------------------
+
+# Truth tags of the demo file, as the labels a perfect rule set would attach: used to measure
+# the signals on their own, apart from what today's classifier and rules catch.
+TAG_LABELS: Mapping[str, Mapping[str, str]] = {
+    "tension": {"kind": "tension", "severity": "medium"},
+    "threat": {"kind": "threat", "severity": "high"},
+    "hostile": {"kind": "hostility", "severity": "medium"},
+    "call_to_gather": {"kind": "call_to_gather", "severity": "high"},
+    "rumour": {"kind": "rumour", "severity": "low"},
+}
+
+
+def demo_truth(path: Path) -> tuple[Truth, dict[str, list[str]]]:
+    """The demo's `.truth.json` as a `Truth`, and each post's truth tags."""
+    raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    start = datetime.fromisoformat(raw["start"])
+    end = datetime.fromisoformat(raw["end"])
+    rumour = raw.get("rumour") or {}
+    tension = raw.get("tension") or {}
+    counter = raw.get("counter") or {}
+    gathering = tension.get("gathering") or {}
+    truth = Truth(
+        start=start,
+        end=end,
+        weeks=(end - start) / timedelta(days=7),
+        rumour_onset=_time(rumour.get("onset")),
+        rumour_wards=tuple(rumour.get("wards_reached", ())),
+        rumour_posts=frozenset(rumour.get("post_ids", ())),
+        rumour_thread=frozenset(rumour.get("post_ids", ())),
+        counter_at=_time(counter.get("time")),
+        tension_ward=tension.get("ward"),
+        tension_onset=_time(tension.get("onset")),
+        tension_end=_time(tension.get("end")),
+        tension_related=(gathering["ward"],) if gathering.get("ward") else (),
+    )
+    tags = {pid: list(info.get("tags", ())) for pid, info in (raw.get("posts") or {}).items()}
+    return truth, tags
+
+
+def with_truth_labels(
+    items: Sequence[Processed], tags: Mapping[str, Sequence[str]]
+) -> list[Processed]:
+    """The same posts with rule hits replaced by the labels their truth tags call for."""
+    out = []
+    for i in items:
+        hits = tuple(
+            RuleHit(f"truth:{tag}", TAG_LABELS[tag])
+            for tag in tags.get(i.post.id, ())
+            if tag in TAG_LABELS
+        )
+        out.append(Processed(i.post, i.scores, i.embedding, i.flags, hits))
+    return out
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def replay_from_rows(
+    alerts: Sequence[Mapping[str, Any]],
+    changes: Sequence[Mapping[str, Any]],
+    members: Sequence[tuple[str, int]],
+    merged: Mapping[int, int],
+    config: SignalsConfig,
+) -> Replay:
+    """A `Replay` rebuilt from what the stage stored (alerts it opened, level changes, rumour
+    members), so a run through the real pipeline is scored like a pure replay."""
+    from monitor.signals.engine import SignalCandidate
+
+    names = config.tension.scale.names
+    out = Replay(merged=dict(merged))
+    for a in alerts:
+        out.candidates.append(
+            SignalCandidate(a["key"], a["labels"], a["summary"], (), a["first_seen"], "store")
+        )
+    for c in changes:
+        level = names.index(c["to_level"]) if c["to_level"] in names else 0
+        before = names.index(c["from_level"]) if c["from_level"] in names else 0
+        m = Measures(c["at"], 0, 0, 0, 0.0, 0, 0.0, 0.0)
+        out.level_changes.append(
+            LevelChange(c["area"], c["at"], before, level, c["from_level"], c["to_level"], m, "")
+        )
+    out.cluster_of = {p: out.resolve(cid) for p, cid in members}
+    return out
+
+
+def area_parents(items: Sequence[Processed]) -> dict[str, set[str]]:
+    """Area key -> ward keys inside it, from the posts' places."""
+    from monitor.signals.tension import parents_of
+
+    out: dict[str, set[str]] = {}
+    for i in items:
+        for ward, parent in parents_of(i.post.places):
+            out.setdefault(parent, set()).add(ward)
+    return out

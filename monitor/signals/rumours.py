@@ -29,6 +29,7 @@ LIVE_STATUSES = ("new", "watching", "countering")
 HOUR = timedelta(hours=1)
 REPRESENTATIVE_CHARS = 280
 IDLE_CHECK = timedelta(minutes=10)
+ORPHAN_WAIT = timedelta(hours=24)
 
 
 class StatusError(ValueError):
@@ -189,6 +190,17 @@ class Rumour:
         return [p for p, _ in sorted(self.places.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
+class _Sizes:
+    """Post counts looked up on demand (a dict of every live cluster per batch is wasted)."""
+
+    def __init__(self, rumours: Mapping[int, Rumour]) -> None:
+        self._rumours = rumours
+
+    def get(self, cid: int, default: int = 0) -> int:
+        r = self._rumours.get(cid)
+        return r.posts if r is not None else default
+
+
 @dataclass(slots=True)
 class RumourUpdate:
     memberships: list[Membership] = field(default_factory=list)
@@ -206,6 +218,7 @@ class RumourBoard:
         self.rumours: dict[int, Rumour] = {}
         self._last_idle_check: datetime | None = None
         self._closed: list[Rumour] = []  # left the board since last taken, to be saved once
+        self._orphans: dict[str, list[RumourPost]] = {}  # parent post id -> unassigned replies
 
     # --- stream ----------------------------------------------------------------------------
 
@@ -231,22 +244,26 @@ class RumourBoard:
                         Membership(cid, post.post_id, post.at, "claim", sim, "", post.place, False)
                     )
                     update.changed.add(cid)
-            if a.cluster < 0 or a.how == "seen":
+            if a.how == "seen":
                 continue
-            rumour = self.rumours.get(a.cluster)
-            if rumour is None:
-                rumour = self.rumours[a.cluster] = Rumour(a.cluster, post.at, post.at)
-            stance = stance_of(post.scores, a.how)
-            rumour.add(post, stance, a)
-            update.memberships.append(
-                Membership(
-                    a.cluster, post.post_id, post.at, a.how, a.similarity, stance, post.place
-                )
-            )
-            update.changed.add(a.cluster)
+            if a.cluster < 0:
+                if post.links:  # it may yet join, if what it answers joins a rumour later
+                    for link in post.links:
+                        self._orphans.setdefault(link, []).append(post)
+                continue
+            self._join(post, a, update)
             touched.append(a.cluster)
-            self._check_spreading(rumour, post.at, update)
-        sizes = {cid: r.posts for cid, r in self.rumours.items()}
+            # Replies, quotes and reposts that came before their parent joined come along now.
+            waiting = [post.post_id]
+            while waiting:
+                for orphan in self._orphans.pop(waiting.pop(), []):
+                    if orphan.post_id in self.clusterer.members:
+                        continue
+                    self.clusterer.attach(orphan.post_id, a.cluster)
+                    self._join(orphan, Assignment(a.cluster, "link", 1.0), update)
+                    waiting.append(orphan.post_id)
+        self._prune_orphans(t)
+        sizes = _Sizes(self.rumours)
         for source, target in self.clusterer.merge_candidates(list(dict.fromkeys(touched)), sizes):
             self._merge(source, target, t, update)
         for rumour in self.rumours.values():
@@ -254,6 +271,30 @@ class RumourBoard:
                 self._check_spreading(rumour, t, update)
         self.close_idle(t, update)
         return update
+
+    def _join(self, post: RumourPost, a: Assignment, update: RumourUpdate) -> None:
+        rumour = self.rumours.get(a.cluster)
+        if rumour is None:
+            rumour = self.rumours[a.cluster] = Rumour(a.cluster, post.at, post.at)
+        stance = stance_of(post.scores, a.how)
+        rumour.add(post, stance, a)
+        update.memberships.append(
+            Membership(a.cluster, post.post_id, post.at, a.how, a.similarity, stance, post.place)
+        )
+        update.changed.add(a.cluster)
+        self._check_spreading(rumour, post.at, update)
+
+    def _prune_orphans(self, t: datetime) -> None:
+        """Unassigned replies wait a day for their parent to join a rumour, then are dropped."""
+        if len(self._orphans) < 1024:
+            return
+        cutoff = t - ORPHAN_WAIT
+        for parent in list(self._orphans):
+            kept = [p for p in self._orphans[parent] if p.at >= cutoff]
+            if kept:
+                self._orphans[parent] = kept
+            else:
+                del self._orphans[parent]
 
     def _check_spreading(self, rumour: Rumour, t: datetime, update: RumourUpdate) -> None:
         cfg = self.config

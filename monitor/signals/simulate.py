@@ -185,6 +185,7 @@ class Truth:
     tension_ward: str | None = None
     tension_onset: datetime | None = None
     tension_end: datetime | None = None
+    tension_related: tuple[str, ...] = ()  # other wards the episode rightly reaches
 
 
 @dataclass

@@ -61,6 +61,7 @@ class SignalsStage:
         self.failures = 0
         self._stale = True
         self._revisions: dict[int, int] = {}
+        self._resynced: set[int] = set()  # rumours people changed: their counts to save
 
     @classmethod
     def from_settings(cls, settings: Settings, classifier: Classifier) -> SignalsStage:
@@ -253,8 +254,10 @@ class SignalsStage:
                             board.clusterer.members[post_id] = cid
                             board.clusterer.member_ids.setdefault(cid, []).append(post_id)
                     _fill_stats(rumour, mine, clock, self.config.rumours.window)
+                    self._resynced.add(cid)
                 else:  # reopened by a person
                     self._restore_rumour(self.engine, row, mine, clock)
+                    self._resynced.add(cid)
             self._revisions.update({cid: revisions[cid] for cid in changed})
         claims = await store.open_claims(conn)
         for claim_id, text in claims:
@@ -279,7 +282,8 @@ class SignalsStage:
         alert_for: dict[int, int] = {}
         closed = {r.id: r for r in engine.board.take_closed()}
         rows = []
-        for cid in sorted(update.rumours.changed | set(closed)):
+        resynced, self._resynced = self._resynced, set()
+        for cid in sorted(update.rumours.changed | set(closed) | resynced):
             rumour = engine.board.rumours.get(cid) or closed.get(cid)
             if rumour is not None:
                 rows.append(self._row(rumour, now))

@@ -413,7 +413,12 @@ async def list_rumours(
         stmt = stmt.where(rumours.c.status == status)
     else:
         stmt = stmt.where(rumours.c.status != "closed")
-    stmt = stmt.order_by(rumours.c.spreading.desc(), rumours.c.velocity.desc(), rumours.c.id)
+    stmt = stmt.order_by(
+        rumours.c.spreading.desc(),
+        rumours.c.velocity.desc(),
+        rumours.c.post_count.desc(),
+        rumours.c.id,
+    )
     return [dict(r._mapping) for r in (await conn.execute(stmt.limit(limit))).all()]
 
 

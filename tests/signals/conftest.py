@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.classify.keyword import hashed_embedding, keyword_scores
 from monitor.config import Settings
 from monitor.signals.config import SignalsConfig
+from monitor.signals.stage import SignalsStage
 from monitor.store import db
 from monitor.store import posts as post_store
 from monitor.store.tables import metadata
@@ -115,3 +116,24 @@ async def store_posts(engine: AsyncEngine, items: Sequence[Processed], now: date
     async with engine.begin() as conn:
         await post_store.insert_posts(conn, [i.post for i in items])
         await post_store.save_processed(conn, items, now)
+
+
+async def feed(
+    engine: AsyncEngine,
+    stage: SignalsStage,
+    items: Sequence[Processed],
+    *,
+    batch: int = 64,
+    now: datetime | None = None,
+) -> None:
+    """Drive the stage as the pipeline does: posts stored first, then each batch's results
+    and the stage in one transaction. `now` defaults to the batch's latest post time."""
+    ordered = sorted(items, key=lambda i: i.post.created_at)
+    for start in range(0, len(ordered), batch):
+        chunk = ordered[start : start + batch]
+        at = now or chunk[-1].post.created_at
+        async with engine.begin() as conn:
+            await post_store.insert_posts(conn, [i.post for i in chunk])
+        async with engine.begin() as conn:
+            await post_store.save_processed(conn, chunk, at)
+            await stage(conn, chunk, at)

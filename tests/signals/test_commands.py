@@ -1,0 +1,171 @@
+"""`monitor signals …` on a store the stage has filled from a generated week."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from monitor.cli import cli
+from monitor.signals.config import SignalsConfig
+from monitor.signals.simulate import ScenarioSpec, generate
+from monitor.signals.stage import SignalsStage
+from monitor.store.tables import audit_events, counter_messages, rumour_claims
+from tests.signals.conftest import T0, feed, item, make_store, minutes
+from tests.signals.test_clustering import VARIANTS
+from tests.signals.test_stage import _embed
+
+SPEC = ScenarioSpec(
+    seed=9,
+    weeks=3 / 7,
+    volume=0.5,
+    rumour_at=timedelta(days=1, hours=9),
+    tension_at=timedelta(days=2, hours=1),
+    tension_hours=6,
+)
+
+
+@pytest.fixture
+def filled(tmp_path: Path, config: SignalsConfig) -> dict[str, str]:
+    """A store after a generated half-week, and the environment pointing the CLI at it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    items, _ = generate(SPEC)
+
+    async def fill() -> None:
+        engine = await make_store(url)
+        try:
+            await feed(engine, SignalsStage(config, embed=_embed, embedder="keyword-v1"), items)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(fill())
+    return {"MONITOR_DATABASE_URL": url, "MONITOR_CONFIG": str(tmp_path / "none.toml")}
+
+
+def _run(env: dict[str, str], *args: str) -> str:
+    (Path(env["MONITOR_CONFIG"])).write_text("", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["signals", *args], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _water(rows: list[dict[str, object]]) -> dict[str, object]:
+    """The generated rumour's row (the board also lists the week's one-off claims)."""
+    (row,) = [r for r in rows if "water" in str(r["representative"])]
+    return row
+
+
+def test_levels_and_their_reasons(filled: dict[str, str]) -> None:
+    levels = json.loads(_run(filled, "levels", "--all", "--json"))
+    by_area = {r["area"]: r for r in levels}
+    assert "ward:Little Horton" in by_area
+    changes = _run(filled, "changes", "--area", "Little Horton")
+    assert (
+        "Little Horton (ward): normal → " in changes
+        or "Little Horton (ward): elevated →" in changes
+    )
+    assert "distinct authors" in changes and "baseline" in changes and "(alert " in changes
+
+
+def test_rumour_board_shows_counts_never_authors(filled: dict[str, str]) -> None:
+    board = _run(filled, "rumours")
+    assert "water" in board and "Authors are distinct counts" in board
+    assert "fictional-" not in board  # the simulated author references
+    rows = json.loads(_run(filled, "rumours", "--json"))
+    top = _water(rows)
+    assert top["status"] == "watching" and top["spreading_since"]
+    shown = _run(filled, "show", str(top["id"]))
+    assert f"{top['post_count']} posts from {top['author_count']} distinct authors" in shown
+    assert "per hour (posts, distinct authors)" in shown
+    assert "fictional-" not in shown
+
+
+def test_counter_message_moves_the_rumour_and_shows_before_and_after(
+    filled: dict[str, str],
+) -> None:
+    rid = _water(json.loads(_run(filled, "rumours", "--json")))["id"]
+    at = (T0 + timedelta(days=1, hours=16)).isoformat()
+    out = _run(filled, "counter", str(rid), "--at", at, "--url", "https://council.example/x")
+    assert f"linked to r{rid}" in out
+    shown = _run(filled, "show", str(rid))
+    assert "countering" in shown
+    assert "not proof" in shown and "/h in the 6 h before" in shown
+    rows = json.loads(_run(filled, "rumours", "--status", "countering", "--json"))
+    assert [r["id"] for r in rows] == [rid]
+
+
+def test_bad_input_is_refused_clearly(filled: dict[str, str]) -> None:
+    runner = CliRunner()
+    env = filled
+    Path(env["MONITOR_CONFIG"]).write_text("", encoding="utf-8")
+    no_tz = runner.invoke(cli, ["signals", "counter", "1", "--at", "2026-11-03T10:00"], env=env)
+    assert no_tz.exit_code != 0 and "UTC offset" in no_tz.output
+    missing = runner.invoke(cli, ["signals", "show", "9999"], env=env)
+    assert missing.exit_code != 0 and "no rumour r9999" in missing.output
+    row = _water(json.loads(_run(filled, "rumours", "--json")))
+    rid, status = row["id"], row["status"]
+    same = runner.invoke(cli, ["signals", "status", str(rid), status], env=env)
+    assert same.exit_code != 0 and f"already {status}" in same.output
+    short = runner.invoke(cli, ["signals", "register", "mill"], env=env)
+    assert short.exit_code != 0 and "at least 10 characters" in short.output
+
+
+def test_register_then_confirm_a_held_post(
+    tmp_path: Path, config: SignalsConfig, filled: dict[str, str]
+) -> None:
+    claim = "The tap water in Wibsey is contaminated and the water company is covering it up."
+    out = _run(filled, "register", claim, "--by", "comms-officer")
+    assert "registered" in out
+    url = filled["MONITOR_DATABASE_URL"]
+    posts = [
+        item(
+            VARIANTS[4].replace("Toller", "Wibsey"),
+            T0 + timedelta(days=4),
+            ward="Wibsey",
+            author="w1",
+            scores={},
+        ),
+        item(
+            "Anyone else think the Wibsey tap water tastes funny lately?",
+            T0 + timedelta(days=4) + minutes(1),
+            ward="Wibsey",
+            author="w2",
+            scores={},
+        ),
+    ]
+
+    async def take_up() -> int:
+        engine = await make_store(url)
+        try:
+            stage = SignalsStage(config, embed=_embed, embedder="keyword-v1")
+            await feed(engine, stage, posts)
+            async with engine.connect() as conn:
+                rid = (await conn.execute(select(rumour_claims.c.rumour_id))).scalar_one()
+            return int(rid)
+        finally:
+            await engine.dispose()
+
+    rid = asyncio.run(take_up())
+    held = _run(filled, "pending", str(rid), "--purpose", "checking the water claim")
+    assert posts[1].post.id in held and "tastes funny" in held
+    done = _run(filled, "confirm", str(rid), posts[1].post.id)
+    assert "1 of 1 posts confirmed" in done
+
+    async def audited() -> list[str]:
+        engine = await make_store(url)
+        try:
+            async with engine.connect() as conn:
+                rows = (
+                    await conn.execute(select(audit_events.c.action, audit_events.c.purpose))
+                ).all()
+                assert not (await conn.execute(select(counter_messages))).all()
+            return [f"{a}:{p}" for a, p in rows]
+        finally:
+            await engine.dispose()
+
+    assert "view_pending_posts:checking the water claim" in asyncio.run(audited())

@@ -1,0 +1,292 @@
+"""The signals stage on a real store (SQLite and PostgreSQL): what it writes, that a restart
+resumes where it stopped, rollbacks, failures, and what people do between batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor.classify.keyword import hashed_embedding
+from monitor.signals.config import SignalsConfig
+from monitor.signals.simulate import ScenarioSpec, generate
+from monitor.signals.stage import SignalsStage
+from monitor.store import db
+from monitor.store import posts as post_store
+from monitor.store import signals as queries
+from monitor.store.tables import (
+    alert_posts,
+    alerts,
+    area_counts,
+    level_changes,
+    metadata,
+    rumour_claims,
+    rumour_posts,
+    rumours,
+)
+from tests.signals.conftest import T0, feed, item, minutes
+from tests.signals.test_clustering import VARIANTS
+
+SPEC = ScenarioSpec(
+    seed=5,
+    weeks=3 / 7,
+    volume=0.5,
+    rumour_at=timedelta(days=1, hours=9),
+    counter_after=timedelta(hours=6),
+    tension_at=timedelta(days=2, hours=1),
+    tension_hours=6,
+)
+
+
+async def _embed(texts: Sequence[str]) -> list[Sequence[float]]:
+    return [hashed_embedding(t) for t in texts]
+
+
+def _stage(config: SignalsConfig) -> SignalsStage:
+    return SignalsStage(config, embed=_embed, embedder="keyword-v1")
+
+
+async def _snapshot(engine: AsyncEngine) -> dict[str, object]:
+    async with engine.connect() as conn:
+        alert_rows = (await conn.execute(select(alerts.c.key, alerts.c.labels))).all()
+        changes = (
+            await conn.execute(
+                select(level_changes.c.area, level_changes.c.at, level_changes.c.to_level)
+            )
+        ).all()
+        live = await queries.list_rumours(conn, limit=100)
+        members = (await conn.execute(select(func.count()).select_from(rumour_posts))).scalar()
+        weighted = (await conn.execute(select(func.sum(area_counts.c.weighted)))).scalar()
+    return {
+        "alerts": sorted(r.key for r in alert_rows),
+        "changes": sorted((a, t.isoformat(), lvl) for a, t, lvl in changes),
+        "rumours": sorted((r["id"], r["post_count"], r["author_count"]) for r in live),
+        "members": members,
+        "weighted": round(float(weighted or 0), 3),
+    }
+
+
+async def test_a_restart_resumes_where_it_stopped(
+    config: SignalsConfig, store: AsyncEngine, tmp_path: object
+) -> None:
+    items, truth = generate(SPEC)
+    half = len(items) // 2
+    await feed(store, _stage(config), items[:half])
+    await feed(store, _stage(config), items[half:])  # a new process: state from the store
+    resumed = await _snapshot(store)
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/once.db"  # the same posts in one run, for reference
+    from tests.signals.conftest import make_store
+
+    once = await make_store(url)
+    try:
+        await feed(once, _stage(config), items)
+        uninterrupted = await _snapshot(once)
+    finally:
+        await once.dispose()
+    assert resumed == uninterrupted
+    keys = resumed["alerts"]
+    assert "area=Little Horton,area_kind=ward,kind=rising_tension" in keys  # type: ignore[operator]
+    assert any("kind=rumour_spreading" in k for k in keys)  # type: ignore[union-attr]
+    assert truth.tension_ward == "Little Horton"
+
+
+async def test_alerts_carry_labels_summary_and_evidence(
+    config: SignalsConfig, store: AsyncEngine
+) -> None:
+    items, _ = generate(SPEC)
+    await feed(store, _stage(config), items)
+    async with store.connect() as conn:
+        rows = (await conn.execute(select(alerts))).all()
+        by_kind = {r.labels["kind"]: r for r in rows}
+        tension = by_kind["rising_tension"]
+        assert tension.labels["area"] == "Little Horton"
+        assert tension.labels["level"] in ("high", "critical")
+        assert tension.labels["severity"] == tension.labels["level"]
+        evidence = (
+            await conn.execute(select(alert_posts).where(alert_posts.c.alert_id == tension.id))
+        ).all()
+        assert evidence and tension.post_count == len(evidence)
+        assert all(e.excerpt and e.rules == ["signals:rising_tension"] for e in evidence)
+        linked = (
+            (
+                await conn.execute(
+                    select(level_changes.c.alert_id).where(level_changes.c.alert_id.is_not(None))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert tension.id in linked
+        spreading = by_kind["rumour_spreading"]
+        assert spreading.labels["cluster"].startswith("r")
+        assert "distinct authors" in spreading.summary
+
+
+async def test_a_rolled_back_batch_is_counted_once_when_it_comes_again(
+    config: SignalsConfig, store: AsyncEngine
+) -> None:
+    stage = _stage(config)
+    first = [
+        item(f"Send them back, simple as. {i}", T0 + minutes(i), author=f"a{i}") for i in range(5)
+    ]
+    retried = [
+        item(f"Vermin, the lot of them. {i}", T0 + minutes(10 + i), author=f"b{i}")
+        for i in range(5)
+    ]
+    await feed(store, stage, first)
+    async with store.begin() as conn:
+        await post_store.insert_posts(conn, [i.post for i in retried])
+    with pytest.raises(RuntimeError):
+        async with store.begin() as conn:
+            await post_store.save_processed(conn, retried, T0 + minutes(15))
+            await stage(conn, retried, T0 + minutes(15))
+            raise RuntimeError("a later stage failed: the whole batch rolls back")
+    await feed(store, stage, retried)  # processed again after the restart-free retry
+    async with store.connect() as conn:
+        posts = (
+            await conn.execute(
+                select(func.sum(area_counts.c.posts)).where(
+                    area_counts.c.area == "ward:Little Horton"
+                )
+            )
+        ).scalar()
+    assert posts == 10
+
+
+async def test_a_failure_inside_signals_does_not_lose_the_batch(
+    config: SignalsConfig, store: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    stage = _stage(config)
+    batch = [item("Send them back, simple as.", T0, author="a")]
+
+    def broken(*_: object, **__: object) -> None:
+        raise ValueError("a bug in signals")
+
+    stage.engine.observe = broken  # type: ignore[method-assign]
+    stage._stale = False
+    with caplog.at_level(logging.ERROR):
+        await feed(store, stage, batch)
+    assert stage.failures == 1 and stage._stale
+    assert "signals failed" in caplog.text
+    async with store.connect() as conn:
+        processed = (
+            await conn.execute(
+                select(func.count()).where(post_store.posts.c.processed_at.is_not(None))
+            )
+        ).scalar()
+    assert processed == 1  # the pipeline's own results committed
+
+
+async def test_registered_claim_is_taken_up_and_holds_the_band_for_a_person(
+    config: SignalsConfig, store: AsyncEngine
+) -> None:
+    stage = _stage(config)
+    claim = "The tap water in Toller is contaminated and the water company is covering it up."
+    async with store.begin() as conn:
+        await store_claim(conn, claim)
+    posts = [
+        item(VARIANTS[4], T0 + minutes(1), author="x1", ward="Toller", scores={}),
+        item(
+            "Anyone else think the Toller tap water tastes funny lately?",
+            T0 + minutes(2),
+            author="x2",
+            ward="Toller",
+            scores={},
+        ),
+        item("Lovely sunset over Shipley tonight.", T0 + minutes(3), author="x3", ward="Shipley"),
+    ]
+    await feed(store, stage, posts)
+    async with store.connect() as conn:
+        (row,) = await queries.load_rumour_rows(conn)
+        assert row["registered"] and row["claim_text"] == claim and row["status"] == "watching"
+        taken = (await conn.execute(select(rumour_claims.c.rumour_id))).scalar()
+        assert taken == row["id"]
+        states = dict(
+            (await conn.execute(select(rumour_posts.c.post_id, rumour_posts.c.state))).all()
+        )
+        pending = await queries.pending(conn, row["id"])
+    assert states == {posts[0].post.id: "member", posts[1].post.id: "pending"}
+    assert [p["post_id"] for p in pending] == [posts[1].post.id]
+    # A person confirms it; the running stage counts it from its next batch.
+    async with store.begin() as conn:
+        assert await queries.decide_pending(
+            conn, row["id"], posts[1].post.id, True, "comms", T0 + minutes(5)
+        )
+    await feed(store, stage, [item("Quiet day in Wibsey.", T0 + minutes(6), ward="Wibsey")])
+    async with store.connect() as conn:
+        after = await queries.rumour(conn, row["id"])
+    assert after is not None and after["post_count"] == 2 and after["author_count"] == 2
+
+
+async def store_claim(conn: object, text: str) -> int:
+    return await queries.register_claim(conn, text, "comms", T0)  # type: ignore[arg-type]
+
+
+async def test_a_rumour_a_person_closed_stays_closed_and_stops_matching(
+    config: SignalsConfig, store: AsyncEngine
+) -> None:
+    stage = _stage(config)
+    first = [
+        item(t, T0 + minutes(i), author=f"a{i}", ward="Toller", scores={"rumour": 0.9})
+        for i, t in enumerate(VARIANTS[:3])
+    ]
+    await feed(store, stage, first)
+    async with store.begin() as conn:
+        (row,) = await queries.load_rumour_rows(conn)
+        await queries.set_status(conn, row["id"], "closed", T0 + minutes(5))
+    later = [
+        item(VARIANTS[3], T0 + minutes(10), author="late", ward="Toller", scores={"rumour": 0.9})
+    ]
+    await feed(store, stage, later)
+    async with store.connect() as conn:
+        closed = await queries.rumour(conn, row["id"])
+        members = (
+            (
+                await conn.execute(
+                    select(rumour_posts.c.rumour_id).where(
+                        rumour_posts.c.post_id == later[0].post.id
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert closed is not None and closed["status"] == "closed" and closed["post_count"] == 3
+    assert members and row["id"] not in members  # it started a new cluster instead
+
+
+async def test_missing_tables_switch_signals_off_with_a_clear_error(
+    config: SignalsConfig, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store made before the signals tables existed (not yet upgraded)."""
+    from tests.signals.conftest import SIGNAL_TABLES
+
+    engine = db.create_engine(sqlite_url)
+    try:
+        older = [t for name, t in metadata.tables.items() if name not in SIGNAL_TABLES]
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: metadata.create_all(c, tables=older))
+        stage = _stage(config)
+        with caplog.at_level(logging.ERROR):
+            await feed(engine, stage, [item("Send them back, simple as.", T0)])
+        assert stage.disabled and "monitor db upgrade" in caplog.text
+        async with engine.connect() as conn:
+            processed = (
+                await conn.execute(
+                    select(func.count()).where(post_store.posts.c.processed_at.is_not(None))
+                )
+            ).scalar()
+        assert processed == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_the_store_holds_no_author_list(store: AsyncEngine, config: SignalsConfig) -> None:
+    """Authors are only counted: no signals table has a column for who posted."""
+    for table in (rumours, rumour_posts, rumour_claims, level_changes, area_counts):
+        assert not any("author" in c.name and c.name != "author_count" for c in table.c)
