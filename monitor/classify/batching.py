@@ -130,7 +130,7 @@ class MicroBatcher(Generic[T, R]):
             self._inflight = []
 
     async def close(self) -> None:
-        """Stop taking work, finish nothing further, release the thread."""
+        """Stop taking work; calls still waiting fail with BatcherClosed; release the thread."""
         self._closed = True
         if self._worker is not None:
             self._worker.cancel()
@@ -144,4 +144,6 @@ class MicroBatcher(Generic[T, R]):
                 r, _ = self._queue.get_nowait()
                 if not r.future.done():
                     r.future.set_exception(BatcherClosed("the classifier was closed"))
-        self._executor.shutdown(wait=True)
+        # Not waiting: a pass already running finishes in its thread and its result is dropped;
+        # blocking here would block the event loop for up to a whole forward pass.
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -85,9 +85,21 @@ def _default_out(ctx: Any) -> Path:
     help="Where encoder features are cached. Default: var/cache/classify in the checkout.",
 )
 @click.option("--seed", type=int, default=None, help="Seed (default: the recipe's, 13).")
+@click.option(
+    "--encoder",
+    type=click.Choice(["serving", "fp32", "int8"]),
+    default="serving",
+    help="Encoder variant whose features the heads learn from. Default: the one that serves "
+    "(classifier_quantize), so the heads see at training what they see in use.",
+)
 @pass_context
 def train_command(
-    ctx: Any, out: Path | None, data_dir: Path | None, cache_dir: Path | None, seed: int | None
+    ctx: Any,
+    out: Path | None,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    seed: int | None,
+    encoder: str,
 ) -> None:
     """Train the classifier heads on frozen encoder features and write the model folder."""
     from monitor.classify.data import DataMissing
@@ -99,10 +111,12 @@ def train_command(
     started = time.monotonic()
     warnings.filterwarnings("ignore", category=UserWarning)
     try:
-        trained = train_heads(recipe, FeatureCache(cache_dir), data_dir, progress=click.echo)
+        quantize = ctx.settings.classifier_quantize if encoder == "serving" else encoder == "int8"
+        cache = FeatureCache(cache_dir, quantize=quantize)
+        trained = train_heads(recipe, cache, data_dir, progress=click.echo)
     except DataMissing as exc:
         raise click.ClickException(str(exc)) from None
-    manifest = write_model(out, trained, recipe, out.name, ctx.settings.classifier_quantize)
+    manifest = write_model(out, trained, recipe, out.name, cache.variant)
     click.echo(f"wrote {out} in {time.monotonic() - started:.0f} s")
     click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
 

@@ -130,11 +130,14 @@ def tolerance(
     """How far two encoders' scores on the same posts differ: max and mean absolute
     difference per label, and the share of posts whose flags all agree."""
     diffs: dict[str, list[float]] = {}
+    same_flag: dict[str, int] = {}
     agree = total = 0
     for name in a:
         for sa, sb in zip(a[name], b[name], strict=True):
             for lab in sa:
                 diffs.setdefault(lab, []).append(abs(sa[lab] - sb[lab]))
+                t = thresholds.get(lab, 2.0)
+                same_flag[lab] = same_flag.get(lab, 0) + ((sa[lab] >= t) == (sb[lab] >= t))
             fa = {k for k, v in sa.items() if v >= thresholds.get(k, 2.0)}
             fb = {k for k, v in sb.items() if v >= thresholds.get(k, 2.0)}
             agree += fa == fb
@@ -145,6 +148,9 @@ def tolerance(
         "mean_abs_diff": {k: round(float(np.mean(v)), 4) for k, v in diffs.items()},
         "p99_abs_diff": {k: round(float(np.percentile(v, 99)), 4) for k, v in diffs.items()},
         "flag_agreement": round(agree / total, 4) if total else None,
+        "flag_agreement_per_label": {k: round(v / total, 4) for k, v in same_flag.items()}
+        if total
+        else {},
     }
 
 

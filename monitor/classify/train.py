@@ -415,7 +415,7 @@ def train_heads(
 
 
 def write_model(
-    out: Path, trained: Trained, recipe: Recipe, name: str, quantize: bool
+    out: Path, trained: Trained, recipe: Recipe, name: str, variant: str
 ) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     trained.heads.save(out / HEADS_FILE)
@@ -431,8 +431,7 @@ def write_model(
         "max_length": DEFAULT_MAX_LENGTH,
         "preprocess": PREPROCESS_VERSION,
         "features": "mean pools of encoder hidden-state layers (0 = embeddings, 6 = last)",
-        "trained_on_variant": "fp32",
-        "serving_quantize_default": quantize,
+        "trained_on_encoder": variant,
         "labels": list(trained.heads.outputs),
         "thresholds": {k: round(v, 3) for k, v in trained.thresholds.items()},
         "stance_decision": "argmax over stance classes of probability / threshold",
