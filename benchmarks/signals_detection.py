@@ -17,7 +17,7 @@ off — fixed counts (no rise over the area's own baseline), no distinct-author 
 hysteresis — i.e. "N flagged posts in the window" and "N posts in an hour".
 
     .venv/bin/python benchmarks/signals_detection.py [--seeds 8] [--calm-weeks 6] [--noise 1.5]
-        [--no-demo]
+        [--no-demo] [--encoder]
 
 Delay is from the ground-truth onset (the episode's first post). For rumours the time at which
 the rumour's own posts first reached the spreading threshold (8 in 60 min) is also shown: an
@@ -209,8 +209,8 @@ async def _through_pipeline(db_url: str) -> tuple[Replay, list[Processed], float
     from monitor.app import open_runtime
     from monitor.classify.keyword import KeywordClassifier
     from monitor.importer import import_file
-    from monitor.store import posts as post_store
-    from monitor.store.tables import alerts, level_changes, posts, rumour_posts, rumours
+    from monitor.store import signals as signal_store
+    from monitor.store.tables import alerts, level_changes, rumour_posts, rumours
 
     settings = Settings(database_url=db_url, home=str(ROOT), classifier="keyword")
     if hasattr(settings, "alerts_deliver"):
@@ -246,21 +246,11 @@ async def _through_pipeline(db_url: str) -> tuple[Replay, list[Processed], float
                     )
                 ).all()
             }
-            stored = [dict(r._mapping) for r in (await conn.execute(select(posts))).all()]
-            post_rows = await post_store.load_posts(conn, stored)
-    items = [
-        Processed(
-            p,
-            dict(r["scores"] or {}),
-            post_store.decode_embedding(r["embedding"]),
-            tuple(r["flags"] or ()),
-        )
-        for p, r in zip(post_rows, stored, strict=True)
-    ]
+            items = await signal_store.load_processed(conn)
     return replay_from_rows(signal_alerts, changes, members, merged, cfg), items, elapsed
 
 
-def demo() -> None:
+def demo(encoder: bool) -> None:
     if not DEMO.is_file() or not DEMO_TRUTH.is_file():
         print(f"\n(no demo scenario at {DEMO}: skipped)")
         return
@@ -288,6 +278,22 @@ def demo() -> None:
         rows.append(
             _row(f"truth labels, {name}", s2, len(r.level_changes), oracle_lag(s2, truth, items, c))
         )
+    if encoder:
+        from monitor.classify.encoder import Encoder
+
+        vectors = Encoder().encode([i.post.text for i in items]).embeddings
+        encoded = [
+            Processed(i.post, i.scores, vectors[k].tolist(), i.flags, i.hits)
+            for k, i in enumerate(items)
+        ]
+        enc_cfg = SignalsConfig.from_settings(Settings(), hashed_embeddings=False)
+        for name, its in (
+            ("encoder, pipeline labels", encoded),
+            ("encoder, truth labels", with_truth_labels(encoded, tags)),
+        ):
+            r = replay(its, enc_cfg, end=truth.end)
+            s3 = score(r, truth, enc_cfg)
+            rows.append(_row(name, s3, len(r.level_changes), oracle_lag(s3, truth, items, enc_cfg)))
     print(
         f"\nDemo week ({truth.weeks * 7:.0f} days, {len(items)} posts; pipeline import took "
         f"{elapsed:.1f} s). Rumour onset {truth.rumour_onset:%a %H:%M}, tension "
@@ -306,10 +312,15 @@ def main() -> None:
     parser.add_argument("--calm-weeks", type=int, default=6, help="generated weeks without")
     parser.add_argument("--noise", type=float, default=1.5, help="background noise multiplier")
     parser.add_argument("--no-demo", action="store_true")
+    parser.add_argument(
+        "--encoder",
+        action="store_true",
+        help="also replay the demo with all-MiniLM-L6-v2 embeddings (a few minutes on a CPU)",
+    )
     args = parser.parse_args()
     generated(args.seeds, args.calm_weeks, args.noise)
     if not args.no_demo:
-        demo()
+        demo(args.encoder)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -68,7 +69,15 @@ def _cell(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):
         return f"{value:.1f}"
-    return str(value)
+    return safe(str(value))
+
+
+def safe(text: str) -> str:
+    """Post text is untrusted: control characters (terminal escape sequences among them) are
+    shown as '?' rather than sent to the terminal."""
+    return "".join(
+        "?" if unicodedata.category(ch) in ("Cc", "Cf") and ch != "\n" else ch for ch in text
+    )
 
 
 def _json(rows: Any) -> str:
@@ -140,7 +149,7 @@ def changes_command(ctx: Context, area: str | None, limit: int, as_json: bool) -
         return
     for r in rows:
         alert = f" (alert {r['alert_id']})" if r["alert_id"] else ""
-        click.echo(f"{_cell(r['at'])}{alert}\n  {r['reason']}")
+        click.echo(f"{_cell(r['at'])}{alert}\n  {safe(r['reason'])}")
     if not rows:
         click.echo("No level changes recorded.")
 
@@ -233,13 +242,13 @@ def show_command(ctx: Context, rumour_id: int, as_json: bool) -> None:
     r = data["rumour"]
     merged = f", merged into r{r['merged_into']}" if r["merged_into"] else ""
     click.echo(f"r{r['id']} [{r['status']}{merged}] {'spreading' if r['spreading'] else ''}")
-    click.echo(f"  claim: {r['claim_text'] or r['representative']}")
+    click.echo(f"  claim: {safe(r['claim_text'] or r['representative'])}")
     click.echo(f"  first seen {_cell(r['first_seen'])}, last seen {_cell(r['last_seen'])}")
     click.echo(
         f"  {r['post_count']} posts from {r['author_count']} distinct authors; "
         f"{r['velocity']:.1f} posts/h, acceleration {r['acceleration']:+.1f}/h²"
     )
-    click.echo(f"  places: {r['places']}")
+    click.echo(f"  places: {safe(str(r['places']))}")
     click.echo(f"  stance: {r['stance']}")
     if data["pending"]:
         click.echo(f"  {data['pending']} posts await confirmation (`monitor signals pending`)")
@@ -356,8 +365,10 @@ def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) 
 
     rows = _run(ctx.settings.database_url, work, write=True)
     for r in rows:
-        click.echo(f"{r['post_id']}  similarity {r['similarity']:.2f}  {_cell(r['created_at'])}")
-        click.echo(f"    {r['excerpt'] or '(text purged)'}")
+        click.echo(
+            f"{safe(r['post_id'])}  similarity {r['similarity']:.2f}  {_cell(r['created_at'])}"
+        )
+        click.echo(f"    {safe(r['excerpt'] or '(text purged)')}")
     if not rows:
         click.echo("Nothing awaits confirmation.")
 

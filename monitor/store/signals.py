@@ -30,6 +30,7 @@ from monitor.store.tables import (
     rumour_posts,
     rumours,
 )
+from monitor.types import Processed, RuleHit
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -616,3 +617,38 @@ def _aware(value: Any) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
     return value  # type: ignore[no-any-return]
+
+
+async def load_processed(conn: AsyncConnection) -> list[Processed]:
+    """Every processed post as the pipeline handed it to its stages (rule hits rebuilt from
+    the stored labels), oldest first: for replaying a stored week through the signals."""
+    from monitor.store.posts import decode_embedding, load_posts
+
+    rows = [
+        dict(r._mapping)
+        for r in (
+            await conn.execute(
+                select(posts)
+                .where(posts.c.processed_at.is_not(None))
+                .order_by(posts.c.created_at, posts.c.id)
+            )
+        ).all()
+    ]
+    records = await load_posts(conn, rows)
+    hits: dict[str, dict[str, dict[str, str]]] = {}
+    for chunk in _chunks([r["id"] for r in rows], 500):
+        stmt = select(post_labels).where(
+            post_labels.c.post_id.in_(chunk), post_labels.c.origin != "classifier"
+        )
+        for lr in (await conn.execute(stmt)).all():
+            hits.setdefault(lr.post_id, {}).setdefault(lr.origin, {})[lr.name] = lr.value
+    return [
+        Processed(
+            post,
+            {str(k): float(v) for k, v in (r["scores"] or {}).items()},
+            decode_embedding(r["embedding"]).tolist(),
+            tuple(r["flags"] or ()),
+            tuple(RuleHit(rule, labels) for rule, labels in sorted(hits.get(post.id, {}).items())),
+        )
+        for post, r in zip(records, rows, strict=True)
+    ]

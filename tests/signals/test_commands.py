@@ -169,3 +169,13 @@ def test_register_then_confirm_a_held_post(
             await engine.dispose()
 
     assert "view_pending_posts:checking the water claim" in asyncio.run(audited())
+
+
+def test_post_text_cannot_drive_the_terminal() -> None:
+    from monitor.signals.commands import safe
+
+    hostile = "Share this \x1b]8;;http://x.example\x07now\x1b[2J\u202e!"
+    shown = safe(hostile)
+    assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+    assert shown.startswith("Share this ?]8;;http://x.example?now?[2J?")
+    assert safe("two\nlines") == "two\nlines"
