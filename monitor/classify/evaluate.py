@@ -204,7 +204,22 @@ def format_table(result: dict[str, Any]) -> str:
     if "tolerance" in result:
         tol = result["tolerance"]
         lines.append(
-            f"int8 vs fp32 on {tol['posts']} posts: flags agree {tol['flag_agreement']:.4f}; "
-            "max |diff| " + ", ".join(f"{k} {v:.3f}" for k, v in tol["max_abs_diff"].items())
+            f"int8 vs fp32 encoder, same heads, {tol['posts']} posts: all flags agree on "
+            f"{tol['flag_agreement']:.3f} of posts"
+        )
+        for k in tol["mean_abs_diff"]:
+            lines.append(
+                f"  {k:<15} |diff| mean {tol['mean_abs_diff'][k]:.3f}, "
+                f"p99 {tol['p99_abs_diff'][k]:.3f}, max {tol['max_abs_diff'][k]:.3f}; "
+                f"flag agrees {tol['flag_agreement_per_label'][k]:.3f}"
+            )
+    if "fp32" in result:
+        f = result["fp32"]
+        lines.append(
+            f"same heads on the fp32 encoder: hate {f['hate_test_macro_f1']:.3f}, offensive "
+            f"{f['offensive_test_macro_f1']:.3f}, rumour {f['rumour_loeo_macro_f1']:.3f}, "
+            f"stance {f['stance_test_macro_f1']:.3f}, counter-speech FPR "
+            f"{f['bias_overall']['fpr_counter']:.3f}, hostile recall "
+            f"{f['bias_overall']['recall_hostile']:.3f}"
         )
     return "\n".join(lines)

@@ -3,9 +3,9 @@
 Fictional templated posts mentioning the communities of Bradford and Kirklees: neutral,
 positive and counter-speech posts (quoting or refuting a rumour or slur) must not be flagged
 hostile; hostile ones should be. Templates: tests/fixtures/bias/templates.yaml, written apart
-from the training templates. Measured with the shipped int8 serving path (see the model card):
-counter-speech false-positive rate 0.15, neutral 0.00, positive 0.02, hostile recall 0.75.
-The bounds below leave room for noise but fail on a real regression.
+from the training templates. Measured with the shipped int8 serving path (`monitor eval`,
+see the model card): counter-speech false-positive rate 0.13, neutral 0.00, positive 0.03,
+hostile recall 0.72. The bounds below leave room for noise but fail on a real regression.
 """
 
 from __future__ import annotations
