@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import click
 
+from monitor.classify.labels import decide_stance
 from monitor.cli import pass_context
 
 # Lines scored per call when reading stdin: large enough to fill sorted batches.
@@ -24,8 +25,10 @@ STDIN_CHUNK = 512
 def classify_command(ctx: Any, embedding: bool) -> None:
     """Score posts read one per line on stdin; write one JSON object per line.
 
-    Each object has `scores` (every label's calibrated probability) and `flags` (the labels
-    over their thresholds). Empty lines get a line of output too, so output lines match input.
+    Each object has `scores` (every label's calibrated probability), `flags` (hostile,
+    offensive, rumour when over their thresholds) and `stance` (support, deny, query or
+    comment: meaningful for replies only). Empty lines get a line of output too, so output
+    lines match input.
     """
     from monitor.classify import load_classifier
 
@@ -50,9 +53,14 @@ async def _classify_stream(clf: Any, stdin: TextIO, stdout: TextIO, embedding: b
 async def _write(clf: Any, texts: list[str], stdout: TextIO, embedding: bool) -> None:
     analyses = await clf.analyse(texts)
     thresholds = clf.thresholds
+    stance_thresholds = getattr(clf, "stance_thresholds", None)
     for a in analyses:
         flags = sorted(k for k, v in a.scores.items() if v >= thresholds.get(k, 2.0))
-        record: dict[str, Any] = {"scores": a.scores, "flags": flags}
+        record: dict[str, Any] = {
+            "scores": a.scores,
+            "flags": flags,
+            "stance": decide_stance(a.scores, stance_thresholds),
+        }
         if embedding:
             record["embedding"] = [round(float(x), 6) for x in a.embedding]
         stdout.write(json.dumps(record) + "\n")
@@ -156,7 +164,7 @@ def eval_command(
         if quantize and not no_tolerance:
             reference = evaluate(model, FeatureCache(cache_dir, quantize=False), data_dir)
             result["tolerance"] = tolerance(
-                result["_scored"], reference["_scored"], model.thresholds
+                result["_scored"], reference["_scored"], model.all_thresholds
             )
             result["fp32"] = {
                 k: reference[k]

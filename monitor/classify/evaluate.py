@@ -73,7 +73,7 @@ def evaluate(
     *,
     bias_path: Path | None = None,
 ) -> dict[str, Any]:
-    heads, t = model.heads, model.thresholds
+    heads, t = model.heads, model.all_thresholds
     out: dict[str, Any] = {"model": model.name, "encoder": cache.variant, "thresholds": t}
     scored: dict[str, list[dict[str, float]]] = {}
 

@@ -179,6 +179,7 @@ class KeywordClassifier:
     def __init__(self, thresholds: Mapping[str, float] | None = None) -> None:
         defaults = {HOSTILE: 0.5, OFFENSIVE: 0.5, RUMOUR: 0.5}
         self.thresholds: Mapping[str, float] = dict(thresholds or defaults)
+        self.stance_thresholds: Mapping[str, float] = {}
 
     async def score(self, texts: Sequence[str]) -> list[Scores]:
         return [keyword_scores(t) for t in texts]

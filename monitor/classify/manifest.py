@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.classify.heads import HeadSet
+from monitor.classify.labels import FLAG_LABELS, STANCE_LABELS
 
 MANIFEST = "manifest.json"
 HEADS_FILE = "heads.safetensors"
@@ -47,8 +48,18 @@ class ModelDir:
         return str(self.manifest["name"])
 
     @property
-    def thresholds(self) -> dict[str, float]:
+    def all_thresholds(self) -> dict[str, float]:
         return {str(k): float(v) for k, v in self.manifest["thresholds"].items()}
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Operating thresholds of the labels that become flags."""
+        return {k: v for k, v in self.all_thresholds.items() if k in FLAG_LABELS}
+
+    @property
+    def stance_thresholds(self) -> dict[str, float]:
+        """Thresholds of the stance classes, used by `decide_stance`, never as flags."""
+        return {k: v for k, v in self.all_thresholds.items() if k in STANCE_LABELS}
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

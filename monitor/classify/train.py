@@ -300,7 +300,8 @@ def stance_folds(groups: Sequence[str], k: int, seed: int) -> list[npt.NDArray[n
 
 def stance_decision(p: FloatArray, thresholds: Sequence[float]) -> IntArray:
     """The stance a reply is given: the class whose probability most exceeds its threshold,
-    as a ratio, so rare classes (deny, query) are not drowned by 'comment'."""
+    as a ratio, so rare classes (deny, query) are not drowned by 'comment'. Vectorised
+    `labels.decide_stance`."""
     return np.asarray(np.argmax(p / np.asarray(thresholds, np.float32), axis=1), np.int64)
 
 

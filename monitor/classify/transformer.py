@@ -55,6 +55,7 @@ class TransformerClassifier:
         self.heads = model.heads
         self.name = f"{model.name}+{self.encoder.variant}"
         self.thresholds: Mapping[str, float] = model.thresholds
+        self.stance_thresholds: Mapping[str, float] = model.stance_thresholds
         self._batcher: MicroBatcher[str, Analysis] = MicroBatcher(
             self._analyse_batch,
             max_size=batch_size * POOL_BATCHES,

@@ -24,3 +24,4 @@ def test_classify_reads_stdin_and_writes_json_lines(monkeypatch) -> None:  # typ
     assert lines[2]["flags"] == []
     assert len(lines[1]["embedding"]) == 384
     assert set(lines[0]["scores"]) >= {"hostile", "offensive", "rumour", "stance_deny"}
+    assert lines[0]["stance"] in {"support", "deny", "query", "comment"}

@@ -65,7 +65,8 @@ def test_heads_round_trip_and_score_in_unit_interval(tmp_path: Path) -> None:
     for s in loaded.heads.score(pools, texts):
         assert all(0.0 <= v <= 1.0 for v in s.values())
         assert abs(s["s_a"] + s["s_b"] - 1.0) < 1e-5
-    assert loaded.thresholds == {"hostile": 0.5, "s_a": 0.4, "s_b": 0.4}
+    assert loaded.all_thresholds == {"hostile": 0.5, "s_a": 0.4, "s_b": 0.4}
+    assert loaded.thresholds == {"hostile": 0.5}  # only flag labels become flags
 
 
 def test_altered_heads_file_is_refused_with_the_reason(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitor.classify.labels import LABELS
+from monitor.classify.labels import FLAG_LABELS, LABELS
 
 pytestmark = pytest.mark.model
 
@@ -30,7 +30,8 @@ async def test_scores_cover_every_label_in_unit_interval(transformer: Any) -> No
         assert all(0.0 <= v <= 1.0 for v in s.values())
         stance = sum(v for k, v in s.items() if k.startswith("stance_"))
         assert math.isclose(stance, 1.0, abs_tol=1e-4)
-    assert set(transformer.thresholds) == set(LABELS)
+    assert set(transformer.thresholds) == set(FLAG_LABELS)  # stance is decided, not flagged
+    assert set(transformer.stance_thresholds) == set(LABELS) - set(FLAG_LABELS)
 
 
 async def test_one_forward_pass_gives_scores_and_embedding(transformer: Any) -> None:
