@@ -113,6 +113,32 @@ def evaluate(
     scored["bias-suite"] = s
     report = bias_report(cases, s, t[HOSTILE])
     counter = [sc for c, sc in zip(cases, s, strict=True) if c.kind == "counter"]
+    report["rumour_flag_rate_everyday"] = {
+        "tweeteval_test_posts": round(
+            float(
+                np.mean(
+                    [
+                        sc[RUMOUR] >= t[RUMOUR]
+                        for name in ("tweeteval-hate-test", "tweeteval-offensive-test")
+                        for sc in scored[name]
+                    ]
+                )
+            ),
+            4,
+        ),
+        "bias_neutral_positive": round(
+            float(
+                np.mean(
+                    [
+                        sc[RUMOUR] >= t[RUMOUR]
+                        for c, sc in zip(cases, s, strict=True)
+                        if c.kind in ("neutral", "positive")
+                    ]
+                )
+            ),
+            4,
+        ),
+    }
     report["counter_flag_rates"] = {
         lab: round(sum(sc[lab] >= t[lab] for sc in counter) / len(counter), 4)
         for lab in (OFFENSIVE, RUMOUR)
@@ -192,6 +218,11 @@ def format_table(result: dict[str, Any]) -> str:
     c = result["bias"]["counter_flag_rates"]
     lines.append(
         f"counter-speech also flagged offensive: {c[OFFENSIVE]:.2f}, rumour: {c[RUMOUR]:.2f}"
+    )
+    r = result["bias"]["rumour_flag_rate_everyday"]
+    lines.append(
+        f"rumour flagged on everyday posts: TweetEval test {r['tweeteval_test_posts']:.2f}, "
+        f"bias-suite neutral and positive {r['bias_neutral_positive']:.2f}"
     )
     lines.append(
         "stance per class F1: "
