@@ -13,8 +13,8 @@ alarms a simulated week raises.
       signals on their own, apart from what today's classifier and rules catch.
 
 Baseline, in the same run on the same posts: the same engine with its robustness switched
-off — fixed counts (no rise over the area's own baseline), no distinct-author condition, no
-hysteresis — i.e. "N flagged posts in the window" and "N posts in an hour".
+off — fixed counts (no rise over the area's own baseline), no distinct-author condition nor
+per-author cap, no hysteresis — i.e. "N flagged posts in the window" and "N posts in an hour".
 
     .venv/bin/python benchmarks/signals_detection.py [--seeds 8] [--calm-weeks 6] [--noise 1.5]
         [--no-demo] [--encoder]
@@ -65,6 +65,7 @@ def configs() -> dict[str, SignalsConfig]:
     naive_settings = Settings(
         signals_level_rise="0,0,0",  # no baseline: counts alone
         signals_level_authors="0,0,0",  # one account can raise a level
+        signals_author_cap=0,  # ... and add any weight
         signals_kind_weights="threat=1,call_to_gather=1,tension=1,hostility=1,hostile=1",
         signals_severity_weights="low=1,medium=1,high=1,critical=1",
         signals_level_weighted="5,10,20",
@@ -141,10 +142,10 @@ def generated(seeds: int, calm_weeks: int, noise: float) -> None:
     for seed in range(1, seeds + 1):
         items, truth = generate(ScenarioSpec(seed=seed, noise=noise))
         runs.append((f"week {seed}", items, truth))
-    for k in range(calm_weeks):
-        spec = ScenarioSpec(seed=1000 + k, rumour_at=None, tension_at=None, noise=noise)
+    for k in range(calm_weeks // 2):  # two weeks each, so that weekly baselines form
+        spec = ScenarioSpec(seed=1000 + k, weeks=2, rumour_at=None, tension_at=None, noise=noise)
         items, truth = generate(spec)
-        runs.append((f"calm {k + 1}", items, truth))
+        runs.append((f"calm {2 * k + 1}-{2 * k + 2}", items, truth))
     for label, items, truth in runs:
         for name, cfg in cfgs.items():
             r = replay(items, cfg, end=truth.end)

@@ -238,6 +238,11 @@ class Settings:
         "once, at its heaviest); kinds not listed weigh nothing: rumours have their own signal, "
         "and swearing alone is not tension.",
     )
+    signals_author_cap: float = _setting(
+        3.0,
+        "Most weight one author's posts add to an area's window, however many they post: one "
+        "loud account is not community tension.",
+    )
     signals_severity_weights: str = _setting(
         "low=0.5,medium=1,high=1.5,critical=2",
         "Multiplier of a rule hit's weight by its severity= label.",

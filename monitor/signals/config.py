@@ -106,6 +106,7 @@ class TensionConfig:
     alert_level: int
     kind_weights: Mapping[str, float]
     severity_weights: Mapping[str, float]
+    author_cap: float = 3.0  # most weight one author adds to a window
     timezone: str = "Europe/London"
 
 
@@ -126,10 +127,15 @@ class RumourConfig:
 
 
 # Centroids of two halves of one rumour are closer than a single post is to either, and
-# merging is not undone: demand this much more similarity to merge than to join. A post that
-# is not itself claim-like (no rumour score, no rumour rule) needs the same margin to join,
-# since short everyday posts share enough common words to look alike.
+# merging is not undone: demand this much more similarity to merge than to join.
 MERGE_MARGIN = 0.1
+# A post that is not itself claim-like (no rumour score, no rumour rule) needs a margin over
+# `join` too. With hashed bag-of-words vectors it must be wider: short everyday posts share
+# enough words with a claim ("parking outside the school in City", "charging for parking
+# outside every shop in City") to look alike, which sentence embeddings do not. Measured on
+# generated weeks and the demo (benchmarks/signals_detection.py): 0.15 removes such false
+# alarms for hashed vectors; for the encoder 0.1 keeps questions about a claim joining it.
+UNCLAIMED_MARGIN = {"encoder": 0.1, "hashed": 0.15}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +171,7 @@ class SignalsConfig:
             alert_level=scale.index(s.signals_alert_level),
             kind_weights=parse_weights("signals_kind_weights", s.signals_kind_weights),
             severity_weights=parse_weights("signals_severity_weights", s.signals_severity_weights),
+            author_cap=s.signals_author_cap if s.signals_author_cap > 0 else float("inf"),
         )
         if hashed_embeddings:
             join = s.signals_keyword_cluster_similarity
@@ -179,7 +186,9 @@ class SignalsConfig:
             )
         rumours = RumourConfig(
             join=join,
-            join_unclaimed=min(0.99, join + MERGE_MARGIN),
+            join_unclaimed=min(
+                0.99, join + UNCLAIMED_MARGIN["hashed" if hashed_embeddings else "encoder"]
+            ),
             merge=min(0.99, join + MERGE_MARGIN),
             claim_match=match,
             claim_confirm=confirm,

@@ -71,10 +71,19 @@ def place_of(item: Processed) -> str | None:
 
 
 class SignalsEngine:
-    def __init__(self, config: SignalsConfig, dim: int = 384, index: Index | None = None) -> None:
+    def __init__(
+        self,
+        config: SignalsConfig,
+        dim: int = 384,
+        index: Index | None = None,
+        stance_thresholds: Mapping[str, float] | None = None,
+    ) -> None:
+        """`stance_thresholds`: the classifier's, so a reply's stance is decided as it decides."""
         self.config = config
         self.tension = TensionTracker(config.tension)
-        self.board = RumourBoard(config.rumours, dim=dim, index=index)
+        self.board = RumourBoard(
+            config.rumours, dim=dim, index=index, stance_thresholds=stance_thresholds
+        )
 
     @property
     def clock(self) -> datetime | None:

@@ -26,9 +26,10 @@ from monitor.signals.config import LevelScale, TensionConfig
 
 HOUR = timedelta(hours=1)
 WEEK = timedelta(days=7)
-# How many weeks of one hour-of-week slot count as much as the area's overall rate: with
-# little history the weekly shape is noise, so it only shows once a few weeks are in.
-SLOT_PRIOR_WEEKS = 2.0
+# How many weeks of one hour-of-week slot count as much as the area's overall rate. Weekly
+# rhythms in local feeds are strong (match days, markets, Friday nights), so one past week
+# already counts half; the absolute thresholds on volume and authors still guard each level.
+SLOT_PRIOR_WEEKS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +244,8 @@ def explain(area: str, before: str, after: str, m: Measures, why: str) -> str:
     labels = ", ".join(f"{label} ({n})" for label, n in m.top_labels) or "none"
     return (
         f"{name} ({kind}): {before} → {after} ({why}). In the last {m.window_minutes} min: "
-        f"weighted {m.weighted:.1f} from {m.flagged} flagged of {m.posts} posts by "
+        f"weighted {m.weighted:.1f} (each author's share capped) from {m.flagged} flagged "
+        f"of {m.posts} posts by "
         f"{m.authors} distinct authors; baseline {m.expected:.2f} for these hours of the week; "
         f"rise ×{m.rise:.1f}. Top labels: {labels}."
     )

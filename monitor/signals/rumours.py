@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.classify.labels import STANCES
+from monitor.classify.labels import decide_stance
 from monitor.signals.clustering import Assignment, Clusterer, ClusterInput, Index, Vector
 from monitor.signals.config import RumourConfig
 from monitor.signals.tension import author_token
@@ -49,12 +49,13 @@ def excerpt(text: str, limit: int = REPRESENTATIVE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def stance_of(scores: Mapping[str, float], how: str) -> str:
-    """Support, deny, query or comment. A reply or quote takes the classifier's stance; a post
-    that repeats the claim on its own supports it unless the classifier says it denies or
-    queries it."""
-    known = {s: scores[f"stance_{s}"] for s in STANCES if f"stance_{s}" in scores}
-    best = max(known, key=lambda s: known[s]) if known else "comment"
+def stance_of(
+    scores: Mapping[str, float], how: str, thresholds: Mapping[str, float] | None = None
+) -> str:
+    """Support, deny, query or comment. A reply or quote takes the classifier's stance (as the
+    classifier decides it, with its stance thresholds); a post that repeats the claim on its
+    own supports it unless the classifier says it denies or queries it."""
+    best = decide_stance(scores, thresholds)
     if how == "link" or best in ("deny", "query"):
         return best
     return "support"
@@ -212,8 +213,15 @@ class RumourUpdate:
 class RumourBoard:
     """Live rumours and their clusterer."""
 
-    def __init__(self, config: RumourConfig, dim: int = 384, index: Index | None = None) -> None:
+    def __init__(
+        self,
+        config: RumourConfig,
+        dim: int = 384,
+        index: Index | None = None,
+        stance_thresholds: Mapping[str, float] | None = None,
+    ) -> None:
         self.config = config
+        self.stance_thresholds = dict(stance_thresholds or {})
         self.clusterer = Clusterer(config, dim=dim, index=index)  # type: ignore[arg-type]
         self.rumours: dict[int, Rumour] = {}
         self._last_idle_check: datetime | None = None
@@ -232,7 +240,7 @@ class RumourBoard:
                 p.simhash,
                 p.links,
                 p.claim_like,
-                asserts=stance_of(p.scores, "similar") == "support",
+                asserts=stance_of(p.scores, "similar", self.stance_thresholds) == "support",
             )
             for p in ordered
         ]
@@ -276,7 +284,7 @@ class RumourBoard:
         rumour = self.rumours.get(a.cluster)
         if rumour is None:
             rumour = self.rumours[a.cluster] = Rumour(a.cluster, post.at, post.at)
-        stance = stance_of(post.scores, a.how)
+        stance = stance_of(post.scores, a.how, self.stance_thresholds)
         rumour.add(post, stance, a)
         update.memberships.append(
             Membership(a.cluster, post.post_id, post.at, a.how, a.similarity, stance, post.place)

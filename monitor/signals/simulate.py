@@ -1,8 +1,10 @@
 """Generated scenarios with known ground truth, to measure what the signals detect and when.
 
 A scenario is weeks of fictional posts across a dozen wards, with a weekly rhythm (quiet
-nights, busy evenings, a Saturday match-day crowd), background noise (the odd offensive post,
-rules firing on banter, one-off claims that go nowhere) and, optionally, two episodes:
+nights, busy evenings, a Saturday match-day crowd whose chants a rule misreads as hostility),
+background noise (the odd offensive post, rules firing on banter, one-off claims that go
+nowhere, now and then one account posting a burst of hostile posts) and, optionally, two
+episodes:
 - a rumour (a false claim about tap water) that grows, is answered by a counter message and
   fades; its posts are variants of one claim plus replies that support, deny, query or comment;
 - a tension episode in one ward (an incident, anger, threats, then calm).
@@ -327,13 +329,31 @@ def _background(g: _Gen, hour: datetime) -> None:
             at = _at(hour, rng)
             placed = rng.random() < 0.8
             author = g.author(ward, 400)
+            hits: tuple[RuleHit, ...] = ()
             if match_day and rng.random() < 0.5:
                 text = g.fill(rng.choice(MATCH), ward)
+                if rng.random() < 0.3 * spec.noise:  # a rule misreads the chants, every week
+                    hits = (RuleHit("sim-chant", {"kind": "hostility", "severity": "low"}),)
             elif rng.random() < 0.01 * spec.noise:
                 text = g.fill(rng.choice(BANTER_FLAGGED), ward)
             else:
                 text = g.fill(rng.choice(CHATTER), ward)
-            g.post(at, ward if placed else None, text, "chatter", author)
+            g.post(at, ward if placed else None, text, "chatter", author, hits=hits)
+    # Now and then one account posts a burst of hostile posts about a ward: one voice, however
+    # loud, is not community tension.
+    if rng.random() < 0.02 * spec.noise:
+        ward = rng.choice(WARDS)[0]
+        author = g.author("loud", 50)
+        t0 = _at(hour, rng)
+        for _ in range(rng.randint(10, 20)):
+            g.post(
+                t0 + timedelta(minutes=rng.randrange(90)),
+                ward,
+                g.fill(rng.choice(T_HOSTILE), ward),
+                "loud_account",
+                author,
+                hits=(RuleHit("sim-loud", {"kind": "hostility", "severity": "medium"}),),
+            )
     # One-off claims: about one every four hours somewhere, repeated by a few people at most.
     if rng.random() < 0.25 * spec.noise:
         ward = rng.choice(WARDS)[0]

@@ -51,17 +51,22 @@ class SignalsStage:
         embed: Embed | None = None,
         embedder: str = "",
         dim: int = 384,
+        stance_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         self.config = config
         self.embed = embed
         self.embedder = embedder
         self.dim = dim
-        self.engine = SignalsEngine(config, dim=dim)
+        self.stance_thresholds = dict(stance_thresholds or {})
+        self.engine = self._new_engine()
         self.disabled: str | None = None
         self.failures = 0
         self._stale = True
         self._revisions: dict[int, int] = {}
         self._resynced: set[int] = set()  # rumours people changed: their counts to save
+
+    def _new_engine(self) -> SignalsEngine:
+        return SignalsEngine(self.config, dim=self.dim, stance_thresholds=self.stance_thresholds)
 
     @classmethod
     def from_settings(cls, settings: Settings, classifier: Classifier) -> SignalsStage:
@@ -73,7 +78,8 @@ class SignalsStage:
             return [a.embedding for a in await classifier.analyse(texts)]
 
         config = SignalsConfig.from_settings(settings, hashed_embeddings=hashed)
-        return cls(config, embed=embed, embedder=classifier.name)
+        stance = getattr(classifier, "stance_thresholds", None)
+        return cls(config, embed=embed, embedder=classifier.name, stance_thresholds=stance)
 
     # --- the stage -------------------------------------------------------------------------
 
@@ -116,7 +122,7 @@ class SignalsStage:
             )
             log.error("%s; tension levels and rumours are off until then", self.disabled)
             return
-        engine = SignalsEngine(self.config, dim=self.dim)
+        engine = self._new_engine()
         clock = await store.watermark(conn, exclude)
         await self._load_tension(conn, engine, clock, exclude)
         await self._load_rumours(conn, engine, clock)

@@ -218,16 +218,19 @@ class TensionTracker:
         window = self.config.window
         start = t - window
         posts = flagged = 0
-        weighted = 0.0
-        authors: set[int] = set()
+        by_author: dict[int, float] = {}
         labels: Counter[str] = Counter()
         for e in area.in_window(start, t):
             posts += 1
             if e.weight > 0:
                 flagged += 1
-                weighted += e.weight
-                authors.add(e.author)
+                by_author[e.author] = by_author.get(e.author, 0.0) + e.weight
                 labels.update(e.labels)
+        # Each author adds at most `author_cap`: one loud account cannot supply the weight
+        # while a few others supply the distinct authors.
+        cap = self.config.author_cap
+        weighted = sum(min(w, cap) for w in by_author.values())
+        authors = by_author
         expected = expected_volume(area.history, start, t, self.observed_since, self.config)
         return Measures(
             at=t,

@@ -47,8 +47,23 @@ def test_one_loud_author_does_not_raise_a_level(config: SignalsConfig) -> None:
     _flagged(tracker, T0 + timedelta(hours=10), 30, authors=1, weight=3.0)
     tracker.advance(T0 + timedelta(hours=11))
     m = tracker.measures(WARD, T0 + timedelta(hours=11))
-    assert m.weighted == 90 and m.authors == 1
+    assert m.flagged == 30 and m.authors == 1
+    assert m.weighted == config.tension.author_cap  # 90 uncapped
     assert tracker.level(WARD) == 0
+
+
+def test_a_loud_author_cannot_lend_weight_to_a_few_others(config: SignalsConfig) -> None:
+    """Twenty posts from one account and one post each from five others: the distinct
+    authors are there, the weight is not."""
+    tracker = TensionTracker(config.tension)
+    at = T0 + timedelta(hours=10)
+    _flagged(tracker, at, 20, authors=1, weight=1.0, tag="loud")
+    _flagged(tracker, at, 5, authors=5, weight=1.0, tag="others")
+    tracker.advance(at + timedelta(hours=1))
+    m = tracker.measures(WARD, at + timedelta(hours=1))
+    assert m.authors == 5 and m.flagged == 25
+    assert m.weighted == config.tension.author_cap + 4  # the loud one counts up to the cap
+    assert tracker.level(WARD) < config.tension.alert_level
 
 
 def test_many_authors_raise_the_level_of_the_ward_its_locality_and_district(

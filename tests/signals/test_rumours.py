@@ -180,3 +180,12 @@ def test_counter_effect_while_the_after_window_runs() -> None:
     effect = counter_effect(times, published, timedelta(hours=6), published + timedelta(hours=1))
     assert not effect.after_complete and effect.after_per_hour == 2.0
     assert effect.change is None and "no comparison" in effect.describe()
+
+
+def test_a_replys_stance_is_decided_as_the_classifier_decides_it() -> None:
+    """The classifier's stance thresholds (rare classes have low ones) decide, not argmax."""
+    scores = {"stance_support": 0.1, "stance_deny": 0.3, "stance_query": 0.1, "stance_comment": 0.5}
+    assert stance_of(scores, "link") == "comment"
+    thresholds = {"stance_support": 0.4, "stance_deny": 0.2, "stance_query": 0.2,
+                  "stance_comment": 0.6}  # fmt: skip
+    assert stance_of(scores, "link", thresholds) == "deny"
