@@ -84,18 +84,28 @@ class SignalsStage:
     # --- the stage -------------------------------------------------------------------------
 
     async def __call__(
-        self, conn: AsyncConnection, items: Sequence[Processed], now: datetime
+        self,
+        conn: AsyncConnection,
+        items: Sequence[Processed],
+        now: datetime,
+        *,
+        at: datetime | None = None,
+        seen: store.Cursor | None = None,
     ) -> None:
+        """Take up one processed batch. Inline, the pipeline calls it with `now` only. The
+        signals follower (scaled out) also passes `at`, when the batch was processed (a post
+        dated later counts at that time, as it did inline), and `seen`, its cursor: posts
+        processed after it are not taken up yet, so a reload must not count them."""
         if self.disabled:
             return
         try:
             async with conn.begin_nested():
                 if self._stale:
-                    await self._load(conn, exclude={i.post.id for i in items})
+                    await self._load(conn, exclude={i.post.id for i in items}, seen=seen)
                     if self.disabled:
                         return
                 await self._sync_people(conn, now)
-                update = self.engine.observe(items, now)
+                update = self.engine.observe(items, at or now)
                 await self._save(conn, update, now)
         except Exception:
             # Contained: the batch's posts and rule alerts still commit; signals reload
@@ -106,6 +116,10 @@ class SignalsStage:
             return
         self._reload_if_rolled_back(conn)
 
+    def invalidate(self) -> None:
+        """Reload from the store before the next batch (another process moved it on)."""
+        self._stale = True
+
     def _reload_if_rolled_back(self, conn: AsyncConnection) -> None:
         def rolled_back(_conn: Any) -> None:
             self._stale = True
@@ -114,7 +128,9 @@ class SignalsStage:
 
     # --- loading ---------------------------------------------------------------------------
 
-    async def _load(self, conn: AsyncConnection, exclude: set[str]) -> None:
+    async def _load(
+        self, conn: AsyncConnection, exclude: set[str], seen: store.Cursor | None = None
+    ) -> None:
         missing = await store.missing_signal_tables(conn)
         if missing:
             self.disabled = (
@@ -123,8 +139,8 @@ class SignalsStage:
             log.error("%s; tension levels and rumours are off until then", self.disabled)
             return
         engine = self._new_engine()
-        clock = await store.watermark(conn, exclude)
-        await self._load_tension(conn, engine, clock, exclude)
+        clock = await store.watermark(conn, exclude, upto=seen)
+        await self._load_tension(conn, engine, clock, exclude, seen)
         await self._load_rumours(conn, engine, clock)
         self.engine = engine
         self._stale = False
@@ -141,6 +157,7 @@ class SignalsStage:
         engine: SignalsEngine,
         clock: datetime | None,
         exclude: set[str],
+        seen: store.Cursor | None = None,
     ) -> None:
         tension = engine.tension
         cfg = self.config.tension
@@ -159,7 +176,7 @@ class SignalsStage:
         for area, hour, weighted in await store.load_area_weights(conn, horizon):
             tension.area(area).history.add(store._aware(hour) or hour, weighted)
         start = clock - cfg.window - TICK
-        for p in await store.processed_posts_between(conn, start, clock):
+        for p in await store.processed_posts_between(conn, start, clock, upto=seen):
             if p.id in exclude:
                 continue
             hits = [RuleHit(rule, labels) for rule, labels in p.hits]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, distinct, func, select, update
+from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.store.alerts import OPEN_STATUSES, excerpt
@@ -29,8 +29,12 @@ from monitor.store.tables import (
     rumour_claims,
     rumour_posts,
     rumours,
+    sources,
 )
 from monitor.types import Processed, RuleHit
+
+# Where a signals follower stands: the (processed_at, post id) of the last post it took up.
+Cursor = tuple[datetime, str]
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -133,10 +137,22 @@ async def list_level_changes(
     return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
 
 
-async def watermark(conn: AsyncConnection, exclude: Iterable[str] = ()) -> datetime | None:
-    """The latest post time already processed (but for the batch in hand, `exclude`): where
-    the signals clock stood when they last ran."""
-    stmt = select(func.max(posts.c.created_at)).where(posts.c.processed_at.is_not(None))
+def seen_by(upto: Cursor | None) -> ColumnElement[bool]:
+    """Processed posts the signals have taken up: all of them inline (`upto` None), or, for a
+    follower, those up to its cursor in (processed_at, id) order."""
+    if upto is None:
+        return posts.c.processed_at.is_not(None)
+    at, post_id = upto
+    return or_(posts.c.processed_at < at, and_(posts.c.processed_at == at, posts.c.id <= post_id))
+
+
+async def watermark(
+    conn: AsyncConnection, exclude: Iterable[str] = (), upto: Cursor | None = None
+) -> datetime | None:
+    """The latest post time already processed (but for the batch in hand, `exclude`; and for
+    a follower, only up to its cursor `upto`): where the signals clock stood when they last
+    ran."""
+    stmt = select(func.max(posts.c.created_at)).where(seen_by(upto))
     excluded = list(exclude)
     if excluded:
         stmt = stmt.where(posts.c.id.not_in(excluded))
@@ -156,15 +172,16 @@ class StoredPost:
 
 
 async def processed_posts_between(
-    conn: AsyncConnection, start: datetime, end: datetime
+    conn: AsyncConnection, start: datetime, end: datetime, upto: Cursor | None = None
 ) -> list[StoredPost]:
+    """Posts the signals have taken up (see `seen_by`) dated in (start, end]."""
     from monitor.types import PlaceMatch
 
     rows = (
         await conn.execute(
             select(posts.c.id, posts.c.created_at, posts.c.author_ref, posts.c.flags)
             .where(
-                posts.c.processed_at.is_not(None),
+                seen_by(upto),
                 posts.c.created_at > start,
                 posts.c.created_at <= end,
             )
@@ -608,8 +625,6 @@ def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 
 def _aware(value: Any) -> datetime | None:
-    from datetime import UTC
-
     if value is None:
         return None
     if isinstance(value, str):
@@ -622,8 +637,6 @@ def _aware(value: Any) -> datetime | None:
 async def load_processed(conn: AsyncConnection) -> list[Processed]:
     """Every processed post as the pipeline handed it to its stages (rule hits rebuilt from
     the stored labels), oldest first: for replaying a stored week through the signals."""
-    from monitor.store.posts import decode_embedding, load_posts
-
     rows = [
         dict(r._mapping)
         for r in (
@@ -634,6 +647,15 @@ async def load_processed(conn: AsyncConnection) -> list[Processed]:
             )
         ).all()
     ]
+    return await _as_processed(conn, rows)
+
+
+async def _as_processed(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Processed]:
+    """Stored post rows back into the `Processed` records the pipeline's stages were given:
+    scores, flags and the (float16) embedding from the row, rule hits from its labels (origin
+    = rule id), places from place_matches."""
+    from monitor.store.posts import decode_embedding, load_posts
+
     records = await load_posts(conn, rows)
     hits: dict[str, dict[str, dict[str, str]]] = {}
     for chunk in _chunks([r["id"] for r in rows], 500):
@@ -652,3 +674,101 @@ async def load_processed(conn: AsyncConnection) -> list[Processed]:
         )
         for post, r in zip(records, rows, strict=True)
     ]
+
+
+# --- the signals follower (scaled out: signals run once, in the scheduler leader) ----------------
+
+FOLLOWER_SOURCE = "signals-follower"
+START: Cursor = (datetime(1970, 1, 1, tzinfo=UTC), "")  # before every post
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    return f"{cursor[0].isoformat()}|{cursor[1]}"
+
+
+def decode_cursor(text: str) -> Cursor:
+    at, _, post_id = text.partition("|")  # an ISO time holds no "|"; a post id may
+    return (_aware(at) or START[0], post_id)
+
+
+async def load_follower_cursor(
+    conn: AsyncConnection, name: str = FOLLOWER_SOURCE, *, lock: bool = False
+) -> Cursor | None:
+    """The follower's cursor (None before its first run); `lock` holds its row until the
+    transaction ends, so two followers (a leader and one that lost the lead without knowing
+    yet) cannot both move it."""
+    stmt = select(sources.c.cursor).where(sources.c.name == name)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).first()
+    if row is None or not row.cursor:
+        return None
+    return decode_cursor(row.cursor)
+
+
+async def save_follower_cursor(
+    conn: AsyncConnection, cursor: Cursor, now: datetime, name: str = FOLLOWER_SOURCE
+) -> None:
+    from monitor.store.posts import save_cursor
+
+    await save_cursor(conn, name, "signals", encode_cursor(cursor), now)
+
+
+async def has_signal_state(conn: AsyncConnection) -> bool:
+    """Whether signals have recorded anything yet (they ran inline before, in one process)."""
+    for table in (area_counts, area_levels, rumours):
+        if (await conn.execute(select(1).select_from(table).limit(1))).first() is not None:
+            return True
+    return False
+
+
+async def last_processed(conn: AsyncConnection) -> Cursor | None:
+    """The (processed_at, id) of the latest processed post."""
+    row = (
+        await conn.execute(
+            select(posts.c.processed_at, posts.c.id)
+            .where(posts.c.processed_at.is_not(None))
+            .order_by(posts.c.processed_at.desc(), posts.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return (_aware(row.processed_at) or START[0], row.id)
+
+
+async def processed_after(
+    conn: AsyncConnection, after: Cursor, until: datetime, limit: int
+) -> list[tuple[datetime, list[Processed]]]:
+    """Posts processed after the cursor `after` and no later than `until`, in (processed_at,
+    id) order, grouped by processed_at: each group is one batch as a worker processed it
+    (a worker claims a batch with one processed_at), so the follower can hand the signals
+    the same batches. About `limit` posts; the last group is always read whole."""
+    at, post_id = after
+    stmt = (
+        select(posts)
+        .where(
+            posts.c.processed_at.is_not(None),
+            posts.c.processed_at <= until,
+            or_(posts.c.processed_at > at, and_(posts.c.processed_at == at, posts.c.id > post_id)),
+        )
+        .order_by(posts.c.processed_at, posts.c.id)
+        .limit(limit)
+    )
+    rows = [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+    if rows and len(rows) == limit:
+        last = rows[-1]
+        rest = (
+            select(posts)
+            .where(posts.c.processed_at == last["processed_at"], posts.c.id > last["id"])
+            .order_by(posts.c.id)
+        )
+        rows += [dict(r._mapping) for r in (await conn.execute(rest)).all()]
+    groups: list[tuple[datetime, list[Processed]]] = []
+    for row, item in zip(rows, await _as_processed(conn, rows), strict=True):
+        when = _aware(row["processed_at"]) or START[0]
+        if groups and groups[-1][0] == when:
+            groups[-1][1].append(item)
+        else:
+            groups.append((when, [item]))
+    return groups
