@@ -299,6 +299,18 @@ class Settings:
         6,
         "Hours before and after a counter message over which the rumour's velocity is compared.",
     )
+    signals_follow_settle_seconds: float = _setting(
+        10.0,
+        "Scaled out, signals run in the scheduler leader, which takes up posts once they were "
+        "processed this many seconds ago, so that a batch another worker commits late is not "
+        "passed over: more than the longest processing transaction plus the hosts' clock "
+        "differences.",
+    )
+    signals_follow_poll_seconds: float = _setting(
+        2.0,
+        "Scaled out: how often the scheduler leader looks for newly processed posts for the "
+        "signals once it has caught up.",
+    )
     demo_accounts: bool = _setting(
         False,
         "Create one web account per role at start-up with fresh random passwords printed to "
