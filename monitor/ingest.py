@@ -188,7 +188,7 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     if given is not None:
         return given
     words = _NOT_LANGUAGE.sub(" ", text[: DETECT_CHARS * 4])[:DETECT_CHARS]
-    if sum(ch.isalpha() for ch in words) < MIN_LETTERS:
+    if sum(map(str.isalpha, words)) < MIN_LETTERS:
         return None
     lang, prob = _identifier().classify(words)
     if prob < MIN_CONFIDENCE or lang in ("zxx", "und"):

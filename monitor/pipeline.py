@@ -210,14 +210,16 @@ class Pipeline:
         # Still failing (a bug, not a blip): store the posts unprocessed so nothing is lost;
         # they are processed again at the next start.
         log.error("giving up processing %d posts; storing them unprocessed", delivery.size)
-        await self._intake(delivery.envelopes, self.clock())
+        await self.intake(delivery.envelopes, self.clock())
 
     async def handle(self, envelopes: Sequence[Envelope]) -> list[Processed]:
         """Ingest and store the envelopes' posts, then process those not yet processed."""
-        pending = await self._intake(envelopes, self.clock())
+        pending = await self.intake(envelopes, self.clock())
         return await self.process(pending) if pending else []
 
-    async def _intake(self, envelopes: Sequence[Envelope], now: datetime) -> list[Post]:
+    async def intake(self, envelopes: Sequence[Envelope], now: datetime) -> list[Post]:
+        """Ingest and store the envelopes' posts (with their cursors, in-process); returns
+        those still to process: the new ones and any a dead worker stored unprocessed."""
         raws = [p for e in envelopes for p in e.posts]
         ingested = await self.ingestor.ingest_batch(raws, now)
         async with self.engine.begin() as conn:
