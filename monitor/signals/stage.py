@@ -246,6 +246,11 @@ class SignalsStage:
         if row["registered"]:
             board.clusterer.registered.add(cid)
         _fill_stats(rumour, members, clock, self.config.rumours.window)
+        # How close the representative was, so that only a closer claim replaces it after a
+        # restart, as it would have without one.
+        for m in members:
+            if m.post_id == rumour.representative_post_id:
+                rumour.representative_sim = m.similarity
         board.rumours[cid] = rumour
         return same or row.get("centroid") is None
 

@@ -309,6 +309,7 @@ class MemberRow:
     stance: str
     place: str | None
     author_ref: str  # used in-process for distinct counts only; never returned to a caller
+    similarity: float = 0.0  # how close it was when it joined
 
 
 async def load_members(conn: AsyncConnection, ids: Sequence[int]) -> list[MemberRow]:
@@ -322,6 +323,7 @@ async def load_members(conn: AsyncConnection, ids: Sequence[int]) -> list[Member
                 rumour_posts.c.stance,
                 rumour_posts.c.place,
                 posts.c.author_ref,
+                rumour_posts.c.similarity,
             )
             .select_from(rumour_posts.join(posts, posts.c.id == rumour_posts.c.post_id))
             .where(rumour_posts.c.rumour_id.in_(chunk), rumour_posts.c.state == "member")
@@ -336,6 +338,7 @@ async def load_members(conn: AsyncConnection, ids: Sequence[int]) -> list[Member
                     r.stance,
                     r.place,
                     r.author_ref,
+                    float(r.similarity or 0.0),
                 )
             )
     return out
