@@ -146,6 +146,11 @@ class SignalsFollower:
             cursor = await store.load_follower_cursor(conn, self.name)
         if cursor is None:
             cursor = await self._first_cursor(now)
+        elif self.cursor is not None and cursor != self.cursor:
+            # Another follower moved on since this one last committed: what the stage holds
+            # in memory is behind the store.
+            log.warning("signals follower: another follower moved the cursor; reloading")
+            self.stage.invalidate()
         self.cursor = cursor
         async with self.engine.connect() as conn:
             batches = await store.processed_after(conn, cursor, now - self.settle, self.page)
