@@ -117,6 +117,7 @@ async def open_runtime(
     `sources` are the collectors' configs (`monitor.collectors.config.load_sources`)."""
     from monitor.ingest_service import KeyedIngestor
     from monitor.rules.service import load_rule_evaluator
+    from monitor.signals.follower import SignalsFollower, lead_together
     from monitor.signals.stage import SignalsStage
     from monitor.web.metrics import make_registry
     from monitor.web.render import make_environment
@@ -146,6 +147,10 @@ async def open_runtime(
         queue = make_queue(settings, engine, role)
         stack.push_async_callback(queue.close)
         ingestor = KeyedIngestor.from_settings(settings, home, engine)
+        # Signals keep their state in memory, so one process runs them: inline in the one
+        # process (`all`); scaled out, the scheduler leader follows the store instead.
+        signals = SignalsStage.from_settings(settings, clf)
+        inline_signals = role == "all"
         pipeline = Pipeline(
             engine,
             ingestor,
@@ -153,15 +158,20 @@ async def open_runtime(
             evaluator,
             queue=queue,
             # Signals first: the alerts they open are routed by the alert stage after them.
-            stages=[SignalsStage.from_settings(settings, clf), alert_service],
+            stages=[signals, alert_service] if inline_signals else [alert_service],
             batch_size=settings.classifier_batch_size,
             max_wait=settings.classifier_max_wait_ms / 1000,
         )
         if "schedule" in parts:
             pipeline.on_processed(alert_service.wake)
+            follower = None
+            if not inline_signals:
+                follower = SignalsFollower.from_settings(
+                    settings, engine, signals, alert_service, on_committed=alert_service.wake
+                )
             leadership = Leadership(engine)
             leading = asyncio.create_task(
-                leadership.run(alert_service.start, alert_service.stop), name="leadership"
+                leadership.run(*lead_together(alert_service, follower)), name="leadership"
             )
             stack.push_async_callback(_cancel, leading)
         # Safeguards: governance gates rules and places; retention purges where schedules run.

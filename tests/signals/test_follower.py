@@ -461,3 +461,34 @@ async def test_leader_duties_start_in_order_and_stop_in_reverse() -> None:
     with pytest.raises(RuntimeError):
         await stop()
     assert events == ["start alerts", "start signals", "stop signals", "stop alerts"]
+
+
+async def test_workers_run_no_signals_and_the_scheduler_leader_follows(
+    pg_url: str, redis_url: str
+) -> None:
+    from monitor.app import open_runtime
+
+    settings = _settings(pg_url).with_overrides(
+        queue_url=redis_url, queue_stream=f"test:{uuid.uuid4().hex}", alerts_deliver=False
+    )
+    async with open_runtime(settings, classifier=KeywordClassifier(), role="worker") as rt:
+        assert not any(isinstance(s, SignalsStage) for s in rt.pipeline.stages)
+        assert any(isinstance(s, AlertService) for s in rt.pipeline.stages)
+    async with open_runtime(settings, classifier=KeywordClassifier(), role="scheduler") as rt:
+        for _ in range(100):  # the leader's follower writes its cursor on its first step
+            async with rt.engine.connect() as conn:
+                if await queries.load_follower_cursor(conn) == queries.START:
+                    break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the scheduler leader did not start the signals follower")
+
+
+async def test_one_process_keeps_signals_inline(settings: Settings) -> None:
+    from monitor.app import open_runtime
+
+    async with open_runtime(settings, classifier=KeywordClassifier()) as rt:
+        kinds = [type(s) for s in rt.pipeline.stages]
+        assert kinds == [SignalsStage, AlertService]  # signals first, then their routing
+        async with rt.engine.connect() as conn:
+            assert await queries.load_follower_cursor(conn) is None  # no follower runs
