@@ -11,6 +11,9 @@ registered, statuses changed, posts confirmed into a registered rumour.
 
 A failure inside signals is contained in a savepoint and logged: the batch's posts, labels and
 rule alerts still commit, and signals reload their state at the next batch.
+
+Scaled out, workers do not run this stage: the scheduler leader feeds it from the store
+(`monitor.signals.follower`), so that one process holds the state.
 """
 
 from __future__ import annotations

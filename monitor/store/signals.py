@@ -751,9 +751,9 @@ async def processed_after(
     stmt = (
         select(posts)
         .where(
-            posts.c.processed_at.is_not(None),
+            posts.c.processed_at >= at,  # the index's range; the keyset condition follows
             posts.c.processed_at <= until,
-            or_(posts.c.processed_at > at, and_(posts.c.processed_at == at, posts.c.id > post_id)),
+            or_(posts.c.processed_at > at, posts.c.id > post_id),
         )
         .order_by(posts.c.processed_at, posts.c.id)
         .limit(limit)
