@@ -4,8 +4,8 @@ worker`) over PostgreSQL and a Redis stream, with the real classifier.
     .venv/bin/python benchmarks/scale_out.py [--posts 4000] [--workers 1,2,4]
         [--classifier transformer]
 
-For each worker count: a fresh database and stream; the posts are put on the stream first,
-then the workers start together and the clock runs until every post is processed. Prints
+For each worker count: a fresh database and stream; the workers start and load the model,
+then the clock runs from putting the posts on the stream until every post is processed. Prints
 posts/s, the ratio to one worker, and posts/s per worker. Each worker gets cores/N torch
 threads, so the runs share the machine's cores the same way.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -78,10 +77,6 @@ async def run(workers: int, n: int, classifier: str, cores: int) -> float:
     engine = db.create_engine(url)
     await db.upgrade(engine)
     await engine.dispose()
-    queue = RedisStreamQueue(RedisSettings(url=REDIS, stream=stream, max_length=10**9))
-    batch = posts(n)
-    for i in range(0, n, 64):
-        await queue.put(Envelope("bench", tuple(batch[i : i + 64])))
     env = dict(os.environ)
     env.update(
         MONITOR_DATABASE_URL=url,
@@ -93,37 +88,56 @@ async def run(workers: int, n: int, classifier: str, cores: int) -> float:
         MONITOR_HOME=str(ROOT),
     )
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--role", "worker"],
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "monitor",
+            "run",
+            "--role",
+            "worker",
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(workers)
     ]
+    queue = RedisStreamQueue(RedisSettings(url=REDIS, stream=stream, max_length=10**9))
     try:
-        # Start the clock at the first processed post, so start-up (loading the model) is not
-        # counted; stop it when all are processed.
-        while await processed(url) == 0:
-            if any(p.poll() is not None for p in procs):
-                raise RuntimeError("a worker exited; run it by hand to see why")
-            await asyncio.sleep(0.05)
+        # Each worker says "role worker: ..." once its classifier is loaded: start the clock
+        # only when all are ready, so model loading is not counted.
+        for proc in procs:
+            assert proc.stderr is not None
+            while b"role worker" not in (line := await proc.stderr.readline()):
+                if not line:
+                    raise RuntimeError("a worker exited; run it by hand to see why")
+        # Keep reading what they print, so a full pipe never stalls a worker.
+        drains = [asyncio.create_task(_drain(p)) for p in procs]
+        batch = posts(n)
         t0 = time.perf_counter()
-        first = await processed(url)
-        while (done := await processed(url)) < n:
-            await asyncio.sleep(0.1)
-        elapsed = time.perf_counter() - t0
-        return (done - first) / elapsed
+        for i in range(0, n, 64):
+            await queue.put(Envelope("bench", tuple(batch[i : i + 64])))
+        while await processed(url) < n:
+            await asyncio.sleep(0.05)
+        rate = n / (time.perf_counter() - t0)
+        for task in drains:
+            task.cancel()
+        return rate
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
-            p.wait(timeout=60)
+            await asyncio.wait_for(p.wait(), 60)
         await queue.redis.delete(stream)
         await queue.close()
         admin = await asyncpg.connect(PG_ADMIN)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def _drain(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stderr is not None
+    while await proc.stderr.readline():
+        pass
 
 
 async def main() -> None:
