@@ -29,7 +29,6 @@ from monitor.collectors.common import (
     Clock,
     HttpStatus,
     MalformedPayload,
-    RateLimited,
     RecentSet,
     SourceConfigError,
     body_hint,
@@ -411,18 +410,6 @@ class MastodonCollector(PollingCollector):
         return plan
 
     # -- polling --
-
-    async def poll_round(self) -> float:
-        delay = await super().poll_round()
-        try:
-            await self.recheck_due()
-        except RateLimited as exc:
-            self.health.rate_limited()
-            await self._clock.sleep(exc.wait_seconds)
-        except Exception as exc:
-            self.health.error("recheck", repr(exc))
-            log.warning("mastodon %s: re-checking recent posts failed: %r", self.name, exc)
-        return delay
 
     async def poll_unit(self, unit: str) -> None:
         plan = self._plans[unit]

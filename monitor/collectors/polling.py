@@ -62,6 +62,11 @@ class PollingCollector:
     async def poll_unit(self, unit: str) -> None:
         raise NotImplementedError
 
+    async def recheck_due(self) -> None:
+        """Re-check recent posts for deletions and edits when due (polled APIs report no
+        deletions of their own); nothing by default."""
+        return None
+
     async def start(self) -> None:
         """Load the cursor; subclasses add start-up checks (raise SourceConfigError to stop)."""
         self._committed = await self.load_state()
@@ -121,10 +126,21 @@ class PollingCollector:
                 failed += 1
                 self.health.error("internal", f"{unit}: {exc!r}")
                 log.exception("%s %s: %s: unexpected error", self.kind, self.name, unit)
+        await self._recheck()
         if failed:
             return min(self.interval_seconds, self._backoff.next())
         self._backoff.reset()
         return self.interval_seconds
+
+    async def _recheck(self) -> None:
+        try:
+            await self.recheck_due()
+        except RateLimited as exc:
+            self.health.rate_limited()
+            await self._clock.sleep(exc.wait_seconds)
+        except Exception as exc:  # the next round tries again; collection goes on
+            self.health.error("recheck", repr(exc))
+            log.warning("%s %s: re-checking recent posts failed: %r", self.kind, self.name, exc)
 
     # -- cursor state: one JSON object per source, one key per unit --
 

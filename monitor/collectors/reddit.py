@@ -28,7 +28,6 @@ from monitor.collectors.common import (
     Clock,
     HttpStatus,
     MalformedPayload,
-    RateLimited,
     SourceConfigError,
     body_hint,
     classify_status,
@@ -292,18 +291,6 @@ class RedditCollector(PollingCollector):
             await self._clock.sleep(wait)
 
     # -- polling --
-
-    async def poll_round(self) -> float:
-        delay = await super().poll_round()
-        try:
-            await self.recheck_due()
-        except RateLimited as exc:
-            self.health.rate_limited()
-            await self._clock.sleep(exc.wait_seconds)
-        except Exception as exc:
-            self.health.error("recheck", repr(exc))
-            log.warning("reddit %s: re-checking recent items failed: %r", self.name, exc)
-        return delay
 
     async def poll_unit(self, unit: str) -> None:
         sub, listing = unit.rsplit("/", 1)
