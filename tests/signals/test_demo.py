@@ -155,12 +155,6 @@ def test_demo_signals_alone_find_both_episodes_and_nothing_else(demo_run: DemoRu
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="today's keyword classifier and shipped rules label 9 of the demo's 150 tension "
-    "posts (7 call_to_gather in City, 2 hostile): Little Horton's flagged volume stays near "
-    "zero. Remove this mark when the rules or the classifier catch the episode.",
-)
 def test_demo_tension_raises_little_horton_through_the_pipeline(demo_run: DemoRun) -> None:
     result = score(demo_run.stored, demo_run.truth, demo_run.config, area_parents(demo_run.items))
     assert result.tension_delay_min is not None
