@@ -136,16 +136,26 @@ class SignalsEngine:
     # --- alert candidates ------------------------------------------------------------------
 
     def _candidates(self, update: SignalsUpdate) -> None:
+        # Wards' levels as the changes happened, not as they stand after the whole batch: a
+        # ward that alerted and calmed down again within one large batch must still hold back
+        # its locality's alert at the time it was alerting, so alerts do not depend on batch
+        # size. The changes come in event-time order, each tick's wards before its localities
+        # and districts; a ward's level before its first change here is that change's
+        # `from_level`, and a ward with no change here had its current level all along.
+        ward_levels: dict[str, int] = {}
         for change in update.level_changes:
+            if split_area(change.area)[0] == "ward":
+                ward_levels.setdefault(change.area, change.from_level)
+        for change in update.level_changes:
+            kind, _ = split_area(change.area)
+            if kind == "ward":
+                ward_levels[change.area] = change.to_level
             cand = self.tension_candidate(change)
             if cand is None:
                 continue
-            kind, _ = split_area(change.area)
             covering = None
             if kind != "ward":
-                covering = self.tension.covered_by_ward(
-                    change.area, self.config.tension.alert_level
-                )
+                covering = self._covering_ward(change.area, ward_levels)
             if covering is not None:
                 # The ward's own alert already says it; a second for its locality is noise.
                 update.inhibited.append((change, covering))
@@ -155,6 +165,15 @@ class SignalsEngine:
             rumour = self.board.rumours.get(event.rumour_id)
             if rumour is not None:
                 update.candidates.append(self.rumour_candidate(rumour, event))
+
+    def _covering_ward(self, key: str, ward_levels: Mapping[str, int]) -> str | None:
+        """A ward inside this locality or district at the alert level or above, with the
+        wards' levels as of the change being decided (`ward_levels`, else their current)."""
+        alert_level = self.config.tension.alert_level
+        for ward in sorted(self.tension.parents.get(key, ())):
+            if ward_levels.get(ward, self.tension.level(ward)) >= alert_level:
+                return ward
+        return None
 
     def tension_candidate(self, change: LevelChange) -> SignalCandidate | None:
         cfg = self.config.tension
