@@ -126,7 +126,12 @@ async def run(workers: int, n: int, classifier: str, cores: int) -> float:
         for p in procs:
             p.terminate()
         for p in procs:
-            await asyncio.wait_for(p.wait(), 60)
+            try:
+                await asyncio.wait_for(p.wait(), 30)
+            except TimeoutError:
+                print(f"worker {p.pid} ignored SIGTERM for 30 s; killed", file=sys.stderr)
+                p.kill()
+                await p.wait()
         await queue.redis.delete(stream)
         await queue.close()
         admin = await asyncpg.connect(PG_ADMIN)

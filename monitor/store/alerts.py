@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.alerts.candidates import SEVERITY_RANK, candidates
 from monitor.store.posts import _insert
-from monitor.store.tables import alert_posts, alerts
+from monitor.store.tables import ALERT_IS_OPEN, alert_posts, alerts
 from monitor.types import Processed
 
 OPEN_STATUSES = ("new", "acknowledged")
@@ -27,32 +27,32 @@ async def record_hits(conn: AsyncConnection, items: Sequence[Processed], now: da
     touched: set[int] = set()
     for item in items:
         for cand in candidates(item):
-            row = (
+            alert_id = (
                 await conn.execute(
-                    select(alerts.c.id, alerts.c.labels).where(
-                        alerts.c.key == cand.key, alerts.c.status.in_(OPEN_STATUSES)
+                    _insert(conn, alerts)
+                    .values(
+                        key=cand.key,
+                        labels=dict(cand.labels),
+                        summary=cand.summary,
+                        status="new",
+                        post_count=0,
+                        first_seen=item.post.created_at,
+                        last_seen=item.post.created_at,
+                        created_at=now,
+                        updated_at=now,
                     )
+                    .on_conflict_do_nothing(index_elements=["key"], index_where=ALERT_IS_OPEN)
+                    .returning(alerts.c.id)
                 )
-            ).first()
-            if row is None:
-                alert_id = (
+            ).scalar()
+            if alert_id is None:  # already open (perhaps opened by another worker just now)
+                row = (
                     await conn.execute(
-                        alerts.insert()
-                        .values(
-                            key=cand.key,
-                            labels=dict(cand.labels),
-                            summary=cand.summary,
-                            status="new",
-                            post_count=0,
-                            first_seen=item.post.created_at,
-                            last_seen=item.post.created_at,
-                            created_at=now,
-                            updated_at=now,
+                        select(alerts.c.id, alerts.c.labels).where(
+                            alerts.c.key == cand.key, alerts.c.status.in_(OPEN_STATUSES)
                         )
-                        .returning(alerts.c.id)
                     )
-                ).scalar_one()
-            else:
+                ).one()
                 alert_id = row.id
                 if SEVERITY_RANK.get(cand.labels.get("severity", ""), 0) > SEVERITY_RANK.get(
                     row.labels.get("severity", ""), 0
@@ -79,7 +79,15 @@ async def record_hits(conn: AsyncConnection, items: Sequence[Processed], now: da
                     .where(alerts.c.id == alert_id)
                     .values(
                         post_count=alerts.c.post_count + 1,
-                        last_seen=item.post.created_at,
+                        # posts arrive out of order: keep the latest and earliest times
+                        last_seen=case(
+                            (alerts.c.last_seen < item.post.created_at, item.post.created_at),
+                            else_=alerts.c.last_seen,
+                        ),
+                        first_seen=case(
+                            (alerts.c.first_seen > item.post.created_at, item.post.created_at),
+                            else_=alerts.c.first_seen,
+                        ),
                         updated_at=now,
                     )
                 )

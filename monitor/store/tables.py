@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 
@@ -140,6 +141,10 @@ post_labels = Table(
     Column("value", String(200), primary_key=True),
 )
 
+# Written out, not bound: PostgreSQL matches ON CONFLICT ... WHERE to a partial index only when
+# the predicate is the same literal text.
+ALERT_IS_OPEN = text("status IN ('new', 'acknowledged')")
+
 alerts = Table(
     "alerts",
     metadata,
@@ -156,6 +161,14 @@ alerts = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_alerts_key_status", "key", "status"),
+    # At most one open alert per key, even with several workers opening alerts at once.
+    Index(
+        "uq_alerts_open_key",
+        "key",
+        unique=True,
+        sqlite_where=ALERT_IS_OPEN,
+        postgresql_where=ALERT_IS_OPEN,
+    ),
 )
 
 # The evidence: which posts an alert stands on, with only the excerpt it needs.

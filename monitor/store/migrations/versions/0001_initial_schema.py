@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 17:22:50.803144
+Create Date: 2026-11-23 18:13:30.398013
 """
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index("ix_alerts_key_status", ["key", "status"], unique=False)
+        batch_op.create_index(
+            "uq_alerts_open_key",
+            ["key"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('new', 'acknowledged')"),
+            postgresql_where=sa.text("status IN ('new', 'acknowledged')"),
+        )
 
     op.create_table(
         "area_counts",
@@ -578,6 +585,11 @@ def downgrade() -> None:
     op.drop_table("area_levels")
     op.drop_table("area_counts")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_alerts_open_key",
+            sqlite_where=sa.text("status IN ('new', 'acknowledged')"),
+            postgresql_where=sa.text("status IN ('new', 'acknowledged')"),
+        )
         batch_op.drop_index("ix_alerts_key_status")
 
     op.drop_table("alerts")

@@ -1,0 +1,61 @@
+"""Alert rows: one open alert per key, also when two workers open it at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from monitor.store import alerts as alert_store
+from monitor.store import db
+from monitor.store import posts as post_store
+from monitor.store.tables import alerts
+from monitor.types import Processed, RuleHit
+from tests.store.test_posts import make_post
+
+NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+HIT = RuleHit("tension.call_to_gather", {"kind": "call_to_gather", "severity": "high"})
+
+
+async def test_two_workers_opening_the_same_alert_make_one(store_url: str) -> None:
+    first, second = db.create_engine(store_url), db.create_engine(store_url)
+    try:
+        await db.upgrade(first)
+        batch = [make_post(n) for n in range(2)]
+        async with first.begin() as conn:
+            await post_store.insert_posts(conn, batch)
+
+        async def worker(engine, post) -> None:  # type: ignore[no-untyped-def]
+            async with engine.begin() as conn:
+                await alert_store.record_hits(conn, [Processed(post=post, hits=(HIT,))], NOW)
+                await asyncio.sleep(0.2)  # both transactions are open at once
+
+        await asyncio.gather(worker(first, batch[0]), worker(second, batch[1]))
+        async with first.connect() as conn:
+            rows = (await conn.execute(select(alerts))).all()
+        assert len(rows) == 1
+        assert rows[0].post_count == 2
+        # out-of-order posts: the span covers both
+        assert rows[0].first_seen == min(p.created_at for p in batch)
+        assert rows[0].last_seen == max(p.created_at for p in batch)
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_a_closed_alert_lets_a_new_one_open(store_url: str) -> None:
+    engine = db.create_engine(store_url)
+    try:
+        await db.upgrade(engine)
+        posts = [make_post(n, created_at=NOW + timedelta(minutes=n)) for n in range(2)]
+        async with engine.begin() as conn:
+            await post_store.insert_posts(conn, posts)
+            await alert_store.record_hits(conn, [Processed(post=posts[0], hits=(HIT,))], NOW)
+            await conn.execute(alerts.update().values(status="closed"))
+            await alert_store.record_hits(conn, [Processed(post=posts[1], hits=(HIT,))], NOW)
+        async with engine.connect() as conn:
+            statuses = sorted((await conn.execute(select(alerts.c.status))).scalars())
+        assert statuses == ["closed", "new"]
+    finally:
+        await engine.dispose()
