@@ -139,10 +139,16 @@ async def run(workers: int, n: int, classifier: str, cores: int) -> float:
         await admin.close()
 
 
+PROBLEMS: list[str] = []
+
+
 async def _drain(proc: asyncio.subprocess.Process) -> None:
+    """Read what a worker prints; keep its problems (failed batches, retries) for the report."""
     assert proc.stderr is not None
-    while await proc.stderr.readline():
-        pass
+    while line := await proc.stderr.readline():
+        text = line.decode(errors="replace").strip()
+        if "retrying" in text or "ERROR" in text or "Error:" in text:
+            PROBLEMS.append(text)
 
 
 async def main() -> None:
@@ -157,6 +163,10 @@ async def main() -> None:
         rate = await run(w, args.posts, args.classifier, cores)
         results.append((w, rate))
         print(f"  {w} worker(s): {rate:,.0f} posts/s", file=sys.stderr)
+    if PROBLEMS:
+        errors = sorted({p.split(": ", 1)[0][-80:] for p in PROBLEMS if "Error:" in p})
+        failed = sum("retrying" in p for p in PROBLEMS)
+        print(f"\n{failed} batch failures in workers (retried): {', '.join(errors)[:400]}")
     base = results[0][1]
     print(f"\n{args.posts} fictional posts, classifier {args.classifier}, {cores} cores\n")
     print("| workers | posts/s | × one worker | posts/s per worker |\n|---:|---:|---:|---:|")

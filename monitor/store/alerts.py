@@ -25,71 +25,76 @@ def excerpt(text: str) -> str:
 async def record_hits(conn: AsyncConnection, items: Sequence[Processed], now: datetime) -> int:
     """Open or extend alerts for these processed posts; returns how many alerts changed."""
     touched: set[int] = set()
-    for item in items:
-        for cand in candidates(item):
-            alert_id = (
-                await conn.execute(
-                    _insert(conn, alerts)
-                    .values(
-                        key=cand.key,
-                        labels=dict(cand.labels),
-                        summary=cand.summary,
-                        status="new",
-                        post_count=0,
-                        first_seen=item.post.created_at,
-                        last_seen=item.post.created_at,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .on_conflict_do_nothing(index_elements=["key"], index_where=ALERT_IS_OPEN)
-                    .returning(alerts.c.id)
-                )
-            ).scalar()
-            if alert_id is None:  # already open (perhaps opened by another worker just now)
-                row = (
-                    await conn.execute(
-                        select(alerts.c.id, alerts.c.labels).where(
-                            alerts.c.key == cand.key, alerts.c.status.in_(OPEN_STATUSES)
-                        )
-                    )
-                ).one()
-                alert_id = row.id
-                if SEVERITY_RANK.get(cand.labels.get("severity", ""), 0) > SEVERITY_RANK.get(
-                    row.labels.get("severity", ""), 0
-                ):
-                    await conn.execute(
-                        update(alerts)
-                        .where(alerts.c.id == alert_id)
-                        .values(labels=dict(cand.labels), updated_at=now)
-                    )
-            added = await conn.execute(
-                _insert(conn, alert_posts)
+    # Alert rows are locked in key order, so workers extending the same alerts at once wait
+    # for each other instead of deadlocking.
+    work = sorted(
+        ((cand, item) for item in items for cand in candidates(item)),
+        key=lambda pair: (pair[0].key, pair[1].post.id),
+    )
+    for cand, item in work:
+        alert_id = (
+            await conn.execute(
+                _insert(conn, alerts)
                 .values(
-                    alert_id=alert_id,
-                    post_id=item.post.id,
-                    excerpt=excerpt(item.post.text),
-                    rules=sorted({h.rule_id for h in item.hits} | {cand.rule}),
-                    added_at=now,
+                    key=cand.key,
+                    labels=dict(cand.labels),
+                    summary=cand.summary,
+                    status="new",
+                    post_count=0,
+                    first_seen=item.post.created_at,
+                    last_seen=item.post.created_at,
+                    created_at=now,
+                    updated_at=now,
                 )
-                .on_conflict_do_nothing(index_elements=["alert_id", "post_id"])
+                .on_conflict_do_nothing(index_elements=["key"], index_where=ALERT_IS_OPEN)
+                .returning(alerts.c.id)
             )
-            if added.rowcount:
+        ).scalar()
+        if alert_id is None:  # already open (perhaps opened by another worker just now)
+            row = (
+                await conn.execute(
+                    select(alerts.c.id, alerts.c.labels).where(
+                        alerts.c.key == cand.key, alerts.c.status.in_(OPEN_STATUSES)
+                    )
+                )
+            ).one()
+            alert_id = row.id
+            if SEVERITY_RANK.get(cand.labels.get("severity", ""), 0) > SEVERITY_RANK.get(
+                row.labels.get("severity", ""), 0
+            ):
                 await conn.execute(
                     update(alerts)
                     .where(alerts.c.id == alert_id)
-                    .values(
-                        post_count=alerts.c.post_count + 1,
-                        # posts arrive out of order: keep the latest and earliest times
-                        last_seen=case(
-                            (alerts.c.last_seen < item.post.created_at, item.post.created_at),
-                            else_=alerts.c.last_seen,
-                        ),
-                        first_seen=case(
-                            (alerts.c.first_seen > item.post.created_at, item.post.created_at),
-                            else_=alerts.c.first_seen,
-                        ),
-                        updated_at=now,
-                    )
+                    .values(labels=dict(cand.labels), updated_at=now)
                 )
-                touched.add(alert_id)
+        added = await conn.execute(
+            _insert(conn, alert_posts)
+            .values(
+                alert_id=alert_id,
+                post_id=item.post.id,
+                excerpt=excerpt(item.post.text),
+                rules=sorted({h.rule_id for h in item.hits} | {cand.rule}),
+                added_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["alert_id", "post_id"])
+        )
+        if added.rowcount:
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id)
+                .values(
+                    post_count=alerts.c.post_count + 1,
+                    # posts arrive out of order: keep the latest and earliest times
+                    last_seen=case(
+                        (alerts.c.last_seen < item.post.created_at, item.post.created_at),
+                        else_=alerts.c.last_seen,
+                    ),
+                    first_seen=case(
+                        (alerts.c.first_seen > item.post.created_at, item.post.created_at),
+                        else_=alerts.c.first_seen,
+                    ),
+                    updated_at=now,
+                )
+            )
+            touched.add(alert_id)
     return len(touched)
