@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -64,9 +65,9 @@ def require_postgres() -> None:
     pytest.skip(message + "; set MONITOR_TEST_PG_URL or start the server to run this test")
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
     require_postgres()
     import asyncpg
 
@@ -85,6 +86,13 @@ def pg_url() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         run_sync(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 REDIS_URL = os.environ.get("MONITOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +36,7 @@ from monitor.store.tables import (
     rumours,
 )
 from monitor.types import Post, Processed, RuleHit
-from tests.conftest import PG_ADMIN_URL, ROOT, require_postgres, run_sync
+from tests.conftest import ROOT, fresh_pg_database, run_sync
 from tests.signals.conftest import make_store
 
 pytestmark = pytest.mark.postgres
@@ -188,29 +188,6 @@ def _same(got: dict[str, Any], want: dict[str, Any]) -> None:
         assert got[part] == want[part], f"{part}: follower has {extra}, inline has {missing}"
 
 
-@contextlib.contextmanager
-def _database() -> Iterator[str]:
-    """A fresh PostgreSQL database (the `pg_url` fixture's, for a module-wide reference)."""
-    require_postgres()
-    import asyncpg
-
-    name = f"monitor_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    run_sync(lambda: admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        run_sync(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @pytest.fixture(scope="module")
 def inline() -> dict[str, Any]:
     """One process, signals inline (the embedded mode): the reference."""
@@ -228,7 +205,7 @@ def inline() -> dict[str, Any]:
         finally:
             await engine.dispose()
 
-    with _database() as url:
+    with fresh_pg_database() as url:
         return run_sync(lambda: run(url))
 
 
