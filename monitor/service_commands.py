@@ -75,7 +75,7 @@ def _run(main: Callable[[], Awaitable[int]]) -> int:
         try:
             return await task
         except asyncio.CancelledError:
-            click.echo("stopping: queued posts were drained and committed", err=True)
+            click.echo("stopped cleanly: what was taken is committed, nothing is lost", err=True)
             return 0
 
     return asyncio.run(wrapper())
