@@ -74,36 +74,38 @@ _BLOCK_ELEMENTS = {
 
 
 class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, block_separator: str) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skipping: list[str] = []
+        self._separator = block_separator
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
         if tag in _SKIP_ELEMENTS:
             self._skipping.append(tag)
         elif tag in _BLOCK_ELEMENTS:
-            self.parts.append(" ")
+            self.parts.append(self._separator)
 
     def handle_startendtag(self, tag: str, attrs: Any) -> None:
         if tag in _BLOCK_ELEMENTS:
-            self.parts.append(" ")
+            self.parts.append(self._separator)
 
     def handle_endtag(self, tag: str) -> None:
         if self._skipping:
             if tag == self._skipping[-1]:
                 self._skipping.pop()
         elif tag in _BLOCK_ELEMENTS:
-            self.parts.append(" ")
+            self.parts.append(self._separator)
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:
             self.parts.append(data)
 
 
-def html_to_text(html: str) -> str:
-    """The text a reader sees: tags dropped, link text kept, entities decoded."""
-    parser = _TextExtractor()
+def html_to_text(html: str, block_separator: str = " ") -> str:
+    """The text a reader sees: tags dropped, link text kept, entities decoded; block elements
+    (paragraphs, list items, line breaks) become `block_separator`."""
+    parser = _TextExtractor(block_separator)
     parser.feed(html)
     parser.close()
     return "".join(parser.parts)

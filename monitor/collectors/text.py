@@ -4,44 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from html.parser import HTMLParser
+
+from monitor.ingest import html_to_text as ingest_html_to_text
 
 TextFilter = Callable[[str], bool]
 """Decides from a post's text (plus its hashtags) whether it is kept. Any callable will do, for
 example ingest's place matcher; `KeywordFilter` is the one built from a source's settings."""
-
-_BLOCK_TAGS = frozenset(
-    {"p", "div", "br", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
-)
-_SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
@@ -53,13 +21,9 @@ def html_to_text(html: str) -> str:
     Mastodon's `#<span>tag</span>` becomes `#tag`, and its split link spans join back into the
     full URL, because inline tags add no spaces.
     """
-    if "<" not in html and "&" not in html:
-        return _NEWLINES.sub("\n", _SPACES.sub(" ", html)).strip()
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts)
-    return _NEWLINES.sub("\n", _SPACES.sub(" ", text)).strip()
+    if "<" in html or "&" in html:
+        html = ingest_html_to_text(html, block_separator="\n")
+    return _NEWLINES.sub("\n", _SPACES.sub(" ", html)).strip()
 
 
 _WORDS = re.compile(r"\w+")
