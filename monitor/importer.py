@@ -7,18 +7,15 @@ committed and dedup by post id covers the rest, so nothing is lost or stored twi
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from monitor.collectors.base import PostSink
-from monitor.collectors.replay import ImportProblem, iter_records
+from monitor.collectors.common import Clock, SystemClock
+from monitor.collectors.replay import ImportProblem, Record, iter_records, replay
 from monitor.types import RawPost
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass
@@ -37,12 +34,21 @@ def source_name(path: Path) -> str:
     return f"import:{path.name}:{digest.hexdigest()[:16]}"
 
 
-def _batches(
-    records: Iterator[tuple[int, RawPost | ImportProblem]], size: int, report: ImportReport
-) -> Iterator[tuple[int, list[RawPost]]]:
+async def _records(path: Path, speed: float, clock: Clock) -> AsyncIterator[Record]:
+    if speed > 0:
+        async for record in replay(iter_records(path), speed, clock):
+            yield record
+    else:
+        for record in iter_records(path):
+            yield record
+
+
+async def _batches(
+    records: AsyncIterator[Record], size: int, report: ImportReport
+) -> AsyncIterator[tuple[int, list[RawPost]]]:
     batch: list[RawPost] = []
     last = 0
-    for lineno, record in records:
+    async for lineno, record in records:
         report.lines += 1
         last = lineno
         if isinstance(record, ImportProblem):
@@ -62,25 +68,20 @@ async def import_file(
     *,
     batch_size: int = 500,
     speed: float = 0.0,
-    sleep: Sleep = asyncio.sleep,
+    clock: Clock | None = None,
     progress: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
-    """Deliver every post in `path` to `sink`; `speed` > 0 replays with the recorded gaps
-    shortened by that factor (60: an hour of posts a minute)."""
+    """Deliver every post in `path` to `sink`; `speed` > 0 replays it paced by the recorded
+    timeline, that many times faster (60: an hour of posts a minute)."""
     source = source_name(path)
     committed = int(await sink.load_cursor(source) or 0)
     report = ImportReport()
     batch_size = 1 if speed > 0 else batch_size
-    previous: datetime | None = None
-    for last_line, batch in _batches(iter_records(path), batch_size, report):
+    records = _records(path, speed, clock or SystemClock())
+    async for last_line, batch in _batches(records, batch_size, report):
         if last_line <= committed:
             report.skipped_committed += len(batch)
             continue
-        if speed > 0 and batch:
-            created = batch[0].created_at
-            if previous is not None and created > previous:
-                await sleep((created - previous).total_seconds() / speed)
-            previous = created
         await sink.deliver(source, batch, str(last_line))
         report.delivered += len(batch)
         if progress is not None:
