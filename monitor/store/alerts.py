@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import case, select, update
@@ -22,6 +22,46 @@ def excerpt(text: str) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
 
+async def open_alert(
+    conn: AsyncConnection,
+    key: str,
+    labels: Mapping[str, str],
+    summary: str,
+    at: datetime,
+    now: datetime,
+) -> tuple[int, bool]:
+    """The open alert with this key, opened now if there is none: (id, whether opened).
+
+    Safe with several workers at once: the partial unique index admits one open alert per
+    key, and a second opener waits for the first and then finds its row."""
+    alert_id = (
+        await conn.execute(
+            _insert(conn, alerts)
+            .values(
+                key=key,
+                labels=dict(labels),
+                summary=summary,
+                status="new",
+                post_count=0,
+                first_seen=at,
+                last_seen=at,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["key"], index_where=ALERT_IS_OPEN)
+            .returning(alerts.c.id)
+        )
+    ).scalar()
+    if alert_id is not None:
+        return int(alert_id), True
+    existing = (
+        await conn.execute(
+            select(alerts.c.id).where(alerts.c.key == key, alerts.c.status.in_(OPEN_STATUSES))
+        )
+    ).scalar_one()
+    return int(existing), False
+
+
 async def record_hits(conn: AsyncConnection, items: Sequence[Processed], now: datetime) -> int:
     """Open or extend alerts for these processed posts; returns how many alerts changed."""
     touched: set[int] = set()
@@ -32,33 +72,11 @@ async def record_hits(conn: AsyncConnection, items: Sequence[Processed], now: da
         key=lambda pair: (pair[0].key, pair[1].post.id),
     )
     for cand, item in work:
-        alert_id = (
-            await conn.execute(
-                _insert(conn, alerts)
-                .values(
-                    key=cand.key,
-                    labels=dict(cand.labels),
-                    summary=cand.summary,
-                    status="new",
-                    post_count=0,
-                    first_seen=item.post.created_at,
-                    last_seen=item.post.created_at,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["key"], index_where=ALERT_IS_OPEN)
-                .returning(alerts.c.id)
-            )
-        ).scalar()
-        if alert_id is None:  # already open (perhaps opened by another worker just now)
-            row = (
-                await conn.execute(
-                    select(alerts.c.id, alerts.c.labels).where(
-                        alerts.c.key == cand.key, alerts.c.status.in_(OPEN_STATUSES)
-                    )
-                )
-            ).one()
-            alert_id = row.id
+        alert_id, opened = await open_alert(
+            conn, cand.key, cand.labels, cand.summary, item.post.created_at, now
+        )
+        if not opened:
+            row = (await conn.execute(select(alerts.c.labels).where(alerts.c.id == alert_id))).one()
             if SEVERITY_RANK.get(cand.labels.get("severity", ""), 0) > SEVERITY_RANK.get(
                 row.labels.get("severity", ""), 0
             ):

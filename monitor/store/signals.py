@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.store.alerts import OPEN_STATUSES, excerpt
+from monitor.store.alerts import excerpt, open_alert
 from monitor.store.posts import _insert as _dialect_insert
 from monitor.store.tables import (
     alert_posts,
@@ -535,33 +535,8 @@ async def record_signal_alert(
 ) -> int:
     """Open an alert for a signal, or extend the open one with the same key: new labels (a
     higher level) and summary, and the evidence posts it does not have yet."""
-    row = (
-        await conn.execute(
-            select(alerts.c.id).where(alerts.c.key == key, alerts.c.status.in_(OPEN_STATUSES))
-        )
-    ).first()
-    if row is None:
-        alert_id = int(
-            (
-                await conn.execute(
-                    alerts.insert()
-                    .values(
-                        key=key,
-                        labels=dict(labels),
-                        summary=summary,
-                        status="new",
-                        post_count=0,
-                        first_seen=at,
-                        last_seen=at,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(alerts.c.id)
-                )
-            ).scalar_one()
-        )
-    else:
-        alert_id = int(row.id)
+    alert_id, opened = await open_alert(conn, key, labels, summary, at, now)
+    if not opened:
         await conn.execute(
             update(alerts)
             .where(alerts.c.id == alert_id)
