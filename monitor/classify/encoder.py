@@ -158,12 +158,6 @@ class Encoder:
         self.model = model
         self.variant = f"{'int8' if self.quantized else 'fp32'}-{self.device}"
 
-    def token_lengths(self, texts: Sequence[str]) -> list[int]:
-        enc = self.tokenizer(
-            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
-        )
-        return [len(ids) for ids in enc["input_ids"]]
-
     def encode(self, texts: Sequence[str], *, sort: bool = True, clean: bool = True) -> Encoded:
         """Encode texts in batches (sorted by token length unless `sort` is False)."""
         n = len(texts)

@@ -114,10 +114,3 @@ def select(pools: FloatArray, layers: Sequence[int]) -> FloatArray:
     idx = [ALL_LAYERS.index(i) for i in layers]
     out: FloatArray = pools[:, idx, :].reshape(len(pools), len(idx) * EMBEDDING_DIM)
     return out
-
-
-def sentence_embeddings(pools: FloatArray) -> FloatArray:
-    last = pools[:, -1, :]
-    norm = np.linalg.norm(last, axis=1, keepdims=True)
-    out: FloatArray = (last / np.maximum(norm, 1e-12)).astype(np.float32)
-    return out

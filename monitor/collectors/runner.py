@@ -113,10 +113,6 @@ class CollectorSet:
             ]
         )
 
-    @property
-    def healths(self) -> dict[str, SourceHealth]:
-        return {c.name: c.health for c in self.collectors}
-
     def snapshot(self) -> list[dict[str, Any]]:
         return [c.health.snapshot() for c in self.collectors]
 

@@ -253,11 +253,6 @@ def drifted(out_dir: Path = DATA_DIR, seed: int = SEED) -> list[str]:
     return out
 
 
-def load_records(path: Path = DATA_DIR / POSTS_FILE) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def load_truth(path: Path = DATA_DIR / TRUTH_FILE) -> dict[str, Any]:
     with path.open(encoding="utf-8") as fh:
         truth: dict[str, Any] = json.load(fh)

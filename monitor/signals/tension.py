@@ -278,13 +278,6 @@ class TensionTracker:
         area = self.areas.get(key)
         return area.state.level if area else 0
 
-    def covered_by_ward(self, key: str, level: int) -> str | None:
-        """A ward inside this locality or district already at `level` or above, if any."""
-        for ward in sorted(self.parents.get(key, ())):
-            if self.level(ward) >= level:
-                return ward
-        return None
-
     def evidence(self, key: str, t: datetime, limit: int = 20) -> list[str]:
         """Post ids behind an area's level: its heaviest flagged posts in the window."""
         area = self.areas.get(key)
