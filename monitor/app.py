@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.alerts.service import AlertService
 from monitor.config import ConfigError, Settings, resolve_home
+from monitor.governance import GovernanceGate
 from monitor.leader import Leadership
 from monitor.pipeline import Pipeline, RuleEvaluator
+from monitor.places import PlaceMatcher
 from monitor.queues import InProcessQueue, RedisSettings, RedisStreamQueue, WorkQueue
 from monitor.store import db
 from monitor.types import Classifier
@@ -66,7 +68,8 @@ class Runtime:
     role: str = "all"
     collectors: Any = None  # monitor.collectors.runner.CollectorSet when this role collects
     http: aiohttp.ClientSession | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    places: PlaceMatcher | None = None  # the gazetteers ingest matches against
+    governance: GovernanceGate | None = None  # which rule packs and gazetteers may run
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -196,9 +199,9 @@ async def open_runtime(
             alerts=alert_service,
             role=role,
             http=http,
+            places=ingestor.ingestor.places,
+            governance=governance,
         )
-        runtime.extras["places"] = ingestor.ingestor.places
-        runtime.extras["governance"] = governance
         if "collect" in parts and sources:
             runtime.collectors = await _start_collectors(runtime, sources, stack)
         yield runtime
@@ -217,7 +220,8 @@ async def _start_collectors(
     from monitor.store.sources import record_health
 
     assert rt.http is not None
-    matcher = rt.extras["places"]
+    matcher = rt.places
+    assert matcher is not None
     collectors = CollectorSet.build(
         sources,
         rt.http,

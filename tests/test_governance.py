@@ -120,7 +120,8 @@ async def test_the_service_registers_what_it_monitors_with_a_90_day_review(
     async with open_runtime(settings, classifier=KeywordClassifier()) as rt:
         async with rt.engine.connect() as conn:
             rows = {r.subject: r for r in (await conn.execute(select(governance_register)))}
-        gate = rt.extras["governance"]
+        gate = rt.governance
+        assert gate is not None
     assert {"pack:tension", "pack:rumour", "places:bradford", "places:kirklees"} <= set(rows)
     assert rows["pack:rumour"].purpose == "rumour_response"
     assert all(r.purpose in governance.PURPOSES for r in rows.values())
