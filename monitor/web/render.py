@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -78,10 +79,23 @@ def render(env: Environment, name: str, status: int = 200, **context: Any) -> we
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
-    """Only a path on this site: never another host (an open redirect would help phishing)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a path on this site: never another host (an open redirect would help phishing).
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so
+    "/<tab>/evil.example" or "/<backslash>evil.example" would leave the site: any whitespace,
+    control character or backslash refuses the value, and the rest must parse as a bare path.
+    """
+    if not value or _NOT_IN_NEXT.search(value) or any(c.isspace() for c in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return default
+    if parts.path.startswith("//"):
         return default
     return value
+
+
+_NOT_IN_NEXT = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 
 
 def page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
