@@ -8,6 +8,8 @@ holds the secret, and `Settings.secret()` resolves it.
 
 from __future__ import annotations
 
+import base64
+import math
 import os
 import tomllib
 import types
@@ -26,8 +28,19 @@ class ConfigError(ValueError):
     """A settings file or variable that cannot be used; the message says which and why."""
 
 
-def _setting(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _setting(
+    default: Any,
+    help: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] = (),
+) -> Any:
+    """A row of the table. `low`/`high` bound a number (inclusive); `choices` lists the only
+    values a text setting may take (compared without regard to case)."""
+    return field(
+        default=default, metadata={"help": help, "low": low, "high": high, "choices": choices}
+    )
 
 
 @dataclass(frozen=True)
@@ -45,7 +58,7 @@ class Settings:
         "postgresql+asyncpg://user@host/db in production.",
     )
     web_host: str = _setting("127.0.0.1", "Address the web UI and API listen on.")
-    web_port: int = _setting(8080, "Port the web UI and API listen on.")
+    web_port: int = _setting(8080, "Port the web UI and API listen on.", low=1, high=65535)
     author_key_env: str = _setting(
         "",
         "Name of an environment variable holding extra secret material mixed into every "
@@ -55,6 +68,8 @@ class Settings:
         30,
         "Days each author pseudonym key is used; afterwards a new key is made and the old one "
         "destroyed, so pseudonyms cannot be linked across periods.",
+        low=1,
+        high=3650,
     )
     push_secret_env: str = _setting(
         "",
@@ -62,7 +77,10 @@ class Settings:
         "signs pushes to POST /api/v1/ingest. Empty: the push endpoint is off.",
     )
     max_text_chars: int = _setting(
-        5000, "Longest post text kept, in characters; longer text is cut and marked truncated."
+        5000,
+        "Longest post text kept, in characters; longer text is cut and marked truncated.",
+        low=1,
+        high=100_000,
     )
     places: str = _setting(
         "bradford,kirklees",
@@ -73,20 +91,28 @@ class Settings:
         "Which classifier scores posts: 'transformer' (the encoder and trained heads in "
         "models/), 'keyword' (a small lexicon, for tests and machines without torch), or "
         "'auto' (transformer when its heads are present, else keyword).",
+        choices=("auto", "transformer", "keyword"),
     )
     classifier_batch_size: int = _setting(
-        64, "Most posts scored in one forward pass of the classifier."
+        64, "Most posts scored in one forward pass of the classifier.", low=1, high=4096
     )
     classifier_max_wait_ms: int = _setting(
-        50, "Longest a post waits for its micro-batch to fill before it is scored anyway."
+        50,
+        "Longest a post waits for its micro-batch to fill before it is scored anyway.",
+        low=0,
+        high=60_000,
     )
-    classifier_threads: int = _setting(0, "CPU threads the classifier uses; 0 means one per core.")
+    classifier_threads: int = _setting(
+        0, "CPU threads the classifier uses; 0 means one per core.", low=0, high=1024
+    )
     classifier_model: str = _setting(
         "minilm-heads-v1",
         "Folder under <home>/models/ holding the trained heads, manifest and model card.",
     )
     classifier_device: str = _setting(
-        "auto", "Where the encoder runs: 'auto' (a CUDA GPU when present, else CPU), 'cpu', 'cuda'."
+        "auto",
+        "Where the encoder runs: 'auto' (a CUDA GPU when present, else CPU), 'cpu', 'cuda'.",
+        choices=("auto", "cpu", "cuda"),
     )
     classifier_quantize: bool = _setting(
         True,
@@ -97,6 +123,8 @@ class Settings:
         1000,
         "Posts the in-process queue holds before collectors and importers are made to wait "
         "(backpressure).",
+        low=1,
+        high=10_000_000,
     )
     queue_url: str = _setting(
         "",
@@ -109,32 +137,48 @@ class Settings:
         100000,
         "Posts waiting in the Redis stream above which collectors are made to wait "
         "(backpressure; shown as monitor_queue_depth in /metrics).",
+        low=1,
+        high=100_000_000,
     )
     queue_visibility_timeout_s: float = _setting(
         60.0,
         "Seconds a worker may hold a stream entry unacknowledged before another worker claims "
         "it (a worker that died mid-batch).",
+        low=1,
+        high=86_400,
     )
     ingest_batch_size: int = _setting(
-        500, "Posts written to the store in one transaction by the pipeline and importer."
+        500,
+        "Posts written to the store in one transaction by the pipeline and importer.",
+        low=1,
+        high=100_000,
     )
     retention_days: int = _setting(
-        30, "Days post text is kept; afterwards it is purged and only aggregates remain."
+        30,
+        "Days post text is kept; afterwards it is purged and only aggregates remain.",
+        low=1,
+        high=3650,
     )
     alert_excerpt_retention_days: int = _setting(
         365,
         "Days the excerpts kept as alert evidence (and their copies in the mailbox and "
         "digests) are kept; afterwards they are purged and the alert keeps its labels and counts.",
+        low=1,
+        high=3650,
     )
     retention_purge_minutes: int = _setting(
         60,
         "How often `monitor run` purges expired text, destroys retired pseudonym keys and "
         "writes a receipt to the audit log. 0: never (run `monitor purge` from cron instead).",
+        low=0,
+        high=10_080,
     )
     privacy_min_count: int = _setting(
         10,
         "Smallest distinct-author count shown in aggregates, exports and digests; smaller "
         "counts are shown as 'fewer than N' so that a few people cannot be singled out.",
+        low=1,
+        high=1000,
     )
     privacy_public_accounts: str = _setting(
         "",
@@ -148,9 +192,14 @@ class Settings:
         "or rumours containing posts by the same pseudonymous author within "
         "privacy_view_guard_days, a recorded justification is required and the senior "
         "responsible officer is told.",
+        low=2,
+        high=1000,
     )
     privacy_view_guard_days: int = _setting(
-        7, "The window over which the repeated-viewing guard counts a user's evidence views."
+        7,
+        "The window over which the repeated-viewing guard counts a user's evidence views.",
+        low=1,
+        high=365,
     )
     privacy_sro_mailbox: str = _setting(
         "sro",
@@ -161,6 +210,8 @@ class Settings:
         90,
         "Days an approval of a monitored topic (rule pack) or place gazetteer lasts; after its "
         "review date it stops running until someone re-approves it (`monitor governance`).",
+        low=1,
+        high=3650,
     )
     rules_packs: str = _setting(
         "",
@@ -171,6 +222,8 @@ class Settings:
         5.0,
         "How often the running service checks the rule packs for edits; an edit that loads "
         "cleanly takes effect without a restart, a broken one is refused and logged. 0: never.",
+        low=0,
+        high=86_400,
     )
     demo_scenario: str = _setting(
         "",
@@ -180,14 +233,21 @@ class Settings:
         0.0,
         "Replay speed-up for `monitor demo` and `monitor import --speed`: 0 replays as fast as "
         "possible, 60 plays an hour of posts in a minute.",
+        low=0,
+        high=1_000_000,
     )
     signals_window_minutes: int = _setting(
-        180, "Tension window: flagged posts about an area in this many minutes set its level."
+        180,
+        "Tension window: flagged posts about an area in this many minutes set its level.",
+        low=1,
+        high=10_080,
     )
     signals_baseline_weeks: int = _setting(
         4,
         "Weeks of each area's own hourly history (by hour of the week) its tension baseline "
         "is estimated from.",
+        low=1,
+        high=52,
     )
     signals_levels: str = _setting(
         "normal,elevated,high,critical",
@@ -212,22 +272,34 @@ class Settings:
         0.1,
         "Weighted flagged volume per hour assumed for an area with no history yet; quiet "
         "places are shrunk towards it, so a handful of posts is not a huge rise.",
+        low=0,
+        high=1_000_000,
     )
     signals_prior_hours: float = _setting(
-        48.0, "How many hours of observed history signals_prior_rate counts as."
+        48.0,
+        "How many hours of observed history signals_prior_rate counts as.",
+        low=0.01,
+        high=100_000,
     )
     signals_rise_pseudocount: float = _setting(
         2.0,
         "Added to observed and expected volume before dividing, so that rises over a near-zero "
         "baseline stay finite and small counts stay small.",
+        low=0.01,
+        high=1_000_000,
     )
     signals_down_factor: float = _setting(
         0.5,
         "Hysteresis: a level is lowered only when the measures fall below its thresholds "
         "times this factor ...",
+        low=0.01,
+        high=1,
     )
     signals_cool_down_minutes: int = _setting(
-        60, "... and stay below them for this many minutes, so that levels do not flap."
+        60,
+        "... and stay below them for this many minutes, so that levels do not flap.",
+        low=0,
+        high=10_080,
     )
     signals_alert_level: str = _setting(
         "high", "Tension level (a name on signals_levels) from which a rising_tension alert opens."
@@ -242,6 +314,8 @@ class Settings:
         3.0,
         "Most weight one author's posts add to an area's window, however many they post: one "
         "loud account is not community tension.",
+        low=0,
+        high=1_000_000,
     )
     signals_severity_weights: str = _setting(
         "low=0.5,medium=1,high=1.5,critical=2",
@@ -251,53 +325,74 @@ class Settings:
         0.6,
         "Cosine similarity of a post's sentence embedding to a rumour cluster's centroid for "
         "it to join the cluster (encoder embeddings).",
+        low=0,
+        high=1,
     )
     signals_keyword_cluster_similarity: float = _setting(
         0.45,
         "The same for the keyword classifier's hashed bag-of-words embeddings, whose "
         "similarities run lower.",
+        low=0,
+        high=1,
     )
     signals_claim_match: float = _setting(
         0.6,
         "Similarity to a registered rumour's claim text at which a new post joins it "
         "(encoder embeddings).",
+        low=0,
+        high=1,
     )
     signals_claim_confirm: float = _setting(
         0.45,
         "From this similarity up to signals_claim_match a post is held for a person to "
         "confirm before it joins a registered rumour (encoder embeddings).",
+        low=0,
+        high=1,
     )
     signals_keyword_claim_match: float = _setting(
-        0.5, "signals_claim_match for the keyword classifier's hashed embeddings."
+        0.5, "signals_claim_match for the keyword classifier's hashed embeddings.", low=0, high=1
     )
     signals_keyword_claim_confirm: float = _setting(
-        0.35, "signals_claim_confirm for the keyword classifier's hashed embeddings."
+        0.35, "signals_claim_confirm for the keyword classifier's hashed embeddings.", low=0, high=1
     )
     signals_simhash_distance: int = _setting(
         3,
         "Posts whose 64-bit SimHash of normalised text differs in at most this many bits "
         "are near-duplicates and join the same rumour (0-7).",
+        low=0,
+        high=7,
     )
     signals_claim_min_score: float = _setting(
         0.5,
         "Classifier rumour score from which a post may start a new rumour cluster (others "
         "can only join one).",
+        low=0,
+        high=1,
     )
     signals_rumour_window_minutes: int = _setting(
-        60, "Window for a rumour's velocity (posts per hour) and acceleration."
+        60, "Window for a rumour's velocity (posts per hour) and acceleration.", low=1, high=10_080
     )
     signals_spread_posts: int = _setting(
-        8, "Posts in one velocity window for a rumour to count as spreading ..."
+        8,
+        "Posts in one velocity window for a rumour to count as spreading ...",
+        low=1,
+        high=1_000_000,
     )
-    signals_spread_authors: int = _setting(5, "... from at least this many distinct authors.")
+    signals_spread_authors: int = _setting(
+        5, "... from at least this many distinct authors.", low=1, high=1_000_000
+    )
     signals_rumour_idle_hours: int = _setting(
         72,
         "An unregistered rumour cluster with no new post for this many hours is closed and "
         "leaves the live index.",
+        low=1,
+        high=8760,
     )
     signals_counter_window_hours: int = _setting(
         6,
         "Hours before and after a counter message over which the rumour's velocity is compared.",
+        low=1,
+        high=720,
     )
     signals_follow_settle_seconds: float = _setting(
         10.0,
@@ -305,11 +400,15 @@ class Settings:
         "processed this many seconds ago, so that a batch another worker commits late is not "
         "passed over: more than the longest processing transaction plus the hosts' clock "
         "differences.",
+        low=0,
+        high=3600,
     )
     signals_follow_poll_seconds: float = _setting(
         2.0,
         "Scaled out: how often the scheduler leader looks for newly processed posts for the "
         "signals once it has caught up.",
+        low=0.1,
+        high=3600,
     )
     demo_accounts: bool = _setting(
         False,
@@ -317,21 +416,30 @@ class Settings:
         "the console. For demonstrations only: `monitor demo` turns it on; never in production.",
     )
     web_session_idle_minutes: int = _setting(
-        60, "A web session unused for this many minutes ends; its user signs in again."
+        60,
+        "A web session unused for this many minutes ends; its user signs in again.",
+        low=1,
+        high=10_080,
     )
-    web_session_hours: int = _setting(12, "Longest a web session lasts, however busy.")
+    web_session_hours: int = _setting(
+        12, "Longest a web session lasts, however busy.", low=1, high=720
+    )
     web_purpose_minutes: int = _setting(
         30,
         "How long a purpose stated for viewing evidence stays valid in the session before "
         "the next evidence view asks for one again.",
+        low=1,
+        high=1440,
     )
     web_login_max_failures: int = _setting(
         5,
         "Failed sign-ins allowed per user name and per client address within "
         "web_login_window_seconds before further attempts are refused for a while.",
+        low=1,
+        high=1000,
     )
     web_login_window_seconds: int = _setting(
-        900, "The window over which failed sign-ins are counted."
+        900, "The window over which failed sign-ins are counted.", low=1, high=86_400
     )
     web_secure_cookies: bool = _setting(
         False,
@@ -345,7 +453,10 @@ class Settings:
         "when present; otherwise the areas page shows its table without a map.",
     )
     web_events_poll_seconds: float = _setting(
-        3.0, "How often the live review-queue stream checks the store for new or changed alerts."
+        3.0,
+        "How often the live review-queue stream checks the store for new or changed alerts.",
+        low=0.2,
+        high=3600,
     )
     alerts_routing: str = _setting(
         "",
@@ -368,9 +479,16 @@ class Settings:
         "map of levels. Empty: the levels table only.",
     )
     alerts_poll_seconds: float = _setting(
-        2.0, "How often the alert dispatcher looks for due notifications when not woken."
+        2.0,
+        "How often the alert dispatcher looks for due notifications when not woken.",
+        low=0.05,
+        high=3600,
     )
-    log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+    log_level: str = _setting(
+        "INFO",
+        "Logging level: DEBUG, INFO, WARNING or ERROR.",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    )
 
     def secret(self, name: str) -> str | None:
         """The secret that setting `<name>_env` points at, or None when unset."""
@@ -417,6 +535,26 @@ def setting_default(f: Field[Any]) -> Any:
     return f.default if f.default is not MISSING else None
 
 
+def setting_allowed(f: Field[Any]) -> str:
+    """The values a setting may take, as people read it ("1 to 65535", "auto, cpu or cuda");
+    empty when any value of its type will do."""
+    choices: tuple[str, ...] = f.metadata.get("choices", ())
+    if choices:
+        return ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+    low, high = f.metadata.get("low"), f.metadata.get("high")
+    if low is not None and high is not None:
+        return f"{_number(low)} to {_number(high)}"
+    if low is not None:
+        return f"{_number(low)} or more"
+    if high is not None:
+        return f"at most {_number(high)}"
+    return ""
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) and not value.is_integer() else f"{int(value)}"
+
+
 def _field(name: str) -> Field[Any]:
     for f in fields(Settings):
         if f.name == name:
@@ -446,11 +584,30 @@ def _coerce(f: Field[Any], value: Any, origin: str) -> Any:
             raise ValueError(value)
         if t is int and isinstance(value, float):
             raise ValueError(value)
-        return t(value)
+        coerced = t(value)
     except (TypeError, ValueError):
         raise ConfigError(
             f"{origin}: setting {f.name} must be {t.__name__}, got {value!r}"
         ) from None
+    _check(f, coerced, value, origin)
+    return coerced
+
+
+def _check(f: Field[Any], value: Any, given: Any, origin: str) -> None:
+    """Refuse a value outside the setting's range or choices, in one line that says which
+    setting, the value given and what is allowed (a bad value must not surface later as a
+    traceback deep in some stage)."""
+    allowed = setting_allowed(f)
+    if not allowed or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        ok = value.strip().lower() in {c.lower() for c in f.metadata["choices"]}
+    else:
+        low, high = f.metadata["low"], f.metadata["high"]
+        ok = math.isfinite(value) and (low is None or value >= low)
+        ok = ok and (high is None or value <= high)
+    if not ok:
+        raise ConfigError(f"{origin}: setting {f.name} must be {allowed}, got {given!r}")
 
 
 def _mask_url_password(url: str) -> str:
@@ -498,7 +655,44 @@ def load_settings(
         env_name = ENV_PREFIX + f.name.upper()
         if env_name in env:
             values[f.name] = _coerce(f, env[env_name], f"${env_name}")
-    return Settings(**values)
+    settings = Settings(**values)
+    _check_together(settings)
+    return settings
+
+
+def _check_together(settings: Settings) -> None:
+    """Checks of settings that are read together (the tension scale, its thresholds and the
+    alert level), at load rather than when the signals stage first starts."""
+    from monitor.signals.config import SignalsConfig  # late: it imports this module
+
+    SignalsConfig.from_settings(settings)
+
+
+# Standard Webhooks secrets are 24 to 64 random bytes; under 24 a key can be guessed offline
+# from one signed request faster than anyone should be comfortable with.
+MIN_PUSH_SECRET_BYTES = 24
+
+
+def push_secret(settings: Settings) -> str | None:
+    """The push endpoint's secret (whsec_ and base64 key bytes), checked; None when the endpoint
+    is off. ConfigError when the variable is missing, not base64, or the key is too short: a
+    weak key would let anyone sign pushes, so the service refuses to start with one."""
+    value = settings.secret("push_secret")
+    if value is None:
+        return None
+    where = f"${settings.push_secret_env} (push_secret_env)"
+    if not value.startswith("whsec_"):
+        raise ConfigError(f"{where} must be whsec_ followed by base64 key bytes")
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise ConfigError(f"{where} must be whsec_ followed by base64 key bytes") from None
+    if len(key) < MIN_PUSH_SECRET_BYTES:
+        raise ConfigError(
+            f"{where} holds a {len(key)}-byte key; use at least {MIN_PUSH_SECRET_BYTES} random "
+            "bytes, e.g. whsec_$(openssl rand -base64 32)"
+        )
+    return value
 
 
 def resolve_home(settings: Settings) -> Path:

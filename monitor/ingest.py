@@ -22,6 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from monitor.bounds import clamp_count, created_at_problem
 from monitor.config import Settings
 from monitor.places import PlaceMatcher
 from monitor.privacy.allowlist import PublicAccounts
@@ -287,6 +288,9 @@ class Ingestor:
                 raise IngestError(f"{raw.post_id[:80]}: {field} is too long for the store")
         if raw.created_at.tzinfo is None or now.tzinfo is None:
             raise IngestError(f"{raw.post_id}: times must carry a UTC offset")
+        when = created_at_problem(raw.created_at, now)
+        if when is not None:
+            raise IngestError(f"{raw.post_id[:80]}: created_at {when}")
         text, truncated = bound_text(
             self.minimise(normalise_text(raw.text, raw.is_html)), self.max_text_chars
         )
@@ -309,9 +313,9 @@ class Ingestor:
             reply_to=raw.reply_to,
             quote_of=raw.quote_of,
             repost_of=raw.repost_of,
-            like_count=max(0, raw.like_count),
-            repost_count=max(0, raw.repost_count),
-            reply_count=max(0, raw.reply_count),
+            like_count=clamp_count(raw.like_count),
+            repost_count=clamp_count(raw.repost_count),
+            reply_count=clamp_count(raw.reply_count),
             truncated=truncated,
             places=self.places.match(text),
             author_name=self.public_accounts.name_of(raw.platform, raw.author_id),

@@ -16,7 +16,14 @@ from aiohttp import web
 from monitor.app import ROLES, Runtime, open_runtime, role_parts
 from monitor.cli_context import Context, pass_context
 from monitor.collectors.config import SourcesError, load_sources
-from monitor.config import Settings, setting_fields, setting_help
+from monitor.config import (
+    ConfigError,
+    Settings,
+    push_secret,
+    setting_allowed,
+    setting_fields,
+    setting_help,
+)
 from monitor.importer import ImportReport, import_file
 from monitor.store import db, overview
 
@@ -46,7 +53,10 @@ def config_show(ctx: Context, as_json: bool) -> None:
 def config_help() -> None:
     """Describe every setting (name, default, help)."""
     for f in setting_fields():
+        allowed = setting_allowed(f)
         click.echo(f"{f.name} (default {f.default!r})\n    {setting_help(f)}")
+        if allowed:
+            click.echo(f"    Allowed: {allowed}.")
 
 
 @click.group("db")
@@ -236,6 +246,11 @@ def run_command(ctx: Context, role: str) -> None:
     """Run the service until stopped: collectors, pipeline, alerts and the web UI."""
     settings = ctx.settings
     parts = role_parts(role)
+    if "serve" in parts:
+        try:
+            push_secret(settings)  # refuse a weak or malformed push secret before starting
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
     try:
         sources = load_sources(ctx.config_path) if "collect" in parts else []
     except SourcesError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from monitor.config import setting_default, setting_fields, setting_help
+from monitor.config import setting_allowed, setting_default, setting_fields, setting_help
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -39,3 +39,11 @@ def test_readme_defaults_and_help_match_the_table() -> None:
         row = rows.get(f.name, "")
         assert f"`{setting_default(f)}`" in row, f"{f.name}: README default differs"
         assert setting_help(f)[:40] in row, f"{f.name}: README help differs from the table"
+
+
+def test_readme_states_each_settings_allowed_values() -> None:
+    rows = _settings_rows()
+    for f in setting_fields():
+        allowed = setting_allowed(f)
+        if allowed:
+            assert allowed in rows.get(f.name, ""), f"{f.name}: README lacks 'allowed: {allowed}'"

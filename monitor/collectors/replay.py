@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from monitor.bounds import clamp_count, created_at_problem
 from monitor.collectors.common import Clock
 from monitor.types import RawPost
 
@@ -62,7 +63,7 @@ Record = tuple[int, RawPost | ImportProblem]
 # --- one record ------------------------------------------------------------------------------
 
 
-def parse_jsonl_line(line: str, lineno: int) -> RawPost:
+def parse_jsonl_line(line: str, lineno: int, now: datetime | None = None) -> RawPost:
     """The post on one JSONL line (without its line ending); ImportProblem if unusable."""
     try:
         data = json.loads(line)
@@ -70,15 +71,21 @@ def parse_jsonl_line(line: str, lineno: int) -> RawPost:
         raise ImportProblem(lineno, f"not valid JSON: {exc.msg} at column {exc.colno}") from None
     except RecursionError:
         raise ImportProblem(lineno, "not valid JSON: nested too deeply") from None
+    return parse_json_record(data, lineno, now)
+
+
+def parse_json_record(data: object, lineno: int, now: datetime | None = None) -> RawPost:
+    """The post in one already-decoded JSON value (an item of a pushed array)."""
     if not isinstance(data, dict):
         raise ImportProblem(lineno, f"expected a JSON object, got {_json_type(data)}")
-    return _record(data, lineno, from_csv=False)
+    return _record(data, lineno, from_csv=False, now=now)
 
 
-def parse_csv_row(row: Mapping[str, str], lineno: int) -> RawPost:
+def parse_csv_row(row: Mapping[str, str], lineno: int, now: datetime | None = None) -> RawPost:
     """The post in one CSV row (header name → cell); empty cells are absent fields, except
     that an empty `text` is an empty text (a repost without comment has one)."""
-    return _record({k: v for k, v in row.items() if v != "" or k == "text"}, lineno, from_csv=True)
+    cells = {k: v for k, v in row.items() if v != "" or k == "text"}
+    return _record(cells, lineno, from_csv=True, now=now)
 
 
 def _json_type(value: object) -> str:
@@ -97,9 +104,10 @@ def _json_type(value: object) -> str:
 class _Fields:
     """Reads typed fields from one record, collecting every problem rather than the first."""
 
-    def __init__(self, data: Mapping[str, Any], from_csv: bool) -> None:
+    def __init__(self, data: Mapping[str, Any], from_csv: bool, now: datetime) -> None:
         self.data = data
         self.from_csv = from_csv
+        self.now = now
         self.problems: list[str] = []
 
     def bad(self, name: str, reason: str) -> None:
@@ -132,10 +140,11 @@ class _Fields:
         value = self.data.get(name)
         if value is None:
             return 0
-        if self.from_csv and isinstance(value, str) and value.strip().isdigit():
-            return int(value.strip())
+        if self.from_csv and isinstance(value, str) and value.strip().isascii():
+            if value.strip().isdigit() and len(value.strip()) <= 30:
+                return clamp_count(int(value.strip()))
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
+            return clamp_count(value)
         self.bad(name, f"expected a whole number of 0 or more, got {value!r}")
         return 0
 
@@ -164,7 +173,16 @@ class _Fields:
         if when.tzinfo is None:
             self.bad(name, f"{text[:40]!r} has no UTC offset (add Z or +00:00)")
             return None
-        return when.astimezone(UTC)
+        try:
+            when = when.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable time
+            self.bad(name, f"{text[:40]!r} is out of range")
+            return None
+        problem = created_at_problem(when, self.now)
+        if problem is not None:
+            self.bad(name, problem)
+            return None
+        return when
 
     def url(self, name: str) -> str | None:
         text = self.string(name, max_chars=_MAX_URL_CHARS)
@@ -189,9 +207,10 @@ class _Fields:
         return text
 
 
-def _record(data: Mapping[str, Any], lineno: int, from_csv: bool) -> RawPost:
+def _record(data: Mapping[str, Any], lineno: int, from_csv: bool, now: datetime | None) -> RawPost:
+    """`now` bounds created_at (see monitor.bounds); the wall clock when not given."""
     unknown = sorted(set(data) - set(FIELDS))
-    f = _Fields(data, from_csv)
+    f = _Fields(data, from_csv, now or datetime.now(UTC))
     if unknown:
         f.problems.append(f"unknown field {', '.join(repr(u) for u in unknown)}")
     platform = f.string("platform", required=True)

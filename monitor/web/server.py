@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from monitor.app import RUNTIME, Runtime, open_runtime
-from monitor.config import Settings
+from monitor.config import Settings, push_secret
 from monitor.web import sessions
 from monitor.web.accounts import Passwords
 from monitor.web.demo_accounts import banner, ensure_demo_accounts
@@ -33,8 +33,11 @@ def create_app(
 ) -> web.Application:
     """The web app. Without a runtime, it opens one at start-up and closes it at clean-up.
 
-    `passwords` and `clock` are for tests (a cheap hasher, a clock they move).
+    `passwords` and `clock` are for tests (a cheap hasher, a clock they move). A push secret
+    that is missing, malformed or weak stops the app here (ConfigError), at start-up, rather
+    than answering every push with an error.
     """
+    push_secret(settings)
     app = web.Application(middlewares=[security_headers, guard], client_max_size=256 * 1024)
     app[WEB] = WebState(
         settings=settings,

@@ -19,8 +19,8 @@ from aiohttp import web
 
 from monitor.alerts.notifiers.webhook import sign
 from monitor.app import RUNTIME
-from monitor.collectors.replay import ImportProblem, parse_jsonl_line
-from monitor.config import ConfigError
+from monitor.collectors.replay import ImportProblem, parse_json_record, parse_jsonl_line
+from monitor.config import ConfigError, push_secret
 from monitor.types import RawPost
 
 routes = web.RouteTableDef()
@@ -59,18 +59,26 @@ def parse_body(body: bytes) -> tuple[list[RawPost], list[dict[str, object]]]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"body is not UTF-8 (byte {exc.start})") from None
-    stripped = text.lstrip()
-    if stripped.startswith("["):
+    posts: list[RawPost] = []
+    problems: list[dict[str, object]] = []
+    if text.lstrip().startswith("["):
         try:
             items = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"body is not valid JSON: {exc.msg} at {exc.pos}") from None
-        lines = [(i, json.dumps(item)) for i, item in enumerate(items, start=1)]
-    else:
-        lines = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    posts: list[RawPost] = []
-    problems: list[dict[str, object]] = []
-    for number, line in lines:
+        except RecursionError:
+            raise ValueError("body is not valid JSON: nested too deeply") from None
+        if not isinstance(items, list):
+            raise ValueError("body must be one JSON array or JSON lines")
+        for number, item in enumerate(items, start=1):
+            try:
+                posts.append(parse_json_record(item, number))
+            except ImportProblem as problem:
+                problems.append({"record": number, "reason": problem.reason})
+        return posts, problems
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
         try:
             posts.append(parse_jsonl_line(line, number))
         except ImportProblem as problem:
@@ -78,19 +86,35 @@ def parse_body(body: bytes) -> tuple[list[RawPost], list[dict[str, object]]]:
     return posts, problems
 
 
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole request body, or None when it is over `limit` bytes.
+
+    `StreamReader.read(n)` returns what has arrived so far, not n bytes: a large body read
+    that way was verified on its first chunk and refused as badly signed.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @routes.post("/api/v1/ingest", name="api_ingest")
 async def ingest(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     try:
-        secret = rt.settings.secret("push_secret")
+        secret = push_secret(rt.settings)
     except ConfigError as exc:
         return _problem(503, f"push endpoint misconfigured: {exc}")
     if not secret:
         return _problem(404, "the push endpoint is off: set push_secret_env")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return _problem(413, f"body over {MAX_BODY_BYTES} bytes")
-    body = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
+    body = await read_body(request, MAX_BODY_BYTES)
+    if body is None:
         return _problem(413, f"body over {MAX_BODY_BYTES} bytes")
     headers = {k.lower(): v for k, v in request.headers.items()}
     why = verify_signature(secret, headers, body, time.time())

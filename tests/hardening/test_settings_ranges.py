@@ -1,0 +1,76 @@
+"""Finding 18: settings have ranges and choices, checked at load with a one-line error."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.config import ConfigError, Settings, load_settings, setting_allowed, setting_fields
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [
+        ("MONITOR_SIGNALS_SIMHASH_DISTANCE", "99", "0 to 7"),
+        ("MONITOR_WEB_PORT", "-5", "1 to 65535"),
+        ("MONITOR_CLASSIFIER", "bogus", "auto, transformer or keyword"),
+        ("MONITOR_CLASSIFIER_DEVICE", "tpu", "auto, cpu or cuda"),
+        ("MONITOR_SIGNALS_CLAIM_MATCH", "nan", "0 to 1"),
+        ("MONITOR_RETENTION_DAYS", "0", "1 to 3650"),
+        ("MONITOR_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
+    ],
+)
+def test_a_value_out_of_range_is_refused_at_load_naming_setting_value_and_allowed(
+    variable: str, value: str, allowed: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={variable: value})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert variable in message and repr(value) in message and allowed in message
+
+
+def test_a_file_value_out_of_range_names_the_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "monitor.toml"
+    path.write_text("[monitor]\nweb_port = 70000\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"monitor.toml: setting web_port must be 1 to 65535"):
+        load_settings(path, environ={})
+
+
+def test_an_alert_level_not_on_the_scale_is_refused_at_load() -> None:
+    with pytest.raises(ConfigError, match="serious"):
+        load_settings(environ={"MONITOR_SIGNALS_ALERT_LEVEL": "serious"})
+
+
+def test_values_at_the_edges_of_a_range_and_any_case_of_a_choice_load() -> None:
+    s = load_settings(
+        environ={
+            "MONITOR_WEB_PORT": "65535",
+            "MONITOR_SIGNALS_SIMHASH_DISTANCE": "0",
+            "MONITOR_CLASSIFIER": "Keyword",
+            "MONITOR_LOG_LEVEL": "debug",
+        }
+    )
+    assert (s.web_port, s.signals_simhash_distance) == (65535, 0)
+
+
+def test_every_default_is_within_its_own_range() -> None:
+    load_settings(environ={})  # raises if a default broke its own rule
+    assert Settings().web_port == 8080
+
+
+def test_config_show_and_run_refuse_bad_values_in_one_line_not_a_traceback() -> None:
+    runner = CliRunner()
+    for args in (["config", "show"], ["run"]):
+        result = runner.invoke(cli, args, env={"MONITOR_WEB_PORT": "-5"})
+        assert result.exit_code != 0
+        assert "Traceback" not in result.output
+        assert "setting web_port must be 1 to 65535, got '-5'" in result.output
+
+
+def test_config_help_lists_what_each_setting_allows() -> None:
+    out = CliRunner().invoke(cli, ["config", "help"]).output
+    for f in setting_fields():
+        if setting_allowed(f):
+            assert f"Allowed: {setting_allowed(f)}." in out
