@@ -94,6 +94,24 @@ async def load(conn: AsyncConnection, token: str, now: datetime, idle: timedelta
     )
 
 
+async def alive(conn: AsyncConnection, session_id: str, now: datetime, idle: timedelta) -> bool:
+    """Whether a session still lets its user in (not ended, expired, idle or disabled); read-only,
+    for long requests such as the event stream that must stop when their session ends."""
+    row = (
+        await conn.execute(
+            select(web_sessions.c.expires_at, web_sessions.c.last_seen_at, users.c.disabled)
+            .join(users, users.c.username == web_sessions.c.username)
+            .where(web_sessions.c.id == session_id)
+        )
+    ).first()
+    return (
+        row is not None
+        and not row.disabled
+        and now < row.expires_at
+        and now - row.last_seen_at < idle
+    )
+
+
 async def set_purpose(
     conn: AsyncConnection, session_id: str, purpose: str, until: datetime
 ) -> None:

@@ -26,6 +26,9 @@
     if (cell) { cell.textContent = value; }
   }
 
+  // The session ended (signed out, expired, disabled): stop, rather than reconnect for ever.
+  source.addEventListener("signed-out", function () { source.close(); });
+
   source.addEventListener("alert", function (event) {
     var alert;
     try { alert = JSON.parse(event.data); } catch (e) { return; }

@@ -9,6 +9,7 @@ from aiohttp import web
 from monitor import audit
 from monitor.app import RUNTIME
 from monitor.store.sources import list_sources
+from monitor.web.params import parse_id
 from monitor.web.render import page
 
 routes = web.RouteTableDef()
@@ -43,7 +44,7 @@ async def sources_page(request: web.Request) -> web.Response:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return parse_id(value)
 
 
 @routes.get("/audit", name="audit")

@@ -19,6 +19,7 @@ from monitor.store import overview
 from monitor.store import signals as signal_store
 from monitor.web.explain import current_ruleset
 from monitor.web.openapi import document
+from monitor.web.params import json_object, parse_id
 from monitor.web.queries import alerts as alert_queries
 from monitor.web.queries import areas as area_queries
 from monitor.web.queries import rumours as rumour_queries
@@ -72,11 +73,8 @@ async def me(request: web.Request) -> web.Response:
 @routes.post("/api/v1/purpose", name="api_purpose")
 async def purpose(request: web.Request) -> web.Response:
     session = require_session(request)
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    given = body.get("purpose", "") if isinstance(body, dict) else ""
+    body = await json_object(request)
+    given = body.get("purpose", "")
     text = " ".join(str(given).split())[:300]
     if len(text) < 5:
         return reply({"error": "give a purpose of at least 5 characters"}, 400)
@@ -251,7 +249,7 @@ async def digests_api(request: web.Request) -> web.Response:
 async def audit_api(request: web.Request) -> web.Response:
     before = request.query.get("before", "")
     async with request.app[RUNTIME].engine.connect() as conn:
-        events = await audit.recent(conn, 100, int(before) if before.isdigit() else None)
+        events = await audit.recent(conn, 100, parse_id(before))
         count, head = await audit.head(conn)
     return reply(
         {

@@ -12,6 +12,7 @@ from aiohttp import web
 from monitor.app import RUNTIME
 from monitor.store import signals as signal_store
 from monitor.web.counter_templates import fill, load_templates
+from monitor.web.params import parse_id, path_id
 from monitor.web.queries import counter as counter_queries
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit, require_session
@@ -103,7 +104,7 @@ async def planner_save(request: web.Request) -> web.StreamResponse:
     rumour = await _rumour(request, rumour_id)
     form = await request.post()
     data = counter_queries.PlanInput.from_form(form)
-    plan_id = int(str(form["plan_id"])) if str(form.get("plan_id", "")).isdigit() else None
+    plan_id = parse_id(str(form.get("plan_id", "")))
     rt = request.app[RUNTIME]
     if form.get("do") == "fill":
         templates, _ = load_templates(rt.home)
@@ -130,10 +131,7 @@ async def planner_save(request: web.Request) -> web.StreamResponse:
 
 
 def plan_id_of(request: web.Request) -> int:
-    try:
-        return int(request.match_info["plan_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id(request, "plan_id")
 
 
 async def _plan_rumour(request: web.Request, plan_id: int) -> dict[str, Any]:

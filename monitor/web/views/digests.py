@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from monitor.app import RUNTIME
 from monitor.config import ConfigError
 from monitor.store.tables import digest_runs
+from monitor.web.params import path_id
 from monitor.web.render import LONDON, page
 from monitor.web.state import WEB
 
@@ -84,10 +85,7 @@ async def digests_page(request: web.Request) -> web.Response:
 @routes.get("/digests/{run_id:\\d+}", name="digest")
 async def digest_page(request: web.Request) -> web.Response:
     """A digest that was sent, from the data stored with its run."""
-    try:
-        run_id = int(request.match_info["run_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    run_id = path_id(request, "run_id")
     async with request.app[RUNTIME].engine.connect() as conn:
         row = (await conn.execute(select(digest_runs).where(digest_runs.c.id == run_id))).first()
     if row is None:

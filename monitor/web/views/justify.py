@@ -16,6 +16,7 @@ from aiohttp import web
 from monitor.app import RUNTIME
 from monitor.privacy import viewguard
 from monitor.privacy.viewguard import GuardDecision, GuardPolicy, JustificationError
+from monitor.web.params import parse_id
 from monitor.web.render import page, safe_next
 from monitor.web.state import WEB, note_audit, require_session
 
@@ -23,13 +24,14 @@ routes = web.RouteTableDef()
 
 
 async def _refs(request: web.Request, context: str) -> list[str]:
-    kind, _, number = context.partition(":")
-    if kind not in ("alert", "rumour") or not number.isdigit():
+    kind, _, text = context.partition(":")
+    number = parse_id(text)
+    if kind not in ("alert", "rumour") or number is None:
         raise web.HTTPNotFound(text="no such evidence")
     async with request.app[RUNTIME].engine.connect() as conn:
         if kind == "alert":
-            return await viewguard.author_refs_for_alert(conn, int(number))
-        return await viewguard.author_refs_for_rumour(conn, int(number))
+            return await viewguard.author_refs_for_alert(conn, number)
+        return await viewguard.author_refs_for_rumour(conn, number)
 
 
 async def _decide(request: web.Request, context: str, refs: list[str]) -> GuardDecision:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from monitor.app import RUNTIME
 from monitor.web.explain import current_ruleset, reasons
+from monitor.web.params import json_object, path_id
 from monitor.web.queries import alerts as alert_queries
 from monitor.web.queries import evidence as evidence_queries
 from monitor.web.queries import review
@@ -36,10 +37,7 @@ GOOD = frozenset({"taken", "released", "dismissed", "actioned"})
 
 
 def alert_id_of(request: web.Request) -> int:
-    try:
-        return int(request.match_info["alert_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id(request, "alert_id")
 
 
 @routes.get("/queue", name="queue")
@@ -136,9 +134,7 @@ async def change(request: web.Request, kind: str) -> review.Outcome:
     session = require_session(request)
     alert_id = alert_id_of(request)
     if request.content_type == "application/json":
-        data: Any = await request.json()
-        if not isinstance(data, dict):
-            raise web.HTTPBadRequest(text="send a JSON object")
+        data: Any = await json_object(request)
     else:
         data = await request.post()
     actor = session.user.username

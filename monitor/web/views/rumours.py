@@ -9,6 +9,7 @@ from monitor.app import RUNTIME
 from monitor.signals.config import SignalsConfig
 from monitor.store import signals as signal_store
 from monitor.web.charts import hourly_bars, stacked
+from monitor.web.params import path_id
 from monitor.web.queries import counter as counter_queries
 from monitor.web.queries import rumours as rumour_queries
 from monitor.web.render import page
@@ -20,10 +21,7 @@ STATUSES = ("", "new", "watching", "countering", "closed")
 
 
 def rumour_id_of(request: web.Request) -> int:
-    try:
-        return int(request.match_info["rumour_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id(request, "rumour_id")
 
 
 @routes.get("/rumours", name="rumours")
