@@ -118,6 +118,7 @@ async def open_runtime(
     """Start everything this role needs in dependency order; on exit drain and close in
     reverse. `classifier` and `rules` may be injected (tests use the keyword classifier);
     `sources` are the collectors' configs (`monitor.collectors.config.load_sources`)."""
+    from monitor.incidents.stage import Chain, IncidentStage
     from monitor.ingest_service import KeyedIngestor
     from monitor.rules.service import load_rule_evaluator
     from monitor.signals.follower import SignalsFollower, lead_together
@@ -153,6 +154,9 @@ async def open_runtime(
         # Signals keep their state in memory, so one process runs them: inline in the one
         # process (`all`); scaled out, the scheduler leader follows the store instead.
         signals = SignalsStage.from_settings(settings, clf)
+        # Incidents regroup the alerts after signals (and rules) opened them and before the
+        # alert stage routes them, so notifications carry incident labels.
+        incidents = IncidentStage.from_settings(settings, home)
         inline_signals = role == "all"
         pipeline = Pipeline(
             engine,
@@ -161,7 +165,7 @@ async def open_runtime(
             evaluator,
             queue=queue,
             # Signals first: the alerts they open are routed by the alert stage after them.
-            stages=[signals, alert_service] if inline_signals else [alert_service],
+            stages=[signals, incidents, alert_service] if inline_signals else [alert_service],
             batch_size=settings.classifier_batch_size,
             max_wait=settings.classifier_max_wait_ms / 1000,
         )
@@ -170,7 +174,11 @@ async def open_runtime(
             follower = None
             if not inline_signals:
                 follower = SignalsFollower.from_settings(
-                    settings, engine, signals, alert_service, on_committed=alert_service.wake
+                    settings,
+                    engine,
+                    signals,
+                    Chain(incidents, alert_service),
+                    on_committed=alert_service.wake,
                 )
             leadership = Leadership(engine)
             leading = asyncio.create_task(

@@ -484,6 +484,45 @@ class Settings:
         low=0.05,
         high=3600,
     )
+    incidents_gap_hours: float = _setting(
+        6.0,
+        "Incidents: alerts in the same place (a ward, or a ward and its locality) whose "
+        "event-time spans come within this many hours of each other are one episode.",
+        low=0.25,
+        high=168,
+    )
+    incidents_min_posts: int = _setting(
+        5,
+        "Precision gate: an incident reaches people only with at least this many posts telling "
+        "it (responses not counted); one from the classifier alone needs twice as many.",
+        low=1,
+        high=10000,
+    )
+    incidents_min_authors: int = _setting(
+        3,
+        "Precision gate: ... and posts from at least this many distinct authors ...",
+        low=1,
+        high=10000,
+    )
+    incidents_min_places: int = _setting(
+        1,
+        "Precision gate: ... naming at least this many places (wards or localities).",
+        low=0,
+        high=100,
+    )
+    incidents_cool_hours: float = _setting(
+        12.0,
+        "An open incident with no new posts for this many hours (event time) is cooling.",
+        low=0.25,
+        high=8760,
+    )
+    incidents_close_hours: float = _setting(
+        168.0,
+        "An incident with no new posts for this many hours (event time) is closed; one whose "
+        "alerts were all reviewed and closed closes at once.",
+        low=0.25,
+        high=8760,
+    )
     log_level: str = _setting(
         "INFO",
         "Logging level: DEBUG, INFO, WARNING or ERROR.",

@@ -25,6 +25,7 @@ from monitor.config import (
     setting_help,
 )
 from monitor.importer import ImportReport, import_file
+from monitor.incidents import queries as incident_queries
 from monitor.store import db, overview
 
 BUNDLED_SCENARIO = Path(__file__).parent / "data" / "demo" / "bradford-scenario.jsonl"
@@ -103,6 +104,9 @@ async def _summary(rt: Runtime) -> dict[str, object]:
         totals = await overview.totals(conn)
         places = await overview.places(conn, limit=10)
         alerts = await overview.open_alerts(conn, limit=100)
+        shown = await incident_queries.list_incidents(
+            conn, "shown", k=rt.settings.privacy_min_count
+        )
     stats = rt.pipeline.stats
     kinds: dict[str, int] = {}
     for a in alerts:
@@ -118,11 +122,26 @@ async def _summary(rt: Runtime) -> dict[str, object]:
         "open_alerts_by_kind": kinds,
         "top_wards": {p["ward"]: p["posts"] for p in places},
         "classifier": rt.classifier.name,
+        "open_incidents": len(shown),
+        "incidents": incident_queries.briefs(shown),
     }
 
 
-def _echo_summary(summary: dict[str, object]) -> None:
+def _echo_summary(summary: dict[str, object], as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
     for key, value in summary.items():
+        if key == "incidents" and isinstance(value, list):
+            click.echo("incidents:")
+            for item in value:
+                places = ", ".join(item["places"]) or "no named place"
+                click.echo(
+                    f"  [{item['status']}] {item['headline']} ({places}; "
+                    f"{', '.join(item['kinds'])}; since {item['first_seen']}; "
+                    f"{item['alert_count']} alerts)"
+                )
+            continue
         if isinstance(value, dict):
             click.echo(f"{key}:")
             for k, v in value.items():
@@ -184,8 +203,13 @@ async def _serve(rt: Runtime, settings: Settings) -> web.AppRunner:
 @click.option("--once", is_flag=True, help="Replay as fast as possible, print a summary, exit.")
 @click.option("--speed", type=float, default=None, help="Replay speed-up (default: setting).")
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary as one JSON document (scripts)."
+)
 @pass_context
-def demo_command(ctx: Context, once: bool, speed: float | None, scenario: str | None) -> None:
+def demo_command(
+    ctx: Context, once: bool, speed: float | None, scenario: str | None, as_json: bool
+) -> None:
     """Replay the bundled fictional Bradford scenario through the real pipeline.
 
     Without --once, the web UI is served while the replay runs and afterwards, with one demo
@@ -208,8 +232,9 @@ def demo_command(ctx: Context, once: bool, speed: float | None, scenario: str | 
                     progress=_progress_printer(),
                 )
                 await rt.pipeline.drain()
-                _print_report(path, report)
-                _echo_summary(await _summary(rt))
+                if not as_json:
+                    _print_report(path, report)
+                _echo_summary(await _summary(rt), as_json)
                 if runner is not None:
                     click.echo("replay finished; still serving the web UI (Ctrl-C to stop)")
                     await asyncio.Event().wait()

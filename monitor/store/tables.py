@@ -545,3 +545,66 @@ counter_plans = Table(
     Column("counter_message_id", Integer, nullable=True),
     Index("ix_counter_plans_rumour_id", "rumour_id"),
 )
+
+# --- incidents: the unit a person reviews (monitor/incidents) -----------------------------------
+
+# One story: a rumour (its claim cluster, wherever it spreads) or an episode (tension, threats,
+# calls to gather and level changes connected in place and time). Everything shown is derived
+# from its alerts' evidence; times are event times (the posts' own), never when processed.
+# `status`: held (below the precision gate, shown to nobody) | open | cooling | closed | merged.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("family", String(20), nullable=False),  # rumour | episode
+    Column("status", String(20), nullable=False),
+    Column("headline", Text, nullable=False),
+    Column("kinds", JSON, nullable=False),  # alert kinds inside it
+    Column("wards", JSON, nullable=False),  # most evidence first; "unplaced" is never one
+    Column("localities", JSON, nullable=False),
+    Column("level", String(20), nullable=False),  # highest severity of its alerts
+    Column("trend", String(20), nullable=False, default="steady"),  # rising | steady | falling
+    Column("post_count", Integer, nullable=False, default=0),  # posts telling it (no responses)
+    Column("author_count", Integer, nullable=False, default=0),  # distinct; never who
+    Column("response_count", Integer, nullable=False, default=0),
+    Column("official_count", Integer, nullable=False, default=0),  # counter messages
+    Column("alert_count", Integer, nullable=False, default=0),
+    Column("gathering", JSON, nullable=True),  # {"where", "when", "posts"} of calls to gather
+    Column("cluster", Integer, nullable=True),  # the rumour cluster it follows
+    Column("gate", Text, nullable=True),  # why it is held below the precision gate
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
+    Column("merged_into", Integer, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Index("ix_incidents_status_last_seen", "status", "last_seen"),
+)
+
+# Which incident each alert belongs to. `pinned`: an analyst put it there (merge or split), so
+# the engine keeps it there.
+incident_alerts = Table(
+    "incident_alerts",
+    metadata,
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("pinned", Boolean, nullable=False, default=False),
+    Column("added_at", UtcDateTime(), nullable=False),
+    Index("ix_incident_alerts_incident_id", "incident_id"),
+)
+
+# Every change of an incident with its reason: opened, held, grew, merged, split, level,
+# cooling, warmed, closed, reopened; `actor` is "engine" or the analyst who did it.
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),  # event time of the change
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("detail", JSON, nullable=True),
+    Index("ix_incident_events_incident_id", "incident_id"),
+)

@@ -1,0 +1,250 @@
+"""Pure: what a person sees of one story — headline, kinds, places, counts, level, the when and
+where of a gathering — and whether it passes the precision gate.
+
+Everything is derived from the evidence, with no language model: a rumour's headline is its
+claim (as comms staff registered it, else the cluster's representative post, else the evidence
+post most like the others); an episode's is "Tension after the fire in Little Horton": the
+incident word its posts name most, and the place most of its evidence is about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+
+from monitor.alerts.candidates import SEVERITY_RANK
+from monitor.incidents import gathering
+from monitor.incidents.config import IncidentsConfig
+from monitor.incidents.grouping import anchor_of
+from monitor.incidents.model import (
+    RUMOUR,
+    AlertFacts,
+    PostFacts,
+    Story,
+    Summary,
+)
+from monitor.incidents.responses import is_counter_message, is_response, words
+
+HEADLINE_CHARS = 160
+# What happened, as people name it after an incident; the most named one heads an episode.
+EVENT_WORDS = (
+    "fire",
+    "arson",
+    "attack",
+    "stabbing",
+    "shooting",
+    "assault",
+    "crash",
+    "explosion",
+    "murder",
+    "killing",
+    "death",
+    "riot",
+    "fight",
+    "brawl",
+    "robbery",
+    "break-in",
+    "protest",
+    "march",
+    "disorder",
+    "raid",
+)
+_EVENT = re.compile(r"\b(" + "|".join(re.escape(w) for w in EVENT_WORDS) + r")s?\b", re.I)
+GATHER_KINDS = frozenset({"call_to_gather"})
+KIND_ORDER = (
+    "rumour",
+    "rumour_spreading",
+    "claims_rising",
+    "threat",
+    "call_to_gather",
+    "rising_tension",
+    "tension",
+    "hostility",
+)
+LEVEL_NAMES = {1: "low", 2: "medium", 3: "high", 4: "critical"}
+
+
+def level_of(alerts: Sequence[AlertFacts]) -> str:
+    """The highest severity among the alerts (a rising-tension alert's is its level's)."""
+    rank = max((SEVERITY_RANK.get(a.labels.get("severity", ""), 0) for a in alerts), default=0)
+    return LEVEL_NAMES.get(rank, "low")
+
+
+def kinds_of(alerts: Sequence[AlertFacts]) -> tuple[str, ...]:
+    found = {a.kind for a in alerts if a.kind}
+    order = {k: i for i, k in enumerate(KIND_ORDER)}
+    return tuple(sorted(found, key=lambda k: (order.get(k, len(order)), k)))
+
+
+def representative(texts: Sequence[str]) -> str | None:
+    """The text sharing most words with the others (a medoid), ties to the shortest."""
+    if not texts:
+        return None
+    bags = [words(t) for t in texts[:200]]
+    best: tuple[float, int, str] | None = None
+    for i, text in enumerate(texts[:200]):
+        score = sum(
+            len(bags[i] & b) / (len(bags[i] | b) or 1) for j, b in enumerate(bags) if j != i
+        )
+        candidate = (-score, len(text), text)
+        if best is None or candidate < best:
+            best = candidate
+    return best[2] if best else None
+
+
+def event_word(texts: Sequence[str]) -> str | None:
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update({m.group(1).lower() for m in _EVENT.finditer(text)})
+    if not counts:
+        return None
+    word, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return word if n >= 2 else None
+
+
+def clip(text: str, limit: int = HEADLINE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def summarise(
+    story: Story,
+    alerts: Sequence[AlertFacts],
+    posts: Mapping[str, PostFacts],
+    cfg: IncidentsConfig,
+    *,
+    ward_localities: Mapping[str, str] | None = None,
+    claims: Mapping[int, str] | None = None,
+    counter_texts: Collection[frozenset[str]] = (),
+) -> Summary:
+    """The incident a person sees for this story; `claims` maps a rumour cluster to its
+    claim text (registered, else its representative excerpt)."""
+    places_map = ward_localities or {}
+    mine = [a for a in alerts if a.id in set(story.alert_ids)]
+    evidence_ids = sorted({p for a in mine for p in a.posts if p in posts})
+    evidence = [posts[p] for p in evidence_ids]
+    responses = [p for p in evidence if is_response(p, counter_texts)]
+    response_ids = {p.id for p in responses}
+    core = [p for p in evidence if p.id not in response_ids]
+    officials = [p for p in responses if is_counter_message(p, counter_texts)]
+
+    # Places: each alert's own place, and the wards its (non-response) posts name.
+    ward_weight: Counter[str] = Counter()
+    localities: set[str] = set()
+    for a in mine:
+        anchor = anchor_of(a, posts, places_map)
+        if anchor.ward:
+            ward_weight[anchor.ward] += max(1, len(a.posts))
+        if anchor.locality:
+            localities.add(anchor.locality)
+    for p in core:
+        for w in p.wards:
+            ward_weight[w] += 1
+        localities |= set(p.localities)
+    wards = tuple(w for w, _ in sorted(ward_weight.items(), key=lambda kv: (-kv[1], kv[0])))
+    localities |= {places_map[w] for w in wards if w in places_map}
+
+    times = [p.at for p in core] or [a.first_seen for a in mine] + [a.last_seen for a in mine]
+    first_seen: datetime = min(min(times), min(a.first_seen for a in mine))
+    last_seen: datetime = max(max(times), max(a.last_seen for a in mine))
+
+    calls = [posts[p] for a in mine if a.kind in GATHER_KINDS for p in a.posts if p in posts]
+    found_gathering = gathering.extract(sorted({c.id: c for c in calls}.values(), key=_by_id))
+
+    headline = _headline(story, core, wards, localities, mine, claims or {})
+    authors = len({p.author for p in core})
+    place_count = len(set(wards) | localities)
+    counts = Counter(a.kind for a in mine)
+    return Summary(
+        family=story.family,
+        headline=headline,
+        kinds=kinds_of(mine),
+        wards=wards,
+        localities=tuple(sorted(localities)),
+        first_seen=first_seen,
+        last_seen=last_seen,
+        level=level_of(mine),
+        post_count=len(core),
+        author_count=authors,
+        response_count=len(responses),
+        official_count=len(officials),
+        place_count=place_count,
+        gathering=found_gathering,
+        cluster=story.cluster,
+        gate=gate(mine, len(core), authors, place_count, len(responses), cfg),
+        counts_by_kind=dict(sorted(counts.items())),
+    )
+
+
+def gate(
+    alerts: Sequence[AlertFacts],
+    posts: int,
+    authors: int,
+    places: int,
+    responses: int,
+    cfg: IncidentsConfig,
+) -> str | None:
+    """Why this story is held back from people (None: it passes). Precision first: no
+    incident from a handful of posts, from a few authors, with no named place, or from
+    responses alone; the classifier alone needs twice the posts a rule does."""
+    if posts == 0:
+        if responses:
+            return "only responses (denials, calming, counter messages): nothing to review"
+        rising = [a for a in alerts if a.kind == "rising_tension"]
+        if not rising:
+            return "no evidence posts"
+    if all(a.from_classifier_only for a in alerts):
+        need = 2 * cfg.min_posts
+        if posts < need:
+            return f"classifier alone on {posts} posts (needs {need})"
+    if posts < cfg.min_posts and not any(a.kind == "rising_tension" for a in alerts):
+        return f"{posts} posts (needs {cfg.min_posts})"
+    if authors < cfg.min_authors and not any(a.kind == "rising_tension" for a in alerts):
+        return f"{authors} distinct authors (needs {cfg.min_authors})"
+    if places < cfg.min_places:
+        return f"{places} named places (needs {cfg.min_places})"
+    return None
+
+
+def _headline(
+    story: Story,
+    core: Sequence[PostFacts],
+    wards: Sequence[str],
+    localities: Collection[str],
+    alerts: Sequence[AlertFacts],
+    claims: Mapping[int, str],
+) -> str:
+    where = wards[0] if wards else (sorted(localities)[0] if localities else None)
+    if story.family == RUMOUR:
+        claim = claims.get(story.cluster) if story.cluster is not None else None
+        if not claim:
+            claim = representative([p.text for p in core if p.text])
+        if claim:
+            return clip(f"Rumour: “{clip(claim, HEADLINE_CHARS - 12)}”")
+        return f"Rumour in {where}" if where else "Rumour"
+    texts = [p.text for p in core if p.text]
+    kinds = {a.kind for a in alerts}
+    noun = "Tension"
+    if kinds <= {"hostility"}:
+        noun = "Hostility"
+    elif kinds & {"threat", "call_to_gather"} and not kinds & {"tension", "rising_tension"}:
+        noun = "Threats and calls to gather"
+    event = event_word(texts)
+    text = noun
+    if event:
+        text += f" after the {event}"
+    if where:
+        text += f" in {where}"
+    if not event:
+        topics = Counter(
+            a.labels["topic"].replace("_", " ") for a in alerts if a.labels.get("topic")
+        )
+        if topics:
+            text += f": {min(topics.items(), key=lambda kv: (-kv[1], kv[0]))[0]}"
+    return clip(text)
+
+
+def _by_id(post: PostFacts) -> str:
+    return post.id

@@ -1,0 +1,220 @@
+"""Pure: how the incidents on record follow the stories the alerts tell now.
+
+Given the stories (from `grouping.group`, described by `describe.summarise`), the incidents on
+record and the event-time clock, `plan` says for each story which incident carries it and what
+changed, each change with its reason:
+
+- opened: a story no incident holds yet (held instead while below the precision gate; opened
+  when it passes it — once shown, an incident is never hidden again);
+- grew: alerts joined it; level: its level rose or fell;
+- merged: a story spans several incidents — the oldest carries on, the others are marked
+  merged into it;
+- cooling: no new evidence for `cool_after` (event time); warmed: new evidence while cooling;
+- closed: no new evidence for `close_after`, or every alert in it was reviewed and closed;
+  reopened: new evidence after it closed.
+
+Event time (the posts' own times, never the wall clock) drives every step, so a bulk import and
+a paced replay of the same posts end with the same incidents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.alerts.candidates import SEVERITY_RANK
+from monitor.incidents.config import IncidentsConfig
+from monitor.incidents.model import (
+    CLOSED,
+    COOLING,
+    HELD,
+    MERGED,
+    OPEN,
+    AlertFacts,
+    Story,
+    Summary,
+)
+
+REVIEWED = frozenset({"actioned", "dismissed", "closed"})
+
+
+@dataclass(frozen=True)
+class Existing:
+    """An incident on record, as the planner needs it."""
+
+    id: int
+    status: str
+    first_seen: datetime
+    last_seen: datetime
+    level: str
+    alert_ids: frozenset[int]
+
+
+@dataclass
+class Change:
+    """What to write for one story: its incident (None: a new one) and the events."""
+
+    incident: int | None
+    story: Story
+    summary: Summary
+    status: str
+    trend: str
+    absorbed: tuple[int, ...] = ()
+    events: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.events) or self.incident is None
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    emptied: list[int] = field(default_factory=list)  # incidents whose alerts all moved away
+
+
+def trend_of(times: Sequence[datetime], now: datetime, window_hours: float = 3.0) -> str:
+    """rising / steady / falling: evidence in the last window against the one before."""
+    w = timedelta(hours=window_hours)
+    recent = sum(1 for t in times if now - w < t <= now)
+    before = sum(1 for t in times if now - 2 * w < t <= now - w)
+    if recent > max(before * 1.5, before + 1):
+        return "rising"
+    if recent < before / 1.5:
+        return "falling"
+    return "steady"
+
+
+def plan(
+    stories: Sequence[tuple[Story, Summary, Sequence[datetime]]],
+    alerts: Mapping[int, AlertFacts],
+    existing: Mapping[int, Existing],
+    now: datetime,
+    cfg: IncidentsConfig,
+) -> Plan:
+    """The changes that bring the incidents on record in line with the stories."""
+    out = Plan()
+    claimed: set[int] = set()
+    for story, summary, times in stories:
+        holders = sorted(
+            {
+                held
+                for a in story.alert_ids
+                if (held := alerts[a].incident) is not None and held in existing
+            }
+        )
+        live = [i for i in holders if existing[i].status not in (CLOSED, MERGED)]
+        closed = [i for i in holders if existing[i].status == CLOSED]
+        target: int | None = None
+        if live:
+            target = live[0]
+        elif closed:
+            target = closed[0]
+        trend = trend_of(times, now)
+        change = Change(target, story, summary, HELD, trend)
+        if target is None:
+            _open(change, summary, now, cfg)
+            out.changes.append(change)
+            continue
+        if target in claimed:
+            # Two stories claim one incident (an engine regrouping): the later one opens anew.
+            change.incident = None
+            _open(change, summary, now, cfg)
+            change.events.insert(0, ("split", f"split off incident {target}: a separate story"))
+            out.changes.append(change)
+            continue
+        claimed.add(target)
+        row = existing[target]
+        change.absorbed = tuple(live[1:])
+        for other in change.absorbed:
+            change.events.append(("merged", f"incident {other} joined: {_why(story)}"))
+        added = set(story.alert_ids) - row.alert_ids
+        if added:
+            kinds = sorted({alerts[a].kind.replace("_", " ") for a in added})
+            change.events.append(
+                ("grew", f"{len(added)} alert(s) joined ({', '.join(kinds)}): {_why(story)}")
+            )
+        change.status = _next_status(change, row, summary, story, alerts, now, cfg)
+        old_rank = SEVERITY_RANK.get(row.level, 0)
+        new_rank = SEVERITY_RANK.get(summary.level, 0)
+        if new_rank != old_rank and change.status != HELD:
+            word = "rose" if new_rank > old_rank else "fell"
+            change.events.append(("level", f"level {word}: {row.level} → {summary.level}"))
+        out.changes.append(change)
+    absorbed = {i for c in out.changes for i in c.absorbed}
+    for incident_id, row in sorted(existing.items()):
+        if row.status in (CLOSED, MERGED) or incident_id in claimed or incident_id in absorbed:
+            continue
+        out.emptied.append(incident_id)
+    return out
+
+
+def _open(change: Change, summary: Summary, now: datetime, cfg: IncidentsConfig) -> None:
+    if summary.gate is not None:
+        change.status = HELD
+        change.events.append(("held", f"held below the precision gate: {summary.gate}"))
+        return
+    if now - summary.last_seen >= cfg.close_after:
+        change.status = CLOSED
+        change.events.append(("opened", _passes(summary)))
+        change.events.append(("closed", f"no new posts for {_h(cfg.close_after)}"))
+        return
+    change.status = OPEN
+    change.events.append(("opened", _passes(summary)))
+
+
+def _next_status(
+    change: Change,
+    row: Existing,
+    summary: Summary,
+    story: Story,
+    alerts: Mapping[int, AlertFacts],
+    now: datetime,
+    cfg: IncidentsConfig,
+) -> str:
+    status = row.status
+    newer = summary.last_seen > row.last_seen
+    quiet = now - summary.last_seen
+    if status == HELD:
+        if summary.gate is None:
+            change.events.append(("opened", _passes(summary)))
+            status = OPEN
+        elif quiet >= cfg.close_after:
+            change.events.append(("closed", f"never passed the gate; quiet {_h(cfg.close_after)}"))
+            return CLOSED
+        else:
+            return HELD
+    if status == CLOSED:
+        if not newer:
+            return CLOSED
+        change.events.append(("reopened", "new posts after it closed"))
+        status = OPEN
+    if all(alerts[a].status in REVIEWED for a in story.alert_ids):
+        change.events.append(("closed", "every alert in it was reviewed and closed"))
+        return CLOSED
+    if quiet >= cfg.close_after:
+        change.events.append(("closed", f"no new posts for {_h(cfg.close_after)}"))
+        return CLOSED
+    if status == COOLING and newer and quiet < cfg.cool_after:
+        change.events.append(("warmed", "new posts while it was cooling"))
+        return OPEN
+    if status == OPEN and quiet >= cfg.cool_after:
+        change.events.append(("cooling", f"no new posts for {_h(cfg.cool_after)}"))
+        return COOLING
+    return status
+
+
+def _passes(summary: Summary) -> str:
+    return (
+        f"passed the precision gate: {summary.post_count} posts, "
+        f"{summary.author_count} authors, {summary.place_count} named places"
+    )
+
+
+def _why(story: Story) -> str:
+    return "; ".join(story.links) if story.links else "one story"
+
+
+def _h(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:g} h"

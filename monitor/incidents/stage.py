@@ -1,0 +1,83 @@
+"""The incidents stage: after signals and before alert routing, in the batch's transaction.
+
+Signals and rules open and extend alerts; this stage regroups the alerts into incidents (the
+stories people review) so that the alert stage after it routes with incident labels, and only
+for incidents past the precision gate. A failure here is contained in a savepoint and logged:
+the batch's posts and alerts still commit, and the next batch regroups from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.config import Settings
+from monitor.incidents import store
+from monitor.incidents.config import IncidentsConfig
+from monitor.pipeline import Stage
+from monitor.types import Processed
+
+log = logging.getLogger(__name__)
+
+TABLES = ("incidents", "incident_alerts", "incident_events")
+# Allowlisted account kinds whose posts answer a story (a news outlet's may tell it).
+RESPONDING_KINDS = frozenset({"council", "police", "public_service", "community"})
+
+
+class IncidentStage:
+    """`Stage` for the pipeline (and the signals follower): incidents kept in step."""
+
+    def __init__(self, config: IncidentsConfig, official_names: Collection[str] = ()) -> None:
+        self.config = config
+        self.official_names = frozenset(official_names)
+        self.failures = 0
+        self._tables: bool | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, home: Path) -> IncidentStage:
+        from monitor.privacy.allowlist import PublicAccounts
+
+        accounts = PublicAccounts.from_settings(settings, home)
+        names = [a.name for a in accounts.accounts if a.kind in RESPONDING_KINDS]
+        return cls(IncidentsConfig.from_settings(settings), names)
+
+    async def __call__(
+        self, conn: AsyncConnection, items: Sequence[Processed], now: datetime
+    ) -> None:
+        if self._tables is None:
+            self._tables = await conn.run_sync(_has_tables)
+            if not self._tables:
+                log.error("incident tables missing: run `monitor db upgrade`; incidents are off")
+        if not self._tables:
+            return
+        try:
+            async with conn.begin_nested():
+                await conn.run_sync(store.refresh, self.config, now, self.official_names)
+        except Exception:
+            self.failures += 1
+            log.exception(
+                "incidents failed on a batch of %d posts; regrouping next batch", len(items)
+            )
+
+
+def _has_tables(sync_conn: Any) -> bool:
+    return set(TABLES) <= set(inspect(sync_conn).get_table_names())
+
+
+class Chain:
+    """Several stages run as one, in order (the signals follower takes one alert stage)."""
+
+    def __init__(self, *stages: Stage) -> None:
+        self.stages = stages
+
+    async def __call__(
+        self, conn: AsyncConnection, items: Sequence[Processed], now: datetime
+    ) -> None:
+        for stage in self.stages:
+            await stage(conn, items, now)

@@ -1,0 +1,522 @@
+"""The incidents' store shell: load what the pure core needs, write back what it decided.
+
+Synchronous SQLAlchemy Core on purpose: the pipeline stage runs it through
+`AsyncConnection.run_sync`, and the Alembic migration that turns existing open alerts into
+incidents runs the very same code on its own connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
+
+from monitor.incidents import describe, grouping, lifecycle
+from monitor.incidents.config import IncidentsConfig
+from monitor.incidents.model import (
+    CLOSED,
+    LIVE_STATES,
+    MERGED,
+    AlertFacts,
+    PostFacts,
+    Where,
+)
+from monitor.incidents.responses import words
+from monitor.store.tables import (
+    alert_posts,
+    alerts,
+    counter_messages,
+    incident_alerts,
+    incident_events,
+    incidents,
+    place_matches,
+    post_labels,
+    posts,
+    rumour_posts,
+    rumours,
+)
+
+OPEN_ALERT_STATUSES = ("new", "acknowledged")
+ENGINE = "engine"
+CHUNK = 500
+
+
+@dataclass
+class Inputs:
+    alerts: dict[int, AlertFacts] = field(default_factory=dict)
+    posts: dict[str, PostFacts] = field(default_factory=dict)
+    existing: dict[int, lifecycle.Existing] = field(default_factory=dict)
+    ward_localities: dict[str, str] = field(default_factory=dict)
+    claims: dict[int, str] = field(default_factory=dict)
+    counter_texts: list[frozenset[str]] = field(default_factory=list)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def event_clock(conn: Connection, wall: datetime) -> datetime:
+    """Event time now: the newest processed post's own time (never past the wall clock)."""
+    latest = _aware(
+        conn.execute(
+            select(func.max(posts.c.created_at)).where(posts.c.processed_at.is_not(None))
+        ).scalar()
+    )
+    return min(latest, wall) if latest is not None else wall
+
+
+def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Inputs:
+    out = Inputs()
+    live_ids = {
+        int(r.id)
+        for r in conn.execute(select(incidents.c.id).where(incidents.c.status.in_(LIVE_STATES)))
+    }
+    link = incident_alerts
+    wanted: ColumnElement[bool] = alerts.c.status.in_(OPEN_ALERT_STATUSES)
+    if live_ids:
+        wanted = or_(wanted, link.c.incident_id.in_(sorted(live_ids)))
+    rows = conn.execute(
+        select(alerts, link.c.incident_id, link.c.pinned)
+        .select_from(alerts.outerjoin(link, link.c.alert_id == alerts.c.id))
+        .where(wanted)
+    ).all()
+    ids = [int(r.id) for r in rows]
+    evidence: dict[int, list[str]] = {i: [] for i in ids}
+    for chunk in _chunks(ids):
+        for r in conn.execute(
+            select(alert_posts.c.alert_id, alert_posts.c.post_id).where(
+                alert_posts.c.alert_id.in_(chunk)
+            )
+        ):
+            evidence[int(r.alert_id)].append(r.post_id)
+    holders = {int(r.incident_id) for r in rows if r.incident_id is not None} | live_ids
+    for r in rows:
+        out.alerts[int(r.id)] = AlertFacts(
+            id=int(r.id),
+            key=r.key,
+            labels={str(k): str(v) for k, v in (r.labels or {}).items()},
+            summary=r.summary,
+            status=r.status,
+            first_seen=_aware(r.first_seen) or r.first_seen,
+            last_seen=_aware(r.last_seen) or r.last_seen,
+            posts=tuple(sorted(evidence[int(r.id)])),
+            incident=int(r.incident_id) if r.incident_id is not None else None,
+            pinned=bool(r.pinned),
+        )
+    out.posts = load_posts(conn, sorted({p for e in evidence.values() for p in e}), official_names)
+    members: dict[int, set[int]] = {}
+    for r in conn.execute(select(link.c.alert_id, link.c.incident_id)):
+        members.setdefault(int(r.incident_id), set()).add(int(r.alert_id))
+    for chunk in _chunks(sorted(holders)):
+        for r in conn.execute(select(incidents).where(incidents.c.id.in_(chunk))):
+            out.existing[int(r.id)] = lifecycle.Existing(
+                id=int(r.id),
+                status=r.status,
+                first_seen=_aware(r.first_seen) or r.first_seen,
+                last_seen=_aware(r.last_seen) or r.last_seen,
+                level=r.level,
+                alert_ids=frozenset(members.get(int(r.id), ())),
+            )
+    for r in conn.execute(
+        select(place_matches.c.ward, place_matches.c.locality)
+        .where(place_matches.c.ward.is_not(None), place_matches.c.locality.is_not(None))
+        .distinct()
+    ):
+        out.ward_localities[r.ward] = r.locality
+    clusters = sorted({p.cluster for p in out.posts.values() if p.cluster is not None})
+    clusters += [
+        c
+        for a in out.alerts.values()
+        if (c := grouping.cluster_number(a.labels.get("cluster"))) is not None
+    ]
+    for chunk in _chunks(sorted(set(clusters))):
+        for claim in conn.execute(
+            select(rumours.c.id, rumours.c.claim_text, rumours.c.representative).where(
+                rumours.c.id.in_(chunk)
+            )
+        ):
+            text = claim.claim_text or claim.representative
+            if text:
+                out.claims[int(claim.id)] = text
+    out.counter_texts = [
+        words(r.text)
+        for r in conn.execute(
+            select(counter_messages.c.text).where(counter_messages.c.text.is_not(None))
+        )
+    ]
+    return out
+
+
+def load_posts(
+    conn: Connection, ids: Sequence[str], official_names: Collection[str] = ()
+) -> dict[str, PostFacts]:
+    """Evidence posts with their places, rumour membership and rule kinds."""
+    places: dict[str, list[Where]] = {}
+    cluster: dict[str, tuple[int, str]] = {}
+    kinds: dict[str, set[str]] = {}
+    base: dict[str, Any] = {}
+    officials = set(official_names)
+    for chunk in _chunks(list(ids)):
+        for r in conn.execute(
+            select(
+                posts.c.id,
+                posts.c.created_at,
+                posts.c.author_ref,
+                posts.c.author_name,
+                posts.c.text,
+                posts.c.reply_to,
+                posts.c.quote_of,
+            ).where(posts.c.id.in_(chunk))
+        ):
+            base[r.id] = r
+        for m in conn.execute(select(place_matches).where(place_matches.c.post_id.in_(chunk))):
+            places.setdefault(m.post_id, []).append(
+                Where(m.name, m.kind, m.ward, m.locality, m.district)
+            )
+        for m in conn.execute(
+            select(rumour_posts.c.post_id, rumour_posts.c.rumour_id, rumour_posts.c.stance).where(
+                rumour_posts.c.post_id.in_(chunk), rumour_posts.c.state == "member"
+            )
+        ):
+            cluster[m.post_id] = (int(m.rumour_id), m.stance or "")
+        for m in conn.execute(
+            select(post_labels.c.post_id, post_labels.c.value).where(
+                post_labels.c.post_id.in_(chunk),
+                post_labels.c.name == "kind",
+                post_labels.c.origin != "classifier",
+            )
+        ):
+            kinds.setdefault(m.post_id, set()).add(m.value)
+    out: dict[str, PostFacts] = {}
+    for pid, r in base.items():
+        c = cluster.get(pid)
+        out[pid] = PostFacts(
+            id=pid,
+            at=_aware(r.created_at) or r.created_at,
+            author=r.author_ref,
+            text=r.text,
+            places=tuple(sorted(places.get(pid, []), key=lambda w: (w.kind, w.name))),
+            cluster=c[0] if c else None,
+            stance=c[1] if c else "",
+            official=bool(r.author_name) and r.author_name in officials,
+            kinds=frozenset(kinds.get(pid, ())),
+            reply_to=r.reply_to,
+            quote_of=r.quote_of,
+        )
+    return out
+
+
+def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Plan:
+    """Pure given the inputs: stories, their summaries and the plan for the records."""
+    facts = [a for a in inputs.alerts.values() if _in_play(a, inputs)]
+    stories = grouping.group(facts, inputs.posts, cfg.gap, inputs.ward_localities)
+    described = []
+    for story in stories:
+        summary = describe.summarise(
+            story,
+            facts,
+            inputs.posts,
+            cfg,
+            ward_localities=inputs.ward_localities,
+            claims=inputs.claims,
+            counter_texts=inputs.counter_texts,
+        )
+        times = sorted(
+            {
+                inputs.posts[p].at
+                for a in story.alert_ids
+                for p in inputs.alerts[a].posts
+                if p in inputs.posts
+            }
+        )
+        described.append((story, summary, times))
+    return lifecycle.plan(described, inputs.alerts, inputs.existing, now, cfg)
+
+
+def _in_play(alert: AlertFacts, inputs: Inputs) -> bool:
+    """Open alerts and the alerts of live incidents; an alert of a closed incident comes
+    back into play only with evidence newer than the incident's."""
+    if alert.incident is None:
+        return alert.status in OPEN_ALERT_STATUSES
+    row = inputs.existing.get(alert.incident)
+    if row is None:
+        return alert.status in OPEN_ALERT_STATUSES
+    if row.status in (CLOSED, MERGED):
+        return alert.status in OPEN_ALERT_STATUSES and alert.last_seen > row.last_seen
+    return True
+
+
+def apply(
+    conn: Connection, plan: lifecycle.Plan, at: datetime, now: datetime, actor: str = ENGINE
+) -> list[int]:
+    """Write the plan; returns the ids of the incidents that changed."""
+    touched: list[int] = []
+    for change in plan.changes:
+        s = change.summary
+        values: dict[str, Any] = {
+            "family": s.family,
+            "status": change.status,
+            "headline": s.headline,
+            "kinds": list(s.kinds),
+            "wards": list(s.wards),
+            "localities": list(s.localities),
+            "level": s.level,
+            "trend": change.trend,
+            "post_count": s.post_count,
+            "author_count": s.author_count,
+            "response_count": s.response_count,
+            "official_count": s.official_count,
+            "alert_count": len(change.story.alert_ids),
+            "gathering": (
+                {"where": s.gathering.where, "when": s.gathering.when, "posts": s.gathering.posts}
+                if s.gathering
+                else None
+            ),
+            "cluster": s.cluster,
+            "gate": s.gate,
+            "first_seen": s.first_seen,
+            "last_seen": s.last_seen,
+            "updated_at": now,
+        }
+        if change.status == CLOSED:
+            values["closed_at"] = now
+        elif change.incident is not None:
+            values["closed_at"] = None
+        if change.incident is None:
+            incident_id = int(
+                conn.execute(
+                    insert(incidents).values(created_at=now, **values).returning(incidents.c.id)
+                ).scalar_one()
+            )
+        else:
+            incident_id = change.incident
+            current = conn.execute(select(incidents).where(incidents.c.id == incident_id)).one()
+            if not change.events and all(
+                _same(getattr(current, k), v) for k, v in values.items() if k != "updated_at"
+            ):
+                continue
+            conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+        touched.append(incident_id)
+        link(conn, incident_id, change.story.alert_ids, now)
+        for other in change.absorbed:
+            conn.execute(
+                update(incidents)
+                .where(incidents.c.id == other)
+                .values(status=MERGED, merged_into=incident_id, updated_at=now, closed_at=now)
+            )
+            record(conn, other, "merged", f"merged into incident {incident_id}", at, now, actor)
+        for kind, reason in change.events:
+            record(conn, incident_id, kind, reason, at, now, actor)
+    for incident_id in plan.emptied:
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == incident_id)
+            .values(status=CLOSED, updated_at=now, closed_at=now, alert_count=0)
+        )
+        record(conn, incident_id, "closed", "its alerts all moved to other incidents", at, now)
+    return touched
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, datetime) and isinstance(new, datetime):
+        return (_aware(old) or old) == new
+    return bool(old == new)
+
+
+def link(conn: Connection, incident_id: int, alert_ids: Sequence[int], now: datetime) -> None:
+    """Point these alerts at the incident (keeping an analyst's pin)."""
+    if not alert_ids:
+        return
+    have = {
+        int(r.alert_id): int(r.incident_id)
+        for r in conn.execute(
+            select(incident_alerts.c.alert_id, incident_alerts.c.incident_id).where(
+                incident_alerts.c.alert_id.in_(list(alert_ids))
+            )
+        )
+    }
+    for alert_id in alert_ids:
+        if alert_id not in have:
+            conn.execute(
+                insert(incident_alerts).values(
+                    alert_id=alert_id, incident_id=incident_id, pinned=False, added_at=now
+                )
+            )
+        elif have[alert_id] != incident_id:
+            conn.execute(
+                update(incident_alerts)
+                .where(incident_alerts.c.alert_id == alert_id)
+                .values(incident_id=incident_id, added_at=now)
+            )
+
+
+def record(
+    conn: Connection,
+    incident_id: int,
+    kind: str,
+    reason: str,
+    at: datetime,
+    now: datetime,
+    actor: str = ENGINE,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        insert(incident_events).values(
+            incident_id=incident_id,
+            at=at,
+            recorded_at=now,
+            kind=kind,
+            reason=reason,
+            actor=actor,
+            detail=dict(detail) if detail else None,
+        )
+    )
+
+
+def refresh(
+    conn: Connection,
+    cfg: IncidentsConfig,
+    now: datetime,
+    official_names: Collection[str] = (),
+) -> list[int]:
+    """Bring the incidents in line with the alerts; returns the incidents that changed."""
+    clock = event_clock(conn, now)
+    inputs = load_inputs(conn, official_names)
+    return apply(conn, compute(inputs, clock, cfg), clock, now)
+
+
+# --- an analyst's merge and split -------------------------------------------------------------
+
+
+class IncidentError(ValueError):
+    """A merge or split that cannot be done; the message says why."""
+
+
+def merge(
+    conn: Connection, target: int, sources: Sequence[int], actor: str, reason: str, now: datetime
+) -> None:
+    """Merge incidents into `target`: their alerts are pinned there (the engine keeps them)."""
+    ids = [target, *[s for s in sources if s != target]]
+    rows = {int(r.id): r for r in conn.execute(select(incidents).where(incidents.c.id.in_(ids)))}
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise IncidentError(f"no incident {', '.join(map(str, missing))}")
+    if len(ids) < 2:
+        raise IncidentError("name at least one other incident to merge into this one")
+    gone = [i for i in ids if rows[i].status == MERGED]
+    if gone:
+        raise IncidentError(f"incident {', '.join(map(str, gone))} was already merged")
+    at = event_clock(conn, now)
+    conn.execute(
+        update(incident_alerts)
+        .where(incident_alerts.c.incident_id.in_(ids))
+        .values(incident_id=target, pinned=True, added_at=now)
+    )
+    for source in ids[1:]:
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == source)
+            .values(status=MERGED, merged_into=target, updated_at=now, closed_at=now)
+        )
+        record(conn, source, "merged", f"merged into incident {target}: {reason}", at, now, actor)
+    joined = ", ".join(str(s) for s in ids[1:])
+    record(conn, target, "merged", f"incident {joined} joined by hand: {reason}", at, now, actor)
+
+
+def split(
+    conn: Connection,
+    incident_id: int,
+    alert_ids: Sequence[int],
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> int:
+    """Move these alerts of an incident into a new incident; both sides are pinned so the
+    engine keeps them apart. Returns the new incident's id."""
+    row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).one_or_none()
+    if row is None:
+        raise IncidentError(f"no incident {incident_id}")
+    members = {
+        int(r.alert_id)
+        for r in conn.execute(
+            select(incident_alerts.c.alert_id).where(incident_alerts.c.incident_id == incident_id)
+        )
+    }
+    moving = sorted(set(alert_ids))
+    strangers = [a for a in moving if a not in members]
+    if not moving or strangers:
+        raise IncidentError(
+            f"alerts {', '.join(map(str, strangers))} are not in incident {incident_id}"
+            if strangers
+            else "name the alerts to split off"
+        )
+    if len(moving) == len(members):
+        raise IncidentError("a split must leave at least one alert in the incident")
+    at = event_clock(conn, now)
+    new_id = int(
+        conn.execute(
+            insert(incidents)
+            .values(
+                family=row.family,
+                status=row.status if row.status != MERGED else "open",
+                headline=row.headline,
+                kinds=[],
+                wards=[],
+                localities=[],
+                level=row.level,
+                trend="steady",
+                first_seen=row.first_seen,
+                last_seen=row.last_seen,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(incidents.c.id)
+        ).scalar_one()
+    )
+    conn.execute(
+        update(incident_alerts)
+        .where(incident_alerts.c.alert_id.in_(moving))
+        .values(incident_id=new_id, pinned=True, added_at=now)
+    )
+    conn.execute(
+        update(incident_alerts)
+        .where(incident_alerts.c.incident_id == incident_id)
+        .values(pinned=True)
+    )
+    moved = ", ".join(map(str, moving))
+    record(
+        conn,
+        new_id,
+        "split",
+        f"split from incident {incident_id} by hand: {reason}",
+        at,
+        now,
+        actor,
+    )
+    record(
+        conn,
+        incident_id,
+        "split",
+        f"alerts {moved} split off into incident {new_id} by hand: {reason}",
+        at,
+        now,
+        actor,
+    )
+    return new_id
+
+
+def forget(conn: Connection) -> None:
+    """Drop every incident (tests and a rebuild from the alerts)."""
+    conn.execute(delete(incident_events))
+    conn.execute(delete(incident_alerts))
+    conn.execute(delete(incidents))

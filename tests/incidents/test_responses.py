@@ -1,0 +1,52 @@
+"""Responses answer a story: the council's own counter message is recognised as such."""
+
+from __future__ import annotations
+
+from monitor.incidents.responses import is_counter_message, is_response, matches_counter, words
+from tests.incidents.helpers import post
+
+COUNTER = (
+    "Fictional council statement: the old mill is not being used for housing and nobody has "
+    "been moved down the housing list. Please check before you share."
+)
+
+
+def test_an_allowlisted_account_is_the_counter_message() -> None:
+    official = post("o1", 0, "council", text="Fictional: please read our statement", official=True)
+    assert is_counter_message(official, [])
+    assert is_response(official, [])
+
+
+def test_a_copy_or_share_of_a_recorded_counter_message_is_recognised() -> None:
+    recorded = [words(COUNTER)]
+    shared = post("s1", 0, "a1", text="RT " + COUNTER.replace("Please", "PLEASE"))
+    quoted = post(
+        "s2",
+        0,
+        "a2",
+        text="Good to see this: the old mill is not being used for "
+        "housing and nobody has been moved down the housing list",
+    )
+    assert is_counter_message(shared, recorded)
+    assert is_counter_message(quoted, recorded)
+
+
+def test_the_rumour_itself_is_not_mistaken_for_the_counter_message() -> None:
+    recorded = [words(COUNTER)]
+    rumour = post(
+        "r1",
+        0,
+        "a1",
+        text="Fictional: the old mill is being turned into housing "
+        "for newcomers and locals are being moved off the list",
+    )
+    assert not matches_counter(rumour.text, recorded)
+    assert not is_response(rumour, recorded)
+
+
+def test_denials_and_rule_labelled_calming_are_responses() -> None:
+    assert is_response(post("d1", 0, "a", text="Fictional: that's nonsense", stance="deny"))
+    assert is_response(
+        post("d2", 0, "a", text="Fictional: stay calm", kinds=frozenset({"calming"}))
+    )
+    assert not is_response(post("d3", 0, "a", text="Fictional: it's true", stance="support"))
