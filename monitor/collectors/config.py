@@ -18,7 +18,7 @@ user_agent = "python:uk.gov.example.monitor:v0.1 (by /u/ExampleCouncilData)"
 
 Every problem is reported at once, each with the file, the source's position and name, and
 the key. Sources are chosen by topic, place, hashtag or feed: keys that would watch named
-accounts are refused outright (see the safeguards in DESIGN.md).
+accounts are refused outright (see Safeguards in the README).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def _parse_entry(entry: dict[str, Any], errors: list[str]) -> SourceConfig | Non
         if key.lower() in ACCOUNT_KEYS:
             errors.append(
                 f"{key}: collecting by a list of accounts is not allowed; collect by topic, "
-                "place, hashtag or feed (DESIGN.md, safeguards)"
+                "place, hashtag or feed (see Safeguards in the README: no per-person monitoring)"
             )
             continue
         if key not in known:

@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -499,7 +499,7 @@ class JetstreamCollector:
             self._check_gap(event.time_us)
         p = self._pending
         if isinstance(event, PostCommit):
-            post = event.post
+            post = replace(event.post, source=self.name)  # the parser cannot know the source
             pid = post.post_id
             if pid in self._deleted_posts or post.author_id in self._purged_dids:
                 pass

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
 from monitor.classify import KeywordClassifier, load_classifier
 from monitor.classify.keyword import EMBEDDING_DIM
 from monitor.classify.labels import LABELS
-from monitor.config import Settings
+from monitor.config import ConfigError, Settings
 
 
 async def test_every_label_scored_in_unit_interval() -> None:
@@ -57,7 +59,7 @@ async def test_embeddings_are_fixed_size_unit_and_deterministic() -> None:
 
 async def test_load_classifier_honours_the_setting(tmp_path: Path) -> None:
     assert isinstance(load_classifier(Settings(classifier="keyword")), KeywordClassifier)
-    # 'auto' with no trained heads in the home falls back to keyword rather than failing.
-    clf = load_classifier(Settings(classifier="auto"), home=tmp_path)
-    assert isinstance(clf, KeywordClassifier)
-    await clf.close()
+    # 'auto' with no trained heads in the home is a deployment mistake: it refuses, saying how
+    # to choose the weak keyword classifier on purpose, rather than quietly falling back to it.
+    with pytest.raises(ConfigError, match="classifier = keyword"):
+        load_classifier(Settings(classifier="auto"), home=tmp_path)

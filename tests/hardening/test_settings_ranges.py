@@ -74,3 +74,19 @@ def test_config_help_lists_what_each_setting_allows() -> None:
     for f in setting_fields():
         if setting_allowed(f):
             assert f"Allowed: {setting_allowed(f)}." in out
+
+
+def test_a_home_without_models_refuses_auto_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    (home / "rules").mkdir(parents=True)
+    result = CliRunner().invoke(
+        cli,
+        ["run", "--role", "worker"],
+        env={
+            "MONITOR_HOME": str(home),
+            "MONITOR_CLASSIFIER": "auto",
+            "MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'm.db'}",
+        },
+    )
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    assert "no trained classifier" in result.output and "classifier = keyword" in result.output
