@@ -204,7 +204,7 @@ class Settings:
     privacy_sro_mailbox: str = _setting(
         "sro",
         "Local mailbox (shown in the web UI) of the senior responsible officer, who is told "
-        "of every justification given to the repeated-viewing guard.",
+        "of every justification given to the repeated-viewing guard. Only admins can read it.",
     )
     governance_review_days: int = _setting(
         90,

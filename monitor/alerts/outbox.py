@@ -10,9 +10,11 @@ transaction as the alert itself, and the steps that turn outbox rows into delive
 3. `form_deliveries` takes due rows, drops those silenced, inhibited or no longer wanted (kept,
    marked with why), and groups the rest into one delivery per recipient and group, whose
    idempotency key is fixed there and then.
-4. `claim_deliveries` / `finish_delivery` lease a delivery to one dispatcher at a time (compare
-   and swap on `attempts`); a dispatcher that dies mid-send leaves a lease that expires, and the
-   delivery is sent again with the same key.
+4. `claim` / `finish_delivery` lease a delivery to one dispatcher at a time (compare and swap on
+   `attempts`); a dispatcher that dies mid-send leaves a lease that expires, and the delivery is
+   sent again with the same key. Leases are short and renewed (`renew`) while the send runs,
+   so a dead dispatcher's deliveries are free again within one lease (seconds, not minutes);
+   deliveries carrying a threat or a call to gather are claimed first (`priority`).
 
 Idempotency key of a row: sha256(receiver, recipient, alert key, notification seq, step). The
 seq continues across alerts with the same key, so an alert closed and opened again is told
@@ -44,6 +46,8 @@ from monitor.store.tables import alert_routing, alerts, deliveries, notification
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("new", "acknowledged")
+# Alert kinds whose delivery goes before every other (police liaison needs them at once).
+URGENT_KINDS = frozenset({"threat", "call_to_gather"})
 UNACKNOWLEDGED = "new"
 FORM_BATCH = 500
 
@@ -449,6 +453,11 @@ async def form_deliveries(
     for (receiver, integration, recipient, _group), members in ready.items():
         keys = sorted(m["idempotency_key"] for m in members)
         key = keys[0] if len(keys) == 1 else hashlib.sha256("\n".join(keys).encode()).hexdigest()
+        urgent = any(
+            current.get(m["alert_id"], ("", {}))[1].get("kind") in URGENT_KINDS
+            for m in members
+            if m["alert_id"] is not None
+        )
         delivery_id = (
             await conn.execute(
                 upsert(conn, deliveries)
@@ -462,6 +471,7 @@ async def form_deliveries(
                     attempts=0,
                     next_attempt_at=now,
                     created_at=now,
+                    priority=1 if urgent else 0,
                 )
                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
                 .returning(deliveries.c.id)
@@ -559,7 +569,9 @@ async def claimable(
                     ),
                     *skip,
                 )
-                .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+                .order_by(
+                    deliveries.c.priority.desc(), deliveries.c.next_attempt_at, deliveries.c.id
+                )
                 .limit(limit)
             )
         )
@@ -601,6 +613,25 @@ async def claim(
     return Claimed(
         d.id, d.receiver, d.channel, d.integration, d.recipient, d.idempotency_key, d.attempts + 1
     )
+
+
+async def renew(
+    conn: AsyncConnection, held: Sequence[Claimed], now: datetime, lease: timedelta
+) -> int:
+    """Extend the leases this dispatcher still holds (sends in flight); returns how many."""
+    renewed = 0
+    for d in held:
+        result = await conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == d.id,
+                deliveries.c.attempts == d.attempts,
+                deliveries.c.status == "sending",
+            )
+            .values(lease_until=now + lease)
+        )
+        renewed += result.rowcount
+    return renewed
 
 
 async def finish_delivery(

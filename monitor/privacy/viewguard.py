@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor import audit
 from monitor.config import Settings
+from monitor.privacy.mailbox_access import ADMIN_ONLY, encode
 from monitor.store.posts import _insert
 from monitor.store.tables import alert_posts, audit_events, mailbox, posts, rumour_posts
 
@@ -195,6 +196,7 @@ async def record_justification(
             html=_html(body),
             kind="privacy",
             sent_at=now,
+            readers=encode(ADMIN_ONLY),  # colleagues' justifications: admins only
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )

@@ -273,6 +273,8 @@ deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("sent_at", UtcDateTime(), nullable=True),
+    # 1 for a delivery carrying a threat or a call to gather: claimed before everything else.
+    Column("priority", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_deliveries_idempotency_key", "idempotency_key", unique=True),
     Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
 )
@@ -325,6 +327,9 @@ mailbox = Table(
     Column("html", Text, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("sent_at", UtcDateTime(), nullable=False),
+    # Roles that may read it, as ",admin,analyst," (monitor/privacy/mailbox_access.py); a row
+    # without them is for admins only.
+    Column("readers", String(100), nullable=True),
     Index("ix_mailbox_idempotency_key", "idempotency_key", unique=True),
     Index("ix_mailbox_mailbox_sent_at", "mailbox", "sent_at"),
 )

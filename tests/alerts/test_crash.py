@@ -1,5 +1,7 @@
 """A process killed between sending and marking as sent: the message goes again once, with the
-same idempotency key, after the dead sender's lease runs out — and never a third time."""
+same idempotency key, after the dead sender's lease runs out — and never a third time. Leases
+are short, and a dead process holds only what it was sending, urgent alerts first: a threat
+alert is late by seconds after a crash, not minutes."""
 
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ async def test_killed_mid_send_sends_again_once_with_the_same_key(
         (row,) = (await conn.execute(select(deliveries))).mappings().all()
     assert (row["status"], row["attempts"]) == ("sending", 1)
 
-    clock = Clock(NOW + timedelta(minutes=1))
+    clock = Clock(NOW + timedelta(seconds=10))
     async with aiohttp.ClientSession() as session:
         d = Dispatcher(
             engine,
@@ -92,11 +94,10 @@ async def test_killed_mid_send_sends_again_once_with_the_same_key(
             environ=env,
             clock=clock,
             rng=random.Random(1),
-            lease=timedelta(minutes=2),
         )
         await d.run_once(clock.now)
         assert len(hook.requests) == 1  # the dead sender's lease still runs: not yet
-        await d.run_once(clock.advance(minutes=2))
+        await d.run_once(clock.advance(seconds=6))  # one short lease (15 s) after the crash
         assert len(hook.requests) == 2
         first, second = hook.requests
         assert first.headers["webhook-id"] == second.headers["webhook-id"]
@@ -106,6 +107,91 @@ async def test_killed_mid_send_sends_again_once_with_the_same_key(
     async with engine.connect() as conn:
         (row,) = (await conn.execute(select(deliveries))).mappings().all()
     assert (row["status"], row["attempts"]) == ("sent", 2)
+
+
+URGENT_ROUTING = """
+route:
+  receiver: hooks
+  group_by: ['...']
+  group_wait: 0s
+  repeat_interval: 0s
+  routes:
+    - matchers: ['kind=~"threat|call_to_gather"']
+      receiver: liaison
+receivers:
+  - name: hooks
+    webhook: [{url_env: T_WEBHOOK_URL, secret_env: T_WEBHOOK_SECRET, timeout: 60s}]
+  - name: liaison
+    webhook: [{url_env: T_LIAISON_URL, secret_env: T_WEBHOOK_SECRET, timeout: 60s}]
+"""
+
+
+async def test_a_killed_dispatcher_holds_only_what_it_sends_and_a_threat_goes_first(
+    sqlite_url: str, engine: AsyncEngine, receiver_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """20 tension alerts, then a threat for police liaison; the dispatcher is killed mid-send.
+    It had reserved only the 8 it was sending, the threat among them; a fresh dispatcher sends
+    the threat again 16 s later (one short lease), in its first round."""
+    hooks = await receiver_factory(*["hang"] * 7, then=200)  # the threat is the 8th send
+    liaison = await receiver_factory("hang", then=200)
+    env = {
+        "T_WEBHOOK_URL": hooks.url(),
+        "T_LIAISON_URL": liaison.url(),
+        "T_WEBHOOK_SECRET": SECRET,
+    }
+    config = config_from(URGENT_ROUTING, env)
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(URGENT_ROUTING)
+    for i in range(20):
+        await open_alert(engine, {"kind": "rising_tension", "area": f"Fictional ward {i}"})
+    await open_alert(engine, {"kind": "threat", "area": "Toller"})
+    async with engine.begin() as conn:
+        await outbox.route_changed_alerts(conn, config, NOW, env)
+
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.alerts.crash_child",
+            sqlite_url,
+            str(routing),
+            NOW.isoformat(),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(300):  # every send the child started is held by a receiver
+            if len(hooks.requests) + len(liaison.requests) >= 8:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # room for any further send the child would start
+    finally:
+        child.kill()  # SIGKILL while holding its reservations
+        child.wait(timeout=30)
+    assert len(liaison.requests) == 1, "the threat was not among the first sends"
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(deliveries))).mappings().all()
+    assert len(rows) == 21
+    assert sum(r["status"] == "sending" for r in rows) == 8  # reserved only what it sent
+
+    clock = Clock(NOW + timedelta(seconds=16))
+    async with aiohttp.ClientSession() as session:
+        d = Dispatcher(
+            engine,
+            config,
+            build_notifiers(config, engine, session, env),
+            envs(),
+            environ=env,
+            clock=clock,
+            rng=random.Random(1),
+        )
+        await d.run_once(clock.now)
+    assert len(liaison.requests) == 2  # resent 16 s after the crash, in the first round
+    first, again = liaison.requests
+    assert first.headers["webhook-id"] == again.headers["webhook-id"]
 
 
 class Killed(BaseException):
@@ -155,3 +241,43 @@ async def test_the_local_mailbox_keeps_one_copy_after_a_crash(engine: AsyncEngin
     async with engine.connect() as conn:
         (row,) = (await conn.execute(select(deliveries))).mappings().all()
     assert (row["status"], row["attempts"]) == ("sent", 2)
+
+
+class Slow:
+    """A receiver that takes longer than a lease to answer (a slow mail relay)."""
+
+    channel = "local"
+
+    def __init__(self, inner: LocalNotifier, seconds: float) -> None:
+        self.inner, self.seconds, self.calls = inner, seconds, 0
+
+    async def send(self, message: Message, recipient: str, key: str, now: Any) -> Any:
+        self.calls += 1
+        await asyncio.sleep(self.seconds)
+        return await self.inner.send(message, recipient, key, now)
+
+
+async def test_a_send_longer_than_its_lease_keeps_the_lease_while_it_runs(
+    engine: AsyncEngine,
+) -> None:
+    """Short leases are renewed while the send runs: a second dispatcher does not take a
+    delivery that is slow but alive (that would send it twice)."""
+    config = config_from(ROUTING)
+    await open_alert(engine, {"kind": "local", "area": "Toller"})
+    async with engine.begin() as conn:
+        await outbox.route_changed_alerts(conn, config, NOW, {})
+    slow = Slow(LocalNotifier(engine), seconds=1.0)
+    lease = timedelta(seconds=0.3)
+    first = Dispatcher(
+        engine, config, {("queue", "local#0"): slow}, envs(), environ={}, lease=lease
+    )
+    other = Slow(LocalNotifier(engine), seconds=0)
+    second = Dispatcher(
+        engine, config, {("queue", "local#0"): other}, envs(), environ={}, lease=lease
+    )
+    running = asyncio.create_task(first.run_once(NOW))
+    await asyncio.sleep(0.6)  # two leases later, the first send still runs
+    assert await second.run_once(NOW + timedelta(seconds=0.6)) == 0
+    assert await running == 1
+    assert (slow.calls, other.calls) == (1, 0)
+    assert len(await mailbox_rows(engine)) == 1

@@ -416,7 +416,7 @@ async def test_list_messages_gives_the_web_ui_what_it_shows(
     await route(engine, config, NOW)
     await dispatcher.run_once(clock.advance(minutes=1))
     async with engine.connect() as conn:
-        (msg,) = await list_messages(conn, limit=10)
+        (msg,) = await list_messages(conn, "admin", limit=10)
     assert msg["recipient"] == "team"
     assert msg["subject"] == "hostility in Toller"
     assert msg["sent_at"] == clock.now

@@ -50,7 +50,7 @@ async def test_a_call_to_gather_reaches_liaison_at_once_without_post_text(
             async with rt.engine.connect() as conn:
                 liaison = [
                     m
-                    for m in await list_messages(conn, 50, box="police-liaison")
+                    for m in await list_messages(conn, "admin", 50, box="police-liaison")
                     if m["kind"] == "alert"
                 ]
             if liaison:

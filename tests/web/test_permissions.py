@@ -8,12 +8,15 @@ can open contains post text.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp import web
+from sqlalchemy import insert
 
 from monitor.app import Runtime
 from monitor.web.permissions import ROLES, ROUTES, access_for
@@ -180,3 +183,103 @@ async def test_evidence_needs_a_purpose_and_every_view_is_audited(
     assert ("view_evidence", purpose, alert) in seen
     assert ("export", purpose, alert) in seen
     assert sum(1 for s in seen if s[0] == "view_evidence") == 2
+
+
+# --- what each role reads inside the pages it may open (finding 10 of issue 13) ---------------
+
+THREAT_SUBJECT = "(fictional) Threat in Manningham: 1 post"
+RUMOUR_SUBJECT = "(fictional) Rumour r900 spreading in Toller"
+THREAT_EXCERPT = "(fictional) threat excerpt that comms must not read"
+JUSTIFICATION = "(fictional) analyst2 needs these posts to finish the weekly tension summary"
+
+
+def alert_message(kind: str, subject: str, excerpt: str) -> Any:
+    """A rendered alert message as monitor/alerts/render.py builds one (data shape included)."""
+    from monitor.alerts.render import Message
+
+    alert = {"id": 1, "summary": subject, "labels": {"kind": kind}, "excerpts": [excerpt]}
+    data = {"type": "alert", "title": subject, "group": {"kind": kind}, "alerts": [alert]}
+    return Message(subject=subject, text=f"{subject}\n\n{excerpt}", html="<p></p>", data=data)
+
+
+async def seed_mailboxes(runtime: Runtime) -> None:
+    """A threat alert in the communities team's box (and a copy in comms's), a rumour alert in
+    comms's, and a colleague's justification in the senior responsible officer's box."""
+    from monitor.alerts.notifiers.local import LocalNotifier
+    from monitor.privacy.viewguard import GuardDecision, GuardPolicy, record_justification
+
+    now = datetime.now(UTC)
+    local = LocalNotifier(runtime.engine)
+    threat = alert_message("threat", THREAT_SUBJECT, THREAT_EXCERPT)
+    rumour = alert_message("rumour_spreading", RUMOUR_SUBJECT, "(fictional) the old mill")
+    assert (await local.send(threat, "communities-team", "k1", now)).ok
+    assert (await local.send(threat, "comms", "k2", now)).ok  # a routing slip
+    assert (await local.send(rumour, "comms", "k3", now)).ok
+    decision = GuardDecision(allowed=False, context="alert:1", authors=("a1b2",), contexts=4)
+    async with runtime.engine.begin() as conn:
+        await record_justification(
+            conn, "analyst2", decision, JUSTIFICATION, now, GuardPolicy(sro_mailbox="sro")
+        )
+
+
+# role -> what it must find and must not find in the mailbox, whatever box it asks for
+MAILBOX_SEES = {
+    "admin": ({THREAT_EXCERPT, RUMOUR_SUBJECT, JUSTIFICATION}, set()),
+    "analyst": ({THREAT_EXCERPT, RUMOUR_SUBJECT}, {JUSTIFICATION}),
+    "comms": ({RUMOUR_SUBJECT}, {THREAT_EXCERPT, THREAT_SUBJECT, JUSTIFICATION}),
+}
+
+
+@pytest.mark.parametrize("role", sorted(MAILBOX_SEES))
+async def test_the_mailbox_shows_a_role_only_what_the_alerts_it_carries_allow(
+    aiohttp_client: ClientFactory,
+    app: web.Application,
+    users: dict[str, str],
+    runtime: Runtime,
+    role: str,
+) -> None:
+    await seed_mailboxes(runtime)
+    client, _ = await signed_in(aiohttp_client, app, role)
+    must, never = MAILBOX_SEES[role]
+    found: set[str] = set()
+    for box in ("", "?box=communities-team", "?box=comms", "?box=sro"):
+        response = await client.get(f"/mailbox{box}")
+        assert response.status == 200, box
+        body = html.unescape(await response.text())
+        found |= {t for t in must | never if t in body}
+        leaked = [t for t in never if t in body]
+        assert not leaked, f"{role} reads {leaked} at /mailbox{box}"
+    assert must <= found, f"{role} cannot read {must - found}"
+
+
+async def test_small_author_counts_read_fewer_than_k_on_every_page_liaison_opens(
+    aiohttp_client: ClientFactory, app: web.Application, users: dict[str, str], runtime: Runtime
+) -> None:
+    from monitor.signals.levels import Measures, explain
+    from monitor.store.tables import level_changes
+
+    at = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
+    m = Measures(at, 60, posts=12, flagged=6, weighted=5.0, authors=3, expected=0.5, rise=6.0)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            insert(level_changes).values(
+                area="ward:Toller",
+                area_kind="ward",
+                name="Toller",
+                at=at,
+                from_level="normal",
+                to_level="high",
+                measures=m.as_dict(),
+                top_labels=[],
+                reason=explain("ward:Toller", "normal", "high", m, "rise"),
+                recorded_at=at,
+            )
+        )
+    client, _ = await signed_in(aiohttp_client, app, "liaison")
+    body = await (await client.get("/areas")).text()
+    assert "fewer than 10 distinct authors" in body
+    assert "3 distinct authors" not in body
+    api = await (await client.get("/api/v1/areas")).json()
+    (change,) = api["changes"]
+    assert change["measures"]["authors"] == "<10"
+    assert "3 distinct authors" not in change["reason"]

@@ -12,18 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.alerts.notifiers import Outcome
 from monitor.alerts.outbox import upsert
 from monitor.alerts.render import Message
+from monitor.privacy.mailbox_access import alert_kinds, encode, readers_for
 from monitor.store.tables import mailbox
 
 
 class LocalNotifier:
     channel = "local"
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sro_mailbox: str = "sro") -> None:
         self.engine = engine
+        self.sro_mailbox = sro_mailbox
 
     async def send(
         self, message: Message, recipient: str, idempotency_key: str, now: datetime
     ) -> Outcome:
+        kind = str(message.data.get("type", "alert"))
+        # Readers follow the alerts the message carries: a threat alert's excerpts are not for
+        # comms, whichever mailbox they were delivered to.
+        readers = readers_for(kind, alert_kinds(message.data), recipient, self.sro_mailbox)
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(
@@ -34,8 +40,9 @@ class LocalNotifier:
                         subject=message.subject,
                         text=message.text,
                         html=message.html,
-                        kind=str(message.data.get("type", "alert")),
+                        kind=kind,
                         sent_at=now,
+                        readers=encode(readers),
                     )
                     .on_conflict_do_nothing(index_elements=["idempotency_key"])
                 )

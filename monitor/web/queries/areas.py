@@ -113,7 +113,12 @@ async def daily_flagged(
     return span, dict(sorted(series.items(), key=lambda kv: (-sum(kv[1]), kv[0])))
 
 
-async def level_history(conn: AsyncConnection, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest level changes, with the reason the signals stage gave."""
+async def level_history(
+    conn: AsyncConnection, limit: int = 100, min_count: int = DEFAULT_K
+) -> list[dict[str, Any]]:
+    """The newest level changes, with the reason the signals stage gave; small author counts in
+    the reason and measures read "fewer than k" (the stored reason quotes the exact count)."""
     stmt = select(level_changes).order_by(level_changes.c.at.desc()).limit(limit)
-    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+    rows = [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+    suppress_rows(rows, min_count)
+    return rows

@@ -108,7 +108,9 @@ async def areas_api(request: web.Request) -> web.Response:
             level_names(request.app[WEB])[0],
             min_count=request.app[RUNTIME].settings.privacy_min_count,
         )
-        history = await area_queries.level_history(conn, limit=100)
+        history = await area_queries.level_history(
+            conn, limit=100, min_count=request.app[RUNTIME].settings.privacy_min_count
+        )
     return reply({"wards": table["ward"], "localities": table["locality"], "changes": history})
 
 

@@ -81,7 +81,9 @@ async def areas_page(request: web.Request) -> web.Response:
             min_count=request.app[RUNTIME].settings.privacy_min_count,
         )
         days, series = await area_queries.daily_flagged(conn)
-        history = await area_queries.level_history(conn, limit=50)
+        history = await area_queries.level_history(
+            conn, limit=50, min_count=request.app[RUNTIME].settings.privacy_min_count
+        )
     the_map, map_problem = ward_map(state)
     has_levels = any(w["recorded"] for w in table["ward"])
     return page(

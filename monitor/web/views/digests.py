@@ -3,7 +3,8 @@
 These pages render a digest's stored data with the web's own template, which shows levels,
 counts and alert summaries and leaves out any excerpts a digest may carry: liaison officers
 read digests, and they never see post text. Mailbox messages may quote posts, so the
-mailbox is an evidence page (not for liaison; purpose asked, views audited).
+mailbox is an evidence page (not for liaison; purpose asked, views audited), and each reader
+sees only the messages whose alerts their role may open (monitor/privacy/mailbox_access.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from monitor.config import ConfigError
 from monitor.store.tables import digest_runs
 from monitor.web.params import path_id
 from monitor.web.render import LONDON, page
-from monitor.web.state import WEB
+from monitor.web.state import WEB, session_of
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
@@ -133,9 +134,15 @@ async def mailbox_page(request: web.Request) -> web.Response:
     from monitor.store.mailbox import list_messages
 
     box = request.query.get("box") or None
+    session = session_of(request)
+    role = session.user.role if session else ""
+    settings = request.app[RUNTIME].settings
     async with request.app[RUNTIME].engine.connect() as conn:
         try:
-            messages = await list_messages(conn, limit=50, box=box)
+            # Only what this role may read: a message carries its alerts' excerpts.
+            messages = await list_messages(
+                conn, role, limit=50, box=box, sro_mailbox=settings.privacy_sro_mailbox
+            )
         except Exception:  # the mailbox table may not exist yet: say so, do not fail
             log.warning("mailbox not readable", exc_info=True)
             messages = None
