@@ -3,8 +3,8 @@
 Each local mailbox message records the roles that may read it (the alerts it carries decide),
 and each delivery whether it carries a threat or a call to gather (claimed first).
 
-Revision ID: 0002_mailbox_readers
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-05 19:40:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_mailbox_readers"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
