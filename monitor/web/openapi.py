@@ -117,6 +117,19 @@ def _change(route: str, summary: str, body: dict[str, Any] | None = None) -> dic
     return op
 
 
+IID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _incident_change(
+    route: str, summary: str, properties: Schema, required: list[str]
+) -> dict[str, Any]:
+    op = _op(
+        route, summary, OUTCOME, parameters=[IID, CSRF], requestBody=_body(properties, required)
+    )
+    op["responses"]["409"] = _json(OUTCOME, "Not possible (no such incident, already merged)")
+    return op
+
+
 def _ingest_op() -> dict[str, Any]:
     signed = [
         {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
@@ -281,6 +294,52 @@ def document() -> dict[str, Any]:
                     "A rumour: timeline, places, stance mix, example posts, counter messages",
                     OBJECT,
                     parameters=[RID],
+                )
+            },
+            "/api/v1/incidents": {
+                "get": _op(
+                    "api_incidents",
+                    "Incidents (the stories people review), open first, then by level",
+                    OBJECT,
+                    parameters=[
+                        _query(
+                            "status",
+                            "shown (open and cooling, the default), open, "
+                            "cooling, held, closed, merged or all",
+                        ),
+                        _query("kind", "only incidents with an alert of this kind"),
+                        _query("area", "only incidents in this ward or locality"),
+                    ],
+                )
+            },
+            "/api/v1/incidents/{incident_id}": {
+                "get": _op(
+                    "api_incident",
+                    "An incident: headline, places, counts, gathering, its alerts and timeline",
+                    OBJECT,
+                    parameters=[IID],
+                )
+            },
+            "/api/v1/incidents/{incident_id}/merge": {
+                "post": _incident_change(
+                    "api_incident_merge",
+                    "Merge other incidents into this one (kept together from then on)",
+                    {
+                        "incidents": {"type": "array", "items": {"type": "integer"}},
+                        "reason": {"type": "string"},
+                    },
+                    ["incidents", "reason"],
+                )
+            },
+            "/api/v1/incidents/{incident_id}/split": {
+                "post": _incident_change(
+                    "api_incident_split",
+                    "Split these alerts off into a new incident (kept apart from then on)",
+                    {
+                        "alerts": {"type": "array", "items": {"type": "integer"}},
+                        "reason": {"type": "string"},
+                    },
+                    ["alerts", "reason"],
                 )
             },
             "/api/v1/sources": {"get": _op("api_sources", "Source health", OBJECT)},

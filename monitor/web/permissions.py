@@ -90,6 +90,16 @@ ROUTES: dict[str, Access] = {
     "api_alert_action": STAFF,
     "api_sources": STAFF,
     "api_rules": STAFF,
+    # incidents: the review queue of stories (a rumour's headline is its claim as posted, so
+    # evidence); merging and splitting them is the analysts' call
+    "incidents": RUMOUR_EVIDENCE,
+    "incident": RUMOUR_EVIDENCE,
+    "incident_merge": STAFF,
+    "incident_split": STAFF,
+    "api_incidents": RUMOUR_EVIDENCE,
+    "api_incident": RUMOUR_EVIDENCE,
+    "api_incident_merge": STAFF,
+    "api_incident_split": STAFF,
     # rumour board and counter messages (comms): claims are excerpts of posts, so evidence
     "rumours": RUMOUR_EVIDENCE,
     "rumour": RUMOUR_EVIDENCE,

@@ -22,7 +22,8 @@ LONDON = ZoneInfo("Europe/London")
 # The main menu: route name, address, label. Each person sees the entries their role may open.
 NAV = (
     ("overview", "/", "Overview"),
-    ("queue", "/queue", "Review queue"),
+    ("incidents", "/incidents", "Review queue"),
+    ("queue", "/queue", "Alerts"),
     ("areas", "/areas", "Areas"),
     ("rumours", "/rumours", "Rumours"),
     ("digests", "/digests", "Digests"),

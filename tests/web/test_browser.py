@@ -152,7 +152,7 @@ def test_analyst_takes_an_alert_and_dismisses_it_with_a_reason(
 ) -> None:
     server, site = served
     sign_in(page, site, "analyst")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Review queue").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Alerts").click()
     first = page.locator("#queue tbody tr").first
     alert_id = int(first.get_attribute("data-alert"))
     first.get_by_role("button", name=f"Take alert {alert_id}").click()

@@ -69,6 +69,7 @@ async def ids(runtime: Runtime, seeded: Seeded) -> dict[str, str]:
     rumour = await seed_rumour(runtime)
     return {
         "alert_id": str(seeded.alert_ids[0]),
+        "incident_id": "1",
         "rumour_id": str(rumour),
         "plan_id": "1",
         "run_id": "1",

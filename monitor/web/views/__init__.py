@@ -12,6 +12,7 @@ from monitor.web.views import (
     counter,
     digests,
     events,
+    incidents,
     ingest,
     justify,
     queue,
@@ -25,6 +26,7 @@ def all_routes() -> list[web.RouteTableDef]:
     return [
         system.routes,
         auth.routes,
+        incidents.routes,
         queue.routes,
         events.routes,
         areas.routes,

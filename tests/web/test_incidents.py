@@ -1,0 +1,112 @@
+"""The review queue of incidents: a story from fictional posts through the real pipeline,
+its page with the alerts one click inside, an analyst's split and merge over the API, the
+author count under the privacy threshold, and liaison officers kept out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from monitor.app import Runtime
+from tests.web.conftest import Client, deliver, sign_in, state_purpose
+
+CALLS = [
+    "(fictional) Everyone get down to Centenary Square at 7pm Friday. Enough is enough in "
+    "Little Horton, show them they're not welcome",
+    "(fictional) Centenary Square 7pm Friday, bring your mates, time to take back our streets "
+    "after what happened in Little Horton",
+    "(fictional) ALL OUT Friday 7pm, meet at Centenary Square, let them know what we think "
+    "about Little Horton",
+    "(fictional) Right lads, let's go down to Little Horton and sort them out ourselves",
+    "(fictional) Time to pay them a visit in Little Horton and show them who lives here",
+    "(fictional) We should go round Little Horton and have a word, police won't do anything",
+]
+
+
+async def signed(aiohttp_client: Any, app: web.Application, role: str) -> tuple[Client, str]:
+    client = await aiohttp_client(app)
+    csrf = await sign_in(client, role)
+    await state_purpose(client, csrf)
+    return client, csrf
+
+
+async def test_a_story_is_one_incident_with_its_alerts_inside(
+    aiohttp_client: Any, app: web.Application, runtime: Runtime, users: dict[str, str]
+) -> None:
+    await deliver(runtime, CALLS)
+    client, csrf = await signed(aiohttp_client, app, "analyst")
+    listed = await (await client.get("/api/v1/incidents")).json()
+    assert len(listed["incidents"]) == 1, listed
+    incident = listed["incidents"][0]
+    assert incident["status"] == "open"
+    assert "Little Horton" in incident["places"] and "unplaced" not in incident["places"]
+    assert incident["alert_count"] >= 2
+    assert incident["authors"] == "fewer than 10"  # six fictional authors
+    assert "author_count" not in incident
+    assert incident["gathering_text"] == "Centenary Square, Friday 19:00"
+
+    page = await (await client.get("/incidents")).text()
+    assert f'href="/incidents/{incident["id"]}"' in page
+    detail = await (await client.get(f"/incidents/{incident['id']}")).text()
+    one = await (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
+    assert all(f'href="/alerts/{a["id"]}"' in detail for a in one["alerts"])
+    assert [e["kind"] for e in one["timeline"]][0] == "opened"
+
+    # Split one alert off, then merge it back, each with its reason on the timeline
+    moving = one["alerts"][-1]["id"]
+    headers = {"X-CSRF-Token": csrf}
+    split = await client.post(
+        f"/api/v1/incidents/{incident['id']}/split",
+        json={"alerts": [moving], "reason": "a separate matter"},
+        headers=headers,
+    )
+    assert split.status == 200, await split.text()
+    new_id = (await split.json())["incident"]
+    assert new_id != incident["id"]
+    both = await (await client.get("/api/v1/incidents")).json()
+    assert sorted(i["id"] for i in both["incidents"]) == sorted([incident["id"], new_id])
+    merged = await client.post(
+        f"/api/v1/incidents/{incident['id']}/merge",
+        json={"incidents": [new_id], "reason": "one story after all"},
+        headers=headers,
+    )
+    assert merged.status == 200, await merged.text()
+    after = await (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
+    assert after["alert_count"] == incident["alert_count"]
+    reasons = [(e["kind"], e["actor"]) for e in after["timeline"]]
+    assert ("split", "analyst") in reasons and ("merged", "analyst") in reasons
+    refused = await client.post(
+        f"/api/v1/incidents/{incident['id']}/merge",
+        json={"incidents": [new_id], "reason": "again"},
+        headers=headers,
+    )
+    assert refused.status == 409
+    assert "already merged" in (await refused.json())["message"]
+
+
+async def test_a_few_classifier_flagged_posts_open_no_incident(
+    aiohttp_client: Any, app: web.Application, runtime: Runtime, users: dict[str, str]
+) -> None:
+    await deliver(
+        runtime,
+        [
+            "(fictional) Send them back, simple as. Not welcome here in Manningham",
+            "(fictional) They don't belong here, kick them out of Manningham",
+        ],
+    )
+    client, _ = await signed(aiohttp_client, app, "analyst")
+    shown = await (await client.get("/api/v1/incidents")).json()
+    assert shown["incidents"] == []
+    held = await (await client.get("/api/v1/incidents?status=held")).json()
+    assert held["incidents"] and all(i["gate"] for i in held["incidents"])
+
+
+async def test_liaison_officers_see_no_incident_pages(
+    aiohttp_client: Any, app: web.Application, runtime: Runtime, users: dict[str, str]
+) -> None:
+    await deliver(runtime, CALLS)
+    client = await aiohttp_client(app)
+    await sign_in(client, "liaison")
+    for path in ("/incidents", "/incidents/1", "/api/v1/incidents", "/api/v1/incidents/1"):
+        assert (await client.get(path, allow_redirects=False)).status == 403
