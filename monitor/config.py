@@ -433,13 +433,14 @@ class Settings:
     )
     web_login_max_failures: int = _setting(
         5,
-        "Failed sign-ins allowed per user name and per client address within "
-        "web_login_window_seconds before further attempts are refused for a while.",
+        "Failed sign-ins for one user name from one address before each further try must wait "
+        "(1 s, doubling, up to 15 min); an address gets four times as many, a name from any "
+        "address twice as many with waits of at most 30 s, so nobody can lock a colleague out.",
         low=1,
         high=1000,
     )
     web_login_window_seconds: int = _setting(
-        900, "The window over which failed sign-ins are counted.", low=1, high=86_400
+        900, "How long failed sign-ins are remembered after the latest one.", low=1, high=86_400
     )
     web_secure_cookies: bool = _setting(
         False,

@@ -486,6 +486,18 @@ users = Table(
 # Signed-in sessions. `id` is the SHA-256 of the cookie's token, so a copy of the store does not
 # hold live sessions. `purpose` is the reason given for viewing evidence, valid until
 # `purpose_until` (every evidence view is audited with it).
+# Failed sign-ins, shared by every web process: one row per throttled key (a user name, a client
+# address, or the pair), stored as a SHA-256 so the table holds no addresses. Rows older than
+# the sign-in window are deleted as new failures come in.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UtcDateTime(), nullable=False),
+    Index("ix_login_throttle_last_failure_at", "last_failure_at"),
+)
+
 web_sessions = Table(
     "web_sessions",
     metadata,

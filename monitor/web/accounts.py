@@ -68,8 +68,29 @@ def check_new(username: str, role: str, password: str) -> None:
         )
     if role not in ROLES:
         raise AccountError(f"role {role!r}: choose one of {', '.join(ROLES)}")
+    check_password(username, password)
+
+
+# zxcvbn's score: 3 is "safely unguessable" (about 10^10 guesses), the least an account that
+# opens evidence about people should have. Its lists hold the most common passwords, names and
+# words, and it sees through repeats, sequences, keyboard walks, dates and l33t.
+MIN_PASSWORD_SCORE = 3
+CONTEXT_WORDS = ("monitor", "community", "tension", "council", "bradford", "kirklees")
+
+
+def check_password(username: str, password: str) -> None:
+    """Refuse a short, common or easily guessed password, saying why."""
     if len(password) < MIN_PASSWORD_CHARS:
         raise AccountError(f"password: at least {MIN_PASSWORD_CHARS} characters")
+    from zxcvbn import zxcvbn  # late: its word lists take a moment to load
+
+    # zxcvbn's run time grows with length; past 100 characters a password is not weak.
+    result = zxcvbn(password[:100], user_inputs=[username, *CONTEXT_WORDS])
+    if int(result["score"]) < MIN_PASSWORD_SCORE:
+        feedback = result.get("feedback") or {}
+        why = feedback.get("warning") or "it is too easy to guess"
+        hint = " ".join(feedback.get("suggestions") or [])
+        raise AccountError(f"password: {why.rstrip('.')}. {hint}".strip())
 
 
 async def add_user(
@@ -98,8 +119,7 @@ async def add_user(
 async def set_password(
     conn: AsyncConnection, passwords: Passwords, username: str, password: str
 ) -> None:
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise AccountError(f"password: at least {MIN_PASSWORD_CHARS} characters")
+    check_password(username, password)
     done = await conn.execute(
         update(users)
         .where(users.c.username == username)

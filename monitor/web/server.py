@@ -43,7 +43,7 @@ def create_app(
         settings=settings,
         passwords=passwords or Passwords(),
         limiter=LoginLimiter(
-            max_failures=settings.web_login_max_failures,
+            free_failures=settings.web_login_max_failures,
             window_seconds=settings.web_login_window_seconds,
         ),
         clock=clock or utcnow,

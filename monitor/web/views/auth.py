@@ -50,7 +50,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip().lower()[:100]
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "/")))
-    keys = (f"user:{username}", f"addr:{request.remote}")
+    keys = state.limiter.keys(username, request.remote or "")
     now = state.clock()
     engine = request.app[RUNTIME].engine
 
@@ -67,28 +67,36 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             username=username,
         )
 
-    wait = state.limiter.retry_after(keys, now.timestamp())
+    async with engine.connect() as conn:
+        wait = await state.limiter.retry_after(conn, keys, now)
     if wait > 0:
         async with engine.begin() as conn:
             await audit.record(conn, username or "?", "sign_in_refused", None, {"why": "rate"}, now)
-        response = again(429, f"Too many failed attempts. Try again in {int(wait // 60) + 1} min.")
-        response.headers["Retry-After"] = str(int(wait) + 1)
+        seconds = int(wait) + 1
+        response = again(429, f"Too many failed attempts: wait {_wait_text(seconds)} and retry.")
+        response.headers["Retry-After"] = str(seconds)
         return response
     async with engine.begin() as conn:
         user = await accounts.authenticate(conn, state.passwords, username, password)
         if user is None:
             await audit.record(conn, username or "?", "sign_in_failed", None, None, now)
+            await state.limiter.failed(conn, keys, now)
     if user is None:
-        state.limiter.failed(keys, now.timestamp())
         return again(401, "That name and password do not match an enabled account.")
-    state.limiter.succeeded(keys)
     async with engine.begin() as conn:
+        await state.limiter.succeeded(conn, keys)
         token, _ = await sessions.create(conn, user.username, now, state.session_lifetime)
         await audit.record(conn, user.username, "sign_in", None, {"role": user.role}, now)
     response = web.HTTPSeeOther(target)
     response.set_cookie(SESSION_COOKIE, token, **_cookie_args(request))
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
     raise response
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{(seconds + 59) // 60} min"
 
 
 @routes.post("/logout", name="logout")
