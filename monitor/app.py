@@ -28,7 +28,7 @@ from monitor.alerts.service import AlertService
 from monitor.config import ConfigError, Settings, resolve_home
 from monitor.governance import GovernanceGate
 from monitor.leader import Leadership
-from monitor.pipeline import Pipeline, RuleEvaluator
+from monitor.pipeline import Pipeline, RuleEvaluator, StopReport
 from monitor.places import PlaceMatcher
 from monitor.queues import InProcessQueue, RedisSettings, RedisStreamQueue, WorkQueue
 from monitor.store import db
@@ -70,6 +70,7 @@ class Runtime:
     http: aiohttp.ClientSession | None = None
     places: PlaceMatcher | None = None  # the gazetteers ingest matches against
     governance: GovernanceGate | None = None  # which rule packs and gazetteers may run
+    stop_report: StopReport | None = None  # what the pipeline's stop left undone
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -168,6 +169,8 @@ async def open_runtime(
             stages=[signals, incidents, alert_service] if inline_signals else [alert_service],
             batch_size=settings.classifier_batch_size,
             max_wait=settings.classifier_max_wait_ms / 1000,
+            max_backoff=settings.store_retry_max_s,
+            max_restarts=settings.pipeline_max_restarts,
         )
         if "schedule" in parts:
             pipeline.on_processed(alert_service.wake)
@@ -192,8 +195,6 @@ async def open_runtime(
             settings, home, engine, evaluator, ingestor, stack, schedule="schedule" in parts
         )
         await pipeline.start(consume="consume" in parts)
-        # An embedded or worker process finishes what it took before it stops.
-        stack.push_async_callback(pipeline.stop, role == "all")
         registry = make_registry(pipeline)
         runtime = Runtime(
             settings=settings,
@@ -210,6 +211,15 @@ async def open_runtime(
             places=ingestor.ingestor.places,
             governance=governance,
         )
+
+        async def stop_pipeline() -> None:
+            # An embedded process finishes what it took before it stops, for a bounded time;
+            # the report says what was left (the stop message prints it).
+            runtime.stop_report = await pipeline.stop(
+                drain=role == "all", timeout=settings.shutdown_drain_s
+            )
+
+        stack.push_async_callback(stop_pipeline)
         if "collect" in parts and sources:
             runtime.collectors = await _start_collectors(runtime, sources, stack)
         yield runtime

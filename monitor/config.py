@@ -153,6 +153,34 @@ class Settings:
         low=1,
         high=100_000,
     )
+    shutdown_drain_s: float = _setting(
+        20.0,
+        "Seconds one SIGTERM waits for queued posts to be processed before stopping anyway; "
+        "the stop message says what was left (keep it under the unit's TimeoutStopSec).",
+        low=0,
+        high=3600,
+    )
+    pipeline_max_restarts: int = _setting(
+        5,
+        "Times in a row the pipeline worker is restarted (with backoff) after an unexpected "
+        "failure before the process gives up and exits non-zero for systemd to restart it.",
+        low=0,
+        high=1000,
+    )
+    store_retry_max_s: float = _setting(
+        30.0,
+        "Longest wait between retries while the store is unavailable; accepted posts are "
+        "kept and retried until it is back, never dropped.",
+        low=0.1,
+        high=3600,
+    )
+    ready_max_batch_age_s: float = _setting(
+        300.0,
+        "/readyz answers 503 when posts are waiting and no batch has been processed for this "
+        "many seconds (a stuck worker).",
+        low=1,
+        high=86400,
+    )
     retention_days: int = _setting(
         30,
         "Days post text is kept; afterwards it is purged and only aggregates remain.",

@@ -29,6 +29,13 @@ class Envelope:
     source: str
     posts: tuple[RawPost, ...]
     cursor: str | None = None
+    # Posts already durably stored (a push accepted in-process): the worker processes these
+    # ids from the store rather than ingesting anything.
+    stored_ids: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return len(self.posts) + len(self.stored_ids)
 
 
 @dataclass(slots=True)
@@ -40,7 +47,7 @@ class Delivery:
 
     @property
     def size(self) -> int:
-        return sum(len(e.posts) for e in self.envelopes)
+        return sum(e.size for e in self.envelopes)
 
 
 class WorkQueue(Protocol):
@@ -84,12 +91,10 @@ class InProcessQueue:
         async with self._changed:
             # An envelope larger than the bound still goes in when the queue is empty.
             await self._changed.wait_for(
-                lambda: (
-                    self._in_flight == 0 or self._in_flight + len(envelope.posts) <= self.max_posts
-                )
+                lambda: self._in_flight == 0 or self._in_flight + envelope.size <= self.max_posts
             )
             self._items.append(envelope)
-            self._in_flight += len(envelope.posts)
+            self._in_flight += envelope.size
             self._changed.notify_all()
 
     async def take(self, max_posts: int, max_wait: float) -> Delivery:
@@ -107,10 +112,10 @@ class InProcessQueue:
                     break
             taken: list[Envelope] = []
             count = 0
-            while self._items and (not taken or count + len(self._items[0].posts) <= max_posts):
+            while self._items and (not taken or count + self._items[0].size <= max_posts):
                 envelope = self._items.pop(0)
                 taken.append(envelope)
-                count += len(envelope.posts)
+                count += envelope.size
             return Delivery(taken)
 
     async def ack(self, delivery: Delivery) -> None:
@@ -118,8 +123,12 @@ class InProcessQueue:
             self._in_flight -= delivery.size
             self._changed.notify_all()
 
+    def waiting(self) -> list[Envelope]:
+        """Envelopes not yet taken (for the stop report)."""
+        return list(self._items)
+
     def _queued_posts(self) -> int:
-        return sum(len(e.posts) for e in self._items)
+        return sum(e.size for e in self._items)
 
     def depth(self) -> int:
         return self._in_flight

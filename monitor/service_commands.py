@@ -26,6 +26,7 @@ from monitor.config import (
 )
 from monitor.importer import ImportReport, import_file
 from monitor.incidents import queries as incident_queries
+from monitor.pipeline import PipelineFailed
 from monitor.store import db, overview
 
 BUNDLED_SCENARIO = Path(__file__).parent / "data" / "demo" / "bradford-scenario.jsonl"
@@ -74,20 +75,49 @@ def db_upgrade(ctx: Context, revision: str) -> None:
     click.echo(f"database at {revision}: {ctx.settings.database_url}")
 
 
-def _run(main: Callable[[], Awaitable[int]]) -> int:
-    """Run `main`, turning SIGINT/SIGTERM into a graceful drain rather than a traceback."""
+class _Held:
+    """The runtime `main` opened, so that the stop message can say what it left undone."""
+
+    runtime: Runtime | None = None
+
+
+def _run(main: Callable[[_Held], Awaitable[int]]) -> int:
+    """Run `main`, turning SIGINT/SIGTERM into a bounded drain rather than a traceback.
+
+    The first signal drains for at most `shutdown_drain_s`; a second one stops at once. The
+    stop message reports what was left unprocessed, and the exit code is 0 only when nothing
+    was. A pipeline that failed for good exits 1, so a supervisor (systemd) restarts it."""
+    held = _Held()
 
     async def wrapper() -> int:
-        task = asyncio.ensure_future(main())
+        task = asyncio.ensure_future(main(held))
         loop = asyncio.get_running_loop()
+        signals = [0]
+
+        def on_signal() -> None:
+            signals[0] += 1
+            if signals[0] == 1:
+                click.echo("stopping: finishing queued posts (signal again to stop now)", err=True)
+            task.cancel()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             with suppress(NotImplementedError):
-                loop.add_signal_handler(sig, task.cancel)
+                loop.add_signal_handler(sig, on_signal)
         try:
             return await task
         except asyncio.CancelledError:
-            click.echo("stopped cleanly: what was taken is committed, nothing is lost", err=True)
-            return 0
+            report = held.runtime.stop_report if held.runtime is not None else None
+            if report is None:
+                click.echo("stopped before the pipeline started", err=True)
+                return 0 if signals[0] <= 1 else 1
+            click.echo(report.message(), err=True)
+            return 0 if report.drained and signals[0] <= 1 else 1
+        except PipelineFailed as exc:
+            report = held.runtime.stop_report if held.runtime is not None else None
+            click.echo(f"error: {exc}", err=True)
+            if report is not None:
+                click.echo(report.message(), err=True)
+            return 1
 
     try:
         return asyncio.run(wrapper())
@@ -165,9 +195,10 @@ def import_command(ctx: Context, files: tuple[str, ...], speed: float | None) ->
     settings = ctx.settings
     pace = settings.demo_speed if speed is None else speed
 
-    async def main() -> int:
+    async def main(held: _Held) -> int:
         bad = 0
         async with open_runtime(settings) as rt:
+            held.runtime = rt
             for name in files:
                 path = Path(name)
                 report = await import_file(
@@ -181,12 +212,20 @@ def import_command(ctx: Context, files: tuple[str, ...], speed: float | None) ->
                     f"{report.skipped_committed} already committed, "
                     f"{len(report.problems)} problems"
                 )
+            # What an earlier, killed run stored but never processed is processed too.
+            await rt.pipeline.drain()
             s = rt.pipeline.stats
             click.echo(
                 f"stored {s.stored} new posts, {s.duplicates} duplicates skipped, "
-                f"{s.rejected} rejected"
+                f"{s.rejected} rejected, {s.quarantined} quarantined"
             )
-        return 1 if bad else 0
+            if s.quarantined:
+                click.echo(
+                    f"{s.quarantined} records failed on their own and wait in the quarantine: "
+                    "see `monitor quarantine list`",
+                    err=True,
+                )
+        return 1 if bad or s.quarantined else 0
 
     sys.exit(_run(main))
 
@@ -222,8 +261,9 @@ def demo_command(
     path = Path(scenario or settings.demo_scenario or BUNDLED_SCENARIO)
     pace = 0.0 if once else (settings.demo_speed if speed is None else speed)
 
-    async def main() -> int:
+    async def main(held: _Held) -> int:
         async with open_runtime(settings) as rt:
+            held.runtime = rt
             runner = None if once else await _serve(rt, settings)
             try:
                 click.echo(f"replaying {path.name} (fictional posts) ...", err=True)
@@ -286,8 +326,9 @@ def run_command(ctx: Context, role: str) -> None:
     if "collect" in parts and not sources and role == "collector":
         raise click.ClickException("role collector: no [[sources]] in the settings file")
 
-    async def main() -> int:
+    async def main(held: _Held) -> int:
         async with open_runtime(settings, role=role, sources=sources) as rt:
+            held.runtime = rt
             click.echo(
                 f"role {role}: {len(sources)} sources, queue "
                 f"{'redis' if settings.queue_url else 'in-process'}, "
@@ -296,7 +337,8 @@ def run_command(ctx: Context, role: str) -> None:
             )
             runner = await _serve(rt, settings) if "serve" in parts else None
             try:
-                await asyncio.Event().wait()
+                # Until stopped, or until the pipeline fails for good (then exit non-zero).
+                await rt.pipeline.wait_failed()
             finally:
                 if runner is not None:
                     await runner.cleanup()

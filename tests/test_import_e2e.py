@@ -40,7 +40,7 @@ def fictional_lines(n: int, prefix: str = "p") -> list[str]:
 
 
 def run_monitor(
-    args: list[str], db: Path, extra_env: dict[str, str] | None = None
+    args: list[str], db: Path, extra_env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(
@@ -54,7 +54,7 @@ def run_monitor(
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         cwd=db.parent,
     )
 

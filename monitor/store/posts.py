@@ -7,12 +7,19 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.privacy.erase import erase_copies
-from monitor.store.tables import alert_posts, place_matches, post_labels, posts, sources
+from monitor.store.tables import (
+    alert_posts,
+    place_matches,
+    post_labels,
+    posts,
+    quarantine,
+    sources,
+)
 from monitor.types import PlaceMatch, Post, Processed
 
 
@@ -175,6 +182,20 @@ async def purge_text(conn: AsyncConnection, post_ids: Sequence[str], now: dateti
     return int(result.rowcount or 0)
 
 
+def _not_quarantined() -> Any:
+    # A post whose processing failed on its own waits in the quarantine for a fix and a retry;
+    # it must not be picked up again at every start or redelivery.
+    return ~exists().where(quarantine.c.post_id == posts.c.id)
+
+
+async def count_unprocessed(conn: AsyncConnection) -> int:
+    """Stored posts still to process (not counting quarantined ones)."""
+    stmt = select(func.count()).where(
+        posts.c.processed_at.is_(None), posts.c.text.is_not(None), _not_quarantined()
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
 async def count_posts(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(posts))).scalar_one())
 
@@ -184,7 +205,9 @@ async def unprocessed_posts(
 ) -> list[dict[str, Any]]:
     """Posts stored but not yet classified (a crash between the two), in id order from
     `after_id`: resumed at start-up."""
-    stmt = select(posts).where(posts.c.processed_at.is_(None), posts.c.text.is_not(None))
+    stmt = select(posts).where(
+        posts.c.processed_at.is_(None), posts.c.text.is_not(None), _not_quarantined()
+    )
     if after_id is not None:
         stmt = stmt.where(posts.c.id > after_id)
     stmt = stmt.order_by(posts.c.id).limit(limit)
@@ -260,7 +283,10 @@ async def unprocessed_among(conn: AsyncConnection, post_ids: Sequence[str]) -> l
     if not post_ids:
         return []
     stmt = select(posts).where(
-        posts.c.id.in_(post_ids), posts.c.processed_at.is_(None), posts.c.text.is_not(None)
+        posts.c.id.in_(post_ids),
+        posts.c.processed_at.is_(None),
+        posts.c.text.is_not(None),
+        _not_quarantined(),
     )
     return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
 

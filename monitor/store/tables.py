@@ -117,6 +117,35 @@ posts = Table(
     Index("ix_posts_processed_at", "processed_at"),
 )
 
+# Records that failed a stage on their own (the rest of their batch went on): kept for an
+# admin to see and retry after a fix, purged with the post text's retention. `record` holds
+# the post as ingest made it (pseudonymised author), or for an ingest failure the raw fields
+# without the platform's author id; `post_id` is set when the post itself is stored.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(512), nullable=False, unique=True),  # the post's id
+    Column("post_id", String(512), nullable=True),
+    Column("source", String(200), nullable=False),
+    Column("stage", String(60), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("record", JSON, nullable=True),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("first_at", UtcDateTime(), nullable=False),
+    Column("last_at", UtcDateTime(), nullable=False),
+    Index("ix_quarantine_post_id", "post_id"),
+)
+
+# The readiness probe's write: one row per process, so "the store is writable" is tested by
+# writing, not by a read that a read-only file still answers.
+health_probes = Table(
+    "health_probes",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("written_at", UtcDateTime(), nullable=False),
+)
+
 place_matches = Table(
     "place_matches",
     metadata,

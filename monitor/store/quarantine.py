@@ -1,0 +1,244 @@
+"""The quarantine: records that failed a stage on their own, kept to see, retry and purge.
+
+A record is keyed by its post id, so a record that fails again (a redelivery, or a retry before
+the fix) is one row with more attempts, not a second row. Listing never returns an author: the
+record's `author_ref` pseudonym is dropped from what is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.store.tables import quarantine
+from monitor.types import PlaceMatch, Post, RawPost
+
+# What an admin sees of a record: enough to tell what is wrong with it, nothing that names or
+# points at its author (ids, links and reply/quote/repost targets carry the author's handle or
+# DID on most platforms; the pseudonym is never shown either).
+_SHOWN = (
+    "platform",
+    "source",
+    "language",
+    "created_at",
+    "collected_at",
+    "like_count",
+    "repost_count",
+    "reply_count",
+    "truncated",
+    "is_html",
+    "text",
+)
+SHOWN_TEXT_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One quarantined record as it is stored (the record may be None for stored posts, whose
+    row is in `posts`)."""
+
+    id: int
+    key: str
+    post_id: str | None
+    source: str
+    stage: str
+    error: str
+    record: dict[str, Any] | None
+    attempts: int
+    first_at: datetime
+    last_at: datetime
+
+    def shown(self) -> dict[str, Any]:
+        """For admins: what failed where and why, without any author."""
+        data = self.record or {}
+        record = {k: data[k] for k in _SHOWN if k in data}
+        if isinstance(record.get("text"), str):
+            record["text"] = record["text"][:SHOWN_TEXT_CHARS]
+        return {
+            "id": self.id,
+            "stored": self.post_id is not None,
+            "source": self.source,
+            "stage": self.stage,
+            "error": self.error,
+            "attempts": self.attempts,
+            "first_at": self.first_at.isoformat(),
+            "last_at": self.last_at.isoformat(),
+            "record": record,
+        }
+
+
+def post_record(post: Post) -> dict[str, Any]:
+    """An ingested post as JSON (its author only as the pseudonym ingest made)."""
+    return {
+        "kind": "post",
+        "id": post.id,
+        "platform": post.platform,
+        "source": post.source,
+        "text": post.text,
+        "language": post.language,
+        "created_at": post.created_at.isoformat(),
+        "collected_at": post.collected_at.isoformat(),
+        "author_ref": post.author_ref,
+        "author_name": post.author_name,
+        "url": post.url,
+        "reply_to": post.reply_to,
+        "quote_of": post.quote_of,
+        "repost_of": post.repost_of,
+        "like_count": post.like_count,
+        "repost_count": post.repost_count,
+        "reply_count": post.reply_count,
+        "truncated": post.truncated,
+        "places": [
+            {
+                "place_id": m.place_id,
+                "name": m.name,
+                "kind": m.kind,
+                "ward": m.ward,
+                "locality": m.locality,
+                "district": m.district,
+                "matched": m.matched,
+            }
+            for m in post.places
+        ],
+    }
+
+
+def post_from_record(data: dict[str, Any]) -> Post:
+    fields = {k: v for k, v in data.items() if k not in {"kind", "places"}}
+    fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+    fields["collected_at"] = datetime.fromisoformat(fields["collected_at"])
+    places = tuple(PlaceMatch(**m) for m in data.get("places", []))
+    return Post(**fields, places=places)
+
+
+def raw_record(raw: RawPost, author_ref: str | None) -> dict[str, Any]:
+    """A raw post that ingest could not take: its fields, the author only as a pseudonym."""
+    data: dict[str, Any] = {f: getattr(raw, f) for f in RawPost.__slots__ if f != "author_id"}
+    data["created_at"] = raw.created_at.isoformat()
+    data["kind"] = "raw"
+    data["author_ref"] = author_ref
+    return data
+
+
+def raw_from_record(data: dict[str, Any]) -> tuple[RawPost, str | None]:
+    fields = {k: v for k, v in data.items() if k not in {"kind", "author_ref"}}
+    fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+    return RawPost(**fields), data.get("author_ref")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A record to quarantine."""
+
+    key: str
+    source: str
+    stage: str
+    error: str
+    record: dict[str, Any] | None = None
+    post_id: str | None = None
+
+
+def _insert(conn: AsyncConnection) -> postgresql.Insert | sqlite.Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(quarantine)
+    return sqlite.insert(quarantine)
+
+
+async def add(conn: AsyncConnection, failures: Sequence[Failure], now: datetime) -> None:
+    for f in failures:
+        stmt = _insert(conn).values(
+            key=f.key,
+            post_id=f.post_id,
+            source=f.source,
+            stage=f.stage,
+            error=f.error,
+            record=f.record,
+            attempts=1,
+            first_at=now,
+            last_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "stage": f.stage,
+                "error": f.error,
+                "post_id": f.post_id,
+                "record": f.record,
+                "attempts": quarantine.c.attempts + 1,
+                "last_at": now,
+            },
+        )
+        await conn.execute(stmt)
+
+
+def _entry(row: Any) -> Entry:
+    m = row._mapping
+    first, last = m["first_at"], m["last_at"]
+    return Entry(
+        id=m["id"],
+        key=m["key"],
+        post_id=m["post_id"],
+        source=m["source"],
+        stage=m["stage"],
+        error=m["error"],
+        record=m["record"],
+        attempts=m["attempts"],
+        first_at=first if first.tzinfo else first.replace(tzinfo=UTC),
+        last_at=last if last.tzinfo else last.replace(tzinfo=UTC),
+    )
+
+
+async def entries(
+    conn: AsyncConnection, ids: Sequence[int] | None = None, limit: int = 200
+) -> list[Entry]:
+    stmt = select(quarantine).order_by(quarantine.c.id)
+    if ids is not None:
+        stmt = stmt.where(quarantine.c.id.in_(list(ids)))
+    return [_entry(r) for r in (await conn.execute(stmt.limit(limit))).all()]
+
+
+async def count(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(quarantine))).scalar_one())
+
+
+async def counts_by_stage(conn: AsyncConnection) -> dict[str, int]:
+    stmt = select(quarantine.c.stage, func.count()).group_by(quarantine.c.stage)
+    return {stage: int(n) for stage, n in (await conn.execute(stmt)).all()}
+
+
+async def remove(conn: AsyncConnection, ids: Sequence[int]) -> int:
+    if not ids:
+        return 0
+    result = await conn.execute(delete(quarantine).where(quarantine.c.id.in_(list(ids))))
+    return int(result.rowcount or 0)
+
+
+async def purge(conn: AsyncConnection, before: datetime) -> int:
+    """Retention: records first quarantined before `before` go (they hold post text)."""
+    result = await conn.execute(delete(quarantine).where(quarantine.c.first_at < before))
+    return int(result.rowcount or 0)
+
+
+async def carry_attempts(conn: AsyncConnection, previous: dict[str, int]) -> int:
+    """After a retry: records back in the quarantine keep counting their earlier attempts.
+    Returns how many came back."""
+    if not previous:
+        return 0
+    back = (
+        (await conn.execute(select(quarantine.c.key).where(quarantine.c.key.in_(list(previous)))))
+        .scalars()
+        .all()
+    )
+    for key in back:
+        await conn.execute(
+            update(quarantine)
+            .where(quarantine.c.key == key)
+            .values(attempts=quarantine.c.attempts + previous[key])
+        )
+    return len(back)

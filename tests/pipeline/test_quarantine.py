@@ -1,0 +1,135 @@
+"""Finding 2 of issue 13: one record that fails its batch must not take the batch, the worker
+or the process with it. It goes to the quarantine; the rest is stored and processed; an admin
+can retry it after a fix. On real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from monitor.app import Runtime, open_runtime
+from monitor.classify.keyword import KeywordClassifier
+from monitor.config import Settings
+from monitor.rules.service import load_rule_evaluator
+from monitor.store import quarantine
+from monitor.store.tables import posts
+from monitor.types import Post, RawPost, RuleHit
+from tests.conftest import ROOT
+
+START = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+BROKEN = "(fictional) marker the broken rule trips on"
+
+
+def raw(i: int, **changes: object) -> RawPost:
+    post = RawPost(
+        platform="mastodon",
+        native_id=f"https://social.example/users/fictional{i % 7}/statuses/q{i}",
+        text=f"(fictional) bins not collected again on the estate in Toller, day {i}",
+        created_at=START + timedelta(seconds=i),
+        author_id=f"https://social.example/users/fictional{i % 7}",
+        source="test",
+    )
+    return replace(post, **changes)  # type: ignore[arg-type]
+
+
+def settings_for(url: str) -> Settings:
+    return Settings(database_url=url, home=str(ROOT), classifier="keyword")
+
+
+async def counts(rt: Runtime) -> tuple[int, int]:
+    async with rt.engine.connect() as conn:
+        stored = (await conn.execute(select(func.count()).select_from(posts))).scalar_one()
+        done = (
+            await conn.execute(
+                select(func.count()).select_from(posts).where(posts.c.processed_at.is_not(None))
+            )
+        ).scalar_one()
+    return int(stored), int(done)
+
+
+async def test_a_number_too_big_for_its_column_is_quarantined_and_the_rest_goes_on(
+    store_url: str,
+) -> None:
+    # likes >= 2^63 overflows SQLite's INTEGER; >= 2^31 overflows PostgreSQL's integer.
+    too_big = 2**63 if store_url.startswith("sqlite") else 2**31
+    batch = [raw(i) for i in range(40)]
+    batch[17] = raw(17, like_count=too_big)
+    async with open_runtime(settings_for(store_url), classifier=KeywordClassifier()) as rt:
+        await rt.pipeline.deliver("test", batch, cursor=None)
+        assert await rt.pipeline.drain(timeout=30), "the pipeline never drained"
+        # ... and the worker is still alive: later posts are stored and processed.
+        await rt.pipeline.deliver("test", [raw(100), raw(101)], cursor=None)
+        assert await rt.pipeline.drain(timeout=30)
+        stored, done = await counts(rt)
+        async with rt.engine.connect() as conn:
+            held = await quarantine.entries(conn)
+        refused = rt.pipeline.stats.rejected
+        assert rt.pipeline.health.state == "running"
+    # Either refused at the boundary with a reason, or quarantined; never the batch lost.
+    assert (stored, done) == (41, 41)
+    if refused == 0:
+        assert [e.key for e in held] == [batch[17].post_id]
+        assert held[0].stage == "store"
+        assert held[0].record is not None and "author_id" not in held[0].record
+        assert "fictional" not in str(held[0].shown().get("record", {}).get("author_ref"))
+
+
+class BrokenRules:
+    """The shipped rules, plus a bug that raises on one post (as a bad rule pack might)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.broken = True
+
+    def evaluate(self, post: Post, scores: dict[str, float], now: datetime) -> Sequence[RuleHit]:
+        if self.broken and BROKEN in post.text:
+            raise ZeroDivisionError("rule window of zero length")
+        return self.inner.evaluate(post, scores, now)  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_a_post_failing_a_stage_is_quarantined_listed_without_author_and_retryable(
+    store_url: str,
+) -> None:
+    settings = settings_for(store_url)
+    rules = BrokenRules(load_rule_evaluator(settings, ROOT))
+    batch = [raw(i) for i in range(30)]
+    batch[3] = raw(3, text=BROKEN)
+    async with open_runtime(settings, classifier=KeywordClassifier(), rules=rules) as rt:
+        await rt.pipeline.deliver("test", batch, cursor=None)
+        assert await rt.pipeline.drain(timeout=30)
+        assert await counts(rt) == (30, 29)
+        async with rt.engine.connect() as conn:
+            held = await quarantine.entries(conn)
+        assert [(e.post_id, e.stage) for e in held] == [(batch[3].post_id, "rules")]
+        assert "ZeroDivisionError" in held[0].error
+        shown = held[0].shown()
+        assert "author_ref" not in str(shown) and "fictional3" not in str(shown)
+
+        # Still broken: the retry puts it back, counting the attempts.
+        assert await rt.pipeline.retry_quarantined([held[0].id]) == (0, 1)
+        async with rt.engine.connect() as conn:
+            again = await quarantine.entries(conn)
+        assert [e.attempts for e in again] == [2]
+
+        rules.broken = False  # the fix
+        assert await rt.pipeline.retry_quarantined([again[0].id]) == (1, 0)
+        assert await counts(rt) == (30, 30)
+        async with rt.engine.connect() as conn:
+            assert await quarantine.count(conn) == 0
+
+
+async def test_a_quarantined_post_is_not_picked_up_again_at_every_start(store_url: str) -> None:
+    settings = settings_for(store_url)
+    rules = BrokenRules(load_rule_evaluator(settings, ROOT))
+    async with open_runtime(settings, classifier=KeywordClassifier(), rules=rules) as rt:
+        await rt.pipeline.deliver("test", [raw(1, text=BROKEN), raw(2)], cursor=None)
+        assert await rt.pipeline.drain(timeout=30)
+    async with open_runtime(settings, classifier=KeywordClassifier(), rules=rules) as rt:
+        assert await rt.pipeline.drain(timeout=30)
+        async with rt.engine.connect() as conn:
+            held = await quarantine.entries(conn)
+        assert [e.attempts for e in held] == [1]
+        assert rt.pipeline.stats.quarantined == 0
