@@ -1,7 +1,7 @@
 """quarantine and health probes
 
-Revision ID: 0002_quarantine
-Revises: 0001
+Revision ID: 0003_quarantine
+Revises: 0002
 Create Date: 2026-12-05 19:40:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_quarantine"
-down_revision = "0001"
+revision = "0003_quarantine"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
