@@ -1,7 +1,7 @@
 """quarantine and health probes
 
-Revision ID: 0003_quarantine
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-05 19:40:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_quarantine"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
