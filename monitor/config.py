@@ -539,6 +539,13 @@ class Settings:
         low=0,
         high=100,
     )
+    incidents_immediate_min_posts: int = _setting(
+        1,
+        "Precision gate: a threat or call to gather matched by a rule (not the classifier "
+        "alone) passes with this many posts, so the police liaison hear at once.",
+        low=1,
+        high=10000,
+    )
     incidents_cool_hours: float = _setting(
         12.0,
         "An open incident with no new posts for this many hours (event time) is cooling.",

@@ -40,8 +40,16 @@ from monitor.alerts.config import AlertConfig
 from monitor.alerts.inhibit import OpenAlert, inhibited_by
 from monitor.alerts.routing import Route
 from monitor.alerts.silences import Silence, silenced_by
+from monitor.incidents.model import HELD
 from monitor.store.posts import _insert
-from monitor.store.tables import alert_routing, alerts, deliveries, notifications
+from monitor.store.tables import (
+    alert_routing,
+    alerts,
+    deliveries,
+    incident_alerts,
+    incidents,
+    notifications,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +92,11 @@ class Enqueued:
 async def route_changed_alerts(
     conn: AsyncConnection, config: AlertConfig, now: datetime, environ: Mapping[str, str]
 ) -> Enqueued:
-    """Route every open alert opened or changed since it was last routed."""
+    """Route every open alert opened or changed since it was last routed.
+
+    Routing sees the alert's labels plus its incident's (`incident`, `incident_kind`), so
+    routes, grouping, silences and inhibition can work on the story. An alert whose incident
+    is held below the precision gate is not routed yet: it is, once the incident opens."""
     stmt = (
         select(
             alerts.c.id,
@@ -92,8 +104,15 @@ async def route_changed_alerts(
             alerts.c.labels,
             alert_routing.c.fingerprint,
             alert_routing.c.seq,
+            incidents.c.id.label("incident_id"),
+            incidents.c.family.label("incident_kind"),
+            incidents.c.status.label("incident_status"),
         )
-        .select_from(alerts.outerjoin(alert_routing, alert_routing.c.alert_id == alerts.c.id))
+        .select_from(
+            alerts.outerjoin(alert_routing, alert_routing.c.alert_id == alerts.c.id)
+            .outerjoin(incident_alerts, incident_alerts.c.alert_id == alerts.c.id)
+            .outerjoin(incidents, incidents.c.id == incident_alerts.c.incident_id)
+        )
         .where(
             alerts.c.status.in_(OPEN_STATUSES),
             or_(
@@ -118,7 +137,12 @@ async def route_changed_alerts(
         ).all():
             last_seq[key] = int(seq or 0)
     for row in changed:
+        if row.incident_status == HELD:
+            continue  # below the precision gate: nobody is told yet
         labels = {str(k): str(v) for k, v in (row.labels or {}).items()}
+        if row.incident_id is not None:
+            labels["incident"] = str(row.incident_id)
+            labels["incident_kind"] = str(row.incident_kind)
         fp = fingerprint(labels)
         if row.fingerprint == fp:
             await conn.execute(
@@ -264,6 +288,26 @@ async def _flush_time(
     return grouping.flush_time(now, opts, _aware(last_sent), _aware(waiting))
 
 
+async def incident_labels(
+    conn: AsyncConnection, alert_ids: Sequence[int]
+) -> dict[int, dict[str, str]]:
+    """The incident labels of these alerts (`incident`, `incident_kind`), for silences,
+    inhibition and reminders to match on the story as routing does."""
+    out: dict[int, dict[str, str]] = {}
+    for i in range(0, len(alert_ids), FORM_BATCH):
+        for r in (
+            await conn.execute(
+                select(incident_alerts.c.alert_id, incidents.c.id, incidents.c.family)
+                .select_from(
+                    incident_alerts.join(incidents, incidents.c.id == incident_alerts.c.incident_id)
+                )
+                .where(incident_alerts.c.alert_id.in_(alert_ids[i : i + FORM_BATCH]))
+            )
+        ).all():
+            out[int(r.alert_id)] = {"incident": str(r.id), "incident_kind": str(r.family)}
+    return out
+
+
 def _aware(value: Any) -> datetime | None:
     """Aggregates bypass the column type on SQLite; bring them back to aware UTC."""
     if value is None:
@@ -291,10 +335,11 @@ async def enqueue_reminders(
     if not unacknowledged:
         return Enqueued(0, 0)
     history = await _notification_history(conn, [r.id for r in unacknowledged])
+    story = await incident_labels(conn, [r.id for r in unacknowledged])
     total = Enqueued(0, 0)
     timing: dict[tuple[str, str, str], tuple[datetime, datetime | None]] = {}
     for row in unacknowledged:
-        labels = {str(k): str(v) for k, v in (row.labels or {}).items()}
+        labels = {str(k): str(v) for k, v in (row.labels or {}).items()} | story.get(row.id, {})
         seq = int(row.seq)
         for route in config.match(labels):
             opts = route.options
@@ -431,15 +476,24 @@ async def form_deliveries(
             )
         ).all():
             current[a.id] = (a.status, {str(k): str(v) for k, v in (a.labels or {}).items()})
+    story = await incident_labels(conn, sorted(alert_ids))
+    for alert_id, extra in story.items():
+        if alert_id in current:
+            current[alert_id][1].update(extra)
     open_alerts: list[OpenAlert] = []
     if config.inhibit_rules and alert_ids:
+        found = (
+            await conn.execute(
+                select(alerts.c.id, alerts.c.labels).where(alerts.c.status.in_(OPEN_STATUSES))
+            )
+        ).all()
+        story = await incident_labels(conn, [a.id for a in found])
         open_alerts = [
-            OpenAlert(a.id, {str(k): str(v) for k, v in (a.labels or {}).items()})
-            for a in (
-                await conn.execute(
-                    select(alerts.c.id, alerts.c.labels).where(alerts.c.status.in_(OPEN_STATUSES))
-                )
-            ).all()
+            OpenAlert(
+                a.id,
+                {str(k): str(v) for k, v in (a.labels or {}).items()} | story.get(a.id, {}),
+            )
+            for a in found
         ]
     ready: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for r in rows:

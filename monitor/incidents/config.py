@@ -14,6 +14,7 @@ class IncidentsConfig:
     min_posts: int = 5
     min_authors: int = 3
     min_places: int = 1
+    immediate_min_posts: int = 1
     cool_after: timedelta = timedelta(hours=12)
     close_after: timedelta = timedelta(hours=168)
     privacy_min_count: int = 10
@@ -25,6 +26,7 @@ class IncidentsConfig:
             min_posts=settings.incidents_min_posts,
             min_authors=settings.incidents_min_authors,
             min_places=settings.incidents_min_places,
+            immediate_min_posts=settings.incidents_immediate_min_posts,
             cool_after=timedelta(hours=settings.incidents_cool_hours),
             close_after=timedelta(hours=settings.incidents_close_hours),
             privacy_min_count=settings.privacy_min_count,

@@ -19,6 +19,7 @@ from monitor.incidents import gathering
 from monitor.incidents.config import IncidentsConfig
 from monitor.incidents.grouping import anchor_of
 from monitor.incidents.model import (
+    IMMEDIATE_KINDS,
     RUMOUR,
     AlertFacts,
     PostFacts,
@@ -188,7 +189,9 @@ def gate(
 ) -> str | None:
     """Why this story is held back from people (None: it passes). Precision first: no
     incident from a handful of posts, from a few authors, with no named place, or from
-    responses alone; the classifier alone needs twice the posts a rule does."""
+    responses alone; the classifier alone needs twice the posts a rule does. A threat or call
+    to gather a rule matched needs only `immediate_min_posts` (immediate notice, as promised to
+    the police liaison), and a level change has passed its own thresholds."""
     if posts == 0:
         if responses:
             return "only responses (denials, calming, counter messages): nothing to review"
@@ -199,12 +202,17 @@ def gate(
         need = 2 * cfg.min_posts
         if posts < need:
             return f"classifier alone on {posts} posts (needs {need})"
-    if posts < cfg.min_posts and not any(a.kind == "rising_tension" for a in alerts):
-        return f"{posts} posts (needs {cfg.min_posts})"
-    if authors < cfg.min_authors and not any(a.kind == "rising_tension" for a in alerts):
-        return f"{authors} distinct authors (needs {cfg.min_authors})"
     if places < cfg.min_places:
         return f"{places} named places (needs {cfg.min_places})"
+    if any(a.kind == "rising_tension" for a in alerts):
+        return None  # the level's own thresholds already counted posts and authors
+    immediate = [a for a in alerts if a.kind in IMMEDIATE_KINDS and not a.from_classifier_only]
+    if immediate and posts >= cfg.immediate_min_posts:
+        return None  # a rule's threat or call to gather is the police liaison's at once
+    if posts < cfg.min_posts:
+        return f"{posts} posts (needs {cfg.min_posts})"
+    if authors < cfg.min_authors:
+        return f"{authors} distinct authors (needs {cfg.min_authors})"
     return None
 
 
