@@ -6,6 +6,10 @@ the environment variable that `push_secret_env` names; without it the endpoint i
 body is JSON lines (one post per line, as `docs/import-format.md`) or a JSON array of the same
 objects. Bad records are reported by position and the rest accepted; a repeated webhook-id is
 acknowledged without delivering again (posts are idempotent by id anyway).
+
+202 means durable: the posts are in the store (or on the Redis stream when scaled out) before
+the answer, so a crash after it loses none. When the store is unavailable the answer is 503
+with Retry-After, and the sender keeps them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from monitor.alerts.notifiers.webhook import sign
 from monitor.app import RUNTIME
 from monitor.collectors.replay import ImportProblem, parse_json_record, parse_jsonl_line
 from monitor.config import ConfigError, push_secret
+from monitor.pipeline import NotAccepted, PipelineFailed
 from monitor.types import RawPost
 
 routes = web.RouteTableDef()
@@ -129,7 +134,15 @@ async def ingest(request: web.Request) -> web.Response:
     except ValueError as exc:
         return _problem(400, str(exc))
     if posts:
-        await rt.pipeline.deliver("push", posts, cursor=None)
+        # Accepted means durable: stored (or on the Redis stream) before the 202, so a crash
+        # right after it loses nothing. When that is not possible now, say so: the sender
+        # keeps the posts and retries (a repeated webhook-id is harmless).
+        try:
+            await rt.pipeline.accept("push", posts)
+        except (NotAccepted, PipelineFailed) as exc:
+            response = _problem(503, f"not accepted, retry later: {exc}")
+            response.headers["Retry-After"] = "5"
+            return response
     seen[msg_id] = True
     while len(seen) > SEEN_IDS_KEPT:
         seen.popitem(last=False)

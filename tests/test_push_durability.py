@@ -1,0 +1,42 @@
+"""Issue 13, finding 1: a 202 from the push endpoint means the posts are durable. `monitor run`
+is SIGKILLed several times under a steady push; every post answered 202 must be stored, and
+processed after the next start."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from tests.chaos_harness import Pusher, Service, tally, wait_processed
+
+
+def test_posts_answered_202_survive_sigkill_of_monitor_run(tmp_path: Path) -> None:
+    rng = random.Random(13)
+    db = tmp_path / "push.db"
+    service = Service(db, extra_env={"MONITOR_CLASSIFIER_MAX_WAIT_MS": "200"})
+    service.start()
+    pusher = Pusher(service.port, "push", batch=100)
+    pusher.start()
+    kills = 0
+    try:
+        for _ in range(3):
+            before = len(pusher.accepted)
+            deadline = time.monotonic() + 20
+            # Kill only once some pushes were answered since the last start.
+            while len(pusher.accepted) < before + 300 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.2))
+            service.kill()
+            kills += 1
+            service.start()
+    finally:
+        pusher.stop()
+    assert wait_processed(db) == 0
+    code, log = service.terminate()
+    figures = tally(db, pusher.accepted, "partner")
+    print(figures.line("push", kills))
+    assert figures.accepted >= 900
+    assert figures.lost == 0, figures
+    assert figures.duplicated == 0 and figures.unprocessed == 0
+    assert code == 0, log[-2000:]
