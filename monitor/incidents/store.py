@@ -85,8 +85,20 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
     wanted: ColumnElement[bool] = alerts.c.status.in_(OPEN_ALERT_STATUSES)
     if live_ids:
         wanted = or_(wanted, link.c.incident_id.in_(sorted(live_ids)))
+    # Named columns only: the migration that turns open alerts into incidents runs this on a
+    # schema that later revisions may have added columns to.
     rows = conn.execute(
-        select(alerts, link.c.incident_id, link.c.pinned)
+        select(
+            alerts.c.id,
+            alerts.c.key,
+            alerts.c.labels,
+            alerts.c.summary,
+            alerts.c.status,
+            alerts.c.first_seen,
+            alerts.c.last_seen,
+            link.c.incident_id,
+            link.c.pinned,
+        )
         .select_from(alerts.outerjoin(link, link.c.alert_id == alerts.c.id))
         .where(wanted)
     ).all()
@@ -118,7 +130,15 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
     for r in conn.execute(select(link.c.alert_id, link.c.incident_id)):
         members.setdefault(int(r.incident_id), set()).add(int(r.alert_id))
     for chunk in _chunks(sorted(holders)):
-        for r in conn.execute(select(incidents).where(incidents.c.id.in_(chunk))):
+        for r in conn.execute(
+            select(
+                incidents.c.id,
+                incidents.c.status,
+                incidents.c.first_seen,
+                incidents.c.last_seen,
+                incidents.c.level,
+            ).where(incidents.c.id.in_(chunk))
+        ):
             out.existing[int(r.id)] = lifecycle.Existing(
                 id=int(r.id),
                 status=r.status,
@@ -179,7 +199,16 @@ def load_posts(
             ).where(posts.c.id.in_(chunk))
         ):
             base[r.id] = r
-        for m in conn.execute(select(place_matches).where(place_matches.c.post_id.in_(chunk))):
+        for m in conn.execute(
+            select(
+                place_matches.c.post_id,
+                place_matches.c.name,
+                place_matches.c.kind,
+                place_matches.c.ward,
+                place_matches.c.locality,
+                place_matches.c.district,
+            ).where(place_matches.c.post_id.in_(chunk))
+        ):
             places.setdefault(m.post_id, []).append(
                 Where(m.name, m.kind, m.ward, m.locality, m.district)
             )
