@@ -24,6 +24,7 @@ from jinja2 import Environment
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor import audit
 from monitor.alerts.service import AlertService
 from monitor.config import ConfigError, Settings, resolve_home
 from monitor.governance import GovernanceGate
@@ -129,6 +130,7 @@ async def open_runtime(
 
     parts = role_parts(role)
     home = resolve_home(settings)
+    audit.configure(settings)  # before anything records an event
     async with contextlib.AsyncExitStack() as stack:
         engine = db.create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from monitor import audit
 from monitor.config import ConfigError, Settings, load_settings
 
 
@@ -22,6 +23,7 @@ class Context:
         if self._settings is None:
             try:
                 self._settings = load_settings(self.config_path)
+                audit.configure(self._settings)  # key this process's audit events
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
             logging.basicConfig(

@@ -559,6 +559,24 @@ class Settings:
         low=0.25,
         high=8760,
     )
+    audit_key_env: str = _setting(
+        "",
+        "Name of an environment variable holding the audit log's key (32 bytes or more): each "
+        "event's hash becomes an HMAC under it, so someone who can write to the store cannot "
+        "edit an event and recompute the chain. Empty: plain SHA-256 (verify says unkeyed).",
+    )
+    audit_head_file: str = _setting(
+        "",
+        "File outside the store (another disk, a mounted share) to which the audit log's head "
+        "(count and newest hash) is appended every audit_head_minutes; `monitor audit verify` "
+        "checks it, so deleting the newest events shows. Empty: not exported.",
+    )
+    audit_head_minutes: int = _setting(
+        15,
+        "How often `monitor run` appends the audit head to audit_head_file.",
+        low=1,
+        high=1440,
+    )
     log_level: str = _setting(
         "INFO",
         "Logging level: DEBUG, INFO, WARNING or ERROR.",

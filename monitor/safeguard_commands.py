@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -153,52 +154,47 @@ def audit_group() -> None:
 )
 @pass_context
 def audit_verify(ctx: Context, expect_head: str | None) -> None:
-    """Recompute the hash chain; exit 1 and say where, if any event was edited, deleted,
-    inserted or reordered."""
+    """Recompute the hash chain (with the key from audit_key_env) and check the head exported
+    to audit_head_file; exit 1 and say where, if any event was edited, deleted, inserted or
+    reordered."""
+    settings = ctx.settings
+    key = audit.key_from_settings(settings)
+    heads: list[tuple[str, int, str]] = []
+    if expect_head:
+        try:
+            count_text, digest = expect_head.split(":", 1)
+            heads.append(("the head given", int(count_text), digest))
+        except ValueError:
+            raise click.BadParameter("use COUNT:HASH as printed by `monitor audit head`") from None
+    if settings.audit_head_file:
+        head_file = Path(settings.audit_head_file).expanduser()
+        try:
+            exported = audit.last_exported_head(head_file)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        if exported is None:
+            click.echo(f"{head_file}: no head exported yet", err=True)
+        else:
+            heads.append((f"the head exported to {head_file}", *exported))
 
-    async def work(engine: AsyncEngine) -> tuple[list[str], tuple[int, str], bool]:
+    async def work(engine: AsyncEngine) -> tuple[list[str], tuple[int, str]]:
         async with engine.connect() as conn:
-            problems = await audit.verify(conn)
-            count, newest = await audit.head(conn)
-            still_there = True
-            if expect_head:
-                still_there = await _has_event(conn, expect_head)
-        return problems, (count, newest), still_there
+            problems = await audit.verify(conn, key)
+            for source, count, digest in heads:
+                why = await audit.check_head(conn, count, digest)
+                if why is not None:
+                    problems.append(f"{source} ({count}:{digest[:12]}...): {why}")
+            return problems, await audit.head(conn)
 
-    problems, (count, newest), still_there = _with_engine(ctx.settings, work)
+    problems, (count, newest) = _with_engine(settings, work)
     for problem in problems:
         click.echo(problem, err=True)
-    if not still_there:
-        click.echo(
-            f"the event noted as {expect_head} is no longer in the log: events were deleted",
-            err=True,
-        )
-    if problems or not still_there:
+    if problems:
         click.echo(f"audit log NOT intact ({count} events)", err=True)
         sys.exit(1)
-    click.echo(f"audit log intact: {count} events, head {count}:{newest}")
-
-
-async def _has_event(conn: object, expected: str) -> bool:
-    from sqlalchemy import select
-    from sqlalchemy.ext.asyncio import AsyncConnection
-
-    from monitor.store.tables import audit_events
-
-    assert isinstance(conn, AsyncConnection)
-    try:
-        count_text, digest = expected.split(":", 1)
-        count = int(count_text)
-    except ValueError:
-        raise click.BadParameter("use COUNT:HASH as printed by `monitor audit head`") from None
-    if count == 0:
-        return True
-    row = (
-        await conn.execute(
-            select(audit_events.c.hash).order_by(audit_events.c.id).offset(count - 1).limit(1)
-        )
-    ).first()
-    return row is not None and row[0] == digest
+    kind = "keyed (HMAC-SHA256)" if key else "unkeyed: set audit_key_env"
+    checked = "; exported head checked" if heads else "; no exported head to check"
+    click.echo(f"audit log intact: {count} events, head {count}:{newest} ({kind}{checked})")
 
 
 @audit_group.command("head")

@@ -5,16 +5,19 @@ Called once by the composition root."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor import config_audit, retention
+from monitor import audit, config_audit, retention
 from monitor.config import Settings
 from monitor.governance import GovernanceGate, rules_packs, subjects_for, utcnow
 from monitor.retention import Clock
+
+log = logging.getLogger(__name__)
 
 GOVERNANCE_REFRESH_SECONDS = 60.0
 # The first purge waits a minute after start-up, so a short command (an import, a test) does
@@ -60,6 +63,22 @@ async def start_safeguards(
             first_after=GOVERNANCE_REFRESH_SECONDS,
         )
     )
+    if schedule and settings.audit_head_file:
+        head_file = Path(settings.audit_head_file).expanduser()
+
+        async def export(now: datetime) -> None:
+            async with engine.connect() as conn:
+                await audit.export_job_head(conn, head_file, now)
+
+        await stack.enter_async_context(
+            retention.periodic(
+                "audit-head-export", settings.audit_head_minutes * 60.0, export, clock
+            )
+        )
+    elif schedule:
+        log.warning(
+            "audit_head_file is not set: deleting the newest audit events would not be detected"
+        )
     if schedule and settings.retention_purge_minutes > 0:
         every = settings.retention_purge_minutes * 60.0
         await stack.enter_async_context(
