@@ -105,12 +105,12 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
     ids = [int(r.id) for r in rows]
     evidence: dict[int, list[str]] = {i: [] for i in ids}
     for chunk in _chunks(ids):
-        for r in conn.execute(
+        for ev in conn.execute(
             select(alert_posts.c.alert_id, alert_posts.c.post_id).where(
                 alert_posts.c.alert_id.in_(chunk)
             )
         ):
-            evidence[int(r.alert_id)].append(r.post_id)
+            evidence[int(ev.alert_id)].append(ev.post_id)
     holders = {int(r.incident_id) for r in rows if r.incident_id is not None} | live_ids
     for r in rows:
         out.alerts[int(r.id)] = AlertFacts(
@@ -127,10 +127,10 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
         )
     out.posts = load_posts(conn, sorted({p for e in evidence.values() for p in e}), official_names)
     members: dict[int, set[int]] = {}
-    for r in conn.execute(select(link.c.alert_id, link.c.incident_id)):
-        members.setdefault(int(r.incident_id), set()).add(int(r.alert_id))
+    for member in conn.execute(select(link.c.alert_id, link.c.incident_id)):
+        members.setdefault(int(member.incident_id), set()).add(int(member.alert_id))
     for chunk in _chunks(sorted(holders)):
-        for r in conn.execute(
+        for inc in conn.execute(
             select(
                 incidents.c.id,
                 incidents.c.status,
@@ -139,20 +139,20 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
                 incidents.c.level,
             ).where(incidents.c.id.in_(chunk))
         ):
-            out.existing[int(r.id)] = lifecycle.Existing(
-                id=int(r.id),
-                status=r.status,
-                first_seen=_aware(r.first_seen) or r.first_seen,
-                last_seen=_aware(r.last_seen) or r.last_seen,
-                level=r.level,
-                alert_ids=frozenset(members.get(int(r.id), ())),
+            out.existing[int(inc.id)] = lifecycle.Existing(
+                id=int(inc.id),
+                status=inc.status,
+                first_seen=_aware(inc.first_seen) or inc.first_seen,
+                last_seen=_aware(inc.last_seen) or inc.last_seen,
+                level=inc.level,
+                alert_ids=frozenset(members.get(int(inc.id), ())),
             )
-    for r in conn.execute(
+    for pm in conn.execute(
         select(place_matches.c.ward, place_matches.c.locality)
         .where(place_matches.c.ward.is_not(None), place_matches.c.locality.is_not(None))
         .distinct()
     ):
-        out.ward_localities[r.ward] = r.locality
+        out.ward_localities[pm.ward] = pm.locality
     clusters = sorted({p.cluster for p in out.posts.values() if p.cluster is not None})
     clusters += [
         c
@@ -199,7 +199,7 @@ def load_posts(
             ).where(posts.c.id.in_(chunk))
         ):
             base[r.id] = r
-        for m in conn.execute(
+        for pl in conn.execute(
             select(
                 place_matches.c.post_id,
                 place_matches.c.name,
@@ -209,8 +209,8 @@ def load_posts(
                 place_matches.c.district,
             ).where(place_matches.c.post_id.in_(chunk))
         ):
-            places.setdefault(m.post_id, []).append(
-                Where(m.name, m.kind, m.ward, m.locality, m.district)
+            places.setdefault(pl.post_id, []).append(
+                Where(pl.name, pl.kind, pl.ward, pl.locality, pl.district)
             )
         for m in conn.execute(
             select(rumour_posts.c.post_id, rumour_posts.c.rumour_id, rumour_posts.c.stance).where(
@@ -218,14 +218,14 @@ def load_posts(
             )
         ):
             cluster[m.post_id] = (int(m.rumour_id), m.stance or "")
-        for m in conn.execute(
+        for lab in conn.execute(
             select(post_labels.c.post_id, post_labels.c.value).where(
                 post_labels.c.post_id.in_(chunk),
                 post_labels.c.name == "kind",
                 post_labels.c.origin != "classifier",
             )
         ):
-            kinds.setdefault(m.post_id, set()).add(m.value)
+            kinds.setdefault(lab.post_id, set()).add(lab.value)
     out: dict[str, PostFacts] = {}
     for pid, r in base.items():
         c = cluster.get(pid)
