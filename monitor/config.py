@@ -115,9 +115,27 @@ class Settings:
         choices=("auto", "cpu", "cuda"),
     )
     classifier_quantize: bool = _setting(
-        True,
-        "Run the encoder's linear layers in int8 (dynamic quantisation) on CPU: faster, with "
-        "scores within the tolerance stated in the model card. Ignored on a GPU (fp16 there).",
+        False,
+        "Run the PyTorch encoder's linear layers in int8 (dynamic quantisation) on CPU. Off "
+        "by default: a post's scores then depend on the other posts in its batch, so they "
+        "cannot be reproduced. Ignored by the onnx runtime and on a GPU (fp16 there).",
+    )
+    classifier_runtime: str = _setting(
+        "auto",
+        "What runs the encoder: 'onnx' (ONNX Runtime fp32 on CPU: the fastest measured, "
+        "scores independent of the batch), 'torch' (PyTorch; fp16 on a GPU), or 'auto' "
+        "(torch on a GPU, else onnx, falling back to torch with a warning saying why).",
+    )
+    classifier_cache_size: int = _setting(
+        4096,
+        "Distinct normalised post texts whose encoder output is kept (least recently used "
+        "dropped first), so reposts and copy-paste campaigns are encoded once. 0: no cache.",
+    )
+    classifier_cache_dir: str = _setting(
+        "",
+        "Folder for the encoder exported to ONNX (about 90 MB, built once at first start or "
+        "by `monitor train`). Empty: $XDG_CACHE_HOME/community-tension-monitor "
+        "(~/.cache/community-tension-monitor).",
     )
     queue_size: int = _setting(
         1000,

