@@ -72,6 +72,7 @@ class Runtime:
     places: PlaceMatcher | None = None  # the gazetteers ingest matches against
     governance: GovernanceGate | None = None  # which rule packs and gazetteers may run
     stop_report: StopReport | None = None  # what the pipeline's stop left undone
+    leadership: Leadership | None = None  # where this role schedules (readiness reads it)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -174,6 +175,7 @@ async def open_runtime(
             max_backoff=settings.store_retry_max_s,
             max_restarts=settings.pipeline_max_restarts,
         )
+        leadership = None
         if "schedule" in parts:
             pipeline.on_processed(alert_service.wake)
             follower = None
@@ -212,6 +214,7 @@ async def open_runtime(
             http=http,
             places=ingestor.ingestor.places,
             governance=governance,
+            leadership=leadership,
         )
 
         async def stop_pipeline() -> None:

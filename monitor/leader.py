@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.faults import backoff, describe
+
 log = logging.getLogger(__name__)
 
 # Any fixed 64-bit number that no other application on the same database uses.
@@ -35,6 +37,7 @@ class Leadership:
         self.retry_seconds = retry_seconds
         self.check_seconds = check_seconds
         self.is_leader = False
+        self.error: str | None = None  # why leading failed last, until it succeeds (readiness)
 
     async def run(
         self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
@@ -49,15 +52,30 @@ class Leadership:
                 await self._try_to_lead(start, stop)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                self.error = describe(exc)
                 log.exception("leadership: lost the database; trying again")
             await asyncio.sleep(self.retry_seconds)
 
     async def _lead_forever(
         self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
     ) -> None:
+        # A start that fails (the store away at that moment) is retried with backoff rather
+        # than leaving the process without its scheduler, silently.
+        attempt = 0
+        while True:
+            try:
+                await start()
+                break
+            except Exception as exc:
+                self.error = describe(exc)
+                log.exception("scheduler failed to start; retrying")
+                with contextlib.suppress(Exception):
+                    await stop()
+                await asyncio.sleep(backoff(attempt, cap=self.retry_seconds * 6))
+                attempt += 1
+        self.error = None
         self.is_leader = True
-        await start()
         try:
             await asyncio.Event().wait()
         finally:
@@ -77,6 +95,7 @@ class Leadership:
             self.is_leader = True
             try:
                 await start()
+                self.error = None
                 while True:  # a dead connection means the lock is gone too
                     await asyncio.sleep(self.check_seconds)
                     await conn.execute(select(1))

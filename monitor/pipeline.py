@@ -99,6 +99,8 @@ class PipelineStats:
     quarantined: int = 0
     store_retries: int = 0
     worker_restarts: int = 0
+    quarantine_held: int = -1  # read from the store at each /metrics scrape; -1: unknown
+    stored_unprocessed: int = -1
     per_place: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
@@ -273,6 +275,8 @@ class Pipeline:
         """Wait until the posts stored but unprocessed at start and every post queued so far
         are processed (shutdown, `import`, `demo --once`). False when `timeout` passed first;
         raises `PipelineFailed` if the worker failed for good meanwhile."""
+
+        self._raise_if_failed()
 
         async def done() -> None:
             while self._worker is not None and not self.health.resumed:

@@ -142,6 +142,10 @@ class CollectorSet:
             except Exception:
                 log.exception("could not record collector health")
 
+    def dead(self) -> list[str]:
+        """Collectors whose task ended by itself (a failure; readiness reports them)."""
+        return [t.get_name() for t in self._tasks if t.done() and not t.cancelled()]
+
     def _finished(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
             return

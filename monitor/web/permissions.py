@@ -49,6 +49,7 @@ ROUTES: dict[str, Access] = {
     # open
     "static": PUBLIC,
     "healthz": PUBLIC,
+    "readyz": PUBLIC,
     "metrics": PUBLIC,
     "login": PUBLIC,
     "login_submit": PUBLIC,

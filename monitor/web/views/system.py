@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from monitor import health
 from monitor.app import RUNTIME
 from monitor.store import overview
 from monitor.store import signals as signal_store
-from monitor.web.metrics import exposition
+from monitor.web.metrics import exposition, refresh_store_gauges
 from monitor.web.queries import alerts as alert_queries
 from monitor.web.queries import rumours as rumour_queries
 from monitor.web.render import page
@@ -17,20 +18,30 @@ routes = web.RouteTableDef()
 
 @routes.get("/healthz", name="healthz")
 async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers and its pipeline has not failed for good (503: restart
+    it). Whether it can do its work now is `/readyz`."""
     rt = request.app[RUNTIME]
-    try:
-        async with rt.engine.connect() as conn:
-            await overview.totals(conn)
-    except Exception as exc:  # the probe must answer, not crash
-        return web.json_response({"status": "error", "store": str(exc)}, status=503)
-    return web.json_response(
-        {"status": "ok", "queue_depth": rt.pipeline.queue_depth, "classifier": rt.classifier.name}
+    ok, body = health.alive(rt.pipeline)
+    body.update(status="ok" if ok else "failed", classifier=rt.classifier.name)
+    return web.json_response(body, status=200 if ok else 503)
+
+
+@routes.get("/readyz", name="readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the store takes a write, every stage is alive, the worker keeps up; 503
+    with the reasons when not."""
+    rt = request.app[RUNTIME]
+    result = await health.readiness(
+        rt.engine, rt.pipeline, rt.settings.ready_max_batch_age_s, rt.collectors, rt.leadership
     )
+    return web.json_response(result.body(), status=200 if result.ready else 503)
 
 
 @routes.get("/metrics", name="metrics")
 async def metrics(request: web.Request) -> web.Response:
-    body = exposition(request.app[RUNTIME].metrics)
+    rt = request.app[RUNTIME]
+    await refresh_store_gauges(rt.engine, rt.pipeline)
+    body = exposition(rt.metrics)
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
