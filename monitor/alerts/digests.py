@@ -38,6 +38,8 @@ from monitor.store.tables import (
     alert_posts,
     alerts,
     digest_runs,
+    incident_alerts,
+    incidents,
     notifications,
     place_matches,
     post_labels,
@@ -91,6 +93,7 @@ async def digest_view(
         "map_attribution": chart.ATTRIBUTION,
         "alerts": [],
         "alerts_by_kind": [],
+        "incidents": [],
         "rumours": [],
     }
     active = await _alerts_in(conn, start, end)
@@ -136,12 +139,83 @@ async def digest_view(
             {"kind": k, "count": v[0], "open": v[1]}
             for k, v in sorted(kinds.items(), key=lambda kv: -kv[1][0])
         ]
+    if "incidents" in spec.sections:
+        view["incidents"] = await _incidents(conn, chosen, spec, link)
     if "rumours" in spec.sections:
         rumours = [a for a in chosen if a["labels"].get("kind", "").startswith(RUMOUR_KIND_PREFIX)]
         view["rumours"] = await _rumours(conn, rumours, start, end, spec, link)
     # Small distinct-author counts could single people out: shown as "<k" (monitor/privacy).
-    suppress_rows([*view["alerts"], *view["rumours"]], min_count)
+    suppress_rows([*view["alerts"], *view["incidents"], *view["rumours"]], min_count)
     return view
+
+
+async def _incidents(
+    conn: AsyncConnection, chosen: list[dict[str, Any]], spec: DigestSpec, link: str
+) -> list[dict[str, Any]]:
+    """The incidents (stories) the period's chosen alerts belong to, most severe first, each
+    with how many of its alerts were active. Held incidents (below the precision gate) and
+    merged ones are left out. A rumour's headline is its claim as posted, so a digest without
+    excerpts names it by its places instead."""
+    by_alert = {a["id"]: a for a in chosen}
+    if not by_alert:
+        return []
+    counts: dict[int, int] = {}
+    ids = sorted(by_alert)
+    for i in range(0, len(ids), 500):
+        for member in (
+            await conn.execute(
+                select(incident_alerts.c.incident_id, incident_alerts.c.alert_id).where(
+                    incident_alerts.c.alert_id.in_(ids[i : i + 500])
+                )
+            )
+        ).all():
+            counts[int(member.incident_id)] = counts.get(int(member.incident_id), 0) + 1
+    if not counts:
+        return []
+    found = (
+        (
+            await conn.execute(
+                select(incidents).where(
+                    incidents.c.id.in_(sorted(counts)),
+                    incidents.c.status.in_(("open", "cooling", "closed")),
+                )
+            )
+        )
+        .mappings()
+        .all()
+    )
+    rank = {"critical": 4, "high": 3, "medium": 2, "low": 1}
+    out = []
+    for r in sorted(found, key=lambda m: (-rank.get(m["level"], 0), -m["post_count"], m["id"])):
+        places = list(r["wards"] or []) or list(r["localities"] or [])
+        headline = r["headline"]
+        if r["family"] == "rumour" and not spec.excerpts:
+            headline = "Rumour spreading in " + (", ".join(places[:4]) or "no named place")
+        gathering = r["gathering"] or {}
+        out.append(
+            {
+                "id": r["id"],
+                "headline": headline,
+                "family": r["family"],
+                "status": r["status"],
+                "level": r["level"],
+                "trend": r["trend"],
+                "kinds": list(r["kinds"] or []),
+                "places": places,
+                "post_count": r["post_count"],
+                "authors": r["author_count"],
+                "alerts": r["alert_count"],
+                "alerts_in_period": counts[int(r["id"])],
+                "gathering": ", ".join(
+                    p for p in (gathering.get("where"), gathering.get("when")) if p
+                )
+                or None,
+                "first_seen": r["first_seen"].isoformat(),
+                "last_seen": r["last_seen"].isoformat(),
+                "url": f"{link}/incidents/{r['id']}" if link else None,
+            }
+        )
+    return out[: spec.top]
 
 
 async def _alerts_in(conn: AsyncConnection, start: datetime, end: datetime) -> list[dict[str, Any]]:
