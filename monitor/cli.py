@@ -66,3 +66,6 @@ from monitor.classify.commands import COMMANDS as _classify_commands  # noqa: E4
 
 for _command in _classify_commands:
     cli.add_command(_command)
+from monitor.quarantine_commands import quarantine_group  # noqa: E402
+
+cli.add_command(quarantine_group)

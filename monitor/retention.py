@@ -6,6 +6,8 @@ pseudonym keys; write a receipt to the audit log.
   baselines are kept.
 - Alert excerpts go `alert_excerpt_retention_days` after they were added (default 365), with
   their copies in stored digests, the local mailbox and rumours' representative claims.
+- Quarantined records (which may hold post text) go with post text, `retention_days` after
+  they were first quarantined.
 - Author keys of past periods are deleted, so pseudonyms made with them can never be linked.
 
 On SQLite the write-ahead log is checkpointed and truncated afterwards, and `secure_delete` (set
@@ -33,7 +35,8 @@ from monitor import audit
 from monitor.config import Settings
 from monitor.ingest import period_start
 from monitor.privacy.erase import erase_copies
-from monitor.store.tables import alert_posts, author_keys, posts, rumours
+from monitor.store import quarantine as quarantine_store
+from monitor.store.tables import alert_posts, author_keys, posts, quarantine, rumours
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class PurgeReport:
     copies_scrubbed: int
     keys_destroyed: int
     wal_truncated: bool | None = None  # SQLite only: the -wal file emptied afterwards
+    quarantine_purged: int = 0  # quarantined records (they may hold post text)
 
     def receipt(self) -> dict[str, object]:
         out = asdict(self)
@@ -116,6 +120,9 @@ async def purge(
                 keys_destroyed=await _count(
                     conn, select(author_keys.c.period).where(author_keys.c.period < current_period)
                 ),
+                quarantine_purged=await _count(
+                    conn, select(quarantine.c.id).where(quarantine.c.first_at < text_before)
+                ),
             )
             await conn.rollback()
             return report
@@ -123,6 +130,7 @@ async def purge(
         excerpts, copies = await _purge_excerpts(conn, excerpts_before, now)
         claims = await _clear_claims(conn, excerpts_before, now)
         keys = await conn.execute(delete(author_keys).where(author_keys.c.period < current_period))
+        held = await quarantine_store.purge(conn, text_before)
         report = PurgeReport(
             at=now,
             dry_run=False,
@@ -133,6 +141,7 @@ async def purge(
             rumour_claims_cleared=claims,
             copies_scrubbed=copies,
             keys_destroyed=int(keys.rowcount or 0),
+            quarantine_purged=held,
         )
         await audit.record(
             conn,

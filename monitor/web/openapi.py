@@ -117,6 +117,7 @@ def _change(route: str, summary: str, body: dict[str, Any] | None = None) -> dic
     return op
 
 
+QID = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 IID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
@@ -351,6 +352,21 @@ def document() -> dict[str, Any]:
                     "The newest audit events (100 per page)",
                     OBJECT,
                     parameters=[_query("before", "only events with a smaller id")],
+                )
+            },
+            "/api/v1/quarantine": {
+                "get": _op(
+                    "api_quarantine",
+                    "Records that failed a pipeline stage on their own (no author, no ids)",
+                    OBJECT,
+                )
+            },
+            "/api/v1/quarantine/{entry_id}/retry": {
+                "post": _op(
+                    "api_quarantine_retry",
+                    "Run a quarantined record through the pipeline again (after a fix)",
+                    OBJECT,
+                    parameters=[QID, CSRF],
                 )
             },
         },

@@ -117,6 +117,11 @@ ROUTES: dict[str, Access] = {
     # administration
     "audit": ADMIN,
     "api_audit": ADMIN,
+    # records that failed a stage: they may hold post text, so viewing them is evidence
+    "quarantine": Access(_roles("admin"), evidence=True),
+    "api_quarantine": Access(_roles("admin"), evidence=True),
+    "quarantine_retry": ADMIN,
+    "api_quarantine_retry": ADMIN,
 }
 
 DENY = Access(frozenset())

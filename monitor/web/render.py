@@ -31,6 +31,7 @@ NAV = (
     ("sources", "/sources", "Sources"),
     ("rules", "/rules", "Rules"),
     ("audit", "/audit", "Audit log"),
+    ("quarantine", "/admin/quarantine", "Quarantine"),
 )
 
 

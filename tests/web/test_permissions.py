@@ -74,6 +74,7 @@ async def ids(runtime: Runtime, seeded: Seeded) -> dict[str, str]:
         "plan_id": "1",
         "run_id": "1",
         "name": "liaison-daily",
+        "entry_id": "1",
     }
 
 

@@ -15,6 +15,7 @@ from monitor.web.views import (
     incidents,
     ingest,
     justify,
+    quarantine,
     queue,
     rules,
     rumours,
@@ -38,4 +39,5 @@ def all_routes() -> list[web.RouteTableDef]:
         api.routes,
         justify.routes,
         ingest.routes,
+        quarantine.routes,
     ]

@@ -1,0 +1,73 @@
+"""`monitor quarantine list|retry`: records that failed a pipeline stage on their own.
+
+Retry after fixing the cause (a rule pack, a setting, an upgrade): each record goes through
+the pipeline again; those that still fail return to the quarantine with one more attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import click
+
+from monitor.app import open_runtime
+from monitor.cli_context import Context, pass_context
+from monitor.store import db, quarantine
+
+
+@click.group("quarantine")
+def quarantine_group() -> None:
+    """Records that failed a pipeline stage on their own: list them, retry them."""
+
+
+@quarantine_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@pass_context
+def quarantine_list(ctx: Context, as_json: bool, limit: int) -> None:
+    """List quarantined records: stage, error, attempts (never an author, id or link)."""
+
+    async def main() -> tuple[list[quarantine.Entry], int]:
+        engine = db.create_engine(ctx.settings.database_url)
+        try:
+            await db.upgrade(engine)
+            async with engine.connect() as conn:
+                return await quarantine.entries(conn, limit=limit), await quarantine.count(conn)
+        finally:
+            await engine.dispose()
+
+    entries, total = asyncio.run(main())
+    for e in entries:
+        shown = e.shown()
+        if as_json:
+            click.echo(json.dumps(shown, default=str))
+        else:
+            click.echo(
+                f"{e.id:>6}  {e.stage:<10} attempts {e.attempts:<3} {e.source:<20} {e.error}"
+            )
+    if not as_json:
+        click.echo(f"{total} records in the quarantine")
+
+
+@quarantine_group.command("retry")
+@click.argument("ids", nargs=-1, type=click.IntRange(1, 2**31 - 1))
+@click.option("--all", "retry_all", is_flag=True, help="Retry every quarantined record.")
+@pass_context
+def quarantine_retry(ctx: Context, ids: tuple[int, ...], retry_all: bool) -> None:
+    """Run quarantined records through the pipeline again (after a fix). Exit 1 if any
+    failed again."""
+    if not ids and not retry_all:
+        raise click.UsageError("name record ids (see `monitor quarantine list`) or --all")
+
+    async def main() -> tuple[int, int]:
+        async with open_runtime(ctx.settings) as rt:
+            chosen = list(ids)
+            if retry_all:
+                async with rt.engine.connect() as conn:
+                    chosen = [e.id for e in await quarantine.entries(conn, limit=1_000_000)]
+            return await rt.pipeline.retry_quarantined(chosen)
+
+    done, failed = asyncio.run(main())
+    click.echo(f"{done} went through, {failed} failed again and stay in the quarantine")
+    raise SystemExit(1 if failed else 0)
