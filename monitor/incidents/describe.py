@@ -119,9 +119,12 @@ def summarise(
     ward_localities: Mapping[str, str] | None = None,
     claims: Mapping[int, str] | None = None,
     counter_texts: Collection[frozenset[str]] = (),
+    answers: Sequence[PostFacts] = (),
 ) -> Summary:
     """The incident a person sees for this story; `claims` maps a rumour cluster to its
-    claim text (registered, else its representative excerpt)."""
+    claim text (registered, else its representative excerpt); `answers` are posts outside
+    the alerts' evidence that may answer it (its cluster's members, public organisations'
+    posts in its places and time): those that are responses are counted as such."""
     places_map = ward_localities or {}
     mine = [a for a in alerts if a.id in set(story.alert_ids)]
     evidence_ids = sorted({p for a in mine for p in a.posts if p in posts})
@@ -129,6 +132,11 @@ def summarise(
     responses = [p for p in evidence if is_response(p, counter_texts)]
     response_ids = {p.id for p in responses}
     core = [p for p in evidence if p.id not in response_ids]
+    responses += [
+        p
+        for p in answers
+        if p.id not in response_ids and p.id not in posts and is_response(p, counter_texts)
+    ]
     officials = [p for p in responses if is_counter_message(p, counter_texts)]
 
     # Places: each alert's own place, and the wards its (non-response) posts name.

@@ -17,7 +17,7 @@ from monitor.incidents.model import PostFacts
 # Rule label kinds that mark a post as a response (packs may label calming or solidarity).
 RESPONSE_KINDS = frozenset({"calming", "counter_speech", "solidarity", "response"})
 RESPONSE_STANCES = frozenset({"deny", "query"})
-MATCH_AT = 0.6  # share of the post's word triples found in the counter message
+MATCH_AT = 0.75  # share of the post's word triples found in the counter message
 MIN_SHARED = 4
 _WORD = re.compile(r"[a-z0-9#']+")
 

@@ -22,6 +22,7 @@ from monitor.incidents.model import (
     MERGED,
     AlertFacts,
     PostFacts,
+    Story,
     Where,
 )
 from monitor.incidents.responses import words
@@ -52,6 +53,8 @@ class Inputs:
     ward_localities: dict[str, str] = field(default_factory=dict)
     claims: dict[int, str] = field(default_factory=dict)
     counter_texts: list[frozenset[str]] = field(default_factory=list)
+    members: dict[int, list[PostFacts]] = field(default_factory=dict)  # cluster -> responders
+    officials: list[PostFacts] = field(default_factory=list)  # public organisations' posts
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -168,6 +171,9 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
             text = claim.claim_text or claim.representative
             if text:
                 out.claims[int(claim.id)] = text
+    out.members, out.officials = load_answers(
+        conn, sorted(set(clusters)), list(out.alerts.values()), official_names
+    )
     out.counter_texts = [
         words(r.text)
         for r in conn.execute(
@@ -175,6 +181,52 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
         )
     ]
     return out
+
+
+def load_answers(
+    conn: Connection,
+    clusters: Sequence[int],
+    in_play: Sequence[AlertFacts],
+    official_names: Collection[str],
+) -> tuple[dict[int, list[PostFacts]], list[PostFacts]]:
+    """Posts that may answer a story without being in its alerts' evidence: the members of
+    its claim clusters that deny or question the claim or come from a public organisation,
+    and public organisations' own posts over the alerts' time (an episode's calming appeals)."""
+    wanted: set[str] = set()
+    by_cluster: dict[int, list[str]] = {}
+    for chunk in _chunks(list(clusters)):
+        for m in conn.execute(
+            select(rumour_posts.c.rumour_id, rumour_posts.c.post_id)
+            .select_from(rumour_posts.join(posts, posts.c.id == rumour_posts.c.post_id))
+            .where(
+                rumour_posts.c.rumour_id.in_(chunk),
+                rumour_posts.c.state == "member",
+                or_(
+                    rumour_posts.c.stance.in_(("deny", "query")),
+                    posts.c.author_name.is_not(None),
+                ),
+            )
+        ):
+            by_cluster.setdefault(int(m.rumour_id), []).append(m.post_id)
+            wanted.add(m.post_id)
+    official_ids: list[str] = []
+    if official_names and in_play:
+        start = min(a.first_seen for a in in_play)
+        end = max(a.last_seen for a in in_play)
+        official_ids = [
+            r.id
+            for r in conn.execute(
+                select(posts.c.id).where(
+                    posts.c.author_name.in_(sorted(official_names)),
+                    posts.c.created_at >= start,
+                    posts.c.created_at <= end,
+                )
+            )
+        ]
+        wanted |= set(official_ids)
+    facts = load_posts(conn, sorted(wanted), official_names)
+    members = {c: [facts[p] for p in ids if p in facts] for c, ids in by_cluster.items()}
+    return members, [facts[p] for p in official_ids if p in facts]
 
 
 def load_posts(
@@ -259,6 +311,7 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
             ward_localities=inputs.ward_localities,
             claims=inputs.claims,
             counter_texts=inputs.counter_texts,
+            answers=_answers(story, inputs, cfg),
         )
         times = sorted(
             {
@@ -270,6 +323,22 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
         )
         described.append((story, summary, times))
     return lifecycle.plan(described, inputs.alerts, inputs.existing, now, cfg)
+
+
+def _answers(story: Story, inputs: Inputs, cfg: IncidentsConfig) -> list[PostFacts]:
+    """Candidate responses to one story: its cluster's responders, and public organisations'
+    posts naming its wards within its time (plus the gap)."""
+    found = list(inputs.members.get(story.cluster, [])) if story.cluster is not None else []
+    mine = [inputs.alerts[a] for a in story.alert_ids]
+    wards = {
+        w for a in mine for p in a.posts if p in inputs.posts for w in inputs.posts[p].wards
+    } | {a.labels.get("area", "") for a in mine}
+    start = min(a.first_seen for a in mine) - cfg.gap
+    end = max(a.last_seen for a in mine) + cfg.gap
+    found += [
+        p for p in inputs.officials if start <= p.at <= end and (p.wards & wards or not p.wards)
+    ]
+    return found
 
 
 def _in_play(alert: AlertFacts, inputs: Inputs) -> bool:

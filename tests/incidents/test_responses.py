@@ -50,3 +50,9 @@ def test_denials_and_rule_labelled_calming_are_responses() -> None:
         post("d2", 0, "a", text="Fictional: stay calm", kinds=frozenset({"calming"}))
     )
     assert not is_response(post("d3", 0, "a", text="Fictional: it's true", stance="support"))
+
+
+def test_a_rumour_sharing_the_counter_messages_opening_words_is_still_the_rumour() -> None:
+    recorded = [words("the old mill on Toller Lane is not being turned into housing, check first")]
+    rumour = "the old mill on Toller Lane is being turned into flats for newcomers"
+    assert not matches_counter(rumour, recorded)
