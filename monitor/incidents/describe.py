@@ -155,9 +155,15 @@ def summarise(
     wards = tuple(w for w, _ in sorted(ward_weight.items(), key=lambda kv: (-kv[1], kv[0])))
     localities |= {places_map[w] for w in wards if w in places_map}
 
-    times = [p.at for p in core] or [a.first_seen for a in mine] + [a.last_seen for a in mine]
-    first_seen: datetime = min(min(times), min(a.first_seen for a in mine))
-    last_seen: datetime = max(max(times), max(a.last_seen for a in mine))
+    # The story's span: its posts' own times, from the alerts a rule or a level raised (the
+    # classifier's flags count as posts but do not stretch the story to a stray early post).
+    spanning = [a for a in mine if not a.from_classifier_only] or mine
+    span_ids = {p for a in spanning for p in a.posts}
+    times = [p.at for p in core if p.id in span_ids]
+    times += [t for a in spanning if not a.posts for t in (a.first_seen, a.last_seen)]
+    times = times or [t for a in spanning for t in (a.first_seen, a.last_seen)]
+    first_seen: datetime = min(times)
+    last_seen: datetime = max(times)
 
     calls = [posts[p] for a in mine if a.kind in GATHER_KINDS for p in a.posts if p in posts]
     found_gathering = gathering.extract(sorted({c.id: c for c in calls}.values(), key=_by_id))

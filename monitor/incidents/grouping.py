@@ -14,7 +14,8 @@ never on the order they arrived in):
    posts, or one is a threat or call to gather whose posts name the other's ward;
 4. an alert with no place of its own (its posts named none, or only the whole district) joins
    the episode nearest to it in time whose span (plus the gap) holds most of its posts, else
-   the rumour its posts belong to;
+   the rumour its posts belong to; an alert from the classifier alone joins an episode in its
+   own ward the same way, never by place and time alone;
    "unplaced" is never a place.
 """
 
@@ -203,7 +204,9 @@ def group(
 
     # 3. episodes: same place, the same posts, or a call naming the other's place; close in time
     episode = [i for i, a in enumerate(ordered) if a.family == EPISODE]
-    placed = [i for i in episode if anchors[i].placed]
+    # The classifier alone links nothing: its alerts only join an episode most of their posts
+    # fall within (step 4), so a stray flag days earlier cannot stretch a story.
+    placed = [i for i in episode if anchors[i].placed and not ordered[i].from_classifier_only]
     named = [_named_wards(ordered[i], posts) for i in range(len(ordered))]
     for x, i in enumerate(placed):
         for j in placed[x + 1 :]:
@@ -216,26 +219,38 @@ def group(
 
     # 4. alerts with no place of their own join the episode nearest in time, else their rumour
     spans: dict[int, tuple[datetime, datetime, int]] = {}
+    wards_of: dict[int, set[str]] = {}
     for i in placed:
         r = g.find(i)
         lo, hi, n = spans.get(r, (ordered[i].first_seen, ordered[i].last_seen, 0))
         spans[r] = (min(lo, ordered[i].first_seen), max(hi, ordered[i].last_seen), n + 1)
+        wards_of.setdefault(r, set()).update(w for w in (anchors[i].ward,) if w)
+    placed_set = set(placed)
     for i in episode:
-        if anchors[i].placed:
+        if i in placed_set:
             continue
         a = ordered[i]
         times = [posts[p].at for p in a.posts if p in posts] or [a.first_seen, a.last_seen]
         best: tuple[timedelta, int, datetime, int] | None = None
         for root, (lo, hi, n) in spans.items():
+            if anchors[i].ward is not None and anchors[i].ward not in wards_of.get(root, set()):
+                continue  # a placed alert joins only an episode in its own ward
             distance = max(lo - a.last_seen, a.first_seen - hi, timedelta(0))
             inside = sum(1 for t in times if lo - gap <= t <= hi + gap)
-            if distance > gap or 2 * inside < len(times):
+            if distance > gap or 2 * inside <= len(times):
                 continue  # most of its posts must fall within the episode's time
             candidate = (distance, -n, lo, root)
             if best is None or candidate < best:
                 best = candidate
         if best is not None:
-            g.join(best[3], i, "no place of its own: the episode at the same time")
+            why = (
+                "the episode in its place at the same time"
+                if anchors[i].placed
+                else ("no place of its own: the episode at the same time")
+            )
+            g.join(best[3], i, why)
+            continue
+        if anchors[i].placed:
             continue
         c = cluster_of(a, posts)
         if c is not None and c in by_cluster:

@@ -162,6 +162,9 @@ def _open(change: Change, summary: Summary, now: datetime, cfg: IncidentsConfig)
         return
     change.status = OPEN
     change.events.append(("opened", _passes(summary)))
+    if now - summary.last_seen >= cfg.cool_after:
+        change.status = COOLING
+        change.events.append(("cooling", f"no new posts for {_h(cfg.cool_after)}"))
 
 
 def _next_status(

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from monitor.incidents.grouping import group
 from monitor.incidents.model import EPISODE, RUMOUR
-from tests.incidents.helpers import LOCALITY, alert, crowd, index, landmark, ward
+from tests.incidents.helpers import LOCALITY, alert, crowd, index, landmark, post, ward
 
 GAP = timedelta(hours=6)
 WARDS = ("Toller", "Manningham", "Heaton", "City", "Little Horton", "Wibsey")
@@ -145,3 +145,21 @@ def test_an_analysts_split_is_kept_apart() -> None:
     pinned = [replace(a, incident=9 if a.id == 104 else 8, pinned=True) for a in alerts]
     stories = group(pinned, posts, GAP, LOCALITY)
     assert partition(stories) == {frozenset({101, 102, 103, 105}), frozenset({104})}
+
+
+def test_a_stray_classifier_flag_days_earlier_does_not_join_or_stretch_the_episode() -> None:
+    alerts, posts = episode_alerts()
+    stray = [
+        post("fox1", -3 * 24 * 60, "fox-a", (ward("Little Horton"),), "Fictional: foxes again"),
+        post("fox2", 60, "fox-b", (ward("Little Horton"),), "Fictional: so angry"),
+    ]
+    during = crowd("hostile", 5, 20, 20, (ward("Little Horton"),), "Fictional: hostile post")
+    posts |= index(stray, during)
+    alerts += [
+        alert(401, "hostility", "Little Horton", stray, topic="hostile_content"),
+        alert(402, "hostility", "Little Horton", during, topic="hostile_content"),
+    ]
+    stories = group(alerts, posts, GAP, LOCALITY)
+    assert frozenset({401}) in partition(stories)  # half its posts are days away
+    episode = next(s for s in stories if 101 in s.alert_ids)
+    assert 402 in episode.alert_ids  # flagged during the episode, in its ward
