@@ -38,6 +38,8 @@ class IncidentStage:
         self.official_names = frozenset(official_names)
         self.failures = 0
         self._tables: bool | None = None
+        self._marker: tuple[Any, datetime] | None = None  # alerts' last change, event clock
+        self._deadline: datetime | None = None  # the next cooling or closing due
 
     @classmethod
     def from_settings(cls, settings: Settings, home: Path) -> IncidentStage:
@@ -58,8 +60,18 @@ class IncidentStage:
             return
         try:
             async with conn.begin_nested():
+                marker = await conn.run_sync(store.change_marker, now)
+                if self._marker is not None and marker[0] == self._marker[0]:
+                    # No alert changed since the last regrouping: only time can move an
+                    # incident on (cooling, closing), and not before the next deadline.
+                    deadline = self._deadline
+                    if deadline is None or marker[1] < deadline:
+                        return
                 await conn.run_sync(store.refresh, self.config, now, self.official_names)
+                self._deadline = await conn.run_sync(store.next_deadline, self.config)
+                self._marker = marker
         except Exception:
+            self._marker = None
             self.failures += 1
             log.exception(
                 "incidents failed on a batch of %d posts; regrouping next batch", len(items)

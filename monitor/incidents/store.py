@@ -20,6 +20,7 @@ from monitor.incidents.model import (
     CLOSED,
     LIVE_STATES,
     MERGED,
+    OPEN,
     AlertFacts,
     PostFacts,
     Story,
@@ -76,6 +77,24 @@ def event_clock(conn: Connection, wall: datetime) -> datetime:
         ).scalar()
     )
     return min(latest, wall) if latest is not None else wall
+
+
+def change_marker(conn: Connection, wall: datetime) -> tuple[Any, datetime]:
+    """(the alerts' latest change, the event clock): when the first is as it was at the last
+    regrouping, nothing but time can have moved the incidents on."""
+    changed = conn.execute(select(func.max(alerts.c.updated_at), func.max(alerts.c.id))).one()
+    return (tuple(changed), event_clock(conn, wall))
+
+
+def next_deadline(conn: Connection, cfg: IncidentsConfig) -> datetime | None:
+    """The event time at which the next live incident is due to cool or close."""
+    due: list[datetime] = []
+    for r in conn.execute(
+        select(incidents.c.status, incidents.c.last_seen).where(incidents.c.status.in_(LIVE_STATES))
+    ):
+        last = _aware(r.last_seen) or r.last_seen
+        due.append(last + (cfg.cool_after if r.status == OPEN else cfg.close_after))
+    return min(due) if due else None
 
 
 def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Inputs:
