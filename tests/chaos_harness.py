@@ -114,6 +114,11 @@ class Service:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
+    def cleanup(self) -> None:
+        """Never leave a server running after a failed test."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
     def terminate(self, timeout: float = 60) -> tuple[int, str]:
         assert self.proc is not None and self.log is not None
         self.proc.send_signal(signal.SIGTERM)
@@ -214,7 +219,7 @@ def tally(db: Path, accepted: set[str], platform: str) -> Tally:
     stored = {i.split(":", 1)[1] for i in ids}
     return Tally(
         accepted=len(accepted),
-        stored=len(stored),
+        stored=len(accepted & stored),
         lost=len(accepted - stored),
         duplicated=(len(ids) - len(set(ids))) + int(dup_labels) + int(dup_alert_posts),
         unprocessed=int(unprocessed),

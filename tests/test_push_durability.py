@@ -32,8 +32,11 @@ def test_posts_answered_202_survive_sigkill_of_monitor_run(tmp_path: Path) -> No
             service.start()
     finally:
         pusher.stop()
-    assert wait_processed(db) == 0
-    code, log = service.terminate()
+    try:
+        assert wait_processed(db) == 0
+        code, log = service.terminate()
+    finally:
+        service.cleanup()
     figures = tally(db, pusher.accepted, "partner")
     print(figures.line("push", kills))
     assert figures.accepted >= 900
