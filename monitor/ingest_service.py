@@ -44,5 +44,12 @@ class KeyedIngestor:
                 log.warning("refused post from %s: %s", raw.source, exc)
         return out
 
-    async def author_refs(self, platform: str, author_id: str) -> list[str]:
+    async def author_refs(
+        self, platform: str, author_id: str, now: datetime | None = None
+    ) -> list[str]:
+        """The author's pseudonym under every key held. With `now`, the current period's key is
+        made first if missing, so that a deletion recorded before any post of the period was
+        stored still covers the posts ingested later in it."""
+        if now is not None:
+            await self.keys.current(now)
         return [author_ref(k, platform, author_id) for k in await self.keys.held_keys()]

@@ -40,6 +40,7 @@ from monitor.queues import Delivery, Envelope, InProcessQueue, WorkQueue
 from monitor.store import alerts as alert_store
 from monitor.store import posts as post_store
 from monitor.store import quarantine
+from monitor.store import tombstones
 from monitor.types import Classifier, Post, Processed, RawPost, RuleHit
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ class PostIngestor(Protocol):
 
     async def ingest_batch(self, raws: Sequence[RawPost], now: datetime) -> list[Post]: ...
 
-    async def author_refs(self, platform: str, author_id: str) -> list[str]: ...
+    async def author_refs(
+        self, platform: str, author_id: str, now: datetime | None = None
+    ) -> list[str]: ...
 
 
 class PipelineFailed(RuntimeError):
@@ -236,16 +239,33 @@ class Pipeline:
             return await post_store.load_cursor(conn, source)
 
     async def delete_posts(self, post_ids: Sequence[str]) -> int:
+        # The tombstone commits first, then the purge: a post still queued, or stored by a
+        # worker meanwhile, is caught by one or the other (monitor/store/tombstones.py).
+        async with self.engine.begin() as conn:
+            await tombstones.record_posts(conn, post_ids, self.clock())
         async with self.engine.begin() as conn:
             n = await post_store.purge_text(conn, post_ids, self.clock())
         self.stats.deleted += n
         return n
 
     async def delete_author(self, platform: str, author_id: str) -> int:
-        refs = await self.ingestor.author_refs(platform, author_id)
+        refs = await self.ingestor.author_refs(platform, author_id, self.clock())
+        async with self.engine.begin() as conn:
+            await tombstones.record_authors(conn, platform, refs, self.clock())
         async with self.engine.begin() as conn:
             ids = await post_store.post_ids_by_author_refs(conn, platform, refs)
             n = await post_store.purge_text(conn, ids, self.clock())
+        self.stats.deleted += n
+        return n
+
+    async def honour_deletions(self, post_ids: Sequence[str]) -> int:
+        """Purge any of these just-stored posts whose deletion was recorded while they were
+        being stored or processed (on another connection): the delete wins."""
+        if not post_ids:
+            return 0
+        async with self.engine.begin() as conn:
+            gone = await tombstones.stored_and_deleted(conn, post_ids)
+            n = await post_store.purge_text(conn, gone, self.clock()) if gone else 0
         self.stats.deleted += n
         return n
 
@@ -462,7 +482,9 @@ class Pipeline:
     async def handle(self, envelopes: Sequence[Envelope]) -> list[Processed]:
         """Ingest and store the envelopes' posts, then process those not yet processed."""
         pending = await self.intake(envelopes, self.clock())
-        return await self.process(pending) if pending else []
+        done = await self.process(pending) if pending else []
+        await self.honour_deletions([p.id for p in pending])
+        return done
 
     async def intake(self, envelopes: Sequence[Envelope], now: datetime) -> list[Post]:
         """Ingest and store the envelopes' posts (with their cursors, in-process); returns

@@ -9,6 +9,7 @@ pseudonym keys; write a receipt to the audit log.
 - Quarantined records (which may hold post text) go with post text, `retention_days` after
   they were first quarantined.
 - Author keys of past periods are deleted, so pseudonyms made with them can never be linked.
+- Tombstones of platform deletions (monitor/store/tombstones.py) go with the post text's period.
 
 On SQLite the write-ahead log is checkpointed and truncated afterwards, and `secure_delete` (set
 on every connection by `monitor.store.db`) has already zeroed the freed space, so the purged text
@@ -36,6 +37,7 @@ from monitor.config import Settings
 from monitor.ingest import period_start
 from monitor.privacy.erase import erase_copies
 from monitor.store import quarantine as quarantine_store
+from monitor.store import tombstones
 from monitor.store.tables import alert_posts, author_keys, posts, quarantine, rumours
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ class PurgeReport:
     rumour_claims_cleared: int
     copies_scrubbed: int
     keys_destroyed: int
+    tombstones_forgotten: int = 0
     wal_truncated: bool | None = None  # SQLite only: the -wal file emptied afterwards
     quarantine_purged: int = 0  # quarantined records (they may hold post text)
 
@@ -131,6 +134,7 @@ async def purge(
         claims = await _clear_claims(conn, excerpts_before, now)
         keys = await conn.execute(delete(author_keys).where(author_keys.c.period < current_period))
         held = await quarantine_store.purge(conn, text_before)
+        forgotten = await tombstones.purge_expired(conn, text_before)
         report = PurgeReport(
             at=now,
             dry_run=False,
@@ -142,6 +146,7 @@ async def purge(
             copies_scrubbed=copies,
             keys_destroyed=int(keys.rowcount or 0),
             quarantine_purged=held,
+            tombstones_forgotten=forgotten,
         )
         await audit.record(
             conn,

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.privacy.erase import erase_copies
+from monitor.store import tombstones
 from monitor.store.tables import (
     alert_posts,
     place_matches,
@@ -52,12 +53,18 @@ def _post_row(post: Post) -> dict[str, Any]:
 
 
 async def insert_posts(conn: AsyncConnection, batch: Sequence[Post]) -> list[Post]:
-    """Insert the posts not already stored; return those that were new (in input order)."""
+    """Insert the posts not already stored and not reported deleted by their platform (a
+    tombstone: the delete arrived first); return those that were new (in input order)."""
     if not batch:
         return []
     unique: dict[str, Post] = {}
     for post in batch:
         unique.setdefault(post.id, post)
+    keys = [(p.id, p.platform, p.author_ref) for p in unique.values()]
+    for pid in await tombstones.deleted_among(conn, keys):
+        del unique[pid]
+    if not unique:
+        return []
     # executemany with RETURNING ("insertmanyvalues"): one cached statement, batched rows.
     stmt = _insert(conn, posts).on_conflict_do_nothing(index_elements=["id"]).returning(posts.c.id)
     result = await conn.execute(stmt, [_post_row(p) for p in unique.values()])

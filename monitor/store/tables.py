@@ -146,6 +146,26 @@ health_probes = Table(
     Column("written_at", UtcDateTime(), nullable=False),
 )
 
+# Deletions reported by a platform, kept for the text retention period (monitor/store/
+# tombstones.py): a post whose create arrives after its delete (or is still queued when the delete
+# runs) is never stored, and an account deleted stays deleted for posts still in flight.
+post_tombstones = Table(
+    "post_tombstones",
+    metadata,
+    Column("post_id", String(512), primary_key=True),
+    Column("deleted_at", UtcDateTime(), nullable=False),
+    Index("ix_post_tombstones_deleted_at", "deleted_at"),
+)
+
+author_tombstones = Table(
+    "author_tombstones",
+    metadata,
+    Column("platform", String(40), primary_key=True),
+    Column("author_ref", String(64), primary_key=True),  # the pseudonym, never the account id
+    Column("deleted_at", UtcDateTime(), nullable=False),
+    Index("ix_author_tombstones_deleted_at", "deleted_at"),
+)
+
 place_matches = Table(
     "place_matches",
     metadata,
