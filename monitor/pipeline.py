@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -39,8 +39,7 @@ from monitor.faults import StageFailed, backoff, describe, is_transient, isolate
 from monitor.queues import Delivery, Envelope, InProcessQueue, WorkQueue
 from monitor.store import alerts as alert_store
 from monitor.store import posts as post_store
-from monitor.store import quarantine
-from monitor.store import tombstones
+from monitor.store import quarantine, tombstones
 from monitor.types import Classifier, Post, Processed, RawPost, RuleHit
 
 log = logging.getLogger(__name__)
@@ -58,6 +57,16 @@ class RuleEvaluator(Protocol):
     def evaluate(
         self, post: Post, scores: dict[str, float], now: datetime
     ) -> Sequence[RuleHit]: ...
+
+
+@runtime_checkable
+class WindowedEvaluator(Protocol):
+    """A rule evaluator whose windowed rules count in the store, within the batch's
+    transaction (monitor/rules/service.py)."""
+
+    async def observe_windows(
+        self, conn: AsyncConnection, posts: Sequence[Post]
+    ) -> dict[str, list[RuleHit]]: ...
 
 
 class Stage(Protocol):
@@ -644,6 +653,17 @@ class Pipeline:
         async with self.engine.begin() as conn:
             claimed = await post_store.claim_for_processing(conn, [i.post.id for i in items], now)
             items = [i for i in items if i.post.id in claimed]
+            if isinstance(self.rules, WindowedEvaluator):
+                try:
+                    windowed = await self.rules.observe_windows(conn, [i.post for i in items])
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    raise StageFailed("rules", exc) from exc
+                items = [
+                    replace(i, hits=(*i.hits, *windowed[i.post.id])) if i.post.id in windowed else i
+                    for i in items
+                ]
             await post_store.save_processed(conn, items, now)
             self.stats.alerts_touched += await alert_store.record_hits(conn, items, now)
             for stage in self.stages:

@@ -146,6 +146,30 @@ health_probes = Table(
     Column("written_at", UtcDateTime(), nullable=False),
 )
 
+# Windowed rules' counts (monitor/rules/window_store.py): one row per post that met a windowed
+# rule's per-post conditions, per window key, kept for the window plus its baseline period, so
+# that a restart or another worker counts the same. `author_ref` is the pseudonym, only counted.
+window_events = Table(
+    "window_events",
+    metadata,
+    Column("rule_id", String(200), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("post_id", String(512), primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("author_ref", String(64), nullable=False),
+    Index("ix_window_events_rule_key_at", "rule_id", "key", "at"),
+)
+
+# Per windowed rule, the signature of its conditions (counts restart when a rule is edited);
+# the row for rule "*" holds when windows started counting (the baseline's warm-up).
+window_rules = Table(
+    "window_rules",
+    metadata,
+    Column("rule_id", String(200), primary_key=True),
+    Column("signature", String(64), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+)
+
 # Deletions reported by a platform, kept for the text retention period (monitor/store/
 # tombstones.py): a post whose create arrives after its delete (or is still queued when the delete
 # runs) is never stored, and an account deleted stays deleted for posts still in flight.
