@@ -56,7 +56,9 @@ def candidates(item: Processed) -> list[AlertCandidate]:
         key = alert_key({k: v for k, v in labels.items() if k != "severity"})
         kind = labels["kind"].replace("_", " ")
         topic = labels.get("topic", "").replace("_", " ")
-        summary = f"{kind}: {topic} in {labels['area']}" if topic else f"{kind} in {labels['area']}"
+        # "unplaced" is a label value for routing, never shown as if it were a place
+        where = "with no named place" if labels["area"] == UNPLACED else f"in {labels['area']}"
+        summary = f"{kind}: {topic} {where}" if topic else f"{kind} {where}"
         previous = found.get(key)
         if previous is None or _rank(labels) > _rank(previous.labels):
             found[key] = AlertCandidate(key=key, labels=labels, summary=summary, rule=origin)

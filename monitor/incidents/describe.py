@@ -165,6 +165,10 @@ def summarise(
     first_seen: datetime = min(times)
     last_seen: datetime = max(times)
 
+    # Responses never raise the level: an alert whose every post answers the story (a
+    # counter message a rumour rule also matched) does not count towards it.
+    leveled = [a for a in mine if not a.posts or any(p not in response_ids for p in a.posts)]
+
     calls = [posts[p] for a in mine if a.kind in GATHER_KINDS for p in a.posts if p in posts]
     found_gathering = gathering.extract(sorted({c.id: c for c in calls}.values(), key=_by_id))
 
@@ -180,7 +184,7 @@ def summarise(
         localities=tuple(sorted(localities)),
         first_seen=first_seen,
         last_seen=last_seen,
-        level=level_of(mine),
+        level=level_of(leveled or mine),
         post_count=len(core),
         author_count=authors,
         response_count=len(responses),
