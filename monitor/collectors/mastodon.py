@@ -117,7 +117,12 @@ def parse_status(status: Any, source: str = PLATFORM) -> ParsedStatus:
     spoiler = status.get("spoiler_text")
     if isinstance(spoiler, str) and spoiler.strip():
         text = f"{spoiler.strip()}\n\n{text}"  # the content warning is part of what was said
-    tags = tuple(t["name"] for t in status.get("tags") or [] if isinstance(t, dict) and "name" in t)
+    raw_tags = status.get("tags")
+    tags = tuple(
+        t["name"]
+        for t in (raw_tags if isinstance(raw_tags, list) else [])
+        if isinstance(t, dict) and isinstance(t.get("name"), str)
+    )
     quote_of = None
     quote_ = status.get("quote")
     if isinstance(quote_, dict):
