@@ -91,4 +91,7 @@ def _convert(node: yaml.Node, source: str) -> Any:
             return yaml.SafeLoader(" ").construct_object(node)
         except yaml.YAMLError as exc:
             raise YamlError(source, line, f"bad value: {exc}") from None
+        except (ValueError, OverflowError):  # an unquoted 2026-13-45 read as a date
+            why = f"{node.value[:40]!r} is not a valid value; quote it"
+            raise YamlError(source, line, why) from None
     raise YamlError(source, line, "anchors and aliases (& and *) are not allowed here")

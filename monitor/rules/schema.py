@@ -282,7 +282,11 @@ def compose(text: str, file: str) -> yaml.Node | None:
 def _scalar(node: yaml.Node) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise _Bad(node, "expected a single value here, not a list or mapping")
-    return _constructor.construct_object(node, deep=True)
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError):
+        # YAML reads 2026-13-45 unquoted as a date and fails building it: say so, not crash.
+        raise _Bad(node, f"{node.value[:40]!r} is not a valid value here; quote it") from None
 
 
 def _mapping(node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:

@@ -50,7 +50,8 @@ def verify_signature(secret: str, headers: dict[str, str], body: bytes, now: flo
         return f"missing header {exc.args[0]}"
     except ValueError:
         return "webhook-timestamp must be Unix seconds"
-    if abs(now - timestamp) > TOLERANCE_SECONDS:
+    # Compared as integers: a 400-digit timestamp does not fit a float (OverflowError, a 500).
+    if abs(int(now) - timestamp) > TOLERANCE_SECONDS:
         return "webhook-timestamp is more than 5 minutes from now"
     expected = sign(secret, msg_id, timestamp, body)
     if not any(hmac.compare_digest(expected, s) for s in signatures):
