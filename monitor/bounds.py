@@ -14,6 +14,7 @@ it cannot hold or compute with.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 MAX_COUNT = 2**31 - 1
@@ -35,3 +36,13 @@ def created_at_problem(when: datetime, now: datetime) -> str | None:
     if when > now + FUTURE_SLACK:
         return f"{when.isoformat()} is more than a day in the future"
     return None
+
+
+# A lone UTF-16 surrogate (from a JSON "\\ud800" escape) cannot be encoded as UTF-8, so no store
+# can hold it: post text has them removed by ingest's normalisation; an id, link or name
+# carrying one is refused.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value: str | None) -> bool:
+    return value is not None and _SURROGATE.search(value) is not None

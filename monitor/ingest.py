@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from monitor.bounds import clamp_count, created_at_problem
+from monitor.bounds import clamp_count, created_at_problem, has_lone_surrogate
 from monitor.config import Settings
 from monitor.places import PlaceMatcher
 from monitor.privacy.allowlist import PublicAccounts
@@ -286,6 +286,20 @@ class Ingestor:
         ):
             if value is not None and len(value) > limit:
                 raise IngestError(f"{raw.post_id[:80]}: {field} is too long for the store")
+        for field, value in (
+            ("id", raw.post_id),
+            ("source", raw.source),
+            ("author", raw.author_id),
+            ("url", raw.url),
+            ("language", raw.language),
+            ("reply_to", raw.reply_to),
+            ("quote_of", raw.quote_of),
+            ("repost_of", raw.repost_of),
+        ):
+            if has_lone_surrogate(value):
+                raise IngestError(
+                    f"{field} holds an unpaired UTF-16 surrogate, which no store holds"
+                )
         if raw.created_at.tzinfo is None or now.tzinfo is None:
             raise IngestError(f"{raw.post_id}: times must carry a UTC offset")
         when = created_at_problem(raw.created_at, now)

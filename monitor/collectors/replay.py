@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from monitor.bounds import clamp_count, created_at_problem
+from monitor.bounds import clamp_count, created_at_problem, has_lone_surrogate
 from monitor.collectors.common import Clock
 from monitor.types import RawPost
 
@@ -131,6 +131,9 @@ class _Fields:
             self.bad(name, f"expected a string, got {_json_type(value)}")
             return None
         text = str(value)
+        if name != "text" and has_lone_surrogate(text):
+            self.bad(name, "contains an unpaired UTF-16 surrogate (a broken \\ud800 escape)")
+            return None
         if max_chars is not None and len(text) > max_chars:
             self.bad(name, f"longer than {max_chars} characters")
             return None

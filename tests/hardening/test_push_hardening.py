@@ -143,3 +143,21 @@ async def test_the_existing_good_secret_still_opens_the_endpoint(
             "/api/v1/ingest", data=body, headers=signed(body, secret=_secret(b"p" * 32))
         )
         assert resp.status == 202
+
+
+async def test_an_unpaired_surrogate_in_an_id_or_source_is_a_record_problem_not_a_503(
+    push_client: Pusher,
+) -> None:
+    # json.dumps writes the lone surrogate as the escape "\ud800", as a broken sender would.
+    body = "\n".join(
+        [
+            json.dumps(record(1, source="\ud800")),
+            json.dumps(record(2, id="x\udfff")),
+            json.dumps(record(3)),
+        ]
+    ).encode()
+    resp = await push_client.post(body, signed(body))
+    assert resp.status == 202
+    result = await resp.json()
+    assert result["accepted"] == 1 and [p["record"] for p in result["problems"]] == [1, 2]
+    assert await stored(push_client) == 1
