@@ -20,7 +20,7 @@ from markupsafe import escape
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.store.tables import alert_posts, digest_runs, mailbox, rumours
+from monitor.store.tables import alert_posts, digest_runs, incidents, mailbox, rumours
 
 REMOVED = "[text removed: deleted by its author or past its retention period]"
 # Excerpts matched per query: keeps each statement's OR list and LIKE patterns small.
@@ -99,7 +99,28 @@ async def erase_copies(
         if forms:
             changed += await _scrub_mailbox(conn, forms)
             changed += await _scrub_digests(conn, forms)
+            changed += await _scrub_incidents(conn, forms, now)
     return changed
+
+
+async def _scrub_incidents(conn: AsyncConnection, forms: list[str], now: datetime) -> int:
+    """A rumour incident's headline quotes its claim: where it quotes erased text, it is
+    named by its places instead (the incidents engine never takes purged text back)."""
+    probes = [" ".join(f.split()) for f in forms if len(f) >= 20]  # headlines quote the start
+    if not probes:
+        return 0
+    cond = or_(*[incidents.c.headline.contains(f[:80], autoescape=True) for f in probes])
+    rows = await conn.execute(select(incidents.c.id, incidents.c.wards).where(cond))
+    n = 0
+    for row in rows.all():
+        places = ", ".join(list(row.wards or [])[:3]) or "no named place"
+        await conn.execute(
+            update(incidents)
+            .where(incidents.c.id == row.id)
+            .values(headline=f"Rumour in {places} (claim text removed)", updated_at=now)
+        )
+        n += 1
+    return n
 
 
 async def _scrub_mailbox(conn: AsyncConnection, forms: list[str]) -> int:
