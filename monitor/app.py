@@ -31,6 +31,7 @@ from monitor.governance import GovernanceGate
 from monitor.leader import Leadership
 from monitor.pipeline import Pipeline, RuleEvaluator, StopReport
 from monitor.places import PlaceMatcher
+from monitor.privacy.recheck import Rechecker
 from monitor.queues import InProcessQueue, RedisSettings, RedisStreamQueue, WorkQueue
 from monitor.store import db
 from monitor.types import Classifier
@@ -73,6 +74,7 @@ class Runtime:
     governance: GovernanceGate | None = None  # which rule packs and gazetteers may run
     stop_report: StopReport | None = None  # what the pipeline's stop left undone
     leadership: Leadership | None = None  # where this role schedules (readiness reads it)
+    recheck: Rechecker | None = None  # re-checks old posts on their platform before display
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -152,6 +154,8 @@ async def open_runtime(
         # pipeline's transaction. Its dispatcher and digests run only where this role
         # schedules, so they start before the pipeline and stop after it.
         alert_service = AlertService.from_settings(settings, home, engine)
+        recheck = Rechecker.from_settings(settings, engine, http)
+        alert_service.recheck = recheck  # digests with excerpts re-check their posts first
         queue = make_queue(settings, engine, role)
         stack.push_async_callback(queue.close)
         ingestor = KeyedIngestor.from_settings(settings, home, engine)
@@ -199,7 +203,7 @@ async def open_runtime(
             settings, home, engine, evaluator, ingestor, stack, schedule="schedule" in parts
         )
         await pipeline.start(consume="consume" in parts)
-        registry = make_registry(pipeline)
+        registry = make_registry(pipeline, recheck)
         runtime = Runtime(
             settings=settings,
             home=home,

@@ -247,6 +247,25 @@ class Settings:
         low=1,
         high=365,
     )
+    recheck_after_hours: float = _setting(
+        24.0,
+        "Posts older than this are looked up on their platform (Bluesky getPosts, Mastodon "
+        "status) before their excerpts are shown or sent in a digest, and purged if deleted or "
+        "hidden there; each post at most once per this period. 0 turns re-checking off.",
+        low=0,
+        high=8760,
+    )
+    recheck_timeout_seconds: float = _setting(
+        3.0,
+        "The longest a page or digest waits for re-checks; posts not answered in time stay "
+        "shown and are counted as failures.",
+        low=0.1,
+        high=60,
+    )
+    recheck_bluesky_url: str = _setting(
+        "https://public.api.bsky.app",
+        "Bluesky AppView used for re-checks (app.bsky.feed.getPosts, no sign-in needed).",
+    )
     privacy_sro_mailbox: str = _setting(
         "sro",
         "Local mailbox (shown in the web UI) of the senior responsible officer, who is told "

@@ -33,6 +33,7 @@ from monitor.alerts.matchers import matches_all
 from monitor.alerts.outbox import idempotency_key, upsert
 from monitor.alerts.render import Message, london, render_digest
 from monitor.alerts.schedule import LONDON, Period
+from monitor.privacy.recheck import Rechecker
 from monitor.privacy.suppress import DEFAULT_K, suppress_rows
 from monitor.store.tables import (
     alert_posts,
@@ -381,8 +382,10 @@ class DigestService:
         instance: str | None = None,
         on_enqueued: Callable[[], None] | None = None,
         min_count: int = DEFAULT_K,
+        recheck: Rechecker | None = None,
     ) -> None:
         self.min_count = min_count
+        self.recheck = recheck  # posts behind excerpts re-checked on their platform first
         self.engine = engine
         self.config = config
         self.envs = envs
@@ -435,17 +438,29 @@ class DigestService:
             if await _claimed(conn, name, period.key):
                 return None
         late = now - period.end > LATE_AFTER
-        async with self.engine.connect() as conn:
-            view = await digest_view(
-                conn,
-                spec,
-                period,
-                late=late,
-                public_url=self.public_url,
-                boundaries=self.boundaries,
-                now=now,
-                min_count=self.min_count,
+
+        async def build() -> dict[str, Any]:
+            async with self.engine.connect() as conn:
+                return await digest_view(
+                    conn,
+                    spec,
+                    period,
+                    late=late,
+                    public_url=self.public_url,
+                    boundaries=self.boundaries,
+                    now=now,
+                    min_count=self.min_count,
+                )
+
+        view = await build()
+        if spec.excerpts and self.recheck is not None:
+            # Excerpts of posts deleted or hidden on their platform must not be sent: check the
+            # old ones, and build the digest again if any went.
+            ids = sorted(
+                {int(a["id"]) for part in ("alerts", "rumours") for a in view.get(part) or []}
             )
+            if await self.recheck.verify_alerts(ids, now):
+                view = await build()
         message = render_digest(view, self.envs)
         async with self.engine.begin() as conn:
             run_id = (

@@ -27,6 +27,7 @@ from monitor.alerts.notifiers.teams import TeamsNotifier
 from monitor.alerts.notifiers.webhook import WebhookNotifier
 from monitor.alerts.render import make_environment
 from monitor.config import ConfigError, Settings
+from monitor.privacy.recheck import Rechecker
 from monitor.types import Processed
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ class AlertService:
         self.session: aiohttp.ClientSession | None = None
         self.dispatcher: Dispatcher | None = None
         self.digests: DigestService | None = None
+        self.recheck: Rechecker | None = None  # set by the composition root
 
     @classmethod
     def from_settings(cls, settings: Settings, home: Path, engine: AsyncEngine) -> AlertService:
@@ -207,6 +209,7 @@ class AlertService:
             boundaries=self.boundaries,
             on_enqueued=self.dispatcher.wake,
             min_count=self.min_count,
+            recheck=self.recheck,
         )
         await self.dispatcher.start()
         late = await self.digests.catch_up()

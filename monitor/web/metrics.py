@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.pipeline import Pipeline
+from monitor.privacy.recheck import Rechecker
 from monitor.store import posts as post_store
 from monitor.store import quarantine
 
@@ -91,9 +92,27 @@ async def refresh_store_gauges(engine: AsyncEngine, pipeline: Pipeline) -> None:
         pipeline.stats.quarantine_held = pipeline.stats.stored_unprocessed = -1
 
 
-def make_registry(pipeline: Pipeline) -> CollectorRegistry:
+class RecheckCollector(Collector):
+    """Re-checks of old posts on their platform before display (monitor/privacy/recheck.py)."""
+
+    def __init__(self, recheck: Rechecker) -> None:
+        self.recheck = recheck
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        s = self.recheck.stats
+        for name, value, doc in (
+            ("checked", s.checked, "Posts re-checked on their platform before display"),
+            ("purged", s.purged, "Re-checked posts gone or hidden on their platform, purged"),
+            ("failures", s.failures, "Re-checks with no answer (error, timeout, rate limit)"),
+        ):
+            yield CounterMetricFamily(f"monitor_recheck_{name}", doc, value=value)
+
+
+def make_registry(pipeline: Pipeline, recheck: Rechecker | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=True)
     registry.register(PipelineCollector(pipeline))
+    if recheck is not None:
+        registry.register(RecheckCollector(recheck))
     return registry
 
 

@@ -341,3 +341,36 @@ async def test_two_instances_on_one_postgresql_database_send_one_digest(
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_digest_with_excerpts_rechecks_old_posts_and_sends_none_deleted(
+    engine: AsyncEngine, config: AlertConfig
+) -> None:
+    """Issue 13, finding 9: before the comms brief (with excerpts) is sent, its old posts are
+    looked up on their platform; a post the platform says is gone is purged and not sent."""
+    from monitor.privacy.recheck import Rechecker, Verdict
+
+    day = datetime(2026, 10, 30, 12, 0, tzinfo=UTC)
+    alert = await open_alert(
+        engine, {"kind": "rumour_spreading", "cluster": "c9", "area": "Toller"}, now=day
+    )
+    gone = await add_post(engine, 1, "Toller", day, "ref1")
+    kept = await add_post(engine, 2, "Toller", day + timedelta(minutes=1), "ref2")
+    await link(engine, alert, gone, day, "(fictional) withdrawn claim about the mill")
+
+    class Platform:  # the transport, swapped: the platform answers per post
+        asked: list[str] = []
+
+        async def check(self, ids: Any, now: datetime) -> dict[str, Verdict]:
+            self.asked += list(ids)
+            return {i: Verdict.GONE if i == gone else Verdict.PRESENT for i in ids}
+
+    platform = Platform()
+    recheck = Rechecker(engine, {"mastodon": platform}, after=timedelta(hours=24), timeout=2)
+    clock = Clock(datetime(2026, 11, 2, 7, 30, tzinfo=UTC))  # Monday 07:30: the comms brief
+    digests = service(engine, config, clock, recheck=recheck)
+    assert await digests.run("comms-morning-brief") is not None
+    (run,) = await runs(engine)
+    assert "withdrawn claim" not in run["text"] + run["html"]
+    assert platform.asked == [gone]
+    assert kept  # stored but not evidence of the alert: never asked about

@@ -63,6 +63,9 @@ async def queue_page(request: web.Request) -> web.Response:
 
 async def load_alert(request: web.Request, alert_id: int) -> dict[str, Any]:
     await guard_evidence(request, f"alert:{alert_id}")  # repeated-viewing guard (privacy)
+    recheck = request.app[RUNTIME].recheck
+    if recheck is not None:  # old posts deleted or hidden on their platform are purged first
+        await recheck.verify_alerts([alert_id], request.app[WEB].clock())
     async with request.app[RUNTIME].engine.connect() as conn:
         alert = await alert_queries.get_alert(conn, alert_id)
         if alert is None:
