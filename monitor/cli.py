@@ -69,3 +69,9 @@ for _command in _classify_commands:
 from monitor.quarantine_commands import quarantine_group  # noqa: E402
 
 cli.add_command(quarantine_group)
+from monitor.signals.commands import events_command as _events  # noqa: E402
+
+# `monitor eval` scores the classifier; `monitor eval events` scores the signals on streams.
+_eval_group = cli.commands["eval"]
+assert isinstance(_eval_group, click.Group)
+_eval_group.add_command(_events)

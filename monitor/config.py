@@ -446,6 +446,52 @@ class Settings:
     signals_spread_authors: int = _setting(
         5, "... from at least this many distinct authors.", low=1, high=1_000_000
     )
+    signals_spread_places: int = _setting(
+        1,
+        "... naming at least this many distinct places (wards, else localities) between them. "
+        "0 turns the place condition off (a stream with no gazetteer).",
+        low=0,
+        high=1000,
+    )
+    signals_claim_share: float = _setting(
+        0.5,
+        "Share of claims (rumour score or a rumour rule) among the posts about a rumour "
+        "cluster's subject in the window, replies aside, judged by its lower one-standard-error "
+        "bound, for it to spread and reach the rumour board: a burst of everyday talk the "
+        "rumour head half-believes is chatter, not a rumour.",
+        low=0,
+        high=1,
+    )
+    signals_cluster_cohesion: float = _setting(
+        0.7,
+        "Ceiling on a rumour cluster's spread: mean similarity of its claim posts to their "
+        "centroid (encoder embeddings) below which a post does not join it and two clusters "
+        "do not merge, so a breaking event yields several claims, not one catch-all.",
+        low=0,
+        high=1,
+    )
+    signals_keyword_cluster_cohesion: float = _setting(
+        0.55,
+        "signals_cluster_cohesion for the keyword classifier's hashed embeddings.",
+        low=0,
+        high=1,
+    )
+    signals_claim_term_overlap: float = _setting(
+        0.3,
+        "A claim joins a rumour cluster (and two clusters merge) only if this IDF-weighted share "
+        "of its claim terms (content words, without stop words or its places' names) is typical "
+        "of the cluster: the day's topic and place words weigh little, the claim's own much.",
+        low=0,
+        high=1,
+    )
+    signals_alert_rule_authors: int = _setting(
+        3,
+        "Distinct authors of rule-flagged posts (threat, call to gather, tension, hostility "
+        "rules) an area needs in the window to reach signals_alert_level: classifier flags "
+        "alone never open a rising_tension item.",
+        low=0,
+        high=1_000_000,
+    )
     signals_rumour_idle_hours: int = _setting(
         72,
         "An unregistered rumour cluster with no new post for this many hours is closed and "

@@ -129,7 +129,7 @@ def train_command(
     click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
 
 
-@click.command("eval")
+@click.group("eval", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option(
     "--encoder",
@@ -149,7 +149,10 @@ def eval_command(
     data_dir: Path | None,
     cache_dir: Path | None,
 ) -> None:
-    """Score the shipped heads: TweetEval, PHEME, RumourEval and the identity-group bias suite."""
+    """Score the shipped heads: TweetEval, PHEME, RumourEval and the identity-group bias suite.
+    `monitor eval events` scores the signals on labelled streams instead."""
+    if click.get_current_context().invoked_subcommand:
+        return
     from monitor.classify.data import DataMissing
     from monitor.classify.evaluate import evaluate, format_table, tolerance
     from monitor.classify.features import FeatureCache

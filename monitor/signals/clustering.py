@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy.typing as npt
 
 from monitor.signals.config import RumourConfig
 from monitor.signals.hashing import SimHashIndex
+from monitor.signals.terms import DocumentFrequency, TermProfile
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
@@ -61,13 +63,13 @@ class Index(Protocol):
 
     def search_one(self, vector: Vector, exclude: int | None = None) -> tuple[int, float]: ...
 
+    def ids(self) -> npt.NDArray[np.int64]: ...
+
+    def similarities(self, vectors: Matrix) -> Matrix: ...
+
     def search_others(
         self, vectors: Matrix, own: Sequence[int]
     ) -> tuple[npt.NDArray[np.int64], Vector]: ...
-
-
-class Sizes(Protocol):
-    def get(self, cid: int, default: int = 0, /) -> int: ...
 
 
 class CentroidIndex:
@@ -127,6 +129,14 @@ class CentroidIndex:
         sims = vectors @ self._m[: self._n].T
         best = np.argmax(sims, axis=1)
         return self._ids[best], sims[np.arange(b), best]
+
+    def ids(self) -> npt.NDArray[np.int64]:
+        """The cluster ids, in the order of `similarities`' columns."""
+        return self._ids[: self._n].copy()
+
+    def similarities(self, vectors: Matrix) -> Matrix:
+        """Similarity of each row of `vectors` to each centroid: one matrix product."""
+        return vectors @ self._m[: self._n].T
 
     def search_one(self, vector: Vector, exclude: int | None = None) -> tuple[int, float]:
         if self._n == 0:
@@ -191,6 +201,16 @@ class NaiveIndex:
             ids[i], sims[i] = self.search_one(v, exclude=cid)
         return ids, sims
 
+    def ids(self) -> npt.NDArray[np.int64]:
+        return np.asarray(list(self._v), dtype=np.int64)
+
+    def similarities(self, vectors: Matrix) -> Matrix:
+        out = np.zeros((len(vectors), len(self._v)), dtype=np.float32)
+        for j, c in enumerate(self._v.values()):
+            for i, v in enumerate(vectors):
+                out[i, j] = float(np.dot(c, v))
+        return out
+
     def search_one(self, vector: Vector, exclude: int | None = None) -> tuple[int, float]:
         best, best_sim = -1, -1.0
         for cid, c in self._v.items():
@@ -210,6 +230,8 @@ class ClusterInput:
     links: tuple[str, ...]  # post ids this one replies to, quotes or reposts
     claim_like: bool
     asserts: bool = True  # not a question or a denial: may start or shape a cluster
+    terms: frozenset[str] = frozenset()  # claim terms (see monitor.signals.terms)
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,19 +243,54 @@ class Assignment:
     how: str  # link | duplicate | claim | similar | new | none | seen
     similarity: float = 0.0
     pending: tuple[tuple[int, float], ...] = ()
+    near: int = -1  # a post that stayed out but is as close to this cluster as a claim joining
 
 
 CONTENT_JOINS = ("duplicate", "claim", "similar", "new")
+TOP_K = 4  # clusters a post is tried against, closest first
+# Claims a cluster needs before its terms can say what it is about: one or two wordings of a
+# claim do not yet show which of their words are the claim's own.
+MIN_PROFILE = 3
+# Two clusters are one rumour only if their claims' words are mostly the same (the cosine of
+# their IDF-weighted term shares): the two halves of one claim share far more than two
+# claims told the same day in the same place with the same cue words.
+MERGE_TERMS = 0.5
 
 
-@dataclass(slots=True)
-class _Fresh:
-    vectors: Matrix
-    ids: list[int] = field(default_factory=list)
+def _similarities(
+    index: Index, vectors: Matrix
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """(cluster ids, similarities of each row of `vectors` to each of them)."""
+    ids = [int(c) for c in index.ids()]
+    if not ids or not len(vectors):
+        return np.asarray(ids, dtype=np.int64), np.zeros((len(vectors), len(ids)), np.float32)
+    return np.asarray(ids, dtype=np.int64), index.similarities(vectors)
 
-    def add(self, cid: int, vector: Vector) -> None:
-        self.vectors[len(self.ids)] = vector
-        self.ids.append(cid)
+
+def _top(
+    row: npt.NDArray[np.float32],
+    ids: npt.NDArray[np.int64],
+    column: dict[int, int],
+    dirty: dict[int, Vector],
+    gone: set[int],
+    vec: Vector,
+) -> list[tuple[int, float]]:
+    """The `TOP_K` closest clusters to `vec`, closest first: from the batch's matrix row for
+    clusters unchanged since the batch began, scored again for those that changed."""
+    if dirty or gone:
+        row = row.copy()
+        for cid in (*dirty, *gone):
+            j = column.get(cid)
+            if j is not None:
+                row[j] = -np.inf
+    out: list[tuple[int, float]] = []
+    if len(row):
+        k = min(TOP_K, len(row))
+        part = np.argpartition(-row, k - 1)[:k]
+        out = [(int(ids[j]), float(row[j])) for j in part if np.isfinite(row[j])]
+    out += [(cid, float(c @ vec)) for cid, c in dirty.items()]
+    out.sort(key=lambda cx: (-cx[1], cx[0]))
+    return out[:TOP_K]
 
 
 @dataclass(slots=True)
@@ -256,6 +313,10 @@ class Clusterer:
     members: dict[str, int] = field(default_factory=dict)  # post id -> cluster, for links
     member_ids: dict[int, list[str]] = field(default_factory=dict)
     registered: set[int] = field(default_factory=set)
+    _merges: list[tuple[int, int, int]] = field(default_factory=list)
+    redirect: dict[int, int] = field(default_factory=dict)  # merged cluster -> its target
+    profiles: dict[int, TermProfile] = field(default_factory=dict)
+    df: DocumentFrequency = field(default_factory=DocumentFrequency)
 
     def __post_init__(self) -> None:
         if self.index is None:
@@ -295,7 +356,10 @@ class Clusterer:
             self.register(cid, anchor)
 
     def attach(self, post_id: str, cid: int) -> None:
-        """Record a post as a member (a reply that joined when its parent did)."""
+        """Record a post as a member (a reply that joined when its parent did); of the
+        cluster it merged into, if it merged meanwhile."""
+        while cid in self.redirect:
+            cid = self.redirect[cid]
         self.members[post_id] = cid
         self.member_ids.setdefault(cid, []).append(post_id)
 
@@ -315,6 +379,7 @@ class Clusterer:
         self.anchors.remove(cid)
         self.hashes.remove_cluster(cid)
         self.geometry.pop(cid, None)
+        self.profiles.pop(cid, None)
         self.registered.discard(cid)
         for post_id in self.member_ids.pop(cid, []):
             if self.members.get(post_id) == cid:
@@ -327,30 +392,34 @@ class Clusterer:
     # --- assignment ------------------------------------------------------------------------
 
     def assign(self, batch: Sequence[ClusterInput]) -> list[Assignment]:
-        """Assign a batch in order; centroids move once at the end of the batch."""
+        """Assign a batch in order, exactly as if its posts had come one at a time: each
+        post sees the centroids as the posts before it left them, and clusters that came
+        within `merge` of another merge at once (`take_merges` says after which post). So a
+        fast bulk import, a paced replay and a live stream give the same clusters.
+
+        One matrix product scores the batch against the centroids as they were; clusters
+        that changed since (`dirty`) are scored again for each post, which is cheap because
+        a batch touches few clusters."""
         vectors = np.zeros((len(batch), self.dim), dtype=np.float32)
         has_vec = np.zeros(len(batch), dtype=bool)
         for i, item in enumerate(batch):
             if item.embedding is not None and item.embedding.shape == (self.dim,):
                 vectors[i] = item.embedding
                 has_vec[i] = True
-        best_ids, best_sims = self.index.search(vectors)
+        ids_all, sims_all = _similarities(self.index, vectors)
+        column = {int(c): j for j, c in enumerate(ids_all.tolist())}
         claim_ids, claim_sims = self.anchors.search(vectors)
-        # Clusters started in this batch, so that later posts of the batch can join them.
-        fresh = _Fresh(np.zeros((len(batch), self.dim), dtype=np.float32))
+        dirty: dict[int, Vector] = {}  # clusters changed in this batch: their centroid now
+        gone: set[int] = set()  # ... and clusters merged away
         out: list[Assignment] = []
-        touched: set[int] = set()
         for i, item in enumerate(batch):
             vec = vectors[i] if has_vec[i] else None
-            a = self._assign_one(
-                item,
-                vec,
-                int(best_ids[i]),
-                float(best_sims[i]),
-                int(claim_ids[i]),
-                float(claim_sims[i]),
-                fresh,
-            )
+            if item.at is not None and item.terms:
+                self.df.add(item.at, item.terms)
+            candidates: list[tuple[int, float]] = []
+            if vec is not None:
+                candidates = _top(sims_all[i], ids_all, column, dirty, gone, vec)
+            a = self._assign_one(item, vec, candidates, int(claim_ids[i]), float(claim_sims[i]))
             out.append(a)
             if a.cluster < 0 or a.how == "seen":
                 continue
@@ -359,6 +428,10 @@ class Clusterer:
             # Only posts asserting a claim shape a cluster (its centroid and its hashes): a
             # question, a denial or an everyday post must not pull it towards other words.
             if a.how in CONTENT_JOINS and item.claim_like and item.asserts:
+                if item.terms:
+                    self.profiles.setdefault(a.cluster, TermProfile()).add(item.terms)
+                if item.simhash is not None:
+                    self.hashes.add(item.simhash, a.cluster)
                 if vec is not None:
                     g = self.geometry.get(a.cluster)
                     if g is None:
@@ -367,26 +440,76 @@ class Clusterer:
                         )
                     g.total += vec
                     g.count += 1
-                    touched.add(a.cluster)
-                if item.simhash is not None:
-                    self.hashes.add(item.simhash, a.cluster)
-            if a.how == "new" and vec is not None:
-                fresh.add(a.cluster, vec)
-        for cid in touched:
-            centroid = normalise(self.geometry[cid].total)
-            if centroid is not None and (cid not in self.registered or cid in self.index):
-                self.index.set(cid, centroid)
+                    self._moved(a.cluster, dirty)
+                    merged = self._merge_one(a.cluster)
+                    if merged is not None:
+                        source, target = merged
+                        self._merges.append((i, source, target))
+                        gone.add(source)
+                        dirty.pop(source, None)
+                        self._moved(target, dirty)
         return out
+
+    def take_merges(self) -> list[tuple[int, int, int]]:
+        """(position in the last batch, source, target) of the merges it made, in order."""
+        merges, self._merges = self._merges, []
+        return merges
+
+    def _moved(self, cid: int, dirty: dict[int, Vector]) -> None:
+        """A cluster's centroid changed: index it now (a registered rumour with no organic
+        centroid yet matches by its anchor only)."""
+        centroid = normalise(self.geometry[cid].total) if cid in self.geometry else None
+        if centroid is None:
+            return
+        if cid not in self.registered or cid in self.index:
+            self.index.set(cid, centroid)
+            dirty[cid] = centroid
+
+    def _merge_one(self, cid: int) -> tuple[int, int] | None:
+        """Merge this cluster with the closest other if they are one rumour: centroids within
+        `merge`, as tight together as a cluster may be, and telling the same claim. The smaller
+        goes into the larger; a registered rumour is never absorbed by an organic one, and two
+        registered rumours are never merged (people made both)."""
+        if cid not in self.index or cid not in self.geometry:
+            return None
+        centroid = normalise(self.geometry[cid].total)
+        if centroid is None:
+            return None
+        other, sim = self.index.search_one(centroid, exclude=cid)
+        if other < 0 or sim < self.config.merge or other not in self.index:
+            return None
+        if not self._mergeable(cid, other):
+            return None
+        # Size by the claims that shaped each (replies attach at different moments in a
+        # bulk batch and a paced stream); the older one wins a tie.
+        size = {c: (self.geometry[c].count if c in self.geometry else 0, -c) for c in (cid, other)}
+        if other in self.registered or (cid not in self.registered and size[other] >= size[cid]):
+            source, target = cid, other
+        else:
+            source, target = other, cid
+        self.absorb(source, target)
+        return source, target
+
+    def _mergeable(self, cid: int, other: int) -> bool:
+        if cid in self.registered and other in self.registered:
+            return False
+        g_other = self.geometry.get(other)
+        if g_other is not None and (
+            self.cohesion(cid, g_other.total, g_other.count) < self.config.cohesion
+        ):
+            return False  # together they would be looser than a cluster may be
+        p1, p2 = self.profiles.get(cid), self.profiles.get(other)
+        if p1 is not None and p2 is not None and p1.similarity(p2, self.df) < MERGE_TERMS:
+            return False  # alike in topic and place, but different claims
+        return True
 
     def _assign_one(
         self,
         item: ClusterInput,
         vec: Vector | None,
-        best_id: int,
-        best_sim: float,
+        candidates: list[tuple[int, float]],
         claim_id: int,
         claim_sim: float,
-        fresh: _Fresh,
     ) -> Assignment:
         cfg = self.config
         if item.post_id in self.members:  # seen before (a retry or an edit): counted once
@@ -404,19 +527,59 @@ class Clusterer:
                 return Assignment(claim_id, "claim", claim_sim)
             if claim_sim >= cfg.claim_confirm:
                 pending = ((claim_id, claim_sim),)
+        best_id, best_sim = -1, -1.0
         if vec is not None:
-            if fresh.ids:
-                sims = fresh.vectors[: len(fresh.ids)] @ vec
-                k = int(np.argmax(sims))
-                if float(sims[k]) > best_sim:
-                    best_id, best_sim = fresh.ids[k], float(sims[k])
-            if best_id >= 0 and best_sim >= cfg.join and item.claim_like:
-                return Assignment(best_id, "similar", best_sim, pending)
-            if best_id >= 0 and best_sim >= cfg.join_unclaimed and self._established(best_id):
-                return Assignment(best_id, "similar", best_sim, pending)
+            if candidates:
+                best_id, best_sim = candidates[0]
+            if item.claim_like:
+                # The closest cluster this claim fits: near enough, saying the same thing
+                # (its claim terms), and staying tight with it.
+                for cid, sim in candidates:
+                    if sim < cfg.join:
+                        break
+                    if not item.asserts or (
+                        self.cohesive(cid, vec) and self.same_claim(cid, item.terms)
+                    ):
+                        return Assignment(cid, "similar", sim, pending)
+            elif best_id >= 0 and best_sim >= cfg.join_unclaimed and self._established(best_id):
+                if self.same_claim(best_id, item.terms, unclaimed=True):
+                    return Assignment(best_id, "similar", best_sim, pending)
         if item.claim_like and item.asserts:
             return Assignment(self.new_cluster(), "new", 1.0, pending)
+        if vec is not None and best_id >= 0 and best_sim >= cfg.join:
+            # Talk about the same thing that is not a claim: it counts against the cluster's
+            # claim share (a burst of everyday talk is not a rumour however alike it sounds).
+            return Assignment(-1, "none", best_sim, pending, near=best_id)
         return Assignment(-1, "none", 0.0, pending)
+
+    def cohesion(self, cid: int, extra: Vector | None = None, count: int = 1) -> float:
+        """Mean similarity of a cluster's claim posts to their centroid (|sum| / n of unit
+        vectors), with `extra` (a sum of `count` more unit vectors) added."""
+        g = self.geometry.get(cid)
+        total = g.total if g is not None else np.zeros(self.dim, np.float32)
+        n = g.count if g is not None else 0
+        if extra is not None:
+            total, n = total + extra, n + count
+        return float(np.linalg.norm(total)) / n if n else 1.0
+
+    def cohesive(self, cid: int, vec: Vector) -> bool:
+        """The ceiling on a cluster's spread: a claim joins only if the cluster stays at
+        least `cohesion` tight with it, so a breaking event's many claims stay apart instead
+        of drifting, post by post, into one catch-all."""
+        if cid in self.registered:
+            return True  # a person's claim: its anchor, not its spread, decides
+        return self.cohesion(cid, vec) >= self.config.cohesion
+
+    def same_claim(self, cid: int, terms: frozenset[str], *, unclaimed: bool = False) -> bool:
+        """Whether a post's claim terms are typical of the cluster's claims (IDF-weighted,
+        so the day's topic and place words count little). Without terms on either side
+        (a restart, an emoji-only post) similarity alone decides. A post that is not itself
+        a claim needs only half the overlap: a question about the claim rephrases it."""
+        profile = self.profiles.get(cid)
+        if not terms or profile is None or profile.n < MIN_PROFILE or cid in self.registered:
+            return True
+        need = self.config.term_overlap * (0.5 if unclaimed else 1.0)
+        return profile.overlap(terms, self.df) >= need
 
     def _established(self, cid: int) -> bool:
         """Two claim-like posts agree: only then may other posts join by similarity."""
@@ -424,41 +587,6 @@ class Clusterer:
         return (g is not None and g.count >= 2) or cid in self.registered
 
     # --- merging ---------------------------------------------------------------------------
-
-    def merge_candidates(self, touched: Sequence[int], sizes: Sizes) -> list[tuple[int, int]]:
-        """(source, target) pairs to merge: touched clusters whose centroid is within `merge`
-        of another's. The smaller goes into the larger; a registered rumour is never absorbed
-        by an organic one, and two registered rumours are never merged (people made both)."""
-        merges: list[tuple[int, int]] = []
-        gone: set[int] = set()
-        own: list[int] = []
-        rows: list[Vector] = []
-        for cid in dict.fromkeys(touched):
-            g = self.geometry.get(cid)
-            centroid = normalise(g.total) if g is not None and cid in self.index else None
-            if centroid is not None:
-                own.append(cid)
-                rows.append(centroid)
-        if not own:
-            return merges
-        others, sims = self.index.search_others(np.stack(rows), own)
-        for cid, other, sim in zip(own, others.tolist(), sims.tolist(), strict=True):
-            if cid in gone or other < 0 or other in gone or sim < self.config.merge:
-                continue
-            if other not in self.index or cid not in self.index:
-                continue
-            if cid in self.registered and other in self.registered:
-                continue
-            if other in self.registered or (
-                cid not in self.registered and sizes.get(other, 0) >= sizes.get(cid, 0)
-            ):
-                source, target = cid, other
-            else:
-                source, target = other, cid
-            self.absorb(source, target)
-            gone.add(source)
-            merges.append((source, target))
-        return merges
 
     def absorb(self, source: int, target: int) -> None:
         gs, gt = self.geometry.get(source), self.geometry.get(target)
@@ -472,6 +600,9 @@ class Clusterer:
         if centroid is not None:
             self.index.set(target, centroid)
         self.hashes.move(source, target)
+        ps = self.profiles.pop(source, None)
+        if ps is not None:
+            self.profiles.setdefault(target, TermProfile()).absorb(ps)
         for post_id in self.member_ids.pop(source, []):
             self.members[post_id] = target
             self.member_ids.setdefault(target, []).append(post_id)
@@ -479,3 +610,4 @@ class Clusterer:
         self.anchors.remove(source)
         self.geometry.pop(source, None)
         self.registered.discard(source)
+        self.redirect[source] = target

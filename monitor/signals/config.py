@@ -107,6 +107,7 @@ class TensionConfig:
     kind_weights: Mapping[str, float]
     severity_weights: Mapping[str, float]
     author_cap: float = 3.0  # most weight one author adds to a window
+    alert_rule_authors: int = 0  # distinct authors of rule-flagged posts to reach alert_level
     timezone: str = "Europe/London"
 
 
@@ -124,6 +125,10 @@ class RumourConfig:
     spread_authors: int
     idle: timedelta  # unregistered clusters with no post this long are closed
     counter_window: timedelta  # before/after window around a counter message
+    spread_places: int = 0  # distinct places a spreading rumour's window names
+    claim_share: float = 0.0  # share of a spreading rumour's window that is claim-like
+    cohesion: float = 0.0  # least mean similarity of a cluster's claim posts to its centroid
+    term_overlap: float = 0.0  # least IDF-weighted share of a claim's terms typical of a cluster
 
 
 # Centroids of two halves of one rumour are closer than a single post is to either, and
@@ -172,11 +177,16 @@ class SignalsConfig:
             kind_weights=parse_weights("signals_kind_weights", s.signals_kind_weights),
             severity_weights=parse_weights("signals_severity_weights", s.signals_severity_weights),
             author_cap=s.signals_author_cap if s.signals_author_cap > 0 else float("inf"),
+            alert_rule_authors=max(0, s.signals_alert_rule_authors),
         )
+        if not 0 <= s.signals_claim_share <= 1:
+            raise ConfigError("setting signals_claim_share: must be in [0, 1]")
         if hashed_embeddings:
+            cohesion = s.signals_keyword_cluster_cohesion
             join = s.signals_keyword_cluster_similarity
             match, confirm = s.signals_keyword_claim_match, s.signals_keyword_claim_confirm
         else:
+            cohesion = s.signals_cluster_cohesion
             join = s.signals_cluster_similarity
             match, confirm = s.signals_claim_match, s.signals_claim_confirm
         if not confirm <= match:
@@ -199,5 +209,9 @@ class SignalsConfig:
             spread_authors=s.signals_spread_authors,
             idle=timedelta(hours=s.signals_rumour_idle_hours),
             counter_window=timedelta(hours=s.signals_counter_window_hours),
+            spread_places=max(0, s.signals_spread_places),
+            claim_share=s.signals_claim_share,
+            cohesion=cohesion,
+            term_overlap=s.signals_claim_term_overlap,
         )
         return cls(tension=tension, rumours=rumours)

@@ -13,12 +13,14 @@ from datetime import datetime
 from monitor.alerts.candidates import alert_key
 from monitor.classify.labels import RUMOUR
 from monitor.signals.clustering import Index, normalise
-from monitor.signals.config import SignalsConfig
+from monitor.signals.config import SignalsConfig, TensionConfig
 from monitor.signals.hashing import simhash
 from monitor.signals.levels import LevelChange, post_weight
+from monitor.signals.responses import response_kind
 from monitor.signals.rumours import Rumour, RumourBoard, RumourPost, RumourUpdate, SpreadEvent
 from monitor.signals.tension import TensionTracker, split_area
-from monitor.types import Processed, RuleHit
+from monitor.signals.terms import claim_terms
+from monitor.types import PlaceMatch, Processed, RuleHit
 
 UNPLACED = "unplaced"
 EVIDENCE_LIMIT = 20
@@ -61,6 +63,16 @@ def tension_labels(
     return pairs, sorted(set(shown))
 
 
+def rule_flagged(hits: Iterable[RuleHit], config: TensionConfig) -> bool:
+    """A rule (not the classifier alone) gave the post a weighed kind."""
+    return any(config.kind_weights.get(h.labels.get("kind", ""), 0.0) > 0 for h in hits)
+
+
+def place_words(places: Iterable[PlaceMatch]) -> list[str]:
+    """The names a post's place matches go by, left out of its claim terms."""
+    return [n for m in places for n in (m.name, m.matched, m.ward, m.locality, m.district) if n]
+
+
 def place_of(item: Processed) -> str | None:
     for m in item.post.places:
         if m.ward:
@@ -77,9 +89,14 @@ class SignalsEngine:
         dim: int = 384,
         index: Index | None = None,
         stance_thresholds: Mapping[str, float] | None = None,
+        *,
+        recognise_responses: bool = True,
     ) -> None:
-        """`stance_thresholds`: the classifier's, so a reply's stance is decided as it decides."""
+        """`stance_thresholds`: the classifier's, so a reply's stance is decided as it decides.
+        `recognise_responses` False: weigh calming, denials, counter-speech and solidarity
+        like any other flagged post (the evaluation's baseline, as the monitor once did)."""
         self.config = config
+        self.recognise_responses = recognise_responses
         self.tension = TensionTracker(config.tension)
         self.board = RumourBoard(
             config.rumours, dim=dim, index=index, stance_thresholds=stance_thresholds
@@ -107,6 +124,7 @@ class SignalsEngine:
             claim_like=self.claim_like(item),
             scores=item.scores,
             place=place_of(item),
+            terms=claim_terms(p.text, place_words(p.places)),
         )
 
     def observe(self, items: Sequence[Processed], now: datetime) -> SignalsUpdate:
@@ -120,7 +138,14 @@ class SignalsEngine:
             pairs, shown = tension_labels(item.flags, item.hits)
             weight = post_weight(pairs, tcfg)
             update.level_changes += self.tension.add(
-                p.id, at, p.author_ref, p.places, weight, shown if weight else ()
+                p.id,
+                at,
+                p.author_ref,
+                p.places,
+                weight,
+                shown if weight else (),
+                rule=rule_flagged(item.hits, tcfg),
+                response=self.recognise_responses and response_kind(p.text, item.hits) is not None,
             )
         t = self.tension.clock or now
         update.rumours = self.board.observe([self.rumour_post(i) for i in ordered], t)
@@ -179,6 +204,11 @@ class SignalsEngine:
         cfg = self.config.tension
         if not change.rising or change.to_level < cfg.alert_level:
             return None
+        evidence = change.evidence[:EVIDENCE_LIMIT] or tuple(
+            self.tension.evidence(change.area, change.at, EVIDENCE_LIMIT)
+        )
+        if not evidence:
+            return None  # an item must show what it stands on; none is never an item
         kind, name = split_area(change.area)
         labels = {
             "kind": "rising_tension",
@@ -192,7 +222,7 @@ class SignalsEngine:
             key=key,
             labels=labels,
             summary=f"rising tension in {name} ({kind}): {change.to_name}",
-            evidence=tuple(self.tension.evidence(change.area, change.at, EVIDENCE_LIMIT)),
+            evidence=evidence,
             at=change.at,
             origin="signals:rising_tension",
             change=change,

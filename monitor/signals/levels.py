@@ -45,6 +45,8 @@ class Measures:
     expected: float  # baseline weighted volume for this window
     rise: float
     top_labels: tuple[tuple[str, int], ...] = ()
+    rule_authors: int = 0  # distinct authors of posts a rule flagged (not the classifier alone)
+    responses: int = 0  # calming, denials, counter-speech, solidarity: shown, never weighed
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -54,6 +56,8 @@ class Measures:
             "flagged": self.flagged,
             "weighted": round(self.weighted, 3),
             "authors": self.authors,
+            "rule_authors": self.rule_authors,
+            "responses": self.responses,
             "expected": round(self.expected, 3),
             "rise": round(self.rise, 3),
         }
@@ -63,19 +67,36 @@ def rise(observed: float, expected: float, pseudocount: float) -> float:
     return (observed + pseudocount) / (expected + pseudocount)
 
 
-def level_for(scale: LevelScale, m: Measures, factor: float = 1.0) -> int:
-    """The highest level whose thresholds (times `factor`) the measures all meet."""
+def level_for(
+    scale: LevelScale, m: Measures, factor: float = 1.0, gate: tuple[int, int] = (0, 0)
+) -> int:
+    """The highest level whose thresholds (times `factor`) the measures all meet. `gate`:
+    (alert level, rule authors): from the alert level up, rule-flagged posts from that many
+    distinct authors are needed too, so the classifier alone never opens an item."""
     level = 0
     for i in range(len(scale.names) - 1):
-        if (
-            m.rise >= scale.rise[i] * factor
-            and m.weighted >= scale.weighted[i] * factor
-            and m.authors >= scale.authors[i] * factor
+        if all(
+            value >= threshold * factor for _, value, threshold in crossed(scale, m, i + 1, gate)
         ):
             level = i + 1
         else:
             break
     return level
+
+
+def crossed(
+    scale: LevelScale, m: Measures, level: int, gate: tuple[int, int] = (0, 0)
+) -> list[tuple[str, float, float]]:
+    """(measure, value, threshold) for each condition of entering `level`."""
+    i = level - 1
+    out = [
+        ("rise", m.rise, scale.rise[i]),
+        ("weighted", m.weighted, scale.weighted[i]),
+        ("authors", float(m.authors), scale.authors[i]),
+    ]
+    if gate[1] and level >= gate[0]:
+        out.append(("rule_authors", float(m.rule_authors), float(gate[1])))
+    return out
 
 
 def floor_hour(t: datetime) -> datetime:
@@ -197,6 +218,8 @@ class LevelChange:
     to_name: str
     measures: Measures
     reason: str
+    evidence: tuple[str, ...] = ()  # the flagged posts it stood on, taken at the change
+    explanation: Mapping[str, object] | None = None  # thresholds crossed, window vs baseline
 
     @property
     def rising(self) -> bool:
@@ -208,10 +231,11 @@ def step(
 ) -> tuple[LevelState, LevelChange | None]:
     """Advance one area's level with new measures (the hysteresis state machine)."""
     scale = config.scale
-    raw = level_for(scale, m)
+    gate = (config.alert_level, config.alert_rule_authors)
+    raw = level_for(scale, m, gate=gate)
     if raw > state.level:
         return _change(state, raw, m, config, area, "thresholds met")
-    relaxed = level_for(scale, m, config.down_factor)
+    relaxed = level_for(scale, m, config.down_factor, gate)
     if relaxed >= state.level:
         return replace(state, below_since=None, measures=m), None
     below_since = state.below_since or m.at
@@ -246,7 +270,9 @@ def explain(area: str, before: str, after: str, m: Measures, why: str) -> str:
         f"{name} ({kind}): {before} → {after} ({why}). In the last {m.window_minutes} min: "
         f"weighted {m.weighted:.1f} (each author's share capped) from {m.flagged} flagged "
         f"of {m.posts} posts by "
-        f"{m.authors} distinct authors; baseline {m.expected:.2f} for these hours of the week; "
+        f"{m.authors} distinct authors ({m.rule_authors} with rule-flagged posts); "
+        f"{m.responses} responses (calming, denials, counter-speech, solidarity) not weighed; "
+        f"baseline {m.expected:.2f} for these hours of the week; "
         f"rise ×{m.rise:.1f}. Top labels: {labels}."
     )
 

@@ -14,6 +14,7 @@ Authors are held as in-process tokens for distinct counts only; no author is eve
 from __future__ import annotations
 
 import bisect
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,18 @@ def check_status(current: str, target: str) -> None:
         raise StatusError(f"rumour is already {current}")
 
 
+def wilson_lower(successes: int, n: int, z: float = 1.64) -> float:
+    """Lower bound of the Wilson interval (one standard error by default) of a share: judged
+    on ten posts, 6 claims of 10 is not yet "most of them" when a noisy head flags a third of
+    everyday talk as claim-like; 16 of 20 is."""
+    if n <= 0:
+        return 0.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float((centre - margin) / (1 + z * z / n))
+
+
 def excerpt(text: str, limit: int = REPRESENTATIVE_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -52,13 +65,20 @@ def excerpt(text: str, limit: int = REPRESENTATIVE_CHARS) -> str:
 def stance_of(
     scores: Mapping[str, float], how: str, thresholds: Mapping[str, float] | None = None
 ) -> str:
-    """Support, deny, query or comment. A reply or quote takes the classifier's stance (as the
-    classifier decides it, with its stance thresholds); a post that repeats the claim on its
-    own supports it unless the classifier says it denies or queries it."""
+    """Support, deny, query, comment, or "" (no stance). Only a post that responds to the
+    claim has a stance: a reply, quote or repost takes the classifier's (as the classifier
+    decides it, with its stance thresholds); a standalone post has one only when its text
+    refers to the claim to deny or question it. A standalone post that repeats the claim is
+    the claim itself, not "support" for it."""
     best = decide_stance(scores, thresholds)
     if how == "link" or best in ("deny", "query"):
         return best
-    return "support"
+    return ""
+
+
+def asserts(scores: Mapping[str, float], thresholds: Mapping[str, float] | None = None) -> bool:
+    """Whether a post states a claim rather than denying or questioning one."""
+    return decide_stance(scores, thresholds) not in ("deny", "query")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +95,7 @@ class RumourPost:
     claim_like: bool
     scores: Mapping[str, float]
     place: str | None  # ward, else locality, else district
+    terms: frozenset[str] = frozenset()  # claim terms (monitor.signals.terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +110,7 @@ class Membership:
     stance: str
     place: str | None
     confirmed: bool = True
+    state: str = ""  # stored state when not member/pending: "near" (talk that stayed out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +139,10 @@ class Rumour:
     places: Counter[str] = field(default_factory=Counter)
     stance: Counter[str] = field(default_factory=Counter)
     recent: list[tuple[datetime, int, str]] = field(default_factory=list)  # (at, author, post)
+    claim_posts: int = 0  # members that are claims (rumour score or a rumour rule)
+    # Posts about the same thing that are not claims and not replies: joined by content, or
+    # near enough to have joined had they been claims.
+    talk_posts: int = 0
     spreading: bool = False
     spreading_since: datetime | None = None
     merged_into: int | None = None
@@ -132,7 +158,12 @@ class Rumour:
         self.authors.add(author_token(post.author_ref))
         if post.place:
             self.places[post.place] += 1
-        self.stance[stance] += 1
+        if stance:
+            self.stance[stance] += 1
+        if post.claim_like:
+            self.claim_posts += 1
+        elif a.how != "link":
+            self.talk_posts += 1
         self.first_seen = min(self.first_seen, post.at)
         self.last_seen = max(self.last_seen, post.at)
         item = (post.at, author_token(post.author_ref), post.post_id)
@@ -149,6 +180,13 @@ class Rumour:
             self.representative = excerpt(post.text)
             self.representative_post_id = post.post_id
             self.representative_sim = a.similarity
+
+    def claim_share(self) -> float:
+        """Share of claims among the posts about this that are not replies, over the
+        cluster's life (judged conservatively): a rumour is people passing a claim on; a
+        cluster amid a burst of talk about the same thing, which a noisy rumour head
+        half-believes, is chatter."""
+        return wilson_lower(self.claim_posts, self.claim_posts + self.talk_posts)
 
     def window(
         self, t: datetime, length: timedelta, offset: int = 0
@@ -182,6 +220,8 @@ class Rumour:
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
         self.recent = sorted(self.recent + other.recent)
+        self.claim_posts += other.claim_posts
+        self.talk_posts += other.talk_posts
         if not self.registered and other.representative_sim > self.representative_sim:
             self.representative = other.representative
             self.representative_post_id = other.representative_post_id
@@ -189,17 +229,6 @@ class Rumour:
 
     def top_places(self, n: int = 3) -> list[str]:
         return [p for p, _ in sorted(self.places.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
-
-
-class _Sizes:
-    """Post counts looked up on demand (a dict of every live cluster per batch is wasted)."""
-
-    def __init__(self, rumours: Mapping[int, Rumour]) -> None:
-        self._rumours = rumours
-
-    def get(self, cid: int, default: int = 0) -> int:
-        r = self._rumours.get(cid)
-        return r.posts if r is not None else default
 
 
 @dataclass(slots=True)
@@ -240,45 +269,63 @@ class RumourBoard:
                 p.simhash,
                 p.links,
                 p.claim_like,
-                asserts=stance_of(p.scores, "similar", self.stance_thresholds) == "support",
+                asserts=asserts(p.scores, self.stance_thresholds),
+                terms=p.terms,
+                at=p.at,
             )
             for p in ordered
         ]
-        touched: list[int] = []
-        for post, a in zip(ordered, self.clusterer.assign(inputs), strict=True):
-            for cid, sim in a.pending:
-                if cid in self.rumours and cid != a.cluster:
-                    update.memberships.append(
-                        Membership(cid, post.post_id, post.at, "claim", sim, "", post.place, False)
-                    )
-                    update.changed.add(cid)
-            if a.how == "seen":
-                continue
-            if a.cluster < 0:
-                if post.links:  # it may yet join, if what it answers joins a rumour later
-                    for link in post.links:
-                        self._orphans.setdefault(link, []).append(post)
-                continue
-            self._join(post, a, update)
-            touched.append(a.cluster)
-            # Replies, quotes and reposts that came before their parent joined come along now.
-            waiting = [post.post_id]
-            while waiting:
-                for orphan in self._orphans.pop(waiting.pop(), []):
-                    if orphan.post_id in self.clusterer.members:
-                        continue
-                    self.clusterer.attach(orphan.post_id, a.cluster)
-                    self._join(orphan, Assignment(a.cluster, "link", 1.0), update)
-                    waiting.append(orphan.post_id)
+        assignments = self.clusterer.assign(inputs)
+        merges: dict[int, list[tuple[int, int]]] = {}
+        for pos, source, target in self.clusterer.take_merges():
+            merges.setdefault(pos, []).append((source, target))
+        for pos, (post, a) in enumerate(zip(ordered, assignments, strict=True)):
+            self._take(post, a, update)
+            # Merges happen where they happened in the stream: after the post that made them.
+            for source, target in merges.get(pos, ()):
+                self._merge(source, target, post.at, update)
         self._prune_orphans(t)
-        sizes = _Sizes(self.rumours)
-        for source, target in self.clusterer.merge_candidates(list(dict.fromkeys(touched)), sizes):
-            self._merge(source, target, t, update)
         for rumour in self.rumours.values():
             if rumour.spreading:
                 self._check_spreading(rumour, t, update)
         self.close_idle(t, update)
         return update
+
+    def _take(self, post: RumourPost, a: Assignment, update: RumourUpdate) -> None:
+        """One post's assignment: join it, note it as talk, or hold it as an orphan reply."""
+        for cid, sim in a.pending:
+            if cid in self.rumours and cid != a.cluster:
+                update.memberships.append(
+                    Membership(cid, post.post_id, post.at, "claim", sim, "", post.place, False)
+                )
+                update.changed.add(cid)
+        if a.how == "seen":
+            return
+        if a.cluster < 0:
+            near = self.rumours.get(a.near)
+            if near is not None:
+                near.talk_posts += 1
+                # Kept (not shown) so that a restart counts the same talk.
+                update.memberships.append(
+                    Membership(
+                        a.near, post.post_id, post.at, "near", a.similarity, "", post.place,
+                        confirmed=False, state="near",
+                    )
+                )  # fmt: skip
+            if post.links:  # it may yet join, if what it answers joins a rumour later
+                for link in post.links:
+                    self._orphans.setdefault(link, []).append(post)
+            return
+        self._join(post, a, update)
+        # Replies, quotes and reposts that came before their parent joined come along now.
+        waiting = [post.post_id]
+        while waiting:
+            for orphan in self._orphans.pop(waiting.pop(), []):
+                if orphan.post_id in self.clusterer.members:
+                    continue
+                self.clusterer.attach(orphan.post_id, a.cluster)
+                self._join(orphan, Assignment(a.cluster, "link", 1.0), update)
+                waiting.append(orphan.post_id)
 
     def _join(self, post: RumourPost, a: Assignment, update: RumourUpdate) -> None:
         rumour = self.rumours.get(a.cluster)
@@ -309,7 +356,12 @@ class RumourBoard:
         recent = rumour.window(t, cfg.window)
         authors = len({a for _, a, _ in recent})
         if not rumour.spreading:
-            if len(recent) >= cfg.spread_posts and authors >= cfg.spread_authors:
+            if (
+                len(recent) >= cfg.spread_posts
+                and authors >= cfg.spread_authors
+                and len(rumour.places) >= cfg.spread_places
+                and rumour.claim_share() >= cfg.claim_share
+            ):
                 rumour.spreading = True
                 rumour.spreading_since = t
                 if rumour.status == "new":

@@ -7,7 +7,16 @@ nowhere, now and then one account posting a burst of hostile posts) and, optiona
 episodes:
 - a rumour (a false claim about tap water) that grows, is answered by a counter message and
   fades; its posts are variants of one claim plus replies that support, deny, query or comment;
-- a tension episode in one ward (an incident, anger, threats, then calm).
+- a tension episode in one ward (an incident, anger, threats, then calm);
+and, for the event-level evaluation (`monitor.signals.events`), optionally:
+- several concurrent distinct claims (`claims`): different stories told about the same wards
+  in the same hours with the same cue words ("apparently", "I heard"), so that only the claim
+  itself tells them apart;
+- a solidarity wave and a counter-speech wave (`solidarity_at`, `counter_wave_at`): many
+  people offering help or rejecting hate after an incident, a share of which a classifier
+  misreads as hostile (as one did on a real solidarity hashtag, 40 % of the time);
+- chatter bursts (`chatter_bursts`): everyone talking about the same everyday thing at once
+  (snow, a power cut, a cup win), which a noisy rumour head partly scores as claim-like.
 
 Posts come out as `Processed` records scored by the keyword classifier (its weak hashed
 embeddings included); rule hits are simulated from each post's ground-truth kind with a miss
@@ -188,6 +197,33 @@ class Truth:
     tension_onset: datetime | None = None
     tension_end: datetime | None = None
     tension_related: tuple[str, ...] = ()  # other wards the episode rightly reaches
+    tension_posts: frozenset[str] = frozenset()
+    stories: tuple[Story, ...] = ()  # every story a person should be shown, for `events`
+    waves: tuple[Wave, ...] = ()  # responses and bursts that must never raise a level
+
+
+@dataclass(frozen=True)
+class Story:
+    """One thing a communities team should be shown: a rumour (claim) or an episode."""
+
+    id: str
+    kind: str  # "rumour" | "episode"
+    first_at: datetime
+    posts: frozenset[str]  # the story's own posts (claims, replies, incident posts)
+    wards: tuple[str, ...] = ()
+    last_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Wave:
+    """Posts that must not become a story: a solidarity or counter-speech wave, or a burst of
+    chatter. `ward` None: the wave names no place."""
+
+    kind: str  # "solidarity" | "counter_speech" | "chatter"
+    ward: str | None
+    start: datetime
+    end: datetime
+    posts: frozenset[str]
 
 
 @dataclass
@@ -203,6 +239,12 @@ class ScenarioSpec:
     tension_hours: float = 10.0
     noise: float = 1.0  # scales background flagged noise and one-off claims
     volume: float = 1.0  # scales ordinary post volume
+    # Concurrent distinct claims: (family in CLAIM_FAMILIES, onset after start, wards).
+    claims: tuple[tuple[str, timedelta, tuple[str, ...]], ...] = ()
+    solidarity_at: timedelta | None = None  # a solidarity wave (about 3 h) in `wave_ward`
+    counter_wave_at: timedelta | None = None  # a counter-speech wave (about 3 h)
+    wave_ward: str = "City"
+    chatter_bursts: int = 0  # bursts of everyday talk, each in a random ward and hour
 
 
 @dataclass
@@ -308,6 +350,15 @@ def generate(spec: ScenarioSpec) -> tuple[list[Processed], Truth]:
         truth = _rumour(g, truth)
     if spec.tension_at is not None:
         truth = _tension(g, truth)
+    truth = _stories_of(truth)
+    for family, offset, wards in spec.claims:
+        truth = _claim(g, truth, family, spec.start + offset, wards)
+    if spec.solidarity_at is not None:
+        truth = _wave(g, truth, "solidarity", spec.start + spec.solidarity_at)
+    if spec.counter_wave_at is not None:
+        truth = _wave(g, truth, "counter_speech", spec.start + spec.counter_wave_at)
+    for _ in range(spec.chatter_bursts):
+        truth = _chatter_burst(g, truth)
     items = sorted((i for i, _ in g.out), key=lambda i: (i.post.created_at, i.post.id))
     return items, truth
 
@@ -468,6 +519,7 @@ def _tension(g: _Gen, truth: Truth) -> Truth:
         ("calm", T_CALM, None, 0.0),
     )
     t = onset
+    posts: set[str] = set()
     while t < end:
         progress = (t - onset) / (end - onset)
         rate = 25.0 * (1 - progress) + 3.0  # posts per hour about the incident
@@ -485,7 +537,7 @@ def _tension(g: _Gen, truth: Truth) -> Truth:
             hits: tuple[RuleHit, ...] = ()
             if labels is not None and rng.random() < detect:
                 hits = (RuleHit(f"sim-{name}", {"kind": labels[0], "severity": labels[1]}),)
-            g.post(
+            pid = g.post(
                 at,
                 ward if rng.random() < 0.85 else None,
                 g.fill(rng.choice(texts), ward),
@@ -493,8 +545,237 @@ def _tension(g: _Gen, truth: Truth) -> Truth:
                 g.author("district", 5000),
                 hits=hits,
             )
+            posts.add(pid)
         t += timedelta(minutes=10)
-    return _replace(truth, tension_ward=ward, tension_onset=onset, tension_end=end)
+    return _replace(
+        truth,
+        tension_ward=ward,
+        tension_onset=onset,
+        tension_end=end,
+        tension_posts=frozenset(posts),
+    )
+
+
+# --- the event-level additions -----------------------------------------------------------------
+
+# Distinct claims told in the same places with the same cue words: (subjects, claims, covers).
+CLAIM_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "schools": (
+        ("the schools in {w}", "every primary school round {w}", "the high school in {w}"),
+        (
+            "are shutting on Monday over a gas leak",
+            "have asbestos in the classroom ceilings",
+            "are closing for a fortnight because the boilers failed",
+        ),
+        ("and parents are the last to know", "and the head won't admit it"),
+    ),
+    "bridge": (
+        ("the railway bridge in {w}", "the old canal bridge in {w}"),
+        (
+            "is about to collapse",
+            "has cracks right through the arches",
+            "failed its safety inspection twice",
+        ),
+        ("and the engineers' survey is being hidden", "and the council knows"),
+    ),
+    "blackout": (
+        ("the substation in {w}", "the electricity in {w}"),
+        (
+            "is being switched off for three days next week",
+            "will be cut every night this winter to save money",
+        ),
+        ("and the power company hasn't told anyone", "and nobody is warning the elderly"),
+    ),
+    "zoo": (
+        ("the wildlife park near {w}", "the farm park in {w}"),
+        ("has lost two wolves that escaped overnight", "let a bear get out of its enclosure"),
+        ("and the keepers are out searching", "and they're keeping it off the news"),
+    ),
+}
+SOLIDARITY = (
+    "Anyone in {w} nervous about getting home tonight, I'll walk with you. #WithYou{w0}",
+    "Happy to sit with anyone on the bus through {w} who feels unsafe. #WithYou{w0}",
+    "{w} stands with our neighbours. Nobody walks alone tonight. #WithYou{w0}",
+    "If you're worried about abuse on your way to work in {w}, message me, I'll come with you.",
+    "Offering lifts round {w} to anyone scared to travel after what happened. #WithYou{w0}",
+    "Proud of {w} tonight, so many people offering to accompany folk home. #WithYou{w0}",
+)
+COUNTER_WAVE = (
+    "Saw posts calling our neighbours vermin. Disgusting. Reported every one. {w} is better.",
+    "People saying 'send them back' about {w}? No. Not in our name.",
+    "Whoever is spreading hate about {w} tonight, there is no place for it here.",
+    "Stop blaming whole communities in {w} for what one idiot did.",
+    "Reported the scum posting 'get rid of them' about {w}. That's not who we are.",
+)
+# Everyday bursts: everyone talking about one thing at once, each in their own words.
+BURSTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        (
+            "Snow in {w}!",
+            "Proper snow this morning in {w}.",
+            "{w} has turned white overnight.",
+            "The snow in {w} is settling fast.",
+            "First snow of the year round {w}.",
+        ),
+        (
+            "Kids are going mad for it.",
+            "Roads are lethal, take care.",
+            "Sledges out.",
+            "Car won't start, great.",
+            "Buses are crawling.",
+            "Dog has never seen anything like it.",
+            "Snowman contest on our street.",
+            "Stay warm everyone.",
+        ),
+    ),
+    (
+        (
+            "What a win for the club!",
+            "Cup win! {w} is bouncing tonight.",
+            "Car horns all over {w} after the match.",
+            "Pubs in {w} are rammed after that result.",
+        ),
+        (
+            "What a night.",
+            "Never in doubt.",
+            "Keeper was unreal.",
+            "Parade next?",
+            "Best night in years.",
+            "My voice has gone.",
+        ),
+    ),
+    (
+        (
+            "Power cut across {w} again.",
+            "Lights out in half of {w}.",
+            "No electric in {w}.",
+            "Everything's gone dark round {w}.",
+        ),
+        (
+            "Candles out.",
+            "Freezer's defrosting.",
+            "Anyone know how long?",
+            "Third time this year.",
+            "Kids think it's an adventure.",
+            "Phone on 5%.",
+        ),
+    ),
+)
+
+
+def _stories_of(truth: Truth) -> Truth:
+    """The scenario's own rumour and episode as `Story` records."""
+    stories = list(truth.stories)
+    if truth.rumour_onset is not None:
+        stories.append(
+            Story("rumour:water", "rumour", truth.rumour_onset, truth.rumour_thread,
+                  truth.rumour_wards)
+        )  # fmt: skip
+    if truth.tension_onset is not None and truth.tension_ward:
+        stories.append(
+            Story("episode:tension", "episode", truth.tension_onset,
+                  truth.tension_posts, (truth.tension_ward,), truth.tension_end)
+        )  # fmt: skip
+    return _replace(truth, stories=tuple(stories))
+
+
+def _claim(g: _Gen, truth: Truth, family: str, onset: datetime, wards: tuple[str, ...]) -> Truth:
+    """One more distinct claim: a few hours of posts rising to about 20 an hour, with replies."""
+    rng = g.rng
+    subjects, claims, covers = CLAIM_FAMILIES[family]
+    posts: set[str] = set()
+    hours = 6.0
+    t = onset
+    while (t - onset) / HOUR < hours:
+        progress = (t - onset) / HOUR / hours
+        rate = 22.0 * min(1.0, 3 * progress) * (1.2 - progress) + 2.0
+        for _ in range(_poisson(rng, rate / 6)):
+            ward = rng.choice(wards)
+            at = t + timedelta(seconds=rng.randrange(600))
+            if at >= truth.end:
+                continue
+            subject = rng.choice(subjects).format(w=ward)
+            text = " ".join(
+                f"{rng.choice(R_CUES)} {subject} {rng.choice(claims)} {rng.choice(covers)}. "
+                f"{rng.choice(R_PUSH)}".split()
+            )
+            hits: tuple[RuleHit, ...] = ()
+            if rng.random() < 0.5:
+                hits = (RuleHit("sim-rumour", {"kind": "rumour", "severity": "low"}),)
+            pid = g.post(at, ward, text, f"claim_{family}", g.author("district", 5000), hits=hits)
+            posts.add(pid)
+            for _ in range(_poisson(rng, 0.5)):
+                stance = rng.choice(("support", "deny", "query", "comment"))
+                reply_at = at + timedelta(minutes=rng.randrange(1, 60))
+                if reply_at < truth.end:
+                    posts.add(
+                        g.post(reply_at, None, rng.choice(R_REPLIES[stance]),
+                               f"claim_reply_{stance}", g.author("district", 5000), reply_to=pid)
+                    )  # fmt: skip
+        t += timedelta(minutes=10)
+    story = Story(f"rumour:{family}", "rumour", onset, frozenset(posts), wards)
+    return _replace(truth, stories=(*truth.stories, story))
+
+
+def _misread(g: _Gen, pid: str, share: float) -> None:
+    """A classifier that reads `share` of a wave as hostile (it sees 'vermin', 'send them
+    back', fear of abuse) flags it so, whatever the keyword lexicon scored."""
+    item, kind = g.out[-1]
+    assert item.post.id == pid
+    if g.rng.random() < share and "hostile" not in item.flags:
+        scores = dict(item.scores)
+        scores["hostile"] = 0.8
+        flags = tuple(sorted({*item.flags, "hostile"}))
+        g.out[-1] = (Processed(item.post, scores, item.embedding, flags, item.hits), kind)
+
+
+def _wave(g: _Gen, truth: Truth, kind: str, start: datetime) -> Truth:
+    """About three hours of many people responding: 40 % read as hostile by the classifier."""
+    rng, ward = g.rng, g.spec.wave_ward
+    texts = SOLIDARITY if kind == "solidarity" else COUNTER_WAVE
+    posts: set[str] = set()
+    end = start + timedelta(hours=3)
+    t = start
+    while t < end and t < truth.end:
+        for _ in range(_poisson(rng, 8)):  # about 50 an hour
+            at = t + timedelta(seconds=rng.randrange(600))
+            text = rng.choice(texts).format(w=ward, w0=ward.replace(" ", ""))
+            pid = g.post(at, ward if rng.random() < 0.8 else None, text, kind,
+                         g.author("district", 5000))  # fmt: skip
+            _misread(g, pid, 0.4)
+            posts.add(pid)
+        t += timedelta(minutes=10)
+    wave = Wave(kind, ward, start, end, frozenset(posts))
+    return _replace(truth, waves=(*truth.waves, wave))
+
+
+def _chatter_burst(g: _Gen, truth: Truth) -> Truth:
+    """An hour or two of everyone talking about one everyday thing; the rumour head scores a
+    third of it as claim-like."""
+    rng = g.rng
+    ward = rng.choice(WARDS)[0]
+    span = (truth.end - truth.start) / HOUR
+    start = truth.start + timedelta(hours=rng.randrange(8, max(9, int(span) - 4)))
+    firsts, seconds = rng.choice(BURSTS)
+    posts: set[str] = set()
+    end = start + timedelta(hours=rng.choice((1, 2)))
+    t = start
+    while t < end and t < truth.end:
+        for _ in range(_poisson(rng, 6)):
+            at = t + timedelta(seconds=rng.randrange(600))
+            text = f"{rng.choice(firsts)} {rng.choice(seconds)}".format(w=ward)
+            pid = g.post(at, ward if rng.random() < 0.8 else None, text, "chatter_burst",
+                         g.author(ward, 400))  # fmt: skip
+            item, kind = g.out[-1]
+            if rng.random() < 0.33:
+                scores = dict(item.scores)
+                scores["rumour"] = max(scores.get("rumour", 0.0), 0.7)
+                flags = tuple(sorted({*item.flags, "rumour"}))
+                g.out[-1] = (Processed(item.post, scores, item.embedding, flags, item.hits), kind)
+            posts.add(pid)
+        t += timedelta(minutes=10)
+    wave = Wave("chatter", ward, start, end, frozenset(posts))
+    return _replace(truth, waves=(*truth.waves, wave))
 
 
 def _replace(truth: Truth, **kw: object) -> Truth:

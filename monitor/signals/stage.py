@@ -29,12 +29,20 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.config import Settings
-from monitor.signals.clustering import normalise
+from monitor.signals.clustering import CONTENT_JOINS, normalise
 from monitor.signals.config import SignalsConfig
-from monitor.signals.engine import SignalsEngine, SignalsUpdate, tension_labels
+from monitor.signals.engine import (
+    SignalsEngine,
+    SignalsUpdate,
+    place_words,
+    rule_flagged,
+    tension_labels,
+)
 from monitor.signals.levels import LevelState, post_weight
-from monitor.signals.rumours import Rumour, excerpt
+from monitor.signals.responses import response_kind
+from monitor.signals.rumours import Rumour, asserts, excerpt
 from monitor.signals.tension import TICK, author_token, split_area
+from monitor.signals.terms import TermProfile, claim_terms
 from monitor.store import signals as store
 from monitor.types import Classifier, Processed, RuleHit
 
@@ -145,6 +153,7 @@ class SignalsStage:
         clock = await store.watermark(conn, exclude, upto=seen)
         await self._load_tension(conn, engine, clock, exclude, seen)
         await self._load_rumours(conn, engine, clock)
+        await self._load_terms(conn, engine, clock, exclude, seen)
         self.engine = engine
         self._stale = False
         log.info(
@@ -186,7 +195,14 @@ class SignalsStage:
             pairs, shown = tension_labels(p.flags, hits)
             weight = post_weight(pairs, cfg)
             tension.restore_post(
-                p.id, p.created_at, p.author_ref, p.places, weight, shown if weight else ()
+                p.id,
+                p.created_at,
+                p.author_ref,
+                p.places,
+                weight,
+                shown if weight else (),
+                rule=rule_flagged(hits, cfg),
+                response=response_kind(p.text, hits) is not None,
             )
         tension.restore_clock(clock)
 
@@ -210,6 +226,55 @@ class SignalsStage:
                 "their links and near-duplicate hashes but match no new post by similarity",
                 other,
             )
+
+    async def _load_terms(
+        self,
+        conn: AsyncConnection,
+        engine: SignalsEngine,
+        clock: datetime | None,
+        exclude: set[str],
+        seen: store.Cursor | None,
+    ) -> None:
+        """Rebuild what clustering knows of claim terms as it stood before the restart: the
+        last day's document frequencies, each live cluster's term profile, and which of its
+        recent posts were claims or talk, so that clustering and spreading go on exactly as
+        they would have without one."""
+        if clock is None:
+            return
+        board = engine.board
+        clusterer = board.clusterer
+        start = clock - clusterer.df.horizon - timedelta(seconds=1)
+        for p in await store.processed_posts_between(conn, start, clock, upto=seen):
+            if p.id in exclude:
+                continue
+            terms = claim_terms(p.text, place_words(p.places))
+            if terms:
+                clusterer.df.add(p.created_at, terms)
+        live = list(board.rumours)
+        members = await store.load_members(conn, live, states=("member", "near"))
+        items = {
+            i.post.id: i
+            for i in await store.processed_by_ids(conn, sorted({m.post_id for m in members}))
+        }
+        for live_rumour in board.rumours.values():
+            live_rumour.claim_posts = live_rumour.talk_posts = 0
+        for m in members:
+            rumour = board.rumours.get(m.rumour_id)
+            item = items.get(m.post_id)
+            if rumour is None or item is None:
+                continue
+            claim = engine.claim_like(item)
+            if m.state == "near":
+                rumour.talk_posts += 1
+                continue
+            if claim:
+                rumour.claim_posts += 1
+            elif m.how != "link":
+                rumour.talk_posts += 1
+            if m.how in CONTENT_JOINS and claim and asserts(item.scores, self.stance_thresholds):
+                terms = claim_terms(item.post.text, place_words(item.post.places))
+                if terms:
+                    clusterer.profiles.setdefault(m.rumour_id, TermProfile()).add(terms)
 
     def _restore_rumour(
         self,
@@ -330,7 +395,7 @@ class SignalsStage:
                     "similarity": round(m.similarity, 4),
                     "stance": m.stance,
                     "place": m.place,
-                    "state": "member" if m.confirmed else "pending",
+                    "state": m.state or ("member" if m.confirmed else "pending"),
                     "added_at": now,
                 }
                 for m in update.rumours.memberships
@@ -355,7 +420,9 @@ class SignalsStage:
                     "at": change.at,
                     "from_level": change.from_name,
                     "to_level": change.to_name,
-                    "measures": change.measures.as_dict(),
+                    # The explanation (conditions crossed, window against baseline series)
+                    # travels inside the measures document: no schema change.
+                    "measures": {**change.measures.as_dict(), **(change.explanation or {})},
                     "top_labels": [list(x) for x in change.measures.top_labels],
                     "reason": change.reason,
                     "alert_id": alert_for.get(id(change)),
@@ -446,5 +513,9 @@ def _fill_stats(
         for m in members
         if since is None or m.created_at >= since
     )
+    # Whether a post was a claim is not stored with it; one that joined by its content (not
+    # as a reply or repost of one) stood for the claim. A full load recounts them exactly.
+    rumour.claim_posts = sum(1 for m in members if m.how != "link")
+    rumour.talk_posts = 0
     if rumour.registered and rumour.claim_text:
         rumour.representative = excerpt(rumour.claim_text)

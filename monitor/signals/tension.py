@@ -11,7 +11,7 @@ import bisect
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor.signals.config import TensionConfig
@@ -22,6 +22,7 @@ from monitor.signals.levels import (
     LevelChange,
     LevelState,
     Measures,
+    crossed,
     expected_volume,
     floor_hour,
     rise,
@@ -78,6 +79,8 @@ class AreaPost:
     author: int
     weight: float
     labels: tuple[str, ...]
+    rule: bool = False  # a rule flagged it (not the classifier alone)
+    response: bool = False  # calming, denial, counter-speech or solidarity: never weighed
 
 
 @dataclass(slots=True)
@@ -138,8 +141,12 @@ class TensionTracker:
         places: Sequence[PlaceMatch],
         weight: float,
         labels: Sequence[str],
+        *,
+        rule: bool = False,
+        response: bool = False,
     ) -> list[LevelChange]:
-        """Count one post for its areas; returns the level changes of ticks it moved past."""
+        """Count one post for its areas; returns the level changes of ticks it moved past.
+        A response weighs nothing (see `monitor.signals.responses`)."""
         changes = self.advance(at)
         if post_id in self._seen:
             return changes  # processed again (a retry or an edit): counted once
@@ -148,7 +155,11 @@ class TensionTracker:
             self.observed_since = floor_hour(at)
         for ward, parent in parents_of(places):
             self.parents.setdefault(parent, set()).add(ward)
-        event = AreaPost(at, post_id, author_token(author_ref), weight, tuple(labels))
+        if response:
+            weight, labels = 0.0, ()
+        event = AreaPost(
+            at, post_id, author_token(author_ref), weight, tuple(labels), rule, response
+        )
         hour = floor_hour(at)
         for key in areas_of(places):
             area = self.area(key)
@@ -191,6 +202,9 @@ class TensionTracker:
         places: Sequence[PlaceMatch],
         weight: float,
         labels: Sequence[str],
+        *,
+        rule: bool = False,
+        response: bool = False,
     ) -> None:
         """Put a stored post back in its areas' windows after a restart; its hourly
         aggregates are already in the store, so they are not counted again."""
@@ -199,7 +213,11 @@ class TensionTracker:
         self._seen[post_id] = at
         for ward, parent in parents_of(places):
             self.parents.setdefault(parent, set()).add(ward)
-        event = AreaPost(at, post_id, author_token(author_ref), weight, tuple(labels))
+        if response:
+            weight, labels = 0.0, ()
+        event = AreaPost(
+            at, post_id, author_token(author_ref), weight, tuple(labels), rule, response
+        )
         for key in areas_of(places):
             self.area(key).add(event)
 
@@ -217,15 +235,19 @@ class TensionTracker:
         area = self.areas[key]
         window = self.config.window
         start = t - window
-        posts = flagged = 0
+        posts = flagged = responses = 0
         by_author: dict[int, float] = {}
+        rule_authors: set[int] = set()
         labels: Counter[str] = Counter()
         for e in area.in_window(start, t):
             posts += 1
+            responses += e.response
             if e.weight > 0:
                 flagged += 1
                 by_author[e.author] = by_author.get(e.author, 0.0) + e.weight
                 labels.update(e.labels)
+                if e.rule:
+                    rule_authors.add(e.author)
         # Each author adds at most `author_cap`: one loud account cannot supply the weight
         # while a few others supply the distinct authors.
         cap = self.config.author_cap
@@ -242,6 +264,8 @@ class TensionTracker:
             expected=expected,
             rise=rise(weighted, expected, self.config.pseudocount),
             top_labels=top_labels(labels),
+            rule_authors=len(rule_authors),
+            responses=responses,
         )
 
     def evaluate(self, t: datetime) -> list[LevelChange]:
@@ -256,7 +280,16 @@ class TensionTracker:
             state, change = step(area.state, self.measures(key, t), self.config, key)
             area.state = state
             if change is not None:
-                changes.append(change)
+                # Evidence and explanation are taken now, at the change's own time: later
+                # ticks of the same batch prune the window (a bulk import's 500-post batch
+                # spans hours), which left a rising-tension alert with no evidence at all.
+                changes.append(
+                    replace(
+                        change,
+                        evidence=tuple(self.evidence(key, t)),
+                        explanation=self.explain(key, change),
+                    )
+                )
         self.prune(t)
         return changes
 
@@ -286,6 +319,45 @@ class TensionTracker:
         flagged = [e for e in area.in_window(t - self.config.window, t) if e.weight > 0]
         flagged.sort(key=lambda e: (-e.weight, e.at))
         return [e.post_id for e in flagged[:limit]]
+
+    def explain(self, key: str, change: LevelChange, hours: int = 12) -> dict[str, object]:
+        """What a rising-tension item shows: each condition of the level entered (measure,
+        value, threshold, met), and a small series of the area's weighted flagged volume per
+        hour against its baseline for those hours of the week (the last `hours` hours)."""
+        cfg = self.config
+        m = change.measures
+        level = change.to_level if change.rising else change.from_level
+        factor = 1.0 if change.rising else cfg.down_factor
+        gate = (cfg.alert_level, cfg.alert_rule_authors)
+        conditions = [
+            {
+                "measure": name,
+                "value": round(value, 3),
+                "threshold": round(threshold * factor, 3),
+                "met": value >= threshold * factor,
+            }
+            for name, value, threshold in (crossed(cfg.scale, m, level, gate) if level > 0 else [])
+        ]
+        area = self.areas[key]
+        end = floor_hour(change.at)
+        series = []
+        for k in range(hours - 1, -1, -1):
+            hour = end - HOUR * k
+            rate = area.history.hour_rate(hour, hour, self.observed_since, cfg)
+            series.append(
+                {
+                    "hour": hour.isoformat(),
+                    "weighted": round(area.history.weighted.get(hour, 0.0), 3),
+                    "baseline": round(rate, 3),
+                }
+            )
+        return {
+            "level": cfg.scale.names[level],
+            "direction": "rising" if change.rising else "falling",
+            "conditions": conditions,
+            "window": m.as_dict(),
+            "series": series,
+        }
 
     def take_hour_counts(self) -> dict[tuple[str, datetime], HourCount]:
         counts, self.hour_counts = self.hour_counts, {}

@@ -169,6 +169,7 @@ class StoredPost:
     flags: tuple[str, ...]
     hits: tuple[tuple[str, dict[str, str]], ...]  # (rule id, labels)
     places: tuple[Any, ...]  # PlaceMatch-like rows
+    text: str = ""  # to tell a response (calming, denial, ...) again; "" once purged
 
 
 async def processed_posts_between(
@@ -179,7 +180,7 @@ async def processed_posts_between(
 
     rows = (
         await conn.execute(
-            select(posts.c.id, posts.c.created_at, posts.c.author_ref, posts.c.flags)
+            select(posts.c.id, posts.c.created_at, posts.c.author_ref, posts.c.flags, posts.c.text)
             .where(
                 seen_by(upto),
                 posts.c.created_at > start,
@@ -211,6 +212,7 @@ async def processed_posts_between(
             flags=tuple(r.flags or ()),
             hits=tuple(sorted(labels.get(r.id, {}).items())),
             places=tuple(places.get(r.id, ())),
+            text=r.text or "",
         )
         for r in rows
     ]
@@ -310,9 +312,14 @@ class MemberRow:
     place: str | None
     author_ref: str  # used in-process for distinct counts only; never returned to a caller
     similarity: float = 0.0  # how close it was when it joined
+    how: str = ""  # link | duplicate | claim | similar | new | near
+    state: str = "member"
 
 
-async def load_members(conn: AsyncConnection, ids: Sequence[int]) -> list[MemberRow]:
+async def load_members(
+    conn: AsyncConnection, ids: Sequence[int], states: Sequence[str] = ("member",)
+) -> list[MemberRow]:
+    """Rows of these rumours in the given states (`near`: talk that stayed out)."""
     out: list[MemberRow] = []
     for chunk in _chunks(list(ids), 500):
         stmt = (
@@ -324,9 +331,11 @@ async def load_members(conn: AsyncConnection, ids: Sequence[int]) -> list[Member
                 rumour_posts.c.place,
                 posts.c.author_ref,
                 rumour_posts.c.similarity,
+                rumour_posts.c.how,
+                rumour_posts.c.state,
             )
             .select_from(rumour_posts.join(posts, posts.c.id == rumour_posts.c.post_id))
-            .where(rumour_posts.c.rumour_id.in_(chunk), rumour_posts.c.state == "member")
+            .where(rumour_posts.c.rumour_id.in_(chunk), rumour_posts.c.state.in_(states))
             .order_by(rumour_posts.c.created_at)
         )
         for r in (await conn.execute(stmt)).all():
@@ -339,6 +348,8 @@ async def load_members(conn: AsyncConnection, ids: Sequence[int]) -> list[Member
                     r.place,
                     r.author_ref,
                     float(r.similarity or 0.0),
+                    r.how or "",
+                    r.state,
                 )
             )
     return out
@@ -625,6 +636,15 @@ async def load_processed(conn: AsyncConnection) -> list[Processed]:
             )
         ).all()
     ]
+    return await _as_processed(conn, rows)
+
+
+async def processed_by_ids(conn: AsyncConnection, ids: Sequence[str]) -> list[Processed]:
+    """These processed posts as the pipeline handed them to its stages."""
+    rows: list[dict[str, Any]] = []
+    for chunk in _chunks(list(ids), 500):
+        stmt = select(posts).where(posts.c.id.in_(chunk), posts.c.processed_at.is_not(None))
+        rows += [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
     return await _as_processed(conn, rows)
 
 

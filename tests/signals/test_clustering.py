@@ -140,11 +140,13 @@ def test_two_halves_of_one_rumour_are_merged(config: SignalsConfig) -> None:
     vec = normalise(hashed_embedding(VARIANTS[2]))
     assert vec is not None
     c.restore(b, vec, 1, [], ["b"])
-    more = c.assign([_input(f"m{i}", t) for i, t in enumerate(VARIANTS[1:])])
-    touched = sorted({x.cluster for x in more} | {a, b})
-    merges = c.merge_candidates(touched, {a: 3, b: 1})
-    assert merges and {merges[0][0], merges[0][1]} == {a, b}
+    c.assign([_input(f"m{i}", t) for i, t in enumerate(VARIANTS[1:])])
+    # They merge as soon as a post brings them together, and the batch says after which.
+    merges = c.take_merges()
+    assert merges and {merges[0][1], merges[0][2]} == {a, b}
+    assert 0 <= merges[0][0] < len(VARIANTS) - 1
     assert len({c.members[p] for p in ("a", "b")}) == 1
+    assert c.take_merges() == []  # taken once
 
 
 def test_registered_claim_matches_and_holds_the_band_for_a_person(config: SignalsConfig) -> None:

@@ -38,6 +38,7 @@ def _flagged(
             [place(ward, locality)],
             weight,
             THREAT,
+            rule=True,  # a threat rule fired, as the labels say
         )
     return changes
 
@@ -127,7 +128,7 @@ def test_baseline_follows_the_weekly_rhythm(config: SignalsConfig) -> None:
 
 
 def _m(at: datetime, weighted: float, authors: int, rise: float) -> Measures:
-    return Measures(at, 180, 100, int(weighted), weighted, authors, 0.5, rise)
+    return Measures(at, 180, 100, int(weighted), weighted, authors, 0.5, rise, rule_authors=authors)
 
 
 def test_hysteresis_raises_at_once_and_lowers_only_after_the_cool_down(

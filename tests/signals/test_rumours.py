@@ -98,7 +98,11 @@ def test_velocity_and_acceleration(config: SignalsConfig) -> None:
     assert rumour.posts == 12 and rumour.author_count == 12
 
 
-def test_stance_mix_of_a_rumour_and_its_replies(config: SignalsConfig) -> None:
+def test_stance_mix_counts_only_the_posts_that_respond_to_the_claim(
+    config: SignalsConfig,
+) -> None:
+    """The three posts that state the claim are the claim, not 'support' for it: only the
+    replies have a stance."""
     board = RumourBoard(config.rumours)
     posts = _claims(3, 0, 5, authors=3)
     replies = {
@@ -112,14 +116,17 @@ def test_stance_mix_of_a_rumour_and_its_replies(config: SignalsConfig) -> None:
         posts.append(_post(f"r{i}", text, 20 + i, f"replier-{i}", claim=False, reply_to="p0"))
     board.observe(posts, T0 + minutes(30))
     (rumour,) = board.rumours.values()
-    assert dict(rumour.stance) == {"support": 3, "deny": 2, "query": 2, "comment": 1}
+    assert dict(rumour.stance) == {"deny": 2, "query": 2, "comment": 1}
+    assert rumour.posts == 8
 
 
 def test_stance_of_unlinked_posts() -> None:
     claim = keyword_scores(VARIANTS[0])
     question = keyword_scores("Can anyone confirm whether the tap water in Toller is contaminated?")
-    assert stance_of(claim, "similar") == "support"
-    assert stance_of(question, "similar") == "query"
+    assert stance_of(claim, "similar") == ""  # a standalone repeat has no stance
+    assert stance_of(question, "similar") == "query"  # text that questions the claim
+    denial = keyword_scores("The tap water in Toller is not contaminated, it's a hoax.")
+    assert stance_of(denial, "similar") == "deny"
     assert stance_of(keyword_scores("Wow."), "link") == "comment"
 
 

@@ -1,0 +1,373 @@
+"""Pure: the event-level evaluation. Replay a labelled stream of posts through the signals and
+score what a person would be shown against the stories the stream really holds.
+
+For each stream it reports:
+- items opened: what would reach the review queue. Until the incidents layer is on main
+  these are the signals' own alerts (`rising_tension`, `rumour_spreading`), one per alert
+  key, and the report says so (`item_unit`);
+- stories found: a story (a rumour, an episode) is found when an item's evidence is mostly
+  that story's posts (`MATCH_SHARE`); an item that is mostly no story's is a false item;
+- false items per (simulated) week;
+- minutes from a story's first post to its first item;
+- claim-cluster purity: over rumour clusters of at least `PURITY_MIN` posts, the share of
+  clustered posts that belong to their cluster's main class (a story, or "none"; for PHEME
+  the veracity class), so one catch-all cluster of everything scores low;
+- levels raised by waves: rising level changes whose evidence is mostly a solidarity or
+  counter-speech wave's posts (must be 0).
+
+Streams come from `monitor.signals.event_streams` (demo week, generated weeks, PHEME).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.signals.config import SignalsConfig
+from monitor.signals.engine import SignalsEngine
+from monitor.signals.evaluate import Replay
+from monitor.signals.simulate import Story, Wave
+from monitor.types import Processed
+
+MINUTE = timedelta(minutes=1)
+MATCH_SHARE = 0.5  # an item belongs to the story that holds at least this share of its evidence
+PURITY_MIN = 3  # clusters smaller than this are not scored for purity
+ITEM_UNIT = "signal alerts (until incidents are on main)"
+ARRIVALS = ("batched", "bulk", "paced", "shuffled")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A labelled stream: posts, the stories in it, waves that must not raise anything."""
+
+    name: str
+    items: Sequence[Processed]
+    stories: tuple[Story, ...]
+    start: datetime
+    end: datetime
+    waves: tuple[Wave, ...] = ()
+    config: SignalsConfig | None = None
+    classes: Mapping[str, str] | None = None  # post -> purity class; default: its story
+    note: str = ""
+
+    @property
+    def weeks(self) -> float:
+        return max((self.end - self.start) / timedelta(days=7), 1e-9)
+
+
+@dataclass(frozen=True)
+class Item:
+    """What a person would be shown: its key, kind, when it opened and the posts behind it."""
+
+    key: str
+    kind: str
+    at: datetime
+    evidence: frozenset[str]
+    area: str = ""
+
+
+@dataclass
+class StreamResult:
+    name: str
+    weeks: float
+    items: int
+    stories: int
+    found: int
+    false_items: int
+    delays_min: list[float]
+    purity: float | None
+    clusters_scored: int
+    largest_cluster: int
+    wave_levels: int
+    board: list[dict[str, Any]] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+    false_keys: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def false_per_week(self) -> float:
+        return self.false_items / self.weeks
+
+    @property
+    def median_delay_min(self) -> float | None:
+        return statistics.median(self.delays_min) if self.delays_min else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.name,
+            "item_unit": ITEM_UNIT,
+            "weeks": round(self.weeks, 3),
+            "items_opened": self.items,
+            "stories": self.stories,
+            "stories_found": self.found,
+            "missed": self.missed,
+            "false_items": self.false_items,
+            "false_items_per_week": round(self.false_per_week, 3),
+            "false_item_keys": self.false_keys,
+            "minutes_to_item": [round(d, 1) for d in self.delays_min],
+            "median_minutes_to_item": (
+                None if self.median_delay_min is None else round(self.median_delay_min, 1)
+            ),
+            "claim_cluster_purity": None if self.purity is None else round(self.purity, 3),
+            "clusters_scored": self.clusters_scored,
+            "largest_cluster": self.largest_cluster,
+            "levels_raised_by_waves": self.wave_levels,
+            "rumour_board": self.board,
+            "note": self.note,
+        }
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+
+def arrive(items: Sequence[Processed], arrival: str, seed: int = 0) -> list[list[Processed]]:
+    """The batches in which a stream reaches the signals:
+    - batched: time order, 64 at a time (the pipeline's usual batch);
+    - bulk: time order, 500 at a time (a fast `monitor import`);
+    - paced: time order, one at a time (a paced replay or a live stream);
+    - shuffled: batches of 64 whose posts are shuffled within each batch, and up to a few
+      posts held back to the next batch (late arrivals, as a live stream has)."""
+    ordered = sorted(items, key=lambda i: (i.post.created_at, i.post.id))
+    if arrival not in ARRIVALS:
+        raise ValueError(f"arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
+    if arrival == "paced":
+        return [[i] for i in ordered]
+    size = 500 if arrival == "bulk" else 64
+    batches = [ordered[k : k + size] for k in range(0, len(ordered), size)]
+    if arrival == "shuffled":
+        rng = random.Random(seed)
+        carried: list[Processed] = []
+        out = []
+        for batch in batches:
+            batch = carried + batch
+            rng.shuffle(batch)
+            late = rng.randrange(0, 4)
+            carried, batch = batch[:late], batch[late:]
+            out.append(batch)
+        if carried:
+            out.append(carried)
+        return out
+    return batches
+
+
+def run(
+    items: Sequence[Processed],
+    config: SignalsConfig,
+    end: datetime,
+    arrival: str = "batched",
+    seed: int = 0,
+    *,
+    baseline: bool = False,
+) -> Replay:
+    """Replay through a fresh engine; each batch is observed at its latest post time.
+    `baseline`: responses weighed like any flagged post (with `baseline_config`, the monitor
+    as it was before claim-level rumours and response recognition)."""
+    engine = SignalsEngine(config, recognise_responses=not baseline)
+    out = Replay(engine=engine)
+    for batch in arrive(items, arrival, seed):
+        if not batch:
+            continue
+        update = engine.observe(batch, max(i.post.created_at for i in batch))
+        _collect(out, update)
+    _collect(out, engine.flush(end))
+    out.cluster_of = {p: out.resolve(c) for p, c in out.cluster_of.items()}
+    return out
+
+
+def _collect(out: Replay, update: Any) -> None:
+    out.candidates += update.candidates
+    out.level_changes += update.level_changes
+    for source, target in update.rumours.merges:
+        out.merged[source] = target
+    for m in update.rumours.memberships:
+        if m.confirmed:
+            out.cluster_of.setdefault(m.post_id, m.rumour_id)
+
+
+def items_of(result: Replay) -> list[Item]:
+    """One item per alert key, opened at its first alert. A rumour item's evidence is its
+    cluster's posts (as it ends, merges resolved); a tension item's, the flagged posts its
+    level change stood on."""
+    members: dict[int, set[str]] = {}
+    for post, cid in result.cluster_of.items():
+        members.setdefault(result.resolve(cid), set()).add(post)
+    seen: dict[str, Item] = {}
+    for c in result.candidates:
+        if c.key in seen:
+            continue
+        kind = c.labels.get("kind", "")
+        evidence: set[str] = set(c.evidence)
+        if kind == "rumour_spreading" and "cluster" in c.labels:
+            cid = result.resolve(int(c.labels["cluster"].lstrip("r")))
+            evidence |= members.get(cid, set())
+        seen[c.key] = Item(c.key, kind, c.at, frozenset(evidence), c.labels.get("area", ""))
+    return sorted(seen.values(), key=lambda i: i.at)
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def story_of(item: Item, stories: Sequence[Story]) -> Story | None:
+    """The story holding at least `MATCH_SHARE` of the item's evidence, if any."""
+    if not item.evidence:
+        return None
+    best, share = None, 0.0
+    for story in stories:
+        s = len(item.evidence & story.posts) / len(item.evidence)
+        if s > share:
+            best, share = story, s
+    return best if share >= MATCH_SHARE else None
+
+
+def purity(
+    cluster_of: Mapping[str, int], classes: Mapping[str, str], min_size: int = PURITY_MIN
+) -> tuple[float | None, int, int]:
+    """(weighted purity, clusters scored, largest cluster's size)."""
+    by_cluster: dict[int, Counter[str]] = {}
+    for post, cid in cluster_of.items():
+        by_cluster.setdefault(cid, Counter())[classes.get(post, "none")] += 1
+    scored = [c for c in by_cluster.values() if sum(c.values()) >= min_size]
+    largest = max((sum(c.values()) for c in by_cluster.values()), default=0)
+    total = sum(sum(c.values()) for c in scored)
+    if not total:
+        return None, 0, largest
+    return sum(max(c.values()) for c in scored) / total, len(scored), largest
+
+
+def wave_levels(result: Replay, stream: Stream) -> int:
+    """Rising level changes that a solidarity or counter-speech wave raised: those whose
+    evidence (the flagged posts the change stood on) is mostly the wave's own posts."""
+    waves = [w for w in stream.waves if w.kind != "chatter"]
+    count = 0
+    for ch in result.level_changes:
+        if not ch.rising or not ch.evidence:
+            continue
+        for wave in waves:
+            if len(set(ch.evidence) & wave.posts) / len(ch.evidence) >= MATCH_SHARE:
+                count += 1
+                break
+    return count
+
+
+def board_of(result: Replay, stream: Stream, classes: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The rumours that reached the board (spread), largest first, each with its main class."""
+    members: dict[int, list[str]] = {}
+    for post, cid in result.cluster_of.items():
+        members.setdefault(cid, []).append(post)
+    out: list[dict[str, Any]] = []
+    for c in result.candidates:
+        if c.labels.get("kind") != "rumour_spreading":
+            continue
+        cid = result.resolve(int(c.labels["cluster"].lstrip("r")))
+        if any(b["cluster"] == cid for b in out):
+            continue
+        posts = members.get(cid, [])
+        main = Counter(classes.get(p, "none") for p in posts).most_common(1)
+        out.append(
+            {
+                "cluster": cid,
+                "posts": len(posts),
+                "main_class": main[0][0] if main else "none",
+                "main_share": round(main[0][1] / len(posts), 3) if posts and main else 0.0,
+            }
+        )
+    out.sort(key=lambda b: (-int(b["posts"]), int(b["cluster"])))
+    return out
+
+
+def baseline_config(config: SignalsConfig) -> SignalsConfig:
+    """The same thresholds without what keeps stories apart and responses out: no cohesion
+    ceiling, no claim terms, no claim share or place condition on spreading, and classifier
+    flags alone may raise any level."""
+    return replace(
+        config,
+        tension=replace(config.tension, alert_rule_authors=0),
+        rumours=replace(
+            config.rumours, cohesion=0.0, term_overlap=0.0, claim_share=0.0, spread_places=0
+        ),
+    )
+
+
+def evaluate_stream(
+    stream: Stream,
+    config: SignalsConfig,
+    arrival: str = "batched",
+    seed: int = 0,
+    *,
+    baseline: bool = False,
+) -> StreamResult:
+    cfg = stream.config or config
+    if baseline:
+        cfg = baseline_config(cfg)
+    result = run(stream.items, cfg, stream.end, arrival, seed, baseline=baseline)
+    items = items_of(result)
+    found: dict[str, float] = {}
+    false_keys = []
+    for item in items:
+        story = story_of(item, stream.stories)
+        if story is None:
+            false_keys.append(item.key)
+            continue
+        delay = (item.at - story.first_at) / MINUTE
+        found[story.id] = min(found.get(story.id, delay), delay)
+    classes: dict[str, str] = dict(stream.classes or {})
+    if stream.classes is None:
+        for story in stream.stories:
+            for p in story.posts:
+                classes[p] = story.id
+    pur, scored, largest = purity(result.cluster_of, classes)
+    return StreamResult(
+        name=stream.name,
+        weeks=stream.weeks,
+        items=len(items),
+        stories=len(stream.stories),
+        found=len(found),
+        false_items=len(false_keys),
+        delays_min=[found[s.id] for s in stream.stories if s.id in found],
+        purity=pur,
+        clusters_scored=scored,
+        largest_cluster=largest,
+        wave_levels=wave_levels(result, stream),
+        board=board_of(result, stream, classes)[:5],
+        missed=[s.id for s in stream.stories if s.id not in found],
+        false_keys=false_keys,
+        note=stream.note,
+    )
+
+
+HEADERS = (
+    "stream",
+    "items",
+    "stories found",
+    "false/wk",
+    "median min",
+    "purity",
+    "largest",
+    "wave levels",
+)
+
+
+def table(results: Sequence[StreamResult]) -> str:
+    rows = [
+        [
+            r.name,
+            str(r.items),
+            f"{r.found}/{r.stories}",
+            f"{r.false_per_week:.2f}",
+            "-" if r.median_delay_min is None else f"{r.median_delay_min:.0f}",
+            "-" if r.purity is None else f"{r.purity:.2f}",
+            str(r.largest_cluster),
+            str(r.wave_levels),
+        ]
+        for r in results
+    ]
+    widths = [max(len(x[i]) for x in [list(HEADERS), *rows]) for i in range(len(HEADERS))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines) + f"\nitems = {ITEM_UNIT}"
