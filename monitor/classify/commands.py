@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import click
 
 from monitor.classify.labels import decide_stance
+from monitor.classify.runtime import feature_variant
 from monitor.cli import pass_context
 
 # Lines scored per call when reading stdin: large enough to fill sorted batches.
@@ -95,10 +96,11 @@ def _default_out(ctx: Any) -> Path:
 @click.option("--seed", type=int, default=None, help="Seed (default: the recipe's, 13).")
 @click.option(
     "--encoder",
-    type=click.Choice(["serving", "fp32", "int8"]),
+    type=click.Choice(["serving", "fp32", "int8", "onnx"]),
     default="serving",
     help="Encoder variant whose features the heads learn from. Default: the one that serves "
-    "(classifier_quantize), so the heads see at training what they see in use.",
+    "(classifier_runtime and classifier_quantize), so the heads see at training what they "
+    "see in use.",
 )
 @pass_context
 def train_command(
@@ -119,13 +121,18 @@ def train_command(
     started = time.monotonic()
     warnings.filterwarnings("ignore", category=UserWarning)
     try:
-        quantize = ctx.settings.classifier_quantize if encoder == "serving" else encoder == "int8"
-        cache = FeatureCache(cache_dir, quantize=quantize)
+        cache = FeatureCache(cache_dir, variant=feature_variant(ctx.settings, encoder))
         trained = train_heads(recipe, cache, data_dir, progress=click.echo)
     except DataMissing as exc:
         raise click.ClickException(str(exc)) from None
     manifest = write_model(out, trained, recipe, out.name, cache.variant)
     click.echo(f"wrote {out} in {time.monotonic() - started:.0f} s")
+    if feature_variant(ctx.settings, "serving") == "onnx":
+        # Export now rather than at the first start, so serving starts in a second.
+        from monitor.classify.runtime import select_encoder
+
+        _, info = select_encoder(runtime="onnx", device="cpu")
+        click.echo(f"encoder for serving: {info['graph']} (sha256 {info['graph_sha256']})")
     click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
 
 
@@ -133,11 +140,11 @@ def train_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option(
     "--encoder",
-    type=click.Choice(["serving", "fp32", "int8"]),
+    type=click.Choice(["serving", "fp32", "int8", "onnx"]),
     default="serving",
-    help="Which encoder variant to score with (default: what classifier_quantize serves).",
+    help="Which encoder variant to score with (default: what the settings serve on CPU).",
 )
-@click.option("--no-tolerance", is_flag=True, help="Skip the int8-against-fp32 comparison.")
+@click.option("--no-tolerance", is_flag=True, help="Skip the comparison with PyTorch fp32 scores.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @pass_context
@@ -160,12 +167,12 @@ def eval_command(
 
     warnings.filterwarnings("ignore", category=UserWarning)
     settings = ctx.settings
-    quantize = settings.classifier_quantize if encoder == "serving" else encoder == "int8"
+    variant = feature_variant(settings, encoder)
     try:
         model = load_model_dir(_default_out(ctx))
-        result = evaluate(model, FeatureCache(cache_dir, quantize=quantize), data_dir)
-        if quantize and not no_tolerance:
-            reference = evaluate(model, FeatureCache(cache_dir, quantize=False), data_dir)
+        result = evaluate(model, FeatureCache(cache_dir, variant=variant), data_dir)
+        if variant != "fp32" and not no_tolerance:
+            reference = evaluate(model, FeatureCache(cache_dir, variant="fp32"), data_dir)
             result["tolerance"] = tolerance(
                 result["_scored"], reference["_scored"], model.all_thresholds
             )

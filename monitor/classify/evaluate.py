@@ -235,8 +235,8 @@ def format_table(result: dict[str, Any]) -> str:
     if "tolerance" in result:
         tol = result["tolerance"]
         lines.append(
-            f"int8 vs fp32 encoder, same heads, {tol['posts']} posts: all flags agree on "
-            f"{tol['flag_agreement']:.3f} of posts"
+            f"{result['encoder']} vs fp32 encoder, same heads, {tol['posts']} posts: "
+            f"all flags agree on {tol['flag_agreement']:.3f} of posts"
         )
         for k in tol["mean_abs_diff"]:
             lines.append(

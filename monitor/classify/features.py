@@ -24,6 +24,7 @@ from monitor.classify.encoder import (
     FloatArray,
     base_model_version,
 )
+from monitor.classify.runtime import EncoderLike, select_encoder
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +44,38 @@ def texts_key(texts: Sequence[str], variant: str) -> str:
     return h.hexdigest()[:24]
 
 
+VARIANTS = ("fp32", "int8", "onnx")
+
+
 class FeatureCache:
-    """Computes (once) and returns per-layer pools for named lists of texts."""
+    """Computes (once) and returns per-layer pools for named lists of texts.
 
-    def __init__(self, cache_dir: Path | None = None, *, quantize: bool = False) -> None:
+    Variants: 'fp32' and 'int8' (PyTorch, dynamic int8), 'onnx' (ONNX Runtime fp32, the
+    CPU serving path: the same features as 'fp32' within about 1e-6, computed faster).
+    """
+
+    def __init__(
+        self, cache_dir: Path | None = None, *, quantize: bool = False, variant: str = ""
+    ) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
-        self.quantize = quantize
-        self._encoder: Encoder | None = None
+        self.variant = variant or ("int8" if quantize else "fp32")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"encoder variant must be one of {VARIANTS}, got {self.variant!r}")
+        self.quantize = self.variant == "int8"
+        self._encoder: EncoderLike | None = None
 
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> EncoderLike:
         if self._encoder is None:
-            self._encoder = Encoder(
-                device="cpu", quantize=self.quantize, layers=ALL_LAYERS, batch_size=64
-            )
+            if self.variant == "onnx":
+                self._encoder, _ = select_encoder(
+                    runtime="onnx", device="cpu", layers=ALL_LAYERS, batch_size=64
+                )
+            else:
+                self._encoder = Encoder(
+                    device="cpu", quantize=self.quantize, layers=ALL_LAYERS, batch_size=64
+                )
         return self._encoder
-
-    @property
-    def variant(self) -> str:
-        return "int8" if self.quantize else "fp32"
 
     def layers(self, name: str, texts: Sequence[str]) -> FloatArray:
         """(n, 7, 384) float32 mean pools of layers 0..6 for `texts`.

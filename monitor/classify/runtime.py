@@ -167,3 +167,15 @@ def _torch(
     if device == "cuda":
         info["card"] = torch.cuda.get_device_name(0)
     return enc, info
+
+
+def feature_variant(settings: Any, encoder: str) -> str:
+    """`monitor train/eval --encoder`: 'serving' is the feature variant `monitor run` serves
+    on CPU with these settings (see `monitor.classify.features.VARIANTS`)."""
+    if encoder != "serving":
+        return encoder
+    if settings.classifier_runtime == "torch":
+        return "int8" if settings.classifier_quantize else "fp32"
+    from importlib.util import find_spec
+
+    return "onnx" if find_spec("onnxruntime") is not None else "fp32"

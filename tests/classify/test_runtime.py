@@ -1,0 +1,88 @@
+"""Choosing the encoder path: clear errors, a fallback that says why, damaged exports ignored."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.classify.export import EXPORT_FORMAT, find_graph, graph_name
+from monitor.classify.runtime import RuntimeUnavailable, feature_variant, select_encoder
+from monitor.config import Settings
+
+BASE_SHA = "ab" * 32
+
+
+def write_graph(folder: Path, content: bytes, recorded_sha: str) -> Path:
+    path = folder / graph_name(BASE_SHA)
+    path.write_bytes(content)
+    meta = {"format": EXPORT_FORMAT, "sha256": recorded_sha, "base_sha256": BASE_SHA}
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    return path
+
+
+def test_an_intact_export_is_found(tmp_path: Path) -> None:
+    import hashlib
+
+    content = b"not really onnx, but the checksum is what is checked here"
+    path = write_graph(tmp_path, content, hashlib.sha256(content).hexdigest())
+    found = find_graph(tmp_path, BASE_SHA)
+    assert found is not None and found.path == path
+
+
+def test_a_damaged_export_is_ignored_so_it_is_rebuilt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_graph(tmp_path, b"torn file", "0" * 64)
+    with caplog.at_level(logging.WARNING):
+        assert find_graph(tmp_path, BASE_SHA) is None
+    assert "does not match its record" in caplog.text
+
+
+def test_an_export_from_another_base_model_is_ignored(tmp_path: Path) -> None:
+    import hashlib
+
+    content = b"graph"
+    path = write_graph(tmp_path, content, hashlib.sha256(content).hexdigest())
+    assert find_graph(tmp_path, "cd" * 32) is None
+    assert path.exists()
+
+
+def test_unknown_runtime_and_onnx_on_a_gpu_are_clear_errors() -> None:
+    with pytest.raises(RuntimeUnavailable, match="classifier_runtime must be one of"):
+        select_encoder(runtime="tensorrt")
+    with pytest.raises(RuntimeUnavailable, match="runs on CPU only"):
+        select_encoder(runtime="onnx", device="cuda")
+
+
+def test_onnx_runtime_missing_is_an_error_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    with pytest.raises(RuntimeUnavailable, match="ONNX Runtime cannot serve"):
+        select_encoder(runtime="onnx", device="cpu")
+
+
+@pytest.mark.model
+def test_auto_falls_back_to_pytorch_saying_why(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.classify.conftest import require_model
+
+    require_model()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with caplog.at_level(logging.WARNING):
+        enc, info = select_encoder(runtime="auto", device="cpu")
+    assert info["path"] == "torch" and info["precision"] == "fp32"
+    assert "ONNX Runtime unavailable" in caplog.text
+    assert enc.encode(["Fictional: the bins are late again."]).features.shape == (1, 4 * 384)
+
+
+def test_eval_and_train_default_to_the_features_that_serve() -> None:
+    assert feature_variant(Settings(), "serving") == "onnx"
+    assert feature_variant(Settings(classifier_runtime="torch"), "serving") == "fp32"
+    assert feature_variant(
+        Settings(classifier_runtime="torch", classifier_quantize=True), "serving"
+    ) == ("int8")
+    assert feature_variant(Settings(), "fp32") == "fp32"
