@@ -118,18 +118,22 @@ class Settings:
         False,
         "Run the PyTorch encoder's linear layers in int8 (dynamic quantisation) on CPU. Off "
         "by default: a post's scores then depend on the other posts in its batch, so they "
-        "cannot be reproduced. Ignored by the onnx runtime and on a GPU (fp16 there).",
+        "cannot be reproduced. With classifier_runtime auto it selects PyTorch int8; "
+        "ignored when classifier_runtime is onnx, and on a GPU (fp16 there).",
     )
     classifier_runtime: str = _setting(
         "auto",
         "What runs the encoder: 'onnx' (ONNX Runtime fp32 on CPU: the fastest measured, "
         "scores independent of the batch), 'torch' (PyTorch; fp16 on a GPU), or 'auto' "
         "(torch on a GPU, else onnx, falling back to torch with a warning saying why).",
+        choices=("auto", "onnx", "torch"),
     )
     classifier_cache_size: int = _setting(
         4096,
         "Distinct normalised post texts whose encoder output is kept (least recently used "
         "dropped first), so reposts and copy-paste campaigns are encoded once. 0: no cache.",
+        low=0,
+        high=10_000_000,
     )
     classifier_cache_dir: str = _setting(
         "",

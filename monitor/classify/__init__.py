@@ -54,6 +54,7 @@ def load_classifier(settings: Settings | None = None, home: Path | None = None) 
         if reason:
             log.warning("classifier: using the weak keyword classifier because %s", reason)
             return KeywordClassifier()
+    from monitor.classify.runtime import graph_dir
     from monitor.classify.transformer import load_transformer
 
     return load_transformer(
@@ -65,9 +66,7 @@ def load_classifier(settings: Settings | None = None, home: Path | None = None) 
         max_wait=settings.classifier_max_wait_ms / 1000.0,
         runtime=settings.classifier_runtime,
         cache_size=settings.classifier_cache_size,
-        cache_dir=Path(settings.classifier_cache_dir).expanduser()
-        if settings.classifier_cache_dir
-        else None,
+        cache_dir=graph_dir(settings),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import click
 
 from monitor.classify.labels import decide_stance
-from monitor.classify.runtime import feature_variant
+from monitor.classify.runtime import feature_variant, graph_dir
 from monitor.cli import pass_context
 
 # Lines scored per call when reading stdin: large enough to fill sorted batches.
@@ -121,7 +121,11 @@ def train_command(
     started = time.monotonic()
     warnings.filterwarnings("ignore", category=UserWarning)
     try:
-        cache = FeatureCache(cache_dir, variant=feature_variant(ctx.settings, encoder))
+        cache = FeatureCache(
+            cache_dir,
+            variant=feature_variant(ctx.settings, encoder),
+            graph_dir=graph_dir(ctx.settings),
+        )
         trained = train_heads(recipe, cache, data_dir, progress=click.echo)
     except DataMissing as exc:
         raise click.ClickException(str(exc)) from None
@@ -131,7 +135,7 @@ def train_command(
         # Export now rather than at the first start, so serving starts in a second.
         from monitor.classify.runtime import select_encoder
 
-        _, info = select_encoder(runtime="onnx", device="cpu")
+        _, info = select_encoder(runtime="onnx", device="cpu", cache_dir=graph_dir(ctx.settings))
         click.echo(f"encoder for serving: {info['graph']} (sha256 {info['graph_sha256']})")
     click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
 
@@ -170,7 +174,8 @@ def eval_command(
     variant = feature_variant(settings, encoder)
     try:
         model = load_model_dir(_default_out(ctx))
-        result = evaluate(model, FeatureCache(cache_dir, variant=variant), data_dir)
+        features = FeatureCache(cache_dir, variant=variant, graph_dir=graph_dir(settings))
+        result = evaluate(model, features, data_dir)
         if variant != "fp32" and not no_tolerance:
             reference = evaluate(model, FeatureCache(cache_dir, variant="fp32"), data_dir)
             result["tolerance"] = tolerance(

@@ -44,10 +44,8 @@ class ExportedGraph:
 
 
 def default_cache_dir() -> Path:
-    """$MONITOR_CACHE_DIR, else $XDG_CACHE_HOME/community-tension-monitor, else ~/.cache/..."""
-    explicit = os.environ.get("MONITOR_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
+    """$XDG_CACHE_HOME/community-tension-monitor, else ~/.cache/community-tension-monitor
+    (the `classifier_cache_dir` setting overrides it)."""
     xdg = os.environ.get("XDG_CACHE_HOME")
     root = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return root / "community-tension-monitor"

@@ -55,9 +55,15 @@ class FeatureCache:
     """
 
     def __init__(
-        self, cache_dir: Path | None = None, *, quantize: bool = False, variant: str = ""
+        self,
+        cache_dir: Path | None = None,
+        *,
+        quantize: bool = False,
+        variant: str = "",
+        graph_dir: Path | None = None,
     ) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
+        self.graph_dir = graph_dir
         self.variant = variant or ("int8" if quantize else "fp32")
         if self.variant not in VARIANTS:
             raise ValueError(f"encoder variant must be one of {VARIANTS}, got {self.variant!r}")
@@ -69,7 +75,11 @@ class FeatureCache:
         if self._encoder is None:
             if self.variant == "onnx":
                 self._encoder, _ = select_encoder(
-                    runtime="onnx", device="cpu", layers=ALL_LAYERS, batch_size=64
+                    runtime="onnx",
+                    device="cpu",
+                    layers=ALL_LAYERS,
+                    batch_size=64,
+                    cache_dir=self.graph_dir,
                 )
             else:
                 self._encoder = Encoder(

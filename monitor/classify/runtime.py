@@ -179,3 +179,9 @@ def feature_variant(settings: Any, encoder: str) -> str:
     from importlib.util import find_spec
 
     return "onnx" if find_spec("onnxruntime") is not None else "fp32"
+
+
+def graph_dir(settings: Any) -> Path | None:
+    """The `classifier_cache_dir` setting as a folder; None for the default."""
+    value = str(settings.classifier_cache_dir or "").strip()
+    return Path(value).expanduser() if value else None
