@@ -110,3 +110,15 @@ async def test_liaison_officers_see_no_incident_pages(
     await sign_in(client, "liaison")
     for path in ("/incidents", "/incidents/1", "/api/v1/incidents", "/api/v1/incidents/1"):
         assert (await client.get(path, allow_redirects=False)).status == 403
+
+
+async def test_the_overview_counts_open_incidents_for_every_role(
+    aiohttp_client: Any, app: web.Application, runtime: Runtime, users: dict[str, str]
+) -> None:
+    await deliver(runtime, CALLS)
+    client = await aiohttp_client(app)
+    await sign_in(client, "liaison")
+    overview = await (await client.get("/api/v1/overview")).json()
+    assert overview["open_incidents"] == 1  # a count only: no headline reaches liaison
+    page = await (await client.get("/")).text()
+    assert "Open incidents" in page and 'href="/incidents"' not in page

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from monitor import audit
 from monitor.app import RUNTIME
+from monitor.incidents import queries as incident_queries
 from monitor.signals.config import SignalsConfig
 from monitor.store import overview
 from monitor.store import signals as signal_store
@@ -89,12 +90,14 @@ async def overview_api(request: web.Request) -> web.Response:
         places = await overview.places(
             conn, min_count=request.app[RUNTIME].settings.privacy_min_count
         )
+        stories = await incident_queries.count_shown(conn)
     return reply(
         {
             "posts": totals.posts,
             "processed": totals.processed,
             "flagged": totals.flagged,
             "open_alerts": totals.open_alerts,
+            "open_incidents": stories,
             "places": places,
         }
     )

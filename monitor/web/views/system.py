@@ -6,6 +6,7 @@ from aiohttp import web
 
 from monitor import health
 from monitor.app import RUNTIME
+from monitor.incidents import queries as incident_queries
 from monitor.store import overview
 from monitor.store import signals as signal_store
 from monitor.web.metrics import exposition, refresh_store_gauges
@@ -54,6 +55,7 @@ async def overview_page(request: web.Request) -> web.Response:
         alerts = await alert_queries.list_alerts(conn, alert_queries.Filters(), limit=10)
         missing = await signal_store.missing_signal_tables(conn)
         rumours = None if missing else await rumour_queries.summary(conn)
+        stories = await incident_queries.count_shown(conn)
     return page(
         request,
         "overview.html",
@@ -62,5 +64,6 @@ async def overview_page(request: web.Request) -> web.Response:
         places=places,
         alerts=alerts,
         rumours=rumours,
+        incidents=stories,
         classifier=rt.classifier.name,
     )
