@@ -22,11 +22,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from monitor.bounds import clamp_count, created_at_problem, has_lone_surrogate
 from monitor.config import Settings
 from monitor.places import PlaceMatcher
 from monitor.privacy.allowlist import PublicAccounts
 from monitor.privacy.minimise import Masker
+from monitor.schema import SchemaError, check_post
 from monitor.types import Post, RawPost
 
 __all__ = [
@@ -42,9 +42,6 @@ __all__ = [
 ]
 
 AUTHOR_REF_HEX = 32
-MAX_PLATFORM_CHARS = 40  # posts.platform
-MAX_POST_ID_CHARS = 512  # posts.id, and the reply/quote/repost links
-MAX_SOURCE_CHARS = 200  # posts.source
 
 
 class IngestError(ValueError):
@@ -276,35 +273,12 @@ class Ingestor:
         """The Post for `raw`, pseudonymised with `key` (the key ring's key for `now`)."""
         if not raw.platform or not raw.native_id:
             raise IngestError("a post needs a platform and a native id")
-        for field, value, limit in (
-            ("platform", raw.platform, MAX_PLATFORM_CHARS),
-            ("id", raw.post_id, MAX_POST_ID_CHARS),
-            ("source", raw.source, MAX_SOURCE_CHARS),
-            ("reply_to", raw.reply_to, MAX_POST_ID_CHARS),
-            ("quote_of", raw.quote_of, MAX_POST_ID_CHARS),
-            ("repost_of", raw.repost_of, MAX_POST_ID_CHARS),
-        ):
-            if value is not None and len(value) > limit:
-                raise IngestError(f"{raw.post_id[:80]}: {field} is too long for the store")
-        for field, value in (
-            ("id", raw.post_id),
-            ("source", raw.source),
-            ("author", raw.author_id),
-            ("url", raw.url),
-            ("language", raw.language),
-            ("reply_to", raw.reply_to),
-            ("quote_of", raw.quote_of),
-            ("repost_of", raw.repost_of),
-        ):
-            if has_lone_surrogate(value):
-                raise IngestError(
-                    f"{field} holds an unpaired UTF-16 surrogate, which no store holds"
-                )
-        if raw.created_at.tzinfo is None or now.tzinfo is None:
-            raise IngestError(f"{raw.post_id}: times must carry a UTC offset")
-        when = created_at_problem(raw.created_at, now)
-        if when is not None:
-            raise IngestError(f"{raw.post_id[:80]}: created_at {when}")
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        try:  # sizes, encodability, a plausible time; counts clamped (monitor.schema)
+            raw = check_post(raw, now)
+        except SchemaError as exc:
+            raise IngestError(str(exc)) from None
         text, truncated = bound_text(
             self.minimise(normalise_text(raw.text, raw.is_html)), self.max_text_chars
         )
@@ -327,9 +301,9 @@ class Ingestor:
             reply_to=raw.reply_to,
             quote_of=raw.quote_of,
             repost_of=raw.repost_of,
-            like_count=clamp_count(raw.like_count),
-            repost_count=clamp_count(raw.repost_count),
-            reply_count=clamp_count(raw.reply_count),
+            like_count=raw.like_count,
+            repost_count=raw.repost_count,
+            reply_count=raw.reply_count,
             truncated=truncated,
             places=self.places.match(text),
             author_name=self.public_accounts.name_of(raw.platform, raw.author_id),
