@@ -166,6 +166,7 @@ async def open_runtime(
         # alert stage routes them, so notifications carry incident labels.
         incidents = IncidentStage.from_settings(settings, home)
         inline_signals = role == "all"
+        alert_service.require_incident = not inline_signals
         pipeline = Pipeline(
             engine,
             ingestor,

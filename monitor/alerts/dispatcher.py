@@ -71,6 +71,7 @@ class Dispatcher:
     ) -> None:
         self.engine = engine
         self.config = config
+        self.require_incident = False  # scaled out: alerts wait for their incident
         self.notifiers = notifiers
         self.envs = envs
         self.environ = environ
@@ -101,7 +102,9 @@ class Dispatcher:
             async with self.engine.begin() as conn:
                 # A safety net for alerts opened outside the pipeline's transaction (the
                 # pipeline stage routes the rest as they commit); idempotent either way.
-                await outbox.route_changed_alerts(conn, self.config, now, self.environ)
+                await outbox.route_changed_alerts(
+                    conn, self.config, now, self.environ, require_incident=self.require_incident
+                )
             async with self.engine.begin() as conn:
                 await outbox.enqueue_reminders(conn, self.config, now, self.environ)
             self._next_tick = now + self.tick

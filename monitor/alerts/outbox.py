@@ -90,13 +90,20 @@ class Enqueued:
 
 
 async def route_changed_alerts(
-    conn: AsyncConnection, config: AlertConfig, now: datetime, environ: Mapping[str, str]
+    conn: AsyncConnection,
+    config: AlertConfig,
+    now: datetime,
+    environ: Mapping[str, str],
+    *,
+    require_incident: bool = False,
 ) -> Enqueued:
     """Route every open alert opened or changed since it was last routed.
 
     Routing sees the alert's labels plus its incident's (`incident`, `incident_kind`), so
     routes, grouping, silences and inhibition can work on the story. An alert whose incident
-    is held below the precision gate is not routed yet: it is, once the incident opens."""
+    is held below the precision gate is not routed yet: it is, once the incident opens. With
+    `require_incident` (scaled out, where workers open alerts before the scheduler leader
+    groups them), an alert not yet in any incident waits for it too."""
     stmt = (
         select(
             alerts.c.id,
@@ -137,8 +144,8 @@ async def route_changed_alerts(
         ).all():
             last_seq[key] = int(seq or 0)
     for row in changed:
-        if row.incident_status == HELD:
-            continue  # below the precision gate: nobody is told yet
+        if row.incident_status == HELD or (require_incident and row.incident_id is None):
+            continue  # below the precision gate, or not grouped yet: nobody is told yet
         labels = {str(k): str(v) for k, v in (row.labels or {}).items()}
         if row.incident_id is not None:
             labels["incident"] = str(row.incident_id)

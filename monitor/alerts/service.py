@@ -116,6 +116,9 @@ class AlertService:
         min_count: int = 10,
     ) -> None:
         self.min_count = min_count  # small-count suppression in digests (privacy_min_count)
+        # Scaled out, workers open alerts before the scheduler leader groups them into
+        # incidents: alerts then wait for their incident before anyone is told.
+        self.require_incident = False
         self.engine = engine
         self.config = config
         self.environ = dict(os.environ if environ is None else environ)
@@ -162,7 +165,9 @@ class AlertService:
             if not self._tables:
                 _log_missing()
         if self._tables:
-            await outbox.route_changed_alerts(conn, self.config, now, self.environ)
+            await outbox.route_changed_alerts(
+                conn, self.config, now, self.environ, require_incident=self.require_incident
+            )
 
     @property
     def enabled(self) -> bool:
@@ -200,6 +205,7 @@ class AlertService:
             public_url=self.public_url,
             poll_seconds=self.poll_seconds,
         )
+        self.dispatcher.require_incident = self.require_incident
         self.digests = DigestService(
             self.engine,
             self.config,

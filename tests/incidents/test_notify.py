@@ -70,3 +70,28 @@ async def test_held_incidents_tell_nobody_and_open_ones_travel_as_one_story(
         assert set(statuses) == {"silenced"}
     finally:
         await engine.dispose()
+
+
+async def test_scaled_out_an_alert_waits_for_its_incident(sqlite_url: str) -> None:
+    """Workers open alerts before the scheduler leader groups them: nobody is told until the
+    alert is in an open incident."""
+    from monitor.incidents import store
+    from tests.incidents.test_store import CFG
+
+    engine = db.create_engine(sqlite_url)
+    config = parse_config(ROUTING, "routing.yaml", {})
+    try:
+        await db.upgrade(engine)
+        await feed(engine, angry(0, 6, 0), hit("tension", "incident_anger"))
+        async with engine.begin() as conn:
+            await conn.execute(notifications.delete())
+            await conn.execute(outbox.alert_routing.delete())
+            await conn.execute(store.incident_alerts.delete())  # as a worker left it
+            await outbox.route_changed_alerts(conn, config, WALL, {}, require_incident=True)
+            assert (await conn.execute(select(notifications))).all() == []
+            await conn.run_sync(store.refresh, CFG, WALL)  # the leader groups it
+            await outbox.route_changed_alerts(conn, config, WALL, {}, require_incident=True)
+            rows = (await conn.execute(select(notifications))).all()
+        assert len(rows) == 1 and rows[0].labels["incident"]  # routed once grouped
+    finally:
+        await engine.dispose()
