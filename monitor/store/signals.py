@@ -435,6 +435,15 @@ async def decide_pending(
 # --- rumours: reads for people -----------------------------------------------------------------
 
 
+def on_board() -> ColumnElement[bool]:
+    """The rumour board: rumours that spread (watching, countering) or that people
+    registered. A cluster still `new` has not passed the spreading conditions (posts, authors,
+    places, mostly claims): a candidate, listed only when asked for by status."""
+    return (rumours.c.status != "closed") & (
+        (rumours.c.status != "new") | rumours.c.registered.is_(True)
+    )
+
+
 async def list_rumours(
     conn: AsyncConnection, status: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
@@ -444,7 +453,7 @@ async def list_rumours(
     if status:
         stmt = stmt.where(rumours.c.status == status)
     else:
-        stmt = stmt.where(rumours.c.status != "closed")
+        stmt = stmt.where(on_board())
     stmt = stmt.order_by(
         rumours.c.spreading.desc(),
         rumours.c.velocity.desc(),

@@ -72,6 +72,18 @@ def test_levels_and_their_reasons(filled: dict[str, str]) -> None:
     assert "distinct authors" in changes and "baseline" in changes and "(alert " in changes
 
 
+def test_the_board_lists_rumours_that_spread_and_candidates_only_when_asked(
+    filled: dict[str, str],
+) -> None:
+    """The week's one-off claims (a post or four each) stay candidates: the board is the
+    water rumour; `--status new` still lists the candidates for a person who looks."""
+    rows = json.loads(_run(filled, "rumours", "--json"))
+    assert rows and all(r["status"] in ("watching", "countering") for r in rows)
+    assert _water(rows)["spreading_since"] is not None  # it spread, which put it there
+    candidates = json.loads(_run(filled, "rumours", "--status", "new", "--json"))
+    assert candidates and all(r["status"] == "new" for r in candidates)
+
+
 def test_rumour_board_shows_counts_never_authors(filled: dict[str, str]) -> None:
     board = _run(filled, "rumours")
     assert "water" in board and "Authors are distinct counts" in board

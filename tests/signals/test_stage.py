@@ -59,6 +59,7 @@ async def _snapshot(engine: AsyncEngine) -> dict[str, object]:
             )
         ).all()
         live = await queries.list_rumours(conn, limit=100)
+        live += await queries.list_rumours(conn, "new", limit=100)
         members = (await conn.execute(select(func.count()).select_from(rumour_posts))).scalar()
         weighted = (await conn.execute(select(func.sum(area_counts.c.weighted)))).scalar()
     return {

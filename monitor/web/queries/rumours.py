@@ -39,8 +39,8 @@ async def board(conn: AsyncConnection, status: str | None = None) -> list[dict[s
 
 
 async def summary(conn: AsyncConnection) -> dict[str, int]:
-    """Live and spreading rumour counts, for the overview."""
-    live = rumours.c.status != "closed"
+    """Rumours on the board and spreading now, for the overview."""
+    live = signal_store.on_board()
     stmt = select(
         func.count().filter(live),
         func.count().filter(live & rumours.c.spreading.is_(True)),
