@@ -463,9 +463,11 @@ async def test_workers_run_no_signals_and_the_scheduler_leader_follows(
 
 async def test_one_process_keeps_signals_inline(settings: Settings) -> None:
     from monitor.app import open_runtime
+    from monitor.incidents.stage import IncidentStage
 
     async with open_runtime(settings, classifier=KeywordClassifier()) as rt:
         kinds = [type(s) for s in rt.pipeline.stages]
-        assert kinds == [SignalsStage, AlertService]  # signals first, then their routing
+        # signals first, then the incidents they feed, then the alerts' routing
+        assert kinds == [SignalsStage, IncidentStage, AlertService]
         async with rt.engine.connect() as conn:
             assert await queries.load_follower_cursor(conn) is None  # no follower runs
