@@ -667,12 +667,21 @@ class Pipeline:
             await post_store.save_processed(conn, items, now)
             self.stats.alerts_touched += await alert_store.record_hits(conn, items, now)
             for stage in self.stages:
+                # A stage that contains its own failures (so that one bad batch cannot stop
+                # it) still counts them; where those failures are about records, a rise fails
+                # the batch here, so the record is found and quarantined instead of the
+                # whole batch's results from that stage being lost in silence.
+                counted = getattr(stage, "per_record_failures", False)
+                before = getattr(stage, "failures", 0) if counted else 0
                 try:
                     await stage(conn, items, now)
                 except Exception as exc:
                     if is_transient(exc):
                         raise
                     raise StageFailed(_stage_name(stage), exc) from exc
+                if counted and getattr(stage, "failures", 0) > before:
+                    cause = RuntimeError("failed on this batch (traceback in the log)")
+                    raise StageFailed(_stage_name(stage), cause)
         self.stats.processed += len(items)
         self.stats.flagged += sum(1 for i in items if i.flags or i.hits)
         self.health.last_batch_at = time.monotonic()

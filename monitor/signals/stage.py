@@ -55,6 +55,10 @@ MAX_STORED_HASHES = 500
 class SignalsStage:
     """`Stage` for the pipeline: tension levels and rumour clusters, persisted."""
 
+    # Its contained failures are about the posts it was given: the pipeline fails such a
+    # batch and quarantines the post that fails alone (issue 13) rather than lose its signals.
+    per_record_failures = True
+
     def __init__(
         self,
         config: SignalsConfig,

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from monitor.app import Runtime, open_runtime
@@ -18,7 +19,7 @@ from monitor.config import Settings
 from monitor.rules.service import load_rule_evaluator
 from monitor.store import quarantine
 from monitor.store.tables import posts
-from monitor.types import Post, RawPost, RuleHit
+from monitor.types import Post, Processed, RawPost, RuleHit
 from tests.conftest import ROOT
 
 START = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -217,3 +218,30 @@ def test_the_quarantine_commands_list_and_retry(tmp_path: Path) -> None:
     assert retried.exit_code == 0, retried.output
     assert "1 went through, 0 failed again" in retried.output
     assert "0 records" in runner.invoke(cli, ["quarantine", "list"], env=env).output
+
+
+async def test_a_post_that_fails_signals_is_quarantined_and_the_rest_keep_their_signals(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.signals.engine import SignalsEngine
+    from monitor.store.tables import area_counts
+
+    real = SignalsEngine.observe
+
+    def observe(self: SignalsEngine, items: Sequence[Processed], at: datetime) -> object:
+        if any(BROKEN in i.post.text for i in items):
+            raise OverflowError("date value out of range")  # as a year-9999 post once did
+        return real(self, items, at)
+
+    monkeypatch.setattr(SignalsEngine, "observe", observe)
+    batch = [raw(i) for i in range(30)]
+    batch[11] = raw(11, text=BROKEN + " in Toller")
+    async with open_runtime(settings_for(store_url), classifier=KeywordClassifier()) as rt:
+        await rt.pipeline.deliver("test", batch, cursor=None)
+        assert await rt.pipeline.drain(timeout=60)
+        assert await counts(rt) == (30, 29)
+        async with rt.engine.connect() as conn:
+            held = await quarantine.entries(conn)
+            counted = (await conn.execute(select(func.sum(area_counts.c.posts)))).scalar()
+    assert [(e.post_id, e.stage) for e in held] == [(batch[11].post_id, "signals")]
+    assert counted and counted >= 29  # the other posts' signals were not thrown away
