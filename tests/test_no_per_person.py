@@ -35,9 +35,8 @@ from monitor.app import Runtime
 from monitor.cli import cli
 from monitor.importer import import_file
 from monitor.service_commands import BUNDLED_SCENARIO
-from monitor.store.tables import alert_posts, alerts, digest_runs, posts, rumours
+from monitor.store.tables import alert_posts, alerts, digest_runs, incidents, posts, rumours
 from monitor.web.permissions import ROLES, access_for
-from monitor.web.queries.evidence import public_link
 from tests.web.conftest import (
     Client,
     add_user,
@@ -131,6 +130,7 @@ AUTHOR_REF_USERS = {
     "monitor/store/overview.py": "distinct-author counts",
     "monitor/web/queries/": "distinct-author counts",
     "monitor/pipeline.py": "hands refs of a deleted account to the purge",
+    "monitor/store/tombstones.py": "a deleted account's pseudonyms keep its queued posts out",
     "monitor/alerts/matchers.py": "refuses routing matchers on author labels",
 }
 
@@ -210,6 +210,8 @@ async def _targets(rt: Runtime, app: web.Application) -> list[tuple[str, str, st
             "rumour_id": await first(rumours.c.id),
             "run_id": await first(digest_runs.c.id, 10),
             "plan_id": ["1"],
+            "incident_id": await first(incidents.c.id),
+            "entry_id": ["1"],
             "name": list(_digests(rt.settings, rt.engine).config.digests),
         }
     assert ids["alert_id"] and ids["rumour_id"] and ids["run_id"], ids
@@ -272,12 +274,6 @@ async def test_no_response_carries_an_author_reference_or_lists_authors(
 ) -> None:
     async with runtime.engine.connect() as conn:
         refs = set((await conn.execute(select(posts.c.author_ref).distinct())).scalars())
-        links = {
-            link
-            for pid, url in (await conn.execute(select(posts.c.id, posts.c.url))).all()
-            for link in (pid.split(":", 1)[1], url, public_link(pid, url))
-            if link
-        }
     authors = _scenario_authors()
     assert len(refs) > 50 and len(authors) > 50
     ref_pattern = re.compile(r"\b[0-9a-f]{32}\b")
@@ -286,12 +282,9 @@ async def test_no_response_carries_an_author_reference_or_lists_authors(
         for where, (name, status, body) in bodies.items():
             found = {m for m in ref_pattern.findall(body) if m in refs}
             assert not found, f"{role} {where}: author reference {sorted(found)[0]}"
-            stripped = body
-            for link in sorted(links, key=len, reverse=True):
-                if link in stripped:
-                    stripped = stripped.replace(link, "")
-                    stripped = stripped.replace(html.escape(link), "")
-            leaked = [a for a in authors if a in stripped]
+            # No DID or handle anywhere a person can see: not in a link, an id or a reply link
+            # either (posts are shown by a pseudonymous reference; issue 13, finding 11).
+            leaked = [a for a in authors if a in body or html.escape(a) in body]
             assert not leaked, f"{role} {where}: raw author id {leaked[0]}"
             if body[:1] in "[{" and status == 200 and name != "api_openapi":
                 for key, value in _walk(json.loads(body)):

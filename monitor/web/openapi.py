@@ -31,10 +31,12 @@ ALERT: Schema = {
 EVIDENCE: Schema = {
     "type": "object",
     "properties": {
-        "post_id": {"type": "string"},
+        "post": {
+            "type": "string",
+            "description": "a pseudonymous reference; platform ids and links name the author",
+        },
         "created_at": {"type": "string", "format": "date-time"},
         "excerpt": {"type": ["string", "null"], "description": "untrusted text: escape it"},
-        "link": {"type": ["string", "null"], "format": "uri"},
         "places": {"type": "array", "items": {"type": "string"}},
         "scores": {"type": "object", "additionalProperties": {"type": "number"}},
         "rules": {"type": "array", "items": {"type": "string"}},

@@ -14,11 +14,13 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.privacy.postref import post_ref
 from monitor.store.tables import alert_posts, place_matches, post_labels, posts
 
 
 def public_link(post_id: str, url: str | None) -> str | None:
     """A link to the public post: its own URL, a Mastodon status URI, or Bluesky's web view.
+    It names the author, so it is never shown to a person; `monitor erase` accepts it.
 
     Only http(s) links are returned: a `javascript:` URL in imported data would otherwise be
     a script behind an innocent-looking link.
@@ -93,11 +95,10 @@ async def alert_evidence(
     places = await places_of(conn, ids)
     labels = await labels_of(conn, ids)
     for r in rows:
-        r["link"] = public_link(r["post_id"], r["url"])
-        r["link_is_repost"] = False
-        if r["link"] is None and r["repost_of"]:
-            r["link"] = public_link(r["repost_of"], None)
-            r["link_is_repost"] = r["link"] is not None
+        # Shown by a pseudonymous reference: the platform id and the public link (and the
+        # reposted post's) name the author (issue 13, finding 11). Re-checks on the platform
+        # stand in for opening the original (monitor/privacy/recheck.py).
+        r["ref"] = post_ref(r["post_id"])
         r["places"] = places.get(r["post_id"], [])
         r["labels"] = labels.get(r["post_id"], [])
         r["rules"] = list(r["rules"] or [])

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.privacy.postref import post_ref
 from monitor.signals.counter import counter_effect
 from monitor.store import signals as signal_store
 from monitor.store.alerts import excerpt
 from monitor.store.tables import posts, rumour_posts, rumours
-from monitor.web.queries.evidence import public_link
 
 STANCES = ("support", "deny", "query", "comment")
 EXAMPLES_PER_STANCE = 3
@@ -30,9 +30,19 @@ def spread_key(r: dict[str, Any]) -> tuple[int, int, int, int]:
     )
 
 
+def hide_post_ids(row: dict[str, Any]) -> None:
+    """Replace stored post ids (which name their authors) with pseudonymous references."""
+    for key in [k for k in row if k.endswith("post_id")]:
+        value = row.pop(key)
+        row[key.removesuffix("_id") + "_ref" if key != "post_id" else "ref"] = (
+            post_ref(value) if isinstance(value, str) else None
+        )
+
+
 async def board(conn: AsyncConnection, status: str | None = None) -> list[dict[str, Any]]:
     rows = await signal_store.list_rumours(conn, status=status or None, limit=200)
     for r in rows:
+        hide_post_ids(r)
         r["places"] = dict(sorted((r.get("places") or {}).items(), key=lambda kv: -kv[1]))
         r["stance"] = {s: int((r.get("stance") or {}).get(s, 0)) for s in STANCES}
     return sorted(rows, key=spread_key)
@@ -78,11 +88,10 @@ async def examples(conn: AsyncConnection, rumour_id: int) -> dict[str, list[dict
             continue
         out[stance].append(
             {
-                "post_id": r.post_id,
+                "ref": post_ref(r.post_id),  # never the platform id or link: they name the author
                 "created_at": r.created_at,
                 "place": r.place,
                 "excerpt": excerpt(r.text),
-                "link": public_link(r.post_id, r.url),
                 "language": r.language,
             }
         )

@@ -132,10 +132,9 @@ async def alert_api(request: web.Request) -> web.Response:
     alert = await load_alert(request, alert_id_of(request))
     evidence = [
         {
-            "post_id": e["post_id"],
+            "post": e["ref"],
             "created_at": e["created_at"],
             "excerpt": e["excerpt"],
-            "link": e["link"],
             "places": [p["name"] for p in e["places"]],
             "labels": e["labels"],
             "scores": e["scores"],
@@ -206,6 +205,8 @@ async def rumour_api(request: web.Request) -> web.Response:
         c["after_per_hour"] = effect.after_per_hour
         c["change"] = effect.change
         c["caveat"] = effect.caveat
+    rumour = dict(rumour)
+    rumour_queries.hide_post_ids(rumour)  # stored ids name their authors
     return reply({**rumour, "timeline": timeline, "examples": examples, "counters": counters})
 
 

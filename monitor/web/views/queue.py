@@ -105,7 +105,7 @@ async def alert_csv(request: web.Request) -> web.Response:
     alert = await load_alert(request, alert_id_of(request))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["alert", "post_id", "created_at", "link", "places", "rules", "excerpt"])
+    writer.writerow(["alert", "post", "created_at", "places", "rules", "excerpt"])
     for row in alert["evidence"]:
         places = "; ".join(p["name"] for p in row["places"])
         created = row["created_at"].isoformat() if row["created_at"] else ""
@@ -114,9 +114,8 @@ async def alert_csv(request: web.Request) -> web.Response:
                 _cell(v)
                 for v in (
                     alert["id"],
-                    row["post_id"],
+                    row["ref"],
                     created,
-                    row["link"],
                     places,
                     " ".join(row["rules"]),
                     row["excerpt"],
