@@ -22,13 +22,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.classify.keyword import hashed_embedding, keyword_scores
 from monitor.config import Settings
 from monitor.signals.config import SignalsConfig
-from monitor.signals.events import Stream, StreamResult
+from monitor.signals.events import Item, Stream, StreamResult
 from monitor.signals.simulate import ScenarioSpec, Story, generate
 from monitor.types import Classifier, Post, Processed
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 TWITTER_EPOCH_MS = 1288834974657
 EVENT_GAP = timedelta(days=1)
@@ -180,6 +184,7 @@ async def demo_stream(
                 raise ValueError(f"demo import reported problems: {report.problems[:3]}")
             async with rt.engine.connect() as conn:
                 items = await queries.load_processed(conn)
+                opened = await opened_incidents(conn)
     stories = []
     if truth.rumour_onset is not None:
         stories.append(
@@ -194,8 +199,58 @@ async def demo_stream(
             Story("episode", "episode", truth.tension_onset, posts, (truth.tension_ward,),
                   truth.tension_end)
         )  # fmt: skip
-    stream = Stream("demo week", items, tuple(stories), truth.start, truth.end)
+    stream = Stream(
+        "demo week", items, tuple(stories), truth.start, truth.end, opened=tuple(opened),
+        note="items: incidents the pipeline opened (its rules' alerts and the signals')",
+    )  # fmt: skip
     return items, stream
+
+
+async def opened_incidents(conn: AsyncConnection) -> list[Item]:
+    """Incidents the pipeline put before people (an `opened` event), each at the event time
+    it opened, with the evidence posts of all its alerts."""
+    from sqlalchemy import select
+
+    from monitor.store.tables import alert_posts, incident_alerts, incident_events, incidents
+
+    opened: dict[int, datetime] = {}
+    rows = await conn.execute(
+        select(incident_events.c.incident_id, incident_events.c.at).where(
+            incident_events.c.kind == "opened"
+        )
+    )
+    for incident_id, at in rows.all():
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        opened[incident_id] = min(opened.get(incident_id, at), at)
+    evidence: dict[int, set[str]] = {}
+    rows = await conn.execute(
+        select(incident_alerts.c.incident_id, alert_posts.c.post_id).join(
+            alert_posts, alert_posts.c.alert_id == incident_alerts.c.alert_id
+        )
+    )
+    for incident_id, post_id in rows.all():
+        evidence.setdefault(incident_id, set()).add(post_id)
+    # An incident merged into another is the same story: its posts count for the target.
+    merged = dict(
+        (await conn.execute(
+            select(incidents.c.id, incidents.c.merged_into).where(
+                incidents.c.merged_into.is_not(None)
+            )
+        )).all()
+    )  # fmt: skip
+    family = dict((await conn.execute(select(incidents.c.id, incidents.c.family))).all())
+    out = []
+    for incident_id, at in sorted(opened.items(), key=lambda kv: (kv[1], kv[0])):
+        if incident_id in merged:
+            continue
+        posts = set(evidence.get(incident_id, ()))
+        posts |= {
+            p for src, dst in merged.items() if dst == incident_id for p in evidence.get(src, ())
+        }
+        out.append(
+            Item(f"incident:{incident_id}", str(family.get(incident_id, "")), at, frozenset(posts))
+        )
+    return out
 
 
 # --- all of it -------------------------------------------------------------------------------
