@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -36,3 +37,17 @@ async def test_jetstream_posts_carry_their_source_name(
             await wait_until(lambda: sink.cursors.get("bsky") == str(BASE_US + 5000))
     assert len(sink.handed) == len(kept)
     assert set(sink.handed) == {"bsky"}
+
+
+def test_the_account_list_refusal_cites_a_document_the_project_has(tmp_path: Path) -> None:
+    from tests.collectors.test_sources_config import errors_of
+
+    message = errors_of(
+        '[[sources]]\nkind = "jetstream"\nname = "b"\nplaces = ["X"]\n'
+        'wantedDids = ["did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"]\n',
+        tmp_path,
+    )
+    assert "DESIGN.md" not in message  # it once cited a file the project does not ship
+    assert "Safeguards in the README" in message
+    readme = Path(__file__).resolve().parent.parent.parent / "README.md"
+    assert "### Safeguards" in readme.read_text(encoding="utf-8")

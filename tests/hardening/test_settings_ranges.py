@@ -76,6 +76,7 @@ def test_config_help_lists_what_each_setting_allows() -> None:
             assert f"Allowed: {setting_allowed(f)}." in out
 
 
+@pytest.mark.timeout(60)  # before the fix `run` started on the keyword classifier and kept running
 def test_a_home_without_models_refuses_auto_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     home = tmp_path / "home"
     (home / "rules").mkdir(parents=True)
