@@ -3,12 +3,13 @@ store, and no lockout a stranger can cause; weak and common passwords refused.""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.store.tables import metadata
+from monitor.store import db
 from monitor.web.accounts import AccountError, check_password
 from monitor.web.ratelimit import NAME_CAP, LoginLimiter, delay
 from tests.web.conftest import PASSWORD, Client, Clock, csrf_of
@@ -23,11 +24,12 @@ def test_delays_start_after_the_free_tries_and_double_up_to_the_cap() -> None:
 
 
 @pytest.fixture
-async def engine(sqlite_url: str) -> AsyncEngine:
-    engine = create_async_engine(sqlite_url)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    return engine
+async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
+    """The throttle's upsert differs by dialect: each test runs on SQLite and PostgreSQL."""
+    engine = db.create_engine(store_url)
+    await db.upgrade(engine)
+    yield engine
+    await engine.dispose()
 
 
 async def _fail(limiter: LoginLimiter, engine: AsyncEngine, name: str, addr: str, at: datetime):  # type: ignore[no-untyped-def]
