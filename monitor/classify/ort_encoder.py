@@ -102,6 +102,9 @@ class OrtEncoder:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        # No spin-waiting between operators: on a shared host (or several workers on one) a
+        # spinning thread burns a core someone else needs; measured no slower under load.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.threads = opts.intra_op_num_threads
         self.session = ort.InferenceSession(
             str(graph.path), opts, providers=["CPUExecutionProvider"]
