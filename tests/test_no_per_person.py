@@ -132,6 +132,7 @@ AUTHOR_REF_USERS = {
     "monitor/pipeline.py": "hands refs of a deleted account to the purge",
     "monitor/store/tombstones.py": "a deleted account's pseudonyms keep its queued posts out",
     "monitor/alerts/matchers.py": "refuses routing matchers on author labels",
+    "monitor/incidents/": "distinct-author counts per incident (a set, never output)",
 }
 
 
