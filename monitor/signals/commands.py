@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.privacy.postref import post_ref
 from monitor.signals.config import SignalsConfig
 from monitor.signals.counter import counter_effect
 from monitor.signals.rumours import STATUSES, StatusError, check_status
@@ -361,14 +362,15 @@ def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) 
         rows = await store.pending(conn, rumour_id)
         from monitor import audit
 
-        detail = {"rumour": rumour_id, "posts": [r["post_id"] for r in rows]}
+        # References, not platform ids: those carry the author's DID or handle.
+        detail = {"rumour": rumour_id, "posts": [post_ref(r["post_id"]) for r in rows]}
         await audit.record(conn, _who(by), "view_pending_posts", purpose, detail, _now())
         return rows
 
     rows = _run(ctx.settings.database_url, work, write=True)
     for r in rows:
         click.echo(
-            f"{safe(r['post_id'])}  similarity {r['similarity']:.2f}  {_cell(r['created_at'])}"
+            f"{post_ref(r['post_id'])}  similarity {r['similarity']:.2f}  {_cell(r['created_at'])}"
         )
         click.echo(f"    {safe(r['excerpt'] or '(text purged)')}")
     if not rows:
@@ -384,12 +386,17 @@ def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) 
 def confirm_command(
     ctx: Context, rumour_id: int, post_ids: tuple[str, ...], reject: bool, by: str | None
 ) -> None:
-    """Confirm (or --reject) posts held for a registered rumour."""
+    """Confirm (or --reject) posts held for a registered rumour, named by the references
+    `monitor signals pending` prints (a stored post id works too)."""
 
     async def work(conn: AsyncConnection) -> int:
         await store.require_tables(conn)
+        by_ref = {
+            post_ref(r["post_id"]): r["post_id"] for r in await store.pending(conn, rumour_id)
+        }
         done = 0
-        for post_id in post_ids:
+        for given in post_ids:
+            post_id = by_ref.get(given, given)
             done += await store.decide_pending(
                 conn, rumour_id, post_id, not reject, _who(by), _now()
             )

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from monitor.cli import cli
+from monitor.privacy.postref import post_ref
 from monitor.signals.config import SignalsConfig
 from monitor.signals.simulate import ScenarioSpec, generate
 from monitor.signals.stage import SignalsStage
@@ -164,8 +165,9 @@ def test_register_then_confirm_a_held_post(
 
     rid = asyncio.run(take_up())
     held = _run(filled, "pending", str(rid), "--purpose", "checking the water claim")
-    assert posts[1].post.id in held and "tastes funny" in held
-    done = _run(filled, "confirm", str(rid), posts[1].post.id)
+    ref = post_ref(posts[1].post.id)  # never the platform id: it names the author
+    assert ref in held and posts[1].post.id not in held and "tastes funny" in held
+    done = _run(filled, "confirm", str(rid), ref)
     assert "1 of 1 posts confirmed" in done
 
     async def audited() -> list[str]:
