@@ -63,6 +63,27 @@ def tension_labels(
     return pairs, sorted(set(shown))
 
 
+def crossed_text(change: LevelChange) -> str:
+    """The thresholds a rising change crossed, for the alert's summary: "; rise ×6.0 (needs
+    4), weighted 12.0 (10), 8 authors (6), 5 with rule-flagged posts (3)"."""
+    explanation = change.explanation or {}
+    conditions = explanation.get("conditions")
+    if not isinstance(conditions, list) or not conditions:
+        return ""
+    names = {
+        "rise": "rise ×{v:.1f} (needs {t:g})",
+        "weighted": "weighted {v:.1f} ({t:g})",
+        "authors": "{v:.0f} authors ({t:g})",
+        "rule_authors": "{v:.0f} with rule-flagged posts ({t:g})",
+    }
+    parts = [
+        names[c["measure"]].format(v=c["value"], t=c["threshold"])
+        for c in conditions
+        if isinstance(c, dict) and c.get("measure") in names
+    ]
+    return "; " + ", ".join(parts) if parts else ""
+
+
 def rule_flagged(hits: Iterable[RuleHit], config: TensionConfig) -> bool:
     """A rule (not the classifier alone) gave the post a weighed kind."""
     return any(config.kind_weights.get(h.labels.get("kind", ""), 0.0) > 0 for h in hits)
@@ -221,7 +242,7 @@ class SignalsEngine:
         return SignalCandidate(
             key=key,
             labels=labels,
-            summary=f"rising tension in {name} ({kind}): {change.to_name}",
+            summary=f"rising tension in {name} ({kind}): {change.to_name}{crossed_text(change)}",
             evidence=evidence,
             at=change.at,
             origin="signals:rising_tension",

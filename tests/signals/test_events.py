@@ -134,6 +134,8 @@ def test_a_rising_tension_item_keeps_its_evidence_in_a_bulk_batch(config: Signal
     update = SignalsEngine(config).observe(episode + chatter, T0 + timedelta(hours=19))
     alerts = [c for c in update.candidates if c.labels["kind"] == "rising_tension"]
     assert alerts and all(c.evidence for c in alerts)
+    # ... and its summary says which thresholds it crossed
+    assert all("rise ×" in c.summary and "with rule-flagged posts" in c.summary for c in alerts)
     ids = {e.post.id for e in episode}
     assert all(set(c.evidence) <= ids for c in alerts)
 
