@@ -160,3 +160,44 @@ async def test_worker_killed_mid_batch_every_post_processed_once(
 class _NoRules:
     def evaluate(self, post, scores, now):  # type: ignore[no-untyped-def]
         return ()
+
+
+async def test_a_push_accepted_scaled_out_is_on_the_stream_before_the_answer(
+    redis_url: str, sqlite_url: str
+) -> None:
+    """Issue 13, finding 1, scaled out: `accept` returns once the stream holds the posts, so
+    a web process killed right after its 202 loses nothing; a worker then processes them."""
+    stream = f"test:{uuid.uuid4().hex}"
+    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
+    engine = db.create_engine(sqlite_url)
+    await db.upgrade(engine)
+
+    def make(consumer: str) -> Pipeline:
+        return Pipeline(
+            engine,
+            KeyedIngestor.from_settings(settings, ROOT, engine),
+            KeywordClassifier(),
+            _NoRules(),
+            queue=queue(redis_url, stream, consumer),
+        )
+
+    web = make("web")  # a web role: it produces, it does not consume
+    worker = make("worker")
+    try:
+        await web.accept("push", [raw(i) for i in range(10)])
+        assert await web.queue.redis.xlen(stream) == 3  # 10 posts in entries of 4
+        await web.queue.close()  # the web process is gone; the stream keeps the posts
+        await worker.start()
+        assert await worker.drain(timeout=30)
+        async with engine.connect() as conn:
+            done = (
+                await conn.execute(
+                    select(func.count()).select_from(posts).where(posts.c.processed_at.is_not(None))
+                )
+            ).scalar_one()
+        assert done == 10
+    finally:
+        await worker.stop(drain=False)
+        await worker.queue.redis.delete(stream)
+        await worker.queue.close()
+        await engine.dispose()
