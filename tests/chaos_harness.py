@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.alerts.notifiers.webhook import sign
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_sync
 
 SECRET = "whsec_" + base64.b64encode(b"fictional-chaos-partner-secret-0123456789").decode()
 SECRET_ENV = "MONITOR_CHAOS_PUSH_SECRET"
@@ -33,10 +33,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def base_env(db: Path, **extra: str) -> dict[str, str]:
+Store = Path | str  # a SQLite file, or a PostgreSQL URL (postgresql+asyncpg://...)
+
+
+def store_url(db: Store) -> str:
+    return f"sqlite+aiosqlite:///{db}" if isinstance(db, Path) else db
+
+
+def base_env(db: Store, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
+        MONITOR_DATABASE_URL=store_url(db),
         MONITOR_CLASSIFIER="keyword",
         MONITOR_HOME=str(ROOT),
         MONITOR_RETENTION_PURGE_MINUTES="0",
@@ -46,9 +53,27 @@ def base_env(db: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def count(db: Path, sql: str, *args: object) -> int:
-    with sqlite3.connect(db, timeout=30) as conn:
-        return int(conn.execute(sql, args).fetchone()[0])
+def rows(db: Store, sql: str) -> list[tuple[object, ...]]:
+    """Run one read-only query on either store (no parameters: the SQL is the test's own)."""
+    if isinstance(db, Path):
+        with sqlite3.connect(db, timeout=30) as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+    import asyncpg
+
+    async def fetch() -> list[tuple[object, ...]]:
+        conn = await asyncpg.connect(db.replace("postgresql+asyncpg://", "postgresql://", 1))
+        try:
+            return [tuple(r) for r in await conn.fetch(sql)]
+        finally:
+            await conn.close()
+
+    return run_sync(fetch)
+
+
+def count(db: Store, sql: str) -> int:
+    value = rows(db, sql)[0][0]
+    assert isinstance(value, int)
+    return value
 
 
 def record(tag: str, i: int) -> dict[str, object]:
@@ -67,7 +92,8 @@ def record(tag: str, i: int) -> dict[str, object]:
 class Service:
     """`monitor run` (role all) serving the push endpoint on a free port."""
 
-    db: Path
+    db: Store
+    logs: Path
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[str] | None = None
@@ -81,12 +107,12 @@ class Service:
             **self.extra_env,
         )
         env[SECRET_ENV] = SECRET
-        self.log = self.db.with_suffix(f".{time.monotonic_ns()}.log")
+        self.log = self.logs / f"monitor-run.{time.monotonic_ns()}.log"
         out = self.log.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run"],
             env=env,
-            cwd=self.db.parent,
+            cwd=self.logs,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -200,22 +226,23 @@ class Tally:
         )
 
 
-def tally(db: Path, accepted: set[str], platform: str) -> Tally:
-    with sqlite3.connect(db, timeout=30) as conn:
-        rows = conn.execute("select id from posts where platform = ?", (platform,)).fetchall()
-        unprocessed = conn.execute(
-            "select count(*) from posts where processed_at is null and platform = ?", (platform,)
-        ).fetchone()[0]
-        # A post's results are recorded once: no label twice, no alert counting it twice.
-        dup_labels = conn.execute(
-            "select count(*) from (select post_id, origin, name, value from post_labels "
-            "group by 1, 2, 3, 4 having count(*) > 1)"
-        ).fetchone()[0]
-        dup_alert_posts = conn.execute(
-            "select count(*) from (select alert_id, post_id from alert_posts "
-            "group by 1, 2 having count(*) > 1)"
-        ).fetchone()[0]
-    ids = [r[0] for r in rows]
+def tally(db: Store, accepted: set[str], platform: str) -> Tally:
+    found = rows(db, f"select id from posts where platform = '{platform}'")
+    unprocessed = count(
+        db, f"select count(*) from posts where processed_at is null and platform = '{platform}'"
+    )
+    # A post's results are recorded once: no label twice, no alert counting it twice.
+    dup_labels = count(
+        db,
+        "select count(*) from (select post_id, origin, name, value from post_labels "
+        "group by 1, 2, 3, 4 having count(*) > 1) d",
+    )
+    dup_alert_posts = count(
+        db,
+        "select count(*) from (select alert_id, post_id from alert_posts "
+        "group by 1, 2 having count(*) > 1) d",
+    )
+    ids = [str(r[0]) for r in found]
     stored = {i.split(":", 1)[1] for i in ids}
     return Tally(
         accepted=len(accepted),
@@ -226,7 +253,7 @@ def tally(db: Path, accepted: set[str], platform: str) -> Tally:
     )
 
 
-def wait_processed(db: Path, timeout: float = 120) -> int:
+def wait_processed(db: Store, timeout: float = 120) -> int:
     deadline = time.monotonic() + timeout
     left = -1
     while time.monotonic() < deadline:

@@ -54,7 +54,7 @@ def run_chaos(rng: random.Random, tmp_path: Path, db: Path, services: list[Servi
     lines: list[str] = []
 
     # --- push: kill `monitor run` while partners push ------------------------------------
-    service = Service(db)
+    service = Service(db, tmp_path)
     services.append(service)
     service.start()
     pusher = Pusher(service.port, "chaos", batch=40, pause=0.02)
@@ -62,7 +62,11 @@ def run_chaos(rng: random.Random, tmp_path: Path, db: Path, services: list[Servi
     push_kills = 0
     try:
         for _ in range(KILLS_PER_PHASE):
-            time.sleep(rng.uniform(0.1, 1.0))
+            # Kill mid-push: once this start has answered some pushes, at a random moment.
+            before, deadline = len(pusher.accepted), time.monotonic() + 15
+            while len(pusher.accepted) < before + 120 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.5))
             service.kill()
             push_kills += 1
             service.start()

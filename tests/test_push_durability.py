@@ -8,13 +8,22 @@ import random
 import time
 from pathlib import Path
 
-from tests.chaos_harness import Pusher, Service, tally, wait_processed
+import pytest
+
+from tests.chaos_harness import Pusher, Service, Store, tally, wait_processed
 
 
-def test_posts_answered_202_survive_sigkill_of_monitor_run(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "sqlite":
+        return tmp_path / "push.db"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def test_posts_answered_202_survive_sigkill_of_monitor_run(tmp_path: Path, store: Store) -> None:
     rng = random.Random(13)
-    db = tmp_path / "push.db"
-    service = Service(db, extra_env={"MONITOR_CLASSIFIER_MAX_WAIT_MS": "200"})
+    db = store
+    service = Service(db, tmp_path, extra_env={"MONITOR_CLASSIFIER_MAX_WAIT_MS": "200"})
     service.start()
     pusher = Pusher(service.port, "push", batch=100)
     pusher.start()
