@@ -232,7 +232,7 @@ class Rechecker:
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(posts.c.id, posts.c.platform, posts.c.created_at)
+                    select(posts.c.id, posts.c.platform)
                     .select_from(alert_posts.join(posts, posts.c.id == alert_posts.c.post_id))
                     .where(
                         alert_posts.c.alert_id.in_(list(alert_ids)),
@@ -241,8 +241,28 @@ class Rechecker:
                     )
                 )
             ).all()
+        return await self._verify([(r[0], r[1]) for r in rows], now)
+
+    async def verify_posts(self, post_ids: Sequence[str], now: datetime) -> int:
+        """Re-check these stored posts (those old enough and still holding text), e.g. the
+        member posts a rumour page quotes; returns how many were purged."""
+        if not self.enabled or not post_ids:
+            return 0
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(posts.c.id, posts.c.platform).where(
+                        posts.c.id.in_(list(post_ids)),
+                        posts.c.text.is_not(None),
+                        posts.c.created_at <= now - self.after,
+                    )
+                )
+            ).all()
+        return await self._verify([(r[0], r[1]) for r in rows], now)
+
+    async def _verify(self, rows: Sequence[tuple[str, str]], now: datetime) -> int:
         due: dict[str, list[str]] = {}
-        for pid, platform, _created in rows:
+        for pid, platform in rows:
             last = self._checked.get(pid)
             if platform in self.checkers and (last is None or now - last >= self.after):
                 due.setdefault(platform, []).append(pid)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from monitor.app import Runtime
 from monitor.privacy.recheck import MastodonChecker, Rechecker
 from monitor.store.tables import posts
-from tests.web.conftest import Client, Seeded, sign_in, state_purpose
+from tests.web.conftest import Client, Seeded, seed_rumour, sign_in, state_purpose
 
 ClientFactory = Callable[[web.Application], Awaitable[Client]]
 
@@ -68,4 +68,40 @@ async def test_the_alert_page_purges_and_hides_a_post_deleted_on_its_server(
     assert sorted(gone) == sorted(
         f"mastodon:https://social.example/users/fictional{i}/statuses/{1000 + i}" for i in (1, 2)
     )
+    assert runtime.recheck.stats.purged == 2
+
+
+async def test_the_rumour_page_rechecks_the_posts_it_quotes(
+    aiohttp_client: ClientFactory,
+    aiohttp_server: Callable[..., Any],
+    app: web.Application,
+    users: dict[str, str],
+    seeded: Seeded,
+    runtime: Runtime,
+) -> None:
+    rumour_id = await seed_rumour(runtime)  # the seeded posts are its members
+
+    async def get_status(request: web.Request) -> web.Response:
+        if request.match_info["id"] == "1000":
+            return web.json_response({"id": "1000", "visibility": "public", "content": "<p>x</p>"})
+        return web.json_response({"error": "Record not found"}, status=404)
+
+    server_app = web.Application()
+    server_app.router.add_get("/api/v1/statuses/{id}", get_status)
+    server = await aiohttp_server(server_app)
+    async with aiohttp.ClientSession() as session:
+        checker = MastodonChecker(
+            session, timeout=1.0, servers={"https://social.example": str(server.make_url(""))}
+        )
+        runtime.recheck = Rechecker(
+            runtime.engine, {"mastodon": checker}, after=timedelta(hours=24), timeout=2.0
+        )
+        client = await aiohttp_client(app)
+        csrf = await sign_in(client, "comms")
+        await state_purpose(client, csrf)
+        response = await client.get(f"/rumours/{rumour_id}")
+        assert response.status == 200
+        page = html.unescape(await response.text())
+    assert "Send them back, simple as" in page  # still on its server
+    assert "kick them out of Manningham" not in page and "Get them out of Toller" not in page
     assert runtime.recheck.stats.purged == 2

@@ -60,7 +60,19 @@ async def summary(conn: AsyncConnection) -> dict[str, int]:
 
 
 async def examples(conn: AsyncConnection, rumour_id: int) -> dict[str, list[dict[str, Any]]]:
-    """A few member posts per stance, earliest first, with excerpts and public links."""
+    """A few member posts per stance, earliest first, with excerpts and references."""
+    picked = await _examples(conn, rumour_id)
+    return {s: [row for _pid, row in rows] for s, rows in picked.items()}
+
+
+async def example_post_ids(conn: AsyncConnection, rumour_id: int) -> list[str]:
+    """The stored ids of the posts `examples` shows (for the re-check on their platform)."""
+    return [pid for rows in (await _examples(conn, rumour_id)).values() for pid, _row in rows]
+
+
+async def _examples(
+    conn: AsyncConnection, rumour_id: int
+) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     stmt = (
         select(
             rumour_posts.c.post_id,
@@ -81,20 +93,19 @@ async def examples(conn: AsyncConnection, rumour_id: int) -> dict[str, list[dict
         .order_by(rumour_posts.c.created_at)
         .limit(2000)
     )
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    out: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for r in (await conn.execute(stmt)).all():
         stance = r.stance if r.stance in STANCES else "comment"
         if len(out[stance]) >= EXAMPLES_PER_STANCE or r.repost_of:
             continue
-        out[stance].append(
-            {
-                "ref": post_ref(r.post_id),  # never the platform id or link: they name the author
-                "created_at": r.created_at,
-                "place": r.place,
-                "excerpt": excerpt(r.text),
-                "language": r.language,
-            }
-        )
+        row = {
+            "ref": post_ref(r.post_id),  # never the platform id or link: they name the author
+            "created_at": r.created_at,
+            "place": r.place,
+            "excerpt": excerpt(r.text),
+            "language": r.language,
+        }
+        out[stance].append((r.post_id, row))
     return {s: out.get(s, []) for s in STANCES}
 
 

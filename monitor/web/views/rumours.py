@@ -51,6 +51,11 @@ async def rumour_page(request: web.Request) -> web.Response:
     await guard_evidence(request, f"rumour:{rumour_id}")  # repeated-viewing guard (privacy)
     state = request.app[WEB]
     window = SignalsConfig.from_settings(state.settings).rumours.counter_window
+    recheck = request.app[RUNTIME].recheck
+    if recheck is not None:  # the quoted posts, if deleted or hidden on their platform, go first
+        async with request.app[RUNTIME].engine.connect() as conn:
+            quoted = await rumour_queries.example_post_ids(conn, rumour_id)
+        await recheck.verify_posts(quoted, state.clock())
     async with request.app[RUNTIME].engine.connect() as conn:
         rumour = await signal_store.rumour(conn, rumour_id)
         if rumour is None:
