@@ -76,14 +76,25 @@ def is_transient(exc: BaseException) -> bool:
             "ConnectionFailureError",
             "TooManyConnectionsError",
             "PostgresConnectionError",
+            # The server refuses writes or work for now, not this record: a standby after a
+            # failover, a full disk, a deadlock or serialisation conflict, a statement timeout.
+            "ReadOnlySQLTransactionError",
+            "DiskFullError",
+            "InsufficientResourcesError",
+            "OutOfMemoryError",
+            "DeadlockDetectedError",
+            "SerializationError",
+            "LockNotAvailableError",
+            "QueryCanceledError",
         }:
             return True
-    # Driver errors only: SQLAlchemy's wrappers quote the statement's parameters (post text).
+    # SQLite's own errors name the condition and never quote values (a driver error about a
+    # value may: post text saying "timeout" must not make a bad record look like an outage).
     return any(
         any(t in str(e).lower() for t in _TRANSIENT_TEXT)
         for e in _chain(exc)
-        if not isinstance(e, sqlalchemy.exc.SQLAlchemyError | ValueError | TypeError | StageFailed)
-        and type(e).__module__.split(".")[0] in {"sqlite3", "asyncpg", "aiosqlite", "psycopg"}
+        if type(e).__module__ == "sqlite3"
+        and type(e).__name__ in {"OperationalError", "DatabaseError"}
     )
 
 
