@@ -27,9 +27,10 @@ def classify_command(ctx: Any, embedding: bool) -> None:
     """Score posts read one per line on stdin; write one JSON object per line.
 
     Each object has `scores` (every label's calibrated probability), `flags` (hostile,
-    offensive, rumour when over their thresholds) and `stance` (support, deny, query or
-    comment: meaningful for replies only). Empty lines get a line of output too, so output
-    lines match input.
+    offensive, rumour when over their thresholds), `stance` (support, deny, query or
+    comment: meaningful for replies only) and `model` (the heads and the encoder path and
+    version that scored, e.g. minilm-heads-v1+ort1.32.0-fp32-cpu). Empty lines get a line of
+    output too, so output lines match input.
     """
     from monitor.classify import load_classifier
 
@@ -61,6 +62,9 @@ async def _write(clf: Any, texts: list[str], stdout: TextIO, embedding: bool) ->
             "scores": a.scores,
             "flags": flags,
             "stance": decide_stance(a.scores, stance_thresholds),
+            # What scored it (heads, runtime, version, precision), so a score can be
+            # reproduced later with the same path.
+            "model": clf.name,
         }
         if embedding:
             record["embedding"] = [round(float(x), 6) for x in a.embedding]

@@ -25,3 +25,4 @@ def test_classify_reads_stdin_and_writes_json_lines(monkeypatch) -> None:  # typ
     assert len(lines[1]["embedding"]) == 384
     assert set(lines[0]["scores"]) >= {"hostile", "offensive", "rumour", "stance_deny"}
     assert lines[0]["stance"] in {"support", "deny", "query", "comment"}
+    assert {x["model"] for x in lines} == {"keyword-v1"}  # what scored each line
