@@ -34,6 +34,7 @@ async def test_a_script_payload_is_inert_on_every_page(
     ids = {
         "alert_id": str(alerts["alerts"][0]["id"]),
         "incident_id": "1",
+        "entry_id": "1",
         "rumour_id": str(rumour),
         "plan_id": "1",
         "run_id": "1",

@@ -37,6 +37,7 @@ async def test_every_page_answers_on_postgresql(
     ids = {
         "alert_id": str(seeded.alert_ids[0]),
         "incident_id": "1",
+        "entry_id": "1",
         "rumour_id": str(rumour),
         "plan_id": "1",
         "run_id": "1",
