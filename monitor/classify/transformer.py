@@ -27,7 +27,7 @@ import numpy as np
 from monitor.classify.batching import MicroBatcher
 from monitor.classify.encoder import EMBEDDING_DIM, FloatArray, preprocess
 from monitor.classify.manifest import ModelDir, load_model_dir
-from monitor.classify.runtime import EncoderLike, select_encoder
+from monitor.classify.runtime import GPU_BATCH, EncoderLike, select_encoder
 from monitor.types import Analysis, Scores
 
 log = logging.getLogger(__name__)
@@ -111,9 +111,12 @@ class TransformerClassifier:
         self.thresholds: Mapping[str, float] = model.thresholds
         self.stance_thresholds: Mapping[str, float] = model.stance_thresholds
         self.cache = EncodingCache(cache_size)
+        pool = batch_size * POOL_BATCHES
+        if encoder.device == "cuda":  # a GPU wants large batches: pool enough to fill them
+            pool = max(pool, GPU_BATCH * POOL_BATCHES)
         self._batcher: MicroBatcher[str, Analysis] = MicroBatcher(
             self._analyse_batch,
-            max_size=batch_size * POOL_BATCHES,
+            max_size=pool,
             max_wait=max_wait,
             length=len,
         )

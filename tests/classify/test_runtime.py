@@ -86,3 +86,31 @@ def test_eval_and_train_default_to_the_features_that_serve() -> None:
         Settings(classifier_runtime="torch", classifier_quantize=True), "serving"
     ) == ("int8")
     assert feature_variant(Settings(), "fp32") == "fp32"
+
+
+class _FakeGpuEncoder:
+    """Stands in for the PyTorch encoder on a CUDA card (none on the test machines)."""
+
+    layers = (3, 4, 5, 6)
+    variant = "fp16-cuda"
+    device = "cuda"
+
+    def encode(self, texts: list[str], *, sort: bool = True, clean: bool = True) -> object:
+        import numpy as np
+
+        from monitor.classify.encoder import Encoded
+
+        n = len(texts)
+        return Encoded(np.zeros((n, 4 * 384), np.float32), np.zeros((n, 384), np.float32))
+
+
+def test_on_a_gpu_the_batcher_pools_enough_posts_to_fill_large_batches() -> None:
+    from monitor.classify.manifest import load_model_dir
+    from monitor.classify.runtime import GPU_BATCH
+    from monitor.classify.transformer import POOL_BATCHES, TransformerClassifier
+    from tests.classify.conftest import MODEL_DIR, require_model
+
+    require_model()
+    gpu = TransformerClassifier(load_model_dir(MODEL_DIR), encoder=_FakeGpuEncoder())
+    assert gpu._batcher.max_size == GPU_BATCH * POOL_BATCHES
+    assert gpu.name == "minilm-heads-v1+fp16-cuda"
