@@ -133,6 +133,8 @@ AUTHOR_REF_USERS = {
     "monitor/store/tombstones.py": "a deleted account's pseudonyms keep its queued posts out",
     "monitor/alerts/matchers.py": "refuses routing matchers on author labels",
     "monitor/incidents/": "distinct-author counts per incident (a set, never output)",
+    "monitor/store/quarantine.py": "keeps a failed record whole so a retry stores it as it came "
+    "(never shown: the quarantine page drops it)",
 }
 
 
