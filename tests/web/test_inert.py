@@ -37,7 +37,6 @@ async def test_a_script_payload_is_inert_on_every_page(
         "entry_id": "1",
         "rumour_id": str(rumour),
         "plan_id": "1",
-        "entry_id": "1",
         "run_id": "1",
         "name": "comms-morning-brief",
     }

@@ -40,7 +40,6 @@ async def test_every_page_answers_on_postgresql(
         "entry_id": "1",
         "rumour_id": str(rumour),
         "plan_id": "1",
-        "entry_id": "1",
         "run_id": "1",
         "name": "liaison-daily",
     }
