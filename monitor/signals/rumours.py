@@ -99,6 +99,7 @@ class RumourPost:
     scores: Mapping[str, float]
     place: str | None  # ward, else locality, else district
     terms: frozenset[str] = frozenset()  # claim terms (monitor.signals.terms)
+    response: bool = False  # calming, denial, counter-speech or solidarity (signals.responses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,7 @@ class Rumour:
             self.stance[stance] += 1
         if post.claim_like:
             self.claim_posts += 1
-        elif a.how != "link" and stance not in ANSWERS:
+        elif a.how != "link" and stance not in ANSWERS and not post.response:
             self.talk_posts += 1
         self.first_seen = min(self.first_seen, post.at)
         self.last_seen = max(self.last_seen, post.at)
@@ -306,11 +307,10 @@ class RumourBoard:
             return
         if a.cluster < 0:
             near = self.rumours.get(a.near)
-            if (
-                near is not None
-                and stance_of(post.scores, "near", self.stance_thresholds) in ANSWERS
+            if near is not None and (
+                post.response or stance_of(post.scores, "near", self.stance_thresholds) in ANSWERS
             ):
-                near = None  # a denial or a question about it: an answer, not everyday talk
+                near = None  # a denial, question or rebuttal answers it: not everyday talk
             if near is not None:
                 near.talk_posts += 1
                 # Kept (not shown) so that a restart counts the same talk.

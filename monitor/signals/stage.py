@@ -268,7 +268,10 @@ class SignalsStage:
             if rumour is None or item is None:
                 continue
             claim = engine.claim_like(item)
-            answer = stance_of(item.scores, "near", self.stance_thresholds) in ANSWERS
+            answer = (
+                stance_of(item.scores, "near", self.stance_thresholds) in ANSWERS
+                or response_kind(item.post.text, item.hits) is not None
+            )
             if m.state == "near":
                 rumour.talk_posts += not answer
                 continue

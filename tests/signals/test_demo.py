@@ -195,5 +195,9 @@ def test_demo_rumour_is_one_cluster_with_the_real_encoder(demo_run: DemoRun) -> 
     assert result.rumour_clusters == 1, result
     assert result.rumour_coverage >= 0.75
     assert result.rumour_alerts == 1
-    assert _oracle_lag(demo_run, result) <= 30
+    # The claim-share condition (a cluster spreads only when most posts about its subject are
+    # claims) waits here: the keyword scores in these stored posts call only about half the
+    # rumour's early posts claims. Measured 271 min behind the oracle (was under 30 before the
+    # condition); the same delay is the price of keeping chatter bursts off the board.
+    assert _oracle_lag(demo_run, result) <= RUMOUR_KEYWORD_BEHIND_ORACLE_MIN
     assert result.false_alarms == 0, result.false_alarm_keys
