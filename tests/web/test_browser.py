@@ -273,6 +273,7 @@ def test_pages_are_inert_labelled_and_keyboard_usable(
         "/audit",
         "/sources",
         "/mailbox",
+        "/admin/quarantine",
         *[f"/alerts/{i}" for i in ids[:6]],
     ]
     payload_seen = 0
