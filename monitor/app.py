@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor import audit
 from monitor.alerts.service import AlertService
 from monitor.config import ConfigError, Settings, resolve_home
+from monitor.demo.clock import ReplayClock
 from monitor.governance import GovernanceGate
 from monitor.leader import Leadership
-from monitor.pipeline import Pipeline, RuleEvaluator, StopReport
+from monitor.pipeline import Pipeline, RuleEvaluator, StopReport, utcnow
 from monitor.places import PlaceMatcher
 from monitor.privacy.recheck import Rechecker
 from monitor.queues import InProcessQueue, RedisSettings, RedisStreamQueue, WorkQueue
@@ -75,6 +76,8 @@ class Runtime:
     stop_report: StopReport | None = None  # what the pipeline's stop left undone
     leadership: Leadership | None = None  # where this role schedules (readiness reads it)
     recheck: Rechecker | None = None  # re-checks old posts on their platform before display
+    # The demo's simulated "now" (monitor/demo/clock.py): pages show a replay banner with it.
+    replay: ReplayClock | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -119,10 +122,12 @@ async def open_runtime(
     migrate: bool = True,
     role: str = "all",
     sources: Sequence[Any] = (),
+    replay: ReplayClock | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start everything this role needs in dependency order; on exit drain and close in
     reverse. `classifier` and `rules` may be injected (tests use the keyword classifier);
-    `sources` are the collectors' configs (`monitor.collectors.config.load_sources`)."""
+    `sources` are the collectors' configs (`monitor.collectors.config.load_sources`);
+    `replay` (the demo) is the simulated clock the pipeline, alerts and digests run on."""
     from monitor.incidents.stage import Chain, IncidentStage
     from monitor.ingest_service import KeyedIngestor
     from monitor.rules.service import load_rule_evaluator
@@ -167,6 +172,8 @@ async def open_runtime(
         incidents = IncidentStage.from_settings(settings, home)
         inline_signals = role == "all"
         alert_service.require_incident = not inline_signals
+        if replay is not None:
+            alert_service.replay = replay
         pipeline = Pipeline(
             engine,
             ingestor,
@@ -179,6 +186,7 @@ async def open_runtime(
             max_wait=settings.classifier_max_wait_ms / 1000,
             max_backoff=settings.store_retry_max_s,
             max_restarts=settings.pipeline_max_restarts,
+            clock=utcnow if replay is None else replay,
         )
         leadership = None
         if "schedule" in parts:
@@ -220,6 +228,7 @@ async def open_runtime(
             places=ingestor.ingestor.places,
             governance=governance,
             leadership=leadership,
+            replay=replay,
         )
 
         async def stop_pipeline() -> None:

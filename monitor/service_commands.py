@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from aiohttp import web
 
+from monitor.alerts.digests import DigestService
 from monitor.app import ROLES, Runtime, open_runtime, role_parts
 from monitor.cli_context import Context, pass_context
 from monitor.collectors.config import SourcesError, load_sources
@@ -24,6 +25,7 @@ from monitor.config import (
     setting_fields,
     setting_help,
 )
+from monitor.demo.clock import ReplayClock, ReplaySink
 from monitor.importer import ImportReport, import_file
 from monitor.incidents import queries as incident_queries
 from monitor.pipeline import PipelineFailed
@@ -262,31 +264,71 @@ def demo_command(
     pace = 0.0 if once else (settings.demo_speed if speed is None else speed)
 
     async def main(held: _Held) -> int:
-        async with open_runtime(settings) as rt:
+        clock = ReplayClock.for_file(path)
+        async with open_runtime(settings, replay=clock) as rt:
             held.runtime = rt
+            rt.pipeline.on_processed(clock.on_processed)
             runner = None if once else await _serve(rt, settings)
+            follow = None if once else asyncio.create_task(_follow_digests(rt, clock))
             try:
-                click.echo(f"replaying {path.name} (fictional posts) ...", err=True)
+                click.echo(
+                    f"replaying {path.name} (fictional posts, the week {clock.label}) ...",
+                    err=True,
+                )
                 report = await import_file(
                     path,
-                    rt.pipeline,
+                    ReplaySink(rt.pipeline, clock),
                     batch_size=settings.ingest_batch_size,
                     speed=pace,
                     progress=_progress_printer(),
                 )
                 await rt.pipeline.drain()
+                sent = await _close_digests(rt, clock)
                 if not as_json:
                     _print_report(path, report)
-                _echo_summary(await _summary(rt), as_json)
+                summary = await _summary(rt)
+                summary["replayed_week"] = clock.label
+                summary["digests_sent"] = sent
+                _echo_summary(summary, as_json)
                 if runner is not None:
                     click.echo("replay finished; still serving the web UI (Ctrl-C to stop)")
                     await asyncio.Event().wait()
             finally:
+                if follow is not None:
+                    follow.cancel()
                 if runner is not None:
                     await runner.cleanup()
         return 0
 
     sys.exit(_run(main))
+
+
+async def _digests_ready(rt: Runtime) -> DigestService | None:
+    """The digest service once the alert side started (leadership starts it); None when
+    alerts do not deliver (alerts_deliver off)."""
+    for _ in range(100):
+        if rt.alerts is not None and rt.alerts.digests is not None:
+            return rt.alerts.digests
+        if rt.alerts is None or not rt.alerts.deliver:
+            return None
+        await asyncio.sleep(0.1)
+    return None
+
+
+async def _follow_digests(rt: Runtime, clock: ReplayClock) -> None:
+    """While the replay runs: send each digest as the replayed (processed) week crosses its
+    schedule, so the mailbox fills day by day as it did that week."""
+    digests = await _digests_ready(rt)
+    while digests is not None:
+        await digests.replay_until(clock.processed)
+        await asyncio.sleep(1.0)
+
+
+async def _close_digests(rt: Runtime, clock: ReplayClock) -> list[str]:
+    digests = await _digests_ready(rt)
+    if digests is None:
+        return []
+    return [f"{name} {period}" for name, period in await digests.close_replay(clock.end)]
 
 
 def _progress_printer() -> Callable[[ImportReport], None]:

@@ -396,6 +396,9 @@ class DigestService:
         self.instance = instance or instance_name()
         self.on_enqueued = on_enqueued
         self.scheduler: AsyncIOScheduler | None = None
+        # Replay (the demo): the last fire each digest was sent for, from `replay_from` on.
+        self.replay_from: datetime | None = None
+        self._replayed: dict[str, datetime] = {}
 
     def spec(self, name: str) -> DigestSpec:
         try:
@@ -537,6 +540,32 @@ class DigestService:
         for name in self.config.digests:
             if await self.run(name, now) is not None:
                 sent.append(name)
+        return sent
+
+    async def replay_until(self, upto: datetime) -> list[tuple[str, str]]:
+        """Replay (the demo): send, in order and at its own fire time, each digest whose
+        schedule fired between the replay's start and `upto` (the replayed posts processed so
+        far), as the scheduler would have on those days. Returns (digest, period) sent."""
+        start = self.replay_from or upto
+        sent = []
+        for name, spec in self.config.digests.items():
+            fire = spec.cron.next_fire(self._replayed.get(name, start))
+            while fire <= upto:
+                self._replayed[name] = fire
+                if await self.run(name, fire) is not None:
+                    sent.append((name, spec.cron.period(fire).key))
+                fire = spec.cron.next_fire(fire)
+        return sent
+
+    async def close_replay(self, end: datetime) -> list[tuple[str, str]]:
+        """After the replay: send each digest once more at its next fire after `end`, so
+        the last days (and the weekly summary of the whole week) are reported."""
+        sent = await self.replay_until(end)
+        for name, spec in self.config.digests.items():
+            fire = spec.cron.next_fire(max(end, self._replayed.get(name, end)))
+            self._replayed[name] = fire
+            if await self.run(name, fire) is not None:
+                sent.append((name, spec.cron.period(fire).key))
         return sent
 
     # --- APScheduler ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from monitor.alerts import chart, outbox
 from monitor.alerts.config import AlertConfig, AlertConfigError, Integration, load_config
 from monitor.alerts.digests import DigestService
 from monitor.alerts.dispatcher import Dispatcher
+from monitor.alerts.dispatcher import utcnow as dispatcher_utcnow
 from monitor.alerts.notifiers import Notifier, timeout_seconds
 from monitor.alerts.notifiers.email import EmailNotifier
 from monitor.alerts.notifiers.local import LocalNotifier
@@ -27,6 +28,7 @@ from monitor.alerts.notifiers.teams import TeamsNotifier
 from monitor.alerts.notifiers.webhook import WebhookNotifier
 from monitor.alerts.render import make_environment
 from monitor.config import ConfigError, Settings
+from monitor.demo.clock import ReplayClock
 from monitor.privacy.recheck import Rechecker
 from monitor.types import Processed
 
@@ -132,6 +134,9 @@ class AlertService:
         self.dispatcher: Dispatcher | None = None
         self.digests: DigestService | None = None
         self.recheck: Rechecker | None = None  # set by the composition root
+        # The demo's simulated clock: the dispatcher and digests run on it, and the replay
+        # (not APScheduler on real time) sends each digest as its schedule is crossed.
+        self.replay: ReplayClock | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, home: Path, engine: AsyncEngine) -> AlertService:
@@ -204,6 +209,7 @@ class AlertService:
             environ=self.environ,
             public_url=self.public_url,
             poll_seconds=self.poll_seconds,
+            clock=self.replay or dispatcher_utcnow,
         )
         self.dispatcher.require_incident = self.require_incident
         self.digests = DigestService(
@@ -216,8 +222,12 @@ class AlertService:
             on_enqueued=self.dispatcher.wake,
             min_count=self.min_count,
             recheck=self.recheck,
+            clock=self.replay or dispatcher_utcnow,
         )
         await self.dispatcher.start()
+        if self.replay is not None:
+            self.digests.replay_from = self.replay.start
+            return
         late = await self.digests.catch_up()
         if late:
             log.info("sent late digests missed while stopped: %s", ", ".join(late))

@@ -111,6 +111,7 @@ def page(request: web.Request, name: str, status: int = 200, **context: Any) -> 
 
     nav = [(n, href, label) for n, href, label in NAV if session and can(n)]
     purpose = session.purpose_at(request.app[WEB].clock()) if session else None
+    replay = request.app[RUNTIME].replay
     return render(
         request.app[RUNTIME].templates,
         name,
@@ -122,5 +123,8 @@ def page(request: web.Request, name: str, status: int = 200, **context: Any) -> 
         can=can,
         purpose=purpose,
         here=request.path_qs,
+        # The demo replays a past week on a simulated clock: every page says so, and when.
+        replay_week=replay.label if replay else None,
+        replay_now=replay().astimezone(LONDON).strftime("%a %d %b %Y %H:%M") if replay else None,
         **context,
     )

@@ -182,3 +182,31 @@ async def test_a_digest_with_excerpts_is_shown_without_them(
     assert "rumour r2 spreading (Toller)" in page and "SECRET EXCERPT" not in page
     preview = await client.get("/digests/preview/liaison-daily?at=2026-11-04")
     assert preview.status == 200 and "preview, not sent" in await preview.text()
+
+
+async def test_every_page_says_when_it_is_a_replay_and_of_which_week(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    runtime: Runtime,
+    passwords: Passwords,
+    clock: Clock,
+    users: dict[str, str],
+) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.demo.clock import ReplayClock
+
+    client = await aiohttp_client(create_app(settings, runtime, passwords=passwords, clock=clock))
+    await sign_in(client, "liaison")
+    assert "Demo replay" not in await (await client.get("/areas")).text()
+    replay = ReplayClock(
+        datetime(2026, 11, 2, 0, 1, tzinfo=UTC), datetime(2026, 11, 6, 23, 59, tzinfo=UTC)
+    )
+    replay.advance(datetime(2026, 11, 5, 19, 45, tzinfo=UTC))
+    runtime.replay = replay
+    for path in ("/areas", "/digests"):
+        body = await (await client.get(path)).text()
+        assert "Demo replay" in body and "Mon 02 Nov – Fri 06 Nov 2026" in body, path
+        assert "Thu 05 Nov 2026 19:45" in body, path
+    # The digests page offers a preview of the replayed day, not of today.
+    assert 'value="2026-11-05"' in await (await client.get("/digests")).text()

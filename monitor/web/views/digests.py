@@ -79,8 +79,14 @@ async def digests_page(request: web.Request) -> web.Response:
         runs=runs,
         specs=specs,
         problem=problem,
-        today=request.app[WEB].clock().astimezone(LONDON).date().isoformat(),
+        today=_data_now(request).astimezone(LONDON).date().isoformat(),
     )
+
+
+def _data_now(request: web.Request) -> datetime:
+    """ "Now" for the data: the demo's simulated time in a replay, else the web clock."""
+    replay = request.app[RUNTIME].replay
+    return replay() if replay is not None else request.app[WEB].clock()
 
 
 @routes.get("/digests/{run_id:\\d+}", name="digest")
@@ -107,7 +113,7 @@ async def preview_page(request: web.Request) -> web.Response:
     spec = config.digests.get(name) if config is not None else None
     if spec is None:
         raise web.HTTPNotFound(text=problem or f"no digest named {name}")
-    now = request.app[WEB].clock()
+    now = _data_now(request)
     at = request.query.get("at", "")
     try:
         day = datetime.fromisoformat(at).date() if at else None

@@ -1,0 +1,100 @@
+"""The demo runs on its own clock: a simulated "now" that follows the replayed (fictional)
+week, so the digests it sends report that week rather than today's empty days."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.demo.clock import ReplayClock
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def test_clock_starts_at_the_first_post_and_only_moves_forward(tmp_path: Path) -> None:
+    data = tmp_path / "week.jsonl"
+    lines = [
+        {"created_at": "2026-11-03T10:00:00+00:00"},
+        {"created_at": "2026-11-02T09:30:00+00:00"},
+        {"created_at": "not a time"},
+        {"created_at": "2026-11-06T23:00:00+00:00"},
+    ]
+    data.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    clock = ReplayClock.for_file(data)
+    assert clock() == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    assert clock.end == datetime(2026, 11, 6, 23, 0, tzinfo=UTC)
+    clock.advance(datetime(2026, 11, 4, 12, 0, tzinfo=UTC))
+    clock.advance(datetime(2026, 11, 3, 12, 0, tzinfo=UTC))  # an older post: time stays
+    assert clock() == datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+    assert clock.label == "Mon 02 Nov – Fri 06 Nov 2026"
+
+
+def test_clock_refuses_a_file_without_times(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"text": "no time"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="no post with a readable created_at"):
+        ReplayClock.for_file(data)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], Path]:
+    """`monitor demo --once --json` on the bundled week, as a newcomer runs it."""
+    home = tmp_path_factory.mktemp("demo")
+    db = home / "m.db"
+    env = dict(os.environ)
+    env.update(MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}", MONITOR_HOME=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "demo", "--once", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=home,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout), db
+
+
+def digest_text(db: Path, digest: str, period: str) -> str:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "select text from digest_runs where digest = ? and period = ?", (digest, period)
+        ).fetchone()
+    assert row is not None, f"{digest} for {period} was not sent"
+    return str(row[0])
+
+
+def test_demo_sends_the_weeks_digests_on_the_weeks_days(
+    demo_run: tuple[dict[str, object], Path],
+) -> None:
+    summary, db = demo_run
+    assert summary["replayed_week"] == "Mon 02 Nov – Fri 06 Nov 2026"
+    sent = summary["digests_sent"]
+    assert isinstance(sent, list)
+    # Each morning of the week, and the weekly summary of the whole week the Monday after.
+    assert "liaison-daily 2026-11-06T07:00" in sent
+    assert "tension-weekly 2026-11-09T08:00" in sent
+    with sqlite3.connect(db) as conn:
+        late = conn.execute("select count(*) from digest_runs where late").fetchone()[0]
+    assert late == 0  # sent on the replay's clock, not caught up on today's
+
+
+def test_demo_digests_are_not_empty_and_name_the_weeks_incidents(
+    demo_run: tuple[dict[str, object], Path],
+) -> None:
+    _, db = demo_run
+    daily = digest_text(db, "liaison-daily", "2026-11-06T07:00")
+    assert "Little Horton" in daily
+    assert "Centenary Square, Friday 19:00" in daily
+    assert "critical" in daily
+    assert "No incidents in this period" not in daily
+    weekly = digest_text(db, "tension-weekly", "2026-11-09T08:00")
+    assert "Tension after the fire in Little Horton" in weekly
+    assert "Toller" in weekly  # the week's rumour, by its places (no post text for liaison)
