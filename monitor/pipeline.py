@@ -35,6 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.classify.labels import FLAG_LABELS
+from monitor.classify.languages import is_covered
 from monitor.faults import StageFailed, backoff, describe, is_transient, isolate, stage_of
 from monitor.queues import Delivery, Envelope, InProcessQueue, WorkQueue
 from monitor.store import alerts as alert_store
@@ -106,6 +107,8 @@ class PipelineStats:
     rejected: int = 0
     processed: int = 0
     flagged: int = 0
+    # Processed posts left unscored because the classifier does not cover their language.
+    not_scored: dict[str, int] = field(default_factory=dict)
     alerts_touched: int = 0
     deleted: int = 0
     quarantined: int = 0
@@ -626,8 +629,16 @@ class Pipeline:
             raise StageFailed("classify", exc) from exc
         now = self.clock()
         thresholds = self.classifier.thresholds
+        # Posts in a language the model does not cover keep no scores: a low hostile score
+        # on a Polish threat would read as "checked, fine" when nothing was checked. They are
+        # counted and shown as not scored; the rules still run on them.
+        covered: frozenset[str] | None = getattr(self.classifier, "covered_languages", None)
         items: list[Processed] = []
         for post, analysis in zip(batch, analyses, strict=True):
+            if covered is not None and not is_covered(post.language, covered):
+                analysis = replace(analysis, scores={})
+                lang = (post.language or "").split("-")[0].lower()
+                self.stats.not_scored[lang] = self.stats.not_scored.get(lang, 0) + 1
             # Flags are content labels over their thresholds; a reply's stance is a score
             # that signals use, not a reason to flag the post.
             flags = tuple(

@@ -153,6 +153,11 @@ def train_command(
     help="Which encoder variant to score with (default: what the settings serve on CPU).",
 )
 @click.option("--no-tolerance", is_flag=True, help="Skip the comparison with PyTorch fp32 scores.")
+@click.option(
+    "--suites-only",
+    is_flag=True,
+    help="Only the fairness, obfuscation and language suites (a minute, not the full run).",
+)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @pass_context
@@ -161,15 +166,24 @@ def eval_command(
     as_json: bool,
     encoder: str,
     no_tolerance: bool,
+    suites_only: bool,
     data_dir: Path | None,
     cache_dir: Path | None,
 ) -> None:
-    """Score the shipped heads: TweetEval, PHEME, RumourEval and the identity-group bias suite.
-    `monitor eval events` scores the signals on labelled streams instead."""
+    """Score the shipped heads: TweetEval, PHEME, RumourEval, the identity-group bias suite,
+    and the fairness (per-group subgroup/BPSN/BNSP AUC and FPR against the rest),
+    obfuscation and language suites. `monitor eval events` scores the signals on labelled
+    streams instead."""
     if click.get_current_context().invoked_subcommand:
         return
     from monitor.classify.data import DataMissing
-    from monitor.classify.evaluate import evaluate, format_table, tolerance
+    from monitor.classify.evaluate import (
+        evaluate,
+        evaluate_suites,
+        format_suites,
+        format_table,
+        tolerance,
+    )
     from monitor.classify.features import FeatureCache
     from monitor.classify.manifest import ModelError, load_model_dir
 
@@ -179,7 +193,13 @@ def eval_command(
     try:
         model = load_model_dir(_default_out(ctx))
         features = FeatureCache(cache_dir, variant=variant, graph_dir=graph_dir(settings))
+        suites = evaluate_suites(model, features)
+        if suites_only:
+            suites = {"model": model.name, "encoder": features.variant, **suites}
+            click.echo(json.dumps(suites, indent=2) if as_json else format_suites(suites))
+            return
         result = evaluate(model, features, data_dir)
+        result.update(suites)
         if variant != "fp32" and not no_tolerance:
             reference = evaluate(model, FeatureCache(cache_dir, variant="fp32"), data_dir)
             result["tolerance"] = tolerance(
@@ -201,7 +221,7 @@ def eval_command(
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(format_table(result))
+        click.echo(format_table(result) + "\n" + format_suites(result))
 
 
 COMMANDS: tuple[click.Command, ...] = (classify_command, train_command, eval_command)

@@ -73,13 +73,16 @@ def evaluate(
     *,
     bias_path: Path | None = None,
 ) -> dict[str, Any]:
+    from monitor.classify.deobfuscate import deobfuscates
+
     heads, t = model.heads, model.all_thresholds
+    serving = deobfuscates(model.manifest)
     out: dict[str, Any] = {"model": model.name, "encoder": cache.variant, "thresholds": t}
     scored: dict[str, list[dict[str, float]]] = {}
 
     for task, label in (("hate", HOSTILE), ("offensive", OFFENSIVE)):
         d = datasets.tweeteval(task, "test", data_dir)
-        s = score_pools(heads, cache.layers(d.name, d.texts), d.texts)
+        s = score_pools(heads, cache.layers(d.name, _encoder_texts(d.texts, serving)), d.texts)
         scored[d.name] = s
         p, y = _column(s, label), np.array(d.labels)
         pred = (p >= t[label]).astype(int)
@@ -94,7 +97,7 @@ def evaluate(
     out["rumour_loeo_per_event"] = loeo["per_event_macro_f1"]
 
     d = datasets.rumoureval("test", data_dir)
-    s = score_pools(heads, cache.layers(d.name, d.texts), d.texts)
+    s = score_pools(heads, cache.layers(d.name, _encoder_texts(d.texts, serving)), d.texts)
     scored[d.name] = s
     p = np.stack([_column(s, lab) for lab in STANCE_LABELS], axis=1)
     pred = stance_decision(p, [t[lab] for lab in STANCE_LABELS])
@@ -109,7 +112,7 @@ def evaluate(
 
     cases = load_cases(bias_path)
     texts = [c.text for c in cases]
-    s = score_pools(heads, cache.layers("bias-suite", texts), texts)
+    s = score_pools(heads, cache.layers("bias-suite", _encoder_texts(texts, serving)), texts)
     scored["bias-suite"] = s
     report = bias_report(cases, s, t[HOSTILE])
     counter = [sc for c, sc in zip(cases, s, strict=True) if c.kind == "counter"]
@@ -252,5 +255,140 @@ def format_table(result: dict[str, Any]) -> str:
             f"stance {f['stance_test_macro_f1']:.3f}, counter-speech FPR "
             f"{f['bias_overall']['fpr_counter']:.3f}, hostile recall "
             f"{f['bias_overall']['recall_hostile']:.3f}"
+        )
+    return "\n".join(lines)
+
+
+def _encoder_texts(texts: Sequence[str], deobfuscating: bool) -> list[str]:
+    """Texts for the feature cache, which preprocesses them again (idempotent): a post that
+    deobfuscation leaves alone stays exactly as it was, so cached features keep their key."""
+    from monitor.classify.deobfuscate import encoder_text
+    from monitor.classify.encoder import preprocess
+
+    out = []
+    for t in texts:
+        plain = encoder_text(t, deobfuscating)
+        out.append(t if plain == preprocess(t) else plain)
+    return out
+
+
+def _hostile_scores(
+    heads: HeadSet, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: bool
+) -> list[float]:
+    """Hostile scores as serving computes them: the encoder reads the normalised text, the
+    heads' lexical features the post's own."""
+    pools = cache.layers(name, _encoder_texts(texts, deobfuscating))
+    return [s[HOSTILE] for s in score_pools(heads, pools, texts)]
+
+
+def evaluate_suites(
+    model: ModelDir,
+    cache: FeatureCache,
+    *,
+    identity_path: Path | None = None,
+    obfuscation_path: Path | None = None,
+    languages_path: Path | None = None,
+) -> dict[str, Any]:
+    """The fairness, obfuscation and language suites (see `monitor.classify.fairness`,
+    `.obfuscation`, `.languages`) at the hostile threshold, scored as the model serves."""
+    from monitor.classify import fairness, languages, obfuscation
+    from monitor.classify.deobfuscate import deobfuscates
+    from monitor.ingest import detect_language
+
+    heads, t = model.heads, model.all_thresholds[HOSTILE]
+    serving = deobfuscates(model.manifest)
+    out: dict[str, Any] = {"deobfuscate": serving}
+
+    cases = fairness.load_suite(identity_path)
+    scores = _hostile_scores(heads, cache, "fairness-suite", [c.text for c in cases], serving)
+    out["fairness"] = fairness.fairness_report(cases, scores, t)
+
+    ob = obfuscation.load_suite(obfuscation_path)
+    texts = [c.text for c in ob]
+    out["obfuscation"] = {
+        mode: obfuscation.obfuscation_report(
+            ob, _hostile_scores(heads, cache, "obfuscation-suite", texts, on), t
+        )
+        for mode, on in (("raw", False), ("deobfuscated", True))
+    }
+    out["obfuscation"]["serving"] = "deobfuscated" if serving else "raw"
+
+    lang_cases, names = languages.load_suite(languages_path)
+    lang_scores = _hostile_scores(
+        heads, cache, "language-suite", [c.text for c in lang_cases], serving
+    )
+    out["languages"] = {
+        "covered_languages": sorted(languages.covered_languages(model.manifest)),
+        "per_language": languages.language_report(
+            lang_cases,
+            lang_scores,
+            t,
+            names,
+            languages.covered_languages(model.manifest),
+            detect_language,
+        ),
+    }
+    return out
+
+
+def format_suites(result: Mapping[str, Any]) -> str:
+    f = result["fairness"]
+    o, b = f["overall"], f["bars"]
+    lines = [
+        "",
+        f"fairness suite: {o['cases']} fictional posts, {o['groups']} identity groups, "
+        f"hostile flag at {f['threshold']}",
+        f"  hostile vs benign AUC {o['auc']:.3f}; lowest subgroup AUC {o['min_subgroup_auc']:.3f}, "
+        f"BPSN {o['min_bpsn_auc']:.3f}, BNSP {o['min_bnsp_auc']:.3f}",
+        f"  FPR neutral mentions {o['fpr_mention']:.3f}; counter-speech {o['fpr_counter']:.3f} "
+        f"(bar <= {b['counter_fpr_max']:.2f}: {'met' if b['counter_fpr_met'] else 'MISSED'}); "
+        f"solidarity and hashtag waves {o['fpr_solidarity']:.3f} "
+        f"(bar <= {b['solidarity_fpr_max']:.2f}: {'met' if b['solidarity_fpr_met'] else 'MISSED'})",
+        f"  hostile recall {o['recall_hostile']:.3f}",
+        f"  {b['fpr_bar']}: {'met' if b['fpr_bar_met'] else 'MISSED'} "
+        f"({len(o['groups_failing_fpr_bar'])} groups fail: "
+        f"{', '.join(o['groups_failing_fpr_bar']) or 'none'})",
+        f"  {'group':<22} {'cat':<15} {'FPR':>6} {'rest':>6} {'ratio':>6} {'+pts':>6} "
+        f"{'subAUC':>7} {'BPSN':>6} {'BNSP':>6} {'counter':>8} {'solid':>6} {'recall':>7}",
+    ]
+
+    def num(x: float | None, fmt: str = ".3f") -> str:
+        return "-" if x is None else ("inf" if x == float("inf") else format(x, fmt))
+
+    rows = sorted(f["groups"].items(), key=lambda kv: -(kv[1]["fpr_points_above_rest"] or 0.0))
+    for g, r in rows:
+        lines.append(
+            f"  {g + (' *' if r['fails_fpr_bar'] else ''):<22} {r['category']:<15} "
+            f"{num(r['fpr_mention'])!s:>6} {num(r['fpr_mention_rest'])!s:>6} "
+            f"{num(r['fpr_ratio'], '.2f')!s:>6} {num(r['fpr_points_above_rest'], '.1f')!s:>6} "
+            f"{num(r['subgroup_auc'])!s:>7} {num(r['bpsn_auc'])!s:>6} {num(r['bnsp_auc'])!s:>6} "
+            f"{num(r['fpr_counter'])!s:>8} {num(r['fpr_solidarity'])!s:>6} "
+            f"{num(r['recall_hostile'])!s:>7}"
+        )
+    lines.append("  (* fails the FPR bar)")
+    ob = result["obfuscation"]
+    lines += [
+        "",
+        f"obfuscation suite, hostile recall per disguise (serving: {ob['serving']}):",
+        f"  {'form':<9} {'raw':>6} {'deobfuscated':>13} {'FPR raw':>8} {'FPR deob':>9}",
+    ]
+    for form in ob["raw"]["per_form"]:
+        r0, r1 = ob["raw"]["per_form"][form], ob["deobfuscated"]["per_form"][form]
+        lines.append(
+            f"  {form:<9} {num(r0['recall'])!s:>6} {num(r1['recall'])!s:>13} "
+            f"{num(r0['fpr'])!s:>8} {num(r1['fpr'])!s:>9}"
+        )
+    lang = result["languages"]
+    lines += [
+        "",
+        f"languages (covered by this model: {', '.join(lang['covered_languages'])}); "
+        "figures for uncovered languages are what their scores would be if used:",
+        f"  {'language':<22} {'covered':>8} {'recall':>7} {'FPR':>6} {'detected':>9} {'scored':>7}",
+    ]
+    for r in lang["per_language"].values():
+        lines.append(
+            f"  {r['name']:<22} {'yes' if r['covered'] else 'no':>8} "
+            f"{num(r['recall_hostile_if_scored'])!s:>7} {num(r['fpr_if_scored'])!s:>6} "
+            f"{num(r['detected_as_language'])!s:>9} {num(r['scored_in_service'])!s:>7}"
         )
     return "\n".join(lines)

@@ -179,6 +179,8 @@ class KeywordClassifier:
     def __init__(self, thresholds: Mapping[str, float] | None = None) -> None:
         defaults = {HOSTILE: 0.5, OFFENSIVE: 0.5, RUMOUR: 0.5}
         self.thresholds: Mapping[str, float] = dict(thresholds or defaults)
+        # An English lexicon: posts detected in other languages are left unscored.
+        self.covered_languages: frozenset[str] = frozenset({"en"})
         self.stance_thresholds: Mapping[str, float] = {}
 
     async def score(self, texts: Sequence[str]) -> list[Scores]:

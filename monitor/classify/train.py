@@ -431,6 +431,11 @@ def write_model(
         },
         "max_length": DEFAULT_MAX_LENGTH,
         "preprocess": PREPROCESS_VERSION,
+        # Disguised words written plainly before encoding (monitor.classify.deobfuscate).
+        "deobfuscate": True,
+        # The heads learn from English data only: posts detected in other languages are not
+        # scored (monitor.classify.languages).
+        "covered_languages": ["en"],
         "features": "mean pools of encoder hidden-state layers (0 = embeddings, 6 = last)",
         "trained_on_encoder": variant,
         "labels": list(trained.heads.outputs),

@@ -4,10 +4,12 @@
 batch. Calls from anywhere on the event loop are pooled (max size, max wait), sorted by length
 and run in one worker thread (tokenising included), so the loop never blocks on the model.
 
-Identical posts are encoded once: texts are normalised (`preprocess`), duplicates within a
-batch share one row, and a bounded LRU cache keeps the encoder output of recent distinct
-texts, so a repost or a copy-paste campaign costs one forward pass. The heads (cheap numpy)
-still run on each post's own text, since a few of their features read the raw text.
+Identical posts are encoded once: texts are normalised (`preprocess`, and with the manifest's
+`deobfuscate` disguised words written plainly, see `monitor.classify.deobfuscate`),
+duplicates within a batch share one row, and a bounded LRU cache keeps the encoder output of
+recent distinct texts, so a repost or a copy-paste campaign costs one forward pass. The heads
+(cheap numpy) still run on each post's own text, since a few of their features read the raw
+text.
 
 Which encoder runs is chosen by `select_encoder` (see `monitor.classify.runtime`), logged at
 start and carried in `name` and `runtime`, which record what produced a score.
@@ -25,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from monitor.classify.batching import MicroBatcher
-from monitor.classify.encoder import EMBEDDING_DIM, FloatArray, preprocess
+from monitor.classify.deobfuscate import deobfuscates, encoder_text
+from monitor.classify.encoder import EMBEDDING_DIM, FloatArray
+from monitor.classify.languages import covered_languages
 from monitor.classify.manifest import ModelDir, load_model_dir
 from monitor.classify.runtime import GPU_BATCH, EncoderLike, select_encoder
 from monitor.types import Analysis, Scores
@@ -110,6 +114,13 @@ class TransformerClassifier:
         self.name = f"{model.name}+{encoder.variant}"
         self.thresholds: Mapping[str, float] = model.thresholds
         self.stance_thresholds: Mapping[str, float] = model.stance_thresholds
+        # Disguised words ("v3rm1n", "k i l l") written plainly before encoding, when the
+        # manifest asks for it; the normalised text is also the cache key, so a disguised
+        # repost shares its plain twin's row.
+        self.deobfuscate = deobfuscates(model.manifest)
+        # Languages the heads were trained and measured on; the pipeline leaves posts in
+        # others unscored (monitor.classify.languages).
+        self.covered_languages = covered_languages(model.manifest)
         self.cache = EncodingCache(cache_size)
         pool = batch_size * POOL_BATCHES
         if encoder.device == "cuda":  # a GPU wants large batches: pool enough to fill them
@@ -132,7 +143,7 @@ class TransformerClassifier:
         width = len(self.encoder.layers) * EMBEDDING_DIM
         features = np.zeros((n, width), dtype=np.float32)
         embeddings = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
-        keys = [preprocess(t) for t in texts]
+        keys = [encoder_text(t, self.deobfuscate) for t in texts]
         todo: dict[str, list[int]] = {}
         for i, key in enumerate(keys):
             if key in todo:  # a duplicate inside this batch: share the first one's row

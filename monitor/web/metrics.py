@@ -34,6 +34,15 @@ class PipelineCollector(Collector):
             ("quarantined", s.quarantined, "Records this process put in the quarantine"),
         ):
             yield CounterMetricFamily(f"monitor_posts_{name}", doc, value=value)
+        not_scored = CounterMetricFamily(
+            "monitor_posts_not_scored",
+            "Processed posts the classifier left unscored because their language is not one "
+            "it covers (the rules still ran), by detected language",
+            labels=["language"],
+        )
+        for language, count in sorted(s.not_scored.items()):
+            not_scored.add_metric([language], count)
+        yield not_scored
         yield CounterMetricFamily(
             "monitor_store_retries",
             "Times the worker or the push endpoint found the store unavailable and backed off",

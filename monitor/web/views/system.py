@@ -6,7 +6,9 @@ from aiohttp import web
 
 from monitor import health
 from monitor.app import RUNTIME
+from monitor.classify.languages import not_scored_notes
 from monitor.incidents import queries as incident_queries
+from monitor.store import languages as language_store
 from monitor.store import overview
 from monitor.store import signals as signal_store
 from monitor.web.metrics import exposition, refresh_store_gauges
@@ -56,6 +58,9 @@ async def overview_page(request: web.Request) -> web.Response:
         missing = await signal_store.missing_signal_tables(conn)
         rumours = None if missing else await rumour_queries.summary(conn)
         stories = await incident_queries.count_shown(conn)
+        unscored = await language_store.not_scored(
+            conn, getattr(rt.classifier, "covered_languages", None)
+        )
     return page(
         request,
         "overview.html",
@@ -66,4 +71,5 @@ async def overview_page(request: web.Request) -> web.Response:
         rumours=rumours,
         incidents=stories,
         classifier=rt.classifier.name,
+        not_scored=not_scored_notes(unscored),
     )

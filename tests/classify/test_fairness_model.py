@@ -1,0 +1,103 @@
+"""The fairness, obfuscation and language suites on the real classifier (marked `model`).
+
+The issue's bars (issue 18) are strict expected failures for the shipped frozen-encoder heads:
+they document the gap and turn into failures the day a model meets them, so the marker must
+then come off. Figures: `monitor eval --suites-only` (and the model card).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.classify import fairness
+from monitor.classify.evaluate import evaluate_suites
+from monitor.classify.features import FeatureCache
+from monitor.classify.manifest import load_model_dir
+
+from .conftest import MODEL_DIR
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def report(transformer: Any) -> dict[str, Any]:
+    cases = fairness.load_suite()
+    scores = [a.scores["hostile"] for a in transformer.analyse_sync([c.text for c in cases])]
+    return fairness.fairness_report(cases, scores, transformer.thresholds["hostile"])
+
+
+def test_disguised_words_are_read_plainly_before_scoring(transformer: Any) -> None:
+    plain, leet, spaced = transformer.analyse_sync(
+        [
+            "Refugees are parasites living off our taxes.",
+            "Refugees are p4r451t35 living off our taxes.",
+            "Refugees are p a r a s i t e s living off our taxes.",
+        ]
+    )
+    assert leet.scores["hostile"] == plain.scores["hostile"]
+    assert spaced.scores["hostile"] == plain.scores["hostile"]
+    assert spaced.embedding == plain.embedding
+    assert plain.scores["hostile"] >= transformer.thresholds["hostile"]
+
+
+def test_figures_are_reported_for_every_group(report: dict[str, Any]) -> None:
+    for group, r in report["groups"].items():
+        for key in ("subgroup_auc", "bpsn_auc", "bnsp_auc", "fpr_mention", "fpr_ratio"):
+            assert key in r, (group, key)
+        assert r["subgroup_auc"] is not None and r["subgroup_auc"] > 0.5, group
+    assert report["overall"]["auc"] > 0.85
+    assert report["overall"]["recall_hostile"] >= 0.6
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18: lesbian, women, Gypsy/Traveller... fail it")
+def test_no_group_is_flagged_far_more_often_than_the_rest(report: dict[str, Any]) -> None:
+    assert report["overall"]["groups_failing_fpr_bar"] == []
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18: counter-speech FPR 0.29 on the frozen heads")
+def test_counter_speech_is_left_alone(report: dict[str, Any]) -> None:
+    assert report["overall"]["fpr_counter"] <= fairness.MAX_COUNTER_FPR
+
+
+def test_solidarity_waves_are_left_alone(report: dict[str, Any]) -> None:
+    assert report["overall"]["fpr_solidarity"] <= fairness.MAX_SOLIDARITY_FPR
+
+
+SMALL_IDENTITY = """
+groups:
+  polish: {category: nationality, forms: ["Polish people"]}
+  deaf: {category: disability, forms: ["deaf people"]}
+places: ["Batley"]
+cases:
+  neutral: ["My neighbours in {place} are {group}."]
+  counter: ["Saying {group} are vermin is bigotry."]
+  solidarity: ["We stand with {group} in {place}."]
+  hostile: ["{group} are vermin, get them out of {place}."]
+"""
+
+
+def test_eval_suites_report_deobfuscation_and_languages(tmp_path: Path) -> None:
+    identity = tmp_path / "identity.yaml"
+    identity.write_text(SMALL_IDENTITY, encoding="utf-8")
+    model = load_model_dir(MODEL_DIR)
+    cache = FeatureCache(tmp_path / "cache", variant="onnx")
+    out = evaluate_suites(model, cache, identity_path=identity)
+    assert set(out["fairness"]["groups"]) == {"polish", "deaf"}
+    ob = out["obfuscation"]
+    assert ob["serving"] == "deobfuscated"
+    spaced = ob["deobfuscated"]["per_form"]["spaced"]["recall"]
+    assert spaced > ob["raw"]["per_form"]["spaced"]["recall"] + 0.3
+    assert ob["deobfuscated"]["per_form"]["leet"]["recall"] >= 0.8
+    assert ob["deobfuscated"]["per_form"]["plain"]["fpr"] == 0.0
+    lang = out["languages"]
+    assert lang["covered_languages"] == ["en"]
+    for key in ("pl", "ur", "pa", "ar", "ro", "sk"):
+        row = lang["per_language"][key]
+        assert row["covered"] is False
+        # ingest names these languages, so the service leaves them unscored
+        assert row["detected_as_language"] == 1.0 and row["scored_in_service"] == 0.0
+    # the gap the card states: romanised Urdu is not recognised as Urdu, so it is scored
+    assert lang["per_language"]["ur-Latn"]["detected_as_language"] < 0.5

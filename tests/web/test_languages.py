@@ -1,0 +1,54 @@
+"""Posts in languages the classifier does not cover: stored unscored, counted, and shown
+("1 Urdu post not scored by the classifier; rules still apply") on the overview and /metrics,
+while the rules still run on them. Real pipeline, keyword classifier (English only)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from monitor.app import Runtime
+from monitor.store.tables import alert_posts, posts
+from tests.web.conftest import Client, raw, sign_in
+
+# Fictional. The same words the English lexicon flags, but tagged as Urdu by the platform:
+# a score here would be the English model reading a language it was not trained on.
+URDU_TAGGED = "(fictional) yeh log vermin hain, these people are vermin in Manningham"
+ENGLISH = "(fictional) Kick them out of Toller, they are not welcome here"
+
+
+async def _deliver(rt: Runtime) -> None:
+    await rt.pipeline.deliver(
+        "test", [raw(1, ENGLISH), replace(raw(2, URDU_TAGGED), language="ur")], None
+    )
+    await rt.pipeline.drain()
+
+
+async def test_uncovered_language_is_unscored_but_ruled_counted_and_shown(
+    client: Client, runtime: Runtime, users: dict[str, str]
+) -> None:
+    await _deliver(runtime)
+    async with runtime.engine.connect() as conn:
+        rows = {
+            r.text: r
+            for r in (await conn.execute(select(posts.c.text, posts.c.language, posts.c.scores,
+                                                posts.c.flags)))
+        }  # fmt: skip
+    urdu, english = rows[URDU_TAGGED], rows[ENGLISH]
+    assert urdu.language == "ur"
+    assert english.scores and english.scores.get("hostile", 0) > 0
+    assert not urdu.scores  # no misleading scores
+    assert "hostile" not in (urdu.flags or [])
+    assert runtime.pipeline.stats.not_scored == {"ur": 1}
+
+    metrics = await (await client.get("/metrics")).text()
+    assert 'monitor_posts_not_scored_total{language="ur"} 1.0' in metrics
+
+    async with runtime.engine.connect() as conn:
+        ruled = {r[0] for r in await conn.execute(select(alert_posts.c.post_id))}
+    assert any("fictional2" in pid for pid in ruled), "the rules should still see the post"
+
+    await sign_in(client, "liaison")
+    home = await (await client.get("/")).text()
+    assert "1 Urdu post not scored by the classifier; rules still apply" in home
