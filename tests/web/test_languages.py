@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from monitor.app import Runtime
 from monitor.store.tables import alert_posts, posts
-from tests.web.conftest import Client, raw, sign_in
+from tests.web.conftest import Client, raw, seed_rumour, sign_in, state_purpose
 
 # Fictional. The same words the English lexicon flags, but tagged as Urdu by the platform:
 # a score here would be the English model reading a language it was not trained on.
@@ -52,3 +52,18 @@ async def test_uncovered_language_is_unscored_but_ruled_counted_and_shown(
     await sign_in(client, "liaison")
     home = await (await client.get("/")).text()
     assert "1 Urdu post not scored by the classifier; rules still apply" in home
+
+
+async def test_rumour_pages_say_the_classifier_detects_claims_not_falsehood(
+    client: Client, runtime: Runtime, users: dict[str, str]
+) -> None:
+    await runtime.pipeline.deliver(
+        "test", [raw(1, "(fictional) apparently the old mill is being turned into flats")], None
+    )
+    await runtime.pipeline.drain()
+    rumour = await seed_rumour(runtime)
+    await state_purpose(client, await sign_in(client, "comms"), "counter")
+    for path in ("/rumours", f"/rumours/{rumour}"):
+        body = await (await client.get(path)).text()
+        assert "not a finding that it is false" in body, path
+        assert "true, false and unverified claims score alike" in body, path
