@@ -27,7 +27,7 @@ from jinja2 import Environment
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from monitor.alerts import chart
+from monitor.alerts import briefing, chart
 from monitor.alerts.config import AlertConfig, DigestSpec
 from monitor.alerts.matchers import matches_all
 from monitor.alerts.outbox import idempotency_key, upsert
@@ -118,6 +118,7 @@ async def digest_view(
         view["alerts"] = [
             {
                 "id": a["id"],
+                "period_posts": stats.get(a["id"], (0, 0))[0],
                 "summary": a["summary"],
                 "labels": a["labels"],
                 "status": a["status"],
@@ -128,8 +129,10 @@ async def digest_view(
                 "excerpts": excerpts.get(a["id"], [])[:1],
                 "url": f"{link}/alerts/{a['id']}" if link else None,
             }
-            for a in chosen[: spec.top]
-        ]
+            for a in chosen
+            # An alert with no posts in the period says nothing about it (no zero rows).
+            if stats.get(a["id"], (0, 0))[0] > 0
+        ][: spec.top]
     if "alerts_by_kind" in spec.sections:
         kinds: dict[str, list[int]] = {}
         for a in chosen:
@@ -137,7 +140,7 @@ async def digest_view(
             entry[0] += 1
             entry[1] += a["status"] in ("new", "acknowledged")
         view["alerts_by_kind"] = [
-            {"kind": k, "count": v[0], "open": v[1]}
+            {"kind": briefing.KIND_PHRASES.get(k, k.replace("_", " ")), "count": v[0], "open": v[1]}
             for k, v in sorted(kinds.items(), key=lambda kv: -kv[1][0])
         ]
     if "incidents" in spec.sections:
@@ -147,6 +150,11 @@ async def digest_view(
         view["rumours"] = await _rumours(conn, rumours, start, end, spec, link)
     # Small distinct-author counts could single people out: shown as "<k" (monitor/privacy).
     suppress_rows([*view["alerts"], *view["incidents"], *view["rumours"]], min_count)
+    # Plain sentences for the reader, after suppression so small counts read "fewer than".
+    for incident in view["incidents"]:
+        incident["sentences"] = briefing.incident_sentences(incident, start, end)
+    for alert in view["alerts"]:
+        alert["sentence"] = briefing.alert_sentence(alert, start, end)
     return view
 
 
@@ -260,7 +268,8 @@ async def _levels(
     alerted = [
         (a["labels"]["area"], chart.level_of(a["labels"]), a["first_seen"], a["last_seen"])
         for a in active
-        if a["labels"].get("area")
+        # "unplaced" is a routing label, not a place: levels by place leave it out.
+        if a["labels"].get("area") not in (None, "", briefing.UNPLACED)
     ]
     return chart.level_grid(start, end, [(r[0], r[1]) for r in rows], alerted)
 

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from monitor.alerts import briefing
+
 LONDON = ZoneInfo("Europe/London")
 LEVELS = ("normal", "elevated", "high", "critical")
 LEVEL_COLOURS = {
@@ -31,8 +33,12 @@ LEVEL_COLOURS = {
     "normal": "#dff0d8",
     "elevated": "#fff3bf",
     "high": "#ffc078",
-    "critical": "#e03131",
+    "critical": "#c92a2a",
 }
+# Text on each level's colour, chosen for at least 4.5:1 contrast (WCAG AA); the test computes
+# the ratio of every pair the e-mail uses.
+LEVEL_TEXT = {"critical": "#ffffff"}
+DEFAULT_TEXT = "#1a1a1a"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 TEAMS_TEXT = 20_000
 
@@ -85,7 +91,9 @@ def make_environment(templates: Path) -> tuple[Environment, Environment]:
     for env in (html, text):
         env.filters["london"] = london
         env.filters["level_colour"] = lambda lvl: LEVEL_COLOURS.get(str(lvl), "#f2f2f2")
+        env.filters["level_text"] = lambda lvl: LEVEL_TEXT.get(str(lvl), DEFAULT_TEXT)
         env.filters["labels"] = format_labels
+        env.filters["accounts"] = briefing.accounts
     return html, text
 
 

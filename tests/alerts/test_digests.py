@@ -222,7 +222,7 @@ async def test_digest_contents_are_aggregates_ranked_and_inert(
     assert [a["summary"] for a in liaison.data["alerts"]][0] == "tension critical in Manningham"
     assert "(fictional) tension post" not in liaison.text + liaison.html  # liaison: no post text
     assert all(a["excerpts"] == [] for a in liaison.data["alerts"])
-    assert 'bgcolor="#e03131"' in liaison.html  # the critical cell, coloured in the table chart
+    assert 'bgcolor="#c92a2a"' in liaison.html  # the critical cell, coloured in the table chart
 
     brief = await digests.preview("comms-morning-brief", datetime(2026, 11, 3, 7, 30, tzinfo=UTC))
     ranked = brief.data["rumours"]

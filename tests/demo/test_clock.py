@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -98,3 +99,22 @@ def test_demo_digests_are_not_empty_and_name_the_weeks_incidents(
     weekly = digest_text(db, "tension-weekly", "2026-11-09T08:00")
     assert "Tension after the fire in Little Horton" in weekly
     assert "Toller" in weekly  # the week's rumour, by its places (no post text for liaison)
+
+
+def test_the_liaison_digest_of_the_demo_week_reads_as_sentences(
+    demo_run: tuple[dict[str, object], Path],
+) -> None:
+    _, db = demo_run
+    daily = digest_text(db, "liaison-daily", "2026-11-06T07:00")
+    assert "Where: Little Horton" in daily
+    assert "Level: critical" in daily
+    assert "Expected next: a gathering at Centenary Square, Friday 19:00." in daily
+    assert "Recommended action:" in daily
+    for digest, period in (
+        ("liaison-daily", "2026-11-06T07:00"),
+        ("tension-weekly", "2026-11-09T08:00"),
+    ):
+        text = digest_text(db, digest, period)
+        for raw in ("kind=", "area=", "severity=", "unplaced", "(ward)", "<10"):
+            assert raw not in text, (digest, raw)
+        assert not re.search(r"\b0 posts", text), digest  # no zero-post rows
