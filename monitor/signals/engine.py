@@ -146,7 +146,6 @@ class SignalsEngine:
             scores=item.scores,
             place=place_of(item),
             terms=claim_terms(p.text, place_words(p.places)),
-            response=response_kind(p.text, item.hits) is not None,
         )
 
     def observe(self, items: Sequence[Processed], now: datetime) -> SignalsUpdate:

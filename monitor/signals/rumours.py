@@ -26,9 +26,6 @@ from monitor.signals.config import RumourConfig
 from monitor.signals.tension import author_token
 
 STATUSES = ("new", "watching", "countering", "closed")
-# Posts that deny or question a claim answer it: they are neither the claim nor everyday talk
-# about the same thing, so they count on neither side of a cluster's claim share.
-ANSWERS = ("deny", "query")
 LIVE_STATUSES = ("new", "watching", "countering")
 HOUR = timedelta(hours=1)
 REPRESENTATIVE_CHARS = 280
@@ -99,7 +96,6 @@ class RumourPost:
     scores: Mapping[str, float]
     place: str | None  # ward, else locality, else district
     terms: frozenset[str] = frozenset()  # claim terms (monitor.signals.terms)
-    response: bool = False  # calming, denial, counter-speech or solidarity (signals.responses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +162,7 @@ class Rumour:
             self.stance[stance] += 1
         if post.claim_like:
             self.claim_posts += 1
-        elif a.how != "link" and stance not in ANSWERS and not post.response:
+        elif a.how != "link":
             self.talk_posts += 1
         self.first_seen = min(self.first_seen, post.at)
         self.last_seen = max(self.last_seen, post.at)
@@ -307,10 +303,6 @@ class RumourBoard:
             return
         if a.cluster < 0:
             near = self.rumours.get(a.near)
-            if near is not None and (
-                post.response or stance_of(post.scores, "near", self.stance_thresholds) in ANSWERS
-            ):
-                near = None  # a denial, question or rebuttal answers it: not everyday talk
             if near is not None:
                 near.talk_posts += 1
                 # Kept (not shown) so that a restart counts the same talk.

@@ -40,7 +40,7 @@ from monitor.signals.engine import (
 )
 from monitor.signals.levels import LevelState, post_weight
 from monitor.signals.responses import response_kind
-from monitor.signals.rumours import ANSWERS, Rumour, asserts, excerpt, stance_of
+from monitor.signals.rumours import Rumour, asserts, excerpt
 from monitor.signals.tension import TICK, author_token, split_area
 from monitor.signals.terms import TermProfile, claim_terms
 from monitor.store import signals as store
@@ -268,16 +268,12 @@ class SignalsStage:
             if rumour is None or item is None:
                 continue
             claim = engine.claim_like(item)
-            answer = (
-                stance_of(item.scores, "near", self.stance_thresholds) in ANSWERS
-                or response_kind(item.post.text, item.hits) is not None
-            )
             if m.state == "near":
-                rumour.talk_posts += not answer
+                rumour.talk_posts += 1
                 continue
             if claim:
                 rumour.claim_posts += 1
-            elif m.how != "link" and not answer:
+            elif m.how != "link":
                 rumour.talk_posts += 1
             if m.how in CONTENT_JOINS and claim and asserts(item.scores, self.stance_thresholds):
                 terms = claim_terms(item.post.text, place_words(item.post.places))
