@@ -161,6 +161,7 @@ async def open_runtime(
         alert_service = AlertService.from_settings(settings, home, engine)
         recheck = Rechecker.from_settings(settings, engine, http)
         alert_service.recheck = recheck  # digests with excerpts re-check their posts first
+        alert_service.covered_languages = getattr(clf, "covered_languages", None)
         queue = make_queue(settings, engine, role)
         stack.push_async_callback(queue.close)
         ingestor = KeyedIngestor.from_settings(settings, home, engine)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,8 +33,10 @@ from monitor.alerts.matchers import matches_all
 from monitor.alerts.outbox import idempotency_key, upsert
 from monitor.alerts.render import Message, london, render_digest
 from monitor.alerts.schedule import LONDON, Period
+from monitor.classify.languages import DEFAULT_COVERED, not_scored_notes
 from monitor.privacy.recheck import Rechecker
 from monitor.privacy.suppress import DEFAULT_K, suppress_rows
+from monitor.store import languages as language_store
 from monitor.store.tables import (
     alert_posts,
     alerts,
@@ -75,8 +77,13 @@ async def digest_view(
     boundaries: list[chart.Boundary] | None = None,
     now: datetime | None = None,
     min_count: int = DEFAULT_K,
+    covered_languages: Collection[str] | None = DEFAULT_COVERED,
 ) -> dict[str, Any]:
-    """Everything a digest shows, as JSON-able data (stored with the run, rendered by templates)."""
+    """Everything a digest shows, as JSON-able data (stored with the run, rendered by templates).
+
+    Whatever its sections, a digest says how many of the period's posts the classifier could
+    not read ("53 Polish posts not scored by the classifier; rules still apply"): its flags
+    and levels say nothing about those posts."""
     start, end = period.start, period.end
     view: dict[str, Any] = {
         "name": spec.name,
@@ -96,6 +103,9 @@ async def digest_view(
         "alerts_by_kind": [],
         "incidents": [],
         "rumours": [],
+        "not_scored": not_scored_notes(
+            await language_store.not_scored(conn, covered_languages, since=start, until=end)
+        ),
     }
     active = await _alerts_in(conn, start, end)
     link = public_url.rstrip("/")
@@ -394,6 +404,9 @@ class DigestService:
         recheck: Rechecker | None = None,
     ) -> None:
         self.min_count = min_count
+        # Languages the serving classifier covers (set from it at start; the shipped model's
+        # by default), for the digest's "not scored" lines.
+        self.covered_languages: Collection[str] | None = DEFAULT_COVERED
         self.recheck = recheck  # posts behind excerpts re-checked on their platform first
         self.engine = engine
         self.config = config
@@ -435,6 +448,7 @@ class DigestService:
                 boundaries=self.boundaries,
                 now=now,
                 min_count=self.min_count,
+                covered_languages=self.covered_languages,
             )
         return render_digest(view, self.envs)
 
@@ -462,6 +476,7 @@ class DigestService:
                     boundaries=self.boundaries,
                     now=now,
                     min_count=self.min_count,
+                    covered_languages=self.covered_languages,
                 )
 
         view = await build()

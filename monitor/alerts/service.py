@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from monitor.alerts.notifiers.slack import SlackNotifier
 from monitor.alerts.notifiers.teams import TeamsNotifier
 from monitor.alerts.notifiers.webhook import WebhookNotifier
 from monitor.alerts.render import make_environment
+from monitor.classify.languages import DEFAULT_COVERED
 from monitor.config import ConfigError, Settings
 from monitor.demo.clock import ReplayClock
 from monitor.privacy.recheck import Rechecker
@@ -134,6 +135,9 @@ class AlertService:
         self.dispatcher: Dispatcher | None = None
         self.digests: DigestService | None = None
         self.recheck: Rechecker | None = None  # set by the composition root
+        # The serving classifier's languages, for digests' "not scored" lines (set by the
+        # composition root; None: it reads every language).
+        self.covered_languages: Collection[str] | None = DEFAULT_COVERED
         # The demo's simulated clock: the dispatcher and digests run on it, and the replay
         # (not APScheduler on real time) sends each digest as its schedule is crossed.
         self.replay: ReplayClock | None = None
@@ -224,6 +228,7 @@ class AlertService:
             recheck=self.recheck,
             clock=self.replay or dispatcher_utcnow,
         )
+        self.digests.covered_languages = self.covered_languages
         await self.dispatcher.start()
         if self.replay is not None:
             self.digests.replay_from = self.replay.start

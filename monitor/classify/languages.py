@@ -131,3 +131,8 @@ def not_scored_notes(counts: Mapping[str, int]) -> list[str]:
         for code, n in counts.items()
         if n > 0
     ]
+
+
+def not_scored_short(counts: Mapping[str, int]) -> str:
+    """A table cell: "3 Urdu, 1 Polish" (empty when none)."""
+    return ", ".join(f"{n} {language_name(code)}" for code, n in counts.items() if n > 0)

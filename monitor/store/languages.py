@@ -53,3 +53,29 @@ async def not_scored(
             code = str(language).split("-")[0].lower()
             counts[code] = counts.get(code, 0) + int(count)
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+async def not_scored_by_ward(
+    conn: AsyncConnection, covered: Collection[str] | None
+) -> dict[str, dict[str, int]]:
+    """Ward -> uncovered language code -> processed posts placed in that ward."""
+    if covered is None:
+        return {}
+    stmt = (
+        select(place_matches.c.ward, posts.c.language, func.count(posts.c.id.distinct()))
+        .join(place_matches, place_matches.c.post_id == posts.c.id)
+        .where(
+            posts.c.processed_at.is_not(None),
+            posts.c.language.is_not(None),
+            place_matches.c.ward.is_not(None),
+        )
+        .group_by(place_matches.c.ward, posts.c.language)
+    )
+    covered_set = frozenset(covered)
+    out: dict[str, dict[str, int]] = {}
+    for ward, language, count in (await conn.execute(stmt)).all():
+        if not is_covered(language, covered_set):
+            code = str(language).split("-")[0].lower()
+            per = out.setdefault(str(ward), {})
+            per[code] = per.get(code, 0) + int(count)
+    return out

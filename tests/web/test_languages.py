@@ -1,5 +1,6 @@
 """Posts in languages the classifier does not cover: stored unscored, counted, and shown
-("1 Urdu post not scored by the classifier; rules still apply") on the overview and /metrics,
+("1 Urdu post not scored by the classifier; rules still apply") on the overview, areas, incident
+and alert pages, digests and /metrics,
 while the rules still run on them. Real pipeline, keyword classifier (English only)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from monitor.app import Runtime
-from monitor.store.tables import alert_posts, posts
+from monitor.store.tables import alert_posts, incidents, posts
 from tests.web.conftest import Client, raw, seed_rumour, sign_in, state_purpose
 
 # Fictional. The same words the English lexicon flags, but tagged as Urdu by the platform:
@@ -67,3 +68,38 @@ async def test_rumour_pages_say_the_classifier_detects_claims_not_falsehood(
         body = await (await client.get(path)).text()
         assert "not a finding that it is false" in body, path
         assert "true, false and unverified claims score alike" in body, path
+
+
+async def test_areas_digests_and_incidents_count_the_unscored_posts(
+    client: Client, runtime: Runtime, users: dict[str, str]
+) -> None:
+    await _deliver(runtime)
+    note = "1 Urdu post not scored by the classifier; rules still apply"
+    await sign_in(client, "liaison")
+    areas = await (await client.get("/areas")).text()
+    assert note in areas
+    row = areas[areas.find('<th scope="row">Manningham</th>') :]
+    assert "1 Urdu" in row[: row.find("</tr>")]
+
+    digest = await (await client.get("/digests/preview/liaison-daily?at=2026-11-04")).text()
+    assert note in digest
+    earlier = await (await client.get("/digests/preview/liaison-daily?at=2026-11-02")).text()
+    assert "not scored by the classifier" not in earlier  # outside that digest's period
+
+    async with runtime.engine.connect() as conn:
+        ids = [r[0] for r in await conn.execute(select(incidents.c.id, incidents.c.wards))
+               if "Manningham" in (r[1] or [])]  # fmt: skip
+    assert ids, "the Urdu post's rule alert should make an incident in Manningham"
+    await state_purpose(client, await sign_in(client, "analyst"))
+    page = await (await client.get(f"/incidents/{ids[0]}")).text()
+    assert f'In its places and time: <span class="not-scored">{note}</span>' in page
+
+    async with runtime.engine.connect() as conn:
+        alert_id = (
+            await conn.execute(
+                select(alert_posts.c.alert_id).where(alert_posts.c.post_id.contains("fictional2"))
+            )
+        ).scalar_one()
+    evidence = await (await client.get(f"/alerts/{alert_id}")).text()
+    assert "No classifier scores: the classifier does not cover this post" in evidence
+    assert "language (ur); rules still apply" in evidence

@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from monitor.app import RUNTIME
+from monitor.classify.languages import not_scored_notes, not_scored_short
+from monitor.store import languages as language_store
 from monitor.web import geo
 from monitor.web.queries import areas as area_queries
 from monitor.web.render import page
@@ -84,6 +86,9 @@ async def areas_page(request: web.Request) -> web.Response:
         history = await area_queries.level_history(
             conn, limit=50, min_count=request.app[RUNTIME].settings.privacy_min_count
         )
+        covered = getattr(request.app[RUNTIME].classifier, "covered_languages", None)
+        unscored = await language_store.not_scored(conn, covered)
+        unscored_wards = await language_store.not_scored_by_ward(conn, covered)
     the_map, map_problem = ward_map(state)
     has_levels = any(w["recorded"] for w in table["ward"])
     return page(
@@ -101,6 +106,8 @@ async def areas_page(request: web.Request) -> web.Response:
         the_map=the_map,
         map_problem=map_problem,
         shapes=shade_map(the_map, table["ward"], shade, len(names) - 1) if the_map else [],
+        not_scored=not_scored_notes(unscored),
+        not_scored_ward={w: not_scored_short(c) for w, c in unscored_wards.items()},
     )
 
 

@@ -124,7 +124,14 @@ async def preview_page(request: web.Request) -> web.Response:
     fire = spec.cron.latest_fire(now) or spec.cron.next_fire(now - timedelta(days=8))
     period = spec.cron.period(fire)
     async with request.app[RUNTIME].engine.connect() as conn:
-        view = await digest_view(conn, spec, period, late=False, now=now)
+        view = await digest_view(
+            conn,
+            spec,
+            period,
+            late=False,
+            now=now,
+            covered_languages=getattr(request.app[RUNTIME].classifier, "covered_languages", None),
+        )
     return page(
         request,
         "digest.html",

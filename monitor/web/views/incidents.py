@@ -8,15 +8,19 @@ evidence page and repeated-viewing guard.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.app import RUNTIME
+from monitor.classify.languages import not_scored_notes
 from monitor.incidents import queries
 from monitor.incidents import store as incident_store
 from monitor.incidents.stage import IncidentStage
+from monitor.store import languages as language_store
 from monitor.store.tables import counter_messages
 from monitor.web.params import parse_id, path_id
 from monitor.web.render import page
@@ -70,8 +74,28 @@ async def _one(request: web.Request) -> dict[str, Any]:
                 .order_by(counter_messages.c.published_at)
             )
             incident["counter_messages"] = [dict(r._mapping) for r in rows]
+        incident["not_scored"] = await _not_scored(request, conn, incident)
     note_audit(request, incident_id=incident_id, alerts_listed=len(incident["alerts"]))
     return incident
+
+
+async def _not_scored(
+    request: web.Request, conn: AsyncConnection, incident: dict[str, Any]
+) -> list[str]:
+    """Posts in its wards and time the classifier could not read (their language is not one it
+    covers): the story may have more to it than the flags show."""
+    wards = [w for w in incident.get("wards") or [] if w]
+    if not wards:
+        return []
+    covered = getattr(request.app[RUNTIME].classifier, "covered_languages", None)
+    counts = await language_store.not_scored(
+        conn,
+        covered,
+        since=incident["first_seen"],
+        until=incident["last_seen"] + timedelta(seconds=1),
+        wards=wards,
+    )
+    return not_scored_notes(counts)
 
 
 @routes.get("/incidents", name="incidents")
