@@ -157,3 +157,86 @@ def alert_sentence(
         f"{what} {where}: level {level}; {posts(n)} from {accounts(alert['authors'])}, "
         f"{when(first)} to {when(last)}."
     )
+
+
+# --- the weekly Community Tension Summary ---------------------------------------------------
+
+LEVEL_ORDER = {"normal": 1, "low": 1, "elevated": 2, "medium": 2, "high": 3, "critical": 4}
+
+
+def trend_of(flagged: int, before: int) -> str:
+    """This period's flagged posts against the period before, in words."""
+    if before == 0:
+        return "rising (nothing was flagged the period before)" if flagged else "steady (quiet)"
+    ratio = flagged / before
+    if ratio >= 1.25:
+        return f"rising ({flagged} flagged posts, up from {before})"
+    if ratio <= 0.8:
+        return f"falling ({flagged} flagged posts, down from {before})"
+    return f"steady ({flagged} flagged posts, {before} the period before)"
+
+
+def tension_summary(view: Mapping[str, Any], flagged: int, before: int) -> dict[str, Any]:
+    """The week in the shape of a police Community Tension Summary: overall level and trend,
+    drivers, incidents by area, forthcoming events, community reassurance and recommended
+    actions. Built only from the digest's aggregates (no post text)."""
+    incidents = list(view.get("incidents") or [])
+    peaks = [r.get("peak") or "" for r in (view.get("levels") or {}).get("rows", [])]
+    levels = [str(i["level"]) for i in incidents] + [p for p in peaks if p]
+    overall = max(levels, key=lambda lvl: LEVEL_ORDER.get(lvl, 0)) if levels else "normal"
+    drivers = [
+        f"{i['headline']} ({place_list(list(i['places']))}; level {i['level']})" for i in incidents
+    ]
+    by_area: dict[str, list[str]] = {}
+    for i in incidents:
+        for place in [p for p in i["places"] if p != UNPLACED][:3] or ["No named place"]:
+            by_area.setdefault(place, []).append(f"{i['headline']} (level {i['level']})")
+    events = [
+        f"A gathering at {i['gathering']}, linked to: {i['headline']}."
+        for i in incidents
+        if i.get("gathering")
+    ]
+    # Places in the order the incidents give them (most evidence first), each once.
+    rumour_places = list(
+        dict.fromkeys(
+            p
+            for i in incidents
+            if i.get("family") == "rumour"
+            for p in i["places"]
+            if p != UNPLACED
+        )
+    )
+    reassurance = []
+    if rumour_places:
+        reassurance.append(
+            "A rumour spread in " + place_list(rumour_places) + ": agree a factual, calm message "
+            "with the council's communications team and community partners there."
+        )
+    tense = list(
+        dict.fromkeys(
+            p
+            for i in incidents
+            if LEVEL_ORDER.get(str(i["level"]), 0) >= 3 and i.get("family") != "rumour"
+            for p in i["places"]
+            if p != UNPLACED
+        )
+    )
+    if tense:
+        reassurance.append(
+            "Visible reassurance and contact with community and faith leaders in "
+            + place_list(tense)
+            + "."
+        )
+    actions: list[str] = []
+    for i in sorted(incidents, key=lambda i: -LEVEL_ORDER.get(str(i["level"]), 0)):
+        action = f"{place_list(list(i['places'])[:3])}: {action_for(str(i['level']))}"
+        if action not in actions:
+            actions.append(action)
+    return {
+        "overall": f"Overall level: {overall}. Trend over the period: {trend_of(flagged, before)}.",
+        "drivers": drivers or ["No incident drove tension in this period."],
+        "by_area": [{"area": a, "items": v} for a, v in sorted(by_area.items())],
+        "events": events or ["No gathering or event named in the posts."],
+        "reassurance": reassurance or ["No reassurance need identified."],
+        "actions": actions or [f"Recommended action: {action_for('normal')}"],
+    }

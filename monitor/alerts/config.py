@@ -26,7 +26,7 @@ from monitor.alerts.schedule import Cron, ScheduleError, parse_cron
 from monitor.alerts.yamlread import Map, Seq, YamlError, read_yaml
 
 CHANNELS = ("local", "email", "teams", "slack", "webhook")
-SECTIONS = ("levels", "incidents", "alerts", "alerts_by_kind", "rumours")
+SECTIONS = ("summary", "levels", "incidents", "alerts", "alerts_by_kind", "rumours")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}$")
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")

@@ -106,6 +106,7 @@ async def digest_view(
         "not_scored": not_scored_notes(
             await language_store.not_scored(conn, covered_languages, since=start, until=end)
         ),
+        "summary": None,
     }
     active = await _alerts_in(conn, start, end)
     link = public_url.rstrip("/")
@@ -165,7 +166,28 @@ async def digest_view(
         incident["sentences"] = briefing.incident_sentences(incident, start, end)
     for alert in view["alerts"]:
         alert["sentence"] = briefing.alert_sentence(alert, start, end)
+    if "summary" in spec.sections:
+        if not view["incidents"]:
+            view["incidents"] = await _incidents(conn, chosen, spec, link)
+            suppress_rows(view["incidents"], min_count)
+        flagged = await _flagged(conn, start, end)
+        before = await _flagged(conn, start - (end - start), start)
+        view["summary"] = briefing.tension_summary(view, flagged, before)
     return view
+
+
+async def _flagged(conn: AsyncConnection, start: datetime, end: datetime) -> int:
+    """Flagged posts (a count) created in (start, end]: the summary's trend."""
+    flagged_ids = select(post_labels.c.post_id).distinct().subquery()
+    return int(
+        (
+            await conn.execute(
+                select(func.count())
+                .select_from(posts.join(flagged_ids, flagged_ids.c.post_id == posts.c.id))
+                .where(posts.c.created_at > start, posts.c.created_at <= end)
+            )
+        ).scalar_one()
+    )
 
 
 async def _incidents(

@@ -121,6 +121,7 @@ def view(**over: object) -> dict[str, object]:
         "alerts_by_kind": [],
         "incidents": [],
         "rumours": [],
+        "not_scored": [],
     }
     return {**base, **over}
 
@@ -170,3 +171,48 @@ def test_every_coloured_cell_in_the_email_meets_wcag_aa_contrast() -> None:
     for bg, fg in pairs:
         assert contrast(bg, fg) >= 4.5, (bg, fg, round(contrast(bg, fg), 2))
     assert round(contrast("#ffffff", "#000000"), 1) == 21.0  # the formula itself
+
+
+def test_the_weekly_summary_has_the_shape_of_a_community_tension_summary() -> None:
+    rumour = incident(
+        id=5,
+        headline="Rumour spreading in Toller, City",
+        family="rumour",
+        level="medium",
+        places=["Toller", "City", "unplaced"],
+        gathering=None,
+    )
+    week = view(incidents=[incident(), rumour])
+    s = briefing.tension_summary(week, flagged=420, before=150)
+    assert s["overall"] == (
+        "Overall level: critical. Trend over the period: rising (420 flagged posts, up from 150)."
+    )
+    assert s["drivers"][0].startswith("Tension after the fire in Little Horton (Little Horton")
+    areas = {a["area"]: a["items"] for a in s["by_area"]}
+    assert set(areas) == {"Little Horton", "City", "Toller"}  # never "unplaced"
+    assert len(areas["City"]) == 2
+    assert s["events"] == [
+        "A gathering at Centenary Square, Friday 19:00, linked to: "
+        "Tension after the fire in Little Horton."
+    ]
+    assert any("A rumour spread in Toller and City" in r for r in s["reassurance"])
+    assert any("Little Horton and City" in r for r in s["reassurance"])
+    assert s["actions"][0].startswith("Little Horton and City: Consider a proportionate")
+    quiet = briefing.tension_summary(view(levels=None), flagged=0, before=0)
+    assert quiet["overall"] == "Overall level: normal. Trend over the period: steady (quiet)."
+    assert briefing.trend_of(90, 100).startswith("steady")
+    assert briefing.trend_of(50, 100).startswith("falling")
+
+
+def test_the_summary_is_rendered_first_and_escaped() -> None:
+    inc = incident(headline="<b>fire</b> in Little Horton")
+    summary = briefing.tension_summary(view(incidents=[inc]), flagged=3, before=3)
+    msg = render_digest(
+        view(summary=summary, incidents=[], sections=["summary", "levels"]),
+        make_environment(ROOT / "alerts" / "templates"),
+    )
+    assert msg.text.index("COMMUNITY TENSION SUMMARY") < msg.text.index("LEVELS BY PLACE")
+    for heading in ("Drivers:", "Incidents by area:", "Forthcoming events:"):
+        assert heading in msg.text
+    assert "Community reassurance" in msg.html and "Recommended actions" in msg.html
+    assert "<b>fire</b>" not in msg.html and "&lt;b&gt;fire&lt;/b&gt;" in msg.html

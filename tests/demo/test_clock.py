@@ -99,6 +99,10 @@ def test_demo_digests_are_not_empty_and_name_the_weeks_incidents(
     weekly = digest_text(db, "tension-weekly", "2026-11-09T08:00")
     assert "Tension after the fire in Little Horton" in weekly
     assert "Toller" in weekly  # the week's rumour, by its places (no post text for liaison)
+    # The weekly one reads as a Community Tension Summary of the week.
+    assert "COMMUNITY TENSION SUMMARY" in weekly
+    assert "Overall level: critical." in weekly
+    assert "A gathering at Centenary Square, Friday 19:00" in weekly
 
 
 def test_the_liaison_digest_of_the_demo_week_reads_as_sentences(
