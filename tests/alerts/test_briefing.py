@@ -108,6 +108,7 @@ def view(**over: object) -> dict[str, object]:
             "rows": [
                 {
                     "area": "Little Horton",
+                    "total": 10,
                     "cells": [{"count": 2, "level": lvl} for lvl in ("", *LEVEL_COLOURS.keys())],
                     "peak": "critical",
                 }

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosmtplib
 
+from monitor.alerts import chart_png
 from monitor.alerts.notifiers import Outcome
 from monitor.alerts.render import Message, one_line
 
@@ -57,6 +58,13 @@ class EmailNotifier:
         mail["Auto-Submitted"] = "auto-generated"
         mail.set_content(message.text)
         mail.add_alternative(message.html, subtype="html")
+        if message.data.get("type") == "digest" and f"cid:{chart_png.CID}" in message.html:
+            png = chart_png.levels_png(message.data.get("levels"))
+            if png is not None:
+                # Inline (multipart/related) so mail clients show it without fetching anything.
+                html_part = mail.get_body(("html",))
+                if isinstance(html_part, EmailMessage):
+                    html_part.add_related(png, "image", "png", cid=f"<{chart_png.CID}>")
         return mail
 
     async def send(
