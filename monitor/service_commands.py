@@ -328,7 +328,15 @@ async def _close_digests(rt: Runtime, clock: ReplayClock) -> list[str]:
     digests = await _digests_ready(rt)
     if digests is None:
         return []
-    return [f"{name} {period}" for name, period in await digests.close_replay(clock.end)]
+    sent = await digests.close_replay(clock.end)
+    # The week is closed at its last digest (the Monday morning after): what was held for
+    # office hours or still grouping is due by then, and is delivered now.
+    until = digests.replayed_until()
+    if until is not None:
+        clock.close(until)
+    if rt.alerts is not None and rt.alerts.dispatcher is not None:
+        await rt.alerts.dispatcher.run_once()
+    return [f"{name} {period}" for name, period in sent]
 
 
 def _progress_printer() -> Callable[[ImportReport], None]:

@@ -614,6 +614,10 @@ class DigestService:
                 sent.append((name, spec.cron.period(fire).key))
         return sent
 
+    def replayed_until(self) -> datetime | None:
+        """The latest fire the replay sent a digest for (where the demo's clock ends)."""
+        return max(self._replayed.values(), default=None)
+
     # --- APScheduler ----------------------------------------------------------------------
 
     def start(self) -> None:

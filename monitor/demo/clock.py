@@ -2,9 +2,11 @@
 
 The bundled week is from early November; run on today's date, its digests would cover empty
 days, rumour alerts would wait for today's office hours and levels would have decayed to
-normal. So while `monitor demo` replays, "now" is the time of the latest post delivered (it
+normal. So while `monitor demo` replays, "now" is the time of the latest post processed (it
 only moves forward), and every core that takes an injected clock (the pipeline and its
-stages, the alert dispatcher, the digests, the web pages' "now") is given this one.
+stages, the alert dispatcher, the digests, the web pages' "now") is given this one. When the
+replay ends, the demo closes the week: "now" moves to the last digest it sends then (the
+Monday morning after), so alerts held for office hours are delivered as they would have been.
 Sign-in sessions stay on real time: a replay at 60x would otherwise expire them in seconds.
 """
 
@@ -29,8 +31,9 @@ class ReplayClock:
     def __init__(self, start: datetime, end: datetime | None = None) -> None:
         self.start = start.astimezone(UTC)
         self.end = (end or start).astimezone(UTC)
-        self._now = self.start
+        self.delivered = self.start  # the latest post handed to the pipeline
         self.processed = self.start  # the latest post the pipeline has processed
+        self._floor = self.start  # where closing the replay moved "now" to
 
     @classmethod
     def for_file(cls, path: Path) -> ReplayClock:
@@ -52,12 +55,18 @@ class ReplayClock:
         return cls(first, last)
 
     def __call__(self) -> datetime:
-        return self._now
+        # Processed, not delivered: an import hands over the whole file long before the
+        # pipeline has scored it, and each batch is routed at (about) its own time.
+        return max(self.processed, self._floor)
 
     def advance(self, at: datetime) -> None:
+        """A post was delivered (the replay sink)."""
         at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
-        if at > self._now:
-            self._now = at
+        self.delivered = max(self.delivered, at)
+
+    def close(self, at: datetime) -> None:
+        """The replay is over: "now" moves on to `at` (never back)."""
+        self._floor = max(self._floor, at.astimezone(UTC))
 
     def on_processed(self, items: Sequence[Processed]) -> None:
         """A pipeline listener: digests are sent only for periods already processed."""

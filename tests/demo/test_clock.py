@@ -11,12 +11,19 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from monitor.demo.clock import ReplayClock
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def processed(at: datetime) -> Any:
+    """What the pipeline hands its listeners, as far as the clock reads it."""
+    return SimpleNamespace(post=SimpleNamespace(created_at=at))
 
 
 def test_clock_starts_at_the_first_post_and_only_moves_forward(tmp_path: Path) -> None:
@@ -31,9 +38,13 @@ def test_clock_starts_at_the_first_post_and_only_moves_forward(tmp_path: Path) -
     clock = ReplayClock.for_file(data)
     assert clock() == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
     assert clock.end == datetime(2026, 11, 6, 23, 0, tzinfo=UTC)
-    clock.advance(datetime(2026, 11, 4, 12, 0, tzinfo=UTC))
-    clock.advance(datetime(2026, 11, 3, 12, 0, tzinfo=UTC))  # an older post: time stays
+    clock.advance(datetime(2026, 11, 5, 12, 0, tzinfo=UTC))
+    assert clock() == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)  # delivered is not processed
+    clock.on_processed([processed(datetime(2026, 11, 4, 12, 0, tzinfo=UTC))])
+    clock.on_processed([processed(datetime(2026, 11, 3, 12, 0, tzinfo=UTC))])  # older: stays
     assert clock() == datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+    clock.close(datetime(2026, 11, 9, 8, 0, tzinfo=UTC))  # the week closed on Monday morning
+    assert clock() == datetime(2026, 11, 9, 8, 0, tzinfo=UTC)
     assert clock.label == "Mon 02 Nov – Fri 06 Nov 2026"
 
 
@@ -122,3 +133,21 @@ def test_the_liaison_digest_of_the_demo_week_reads_as_sentences(
         for raw in ("kind=", "area=", "severity=", "unplaced", "(ward)", "<10"):
             assert raw not in text, (digest, raw)
         assert not re.search(r"\b0 posts", text), digest  # no zero-post rows
+
+
+def test_demo_rumour_alerts_reach_comms_in_the_weeks_office_hours(
+    demo_run: tuple[dict[str, object], Path],
+) -> None:
+    _, db = demo_run
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "select status, not_before from notifications where receiver = 'comms' "
+            "and kind = 'alert'"
+        ).fetchall()
+    assert rows, "no rumour alert reached comms"
+    assert {status for status, _ in rows} == {"sent"}  # none left held for "office hours"
+    for _, not_before in rows:
+        at = datetime.fromisoformat(str(not_before)).replace(tzinfo=UTC)
+        # Held overnight and sent in that week's office hours, not today's.
+        assert datetime(2026, 11, 2, tzinfo=UTC) <= at <= datetime(2026, 11, 9, 9, tzinfo=UTC)
+        assert at.weekday() < 5 and 8 <= at.hour < 18

@@ -202,7 +202,7 @@ async def test_every_page_says_when_it_is_a_replay_and_of_which_week(
     replay = ReplayClock(
         datetime(2026, 11, 2, 0, 1, tzinfo=UTC), datetime(2026, 11, 6, 23, 59, tzinfo=UTC)
     )
-    replay.advance(datetime(2026, 11, 5, 19, 45, tzinfo=UTC))
+    replay.close(datetime(2026, 11, 5, 19, 45, tzinfo=UTC))
     runtime.replay = replay
     for path in ("/areas", "/digests"):
         body = await (await client.get(path)).text()
