@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from monitor.alerts.candidates import SEVERITY_RANK
@@ -274,3 +275,57 @@ def _headline(
 
 def _by_id(post: PostFacts) -> str:
     return post.id
+
+
+def passed_at(
+    story: Story,
+    alerts: Sequence[AlertFacts],
+    posts: Mapping[str, PostFacts],
+    cfg: IncidentsConfig,
+    *,
+    ward_localities: Mapping[str, str] | None = None,
+    claims: Mapping[int, str] | None = None,
+    counter_texts: Collection[frozenset[str]] = (),
+    answers: Sequence[PostFacts] = (),
+) -> datetime | None:
+    """The event time at which this story first passed the precision gate: the time of the
+    alert or post that made it pass (None: it does not pass). The story as it stood at time t
+    is its alerts raised by t with their posts up to t, so the answer depends on the evidence
+    alone, never on how the posts were batched. Passing only gets easier as evidence arrives
+    (more posts, authors and places; a rule's or the level's alert joining), so a binary search
+    over the evidence times finds it."""
+    mine = [a for a in alerts if a.id in set(story.alert_ids)]
+    if not mine:
+        return None
+    start = min(a.first_seen for a in mine)
+    moments = sorted(
+        {a.first_seen for a in mine}
+        | {posts[p].at for a in mine for p in a.posts if p in posts and posts[p].at >= start}
+    )
+
+    def passes(t: datetime) -> bool:
+        then = [
+            replace(a, posts=tuple(p for p in a.posts if p in posts and posts[p].at <= t))
+            for a in mine
+            if a.first_seen <= t
+        ]
+        summary = summarise(
+            story,
+            then,
+            {k: v for k, v in posts.items() if v.at <= t},
+            cfg,
+            ward_localities=ward_localities,
+            claims=claims,
+            counter_texts=counter_texts,
+            answers=[p for p in answers if p.at <= t],
+        )
+        return summary.gate is None
+
+    lo, hi = 0, len(moments)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if passes(moments[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return moments[lo] if lo < len(moments) else None

@@ -14,12 +14,17 @@ changed, each change with its reason:
   reopened: new evidence after it closed.
 
 Event time (the posts' own times, never the wall clock) drives every step, so a bulk import and
-a paced replay of the same posts end with the same incidents.
+a paced replay of the same posts end with the same incidents. Each event is stamped with the
+event time of the evidence that caused it, never with the end of the batch in which it was
+noticed: opened at the alert or post that took the story past the gate, grew at the joining
+alert's time, warmed and reopened at the first newer post, cooling and closed at the last
+evidence plus `cool_after` or `close_after`. Only what has no evidence time of its own (an
+alert reviewed, a regrouping's split) takes the event clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,6 +42,9 @@ from monitor.incidents.model import (
 )
 
 REVIEWED = frozenset({"actioned", "dismissed", "closed"})
+# When a story first passed the precision gate (None: it does not), from its evidence.
+PassedAt = Callable[[Story, Summary], datetime | None]
+Event = tuple[str, str, datetime]  # kind, reason, the event time of what caused it
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class Change:
     status: str
     trend: str
     absorbed: tuple[int, ...] = ()
-    events: list[tuple[str, str]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -92,9 +100,17 @@ def plan(
     existing: Mapping[int, Existing],
     now: datetime,
     cfg: IncidentsConfig,
+    passed_at: PassedAt | None = None,
 ) -> Plan:
-    """The changes that bring the incidents on record in line with the stories."""
+    """The changes that bring the incidents on record in line with the stories.
+    `passed_at` says when a story first passed the gate (`describe.passed_at`); without it
+    an opening is stamped with the story's latest evidence."""
     out = Plan()
+
+    def opened_at(story: Story, summary: Summary) -> datetime:
+        when = passed_at(story, summary) if passed_at is not None else None
+        return min(when or summary.last_seen, now)
+
     claimed: set[int] = set()
     for story, summary, times in stories:
         holders = sorted(
@@ -114,33 +130,45 @@ def plan(
         trend = trend_of(times, now)
         change = Change(target, story, summary, HELD, trend)
         if target is None:
-            _open(change, summary, now, cfg)
+            _open(change, summary, now, cfg, opened_at)
             out.changes.append(change)
             continue
         if target in claimed:
             # Two stories claim one incident (an engine regrouping): the later one opens anew.
             change.incident = None
-            _open(change, summary, now, cfg)
-            change.events.insert(0, ("split", f"split off incident {target}: a separate story"))
+            _open(change, summary, now, cfg, opened_at)
+            change.events.insert(
+                0, ("split", f"split off incident {target}: a separate story", now)
+            )
             out.changes.append(change)
             continue
         claimed.add(target)
         row = existing[target]
         change.absorbed = tuple(live[1:])
-        for other in change.absorbed:
-            change.events.append(("merged", f"incident {other} joined: {_why(story)}"))
         added = set(story.alert_ids) - row.alert_ids
+        # The joining alerts' own time (a bulk import adds several at once: the first of them).
+        joined = min((min(alerts[a].first_seen, now) for a in added), default=now)
+        for other in change.absorbed:
+            change.events.append(("merged", f"incident {other} joined: {_why(story)}", joined))
         if added:
             kinds = sorted({alerts[a].kind.replace("_", " ") for a in added})
             change.events.append(
-                ("grew", f"{len(added)} alert(s) joined ({', '.join(kinds)}): {_why(story)}")
+                (
+                    "grew",
+                    f"{len(added)} alert(s) joined ({', '.join(kinds)}): {_why(story)}",
+                    joined,
+                )
             )
-        change.status = _next_status(change, row, summary, story, alerts, now, cfg)
+        change.status = _next_status(
+            change, row, summary, story, alerts, now, cfg, opened_at, times
+        )
         old_rank = SEVERITY_RANK.get(row.level, 0)
         new_rank = SEVERITY_RANK.get(summary.level, 0)
         if new_rank != old_rank and change.status != HELD:
             word = "rose" if new_rank > old_rank else "fell"
-            change.events.append(("level", f"level {word}: {row.level} → {summary.level}"))
+            # A level moves with the alerts that joined; else with the latest evidence.
+            when = joined if added else min(summary.last_seen, now)
+            change.events.append(("level", f"level {word}: {row.level} → {summary.level}", when))
         out.changes.append(change)
     absorbed = {i for c in out.changes for i in c.absorbed}
     for incident_id, row in sorted(existing.items()):
@@ -150,21 +178,35 @@ def plan(
     return out
 
 
-def _open(change: Change, summary: Summary, now: datetime, cfg: IncidentsConfig) -> None:
+def _open(
+    change: Change,
+    summary: Summary,
+    now: datetime,
+    cfg: IncidentsConfig,
+    opened_at: Callable[[Story, Summary], datetime],
+) -> None:
     if summary.gate is not None:
         change.status = HELD
-        change.events.append(("held", f"held below the precision gate: {summary.gate}"))
+        change.events.append(
+            ("held", f"held below the precision gate: {summary.gate}", summary.first_seen)
+        )
         return
+    opened = ("opened", _passes(summary), opened_at(change.story, summary))
     if now - summary.last_seen >= cfg.close_after:
         change.status = CLOSED
-        change.events.append(("opened", _passes(summary)))
-        change.events.append(("closed", f"no new posts for {_h(cfg.close_after)}"))
+        change.events.append(opened)
+        change.events.append(_quiet("closed", summary, cfg.close_after))
         return
     change.status = OPEN
-    change.events.append(("opened", _passes(summary)))
+    change.events.append(opened)
     if now - summary.last_seen >= cfg.cool_after:
         change.status = COOLING
-        change.events.append(("cooling", f"no new posts for {_h(cfg.cool_after)}"))
+        change.events.append(_quiet("cooling", summary, cfg.cool_after))
+
+
+def _quiet(kind: str, summary: Summary, after: timedelta, reason: str = "") -> Event:
+    """Cooling or closing: due `after` the last evidence, whenever a batch noticed it."""
+    return (kind, reason or f"no new posts for {_h(after)}", summary.last_seen + after)
 
 
 def _next_status(
@@ -175,35 +217,42 @@ def _next_status(
     alerts: Mapping[int, AlertFacts],
     now: datetime,
     cfg: IncidentsConfig,
+    opened_at: Callable[[Story, Summary], datetime],
+    times: Sequence[datetime],
 ) -> str:
     status = row.status
     newer = summary.last_seen > row.last_seen
     quiet = now - summary.last_seen
+    # The first post after what the record last saw: when it came back to life.
+    fresh = min((t for t in times if t > row.last_seen), default=summary.last_seen)
+    fresh = min(fresh, now)
     if status == HELD:
         if summary.gate is None:
-            change.events.append(("opened", _passes(summary)))
+            change.events.append(("opened", _passes(summary), opened_at(story, summary)))
             status = OPEN
         elif quiet >= cfg.close_after:
-            change.events.append(("closed", f"never passed the gate; quiet {_h(cfg.close_after)}"))
+            reason = f"never passed the gate; quiet {_h(cfg.close_after)}"
+            change.events.append(_quiet("closed", summary, cfg.close_after, reason))
             return CLOSED
         else:
             return HELD
     if status == CLOSED:
         if not newer:
             return CLOSED
-        change.events.append(("reopened", "new posts after it closed"))
+        change.events.append(("reopened", "new posts after it closed", fresh))
         status = OPEN
     if all(alerts[a].status in REVIEWED for a in story.alert_ids):
-        change.events.append(("closed", "every alert in it was reviewed and closed"))
+        # A person's review has no evidence time of its own: the event clock.
+        change.events.append(("closed", "every alert in it was reviewed and closed", now))
         return CLOSED
     if quiet >= cfg.close_after:
-        change.events.append(("closed", f"no new posts for {_h(cfg.close_after)}"))
+        change.events.append(_quiet("closed", summary, cfg.close_after))
         return CLOSED
     if status == COOLING and newer and quiet < cfg.cool_after:
-        change.events.append(("warmed", "new posts while it was cooling"))
+        change.events.append(("warmed", "new posts while it was cooling", fresh))
         return OPEN
     if status == OPEN and quiet >= cfg.cool_after:
-        change.events.append(("cooling", f"no new posts for {_h(cfg.cool_after)}"))
+        change.events.append(_quiet("cooling", summary, cfg.cool_after))
         return COOLING
     return status
 

@@ -24,6 +24,7 @@ from monitor.incidents.model import (
     AlertFacts,
     PostFacts,
     Story,
+    Summary,
     Where,
 )
 from monitor.incidents.responses import words
@@ -321,6 +322,20 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
     facts = [a for a in inputs.alerts.values() if _in_play(a, inputs)]
     stories = grouping.group(facts, inputs.posts, cfg.gap, inputs.ward_localities)
     described = []
+
+    def passed_at(story: Story, _summary: Summary) -> datetime | None:
+        # Asked only of a story about to open: a few more summaries over its evidence.
+        return describe.passed_at(
+            story,
+            facts,
+            inputs.posts,
+            cfg,
+            ward_localities=inputs.ward_localities,
+            claims=inputs.claims,
+            counter_texts=inputs.counter_texts,
+            answers=_answers(story, inputs, cfg),
+        )
+
     for story in stories:
         summary = describe.summarise(
             story,
@@ -341,7 +356,7 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
             }
         )
         described.append((story, summary, times))
-    return lifecycle.plan(described, inputs.alerts, inputs.existing, now, cfg)
+    return lifecycle.plan(described, inputs.alerts, inputs.existing, now, cfg, passed_at)
 
 
 def _answers(story: Story, inputs: Inputs, cfg: IncidentsConfig) -> list[PostFacts]:
@@ -376,7 +391,9 @@ def _in_play(alert: AlertFacts, inputs: Inputs) -> bool:
 def apply(
     conn: Connection, plan: lifecycle.Plan, at: datetime, now: datetime, actor: str = ENGINE
 ) -> list[int]:
-    """Write the plan; returns the ids of the incidents that changed."""
+    """Write the plan; returns the ids of the incidents that changed. Each event keeps the
+    event time the plan gave it (what caused it); `at`, the event clock, stamps only what the
+    plan has no time for (an incident emptied by a regrouping)."""
     touched: list[int] = []
     for change in plan.changes:
         s = change.summary
@@ -425,15 +442,16 @@ def apply(
             conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
         touched.append(incident_id)
         link(conn, incident_id, change.story.alert_ids, now)
+        joined = next((t for kind, _, t in change.events if kind == "merged"), at)
         for other in change.absorbed:
             conn.execute(
                 update(incidents)
                 .where(incidents.c.id == other)
                 .values(status=MERGED, merged_into=incident_id, updated_at=now, closed_at=now)
             )
-            record(conn, other, "merged", f"merged into incident {incident_id}", at, now, actor)
-        for kind, reason in change.events:
-            record(conn, incident_id, kind, reason, at, now, actor)
+            record(conn, other, "merged", f"merged into incident {incident_id}", joined, now, actor)
+        for kind, reason, when in change.events:
+            record(conn, incident_id, kind, reason, when, now, actor)
     for incident_id in plan.emptied:
         conn.execute(
             update(incidents)

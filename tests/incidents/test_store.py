@@ -304,3 +304,33 @@ async def at_0001(conn: Any, batch: Sequence[Post], key: str) -> None:
                 alert_id=alert_id, post_id=p.id, excerpt=p.text, rules=["t"], added_at=WALL
             )
         )
+
+
+async def event_times(engine: AsyncEngine, incident_id: int) -> dict[str, datetime]:
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            select(incident_events.c.kind, incident_events.c.at)
+            .where(incident_events.c.incident_id == incident_id)
+            .order_by(incident_events.c.id)
+        )
+        return {r.kind: r.at.replace(tzinfo=r.at.tzinfo or UTC) for r in found}
+
+
+async def test_each_lifecycle_event_is_stamped_with_the_evidence_that_caused_it(
+    engine: AsyncEngine,
+) -> None:
+    """Not with the batch that noticed it: six angry posts 10 minutes apart arrive in one
+    batch; the fifth (minute 40) takes the story past the gate (5 posts). Cooling and closing
+    are due from the last post (minute 50), though only noticed hours or days later; it
+    reopens at the first new post."""
+    await feed(engine, angry(0, 6, 0), hit("tension", "incident_anger"))
+    await feed(engine, [fictional(100, 20 * 60, "Wibsey", "bins day again")], hit("chatter", "b"))
+    await feed(engine, [fictional(101, 9 * 24 * 60, "Wibsey", "bins again")], hit("chatter", "b"))
+    lh = int((await rows(engine))[0]["id"])
+    await feed(engine, angry(200, 6, 9 * 24 * 60 + 10), hit("tension", "incident_anger"))
+    at = await event_times(engine, lh)
+    last = T0 + timedelta(minutes=50)
+    assert at["opened"] == T0 + timedelta(minutes=40)
+    assert at["cooling"] == last + CFG.cool_after
+    assert at["closed"] == last + CFG.close_after
+    assert at["reopened"] == T0 + timedelta(days=9, minutes=10)
