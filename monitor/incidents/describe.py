@@ -287,13 +287,13 @@ def passed_at(
     claims: Mapping[int, str] | None = None,
     counter_texts: Collection[frozenset[str]] = (),
     answers: Sequence[PostFacts] = (),
-) -> datetime | None:
-    """The event time at which this story first passed the precision gate: the time of the
-    alert or post that made it pass (None: it does not pass). The story as it stood at time t
-    is its alerts raised by t with their posts up to t, so the answer depends on the evidence
-    alone, never on how the posts were batched. Passing only gets easier as evidence arrives
-    (more posts, authors and places; a rule's or the level's alert joining), so a binary search
-    over the evidence times finds it."""
+) -> tuple[datetime, Summary] | None:
+    """The event time at which this story first passed the precision gate (the time of the
+    alert or post that made it pass) and the story as it stood then; None: it does not pass.
+    The story at time t is its alerts raised by t with their posts up to t, so the answer
+    depends on the evidence alone, never on how the posts were batched. Passing only gets
+    easier as evidence arrives (more posts, authors and places; a rule's or the level's alert
+    joining), so a binary search over the evidence times finds it."""
     mine = [a for a in alerts if a.id in set(story.alert_ids)]
     if not mine:
         return None
@@ -303,13 +303,13 @@ def passed_at(
         | {posts[p].at for a in mine for p in a.posts if p in posts and posts[p].at >= start}
     )
 
-    def passes(t: datetime) -> bool:
+    def as_of(t: datetime) -> Summary:
         then = [
             replace(a, posts=tuple(p for p in a.posts if p in posts and posts[p].at <= t))
             for a in mine
             if a.first_seen <= t
         ]
-        summary = summarise(
+        return summarise(
             story,
             then,
             {k: v for k, v in posts.items() if v.at <= t},
@@ -319,13 +319,15 @@ def passed_at(
             counter_texts=counter_texts,
             answers=[p for p in answers if p.at <= t],
         )
-        return summary.gate is None
 
+    found: tuple[datetime, Summary] | None = None
     lo, hi = 0, len(moments)
     while lo < hi:
         mid = (lo + hi) // 2
-        if passes(moments[mid]):
+        then = as_of(moments[mid])
+        if then.gate is None:
+            found = (moments[mid], then)
             hi = mid
         else:
             lo = mid + 1
-    return moments[lo] if lo < len(moments) else None
+    return found

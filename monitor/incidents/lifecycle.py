@@ -43,7 +43,7 @@ from monitor.incidents.model import (
 
 REVIEWED = frozenset({"actioned", "dismissed", "closed"})
 # When a story first passed the precision gate (None: it does not), from its evidence.
-PassedAt = Callable[[Story, Summary], datetime | None]
+PassedAt = Callable[[Story, Summary], tuple[datetime, Summary] | None]
 Event = tuple[str, str, datetime]  # kind, reason, the event time of what caused it
 
 
@@ -107,9 +107,11 @@ def plan(
     an opening is stamped with the story's latest evidence."""
     out = Plan()
 
-    def opened_at(story: Story, summary: Summary) -> datetime:
-        when = passed_at(story, summary) if passed_at is not None else None
-        return min(when or summary.last_seen, now)
+    def opened(story: Story, summary: Summary) -> Event:
+        # Stamped, and its reason counted, as the story stood when it passed the gate.
+        found = passed_at(story, summary) if passed_at is not None else None
+        when, then = found or (summary.last_seen, summary)
+        return ("opened", _passes(then), min(when, now))
 
     claimed: set[int] = set()
     for story, summary, times in stories:
@@ -130,13 +132,13 @@ def plan(
         trend = trend_of(times, now)
         change = Change(target, story, summary, HELD, trend)
         if target is None:
-            _open(change, summary, now, cfg, opened_at)
+            _open(change, summary, now, cfg, opened)
             out.changes.append(change)
             continue
         if target in claimed:
             # Two stories claim one incident (an engine regrouping): the later one opens anew.
             change.incident = None
-            _open(change, summary, now, cfg, opened_at)
+            _open(change, summary, now, cfg, opened)
             change.events.insert(
                 0, ("split", f"split off incident {target}: a separate story", now)
             )
@@ -159,9 +161,7 @@ def plan(
                     joined,
                 )
             )
-        change.status = _next_status(
-            change, row, summary, story, alerts, now, cfg, opened_at, times
-        )
+        change.status = _next_status(change, row, summary, story, alerts, now, cfg, opened, times)
         old_rank = SEVERITY_RANK.get(row.level, 0)
         new_rank = SEVERITY_RANK.get(summary.level, 0)
         if new_rank != old_rank and change.status != HELD:
@@ -183,7 +183,7 @@ def _open(
     summary: Summary,
     now: datetime,
     cfg: IncidentsConfig,
-    opened_at: Callable[[Story, Summary], datetime],
+    opened: Callable[[Story, Summary], Event],
 ) -> None:
     if summary.gate is not None:
         change.status = HELD
@@ -191,14 +191,13 @@ def _open(
             ("held", f"held below the precision gate: {summary.gate}", summary.first_seen)
         )
         return
-    opened = ("opened", _passes(summary), opened_at(change.story, summary))
     if now - summary.last_seen >= cfg.close_after:
         change.status = CLOSED
-        change.events.append(opened)
+        change.events.append(opened(change.story, summary))
         change.events.append(_quiet("closed", summary, cfg.close_after))
         return
     change.status = OPEN
-    change.events.append(opened)
+    change.events.append(opened(change.story, summary))
     if now - summary.last_seen >= cfg.cool_after:
         change.status = COOLING
         change.events.append(_quiet("cooling", summary, cfg.cool_after))
@@ -217,7 +216,7 @@ def _next_status(
     alerts: Mapping[int, AlertFacts],
     now: datetime,
     cfg: IncidentsConfig,
-    opened_at: Callable[[Story, Summary], datetime],
+    opened: Callable[[Story, Summary], Event],
     times: Sequence[datetime],
 ) -> str:
     status = row.status
@@ -228,7 +227,7 @@ def _next_status(
     fresh = min(fresh, now)
     if status == HELD:
         if summary.gate is None:
-            change.events.append(("opened", _passes(summary), opened_at(story, summary)))
+            change.events.append(opened(story, summary))
             status = OPEN
         elif quiet >= cfg.close_after:
             reason = f"never passed the gate; quiet {_h(cfg.close_after)}"

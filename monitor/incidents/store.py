@@ -323,7 +323,7 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
     stories = grouping.group(facts, inputs.posts, cfg.gap, inputs.ward_localities)
     described = []
 
-    def passed_at(story: Story, _summary: Summary) -> datetime | None:
+    def passed_at(story: Story, _summary: Summary) -> tuple[datetime, Summary] | None:
         # Asked only of a story about to open: a few more summaries over its evidence.
         return describe.passed_at(
             story,
