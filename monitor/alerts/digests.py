@@ -195,8 +195,8 @@ async def _incidents(
 ) -> list[dict[str, Any]]:
     """The incidents (stories) the period's chosen alerts belong to, most severe first, each
     with how many of its alerts were active. Held incidents (below the precision gate) and
-    merged ones are left out. A rumour's headline is its claim as posted, so a digest without
-    excerpts names it by its places instead."""
+    merged ones are left out. A rumour's claim is post text, so its headline names its places
+    and the claim goes only into the excerpt (when the digest carries excerpts)."""
     by_alert = {a["id"]: a for a in chosen}
     if not by_alert:
         return []
@@ -229,14 +229,19 @@ async def _incidents(
     out = []
     for r in sorted(found, key=lambda m: (-rank.get(m["level"], 0), -m["post_count"], m["id"])):
         places = list(r["wards"] or []) or list(r["localities"] or [])
-        headline = r["headline"]
-        if r["family"] == "rumour" and not spec.excerpts:
+        headline, claim = r["headline"], None
+        if r["family"] == "rumour":
+            # The headline is stored with the run and read by every role (liaison too), so it
+            # never quotes the claim; a digest with excerpts carries the claim as an excerpt,
+            # which only the e-mail shows and the stored view's readers never get.
             headline = "Rumour spreading in " + (", ".join(places[:4]) or "no named place")
+            claim = r["headline"] if spec.excerpts else None
         gathering = r["gathering"] or {}
         out.append(
             {
                 "id": r["id"],
                 "headline": headline,
+                "excerpt": claim,
                 "family": r["family"],
                 "status": r["status"],
                 "level": r["level"],

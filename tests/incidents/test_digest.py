@@ -53,4 +53,8 @@ async def test_a_digest_lists_each_story_once(tmp_path: Path) -> None:
     rumour = next(r for r in rows if r["family"] == "rumour")
     assert rumour["headline"] == "Rumour spreading in Toller"  # no post text without excerpts
     with_claim = next(r for r in full["incidents"] if r["family"] == "rumour")
-    assert "old mill" in with_claim["headline"]
+    # With excerpts the claim travels as an excerpt (the e-mail quotes it); the headline, which
+    # the stored run shows every role, liaison included, never carries post text.
+    assert with_claim["headline"] == "Rumour spreading in Toller"
+    assert "old mill" in with_claim["excerpt"]
+    assert rumour["excerpt"] is None
