@@ -459,10 +459,11 @@ class Settings:
     )
     signals_claim_share: float = _setting(
         0.5,
-        "Share of claims (rumour score or a rumour rule) among the posts about a rumour "
-        "cluster's subject in the window, replies aside, judged by its lower one-standard-error "
-        "bound, for it to spread and reach the rumour board: a burst of everyday talk the "
-        "rumour head half-believes is chatter, not a rumour.",
+        "Share of claims (rumour score, a rumour rule, or hearsay cues such as 'apparently', "
+        "'I've been told', 'is it true') among the posts about a rumour cluster's subject, "
+        "replies aside, judged by the lower bound of its 90 % Wilson interval, for it to "
+        "spread and reach the rumour board: a burst of everyday talk the rumour head "
+        "half-believes is chatter, not a rumour.",
         low=0,
         high=1,
     )

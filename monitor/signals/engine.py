@@ -15,6 +15,7 @@ from monitor.classify.labels import RUMOUR
 from monitor.signals.clustering import Index, normalise
 from monitor.signals.config import SignalsConfig, TensionConfig
 from monitor.signals.hashing import simhash
+from monitor.signals.hearsay import hearsay
 from monitor.signals.levels import LevelChange, post_weight
 from monitor.signals.responses import response_kind
 from monitor.signals.rumours import Rumour, RumourBoard, RumourPost, RumourUpdate, SpreadEvent
@@ -146,6 +147,7 @@ class SignalsEngine:
             scores=item.scores,
             place=place_of(item),
             terms=claim_terms(p.text, place_words(p.places)),
+            hearsay=hearsay(p.text),
         )
 
     def observe(self, items: Sequence[Processed], now: datetime) -> SignalsUpdate:
@@ -208,7 +210,7 @@ class SignalsEngine:
             else:
                 update.candidates.append(cand)
         for event in update.rumours.spreading:
-            rumour = self.board.rumours.get(event.rumour_id)
+            rumour = self.board.get(event.rumour_id)
             if rumour is not None:
                 update.candidates.append(self.rumour_candidate(rumour, event))
 

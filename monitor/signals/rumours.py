@@ -46,7 +46,7 @@ def check_status(current: str, target: str) -> None:
 
 
 def wilson_lower(successes: int, n: int, z: float = 1.64) -> float:
-    """Lower bound of the Wilson interval (one standard error by default) of a share: judged
+    """Lower bound of the (90 %, two-sided) Wilson interval of a share: judged
     on ten posts, 6 claims of 10 is not yet "most of them" when a noisy head flags a third of
     everyday talk as claim-like; 16 of 20 is."""
     if n <= 0:
@@ -96,6 +96,7 @@ class RumourPost:
     scores: Mapping[str, float]
     place: str | None  # ward, else locality, else district
     terms: frozenset[str] = frozenset()  # claim terms (monitor.signals.terms)
+    hearsay: bool = False  # passes something on second-hand (monitor.signals.hearsay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,8 @@ class Rumour:
     places: Counter[str] = field(default_factory=Counter)
     stance: Counter[str] = field(default_factory=Counter)
     recent: list[tuple[datetime, int, str]] = field(default_factory=list)  # (at, author, post)
-    claim_posts: int = 0  # members that are claims (rumour score or a rumour rule)
+    # Members that are claims (rumour score, a rumour rule, or hearsay cues).
+    claim_posts: int = 0
     # Posts about the same thing that are not claims and not replies: joined by content, or
     # near enough to have joined had they been claims.
     talk_posts: int = 0
@@ -160,10 +162,7 @@ class Rumour:
             self.places[post.place] += 1
         if stance:
             self.stance[stance] += 1
-        if post.claim_like:
-            self.claim_posts += 1
-        elif a.how != "link":
-            self.talk_posts += 1
+        self.count_share(post.claim_like or post.hearsay, a.how)
         self.first_seen = min(self.first_seen, post.at)
         self.last_seen = max(self.last_seen, post.at)
         item = (post.at, author_token(post.author_ref), post.post_id)
@@ -180,6 +179,18 @@ class Rumour:
             self.representative = excerpt(post.text)
             self.representative_post_id = post.post_id
             self.representative_sim = a.similarity
+
+    def count_share(self, claim: bool, how: str, *, near: bool = False) -> None:
+        """Count a post towards the claim share. `near`: talk that stayed out of the cluster;
+        hearsay among it (`claim`) is someone passing a claim on in other words, not the
+        everyday talk the share weighs claims against, so it is left out."""
+        if near:
+            if not claim:
+                self.talk_posts += 1
+        elif claim:
+            self.claim_posts += 1
+        elif how != "link":
+            self.talk_posts += 1
 
     def claim_share(self) -> float:
         """Share of claims among the posts about this that are not replies, over the
@@ -304,7 +315,7 @@ class RumourBoard:
         if a.cluster < 0:
             near = self.rumours.get(a.near)
             if near is not None:
-                near.talk_posts += 1
+                near.count_share(post.hearsay, a.how, near=True)
                 # Kept (not shown) so that a restart counts the same talk.
                 update.memberships.append(
                     Membership(
@@ -421,6 +432,15 @@ class RumourBoard:
             rumour.spreading = False
             if record:
                 self._closed.append(rumour)
+        return rumour
+
+    def get(self, cid: int) -> Rumour | None:
+        """A live rumour, or one that left the board since closed rumours were last taken
+        (merged into another later in the same batch): a rumour that spread before it merged
+        still raises its alert, as it does when posts arrive one at a time."""
+        rumour = self.rumours.get(cid)
+        if rumour is None:
+            rumour = next((r for r in reversed(self._closed) if r.id == cid), None)
         return rumour
 
     def take_closed(self) -> list[Rumour]:

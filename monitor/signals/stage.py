@@ -38,6 +38,7 @@ from monitor.signals.engine import (
     rule_flagged,
     tension_labels,
 )
+from monitor.signals.hearsay import hearsay
 from monitor.signals.levels import LevelState, post_weight
 from monitor.signals.responses import response_kind
 from monitor.signals.rumours import Rumour, asserts, excerpt
@@ -268,13 +269,11 @@ class SignalsStage:
             if rumour is None or item is None:
                 continue
             claim = engine.claim_like(item)
+            said = hearsay(item.post.text)
+            rumour.count_share(said if m.state == "near" else claim or said, m.how,
+                               near=m.state == "near")  # fmt: skip
             if m.state == "near":
-                rumour.talk_posts += 1
                 continue
-            if claim:
-                rumour.claim_posts += 1
-            elif m.how != "link":
-                rumour.talk_posts += 1
             if m.how in CONTENT_JOINS and claim and asserts(item.scores, self.stance_thresholds):
                 terms = claim_terms(item.post.text, place_words(item.post.places))
                 if terms:

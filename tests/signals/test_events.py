@@ -28,6 +28,7 @@ from monitor.signals.rumours import RumourBoard, RumourPost, wilson_lower
 from monitor.signals.simulate import ScenarioSpec, generate
 from monitor.signals.tension import TensionTracker, area_key
 from monitor.signals.terms import claim_terms
+from monitor.types import Processed
 from tests.conftest import ROOT
 from tests.signals.conftest import T0, item, place
 
@@ -280,3 +281,48 @@ def test_eval_events_prints_one_json_document(tmp_path: Path) -> None:
     for key in ("items_opened", "false_items_per_week", "median_minutes_to_item",
                 "claim_cluster_purity", "levels_raised_by_waves"):  # fmt: skip
         assert key in week
+
+
+HEARSAY_CLAIMS = (
+    "Apparently the old depot on Fern Street is being turned into a hostel and locals are "
+    "being moved off the housing list for it.",
+    "I've been told the old depot on Fern Street is going to be a hostel and our own are "
+    "being taken off the housing list for it.",
+    "Word is the depot on Fern Street is becoming a hostel and families are being moved off "
+    "the housing list.",
+    "My mate's mum at the council reckons the old Fern Street depot is being made into a "
+    "hostel and locals are being bumped off the housing list.",
+)
+
+
+def _hearsay_rumour(scored_every: int, *, hedged: bool = True) -> list[Processed]:
+    """One claim passed on second-hand by 16 people in an hour, of which the rumour head
+    scores only every `scored_every`-th post a claim (as the keyword lexicon does on the demo
+    week): the rest say the same thing, hedged (or, `hedged` False, as plain talk)."""
+    out = []
+    for i in range(16):
+        score = 0.8 if i % scored_every == 0 else 0.2
+        text = HEARSAY_CLAIMS[i % len(HEARSAY_CLAIMS)]
+        if not hedged and score < 0.5:
+            text = "So the old depot on Fern Street might be a hostel, and the housing list?"
+        out.append(
+            item(
+                text, T0 + minutes(4 * i), author=f"h{i}",
+                ward="Toller", scores={"rumour": score},
+            )
+        )  # fmt: skip
+    return out
+
+
+def test_a_claim_passed_on_as_hearsay_spreads_though_the_head_scores_half_of_it(
+    config: SignalsConfig,
+) -> None:
+    """Hearsay cues ("apparently", "I've been told", "word is", "my mate's mum reckons") count
+    towards the claim share: a slow rumour the head half-misses is not held back as chatter,
+    while the chatter burst above (no such cues) still does not spread."""
+    posts = _hearsay_rumour(scored_every=2)
+    update = SignalsEngine(config).observe(posts, posts[-1].post.created_at)
+    assert update.rumours.spreading
+    plain = _hearsay_rumour(scored_every=2, hedged=False)
+    assert not SignalsEngine(config).observe(plain, plain[-1].post.created_at).rumours.spreading
+    assert not RumourBoard(config.rumours).observe(_burst(40, 3), T0 + minutes(40)).spreading
