@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +86,54 @@ def stacked(
         out.append((name, round(x, 2), round(w, 2), n))
         x += w
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineChart:
+    """Hourly flagged volume as bars, the area's own baseline for those hours as a line."""
+
+    width: float
+    height: float
+    bars: tuple[Bar, ...]
+    baseline: str  # SVG polyline points through the middle of each hour's slot
+    top: float
+
+
+def against_baseline(
+    series: Sequence[dict[str, object]], width: float = 480.0, height: float = 120.0
+) -> BaselineChart | None:
+    """The window a rising-tension item was decided on, hour by hour, against its baseline.
+
+    `series` is what the signals stage stores with a level change: `hour` (ISO time),
+    `weighted` (flagged volume that hour) and `baseline` (the area's usual volume for that hour
+    of the week). Both share one scale, so a bar towering over the line is the rise itself."""
+    points = []
+    for p in series:
+        try:
+            at = datetime.fromisoformat(str(p["hour"]))
+            weighted = float(str(p["weighted"]))
+            baseline = float(str(p["baseline"]))
+        except (KeyError, ValueError):
+            continue  # a malformed stored point is left out, never a 500
+        points.append((at, max(weighted, 0.0), max(baseline, 0.0)))
+    if not points:
+        return None
+    top = max(max(w, b) for _, w, b in points) or 1.0
+    slot = width / len(points)
+    scale = (height - 4) / top
+    bars = []
+    line = []
+    for i, (at, weighted, baseline) in enumerate(points):
+        h = weighted * scale
+        bars.append(
+            Bar(
+                round(i * slot, 2),
+                round(height - h, 2),
+                round(max(slot - 1, 0.5), 2),
+                round(h, 2),
+                f"{at.astimezone(LONDON):%a %d %b %H:00}: "
+                f"{weighted:g} flagged, baseline {baseline:g}",
+            )
+        )
+        line.append(f"{round(i * slot + slot / 2, 2)},{round(height - baseline * scale, 2)}")
+    return BaselineChart(width, height, tuple(bars), " ".join(line), round(top, 3))

@@ -16,7 +16,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.store.alerts import OPEN_STATUSES
-from monitor.store.tables import alert_actions, alert_posts, alerts, posts
+from monitor.store.tables import alert_actions, alert_posts, alerts, level_changes, posts
 
 CLOSED_STATUSES = ("actioned", "dismissed", "closed")
 STATUS_CHOICES = ("open", "closed", "all")
@@ -179,4 +179,32 @@ def public_view(alert: dict[str, Any]) -> dict[str, Any]:
             out[key] = value.isoformat()
     if "history" in alert:
         out["history"] = [{**h, "at": h["at"].isoformat()} for h in alert["history"]]
+    return out
+
+
+async def level_explanations(conn: AsyncConnection, alert_id: int) -> list[dict[str, Any]]:
+    """The level changes that raised this alert, each with what the signals stage stored to
+    explain it: the conditions of the level entered (measure, value, threshold, met) and the
+    hourly window against the area's baseline."""
+    stmt = (
+        select(level_changes)
+        .where(level_changes.c.alert_id == alert_id)
+        .order_by(level_changes.c.at, level_changes.c.id)
+    )
+    out = []
+    for r in (await conn.execute(stmt)).mappings().all():
+        measures = r["measures"] if isinstance(r["measures"], dict) else {}
+        conditions = measures.get("conditions")
+        series = measures.get("series")
+        out.append(
+            {
+                "at": r["at"],
+                "area": r["name"],
+                "from_level": r["from_level"],
+                "to_level": r["to_level"],
+                "reason": r["reason"],
+                "conditions": conditions if isinstance(conditions, list) else [],
+                "series": series if isinstance(series, list) else [],
+            }
+        )
     return out

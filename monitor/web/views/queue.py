@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from monitor.app import RUNTIME
+from monitor.web.charts import against_baseline
 from monitor.web.explain import current_ruleset, reasons
 from monitor.web.params import json_object, path_id
 from monitor.web.queries import alerts as alert_queries
@@ -71,6 +72,7 @@ async def load_alert(request: web.Request, alert_id: int) -> dict[str, Any]:
         if alert is None:
             raise web.HTTPNotFound(text="no such alert")
         alert["evidence"] = await evidence_queries.alert_evidence(conn, alert_id)
+        alert["level_changes"] = await alert_queries.level_explanations(conn, alert_id)
     rt = request.app[RUNTIME]
     ruleset = current_ruleset(rt.rules)
     for row in alert["evidence"]:
@@ -82,12 +84,14 @@ async def load_alert(request: web.Request, alert_id: int) -> dict[str, Any]:
 @routes.get("/alerts/{alert_id}", name="alert")
 async def alert_page(request: web.Request) -> web.Response:
     alert = await load_alert(request, alert_id_of(request))
+    charts = [against_baseline(c["series"]) for c in alert["level_changes"]]
     done = request.query.get("done", "")
     return page(
         request,
         "alert.html",
         title=f"Alert {alert['id']}",
         alert=alert,
+        charts=charts,
         reasons_list=review.DISMISS_REASONS,
         message=MESSAGES.get(done),
         problem=done in MESSAGES and done not in GOOD,
