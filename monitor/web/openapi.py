@@ -67,6 +67,41 @@ AREA: Schema = {
 OBJECT: Schema = {"type": "object"}
 
 
+LEVEL_CHANGE: Schema = {
+    "type": "object",
+    "properties": {
+        "at": {"type": "string", "format": "date-time"},
+        "area": {"type": "string"},
+        "from_level": {"type": "string"},
+        "to_level": {"type": "string"},
+        "reason": {"type": "string"},
+        "conditions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "measure": {"type": "string"},
+                    "value": {"type": "number"},
+                    "threshold": {"type": "number"},
+                    "met": {"type": "boolean"},
+                },
+            },
+        },
+        "series": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "hour": {"type": "string", "format": "date-time"},
+                    "weighted": {"type": "number"},
+                    "baseline": {"type": "number"},
+                },
+            },
+        },
+    },
+}
+
+
 def _json(schema: Schema, description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -234,11 +269,17 @@ def document() -> dict[str, Any]:
             "/api/v1/alerts/{alert_id}": {
                 "get": _op(
                     "api_alert",
-                    "An alert with its evidence and why each post was flagged",
+                    "An alert with its evidence, why each post was flagged, and the level "
+                    "changes that raised it (thresholds crossed, window against baseline)",
                     {
                         "allOf": [
                             ALERT,
-                            {"properties": {"evidence": {"type": "array", "items": EVIDENCE}}},
+                            {
+                                "properties": {
+                                    "evidence": {"type": "array", "items": EVIDENCE},
+                                    "level_changes": {"type": "array", "items": LEVEL_CHANGE},
+                                }
+                            },
                         ]
                     },
                     parameters=[ID],
