@@ -45,19 +45,11 @@ receivers:
 """
 
 
-async def test_killed_mid_send_sends_again_once_with_the_same_key(
-    sqlite_url: str, engine: AsyncEngine, receiver_factory: Callable[..., Any], tmp_path: Path
-) -> None:
-    hook = await receiver_factory("hang", then=200)
-    env = {"T_WEBHOOK_URL": hook.url(), "T_WEBHOOK_SECRET": SECRET}
-    config = config_from(ROUTING, env)
-    routing = tmp_path / "routing.yaml"
-    routing.write_text(ROUTING)
-    await open_alert(engine, {"kind": "threat", "area": "Toller"})
-    async with engine.begin() as conn:
-        await outbox.route_changed_alerts(conn, config, NOW, env)
-
-    child = subprocess.Popen(
+def start_dispatcher_child(
+    sqlite_url: str, routing: Path, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """A separate process dispatching the outbox once, to be SIGKILLed mid-send."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -71,6 +63,21 @@ async def test_killed_mid_send_sends_again_once_with_the_same_key(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+async def test_killed_mid_send_sends_again_once_with_the_same_key(
+    sqlite_url: str, engine: AsyncEngine, receiver_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    hook = await receiver_factory("hang", then=200)
+    env = {"T_WEBHOOK_URL": hook.url(), "T_WEBHOOK_SECRET": SECRET}
+    config = config_from(ROUTING, env)
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING)
+    await open_alert(engine, {"kind": "threat", "area": "Toller"})
+    async with engine.begin() as conn:
+        await outbox.route_changed_alerts(conn, config, NOW, env)
+
+    child = start_dispatcher_child(sqlite_url, routing, env)
     try:
         for _ in range(300):  # the child has sent: the receiver holds the request
             if hook.requests:
@@ -148,20 +155,7 @@ async def test_a_killed_dispatcher_holds_only_what_it_sends_and_a_threat_goes_fi
     async with engine.begin() as conn:
         await outbox.route_changed_alerts(conn, config, NOW, env)
 
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.alerts.crash_child",
-            sqlite_url,
-            str(routing),
-            NOW.isoformat(),
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    child = start_dispatcher_child(sqlite_url, routing, env)
     try:
         for _ in range(300):  # every send the child started is held by a receiver
             if len(hooks.requests) + len(liaison.requests) >= 8:
