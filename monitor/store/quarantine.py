@@ -8,7 +8,7 @@ record's `author_ref` pseudonym is dropped from what is shown.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,39 +74,14 @@ class Entry:
 
 
 def post_record(post: Post) -> dict[str, Any]:
-    """An ingested post as JSON (its author only as the pseudonym ingest made)."""
-    return {
-        "kind": "post",
-        "id": post.id,
-        "platform": post.platform,
-        "source": post.source,
-        "text": post.text,
-        "language": post.language,
-        "created_at": post.created_at.isoformat(),
-        "collected_at": post.collected_at.isoformat(),
-        "author_ref": post.author_ref,
-        "author_name": post.author_name,
-        "url": post.url,
-        "reply_to": post.reply_to,
-        "quote_of": post.quote_of,
-        "repost_of": post.repost_of,
-        "like_count": post.like_count,
-        "repost_count": post.repost_count,
-        "reply_count": post.reply_count,
-        "truncated": post.truncated,
-        "places": [
-            {
-                "place_id": m.place_id,
-                "name": m.name,
-                "kind": m.kind,
-                "ward": m.ward,
-                "locality": m.locality,
-                "district": m.district,
-                "matched": m.matched,
-            }
-            for m in post.places
-        ],
-    }
+    """An ingested post as JSON (its author only as the pseudonym ingest made). Built from the
+    dataclass's own fields, so a field added to Post is kept here without a second list."""
+    data: dict[str, Any] = {f.name: getattr(post, f.name) for f in fields(Post)}
+    data["created_at"] = post.created_at.isoformat()
+    data["collected_at"] = post.collected_at.isoformat()
+    data["places"] = [asdict(m) for m in post.places]
+    data["kind"] = "post"
+    return data
 
 
 def post_from_record(data: dict[str, Any]) -> Post:
