@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 
 from monitor.incidents.model import PostFacts
+from monitor.signals.responses import EVIDENCE_KINDS, response_kind
 
 # Rule label kinds that mark a post as a response (packs may label calming or solidarity).
 RESPONSE_KINDS = frozenset({"calming", "counter_speech", "solidarity", "response"})
@@ -50,8 +51,12 @@ def is_counter_message(post: PostFacts, counter_texts: Iterable[frozenset[str]])
 def is_response(post: PostFacts, counter_texts: Iterable[frozenset[str]] = ()) -> bool:
     """A post that answers the story: counter message, denial or question of its claim,
     or a post a rule labelled as calming, counter-speech or solidarity."""
+    if post.kinds & EVIDENCE_KINDS:  # a threat or call to gather stays evidence (as in signals)
+        return is_counter_message(post, counter_texts)
     return (
         is_counter_message(post, counter_texts)
         or post.stance in RESPONSE_STANCES
         or bool(post.kinds & RESPONSE_KINDS)
+        # the same wording signals keep out of tension volume (one recogniser, not two)
+        or response_kind(post.text or "") is not None
     )

@@ -56,3 +56,21 @@ def test_a_rumour_sharing_the_counter_messages_opening_words_is_still_the_rumour
     recorded = [words("the old mill on Toller Lane is not being turned into housing, check first")]
     rumour = "the old mill on Toller Lane is being turned into flats for newcomers"
     assert not matches_counter(rumour, recorded)
+
+
+def test_an_appeal_for_calm_is_a_response_by_the_same_wording_signals_use() -> None:
+    """Signals keep such a post out of tension volume by its wording; the incident must not
+    then count it as one more post telling the story."""
+    calm = post("c1", 0, "a1", text="Fictional: please stay calm and let the police deal with it")
+    assert is_response(calm, [])
+
+
+def test_calm_words_on_a_call_to_gather_keep_it_evidence() -> None:
+    gather = post(
+        "g1",
+        0,
+        "a1",
+        text="Fictional: stay calm lads, meet at 7 and show them",
+        kinds=frozenset({"call_to_gather"}),
+    )
+    assert not is_response(gather, [])
