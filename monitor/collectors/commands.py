@@ -12,6 +12,7 @@ import click
 
 from monitor.collectors.common import CheckResult
 from monitor.collectors.config import SourceConfig, SourcesError, describe, load_sources
+from monitor.collectors.registry import platform_of
 from monitor.collectors.runner import build_collector
 from monitor.types import RawPost
 
@@ -66,7 +67,7 @@ def sources(click_ctx: click.Context, ctx: Context) -> None:
         rows.append(
             [
                 c.name,
-                type(c).__name__.removesuffix("Config").lower(),
+                platform_of(c).kind,
                 "yes" if c.enabled else "no",
                 _when(row.get("last_success_at")),
                 str(row.get("error_count", "-")),
@@ -171,7 +172,7 @@ def check(ctx: Context, names: tuple[str, ...], timeout: float) -> None:
     rows = []
     for config, result in results:
         state = "ok" if result.ok else ("NEEDS ACCESS" if result.needs_token else "FAILED")
-        kind = type(config).__name__.removesuffix("Config").lower()
+        kind = platform_of(config).kind
         rows.append([config.name, kind, state, result.detail])
     click.echo(table(["NAME", "KIND", "RESULT", "DETAIL"], rows))
     if not all(r.ok for _, r in results):

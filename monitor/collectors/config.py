@@ -29,26 +29,19 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from monitor.collectors.jetstream import JetstreamConfig
-from monitor.collectors.mastodon import PUBLIC_SCOPES, MastodonConfig
-from monitor.collectors.reddit import USER_AGENT_FORM, RedditConfig, valid_subreddit
-from monitor.collectors.rss import RssConfig
+from monitor.collectors.platform import Platform, SourceConfig
+from monitor.collectors.registry import PLATFORMS, platform_of
 from monitor.config import CONFIG_ENV, DEFAULT_CONFIG_FILE, ConfigError
 
-SourceConfig = JetstreamConfig | MastodonConfig | RssConfig | RedditConfig
+__all__ = ["KINDS", "SourceConfig", "SourcesError", "describe", "load_sources", "parse_sources"]
 
-KINDS: dict[str, type[Any]] = {
-    "jetstream": JetstreamConfig,
-    "mastodon": MastodonConfig,
-    "rss": RssConfig,
-    "reddit": RedditConfig,
-}
+# Each platform's config class, by the `kind` a `[[sources]]` table names.
+KINDS: dict[str, type[Any]] = {kind: p.config for kind, p in PLATFORMS.items()}
 
 # Keys a council might reach for that would turn topic monitoring into watching people.
 ACCOUNT_KEYS = frozenset(
@@ -137,10 +130,10 @@ def parse_sources(entries: Any, origin: str = "settings") -> list[SourceConfig]:
 
 def _parse_entry(entry: dict[str, Any], errors: list[str]) -> SourceConfig | None:
     kind = entry.get("kind")
-    if kind not in KINDS:
-        errors.append(f"kind: must be one of {', '.join(KINDS)} (got {kind!r})")
+    if kind not in PLATFORMS:
+        errors.append(f"kind: must be one of {', '.join(PLATFORMS)} (got {kind!r})")
         return None
-    cls = KINDS[kind]
+    cls = PLATFORMS[kind].config
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
@@ -167,10 +160,10 @@ def _parse_entry(entry: dict[str, Any], errors: list[str]) -> SourceConfig | Non
             errors.append(f"{name}: required for a {kind} source")
     if missing:
         return None
-    if kind == "reddit" and "subreddits" in values:
-        values["subreddits"] = tuple(s.removeprefix("r/") for s in values["subreddits"])
-    config: SourceConfig = cls(**values)
-    _validate(config, errors)  # also when other keys were wrong: report everything at once
+    platform = PLATFORMS[kind]
+    config: SourceConfig = cls(**platform.prepare(values))
+    # Also when other keys were wrong: report everything at once.
+    _validate(config, platform, errors)
     return None if errors else config
 
 
@@ -209,66 +202,21 @@ def _coerce(key: str, value: Any, hint: Any, errors: list[str]) -> Any:
     return None
 
 
-def _validate(config: SourceConfig, errors: list[str]) -> None:
+def _validate(config: SourceConfig, platform: Platform[Any], errors: list[str]) -> None:
     if not _NAME.match(config.name):
         errors.append("name: letters, digits and _ . : - only (at most 100)")
-    for f in fields(config):
+    for f in fields(platform.config):
         value = getattr(config, f.name)
         if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
             errors.append(f"{f.name}: must be greater than 0")
         if f.name.endswith("_env") and value and not _ENV_NAME.match(value):
             errors.append(f"{f.name}: must name an environment variable (e.g. REDDIT_SECRET)")
-    has_terms = bool(config.keywords or config.hashtags or config.places)
-    if isinstance(config, JetstreamConfig):
-        if not config.hosts:
-            errors.append("hosts: at least one Jetstream host is needed")
-        if not has_terms:
-            errors.append(
-                "keywords, hashtags or places: Jetstream carries the whole network, so a "
-                "filter is required before anything is stored"
-            )
-    elif isinstance(config, MastodonConfig):
-        if not config.servers:
-            errors.append("servers: at least one server is needed")
-        if config.public not in PUBLIC_SCOPES:
-            errors.append(f"public: must be one of {', '.join(PUBLIC_SCOPES)}")
-        if not config.hashtags and config.public == "off":
-            errors.append("hashtags or public: nothing to read")
-        if config.public != "off" and not (config.keywords or config.places):
-            errors.append("keywords or places: a public timeline carries everything; filter it")
-        if config.page_limit > 40:
-            errors.append("page_limit: Mastodon serves at most 40 statuses a page")
-    elif isinstance(config, RssConfig):
-        if not config.feeds:
-            errors.append("feeds: at least one feed URL is needed")
-        for url in config.feeds:
-            if urlsplit(url).scheme not in ("http", "https"):
-                errors.append(f"feeds: {url!r} is not an http(s) URL")
-    elif isinstance(config, RedditConfig):
-        if not config.subreddits:
-            errors.append("subreddits: at least one subreddit is needed")
-        for sub in config.subreddits:
-            if not valid_subreddit(sub):
-                errors.append(f"subreddits: {sub!r} is not a subreddit name")
-        if not USER_AGENT_FORM.match(config.user_agent):
-            errors.append(
-                "user_agent: Reddit requires '<platform>:<app ID>:<version> (by /u/<username>)'"
-            )
+    errors.extend(platform.problems(config))
 
 
 def describe(config: SourceConfig) -> str:
     """One line saying what a source reads and how it filters (for `monitor sources`)."""
-    if isinstance(config, JetstreamConfig):
-        what = f"{len(config.hosts)} Jetstream host(s)"
-    elif isinstance(config, MastodonConfig):
-        parts = [f"#{t}" for t in config.hashtags]
-        if config.public != "off":
-            parts.append(f"public:{config.public}")
-        what = f"{', '.join(parts)} on {len(config.servers)} server(s)"
-    elif isinstance(config, RssConfig):
-        what = f"{len(config.feeds)} feed(s)"
-    else:
-        what = ", ".join(f"r/{s}" for s in config.subreddits)
+    what = platform_of(config).reads(config)
     terms = [
         f"{len(v)} {k}"
         for k, v in (
@@ -279,15 +227,3 @@ def describe(config: SourceConfig) -> str:
         if v
     ]
     return f"{what}; filter: {', '.join(terms) if terms else 'none (all items kept)'}"
-
-
-def secret(env_name: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The secret held in the named environment variable, or None when unset or empty."""
-    if not env_name:
-        return None
-    env = os.environ if environ is None else environ
-    return env.get(env_name) or None
-
-
-def enabled(configs: Sequence[SourceConfig]) -> list[SourceConfig]:
-    return [c for c in configs if c.enabled]

@@ -40,6 +40,7 @@ from monitor.collectors.common import (
     parse_retry_after,
 )
 from monitor.collectors.health import SourceHealth
+from monitor.collectors.platform import Platform, Wiring
 from monitor.collectors.text import TextFilter
 from monitor.types import RawPost
 
@@ -680,3 +681,33 @@ def _cursor_int(value: str | None) -> int | None:
     except ValueError:
         log.warning("ignoring a stored Jetstream cursor that is not an integer: %r", value)
         return None
+
+
+# --- the platform ----------------------------------------------------------------------------
+
+
+def _problems(config: JetstreamConfig) -> list[str]:
+    out = []
+    if not config.hosts:
+        out.append("hosts: at least one Jetstream host is needed")
+    if not (config.keywords or config.hashtags or config.places):
+        out.append(
+            "keywords, hashtags or places: Jetstream carries the whole network, so a "
+            "filter is required before anything is stored"
+        )
+    return out
+
+
+def _build(config: JetstreamConfig, wiring: Wiring) -> JetstreamCollector:
+    return JetstreamCollector(
+        config, wiring.session, wiring.sink, wiring.accept, health=wiring.health, clock=wiring.clock
+    )
+
+
+SOURCE_PLATFORM: Platform[JetstreamConfig] = Platform(
+    kind="jetstream",
+    config=JetstreamConfig,
+    problems=_problems,
+    reads=lambda config: f"{len(config.hosts)} Jetstream host(s)",
+    build=_build,
+)

@@ -36,6 +36,7 @@ from monitor.collectors.common import (
     parse_reset_time,
 )
 from monitor.collectors.health import SourceHealth
+from monitor.collectors.platform import Platform, Wiring
 from monitor.collectors.polling import PollingCollector
 from monitor.collectors.text import TextFilter, html_to_text
 from monitor.types import RawPost
@@ -283,7 +284,7 @@ class _Seen:
     seen_at: datetime
 
 
-class MastodonCollector(PollingCollector):
+class MastodonCollector(PollingCollector[MastodonConfig]):
     kind = "mastodon"
 
     def __init__(
@@ -297,10 +298,7 @@ class MastodonCollector(PollingCollector):
         clock: Clock | None = None,
         backoff: Backoff | None = None,
     ) -> None:
-        super().__init__(config.name, sink, config.poll_interval_seconds, health, clock, backoff)
-        self.config = config
-        self._session = session
-        self._accept = accept
+        super().__init__(config, session, sink, accept, health, clock, backoff)
         self._token = token
         self._plans: dict[str, TimelinePlan] = {}
         self._seen_uris = RecentSet(50_000)
@@ -534,3 +532,50 @@ def _needs_token(server: str, unit: str) -> str:
 
 
 _ALL_FEEDS = ("live:local", "live:remote", "hashtag:local", "hashtag:remote")
+
+
+# --- the platform ----------------------------------------------------------------------------
+
+
+def _problems(config: MastodonConfig) -> list[str]:
+    out = []
+    if not config.servers:
+        out.append("servers: at least one server is needed")
+    if config.public not in PUBLIC_SCOPES:
+        out.append(f"public: must be one of {', '.join(PUBLIC_SCOPES)}")
+    if not config.hashtags and config.public == "off":
+        out.append("hashtags or public: nothing to read")
+    if config.public != "off" and not (config.keywords or config.places):
+        out.append("keywords or places: a public timeline carries everything; filter it")
+    if config.page_limit > 40:
+        out.append("page_limit: Mastodon serves at most 40 statuses a page")
+    return out
+
+
+def _reads(config: MastodonConfig) -> str:
+    parts = [f"#{t}" for t in config.hashtags]
+    if config.public != "off":
+        parts.append(f"public:{config.public}")
+    return f"{', '.join(parts)} on {len(config.servers)} server(s)"
+
+
+def _build(config: MastodonConfig, wiring: Wiring) -> MastodonCollector:
+    token = wiring.secret(config.token_env)
+    if config.token_env and token is None:
+        wiring.health.note(
+            f"token_env names ${config.token_env}, which is not set: reading anonymously"
+        )
+    return MastodonCollector(
+        config,
+        wiring.session,
+        wiring.sink,
+        wiring.accept,
+        token=token,
+        health=wiring.health,
+        clock=wiring.clock,
+    )
+
+
+SOURCE_PLATFORM: Platform[MastodonConfig] = Platform(
+    kind="mastodon", config=MastodonConfig, problems=_problems, reads=_reads, build=_build
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 
@@ -27,28 +27,45 @@ from monitor.collectors.common import (
     TransientError,
 )
 from monitor.collectors.health import SourceHealth
+from monitor.collectors.text import TextFilter
 from monitor.types import RawPost
 
 log = logging.getLogger(__name__)
 
 
-class PollingCollector:
-    """Subclasses provide `units()`, `poll_unit(unit)` and may override `start()`."""
+class PolledConfig(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def poll_interval_seconds(self) -> float: ...
+
+
+C = TypeVar("C", bound=PolledConfig)
+
+
+class PollingCollector(Generic[C]):
+    """Subclasses provide `units()`, `poll_unit(unit)` and may override `start()`; each is
+    built from its config, the shared HTTP session, the sink and the filter posts must pass."""
 
     kind = "polling"
 
     def __init__(
         self,
-        name: str,
+        config: C,
+        session: aiohttp.ClientSession,
         sink: PostSink,
-        interval_seconds: float,
+        accept: TextFilter,
         health: SourceHealth | None = None,
         clock: Clock | None = None,
         backoff: Backoff | None = None,
     ) -> None:
-        self.name = name
+        self.config = config
+        self.name = name = config.name
+        self._session = session
         self._sink = sink
-        self.interval_seconds = interval_seconds
+        self._accept = accept
+        self.interval_seconds = interval_seconds = config.poll_interval_seconds
         self.health = health or SourceHealth(name, self.kind)
         self._clock = clock or SystemClock()
         self._backoff = backoff or Backoff(5.0, min(300.0, max(5.0, interval_seconds)))

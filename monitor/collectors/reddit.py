@@ -34,6 +34,7 @@ from monitor.collectors.common import (
     parse_reset_time,
 )
 from monitor.collectors.health import SourceHealth
+from monitor.collectors.platform import Platform, Wiring
 from monitor.collectors.polling import PollingCollector
 from monitor.collectors.text import TextFilter
 from monitor.types import RawPost
@@ -164,7 +165,7 @@ class _Seen:
     seen_at: datetime
 
 
-class RedditCollector(PollingCollector):
+class RedditCollector(PollingCollector[RedditConfig]):
     kind = "reddit"
 
     def __init__(
@@ -178,10 +179,7 @@ class RedditCollector(PollingCollector):
         clock: Clock | None = None,
         backoff: Backoff | None = None,
     ) -> None:
-        super().__init__(config.name, sink, config.poll_interval_seconds, health, clock, backoff)
-        self.config = config
-        self._session = session
-        self._accept = accept
+        super().__init__(config, session, sink, accept, health, clock, backoff)
         self._credentials = credentials
         self._token: str | None = None
         self._token_expires: datetime | None = None
@@ -378,3 +376,49 @@ class RedditCollector(PollingCollector):
 
 def valid_subreddit(name: str) -> bool:
     return bool(_SUBREDDIT.match(name))
+
+
+# --- the platform ----------------------------------------------------------------------------
+
+
+def _problems(config: RedditConfig) -> list[str]:
+    out = [] if config.subreddits else ["subreddits: at least one subreddit is needed"]
+    out.extend(
+        f"subreddits: {sub!r} is not a subreddit name"
+        for sub in config.subreddits
+        if not valid_subreddit(sub)
+    )
+    if not USER_AGENT_FORM.match(config.user_agent):
+        out.append("user_agent: Reddit requires '<platform>:<app ID>:<version> (by /u/<username>)'")
+    return out
+
+
+def _prepare(values: dict[str, Any]) -> dict[str, Any]:
+    if "subreddits" in values:
+        values["subreddits"] = tuple(s.removeprefix("r/") for s in values["subreddits"])
+    return values
+
+
+def _build(config: RedditConfig, wiring: Wiring) -> RedditCollector:
+    client_id = wiring.secret(config.client_id_env)
+    client_secret = wiring.secret(config.client_secret_env)
+    credentials = (client_id, client_secret) if client_id and client_secret else None
+    return RedditCollector(
+        config,
+        wiring.session,
+        wiring.sink,
+        wiring.accept,
+        credentials,
+        health=wiring.health,
+        clock=wiring.clock,
+    )
+
+
+SOURCE_PLATFORM: Platform[RedditConfig] = Platform(
+    kind="reddit",
+    config=RedditConfig,
+    problems=_problems,
+    reads=lambda config: ", ".join(f"r/{s}" for s in config.subreddits),
+    build=_build,
+    prepare=_prepare,
+)

@@ -32,6 +32,7 @@ from monitor.collectors.common import (
     classify_status,
 )
 from monitor.collectors.health import SourceHealth
+from monitor.collectors.platform import Platform, Wiring
 from monitor.collectors.polling import PollingCollector
 from monitor.collectors.text import TextFilter, html_to_text
 from monitor.types import RawPost
@@ -143,7 +144,7 @@ def _short_lang(lang: Any) -> str | None:
     return str(lang).split("-")[0].lower() if lang else None
 
 
-class RssCollector(PollingCollector):
+class RssCollector(PollingCollector[RssConfig]):
     kind = "rss"
 
     def __init__(
@@ -156,10 +157,7 @@ class RssCollector(PollingCollector):
         clock: Clock | None = None,
         backoff: Backoff | None = None,
     ) -> None:
-        super().__init__(config.name, sink, config.poll_interval_seconds, health, clock, backoff)
-        self.config = config
-        self._session = session
-        self._accept = accept
+        super().__init__(config, session, sink, accept, health, clock, backoff)
         self._seen: dict[str, RecentSet] = {url: RecentSet(2000) for url in config.feeds}
 
     def units(self) -> Sequence[str]:
@@ -230,3 +228,31 @@ class RssCollector(PollingCollector):
         if problems:
             return CheckResult(False, "; ".join(problems + counts))
         return CheckResult(True, "; ".join(counts))
+
+
+# --- the platform ----------------------------------------------------------------------------
+
+
+def _problems(config: RssConfig) -> list[str]:
+    out = [] if config.feeds else ["feeds: at least one feed URL is needed"]
+    out.extend(
+        f"feeds: {url!r} is not an http(s) URL"
+        for url in config.feeds
+        if urlsplit(url).scheme not in ("http", "https")
+    )
+    return out
+
+
+def _build(config: RssConfig, wiring: Wiring) -> RssCollector:
+    return RssCollector(
+        config, wiring.session, wiring.sink, wiring.accept, health=wiring.health, clock=wiring.clock
+    )
+
+
+SOURCE_PLATFORM: Platform[RssConfig] = Platform(
+    kind="rss",
+    config=RssConfig,
+    problems=_problems,
+    reads=lambda config: f"{len(config.feeds)} feed(s)",
+    build=_build,
+)

@@ -12,32 +12,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry
 
 from monitor.collectors.base import PostSink
-from monitor.collectors.common import CheckResult, Clock, SourceConfigError
-from monitor.collectors.config import SourceConfig, secret
+from monitor.collectors.common import Clock
 from monitor.collectors.health import CollectorMetrics, SourceHealth
-from monitor.collectors.jetstream import JetstreamCollector, JetstreamConfig
-from monitor.collectors.mastodon import MastodonCollector, MastodonConfig
-from monitor.collectors.reddit import RedditCollector, RedditConfig
-from monitor.collectors.rss import RssCollector, RssConfig
+from monitor.collectors.platform import Collector, SourceConfig, Wiring
+from monitor.collectors.registry import platform_of
 from monitor.collectors.text import KeywordFilter, TextFilter, any_of
 
+__all__ = ["Collector", "CollectorSet", "build_collector", "build_filter"]
+
 log = logging.getLogger(__name__)
-
-
-class Collector(Protocol):
-    name: str
-    kind: str
-    health: SourceHealth
-
-    async def run(self) -> None: ...
-
-    async def check(self) -> CheckResult: ...
 
 
 def build_filter(config: SourceConfig, place_filter: TextFilter | None = None) -> TextFilter:
@@ -60,31 +49,14 @@ def build_collector(
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Collector:
-    """One collector for one config; secrets are read from the environment here."""
+    """One collector for one config, built by its platform; secrets are read from the
+    environment (or `environ`) there."""
+    platform = platform_of(config)
+    health = SourceHealth(config.name, platform.kind, metrics)
     accept = build_filter(config, place_filter)
-    kind = type(config).__name__.removesuffix("Config").lower()
-    health = SourceHealth(config.name, kind, metrics)
-    if isinstance(config, JetstreamConfig):
-        return JetstreamCollector(config, session, sink, accept, health=health, clock=clock)
-    if isinstance(config, MastodonConfig):
-        token = secret(config.token_env, environ)
-        if config.token_env and token is None:
-            health.note(
-                f"token_env names ${config.token_env}, which is not set: reading anonymously"
-            )
-        return MastodonCollector(
-            config, session, sink, accept, token=token, health=health, clock=clock
-        )
-    if isinstance(config, RssConfig):
-        return RssCollector(config, session, sink, accept, health=health, clock=clock)
-    if isinstance(config, RedditConfig):
-        client_id = secret(config.client_id_env, environ)
-        client_secret = secret(config.client_secret_env, environ)
-        credentials = (client_id, client_secret) if client_id and client_secret else None
-        return RedditCollector(
-            config, session, sink, accept, credentials, health=health, clock=clock
-        )
-    raise SourceConfigError(f"unknown source config {type(config).__name__}")
+    wiring = Wiring(session, sink, accept, health, clock=clock, environ=environ)
+    collector: Collector = platform.build(config, wiring)
+    return collector
 
 
 class CollectorSet:
