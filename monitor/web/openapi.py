@@ -412,5 +412,81 @@ def document() -> dict[str, Any]:
                     parameters=[QID, CSRF],
                 )
             },
+            **admin_paths(),
+        },
+    }
+
+
+# --- administration: silences, routing, sources, rule packs, governance, accounts -------------
+
+SILENCE: Schema = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "matchers": {"type": "array", "items": {"type": "string"}},
+        "reason": {"type": "string"},
+        "created_by": {"type": "string"},
+        "starts_at": {"type": "string", "format": "date-time"},
+        "ends_at": {"type": "string", "format": "date-time"},
+        "expired_at": {"type": ["string", "null"], "format": "date-time"},
+        "state": {"enum": ["active", "pending", "ended", "expired"]},
+    },
+}
+SID = {"name": "silence_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _admin_op(route: str, summary: str, ok: Schema, **extra: Any) -> dict[str, Any]:
+    op = _op(route, summary, ok, **extra)
+    if "requestBody" in extra or any(p is CSRF for p in extra.get("parameters", [])):
+        op["responses"]["400"] = _json(ERROR, "Refused, with the reason")
+        op["description"] = "A change: written to the audit log with who made it and why."
+    return op
+
+
+def admin_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/silences": {
+            "get": _admin_op(
+                "api_silences",
+                "Silences in force (all=1: ended and expired ones too)",
+                {"type": "object", "properties": {"silences": {"type": "array", "items": SILENCE}}},
+                parameters=[_query("all", "1 to include ended and expired silences")],
+            ),
+            "post": _admin_op(
+                "api_silence_add",
+                "Add a silence: matchers (or an alert or incident to take them from), a reason, "
+                "and a duration or an end",
+                SILENCE,
+                parameters=[CSRF],
+                requestBody=_body(
+                    {
+                        "matchers": {"type": "array", "items": {"type": "string"}},
+                        "alert": {"type": "integer"},
+                        "incident": {"type": "integer"},
+                        "reason": {"type": "string", "minLength": 10},
+                        "duration": {"type": "string", "examples": ["4h", "1d"]},
+                        "until": {"type": "string", "format": "date-time"},
+                    },
+                    ["reason"],
+                ),
+            ),
+        },
+        "/api/v1/silences/{silence_id}/expire": {
+            "post": _admin_op(
+                "api_silence_expire",
+                "End a silence now",
+                OBJECT,
+                parameters=[SID, CSRF],
+                requestBody=_body({"reason": {"type": "string"}}, []),
+            )
+        },
+        "/api/v1/routing": {
+            "get": _admin_op(
+                "api_routing",
+                "Which receivers an alert with these labels reaches (as `monitor alerts route`), "
+                "and the silences that mute it now",
+                OBJECT,
+                parameters=[_query("label", "NAME=VALUE; repeat for each label")],
+            )
         },
     }

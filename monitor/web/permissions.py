@@ -122,6 +122,17 @@ ROUTES: dict[str, Access] = {
     "api_quarantine": Access(_roles("admin"), evidence=True),
     "quarantine_retry": ADMIN,
     "api_quarantine_retry": ADMIN,
+    # admin pages: the index, silences and routing (monitor/web/views/silences.py; labels
+    # only, no post text)
+    "admin": ADMIN,
+    "silences": ADMIN,
+    "silence_add": ADMIN,
+    "silence_expire": ADMIN,
+    "routing": ADMIN,
+    "api_silences": ADMIN,
+    "api_silence_add": ADMIN,
+    "api_silence_expire": ADMIN,
+    "api_routing": ADMIN,
 }
 
 DENY = Access(frozenset())

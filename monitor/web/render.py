@@ -32,6 +32,7 @@ NAV = (
     ("rules", "/rules", "Rules"),
     ("audit", "/audit", "Audit log"),
     ("quarantine", "/admin/quarantine", "Quarantine"),
+    ("admin", "/admin", "Admin"),
 )
 
 

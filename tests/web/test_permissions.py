@@ -75,6 +75,7 @@ async def ids(runtime: Runtime, seeded: Seeded) -> dict[str, str]:
         "run_id": "1",
         "name": "liaison-daily",
         "entry_id": "1",
+        "silence_id": "1",
     }
 
 

@@ -19,6 +19,7 @@ from monitor.web.views import (
     queue,
     rules,
     rumours,
+    silences,
     system,
 )
 
@@ -40,4 +41,5 @@ def all_routes() -> list[web.RouteTableDef]:
         justify.routes,
         ingest.routes,
         quarantine.routes,
+        silences.routes,
     ]

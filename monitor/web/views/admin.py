@@ -70,3 +70,21 @@ async def audit_page(request: web.Request) -> web.Response:
         action=action,
         older=events[-1].id if len(events) == PAGE else None,
     )
+
+
+# What an administrator can change in the browser: route name, address, what it is for.
+ADMIN_PAGES = (
+    ("sources", "/sources", "Sources", "add, edit, pause and test the sources posts come from"),
+    ("rules", "/rules", "Rule packs", "edit rules, run their examples, backtest and publish"),
+    ("routing", "/admin/routing", "Routing", "which receivers an alert with given labels reaches"),
+    ("silences", "/admin/silences", "Silences", "mute notifications for a while, with a reason"),
+    ("governance", "/admin/governance", "Governance", "approve rule packs and gazetteers"),
+    ("users", "/admin/users", "Accounts", "who may sign in, and with which role"),
+    ("audit", "/audit", "Audit log", "every view of evidence, export and change"),
+    ("quarantine", "/admin/quarantine", "Quarantine", "records that failed a stage"),
+)
+
+
+@routes.get("/admin", name="admin")
+async def admin_page(request: web.Request) -> web.Response:
+    return page(request, "admin.html", title="Administration", pages=ADMIN_PAGES)
