@@ -2,9 +2,12 @@
 FROM python:3.11-slim
 WORKDIR /opt/monitor
 COPY . .
-# CPU build of torch; a GPU image would install the CUDA build instead.
-RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu "torch==2.13.0" \
- && pip install --no-cache-dir . \
+# The locked versions (requirements.lock, made by scripts/lock), torch the 2.13.0 CPU build from
+# PyTorch's CPU index; then the project itself, resolving nothing more. A GPU image would
+# install the CUDA build of torch instead.
+RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.lock \
+ && pip install --no-cache-dir --no-deps . \
+ && pip check \
  && python -c "from pathlib import Path; from monitor.classify.runtime import select_encoder; \
 select_encoder(runtime='onnx', device='cpu', cache_dir=Path('/opt/monitor/cache'))" \
  && useradd --system monitor
