@@ -23,7 +23,7 @@ from monitor.alerts import windows
 from monitor.alerts.matchers import Matcher, MatcherError, parse_matcher
 from monitor.alerts.routing import Route, RouteOptions, RouteSpec, build
 from monitor.alerts.schedule import Cron, ScheduleError, parse_cron
-from monitor.alerts.yamlread import Map, Seq, YamlError, read_yaml
+from monitor.documents.lines import Map, Seq, YamlError, read_yaml
 
 CHANNELS = ("local", "email", "teams", "slack", "webhook")
 SECTIONS = ("summary", "levels", "incidents", "alerts", "alerts_by_kind", "rumours")

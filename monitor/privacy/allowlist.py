@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import AfterValidator, Field, StringConstraints
 
 from monitor.config import ConfigError, Settings
+from monitor.documents.schema import Document, DocumentError, Schema, validate
 
 KINDS = ("council", "police", "news", "public_service", "community")
 DEFAULT_FILE = Path("rules") / "public-accounts.yaml"
@@ -68,61 +69,68 @@ class PublicAccounts:
         return load(default) if default.is_file() else cls()
 
 
+def _organisation(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(
+            f"kind {kind!r} is not one of {', '.join(KINDS)} "
+            "(only organisations may be named, never a person)"
+        )
+    return kind
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _AccountEntry(Schema):
+    platform: Text
+    id: Text
+    name: Annotated[Text, StringConstraints(max_length=MAX_NAME_CHARS)]
+    kind: Annotated[str, AfterValidator(_organisation)]
+    handles: list[str] = []
+
+
+class _AccountsFile(Schema):
+    accounts: list[_AccountEntry] = Field(default_factory=list)
+
+
 def load(path: Path) -> PublicAccounts:
-    """Read and check the allowlist. A mistake is refused with the file and the entry."""
+    """Read and check the allowlist. A mistake is refused with the file, line and entry."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: public accounts file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse(data, str(path))
+        return _accounts(Document.read(path, what="public accounts file"))
+    except DocumentError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def parse(data: Any, where: str) -> PublicAccounts:
-    if data is None:
-        return PublicAccounts()
-    if not isinstance(data, dict) or set(data) - {"accounts"}:
-        raise ConfigError(f"{where}: expected a mapping with one key, `accounts:`")
-    items = data.get("accounts") or []
-    if not isinstance(items, list):
-        raise ConfigError(f"{where}: `accounts:` must be a list")
+    try:
+        return _accounts(Document(where, data))
+    except DocumentError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _accounts(doc: Document) -> PublicAccounts:
+    if isinstance(doc.data, dict) and doc.data.get("accounts") is None:
+        doc = Document(doc.source, {k: v for k, v in doc.data.items() if k != "accounts"})
+    listed = validate(_AccountsFile, doc).accounts
     seen: set[tuple[str, str]] = set()
-    accounts = []
-    for n, item in enumerate(items, 1):
-        at = f"{where}: account {n}"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{at}: expected platform, id, name and kind")
-        unknown = set(item) - {"platform", "id", "name", "kind", "handles"}
-        if unknown:
-            raise ConfigError(f"{at}: unknown keys {sorted(unknown)}")
-        values: dict[str, str] = {}
-        for key in ("platform", "id", "name", "kind"):
-            value = item.get(key)
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{at}: `{key}` is required (text)")
-            values[key] = value.strip()
-        if values["kind"] not in KINDS:
-            raise ConfigError(
-                f"{at}: kind {values['kind']!r} is not one of {', '.join(KINDS)} "
-                "(only organisations may be named, never a person)"
+    problems = []
+    for n, item in enumerate(listed):
+        if (item.platform, item.id) in seen:
+            problems.append(
+                doc.problem(("accounts", n), f"{item.platform} account {item.id} listed twice")
             )
-        if len(values["name"]) > MAX_NAME_CHARS:
-            raise ConfigError(f"{at}: name longer than {MAX_NAME_CHARS} characters")
-        handles = item.get("handles") or []
-        if not isinstance(handles, list) or not all(isinstance(h, str) for h in handles):
-            raise ConfigError(f"{at}: `handles` must be a list of handles")
-        ident = (values["platform"], values["id"])
-        if ident in seen:
-            raise ConfigError(f"{at}: {values['platform']} account {values['id']} listed twice")
-        seen.add(ident)
-        accounts.append(
+        seen.add((item.platform, item.id))
+    if problems:
+        raise DocumentError(problems)
+    return PublicAccounts(
+        tuple(
             PublicAccount(
-                platform=values["platform"],
-                author_id=values["id"],
-                name=values["name"],
-                kind=values["kind"],
-                handles=tuple(h.lower().lstrip("@") for h in handles),
+                platform=item.platform,
+                author_id=item.id,
+                name=item.name,
+                kind=item.kind,
+                handles=tuple(h.lower().lstrip("@") for h in item.handles),
             )
+            for item in listed
         )
-    return PublicAccounts(tuple(accounts))
+    )

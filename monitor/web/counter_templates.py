@@ -11,8 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Annotated, Any
 
-import yaml
+from pydantic import StringConstraints, model_validator
+
+from monitor.documents.schema import Document, DocumentError, Schema, validate
 
 FILE = Path("alerts") / "counter-messages.yaml"
 FALLBACK_TEXT = (
@@ -31,23 +34,38 @@ class CounterTemplate:
 FALLBACK = CounterTemplate("makesureitaddsup", "#MakeSureItAddsUp: the facts", FALLBACK_TEXT)
 
 
+Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+class _TemplateEntry(Schema):
+    id: Text
+    name: Text
+    text: Text
+
+    @model_validator(mode="before")
+    @classmethod
+    def _complete(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not all(
+            isinstance(data.get(k), str) and data[k] for k in ("id", "name", "text")
+        ):
+            raise ValueError("a template needs id, name and text")
+        return data
+
+
+class _TemplatesFile(Schema):
+    templates: list[_TemplateEntry] = []
+
+
 def load_templates(home: Path) -> tuple[list[CounterTemplate], str | None]:
     """The templates, and a problem to show (None when the file read cleanly)."""
     path = home / FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return [FALLBACK], f"{path} not found: using the built-in template"
-    except yaml.YAMLError as exc:
-        return [FALLBACK], f"{path}: not valid YAML ({exc}); using the built-in template"
-    found: list[CounterTemplate] = []
-    items = data.get("templates") if isinstance(data, dict) else None
-    for i, item in enumerate(items or []):
-        if not isinstance(item, dict) or not all(
-            isinstance(item.get(k), str) and item.get(k) for k in ("id", "name", "text")
-        ):
-            return [FALLBACK], f"{path}: template {i + 1} needs id, name and text"
-        found.append(CounterTemplate(item["id"], item["name"], item["text"]))
+        doc = Document.read(path, what="counter-message templates file")
+        found = [
+            CounterTemplate(t.id, t.name, t.text) for t in validate(_TemplatesFile, doc).templates
+        ]
+    except DocumentError as exc:
+        return [FALLBACK], f"{exc}; using the built-in template"
     if not found:
         return [FALLBACK], f"{path} has no templates: using the built-in template"
     return found, None

@@ -1,12 +1,15 @@
-"""Pure: read a YAML document into plain values that remember their line, so that a mistake in
+"""Read a YAML document into plain values that remember their line, so that a mistake in
 `alerts/routing.yaml` is reported as `alerts/routing.yaml:42: ...` rather than a traceback.
 
-Anchors and aliases are refused: a routing file does not need them, and they are how a small
-YAML file expands into a huge one.
+The one YAML reader for the files people edit (routing, rule packs' neighbours, gazetteers,
+public accounts, counter messages): `read_file` and `read_yaml` give `Map`/`Seq` (a dict and a
+list that know their lines) and scalars. Anchors and aliases are refused: these files do not
+need them, and they are how a small YAML file expands into a huge one.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -40,6 +43,25 @@ class Seq(list[Any]):
 
     def line_of(self, index: int) -> int:
         return self.item_lines[index] if index < len(self.item_lines) else self.line
+
+
+def read_file(path: Path, source: str | None = None, what: str = "file") -> Any:
+    """Read the YAML file at `path`; errors name it `source` (default: the path). `what` says
+    what it is when it is missing ("gazetteer file not found")."""
+    where = str(path) if source is None else source
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise YamlError(where, 0, f"{what} not found") from None
+    except OSError as exc:
+        raise YamlError(where, 0, f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise YamlError(where, 0, f"file larger than {MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlError(where, 0, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    return read_yaml(text, where)
 
 
 def read_yaml(text: str, source: str) -> Any:

@@ -1,0 +1,221 @@
+"""Declarative schemas for the YAML files people edit, with `file:line: where: reason` errors.
+
+A file's shape is a pydantic model (`Schema`: unknown keys refused, values frozen). `validate`
+checks a document read by `monitor.documents.lines` against it and turns every pydantic error
+into a `Problem` at the line of the key or item it is about, in words a communities team can
+act on ("accounts[2].kind: must be one of council, police ..."), not pydantic's own. Checks a
+schema cannot express (a name used twice, a reference to an unknown ward) are reported the same
+way with `Document.problem(loc, message)`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
+
+from monitor.documents.lines import Map, Seq, YamlError, read_file, read_yaml
+
+__all__ = ["Document", "DocumentError", "Problem", "Schema", "validate"]
+
+Loc = Sequence[str | int]
+M = TypeVar("M", bound=BaseModel)
+
+
+class Schema(BaseModel):
+    """Base of every file schema: unknown keys are mistakes, values are taken as written (no
+    "yes" read as true, no "12" as a number: YAML already gave them their types), and what was
+    read is frozen. Lists are `list[...]` (a YAML sequence is a list)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    source: str
+    line: int  # 1-based; 0 when it is about the file as a whole
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.message}"
+
+
+class DocumentError(ValueError):
+    """A file that cannot be used; `problems` holds every one found, in line order."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: p.line)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """The values read from one file (`Map`/`Seq` know their lines; plain dicts and lists,
+    as tests pass, simply have none) and the name errors give it."""
+
+    source: str
+    data: Any
+
+    @classmethod
+    def read(cls, path: Path, source: str | None = None, what: str = "file") -> Document:
+        try:
+            return cls(str(path) if source is None else source, read_file(path, source, what))
+        except YamlError as exc:
+            raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> Document:
+        try:
+            return cls(source, read_yaml(text, source))
+        except YamlError as exc:
+            raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
+
+    def line(self, loc: Loc) -> int:
+        """The line of the deepest key or item of `loc` that is in the file."""
+        node, line = self.data, getattr(self.data, "line", 0)
+        for part in loc:
+            if isinstance(node, Mapping) and isinstance(part, str) and part in node:
+                if isinstance(node, Map):
+                    line = node.line_of(part)
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                if isinstance(node, Seq):
+                    line = node.line_of(part)
+                node = node[part]
+            else:
+                break
+        return line
+
+    def problem(self, loc: Loc, message: str) -> Problem:
+        where = path_text(loc)
+        return Problem(self.source, self.line(loc), f"{where}: {message}" if where else message)
+
+
+def path_text(loc: Loc) -> str:
+    """`accounts[2].kind` for ("accounts", 1, "kind"): items are counted from 1, as people do."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def validate(model: type[M], doc: Document) -> M:
+    """`doc` as a `model`, or `DocumentError` with every problem at its line."""
+    try:
+        return model.model_validate({} if doc.data is None else doc.data)
+    except ValidationError as exc:
+        raise DocumentError(_problems(model, doc, exc.errors())) from None
+
+
+def _problems(model: type[BaseModel], doc: Document, errors: list[ErrorDetails]) -> list[Problem]:
+    problems: list[Problem] = []
+    unknown: dict[tuple[str | int, ...], list[str]] = {}
+    for error in errors:
+        loc = tuple(p for p in error["loc"] if not _is_tag(p))
+        if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+            unknown.setdefault(loc[:-1], []).append(loc[-1])
+            continue
+        if error["type"] == "missing" and loc and isinstance(loc[-1], str):
+            # The key is not in the file: say so at the mapping that lacks it.
+            problems.append(doc.problem(loc[:-1], f"`{loc[-1]}` is required"))
+            continue
+        problems.append(doc.problem(loc, _reason(error)))
+    for parent, keys in unknown.items():
+        allowed = _fields_at(model, parent)
+        hint = ""
+        close = difflib.get_close_matches(keys[0], allowed, n=1) if allowed else []
+        if close:
+            hint = f" (did you mean {close[0]!r}?)"
+        elif allowed:
+            hint = f" (allowed: {', '.join(allowed)})"
+        message = f"unknown keys: {', '.join(map(repr, keys))}{hint}"
+        problems.append(Problem(doc.source, doc.line((*parent, keys[0])), _at(parent, message)))
+    return problems
+
+
+def _is_tag(part: str | int) -> bool:
+    # Unions and function validators add their own names to the path (`function-after[...]`).
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _at(loc: Loc, message: str) -> str:
+    where = path_text(loc)
+    return f"{where}: {message}" if where else message
+
+
+_REASONS = {
+    "string_type": "must be text",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a mapping (key: value lines)",
+    "model_type": "must be a mapping (key: value lines)",
+    "model_attributes_type": "must be a mapping (key: value lines)",
+    "date_type": "must be a date (YYYY-MM-DD)",
+    "date_parsing": "must be a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "must be a date (YYYY-MM-DD), not a time",
+}
+
+
+def _reason(error: ErrorDetails) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error", error["msg"]))
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '').replace(' or ', ', ')}".replace("'", "")
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"longer than {ctx.get('max_length')} characters"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        word = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}.get(kind, "<=")
+        limit = next(iter(ctx.values()), "?")
+        return f"must be {word} {limit}"
+    return _REASONS.get(kind, str(error["msg"]))
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The keys allowed at `loc`, for the hint after an unknown key."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        current = _inner_model(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
