@@ -232,10 +232,11 @@ def import_command(ctx: Context, files: tuple[str, ...], speed: float | None) ->
     sys.exit(_run(main))
 
 
-async def _serve(rt: Runtime, settings: Settings) -> web.AppRunner:
+async def _serve(rt: Runtime, settings: Settings, config: Path | None = None) -> web.AppRunner:
     from monitor.web.server import create_app
 
-    runner = web.AppRunner(create_app(settings, rt), access_log=None)
+    # The admin Sources page edits the [[sources]] of the settings file this process read.
+    runner = web.AppRunner(create_app(settings, rt, sources_file=config), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
     await site.start()
@@ -385,7 +386,7 @@ def run_command(ctx: Context, role: str) -> None:
                 f"classifier {rt.classifier.name}",
                 err=True,
             )
-            runner = await _serve(rt, settings) if "serve" in parts else None
+            runner = await _serve(rt, settings, ctx.config_path) if "serve" in parts else None
             try:
                 # Until stopped, or until the pipeline fails for good (then exit non-zero).
                 await rt.pipeline.wait_failed()

@@ -443,8 +443,77 @@ def _admin_op(route: str, summary: str, ok: Schema, **extra: Any) -> dict[str, A
     return op
 
 
+SOURCE_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+SOURCE: Schema = {
+    "type": "object",
+    "description": "A [[sources]] table: kind, name and that kind's keys (monitor/collectors/"
+    "README.md); keys ending in _env name an environment variable, never hold a secret",
+    "properties": {
+        "kind": {"enum": ["jetstream", "mastodon", "rss", "reddit"]},
+        "name": {"type": "string"},
+    },
+    "required": ["kind", "name"],
+}
+CHECK: Schema = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "ok": {"type": "boolean"},
+        "state": {"enum": ["ok", "needs access", "failed"]},
+        "detail": {"type": "string"},
+    },
+}
+
+
 def admin_paths() -> dict[str, Any]:
     return {
+        "/api/v1/admin/sources": {
+            "get": _admin_op(
+                "api_sources_config",
+                "The [[sources]] tables of the settings file, as the collectors read them",
+                {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string"},
+                        "sources": {"type": "array", "items": SOURCE},
+                    },
+                },
+            ),
+            "post": _admin_op(
+                "api_source_save",
+                "Add a source, or replace the one named by `replace`; checked by the collectors' "
+                "loader with every other source before the file is written",
+                OBJECT,
+                parameters=[CSRF],
+                requestBody=_body(
+                    {
+                        "source": SOURCE,
+                        "replace": {"type": "string"},
+                        "reason": {"type": "string", "minLength": 5},
+                    },
+                    ["source", "reason"],
+                ),
+            ),
+        },
+        "/api/v1/admin/sources/{name}/pause": {
+            "post": _admin_op(
+                "api_source_pause",
+                "Pause a source (enabled: false) or resume it (enabled: true)",
+                OBJECT,
+                parameters=[SOURCE_NAME, CSRF],
+                requestBody=_body(
+                    {"enabled": {"type": "boolean"}, "reason": {"type": "string"}}, []
+                ),
+            )
+        },
+        "/api/v1/admin/sources/{name}/test": {
+            "post": _admin_op(
+                "api_source_test",
+                "Fetch from the source once, now, and say what came back (nothing is stored)",
+                CHECK,
+                parameters=[SOURCE_NAME, CSRF],
+            )
+        },
         "/api/v1/silences": {
             "get": _admin_op(
                 "api_silences",

@@ -133,6 +133,16 @@ ROUTES: dict[str, Access] = {
     "api_silence_add": ADMIN,
     "api_silence_expire": ADMIN,
     "api_routing": ADMIN,
+    # sources: the [[sources]] tables of the settings file (monitor/web/views/sources_admin.py)
+    "source_new": ADMIN,
+    "source_edit": ADMIN,
+    "source_save": ADMIN,
+    "source_pause": ADMIN,
+    "source_test": ADMIN,
+    "api_sources_config": ADMIN,
+    "api_source_save": ADMIN,
+    "api_source_pause": ADMIN,
+    "api_source_test": ADMIN,
 }
 
 DENY = Access(frozenset())

@@ -11,7 +11,8 @@ from pathlib import Path
 from aiohttp import web
 
 from monitor.app import RUNTIME, Runtime, open_runtime
-from monitor.config import Settings, push_secret
+from monitor.collectors.config import config_path
+from monitor.config import DEFAULT_CONFIG_FILE, Settings, push_secret
 from monitor.web import sessions
 from monitor.web.accounts import Passwords
 from monitor.web.demo_accounts import banner, ensure_demo_accounts
@@ -20,6 +21,7 @@ from monitor.web.ratelimit import LoginLimiter
 from monitor.web.state import WEB, WebState, utcnow
 from monitor.web.views import all_routes
 from monitor.web.views.ingest import RECENT_IDS
+from monitor.web.views.sources_admin import SOURCES_FILE
 
 STATIC = Path(__file__).parent / "static"
 
@@ -30,10 +32,13 @@ def create_app(
     *,
     passwords: Passwords | None = None,
     clock: Callable[[], datetime] | None = None,
+    sources_file: Path | None = None,
 ) -> web.Application:
     """The web app. Without a runtime, it opens one at start-up and closes it at clean-up.
 
-    `passwords` and `clock` are for tests (a cheap hasher, a clock they move). A push secret
+    `sources_file` is the settings file whose `[[sources]]` the admin pages edit (default: the
+    one `monitor` reads, $MONITOR_CONFIG or ./monitor.toml). `passwords` and `clock` are for tests
+    (a cheap hasher, a clock they move). A push secret
     that is missing, malformed or weak stops the app here (ConfigError), at start-up, rather
     than answering every push with an error.
     """
@@ -49,6 +54,7 @@ def create_app(
         clock=clock or utcnow,
     )
     app[RECENT_IDS] = OrderedDict()
+    app[SOURCES_FILE] = sources_file or config_path(None) or Path(DEFAULT_CONFIG_FILE)
     if runtime is not None:
         app[RUNTIME] = runtime
     else:

@@ -20,6 +20,7 @@ from monitor.web.views import (
     rules,
     rumours,
     silences,
+    sources_admin,
     system,
 )
 
@@ -42,4 +43,5 @@ def all_routes() -> list[web.RouteTableDef]:
         ingest.routes,
         quarantine.routes,
         silences.routes,
+        sources_admin.routes,
     ]

@@ -31,18 +31,6 @@ async def source_rows(request: web.Request) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda r: (r.get("kind") or "", r["name"]))
 
 
-@routes.get("/sources", name="sources")
-async def sources_page(request: web.Request) -> web.Response:
-    rows = await source_rows(request)
-    return page(
-        request,
-        "sources.html",
-        title="Sources",
-        sources=rows,
-        collecting=request.app[RUNTIME].collectors is not None,
-    )
-
-
 def _int(value: str | None) -> int | None:
     return parse_id(value)
 
