@@ -238,10 +238,10 @@ class Settings:
     )
     privacy_view_guard_contexts: int = _setting(
         3,
-        "Repeated-viewing guard: when one user opens evidence from this many different alerts "
-        "or rumours containing posts by the same pseudonymous author within "
-        "privacy_view_guard_days, a recorded justification is required and the senior "
-        "responsible officer is told.",
+        "Repeated-viewing guard: when one user opens evidence from this many different stories "
+        "(incidents; an alert or rumour outside any incident counts on its own) containing "
+        "posts by the same pseudonymous author within privacy_view_guard_days, a recorded "
+        "justification is required and the senior responsible officer is told.",
         low=2,
         high=1000,
     )

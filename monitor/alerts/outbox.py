@@ -57,6 +57,10 @@ OPEN_STATUSES = ("new", "acknowledged")
 # Alert kinds whose delivery goes before every other (police liaison needs them at once).
 URGENT_KINDS = frozenset({"threat", "call_to_gather"})
 UNACKNOWLEDGED = "new"
+# Outbox kind of a notification a person asked for (an analyst's Escalate): it goes at once and
+# is neither silenced, inhibited nor cancelled by the alert being taken, since someone decided
+# to tell that receiver (monitor/web/queries/review.escalate).
+ESCALATED = "escalated"
 FORM_BATCH = 500
 
 
@@ -217,15 +221,15 @@ async def enqueue_alert(
     alerts of a group opened together join it without asking the store again."""
     opts = route.options
     group = f"{kind}|{grouping.group_key(route.path, opts, labels)}"
-    if kind == "escalation":
-        group = f"escalation|{step}|{alert_key}"
+    if kind in ("escalation", ESCALATED):
+        group = f"{kind}|{step}|{alert_key}"
     rows = held = 0
     for integ in config.active_integrations(receiver, environ):
         for recipient in integ.recipients(receiver, environ):
             held_until: datetime | None = None
             known = timing.get((receiver, recipient, group)) if timing is not None else None
-            if kind == "escalation":
-                not_before = now  # already inside the policy's working hours: go now
+            if kind in ("escalation", ESCALATED):
+                not_before = now  # inside the policy's working hours, or a person's call: go now
             elif known is not None:
                 not_before, held_until = known
             else:
@@ -571,6 +575,8 @@ def _verdict(
     if found is None:
         return "cancelled", "the alert no longer exists"
     status, labels = found
+    if row["kind"] == ESCALATED:
+        return None  # a person chose to tell this receiver: no rule overrides that
     if status not in OPEN_STATUSES:
         return "cancelled", f"the alert was {status} before this was sent"
     if row["kind"] in ("reminder", "escalation") and status != UNACKNOWLEDGED:

@@ -62,7 +62,7 @@ class AlertMessage:
     """What one notification says: one or more alerts of a group, and why it is sent now."""
 
     receiver: str
-    reason: str  # alert | updated | reminder | escalation
+    reason: str  # alert | updated | reminder | escalation | escalated (by a person)
     alerts: tuple[AlertView, ...]
     group: Mapping[str, str] = field(default_factory=dict)
 
@@ -127,6 +127,7 @@ _REASON_PREFIX = {
     "updated": "Updated: ",
     "reminder": "Reminder (not yet acknowledged): ",
     "escalation": "Escalated (not acknowledged): ",
+    "escalated": "Escalated to you by the communities team: ",
 }
 
 

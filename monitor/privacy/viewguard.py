@@ -25,6 +25,11 @@ How an evidence view uses it (monitor/web):
 
 `record_justification` refuses a justification shorter than MIN_JUSTIFICATION_CHARS. A
 justification covers the authors it was given for, for that user, for the rest of the window.
+
+Contexts count stories, not alerts: an alert that belongs to an incident, and a rumour that an
+incident follows, are counted as that incident ("incident:4", see `story_context`). Triaging the
+forty alerts of one episode is reviewing one story; opening three different stories that all
+hold posts by one author is the pattern the guard is for.
 """
 
 from __future__ import annotations
@@ -43,7 +48,15 @@ from monitor import audit
 from monitor.config import Settings
 from monitor.privacy.mailbox_access import ADMIN_ONLY, encode
 from monitor.store.posts import _insert
-from monitor.store.tables import alert_posts, audit_events, mailbox, posts, rumour_posts
+from monitor.store.tables import (
+    alert_posts,
+    audit_events,
+    incident_alerts,
+    incidents,
+    mailbox,
+    posts,
+    rumour_posts,
+)
 
 VIEW_ACTIONS = ("view_evidence", "export")
 JUSTIFIED = "view_justified"
@@ -228,3 +241,35 @@ async def author_refs_for_rumour(conn: AsyncConnection, rumour_id: int) -> list[
         .distinct()
     )
     return list((await conn.execute(stmt)).scalars().all())
+
+
+async def story_context(conn: AsyncConnection, context: str) -> str:
+    """The story an evidence view belongs to: "alert:12" or "rumour:3" become the incident that
+    holds the alert or follows the rumour ("incident:4", following merges); a view outside any
+    incident keeps its own context."""
+    kind, _, text = context.partition(":")
+    if not text.isdigit():
+        return context
+    number = int(text)
+    if kind == "alert":
+        stmt = select(incident_alerts.c.incident_id).where(incident_alerts.c.alert_id == number)
+    elif kind == "rumour":
+        stmt = (
+            select(incidents.c.id)
+            .where(incidents.c.cluster == number)
+            .order_by(incidents.c.merged_into.is_not(None), incidents.c.id.desc())
+            .limit(1)
+        )
+    else:
+        return context
+    incident_id = (await conn.execute(stmt)).scalar_one_or_none()
+    for _ in range(20):  # a merged incident points at the one it joined
+        if incident_id is None:
+            return context
+        merged_into = (
+            await conn.execute(select(incidents.c.merged_into).where(incidents.c.id == incident_id))
+        ).scalar_one_or_none()
+        if merged_into is None:
+            break
+        incident_id = merged_into
+    return f"incident:{incident_id}"

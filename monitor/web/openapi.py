@@ -324,6 +324,65 @@ def document() -> dict[str, Any]:
                     _body({"note": {"type": "string", "minLength": 1}}, ["note"]),
                 )
             },
+            "/api/v1/alerts/{alert_id}/escalate": {
+                "post": _change(
+                    "api_alert_escalate",
+                    "Send the alert on to a receiver of the routing file now (e.g. "
+                    "police-liaison); takes it if nobody holds it, and it stays open with you. "
+                    "The alert's history and `escalations` say who was told and when",
+                    _body(
+                        {
+                            "receiver": {
+                                "type": "string",
+                                "description": "a receiver's name in the routing file",
+                            },
+                            "note": {"type": "string"},
+                        },
+                        ["receiver"],
+                    ),
+                )
+            },
+            "/api/v1/alerts/dismiss": {
+                "post": _op(
+                    "api_alerts_dismiss",
+                    "Dismiss several alerts with one reason (those nobody holds are taken "
+                    "first); each alert's outcome is given",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "dismissed": {"type": "integer"},
+                            "results": {
+                                "type": "array",
+                                "items": {
+                                    **OUTCOME,
+                                    "properties": {
+                                        "alert": {"type": "integer"},
+                                        **OUTCOME["properties"],
+                                    },
+                                },
+                            },
+                        },
+                    },
+                    parameters=[CSRF],
+                    requestBody=_body(
+                        {
+                            "alerts": {"type": "array", "items": {"type": "integer"}},
+                            "reason": {
+                                "enum": [
+                                    "not_relevant",
+                                    "counter_speech",
+                                    "misclassified",
+                                    "duplicate",
+                                    "already_handled",
+                                    "other",
+                                ]
+                            },
+                            "note": {"type": "string"},
+                        },
+                        ["alerts", "reason"],
+                    ),
+                )
+            },
             "/api/v1/rumours": {
                 "get": _op(
                     "api_rumours",

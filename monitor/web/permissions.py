@@ -80,6 +80,8 @@ ROUTES: dict[str, Access] = {
     "alert_release": STAFF,
     "alert_action": STAFF,
     "alert_dismiss": STAFF,
+    "alert_escalate": STAFF,
+    "queue_dismiss": STAFF,
     "sources": STAFF,
     "rules": STAFF,
     "rules_try": Access(_roles("admin", "analyst"), evidence=True),
@@ -89,6 +91,8 @@ ROUTES: dict[str, Access] = {
     "api_alert_release": STAFF,
     "api_alert_dismiss": STAFF,
     "api_alert_action": STAFF,
+    "api_alert_escalate": STAFF,
+    "api_alerts_dismiss": STAFF,
     "api_sources": STAFF,
     "api_rules": STAFF,
     # incidents: the review queue of stories (a rumour's headline is its claim as posted, so

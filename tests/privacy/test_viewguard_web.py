@@ -3,10 +3,10 @@ same person needs a recorded justification before it opens, and the SRO is told.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from monitor.app import Runtime
-from monitor.store.tables import alerts, audit_events, mailbox
+from monitor.store.tables import alerts, audit_events, incident_alerts, mailbox
 from monitor.types import RawPost
 from tests.web.conftest import (
     T0,
@@ -42,9 +42,18 @@ async def _same_author_in_four_alerts(rt: Runtime) -> list[int]:
     ]
     await rt.pipeline.deliver("test", posts, None)
     await rt.pipeline.drain()
-    async with rt.engine.connect() as conn:
-        ids = list((await conn.execute(select(alerts.c.id).order_by(alerts.c.id))).scalars())
-    assert len(ids) >= 3, "each ward's post should open its own alert"
+    async with rt.engine.connect() as conn:  # one alert per story: the guard counts stories
+        ids = list(
+            (
+                await conn.execute(
+                    select(func.min(alerts.c.id))
+                    .select_from(alerts.outerjoin(incident_alerts))
+                    .group_by(func.coalesce(incident_alerts.c.incident_id, -alerts.c.id))
+                    .order_by(func.min(alerts.c.id))
+                )
+            ).scalars()
+        )
+    assert len(ids) >= 3, "each ward's post should open its own incident"
     return ids
 
 
@@ -65,7 +74,7 @@ async def test_third_alert_with_the_same_author_needs_a_justification(
 
     form = await client.get(third.headers["Location"])
     body = await form.text()
-    assert form.status == 200 and "3 different alerts" in body and "fictional_repeat" not in body
+    assert form.status == 200 and "3 different stories" in body and "fictional_repeat" not in body
     token = csrf_of(body)
     short = await client.post(
         "/justify", data={"csrf_token": token, "context": f"alert:{ids[2]}", "next": "/",

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
-from monitor.store.tables import alerts, counter_plans
+from monitor.store.tables import alerts, counter_plans, notifications
 from monitor.web.accounts import Passwords
 from monitor.web.demo_site import DemoSite, demo_site
 from tests.conftest import IN_CI, ROOT
@@ -147,6 +147,10 @@ def state_purpose(page: Any, choice: str) -> None:
     page.get_by_role("button", name="Continue").click()
 
 
+def focused_row(page: Any) -> str | None:
+    return page.evaluate("() => document.activeElement?.closest('tr')?.dataset.alert ?? null")
+
+
 def test_analyst_takes_an_alert_and_dismisses_it_with_a_reason(
     served: tuple[Served, DemoSite], page: Any
 ) -> None:
@@ -156,6 +160,10 @@ def test_analyst_takes_an_alert_and_dismisses_it_with_a_reason(
     first = page.locator("#queue tbody tr").first
     alert_id = int(first.get_attribute("data-alert"))
     first.get_by_role("button", name=f"Take alert {alert_id}").click()
+    page.wait_for_url(re.compile(r"/queue\?.*done=taken"))  # acted from the row: still here
+    assert focused_row(page) == str(alert_id)
+    assert "Locked: analyst" in page.locator(f"#alert-{alert_id}").inner_text()
+    page.locator(f"#alert-{alert_id} [data-row-link]").click()
     state_purpose(page, "Triage of an alert in the review queue")
     page.goto(f"{site.url}/alerts/{alert_id}")
     assert page.get_by_text("You hold this alert").is_visible()
@@ -326,3 +334,77 @@ def test_the_queue_updates_live_when_someone_takes_an_alert(
     assert page.locator(f"#alert-{alert_id} [data-field=status]").inner_text() == "acknowledged"
     assert page.locator(f"#alert-{alert_id} form").count() == 0  # no Take button any more
     other.context.close()
+
+
+def test_analyst_works_the_queue_by_keyboard_and_escalates_to_the_police_liaison(
+    served: tuple[Served, DemoSite], page: Any
+) -> None:
+    """j/k move, t takes with the focus kept on that row, d selects for dismissing, e opens the
+    Escalate form; the escalation says who was told and when, and the queue's filter stays."""
+    server, site = served
+    sign_in(page, site, "analyst")
+    page.goto(site.url + "/purpose?next=/queue")
+    page.get_by_label("Triage of an alert in the review queue").check()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/queue$"))
+    rows = page.locator("#queue tbody tr")
+    assert rows.count() >= 3
+    kind = page.locator("#queue tbody tr td[data-label=Kind]").first.inner_text()
+    page.get_by_label("Kind").select_option(kind)
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"kind="))
+    page.keyboard.press("j")
+    first = focused_row(page)
+    assert first == rows.first.get_attribute("data-alert")
+    page.keyboard.press("j")
+    second = focused_row(page)
+    assert second == rows.nth(1).get_attribute("data-alert") and second != first
+    page.keyboard.press("k")
+    assert focused_row(page) == first
+    page.keyboard.press("t")  # take the focused alert
+    page.wait_for_url(re.compile(r"done=taken"))
+    assert f"kind={kind}" in page.url  # the filter is kept
+    assert focused_row(page) == first  # and the keyboard is where it was
+    page.keyboard.press("j")
+    target = focused_row(page)
+    if target == first:  # the taken alert sorts after the new ones: it may be the last row
+        page.keyboard.press("k")
+        target = focused_row(page)
+    assert target and target != first
+    page.keyboard.press("d")  # select it for dismissing: the focus goes to the reason
+    assert page.locator(f"#select-{target}").is_checked()
+    assert page.evaluate("() => document.activeElement.id") == "bulk-reason"
+    page.locator(f"#select-{target}").uncheck()
+
+    page.locator(f"#alert-{first} [data-row-link]").focus()
+    page.keyboard.press("e")
+    page.wait_for_url(re.compile(rf"/alerts/{first}\?.*#escalate-to"))
+    assert page.evaluate("() => document.activeElement.id") == "escalate-to"
+    page.get_by_label("Tell").select_option("police-liaison")
+    page.get_by_label("Why you escalate").fill(
+        "(fictional) call to gather in Centenary Square, Friday 7pm"
+    )
+    page.get_by_role("button", name="Escalate now").click()
+    page.wait_for_url(re.compile(r"done=escalated"))
+    assert page.get_by_role("status").filter(has_text="Escalated").is_visible()
+    told = page.locator("table", has_text="Recipient")
+    assert "police-liaison" in told.inner_text()
+    page.locator(".crumbs a").click()
+    page.wait_for_url(re.compile(r"/queue\?"))
+    assert f"kind={kind}" in page.url and focused_row(page) == first
+
+    async def record() -> list[Any]:
+        async with site.runtime.engine.connect() as conn:
+            return list(
+                (
+                    await conn.execute(
+                        select(notifications.c.receiver, notifications.c.created_at).where(
+                            notifications.c.alert_id == int(first),
+                            notifications.c.kind == "escalated",
+                        )
+                    )
+                ).all()
+            )
+
+    rows_told = server.run(record())
+    assert rows_told and {r.receiver for r in rows_told} == {"police-liaison"}

@@ -1,4 +1,5 @@
-"""What people do to alerts: take (the lock), release, action, dismiss with a reason.
+"""What people do to alerts: take (the lock), release, action, dismiss with a reason (one alert
+or a selection with one reason), and escalate to a receiver of the routing file.
 
 Each change is one conditional UPDATE, so two people pressing "Take" at once cannot both get
 the alert: the second finds the owner set and is told who holds it. Only the holder may action
@@ -7,15 +8,19 @@ or dismiss. Every change is kept in `alert_actions` and in the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor import audit
+from monitor.alerts import outbox
+from monitor.alerts.config import AlertConfig
 from monitor.store.alerts import OPEN_STATUSES
-from monitor.store.tables import alert_actions, alerts
+from monitor.store.tables import alert_actions, alerts, notifications
 
 # Dismiss reasons are review labels: evaluation counts them per rule and classifier head.
 DISMISS_REASONS = (
@@ -45,14 +50,21 @@ async def _log(
     now: datetime,
     reason: str | None = None,
     note: str | None = None,
-) -> None:
-    await conn.execute(
+    detail: Mapping[str, Any] | None = None,
+) -> int:
+    """Keep the change in the alert's history and the audit log; the history row's id."""
+    done = await conn.execute(
         alert_actions.insert().values(
             alert_id=alert_id, at=now, actor=actor, action=action, reason=reason, note=note
         )
     )
-    detail = {"alert_id": alert_id, "reason": reason} if reason else {"alert_id": alert_id}
-    await audit.record(conn, actor, f"alert_{action}", None, detail, now)
+    event: dict[str, Any] = {"alert_id": alert_id, **(detail or {})}
+    if reason:
+        event["reason"] = reason
+    await audit.record(conn, actor, f"alert_{action}", None, event, now)
+    key = done.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 async def _why_not(conn: AsyncConnection, alert_id: int, actor: str) -> Outcome:
@@ -166,3 +178,124 @@ async def action(
     if not await _close(conn, alert_id, actor, now, "actioned", None, note):
         return await _why_not(conn, alert_id, actor)
     return Outcome(True, "actioned", "Marked as actioned.")
+
+
+async def dismiss_many(
+    conn: AsyncConnection,
+    alert_ids: Sequence[int],
+    actor: str,
+    reason: str,
+    note: str | None,
+    now: datetime,
+) -> dict[int, Outcome]:
+    """Dismiss a selection with one reason. An alert nobody holds is taken first (both steps
+    are kept in its history); one someone else holds, or already closed, is left as it is and
+    its outcome says why."""
+    note = _clean(note)
+    if reason not in REASON_CODES or (reason == "other" and not note):
+        refused = Outcome(False, "reason", "Choose a reason for dismissing (for Other, say why).")
+        return {alert_id: refused for alert_id in alert_ids}
+    out: dict[int, Outcome] = {}
+    for alert_id in dict.fromkeys(alert_ids):
+        owner = (
+            await conn.execute(select(alerts.c.owner).where(alerts.c.id == alert_id))
+        ).scalar_one_or_none()
+        if owner is None:
+            taken = await take(conn, alert_id, actor, now)
+            if not taken.ok:
+                out[alert_id] = taken
+                continue
+        out[alert_id] = await dismiss(conn, alert_id, actor, reason, note, now)
+    return out
+
+
+def escalation_targets(config: AlertConfig, environ: Mapping[str, str]) -> list[dict[str, str]]:
+    """The receivers an analyst may escalate to (those with at least one channel switched on),
+    the police liaison first."""
+    out = [
+        {"name": r.name, "audience": r.audience or r.name}
+        for r in config.receivers.values()
+        if config.active_integrations(r.name, environ)
+    ]
+    return sorted(out, key=lambda r: ("liaison" not in r["name"], r["name"]))
+
+
+async def escalate(
+    conn: AsyncConnection,
+    config: AlertConfig,
+    environ: Mapping[str, str],
+    alert_id: int,
+    actor: str,
+    receiver: str,
+    note: str | None,
+    now: datetime,
+) -> Outcome:
+    """Send an open alert on to `receiver` now, through the outbox like every notification (it
+    reaches each of the receiver's recipients once, with that receiver's excerpt policy). The
+    analyst takes the alert if nobody holds it; the alert stays open with them. The history
+    says who escalated to whom and when; `escalations` says who was told and when it went."""
+    note = _clean(note)
+    if receiver not in config.receivers or not config.active_integrations(receiver, environ):
+        return Outcome(False, "receiver", "Choose who to escalate to.")
+    row = (
+        await conn.execute(
+            select(alerts.c.key, alerts.c.labels, alerts.c.owner).where(alerts.c.id == alert_id)
+        )
+    ).first()
+    if row is None:
+        return Outcome(False, "missing", "There is no such alert.")
+    if row.owner is None:
+        taken = await take(conn, alert_id, actor, now)
+        if not taken.ok:
+            return taken
+    elif row.owner != actor:
+        return await _why_not(conn, alert_id, actor)
+    done = await conn.execute(
+        update(alerts)
+        .where(alerts.c.id == alert_id, alerts.c.owner == actor, alerts.c.status.in_(OPEN_STATUSES))
+        .values(updated_at=now)
+    )
+    if not done.rowcount:
+        return await _why_not(conn, alert_id, actor)
+    text = f"to {receiver}" + (f": {note}" if note else "")
+    action_id = await _log(
+        conn, alert_id, actor, "escalate", now, note=text, detail={"receiver": receiver}
+    )
+    story = await outbox.incident_labels(conn, [alert_id])
+    labels = {str(k): str(v) for k, v in (row.labels or {}).items()} | story.get(alert_id, {})
+    sent = await outbox.enqueue_alert(
+        conn,
+        config,
+        config.route,
+        receiver,
+        alert_id=alert_id,
+        alert_key=row.key,
+        labels=labels,
+        kind=outbox.ESCALATED,
+        seq=0,
+        now=now,
+        environ=environ,
+        step=f"person:{action_id}",
+    )
+    return Outcome(
+        True, "escalated", f"Escalated to {receiver}: {sent.rows} recipient(s) will be told now."
+    )
+
+
+async def escalations(conn: AsyncConnection, alert_id: int) -> list[dict[str, Any]]:
+    """Who was told of this alert because a person escalated it: receiver, recipient, when it
+    was asked for, and when it went (or why not yet)."""
+    stmt = (
+        select(
+            notifications.c.receiver,
+            notifications.c.channel,
+            notifications.c.recipient,
+            notifications.c.status,
+            notifications.c.created_at,
+            notifications.c.sent_at,
+            notifications.c.step,
+        )
+        .where(notifications.c.alert_id == alert_id, notifications.c.kind == outbox.ESCALATED)
+        .order_by(notifications.c.id)
+    )
+    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]

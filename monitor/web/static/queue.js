@@ -36,9 +36,11 @@
     if (row) {
       setField(row, "status", String(alert.status));
       setField(row, "post_count", String(alert.post_count));
-      setField(row, "owner", alert.owner ? "Locked: " + String(alert.owner) : "—");
+      var open = alert.status === "new" || alert.status === "acknowledged";
+      setField(row, "owner", !alert.owner ? "—" : open ? "Locked: " + String(alert.owner)
+        : String(alert.status) + " by " + String(alert.owner));
       if (alert.owner) {
-        var take = row.querySelector("form");
+        var take = row.querySelector("form[data-take]");
         if (take) { take.remove(); }
       }
     } else if (alert.status === "new") {

@@ -30,7 +30,7 @@ from monitor.web.views.areas import level_names
 from monitor.web.views.auth import set_purpose
 from monitor.web.views.digests import recent_runs
 from monitor.web.views.justify import guard_evidence
-from monitor.web.views.queue import change, load_alert
+from monitor.web.views.queue import change, dismiss_selected, load_alert
 
 routes = web.RouteTableDef()
 
@@ -174,6 +174,23 @@ async def dismiss_api(request: web.Request) -> web.Response:
 @routes.post("/api/v1/alerts/{alert_id}/action", name="api_alert_action")
 async def action_api(request: web.Request) -> web.Response:
     return _outcome(await change(request, "action"))
+
+
+@routes.post("/api/v1/alerts/{alert_id}/escalate", name="api_alert_escalate")
+async def escalate_api(request: web.Request) -> web.Response:
+    return _outcome(await change(request, "escalate"))
+
+
+@routes.post("/api/v1/alerts/dismiss", name="api_alerts_dismiss")
+async def dismiss_selected_api(request: web.Request) -> web.Response:
+    outcomes = await dismiss_selected(request)
+    if not outcomes:
+        return reply({"error": "name the alerts to dismiss: {alerts: [id, ...]}"}, 400)
+    results = [
+        {"alert": alert_id, "ok": o.ok, "code": o.code, "message": o.message}
+        for alert_id, o in outcomes.items()
+    ]
+    return reply({"dismissed": sum(o.ok for o in outcomes.values()), "results": results})
 
 
 @routes.get("/api/v1/rumours", name="api_rumours")

@@ -35,9 +35,11 @@ async def _refs(request: web.Request, context: str) -> list[str]:
 
 
 async def _decide(request: web.Request, context: str, refs: list[str]) -> GuardDecision:
+    """Counted per story: an alert's or rumour's context is its incident's."""
     session = require_session(request)
     policy = GuardPolicy.from_settings(request.app[RUNTIME].settings)
     async with request.app[RUNTIME].engine.connect() as conn:
+        context = await viewguard.story_context(conn, context)
         return await viewguard.check_repeated_viewing(
             conn, session.user.username, refs, request.app[WEB].clock(), context=context,
             policy=policy,
@@ -58,7 +60,7 @@ async def guard_evidence(request: web.Request, context: str) -> None:
             )
         target = f"/justify?context={quote(context)}&next={quote(request.path_qs, safe='')}"
         raise web.HTTPSeeOther(target)
-    note_audit(request, **viewguard.audit_detail(refs, context))
+    note_audit(request, **viewguard.audit_detail(refs, decision.context))
 
 
 def _form(request: web.Request, context: str, target: str, decision: GuardDecision,
@@ -92,8 +94,9 @@ async def justify_submit(request: web.Request) -> web.StreamResponse:
     policy = GuardPolicy.from_settings(request.app[RUNTIME].settings)
     now = request.app[WEB].clock()
     async with request.app[RUNTIME].engine.begin() as conn:
+        story = await viewguard.story_context(conn, context)
         decision = await viewguard.check_repeated_viewing(
-            conn, session.user.username, refs, now, context=context, policy=policy
+            conn, session.user.username, refs, now, context=story, policy=policy
         )
         if decision.allowed:
             raise web.HTTPSeeOther(target)

@@ -1,17 +1,27 @@
-"""The review queue: the list (no post text), the alert with its evidence, and the lock."""
+"""The review queue: the list (no post text), the alert with its evidence, the lock, and what an
+analyst does from a row or a selection (take, dismiss with one reason, escalate).
+
+Every form carries the queue's filters in its URL and the row to focus next, so after an action
+the analyst is back on the same filtered list with the keyboard on the next alert.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
+from monitor.alerts.config import AlertConfig
+from monitor.alerts.service import load_alert_config
 from monitor.app import RUNTIME
 from monitor.web.charts import against_baseline
 from monitor.web.explain import current_ruleset, reasons
-from monitor.web.params import json_object, path_id
+from monitor.web.params import json_object, parse_id, path_id
 from monitor.web.queries import alerts as alert_queries
 from monitor.web.queries import evidence as evidence_queries
 from monitor.web.queries import review
@@ -33,8 +43,42 @@ MESSAGES = {
     "reason": "Choose a reason for dismissing (and for 'Other', say why).",
     "note": "Say what was done, for example: passed to the police liaison officer.",
     "missing": "There is no such alert.",
+    "escalated": "Escalated: the receiver is told now; the alert stays with you.",
+    "receiver": "Choose who to escalate to.",
+    "bulk": "Dismissed the selected alerts with one reason.",
+    "bulk_some": "Dismissed some of the selected alerts; the others are held by someone else "
+    "or already closed.",
+    "bulk_none": "None of the selected alerts could be dismissed: choose a reason (for "
+    "'Other', say why) and alerts that are open and not held by someone else.",
+    "none_selected": "Select the alerts to dismiss first.",
 }
-GOOD = frozenset({"taken", "released", "dismissed", "actioned"})
+GOOD = frozenset({"taken", "released", "dismissed", "actioned", "escalated", "bulk"})
+BACK_KEYS = ("status", "area", "kind", "level")
+
+
+def back_query(query: Mapping[str, str], focus: int | None = None) -> str:
+    """The queue's filters (and the row to focus) as a query string, to carry through a form
+    and back: an action never drops the filter in use."""
+    filters = alert_queries.Filters.from_query(query)
+    values = {k: getattr(filters, k) for k in BACK_KEYS}
+    pairs = [(k, v) for k, v in values.items() if v and not (k == "status" and v == "open")]
+    if focus is None:
+        focus = parse_id(query.get("focus"))
+    if focus is not None:
+        pairs.append(("focus", str(focus)))
+    return urlencode(pairs)
+
+
+def _with(path: str, query: str) -> str:
+    return f"{path}?{query}" if query else path
+
+
+def alert_config(request: web.Request) -> tuple[AlertConfig, Mapping[str, str]]:
+    """The routing file's receivers (the running alert service's, else read from disk)."""
+    rt = request.app[RUNTIME]
+    if rt.alerts is not None:
+        return rt.alerts.config, rt.alerts.environ
+    return load_alert_config(rt.settings, rt.home), os.environ
 
 
 def alert_id_of(request: web.Request) -> int:
@@ -48,6 +92,10 @@ async def queue_page(request: web.Request) -> web.Response:
         rows = await alert_queries.list_alerts(conn, filters)
         facets = await alert_queries.facets(conn)
     done = request.query.get("done", "")
+    for i, row in enumerate(rows):  # after acting on a row, the keyboard lands on the next one
+        after = rows[i + 1] if i + 1 < len(rows) else rows[i - 1] if i else None
+        row["back"] = back_query(request.query, after["id"] if after else None)
+    focus = parse_id(request.query.get("focus"))
     return page(
         request,
         "queue.html",
@@ -56,8 +104,12 @@ async def queue_page(request: web.Request) -> web.Response:
         filters=filters,
         facets=facets,
         statuses=alert_queries.STATUS_CHOICES,
+        reasons_list=review.DISMISS_REASONS,
         message=MESSAGES.get(done),
+        problem=done in MESSAGES and done not in GOOD,
         done_alert=request.query.get("alert", "")[:12],
+        back=back_query(request.query),
+        focus=focus,
         since=request.app[WEB].clock(),
     )
 
@@ -77,6 +129,8 @@ async def load_alert(request: web.Request, alert_id: int) -> dict[str, Any]:
     ruleset = current_ruleset(rt.rules)
     for row in alert["evidence"]:
         row["reasons"] = reasons(row, ruleset, rt.classifier.thresholds)
+    async with request.app[RUNTIME].engine.connect() as conn:
+        alert["escalations"] = await review.escalations(conn, alert_id)
     note_audit(request, alert_id=alert_id, posts_shown=len(alert["evidence"]))
     return alert
 
@@ -86,6 +140,7 @@ async def alert_page(request: web.Request) -> web.Response:
     alert = await load_alert(request, alert_id_of(request))
     charts = [against_baseline(c["series"]) for c in alert["level_changes"]]
     done = request.query.get("done", "")
+    config, environ = alert_config(request)
     return page(
         request,
         "alert.html",
@@ -93,6 +148,9 @@ async def alert_page(request: web.Request) -> web.Response:
         alert=alert,
         charts=charts,
         reasons_list=review.DISMISS_REASONS,
+        targets=review.escalation_targets(config, environ),
+        back=back_query(request.query),
+        crumb=back_query(request.query, alert["id"]),
         message=MESSAGES.get(done),
         problem=done in MESSAGES and done not in GOOD,
     )
@@ -155,16 +213,28 @@ async def change(request: web.Request, kind: str) -> review.Outcome:
         if kind == "dismiss":
             reason = str(data.get("reason") or "")
             return await review.dismiss(conn, alert_id, actor, reason, note, now)
+        if kind == "escalate":
+            config, environ = alert_config(request)
+            receiver = str(data.get("receiver") or "")
+            return await review.escalate(
+                conn, config, environ, alert_id, actor, receiver, note, now
+            )
         return await review.action(conn, alert_id, actor, note, now)
 
 
 def _after(request: web.Request, outcome: review.Outcome) -> web.HTTPSeeOther:
+    """Back to the queue with its filters when the alert is done (the next row focused) or the
+    action came from a row (that row focused); else back to the alert."""
     alert_id = alert_id_of(request)
+    done = urlencode({"done": outcome.code, "alert": alert_id})
     if outcome.ok and outcome.code in ("dismissed", "actioned"):
-        return web.HTTPSeeOther(f"/queue?done={outcome.code}&alert={alert_id}")
-    if request.query.get("from") == "queue" and outcome.code != "taken":
-        return web.HTTPSeeOther(f"/queue?done={outcome.code}&alert={alert_id}")
-    return web.HTTPSeeOther(f"/alerts/{alert_id}?done={outcome.code}")
+        back = back_query(request.query)
+    elif request.query.get("from") == "queue":
+        back = back_query(request.query, alert_id)
+    else:
+        back = "&".join(q for q in (back_query(request.query), f"done={outcome.code}") if q)
+        return web.HTTPSeeOther(f"/alerts/{alert_id}?{back}")
+    return web.HTTPSeeOther("/queue?" + "&".join(q for q in (back, done) if q))
 
 
 @routes.post("/alerts/{alert_id}/take", name="alert_take")
@@ -185,3 +255,44 @@ async def dismiss_submit(request: web.Request) -> web.StreamResponse:
 @routes.post("/alerts/{alert_id}/action", name="alert_action")
 async def action_submit(request: web.Request) -> web.StreamResponse:
     raise _after(request, await change(request, "action"))
+
+
+@routes.post("/alerts/{alert_id}/escalate", name="alert_escalate")
+async def escalate_submit(request: web.Request) -> web.StreamResponse:
+    raise _after(request, await change(request, "escalate"))
+
+
+async def dismiss_selected(request: web.Request) -> dict[int, review.Outcome]:
+    """Dismiss the selected alerts (form field or JSON list `alerts`) with one reason."""
+    session = require_session(request)
+    if request.content_type == "application/json":
+        data: Any = await json_object(request)
+        raw = data.get("alerts")
+        chosen = raw if isinstance(raw, list) else []
+    else:
+        data = await request.post()
+        chosen = list(data.getall("alerts", []))
+    ids = [i for i in (parse_id(str(v)) for v in chosen[:500]) if i is not None]
+    if not ids:
+        return {}
+    now = request.app[WEB].clock()
+    reason, note = str(data.get("reason") or ""), str(data.get("note") or "")
+    async with request.app[RUNTIME].engine.begin() as conn:
+        return await review.dismiss_many(conn, ids, session.user.username, reason, note, now)
+
+
+@routes.post("/queue/dismiss", name="queue_dismiss")
+async def dismiss_selected_submit(request: web.Request) -> web.StreamResponse:
+    outcomes = await dismiss_selected(request)
+    done = sum(o.ok for o in outcomes.values())
+    code = (
+        "none_selected"
+        if not outcomes
+        else "bulk"
+        if done == len(outcomes)
+        else "bulk_some"
+        if done
+        else "bulk_none"
+    )
+    query = "&".join(q for q in (back_query(request.query), urlencode({"done": code})) if q)
+    raise web.HTTPSeeOther(f"/queue?{query}")
