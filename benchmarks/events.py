@@ -4,7 +4,9 @@ Replays the generated weeks (several concurrent claims, a tension episode, solid
 counter-speech waves a classifier partly misreads as hostile, chatter bursts; calm and quiet
 weeks), the bundled demo week through the real pipeline, and the PHEME events in time order,
 and reports per stream: items opened, true stories found, false items per week, minutes from
-a story's first post to its item, claim-cluster purity, levels raised by response waves.
+a story's first post to its item (and, as its floor, to when the story's own posts first met
+the incidents' precision gate: 5 posts from 3 authors), claim-cluster purity, levels raised by
+response waves.
 
 Baseline, in the same run on the same posts: the monitor as it was before claim-level rumours
 and response recognition (no cohesion ceiling or claim terms, no claim-share or place
@@ -42,6 +44,7 @@ from monitor.signals.events import StreamResult, table  # noqa: E402
 def summary(results: list[StreamResult]) -> dict[str, float | int | None]:
     weeks = [r for r in results if r.name.startswith(("week", "calm", "quiet"))]
     delays = [d for r in weeks for d in r.delays_min]
+    floor = [d for r in weeks for d in r.floor_min]
     scored = [r for r in weeks if r.purity is not None]
     return {
         "stories": sum(r.stories for r in weeks),
@@ -49,6 +52,7 @@ def summary(results: list[StreamResult]) -> dict[str, float | int | None]:
         "false_per_week": sum(r.false_items for r in weeks)
         / max(sum(r.weeks for r in weeks), 1e-9),
         "median_min": statistics.median(delays) if delays else None,
+        "gate_floor_min": statistics.median(floor) if floor else None,
         "purity": statistics.mean(r.purity for r in scored if r.purity is not None)
         if scored
         else None,
@@ -94,7 +98,8 @@ def main() -> None:
     print(table(results))
     s, b = summary(shipped), summary(base)
     print("\ngenerated weeks, all together:   shipped  vs  baseline")
-    for key in ("found", "false_per_week", "median_min", "purity", "wave_levels"):
+    for key in ("found", "false_per_week", "median_min", "gate_floor_min", "purity",
+                "wave_levels"):  # fmt: skip
         print(f"  {key:<16} {_fmt(s[key]):>22}  {_fmt(b[key]):>10}")
     print(f"  stories          {s['stories']!s:>22}")
     print(f"({time.monotonic() - started:.0f} s)")

@@ -55,19 +55,33 @@ def cluster_number(label: str | None) -> int | None:
     return None
 
 
-def cluster_of(alert: AlertFacts, posts: Mapping[str, PostFacts]) -> int | None:
+def resolve(cluster: int, merged: Mapping[int, int]) -> int:
+    """The cluster a claim cluster lives on as: itself, or the one it merged into (in turn)."""
+    seen = {cluster}
+    while cluster in merged and merged[cluster] not in seen:
+        cluster = merged[cluster]
+        seen.add(cluster)
+    return cluster
+
+
+def cluster_of(
+    alert: AlertFacts, posts: Mapping[str, PostFacts], merged: Mapping[int, int] | None = None
+) -> int | None:
     """The alert's claim cluster: its label, else the cluster most of its evidence is in
-    (at least half of the evidence posts that are in a cluster at all)."""
+    (at least half of the evidence posts that are in a cluster at all). `merged`: clusters
+    that merged into another since (the label keeps the old number): the alert belongs to
+    the cluster it merged into, so two halves of one claim that each spread before their
+    words showed they were one are one story."""
     labelled = cluster_number(alert.labels.get("cluster"))
     if labelled is not None:
-        return labelled
-    counts = Counter(
-        posts[p].cluster for p in alert.posts if p in posts and posts[p].cluster is not None
+        return resolve(labelled, merged or {})
+    counts: Counter[int] = Counter(
+        c for p in alert.posts if p in posts and (c := posts[p].cluster) is not None
     )
     if not counts:
         return None
     (best, n), total = min(counts.items(), key=lambda kv: (-kv[1], kv[0])), sum(counts.values())
-    return best if 2 * n >= total else None
+    return resolve(best, merged or {}) if 2 * n >= total else None
 
 
 def anchor_of(
@@ -170,12 +184,14 @@ def group(
     posts: Mapping[str, PostFacts],
     gap: timedelta,
     ward_localities: Mapping[str, str] | None = None,
+    merged: Mapping[int, int] | None = None,
 ) -> list[Story]:
-    """The stories these alerts tell, each with the reasons its alerts were joined."""
+    """The stories these alerts tell, each with the reasons its alerts were joined.
+    `merged`: rumour clusters that merged into another (source -> target)."""
     places = ward_localities or {}
     ordered = sorted(alerts, key=lambda a: (a.first_seen, a.key, a.id))
     g = _Groups(ordered)
-    clusters = [cluster_of(a, posts) if a.family == RUMOUR else None for a in ordered]
+    clusters = [cluster_of(a, posts, merged) if a.family == RUMOUR else None for a in ordered]
     anchors = [anchor_of(a, posts, places) for a in ordered]
 
     # 1. an analyst's incidents
@@ -252,7 +268,7 @@ def group(
             continue
         if anchors[i].placed:
             continue
-        c = cluster_of(a, posts)
+        c = cluster_of(a, posts, merged)
         if c is not None and c in by_cluster:
             g.join(by_cluster[c], i, f"no place of its own: its posts are in rumour r{c}")
 

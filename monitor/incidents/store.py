@@ -57,6 +57,7 @@ class Inputs:
     counter_texts: list[frozenset[str]] = field(default_factory=list)
     members: dict[int, list[PostFacts]] = field(default_factory=dict)  # cluster -> responders
     officials: list[PostFacts] = field(default_factory=list)  # public organisations' posts
+    merged: dict[int, int] = field(default_factory=dict)  # rumour cluster -> merged into
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -182,6 +183,21 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
         for a in out.alerts.values()
         if (c := grouping.cluster_number(a.labels.get("cluster"))) is not None
     ]
+    # Clusters that merged into another (an alert's label keeps the old number): follow
+    # them to where they live now, so both halves of one claim are one story.
+    pending = sorted(set(clusters))
+    while pending:
+        found: list[int] = []
+        for chunk in _chunks(pending):
+            for row in conn.execute(
+                select(rumours.c.id, rumours.c.merged_into).where(
+                    rumours.c.id.in_(chunk), rumours.c.merged_into.is_not(None)
+                )
+            ):
+                out.merged[int(row.id)] = int(row.merged_into)
+                found.append(int(row.merged_into))
+        pending = sorted(set(found) - set(clusters) - set(out.merged))
+        clusters += pending
     for chunk in _chunks(sorted(set(clusters))):
         for claim in conn.execute(
             select(rumours.c.id, rumours.c.claim_text, rumours.c.representative).where(
@@ -320,7 +336,7 @@ def load_posts(
 def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Plan:
     """Pure given the inputs: stories, their summaries and the plan for the records."""
     facts = [a for a in inputs.alerts.values() if _in_play(a, inputs)]
-    stories = grouping.group(facts, inputs.posts, cfg.gap, inputs.ward_localities)
+    stories = grouping.group(facts, inputs.posts, cfg.gap, inputs.ward_localities, inputs.merged)
     described = []
 
     def passed_at(story: Story, _summary: Summary) -> tuple[datetime, Summary] | None:

@@ -8,7 +8,11 @@ For each stream it reports:
 - stories found: a story (a rumour, an episode) is found when an item's evidence is mostly
   that story's posts (`MATCH_SHARE`); an item that is mostly no story's is a false item;
 - false items per (simulated) week;
-- minutes from a story's first post to its first item;
+- minutes from a story's first post (its earliest post in the stream, not the simulator's
+  onset, which may come well before any post) to its first item; and, beside it, minutes
+  from the first post to when the story's own posts first met the incidents' precision gate
+  (`GATE`: that many posts from that many authors): no item that waits for the gate can
+  come sooner, so this is the floor the first figure is judged against;
 - claim-cluster purity: over rumour clusters of at least `PURITY_MIN` posts, the share of
   clustered posts that belong to their cluster's main class (a story, or "none"; for PHEME
   the veracity class), so one catch-all cluster of everything scores low;
@@ -41,6 +45,9 @@ ITEM_UNIT = (
     "incidents (the signals' alerts grouped by monitor.incidents; the demo: the pipeline's own)"
 )
 ARRIVALS = ("batched", "bulk", "paced", "shuffled")
+# The incidents' precision gate (incidents_min_posts, incidents_min_authors defaults): the
+# evidence a story needs before any item may reach a person.
+GATE = (5, 3)
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,8 @@ class StreamResult:
     largest_cluster: int
     wave_levels: int
     board: list[dict[str, Any]] = field(default_factory=list)
+    # Per story found (as delays_min): minutes from its first post to the gate's evidence.
+    floor_min: list[float] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     false_keys: list[str] = field(default_factory=list)
     note: str = ""
@@ -117,6 +126,10 @@ class StreamResult:
             "minutes_to_item": [round(d, 1) for d in self.delays_min],
             "median_minutes_to_item": (
                 None if self.median_delay_min is None else round(self.median_delay_min, 1)
+            ),
+            "minutes_to_gate_evidence": [round(d, 1) for d in self.floor_min],
+            "median_minutes_to_gate_evidence": (
+                round(statistics.median(self.floor_min), 1) if self.floor_min else None
             ),
             "claim_cluster_purity": None if self.purity is None else round(self.purity, 3),
             "clusters_scored": self.clusters_scored,
@@ -260,7 +273,7 @@ def incidents_of(alerts: Sequence[Item], stream: Stream, result: Replay) -> list
         m.ward: m.locality for i in stream.items for m in i.post.places if m.ward and m.locality
     }
     out = []
-    for story in group(alert_facts, facts, timedelta(hours=6), wards):
+    for story in group(alert_facts, facts, timedelta(hours=6), wards, result.merged):
         members = [alerts[i - 1] for i in story.alert_ids]
         out.append(
             Item(
@@ -274,6 +287,30 @@ def incidents_of(alerts: Sequence[Item], stream: Stream, result: Replay) -> list
 
 
 # --- scoring ---------------------------------------------------------------------------------
+
+
+def first_post(story: Story, items: Sequence[Processed]) -> datetime:
+    """When the story's first post in the stream was made (its onset if none is there)."""
+    return min((i.post.created_at for i in items if i.post.id in story.posts),
+               default=story.first_at)  # fmt: skip
+
+
+def gate_evidence_at(
+    story: Story, items: Sequence[Processed], gate: tuple[int, int] = GATE
+) -> datetime | None:
+    """When the story's own posts (replies aside) first numbered `gate[0]` from at least
+    `gate[1]` distinct authors: the earliest an item held to the precision gate can open."""
+    posts = sorted(
+        (i.post.created_at, i.post.author_ref)
+        for i in items
+        if i.post.id in story.posts and i.post.reply_to is None
+    )
+    authors: set[str] = set()
+    for n, (at, author) in enumerate(posts, start=1):
+        authors.add(author)
+        if n >= gate[0] and len(authors) >= gate[1]:
+            return at
+    return None
 
 
 def story_of(item: Item, stories: Sequence[Story]) -> Story | None:
@@ -380,8 +417,13 @@ def evaluate_stream(
         if story is None:
             false_keys.append(item.key)
             continue
-        delay = (item.at - story.first_at) / MINUTE
+        delay = (item.at - first_post(story, stream.items)) / MINUTE
         found[story.id] = min(found.get(story.id, delay), delay)
+    floor = []
+    for story in stream.stories:
+        at = gate_evidence_at(story, stream.items)
+        if story.id in found and at is not None:
+            floor.append((at - first_post(story, stream.items)) / MINUTE)
     classes: dict[str, str] = dict(stream.classes or {})
     if stream.classes is None:
         for story in stream.stories:
@@ -401,6 +443,7 @@ def evaluate_stream(
         largest_cluster=largest,
         wave_levels=wave_levels(result, stream),
         board=board_of(result, stream, classes)[:5],
+        floor_min=floor,
         missed=[s.id for s in stream.stories if s.id not in found],
         false_keys=false_keys,
         note=stream.note,
@@ -413,6 +456,7 @@ HEADERS = (
     "stories found",
     "false/wk",
     "median min",
+    "gate floor",
     "purity",
     "largest",
     "wave levels",
@@ -427,6 +471,7 @@ def table(results: Sequence[StreamResult]) -> str:
             f"{r.found}/{r.stories}",
             f"{r.false_per_week:.2f}",
             "-" if r.median_delay_min is None else f"{r.median_delay_min:.0f}",
+            f"{statistics.median(r.floor_min):.0f}" if r.floor_min else "-",
             "-" if r.purity is None else f"{r.purity:.2f}",
             str(r.largest_cluster),
             str(r.wave_levels),
@@ -437,4 +482,9 @@ def table(results: Sequence[StreamResult]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines) + f"\nitems = {ITEM_UNIT}"
+    return (
+        "\n".join(lines)
+        + f"\nitems = {ITEM_UNIT}"
+        + "\nmedian min: first post to item; gate floor: first post to the precision gate's"
+        + f" evidence ({GATE[0]} posts from {GATE[1]} authors)"
+    )

@@ -74,6 +74,19 @@ def test_a_rumour_across_six_wards_is_one_story() -> None:
     assert "same rumour cluster r7" in stories[0].links
 
 
+def test_two_halves_of_a_claim_that_spread_before_they_merged_are_one_story() -> None:
+    toller = crowd("a", 8, 0, 5, (ward("Toller"),), "Fictional: the mill is being sold", cluster=9)
+    heaton = crowd("b", 8, 90, 5, (ward("Heaton"),), "Fictional: they sold the mill", cluster=9)
+    posts = index(toller, heaton)
+    alerts = [
+        alert(1, "rumour_spreading", "Toller", toller, cluster="r9"),
+        alert(2, "rumour_spreading", "Heaton", heaton, cluster="r7"),  # r7 merged into r9 later
+    ]
+    assert len(group(alerts, posts, GAP, LOCALITY)) == 2  # nothing says they are one claim
+    (story,) = group(alerts, posts, GAP, LOCALITY, {7: 9})
+    assert story.cluster == 9 and story.alert_ids == (1, 2)
+
+
 def test_an_episode_gathers_its_threats_calls_unplaced_posts_and_level() -> None:
     alerts, posts = episode_alerts()
     stories = group(alerts, posts, GAP, LOCALITY)
