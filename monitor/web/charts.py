@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -137,3 +137,34 @@ def against_baseline(
         )
         line.append(f"{round(i * slot + slot / 2, 2)},{round(height - baseline * scale, 2)}")
     return BaselineChart(width, height, tuple(bars), " ".join(line), round(top, 3))
+
+
+def draft_against_published(
+    points: Sequence[tuple[date, int, int]], width: float = 640.0, height: float = 120.0
+) -> BaselineChart | None:
+    """A rule backtest's volume over time: posts a draft matches each day as bars, those the
+    published version matches as a line on the same scale (days without posts drawn empty)."""
+    if not points:
+        return None
+    by_day = {d: (n, m) for d, n, m in points}
+    first, last = min(by_day), max(by_day)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    top = max(max(n, m) for n, m in by_day.values()) or 1
+    slot = width / len(days)
+    scale = (height - 4) / top
+    bars = []
+    line = []
+    for i, day in enumerate(days):
+        draft, published = by_day.get(day, (0, 0))
+        h = draft * scale
+        bars.append(
+            Bar(
+                round(i * slot, 2),
+                round(height - h, 2),
+                round(max(slot - 1, 0.5), 2),
+                round(h, 2),
+                f"{day:%a %d %b}: draft {draft}, published {published}",
+            )
+        )
+        line.append(f"{round(i * slot + slot / 2, 2)},{round(height - published * scale, 2)}")
+    return BaselineChart(width, height, tuple(bars), " ".join(line), float(top))

@@ -524,8 +524,96 @@ CHECK: Schema = {
 }
 
 
+RULE_PARAMS = [
+    {"name": "pack", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "file", "in": "path", "required": True, "schema": {"type": "string"}},
+]
+RULE_DRAFT: Schema = {
+    "pack": {"type": "string", "description": "a pack folder under rules/"},
+    "file": {"type": "string", "description": "pack.yaml or a rule file of the pack"},
+    "text": {"type": "string", "description": "the whole file as it would be written"},
+}
+PROBLEM: Schema = {
+    "type": "object",
+    "properties": {
+        "file": {"type": "string"},
+        "line": {"type": "integer"},
+        "message": {"type": "string"},
+        "level": {"enum": ["error", "warning"]},
+    },
+}
+BACKTEST: Schema = {
+    "type": "object",
+    "description": "The draft file's rules over every stored post whose text is kept, beside "
+    "the published version: totals, per rule, per day, and samples (evidence)",
+    "properties": {
+        "scanned": {"type": "integer"},
+        "purged": {"type": "integer", "description": "posts not tested: text purged"},
+        "capped": {"type": "boolean"},
+        "draft_posts": {"type": "integer"},
+        "published_posts": {"type": "integer"},
+        "rules": {"type": "array", "items": OBJECT},
+        "days": {"type": "array", "items": OBJECT},
+        "samples": {"type": "array", "items": OBJECT},
+        "no_longer_matching": {"type": "array", "items": OBJECT},
+    },
+}
+
+
 def admin_paths() -> dict[str, Any]:
     return {
+        "/api/v1/admin/rules/{pack}/{file}": {
+            "get": _admin_op(
+                "api_rule_file",
+                "A rule pack file's text and version (sha), for editing",
+                OBJECT,
+                parameters=RULE_PARAMS,
+            )
+        },
+        "/api/v1/admin/rules/validate": {
+            "post": _admin_op(
+                "api_rule_validate",
+                "Load every pack with this draft in place (the service's loader): its file:line "
+                "problems, its rules, its examples' results and the diff",
+                {
+                    "type": "object",
+                    "properties": {
+                        "ok": {"type": "boolean"},
+                        "problems": {"type": "array", "items": PROBLEM},
+                    },
+                },
+                parameters=[CSRF],
+                requestBody=_body(RULE_DRAFT, ["pack", "file", "text"]),
+            )
+        },
+        "/api/v1/admin/rules/backtest": {
+            "post": _admin_op(
+                "api_rule_backtest",
+                "Backtest a draft over the stored history",
+                BACKTEST,
+                parameters=[CSRF],
+                requestBody=_body(
+                    {**RULE_DRAFT, "rule": {"type": "string"}}, ["pack", "file", "text"]
+                ),
+            )
+        },
+        "/api/v1/admin/rules/publish": {
+            "post": _admin_op(
+                "api_rule_publish",
+                "Write a draft that loads cleanly to its file, reload the service's rules and "
+                "audit the reason; 409 when the file changed since `base`",
+                OBJECT,
+                parameters=[CSRF],
+                requestBody=_body(
+                    {
+                        **RULE_DRAFT,
+                        "reason": {"type": "string", "minLength": 10},
+                        "base": {"type": "string", "description": "the sha the draft started from"},
+                    },
+                    ["pack", "file", "text", "reason"],
+                ),
+            )
+        },
         "/api/v1/admin/sources": {
             "get": _admin_op(
                 "api_sources_config",

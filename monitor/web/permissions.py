@@ -147,6 +147,16 @@ ROUTES: dict[str, Access] = {
     "api_source_save": ADMIN,
     "api_source_pause": ADMIN,
     "api_source_test": ADMIN,
+    # rule packs: edit a pack's YAML, check it with the loader, backtest, publish
+    # (monitor/web/views/rule_editor.py); a backtest shows matching posts, so it is evidence
+    "rule_edit": ADMIN,
+    "rule_check": ADMIN,
+    "rule_backtest": Access(_roles("admin"), evidence=True),
+    "rule_publish": ADMIN,
+    "api_rule_file": ADMIN,
+    "api_rule_validate": ADMIN,
+    "api_rule_backtest": Access(_roles("admin"), evidence=True),
+    "api_rule_publish": ADMIN,
 }
 
 DENY = Access(frozenset())

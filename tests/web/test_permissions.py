@@ -76,6 +76,8 @@ async def ids(runtime: Runtime, seeded: Seeded) -> dict[str, str]:
         "name": "liaison-daily",
         "entry_id": "1",
         "silence_id": "1",
+        "pack": "tension",
+        "file": "threats.yaml",
     }
 
 

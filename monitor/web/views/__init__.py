@@ -17,6 +17,7 @@ from monitor.web.views import (
     justify,
     quarantine,
     queue,
+    rule_editor,
     rules,
     rumours,
     silences,
@@ -44,4 +45,5 @@ def all_routes() -> list[web.RouteTableDef]:
         quarantine.routes,
         silences.routes,
         sources_admin.routes,
+        rule_editor.routes,
     ]

@@ -25,6 +25,7 @@ from monitor.web.explain import current_ruleset
 from monitor.web.queries.evidence import places_of
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit
+from monitor.web.views.rule_editor import pack_files
 
 routes = web.RouteTableDef()
 SCAN_CHOICES = (200, 1000, 5000)
@@ -50,6 +51,7 @@ async def rules_page(request: web.Request) -> web.Response:
         ruleset=ruleset,
         today=today,
         scan_choices=SCAN_CHOICES,
+        files=pack_files(request.app[RUNTIME]),
     )
 
 
