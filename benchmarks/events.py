@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.classify.data import default_data_dir  # noqa: E402
 from monitor.config import Settings  # noqa: E402
-from monitor.service_commands import BUNDLED_SCENARIO  # noqa: E402
+from monitor.demo import BUNDLED_SCENARIO  # noqa: E402
 from monitor.signals.event_streams import evaluate_all  # noqa: E402
 from monitor.signals.events import StreamResult, table  # noqa: E402
 

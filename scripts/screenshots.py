@@ -12,7 +12,6 @@ from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 from playwright.async_api import Page, async_playwright
 
-import monitor.cli  # noqa: F401  (registers the commands the app's modules expect)
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
 from monitor.web.accounts import Passwords

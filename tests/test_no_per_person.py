@@ -33,8 +33,8 @@ from sqlalchemy import select
 from monitor.alerts.commands import _digests
 from monitor.app import Runtime
 from monitor.cli import cli
+from monitor.demo import BUNDLED_SCENARIO
 from monitor.importer import import_file
-from monitor.service_commands import BUNDLED_SCENARIO
 from monitor.store.tables import alert_posts, alerts, digest_runs, incidents, posts, rumours
 from monitor.web.permissions import ROLES, access_for
 from tests.web.conftest import (

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import click
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.alerts import outbox
@@ -25,9 +25,8 @@ from monitor.alerts.render import london, make_environment
 from monitor.alerts.service import TABLES, build_notifiers, routing_path
 from monitor.alerts.silence_store import add_silence, expire_silence, load_silences
 from monitor.alerts.silences import SilenceError
-from monitor.cli_context import Context, pass_context
+from monitor.cli.context import Context, pass_context, with_store
 from monitor.config import ConfigError, Settings, resolve_home
-from monitor.store import db
 from monitor.store.tables import notifications
 
 T = TypeVar("T")
@@ -49,22 +48,10 @@ def _config(settings: Settings, path: Path | None = None) -> AlertConfig:
         raise click.ClickException(f"the routing file is not usable:\n{exc}") from None
 
 
-def _with_engine(settings: Settings, fn: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    async def main() -> T:
-        engine = db.create_engine(settings.database_url)
-        try:
-            async with engine.connect() as conn:
-                names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-            if not set(TABLES) <= names:
-                raise click.ClickException(
-                    f"the store at {settings.database_url} has no alert tables: "
-                    "run `monitor db upgrade`"
-                )
-            return await fn(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
+def _with_engine(
+    settings: Settings, fn: Callable[[AsyncEngine], Awaitable[T]], *, write: bool = False
+) -> T:
+    return with_store(settings, fn, write=write, needs=TABLES, what="alert")
 
 
 def _when(text: str | None) -> datetime:
@@ -247,7 +234,7 @@ def silence_add(
             )
 
     try:
-        silence_id = _with_engine(ctx.settings, run)
+        silence_id = _with_engine(ctx.settings, run, write=True)
     except (SilenceError, MatcherError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"silence {silence_id} until {london(ends)}")
@@ -292,7 +279,7 @@ def silence_expire(ctx: Context, silence_id: int, by: str, reason: str) -> None:
             await expire_silence(conn, silence_id, by=by, reason=reason, now=datetime.now(UTC))
 
     try:
-        _with_engine(ctx.settings, run)
+        _with_engine(ctx.settings, run, write=True)
     except SilenceError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"silence {silence_id} expired")
@@ -424,4 +411,9 @@ def digest_send(ctx: Context, name: str, at: str | None, wait: float) -> None:
                 await asyncio.sleep(1)
         return "claimed and queued; the running service will finish delivering it"
 
-    click.echo(_with_engine(settings, run))
+    click.echo(_with_engine(settings, run, write=True))
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(alerts_group)
+    cli.add_command(digest_group)

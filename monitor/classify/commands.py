@@ -14,7 +14,7 @@ import click
 
 from monitor.classify.labels import decide_stance
 from monitor.classify.runtime import feature_variant, graph_dir
-from monitor.cli import pass_context
+from monitor.cli.context import pass_context
 
 # Lines scored per call when reading stdin: large enough to fill sorted batches.
 STDIN_CHUNK = 512
@@ -224,4 +224,6 @@ def eval_command(
         click.echo(format_table(result) + "\n" + format_suites(result))
 
 
-COMMANDS: tuple[click.Command, ...] = (classify_command, train_command, eval_command)
+def register(cli: click.Group) -> None:
+    for command in (classify_command, train_command, eval_command):
+        cli.add_command(command)

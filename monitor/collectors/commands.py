@@ -5,23 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import click
 
+from monitor.cli.context import Context, pass_context
 from monitor.collectors.common import CheckResult
 from monitor.collectors.config import SourceConfig, SourcesError, describe, load_sources
 from monitor.collectors.registry import platform_of
 from monitor.collectors.runner import build_collector
 from monitor.types import RawPost
-
-if TYPE_CHECKING:
-    from monitor.cli import Context
-
-# click.pass_obj hands over the cli group's Context; importing monitor.cli's decorator here would
-# make an import cycle that type checkers cannot follow.
-pass_context = click.pass_obj
 
 
 def _config_file() -> Path | None:
@@ -177,3 +171,7 @@ def check(ctx: Context, names: tuple[str, ...], timeout: float) -> None:
     click.echo(table(["NAME", "KIND", "RESULT", "DETAIL"], rows))
     if not all(r.ok for _, r in results):
         raise SystemExit(1)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(sources)

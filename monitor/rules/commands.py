@@ -6,10 +6,10 @@ import asyncio
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from monitor.cli.context import Context, pass_context
 from monitor.config import ConfigError, resolve_home
 from monitor.rules.engine import RuleSet
 from monitor.rules.examples import Scorer, example_post, explain_post, run_examples
@@ -17,13 +17,6 @@ from monitor.rules.loader import load_ruleset
 from monitor.rules.normalise import make_doc
 from monitor.rules.schema import Example, PackError, Problem, fold_name
 from monitor.types import PlaceMatch
-
-if TYPE_CHECKING:
-    from monitor.cli import Context
-
-# click.pass_obj hands over the cli group's Context; importing monitor.cli's own decorator here
-# would make an import cycle that type checkers cannot follow.
-pass_context = click.pass_obj
 
 _rules_dir_option = click.option(
     "--rules-dir",
@@ -249,3 +242,7 @@ def explain_command(
         f"\n{len(fired)} rule(s) fire"
         + (f"; {others} other rules need words this post does not have" if others else "")
     )
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(rules_group)

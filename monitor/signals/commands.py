@@ -15,23 +15,19 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.cli.context import Context, pass_context, with_store
+from monitor.config import Settings
 from monitor.privacy.postref import post_ref
 from monitor.signals.config import SignalsConfig
 from monitor.signals.counter import counter_effect
 from monitor.signals.rumours import STATUSES, StatusError, check_status
-from monitor.store import db
 from monitor.store import signals as store
 
-if TYPE_CHECKING:
-    from monitor.cli import Context
-
-# click.pass_obj hands over the cli group's Context (importing monitor.cli here would be a cycle).
-pass_context = click.pass_obj
 T = TypeVar("T")
 
 
@@ -39,20 +35,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _run(url: str, work: Callable[[AsyncConnection], Awaitable[T]], *, write: bool = False) -> T:
-    async def main() -> T:
-        engine = db.create_engine(url)
-        try:
-            if write:
-                async with engine.begin() as conn:
-                    return await work(conn)
-            async with engine.connect() as conn:
+def _run(
+    settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]], *, write: bool = False
+) -> T:
+    """`work` on one connection (one transaction when it writes; see `with_store`)."""
+
+    async def on_connection(engine: AsyncEngine) -> T:
+        if write:
+            async with engine.begin() as conn:
                 return await work(conn)
-        finally:
-            await engine.dispose()
+        async with engine.connect() as conn:
+            return await work(conn)
 
     try:
-        return asyncio.run(main())
+        return with_store(settings, on_connection, write=write)
     except store.SignalsMissing as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -108,7 +104,7 @@ def levels_command(ctx: Context, kind: str | None, show_all: bool, as_json: bool
         await store.require_tables(conn)
         return await store.list_levels(conn, kind, 0 if show_all else 1)
 
-    rows = _run(ctx.settings.database_url, work)
+    rows = _run(ctx.settings, work)
     if as_json:
         click.echo(_json(rows))
         return
@@ -146,7 +142,7 @@ def changes_command(ctx: Context, area: str | None, limit: int, as_json: bool) -
         await store.require_tables(conn)
         return await store.list_level_changes(conn, area, limit)
 
-    rows = _run(ctx.settings.database_url, work)
+    rows = _run(ctx.settings, work)
     if as_json:
         click.echo(_json(rows))
         return
@@ -169,7 +165,7 @@ def rumours_command(ctx: Context, status: str | None, limit: int, as_json: bool)
         await store.require_tables(conn)
         return await store.list_rumours(conn, status, limit)
 
-    rows = _run(ctx.settings.database_url, work)
+    rows = _run(ctx.settings, work)
     if as_json:
         click.echo(_json(rows))
         return
@@ -238,7 +234,7 @@ def show_command(ctx: Context, rumour_id: int, as_json: bool) -> None:
             "pending": len(await store.pending(conn, rumour_id, limit=1000)),
         }
 
-    data = _run(ctx.settings.database_url, work)
+    data = _run(ctx.settings, work)
     if as_json:
         click.echo(_json(data))
         return
@@ -276,7 +272,7 @@ def register_command(ctx: Context, claim_text: str, by: str | None) -> None:
         await store.require_tables(conn)
         return await store.register_claim(conn, text, _who(by), _now())
 
-    claim_id = _run(ctx.settings.database_url, work, write=True)
+    claim_id = _run(ctx.settings, work, write=True)
     click.echo(
         f"claim {claim_id} registered. The running pipeline takes it up at its next batch: it "
         "adopts a live cluster that already matches the claim, or starts a rumour of its own."
@@ -303,7 +299,7 @@ def status_command(ctx: Context, rumour_id: int, status: str, by: str | None) ->
         await store.set_status(conn, rumour_id, status, _now())
         return str(row["status"])
 
-    before = _run(ctx.settings.database_url, work, write=True)
+    before = _run(ctx.settings, work, write=True)
     click.echo(f"r{rumour_id}: {before} → {status} (by {_who(by)})")
 
 
@@ -345,7 +341,7 @@ def counter_command(
             await store.set_status(conn, rumour_id, "countering", now)
         return counter_id
 
-    counter_id = _run(ctx.settings.database_url, work, write=True)
+    counter_id = _run(ctx.settings, work, write=True)
     click.echo(f"counter message {counter_id} linked to r{rumour_id}")
 
 
@@ -367,7 +363,7 @@ def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) 
         await audit.record(conn, _who(by), "view_pending_posts", purpose, detail, _now())
         return rows
 
-    rows = _run(ctx.settings.database_url, work, write=True)
+    rows = _run(ctx.settings, work, write=True)
     for r in rows:
         click.echo(
             f"{post_ref(r['post_id'])}  similarity {r['similarity']:.2f}  {_cell(r['created_at'])}"
@@ -402,7 +398,7 @@ def confirm_command(
             )
         return done
 
-    done = _run(ctx.settings.database_url, work, write=True)
+    done = _run(ctx.settings, work, write=True)
     verb = "rejected" if reject else "confirmed"
     click.echo(f"{done} of {len(post_ids)} posts {verb} for r{rumour_id}")
 
@@ -456,7 +452,7 @@ def events_command(
     stories found, false items per week, minutes from a story's first post to its item,
     claim-cluster purity and levels raised by solidarity or counter-speech waves."""
     from monitor.classify.data import default_data_dir
-    from monitor.service_commands import BUNDLED_SCENARIO
+    from monitor.demo import BUNDLED_SCENARIO
     from monitor.signals.event_streams import evaluate_all
     from monitor.signals.events import ITEM_UNIT, table
 
@@ -500,3 +496,11 @@ def events_command(
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(safe(table(results)))
+
+
+def register(cli: click.Group) -> None:
+    """`monitor signals`, and `monitor eval events` once `eval` (the classifier's) is there."""
+    cli.add_command(signals_group)
+    scoring = cli.commands.get("eval")
+    if isinstance(scoring, click.Group):
+        scoring.add_command(events_command)

@@ -2,39 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor import audit
-from monitor.cli import Context
-from monitor.store import db
+from monitor.cli.context import Context, pass_context, with_store
+from monitor.config import Settings
+from monitor.store.tables import users as users_table
 from monitor.web import accounts, sessions
 from monitor.web.permissions import ROLES
 
 T = TypeVar("T")
-# Made here rather than imported: monitor.cli imports this module, and mypy cannot infer an
-# imported decorator's type across that cycle.
-pass_context = click.make_pass_decorator(Context)
 
 
-def _run(url: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    async def main() -> T:
-        engine = db.create_engine(url)
-        try:
-            await db.upgrade(engine)
-            async with engine.begin() as conn:
-                return await work(conn)
-        finally:
-            await engine.dispose()
+def _run(
+    settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]], *, write: bool = True
+) -> T:
+    """`work` in one transaction; a listing reads the store as it is (see `with_store`)."""
+
+    async def in_transaction(engine: AsyncEngine) -> T:
+        async with engine.begin() as conn:
+            return await work(conn)
 
     try:
-        return asyncio.run(main())
+        return with_store(
+            settings, in_transaction, write=write, needs=(users_table.name,), what="account"
+        )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -49,13 +47,9 @@ def _password(env_name: str | None) -> str:
     return typed
 
 
-def _users() -> None:
+@click.group("users")
+def users_group() -> None:
     """Local accounts for the web UI (argon2 hashes; no default passwords)."""
-
-
-# Annotated, not decorated: monitor.cli imports this name inside an import cycle, where mypy
-# cannot infer a decorated function's type.
-users_group: click.Group = click.group("users")(_users)
 
 
 @users_group.command("add")
@@ -77,7 +71,7 @@ def add_command(ctx: Context, name: str, role: str, password_env: str | None) ->
         await accounts.add_user(conn, accounts.Passwords(), name, role, password, now)
         await audit.record(conn, "cli", "user_added", None, {"user": name, "role": role}, now)
 
-    _run(ctx.settings.database_url, work)
+    _run(ctx.settings, work)
     click.echo(f"added {name} ({role})")
 
 
@@ -89,7 +83,7 @@ def list_command(ctx: Context) -> None:
     async def work(conn: AsyncConnection) -> list[accounts.User]:
         return await accounts.list_users(conn)
 
-    for user in _run(ctx.settings.database_url, work):
+    for user in _run(ctx.settings, work, write=False):
         click.echo(f"{user.username:<24} {user.role:<8} {'disabled' if user.disabled else ''}")
 
 
@@ -103,7 +97,7 @@ def _set_disabled(ctx: Context, name: str, disabled: bool) -> None:
         await audit.record(conn, "cli", action, None, {"user": name}, now)
         return ended
 
-    ended = _run(ctx.settings.database_url, work)
+    ended = _run(ctx.settings, work)
     state = "disabled" if disabled else "enabled"
     click.echo(f"{name} {state}" + (f"; {ended} session(s) ended" if ended else ""))
 
@@ -138,5 +132,9 @@ def password_command(ctx: Context, name: str, password_env: str | None) -> None:
         await sessions.end_all_for(conn, name)
         await audit.record(conn, "cli", "user_password_set", None, {"user": name}, now)
 
-    _run(ctx.settings.database_url, work)
+    _run(ctx.settings, work)
     click.echo(f"password set for {name}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(users_group)

@@ -3,36 +3,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import re
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor import audit, governance, retention
-from monitor.cli_context import Context, pass_context
-from monitor.config import Settings, resolve_home
-from monitor.store import db
+from monitor.cli.context import Context, pass_context, with_store
+from monitor.config import resolve_home
+from monitor.store.tables import audit_events, governance_register
 
-T = TypeVar("T")
-
-
-def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    async def main() -> T:
-        engine = db.create_engine(settings.database_url)
-        try:
-            await db.upgrade(engine)
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
+_AUDIT = (audit_events.name,)
+_GOVERNANCE = (governance_register.name,)
 
 
 def _who() -> str:
@@ -59,9 +45,10 @@ def purge_command(ctx: Context, dry_run: bool) -> None:
     settings = ctx.settings
     policy = retention.Policy.from_settings(settings)
     now = datetime.now(UTC)
-    report = _with_engine(
+    report = with_store(
         settings,
         lambda e: retention.purge(e, policy, now, dry_run=dry_run, actor=f"cli:{_who()}"),
+        write=True,
     )
     verb = "would purge" if dry_run else "purged"
     click.echo(
@@ -128,7 +115,7 @@ def erase_command(ctx: Context, posts: tuple[str, ...], reason: str) -> None:
         await retention.checkpoint(engine)
         return len(ids), erased
 
-    found, erased = _with_engine(ctx.settings, work)
+    found, erased = with_store(ctx.settings, work, write=True)
     click.echo(
         f"{len(posts)} requested, {found} found, text erased from {erased} "
         "(the rest were already purged); recorded in the audit log"
@@ -186,7 +173,7 @@ def audit_verify(ctx: Context, expect_head: str | None) -> None:
                     problems.append(f"{source} ({count}:{digest[:12]}...): {why}")
             return problems, await audit.head(conn)
 
-    problems, (count, newest) = _with_engine(settings, work)
+    problems, (count, newest) = with_store(settings, work, write=False, needs=_AUDIT, what="audit")
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
@@ -207,7 +194,7 @@ def audit_head(ctx: Context) -> None:
         async with engine.connect() as conn:
             return await audit.head(conn)
 
-    count, newest = _with_engine(ctx.settings, work)
+    count, newest = with_store(ctx.settings, work, write=False, needs=_AUDIT, what="audit")
     click.echo(f"{count}:{newest}")
 
 
@@ -231,7 +218,7 @@ def governance_list(ctx: Context) -> None:
         async with engine.connect() as conn:
             return await governance.load_register(conn)
 
-    register = _with_engine(settings, work)
+    register = with_store(settings, work, write=False, needs=_GOVERNANCE, what="governance")
     names = sorted({s.id for s in subjects} | set(register))
     lapsed = 0
     for name in names:
@@ -292,7 +279,7 @@ def governance_approve(
             )
 
     try:
-        approval = _with_engine(settings, work)
+        approval = with_store(settings, work, write=True)
     except governance.GovernanceError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
@@ -312,9 +299,6 @@ def governance_purposes() -> None:
         click.echo(f"  - {text}")
 
 
-COMMANDS: tuple[click.Command, ...] = (
-    purge_command,
-    erase_command,
-    audit_group,
-    governance_group,
-)
+def register(cli: click.Group) -> None:
+    for command in (purge_command, erase_command, audit_group, governance_group):
+        cli.add_command(command)

@@ -10,10 +10,12 @@ import asyncio
 import json
 
 import click
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.app import open_runtime
-from monitor.cli_context import Context, pass_context
-from monitor.store import db, quarantine
+from monitor.cli.context import Context, pass_context, with_store
+from monitor.store import quarantine
+from monitor.store.tables import quarantine as quarantine_table
 
 
 @click.group("quarantine")
@@ -28,16 +30,13 @@ def quarantine_group() -> None:
 def quarantine_list(ctx: Context, as_json: bool, limit: int) -> None:
     """List quarantined records: stage, error, attempts (never an author, id or link)."""
 
-    async def main() -> tuple[list[quarantine.Entry], int]:
-        engine = db.create_engine(ctx.settings.database_url)
-        try:
-            await db.upgrade(engine)
-            async with engine.connect() as conn:
-                return await quarantine.entries(conn, limit=limit), await quarantine.count(conn)
-        finally:
-            await engine.dispose()
+    async def work(engine: AsyncEngine) -> tuple[list[quarantine.Entry], int]:
+        async with engine.connect() as conn:
+            return await quarantine.entries(conn, limit=limit), await quarantine.count(conn)
 
-    entries, total = asyncio.run(main())
+    entries, total = with_store(
+        ctx.settings, work, write=False, needs=(quarantine_table.name,), what="quarantine"
+    )
     for e in entries:
         shown = e.shown()
         if as_json:
@@ -71,3 +70,7 @@ def quarantine_retry(ctx: Context, ids: tuple[int, ...], retry_all: bool) -> Non
     done, failed = asyncio.run(main())
     click.echo(f"{done} went through, {failed} failed again and stay in the quarantine")
     raise SystemExit(1 if failed else 0)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(quarantine_group)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from monitor.alerts.digests import DigestService
 from monitor.app import ROLES, Runtime, open_runtime, role_parts
-from monitor.cli_context import Context, pass_context
+from monitor.cli.context import Context, pass_context
 from monitor.collectors.config import SourcesError, load_sources
 from monitor.config import (
     ConfigError,
@@ -25,13 +25,12 @@ from monitor.config import (
     setting_fields,
     setting_help,
 )
+from monitor.demo import BUNDLED_SCENARIO
 from monitor.demo.clock import ReplayClock, ReplaySink
 from monitor.importer import ImportReport, import_file
 from monitor.incidents import queries as incident_queries
 from monitor.pipeline import PipelineFailed
 from monitor.store import db, overview
-
-BUNDLED_SCENARIO = Path(__file__).parent / "data" / "demo" / "bradford-scenario.jsonl"
 
 
 @click.group("config")
@@ -396,3 +395,8 @@ def run_command(ctx: Context, role: str) -> None:
         return 0
 
     sys.exit(_run(main))
+
+
+def register(cli: click.Group) -> None:
+    for command in (config_group, db_group, import_command, demo_command, run_command):
+        cli.add_command(command)

@@ -1,0 +1,109 @@
+"""What every CLI command gets: the settings, loaded once from --config and MONITOR_*, and one
+way to open the store.
+
+Opening the store (`with_store`) follows one rule for every command:
+
+- a command that **writes** (`users add`, `governance approve`, `purge`, `erase`, silences,
+  rumour status ...) first brings the schema up to this version, as `monitor run` does, so it
+  works on a fresh install and never writes into an older schema;
+- a command that only **reads** (`audit verify`, `governance list`, `quarantine list`,
+  `alerts status`, `signals ...`) never creates or changes a store: a SQLite file that is not
+  there, or tables the command needs that are missing, stop it with one message naming
+  `monitor db upgrade`. A check such as `audit verify` must not answer "intact" about an empty
+  store it has just made at a mistyped path, and reading must not alter the schema under a
+  running service of another version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+if TYPE_CHECKING:  # imported when a command runs, not for `monitor --help`
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from monitor.config import Settings
+
+T = TypeVar("T")
+
+
+class Context:
+    """What every sub-command gets: the settings, loaded once from --config and MONITOR_*."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from monitor import audit
+            from monitor.config import ConfigError, load_settings
+
+            try:
+                self._settings = load_settings(self.config_path)
+                audit.configure(self._settings)  # key this process's audit events
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+            logging.basicConfig(
+                level=self._settings.log_level.upper(),
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )
+            # Libraries' routine chatter (each migration step, each job added) is noise to a
+            # user; their warnings still show.
+            for name in ("alembic", "apscheduler"):
+                logging.getLogger(name).setLevel(
+                    max(logging.WARNING, logging.getLogger().getEffectiveLevel())
+                )
+        return self._settings
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+class StoreNotReady(click.ClickException):
+    """A reading command found no store, or not the tables it needs."""
+
+
+def with_store(
+    settings: Settings,
+    work: Callable[[AsyncEngine], Awaitable[T]],
+    *,
+    write: bool,
+    needs: Collection[str] = (),
+    what: str = "",
+) -> T:
+    """Run `work` on an engine for the configured store and dispose of it after (see the module
+    doc for when the schema is migrated first). `needs` names tables a reading command cannot do
+    without, `what` says what they are ("alert", "signals") in the message."""
+    import asyncio
+
+    from monitor.store import db
+
+    url = settings.database_url
+    if not write:
+        missing_file = db.missing_sqlite_file(url)
+        if missing_file is not None:
+            raise StoreNotReady(f"no store at {missing_file} yet: run `monitor db upgrade`")
+
+    async def main() -> T:
+        engine = db.create_engine(url)
+        try:
+            if write:
+                await db.upgrade(engine)
+            elif needs:
+                absent = sorted(set(needs) - await db.table_names(engine))
+                if absent:
+                    raise StoreNotReady(
+                        f"the store at {url} has no {what + ' ' if what else ''}tables "
+                        f"({', '.join(absent)}): run `monitor db upgrade`"
+                    )
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())

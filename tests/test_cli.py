@@ -1,0 +1,84 @@
+"""The `monitor` command: areas register their own commands, loaded only when wanted, and one
+rule for opening the store."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import COMMANDS, LazyGroup, cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_each_summary_is_the_first_paragraph_of_its_commands_help() -> None:
+    ctx = click.Context(cli)
+    for name, lazy in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None, name
+        first = inspect.cleandoc(command.help or "").split("\n\n")[0].replace("\n", " ")
+        assert lazy.summary == first, f"{name}: the summary in monitor/cli/__init__.py differs"
+
+
+def test_help_imports_no_area_and_no_heavy_library() -> None:
+    probe = (
+        "import sys\n"
+        "from monitor.cli import cli\n"
+        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('monitor')))\n"
+        "print([m for m in ('sqlalchemy', 'aiohttp', 'numpy', 'pydantic', 'yaml', 'asyncio')"
+        " if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.splitlines()
+    assert out[-2] == "['monitor', 'monitor.cli', 'monitor.cli.context']"
+    assert out[-1] == "[]"
+    assert "governance  Who owns each monitored topic" in "\n".join(out)
+
+
+def test_eval_events_is_there_whichever_area_loaded_first() -> None:
+    group = LazyGroup("monitor", lazy=COMMANDS)
+    ctx = click.Context(group)
+    assert group.get_command(ctx, "signals") is not None  # signals first: no eval yet
+    scoring = group.get_command(ctx, "eval")
+    assert isinstance(scoring, click.Group) and "events" in scoring.commands
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("audit", "verify"), ("governance", "list"), ("quarantine", "list"), ("users", "list")],
+)
+def test_a_reading_command_never_creates_a_store(tmp_path: Path, args: tuple[str, ...]) -> None:
+    db = tmp_path / "typo.db"
+    env = {"MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "MONITOR_HOME": str(ROOT)}
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert result.exit_code == 1
+    assert f"no store at {db} yet: run `monitor db upgrade`" in result.output
+    assert not db.exists()
+
+
+def test_a_reading_command_names_the_tables_it_lacks(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    sqlite3.connect(db).close()  # a store file with none of this version's tables
+    env = {"MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "MONITOR_HOME": str(ROOT)}
+    result = CliRunner().invoke(cli, ["audit", "verify"], env=env)
+    assert result.exit_code == 1
+    assert "has no audit tables (audit_events): run `monitor db upgrade`" in result.output
+
+
+def test_a_writing_command_brings_the_schema_up_first(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    env = {"MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "MONITOR_HOME": str(ROOT)}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["purge"], env=env).exit_code == 0
+    verified = runner.invoke(cli, ["audit", "verify"], env=env)
+    assert verified.exit_code == 0 and "intact: 1 events" in verified.output
