@@ -15,11 +15,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-import yaml
+from pydantic import AfterValidator, StringConstraints
 
 from monitor.config import Settings
+from monitor.documents.schema import Document, DocumentError, Problem, Schema, validate
 from monitor.types import PlaceMatch
 
 PLACE_KINDS = ("neighbourhood", "landmark")
@@ -86,24 +87,65 @@ class Gazetteer:
     @classmethod
     def load(cls, path: Path) -> Gazetteer:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise GazetteerError(f"{path}: gazetteer file not found") from None
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise GazetteerError(f"{path}: not valid YAML: {exc}") from None
-        return _GazetteerReader(path).read(data)
+            return _GazetteerReader(Document.read(path, what="gazetteer file"), path).read()
+        except DocumentError as exc:
+            raise GazetteerError(str(exc)) from None
 
 
-# --- the YAML reader -------------------------------------------------------------------------
+# --- the file's schema -----------------------------------------------------------------------
 
-_NAME_KEYS = {"name", "aliases", "cased_aliases", "match_name", "match_case"}
-_KEYS = {
-    "top": {"district", "localities", "wards", "places", "not_places"},
-    "district": _NAME_KEYS | {"code"},
-    "locality": _NAME_KEYS | {"code", "wards"},
-    "ward": _NAME_KEYS | {"code"},
-    "place": _NAME_KEYS | {"kind", "ward", "locality", "at"},
-}
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Loc = tuple[str | int, ...]
+
+
+def _place_kind(kind: str) -> str:
+    if kind not in PLACE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(PLACE_KINDS)}")
+    return kind
+
+
+def _point(at: list[float]) -> list[float]:
+    if len(at) != 2 or not (-90 <= at[0] <= 90 and -180 <= at[1] <= 180):
+        raise ValueError("'at' must be [latitude, longitude]")
+    return at
+
+
+class _Named(Schema):
+    """The keys every named area or spot has: how it is written in posts."""
+
+    name: Text
+    aliases: list[Text] | None = None
+    cased_aliases: list[Text] | None = None
+    match_name: bool = True
+    match_case: bool = False
+
+
+class _District(_Named):
+    code: Text | None = None
+
+
+class _Locality(_Named):
+    code: Text | None = None
+    wards: list[Text] | None = None
+
+
+class _Ward(_Named):
+    code: Text
+
+
+class _PlaceEntry(_Named):
+    kind: Annotated[str, AfterValidator(_place_kind)]
+    ward: Text | None = None
+    locality: Text | None = None
+    at: Annotated[list[float], AfterValidator(_point)] | None = None
+
+
+class _GazetteerFile(Schema):
+    district: _District
+    localities: list[_Locality] | None = None
+    wards: list[_Ward] | None = None
+    places: list[_PlaceEntry] | None = None
+    not_places: list[Text] | None = None
 
 
 def _slug(text: str) -> str:
@@ -111,186 +153,61 @@ def _slug(text: str) -> str:
 
 
 class _GazetteerReader:
-    def __init__(self, path: Path) -> None:
+    """The schema checks each entry; this resolves the entries to places and checks what joins
+    them (wards in localities, places in wards, each name given to one place), reporting every
+    problem at once, each at its line."""
+
+    def __init__(self, doc: Document, path: Path) -> None:
+        self.doc = doc
         self.path = path
         self.gaz = path.stem
+        self.problems: list[Problem] = []
+        self.loc_of: dict[str, Loc] = {}  # place id -> where it is written
 
-    def fail(self, where: str, reason: str) -> GazetteerError:
-        return GazetteerError(f"{self.path}: {where}: {reason}")
+    def fail(self, loc: Loc, reason: str) -> None:
+        self.problems.append(self.doc.problem(loc, reason))
 
-    def mapping(self, value: object, where: str, kind: str) -> Mapping[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
-        unknown = sorted(set(value) - _KEYS[kind])
-        if unknown:
-            allowed = ", ".join(sorted(_KEYS[kind]))
-            raise self.fail(where, f"unknown key {unknown[0]!r} (allowed: {allowed})")
-        return value
-
-    def text(self, entry: Mapping[str, Any], key: str, where: str) -> str | None:
-        value = entry.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(where, f"{key!r} must be a non-empty string")
-        return value.strip()
-
-    def required(self, entry: Mapping[str, Any], key: str, where: str) -> str:
-        value = self.text(entry, key, where)
-        if value is None:
-            raise self.fail(where, f"{key!r} is required")
-        return value
-
-    def strings(self, entry: Mapping[str, Any], key: str, where: str) -> list[str]:
-        value = entry.get(key, [])
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise self.fail(where, f"{key!r} must be a list of non-empty strings")
-        return [v.strip() for v in value]
-
-    def flag(self, entry: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
-        value = entry.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(where, f"{key!r} must be true or false")
-        return value
-
-    def names_of(self, entry: Mapping[str, Any], place: Place, where: str) -> list[PlaceName]:
+    def names_of(self, entry: _Named, place: Place, loc: Loc) -> list[PlaceName]:
+        self.loc_of[place.id] = loc
         out: list[PlaceName] = []
-        if self.flag(entry, "match_name", where, True):
-            out.append(PlaceName(place.name, place, self.flag(entry, "match_case", where, False)))
-        out += [PlaceName(a, place) for a in self.strings(entry, "aliases", where)]
-        out += [PlaceName(a, place, True) for a in self.strings(entry, "cased_aliases", where)]
+        if entry.match_name:
+            out.append(PlaceName(place.name, place, entry.match_case))
+        out += [PlaceName(a, place) for a in entry.aliases or ()]
+        out += [PlaceName(a, place, True) for a in entry.cased_aliases or ()]
         if not out:
-            raise self.fail(where, "match_name is false and there are no aliases to match")
+            self.fail(loc, "match_name is false and there are no aliases to match")
         for n in out:
             if not _key(n.text):
-                raise self.fail(where, f"name {n.text!r} has no letters or digits")
+                self.fail(loc, f"name {n.text!r} has no letters or digits")
         return out
 
-    def entries(self, data: Mapping[str, Any], key: str) -> list[object]:
-        value = data.get(key) or []
-        if not isinstance(value, list):
-            raise self.fail(key, "expected a list")
-        return value
-
-    def read(self, data: object) -> Gazetteer:
-        top = self.mapping(data, "top level", "top")
-        names: list[PlaceName] = []
-
-        d = self.mapping(top.get("district"), "district", "district")
-        district_name = self.required(d, "name", "district")
+    def read(self) -> Gazetteer:
+        spec = validate(_GazetteerFile, self.doc)
+        d = spec.district
         district = Place(
             id=f"{self.gaz}/district",
-            name=district_name,
+            name=d.name,
             kind="district",
             ward=None,
             locality=None,
-            district=district_name,
-            code=self.text(d, "code", "district"),
+            district=d.name,
+            code=d.code,
         )
-        names += self.names_of(d, district, "district")
-
-        ward_locality: dict[str, str] = {}
-        localities: list[Place] = []
-        locality_entries: list[tuple[Mapping[str, Any], Place, str]] = []
-        for i, raw in enumerate(self.entries(top, "localities")):
-            where = f"localities[{i}]"
-            e = self.mapping(raw, where, "locality")
-            name = self.required(e, "name", where)
-            where = f"{where} ({name})"
-            code = self.text(e, "code", where)
-            loc = Place(
-                id=f"{self.gaz}/locality/{code or _slug(name)}",
-                name=name,
-                kind="locality",
-                ward=None,
-                locality=name,
-                district=district_name,
-                code=code,
-            )
-            for member in self.strings(e, "wards", where):
-                if member in ward_locality:
-                    raise self.fail(
-                        where, f"ward {member!r} is already in locality {ward_locality[member]!r}"
-                    )
-                ward_locality[member] = name
-            localities.append(loc)
-            locality_entries.append((e, loc, where))
-        locality_names = {loc.name for loc in localities}
-
-        wards: list[Place] = []
-        ward_entries: list[tuple[Mapping[str, Any], Place, str]] = []
-        for i, raw in enumerate(self.entries(top, "wards")):
-            where = f"wards[{i}]"
-            e = self.mapping(raw, where, "ward")
-            name = self.required(e, "name", where)
-            where = f"{where} ({name})"
-            code = self.required(e, "code", where)
-            if localities and name not in ward_locality:
-                raise self.fail(where, "ward is in no locality's 'wards' list")
-            wards.append(
-                Place(
-                    id=f"{self.gaz}/ward/{code}",
-                    name=name,
-                    kind="ward",
-                    ward=name,
-                    locality=ward_locality.get(name),
-                    district=district_name,
-                    code=code,
-                )
-            )
-            ward_entries.append((e, wards[-1], where))
-        if not wards:
-            raise self.fail("wards", "a gazetteer needs at least one ward")
-        ward_names = {w.name for w in wards}
-        missing = sorted(set(ward_locality) - ward_names)
-        if missing:
-            raise self.fail("localities", f"ward {missing[0]!r} is not in 'wards'")
-        self.unique([w.name for w in wards], "wards")
-        self.unique([w.id for w in wards], "wards (codes)")
-        self.unique([loc.name for loc in localities], "localities")
-        for e, place, where in (*locality_entries, *ward_entries):
-            names += self.names_of(e, place, where)
-
-        places: list[Place] = []
-        for i, raw in enumerate(self.entries(top, "places")):
-            where = f"places[{i}]"
-            e = self.mapping(raw, where, "place")
-            name = self.required(e, "name", where)
-            where = f"{where} ({name})"
-            kind = self.required(e, "kind", where)
-            if kind not in PLACE_KINDS:
-                raise self.fail(where, f"kind must be one of {', '.join(PLACE_KINDS)}")
-            ward = self.text(e, "ward", where)
-            locality = self.text(e, "locality", where)
-            if ward is not None and ward not in ward_names:
-                raise self.fail(where, f"unknown ward {ward!r}")
-            if locality is not None and locality not in locality_names:
-                raise self.fail(where, f"unknown locality {locality!r}")
-            if ward is not None and locality is not None and ward_locality.get(ward) != locality:
-                raise self.fail(where, f"ward {ward!r} is not in locality {locality!r}")
-            if ward is None and locality is None:
-                raise self.fail(where, "give the 'ward' it lies in (or its 'locality')")
-            place = Place(
-                id=f"{self.gaz}/{'hood' if kind == 'neighbourhood' else kind}/{_slug(name)}",
-                name=name,
-                kind=kind,
-                ward=ward,
-                locality=locality or (ward_locality.get(ward) if ward else None),
-                district=district_name,
-                at=self.point(e.get("at"), where),
-            )
-            places.append(place)
-            names += self.names_of(e, place, where)
-        self.unique([p.id for p in places], "places")
-
-        for i, raw in enumerate(self.entries(top, "not_places")):
-            if not isinstance(raw, str) or not _key(raw):
-                raise self.fail(f"not_places[{i}]", "must be a name")
-            names.append(PlaceName(raw.strip(), None))
-
+        names = self.names_of(d, district, ("district",))
+        localities, ward_locality = self.localities(spec.localities or [], d.name)
+        wards = self.wards(spec.wards or [], bool(localities), ward_locality, d.name)
+        for i, (e, loc) in enumerate(zip(spec.localities or [], localities, strict=True)):
+            names += self.names_of(e, loc, ("localities", i))
+        for i, (w, ward) in enumerate(zip(spec.wards or [], wards, strict=True)):
+            names += self.names_of(w, ward, ("wards", i))
+        places = self.places(spec.places or [], localities, wards, ward_locality, d.name, names)
+        for i, text in enumerate(spec.not_places or []):
+            if not _key(text):
+                self.fail(("not_places", i), "must be a name")
+            names.append(PlaceName(text, None))
         self.check_names(names)
+        if self.problems:
+            raise DocumentError(self.problems)
         return Gazetteer(
             name=self.gaz,
             path=self.path,
@@ -301,23 +218,106 @@ class _GazetteerReader:
             names=tuple(names),
         )
 
-    def point(self, value: object, where: str) -> tuple[float, float] | None:
-        if value is None:
-            return None
-        ok = (
-            isinstance(value, list)
-            and len(value) == 2
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-        )
-        if not ok or not (-90 <= value[0] <= 90 and -180 <= value[1] <= 180):  # type: ignore[index]
-            raise self.fail(where, "'at' must be [latitude, longitude]")
-        return (float(value[0]), float(value[1]))  # type: ignore[index]
+    def localities(
+        self, entries: Sequence[_Locality], district: str
+    ) -> tuple[list[Place], dict[str, str]]:
+        ward_locality: dict[str, str] = {}
+        localities: list[Place] = []
+        for i, e in enumerate(entries):
+            localities.append(
+                Place(
+                    id=f"{self.gaz}/locality/{e.code or _slug(e.name)}",
+                    name=e.name,
+                    kind="locality",
+                    ward=None,
+                    locality=e.name,
+                    district=district,
+                    code=e.code,
+                )
+            )
+            for member in e.wards or ():
+                if member in ward_locality:
+                    self.fail(
+                        ("localities", i, "wards"),
+                        f"ward {member!r} is already in locality {ward_locality[member]!r}",
+                    )
+                ward_locality.setdefault(member, e.name)
+        self.unique([loc.name for loc in localities], "localities", "name")
+        return localities, ward_locality
 
-    def unique(self, values: Sequence[str], where: str) -> None:
+    def wards(
+        self,
+        entries: Sequence[_Ward],
+        in_localities: bool,
+        ward_locality: dict[str, str],
+        district: str,
+    ) -> list[Place]:
+        wards: list[Place] = []
+        for i, w in enumerate(entries):
+            if in_localities and w.name not in ward_locality:
+                self.fail(("wards", i), "ward is in no locality's 'wards' list")
+            wards.append(
+                Place(
+                    id=f"{self.gaz}/ward/{w.code}",
+                    name=w.name,
+                    kind="ward",
+                    ward=w.name,
+                    locality=ward_locality.get(w.name),
+                    district=district,
+                    code=w.code,
+                )
+            )
+        if not wards:
+            self.fail(("wards",), "a gazetteer needs at least one ward")
+        missing = sorted(set(ward_locality) - {w.name for w in wards})
+        if missing:
+            self.fail(("localities",), f"ward {missing[0]!r} is not in 'wards'")
+        self.unique([w.name for w in wards], "wards", "name")
+        self.unique([w.id for w in wards], "wards", "code")
+        return wards
+
+    def places(
+        self,
+        entries: Sequence[_PlaceEntry],
+        localities: Sequence[Place],
+        wards: Sequence[Place],
+        ward_locality: dict[str, str],
+        district: str,
+        names: list[PlaceName],
+    ) -> list[Place]:
+        ward_names = {w.name for w in wards}
+        locality_names = {loc.name for loc in localities}
+        places: list[Place] = []
+        for i, e in enumerate(entries):
+            loc: Loc = ("places", i)
+            if e.ward is not None and e.ward not in ward_names:
+                self.fail((*loc, "ward"), f"unknown ward {e.ward!r}")
+            if e.locality is not None and e.locality not in locality_names:
+                self.fail((*loc, "locality"), f"unknown locality {e.locality!r}")
+            if e.ward and e.locality and ward_locality.get(e.ward) != e.locality:
+                self.fail(loc, f"ward {e.ward!r} is not in locality {e.locality!r}")
+            if e.ward is None and e.locality is None:
+                self.fail(loc, "give the 'ward' it lies in (or its 'locality')")
+            kind = "hood" if e.kind == "neighbourhood" else e.kind
+            place = Place(
+                id=f"{self.gaz}/{kind}/{_slug(e.name)}",
+                name=e.name,
+                kind=e.kind,
+                ward=e.ward,
+                locality=e.locality or (ward_locality.get(e.ward) if e.ward else None),
+                district=district,
+                at=(e.at[0], e.at[1]) if e.at else None,
+            )
+            places.append(place)
+            names += self.names_of(e, place, loc)
+        self.unique([p.id for p in places], "places", "name")
+        return places
+
+    def unique(self, values: Sequence[str], key: str, what: str) -> None:
         seen: set[str] = set()
-        for v in values:
+        for i, v in enumerate(values):
             if v in seen:
-                raise self.fail(where, f"{v!r} appears twice")
+                self.fail((key, i, what), f"{v!r} appears twice")
             seen.add(v)
 
     def check_names(self, names: Iterable[PlaceName]) -> None:
@@ -327,11 +327,11 @@ class _GazetteerReader:
         for group in by_key.values():
             places = {n.place.id: n.place for n in group if n.place is not None}
             if places and any(n.place is None for n in group):
-                raise self.fail("not_places", f"{group[0].text!r} also names a place")
+                self.fail(("not_places",), f"{group[0].text!r} also names a place")
             ranked = sorted(places.values(), key=lambda p: _SPECIFICITY[p.kind])
             if len(ranked) > 1 and _SPECIFICITY[ranked[0].kind] == _SPECIFICITY[ranked[1].kind]:
-                raise self.fail(
-                    "names",
+                self.fail(
+                    self.loc_of.get(ranked[1].id, ()),
                     f"{group[0].text!r} names both {ranked[0].id} and {ranked[1].id}; "
                     "qualify one of them",
                 )

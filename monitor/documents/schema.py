@@ -126,19 +126,22 @@ def _problems(model: type[BaseModel], doc: Document, errors: list[ErrorDetails])
             continue
         if error["type"] == "missing" and loc and isinstance(loc[-1], str):
             # The key is not in the file: say so at the mapping that lacks it.
-            problems.append(doc.problem(loc[:-1], f"`{loc[-1]}` is required"))
+            problems.append(doc.problem(loc[:-1], f"{loc[-1]!r} is required"))
             continue
         problems.append(doc.problem(loc, _reason(error)))
     for parent, keys in unknown.items():
         allowed = _fields_at(model, parent)
-        hint = ""
-        close = difflib.get_close_matches(keys[0], allowed, n=1) if allowed else []
-        if close:
-            hint = f" (did you mean {close[0]!r}?)"
-        elif allowed:
-            hint = f" (allowed: {', '.join(allowed)})"
-        message = f"unknown keys: {', '.join(map(repr, keys))}{hint}"
-        problems.append(Problem(doc.source, doc.line((*parent, keys[0])), _at(parent, message)))
+        for key in keys:
+            close = difflib.get_close_matches(key, allowed, n=1) if allowed else []
+            if close:
+                hint = f" (did you mean {close[0]!r}?)"
+            else:
+                hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+            problems.append(
+                Problem(
+                    doc.source, doc.line((*parent, key)), _at(parent, f"unknown key {key!r}{hint}")
+                )
+            )
     return problems
 
 
@@ -163,20 +166,29 @@ _REASONS = {
     "float_parsing": "must be a number",
     "list_type": "must be a list",
     "tuple_type": "must be a list",
-    "dict_type": "must be a mapping (key: value lines)",
-    "model_type": "must be a mapping (key: value lines)",
-    "model_attributes_type": "must be a mapping (key: value lines)",
     "date_type": "must be a date (YYYY-MM-DD)",
     "date_parsing": "must be a date (YYYY-MM-DD)",
     "date_from_datetime_inexact": "must be a date (YYYY-MM-DD), not a time",
 }
 
 
+_TYPE_NAMES = {
+    "str": "text",
+    "list": "a list",
+    "Seq": "a list",
+    "int": "a number",
+    "float": "a number",
+    "bool": "true/false",
+    "NoneType": "nothing",
+}
+
+
 def _reason(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    if kind == "missing":
-        return "is required"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        got = _TYPE_NAMES.get(type(error.get("input")).__name__, type(error.get("input")).__name__)
+        return f"expected a mapping (key: value lines), got {got}"
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", error["msg"]))
     if kind == "literal_error":

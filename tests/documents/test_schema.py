@@ -67,21 +67,23 @@ wards:
     watched: maybe
 """
     assert errors(text) == [
-        "places/example.yaml:4: wards[1]: unknown keys: 'alias' (did you mean 'aliases'?)",
+        "places/example.yaml:4: wards[1]: unknown key 'alias' (did you mean 'aliases'?)",
         "places/example.yaml:5: wards[2].name: must not be empty",
         "places/example.yaml:6: wards[2].size: 3 is odd; give an even number",
-        "places/example.yaml:7: wards[3]: `name` is required",
+        "places/example.yaml:7: wards[3]: 'name' is required",
         "places/example.yaml:7: wards[3].size: must be a whole number",
         "places/example.yaml:8: wards[3].watched: must be true or false",
     ]
 
 
 def test_a_missing_top_level_key_and_a_wrong_shape() -> None:
-    assert errors("wards: []\n") == ["places/example.yaml:1: `district` is required"]
+    assert errors("wards: []\n") == ["places/example.yaml:1: 'district' is required"]
     assert errors("district: X\nwards: {name: A}\n") == [
         "places/example.yaml:2: wards: must be a list"
     ]
-    assert errors("- a\n- b\n") == ["places/example.yaml:1: must be a mapping (key: value lines)"]
+    assert errors("- a\n- b\n") == [
+        "places/example.yaml:1: expected a mapping (key: value lines), got a list"
+    ]
 
 
 def test_yaml_mistakes_anchors_and_duplicate_keys_are_problems_with_lines() -> None:

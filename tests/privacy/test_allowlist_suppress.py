@@ -28,9 +28,10 @@ def test_shipped_allowlist_names_the_fictional_council_and_nobody_else() -> None
     [
         ({"accounts": [{"platform": "bluesky", "id": "x", "name": "Cllr Smith", "kind": "person"}]},
          "never a person"),
-        ({"accounts": [{"platform": "bluesky", "id": "x", "kind": "council"}]}, "`name`"),
+        ({"accounts": [{"platform": "bluesky", "id": "x", "kind": "council"}]},
+         "'name' is required"),
         ({"accounts": [{"platform": "bluesky", "id": "x", "name": "A", "kind": "news",
-                        "handle": "a"}]}, "unknown keys"),
+                        "handle": "a"}]}, "unknown key 'handle'"),
         ({"accounts": [{"platform": "b", "id": "x", "name": "A", "kind": "news"},
                        {"platform": "b", "id": "x", "name": "B", "kind": "news"}]}, "twice"),
         ({"people": []}, "accounts"),
