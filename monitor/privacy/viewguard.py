@@ -243,6 +243,22 @@ async def author_refs_for_rumour(conn: AsyncConnection, rumour_id: int) -> list[
     return list((await conn.execute(stmt)).scalars().all())
 
 
+async def author_refs_for_incident(conn: AsyncConnection, incident_id: int) -> list[str]:
+    """The pseudonymous authors of the posts an incident's page lists: its alerts' evidence
+    (allowlisted organisations left out)."""
+    stmt = (
+        select(posts.c.author_ref)
+        .select_from(
+            incident_alerts.join(
+                alert_posts, alert_posts.c.alert_id == incident_alerts.c.alert_id
+            ).join(posts, posts.c.id == alert_posts.c.post_id)
+        )
+        .where(incident_alerts.c.incident_id == incident_id, posts.c.author_name.is_(None))
+        .distinct()
+    )
+    return list((await conn.execute(stmt)).scalars().all())
+
+
 async def story_context(conn: AsyncConnection, context: str) -> str:
     """The story an evidence view belongs to: "alert:12" or "rumour:3" become the incident that
     holds the alert or follows the rumour ("incident:4", following merges); a view outside any
@@ -253,6 +269,8 @@ async def story_context(conn: AsyncConnection, context: str) -> str:
     number = int(text)
     if kind == "alert":
         stmt = select(incident_alerts.c.incident_id).where(incident_alerts.c.alert_id == number)
+    elif kind == "incident":
+        stmt = select(incidents.c.id).where(incidents.c.id == number)
     elif kind == "rumour":
         stmt = (
             select(incidents.c.id)

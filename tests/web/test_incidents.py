@@ -122,3 +122,43 @@ async def test_the_overview_counts_open_incidents_for_every_role(
     assert overview["open_incidents"] == 1  # a count only: no headline reaches liaison
     page = await (await client.get("/")).text()
     assert "Open incidents" in page and 'href="/incidents"' not in page
+
+
+async def test_the_incident_page_lists_its_posts_escaped_with_page_local_authors(
+    aiohttp_client: Any, app: web.Application, runtime: Runtime, users: dict[str, str]
+) -> None:
+    from markupsafe import escape
+    from sqlalchemy import select
+
+    from monitor.store.tables import audit_events, posts
+
+    await deliver(runtime, CALLS)
+    client, _ = await signed(aiohttp_client, app, "analyst")
+    (incident,) = (await (await client.get("/api/v1/incidents")).json())["incidents"]
+    detail = await (await client.get(f"/incidents/{incident['id']}")).text()
+    assert 'id="incident-posts"' in detail
+    # Every post is there, as text (escaped: "they're" comes out as "they&#39;re")...
+    async with runtime.engine.connect() as conn:
+        stored = (await conn.execute(select(posts.c.id, posts.c.text, posts.c.author_ref))).all()
+    shown = [r for r in stored if str(escape(r.text)) in detail]
+    assert len(shown) >= 5, detail
+    assert any("&#39;" in str(escape(r.text)) for r in shown)
+    # ... its authors numbered on this page only: never their pseudonym or platform id.
+    assert "author 1" in detail and "author 2" in detail
+    assert not any(r.author_ref in detail or r.id in detail for r in stored)
+    async with runtime.engine.connect() as conn:
+        last = (
+            await conn.execute(select(audit_events.c.detail).order_by(audit_events.c.id.desc()))
+        ).first()
+    assert last is not None and "posts_shown" in str(last.detail)
+
+
+async def test_comms_staff_see_a_rumours_posts_but_not_an_episodes(
+    aiohttp_client: Any, app: web.Application, runtime: Runtime, users: dict[str, str]
+) -> None:
+    await deliver(runtime, CALLS)
+    client, _ = await signed(aiohttp_client, app, "comms")
+    (incident,) = (await (await client.get("/api/v1/incidents")).json())["incidents"]
+    assert incident["family"] == "episode"
+    detail = await (await client.get(f"/incidents/{incident['id']}")).text()
+    assert 'id="incident-posts"' not in detail and "Centenary Square 7pm" not in detail

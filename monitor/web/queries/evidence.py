@@ -7,15 +7,30 @@ purpose and audits each view). No author reference leaves it: authors are counte
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.incidents.model import AlertFacts
 from monitor.privacy.postref import post_ref
-from monitor.store.tables import alert_posts, place_matches, post_labels, posts
+from monitor.store.tables import (
+    alert_posts,
+    alerts,
+    counter_messages,
+    incident_alerts,
+    incidents,
+    place_matches,
+    post_labels,
+    posts,
+)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def public_link(post_id: str, url: str | None) -> str | None:
@@ -105,3 +120,121 @@ async def alert_evidence(
         r["scores"] = dict(r["scores"] or {})
         r["flags"] = list(r["flags"] or [])
     return rows
+
+
+RESPONSE_WORDS = {
+    "counter": "counter message",
+    "deny": "denies or questions the claim",
+    "query": "denies or questions the claim",
+    "response": "response (calming, counter-speech or solidarity)",
+}
+
+
+def incident_posts_sync(
+    conn: Connection,
+    incident_id: int,
+    official_names: Collection[str] = (),
+    limit: int = 300,
+) -> list[dict[str, Any]]:
+    """The posts an incident's page lists, oldest first: its alerts' evidence and the posts
+    that answer it (its claim cluster's denials and questions, public organisations' counter
+    messages), each marked as telling the story or as a response, with which alerts hold it.
+
+    Authors appear only as labels local to this page ("author 1", "author 2", in order of
+    first post), so a reader sees whether a story is many people or a few repeating
+    themselves, and nothing links them to another page; allowlisted public organisations
+    are named. Post text is returned raw: the template escapes it."""
+    from monitor.incidents import store as incident_store
+    from monitor.incidents.responses import is_counter_message, is_response, words
+
+    holders: dict[str, list[int]] = defaultdict(list)
+    excerpts: dict[str, str] = {}
+    alert_ids = []
+    cluster = None
+    row = conn.execute(select(incidents.c.cluster).where(incidents.c.id == incident_id)).first()
+    if row is not None:
+        cluster = row.cluster
+    for r in conn.execute(
+        select(alert_posts.c.alert_id, alert_posts.c.post_id, alert_posts.c.excerpt)
+        .select_from(
+            alert_posts.join(incident_alerts, incident_alerts.c.alert_id == alert_posts.c.alert_id)
+        )
+        .where(incident_alerts.c.incident_id == incident_id)
+    ):
+        holders[r.post_id].append(int(r.alert_id))
+        if r.excerpt and r.post_id not in excerpts:
+            excerpts[r.post_id] = r.excerpt
+        alert_ids.append(int(r.alert_id))
+    facts = incident_store.load_posts(conn, sorted(holders), official_names)
+    answers: list[Any] = []
+    if cluster is not None or official_names:
+        alert_facts = [
+            AlertFacts(
+                id=int(a.id),
+                key=a.key,
+                labels={},
+                summary="",
+                status=a.status,
+                first_seen=_aware(a.first_seen),
+                last_seen=_aware(a.last_seen),
+            )
+            for a in conn.execute(
+                select(
+                    alerts.c.id, alerts.c.key, alerts.c.status, alerts.c.first_seen,
+                    alerts.c.last_seen,
+                ).where(alerts.c.id.in_(sorted(set(alert_ids))))
+            )
+        ]  # fmt: skip
+        members, officials = incident_store.load_answers(
+            conn, [cluster] if cluster is not None else [], alert_facts, official_names
+        )
+        answers = [*members.get(cluster, []), *officials] if cluster is not None else officials
+    counter_texts = [
+        words(t)
+        for (t,) in conn.execute(
+            select(counter_messages.c.text).where(counter_messages.c.text.is_not(None))
+        )
+    ]
+    shown = dict(facts)
+    for p in answers:
+        if p.id not in shown and is_response(p, counter_texts):
+            shown[p.id] = p
+    ordered = sorted(shown.values(), key=lambda p: (p.at, p.id))[:limit]
+    extra = {
+        r.id: r
+        for r in conn.execute(
+            select(posts.c.id, posts.c.platform, posts.c.language, posts.c.author_name).where(
+                posts.c.id.in_([p.id for p in ordered])
+            )
+        )
+    }
+    names: dict[str, str] = {}
+    out = []
+    for p in ordered:
+        meta = extra.get(p.id)
+        official = meta.author_name if meta is not None and p.official else None
+        if official:
+            who = official
+        else:
+            who = names.setdefault(p.author, f"author {len(names) + 1}")
+        response = None
+        if is_response(p, counter_texts):
+            if is_counter_message(p, counter_texts):
+                response = RESPONSE_WORDS["counter"]
+            else:
+                response = RESPONSE_WORDS.get(p.stance, RESPONSE_WORDS["response"])
+        out.append(
+            {
+                "ref": post_ref(p.id),
+                "created_at": p.at,
+                "platform": meta.platform if meta is not None else None,
+                "language": meta.language if meta is not None else None,
+                "text": excerpts.get(p.id) or p.text,
+                "places": [w.name for w in p.places],
+                "author": who,
+                "official": bool(official),
+                "response": response,
+                "alerts": sorted(set(holders.get(p.id, []))),
+            }
+        )
+    return out

@@ -23,9 +23,11 @@ from monitor.incidents.stage import IncidentStage
 from monitor.store import languages as language_store
 from monitor.store.tables import counter_messages
 from monitor.web.params import parse_id, path_id
+from monitor.web.queries import evidence as evidence_queries
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit, require_session
 from monitor.web.views.api import reply
+from monitor.web.views.justify import guard_evidence
 
 routes = web.RouteTableDef()
 
@@ -111,15 +113,43 @@ async def incidents_page(request: web.Request) -> web.Response:
     )
 
 
+# Who sees an incident's posts: those who may open an alert's evidence, and comms staff for a
+# rumour's (they see its posts on the rumour board already), never an episode's.
+POST_ROLES = frozenset({"admin", "analyst"})
+
+
+async def _posts(request: web.Request, incident: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The incident's posts as its page lists them (None: not for this user), after the
+    repeated-viewing guard and the platform re-check of its alerts' old posts."""
+    role = require_session(request).user.role
+    if role not in POST_ROLES and not (role == "comms" and incident.get("family") == "rumour"):
+        return None
+    await guard_evidence(request, f"incident:{incident['id']}")
+    rt = request.app[RUNTIME]
+    if rt.recheck is not None:  # old posts deleted or hidden on their platform are purged first
+        await rt.recheck.verify_alerts(
+            [a["id"] for a in incident["alerts"]], request.app[WEB].clock()
+        )
+    official = IncidentStage.from_settings(rt.settings, rt.home).official_names
+    async with rt.engine.connect() as conn:
+        rows = await conn.run_sync(
+            evidence_queries.incident_posts_sync, int(incident["id"]), official
+        )
+    note_audit(request, posts_shown=len(rows))
+    return rows
+
+
 @routes.get("/incidents/{incident_id}", name="incident")
 async def incident_page(request: web.Request) -> web.Response:
     incident = await _one(request)
+    posts = await _posts(request, incident)
     done = request.query.get("done", "")
     return page(
         request,
         "incident.html",
         title=f"Incident {incident['id']}",
         incident=incident,
+        posts=posts,
         message=MESSAGES.get(done),
         problem=request.query.get("problem", "")[:300] or None,
     )

@@ -26,11 +26,13 @@ routes = web.RouteTableDef()
 async def _refs(request: web.Request, context: str) -> list[str]:
     kind, _, text = context.partition(":")
     number = parse_id(text)
-    if kind not in ("alert", "rumour") or number is None:
+    if kind not in ("alert", "rumour", "incident") or number is None:
         raise web.HTTPNotFound(text="no such evidence")
     async with request.app[RUNTIME].engine.connect() as conn:
         if kind == "alert":
             return await viewguard.author_refs_for_alert(conn, number)
+        if kind == "incident":
+            return await viewguard.author_refs_for_incident(conn, number)
         return await viewguard.author_refs_for_rumour(conn, number)
 
 
