@@ -170,3 +170,11 @@ async def authenticate(
     if row is None or not ok or row.disabled:
         return None
     return User(row.username, row.role)
+
+
+async def set_role(conn: AsyncConnection, username: str, role: str) -> None:
+    if role not in ROLES:
+        raise AccountError(f"role {role!r}: choose one of {', '.join(ROLES)}")
+    done = await conn.execute(update(users).where(users.c.username == username).values(role=role))
+    if not done.rowcount:
+        raise AccountError(f"no user {username!r}")

@@ -562,6 +562,51 @@ BACKTEST: Schema = {
 
 def admin_paths() -> dict[str, Any]:
     return {
+        "/api/v1/governance": {
+            "get": _admin_op(
+                "api_governance",
+                "Each monitored subject (rule pack, gazetteer): owner, purpose, review date, state",
+                OBJECT,
+            )
+        },
+        "/api/v1/governance/approve": {
+            "post": _admin_op(
+                "api_governance_approve",
+                "Approve or re-approve a subject until its next review (as `monitor governance "
+                "approve`; the approver is the signed-in admin)",
+                OBJECT,
+                parameters=[CSRF],
+                requestBody=_body(
+                    {
+                        "subject": {"type": "string", "examples": ["pack:tension"]},
+                        "owner": {"type": "string"},
+                        "purpose": {"type": "string"},
+                        "days": {"type": "integer", "minimum": 1, "maximum": 366},
+                        "note": {"type": "string"},
+                    },
+                    ["subject", "owner", "purpose"],
+                ),
+            )
+        },
+        "/api/v1/users": {
+            "get": _admin_op("api_users", "Staff accounts and their roles", OBJECT),
+            "post": _admin_op(
+                "api_user_change",
+                "Add an account, or set one's role or password, or disable or enable it (role, "
+                "password and disabling end its sessions)",
+                OBJECT,
+                parameters=[CSRF],
+                requestBody=_body(
+                    {
+                        "action": {"enum": ["add", "role", "password", "disable", "enable"]},
+                        "username": {"type": "string"},
+                        "role": {"enum": ["admin", "analyst", "comms", "liaison"]},
+                        "password": {"type": "string", "minLength": 12},
+                    },
+                    ["action", "username"],
+                ),
+            ),
+        },
         "/api/v1/admin/rules/{pack}/{file}": {
             "get": _admin_op(
                 "api_rule_file",

@@ -157,6 +157,15 @@ ROUTES: dict[str, Access] = {
     "api_rule_validate": ADMIN,
     "api_rule_backtest": Access(_roles("admin"), evidence=True),
     "api_rule_publish": ADMIN,
+    # governance approvals and staff accounts (monitor/web/views/people.py)
+    "governance": ADMIN,
+    "governance_approve": ADMIN,
+    "users": ADMIN,
+    "user_change": ADMIN,
+    "api_governance": ADMIN,
+    "api_governance_approve": ADMIN,
+    "api_users": ADMIN,
+    "api_user_change": ADMIN,
 }
 
 DENY = Access(frozenset())

@@ -15,6 +15,7 @@ from monitor.web.views import (
     incidents,
     ingest,
     justify,
+    people,
     quarantine,
     queue,
     rule_editor,
@@ -46,4 +47,5 @@ def all_routes() -> list[web.RouteTableDef]:
         silences.routes,
         sources_admin.routes,
         rule_editor.routes,
+        people.routes,
     ]
