@@ -228,10 +228,11 @@ async def save_rumours(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]])
     if not rows:
         return
     stmt = _insert(conn, rumours)
-    keep = {"id", "created_at", "revision", "status", "closed_at"}
+    guarded = ("status", "closed_at", "merged_into")  # a person's merge stands too
+    keep = {"id", "created_at", "revision", *guarded}
     columns = [c for c in rows[0] if c not in keep]
     set_: dict[str, Any] = {c: getattr(stmt.excluded, c) for c in columns}
-    for c in ("status", "closed_at"):
+    for c in (g for g in guarded if g in rows[0]):
         set_[c] = case(
             (rumours.c.revision == stmt.excluded.revision, getattr(stmt.excluded, c)),
             else_=getattr(rumours.c, c),

@@ -459,6 +459,11 @@ rumours = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("closed_at", UtcDateTime(), nullable=True),
+    # Comms staff's triage (monitor/signals/triage.py): who is on it, and their own finding on
+    # the claim (the classifier never says whether a claim is false). The stage never writes these.
+    Column("assignee", String(100), nullable=True),
+    Column("verdict", String(20), nullable=True),  # unverified | false | misleading | true
+    Column("verdict_note", Text, nullable=True),
     Index("ix_rumours_status", "status"),
 )
 
@@ -634,6 +639,20 @@ counter_plans = Table(
     Column("published_url", Text, nullable=True),
     Column("counter_message_id", Integer, nullable=True),
     Index("ix_counter_plans_rumour_id", "rumour_id"),
+)
+
+# A counter message's text in another language (one row per plan and language), so that the
+# communities it is for can read it in their own; the plan's draft is the English original.
+counter_versions = Table(
+    "counter_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plan_id", Integer, ForeignKey("counter_plans.id", ondelete="CASCADE"), nullable=False),
+    Column("language", String(20), nullable=False),  # BCP 47 tag, e.g. pl, ur, pa
+    Column("text", Text, nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("uq_counter_versions_plan_language", "plan_id", "language", unique=True),
 )
 
 # --- incidents: the unit a person reviews (monitor/incidents) -----------------------------------

@@ -168,3 +168,131 @@ def draft_against_published(
         )
         line.append(f"{round(i * slot + slot / 2, 2)},{round(height - published * scale, 2)}")
     return BaselineChart(width, height, tuple(bars), " ".join(line), float(top))
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    at: float  # x (time axis) or y (value axis) in the plot's own coordinates
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    x: float
+    y: float
+    width: float
+    height: float
+    part: str  # which series (a stance, a level): the CSS class colours it
+    label: str
+    href: str | None = None  # drill-down: the page with the posts behind this bar
+
+
+@dataclass(frozen=True, slots=True)
+class TimeChart:
+    """Stacked bars on a time axis with labelled ticks on both axes; `left` and `bottom` are
+    the margins the axis labels sit in (the plot is `width` x `height` inside them)."""
+
+    width: float
+    height: float
+    left: float
+    bottom: float
+    segments: tuple[Segment, ...]
+    markers: tuple[Marker, ...]
+    xticks: tuple[Tick, ...]
+    yticks: tuple[Tick, ...]
+    top: int
+    step_hours: int  # hours per bar
+
+    @property
+    def outer_width(self) -> float:
+        return self.left + self.width + 8
+
+    @property
+    def outer_height(self) -> float:
+        return self.height + self.bottom + 8
+
+
+TICK_STEPS = (1, 2, 3, 6, 12, 24, 48, 72, 168, 336, 720)
+
+
+def _tick_step(hours: int, most: int = 8) -> int:
+    return next((s for s in TICK_STEPS if hours / s <= most), TICK_STEPS[-1])
+
+
+def stacked_timeline(
+    points: Sequence[tuple[datetime, dict[str, int]]],
+    parts: Sequence[str],
+    markers: Sequence[tuple[datetime, str]] = (),
+    *,
+    step_hours: int = 1,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    link: str | None = None,
+    width: float = 640.0,
+    height: float = 140.0,
+) -> TimeChart | None:
+    """One stacked bar per `step_hours` from `start` (default: the first point) to `end`, parts
+    in the order given; time ticks in UK time (a day's name at midnight, else the hour).
+    `link`, with {start} and {end} in it, makes each bar a link to the posts behind it."""
+    if not points and start is None:
+        return None
+    step = timedelta(hours=step_hours)
+    first = start or min(t for t, _ in points)
+    last = end or max(t for t, _ in points)
+    slots = max(int((last - first) / step) + 1, 1)
+    slot = width / slots
+    totals = [sum(v.values()) for _, v in points]
+    top = max([*totals, 1])
+    scale = (height - 4) / top
+    segments = []
+    for t, values in points:
+        i = int((t - first) / step)
+        if not 0 <= i < slots:
+            continue
+        y = height
+        local = t.astimezone(LONDON)
+        href = None
+        if link is not None:
+            href = link.format(start=_iso(t), end=_iso(t + step))
+        for part in parts:
+            n = int(values.get(part, 0))
+            if n <= 0:
+                continue
+            h = n * scale
+            y -= h
+            segments.append(
+                Segment(
+                    round(i * slot, 2),
+                    round(y, 2),
+                    round(max(slot - 1, 0.5), 2),
+                    round(h, 2),
+                    part,
+                    f"{local:%a %d %b %H:00}: {n} {part}",
+                    href,
+                )
+            )
+    hours = slots * step_hours
+    every = max(_tick_step(hours), step_hours)
+    xticks = []
+    tick = first.astimezone(LONDON).replace(minute=0, second=0, microsecond=0)
+    while tick.hour % min(every, 24) and every <= 24:
+        tick += timedelta(hours=1)
+    while tick <= last + step:
+        x = (tick - first) / step * slot
+        if 0 <= x <= width:
+            label = f"{tick:%a %d %b}" if tick.hour == 0 or every >= 24 else f"{tick:%H:00}"
+            xticks.append(Tick(round(x, 2), label))
+        tick += timedelta(hours=every)
+    yticks = tuple(Tick(round(height - v * scale, 2), str(v)) for v in sorted({0, top // 2, top}))
+    marks = []
+    for t, label in markers:
+        if first <= t <= last + step:
+            marks.append(Marker(round((t - first) / step * slot, 2), label))
+    return TimeChart(
+        width, height, 40.0, 30.0, tuple(segments), tuple(marks), tuple(xticks), yticks, top,
+        step_hours,
+    )  # fmt: skip
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(LONDON).isoformat(timespec="minutes")

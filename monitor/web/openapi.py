@@ -158,6 +158,15 @@ QID = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "i
 IID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
+def _rumour_change(
+    route: str, summary: str, properties: Schema, required: list[str], *, rid: bool = True
+) -> dict[str, Any]:
+    params = [RID, CSRF] if rid else [CSRF]
+    op = _op(route, summary, OUTCOME, parameters=params, requestBody=_body(properties, required))
+    op["responses"]["409"] = _json(OUTCOME, "Not possible (no such rumour, already merged)")
+    return op
+
+
 def _incident_change(
     route: str, summary: str, properties: Schema, required: list[str]
 ) -> dict[str, Any]:
@@ -397,6 +406,48 @@ def document() -> dict[str, Any]:
                     "A rumour: timeline, places, stance mix, example posts, counter messages",
                     OBJECT,
                     parameters=[RID],
+                )
+            },
+            "/api/v1/rumours/claims": {
+                "post": _rumour_change(
+                    "api_rumour_register",
+                    "Register a known claim; posts repeating it join a rumour from the next batch",
+                    {"claim": {"type": "string", "minLength": 10}},
+                    ["claim"],
+                    rid=False,
+                )
+            },
+            "/api/v1/rumours/{rumour_id}/status": {
+                "post": _rumour_change(
+                    "api_rumour_status",
+                    "Move a rumour to another status",
+                    {"status": {"enum": ["new", "watching", "countering", "closed"]}},
+                    ["status"],
+                )
+            },
+            "/api/v1/rumours/{rumour_id}/triage": {
+                "post": _rumour_change(
+                    "api_rumour_triage",
+                    "Record comms staff's verdict on the claim (with the facts it rests on) "
+                    "and/or who is on it; only what is given changes",
+                    {
+                        "verdict": {"enum": ["unverified", "false", "misleading", "true"]},
+                        "verdict_note": {"type": "string"},
+                        "assignee": {
+                            "type": "string",
+                            "description": "an active comms or admin account; empty: nobody",
+                        },
+                    },
+                    [],
+                )
+            },
+            "/api/v1/rumours/{rumour_id}/merge": {
+                "post": _rumour_change(
+                    "api_rumour_merge",
+                    "This rumour is the same claim as another: its posts and counter messages "
+                    "move there and it closes as merged",
+                    {"into": {"type": "integer"}, "reason": {"type": "string", "minLength": 3}},
+                    ["into", "reason"],
                 )
             },
             "/api/v1/incidents": {

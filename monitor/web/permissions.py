@@ -114,6 +114,15 @@ ROUTES: dict[str, Access] = {
     "counter_publish": COMMS,
     "api_rumours": RUMOUR_EVIDENCE,
     "api_rumour": RUMOUR_EVIDENCE,
+    # rumour triage (status, verdict, assignee, merge, registering a claim): comms's call
+    "rumour_register": COMMS,
+    "rumour_status": COMMS,
+    "rumour_triage": COMMS,
+    "rumour_merge": COMMS,
+    "api_rumour_register": COMMS,
+    "api_rumour_status": COMMS,
+    "api_rumour_triage": COMMS,
+    "api_rumour_merge": COMMS,
     # the repeated-viewing guard's justification form (monitor/web/views/justify.py)
     "justify": Access(_roles("admin", "analyst", "comms")),
     "justify_submit": Access(_roles("admin", "analyst", "comms")),

@@ -408,3 +408,70 @@ def test_analyst_works_the_queue_by_keyboard_and_escalates_to_the_police_liaison
 
     rows_told = server.run(record())
     assert rows_told and {r.receiver for r in rows_told} == {"police-liaison"}
+
+
+def test_comms_merges_two_rumours_and_records_a_verdict(
+    served: tuple[Served, DemoSite], page: Any
+) -> None:
+    """Two rumours that are one claim: comms merges them from the rumour's page, and the
+    board then shows one, with the verdict and who is on it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, insert
+
+    from monitor.store import signals as signal_store
+    from monitor.store.tables import rumour_posts, rumours
+
+    server, site = served
+
+    async def second_cluster() -> tuple[int, int]:
+        """A second, smaller cluster of the demo claim (as the stage makes one when the
+        wording drifts), holding one of the leading rumour's later posts."""
+        async with site.runtime.engine.begin() as conn:
+            lead = (await signal_store.list_rumours(conn, limit=1))[0]["id"]
+            post = (
+                await conn.execute(
+                    select(rumour_posts.c.post_id, rumour_posts.c.created_at)
+                    .where(rumour_posts.c.rumour_id == lead)
+                    .order_by(rumour_posts.c.created_at.desc())
+                    .limit(1)
+                )
+            ).one()
+            new_id = int((await conn.execute(select(func.max(rumours.c.id)))).scalar_one()) + 1
+            now = datetime.now(UTC)
+            await conn.execute(
+                insert(rumours).values(
+                    id=new_id, status="watching", registered=False,
+                    representative="(fictional) is it true they're giving the mill away?",
+                    first_seen=post.created_at, last_seen=post.created_at, post_count=1,
+                    author_count=1, places={}, stance={"query": 1}, spreading=False,
+                    centroid_count=0, revision=0, created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+            await conn.execute(
+                rumour_posts.update()
+                .where(rumour_posts.c.post_id == post.post_id, rumour_posts.c.rumour_id == lead)
+                .values(rumour_id=new_id)
+            )
+        return lead, new_id
+
+    lead, other = server.run(second_cluster())
+    sign_in(page, site, "comms")
+    page.goto(f"{site.url}/rumours/{other}")
+    state_purpose(page, "Preparing or checking a counter message")
+    page.get_by_label("Same claim as").select_option(str(lead))
+    page.get_by_label("Why they are one claim").fill("the same claim about the old mill")
+    page.get_by_role("button", name="Merge into it").click()
+    page.wait_for_url(re.compile(rf"/rumours/{lead}\?done=merged"))
+    assert page.get_by_role("status").filter(has_text="Merged").is_visible()
+    page.get_by_label("Verdict").select_option("false")
+    page.get_by_label("On what facts").fill("Planning decision 24/05678 (fictional): flats")
+    page.get_by_label("Who is on it").select_option("comms")
+    page.get_by_role("button", name="Save verdict and assignee").click()
+    page.wait_for_url(re.compile(r"done=triaged"))
+    assert "nobody yet" not in page.locator("#r-facts + dl, .facts").first.inner_text()
+    timeline = page.locator("section[aria-labelledby=r-time] svg")
+    assert timeline.locator("text.tick").count() >= 2  # a time axis with labels
+    page.goto(site.url + "/rumours")
+    board = page.locator("table tbody").inner_text()
+    assert f"r{other}" not in board and f"r{lead}" in board and "false" in board

@@ -4,7 +4,7 @@ the before/after velocity around each counter message. Authors only as distinct 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -119,3 +119,23 @@ async def counters_with_effect(
         effect = counter_effect(times, c["published_at"], window, latest)
         out.append({**c, "effect": effect})
     return out
+
+
+async def stance_hours(
+    conn: AsyncConnection, rumour_id: int
+) -> list[tuple[datetime, dict[str, int]]]:
+    """Member posts per hour by stance (counts only), for the timeline."""
+    stmt = select(rumour_posts.c.created_at, rumour_posts.c.stance).where(
+        rumour_posts.c.rumour_id == rumour_id, rumour_posts.c.state == "member"
+    )
+    hours: dict[datetime, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STANCES, 0))
+    for at, stance in (await conn.execute(stmt)).all():
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        hours[hour][stance if stance in STANCES else "comment"] += 1
+    return sorted(hours.items())
+
+
+async def merge_targets(conn: AsyncConnection, rumour_id: int) -> list[dict[str, Any]]:
+    """Other live rumours this one could be merged into (the board's, by spread)."""
+    return [r for r in await board(conn) if r["id"] != rumour_id and r["status"] != "closed"]

@@ -1,19 +1,26 @@
-"""The rumour board (comms): clusters ranked by spread, and one rumour's timeline, places,
-stance mix, example posts and counter messages with their before/after velocity."""
+"""The rumour board (comms): clusters ranked by spread, and one rumour's timeline (stance over
+time on a time axis), places, stance mix, example posts and counter messages with their
+before/after velocity; and comms staff's triage (status, verdict, assignee, merge, registering a
+known claim) through `monitor/signals/triage.py`, as pages and JSON API."""
 
 from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from monitor.app import RUNTIME
+from monitor.signals import triage
 from monitor.signals.config import SignalsConfig
+from monitor.signals.rumours import STATUSES as RUMOUR_STATUSES
 from monitor.store import signals as signal_store
-from monitor.web.charts import hourly_bars, stacked
-from monitor.web.params import path_id
+from monitor.web.charts import stacked, stacked_timeline
+from monitor.web.params import json_object, parse_id, path_id
 from monitor.web.queries import counter as counter_queries
 from monitor.web.queries import rumours as rumour_queries
 from monitor.web.render import page
-from monitor.web.state import WEB, note_audit
+from monitor.web.state import WEB, note_audit, require_session
 from monitor.web.views.justify import guard_evidence
 
 routes = web.RouteTableDef()
@@ -42,6 +49,8 @@ async def board_page(request: web.Request) -> web.Response:
         status_filter=status,
         statuses=STATUSES,
         missing=missing,
+        message=MESSAGES.get(request.query.get("done", "")),
+        problem=request.query.get("problem", "")[:300] or None,
     )
 
 
@@ -61,13 +70,17 @@ async def rumour_page(request: web.Request) -> web.Response:
         if rumour is None:
             raise web.HTTPNotFound(text="no such rumour")
         timeline = await signal_store.rumour_timeline(conn, rumour_id)
+        by_stance = await rumour_queries.stance_hours(conn, rumour_id)
+        targets = await rumour_queries.merge_targets(conn, rumour_id)
+        people = await triage.assignable(conn)
         examples = await rumour_queries.examples(conn, rumour_id)
         counters = await rumour_queries.counters_with_effect(conn, rumour_id, window, state.clock())
         plans = await counter_queries.list_plans(conn, rumour_id)
     note_audit(request, rumour_id=rumour_id, examples=sum(len(v) for v in examples.values()))
     stance = {s: int((rumour.get("stance") or {}).get(s, 0)) for s in rumour_queries.STANCES}
-    chart = hourly_bars(
-        [(t["hour"], t["posts"]) for t in timeline],
+    chart = stacked_timeline(
+        by_stance,
+        rumour_queries.STANCES,
         [(c["published_at"], f"counter message {c['id']}") for c in counters],
     )
     return page(
@@ -85,4 +98,117 @@ async def rumour_page(request: web.Request) -> web.Response:
         counters=counters,
         plans=plans,
         window_hours=window.total_seconds() / 3600,
+        by_stance=by_stance,
+        stances=rumour_queries.STANCES,
+        rumour_statuses=RUMOUR_STATUSES,
+        verdicts=triage.VERDICTS,
+        people=people,
+        targets=targets,
+        message=MESSAGES.get(request.query.get("done", "")),
+        problem=request.query.get("problem", "")[:300] or None,
     )
+
+
+MESSAGES = {
+    "status": "Status changed.",
+    "triaged": "Saved.",
+    "unchanged": "Nothing changed.",
+    "merged": "Merged: the posts and counter messages are this rumour's now.",
+    "registered": "Claim registered: posts repeating it join a rumour from the next batch on.",
+}
+
+
+async def _data(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        return await json_object(request)
+    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+
+
+async def _triage(request: web.Request, action: str) -> triage.Done:
+    """Apply one triage change as the signed-in user (raises TriageError with the reason)."""
+    session = require_session(request)
+    by = session.user.username
+    data = await _data(request)
+    now = request.app[WEB].clock()
+    async with request.app[RUNTIME].engine.begin() as conn:
+        if action == "register":
+            claim_id = await triage.register(conn, str(data.get("claim") or ""), by, now)
+            return triage.Done("registered", f"Claim {claim_id} registered.", 0)
+        rumour_id = rumour_id_of(request)
+        if action == "status":
+            return await triage.set_status(conn, rumour_id, str(data.get("status") or ""), by, now)
+        if action == "merge":
+            into = parse_id(str(data.get("into") or "").lstrip("r"))
+            if into is None:
+                raise triage.TriageError("Choose the rumour to merge into.")
+            reason = str(data.get("reason") or "")
+            return await triage.merge(conn, rumour_id, into, by, now, reason)
+
+        def given(key: str) -> str | None:
+            value = data.get(key)
+            return None if value is None else str(value)
+
+        return await triage.triage(
+            conn, rumour_id, by, now, verdict=given("verdict") or None,
+            verdict_note=given("verdict_note"), assignee=given("assignee"),
+        )  # fmt: skip
+
+
+async def _form(request: web.Request, action: str) -> web.Response:
+    try:
+        done = await _triage(request, action)
+    except triage.TriageError as exc:
+        back = "/rumours" if action == "register" else f"/rumours/{rumour_id_of(request)}"
+        raise web.HTTPSeeOther(f"{back}?problem={quote(str(exc))}") from None
+    back = "/rumours" if action == "register" else f"/rumours/{done.rumour}"
+    raise web.HTTPSeeOther(f"{back}?done={done.code}")
+
+
+async def _api(request: web.Request, action: str) -> web.Response:
+    from monitor.web.views.api import reply
+
+    try:
+        done = await _triage(request, action)
+    except triage.TriageError as exc:
+        return reply({"ok": False, "code": "refused", "message": str(exc)}, 409)
+    return reply({"ok": True, "code": done.code, "message": done.message, "rumour": done.rumour})
+
+
+@routes.post("/rumours/claims", name="rumour_register")
+async def register_form(request: web.Request) -> web.Response:
+    return await _form(request, "register")
+
+
+@routes.post("/rumours/{rumour_id}/status", name="rumour_status")
+async def status_form(request: web.Request) -> web.Response:
+    return await _form(request, "status")
+
+
+@routes.post("/rumours/{rumour_id}/triage", name="rumour_triage")
+async def triage_form(request: web.Request) -> web.Response:
+    return await _form(request, "triage")
+
+
+@routes.post("/rumours/{rumour_id}/merge", name="rumour_merge")
+async def merge_form(request: web.Request) -> web.Response:
+    return await _form(request, "merge")
+
+
+@routes.post("/api/v1/rumours/claims", name="api_rumour_register")
+async def register_api(request: web.Request) -> web.Response:
+    return await _api(request, "register")
+
+
+@routes.post("/api/v1/rumours/{rumour_id}/status", name="api_rumour_status")
+async def status_api(request: web.Request) -> web.Response:
+    return await _api(request, "status")
+
+
+@routes.post("/api/v1/rumours/{rumour_id}/triage", name="api_rumour_triage")
+async def triage_api(request: web.Request) -> web.Response:
+    return await _api(request, "triage")
+
+
+@routes.post("/api/v1/rumours/{rumour_id}/merge", name="api_rumour_merge")
+async def merge_api(request: web.Request) -> web.Response:
+    return await _api(request, "merge")
