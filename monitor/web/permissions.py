@@ -112,6 +112,7 @@ ROUTES: dict[str, Access] = {
     "counter_save": COMMS,
     "counter_approve": COMMS,
     "counter_publish": COMMS,
+    "counter_version": COMMS,
     "api_rumours": RUMOUR_EVIDENCE,
     "api_rumour": RUMOUR_EVIDENCE,
     # rumour triage (status, verdict, assignee, merge, registering a claim): comms's call

@@ -126,3 +126,54 @@ async def test_an_approved_plan_that_is_edited_needs_approval_again(
     async with runtime.engine.connect() as conn:
         plan = (await conn.execute(select(counter_plans))).one()
     assert plan.status == "draft" and plan.approved_by is None
+
+
+async def test_a_plan_has_versions_per_language_and_needs_approving_again(
+    aiohttp_client: ClientFactory, app: web.Application, users: dict[str, str], runtime: Runtime
+) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.store.tables import counter_versions
+
+    rumour = await seed_rumour(runtime)
+    now = datetime.now(UTC)
+    async with runtime.engine.begin() as conn:
+        plan = (
+            await conn.execute(
+                counter_plans.insert()
+                .values(
+                    rumour_id=rumour, status="approved", claim="c", facts=[], messengers="",
+                    channels=["Council website"], draft="(fictional) The mill is homes for sale.",
+                    created_by="admin", created_at=now, updated_by="admin", updated_at=now,
+                    approved_by="comms", approved_at=now,
+                )
+                .returning(counter_plans.c.id)
+            )
+        ).scalar_one()  # fmt: skip
+    comms = await aiohttp_client(app)
+    csrf = await sign_in(comms, "comms")
+    await state_purpose(comms, csrf, "counter")
+    polish = "(fikcja) Młyn to mieszkania na sprzedaż."
+    urdu = "(فرضی) مل فروخت کے لیے گھر ہیں۔"
+    for language, text in (("pl", polish), ("ur", urdu), ("xx", "nope")):
+        done = await comms.post(
+            f"/counter-plans/{plan}/versions",
+            data={"csrf_token": csrf, "language": language, "text": text},
+            allow_redirects=False,
+        )
+        expected = "error=language" if language == "xx" else "done=version"
+        assert expected in done.headers["Location"]
+    page = await (await comms.get(f"/rumours/{rumour}/counter?plan={plan}")).text()
+    assert f'lang="pl" dir="ltr">{polish}' in page and f'lang="ur" dir="rtl">{urdu}' in page
+    async with runtime.engine.connect() as conn:
+        status = (
+            await conn.execute(select(counter_plans.c.status).where(counter_plans.c.id == plan))
+        ).scalar_one()
+        langs = sorted((await conn.execute(select(counter_versions.c.language))).scalars())
+    assert status == "draft" and langs == ["pl", "ur"]  # translated words are approved again
+    await comms.post(
+        f"/counter-plans/{plan}/versions", data={"csrf_token": csrf, "language": "pl", "text": ""}
+    )
+    async with runtime.engine.connect() as conn:
+        langs = sorted((await conn.execute(select(counter_versions.c.language))).scalars())
+    assert langs == ["ur"]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor import audit
 from monitor.store import signals as signal_store
-from monitor.store.tables import counter_plans
+from monitor.store.tables import counter_plans, counter_versions
 
 CHANNELS = (
     "Council website",
@@ -46,6 +46,7 @@ class PlanError(ValueError):
 
 ERRORS = {
     "locked": "This plan was published or withdrawn and can no longer be edited.",
+    "language": "Choose the language of the version from the list.",
     "missing": "There is no such plan.",
     "not_draft": "Only a draft can be approved.",
     "four_eyes": "Someone other than the plan's last editor must approve it (four eyes).",
@@ -248,3 +249,76 @@ async def publish(
 def places_of(rumour: Mapping[str, Any], limit: int = 4) -> Sequence[str]:
     places = dict(rumour.get("places") or {})
     return [name for name, _ in sorted(places.items(), key=lambda kv: -kv[1])[:limit]]
+
+
+# Community languages a counter message is most often needed in (docs: reference on identity
+# groups and community languages); the plan's draft is the English original.
+LANGUAGES = (
+    ("pl", "Polish"),
+    ("ur", "Urdu"),
+    ("pa", "Punjabi"),
+    ("bn", "Bengali"),
+    ("gu", "Gujarati"),
+    ("ar", "Arabic"),
+    ("fa", "Persian"),
+    ("ro", "Romanian"),
+    ("sk", "Slovak"),
+    ("cs", "Czech"),
+    ("uk", "Ukrainian"),
+    ("so", "Somali"),
+    ("ti", "Tigrinya"),
+    ("cy", "Welsh"),
+)
+LANGUAGE_NAMES = dict(LANGUAGES)
+RIGHT_TO_LEFT = frozenset({"ar", "fa", "ur"})
+VERSION_CHARS = 4000
+
+
+async def versions(
+    conn: AsyncConnection, plan_ids: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """Each plan's versions in other languages, by language name."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in plan_ids}
+    if not plan_ids:
+        return out
+    stmt = select(counter_versions).where(counter_versions.c.plan_id.in_(plan_ids))
+    for r in (await conn.execute(stmt)).mappings().all():
+        row = dict(r)
+        row["name"] = LANGUAGE_NAMES.get(row["language"], row["language"])
+        row["dir"] = "rtl" if row["language"] in RIGHT_TO_LEFT else "ltr"
+        out[row["plan_id"]].append(row)
+    for rows in out.values():
+        rows.sort(key=lambda v: v["name"])
+    return out
+
+
+async def save_version(
+    conn: AsyncConnection, plan_id: int, language: str, text: str, actor: str, now: datetime
+) -> None:
+    """Add or replace the plan's text in `language` (empty text removes it). The words people
+    publish are checked by a second person: an approved plan goes back to draft."""
+    if language not in LANGUAGE_NAMES:
+        raise PlanError("language")
+    plan = await get_plan(conn, plan_id)
+    if plan is None:
+        raise PlanError("missing")
+    if plan["status"] not in ("draft", "approved"):
+        raise PlanError("locked")
+    text = text.strip()[:VERSION_CHARS]
+    where = (counter_versions.c.plan_id == plan_id, counter_versions.c.language == language)
+    await conn.execute(counter_versions.delete().where(*where))
+    if text:
+        await conn.execute(
+            counter_versions.insert().values(
+                plan_id=plan_id, language=language, text=text, updated_by=actor, updated_at=now
+            )
+        )
+    await conn.execute(
+        update(counter_plans)
+        .where(counter_plans.c.id == plan_id)
+        .values(
+            status="draft", approved_by=None, approved_at=None, updated_by=actor, updated_at=now
+        )
+    )
+    detail = {"plan_id": plan_id, "language": language, "removed": not text}
+    await audit.record(conn, actor, "counter_version_saved", None, detail, now)

@@ -25,6 +25,7 @@ MESSAGES = {
     "filled": "The draft was filled from the template: edit it, then save.",
     "approved": "Approved. It can now be published by people, then recorded here.",
     "published": "Publication recorded: the before/after comparison now uses this time.",
+    "version": "Version saved. The plan needs approving again before it goes out.",
 }
 
 
@@ -58,6 +59,9 @@ async def _planner(
     templates, template_problem = load_templates(rt.home)
     async with rt.engine.connect() as conn:
         plans = await counter_queries.list_plans(conn, rumour["id"])
+        versions = await counter_queries.versions(conn, [p["id"] for p in plans])
+    for p in plans:
+        p["versions"] = versions.get(p["id"], [])
     wanted = request.query.get("plan")
     editing = next((p for p in plans if str(p["id"]) == wanted), None)
     if editing is None and wanted != "new":
@@ -76,6 +80,7 @@ async def _planner(
             : counter_queries.MAX_FACTS
         ],
         channels=counter_queries.CHANNELS,
+        languages=counter_queries.LANGUAGES,
         templates=templates,
         template_problem=template_problem,
         error=error,
@@ -188,3 +193,25 @@ async def publish(request: web.Request) -> web.StreamResponse:
     except counter_queries.PlanError as exc:
         raise _back(rumour["id"], plan_id, error=exc.code) from None
     raise _back(rumour["id"], plan_id, done="published")
+
+
+@routes.post("/counter-plans/{plan_id}/versions", name="counter_version")
+async def save_version(request: web.Request) -> web.StreamResponse:
+    """The plan's text in another language (empty text removes that version)."""
+    session = require_session(request)
+    plan_id = plan_id_of(request)
+    rumour = await _plan_rumour(request, plan_id)
+    form = await request.post()
+    try:
+        async with request.app[RUNTIME].engine.begin() as conn:
+            await counter_queries.save_version(
+                conn,
+                plan_id,
+                str(form.get("language", "")),
+                str(form.get("text", "")),
+                session.user.username,
+                request.app[WEB].clock(),
+            )
+    except counter_queries.PlanError as exc:
+        raise _back(rumour["id"], plan_id, error=exc.code) from None
+    raise _back(rumour["id"], plan_id, done="version")
