@@ -82,6 +82,7 @@ async def test_admin_adds_tests_edits_and_pauses_an_rss_source(
     csrf = await sign_in(client, "admin")
     listing = html.unescape(await (await client.get("/sources")).text())
     assert "council" in listing and "1 feed(s)" in listing
+    assert 'action="/admin/sources/council/test"' in listing  # each source's own buttons
 
     form = await client.get("/admin/sources/new?kind=rss")
     assert form.status == 200 and 'name="feeds"' in await form.text()

@@ -381,6 +381,7 @@ async def sources_listing(
         row: dict[str, Any] = {"snap": {}, "last_success_at": None, "error_count": 0}
         row.update(health.get(c.name, {}))
         row.update({"name": c.name, "kind": kind_of(c), "enabled": c.enabled, "reads": describe(c)})
+        row["in_file"] = True
         rows.append(row)
     for name, other in health.items():  # stored state of sources not in the file
         if name not in {c.name for c in configs}:
