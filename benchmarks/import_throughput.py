@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.app import open_runtime  # noqa: E402
 from monitor.classify.keyword import KeywordClassifier  # noqa: E402
-from monitor.collectors.replay import iter_records  # noqa: E402
 from monitor.config import Settings  # noqa: E402
-from monitor.importer import import_file  # noqa: E402
-from monitor.queues import Envelope  # noqa: E402
+from monitor.ingest.importer import import_file  # noqa: E402
+from monitor.ingest.replay import iter_records  # noqa: E402
+from monitor.runtime.app import open_runtime  # noqa: E402
+from monitor.runtime.queues import Envelope  # noqa: E402
 from monitor.types import RawPost  # noqa: E402
 
 PLACES = ["Manningham", "Girlington", "Toller", "Lidget Green", "City Park", "Keighley", "Shipley"]

@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.collectors.replay import iter_records  # noqa: E402
 from monitor.config import Settings  # noqa: E402
-from monitor.ingest import Ingestor  # noqa: E402
-from monitor.places import PlaceMatcher  # noqa: E402
+from monitor.ingest.core import Ingestor  # noqa: E402
+from monitor.ingest.places import PlaceMatcher  # noqa: E402
+from monitor.ingest.replay import iter_records  # noqa: E402
 from monitor.types import RawPost  # noqa: E402
 
 NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)

@@ -26,7 +26,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.queues import Envelope, RedisSettings, RedisStreamQueue  # noqa: E402
+from monitor.runtime.queues import Envelope, RedisSettings, RedisStreamQueue  # noqa: E402
 from monitor.store import db  # noqa: E402
 from monitor.types import RawPost  # noqa: E402
 

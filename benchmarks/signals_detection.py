@@ -207,9 +207,9 @@ def generated(seeds: int, calm_weeks: int, noise: float) -> None:
 async def _through_pipeline(db_url: str) -> tuple[Replay, list[Processed], float]:
     from sqlalchemy import select
 
-    from monitor.app import open_runtime
     from monitor.classify.keyword import KeywordClassifier
-    from monitor.importer import import_file
+    from monitor.ingest.importer import import_file
+    from monitor.runtime.app import open_runtime
     from monitor.store import signals as signal_store
     from monitor.store.tables import alerts, level_changes, rumour_posts, rumours
 

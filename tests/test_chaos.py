@@ -34,7 +34,7 @@ from monitor.store.tables import deliveries
 from tests.alerts.conftest import config_from, make_store, open_alert
 from tests.chaos_harness import Pusher, Service, base_env, count, tally, wait_processed
 from tests.conftest import ROOT
-from tests.test_import_e2e import fictional_lines
+from tests.ingest.test_import_e2e import fictional_lines
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_import_e2e import ROOT, count, fictional_lines, run_monitor
+from tests.ingest.test_import_e2e import ROOT, count, fictional_lines, run_monitor
 
 
 def test_an_import_with_a_record_the_store_cannot_hold_finishes_and_keeps_the_rest(

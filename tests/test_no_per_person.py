@@ -31,10 +31,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from monitor.alerts.commands import _digests
-from monitor.app import Runtime
 from monitor.cli import cli
 from monitor.demo import BUNDLED_SCENARIO
-from monitor.importer import import_file
+from monitor.ingest.importer import import_file
+from monitor.runtime.state import Runtime
 from monitor.store.tables import alert_posts, alerts, digest_runs, incidents, posts, rumours
 from monitor.web.permissions import ROLES, access_for
 from tests.web.conftest import (
@@ -116,8 +116,8 @@ def test_no_command_takes_an_author() -> None:
 # here needs a reason a reviewer accepts; nothing on this list may return references to callers
 # outside the service (the dynamic tests below check the responses).
 AUTHOR_REF_USERS = {
-    "monitor/ingest.py": "makes the pseudonym",
-    "monitor/ingest_service.py": "makes the pseudonym; finds a deleted account's posts",
+    "monitor/ingest/core.py": "makes the pseudonym",
+    "monitor/ingest/service.py": "makes the pseudonym; finds a deleted account's posts",
     "monitor/store/posts.py": "stores it; finds a deleted account's posts to purge them",
     "monitor/store/tables.py": "the column",
     "monitor/store/signals.py": "distinct-author counts computed in Python per window",
@@ -129,7 +129,7 @@ AUTHOR_REF_USERS = {
     "monitor/alerts/digests.py": "distinct-author counts",
     "monitor/store/overview.py": "distinct-author counts",
     "monitor/web/queries/": "distinct-author counts",
-    "monitor/pipeline.py": "hands refs of a deleted account to the purge",
+    "monitor/runtime/pipeline.py": "hands refs of a deleted account to the purge",
     "monitor/store/tombstones.py": "a deleted account's pseudonyms keep its queued posts out",
     "monitor/alerts/matchers.py": "refuses routing matchers on author labels",
     "monitor/incidents/": "distinct-author counts per incident (a set, never output)",

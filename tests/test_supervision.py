@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor.app import open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
-from monitor.pipeline import PipelineFailed
-from monitor.queues import Delivery, InProcessQueue
+from monitor.runtime.app import open_runtime
+from monitor.runtime.pipeline import PipelineFailed
+from monitor.runtime.queues import Delivery, InProcessQueue
 from monitor.web.server import create_app
 from tests.chaos_harness import base_env, count, free_port
 from tests.conftest import ROOT
-from tests.test_import_e2e import fictional_lines, run_monitor
+from tests.ingest.test_import_e2e import fictional_lines, run_monitor
 
 
 class BrokenQueue(InProcessQueue):

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.alerts.matchers import parse_matchers
 from monitor.alerts.silences import Silence, SilenceError, validate
-from monitor.audit import record
+from monitor.safeguards.audit import record
 from monitor.store.tables import silences
 
 

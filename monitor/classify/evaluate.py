@@ -293,7 +293,7 @@ def evaluate_suites(
     `.obfuscation`, `.languages`) at the hostile threshold, scored as the model serves."""
     from monitor.classify import fairness, languages, obfuscation
     from monitor.classify.deobfuscate import deobfuscates
-    from monitor.ingest import detect_language
+    from monitor.ingest.core import detect_language
 
     heads, t = model.heads, model.all_thresholds[HOSTILE]
     serving = deobfuscates(model.manifest)

@@ -41,8 +41,8 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from monitor import audit
             from monitor.config import ConfigError, load_settings
+            from monitor.safeguards import audit
 
             try:
                 self._settings = load_settings(self.config_path)

@@ -12,8 +12,8 @@ import json
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.app import open_runtime
 from monitor.cli.context import Context, pass_context, with_store
+from monitor.runtime.app import open_runtime
 from monitor.store import quarantine
 from monitor.store.tables import quarantine as quarantine_table
 

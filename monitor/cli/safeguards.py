@@ -12,9 +12,9 @@ from pathlib import Path
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor import audit, governance, retention
 from monitor.cli.context import Context, pass_context, with_store
 from monitor.config import resolve_home
+from monitor.safeguards import audit, governance, retention
 from monitor.store.tables import audit_events, governance_register
 
 _AUDIT = (audit_events.name,)

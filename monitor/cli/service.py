@@ -14,7 +14,6 @@ import click
 from aiohttp import web
 
 from monitor.alerts.digests import DigestService
-from monitor.app import ROLES, Runtime, open_runtime, role_parts
 from monitor.cli.context import Context, pass_context
 from monitor.collectors.config import SourcesError, load_sources
 from monitor.config import (
@@ -27,9 +26,11 @@ from monitor.config import (
 )
 from monitor.demo import BUNDLED_SCENARIO
 from monitor.demo.clock import ReplayClock, ReplaySink
-from monitor.importer import ImportReport, import_file
 from monitor.incidents import queries as incident_queries
-from monitor.pipeline import PipelineFailed
+from monitor.ingest.importer import ImportReport, import_file
+from monitor.runtime.app import ROLES, open_runtime, role_parts
+from monitor.runtime.pipeline import PipelineFailed
+from monitor.runtime.state import Runtime
 from monitor.store import db, overview
 
 

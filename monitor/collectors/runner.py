@@ -1,6 +1,6 @@
 """Builds collectors from their configs and runs them as tasks: what the service starts.
 
-The composition root (monitor/app.py) calls `CollectorSet.build(...)` with its HTTP session,
+The composition root (monitor/runtime/app.py) calls `CollectorSet.build(...)` with its HTTP session,
 its sink (the pipeline), its metrics registry and, optionally, ingest's place matcher, then
 `start()` and, on shutdown, `stop()`. Health records are kept here for `/metrics`, the
 overview page and the JSON API (`snapshot()`).

@@ -1,11 +1,61 @@
-"""Collector text helpers: HTML to plain text, and the keyword/place filter before storage."""
+"""Collector text helpers: HTML to plain text (ingest strips HTML with the same extractor), and
+the keyword/place filter before storage."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from html.parser import HTMLParser
+from typing import Any
 
-from monitor.ingest import html_to_text as ingest_html_to_text
+# Elements whose content is not text a person reads.
+_SKIP_ELEMENTS = {"script", "style", "template", "noscript", "head", "title", "svg", "math"}
+# Elements that separate words: without a space, "<p>Bradford</p><p>Moor</p>" would read as
+# one word.
+_BLOCK_ELEMENTS = {
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+    "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
+    "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+}  # fmt: skip
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self, block_separator: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping: list[str] = []
+        self._separator = block_separator
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in _SKIP_ELEMENTS:
+            self._skipping.append(tag)
+        elif tag in _BLOCK_ELEMENTS:
+            self.parts.append(self._separator)
+
+    def handle_startendtag(self, tag: str, attrs: Any) -> None:
+        if tag in _BLOCK_ELEMENTS:
+            self.parts.append(self._separator)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skipping:
+            if tag == self._skipping[-1]:
+                self._skipping.pop()
+        elif tag in _BLOCK_ELEMENTS:
+            self.parts.append(self._separator)
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def extract_text(html: str, block_separator: str = " ") -> str:
+    """The text a reader sees: tags dropped, link text kept, entities decoded; block elements
+    (paragraphs, list items, line breaks) become `block_separator`."""
+    parser = _TextExtractor(block_separator)
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts)
+
 
 TextFilter = Callable[[str], bool]
 """Decides from a post's text (plus its hashtags) whether it is kept. Any callable will do, for
@@ -22,7 +72,7 @@ def html_to_text(html: str) -> str:
     full URL, because inline tags add no spaces.
     """
     if "<" in html or "&" in html:
-        html = ingest_html_to_text(html, block_separator="\n")
+        html = extract_text(html, block_separator="\n")
     return _NEWLINES.sub("\n", _SPACES.sub(" ", html)).strip()
 
 

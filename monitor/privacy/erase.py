@@ -3,8 +3,9 @@ messages (the local mailbox), stored digests, and rumours' representative claims
 
 Called whenever an excerpt goes — a platform reports a post or account deleted
 (`monitor.store.posts.purge_text`), or the excerpt passes `alert_excerpt_retention_days`
-(`monitor.retention`). Outbox rows hold no text of their own: a pending notification is rendered
-from `alert_posts` when it is sent, so once the excerpt is gone it is gone from the message too.
+(`monitor.safeguards.retention`). Outbox rows hold no text of their own: a pending notification is
+rendered from `alert_posts` when it is sent, so once the excerpt is gone it is gone from the
+message too.
 Digests and mailbox messages were rendered earlier and keep text, so each copy of a purged
 excerpt in them — as written, or HTML-escaped by the templates — is replaced with a notice.
 """

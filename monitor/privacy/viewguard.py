@@ -44,9 +44,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor import audit
 from monitor.config import Settings
 from monitor.privacy.mailbox_access import ADMIN_ONLY, encode
+from monitor.safeguards import audit
 from monitor.store.posts import _insert
 from monitor.store.tables import (
     alert_posts,

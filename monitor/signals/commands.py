@@ -356,7 +356,7 @@ def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) 
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
         await store.require_tables(conn)
         rows = await store.pending(conn, rumour_id)
-        from monitor import audit
+        from monitor.safeguards import audit
 
         # References, not platform ids: those carry the author's DID or handle.
         detail = {"rumour": rumour_id, "posts": [post_ref(r["post_id"]) for r in rows]}

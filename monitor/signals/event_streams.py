@@ -167,8 +167,8 @@ async def demo_stream(
 ) -> tuple[list[Processed], Stream]:
     """Import the demo week through the real pipeline into a scratch database and read back
     the processed posts; the stream's stories come from its answer file."""
-    from monitor.app import open_runtime
-    from monitor.importer import import_file
+    from monitor.ingest.importer import import_file
+    from monitor.runtime.app import open_runtime
     from monitor.signals.evaluate import demo_truth
     from monitor.store import signals as queries
 

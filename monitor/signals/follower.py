@@ -35,7 +35,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.config import Settings
-from monitor.pipeline import Clock, Stage, utcnow
+from monitor.runtime.pipeline import Clock, Stage, utcnow
 from monitor.signals.stage import SignalsStage
 from monitor.store import signals as store
 from monitor.types import Processed

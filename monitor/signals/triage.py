@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor import audit
+from monitor.safeguards import audit
 from monitor.signals.rumours import StatusError, check_status
 from monitor.store import signals as store
 from monitor.store.tables import posts, rumour_posts, rumours, users

@@ -14,17 +14,30 @@ import asyncio
 import hashlib
 import hmac
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.config import Settings
-from monitor.ingest import period_start
 from monitor.store.tables import author_keys
 
 KEY_BYTES = 32
+
+# Periods are counted from a fixed Monday, so every instance computes the same period for the
+# same moment (and weekly rotation starts on Mondays).
+PERIOD_EPOCH = date(1970, 1, 5)
+
+
+def period_start(now: datetime, rotation_days: int) -> date:
+    """The first day (UTC) of the key period that `now` falls in."""
+    if rotation_days < 1:
+        raise ValueError("author_key_rotation_days must be at least 1")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    days = (now.astimezone(UTC).date() - PERIOD_EPOCH).days
+    return PERIOD_EPOCH + timedelta(days=days - days % rotation_days)
 
 
 class KeyRing:

@@ -255,7 +255,7 @@ alert_posts = Table(
     Column("added_at", UtcDateTime(), nullable=False),
 )
 
-# Append-only; each row's hash covers the previous row's hash (see monitor/audit.py).
+# Append-only; each row's hash covers the previous row's hash (see monitor/safeguards/audit.py).
 audit_events = Table(
     "audit_events",
     metadata,
@@ -407,11 +407,12 @@ mailbox = Table(
     Index("ix_mailbox_mailbox_sent_at", "mailbox", "sent_at"),
 )
 
-# --- governance (monitor/governance.py) ------------------------------------------------------
+# --- governance (monitor/safeguards/governance.py) ------------------------------------------------
 
 # Approval of each monitored subject: a rule pack (a topic) or a place gazetteer. A subject whose
 # review date has passed stops running until someone approves it again; every approval is also
-# written to the audit log. `purpose` is one of monitor.governance.PURPOSES (a closed list).
+# written to the audit log. `purpose` is one of monitor.safeguards.governance.PURPOSES (a closed
+# list).
 governance_register = Table(
     "governance_register",
     metadata,

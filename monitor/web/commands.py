@@ -10,9 +10,9 @@ from typing import TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from monitor import audit
 from monitor.cli.context import Context, pass_context, with_store
 from monitor.config import Settings
+from monitor.safeguards import audit
 from monitor.store.tables import users as users_table
 from monitor.web import accounts, sessions
 from monitor.web.permissions import ROLES

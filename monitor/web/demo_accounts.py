@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor import audit
+from monitor.safeguards import audit
 from monitor.web import accounts
 from monitor.web.permissions import ROLES
 

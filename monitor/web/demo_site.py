@@ -14,9 +14,10 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.app import Runtime, open_runtime
 from monitor.config import Settings
-from monitor.importer import import_file
+from monitor.ingest.importer import import_file
+from monitor.runtime.app import open_runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import metadata
 from monitor.types import Classifier
 from monitor.web import accounts

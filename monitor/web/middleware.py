@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from monitor import audit
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
+from monitor.safeguards import audit
 from monitor.web import sessions
 from monitor.web.permissions import Access, access_for
 from monitor.web.state import AUDIT_DETAIL_KEY, SESSION_KEY, WEB, session_of

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
 from monitor.web.permissions import access_for
 from monitor.web.state import WEB, session_of
 
@@ -114,7 +114,7 @@ def page(request: web.Request, name: str, status: int = 200, **context: Any) -> 
     purpose = session.purpose_at(request.app[WEB].clock()) if session else None
     replay = request.app[RUNTIME].replay
     return render(
-        request.app[RUNTIME].templates,
+        request.app[WEB].templates,
         name,
         status=status,
         user=session.user if session else None,

@@ -10,14 +10,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from monitor.app import RUNTIME, Runtime, open_runtime
 from monitor.collectors.config import config_path
 from monitor.config import DEFAULT_CONFIG_FILE, Settings, push_secret
+from monitor.runtime.app import open_runtime
+from monitor.runtime.state import RUNTIME, Runtime
 from monitor.web import sessions
 from monitor.web.accounts import Passwords
 from monitor.web.demo_accounts import banner, ensure_demo_accounts
 from monitor.web.middleware import guard, security_headers
 from monitor.web.ratelimit import LoginLimiter
+from monitor.web.render import make_environment
 from monitor.web.state import WEB, WebState, utcnow
 from monitor.web.views import all_routes
 from monitor.web.views.ingest import RECENT_IDS
@@ -51,6 +53,7 @@ def create_app(
             free_failures=settings.web_login_max_failures,
             window_seconds=settings.web_login_window_seconds,
         ),
+        templates=make_environment(),
         clock=clock or utcnow,
     )
     app[RECENT_IDS] = OrderedDict()

@@ -1,4 +1,5 @@
-"""What the web layer keeps beside the runtime: password hashing, the sign-in limiter, a clock."""
+"""What the web layer keeps beside the runtime: password hashing, the sign-in limiter, the
+page templates, a clock."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from jinja2 import Environment
 
 from monitor.config import Settings
 from monitor.web.accounts import Passwords
@@ -24,6 +26,7 @@ class WebState:
     settings: Settings
     passwords: Passwords
     limiter: LoginLimiter
+    templates: Environment  # monitor.web.render.make_environment()
     clock: Callable[[], datetime] = utcnow
     cache: dict[str, Any] = field(default_factory=dict)  # parsed boundaries and the like
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from monitor.app import open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import ConfigError, Settings
+from monitor.runtime.app import open_runtime
 from monitor.store.mailbox import list_messages
 from monitor.store.tables import alerts, notifications
 from monitor.types import RawPost

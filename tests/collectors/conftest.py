@@ -1,6 +1,6 @@
 """Collector test kit: an in-memory sink that behaves like the store, a fake clock, fixtures.
 
-`MemorySink` follows the store's contract (monitor/pipeline.py over monitor/store/posts.py):
+`MemorySink` follows the store's contract (monitor/runtime/pipeline.py over monitor/store/posts.py):
 posts are deduplicated by post id; a delivery's posts and its cursor are committed together or
 not at all; a purged post keeps its id (so a replayed create stays out) but loses its text; an
 edit replaces the text of a stored, unpurged post and is ignored otherwise.

@@ -18,14 +18,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from monitor import retention
-from monitor.app import Runtime, open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.collectors.common import Backoff
 from monitor.collectors.health import CollectorMetrics, SourceHealth
 from monitor.collectors.jetstream import JetstreamCollector, JetstreamConfig
 from monitor.collectors.text import KeywordFilter
 from monitor.config import Settings
+from monitor.runtime.app import open_runtime
+from monitor.runtime.state import Runtime
+from monitor.safeguards import retention
 from monitor.store.tables import post_tombstones, posts
 from monitor.types import RawPost
 from tests.collectors.conftest import BASE_US, FakeClock, delete_frame, post_frame, wait_until

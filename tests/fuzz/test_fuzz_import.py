@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.bounds import EARLIEST, FUTURE_SLACK, MAX_COUNT
-from monitor.collectors.replay import FIELDS, ImportProblem, iter_records, parse_jsonl_line
-from monitor.ingest import IngestError, Ingestor
-from monitor.places import PlaceMatcher
+from monitor.ingest.bounds import EARLIEST, FUTURE_SLACK, MAX_COUNT
+from monitor.ingest.core import IngestError, Ingestor
+from monitor.ingest.places import PlaceMatcher
+from monitor.ingest.replay import FIELDS, ImportProblem, iter_records, parse_jsonl_line
 from monitor.types import RawPost
 from tests.fuzz.strategies import any_json, fuzz, mutate
 

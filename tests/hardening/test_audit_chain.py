@@ -13,9 +13,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor import audit
 from monitor.cli import cli
 from monitor.config import ConfigError, Settings
+from monitor.safeguards import audit
 from monitor.store import db
 from monitor.store.tables import audit_events
 
@@ -131,7 +131,7 @@ async def test_the_head_is_exported_on_a_schedule_by_the_safeguards(
 ) -> None:
     import contextlib
 
-    from monitor.safeguards import start_safeguards
+    from monitor.safeguards.service import start_safeguards
     from tests.conftest import ROOT
 
     head_file = tmp_path / "audit-head.log"

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from monitor.app import open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.cli import cli
 from monitor.config import ConfigError, Settings, push_secret
+from monitor.runtime.app import open_runtime
 from monitor.store.tables import posts
 from monitor.web.server import create_app
 from tests.web.test_push_ingest import ENV, Pusher, push_client, record, signed, stored

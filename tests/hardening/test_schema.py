@@ -1,4 +1,4 @@
-"""The post schema at the store boundary (monitor/schema.py): what any collector's parser
+"""The post schema at the store boundary (monitor/ingest/schema.py): what any collector's parser
 hands on is bounded before it is stored (findings 2 and 4 for collectors)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.collectors.mastodon import parse_status
-from monitor.ingest import IngestError, Ingestor
-from monitor.places import PlaceMatcher
-from monitor.schema import SchemaError, check_post
+from monitor.ingest.core import IngestError, Ingestor
+from monitor.ingest.places import PlaceMatcher
+from monitor.ingest.schema import SchemaError, check_post
 from monitor.types import RawPost
 
 NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)

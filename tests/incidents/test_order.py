@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from monitor.app import open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
-from monitor.importer import import_file
+from monitor.ingest.importer import import_file
+from monitor.runtime.app import open_runtime
 from monitor.store.tables import alerts, incident_alerts, incident_events, incidents
 from tests.conftest import ROOT
 

@@ -1,4 +1,5 @@
-"""Fixtures for the privacy tests (defined in helpers.py, shared with tests/test_retention.py)."""
+"""Fixtures for the privacy tests (defined in helpers.py, shared with
+tests/safeguards/test_retention.py)."""
 
 from tests.privacy.helpers import db_path, engine
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor import retention
 from monitor.alerts.config import DigestSpec
 from monitor.alerts.digests import digest_view
 from monitor.alerts.dispatcher import Dispatcher
@@ -18,6 +17,7 @@ from monitor.alerts.render import AlertMessage, make_environment, render_alert, 
 from monitor.alerts.schedule import Period, parse_cron
 from monitor.alerts.service import load_alert_config
 from monitor.config import Settings
+from monitor.safeguards import retention
 from monitor.store import posts as post_store
 from monitor.store.tables import alert_posts, alerts, digest_runs, mailbox, posts
 from tests.privacy.helpers import NOW, file_bytes, make_post, store_posts

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from monitor.app import open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
+from monitor.runtime.app import open_runtime
 from monitor.store.tables import alerts
 from monitor.types import RawPost
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.ingest import Ingestor
+from monitor.ingest.core import Ingestor
 from monitor.privacy.allowlist import PublicAccount, PublicAccounts
 from monitor.privacy.minimise import (
     EMAIL_MASK,

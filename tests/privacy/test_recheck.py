@@ -200,7 +200,7 @@ async def test_an_error_or_a_silent_platform_leaves_the_excerpt_shown_and_counts
     assert check.stats.failures == 1 and check.stats.purged == 0
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from monitor.web.metrics import RecheckCollector
+    from monitor.runtime.metrics import RecheckCollector
 
     registry = CollectorRegistry()
     registry.register(RecheckCollector(check))

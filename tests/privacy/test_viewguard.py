@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor import audit
 from monitor.privacy import viewguard
 from monitor.privacy.viewguard import GuardPolicy
+from monitor.safeguards import audit
 from monitor.store.tables import alerts, audit_events, mailbox
 from tests.privacy.helpers import NOW, make_post, store_posts
 

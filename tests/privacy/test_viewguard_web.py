@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import alerts, audit_events, incident_alerts, mailbox
 from monitor.types import RawPost
 from tests.web.conftest import (

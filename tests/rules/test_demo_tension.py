@@ -31,9 +31,9 @@ from pathlib import Path
 import pytest
 
 from monitor.classify.keyword import keyword_scores
-from monitor.collectors.replay import ImportProblem, iter_records
 from monitor.config import Settings
-from monitor.ingest import Ingestor
+from monitor.ingest.core import Ingestor
+from monitor.ingest.replay import ImportProblem, iter_records
 from monitor.rules.engine import RuleSet, evaluate_post
 from monitor.rules.loader import load_ruleset
 from tests.rules.conftest import post

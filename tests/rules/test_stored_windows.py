@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from monitor.app import Runtime, open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
 from monitor.rules.loader import RuleSetHolder
 from monitor.rules.service import RuleService
+from monitor.runtime.app import open_runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import post_labels
 from monitor.types import RawPost
 from tests.conftest import ROOT

@@ -59,8 +59,8 @@ class DemoRun:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     if not DEMO.is_file() or not TRUTH.is_file():
         pytest.skip(f"no demo scenario at {DEMO}")
-    from monitor.app import open_runtime
-    from monitor.importer import import_file
+    from monitor.ingest.importer import import_file
+    from monitor.runtime.app import open_runtime
     from monitor.store import signals as queries
     from monitor.store.tables import alerts, level_changes, rumour_posts, rumours
 

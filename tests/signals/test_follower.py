@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.alerts.service import AlertService
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
-from monitor.pipeline import Pipeline, Stage
+from monitor.runtime.pipeline import Pipeline, Stage
 from monitor.signals.follower import SignalsFollower, lead_together
 from monitor.signals.simulate import ScenarioSpec, generate
 from monitor.signals.stage import SignalsStage
@@ -443,7 +443,7 @@ async def test_leader_duties_start_in_order_and_stop_in_reverse() -> None:
 async def test_workers_run_no_signals_and_the_scheduler_leader_follows(
     pg_url: str, redis_url: str
 ) -> None:
-    from monitor.app import open_runtime
+    from monitor.runtime.app import open_runtime
 
     settings = _settings(pg_url).with_overrides(
         queue_url=redis_url, queue_stream=f"test:{uuid.uuid4().hex}", alerts_deliver=False
@@ -462,8 +462,8 @@ async def test_workers_run_no_signals_and_the_scheduler_leader_follows(
 
 
 async def test_one_process_keeps_signals_inline(settings: Settings) -> None:
-    from monitor.app import open_runtime
     from monitor.incidents.stage import IncidentStage
+    from monitor.runtime.app import open_runtime
 
     async with open_runtime(settings, classifier=KeywordClassifier()) as rt:
         kinds = [type(s) for s in rt.pipeline.stages]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from monitor.config import Settings
-from monitor.ingest import author_ref
+from monitor.ingest.core import author_ref
 from monitor.store.keys import KeyRing
 from monitor.store.tables import author_keys, metadata
 

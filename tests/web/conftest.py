@@ -16,9 +16,10 @@ from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.app import Runtime, open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
+from monitor.runtime.app import open_runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import metadata
 from monitor.types import RawPost
 from monitor.web import accounts

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from monitor import audit, governance
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
+from monitor.safeguards import audit, governance
 from monitor.web import accounts
 from tests.web.conftest import Client, sign_in
 

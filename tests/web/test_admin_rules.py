@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor import audit
-from monitor.app import Runtime
 from monitor.config import Settings
+from monitor.runtime.state import Runtime
+from monitor.safeguards import audit
 from monitor.web.explain import current_ruleset
 from tests.conftest import ROOT
 from tests.web.conftest import HOSTILE_POSTS, Client, deliver, sign_in, state_purpose

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import html
 
-from monitor import audit
 from monitor.alerts.silence_store import load_silences
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
+from monitor.safeguards import audit
 from tests.web.conftest import Client, Clock, Seeded, sign_in
 
 

@@ -13,10 +13,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from monitor import audit
-from monitor.app import Runtime
 from monitor.collectors.config import load_sources
 from monitor.config import Settings
+from monitor.runtime.state import Runtime
+from monitor.safeguards import audit
 from monitor.web.accounts import Passwords
 from monitor.web.server import create_app
 from tests.web.conftest import Client, Clock, sign_in

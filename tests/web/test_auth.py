@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 
-from monitor.app import Runtime
 from monitor.config import Settings
+from monitor.runtime.state import Runtime
 from monitor.web import accounts, sessions
 from tests.web.conftest import PASSWORD, Client, Clock, Seeded, csrf_of, sign_in
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import counter_messages, counter_plans, rumours
 from monitor.web.counter_templates import fill, load_templates
 from tests.web.conftest import Client, deliver, seed_rumour, sign_in, state_purpose

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 from sqlalchemy import delete, select
 
-from monitor import audit
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.service import build_notifiers
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
+from monitor.safeguards import audit
 from monitor.store.tables import (
     alert_actions,
     alerts,

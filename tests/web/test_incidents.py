@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from tests.web.conftest import Client, deliver, sign_in, state_purpose
 
 CALLS = [

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from tests.web.conftest import Client, raw, seed_rumour, sign_in, state_purpose
 from tests.web.test_permissions import route_calls
 

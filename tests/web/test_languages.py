@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import alert_posts, incidents, posts
 from tests.web.conftest import Client, raw, seed_rumour, sign_in, state_purpose
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import insert
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import level_changes
 from monitor.web.charts import against_baseline
 from tests.web.conftest import Client, Seeded, sign_in, state_purpose

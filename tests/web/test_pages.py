@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from monitor.app import Runtime
 from monitor.config import Settings
+from monitor.runtime.state import Runtime
 from monitor.web.accounts import Passwords
 from monitor.web.server import create_app
 from tests.web.conftest import Client, Clock, Seeded, sign_in

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import insert
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from monitor.web.permissions import ROLES, ROUTES, access_for
 from tests.web.conftest import (
     HOSTILE_POSTS,
@@ -167,7 +167,7 @@ async def test_evidence_needs_a_purpose_and_every_view_is_audited(
     seeded: Seeded,
     runtime: Runtime,
 ) -> None:
-    from monitor import audit
+    from monitor.safeguards import audit
 
     client = await aiohttp_client(app)
     csrf = await sign_in(client, "analyst")

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from monitor.app import Runtime
 from monitor.config import Settings
+from monitor.runtime.state import Runtime
 from tests.conftest import ROOT
 from tests.web.conftest import Client, Seeded, seed_rumour, sign_in, state_purpose
 from tests.web.test_permissions import route_calls

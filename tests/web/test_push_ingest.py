@@ -14,9 +14,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from monitor.alerts.notifiers.webhook import sign
-from monitor.app import Runtime, open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
+from monitor.runtime.app import open_runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import posts
 from monitor.web.server import create_app
 from tests.web.conftest import ensure_tables

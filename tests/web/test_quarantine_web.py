@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import audit_events
 from monitor.types import Post, RuleHit
 from tests.web.conftest import Client, raw, sign_in, state_purpose

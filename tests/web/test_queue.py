@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy import select
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import alert_actions, alerts
 from monitor.web.queries import review
 from tests.web.conftest import Client, Seeded, deliver, sign_in, state_purpose

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select, update
 
-from monitor import audit
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
+from monitor.safeguards import audit
 from monitor.store import signals as signal_store
 from monitor.store.tables import posts, rumour_claims, rumour_posts, rumours
 from tests.web.conftest import T0, Client, Seeded, seed_rumour, sign_in, state_purpose

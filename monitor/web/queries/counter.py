@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor import audit
+from monitor.safeguards import audit
 from monitor.store import signals as signal_store
 from monitor.store.tables import counter_plans, counter_versions
 

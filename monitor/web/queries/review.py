@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor import audit
 from monitor.alerts import outbox
 from monitor.alerts.config import AlertConfig
+from monitor.safeguards import audit
 from monitor.store.alerts import OPEN_STATUSES
 from monitor.store.tables import alert_actions, alerts, notifications
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor import audit
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
+from monitor.safeguards import audit
 from monitor.store.sources import list_sources
 from monitor.web.params import parse_id
 from monitor.web.render import page

@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor import audit
-from monitor.app import RUNTIME
 from monitor.incidents import queries as incident_queries
+from monitor.runtime.state import RUNTIME
+from monitor.safeguards import audit
 from monitor.signals.config import SignalsConfig
 from monitor.store import overview
 from monitor.store import signals as signal_store

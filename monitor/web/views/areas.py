@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.app import RUNTIME
 from monitor.classify.languages import not_scored_notes, not_scored_short
+from monitor.runtime.state import RUNTIME
 from monitor.store import languages as language_store
 from monitor.web import geo
 from monitor.web.queries import areas as area_queries

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor import audit
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
+from monitor.safeguards import audit
 from monitor.web import accounts, sessions
 from monitor.web.middleware import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from monitor.web.render import page, safe_next

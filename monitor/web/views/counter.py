@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
 from monitor.store import signals as signal_store
 from monitor.web.counter_templates import fill, load_templates
 from monitor.web.params import parse_id, path_id

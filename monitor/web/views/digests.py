@@ -17,8 +17,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.app import RUNTIME
 from monitor.config import ConfigError
+from monitor.runtime.state import RUNTIME
 from monitor.store.tables import digest_runs
 from monitor.web.params import path_id
 from monitor.web.render import LONDON, page

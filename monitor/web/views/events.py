@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
 from monitor.web import sessions
 from monitor.web.queries import alerts as alert_queries
 from monitor.web.state import WEB, require_session

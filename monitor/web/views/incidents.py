@@ -15,11 +15,11 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.app import RUNTIME
 from monitor.classify.languages import not_scored_notes
 from monitor.incidents import queries
 from monitor.incidents import store as incident_store
 from monitor.incidents.stage import IncidentStage
+from monitor.runtime.state import RUNTIME
 from monitor.store import languages as language_store
 from monitor.store.tables import counter_messages
 from monitor.web.params import parse_id, path_id

@@ -22,10 +22,10 @@ from collections import OrderedDict
 from aiohttp import web
 
 from monitor.alerts.notifiers.webhook import sign
-from monitor.app import RUNTIME
-from monitor.collectors.replay import ImportProblem, parse_json_record, parse_jsonl_line
 from monitor.config import ConfigError, push_secret
-from monitor.pipeline import NotAccepted, PipelineFailed
+from monitor.ingest.replay import ImportProblem, parse_json_record, parse_jsonl_line
+from monitor.runtime.pipeline import NotAccepted, PipelineFailed
+from monitor.runtime.state import RUNTIME
 from monitor.types import RawPost
 
 routes = web.RouteTableDef()

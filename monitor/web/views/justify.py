@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from monitor.app import RUNTIME
 from monitor.privacy import viewguard
 from monitor.privacy.viewguard import GuardDecision, GuardPolicy, JustificationError
+from monitor.runtime.state import RUNTIME
 from monitor.web.params import parse_id
 from monitor.web.render import page, safe_next
 from monitor.web.state import WEB, note_audit, require_session

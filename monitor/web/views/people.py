@@ -2,7 +2,7 @@
 
 The same operations as `monitor governance …` and `monitor users …`, through the same
 functions: an approval is recorded in the register and the audit log by
-`monitor.governance.approve`; account changes are audited here with the admin's name, and
+`monitor.safeguards.governance.approve`; account changes are audited here with the admin's name, and
 disabling an account or changing its role ends its open sessions. An admin cannot disable or
 demote their own account (the last way in must not be closed by a slip).
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor import audit, governance
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
+from monitor.safeguards import audit, governance
 from monitor.web import accounts, sessions
 from monitor.web.params import json_object
 from monitor.web.permissions import ROLES

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
 from monitor.store import quarantine
 from monitor.web.params import parse_id, path_id
 from monitor.web.render import page

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from monitor.alerts.config import AlertConfig
 from monitor.alerts.service import load_alert_config
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
 from monitor.web.charts import against_baseline
 from monitor.web.explain import current_ruleset, reasons
 from monitor.web.params import json_object, parse_id, path_id

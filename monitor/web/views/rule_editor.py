@@ -31,14 +31,14 @@ from aiohttp import web
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor import audit
-from monitor.app import RUNTIME, Runtime
 from monitor.rules.engine import RuleSet
 from monitor.rules.examples import ExampleResult, run_examples, verdict
 from monitor.rules.loader import PACK_FILE, RuleSetHolder, load_ruleset, pack_dirs, rule_files
 from monitor.rules.normalise import make_doc
 from monitor.rules.schema import PackError, Problem, RuleSpec
 from monitor.rules.service import rules_dir
+from monitor.runtime.state import RUNTIME, Runtime
+from monitor.safeguards import audit
 from monitor.store.alerts import excerpt
 from monitor.store.tables import posts
 from monitor.types import PlaceMatch, Post

@@ -12,12 +12,12 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.app import RUNTIME
 from monitor.rules.engine import RuleSet
 from monitor.rules.examples import verdict
 from monitor.rules.normalise import make_doc
 from monitor.rules.query import QueryError, compile_query, matched_words
 from monitor.rules.schema import RuleSpec
+from monitor.runtime.state import RUNTIME
 from monitor.store.alerts import excerpt
 from monitor.store.tables import posts
 from monitor.types import PlaceMatch, Post

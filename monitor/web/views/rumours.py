@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
 from monitor.signals import triage
 from monitor.signals.config import SignalsConfig
 from monitor.signals.rumours import STATUSES as RUMOUR_STATUSES

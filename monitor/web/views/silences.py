@@ -21,7 +21,7 @@ from monitor.alerts.routing import Route
 from monitor.alerts.service import routing_path
 from monitor.alerts.silence_store import add_silence, expire_silence, load_silences
 from monitor.alerts.silences import Silence, SilenceError
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
 from monitor.store.tables import alerts, incidents
 from monitor.web.params import json_object, parse_id, path_id
 from monitor.web.render import page

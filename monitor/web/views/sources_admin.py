@@ -23,12 +23,12 @@ import tomlkit
 from aiohttp import web
 from tomlkit.items import AoT, Table
 
-from monitor import audit
-from monitor.app import RUNTIME
 from monitor.collectors.commands import check_sources
 from monitor.collectors.config import SourcesError, describe, parse_sources
 from monitor.collectors.platform import SourceConfig
 from monitor.collectors.registry import PLATFORMS, platform_of
+from monitor.runtime.state import RUNTIME
+from monitor.safeguards import audit
 from monitor.web.params import json_object
 from monitor.web.render import page
 from monitor.web.state import WEB, require_session

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from monitor import health
-from monitor.app import RUNTIME
 from monitor.classify.languages import not_scored_notes
 from monitor.incidents import queries as incident_queries
+from monitor.runtime import health
+from monitor.runtime.metrics import exposition, refresh_store_gauges
+from monitor.runtime.state import RUNTIME
 from monitor.store import languages as language_store
 from monitor.store import overview
 from monitor.store import signals as signal_store
-from monitor.web.metrics import exposition, refresh_store_gauges
 from monitor.web.queries import alerts as alert_queries
 from monitor.web.queries import rumours as rumour_queries
 from monitor.web.render import page

@@ -1,0 +1,55 @@
+"""Ingest with the key ring: what the pipeline calls to turn raw posts into storable ones."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor.config import Settings
+from monitor.ingest.core import IngestError, Ingestor, author_ref
+from monitor.store.keys import KeyRing
+from monitor.types import Post, RawPost
+
+log = logging.getLogger(__name__)
+
+
+class KeyedIngestor:
+    """Ingests batches with the current period's pseudonym key; refuses bad posts one by one."""
+
+    def __init__(self, ingestor: Ingestor, keys: KeyRing) -> None:
+        self.ingestor = ingestor
+        self.keys = keys
+        # Set by the composition root: drops place matches whose approval lapsed (governance).
+        self.place_gate: Callable[[Post, datetime], Post | None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, home: Path, engine: AsyncEngine) -> KeyedIngestor:
+        return cls(Ingestor.from_settings(settings, home), KeyRing.from_settings(settings, engine))
+
+    async def ingest_batch(self, raws: Sequence[RawPost], now: datetime) -> list[Post]:
+        key = await self.keys.current(now)
+        out: list[Post] = []
+        for raw in raws:
+            try:
+                post: Post | None = self.ingestor.ingest(raw, key, now)
+                if self.place_gate is not None and post is not None:
+                    post = self.place_gate(post, now)
+                if post is not None:
+                    out.append(post)
+            except IngestError as exc:
+                log.warning("refused post from %s: %s", raw.source, exc)
+        return out
+
+    async def author_refs(
+        self, platform: str, author_id: str, now: datetime | None = None
+    ) -> list[str]:
+        """The author's pseudonym under every key held. With `now`, the current period's key is
+        made first if missing, so that a deletion recorded before any post of the period was
+        stored still covers the posts ingested later in it."""
+        if now is not None:
+            await self.keys.current(now)
+        return [author_ref(k, platform, author_id) for k in await self.keys.held_keys()]

@@ -1,0 +1,129 @@
+"""Prometheus /metrics: pipeline counters read at scrape time from the running pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor.privacy.recheck import Rechecker
+from monitor.runtime.pipeline import Pipeline
+from monitor.store import posts as post_store
+from monitor.store import quarantine
+
+
+class PipelineCollector(Collector):
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        s = self.pipeline.stats
+        for name, value, doc in (
+            ("received", s.received, "Posts handed to intake by collectors and importers"),
+            ("stored", s.stored, "New posts committed to the store"),
+            ("duplicates", s.duplicates, "Posts already stored (at-least-once delivery)"),
+            ("rejected", s.rejected, "Posts refused by ingest (malformed)"),
+            ("processed", s.processed, "Posts classified and run through the rules"),
+            ("flagged", s.flagged, "Processed posts with a classifier flag or rule hit"),
+            ("deleted", s.deleted, "Posts whose text was purged on a platform deletion"),
+            ("quarantined", s.quarantined, "Records this process put in the quarantine"),
+        ):
+            yield CounterMetricFamily(f"monitor_posts_{name}", doc, value=value)
+        not_scored = CounterMetricFamily(
+            "monitor_posts_not_scored",
+            "Processed posts the classifier left unscored because their language is not one "
+            "it covers (the rules still ran), by detected language",
+            labels=["language"],
+        )
+        for language, count in sorted(s.not_scored.items()):
+            not_scored.add_metric([language], count)
+        yield not_scored
+        yield CounterMetricFamily(
+            "monitor_store_retries",
+            "Times the worker or the push endpoint found the store unavailable and backed off",
+            value=s.store_retries,
+        )
+        yield CounterMetricFamily(
+            "monitor_worker_restarts",
+            "Times the pipeline worker failed unexpectedly and was restarted",
+            value=s.worker_restarts,
+        )
+        h = self.pipeline.health
+        yield GaugeMetricFamily(
+            "monitor_worker_up",
+            "1 while this process's pipeline worker runs (0: failed, restarting, backing off "
+            "from the store, or this role does not process)",
+            value=1 if h.state in {"running", "resuming"} else 0,
+        )
+        yield GaugeMetricFamily(
+            "monitor_store_available",
+            "0 while the worker is backing off from an unavailable store",
+            value=0 if h.store_error is not None else 1,
+        )
+        if h.last_batch_at is not None:
+            yield GaugeMetricFamily(
+                "monitor_last_batch_age_seconds",
+                "Seconds since this process last processed a batch",
+                value=time.monotonic() - h.last_batch_at,
+            )
+        if s.quarantine_held >= 0:
+            yield GaugeMetricFamily(
+                "monitor_quarantine_records",
+                "Records waiting in the quarantine (all processes; read from the store)",
+                value=s.quarantine_held,
+            )
+        if s.stored_unprocessed >= 0:
+            yield GaugeMetricFamily(
+                "monitor_posts_unprocessed",
+                "Stored posts not processed yet, quarantined ones aside (read from the store)",
+                value=s.stored_unprocessed,
+            )
+        yield GaugeMetricFamily(
+            "monitor_queue_depth",
+            "Posts waiting to be processed (backpressure slows intake when full)",
+            value=self.pipeline.queue_depth,
+        )
+
+
+async def refresh_store_gauges(engine: AsyncEngine, pipeline: Pipeline) -> None:
+    """Read the store-wide gauges before a scrape (the collector itself cannot await)."""
+    try:
+        async with asyncio.timeout(2):
+            async with engine.connect() as conn:
+                pipeline.stats.quarantine_held = await quarantine.count(conn)
+                pipeline.stats.stored_unprocessed = await post_store.count_unprocessed(conn)
+    except Exception:  # a scrape must answer; the gauges are left out instead
+        pipeline.stats.quarantine_held = pipeline.stats.stored_unprocessed = -1
+
+
+class RecheckCollector(Collector):
+    """Re-checks of old posts on their platform before display (monitor/privacy/recheck.py)."""
+
+    def __init__(self, recheck: Rechecker) -> None:
+        self.recheck = recheck
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        s = self.recheck.stats
+        for name, value, doc in (
+            ("checked", s.checked, "Posts re-checked on their platform before display"),
+            ("purged", s.purged, "Re-checked posts gone or hidden on their platform, purged"),
+            ("failures", s.failures, "Re-checks with no answer (error, timeout, rate limit)"),
+        ):
+            yield CounterMetricFamily(f"monitor_recheck_{name}", doc, value=value)
+
+
+def make_registry(pipeline: Pipeline, recheck: Rechecker | None = None) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(PipelineCollector(pipeline))
+    if recheck is not None:
+        registry.register(RecheckCollector(recheck))
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

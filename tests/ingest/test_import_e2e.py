@@ -1,0 +1,140 @@
+"""`monitor import` as a user runs it: idempotent, resumable after a kill, reports bad lines,
+and never writes a raw author id anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+WARDS = ["Manningham", "Toller", "Heaton", "Little Horton", "Girlington", "Keighley"]
+
+
+def fictional_lines(n: int, prefix: str = "p") -> list[str]:
+    lines = []
+    for i in range(n):
+        lines.append(
+            json.dumps(
+                {
+                    "platform": "mastodon",
+                    "id": f"https://social.example/users/fictional{i % 97}/statuses/{prefix}{i}",
+                    "text": f"(fictional) Bin collection late again in {WARDS[i % len(WARDS)]} "
+                    f"today, number {i}",
+                    "created_at": (START + timedelta(seconds=i)).isoformat(),
+                    "author": f"https://social.example/users/fictional-author-{i % 97}",
+                    "synthetic": True,
+                }
+            )
+        )
+    return lines
+
+
+def run_monitor(
+    args: list[str], db: Path, extra_env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
+        MONITOR_CLASSIFIER="keyword",
+        MONITOR_HOME=str(ROOT),
+    )
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=db.parent,
+    )
+
+
+def count(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def test_reimport_adds_nothing_and_bad_lines_are_reported(tmp_path: Path) -> None:
+    lines = fictional_lines(300)
+    lines.insert(10, "{not json")
+    lines.insert(20, json.dumps({"platform": "mastodon", "text": "(fictional) no id"}))
+    data = tmp_path / "posts.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "m.db"
+
+    first = run_monitor(["import", str(data)], db)
+    assert first.returncode == 1, first.stderr  # problems make the exit code non-zero
+    assert f"{data}:11:" in first.stderr and f"{data}:21:" in first.stderr
+    assert count(db, "select count(*) from posts") == 300
+
+    second = run_monitor(["import", str(data)], db)
+    assert "stored 0 new posts" in second.stdout, second.stdout + second.stderr
+    assert count(db, "select count(*) from posts") == 300
+    assert count(db, "select count(*) from posts where processed_at is null") == 0
+
+
+def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+    n = 20000
+    data = tmp_path / "big.jsonl"
+    data.write_text("\n".join(fictional_lines(n)) + "\n", encoding="utf-8")
+    db = tmp_path / "m.db"
+    env = dict(os.environ)
+    env.update(
+        MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
+        MONITOR_CLASSIFIER="keyword",
+        MONITOR_HOME=str(ROOT),
+        MONITOR_INGEST_BATCH_SIZE="200",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "import", str(data)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    stored = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            stored = count(db, "select count(*) from posts")
+        except sqlite3.Error:
+            stored = 0
+        if stored >= 2000:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.fail("the import finished before it could be killed; make the file larger")
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up: a crash, not a shutdown
+    proc.wait()
+    assert 0 < count(db, "select count(*) from posts") < n
+
+    rerun = run_monitor(["import", str(data)], db, extra_env={"MONITOR_INGEST_BATCH_SIZE": "200"})
+    assert rerun.returncode == 0, rerun.stderr
+    assert count(db, "select count(*) from posts") == n
+    assert count(db, "select count(distinct id) from posts") == n
+    assert count(db, "select count(*) from posts where processed_at is null") == 0
+    assert "already committed" in rerun.stdout
+
+
+def test_no_raw_author_id_reaches_the_database_file(tmp_path: Path) -> None:
+    data = tmp_path / "posts.jsonl"
+    data.write_text("\n".join(fictional_lines(200)) + "\n", encoding="utf-8")
+    db = tmp_path / "m.db"
+    result = run_monitor(["import", str(data)], db)
+    assert result.returncode == 0, result.stderr
+    # Checkpoint so the WAL's pages are in the main file too, then look at every byte.
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("m.db*"))
+    assert b"fictional-author-" not in raw
+    assert count(db, "select count(distinct author_ref) from posts") == 97

@@ -1,0 +1,257 @@
+"""Ingest: what an analyst relies on — clean text, the right places, a language, and authors
+who appear only as pseudonyms that stop linking when their period ends."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import fields
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Settings
+from monitor.ingest.core import (
+    IngestError,
+    Ingestor,
+    author_ref,
+    bound_text,
+    detect_language,
+    normalise_text,
+    post_ref,
+)
+from monitor.ingest.places import PlaceMatcher
+from monitor.store.keys import period_start
+from monitor.types import RawPost
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
+KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def places() -> PlaceMatcher:
+    return PlaceMatcher.from_settings(Settings(), ROOT)
+
+
+@pytest.fixture(scope="module")
+def ingestor(places: PlaceMatcher) -> Ingestor:
+    return Ingestor(places, max_text_chars=280)
+
+
+def raw(text: str = "Fictional post", **kw: object) -> RawPost:
+    values: dict[str, object] = dict(
+        platform="mastodon",
+        native_id="https://example.social/users/fictional/statuses/1",
+        text=text,
+        created_at=NOW - timedelta(minutes=5),
+        author_id="https://example.social/users/fictional",
+    )
+    values.update(kw)
+    return RawPost(**values)  # type: ignore[arg-type]
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+def test_html_is_reduced_to_the_text_a_reader_sees() -> None:
+    html = (
+        "<p>Road closed near <a href='https://example.org/x'>Lister Park</a> &amp; "
+        "Cartwright&nbsp;Hall</p><script>document.write('hidden words')</script>"
+        "<style>p { color: red }</style><!-- a comment --><p>Stay&#32;safe</p>"
+    )
+    assert normalise_text(html, is_html=True) == (
+        "Road closed near Lister Park & Cartwright Hall Stay safe"
+    )
+
+
+def test_html_blocks_and_line_breaks_separate_words() -> None:
+    assert normalise_text("<p>Bradford</p><p>Moor</p>one<br>two", True) == "Bradford Moor one two"
+
+
+def test_text_that_is_not_html_keeps_its_angle_brackets_and_entities() -> None:
+    assert normalise_text("x < y &amp; <b>", is_html=False) == "x < y &amp; <b>"
+
+
+def test_unclosed_script_hides_everything_after_it() -> None:
+    assert normalise_text("visible <script>var a = '</p> not text'", True) == "visible"
+
+
+def test_text_is_nfc() -> None:
+    decomposed = "Cafe\u0301 in Bronte\u0308 country"
+    out = normalise_text(decomposed, is_html=False)
+    assert out == "Café in Brontë country"
+    assert unicodedata.is_normalized("NFC", out)
+
+
+def test_controls_invisibles_and_lone_surrogates_are_removed_and_space_collapsed() -> None:
+    text = "\ufeffri\u200bot\x00 \t\n near\u00a0\u00a0Girlington\ud83d \u202eevil\u202c\x1b[31m"
+    assert normalise_text(text, is_html=False) == "riot near Girlington evil[31m"
+
+
+def test_emoji_sequences_keep_their_joiners() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert normalise_text(f"  {family}  ", is_html=False) == family
+
+
+def test_long_text_is_cut_on_a_word_boundary_and_marked() -> None:
+    text = "word " * 100
+    cut, truncated = bound_text(text.strip(), 42)
+    assert truncated
+    assert len(cut) <= 42
+    assert cut.endswith("word") and " wo" not in cut[-4:]
+    assert cut == " ".join(["word"] * 8)
+
+
+def test_text_within_the_limit_is_untouched() -> None:
+    assert bound_text("short enough", 12) == ("short enough", False)
+
+
+def test_a_single_long_word_is_cut_hard_without_splitting_a_character() -> None:
+    assert bound_text("x" * 50, 10) == ("x" * 10, True)
+    # "e" + combining acute: the cut moves back rather than strand the accent.
+    text = "abcde\u0301fgh"
+    cut, truncated = bound_text(text, 5)
+    assert truncated and cut == "abcd"
+
+
+def test_ingest_truncates_to_the_setting(ingestor: Ingestor) -> None:
+    post = ingestor.ingest(raw("Manningham " + "blah " * 200), KEY, NOW)
+    assert post.truncated
+    assert len(post.text) <= 280
+    assert post.places[0].name == "Manningham"
+
+
+# --- language --------------------------------------------------------------------------------
+
+
+def test_language_is_detected_for_ordinary_sentences() -> None:
+    assert detect_language("Anyone know why the road is closed near the park this morning?") == (
+        "en"
+    )
+    assert detect_language("Dzisiaj w centrum była policja, czy ktoś wie co się stało?") == "pl"
+    assert detect_language("کیا کسی کو معلوم ہے کہ آج شہر میں کیا ہوا؟") == "ur"
+
+
+def test_short_or_unsure_texts_get_no_language() -> None:
+    assert detect_language("ok") is None
+    assert detect_language("lol 😂😂") is None
+    assert detect_language("https://example.org/a/very/long/link #Bradford @someone") is None
+
+
+def test_the_platforms_language_tag_is_trusted() -> None:
+    assert detect_language("ok", declared="en-GB") == "en"
+    assert detect_language("Bonjour tout le monde", declared="ur") == "ur"
+    # Unusable tags fall back to detection.
+    assert detect_language("Anyone know why the road is closed this morning?", "und") == "en"
+    assert detect_language("Anyone know why the road is closed this morning?", "??") == "en"
+
+
+# --- pseudonyms ------------------------------------------------------------------------------
+
+
+def test_same_author_same_key_same_ref_and_refs_do_not_reveal_the_id() -> None:
+    a = author_ref(KEY, "bluesky", "did:plc:fictional1")
+    assert a == author_ref(KEY, "bluesky", "did:plc:fictional1")
+    assert len(a) == 32 and int(a, 16) >= 0
+    assert "fictional" not in a
+    assert a != author_ref(KEY, "bluesky", "did:plc:fictional2")
+    assert a != author_ref(KEY, "mastodon", "did:plc:fictional1")
+
+
+def test_platform_and_id_cannot_be_shuffled_into_a_collision() -> None:
+    assert author_ref(KEY, "ab", "c") != author_ref(KEY, "a", "bc")
+
+
+def test_a_different_key_gives_an_unlinkable_ref() -> None:
+    other = bytes(reversed(KEY))
+    assert author_ref(KEY, "bluesky", "did:plc:x") != author_ref(other, "bluesky", "did:plc:x")
+
+
+def test_periods_are_aligned_so_every_instance_agrees() -> None:
+    start = period_start(NOW, 30)
+    assert start <= NOW.date() < start + timedelta(days=30)
+    # Every moment of the period maps to the same start, and the next period starts after it.
+    for offset in range(30):
+        when = datetime.combine(start, datetime.min.time(), UTC) + timedelta(days=offset, hours=23)
+        assert period_start(when, 30) == start
+    after = datetime.combine(start + timedelta(days=30), datetime.min.time(), UTC)
+    assert period_start(after, 30) == start + timedelta(days=30)
+    # Weekly periods start on Mondays.
+    assert period_start(NOW, 7).weekday() == 0
+
+
+def test_periods_are_counted_in_utc() -> None:
+    # 00:30 on the 1st in UTC+02:00 is still the previous day in UTC.
+    local = datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert period_start(local, 1) == date(2025, 12, 31)
+
+
+def test_period_needs_a_positive_rotation_and_an_aware_time() -> None:
+    with pytest.raises(ValueError):
+        period_start(NOW, 0)
+    with pytest.raises(ValueError):
+        period_start(datetime(2026, 1, 1), 30)
+
+
+def test_posts_without_an_author_each_count_as_their_own(ingestor: Ingestor) -> None:
+    a = ingestor.ingest(raw(author_id=None, native_id="n1"), KEY, NOW)
+    b = ingestor.ingest(raw(author_id=None, native_id="n2"), KEY, NOW)
+    assert a.author_ref != b.author_ref
+    assert a.author_ref == post_ref(KEY, "mastodon:n1")
+    assert len(a.author_ref) == 32
+
+
+# --- the whole ingest ------------------------------------------------------------------------
+
+
+def test_ingest_builds_a_clean_placed_pseudonymous_post(ingestor: Ingestor) -> None:
+    r = raw(
+        "<p>Crowd gathering at <b>Girlington</b> &amp; near Lister Park</p>",
+        is_html=True,
+        created_at=datetime(2026, 11, 3, 11, 0, tzinfo=timezone(timedelta(hours=1))),
+        like_count=-3,
+        repost_count=2,
+        language="en",
+        source="mastodon:example.social",
+        url="https://example.social/@fictional/1",
+    )
+    post = ingestor.ingest(r, KEY, NOW)
+    assert post.id == "mastodon:https://example.social/users/fictional/statuses/1"
+    assert post.text == "Crowd gathering at Girlington & near Lister Park"
+    assert post.language == "en"
+    assert post.created_at == datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
+    assert post.collected_at == NOW
+    assert post.like_count == 0 and post.repost_count == 2
+    assert post.source == "mastodon:example.social"
+    assert [(p.name, p.ward, p.locality) for p in post.places] == [
+        ("Girlington", "Toller", "Bradford West"),
+        ("Lister Park", "Manningham", "Bradford West"),
+    ]
+    assert post.author_ref == author_ref(KEY, "mastodon", "https://example.social/users/fictional")
+
+
+def test_the_raw_author_id_is_never_on_the_post(ingestor: Ingestor) -> None:
+    secret_id = "did:plc:fictional-author-id"
+    post = ingestor.ingest(raw(author_id=secret_id), KEY, NOW)
+    for f in fields(post):
+        assert secret_id not in repr(getattr(post, f.name)), f.name
+
+
+def test_ingest_refuses_times_without_offsets_and_overlong_ids(ingestor: Ingestor) -> None:
+    with pytest.raises(IngestError, match="UTC offset"):
+        ingestor.ingest(raw(created_at=datetime(2026, 11, 3, 10, 0)), KEY, NOW)
+    with pytest.raises(IngestError, match="id is too long"):
+        ingestor.ingest(raw(native_id="x" * 600), KEY, NOW)
+    with pytest.raises(IngestError, match="reply_to is too long"):
+        ingestor.ingest(raw(reply_to="bluesky:" + "x" * 600), KEY, NOW)
+    with pytest.raises(IngestError):
+        ingestor.ingest(raw(native_id=""), KEY, NOW)
+
+
+def test_ingestor_from_settings_uses_the_settings() -> None:
+    settings = Settings(max_text_chars=30, places="bradford")
+    ing = Ingestor.from_settings(settings, ROOT)
+    post = ing.ingest(raw("Bradford and Kirklees, again and again and again"), KEY, NOW)
+    assert post.truncated and post.text == "Bradford and Kirklees, again"
+    assert [p.district for p in post.places] == ["Bradford"]  # Kirklees' gazetteer is off
