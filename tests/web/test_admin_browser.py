@@ -26,10 +26,11 @@ from argon2.profiles import CHEAPEST
 from sqlalchemy import select
 
 from monitor.alerts.silence_store import load_silences
-from monitor.app import Runtime, open_runtime
 from monitor.classify.keyword import KeywordClassifier
 from monitor.collectors.config import load_sources
 from monitor.config import Settings
+from monitor.runtime.app import open_runtime
+from monitor.runtime.state import Runtime
 from monitor.store.tables import alerts
 from monitor.web import accounts
 from monitor.web.demo_site import ensure_tables, serve
