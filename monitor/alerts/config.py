@@ -9,21 +9,29 @@ URLs and signing secrets) can only be given by the name of an environment variab
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    InstanceOf,
+    StringConstraints,
+    model_validator,
+)
+
 from monitor.alerts import windows
-from monitor.alerts.matchers import Matcher, MatcherError, parse_matcher
+from monitor.alerts.matchers import Matcher, parse_matcher
 from monitor.alerts.routing import Route, RouteOptions, RouteSpec, build
-from monitor.alerts.schedule import Cron, ScheduleError, parse_cron
-from monitor.documents.lines import Map, Seq, YamlError, read_yaml
+from monitor.alerts.schedule import Cron, parse_cron
+from monitor.documents.schema import Document, DocumentError, Problem, Schema, validate
 
 CHANNELS = ("local", "email", "teams", "slack", "webhook")
 SECTIONS = ("summary", "levels", "incidents", "alerts", "alerts_by_kind", "rumours")
@@ -189,24 +197,24 @@ def parse_config(
     """Validate a whole routing file. Required integrations whose environment variables are not
     set are errors; `optional: true` ones are switched off with a warning instead."""
     try:
-        doc = read_yaml(text, source)
-    except YamlError as exc:
-        raise AlertConfigError([str(exc)]) from None
-    reader = _Reader(source)
-    config = reader.document(doc)
+        doc = Document.parse(text, source)
+        resolver = _Resolver(doc)
+        config = resolver.config()
+    except DocumentError as exc:
+        raise AlertConfigError([str(p) for p in exc.problems]) from None
+    problems = [str(p) for p in resolver.problems]
     env = os.environ if environ is None else environ
-    if config is not None:
-        for receiver in config.receivers.values():
-            for integ in receiver.integrations:
-                missing = integ.missing_env(env)
-                if missing and not integ.optional:
-                    reader.error(
-                        integ.line,
-                        f"receiver {receiver.name}: {integ.channel} needs "
-                        f"{', '.join('$' + m for m in missing)} (or mark it optional: true)",
-                    )
-    if reader.problems or config is None:
-        raise AlertConfigError(reader.problems or [f"{source}: empty routing file"])
+    for receiver in config.receivers.values():
+        for integ in receiver.integrations:
+            missing = integ.missing_env(env)
+            if missing and not integ.optional:
+                where = f"{source}:{integ.line}" if integ.line else source
+                problems.append(
+                    f"{where}: receiver {receiver.name}: {integ.channel} needs "
+                    f"{', '.join('$' + m for m in missing)} (or mark it optional: true)"
+                )
+    if problems:
+        raise AlertConfigError(problems)
     return config
 
 
@@ -225,276 +233,401 @@ def parse_duration(value: Any) -> timedelta:
     return total
 
 
-class _Reader:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[str] = []
+# --- the file's schema ----------------------------------------------------------------------
+# Shapes, types, unknown keys and values that stand alone (durations, matchers, schedules,
+# addresses) are checked by these models; references between sections (a route's receiver, a
+# digest's receivers, an escalation's time intervals) by `_Resolver` below. Both report at the
+# line of the key or item at fault.
 
-    def error(self, line: int, message: str) -> None:
-        self.problems.append(
-            f"{self.source}:{line}: {message}" if line else f"{self.source}: {message}"
+
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError("name must be lower-case letters, digits, - or _")
+    return value
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("must be a duration such as 30s, 5m, 4h, 1d or 1h30m")
+    return parse_duration(value)
+
+
+def _matcher(value: Any) -> Matcher:
+    return parse_matcher(str(value))
+
+
+def _cron(value: Any) -> Cron:
+    return parse_cron(str(value))
+
+
+def _env_name(value: str) -> str:
+    if not re.match(r"^[A-Z_][A-Z0-9_]*$", value):
+        raise ValueError("must name an environment variable (LIKE_THIS)")
+    return value
+
+
+def _address(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ValueError("must be an address or a list of addresses")
+    bad = [a for a in items if not isinstance(a, str) or not _EMAIL.match(a)]
+    if bad:
+        raise ValueError(f"has addresses that are not valid: {bad}")
+    return tuple(items)
+
+
+def _port(value: int) -> int:
+    if not 0 < value < 65536:
+        raise ValueError("must be a whole number (a port)")
+    return value
+
+
+def _web_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("url must start with http:// or https://")
+    return value
+
+
+def _tls(value: str) -> str:
+    if value not in ("starttls", "tls", "none"):
+        raise ValueError("tls must be starttls, tls or none")
+    return value
+
+
+def _secret(field_name: str) -> Callable[[Any], Any]:
+    def refuse(_value: Any) -> Any:
+        raise ValueError(
+            f"{field_name} is a secret — give the name of an environment variable that holds "
+            f"it as {field_name}_env, never the value itself"
         )
 
-    def keys(self, node: Map, allowed: Sequence[str], where: str) -> None:
-        for key in node:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.error(node.line_of(key), f"{where}: unknown key {key!r}{hint}")
+    return refuse
 
-    def mapping(self, value: Any, line: int, where: str) -> Map | None:
-        if isinstance(value, Map):
-            return value
-        self.error(line, f"{where} must be a mapping (name: value lines)")
-        return None
 
-    def seq(self, value: Any, line: int, where: str) -> Seq:
-        if value is None:
-            return Seq()
-        if isinstance(value, Seq):
-            return value
-        self.error(line, f"{where} must be a list")
-        return Seq()
+def _top(value: int) -> int:
+    if not 1 <= value <= 100:
+        raise ValueError("top must be a whole number from 1 to 100")
+    return value
 
-    def strings(self, node: Map, key: str, where: str) -> tuple[str, ...]:
-        items = self.seq(node.get(key), node.line_of(key), f"{where}.{key}")
-        out = []
-        for i, item in enumerate(items):
-            if not isinstance(item, str | int) or isinstance(item, bool):
-                self.error(items.line_of(i), f"{where}.{key} items must be text")
+
+def _word(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("items must be text")
+    return str(value)
+
+
+Text = Annotated[str, StringConstraints(min_length=1)]
+Word = Annotated[str, BeforeValidator(_word)]
+Name = Annotated[str, AfterValidator(_name)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+MatcherField = Annotated[InstanceOf[Matcher], BeforeValidator(_matcher)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+# A secret written in the file itself is refused at its line (only `<name>_env` may give it).
+PasswordInFile = Annotated[Any, AfterValidator(_secret("password"))]
+UrlInFile = Annotated[Any, AfterValidator(_secret("url"))]
+SecretInFile = Annotated[Any, AfterValidator(_secret("secret"))]
+
+
+class _Integration(Schema):
+    """A way a receiver is reached; each value may instead be named by `<field>_env`."""
+
+    optional: bool = False
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+    SECRETS: ClassVar[tuple[str, ...]] = ()
+
+    def settings(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The values given in the file, and the environment variables named for the rest."""
+        values: dict[str, Any] = {}
+        env_refs: dict[str, str] = {}
+        for name, value in self:
+            if name == "optional" or value is None:
+                continue
+            if name.endswith("_env"):
+                env_refs[name.removesuffix("_env").removesuffix("_")] = value
             else:
-                out.append(str(item))
-        return tuple(out)
+                values[name.removesuffix("_")] = value
+        return values, env_refs
 
-    def matchers(self, node: Map, key: str, where: str) -> tuple[Matcher, ...]:
-        items = self.seq(node.get(key), node.line_of(key), f"{where}.{key}")
-        out = []
-        for i, item in enumerate(items):
-            try:
-                out.append(parse_matcher(str(item)))
-            except MatcherError as exc:
-                self.error(items.line_of(i), f"{where}: {exc}")
-        return tuple(out)
+    @model_validator(mode="after")
+    def _required(self) -> _Integration:
+        values, env_refs = self.settings()
+        missing = [f for f in self.REQUIRED if f not in values and f not in env_refs]
+        if missing:
+            raise ValueError(f"{missing[0]} is required")
+        return self
 
-    def convert(self, node: Map, key: str, fn: Callable[[Any], Any], where: str) -> Any:
+
+class _Local(_Integration):
+    mailbox: Text | None = None
+    mailbox_env: EnvName | None = None
+
+
+class _Email(_Integration):
+    REQUIRED = ("to", "from", "host")
+    to: Annotated[tuple[str, ...], BeforeValidator(_addresses)] | None = None
+    to_env: EnvName | None = None
+    from_: Annotated[Text, AfterValidator(_address)] | None = Field(None, alias="from")
+    from_env: EnvName | None = None
+    host: Text | None = None
+    host_env: EnvName | None = None
+    port: Annotated[int, AfterValidator(_port)] | None = None
+    port_env: EnvName | None = None
+    tls: Annotated[Text, AfterValidator(_tls)] | None = None
+    tls_env: EnvName | None = None
+    username: Text | None = None
+    username_env: EnvName | None = None
+    password: PasswordInFile = None
+    password_env: EnvName | None = None
+    timeout: Duration | None = None
+    timeout_env: EnvName | None = None
+
+
+class _Chat(_Integration):
+    REQUIRED = ("url",)
+    url: UrlInFile = None
+    url_env: EnvName | None = None
+    timeout: Duration | None = None
+    timeout_env: EnvName | None = None
+
+
+class _Webhook(_Integration):
+    REQUIRED = ("url",)
+    url: Annotated[Text, AfterValidator(_web_url)] | None = None
+    url_env: EnvName | None = None
+    secret: SecretInFile = None
+    secret_env: EnvName | None = None
+    timeout: Duration | None = None
+    timeout_env: EnvName | None = None
+
+
+class _Receiver(Schema):
+    name: Name
+    audience: Any = ""
+    excerpts: bool = False
+    local: list[_Local] | None = None
+    email: list[_Email] | None = None
+    teams: list[_Chat] | None = None
+    slack: list[_Chat] | None = None
+    webhook: list[_Webhook] | None = None
+
+
+class _TimeRange(Schema):
+    # An unquoted 18:00 is read by YAML as the number 1080 (minutes); windows reads both.
+    start_time: str | int
+    end_time: str | int
+
+
+class _Interval(Schema):
+    weekdays: list[Word] | None = None
+    times: list[_TimeRange] | None = None
+    days_of_month: list[Word] | None = None
+    months: list[Word] | None = None
+    location: Word | None = None
+
+
+class _TimeIntervals(Schema):
+    name: Name
+    time_intervals: list[_Interval] | None = None
+
+
+class _Step(Schema):
+    after: Duration | None = None
+    receiver: Word | None = None
+
+
+class _Escalation(Schema):
+    name: Name
+    during: list[Word] | None = None
+    steps: list[_Step] | None = None
+
+
+class _Route(Schema):
+    name: Any = ""
+    receiver: Word | None = None
+    matchers: list[MatcherField] | None = None
+    continue_: bool = Field(False, alias="continue")
+    group_by: list[Word] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    active_time_intervals: list[Word] | None = None
+    escalation: Word | None = None
+    routes: list[Any] | None = None  # each child is checked on its own
+
+
+class _Inhibit(Schema):
+    source_matchers: list[MatcherField] | None = None
+    target_matchers: list[MatcherField] | None = None
+    equal: list[Word] | None = None
+
+
+class _Digest(Schema):
+    name: Name
+    title: Any = None
+    description: Any = ""
+    schedule: Annotated[InstanceOf[Cron], BeforeValidator(_cron)]
+    receivers: list[Word] | None = None
+    sections: list[Word] | None = None
+    matchers: list[MatcherField] | None = None
+    excerpts: bool = False
+    top: Annotated[int, AfterValidator(_top)] = 10
+
+
+class _RoutingFile(Schema):
+    """The sections; each item of each is checked on its own (see `_Resolver.item`)."""
+
+    route: Any
+    receivers: list[Any] | None = None
+    time_intervals: list[Any] | None = None
+    inhibit_rules: list[Any] | None = None
+    escalations: list[Any] | None = None
+    digests: list[Any] | None = None
+
+
+Loc = tuple[str | int, ...]
+S = TypeVar("S", bound=Schema)
+
+
+class _Resolver:
+    """From the checked file to `AlertConfig`, checking what refers to what."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def error(self, loc: Loc, message: str, key: str | None = None) -> None:
+        """A problem with the entry at `loc`; with `key`, at that key's line."""
+        problem = self.doc.problem(loc, message)
+        if key is not None:
+            problem = replace(problem, line=self.doc.line((*loc, key)))
+        self.problems.append(problem)
+
+    def node_line(self, loc: Loc) -> int:
+        """Where the mapping at `loc` starts (for a value under a key, below the key)."""
+        line = getattr(self.doc.value(loc), "line", 0)
+        return int(line) if line else self.doc.line(loc)
+
+    def item(self, model: type[S], loc: Loc) -> S | None:
+        """The part of the file at `loc` as `model`; None (and its problems noted) if wrong."""
         try:
-            return fn(node[key])
-        except (ValueError, TypeError) as exc:
-            self.error(node.line_of(key), f"{where}.{key}: {exc}")
+            return validate(model, self.doc, loc)
+        except DocumentError as exc:
+            self.problems.extend(exc.problems)
             return None
 
-    # --- sections ---------------------------------------------------------------------
+    def items(self, model: type[S], section: str) -> list[tuple[Loc, S]]:
+        raw = self.doc.value((section,))
+        found: list[tuple[Loc, S]] = []
+        for i in range(len(raw) if isinstance(raw, list) else 0):
+            value = self.item(model, (section, i))
+            if value is not None:
+                found.append(((section, i), value))
+        return found
 
-    def document(self, doc: Any) -> AlertConfig | None:
-        root = self.mapping(doc, 1, "the routing file")
-        if root is None:
-            return None
-        self.keys(
-            root,
-            ("route", "receivers", "time_intervals", "inhibit_rules", "escalations", "digests"),
-            "top level",
+    def names(self, section: str) -> set[str]:
+        """Every name written in a section, right or not: a reference to an entry that has a
+        mistake of its own is not a second mistake."""
+        raw = self.doc.value((section,))
+        return (
+            {str(e.get("name")) for e in raw if isinstance(e, dict)}
+            if isinstance(raw, list)
+            else set()
         )
-        receivers = self.receivers(root)
-        intervals = self.time_intervals(root)
-        escalations = self.escalations(root, receivers, intervals)
-        route = self.root_route(root, receivers, intervals, escalations)
-        inhibit = self.inhibit_rules(root)
-        digests = self.digests(root, receivers)
-        if route is None:
-            return None
+
+    def config(self) -> AlertConfig:
+        try:
+            validate(_RoutingFile, self.doc)
+        except DocumentError as exc:
+            self.problems.extend(exc.problems)
+        receivers = self.receivers(self.items(_Receiver, "receivers"))
+        intervals = self.time_intervals(self.items(_TimeIntervals, "time_intervals"))
+        escalations = self.escalations(self.items(_Escalation, "escalations"), receivers, intervals)
+        route = self.root_route(receivers, intervals, escalations)
         return AlertConfig(
             route=route,
             receivers=receivers,
             time_intervals=intervals,
-            inhibit_rules=inhibit,
+            inhibit_rules=self.inhibit_rules(self.items(_Inhibit, "inhibit_rules")),
             escalations=escalations,
-            digests=digests,
-            source=self.source,
+            digests=self.digests(self.items(_Digest, "digests"), receivers),
+            source=self.doc.source,
         )
 
-    def receivers(self, root: Map) -> dict[str, Receiver]:
+    def receivers(self, items: Sequence[tuple[Loc, _Receiver]]) -> dict[str, Receiver]:
+        if not self.doc.value(("receivers",)):
+            self.error(("receivers",), "at least one receiver is needed")
         out: dict[str, Receiver] = {}
-        items = self.seq(root.get("receivers"), root.line_of("receivers"), "receivers")
-        if not items:
-            self.error(root.line_of("receivers"), "at least one receiver is needed")
-        for i, item in enumerate(items):
-            node = self.mapping(item, items.line_of(i), f"receivers[{i}]")
-            if node is None:
-                continue
-            name = str(node.get("name", ""))
-            where = f"receiver {name or i}"
-            if not _NAME.match(name):
-                self.error(node.line, f"{where}: name must be lower-case letters, digits, - or _")
-                continue
-            if name in out:
-                self.error(node.line, f"{where}: defined twice")
-            self.keys(node, ("name", "audience", "excerpts", *CHANNELS), where)
+        for loc, r in items:
+            if r.name in out:
+                self.error(loc, f"receiver {r.name}: defined twice")
             integrations: list[Integration] = []
             for channel in CHANNELS:
-                configs = self.seq(node.get(channel), node.line_of(channel), f"{where}.{channel}")
-                for j, cfg in enumerate(configs):
-                    cnode = self.mapping(cfg, configs.line_of(j), f"{where}.{channel}[{j}]")
-                    if cnode is not None:
-                        integ = self.integration(channel, len(integrations), cnode, where)
-                        if integ is not None:
-                            integrations.append(integ)
-            excerpts = node.get("excerpts", False)
-            if not isinstance(excerpts, bool):
-                self.error(node.line_of("excerpts"), f"{where}: excerpts must be true or false")
-                excerpts = False
-            out[name] = Receiver(
-                name=name,
+                for j, integ in enumerate(getattr(r, channel) or ()):
+                    values, env_refs = integ.settings()
+                    integrations.append(
+                        Integration(
+                            channel,
+                            len(integrations),
+                            values,
+                            env_refs,
+                            integ.optional,
+                            self.node_line((*loc, channel, j)),
+                        )
+                    )
+            out[r.name] = Receiver(
+                name=r.name,
                 integrations=tuple(integrations),
-                audience=str(node.get("audience", "")),
-                excerpts=excerpts,
-                line=node.line,
+                audience=str(r.audience),
+                excerpts=r.excerpts,
+                line=self.node_line(loc),
             )
         return out
 
-    def integration(self, channel: str, index: int, node: Map, where: str) -> Integration | None:
-        spec = _CHANNEL_FIELDS[channel]
-        allowed = ["optional"]
-        for fname, (_kind, _required, secret) in spec.items():
-            allowed.append(f"{fname}_env")
-            if not secret:
-                allowed.append(fname)
-        where = f"{where}.{channel}"
-        for fname, (_kind, _req, secret) in spec.items():
-            if secret and fname in node:
-                self.error(
-                    node.line_of(fname),
-                    f"{where}: {fname} is a secret — give the name of an environment variable "
-                    f"that holds it as {fname}_env, never the value itself",
-                )
-        self.keys(node, [*allowed, *(f for f, s in spec.items() if s[2])], where)
-        values: dict[str, Any] = {}
-        env_refs: dict[str, str] = {}
-        for fname, (kind, required, _secret) in spec.items():
-            if f"{fname}_env" in node:
-                env_name = node[f"{fname}_env"]
-                if not isinstance(env_name, str) or not re.match(r"^[A-Z_][A-Z0-9_]*$", env_name):
-                    self.error(
-                        node.line_of(f"{fname}_env"),
-                        f"{where}: {fname}_env must name an environment variable (LIKE_THIS)",
-                    )
-                else:
-                    env_refs[fname] = env_name
-            elif fname in node:
-                value = self.field_value(node, fname, kind, where)
-                if value is not None:
-                    values[fname] = value
-            elif required:
-                self.error(node.line, f"{where}: {fname} is required")
-        optional = node.get("optional", False)
-        if not isinstance(optional, bool):
-            self.error(node.line_of("optional"), f"{where}: optional must be true or false")
-            optional = False
-        if (
-            channel == "email"
-            and "tls" in values
-            and values["tls"] not in ("starttls", "tls", "none")
-        ):
-            self.error(node.line_of("tls"), f"{where}: tls must be starttls, tls or none")
-        if (
-            channel == "webhook"
-            and "url" in values
-            and not str(values["url"]).startswith(("http://", "https://"))
-        ):
-            self.error(node.line_of("url"), f"{where}: url must start with http:// or https://")
-        return Integration(channel, index, values, env_refs, optional, node.line)
-
-    def field_value(self, node: Map, fname: str, kind: str, where: str) -> Any:
-        value = node[fname]
-        line = node.line_of(fname)
-        if kind == "addresses":
-            items = [value] if isinstance(value, str) else value
-            if not isinstance(items, list) or not items:
-                self.error(line, f"{where}: {fname} must be an address or a list of addresses")
-                return None
-            bad = [a for a in items if not isinstance(a, str) or not _EMAIL.match(a)]
-            if bad:
-                self.error(line, f"{where}: {fname} has addresses that are not valid: {bad}")
-                return None
-            return tuple(items)
-        if kind == "int":
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
-                self.error(line, f"{where}: {fname} must be a whole number (a port)")
-                return None
-            return value
-        if kind == "duration":
-            try:
-                return parse_duration(value)
-            except ValueError as exc:
-                self.error(line, f"{where}: {exc}")
-                return None
-        if not isinstance(value, str) or not value:
-            self.error(line, f"{where}: {fname} must be text")
-            return None
-        if kind == "address" and not _EMAIL.match(value):
-            self.error(line, f"{where}: {fname} {value!r} is not an e-mail address")
-            return None
-        return value
-
-    def time_intervals(self, root: Map) -> dict[str, tuple[windows.TimeInterval, ...]]:
+    def time_intervals(
+        self, items: Sequence[tuple[Loc, _TimeIntervals]]
+    ) -> dict[str, tuple[windows.TimeInterval, ...]]:
         out: dict[str, tuple[windows.TimeInterval, ...]] = {}
-        items = self.seq(root.get("time_intervals"), root.line_of("time_intervals"), "windows")
-        for i, item in enumerate(items):
-            node = self.mapping(item, items.line_of(i), f"time_intervals[{i}]")
-            if node is None:
-                continue
-            name = str(node.get("name", ""))
-            where = f"time interval {name or i}"
-            self.keys(node, ("name", "time_intervals"), where)
-            if not _NAME.match(name):
-                self.error(node.line, f"{where}: name must be lower-case letters, digits, - or _")
-                continue
-            entries = self.seq(node.get("time_intervals"), node.line_of("time_intervals"), where)
+        for loc, t in items:
+            if not t.time_intervals:
+                self.error(loc, f"time interval {t.name}: needs a time_intervals list")
             parsed = []
-            for j, entry in enumerate(entries):
-                enode = self.mapping(entry, entries.line_of(j), where)
-                if enode is not None:
-                    interval = self.interval(enode, where)
-                    if interval is not None:
-                        parsed.append(interval)
-            if not entries:
-                self.error(node.line, f"{where}: needs a time_intervals list")
-            out[name] = tuple(parsed)
+            for j, entry in enumerate(t.time_intervals or ()):
+                interval = self.interval(entry, (*loc, "time_intervals", j))
+                if interval is not None:
+                    parsed.append(interval)
+            out[t.name] = tuple(parsed)
         return out
 
-    def interval(self, node: Map, where: str) -> windows.TimeInterval | None:
-        self.keys(node, ("weekdays", "times", "days_of_month", "months", "location"), where)
-        ok = True
+    def interval(self, entry: _Interval, loc: Loc) -> windows.TimeInterval | None:
         try:
-            weekdays = windows.parse_weekdays(self.strings(node, "weekdays", where))
-            months = windows.parse_months(self.strings(node, "months", where))
-            days = windows.parse_days_of_month(self.strings(node, "days_of_month", where))
+            weekdays = windows.parse_weekdays(entry.weekdays or ())
+            months = windows.parse_months(entry.months or ())
+            days = windows.parse_days_of_month(entry.days_of_month or ())
         except ValueError as exc:
-            self.error(node.line, f"{where}: {exc}")
+            self.error(loc, str(exc))
             return None
+        ok = True
         times = []
-        ranges = self.seq(node.get("times"), node.line_of("times"), f"{where}.times")
-        for k, rng in enumerate(ranges):
-            rnode = self.mapping(rng, ranges.line_of(k), f"{where}.times")
-            if rnode is None:
-                ok = False
-                continue
-            self.keys(rnode, ("start_time", "end_time"), f"{where}.times")
+        for k, rng in enumerate(entry.times or ()):
             try:
-                times.append(windows.parse_time_range(rnode["start_time"], rnode["end_time"]))
-            except KeyError:
-                self.error(rnode.line, f"{where}: each time range needs start_time and end_time")
-                ok = False
+                times.append(windows.parse_time_range(rng.start_time, rng.end_time))
             except ValueError as exc:
-                self.error(rnode.line, f"{where}: {exc}")
+                self.error((*loc, "times", k), str(exc))
                 ok = False
         location = windows.LONDON
-        if "location" in node:
+        if entry.location is not None:
             try:
-                location = ZoneInfo(str(node["location"]))
+                location = ZoneInfo(entry.location)
             except (ZoneInfoNotFoundError, ValueError):
-                self.error(
-                    node.line_of("location"), f"{where}: unknown time zone {node['location']!r}"
-                )
+                self.error((*loc, "location"), f"unknown time zone {entry.location!r}")
                 ok = False
         if not ok:
             return None
@@ -507,267 +640,153 @@ class _Reader:
         )
 
     def escalations(
-        self, root: Map, receivers: Mapping[str, Receiver], intervals: Mapping[str, Any]
+        self,
+        items: Sequence[tuple[Loc, _Escalation]],
+        receivers: Mapping[str, Receiver],
+        intervals: Mapping[str, Any],
     ) -> dict[str, Escalation]:
         out: dict[str, Escalation] = {}
-        items = self.seq(root.get("escalations"), root.line_of("escalations"), "escalations")
-        for i, item in enumerate(items):
-            node = self.mapping(item, items.line_of(i), f"escalations[{i}]")
-            if node is None:
-                continue
-            name = str(node.get("name", ""))
-            where = f"escalation {name or i}"
-            self.keys(node, ("name", "during", "steps"), where)
-            if not _NAME.match(name):
-                self.error(node.line, f"{where}: name must be lower-case letters, digits, - or _")
-                continue
-            during = self.strings(node, "during", where)
-            for w in during:
-                if w not in intervals:
-                    self.error(node.line_of("during"), f"{where}: no time interval named {w!r}")
+        known_intervals = self.names("time_intervals")
+        known_receivers = self.names("receivers")
+        for loc, e in items:
+            for w in e.during or ():
+                if w not in known_intervals:
+                    self.error((*loc, "during"), f"no time interval named {w!r}")
             steps: list[EscalationStep] = []
-            raw_steps = self.seq(node.get("steps"), node.line_of("steps"), f"{where}.steps")
-            for j, step in enumerate(raw_steps):
-                snode = self.mapping(step, raw_steps.line_of(j), f"{where}.steps")
-                if snode is None:
-                    continue
-                self.keys(snode, ("after", "receiver"), f"{where}.steps")
-                after = (
-                    self.convert(snode, "after", parse_duration, where)
-                    if "after" in snode
-                    else None
-                )
-                receiver = str(snode.get("receiver", ""))
-                if receiver not in receivers:
-                    self.error(snode.line, f"{where}: step names no known receiver ({receiver!r})")
-                elif after is None:
-                    self.error(snode.line, f"{where}: each step needs after: (e.g. 1h)")
-                else:
-                    steps.append(EscalationStep(after, receiver))
-            if not raw_steps:
-                self.error(node.line, f"{where}: needs at least one step")
-            out[name] = Escalation(name, during, tuple(sorted(steps, key=lambda s: s.after)))
+            for j, step in enumerate(e.steps or ()):
+                if step.receiver is None or step.receiver not in known_receivers:
+                    self.error(
+                        (*loc, "steps", j), f"step names no known receiver ({step.receiver!r})"
+                    )
+                elif step.after is None:
+                    self.error((*loc, "steps", j), "each step needs after: (e.g. 1h)")
+                elif step.receiver in receivers:
+                    steps.append(EscalationStep(step.after, step.receiver))
+            if not e.steps:
+                self.error(loc, f"escalation {e.name}: needs at least one step")
+            steps.sort(key=lambda s: s.after)
+            out[e.name] = Escalation(e.name, tuple(e.during or ()), tuple(steps))
         return out
 
     def root_route(
         self,
-        root: Map,
         receivers: Mapping[str, Receiver],
         intervals: Mapping[str, Any],
         escalations: Mapping[str, Escalation],
-    ) -> Route | None:
-        node = self.mapping(root.get("route"), root.line_of("route"), "route")
-        if node is None:
-            return None
-        if "matchers" in node:
-            self.error(node.line_of("matchers"), "the root route must not have matchers")
-        if "continue" in node:
-            self.error(node.line_of("continue"), "the root route cannot have continue")
-        if "receiver" not in node:
-            self.error(node.line, "the root route must name a default receiver")
-            return None
-        spec = self.route_spec(node, "route", receivers, intervals, escalations)
-        defaults = RouteOptions(receiver=str(node["receiver"]))
-        return build(spec, defaults)
+    ) -> Route:
+        loc: Loc = ("route",)
+        node = self.doc.value(loc)
+        if isinstance(node, dict):
+            if "matchers" in node:
+                self.error((*loc, "matchers"), "the root route must not have matchers")
+            if "continue" in node:
+                self.error((*loc, "continue"), "the root route cannot have continue")
+            if "receiver" not in node:
+                self.error(loc, "the root route must name a default receiver")
+        spec = self.route_spec(loc, self.names("receivers"), self.names("time_intervals"))
+        receiver = spec.overrides.get("receiver", "")
+        return build(spec, RouteOptions(receiver=str(receiver)))
 
-    def route_spec(
-        self,
-        node: Map,
-        where: str,
-        receivers: Mapping[str, Receiver],
-        intervals: Mapping[str, Any],
-        escalations: Mapping[str, Escalation],
-    ) -> RouteSpec:
-        self.keys(
-            node,
-            (
-                "name",
-                "receiver",
-                "matchers",
-                "continue",
-                "group_by",
-                "group_wait",
-                "group_interval",
-                "repeat_interval",
-                "active_time_intervals",
-                "escalation",
-                "routes",
-            ),
-            where,
-        )
-        overrides: dict[str, object] = {}
-        if "receiver" in node:
-            receiver = str(node["receiver"])
-            if receiver not in receivers:
-                self.error(node.line_of("receiver"), f"{where}: no receiver named {receiver!r}")
-            overrides["receiver"] = receiver
-        if "group_by" in node:
-            group_by = self.strings(node, "group_by", where)
-            if "..." in group_by and len(group_by) > 1:
-                self.error(node.line_of("group_by"), f"{where}: '...' must be the only group_by")
-            overrides["group_by"] = group_by
-        for key in ("group_wait", "group_interval", "repeat_interval"):
-            if key in node:
-                value = self.convert(node, key, parse_duration, where)
-                if value is not None:
-                    overrides[key] = value
-        if "group_interval" in overrides and overrides["group_interval"] == timedelta(0):
-            self.error(node.line_of("group_interval"), f"{where}: group_interval must be above 0")
-        if "active_time_intervals" in node:
-            names = self.strings(node, "active_time_intervals", where)
-            for name in names:
-                if name not in intervals:
-                    self.error(
-                        node.line_of("active_time_intervals"),
-                        f"{where}: no time interval named {name!r}",
-                    )
-            overrides["active_time_intervals"] = names
-        if "escalation" in node:
-            esc = node["escalation"]
-            if esc is not None and str(esc) not in escalations:
-                self.error(node.line_of("escalation"), f"{where}: no escalation named {esc!r}")
-            overrides["escalation"] = None if esc is None else str(esc)
-        cont = node.get("continue", False)
-        if not isinstance(cont, bool):
-            self.error(node.line_of("continue"), f"{where}: continue must be true or false")
-            cont = False
+    def route_spec(self, loc: Loc, receivers: set[str], intervals: set[str]) -> RouteSpec:
+        """One node of the tree and, each checked on its own, its children."""
+        route = self.item(_Route, loc) if self.doc.value(loc) is not None else None
+        raw_children = self.doc.value((*loc, "routes"))
         children = []
-        items = self.seq(node.get("routes"), node.line_of("routes"), f"{where}.routes")
-        for i, item in enumerate(items):
-            child = self.mapping(item, items.line_of(i), f"{where}.routes[{i}]")
-            if child is not None:
-                child_where = f"{where}.routes[{i}]"
-                if "matchers" not in child:
-                    self.error(child.line, f"{child_where}: a child route needs matchers")
-                children.append(
-                    self.route_spec(child, child_where, receivers, intervals, escalations)
-                )
+        for i in range(len(raw_children) if isinstance(raw_children, list) else 0):
+            child_loc = (*loc, "routes", i)
+            child = self.doc.value(child_loc)
+            if isinstance(child, dict) and "matchers" not in child:
+                self.error(child_loc, "a child route needs matchers")
+            children.append(self.route_spec(child_loc, receivers, intervals))
+        if route is None:
+            return RouteSpec(routes=tuple(children), line=self.node_line(loc))
+        overrides: dict[str, object] = {}
+        if route.receiver is not None:
+            if route.receiver not in receivers:
+                self.error(loc, f"no receiver named {route.receiver!r}", "receiver")
+            overrides["receiver"] = route.receiver
+        if route.group_by is not None:
+            if "..." in route.group_by and len(route.group_by) > 1:
+                self.error(loc, "'...' must be the only group_by", "group_by")
+            overrides["group_by"] = tuple(route.group_by)
+        for key in ("group_wait", "group_interval", "repeat_interval"):
+            value = getattr(route, key)
+            if value is not None:
+                overrides[key] = value
+        if route.group_interval == timedelta(0):
+            self.error(loc, "group_interval must be above 0", "group_interval")
+        if route.active_time_intervals is not None:
+            for name in route.active_time_intervals:
+                if name not in intervals:
+                    self.error(loc, f"no time interval named {name!r}", "active_time_intervals")
+            overrides["active_time_intervals"] = tuple(route.active_time_intervals)
+        if "escalation" in route.model_fields_set:
+            if route.escalation is not None and route.escalation not in self.names("escalations"):
+                self.error(loc, f"no escalation named {route.escalation!r}", "escalation")
+            overrides["escalation"] = route.escalation
         return RouteSpec(
-            matchers=self.matchers(node, "matchers", where) if "matchers" in node else (),
-            continue_=cont,
+            matchers=tuple(route.matchers or ()),
+            continue_=route.continue_,
             overrides=overrides,
             routes=tuple(children),
-            line=node.line,
-            name=str(node.get("name", "")),
+            line=self.node_line(loc),
+            name=str(route.name),
         )
 
-    def inhibit_rules(self, root: Map) -> tuple[InhibitRule, ...]:
+    def inhibit_rules(self, items: Sequence[tuple[Loc, _Inhibit]]) -> tuple[InhibitRule, ...]:
         out = []
-        items = self.seq(root.get("inhibit_rules"), root.line_of("inhibit_rules"), "inhibit_rules")
-        for i, item in enumerate(items):
-            where = f"inhibit_rules[{i}]"
-            node = self.mapping(item, items.line_of(i), where)
-            if node is None:
+        for loc, rule in items:
+            if not rule.source_matchers or not rule.target_matchers:
+                self.error(loc, "needs source_matchers and target_matchers")
                 continue
-            self.keys(node, ("source_matchers", "target_matchers", "equal"), where)
-            source = self.matchers(node, "source_matchers", where)
-            target = self.matchers(node, "target_matchers", where)
-            if not source or not target:
-                self.error(node.line, f"{where}: needs source_matchers and target_matchers")
-                continue
-            out.append(InhibitRule(source, target, self.strings(node, "equal", where), node.line))
+            out.append(
+                InhibitRule(
+                    tuple(rule.source_matchers),
+                    tuple(rule.target_matchers),
+                    tuple(rule.equal or ()),
+                    self.node_line(loc),
+                )
+            )
         return tuple(out)
 
-    def digests(self, root: Map, receivers: Mapping[str, Receiver]) -> dict[str, DigestSpec]:
+    def digests(
+        self, items: Sequence[tuple[Loc, _Digest]], receivers: Mapping[str, Receiver]
+    ) -> dict[str, DigestSpec]:
         out: dict[str, DigestSpec] = {}
-        items = self.seq(root.get("digests"), root.line_of("digests"), "digests")
-        for i, item in enumerate(items):
-            node = self.mapping(item, items.line_of(i), f"digests[{i}]")
-            if node is None:
-                continue
-            name = str(node.get("name", ""))
-            where = f"digest {name or i}"
-            self.keys(
-                node,
-                (
-                    "name",
-                    "title",
-                    "description",
-                    "schedule",
-                    "receivers",
-                    "sections",
-                    "matchers",
-                    "excerpts",
-                    "top",
-                ),
-                where,
-            )
-            if not _NAME.match(name):
-                self.error(node.line, f"{where}: name must be lower-case letters, digits, - or _")
-                continue
-            if name in out:
-                self.error(node.line, f"{where}: defined twice")
-            targets = self.strings(node, "receivers", where)
+        known_receivers = self.names("receivers")
+        for loc, d in items:
+            if d.name in out:
+                self.error(loc, f"digest {d.name}: defined twice")
+            targets = tuple(d.receivers or ())
             if not targets:
-                self.error(node.line, f"{where}: needs receivers: [name, ...]")
+                self.error(loc, f"digest {d.name}: needs receivers: [name, ...]")
             for receiver in targets:
-                if receiver not in receivers:
-                    self.error(
-                        node.line_of("receivers"), f"{where}: no receiver named {receiver!r}"
-                    )
-            try:
-                cron = parse_cron(str(node.get("schedule", "")))
-            except ScheduleError as exc:
-                self.error(node.line_of("schedule"), f"{where}: {exc}")
-                continue
-            sections = self.strings(node, "sections", where) or ("levels", "alerts")
+                if receiver not in known_receivers:
+                    self.error((*loc, "receivers"), f"no receiver named {receiver!r}")
+            sections = tuple(d.sections or ()) or ("levels", "alerts")
             for s in sections:
                 if s not in SECTIONS:
                     self.error(
-                        node.line_of("sections"),
-                        f"{where}: unknown section {s!r} (use {', '.join(SECTIONS)})",
+                        (*loc, "sections"), f"unknown section {s!r} (use {', '.join(SECTIONS)})"
                     )
-            top = node.get("top", 10)
-            if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= 100:
-                self.error(
-                    node.line_of("top"), f"{where}: top must be a whole number from 1 to 100"
-                )
-                top = 10
-            excerpts = node.get("excerpts", False)
-            if not isinstance(excerpts, bool):
-                self.error(node.line_of("excerpts"), f"{where}: excerpts must be true or false")
-                excerpts = False
-            if excerpts:
+            if d.excerpts:
                 for receiver in targets:
                     if receiver in receivers and not receivers[receiver].excerpts:
                         self.error(
-                            node.line_of("excerpts"),
-                            f"{where}: has excerpts but receiver {receiver} does not take them "
+                            (*loc, "excerpts"),
+                            f"has excerpts but receiver {receiver} does not take them "
                             "(set excerpts: true on the receiver if its audience may see posts)",
                         )
-            out[name] = DigestSpec(
-                name=name,
-                title=str(node.get("title") or name),
-                cron=cron,
+            out[d.name] = DigestSpec(
+                name=d.name,
+                title=str(d.title or d.name),
+                cron=d.schedule,
                 receivers=targets,
                 sections=sections,
-                matchers=self.matchers(node, "matchers", where) if "matchers" in node else (),
-                excerpts=excerpts,
-                top=top,
-                description=str(node.get("description", "")),
-                line=node.line,
+                matchers=tuple(d.matchers or ()),
+                excerpts=d.excerpts,
+                top=d.top,
+                description=str(d.description),
+                line=self.node_line(loc),
             )
         return out
-
-
-# channel -> field -> (kind, required, secret)
-_CHANNEL_FIELDS: dict[str, dict[str, tuple[str, bool, bool]]] = {
-    "local": {"mailbox": ("text", False, False)},
-    "email": {
-        "to": ("addresses", True, False),
-        "from": ("address", True, False),
-        "host": ("text", True, False),
-        "port": ("int", False, False),
-        "tls": ("text", False, False),
-        "username": ("text", False, False),
-        "password": ("text", False, True),
-        "timeout": ("duration", False, False),
-    },
-    "teams": {"url": ("text", True, True), "timeout": ("duration", False, False)},
-    "slack": {"url": ("text", True, True), "timeout": ("duration", False, False)},
-    "webhook": {
-        "url": ("text", True, False),
-        "secret": ("text", False, True),
-        "timeout": ("duration", False, False),
-    },
-}

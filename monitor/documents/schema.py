@@ -76,6 +76,18 @@ class Document:
         except YamlError as exc:
             raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
 
+    def value(self, loc: Loc) -> Any:
+        """The value at `loc` (None where there is none)."""
+        node = self.data
+        for part in loc:
+            if isinstance(node, Mapping) and isinstance(part, str):
+                node = node.get(part)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                return None
+        return node
+
     def line(self, loc: Loc) -> int:
         """The line of the deepest key or item of `loc` that is in the file."""
         node, line = self.data, getattr(self.data, "line", 0)
@@ -98,29 +110,35 @@ class Document:
 
 
 def path_text(loc: Loc) -> str:
-    """`accounts[2].kind` for ("accounts", 1, "kind"): items are counted from 1, as people do."""
+    """`accounts[1].kind` for ("accounts", 1, "kind"): items counted from 0, as the routing
+    file's and gazetteers' messages always have."""
     out = ""
     for part in loc:
         if isinstance(part, int):
-            out += f"[{part + 1}]"
+            out += f"[{part}]"
         else:
             out += f".{part}" if out else part
     return out
 
 
-def validate(model: type[M], doc: Document) -> M:
-    """`doc` as a `model`, or `DocumentError` with every problem at its line."""
+def validate(model: type[M], doc: Document, at: Loc = ()) -> M:
+    """`doc` (or the part of it at `at`) as a `model`, or `DocumentError` with every problem at
+    its line. Checking a file part by part (each list item on its own) lets a reader go on
+    with the parts that are right and report what refers to what in them too."""
+    data = doc.value(at)
     try:
-        return model.model_validate({} if doc.data is None else doc.data)
+        return model.model_validate({} if data is None and not at else data)
     except ValidationError as exc:
-        raise DocumentError(_problems(model, doc, exc.errors())) from None
+        raise DocumentError(_problems(model, doc, exc.errors(), tuple(at))) from None
 
 
-def _problems(model: type[BaseModel], doc: Document, errors: list[ErrorDetails]) -> list[Problem]:
+def _problems(
+    model: type[BaseModel], doc: Document, errors: list[ErrorDetails], at: tuple[str | int, ...]
+) -> list[Problem]:
     problems: list[Problem] = []
     unknown: dict[tuple[str | int, ...], list[str]] = {}
     for error in errors:
-        loc = tuple(p for p in error["loc"] if not _is_tag(p))
+        loc = (*at, *(p for p in error["loc"] if not _is_tag(p)))
         if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
             unknown.setdefault(loc[:-1], []).append(loc[-1])
             continue
@@ -130,7 +148,7 @@ def _problems(model: type[BaseModel], doc: Document, errors: list[ErrorDetails])
             continue
         problems.append(doc.problem(loc, _reason(error)))
     for parent, keys in unknown.items():
-        allowed = _fields_at(model, parent)
+        allowed = _fields_at(model, parent[len(at) :])
         for key in keys:
             close = difflib.get_close_matches(key, allowed, n=1) if allowed else []
             if close:

@@ -67,12 +67,12 @@ wards:
     watched: maybe
 """
     assert errors(text) == [
-        "places/example.yaml:4: wards[1]: unknown key 'alias' (did you mean 'aliases'?)",
-        "places/example.yaml:5: wards[2].name: must not be empty",
-        "places/example.yaml:6: wards[2].size: 3 is odd; give an even number",
-        "places/example.yaml:7: wards[3]: 'name' is required",
-        "places/example.yaml:7: wards[3].size: must be a whole number",
-        "places/example.yaml:8: wards[3].watched: must be true or false",
+        "places/example.yaml:4: wards[0]: unknown key 'alias' (did you mean 'aliases'?)",
+        "places/example.yaml:5: wards[1].name: must not be empty",
+        "places/example.yaml:6: wards[1].size: 3 is odd; give an even number",
+        "places/example.yaml:7: wards[2]: 'name' is required",
+        "places/example.yaml:7: wards[2].size: must be a whole number",
+        "places/example.yaml:8: wards[2].watched: must be true or false",
     ]
 
 
@@ -115,12 +115,12 @@ def test_files_missing_too_large_or_not_utf8(tmp_path: Path) -> None:
 def test_plain_values_without_lines_still_say_where() -> None:
     with pytest.raises(DocumentError) as info:
         validate(Gazetteer, Document("given", {"district": "X", "wards": [{"name": 3}]}))
-    assert str(info.value) == "given: wards[1].name: must be text"
+    assert str(info.value) == "given: wards[0].name: must be text"
 
 
 def test_a_check_beyond_the_schema_points_at_its_item() -> None:
     doc = Document.parse(GOOD, "places/example.yaml")
     assert str(doc.problem(("wards", 1, "name"), "named twice")) == (
-        "places/example.yaml:5: wards[2].name: named twice"
+        "places/example.yaml:5: wards[1].name: named twice"
     )
-    assert path_text(("wards", 0, "aliases", 2)) == "wards[1].aliases[3]"
+    assert path_text(("wards", 0, "aliases", 2)) == "wards[0].aliases[2]"
