@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -253,7 +254,7 @@ def stacked_timeline(
         local = t.astimezone(LONDON)
         href = None
         if link is not None:
-            href = link.format(start=_iso(t), end=_iso(t + step))
+            href = link.format(start=quote(_iso(t)), end=quote(_iso(t + step)))
         for part in parts:
             n = int(values.get(part, 0))
             if n <= 0:

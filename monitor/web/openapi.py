@@ -408,6 +408,32 @@ def document() -> dict[str, Any]:
                     parameters=[RID],
                 )
             },
+            "/api/v1/trends": {
+                "get": _op(
+                    "api_trends",
+                    "Posts over time (and the tension level per step, for a place) for a place, "
+                    "a rumour or an incident in a date range; counts only",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "of": {"type": "string"},
+                            "from": {"type": "string", "format": "date"},
+                            "to": {"type": "string", "format": "date"},
+                            "step_hours": {"type": "integer"},
+                            "parts": {"type": "array", "items": {"type": "string"}},
+                            "series": {"type": "array", "items": OBJECT},
+                            "levels": {"type": "array", "items": OBJECT},
+                        },
+                    },
+                    parameters=[
+                        _query("area", "an area key, e.g. ward:Toller (default: every place)"),
+                        _query("rumour", "a rumour number instead"),
+                        _query("incident", "an incident number instead"),
+                        _query("from", "first day (YYYY-MM-DD, UK)"),
+                        _query("to", "last day (YYYY-MM-DD, UK), default the newest data"),
+                    ],
+                )
+            },
             "/api/v1/rumours/claims": {
                 "post": _rumour_change(
                     "api_rumour_register",

@@ -71,6 +71,10 @@ ROUTES: dict[str, Access] = {
     "api_overview": EVERYONE,
     "api_areas": EVERYONE,
     "api_digests": EVERYONE,
+    # trends: counts over time for everyone; the posts behind a bar are evidence
+    "trends": EVERYONE,
+    "api_trends": EVERYONE,
+    "trends_posts": RUMOUR_EVIDENCE,
     # review queue (analysts)
     "queue": STAFF,
     "events": STAFF,

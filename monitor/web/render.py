@@ -25,6 +25,7 @@ NAV = (
     ("incidents", "/incidents", "Review queue"),
     ("queue", "/queue", "Alerts"),
     ("areas", "/areas", "Areas"),
+    ("trends", "/trends", "Trends"),
     ("rumours", "/rumours", "Rumours"),
     ("digests", "/digests", "Digests"),
     ("mailbox", "/mailbox", "Mailbox"),

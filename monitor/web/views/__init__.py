@@ -24,6 +24,7 @@ from monitor.web.views import (
     silences,
     sources_admin,
     system,
+    trends,
 )
 
 
@@ -48,4 +49,5 @@ def all_routes() -> list[web.RouteTableDef]:
         sources_admin.routes,
         rule_editor.routes,
         people.routes,
+        trends.routes,
     ]
