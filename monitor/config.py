@@ -571,7 +571,8 @@ class Settings:
     )
     web_events_poll_seconds: float = _setting(
         3.0,
-        "How often the live review-queue stream checks the store for new or changed alerts.",
+        "How often the live review-queue stream checks the store for new or changed alerts and "
+        "incidents.",
         low=0.2,
         high=3600,
     )

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.incidents.model import SHOWN_STATES
+from monitor.incidents.model import HELD, SHOWN_STATES
 from monitor.store.tables import alerts, incident_alerts, incident_events, incidents
 
 STATUS_CHOICES = ("shown", "open", "cooling", "held", "closed", "merged", "all")
@@ -70,6 +70,20 @@ async def list_incidents(
     rank = {"critical": 4, "high": 3, "medium": 2, "low": 1}
     out.sort(key=lambda r: (r["status"] != "open", -rank.get(r["level"], 0)))
     return out[:limit]
+
+
+async def changed_since(
+    conn: AsyncConnection, since: datetime, *, k: int = 10, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Incidents people see (not held) opened or changed after `since`, oldest change first:
+    the live review queue's feed."""
+    stmt = (
+        select(incidents)
+        .where(incidents.c.updated_at > since, incidents.c.status != HELD)
+        .order_by(incidents.c.updated_at, incidents.c.id)
+        .limit(limit)
+    )
+    return [row_dict(r, k) for r in (await conn.execute(stmt)).all()]
 
 
 async def get_incident(

@@ -475,3 +475,42 @@ def test_comms_merges_two_rumours_and_records_a_verdict(
     page.goto(site.url + "/rumours")
     board = page.locator("table tbody").inner_text()
     assert f"r{other}" not in board and f"r{lead}" in board and "false" in board
+
+
+def test_the_incident_queue_updates_live_when_an_incident_is_split(
+    served: tuple[Served, DemoSite], page: Any, browser: Any
+) -> None:
+    _, site = served
+    sign_in(page, site, "analyst")
+    page.goto(site.url + "/incidents")
+    state_purpose(page, "Triage of an alert in the review queue")
+    page.wait_for_url(site.url + "/incidents")
+    other = browser.new_context().new_page()
+    sign_in(other, site, "admin")
+    other.goto(site.url + "/incidents")
+    state_purpose(other, "Triage of an alert in the review queue")
+    csrf = other.evaluate("async () => (await (await fetch('/api/v1/me')).json()).csrf_token")
+    incidents = other.evaluate("async () => (await (await fetch('/api/v1/incidents')).json())")
+    target = max(incidents["incidents"], key=lambda i: i["alert_count"])
+    one = other.evaluate(
+        f"async () => (await (await fetch('/api/v1/incidents/{target['id']}')).json())"
+    )
+    moving = one["alerts"][-1]["id"]
+    split = other.evaluate(
+        """async ([id, alert, token]) => (await (await fetch(`/api/v1/incidents/${id}/split`, {
+               method: 'POST', headers: {'X-CSRF-Token': token, 'Content-Type': 'application/json'},
+               body: JSON.stringify({alerts: [alert], reason: 'a separate matter'})})).json())""",
+        [target["id"], moving, csrf],
+    )
+    count = page.locator(f"#incident-{target['id']} [data-field=alert_count]")
+    count.filter(has_text=str(target["alert_count"] - 1)).wait_for(timeout=15000)
+    new = other.evaluate(
+        f"async () => (await (await fetch('/api/v1/incidents/{split['incident']}')).json())"
+    )
+    if new["status"] == "open":  # else held below the gate: nobody's business yet
+        page.locator("#live-status").filter(has_text="1 new incident has opened").wait_for(
+            timeout=15000
+        )
+    else:
+        assert page.locator("#live-status").inner_text() == ""
+    other.context.close()

@@ -18,7 +18,8 @@ from monitor.config import Settings
 from monitor.runtime.state import Runtime
 from monitor.web.accounts import Passwords
 from monitor.web.server import create_app
-from tests.web.conftest import Client, Clock, Seeded, sign_in
+from tests.web.conftest import Client, Clock, Seeded, deliver, sign_in
+from tests.web.test_incidents import CALLS
 
 ROOT = Path(__file__).resolve().parents[2]
 ClientFactory = Callable[[web.Application], Awaitable[Client]]
@@ -64,9 +65,12 @@ async def test_the_live_stream_reports_a_taken_alert(
     await client.post(f"/api/v1/alerts/{alert}/take", json={}, headers={"X-CSRF-Token": csrf})
 
     async def next_event() -> dict[str, object]:
+        kind = ""
         while True:
             line = (await stream.content.readline()).decode()
-            if line.startswith("data: "):
+            if line.startswith("event: "):
+                kind = line[7:].strip()
+            if line.startswith("data: ") and kind == "alert":
                 event = json.loads(line[6:])
                 if event["id"] == alert and event["owner"]:
                     return event
@@ -75,6 +79,36 @@ async def test_the_live_stream_reports_a_taken_alert(
     stream.close()
     assert event["status"] == "acknowledged" and event["owner"] == "analyst"
     assert "excerpt" not in event and "text" not in event
+
+
+async def test_the_live_stream_reports_a_new_incident_without_its_text(
+    client: Client, users: dict[str, str], runtime: Runtime, clock: Clock
+) -> None:
+    await sign_in(client, "analyst")
+    stream = await client.get(f"/events?since={clock.now.isoformat()}")
+    clock.advance(seconds=1)
+    await deliver(runtime, CALLS)
+
+    async def next_incident() -> tuple[str, dict[str, object]]:
+        kind, event_id = "", ""
+        while True:
+            line = (await stream.content.readline()).decode()
+            if line.startswith("id: "):
+                event_id = line[4:].strip()
+            if line.startswith("event: "):
+                kind = line[7:].strip()
+            if line.startswith("data: ") and kind == "incident":
+                return event_id, json.loads(line[6:])
+
+    event_id, incident = await asyncio.wait_for(next_incident(), timeout=20)
+    stream.close()
+    assert incident["status"] == "open" and incident["family"] == "episode"
+    assert "Little Horton" in incident["places"]  # type: ignore[operator]
+    assert incident["authors"] == "fewer than 10" and incident["alert_count"]
+    assert event_id == incident["updated_at"]  # a reconnect resumes after it
+    # A rumour's headline is its claim as posted: no text of any post goes down the stream.
+    assert not {"headline", "text", "excerpt", "summary"} & set(incident)
+    assert not any(c[12:40] in json.dumps(incident) for c in CALLS)
 
 
 def _monitor(args: list[str], db: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -1,7 +1,10 @@
-"""Server-sent events: the review queue's live feed of new and changed alerts.
+"""Server-sent events: the review queue's live feed of new and changed alerts and incidents.
 
 The stream polls the store every few seconds (simple, and the same with several web
-processes) and sends each changed alert's labels, counts and lock, never post text. A stream
+processes) and sends each changed alert's labels, counts and lock (`event: alert`) and each
+changed incident's status, level, trend, counts and places (`event: incident`; held ones are
+nobody's business yet), never post text (a rumour incident's headline is its claim, so it is
+not sent: the page links to the incident). A stream
 ends after a few minutes; the browser's EventSource reconnects by itself, passing the last
 event id, so the guard checks the session again and nothing is missed. Each poll also checks
 that the session is still alive: signing out, expiry or a disabled account ends the stream
@@ -18,6 +21,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.incidents import queries as incident_queries
 from monitor.runtime.state import RUNTIME
 from monitor.web import sessions
 from monitor.web.queries import alerts as alert_queries
@@ -28,6 +32,10 @@ routes = web.RouteTableDef()
 STREAM_SECONDS = 300
 KEEPALIVE_SECONDS = 15.0
 FIELDS = ("id", "summary", "area", "kind", "level", "status", "owner", "post_count")
+INCIDENT_FIELDS = (
+    "id", "family", "status", "level", "trend", "post_count", "authors", "response_count",
+    "alert_count", "places", "merged_into",
+)  # fmt: skip
 
 
 def _since(request: web.Request, now: datetime) -> datetime:
@@ -52,6 +60,36 @@ def encode(alert: dict[str, object]) -> bytes:
     return f"id: {updated.isoformat()}\nevent: alert\ndata: {data}\n\n".encode()
 
 
+def encode_incident(incident: dict[str, object]) -> bytes:
+    """One incident as an SSE message (its id is the change time, as for alerts)."""
+    payload: dict[str, object] = {k: incident.get(k) for k in INCIDENT_FIELDS}
+    for key in ("first_seen", "last_seen", "updated_at"):
+        value = incident.get(key)
+        payload[key] = value.isoformat() if isinstance(value, datetime) else None
+    updated = incident["updated_at"]
+    assert isinstance(updated, datetime)
+    data = json.dumps(payload, ensure_ascii=False)
+    return f"id: {updated.isoformat()}\nevent: incident\ndata: {data}\n\n".encode()
+
+
+async def changes(
+    engine: AsyncEngine, since: datetime, k: int, limit: int = 200
+) -> list[tuple[datetime, bytes]]:
+    """Alerts' and incidents' changes after `since`, oldest first, as SSE messages. When
+    either side filled its page, the later changes of the other wait for the next poll, so
+    the cursor (the last message's time) never passes a change not yet sent."""
+    async with engine.connect() as conn:
+        changed = await alert_queries.changed_since(conn, since, limit)
+        stories = await incident_queries.changed_since(conn, since, k=k, limit=limit)
+    out = [(a["updated_at"], 0, encode(a)) for a in changed]
+    out += [(i["updated_at"], 1, encode_incident(i)) for i in stories]
+    out.sort(key=lambda m: (m[0], m[1]))
+    cut = [side[-1]["updated_at"] for side in (changed, stories) if len(side) >= limit]
+    if cut:
+        out = [m for m in out if m[0] <= min(cut)]
+    return [(at, message) for at, _, message in out]
+
+
 @routes.get("/events", name="events")
 async def events(request: web.Request) -> web.StreamResponse:
     state = request.app[WEB]
@@ -74,7 +112,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     try:
         await response.write(b"retry: 3000\n\n")
-        await _stream(response, engine, since, poll, signed_in)
+        k = request.app[RUNTIME].settings.privacy_min_count
+        await _stream(response, engine, since, poll, signed_in, k)
     except ConnectionResetError:  # the browser went away: nothing to clean up
         pass
     return response
@@ -86,6 +125,7 @@ async def _stream(
     since: datetime,
     poll: float,
     signed_in: Callable[[], Awaitable[bool]],
+    k: int = 10,
 ) -> None:
     loop = asyncio.get_running_loop()
     started = last_write = loop.time()
@@ -94,11 +134,9 @@ async def _stream(
             # Tell the page, which stops reconnecting (the next attempt would be refused anyway).
             await response.write(b"event: signed-out\ndata: {}\n\n")
             return
-        async with engine.connect() as conn:
-            changed = await alert_queries.changed_since(conn, since)
-        for alert in changed:
-            await response.write(encode(alert))
-            since = max(since, alert["updated_at"])
+        for at, message in await changes(engine, since, k):
+            await response.write(message)
+            since = max(since, at)
             last_write = loop.time()
         if loop.time() - last_write >= KEEPALIVE_SECONDS:
             await response.write(b": keep-alive\n\n")

@@ -110,6 +110,7 @@ async def incidents_page(request: web.Request) -> web.Response:
         incidents=rows,
         filters=f,
         statuses=queries.STATUS_CHOICES,
+        since=request.app[WEB].clock(),
     )
 
 
