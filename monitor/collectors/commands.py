@@ -9,12 +9,14 @@ from typing import Any
 
 import aiohttp
 import click
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.cli.context import Context, pass_context
+from monitor.cli.context import Context, StoreNotReady, pass_context, with_store
 from monitor.collectors.common import CheckResult
 from monitor.collectors.config import SourceConfig, SourcesError, describe, load_sources
 from monitor.collectors.registry import platform_of
 from monitor.collectors.runner import build_collector
+from monitor.config import Settings
 from monitor.types import RawPost
 
 
@@ -54,7 +56,7 @@ def sources(click_ctx: click.Context, ctx: Context) -> None:
     if not configs:
         click.echo("No sources configured. Add [[sources]] tables to the settings file.")
         return
-    stored, problem = asyncio.run(_stored_state(ctx.settings.database_url))
+    stored, problem = _stored_state(ctx.settings)
     rows = []
     for c in configs:
         row = stored.get(c.name, {})
@@ -79,26 +81,26 @@ def _when(value: Any) -> str:
     return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
 
 
-async def _stored_state(url: str) -> tuple[dict[str, dict[str, Any]], str | None]:
+def _stored_state(settings: Settings) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """Each source's stored row, read as every reading command reads (`with_store`); the
+    configured sources are listed whatever the store's state, with the reason it was not read."""
     from sqlalchemy import select
-    from sqlalchemy.engine import make_url
 
-    from monitor.store.db import create_engine
     from monitor.store.tables import sources as sources_table
 
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).expanduser().is_file():
-            return {}, f"no store at {parsed.database} yet"
-    engine = create_engine(url)
-    try:
+    async def work(engine: AsyncEngine) -> dict[str, dict[str, Any]]:
         async with engine.connect() as conn:
             rows = (await conn.execute(select(sources_table))).mappings().all()
-        return {r["name"]: dict(r) for r in rows}, None
-    except Exception as exc:  # no database yet, or unreachable: still list the config
+        return {r["name"]: dict(r) for r in rows}
+
+    try:
+        return with_store(
+            settings, work, write=False, needs=(sources_table.name,), what="sources"
+        ), None
+    except StoreNotReady as exc:
+        return {}, exc.message
+    except Exception as exc:  # unreachable: still list the config
         return {}, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-    finally:
-        await engine.dispose()
 
 
 class _NoStore:
