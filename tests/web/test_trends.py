@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 from urllib.parse import unquote
 
-from monitor.app import Runtime
+from monitor.runtime.state import Runtime
 from tests.web.conftest import T0, Client, Seeded, seed_rumour, sign_in, state_purpose
 
 DAY = T0.date().isoformat()

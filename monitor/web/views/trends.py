@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from monitor.app import RUNTIME
+from monitor.runtime.state import RUNTIME
 from monitor.web.charts import stacked_timeline
 from monitor.web.params import parse_id
 from monitor.web.permissions import access_for
