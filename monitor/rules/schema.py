@@ -1,11 +1,12 @@
 """Pure: validate rule packs from YAML text into typed, compiled specs; every problem carries
 file, line and reason.
 
-YAML is read with PyYAML's `compose`, which keeps each node's line, and converted by hand so
-that a typo is reported where it is ("rules/tension/threats.yaml:42: unknown key 'severty'
-(did you mean 'severity'?)") rather than as a Python traceback. Anchors and aliases are
-refused: they are not needed to write rules and they are how a small YAML file expands into
-a huge one.
+YAML is read by the project's one reader (`monitor.documents.lines.compose`: size bound, no
+anchors or aliases, one document), whose nodes keep their lines, and converted here so that a
+typo is reported where it is ("rules/tension/threats.yaml:42: unknown key 'severty' (did you
+mean 'severity'?)") rather than as a Python traceback. (The other files people edit are
+checked by declarative schemas, `monitor.documents.schema`; rule packs are not yet: their
+queries point at the line inside a multi-line value, which needs the nodes.)
 
 A pack is a folder: `pack.yaml` (id, version, owner, purpose, review_by, counter_speech) and
 rule files, each a mapping with a `rules:` list.
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from monitor.documents import lines
 from monitor.rules.query import Compiled, Limits, QueryError, compile_query
 from monitor.types import PlaceMatch
 
@@ -35,7 +37,6 @@ RESERVED_LABELS = frozenset({"area", "cluster", "rule", "pack"})
 PERSONAL_LABELS = frozenset(
     {"author", "author_ref", "user", "username", "handle", "account", "profile", "person"}
 )
-MAX_FILE_BYTES = 1_000_000
 _ID = re.compile(r"[a-z0-9][a-z0-9_\-]*")
 _LABEL_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _LABEL_VALUE = re.compile(r"[A-Za-z0-9_\-. ]{1,80}")
@@ -237,8 +238,7 @@ def _fmt_duration(d: dt.timedelta) -> str:
 # --- YAML with lines -------------------------------------------------------------------------
 
 _constructor = yaml.constructor.SafeConstructor()
-# libyaml's parser when PyYAML has it (ten times faster on big packs); same nodes and marks.
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_ANCHOR_HINT = " (rule files: write the text out, or quote it if * is part of a query)"
 T = TypeVar("T")
 
 
@@ -254,29 +254,12 @@ class _Bad(Exception):
 
 
 def compose(text: str, file: str) -> yaml.Node | None:
-    """The YAML node tree of `text`, refusing anchors, aliases and more than one document."""
-    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
-        raise PackError([Problem(file, 0, f"file is larger than {MAX_FILE_BYTES} bytes")])
+    """The YAML node tree of `text`, read by the one YAML reader (`monitor.documents.lines`:
+    size bound, no anchors or aliases, one document)."""
     try:
-        for event in yaml.parse(text, Loader=_YAML_LOADER):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise PackError(
-                    [
-                        Problem(
-                            file,
-                            event.start_mark.line + 1 if event.start_mark else 0,
-                            "YAML anchors and aliases (& and *) are not allowed in rule files; "
-                            "write the text out, or quote it if * is part of a query",
-                        )
-                    ]
-                )
-        return yaml.compose(text, Loader=_YAML_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        raise PackError([Problem(file, line, f"not valid YAML: {exc.problem or exc}")]) from None
-    except yaml.YAMLError as exc:
-        raise PackError([Problem(file, 0, f"not valid YAML: {exc}")]) from None
+        return lines.compose(text, file, _ANCHOR_HINT)
+    except lines.YamlError as exc:
+        raise PackError([Problem(file, exc.line, exc.reason)]) from None
 
 
 def _scalar(node: yaml.Node) -> Any:
