@@ -15,7 +15,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from monitor.alerts.candidates import SEVERITY_RANK
 from monitor.incidents import gathering
 from monitor.incidents.config import IncidentsConfig
 from monitor.incidents.grouping import anchor_of
@@ -28,6 +27,7 @@ from monitor.incidents.model import (
     Summary,
 )
 from monitor.incidents.responses import is_counter_message, is_response, words
+from monitor.labels import SEVERITY_RANK
 
 HEADLINE_CHARS = 160
 # What happened, as people name it after an incident; the most named one heads an episode.

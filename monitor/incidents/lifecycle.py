@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.alerts.candidates import SEVERITY_RANK
 from monitor.incidents.config import IncidentsConfig
 from monitor.incidents.model import (
     CLOSED,
@@ -40,6 +39,7 @@ from monitor.incidents.model import (
     Story,
     Summary,
 )
+from monitor.labels import SEVERITY_RANK
 
 REVIEWED = frozenset({"actioned", "dismissed", "closed"})
 # When a story first passed the precision gate (None: it does not), from its evidence.

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.alerts.candidates import alert_key
 from monitor.classify.labels import RUMOUR
+from monitor.labels import alert_key
 from monitor.signals.clustering import Index, normalise
 from monitor.signals.config import SignalsConfig, TensionConfig
 from monitor.signals.hashing import simhash

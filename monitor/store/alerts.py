@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.alerts.candidates import SEVERITY_RANK, candidates
+from monitor.labels import SEVERITY_RANK, candidates
 from monitor.store.posts import _insert
 from monitor.store.tables import ALERT_IS_OPEN, alert_posts, alerts
 from monitor.types import Processed

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from monitor.alerts.candidates import alert_key
+from monitor.labels import alert_key
 from monitor.signals.config import SignalsConfig
 from monitor.signals.evaluate import replay, score
 from monitor.signals.events import Stream, incidents_of, items_of, story_of

@@ -1,7 +1,11 @@
-"""Pure: which alerts a processed post supports, as label sets with a stable dedup key.
+"""The label contract: the one module rules, signals, incidents, alerts and the store share.
 
-Labels are the only contract between rules and alerts: an alert is a set of labels (kind,
-area, topic, severity), never an author.
+Labels are the only contract between rules/classifier and alerts: an alert is a set of labels
+(kind, area, topic, severity, cluster), never an author. This module says which labels an alert
+carries (`ALERT_LABELS`), which classifier flags raise one on their own (`FLAG_LABELS`), how
+severities rank, the stable dedup key of a label set (`alert_key`), and which alerts a
+processed post supports (`candidates`). Pure; it imports only `monitor.types`, so any layer
+may import it.
 """
 
 from __future__ import annotations
