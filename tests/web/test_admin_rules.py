@@ -200,3 +200,20 @@ async def test_the_api_reads_checks_backtests_and_publishes(
     assert again.status == 409
     escape = await client.get("/api/v1/admin/rules/tension/..%2F..%2Fpyproject.toml")
     assert escape.status == 404
+
+
+async def test_the_rule_tester_counts_every_match_it_scans(
+    client: Client, users: dict[str, str], runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It used to stop at the first 50 hits and say "50+": now it gives the total and shows
+    the newest few."""
+    from monitor.web.views import rules
+
+    monkeypatch.setattr(rules, "SHOW", 1)
+    await deliver(runtime, HOSTILE_POSTS)
+    csrf = await sign_in(client, "analyst")
+    await state_purpose(client, csrf, "quality")
+    page = await client.get("/rules/try", params={"query": "Manningham", "scan": "200"})
+    text = " ".join(html.unescape(await page.text()).split())
+    assert "2 matching posts among the 3 most recent scanned (the newest 1 shown)" in text
+    assert text.count('<blockquote class="excerpt"') == 1

@@ -39,6 +39,9 @@ async def test_a_script_payload_is_inert_on_every_page(
         "plan_id": "1",
         "run_id": "1",
         "name": "comms-morning-brief",
+        "silence_id": "1",
+        "pack": "tension",
+        "file": "threats.yaml",
     }
     extra = ["/rules/try?query=scum", "/rules/try?query=send+NEAR/3+back"]
     paths = [p for n, m, p in route_calls(app, ids) if m == "GET" and n not in ("events",)]

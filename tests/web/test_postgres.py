@@ -42,6 +42,9 @@ async def test_every_page_answers_on_postgresql(
         "plan_id": "1",
         "run_id": "1",
         "name": "liaison-daily",
+        "silence_id": "1",
+        "pack": "tension",
+        "file": "threats.yaml",
     }
     failed = []
     for name, method, path in route_calls(app, ids):

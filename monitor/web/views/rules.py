@@ -133,25 +133,32 @@ async def try_page(request: web.Request) -> web.Response:
     elif rule is None:
         problem = "Choose a rule, or write a query to try."
     hits: list[dict[str, Any]] = []
-    scanned = 0
+    scanned = total = 0
     if problem is None:
         async with request.app[RUNTIME].engine.connect() as conn:
             recent = await _recent(conn, scan)
-        for post, scores in recent:
-            if len(hits) >= SHOW:
-                break
+        for post, scores in recent:  # every post scanned is counted; the first SHOW shown
             scanned += 1
             if compiled is not None:
                 doc = make_doc(post.text)
                 if compiled.test(doc):
-                    words = matched_words(compiled, doc)
-                    hits.append(_hit(post, ["matched " + ", ".join(repr(w) for w in words)]))
+                    total += 1
+                    if len(hits) < SHOW:
+                        words = matched_words(compiled, doc)
+                        hits.append(_hit(post, ["matched " + ", ".join(repr(w) for w in words)]))
             elif rule is not None and ruleset is not None:
                 v = verdict(ruleset, rule, post, scores or None)
                 if v.fired:
-                    hits.append(_hit(post, v.lines))
+                    total += 1
+                    if len(hits) < SHOW:
+                        hits.append(_hit(post, v.lines))
     note_audit(
-        request, rule=rule_id or None, query=query_text or None, scanned=scanned, shown=len(hits)
+        request,
+        rule=rule_id or None,
+        query=query_text or None,
+        scanned=scanned,
+        matched=total,
+        shown=len(hits),
     )
     return page(
         request,
@@ -166,6 +173,7 @@ async def try_page(request: web.Request) -> web.Response:
         problem=problem,
         hits=hits,
         scanned=scanned,
+        total=total,
         show=SHOW,
         windowed=rule is not None and rule.window is not None,
     )
