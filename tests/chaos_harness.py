@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,17 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.alerts.notifiers.webhook import sign
-from tests.conftest import ROOT, run_sync
+from tests.conftest import ROOT, free_port, run_sync
 
 SECRET = "whsec_" + base64.b64encode(b"fictional-chaos-partner-secret-0123456789").decode()
 SECRET_ENV = "MONITOR_CHAOS_PUSH_SECRET"
 WARDS = ["Manningham", "Toller", "Heaton", "Little Horton", "Girlington", "Keighley"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 Store = Path | str  # a SQLite file, or a PostgreSQL URL (postgresql+asyncpg://...)

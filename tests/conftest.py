@@ -3,6 +3,11 @@
 PostgreSQL tests run against the server at $MONITOR_TEST_PG_URL (default the local one on
 127.0.0.1:5432). Outside CI they skip, saying why, when no server answers; in CI (CI=true) a
 missing server fails them, so a broken CI machine can never pass by skipping.
+
+The suite runs in parallel (scripts/test: pytest-xdist, one worker a core), so nothing here is
+shared between tests that one could change under another: each PostgreSQL test gets a database
+of its own, each Redis test its own stream names, each server a port from its worker's own
+block (`free_port`), each test its own tmp_path.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import random
+import socket
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -27,6 +34,39 @@ PG_ADMIN_URL = os.environ.get(
     "MONITOR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+# Ports for test servers: below Linux's ephemeral range (32768-60999), where outgoing
+# connections take theirs, in a block of its own for each pytest-xdist worker.
+PORT_BASE, PORT_BLOCK, PORT_BLOCKS = 20000, 800, 16
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a test server to bind: drawn from this worker's own
+    block, so that another worker of the run (or an outgoing connection) does not take it
+    between this check and the server binding it."""
+    index = int(XDIST_WORKER[2:]) if XDIST_WORKER[2:].isdigit() else PORT_BLOCKS - 1
+    start = PORT_BASE + (index % PORT_BLOCKS) * PORT_BLOCK
+    candidates = list(range(start, start + PORT_BLOCK))
+    random.shuffle(candidates)  # another run on the machine (its gw0) is unlikely to follow
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + PORT_BLOCK - 1}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding a test marked `slow` run first, every file's own order kept: spread over
+    workers a file at a time (scripts/test: --dist loadfile), the long ones then start at once
+    and the quick ones fill in around them, instead of a slow file collected last running
+    alone at the end."""
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -16,6 +16,8 @@ import pytest
 
 from tests.ingest.test_import_e2e import ROOT, count, fictional_lines, run_monitor
 
+pytestmark = pytest.mark.slow  # real `monitor import` processes killed and rerun
+
 
 def test_an_import_with_a_record_the_store_cannot_hold_finishes_and_keeps_the_rest(
     tmp_path: Path,

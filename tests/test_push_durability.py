@@ -12,6 +12,8 @@ import pytest
 
 from tests.chaos_harness import Pusher, Service, Store, tally, wait_processed
 
+pytestmark = pytest.mark.slow  # real `monitor run` processes killed and restarted
+
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:

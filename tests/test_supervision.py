@@ -24,6 +24,8 @@ from tests.chaos_harness import base_env, count, free_port
 from tests.conftest import ROOT
 from tests.ingest.test_import_e2e import fictional_lines, run_monitor
 
+pytestmark = pytest.mark.slow  # real `monitor run` processes
+
 
 class BrokenQueue(InProcessQueue):
     """A queue whose consumer side fails every time (a bug below the pipeline)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from monitor.alerts.config import AlertConfig, parse_config
 from monitor.alerts.render import make_environment
 from monitor.store import db
 from monitor.store.tables import alert_posts, alerts, mailbox, metadata
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "alerts" / "templates"
@@ -198,12 +198,6 @@ async def receiver_factory() -> AsyncIterator[Callable[..., Any]]:
 
 
 # --- an SMTP server (aiosmtpd) ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SmtpHandler:

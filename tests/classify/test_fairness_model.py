@@ -43,6 +43,7 @@ def test_disguised_words_are_read_plainly_before_scoring(transformer: Any) -> No
     assert plain.scores["hostile"] >= transformer.thresholds["hostile"]
 
 
+@pytest.mark.slow
 def test_figures_are_reported_for_every_group(report: dict[str, Any]) -> None:
     for group, r in report["groups"].items():
         for key in ("subgroup_auc", "bpsn_auc", "bnsp_auc", "fpr_mention", "fpr_ratio"):

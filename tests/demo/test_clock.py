@@ -18,6 +18,9 @@ import pytest
 
 from monitor.demo.clock import ReplayClock
 
+pytestmark = pytest.mark.slow  # the demo week replayed
+
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 

@@ -18,6 +18,9 @@ import pytest
 
 from monitor.demo import scenario
 
+pytestmark = pytest.mark.slow  # the demo week generated
+
+
 HOUR = timedelta(hours=1)
 REQUIRED = {"platform": str, "id": str, "text": str, "created_at": str, "author": str}
 OPTIONAL = {

@@ -14,6 +14,9 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # the demo week replayed
+
+
 DEMO = ROOT / "monitor" / "data" / "demo" / "bradford-scenario.jsonl"
 
 

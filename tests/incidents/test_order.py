@@ -95,6 +95,7 @@ async def incidents_after(tmp: Path, source: Path, batch: int) -> tuple[set[Any]
 
 
 @pytest.mark.skipif(not DEMO.is_file(), reason="no demo scenario")
+@pytest.mark.slow
 async def test_bulk_import_and_paced_replay_give_the_same_incidents(tmp_path: Path) -> None:
     source = evening(tmp_path / "evening.jsonl")
     bulk, bulk_changes = await incidents_after(tmp_path, source, 500)

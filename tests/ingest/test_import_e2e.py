@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real `monitor import` processes
+
+
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 WARDS = ["Manningham", "Toller", "Heaton", "Little Horton", "Girlington", "Keighley"]

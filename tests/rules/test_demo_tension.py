@@ -38,6 +38,9 @@ from monitor.rules.engine import RuleSet, evaluate_post
 from monitor.rules.loader import load_ruleset
 from tests.rules.conftest import post
 
+pytestmark = pytest.mark.slow  # the demo week run through the rules
+
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "monitor" / "data" / "demo" / "bradford-scenario.jsonl"
 TRUTH = DEMO.with_suffix(".truth.json")

@@ -26,6 +26,9 @@ from monitor.types import RawPost
 from monitor.web.server import create_app
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # outages of real seconds
+
+
 START = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
 

@@ -66,6 +66,7 @@ def test_a_busy_week_gives_one_item_per_story_and_keeps_claims_apart(
     assert result.wave_levels == 0
 
 
+@pytest.mark.slow
 def test_calm_and_quiet_weeks_open_nothing(config: SignalsConfig) -> None:
     calm, quiet = generated_streams(0)
     for stream in (calm, quiet):
@@ -267,6 +268,7 @@ def test_pheme_is_replayed_as_time_ordered_events(config: SignalsConfig) -> None
                                                          "unverified"}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_eval_events_prints_one_json_document(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["eval", "events", "--weeks", "1", "--no-demo", "--no-pheme", "--json"]

@@ -243,6 +243,7 @@ async def workers(pg_url: str) -> AsyncIterator[Workers]:
             await e.dispose()
 
 
+@pytest.mark.slow
 async def test_workers_and_a_follower_equal_one_process(
     workers: Workers, inline: dict[str, Any]
 ) -> None:
