@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,3 +218,31 @@ async def test_the_rule_tester_counts_every_match_it_scans(
     text = " ".join(html.unescape(await page.text()).split())
     assert "2 matching posts among the 3 most recent scanned (the newest 1 shown)" in text
     assert text.count('<blockquote class="excerpt"') == 1
+
+
+async def test_a_pack_the_service_does_not_run_is_still_checked(
+    aiohttp_client: Any, settings: Settings, users: dict[str, str], passwords: Any, clock: Any
+) -> None:
+    """With rules_packs naming only the rumour pack, an edit of a tension file is still loaded
+    (a broken draft must not pass because its pack was left out of the check)."""
+    import dataclasses
+
+    from monitor.classify.keyword import KeywordClassifier
+    from monitor.runtime.app import open_runtime
+    from monitor.web.server import create_app
+    from tests.web.conftest import add_user, ensure_tables
+
+    only_rumour = dataclasses.replace(settings, rules_packs="rumour")
+    async with open_runtime(only_rumour, classifier=KeywordClassifier()) as rt:
+        await ensure_tables(rt.engine)
+        await add_user(rt, passwords, "boss", "admin")
+        client = await aiohttp_client(create_app(only_rumour, rt, passwords=passwords, clock=clock))
+        csrf = await sign_in(client, "boss")
+        found = await (
+            await client.post(
+                "/api/v1/admin/rules/validate",
+                json={"pack": "tension", "file": "dehumanising.yaml", "text": BROKEN},
+                headers={"X-CSRF-Token": csrf},
+            )
+        ).json()
+    assert found["ok"] is False and any(p["line"] == 4 for p in found["problems"])

@@ -168,9 +168,11 @@ def check_draft(rt: Runtime, pack: str, file: str, text: str) -> Draft:
     root = root_of(rt)
     holder = holder_of(rt)
     name = display(rt, root / pack / file)
+    # The packs the service runs (rules_packs), and the edited one even when it runs none.
+    only = tuple(sorted({*holder.only, pack})) if holder and holder.only else ()
     with draft_tree(root, pack, file, text) as copy:
         try:
-            ruleset = load_ruleset(copy, only=holder.only if holder else (), today=today_of(rt))
+            ruleset = load_ruleset(copy, only=only, today=today_of(rt))
         except PackError as exc:
             return Draft(text, name, None, list(exc.problems))
     return Draft(text, name, ruleset, list(ruleset.warnings))
