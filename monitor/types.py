@@ -1,14 +1,23 @@
-"""The shared records that pass between stages: raw posts, posts, place matches, analyses, hits."""
+"""The shared records that pass between stages (raw posts, posts, place matches, analyses, hits)
+and the protocols the stages meet (a classifier, a pipeline stage, a clock)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 Labels = Mapping[str, str]
 Scores = dict[str, float]
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +126,12 @@ class Processed:
     embedding: Sequence[float] = ()
     flags: tuple[str, ...] = ()  # classifier labels over their thresholds
     hits: tuple[RuleHit, ...] = ()
+
+
+class Stage(Protocol):
+    """A step after classification and rules, run inside the transaction that stores the
+    batch's results, so its writes commit or roll back with them (signals, alerts)."""
+
+    async def __call__(
+        self, conn: AsyncConnection, items: Sequence[Processed], now: datetime
+    ) -> None: ...

@@ -123,7 +123,7 @@ AUTHOR_REF_USERS = {
     "monitor/store/signals.py": "distinct-author counts computed in Python per window",
     "monitor/signals/": "distinct-author counts in windows (sets, never output)",
     "monitor/rules/": "windowed rules count distinct authors",
-    "monitor/privacy/viewguard.py": "the repeated-viewing guard (stores digests, not refs)",
+    "monitor/safeguards/viewguard.py": "the repeated-viewing guard (stores digests, not refs)",
     "monitor/types.py": "the record field",
     "monitor/web/explain.py": "builds a Post for the rule explainer (empty reference)",
     "monitor/alerts/digests.py": "distinct-author counts",

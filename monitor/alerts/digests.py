@@ -34,8 +34,8 @@ from monitor.alerts.outbox import idempotency_key, upsert
 from monitor.alerts.render import Message, london, render_digest
 from monitor.alerts.schedule import LONDON, Period
 from monitor.classify.languages import DEFAULT_COVERED, not_scored_notes
-from monitor.privacy.recheck import Rechecker
 from monitor.privacy.suppress import DEFAULT_K, suppress_rows
+from monitor.safeguards.recheck import Rechecker
 from monitor.store import languages as language_store
 from monitor.store.tables import (
     alert_posts,

@@ -30,7 +30,7 @@ from monitor.alerts.render import make_environment
 from monitor.classify.languages import DEFAULT_COVERED
 from monitor.config import ConfigError, Settings
 from monitor.demo.clock import ReplayClock
-from monitor.privacy.recheck import Rechecker
+from monitor.safeguards.recheck import Rechecker
 from monitor.types import Processed
 
 log = logging.getLogger(__name__)

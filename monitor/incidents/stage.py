@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from monitor.config import Settings
 from monitor.incidents import store
 from monitor.incidents.config import IncidentsConfig
-from monitor.runtime.pipeline import Stage
-from monitor.types import Processed
+from monitor.types import Processed, Stage
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ holds the handle), and so does its public link. Pages, exports, e-mails and the 
 name a post only by this reference: a digest of the stored id, stable (the same post has the
 same reference on every page and in every export, so colleagues can talk about it) and not
 reversible without the post itself. The platform id stays in the store, only to deduplicate,
-honour deletions and re-check the post on its platform (monitor/privacy/recheck.py).
+honour deletions and re-check the post on its platform (monitor/safeguards/recheck.py).
 """
 
 from __future__ import annotations

@@ -22,14 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.alerts.service import AlertService
 from monitor.config import ConfigError, Settings, resolve_home
 from monitor.demo.clock import ReplayClock
-from monitor.privacy.recheck import Rechecker
 from monitor.runtime.leader import Leadership
-from monitor.runtime.pipeline import Pipeline, RuleEvaluator, utcnow
+from monitor.runtime.pipeline import Pipeline, RuleEvaluator
 from monitor.runtime.queues import InProcessQueue, RedisSettings, RedisStreamQueue, WorkQueue
 from monitor.runtime.state import Runtime
 from monitor.safeguards import audit
+from monitor.safeguards.recheck import Rechecker
 from monitor.store import db
-from monitor.types import Classifier
+from monitor.types import Classifier, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.privacy.recheck import Rechecker
 from monitor.runtime.pipeline import Pipeline
+from monitor.safeguards.recheck import Rechecker
 from monitor.store import posts as post_store
 from monitor.store import quarantine
 
@@ -102,7 +102,7 @@ async def refresh_store_gauges(engine: AsyncEngine, pipeline: Pipeline) -> None:
 
 
 class RecheckCollector(Collector):
-    """Re-checks of old posts on their platform before display (monitor/privacy/recheck.py)."""
+    """Re-checks of old posts on their platform before display (monitor/safeguards/recheck.py)."""
 
     def __init__(self, recheck: Rechecker) -> None:
         self.recheck = recheck

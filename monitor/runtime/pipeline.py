@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -41,15 +41,9 @@ from monitor.runtime.queues import Delivery, Envelope, InProcessQueue, WorkQueue
 from monitor.store import alerts as alert_store
 from monitor.store import posts as post_store
 from monitor.store import quarantine, tombstones
-from monitor.types import Classifier, Post, Processed, RawPost, RuleHit
+from monitor.types import Classifier, Clock, Post, Processed, RawPost, RuleHit, Stage, utcnow
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class RuleEvaluator(Protocol):
@@ -68,15 +62,6 @@ class WindowedEvaluator(Protocol):
     async def observe_windows(
         self, conn: AsyncConnection, posts: Sequence[Post]
     ) -> dict[str, list[RuleHit]]: ...
-
-
-class Stage(Protocol):
-    """A step after classification and rules, run inside the transaction that stores the
-    batch's results, so its writes commit or roll back with them (signals, alerts)."""
-
-    async def __call__(
-        self, conn: AsyncConnection, items: Sequence[Processed], now: datetime
-    ) -> None: ...
 
 
 class PostIngestor(Protocol):

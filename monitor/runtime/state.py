@@ -19,10 +19,10 @@ from monitor.alerts.service import AlertService
 from monitor.config import Settings
 from monitor.demo.clock import ReplayClock
 from monitor.ingest.places import PlaceMatcher
-from monitor.privacy.recheck import Rechecker
 from monitor.runtime.leader import Leadership
 from monitor.runtime.pipeline import Pipeline, RuleEvaluator, StopReport
 from monitor.safeguards.governance import GovernanceGate
+from monitor.safeguards.recheck import Rechecker
 from monitor.types import Classifier
 
 

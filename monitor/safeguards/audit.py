@@ -178,7 +178,7 @@ def _event(row: Any) -> AuditEvent:
     )
 
 
-# The repeated-viewing guard (monitor/privacy/viewguard.py) keeps digests of the authors each
+# The repeated-viewing guard (monitor/safeguards/viewguard.py) keeps digests of the authors each
 # evidence view showed; pages show how many, never the list, so that the audit page cannot
 # become a list of who was looked at.
 _AUTHOR_LISTS = ("viewed_authors", "authors")

@@ -33,10 +33,10 @@ from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.config import Settings
-from monitor.privacy.erase import erase_copies
 from monitor.safeguards import audit
 from monitor.store import quarantine as quarantine_store
 from monitor.store import tombstones
+from monitor.store.erase import erase_copies
 from monitor.store.keys import period_start
 from monitor.store.tables import alert_posts, author_keys, posts, quarantine, rumours
 

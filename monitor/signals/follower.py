@@ -35,10 +35,9 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.config import Settings
-from monitor.runtime.pipeline import Clock, Stage, utcnow
 from monitor.signals.stage import SignalsStage
 from monitor.store import signals as store
-from monitor.types import Processed
+from monitor.types import Clock, Processed, Stage, utcnow
 
 log = logging.getLogger(__name__)
 

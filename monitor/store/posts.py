@@ -11,8 +11,8 @@ from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.privacy.erase import erase_copies
 from monitor.store import tombstones
+from monitor.store.erase import erase_copies
 from monitor.store.tables import (
     alert_posts,
     place_matches,

@@ -348,7 +348,7 @@ async def test_a_digest_with_excerpts_rechecks_old_posts_and_sends_none_deleted(
 ) -> None:
     """Issue 13, finding 9: before the comms brief (with excerpts) is sent, its old posts are
     looked up on their platform; a post the platform says is gone is purged and not sent."""
-    from monitor.privacy.recheck import Rechecker, Verdict
+    from monitor.safeguards.recheck import Rechecker, Verdict
 
     day = datetime(2026, 10, 30, 12, 0, tzinfo=UTC)
     alert = await open_alert(

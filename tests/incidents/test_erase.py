@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from monitor.privacy.erase import erase_copies
 from monitor.store import db
+from monitor.store.erase import erase_copies
 from monitor.store.tables import incidents
 from tests.incidents.test_store import WALL, feed, fictional, hit
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.privacy.recheck import BlueskyChecker, MastodonChecker, Rechecker
+from monitor.safeguards.recheck import BlueskyChecker, MastodonChecker, Rechecker
 from monitor.store.tables import alert_posts, post_tombstones, posts
 from monitor.types import Post
 from tests.privacy.helpers import MANNINGHAM, NOW, make_post, store_posts

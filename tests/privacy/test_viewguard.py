@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.privacy import viewguard
-from monitor.privacy.viewguard import GuardPolicy
-from monitor.safeguards import audit
+from monitor.safeguards import audit, viewguard
+from monitor.safeguards.viewguard import GuardPolicy
 from monitor.store.tables import alerts, audit_events, mailbox
 from tests.privacy.helpers import NOW, make_post, store_posts
 

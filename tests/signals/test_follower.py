@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.alerts.service import AlertService
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
-from monitor.runtime.pipeline import Pipeline, Stage
+from monitor.runtime.pipeline import Pipeline
 from monitor.signals.follower import SignalsFollower, lead_together
 from monitor.signals.simulate import ScenarioSpec, generate
 from monitor.signals.stage import SignalsStage
@@ -35,7 +35,7 @@ from monitor.store.tables import (
     rumour_posts,
     rumours,
 )
-from monitor.types import Post, Processed, RuleHit
+from monitor.types import Post, Processed, RuleHit, Stage
 from tests.conftest import ROOT, fresh_pg_database, run_sync
 from tests.signals.conftest import make_store
 

@@ -211,7 +211,7 @@ async def seed_mailboxes(runtime: Runtime) -> None:
     """A threat alert in the communities team's box (and a copy in comms's), a rumour alert in
     comms's, and a colleague's justification in the senior responsible officer's box."""
     from monitor.alerts.notifiers.local import LocalNotifier
-    from monitor.privacy.viewguard import GuardDecision, GuardPolicy, record_justification
+    from monitor.safeguards.viewguard import GuardDecision, GuardPolicy, record_justification
 
     now = datetime.now(UTC)
     local = LocalNotifier(runtime.engine)

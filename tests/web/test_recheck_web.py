@@ -14,8 +14,8 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
-from monitor.privacy.recheck import MastodonChecker, Rechecker
 from monitor.runtime.state import Runtime
+from monitor.safeguards.recheck import MastodonChecker, Rechecker
 from monitor.store.tables import posts
 from tests.web.conftest import Client, Seeded, seed_rumour, sign_in, state_purpose
 

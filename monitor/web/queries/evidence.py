@@ -112,7 +112,7 @@ async def alert_evidence(
     for r in rows:
         # Shown by a pseudonymous reference: the platform id and the public link (and the
         # reposted post's) name the author (issue 13, finding 11). Re-checks on the platform
-        # stand in for opening the original (monitor/privacy/recheck.py).
+        # stand in for opening the original (monitor/safeguards/recheck.py).
         r["ref"] = post_ref(r["post_id"])
         r["places"] = places.get(r["post_id"], [])
         r["labels"] = labels.get(r["post_id"], [])

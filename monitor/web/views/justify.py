@@ -1,4 +1,4 @@
-"""The repeated-viewing guard in the web UI (monitor/privacy/viewguard.py).
+"""The repeated-viewing guard in the web UI (monitor/safeguards/viewguard.py).
 
 Every evidence view calls `guard_evidence` with its context ("alert:12", "rumour:3") before
 loading any post text. When the user has opened evidence from several alerts or rumours with
@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from monitor.privacy import viewguard
-from monitor.privacy.viewguard import GuardDecision, GuardPolicy, JustificationError
 from monitor.runtime.state import RUNTIME
+from monitor.safeguards import viewguard
+from monitor.safeguards.viewguard import GuardDecision, GuardPolicy, JustificationError
 from monitor.web.params import parse_id
 from monitor.web.render import page, safe_next
 from monitor.web.state import WEB, note_audit, require_session
