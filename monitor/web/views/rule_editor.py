@@ -31,10 +31,10 @@ from aiohttp import web
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.rules.engine import RuleSet
-from monitor.rules.examples import ExampleResult, run_examples, verdict
+from monitor.rules.engine import RuleSet, evaluate_post
+from monitor.rules.examples import ExampleResult, run_examples
 from monitor.rules.loader import PACK_FILE, RuleSetHolder, load_ruleset, pack_dirs, rule_files
-from monitor.rules.normalise import make_doc
+from monitor.rules.normalise import Doc, make_doc
 from monitor.rules.schema import PackError, Problem, RuleSpec
 from monitor.rules.service import rules_dir
 from monitor.runtime.state import RUNTIME, Runtime
@@ -57,6 +57,7 @@ MAX_TEXT = 200_000
 BACKTEST_MAX = 200_000  # newest posts a backtest reads at most
 PAGE = 2000
 SAMPLES = 20
+WINDOWED = "its per-post conditions hold; its window (counts, authors, velocity) needs the stream"
 MIN_REASON = 10
 
 
@@ -311,14 +312,14 @@ async def _page(
     return out
 
 
-def _fired(ruleset: RuleSet, post: Post, scores: dict[str, float]) -> list[tuple[str, list[str]]]:
-    doc = make_doc(post.text)
-    out = []
-    for i in ruleset.candidates(doc):
-        rule = ruleset.rules[i]
-        v = verdict(ruleset, rule, post, scores or None, doc)
-        if v.fired:
-            out.append((rule.id, list(v.lines)))
+def _fired(
+    ruleset: RuleSet, post: Post, scores: dict[str, float], doc: Doc
+) -> list[tuple[str, list[str]]]:
+    """The rules of `ruleset` that fire on the post, as the pipeline decides it (windowed rules
+    by their per-post conditions: their counts need the stream), each with its reason."""
+    found = evaluate_post(ruleset, post, scores, doc)
+    out = [(hit.rule_id, [hit.reason] if hit.reason else []) for hit in found.hits]
+    out += [(rule.id, [WINDOWED]) for rule in found.windowed]
     return out
 
 
@@ -334,8 +335,9 @@ def _match_page(
         at = post.created_at
         result.first = at if result.first is None or at < result.first else result.first
         result.last = at if result.last is None or at > result.last else result.last
-        now = _fired(draft, post, scores)
-        before = _fired(published, post, scores)
+        doc = make_doc(post.text)  # once for both versions: it is most of the work
+        now = _fired(draft, post, scores, doc)
+        before = _fired(published, post, scores, doc)
         for rule_id, _ in now:
             result.per_rule.setdefault(rule_id, [0, 0])[0] += 1
         for rule_id, _ in before:
