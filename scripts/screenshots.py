@@ -112,6 +112,15 @@ async def main(out_dir: Path, chromium: str) -> None:
             admin = await (await browser.new_context(viewport=size)).new_page()
             await sign_in(admin, site, "admin", None)
             await shoot(admin, site, "/audit?verify=1", out_dir / "audit-log.png")
+            # the rule editor's backtest of a demo pack file over the stored week (no publish)
+            await admin.goto(site.url + "/purpose?next=/rules")
+            await admin.get_by_label("Reviewing the classifier's mistakes").check()
+            await admin.get_by_role("button", name="Continue").click()
+            await admin.goto(site.url + "/admin/rules/tension/incident.yaml")
+            await admin.get_by_role("button", name="Backtest").click()
+            await admin.evaluate("document.getElementById('bt-h').scrollIntoView()")
+            await admin.screenshot(path=str(out_dir / "rule-backtest.png"))
+            print(f"{(out_dir / 'rule-backtest.png').relative_to(ROOT)}  (tension/incident.yaml)")
             await browser.close()
 
 

@@ -98,6 +98,7 @@ class BaselineChart:
     bars: tuple[Bar, ...]
     baseline: str  # SVG polyline points through the middle of each hour's slot
     top: float
+    ticks: tuple[Marker, ...] = ()  # labels under the bars (x at a slot's middle)
 
 
 def against_baseline(
@@ -168,7 +169,13 @@ def draft_against_published(
             )
         )
         line.append(f"{round(i * slot + slot / 2, 2)},{round(height - published * scale, 2)}")
-    return BaselineChart(width, height, tuple(bars), " ".join(line), float(top))
+    every = max(1, len(days) // 8)  # at most about eight day labels
+    ticks = tuple(
+        Marker(round(i * slot + slot / 2, 2), f"{day:%a %d}")
+        for i, day in enumerate(days)
+        if i % every == 0
+    )
+    return BaselineChart(width, height, tuple(bars), " ".join(line), float(top), ticks)
 
 
 @dataclass(frozen=True, slots=True)
