@@ -59,6 +59,34 @@ class Settings:
     )
     web_host: str = _setting("127.0.0.1", "Address the web UI and API listen on.")
     web_port: int = _setting(8080, "Port the web UI and API listen on.", low=1, high=65535)
+    health_host: str = _setting(
+        "127.0.0.1",
+        "Address the collector, worker and scheduler roles serve /healthz, /readyz and /metrics "
+        "on, each on its own port (collector_port, worker_port, scheduler_port); roles all and "
+        "web serve them on web_port. 0.0.0.0 lets a Prometheus or load balancer elsewhere reach "
+        "them.",
+    )
+    collector_port: int = _setting(
+        9101,
+        "Port `monitor run --role collector` serves /healthz, /readyz and /metrics on. Give "
+        "each process on one host its own (MONITOR_COLLECTOR_PORT). 0: not served.",
+        low=0,
+        high=65535,
+    )
+    worker_port: int = _setting(
+        9102,
+        "Port `monitor run --role worker` serves /healthz, /readyz and /metrics on. Give each "
+        "worker on one host its own (MONITOR_WORKER_PORT). 0: not served.",
+        low=0,
+        high=65535,
+    )
+    scheduler_port: int = _setting(
+        9103,
+        "Port `monitor run --role scheduler` serves /healthz, /readyz and /metrics on (a "
+        "standby answers too: monitor_scheduler_leader is 0). 0: not served.",
+        low=0,
+        high=65535,
+    )
     author_key_env: str = _setting(
         "",
         "Name of an environment variable holding extra secret material mixed into every "

@@ -30,6 +30,7 @@ from monitor.incidents import queries as incident_queries
 from monitor.ingest.importer import ImportReport, import_file
 from monitor.runtime.app import ROLES, open_runtime, role_parts
 from monitor.runtime.pipeline import PipelineFailed
+from monitor.runtime.probes import probe_port, serve_probes
 from monitor.runtime.state import Runtime
 from monitor.store import db, overview
 
@@ -386,7 +387,17 @@ def run_command(ctx: Context, role: str) -> None:
                 f"classifier {rt.classifier.name}",
                 err=True,
             )
-            runner = await _serve(rt, settings, ctx.config_path) if "serve" in parts else None
+            runner: web.AppRunner | None
+            if "serve" in parts:
+                runner = await _serve(rt, settings, ctx.config_path)
+            else:  # no web UI: /healthz, /readyz and /metrics alone on this role's port
+                runner = await serve_probes(rt)
+                if runner is not None:
+                    click.echo(
+                        f"role {role}: /healthz, /readyz and /metrics on http://"
+                        f"{settings.health_host}:{probe_port(settings, role)}/",
+                        err=True,
+                    )
             try:
                 # Until stopped, or until the pipeline fails for good (then exit non-zero).
                 await rt.pipeline.wait_failed()

@@ -177,7 +177,7 @@ async def open_runtime(
             settings, home, engine, evaluator, ingestor, stack, schedule="schedule" in parts
         )
         await pipeline.start(consume="consume" in parts)
-        registry = make_registry(pipeline, recheck)
+        registry = make_registry(pipeline, recheck, leadership)
         runtime = Runtime(
             settings=settings,
             home=home,

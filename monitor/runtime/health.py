@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.runtime.faults import describe
+from monitor.runtime.metrics import measure_queue
 from monitor.runtime.pipeline import Pipeline
 from monitor.store.tables import health_probes
 
@@ -69,13 +70,14 @@ def alive(pipeline: Pipeline) -> tuple[bool, dict[str, Any]]:
 
 
 def worker_checks(
-    pipeline: Pipeline, max_batch_age_s: float, now: float | None = None
+    pipeline: Pipeline, max_batch_age_s: float, now: float | None = None, depth: int = -1
 ) -> Readiness:
-    """The pipeline's part of readiness (pure: no I/O)."""
+    """The pipeline's part of readiness (pure: no I/O). `depth`: the queue's depth as read
+    from the queue itself (-1: unknown, the depth this process last saw is used)."""
     now = time.monotonic() if now is None else now
     h = pipeline.health
     out = Readiness(True)
-    depth = pipeline.queue_depth
+    depth = depth if depth >= 0 else pipeline.queue_depth
     age = None if h.last_batch_at is None else round(now - h.last_batch_at, 1)
     out.checks.update(
         worker=h.state,
@@ -111,7 +113,7 @@ async def readiness(
     collectors: Any = None,
     leadership: Any = None,
 ) -> Readiness:
-    result = worker_checks(pipeline, max_batch_age_s)
+    result = worker_checks(pipeline, max_batch_age_s, depth=await measure_queue(pipeline))
     problem = await probe_store(engine)
     result.checks["store"] = "writable" if problem is None else "not writable"
     if problem is not None:

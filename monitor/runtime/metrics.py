@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.runtime.leader import Leadership
 from monitor.runtime.pipeline import Pipeline
 from monitor.safeguards.recheck import Rechecker
 from monitor.store import posts as post_store
@@ -85,13 +86,16 @@ class PipelineCollector(Collector):
             )
         yield GaugeMetricFamily(
             "monitor_queue_depth",
-            "Posts waiting to be processed (backpressure slows intake when full)",
-            value=self.pipeline.queue_depth,
+            "Posts waiting to be processed or in flight (backpressure slows intake when "
+            "full); scaled out, read from the Redis stream at the scrape, the same in every role",
+            value=s.queue_waiting if s.queue_waiting >= 0 else self.pipeline.queue_depth,
         )
 
 
 async def refresh_store_gauges(engine: AsyncEngine, pipeline: Pipeline) -> None:
-    """Read the store-wide gauges before a scrape (the collector itself cannot await)."""
+    """Read the store-wide gauges and the queue's depth before a scrape (the collector itself
+    cannot await). A part that does not answer within 2 s is left out (the queue's depth then
+    falls back to what this process last saw)."""
     try:
         async with asyncio.timeout(2):
             async with engine.connect() as conn:
@@ -99,6 +103,32 @@ async def refresh_store_gauges(engine: AsyncEngine, pipeline: Pipeline) -> None:
                 pipeline.stats.stored_unprocessed = await post_store.count_unprocessed(conn)
     except Exception:  # a scrape must answer; the gauges are left out instead
         pipeline.stats.quarantine_held = pipeline.stats.stored_unprocessed = -1
+    pipeline.stats.queue_waiting = await measure_queue(pipeline)
+
+
+async def measure_queue(pipeline: Pipeline) -> int:
+    """Posts waiting in the queue, read from the queue itself (the Redis stream, scaled out);
+    -1 when it does not answer within 2 s."""
+    try:
+        async with asyncio.timeout(2):
+            return await pipeline.queue.measure()
+    except Exception:  # a scrape or a probe must answer
+        return -1
+
+
+class LeadershipCollector(Collector):
+    """Whether this scheduler leads (digests, dispatcher, signals) or waits as a standby."""
+
+    def __init__(self, leadership: Leadership) -> None:
+        self.leadership = leadership
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "monitor_scheduler_leader",
+            "1 while this process leads the scheduling (digests, outbox, signals); 0 while it "
+            "waits as a standby",
+            value=1 if self.leadership.is_leader else 0,
+        )
 
 
 class RecheckCollector(Collector):
@@ -117,11 +147,15 @@ class RecheckCollector(Collector):
             yield CounterMetricFamily(f"monitor_recheck_{name}", doc, value=value)
 
 
-def make_registry(pipeline: Pipeline, recheck: Rechecker | None = None) -> CollectorRegistry:
+def make_registry(
+    pipeline: Pipeline, recheck: Rechecker | None = None, leadership: Leadership | None = None
+) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=True)
     registry.register(PipelineCollector(pipeline))
     if recheck is not None:
         registry.register(RecheckCollector(recheck))
+    if leadership is not None:
+        registry.register(LeadershipCollector(leadership))
     return registry
 
 

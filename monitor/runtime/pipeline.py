@@ -101,6 +101,9 @@ class PipelineStats:
     worker_restarts: int = 0
     quarantine_held: int = -1  # read from the store at each /metrics scrape; -1: unknown
     stored_unprocessed: int = -1
+    # Posts in the queue, read from the queue itself at each scrape (scaled out: the Redis
+    # stream, whichever role asks); -1: unknown, the last depth this process saw is shown.
+    queue_waiting: int = -1
     per_place: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 

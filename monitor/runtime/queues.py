@@ -69,6 +69,11 @@ class WorkQueue(Protocol):
         """Posts waiting or in flight, as last seen (for /metrics and back-pressure)."""
         ...
 
+    async def measure(self) -> int:
+        """Posts waiting or in flight, read from the queue itself now (for /metrics and
+        readiness): scaled out, what the whole stream holds, whichever process asks."""
+        ...
+
     async def join(self) -> None:
         """Until everything put so far has been acknowledged."""
         ...
@@ -133,6 +138,9 @@ class InProcessQueue:
     def depth(self) -> int:
         return self._in_flight
 
+    async def measure(self) -> int:
+        return self._in_flight
+
     async def join(self) -> None:
         async with self._changed:
             await self._changed.wait_for(lambda: self._in_flight == 0)
@@ -170,8 +178,32 @@ class RedisSettings:
     chunk: int = 16  # posts per stream entry
 
 
+# Acknowledge entries and take their posts off the stream's post count, at once: an entry
+# deleted here (XDEL answers 1) subtracts its `n`; one another worker already deleted (claimed
+# after a timeout, processed twice) subtracts nothing, so the count never drifts.
+_ACK_SCRIPT = """
+local gone = 0
+for i = 2, #ARGV do
+  local entry = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+  if #entry > 0 and redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then
+    local fields = entry[1][2]
+    for j = 1, #fields, 2 do
+      if fields[j] == 'n' then gone = gone + tonumber(fields[j + 1]) end
+    end
+  end
+end
+if gone > 0 then redis.call('DECRBY', KEYS[2], gone) end
+return gone
+"""
+
+
 class RedisStreamQueue:
-    """A Redis stream with one consumer group; entries are JSON envelopes of a few posts."""
+    """A Redis stream with one consumer group; entries are JSON envelopes of a few posts.
+
+    Each entry also carries its number of posts (`n`), and the key `<stream>:posts` counts the
+    posts on the stream: entries are added together with their count (MULTI) and deleted
+    together with it (a script), so any process reads the depth in posts in one step."""
 
     worker_commits_cursor = False
 
@@ -181,6 +213,8 @@ class RedisStreamQueue:
         self.settings = settings
         self.redis = redis.from_url(settings.url, decode_responses=True)
         self.save_cursor = save_cursor
+        self.count_key = f"{settings.stream}:posts"
+        self._ack = self.redis.register_script(_ACK_SCRIPT)
         self._depth = 0
         self._group_ready = False
 
@@ -204,10 +238,13 @@ class RedisStreamQueue:
         while (depth := await self._backlog()) >= s.max_length:
             self._depth = depth
             await asyncio.sleep(0.2)
-        for i in range(0, len(envelope.posts), s.chunk):
-            chunk = envelope.posts[i : i + s.chunk]
-            body = {"source": envelope.source, "posts": [raw_to_json(p) for p in chunk]}
-            await self.redis.xadd(s.stream, {"env": json.dumps(body)})
+        async with self.redis.pipeline(transaction=True) as tx:
+            for i in range(0, len(envelope.posts), s.chunk):
+                chunk = envelope.posts[i : i + s.chunk]
+                body = {"source": envelope.source, "posts": [raw_to_json(p) for p in chunk]}
+                tx.xadd(s.stream, {"env": json.dumps(body), "n": len(chunk)})
+            tx.incrby(self.count_key, len(envelope.posts))
+            await tx.execute()
         if envelope.cursor is not None and self.save_cursor is not None:
             kind = envelope.posts[0].platform if envelope.posts else envelope.source
             await self.save_cursor(envelope.source, kind, envelope.cursor)
@@ -252,10 +289,23 @@ class RedisStreamQueue:
     async def ack(self, delivery: Delivery) -> None:
         ids: Sequence[str] = delivery.token or []
         if ids:
-            await self.redis.xack(self.settings.stream, self.settings.group, *ids)
-            await self.redis.xdel(self.settings.stream, *ids)
+            await self._ack(
+                keys=[self.settings.stream, self.count_key], args=[self.settings.group, *ids]
+            )
 
     def depth(self) -> int:
+        return self._depth
+
+    async def measure(self) -> int:
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.xlen(self.settings.stream)
+            tx.get(self.count_key)
+            entries, counted = await tx.execute()
+        if not entries:
+            self._depth = 0
+            return 0
+        # Entries written before entries carried their count are counted as one post each.
+        self._depth = max(int(counted or 0), int(entries))
         return self._depth
 
     async def join(self) -> None:

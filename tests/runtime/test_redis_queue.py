@@ -63,7 +63,7 @@ async def test_round_trip_keeps_every_field(redis_url: str) -> None:
         await q.ack(got)
         await q.join()  # acknowledged entries are gone
     finally:
-        await q.redis.delete(stream)
+        await q.redis.delete(stream, f"{stream}:posts")
         await q.close()
 
 
@@ -83,7 +83,7 @@ async def test_entries_of_a_dead_consumer_are_claimed_by_another(redis_url: str)
         await alive.ack(claimed)
         assert await alive.redis.xlen(stream) == 0
     finally:
-        await alive.redis.delete(stream)
+        await alive.redis.delete(stream, f"{stream}:posts")
         await dead.close()
         await alive.close()
 
@@ -151,7 +151,7 @@ async def test_worker_killed_mid_batch_every_post_processed_once(
         assert evidence == distinct_evidence  # no post's results recorded twice
     finally:
         await second.stop(drain=False)
-        await producer.queue.redis.delete(stream)  # type: ignore[attr-defined]
+        await producer.queue.redis.delete(stream, f"{stream}:posts")  # type: ignore[attr-defined]
         for p in (producer, first, second):
             await p.queue.close()
         await engine.dispose()
@@ -198,6 +198,6 @@ async def test_a_push_accepted_scaled_out_is_on_the_stream_before_the_answer(
         assert done == 10
     finally:
         await worker.stop(drain=False)
-        await worker.queue.redis.delete(stream)
+        await worker.queue.redis.delete(stream, f"{stream}:posts")
         await worker.queue.close()
         await engine.dispose()

@@ -6,8 +6,7 @@ from aiohttp import web
 
 from monitor.classify.languages import not_scored_notes
 from monitor.incidents import queries as incident_queries
-from monitor.runtime import health
-from monitor.runtime.metrics import exposition, refresh_store_gauges
+from monitor.runtime import probes
 from monitor.runtime.state import RUNTIME
 from monitor.store import languages as language_store
 from monitor.store import overview
@@ -21,31 +20,19 @@ routes = web.RouteTableDef()
 
 @routes.get("/healthz", name="healthz")
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness: the process answers and its pipeline has not failed for good (503: restart
-    it). Whether it can do its work now is `/readyz`."""
-    rt = request.app[RUNTIME]
-    ok, body = health.alive(rt.pipeline)
-    body.update(status="ok" if ok else "failed", classifier=rt.classifier.name)
-    return web.json_response(body, status=200 if ok else 503)
+    """Liveness (monitor/runtime/probes.py, the same in every role)."""
+    return await probes.healthz(request.app[RUNTIME])
 
 
 @routes.get("/readyz", name="readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: the store takes a write, every stage is alive, the worker keeps up; 503
-    with the reasons when not."""
-    rt = request.app[RUNTIME]
-    result = await health.readiness(
-        rt.engine, rt.pipeline, rt.settings.ready_max_batch_age_s, rt.collectors, rt.leadership
-    )
-    return web.json_response(result.body(), status=200 if result.ready else 503)
+    """Readiness (monitor/runtime/probes.py, the same in every role)."""
+    return await probes.readyz(request.app[RUNTIME])
 
 
 @routes.get("/metrics", name="metrics")
 async def metrics(request: web.Request) -> web.Response:
-    rt = request.app[RUNTIME]
-    await refresh_store_gauges(rt.engine, rt.pipeline)
-    body = exposition(rt.metrics)
-    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+    return await probes.metrics(request.app[RUNTIME])
 
 
 @routes.get("/", name="overview")
