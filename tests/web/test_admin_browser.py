@@ -230,3 +230,58 @@ def test_admin_adds_a_source_edits_backtests_publishes_a_rule_and_silences_an_al
     assert silence.created_by == "admin" and silence.reason.startswith("(fictional) residents")
     assert page.locator(f"#silence-{silence.id}").is_visible()
     assert not [c for c in console if "Content Security Policy" in c], console
+
+
+def test_the_admin_pages_have_no_moderate_or_worse_axe_violation(
+    site: tuple[Served, Site], page: Any
+) -> None:
+    """axe-core (tests/fixtures/axe) on each admin page, the check and backtest results too."""
+    from tests.web.test_accessibility import AXE
+
+    _, s = site
+    context = page.context.browser.new_context(
+        viewport={"width": 1280, "height": 900}, bypass_csp=True
+    )
+    pg = context.new_page()
+    pg.set_default_timeout(20000)
+
+    def violations() -> list[str]:
+        pg.evaluate(AXE + "\n;undefined")
+        found = pg.evaluate(
+            """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+                 .filter(v => ['moderate', 'serious', 'critical'].includes(v.impact))
+                 .map(v => `${v.impact} ${v.id}: ${v.help} at ${v.nodes[0].target}`)"""
+        )
+        return list(found)
+
+    pg.goto(s.url + "/login")
+    pg.get_by_label("User name").fill("admin")
+    pg.get_by_label("Password").fill(PASSWORD)
+    pg.get_by_role("button", name="Sign in").click()
+    pg.wait_for_url(s.url + "/")
+    pg.goto(s.url + "/purpose?next=/")
+    pg.get_by_label("Reviewing the classifier's mistakes").check()
+    pg.get_by_role("button", name="Continue").click()
+    problems: dict[str, list[str]] = {}
+    for path in (
+        "/admin",
+        "/sources",
+        "/admin/sources/new?kind=rss",
+        "/admin/sources/new?kind=reddit",
+        "/admin/routing?labels=kind%3Dthreat%0Aarea%3DManningham",
+        "/admin/silences?alert=1",
+        "/admin/governance",
+        "/admin/users",
+        "/rules",
+        "/admin/rules/tension/threats.yaml",
+    ):
+        response = pg.goto(s.url + path)
+        assert response is not None and response.status == 200, path
+        problems[path] = violations()
+    pg.get_by_role("button", name="Check and run the examples").click()
+    problems["check"] = violations()
+    pg.get_by_role("button", name="Backtest").click()
+    problems["backtest"] = violations()
+    context.close()
+    bad = {p: v for p, v in problems.items() if v}
+    assert not bad, bad
