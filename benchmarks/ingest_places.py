@@ -22,6 +22,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from monitor.privacy.postids import PostIds
+
+IDS = PostIds(b"i" * 32)  # fictional post id key
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -100,10 +103,10 @@ def main() -> None:
         for i, t in enumerate(texts)
     ]
     key = bytes(32)
-    ingestor.ingest(raws[0], key, NOW)  # load the language model outside the timing
-    ingest_rate = rate(lambda: [ingestor.ingest(r, key, NOW) for r in raws], n)
+    ingestor.ingest(raws[0], key, NOW, ids=IDS)  # load the language model outside the timing
+    ingest_rate = rate(lambda: [ingestor.ingest(r, key, NOW, ids=IDS) for r in raws], n)
     no_lang = Ingestor(matcher, max_text_chars=5000, detect=lambda text, declared: declared)
-    no_lang_rate = rate(lambda: [no_lang.ingest(r, key, NOW) for r in raws], n)
+    no_lang_rate = rate(lambda: [no_lang.ingest(r, key, NOW, ids=IDS) for r in raws], n)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "posts.jsonl"

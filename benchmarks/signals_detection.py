@@ -32,7 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -204,7 +204,9 @@ def generated(seeds: int, calm_weeks: int, noise: float) -> None:
         print(f"\nfalse alarms: naive {naive['fa']}, shipped 0")
 
 
-async def _through_pipeline(db_url: str) -> tuple[Replay, list[Processed], float]:
+async def _through_pipeline(
+    db_url: str,
+) -> tuple[Replay, list[Processed], float, Callable[[str], str]]:
     from sqlalchemy import select
 
     from monitor.classify.keyword import KeywordClassifier
@@ -248,20 +250,22 @@ async def _through_pipeline(db_url: str) -> tuple[Replay, list[Processed], float
                 ).all()
             }
             items = await signal_store.load_processed(conn)
-    return replay_from_rows(signal_alerts, changes, members, merged, cfg), items, elapsed
+        key = (await rt.pipeline.ingestor.ids()).key  # the store keeps platform ids keyed
+    replay = replay_from_rows(signal_alerts, changes, members, merged, cfg)
+    return replay, items, elapsed, key
 
 
 def demo(encoder: bool) -> None:
     if not DEMO.is_file() or not DEMO_TRUTH.is_file():
         print(f"\n(no demo scenario at {DEMO}: skipped)")
         return
-    truth, tags = demo_truth(DEMO_TRUTH)
     cfgs = configs()
     cfg = cfgs["shipped"]
     with tempfile.TemporaryDirectory() as tmp:
-        result, items, elapsed = asyncio.run(
+        result, items, elapsed, key = asyncio.run(
             _through_pipeline(f"sqlite+aiosqlite:///{tmp}/demo.db")
         )
+    truth, tags = demo_truth(DEMO_TRUTH, key)
     rows = []
     s = score(result, truth, cfg, area_parents(items))
     rows.append(

@@ -99,6 +99,14 @@ class Settings:
         low=1,
         high=3650,
     )
+    post_key_env: str = _setting(
+        "",
+        "Name of an environment variable holding secret material mixed into the key that "
+        "stores post ids and links as keyed HMACs and seals the platform id (used only to "
+        "re-check posts). Set it before the first start and keep it: the store refuses "
+        "another. Empty: the key is random and kept only in the store, so a copy of the "
+        "database can still open the sealed ids.",
+    )
     push_secret_env: str = _setting(
         "",
         "Name of an environment variable holding the Standard Webhooks secret (whsec_...) that "

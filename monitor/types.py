@@ -75,6 +75,9 @@ class Post:
     created_at: datetime
     collected_at: datetime
     author_ref: str  # keyed HMAC of the platform author id; never the handle
+    # After ingest `id`, `url` and the links are keyed HMACs of the platform's ids and link
+    # (which name the author), and `origin` is the platform id sealed for re-checks only
+    # (monitor/privacy/postids.py).
     url: str | None = None
     reply_to: str | None = None
     quote_of: str | None = None
@@ -85,6 +88,7 @@ class Post:
     truncated: bool = False
     places: tuple[PlaceMatch, ...] = ()
     author_name: str | None = None  # public name of an allowlisted organisation only
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

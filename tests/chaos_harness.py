@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.alerts.notifiers.webhook import sign
+from monitor.privacy.postids import PostIds
 from tests.conftest import ROOT, free_port, run_sync
 
 SECRET = "whsec_" + base64.b64encode(b"fictional-chaos-partner-secret-0123456789").decode()
@@ -219,8 +220,18 @@ class Tally:
         )
 
 
+def platform_ids(db: Store, sealed: list[object]) -> list[str]:
+    """The platform ids the store keeps sealed (posts are stored under keyed ids), opened with
+    the store's own post id key (no `post_key_env` secret in these runs)."""
+    if not sealed:
+        return []
+    (key,) = rows(db, "select key from deployment_keys where name = 'post-ids'")[0]
+    ids = PostIds(bytes(key))  # type: ignore[arg-type]
+    return [ids.open(str(s)) for s in sealed]
+
+
 def tally(db: Store, accepted: set[str], platform: str) -> Tally:
-    found = rows(db, f"select id from posts where platform = '{platform}'")
+    found = rows(db, f"select origin from posts where platform = '{platform}'")
     unprocessed = count(
         db, f"select count(*) from posts where processed_at is null and platform = '{platform}'"
     )
@@ -235,7 +246,7 @@ def tally(db: Store, accepted: set[str], platform: str) -> Tally:
         "select count(*) from (select alert_id, post_id from alert_posts "
         "group by 1, 2 having count(*) > 1) d",
     )
-    ids = [str(r[0]) for r in found]
+    ids = platform_ids(db, [r[0] for r in found])
     stored = {i.split(":", 1)[1] for i in ids}
     return Tally(
         accepted=len(accepted),

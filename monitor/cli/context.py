@@ -94,7 +94,7 @@ def with_store(
         engine = db.create_engine(url)
         try:
             if write:
-                await db.upgrade(engine)
+                await db.upgrade(engine, post_key_secret=settings.secret("post_key"))
             elif needs:
                 absent = sorted(set(needs) - await db.table_names(engine))
                 if absent:

@@ -88,17 +88,23 @@ def erase_command(ctx: Context, posts: tuple[str, ...], reason: str) -> None:
     from sqlalchemy import or_, select
 
     from monitor.store import posts as post_store
+    from monitor.store.keys import PostKeys
     from monitor.store.tables import posts as posts_table
 
     async def work(engine: AsyncEngine) -> tuple[int, int]:
-        wanted = set().union(*(candidate_ids(p) for p in posts))
+        # The store holds ids and links only keyed (monitor/privacy/postids.py): key what was
+        # given the same way. A stored id (already keyed) is matched as given.
+        keyed = await PostKeys.from_settings(ctx.settings, engine).get()
+        given = set().union(*(candidate_ids(p) for p in posts))
+        wanted = given | {keyed.key(c) for c in given}
+        links = [keyed.link(p) for p in posts]
         now = datetime.now(UTC)
         async with engine.begin() as conn:
             ids = list(
                 (
                     await conn.execute(
                         select(posts_table.c.id).where(
-                            or_(posts_table.c.id.in_(wanted), posts_table.c.url.in_(posts))
+                            or_(posts_table.c.id.in_(wanted), posts_table.c.url.in_(links))
                         )
                     )
                 ).scalars()

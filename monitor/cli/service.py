@@ -74,7 +74,9 @@ def db_group() -> None:
 @pass_context
 def db_upgrade(ctx: Context, revision: str) -> None:
     """Apply the schema migrations (Alembic) to the configured database."""
-    db.upgrade_sync(ctx.settings.database_url, revision)
+    db.upgrade_sync(
+        ctx.settings.database_url, revision, post_key_secret=ctx.settings.secret("post_key")
+    )
     click.echo(f"database at {revision}: {ctx.settings.database_url}")
 
 

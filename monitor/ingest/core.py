@@ -27,6 +27,7 @@ from monitor.ingest.places import PlaceMatcher
 from monitor.ingest.schema import SchemaError, check_post
 from monitor.privacy.allowlist import PublicAccounts
 from monitor.privacy.minimise import Masker
+from monitor.privacy.postids import PostIds
 from monitor.types import Post, RawPost
 
 __all__ = [
@@ -206,8 +207,9 @@ class Ingestor:
             public_accounts=PublicAccounts.from_settings(settings, home),
         )
 
-    def ingest(self, raw: RawPost, key: bytes, now: datetime) -> Post:
-        """The Post for `raw`, pseudonymised with `key` (the key ring's key for `now`)."""
+    def ingest(self, raw: RawPost, key: bytes, now: datetime, *, ids: PostIds) -> Post:
+        """The Post for `raw`, pseudonymised with `key` (the key ring's key for `now`), its id,
+        link and reply/quote/repost targets keyed and its platform id sealed with `ids`."""
         if not raw.platform or not raw.native_id:
             raise IngestError("a post needs a platform and a native id")
         if now.tzinfo is None:
@@ -226,7 +228,7 @@ class Ingestor:
             else post_ref(key, post_id)
         )
         return Post(
-            id=post_id,
+            id=ids.key(post_id),
             platform=raw.platform,
             source=raw.source,
             text=text,
@@ -234,14 +236,15 @@ class Ingestor:
             created_at=raw.created_at.astimezone(UTC),
             collected_at=now.astimezone(UTC),
             author_ref=ref,
-            url=raw.url,
-            reply_to=raw.reply_to,
-            quote_of=raw.quote_of,
-            repost_of=raw.repost_of,
+            url=ids.link(raw.url),
+            reply_to=ids.key_optional(raw.reply_to),
+            quote_of=ids.key_optional(raw.quote_of),
+            repost_of=ids.key_optional(raw.repost_of),
             like_count=raw.like_count,
             repost_count=raw.repost_count,
             reply_count=raw.reply_count,
             truncated=truncated,
             places=self.places.match(text),
             author_name=self.public_accounts.name_of(raw.platform, raw.author_id),
+            origin=ids.seal(post_id),
         )

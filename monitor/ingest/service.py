@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.config import Settings
 from monitor.ingest.core import IngestError, Ingestor, author_ref
-from monitor.store.keys import KeyRing
+from monitor.privacy.postids import PostIds
+from monitor.store.keys import KeyRing, PostKeys
 from monitor.types import Post, RawPost
 
 log = logging.getLogger(__name__)
@@ -20,22 +21,36 @@ log = logging.getLogger(__name__)
 class KeyedIngestor:
     """Ingests batches with the current period's pseudonym key; refuses bad posts one by one."""
 
-    def __init__(self, ingestor: Ingestor, keys: KeyRing) -> None:
+    def __init__(self, ingestor: Ingestor, keys: KeyRing, post_keys: PostKeys) -> None:
         self.ingestor = ingestor
         self.keys = keys
+        self.post_keys = post_keys
         # Set by the composition root: drops place matches whose approval lapsed (governance).
         self.place_gate: Callable[[Post, datetime], Post | None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, home: Path, engine: AsyncEngine) -> KeyedIngestor:
-        return cls(Ingestor.from_settings(settings, home), KeyRing.from_settings(settings, engine))
+        return cls(
+            Ingestor.from_settings(settings, home),
+            KeyRing.from_settings(settings, engine),
+            PostKeys.from_settings(settings, engine),
+        )
+
+    def mask(self, text: str) -> str:
+        """The text with mentions, contact details and house numbers masked (as ingest does)."""
+        return self.ingestor.minimise(text)
+
+    async def ids(self) -> PostIds:
+        """How post ids and links are keyed at rest (a deletion names the platform id)."""
+        return await self.post_keys.get()
 
     async def ingest_batch(self, raws: Sequence[RawPost], now: datetime) -> list[Post]:
         key = await self.keys.current(now)
+        ids = await self.post_keys.get()
         out: list[Post] = []
         for raw in raws:
             try:
-                post: Post | None = self.ingestor.ingest(raw, key, now)
+                post: Post | None = self.ingestor.ingest(raw, key, now, ids=ids)
                 if self.place_gate is not None and post is not None:
                     post = self.place_gate(post, now)
                 if post is not None:

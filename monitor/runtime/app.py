@@ -107,7 +107,7 @@ async def open_runtime(
         engine = db.create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
         if migrate:
-            await db.upgrade(engine)
+            await db.upgrade(engine, post_key_secret=settings.secret("post_key"))
         http = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         )
@@ -129,6 +129,9 @@ async def open_runtime(
         queue = make_queue(settings, engine, role)
         stack.push_async_callback(queue.close)
         ingestor = KeyedIngestor.from_settings(settings, home, engine)
+        # The post id key, made or checked now: a wrong post_key_env stops the start here
+        # (PostKeyMismatch) rather than at the first post.
+        await ingestor.ids()
         # Signals keep their state in memory, so one process runs them: inline in the one
         # process (`all`); scaled out, the scheduler leader follows the store instead.
         signals = SignalsStage.from_settings(settings, clf)

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.classify.labels import FLAG_LABELS
 from monitor.classify.languages import is_covered
+from monitor.privacy.postids import PostIds
 from monitor.runtime.faults import StageFailed, backoff, describe, is_transient, isolate, stage_of
 from monitor.runtime.queues import Delivery, Envelope, InProcessQueue, WorkQueue
 from monitor.store import alerts as alert_store
@@ -68,6 +69,10 @@ class PostIngestor(Protocol):
     """What the pipeline needs of ingest: a stored-ready Post from a raw one."""
 
     async def ingest_batch(self, raws: Sequence[RawPost], now: datetime) -> list[Post]: ...
+
+    async def ids(self) -> PostIds: ...
+
+    def mask(self, text: str) -> str: ...
 
     async def author_refs(
         self, platform: str, author_id: str, now: datetime | None = None
@@ -241,6 +246,9 @@ class Pipeline:
     async def delete_posts(self, post_ids: Sequence[str]) -> int:
         # The tombstone commits first, then the purge: a post still queued, or stored by a
         # worker meanwhile, is caught by one or the other (monitor/store/tombstones.py).
+        # Platforms name the post by its own id; the store knows it only keyed.
+        ids = await self.ingestor.ids()
+        post_ids = [ids.key(p) for p in post_ids]
         async with self.engine.begin() as conn:
             await tombstones.record_posts(conn, post_ids, self.clock())
         async with self.engine.begin() as conn:
@@ -559,6 +567,7 @@ class Pipeline:
     ) -> quarantine.Failure:
         stage = stage_of(error, "store")
         log.warning("quarantined a post from %s at %s: %s", raw.source, stage, describe(error))
+        ids = await self.ingestor.ids()
         record: dict[str, object] | None = None
         if stage != "ingest":
             with contextlib.suppress(Exception):
@@ -569,9 +578,13 @@ class Pipeline:
             if raw.author_id:
                 with contextlib.suppress(Exception):
                     refs = await self.ingestor.author_refs(raw.platform, raw.author_id)
-            record = quarantine.raw_record(raw, refs[0] if refs else None)
+            record = quarantine.raw_record(raw, refs[0] if refs else None, ids, self.ingestor.mask)
         return quarantine.Failure(
-            key=raw.post_id, source=raw.source, stage=stage, error=describe(error), record=record
+            key=ids.key(raw.post_id),
+            source=raw.source,
+            stage=stage,
+            error=describe(error),
+            record=record,
         )
 
     def _quarantined(self, failures: Sequence[quarantine.Failure]) -> None:
@@ -707,7 +720,7 @@ class Pipeline:
                 post = quarantine.post_from_record(e.record)
                 stored.extend(p.id for p in await self._store_posts([post], e))
             elif e.record:
-                raw, ref = quarantine.raw_from_record(e.record)
+                raw, ref = quarantine.raw_from_record(e.record, await self.ingestor.ids())
                 try:
                     posts = await self.ingestor.ingest_batch([raw], self.clock())
                 except Exception as exc:

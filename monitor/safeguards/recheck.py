@@ -35,8 +35,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.config import Settings
+from monitor.privacy.postids import SealError
 from monitor.store import posts as post_store
 from monitor.store import tombstones
+from monitor.store.keys import PostKeys
 from monitor.store.tables import alert_posts, posts
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,8 @@ class Verdict(Enum):
 
 
 class Checker(Protocol):
-    """Looks up posts (ids as stored, e.g. "bluesky:at://…") on one platform."""
+    """Looks up posts by their platform ids (e.g. "bluesky:at://…", opened from the sealed
+    `origin` for the look-up only) on one platform."""
 
     async def check(self, post_ids: Sequence[str], now: datetime) -> dict[str, Verdict]: ...
 
@@ -199,8 +202,11 @@ class Rechecker:
         *,
         after: timedelta,
         timeout: float,
+        keys: PostKeys | None = None,
     ) -> None:
         self.engine = engine
+        # The platform id is stored only sealed (monitor/privacy/postids.py); this opens it.
+        self.keys = keys if keys is not None else PostKeys(engine)
         self.checkers = dict(checkers)
         self.after = after
         self.timeout = timeout
@@ -217,7 +223,11 @@ class Rechecker:
             "mastodon": MastodonChecker(session, timeout),
         }
         return cls(
-            engine, checkers, after=timedelta(hours=settings.recheck_after_hours), timeout=timeout
+            engine,
+            checkers,
+            after=timedelta(hours=settings.recheck_after_hours),
+            timeout=timeout,
+            keys=PostKeys.from_settings(settings, engine),
         )
 
     @property
@@ -232,7 +242,7 @@ class Rechecker:
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(posts.c.id, posts.c.platform)
+                    select(posts.c.id, posts.c.platform, posts.c.origin)
                     .select_from(alert_posts.join(posts, posts.c.id == alert_posts.c.post_id))
                     .where(
                         alert_posts.c.alert_id.in_(list(alert_ids)),
@@ -241,7 +251,7 @@ class Rechecker:
                     )
                 )
             ).all()
-        return await self._verify([(r[0], r[1]) for r in rows], now)
+        return await self._verify([(r[0], r[1], r[2]) for r in rows], now)
 
     async def verify_posts(self, post_ids: Sequence[str], now: datetime) -> int:
         """Re-check these stored posts (those old enough and still holding text), e.g. the
@@ -251,27 +261,38 @@ class Rechecker:
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(posts.c.id, posts.c.platform).where(
+                    select(posts.c.id, posts.c.platform, posts.c.origin).where(
                         posts.c.id.in_(list(post_ids)),
                         posts.c.text.is_not(None),
                         posts.c.created_at <= now - self.after,
                     )
                 )
             ).all()
-        return await self._verify([(r[0], r[1]) for r in rows], now)
+        return await self._verify([(r[0], r[1], r[2]) for r in rows], now)
 
-    async def _verify(self, rows: Sequence[tuple[str, str]], now: datetime) -> int:
+    async def _verify(self, rows: Sequence[tuple[str, str, str | None]], now: datetime) -> int:
         due: dict[str, list[str]] = {}
-        for pid, platform in rows:
+        native: dict[str, str] = {}  # stored id -> platform id, opened for this check only
+        opener = await self.keys.get() if rows else None
+        for pid, platform, origin in rows:
             last = self._checked.get(pid)
             if platform in self.checkers and (last is None or now - last >= self.after):
+                if origin is None or opener is None:
+                    continue  # nothing to look it up by
+                try:
+                    native[pid] = opener.open(origin)
+                except SealError:
+                    log.warning("re-check: a stored platform id cannot be opened with this key")
+                    continue
                 due.setdefault(platform, []).append(pid)
         if not due:
             return 0
         verdicts: dict[str, Verdict] = {}
 
         async def one(platform: str, ids: list[str]) -> None:
-            verdicts.update(await self.checkers[platform].check(ids, now))
+            back = {native[i]: i for i in ids}
+            found = await self.checkers[platform].check(list(back), now)
+            verdicts.update({back[k]: v for k, v in found.items() if k in back})
 
         tasks = [asyncio.ensure_future(one(p, sorted(set(ids)))) for p, ids in due.items()]
         _done, pending = await asyncio.wait(tasks, timeout=self.timeout)

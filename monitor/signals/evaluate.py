@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -196,9 +196,13 @@ TAG_LABELS: Mapping[str, Mapping[str, str]] = {
 }
 
 
-def demo_truth(path: Path) -> tuple[Truth, dict[str, list[str]]]:
-    """The demo's `.truth.json` as a `Truth`, and each post's truth tags."""
+def demo_truth(
+    path: Path, key: Callable[[str], str] | None = None
+) -> tuple[Truth, dict[str, list[str]]]:
+    """The demo's `.truth.json` as a `Truth`, and each post's truth tags. `key`: how the store
+    the posts went through keys their platform ids (`PostIds.key`), to compare with it."""
     raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    k: Callable[[str], str] = key or (lambda pid: pid)
     start = datetime.fromisoformat(raw["start"])
     end = datetime.fromisoformat(raw["end"])
     rumour = raw.get("rumour") or {}
@@ -211,15 +215,15 @@ def demo_truth(path: Path) -> tuple[Truth, dict[str, list[str]]]:
         weeks=(end - start) / timedelta(days=7),
         rumour_onset=_time(rumour.get("onset")),
         rumour_wards=tuple(rumour.get("wards_reached", ())),
-        rumour_posts=frozenset(rumour.get("post_ids", ())),
-        rumour_thread=frozenset(rumour.get("post_ids", ())),
+        rumour_posts=frozenset(k(p) for p in rumour.get("post_ids", ())),
+        rumour_thread=frozenset(k(p) for p in rumour.get("post_ids", ())),
         counter_at=_time(counter.get("time")),
         tension_ward=tension.get("ward"),
         tension_onset=_time(tension.get("onset")),
         tension_end=_time(tension.get("end")),
         tension_related=(gathering["ward"],) if gathering.get("ward") else (),
     )
-    tags = {pid: list(info.get("tags", ())) for pid, info in (raw.get("posts") or {}).items()}
+    tags = {k(pid): list(info.get("tags", ())) for pid, info in (raw.get("posts") or {}).items()}
     return truth, tags
 
 

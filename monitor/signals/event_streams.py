@@ -172,7 +172,6 @@ async def demo_stream(
     from monitor.signals.evaluate import demo_truth
     from monitor.store import signals as queries
 
-    truth, _ = demo_truth(demo.with_suffix(".truth.json"))
     with tempfile.TemporaryDirectory() as tmp:
         run_settings = settings.with_overrides(
             database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'events.db'}", alerts_deliver=False
@@ -185,6 +184,8 @@ async def demo_stream(
             async with rt.engine.connect() as conn:
                 items = await queries.load_processed(conn)
                 opened = await opened_incidents(conn)
+            ids = await rt.pipeline.ingestor.ids()  # the store keeps platform ids keyed
+    truth, _ = demo_truth(demo.with_suffix(".truth.json"), ids.key)
     stories = []
     if truth.rumour_onset is not None:
         stories.append(
@@ -194,7 +195,7 @@ async def demo_stream(
         import json
 
         raw = json.loads(demo.with_suffix(".truth.json").read_text(encoding="utf-8"))
-        posts = frozenset(raw.get("tension", {}).get("post_ids", ()))
+        posts = frozenset(ids.key(p) for p in raw.get("tension", {}).get("post_ids", ()))
         stories.append(
             Story("episode", "episode", truth.tension_onset, posts, (truth.tension_ward,),
                   truth.tension_end)

@@ -66,24 +66,29 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _upgrade(connection: Connection, revision: str, post_key_secret: str | None) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
+    # Migrations that key stored post ids need the same secret as the running service
+    # (`post_key_env`); monitor/store/keys.py refuses a mismatch.
+    cfg.attributes["post_key_secret"] = post_key_secret
     command.upgrade(cfg, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, post_key_secret: str | None = None
+) -> None:
     """Bring the schema up to `revision` (Alembic), in the engine's own connection."""
     async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, revision)
+        await conn.run_sync(_upgrade, revision, post_key_secret)
 
 
-def upgrade_sync(url: str, revision: str = "head") -> None:
+def upgrade_sync(url: str, revision: str = "head", *, post_key_secret: str | None = None) -> None:
     engine = create_engine(url)
 
     async def run() -> None:
         try:
-            await upgrade(engine, revision)
+            await upgrade(engine, revision, post_key_secret=post_key_secret)
         finally:
             await engine.dispose()
 

@@ -16,12 +16,13 @@ import hmac
 import os
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.config import Settings
-from monitor.store.tables import author_keys
+from monitor.privacy.postids import PostIds
+from monitor.store.tables import author_keys, deployment_keys
 
 KEY_BYTES = 32
 
@@ -131,3 +132,81 @@ async def _insert_if_absent(conn: AsyncConnection, period: str, key: bytes, now:
                 await conn.execute(insert(author_keys).values(values))
         except IntegrityError:
             pass
+
+
+# --- the post id key (never rotates) ---------------------------------------------------------
+
+POST_IDS = "post-ids"
+
+
+class PostKeyMismatch(RuntimeError):
+    """The store's post ids were keyed with other secret material than the one configured."""
+
+
+def post_ids_sync(conn: Connection, secret: str | None, now: datetime) -> PostIds:
+    """The deployment's `PostIds`, its key created (race-safely) on first use. Synchronous, for
+    migrations; `PostKeys` is the cached async door to it."""
+    row = conn.execute(
+        select(deployment_keys.c.key, deployment_keys.c.check).where(
+            deployment_keys.c.name == POST_IDS
+        )
+    ).first()
+    if row is None:
+        values = {
+            "name": POST_IDS,
+            "key": os.urandom(KEY_BYTES),
+            "check": None,
+            "created_at": now.astimezone(UTC),
+        }
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(deployment_keys).values(values).on_conflict_do_nothing())
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            conn.execute(sqlite_insert(deployment_keys).values(values).on_conflict_do_nothing())
+        row = conn.execute(
+            select(deployment_keys.c.key, deployment_keys.c.check).where(
+                deployment_keys.c.name == POST_IDS
+            )
+        ).one()
+    stored = bytes(row.key)
+    key = hmac.new(secret.encode("utf-8"), stored, hashlib.sha256).digest() if secret else stored
+    ids = PostIds(key)
+    if row.check is None:
+        conn.execute(
+            update(deployment_keys)
+            .where(deployment_keys.c.name == POST_IDS, deployment_keys.c.check.is_(None))
+            .values(check=ids.check)
+        )
+    elif row.check != ids.check:
+        raise PostKeyMismatch(
+            "the stored post ids were keyed with another post_key_env secret (or none): "
+            "set the secret they were made with; new posts would not match the stored ones"
+        )
+    return ids
+
+
+class PostKeys:
+    """Gets the deployment's `PostIds` once per process (they never change)."""
+
+    def __init__(self, engine: AsyncEngine, secret: str | None = None) -> None:
+        self.engine = engine
+        self._secret = secret
+        self._ids: PostIds | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: AsyncEngine) -> PostKeys:
+        return cls(engine, settings.secret("post_key"))
+
+    async def get(self) -> PostIds:
+        if self._ids is not None:
+            return self._ids
+        async with self._lock:
+            if self._ids is None:
+                now = datetime.now(UTC)
+                async with self.engine.begin() as conn:
+                    self._ids = await conn.run_sync(post_ids_sync, self._secret, now)
+        return self._ids

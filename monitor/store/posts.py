@@ -42,6 +42,7 @@ def _post_row(post: Post) -> dict[str, Any]:
         "author_ref": post.author_ref,
         "author_name": post.author_name,
         "url": post.url,
+        "origin": post.origin,
         "reply_to": post.reply_to,
         "quote_of": post.quote_of,
         "repost_of": post.repost_of,
@@ -280,6 +281,7 @@ async def load_posts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> l
             truncated=r["truncated"],
             places=tuple(places[r["id"]]),
             author_name=r.get("author_name"),
+            origin=r.get("origin"),
         )
         for r in rows
     ]

@@ -7,7 +7,8 @@ record's `author_ref` pseudonym is dropped from what is shown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.privacy.postids import PostIds
 from monitor.store.tables import quarantine
 from monitor.types import PlaceMatch, Post, RawPost
 
@@ -92,17 +94,34 @@ def post_from_record(data: dict[str, Any]) -> Post:
     return Post(**fields, places=places)
 
 
-def raw_record(raw: RawPost, author_ref: str | None) -> dict[str, Any]:
-    """A raw post that ingest could not take: its fields, the author only as a pseudonym."""
-    data: dict[str, Any] = {f: getattr(raw, f) for f in RawPost.__slots__ if f != "author_id"}
+# A raw record's fields that name or point at its author: sealed with the post id key
+# (monitor/privacy/postids.py), as a stored post's platform id is. The text is sealed as it
+# came (a retry ingests it again) and kept beside it masked (mentions, contacts), for admins.
+_SEALED = ("native_id", "url", "reply_to", "quote_of", "repost_of", "text")
+
+
+def raw_record(
+    raw: RawPost, author_ref: str | None, ids: PostIds, mask: Callable[[str], str]
+) -> dict[str, Any]:
+    """A raw post that ingest could not take: its fields, the author only as a pseudonym,
+    the platform id, links and text as it came only sealed."""
+    data: dict[str, Any] = {
+        f: getattr(raw, f) for f in RawPost.__slots__ if f != "author_id" and f not in _SEALED
+    }
     data["created_at"] = raw.created_at.isoformat()
     data["kind"] = "raw"
     data["author_ref"] = author_ref
+    data["sealed"] = ids.seal(json.dumps({f: getattr(raw, f) for f in _SEALED}))
+    try:
+        data["text"] = mask(raw.text[: SHOWN_TEXT_CHARS * 4])
+    except Exception:  # the record failed ingest: its text may be what broke the masker
+        data["text"] = ""
     return data
 
 
-def raw_from_record(data: dict[str, Any]) -> tuple[RawPost, str | None]:
-    fields = {k: v for k, v in data.items() if k not in {"kind", "author_ref"}}
+def raw_from_record(data: dict[str, Any], ids: PostIds) -> tuple[RawPost, str | None]:
+    fields = {k: v for k, v in data.items() if k not in {"kind", "author_ref", "sealed", "text"}}
+    fields.update(json.loads(ids.open(data["sealed"])))
     fields["created_at"] = datetime.fromisoformat(fields["created_at"])
     return RawPost(**fields), data.get("author_ref")
 

@@ -1,7 +1,8 @@
 """Table definitions (SQLAlchemy Core). Alembic migrations in store/migrations mirror these.
 
 No table holds a raw author id or handle: authors exist only as `author_ref`, a keyed HMAC
-whose key is destroyed when its period ends.
+whose key is destroyed when its period ends, and post ids and links (which name their author on
+most platforms) only as keyed HMACs, with the platform id sealed in `posts.origin`.
 """
 
 from __future__ import annotations
@@ -86,10 +87,27 @@ author_keys = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
+# Keys that never rotate, one row each: "post-ids" keys post ids and links and seals platform
+# ids (monitor/privacy/postids.py). `check` is a digest of the effective key (after mixing in
+# `post_key_env`'s secret), so a start with a different secret is refused instead of keying
+# new posts differently from the stored ones.
+deployment_keys = Table(
+    "deployment_keys",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("key", LargeBinary(64), nullable=False),
+    Column("check", String(64), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 posts = Table(
     "posts",
     metadata,
-    Column("id", String(512), primary_key=True),  # platform + ":" + native id
+    # Platform + ":" + keyed HMAC of the platform id, never the platform id itself (it names
+    # the author); reply_to/quote_of/repost_of are keyed the same way, `url` is the keyed HMAC
+    # of the public link, and `origin` the platform id sealed for re-checks only
+    # (monitor/privacy/postids.py).
+    Column("id", String(512), primary_key=True),
     Column("platform", String(40), nullable=False),
     Column("source", String(200), nullable=False),
     Column("text", Text, nullable=True),  # NULL once purged (retention or platform deletion)
@@ -102,6 +120,7 @@ posts = Table(
     # NULL for everyone else, who is only ever a pseudonym.
     Column("author_name", String(200), nullable=True),
     Column("url", Text, nullable=True),
+    Column("origin", Text, nullable=True),
     Column("reply_to", String(512), nullable=True),
     Column("quote_of", String(512), nullable=True),
     Column("repost_of", String(512), nullable=True),

@@ -169,7 +169,8 @@ async def test_a_delete_recorded_while_a_worker_stores_the_post_is_applied_after
     await runtime.pipeline.deliver("bsky", [post], None)
     await runtime.pipeline.drain()
     assert await texts(runtime) == [SECRET]
+    stored_id = (await runtime.pipeline.ingestor.ids()).key(post.post_id)  # kept keyed
     async with runtime.engine.begin() as conn:  # the delete's first transaction, alone
-        await tombstones.record_posts(conn, [post.post_id], datetime.now(UTC))
-    assert await runtime.pipeline.honour_deletions([post.post_id]) == 1
+        await tombstones.record_posts(conn, [stored_id], datetime.now(UTC))
+    assert await runtime.pipeline.honour_deletions([stored_id]) == 1
     assert await texts(runtime) == []

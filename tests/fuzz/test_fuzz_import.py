@@ -17,9 +17,11 @@ from monitor.ingest.bounds import EARLIEST, FUTURE_SLACK, MAX_COUNT
 from monitor.ingest.core import IngestError, Ingestor
 from monitor.ingest.places import PlaceMatcher
 from monitor.ingest.replay import FIELDS, ImportProblem, iter_records, parse_jsonl_line
+from monitor.privacy.postids import PostIds
 from monitor.types import RawPost
 from tests.fuzz.strategies import any_json, fuzz, mutate
 
+IDS = PostIds(b"i" * 32)  # fictional post id key
 NOW = datetime.now(UTC)
 GOOD = {
     "platform": "partner",
@@ -43,7 +45,7 @@ INGEST = Ingestor(PlaceMatcher([]), detect=lambda text, declared: declared)
 def stores_cleanly(post: RawPost) -> None:
     """What the store needs of every accepted post (else an IngestError, never a crash)."""
     try:
-        stored = INGEST.ingest(post, b"k" * 32, NOW)
+        stored = INGEST.ingest(post, b"k" * 32, NOW, ids=IDS)
     except IngestError:
         return
     assert len(stored.text) <= INGEST.max_text_chars

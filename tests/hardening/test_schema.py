@@ -11,8 +11,10 @@ from monitor.collectors.mastodon import parse_status
 from monitor.ingest.core import IngestError, Ingestor
 from monitor.ingest.places import PlaceMatcher
 from monitor.ingest.schema import SchemaError, check_post
+from monitor.privacy.postids import PostIds
 from monitor.types import RawPost
 
+IDS = PostIds(b"i" * 32)  # fictional post id key
 NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
 INGEST = Ingestor(PlaceMatcher([]), detect=lambda text, declared: declared)
 
@@ -37,12 +39,12 @@ def status(created_at: str, favourites: object = 1) -> dict[str, object]:
 def test_a_collected_post_with_an_impossible_date_is_refused_before_the_store(when: str) -> None:
     raw = parse_status(status(when), "mastodon-fictional").post
     with pytest.raises(IngestError, match="created_at"):
-        INGEST.ingest(raw, b"k" * 32, NOW)
+        INGEST.ingest(raw, b"k" * 32, NOW, ids=IDS)
 
 
 def test_a_collected_post_with_a_huge_count_is_kept_with_the_count_clamped() -> None:
     raw = parse_status(status("2026-11-03T10:00:00.000Z", favourites=2**63), "m").post
-    post = INGEST.ingest(raw, b"k" * 32, NOW)
+    post = INGEST.ingest(raw, b"k" * 32, NOW, ids=IDS)
     assert post.like_count == 2**31 - 1
 
 

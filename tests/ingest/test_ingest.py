@@ -21,9 +21,11 @@ from monitor.ingest.core import (
     post_ref,
 )
 from monitor.ingest.places import PlaceMatcher
+from monitor.privacy.postids import PostIds
 from monitor.store.keys import period_start
 from monitor.types import RawPost
 
+IDS = PostIds(b"i" * 32)  # fictional post id key
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
 KEY = bytes(range(32))
@@ -116,7 +118,7 @@ def test_a_single_long_word_is_cut_hard_without_splitting_a_character() -> None:
 
 
 def test_ingest_truncates_to_the_setting(ingestor: Ingestor) -> None:
-    post = ingestor.ingest(raw("Manningham " + "blah " * 200), KEY, NOW)
+    post = ingestor.ingest(raw("Manningham " + "blah " * 200), KEY, NOW, ids=IDS)
     assert post.truncated
     assert len(post.text) <= 280
     assert post.places[0].name == "Manningham"
@@ -195,8 +197,8 @@ def test_period_needs_a_positive_rotation_and_an_aware_time() -> None:
 
 
 def test_posts_without_an_author_each_count_as_their_own(ingestor: Ingestor) -> None:
-    a = ingestor.ingest(raw(author_id=None, native_id="n1"), KEY, NOW)
-    b = ingestor.ingest(raw(author_id=None, native_id="n2"), KEY, NOW)
+    a = ingestor.ingest(raw(author_id=None, native_id="n1"), KEY, NOW, ids=IDS)
+    b = ingestor.ingest(raw(author_id=None, native_id="n2"), KEY, NOW, ids=IDS)
     assert a.author_ref != b.author_ref
     assert a.author_ref == post_ref(KEY, "mastodon:n1")
     assert len(a.author_ref) == 32
@@ -216,8 +218,12 @@ def test_ingest_builds_a_clean_placed_pseudonymous_post(ingestor: Ingestor) -> N
         source="mastodon:example.social",
         url="https://example.social/@fictional/1",
     )
-    post = ingestor.ingest(r, KEY, NOW)
-    assert post.id == "mastodon:https://example.social/users/fictional/statuses/1"
+    post = ingestor.ingest(r, KEY, NOW, ids=IDS)
+    # The platform id names the author: stored keyed, kept only sealed for re-checks.
+    platform_id = "mastodon:https://example.social/users/fictional/statuses/1"
+    assert post.id == IDS.key(platform_id) and post.id.startswith("mastodon:")
+    assert post.origin is not None and IDS.open(post.origin) == platform_id
+    assert post.url == IDS.link("https://example.social/@fictional/1")
     assert post.text == "Crowd gathering at Girlington & near Lister Park"
     assert post.language == "en"
     assert post.created_at == datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
@@ -233,25 +239,25 @@ def test_ingest_builds_a_clean_placed_pseudonymous_post(ingestor: Ingestor) -> N
 
 def test_the_raw_author_id_is_never_on_the_post(ingestor: Ingestor) -> None:
     secret_id = "did:plc:fictional-author-id"
-    post = ingestor.ingest(raw(author_id=secret_id), KEY, NOW)
+    post = ingestor.ingest(raw(author_id=secret_id), KEY, NOW, ids=IDS)
     for f in fields(post):
         assert secret_id not in repr(getattr(post, f.name)), f.name
 
 
 def test_ingest_refuses_times_without_offsets_and_overlong_ids(ingestor: Ingestor) -> None:
     with pytest.raises(IngestError, match="UTC offset"):
-        ingestor.ingest(raw(created_at=datetime(2026, 11, 3, 10, 0)), KEY, NOW)
+        ingestor.ingest(raw(created_at=datetime(2026, 11, 3, 10, 0)), KEY, NOW, ids=IDS)
     with pytest.raises(IngestError, match="id is too long"):
-        ingestor.ingest(raw(native_id="x" * 600), KEY, NOW)
+        ingestor.ingest(raw(native_id="x" * 600), KEY, NOW, ids=IDS)
     with pytest.raises(IngestError, match="reply_to is too long"):
-        ingestor.ingest(raw(reply_to="bluesky:" + "x" * 600), KEY, NOW)
+        ingestor.ingest(raw(reply_to="bluesky:" + "x" * 600), KEY, NOW, ids=IDS)
     with pytest.raises(IngestError):
-        ingestor.ingest(raw(native_id=""), KEY, NOW)
+        ingestor.ingest(raw(native_id=""), KEY, NOW, ids=IDS)
 
 
 def test_ingestor_from_settings_uses_the_settings() -> None:
     settings = Settings(max_text_chars=30, places="bradford")
     ing = Ingestor.from_settings(settings, ROOT)
-    post = ing.ingest(raw("Bradford and Kirklees, again and again and again"), KEY, NOW)
+    post = ing.ingest(raw("Bradford and Kirklees, again and again and again"), KEY, NOW, ids=IDS)
     assert post.truncated and post.text == "Bradford and Kirklees, again"
     assert [p.district for p in post.places] == ["Bradford"]  # Kirklees' gazetteer is off

@@ -4,6 +4,7 @@ store and fictional posts."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.store import alerts as alert_store
 from monitor.store import db
 from monitor.store import posts as post_store
+from monitor.store.keys import PostKeys
 from monitor.types import PlaceMatch, Post, Processed, RuleHit
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -59,7 +61,11 @@ def make_post(
 
 
 async def store_posts(engine: AsyncEngine, batch: list[Post], *, alert: bool, at: datetime) -> None:
-    """Store posts; with `alert`, each also becomes evidence of a tension alert (an excerpt)."""
+    """Store posts; with `alert`, each also becomes evidence of a tension alert (an excerpt).
+    A post made here without an `origin` gets its id sealed as one, as ingest would (these
+    posts keep their platform-shaped ids, so tests can name them)."""
+    ids = await PostKeys(engine).get()
+    batch = [p if p.origin else replace(p, origin=ids.seal(p.id)) for p in batch]
     async with engine.begin() as conn:
         await post_store.insert_posts(conn, batch)
         if alert:

@@ -18,7 +18,10 @@ from monitor.privacy.minimise import (
     PROFILE_MASK,
     mask_text,
 )
+from monitor.privacy.postids import PostIds
 from monitor.types import RawPost
+
+IDS = PostIds(b"i" * 32)  # fictional post id key
 
 
 @pytest.mark.parametrize(
@@ -127,6 +130,7 @@ def test_ingest_masks_text_names_only_allowlisted_accounts(settings: object) -> 
         ),
         key,
         NOW,
+        ids=IDS,
     )
     assert private.text == (
         f"Ring {PHONE_MASK} about the fight at {HOUSE_MASK} Manningham Lane {MENTION_MASK}"
@@ -143,6 +147,7 @@ def test_ingest_masks_text_names_only_allowlisted_accounts(settings: object) -> 
         ),
         key,
         NOW,
+        ids=IDS,
     )
     assert council.author_name == "Council"
     assert council.author_ref != "did:plc:fictional-bradford-council"

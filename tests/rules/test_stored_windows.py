@@ -19,7 +19,7 @@ from monitor.rules.loader import RuleSetHolder
 from monitor.rules.service import RuleService
 from monitor.runtime.app import open_runtime
 from monitor.runtime.state import Runtime
-from monitor.store.tables import post_labels
+from monitor.store.tables import post_labels, posts
 from monitor.types import RawPost
 from tests.conftest import ROOT
 
@@ -112,13 +112,16 @@ async def feed(rt: Runtime, posts: Sequence[RawPost], batch: int = 3) -> None:
 
 
 async def window_hits(rt: Runtime) -> set[tuple[str, str, str]]:
+    """(platform id, rule, area) of each windowed hit. Stored ids are keyed per store, so runs
+    on different stores are compared by the platform id each store keeps sealed."""
+    ids = await rt.pipeline.ingestor.ids()
     async with rt.engine.connect() as conn:
         rows = await conn.execute(
-            select(post_labels.c.post_id, post_labels.c.origin, post_labels.c.value).where(
-                post_labels.c.origin.like("queues.%"), post_labels.c.name == "area"
-            )
+            select(posts.c.origin, post_labels.c.origin, post_labels.c.value)
+            .select_from(post_labels.join(posts, posts.c.id == post_labels.c.post_id))
+            .where(post_labels.c.origin.like("queues.%"), post_labels.c.name == "area")
         )
-        return {(r.post_id, r.origin, r.value) for r in rows.all()}
+        return {(ids.open(r[0]), r[1], r[2]) for r in rows.all()}
 
 
 async def one_run(settings: Settings, rules_dir: Path) -> set[tuple[str, str, str]]:

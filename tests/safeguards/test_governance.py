@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
 from monitor.ingest.core import Ingestor
+from monitor.privacy.postids import PostIds
 from monitor.rules.service import load_rule_evaluator
 from monitor.runtime.app import open_runtime
 from monitor.safeguards import audit, governance
@@ -21,6 +22,7 @@ from monitor.store.tables import audit_events, governance_register
 from monitor.types import RawPost
 from tests.privacy.helpers import db_path, engine
 
+IDS = PostIds(b"i" * 32)  # fictional post id key
 __all__ = ["db_path", "engine"]  # fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +76,7 @@ async def test_a_pack_past_its_review_date_stops_until_re_approved(engine: Async
     rules.gate = gate.ruleset_for
     subjects = governance.subjects_for(settings, rules.ruleset.packs)
     await gate.refresh(engine, subjects, NOW, review_days=90)
-    post = Ingestor.from_settings(settings, ROOT).ingest(_raw(CALL), b"k" * 32, NOW)
+    post = Ingestor.from_settings(settings, ROOT).ingest(_raw(CALL), b"k" * 32, NOW, ids=IDS)
 
     def fired(now: datetime) -> set[str]:
         return {h.rule_id for h in rules.evaluate(post, {}, now)}
@@ -97,9 +99,9 @@ async def test_a_lapsed_gazetteer_stops_placing_and_taking_in_posts(engine: Asyn
     gate = governance.GovernanceGate()
     subjects = governance.subjects_for(settings, [])
     await gate.refresh(engine, subjects, NOW, review_days=30)
-    both = ingestor.ingest(_raw("Trouble in Manningham and Dewsbury"), b"k" * 32, NOW)
-    bradford = ingestor.ingest(_raw("Trouble in Manningham tonight"), b"k" * 32, NOW)
-    nowhere = ingestor.ingest(_raw("Trouble somewhere tonight"), b"k" * 32, NOW)
+    both = ingestor.ingest(_raw("Trouble in Manningham and Dewsbury"), b"k" * 32, NOW, ids=IDS)
+    bradford = ingestor.ingest(_raw("Trouble in Manningham tonight"), b"k" * 32, NOW, ids=IDS)
+    nowhere = ingestor.ingest(_raw("Trouble somewhere tonight"), b"k" * 32, NOW, ids=IDS)
     async with engine.begin() as conn:  # Kirklees re-approved; Bradford left to lapse
         await governance.approve(
             conn, "places:kirklees", owner="Kirklees communities", purpose="community_tension",

@@ -10,6 +10,7 @@ Two views of the same run:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -72,7 +73,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         settings = settings.with_overrides(alerts_deliver=False)
     config = SignalsConfig.from_settings(settings, hashed_embeddings=True)
 
-    async def run() -> tuple[Replay, list[Processed]]:
+    async def run() -> tuple[Replay, list[Processed], Callable[[str], str]]:
         async with open_runtime(settings, classifier=KeywordClassifier()) as rt:
             report = await import_file(DEMO, rt.pipeline, batch_size=500)
             await rt.pipeline.drain()
@@ -99,6 +100,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
                     )
                 ).all()
                 items = await queries.load_processed(conn)
+            key = (await rt.pipeline.ingestor.ids()).key  # stored ids are keyed
         stored = replay_from_rows(
             signal_alerts,
             changes,
@@ -106,10 +108,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
             {a: b for a, b in merged},
             config,
         )
-        return stored, items
+        return stored, items, key
 
-    stored, items = asyncio.run(run())
-    truth, tags = demo_truth(TRUTH)
+    stored, items, key = asyncio.run(run())
+    truth, tags = demo_truth(TRUTH, key)
     return DemoRun(truth, tags, stored, items, config)
 
 

@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,24 +30,6 @@ from monitor.store.tables import (
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def public_link(post_id: str, url: str | None) -> str | None:
-    """A link to the public post: its own URL, a Mastodon status URI, or Bluesky's web view.
-    It names the author, so it is never shown to a person; `monitor erase` accepts it.
-
-    Only http(s) links are returned: a `javascript:` URL in imported data would otherwise be
-    a script behind an innocent-looking link.
-    """
-    for candidate in (url, post_id.split(":", 1)[1] if ":" in post_id else None):
-        if candidate and urlsplit(candidate).scheme in ("http", "https"):
-            return candidate
-    platform, _, native = post_id.partition(":")
-    if platform == "bluesky" and native.startswith("at://"):
-        parts = native[len("at://") :].split("/")
-        if len(parts) == 3 and parts[1] == "app.bsky.feed.post":
-            return f"https://bsky.app/profile/{parts[0]}/post/{parts[2]}"
-    return None
 
 
 async def places_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
