@@ -66,6 +66,7 @@ ROUTES: dict[str, Access] = {
     "digests": EVERYONE,
     "digest": EVERYONE,
     "digest_preview": EVERYONE,
+    "digest_docx": AGGREGATE_EXPORT,
     "api_me": EVERYONE,
     "api_purpose": EVERYONE,
     "api_overview": EVERYONE,

@@ -514,3 +514,21 @@ def test_the_incident_queue_updates_live_when_an_incident_is_split(
     else:
         assert page.locator("#live-status").inner_text() == ""
     other.context.close()
+
+
+def test_liaison_reads_a_digest_with_the_gatherings_place_and_time(
+    served: tuple[Served, DemoSite], page: Any
+) -> None:
+    """The police liaison officer opens Digests, previews the daily digest of the demo week's
+    Friday, and reads where and when the gathering is, in sentences, with no post text."""
+    _, site = served
+    sign_in(page, site, "liaison")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Digests").click()
+    row = page.locator("table tbody tr", has_text="liaison-daily")
+    row.get_by_label("Period due on").fill("2026-11-06")
+    row.get_by_role("button", name=re.compile("Preview")).click()
+    page.wait_for_url(re.compile(r"/digests/preview/liaison-daily\?at=2026-11-06"))
+    main = page.locator("main").inner_text()
+    assert "Centenary Square, Friday 19:00" in main
+    assert "Little Horton" in main and "kind=" not in main
+    assert page.locator("blockquote").count() == 0  # aggregates and sentences only

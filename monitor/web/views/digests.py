@@ -22,7 +22,7 @@ from monitor.runtime.state import RUNTIME
 from monitor.store.tables import digest_runs
 from monitor.web.params import path_id
 from monitor.web.render import LONDON, page
-from monitor.web.state import WEB, session_of
+from monitor.web.state import WEB, note_audit, session_of
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
@@ -100,6 +100,27 @@ async def digest_page(request: web.Request) -> web.Response:
     view = without_text(dict(row.data or {}))
     return page(
         request, "digest.html", title=row.subject or row.digest, view=view, run=dict(row._mapping)
+    )
+
+
+@routes.get("/digests/{run_id:\\d+}.docx", name="digest_docx")
+async def digest_docx_export(request: web.Request) -> web.Response:
+    """The sent digest as a Word document (the weekly Community Tension Summary is filed and
+    forwarded as one); an export: a purpose first, and audited."""
+    from monitor.web.digest_docx import digest_docx
+
+    run_id = path_id(request, "run_id")
+    async with request.app[RUNTIME].engine.connect() as conn:
+        row = (await conn.execute(select(digest_runs).where(digest_runs.c.id == run_id))).first()
+    if row is None:
+        raise web.HTTPNotFound(text="no such digest")
+    view = without_text(dict(row.data or {}))
+    note_audit(request, digest_run=run_id, digest=row.digest)
+    name = f"{row.digest}-{row.period_start:%Y-%m-%d}.docx"
+    return web.Response(
+        body=digest_docx(view, row.claimed_at),
+        content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
