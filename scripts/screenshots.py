@@ -82,6 +82,20 @@ async def main(out_dir: Path, chromium: str) -> None:
             await first.get_by_role("button", name=f"Take alert {alert_id}").click()
             await shoot(analyst, site, f"/alerts/{alert_id}", out_dir / "alert-evidence.png")
             await shoot(analyst, site, "/areas?shade=flagged", out_dir / "areas-map.png")
+            await shoot(
+                analyst,
+                site,
+                "/trends?area=ward:Little+Horton&from=2026-11-04&to=2026-11-06",
+                out_dir / "trends.png",
+            )
+            phone = await (
+                await browser.new_context(viewport={"width": 390, "height": 844})
+            ).new_page()
+            await sign_in(phone, site, "analyst", "Triage of an alert in the review queue")
+            await phone.goto(site.url + "/queue")  # the cards, below the filters
+            await phone.evaluate("document.getElementById('queue').scrollIntoView()")
+            await phone.screenshot(path=str(out_dir / "review-queue-phone.png"))
+            print(f"{(out_dir / 'review-queue-phone.png').relative_to(ROOT)}  (/queue at 390 px)")
 
             comms = await (await browser.new_context(viewport=size)).new_page()
             await sign_in(comms, site, "comms", "Preparing or checking a counter message")
