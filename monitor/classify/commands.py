@@ -106,6 +106,14 @@ def _default_out(ctx: Any) -> Path:
     "(classifier_runtime and classifier_quantize), so the heads see at training what they "
     "see in use.",
 )
+@click.option(
+    "--lora",
+    is_flag=True,
+    help="Also fine-tune: LoRA adapters on the encoder's top two layers, trained multi-task "
+    "with augmentation; hostile and offensive then read the adapted layers (issue 18; about "
+    "40 minutes on 2 idle CPU cores).",
+)
+@click.option("--threads", type=int, default=2, show_default=True, help="Torch threads for --lora.")
 @pass_context
 def train_command(
     ctx: Any,
@@ -114,8 +122,11 @@ def train_command(
     cache_dir: Path | None,
     seed: int | None,
     encoder: str,
+    lora: bool,
+    threads: int,
 ) -> None:
-    """Train the classifier heads on frozen encoder features and write the model folder."""
+    """Train the classifier heads on frozen encoder features (and with --lora the encoder's
+    adapters) and write the model folder."""
     from monitor.classify.data import DataMissing
     from monitor.classify.features import FeatureCache
     from monitor.classify.train import Recipe, train_heads, write_model
@@ -133,14 +144,31 @@ def train_command(
         trained = train_heads(recipe, cache, data_dir, progress=click.echo)
     except DataMissing as exc:
         raise click.ClickException(str(exc)) from None
-    manifest = write_model(out, trained, recipe, out.name, cache.variant)
+    extra: dict[str, Any] = {}
+    if lora:
+        from monitor.classify.finetune import fine_tune, write_adapter
+        from monitor.classify.lora import LoraRecipe
+
+        lora_recipe = LoraRecipe() if seed is None else LoraRecipe(seed=seed)
+        trained, result = fine_tune(lora_recipe, trained, data_dir, click.echo, threads)
+        out.mkdir(parents=True, exist_ok=True)
+        extra["adapter"] = write_adapter(out, result, lora_recipe)
+    manifest = write_model(out, trained, recipe, out.name, cache.variant, extra)
     click.echo(f"wrote {out} in {time.monotonic() - started:.0f} s")
     if feature_variant(ctx.settings, "serving") == "onnx":
-        # Export now rather than at the first start, so serving starts in a second.
+        # Export now rather than at the first start, so serving starts in a second; a
+        # fine-tuned model's graph sha256 goes into its manifest.
+        from monitor.classify.manifest import MANIFEST, load_model_dir
         from monitor.classify.runtime import select_encoder
 
-        _, info = select_encoder(runtime="onnx", device="cpu", cache_dir=graph_dir(ctx.settings))
+        adapter = load_model_dir(out).adapter
+        _, info = select_encoder(
+            runtime="onnx", device="cpu", cache_dir=graph_dir(ctx.settings), adapter=adapter
+        )
         click.echo(f"encoder for serving: {info['graph']} (sha256 {info['graph_sha256']})")
+        if adapter is not None:
+            manifest["adapter"]["onnx_sha256"] = info["graph_sha256"]
+            (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
 
 
@@ -192,7 +220,9 @@ def eval_command(
     variant = feature_variant(settings, encoder)
     try:
         model = load_model_dir(_default_out(ctx))
-        features = FeatureCache(cache_dir, variant=variant, graph_dir=graph_dir(settings))
+        features = FeatureCache(
+            cache_dir, variant=variant, graph_dir=graph_dir(settings), adapter=model.adapter
+        )
         suites = evaluate_suites(model, features)
         if suites_only:
             suites = {"model": model.name, "encoder": features.variant, **suites}
@@ -201,7 +231,9 @@ def eval_command(
         result = evaluate(model, features, data_dir)
         result.update(suites)
         if variant != "fp32" and not no_tolerance:
-            reference = evaluate(model, FeatureCache(cache_dir, variant="fp32"), data_dir)
+            reference = evaluate(
+                model, FeatureCache(cache_dir, variant="fp32", adapter=model.adapter), data_dir
+            )
             result["tolerance"] = tolerance(
                 result["_scored"], reference["_scored"], model.all_thresholds
             )

@@ -140,6 +140,7 @@ class Encoder:
         max_length: int = DEFAULT_MAX_LENGTH,
         batch_size: int = 64,
         layers: Sequence[int] = FEATURE_LAYERS,
+        adapter: Any = None,
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
@@ -149,14 +150,26 @@ class Encoder:
         self.batch_size = batch_size
         self.layers = tuple(layers)
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(path))
-        model: Any = AutoModel.from_pretrained(str(path))
+        # A LoRA adapter (`monitor.classify.export.AdapterSpec`): its merged top layers run
+        # beside the frozen ones (eager attention, as in the export and in training).
+        self.top: Any = None
+        options: dict[str, Any] = {"attn_implementation": "eager"} if adapter is not None else {}
+        model: Any = AutoModel.from_pretrained(str(path), **options)
         model.eval()
+        if adapter is not None:
+            from monitor.classify.lora import load_adapter, merged_top
+
+            self.top = merged_top(model, load_adapter(adapter.path), adapter.rank, adapter.alpha)
         self.quantized = False
         if self.device == "cpu" and quantize:
             model = quantize_int8(model)
+            if self.top is not None:
+                self.top = quantize_int8(self.top)
             self.quantized = True
         elif self.device != "cpu":
             model = model.to(self.device).half()
+            if self.top is not None:
+                self.top = self.top.to(self.device).half()
         self.model = model
         self.variant = f"{'int8' if self.quantized else 'fp32'}-{self.device}"
 
@@ -191,6 +204,13 @@ class Encoder:
         input_ids = input_ids.to(self.device)
         mask = mask.to(self.device)
         with torch.inference_mode():
+            if self.top is not None:
+                from monitor.classify.lora import all_pools
+
+                every = all_pools(self.model, self.top, input_ids, mask)
+                feats = torch.cat([every[:, i, :] for i in self.layers], dim=1)
+                embs = torch.nn.functional.normalize(every[:, 6, :], p=2.0, dim=1)
+                return feats.cpu().numpy(), embs.cpu().numpy()
             out = self.model(
                 input_ids=input_ids,
                 attention_mask=mask,

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from monitor.classify import data as datasets
 from monitor.classify.bias import bias_report, load_cases
-from monitor.classify.features import ALL_LAYERS, FeatureCache
+from monitor.classify.features import FeatureCache
 from monitor.classify.heads import HeadSet
 from monitor.classify.labels import HOSTILE, OFFENSIVE, RUMOUR, STANCE_LABELS, STANCES
 from monitor.classify.manifest import ModelDir
@@ -51,7 +51,7 @@ REFERENCE = {  # frozen MiniLM + logistic regression, from ../shared/data/README
 
 
 def score_pools(heads: HeadSet, pools: FloatArray, texts: Sequence[str]) -> list[dict[str, float]]:
-    by_layer = {layer: pools[:, ALL_LAYERS.index(layer), :] for layer in heads.layers}
+    by_layer = {layer: pools[:, layer, :] for layer in heads.layers}
     return heads.score(by_layer, texts)
 
 

@@ -41,6 +41,24 @@ class ExportedGraph:
     path: Path
     sha256: str
     base_sha256: str
+    adapter_sha256: str = ""
+    # Pools the graph returns: 7 (hidden states 0..6), or 9 with a LoRA adapter (its adapted
+    # hidden states 5 and 6 as pools 7 and 8, see monitor.classify.lora).
+    pools: int = ALL_LAYERS
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSpec:
+    """A model folder's LoRA adapter (monitor.classify.lora), as the export needs it."""
+
+    path: Path
+    sha256: str
+    rank: int
+    alpha: int
+    # The sha256 of the graph `monitor train` exported from it (the manifest's record): a
+    # graph exported here with other bytes (another torch or onnx version) is served, with a
+    # warning, and its own sha256 is what the runtime record names.
+    graph_sha256: str = ""
 
 
 def default_cache_dir() -> Path:
@@ -51,7 +69,9 @@ def default_cache_dir() -> Path:
     return root / "community-tension-monitor"
 
 
-def graph_name(base_sha256: str) -> str:
+def graph_name(base_sha256: str, adapter_sha256: str = "") -> str:
+    if adapter_sha256:
+        return f"minilm-lora-f{EXPORT_FORMAT}-{base_sha256[:16]}-{adapter_sha256[:16]}.onnx"
     return f"minilm-pools-f{EXPORT_FORMAT}-{base_sha256[:16]}.onnx"
 
 
@@ -63,13 +83,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def find_graph(cache_dir: Path, base_sha256: str) -> ExportedGraph | None:
+def find_graph(
+    cache_dir: Path, base_sha256: str, adapter: AdapterSpec | None = None
+) -> ExportedGraph | None:
     """The exported graph for this base model when present and intact, else None.
 
     A file whose sha256 differs from its sidecar (a torn copy, a damaged disk) is reported
     and ignored, so that the caller exports afresh rather than serving from it.
     """
-    path = cache_dir / graph_name(base_sha256)
+    adapter_sha = adapter.sha256 if adapter else ""
+    path = cache_dir / graph_name(base_sha256, adapter_sha)
     meta_path = path.with_suffix(".json")
     if not (path.is_file() and meta_path.is_file()):
         return None
@@ -78,7 +101,11 @@ def find_graph(cache_dir: Path, base_sha256: str) -> ExportedGraph | None:
     except (OSError, json.JSONDecodeError) as exc:
         log.warning("classifier: ignoring %s: unreadable (%s)", meta_path, exc)
         return None
-    if meta.get("base_sha256") != base_sha256 or meta.get("format") != EXPORT_FORMAT:
+    if (
+        meta.get("base_sha256") != base_sha256
+        or meta.get("format") != EXPORT_FORMAT
+        or meta.get("adapter_sha256", "") != adapter_sha
+    ):
         log.warning("classifier: ignoring %s: made from another base model or format", path)
         return None
     actual = _sha256(path)
@@ -90,10 +117,18 @@ def find_graph(cache_dir: Path, base_sha256: str) -> ExportedGraph | None:
             str(meta.get("sha256"))[:12],
         )
         return None
-    return ExportedGraph(path, actual, base_sha256)
+    return ExportedGraph(path, actual, base_sha256, adapter_sha, _pools(adapter))
 
 
-def export_graph(base_path: Path, cache_dir: Path, base_sha256: str) -> ExportedGraph:
+def _pools(adapter: AdapterSpec | None) -> int:
+    from monitor.classify.lora import POOLS_WITH_ADAPTER
+
+    return POOLS_WITH_ADAPTER if adapter else ALL_LAYERS
+
+
+def export_graph(
+    base_path: Path, cache_dir: Path, base_sha256: str, adapter: AdapterSpec | None = None
+) -> ExportedGraph:
     """Export the encoder at `base_path` (a transformers folder) to `cache_dir`; atomic.
 
     Two processes starting at once both export and the second rename wins: both files are
@@ -107,12 +142,13 @@ def export_graph(base_path: Path, cache_dir: Path, base_sha256: str) -> Exported
 
     started = time.monotonic()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / graph_name(base_sha256)
+    adapter_sha = adapter.sha256 if adapter else ""
+    path = cache_dir / graph_name(base_sha256, adapter_sha)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # Eager attention: the exported graph then masks padded keys with an additive mask
     # that ONNX Runtime fuses, and the padded positions stay out of every pool.
     model: Any = AutoModel.from_pretrained(str(base_path), attn_implementation="eager").eval()
-    wrapper = _pooled_module(model)
+    wrapper = _pooled_module(model, adapter)
     ids = torch.ones((2, 8), dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
     dims = {0: "batch", 1: "length"}
@@ -136,9 +172,11 @@ def export_graph(base_path: Path, cache_dir: Path, base_sha256: str) -> Exported
             "format": EXPORT_FORMAT,
             "sha256": sha,
             "base_sha256": base_sha256,
+            "adapter_sha256": adapter_sha,
             "opset": OPSET,
             "torch": torch.__version__,
-            "outputs": "pools: (batch, 7, 384) masked mean of hidden-state layers 0..6",
+            "outputs": f"pools: (batch, {_pools(adapter)}, 384) masked mean of hidden-state "
+            "layers 0..6 (then the adapted 5 and 6 with an adapter)",
         }
         meta_tmp = tmp.with_suffix(".json.tmp")
         meta_tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -149,19 +187,37 @@ def export_graph(base_path: Path, cache_dir: Path, base_sha256: str) -> Exported
             tmp.unlink()
         raise ExportError(f"exporting the encoder to {path} failed: {exc}") from exc
     log.info("classifier: exported the encoder to %s in %.1f s", path, time.monotonic() - started)
-    return ExportedGraph(path, sha, base_sha256)
+    return ExportedGraph(path, sha, base_sha256, adapter_sha, _pools(adapter))
 
 
-def ensure_graph(base_path: Path, cache_dir: Path, base_sha256: str) -> ExportedGraph:
+def ensure_graph(
+    base_path: Path, cache_dir: Path, base_sha256: str, adapter: AdapterSpec | None = None
+) -> ExportedGraph:
     """The cached graph, exporting it first when missing or damaged."""
-    found = find_graph(cache_dir, base_sha256)
+    found = find_graph(cache_dir, base_sha256, adapter)
     if found is not None:
         return found
-    return export_graph(base_path, cache_dir, base_sha256)
+    return export_graph(base_path, cache_dir, base_sha256, adapter)
 
 
-def _pooled_module(model: Any) -> Any:
+def _pooled_module(model: Any, adapter: AdapterSpec | None = None) -> Any:
     import torch
+
+    if adapter is not None:
+        from monitor.classify.lora import all_pools, load_adapter, merged_top
+
+        top = merged_top(model, load_adapter(adapter.path), adapter.rank, adapter.alpha)
+
+        class Adapted(torch.nn.Module):
+            def __init__(self, inner: Any, top: Any) -> None:
+                super().__init__()
+                self.inner = inner
+                self.top = top
+
+            def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+                return all_pools(self.inner, self.top, input_ids, attention_mask)
+
+        return Adapted(model, top)
 
     class Pooled(torch.nn.Module):
         def __init__(self, inner: Any) -> None:

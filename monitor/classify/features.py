@@ -24,6 +24,8 @@ from monitor.classify.encoder import (
     FloatArray,
     base_model_version,
 )
+from monitor.classify.export import AdapterSpec
+from monitor.classify.lora import POOLS_WITH_ADAPTER
 from monitor.classify.runtime import EncoderLike, select_encoder
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class FeatureCache:
         quantize: bool = False,
         variant: str = "",
         graph_dir: Path | None = None,
+        adapter: AdapterSpec | None = None,
     ) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
         self.graph_dir = graph_dir
@@ -68,6 +71,11 @@ class FeatureCache:
         if self.variant not in VARIANTS:
             raise ValueError(f"encoder variant must be one of {VARIANTS}, got {self.variant!r}")
         self.quantize = self.variant == "int8"
+        # A fine-tuned model's LoRA adapter: the cache then holds 9 pools per text (the
+        # frozen layers 0..6 and the adapted 5 and 6 as 7 and 8), under a key of its own.
+        self.adapter = adapter
+        self.pools = tuple(range(POOLS_WITH_ADAPTER)) if adapter else ALL_LAYERS
+        self.key = f"{self.variant}-lora{adapter.sha256[:12]}" if adapter else self.variant
         self._encoder: EncoderLike | None = None
 
     @property
@@ -77,24 +85,30 @@ class FeatureCache:
                 self._encoder, _ = select_encoder(
                     runtime="onnx",
                     device="cpu",
-                    layers=ALL_LAYERS,
+                    layers=self.pools,
                     batch_size=64,
                     cache_dir=self.graph_dir,
+                    adapter=self.adapter,
                 )
             else:
                 self._encoder = Encoder(
-                    device="cpu", quantize=self.quantize, layers=ALL_LAYERS, batch_size=64
+                    device="cpu",
+                    quantize=self.quantize,
+                    layers=self.pools,
+                    batch_size=64,
+                    adapter=self.adapter,
                 )
         return self._encoder
 
     def layers(self, name: str, texts: Sequence[str]) -> FloatArray:
-        """(n, 7, 384) float32 mean pools of layers 0..6 for `texts`.
+        """(n, 7, 384) float32 mean pools of layers 0..6 for `texts` (n, 9, 384 with an
+        adapter).
 
         Rows already computed for another list under the same name (a subsample, a new
         version of a file) are reused by text hash; only new texts go through the encoder.
         """
-        key = texts_key(texts, self.variant)
-        path = self.cache_dir / f"{name}-{self.variant}-{key}.npz"
+        key = texts_key(texts, self.key)
+        path = self.cache_dir / f"{name}-{self.key}-{key}.npz"
         if path.is_file():
             with np.load(path) as stored:
                 cached: FloatArray = stored["pools"].astype(np.float32)
@@ -102,11 +116,11 @@ class FeatureCache:
         hashes = [_text_hash(t) for t in texts]
         known = self._known_rows(name)
         missing = sorted({h: i for i, h in enumerate(hashes) if h not in known}.values())
-        out = np.zeros((len(texts), len(ALL_LAYERS), EMBEDDING_DIM), dtype=np.float16)
+        out = np.zeros((len(texts), len(self.pools), EMBEDDING_DIM), dtype=np.float16)
         if missing:
             started = time.monotonic()
             fresh = self.encoder.encode([texts[i] for i in missing]).features
-            fresh = fresh.reshape(len(missing), len(ALL_LAYERS), EMBEDDING_DIM)
+            fresh = fresh.reshape(len(missing), len(self.pools), EMBEDDING_DIM)
             log.info(
                 "encoded %s: %d texts in %.0f s", name, len(missing), time.monotonic() - started
             )
@@ -122,7 +136,7 @@ class FeatureCache:
 
     def _known_rows(self, name: str) -> dict[str, npt.NDArray[np.float16]]:
         known: dict[str, npt.NDArray[np.float16]] = {}
-        for other in sorted(self.cache_dir.glob(f"{name}-{self.variant}-*.npz")):
+        for other in sorted(self.cache_dir.glob(f"{name}-{self.key}-*.npz")):
             with np.load(other) as stored:
                 for h, row in zip(stored["hashes"].tolist(), stored["pools"], strict=True):
                     known[str(h)] = row
@@ -135,6 +149,6 @@ def _text_hash(text: str) -> str:
 
 def select(pools: FloatArray, layers: Sequence[int]) -> FloatArray:
     """Head features from cached pools: the chosen layers' pools, concatenated."""
-    idx = [ALL_LAYERS.index(i) for i in layers]
+    idx = list(layers)  # pools are stored in index order: 0..6, then an adapter's 7 and 8
     out: FloatArray = pools[:, idx, :].reshape(len(pools), len(idx) * EMBEDDING_DIM)
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.classify.export import AdapterSpec
 from monitor.classify.heads import HeadSet
 from monitor.classify.labels import FLAG_LABELS, STANCE_LABELS
 
@@ -46,6 +47,22 @@ class ModelDir:
     @property
     def name(self) -> str:
         return str(self.manifest["name"])
+
+    @property
+    def adapter(self) -> AdapterSpec | None:
+        """The fine-tuned encoder's LoRA adapter (issue 18), when the model has one; its file
+        was checked against the manifest's sha256 when the folder was loaded."""
+        spec = self.manifest.get("adapter")
+        if not spec:
+            return None
+        name = str(spec["file"])
+        return AdapterSpec(
+            path=self.path / name,
+            sha256=str(self.manifest["files"][name]),
+            rank=int(spec["rank"]),
+            alpha=int(spec["alpha"]),
+            graph_sha256=str(spec.get("onnx_sha256", "")),
+        )
 
     @property
     def all_thresholds(self) -> dict[str, float]:
@@ -90,6 +107,9 @@ def load_model_dir(path: Path, *, check_base: bool = True) -> ModelDir:
             )
     if HEADS_FILE not in manifest.get("files", {}):
         raise ModelError(f"{path}: the manifest does not list {HEADS_FILE}")
+    adapter = manifest.get("adapter")
+    if adapter and str(adapter.get("file")) not in manifest.get("files", {}):
+        raise ModelError(f"{path}: the manifest's adapter {adapter.get('file')} has no sha256")
     if check_base:
         _check_base(manifest)
     try:

@@ -91,9 +91,9 @@ class OrtEncoder:
         self.max_length = max_length
         self.batch_size = max(2, batch_size)
         self.layers = tuple(layers)
-        bad = [i for i in self.layers if not 0 <= i < ALL_LAYERS]
+        bad = [i for i in self.layers if not 0 <= i < graph.pools]
         if bad:
-            raise ValueError(f"layers {bad} are not in the exported graph (0..{ALL_LAYERS - 1})")
+            raise ValueError(f"layers {bad} are not in the exported graph (0..{graph.pools - 1})")
         self.tokenizer = load_tokenizer(base_path, max_length)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads if threads > 0 else _cores()
@@ -138,14 +138,16 @@ class OrtEncoder:
                 idx = members[start : start + self.batch_size]
                 pools = self.pools([ids[i] for i in idx], length)
                 features[idx] = pools[:, list(self.layers), :].reshape(len(idx), width)
-                embeddings[idx] = _normalise(pools[:, -1, :])
+                # The sentence embedding is always the frozen last layer's (6), which
+                # clustering was tuned on, also when the graph adds adapted pools after it.
+                embeddings[idx] = _normalise(pools[:, ALL_LAYERS - 1, :])
         return Encoded(features, embeddings)
 
     def pools(
         self, batch_ids: Sequence[Sequence[int]], length: int | None = None
     ) -> npt.NDArray[np.float32]:
-        """(n, 7, 384) masked mean pools of layers 0..6 for one batch of token ids, padded to
-        `length` (default: the longest row)."""
+        """(n, pools, 384) masked mean pools of layers 0..6 (and an adapter's 7 and 8) for one
+        batch of token ids, padded to `length` (default: the longest row)."""
         rows = list(batch_ids)
         single = len(rows) == 1
         if single:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monitor.classify.encoder import DEFAULT_MAX_LENGTH, FEATURE_LAYERS, Encoded
+from monitor.classify.export import AdapterSpec
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,12 @@ def select_encoder(
     max_length: int = DEFAULT_MAX_LENGTH,
     layers: Sequence[int] = FEATURE_LAYERS,
     cache_dir: Path | None = None,
+    adapter: AdapterSpec | None = None,
 ) -> tuple[EncoderLike, dict[str, Any]]:
-    """Build the encoder the settings ask for; returns it and a record of what runs."""
+    """Build the encoder the settings ask for; returns it and a record of what runs.
+
+    With a LoRA `adapter` (a fine-tuned model folder) both paths run the frozen layers and
+    the adapted top layers in one pass (`monitor.classify.lora`)."""
     runtime = runtime.strip().lower()
     if runtime not in RUNTIMES:
         raise RuntimeUnavailable(
@@ -82,7 +87,7 @@ def select_encoder(
         )
     if not on_gpu and runtime in ("auto", "onnx") and not (runtime == "auto" and quantize):
         try:
-            return _onnx(threads, batch_size, max_length, layers, cache_dir)
+            return _onnx(threads, batch_size, max_length, layers, cache_dir, adapter)
         except (ImportError, RuntimeError, OSError) as exc:
             if runtime == "onnx":
                 raise RuntimeUnavailable(f"ONNX Runtime cannot serve the encoder: {exc}") from exc
@@ -91,7 +96,9 @@ def select_encoder(
                 "which is slower",
                 exc,
             )
-    return _torch("cuda" if on_gpu else "cpu", quantize, threads, batch_size, max_length, layers)
+    return _torch(
+        "cuda" if on_gpu else "cpu", quantize, threads, batch_size, max_length, layers, adapter
+    )
 
 
 def _onnx(
@@ -100,6 +107,7 @@ def _onnx(
     max_length: int,
     layers: Sequence[int],
     cache_dir: Path | None,
+    adapter: AdapterSpec | None = None,
 ) -> tuple[EncoderLike, dict[str, Any]]:
     import onnxruntime  # noqa: F401 - fail early, before a slow export, when it is missing
 
@@ -110,7 +118,7 @@ def _onnx(
 
     base = base_model_path()
     base_sha = sha256_file(base / "model.safetensors")
-    graph = ensure_graph(base, cache_dir or default_cache_dir(), base_sha)
+    graph = ensure_graph(base, cache_dir or default_cache_dir(), base_sha, adapter)
     enc = OrtEncoder(
         graph, base, threads=threads, max_length=max_length, batch_size=batch_size, layers=layers
     )
@@ -123,6 +131,16 @@ def _onnx(
         "graph": str(graph.path),
         "graph_sha256": graph.sha256,
     }
+    if adapter is not None:
+        info["adapter_sha256"] = adapter.sha256
+        if adapter.graph_sha256 and adapter.graph_sha256 != graph.sha256:
+            log.warning(
+                "classifier: the fine-tuned encoder exported here (sha256 %s) differs from the "
+                "one the manifest records (%s): another torch or onnx version wrote other "
+                "bytes; scores may differ from the model card's in the last digits",
+                graph.sha256[:12],
+                adapter.graph_sha256[:12],
+            )
     return enc, info
 
 
@@ -133,6 +151,7 @@ def _torch(
     batch_size: int,
     max_length: int,
     layers: Sequence[int],
+    adapter: AdapterSpec | None = None,
 ) -> tuple[EncoderLike, dict[str, Any]]:
     import warnings
 
@@ -151,6 +170,7 @@ def _torch(
             max_length=max_length,
             batch_size=max(batch_size, GPU_BATCH) if device == "cuda" else batch_size,
             layers=layers,
+            adapter=adapter,
         )
     if enc.quantized:
         log.warning(
@@ -164,6 +184,8 @@ def _torch(
         "device": device,
         "threads": used,
     }
+    if adapter is not None:
+        info["adapter_sha256"] = adapter.sha256
     if device == "cuda":
         info["card"] = torch.cuda.get_device_name(0)
     return enc, info

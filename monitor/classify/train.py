@@ -416,8 +416,15 @@ def train_heads(
 
 
 def write_model(
-    out: Path, trained: Trained, recipe: Recipe, name: str, variant: str
+    out: Path,
+    trained: Trained,
+    recipe: Recipe,
+    name: str,
+    variant: str,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Write heads and manifest. `extra` adds manifest entries (a fine-tuned model's
+    `adapter` record); a file named by `extra["adapter"]["file"]` gets its sha256 listed."""
     out.mkdir(parents=True, exist_ok=True)
     trained.heads.save(out / HEADS_FILE)
     manifest: dict[str, Any] = {
@@ -449,6 +456,12 @@ def write_model(
         "training_seconds": round(trained.seconds, 1),
         "files": {HEADS_FILE: sha256_file(out / HEADS_FILE)},
     }
+    if extra:
+        manifest.update(extra)
+        adapter = extra.get("adapter")
+        if adapter:
+            manifest["files"][adapter["file"]] = sha256_file(out / adapter["file"])
+            manifest["features"] += "; 7 and 8 = hidden states 5 and 6 of the LoRA-adapted layers"
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     if not (out / CARD).is_file():
         log.warning("%s has no %s: write one before shipping", out, CARD)

@@ -104,6 +104,7 @@ class TransformerClassifier:
                 max_length=int(model.manifest.get("max_length", 128)),
                 layers=model.heads.layers,
                 cache_dir=cache_dir,
+                adapter=model.adapter,
             )
         else:
             info = {"path": "injected", "variant": encoder.variant}
