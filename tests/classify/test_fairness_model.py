@@ -84,7 +84,7 @@ def test_eval_suites_report_deobfuscation_and_languages(tmp_path: Path) -> None:
     identity = tmp_path / "identity.yaml"
     identity.write_text(SMALL_IDENTITY, encoding="utf-8")
     model = load_model_dir(MODEL_DIR)
-    cache = FeatureCache(tmp_path / "cache", variant="onnx")
+    cache = FeatureCache(tmp_path / "cache", variant="onnx", adapter=model.adapter)
     out = evaluate_suites(model, cache, identity_path=identity)
     assert set(out["fairness"]["groups"]) == {"polish", "deaf"}
     ob = out["obfuscation"]
