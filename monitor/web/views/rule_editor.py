@@ -540,8 +540,8 @@ async def _form(request: web.Request) -> tuple[str, str, str, str]:
 
 async def _checked(request: web.Request, pack: str, file: str, text: str) -> dict[str, Any]:
     rt = request.app[RUNTIME]
+    path = locate(rt, pack, file)  # first: an unknown pack or file is a 404, not a draft to write
     draft = check_draft(rt, pack, file, text)
-    path = locate(rt, pack, file)
     return {
         "problems": draft.problems,
         "results": await examples(rt, draft),
