@@ -45,9 +45,21 @@ class KeyedIngestor:
         return await self.post_keys.get()
 
     async def ingest_batch(self, raws: Sequence[RawPost], now: datetime) -> list[Post]:
+        """The posts ingest takes; those it refuses are logged and left out."""
+        out, refused = await self.ingest_each(raws, now)
+        for raw, reason in refused:
+            log.warning("refused post from %s: %s", raw.source, reason)
+        return out
+
+    async def ingest_each(
+        self, raws: Sequence[RawPost], now: datetime
+    ) -> tuple[list[Post], list[tuple[RawPost, str]]]:
+        """The posts ingest takes, and each refused one with its reason (the pipeline puts
+        those in the quarantine). A post whose place approval lapsed is neither."""
         key = await self.keys.current(now)
         ids = await self.post_keys.get()
         out: list[Post] = []
+        refused: list[tuple[RawPost, str]] = []
         for raw in raws:
             try:
                 post: Post | None = self.ingestor.ingest(raw, key, now, ids=ids)
@@ -56,8 +68,8 @@ class KeyedIngestor:
                 if post is not None:
                     out.append(post)
             except IngestError as exc:
-                log.warning("refused post from %s: %s", raw.source, exc)
-        return out
+                refused.append((raw, _without_ids(str(exc), raw)))
+        return out, refused
 
     async def author_refs(
         self, platform: str, author_id: str, now: datetime | None = None
@@ -68,3 +80,12 @@ class KeyedIngestor:
         if now is not None:
             await self.keys.current(now)
         return [author_ref(k, platform, author_id) for k in await self.keys.held_keys()]
+
+
+def _without_ids(reason: str, raw: RawPost) -> str:
+    """A refusal's reason as the quarantine keeps and shows it: the platform id (which names
+    the author) is replaced, the rest of the reason kept."""
+    for ident in sorted({raw.post_id, raw.post_id[:80], raw.native_id}, key=len, reverse=True):
+        if ident:
+            reason = reason.replace(ident, "the post")
+    return reason

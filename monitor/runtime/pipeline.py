@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.classify.labels import FLAG_LABELS
 from monitor.classify.languages import is_covered
+from monitor.ingest.core import IngestError
 from monitor.privacy.postids import PostIds
 from monitor.runtime.faults import StageFailed, backoff, describe, is_transient, isolate, stage_of
 from monitor.runtime.queues import Delivery, Envelope, InProcessQueue, WorkQueue
@@ -69,6 +70,10 @@ class PostIngestor(Protocol):
     """What the pipeline needs of ingest: a stored-ready Post from a raw one."""
 
     async def ingest_batch(self, raws: Sequence[RawPost], now: datetime) -> list[Post]: ...
+
+    async def ingest_each(
+        self, raws: Sequence[RawPost], now: datetime
+    ) -> tuple[list[Post], list[tuple[RawPost, str]]]: ...
 
     async def ids(self) -> PostIds: ...
 
@@ -533,16 +538,25 @@ class Pipeline:
     async def _store(
         self, raws: Sequence[RawPost], cursors: Sequence[Envelope], now: datetime
     ) -> tuple[list[Post], list[Post], int]:
-        """One transaction: new posts, stale ones (stored, never processed), refused count."""
+        """One transaction: new posts, stale ones (stored, never processed), refused count.
+
+        A post that ingest refuses (a date out of range, a field the schema refuses) goes to the
+        quarantine in the same transaction, with its reason: an admin sees it and can retry it
+        after a fix, rather than it being only a line in the log."""
         try:
-            ingested = await self.ingestor.ingest_batch(raws, now)
+            ingested, refusals = await self.ingestor.ingest_each(raws, now)
         except Exception as exc:
             raise StageFailed("ingest", exc) from exc
+        refused = [
+            await self._ingest_failure(raw, StageFailed("ingest", IngestError(reason)), now)
+            for raw, reason in refusals
+        ]
         async with self.engine.begin() as conn:
             try:
                 new = await post_store.insert_posts(conn, ingested)
             except Exception as exc:
                 raise StageFailed("store", exc) from exc
+            await quarantine.add(conn, refused, now)
             await self._save_cursors(conn, cursors, now)
             # Redelivered posts stored by a worker that died before processing them.
             new_ids = {p.id for p in new}
@@ -551,7 +565,8 @@ class Pipeline:
                 conn, await post_store.unprocessed_among(conn, seen)
             )
         self.stats.duplicates += len(ingested) - len(new)
-        return new, stale, len(raws) - len(ingested)
+        self._quarantined(refused)
+        return new, stale, len(refused)
 
     @staticmethod
     async def _save_cursors(
@@ -722,9 +737,12 @@ class Pipeline:
             elif e.record:
                 raw, ref = quarantine.raw_from_record(e.record, await self.ingestor.ids())
                 try:
-                    posts = await self.ingestor.ingest_batch([raw], self.clock())
+                    posts, refusals = await self.ingestor.ingest_each([raw], self.clock())
                 except Exception as exc:
                     await self._requarantine(e, "ingest", exc)
+                    continue
+                if refusals:  # still refused: back with one more attempt, not dropped
+                    await self._requarantine(e, "ingest", IngestError(refusals[0][1]))
                     continue
                 posts = [replace(p, author_ref=ref) if ref else p for p in posts]
                 stored.extend(p.id for p in await self._store_posts(posts, e))

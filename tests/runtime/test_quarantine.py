@@ -89,6 +89,14 @@ class Unbounded:
         likes = {ids.key(r.post_id): r.like_count for r in raws}
         return [replace(p, like_count=likes[p.id]) for p in out]
 
+    async def ingest_each(
+        self, raws: Sequence[RawPost], now: datetime
+    ) -> tuple[list[Post], list[tuple[RawPost, str]]]:
+        out, refused = await self.inner.ingest_each(raws, now)  # type: ignore[attr-defined]
+        ids = await self.inner.ids()  # type: ignore[attr-defined]
+        likes = {ids.key(r.post_id): r.like_count for r in raws}
+        return [replace(p, like_count=likes[p.id]) for p in out], refused
+
     def __getattr__(self, name: str) -> object:  # ids, mask, author_refs: as the inner one
         return getattr(self.inner, name)
 
