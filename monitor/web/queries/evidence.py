@@ -26,6 +26,7 @@ from monitor.store.tables import (
     post_labels,
     posts,
 )
+from monitor.types import PlaceMatch, Post
 
 
 def _aware(value: datetime) -> datetime:
@@ -42,6 +43,52 @@ async def places_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, list
         )
         for r in rows.all():
             out[r.post_id].append(dict(r._mapping))
+    return out
+
+
+# The columns a rule needs of a stored post: rule trials and backtests select these.
+RULE_POST_COLUMNS = (
+    posts.c.id,
+    posts.c.platform,
+    posts.c.text,
+    posts.c.language,
+    posts.c.created_at,
+    posts.c.scores,
+)
+
+
+async def rule_posts(
+    conn: AsyncConnection, rows: Sequence[Any]
+) -> list[tuple[Post, dict[str, float]]]:
+    """Stored posts (rows of `RULE_POST_COLUMNS`) as the rule engine sees them, with their
+    places and classifier scores; no author reference is read."""
+    places = await places_of(conn, [r.id for r in rows])
+    out = []
+    for r in rows:
+        matches = tuple(
+            PlaceMatch(
+                p["place_id"],
+                p["name"],
+                p["kind"],
+                p["ward"],
+                p["locality"],
+                p["district"],
+                p["matched"],
+            )  # fmt: skip
+            for p in places.get(r.id, [])
+        )
+        post = Post(
+            id=r.id,
+            platform=r.platform,
+            source="",
+            text=r.text,
+            language=r.language,
+            created_at=r.created_at,
+            collected_at=r.created_at,
+            author_ref="",
+            places=matches,
+        )
+        out.append((post, dict(r.scores or {})))
     return out
 
 

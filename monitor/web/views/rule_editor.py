@@ -41,11 +41,11 @@ from monitor.runtime.state import RUNTIME, Runtime
 from monitor.safeguards import audit
 from monitor.store.alerts import excerpt
 from monitor.store.tables import posts
-from monitor.types import PlaceMatch, Post
+from monitor.types import Post
 from monitor.web.charts import draft_against_published
 from monitor.web.explain import current_ruleset
 from monitor.web.params import json_object
-from monitor.web.queries.evidence import places_of
+from monitor.web.queries.evidence import RULE_POST_COLUMNS, rule_posts
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit, require_session
 
@@ -266,14 +266,7 @@ def _sample_json(s: dict[str, Any]) -> dict[str, Any]:
 async def _page(
     conn: AsyncConnection, before: tuple[dt.datetime, str] | None
 ) -> list[tuple[Post, dict[str, float]]]:
-    stmt = select(
-        posts.c.id,
-        posts.c.platform,
-        posts.c.text,
-        posts.c.language,
-        posts.c.created_at,
-        posts.c.scores,
-    ).where(posts.c.text.is_not(None))
+    stmt = select(*RULE_POST_COLUMNS).where(posts.c.text.is_not(None))
     if before is not None:
         at, pid = before
         stmt = stmt.where(
@@ -282,34 +275,7 @@ async def _page(
     rows = (
         await conn.execute(stmt.order_by(posts.c.created_at.desc(), posts.c.id.desc()).limit(PAGE))
     ).all()
-    places = await places_of(conn, [r.id for r in rows])
-    out = []
-    for r in rows:
-        matches = tuple(
-            PlaceMatch(
-                p["place_id"],
-                p["name"],
-                p["kind"],
-                p["ward"],
-                p["locality"],
-                p["district"],
-                p["matched"],
-            )  # fmt: skip
-            for p in places.get(r.id, [])
-        )
-        post = Post(
-            id=r.id,
-            platform=r.platform,
-            source="",
-            text=r.text,
-            language=r.language,
-            created_at=r.created_at,
-            collected_at=r.created_at,
-            author_ref="",
-            places=matches,
-        )
-        out.append((post, dict(r.scores or {})))
-    return out
+    return await rule_posts(conn, rows)
 
 
 def _fired(

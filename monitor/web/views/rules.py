@@ -20,9 +20,9 @@ from monitor.rules.schema import RuleSpec
 from monitor.runtime.state import RUNTIME
 from monitor.store.alerts import excerpt
 from monitor.store.tables import posts
-from monitor.types import PlaceMatch, Post
+from monitor.types import Post
 from monitor.web.explain import current_ruleset
-from monitor.web.queries.evidence import places_of
+from monitor.web.queries.evidence import RULE_POST_COLUMNS, rule_posts
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit
 from monitor.web.views.rule_editor import pack_files
@@ -58,47 +58,13 @@ async def rules_page(request: web.Request) -> web.Response:
 async def _recent(conn: AsyncConnection, limit: int) -> list[tuple[Post, dict[str, float]]]:
     rows = (
         await conn.execute(
-            select(
-                posts.c.id,
-                posts.c.platform,
-                posts.c.text,
-                posts.c.language,
-                posts.c.created_at,
-                posts.c.scores,
-            )
+            select(*RULE_POST_COLUMNS)
             .where(posts.c.text.is_not(None))
             .order_by(posts.c.created_at.desc())
             .limit(limit)
         )
     ).all()
-    places = await places_of(conn, [r.id for r in rows])
-    out = []
-    for r in rows:
-        matches = tuple(
-            PlaceMatch(
-                p["place_id"],
-                p["name"],
-                p["kind"],
-                p["ward"],
-                p["locality"],
-                p["district"],
-                p["matched"],
-            )
-            for p in places.get(r.id, [])
-        )
-        post = Post(
-            id=r.id,
-            platform=r.platform,
-            source="",
-            text=r.text,
-            language=r.language,
-            created_at=r.created_at,
-            collected_at=r.created_at,
-            author_ref="",
-            places=matches,
-        )
-        out.append((post, dict(r.scores or {})))
-    return out
+    return await rule_posts(conn, rows)
 
 
 def _hit(post: Post, lines: tuple[str, ...] | list[str]) -> dict[str, Any]:
