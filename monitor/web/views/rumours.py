@@ -174,41 +174,20 @@ async def _api(request: web.Request, action: str) -> web.Response:
     return reply({"ok": True, "code": done.code, "message": done.message, "rumour": done.rumour})
 
 
-@routes.post("/rumours/claims", name="rumour_register")
-async def register_form(request: web.Request) -> web.Response:
-    return await _form(request, "register")
+def _route(action: str, path: str) -> None:
+    """The page form and the API for one triage action: one path each, the same `_triage`."""
+
+    async def form(request: web.Request) -> web.Response:
+        return await _form(request, action)
+
+    async def api(request: web.Request) -> web.Response:
+        return await _api(request, action)
+
+    form.__name__, api.__name__ = f"{action}_form", f"{action}_api"
+    routes.post(path, name=f"rumour_{action}")(form)
+    routes.post(f"/api/v1{path}", name=f"api_rumour_{action}")(api)
 
 
-@routes.post("/rumours/{rumour_id}/status", name="rumour_status")
-async def status_form(request: web.Request) -> web.Response:
-    return await _form(request, "status")
-
-
-@routes.post("/rumours/{rumour_id}/triage", name="rumour_triage")
-async def triage_form(request: web.Request) -> web.Response:
-    return await _form(request, "triage")
-
-
-@routes.post("/rumours/{rumour_id}/merge", name="rumour_merge")
-async def merge_form(request: web.Request) -> web.Response:
-    return await _form(request, "merge")
-
-
-@routes.post("/api/v1/rumours/claims", name="api_rumour_register")
-async def register_api(request: web.Request) -> web.Response:
-    return await _api(request, "register")
-
-
-@routes.post("/api/v1/rumours/{rumour_id}/status", name="api_rumour_status")
-async def status_api(request: web.Request) -> web.Response:
-    return await _api(request, "status")
-
-
-@routes.post("/api/v1/rumours/{rumour_id}/triage", name="api_rumour_triage")
-async def triage_api(request: web.Request) -> web.Response:
-    return await _api(request, "triage")
-
-
-@routes.post("/api/v1/rumours/{rumour_id}/merge", name="api_rumour_merge")
-async def merge_api(request: web.Request) -> web.Response:
-    return await _api(request, "merge")
+_route("register", "/rumours/claims")
+for _action in ("status", "triage", "merge"):
+    _route(_action, f"/rumours/{{rumour_id}}/{_action}")
