@@ -596,6 +596,7 @@ def _memoised(node: Node, fn: Callable[[Doc], T], spans: bool) -> Callable[[Doc]
 
 Test = Callable[[Doc], bool]
 Spans = Callable[[Doc], list[Span]]
+_C = TypeVar("_C", Test, Spans)  # what an OR's children compile to: a test or a span finder
 
 
 @dataclass(frozen=True, slots=True)
@@ -835,21 +836,29 @@ def _or_parts(children: Sequence[Node]) -> _OrParts:
     )
 
 
-def _or_test(children: Sequence[Node]) -> Test:
-    parts = _or_parts(children)
-    exact, prefixes, pairs = parts.exact, parts.prefixes, parts.pairs
-    tests: dict[Node, Test] = {}
-    gated: list[tuple[str, frozenset[str], dict[str, tuple[Test, ...]]]] = []
+def _gated(
+    parts: _OrParts, compile_one: Callable[[Node], _C]
+) -> tuple[list[tuple[str, frozenset[str], dict[str, tuple[_C, ...]]]], tuple[_C, ...]]:
+    """Compile an OR's children once each (`_test` or `_spans`): those gated by a word, prefix
+    or pair as (kind, keys, key -> compiled children), and the rest, cheapest first."""
+    done: dict[Node, _C] = {}
+    gated: list[tuple[str, frozenset[str], dict[str, tuple[_C, ...]]]] = []
     for kind, group in (("word", parts.by_word), ("prefix", parts.by_prefix),
                         ("pair", parts.by_pair)):  # fmt: skip
         if group:
             for v in group.values():
                 for c in v:
-                    if c not in tests:
-                        tests[c] = _test(c)
-            table = {k: tuple(tests[c] for c in v) for k, v in group.items()}
+                    if c not in done:
+                        done[c] = compile_one(c)
+            table = {k: tuple(done[c] for c in v) for k, v in group.items()}
             gated.append((kind, frozenset(table), table))
-    others = tuple(_test(c) for c in parts.others)
+    return gated, tuple(compile_one(c) for c in parts.others)
+
+
+def _or_test(children: Sequence[Node]) -> Test:
+    parts = _or_parts(children)
+    exact, prefixes, pairs = parts.exact, parts.prefixes, parts.pairs
+    gated, others = _gated(parts, _test)
 
     def any_of(doc: Doc) -> bool:
         if exact and not exact.isdisjoint(doc.index):
@@ -882,18 +891,7 @@ def _table(doc: Doc, kind: str) -> dict[str, list[int]]:
 def _or_spans(children: Sequence[Node]) -> Spans:
     parts = _or_parts(children)
     exact, prefixes, pairs = parts.exact, parts.prefixes, parts.pairs
-    spans: dict[Node, Spans] = {}
-    gated: list[tuple[str, frozenset[str], dict[str, tuple[Spans, ...]]]] = []
-    for kind, group in (("word", parts.by_word), ("prefix", parts.by_prefix),
-                        ("pair", parts.by_pair)):  # fmt: skip
-        if group:
-            for v in group.values():
-                for c in v:
-                    if c not in spans:
-                        spans[c] = _spans(c)
-            table = {k: tuple(spans[c] for c in v) for k, v in group.items()}
-            gated.append((kind, frozenset(table), table))
-    others = tuple(_spans(c) for c in parts.others)
+    gated, others = _gated(parts, _spans)
 
     def or_spans(doc: Doc) -> list[Span]:
         index = doc.index
