@@ -24,6 +24,7 @@ from monitor.alerts.digests import DigestService
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.schedule import LONDON
 from monitor.cli import cli
+from monitor.store.keys import PostKeys
 from monitor.store.tables import digest_runs, place_matches, post_labels, posts
 
 from .conftest import ROOT, SCRIPT_PAYLOAD, Clock, envs, mailbox_rows, make_store, open_alert
@@ -53,10 +54,13 @@ async def add_post(
     engine: AsyncEngine, n: int, ward: str, at: datetime, author: str, flagged: bool = True
 ) -> str:
     post_id = f"mastodon:https://social.example/users/fictional/statuses/{n}"
+    # Sealed as ingest seals it, for the re-check (the id stays platform-shaped to be named).
+    origin = (await PostKeys(engine).get()).seal(post_id)
     async with engine.begin() as conn:
         await conn.execute(
             posts.insert().values(
                 id=post_id,
+                origin=origin,
                 platform="mastodon",
                 source="test",
                 text=f"(fictional) post {n}",
