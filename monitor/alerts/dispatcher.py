@@ -35,6 +35,9 @@ from monitor.alerts.config import AlertConfig
 from monitor.alerts.notifiers import Notifier, Outcome
 from monitor.alerts.render import AlertMessage, AlertView, Message, render_alert
 from monitor.alerts.silence_store import load_silences
+from monitor.safeguards.recheck import Rechecker
+from monitor.store import posts as post_store
+from monitor.store import tombstones
 from monitor.store.tables import alert_posts, alerts, digest_runs
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,9 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.sent = self.retried = self.failed = 0
+        # Set by the alert service: old posts behind excerpts are re-checked on their platform
+        # before a notification quoting them goes out (monitor/privacy/recheck.py).
+        self.recheck: Rechecker | None = None
 
     # --- one round -----------------------------------------------------------------------
 
@@ -236,6 +242,11 @@ class Dispatcher:
         """Every claimed delivery's message, read in a few queries for the whole round."""
         async with self.engine.connect() as conn:
             rows = await outbox.delivery_rows(conn, [d.id for d in claimed])
+        await self._honour_deletions(
+            [r["alert_id"] for r in rows if r["alert_id"] is not None],
+            digests=any(r["digest_run_id"] is not None for r in rows),
+        )
+        async with self.engine.connect() as conn:
             by_delivery: dict[int, list[Mapping[str, Any]]] = {}
             for r in rows:
                 by_delivery.setdefault(r["delivery_id"], []).append(r)
@@ -264,6 +275,25 @@ class Dispatcher:
                 out[d.id] = exc
         return out
 
+    async def _honour_deletions(self, alert_ids: Sequence[int], *, digests: bool) -> None:
+        """Before a notification or digest is rendered: a post deleted since it was quoted
+        leaves the message. A deletion whose purge did not run (its tombstone is kept, its
+        excerpt too) is purged now — which also scrubs it from stored digests — and, where a
+        re-checker is set, old posts are looked up on their platform as digests' are. The
+        message then says how many quoted posts were left out (`AlertView.removed`)."""
+        ids = sorted(set(alert_ids))
+        if not ids and not digests:
+            return
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            gone = await tombstones.unpurged_evidence(conn, None if digests else ids)
+            if gone:
+                await post_store.purge_text(conn, gone, now)
+        if gone:
+            log.info("send-time check: %d deleted posts left out of notifications", len(gone))
+        if self.recheck is not None and ids:
+            await self.recheck.verify_alerts(ids, now)
+
     def _compose(
         self,
         d: outbox.Claimed,
@@ -283,7 +313,7 @@ class Dispatcher:
         with_excerpts = receiver.excerpts if receiver is not None else False
         chosen = [views[i] for i in sorted({m["alert_id"] for m in members}) if i in views]
         if not with_excerpts:
-            chosen = [replace(v, excerpts=()) for v in chosen]
+            chosen = [replace(v, excerpts=(), removed=0) for v in chosen]
         kind = members[0]["kind"] if members else "alert"
         common = _common_labels([v.labels for v in chosen])
         msg = AlertMessage(receiver=d.receiver, reason=kind, alerts=tuple(chosen), group=common)
@@ -297,14 +327,18 @@ class Dispatcher:
             .all()
         )
         excerpts: dict[int, list[str]] = {}
+        removed: dict[int, int] = {}
         if ids:
             for r in (
                 await conn.execute(
                     select(alert_posts.c.alert_id, alert_posts.c.excerpt)
-                    .where(alert_posts.c.alert_id.in_(ids), alert_posts.c.excerpt.is_not(None))
+                    .where(alert_posts.c.alert_id.in_(ids))
                     .order_by(alert_posts.c.added_at.desc(), alert_posts.c.post_id)
                 )
             ).all():
+                if r.excerpt is None:  # deleted by its author, or past its retention
+                    removed[r.alert_id] = removed.get(r.alert_id, 0) + 1
+                    continue
                 bucket = excerpts.setdefault(r.alert_id, [])
                 if len(bucket) < EXCERPTS_PER_ALERT:
                     bucket.append(r.excerpt)
@@ -319,6 +353,7 @@ class Dispatcher:
                 first_seen=a["first_seen"],
                 last_seen=a["last_seen"],
                 excerpts=tuple(excerpts.get(a["id"], ())),
+                removed=removed.get(a["id"], 0),
                 url=f"{self.public_url}/alerts/{a['id']}" if self.public_url else None,
             )
             for a in found

@@ -54,6 +54,9 @@ class AlertView:
     first_seen: datetime
     last_seen: datetime
     excerpts: tuple[str, ...] = ()
+    # Evidence posts not quoted because their text is gone: deleted by their authors (a
+    # platform deletion or re-check) or past the excerpt retention. Said in the message.
+    removed: int = 0
     url: str | None = None
 
 

@@ -216,6 +216,7 @@ class AlertService:
             clock=self.replay or dispatcher_utcnow,
         )
         self.dispatcher.require_incident = self.require_incident
+        self.dispatcher.recheck = self.recheck  # notifications re-check old posts, as digests do
         self.digests = DigestService(
             self.engine,
             self.config,

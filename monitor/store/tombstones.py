@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.store.tables import author_tombstones, post_tombstones, posts
+from monitor.store.tables import alert_posts, author_tombstones, post_tombstones, posts
 
 CHUNK = 500
 
@@ -92,6 +92,34 @@ async def stored_and_deleted(conn: AsyncConnection, post_ids: Sequence[str]) -> 
         keys = [(r.id, r.platform, r.author_ref) for r in rows.all()]
         out += sorted(await deleted_among(conn, keys))
     return out
+
+
+async def unpurged_evidence(conn: AsyncConnection, alert_ids: Sequence[int] | None) -> list[str]:
+    """Evidence posts (of these alerts, or of any alert) whose excerpt is still kept although
+    a tombstone says the post or its account was deleted: a process that died between a
+    deletion's tombstone and its purge, or a deletion racing a send. Checked before a
+    notification or digest goes out (monitor/alerts/dispatcher.py)."""
+    by_post = select(alert_posts.c.post_id).where(
+        alert_posts.c.excerpt.is_not(None),
+        alert_posts.c.post_id.in_(select(post_tombstones.c.post_id)),
+    )
+    by_author = (
+        select(alert_posts.c.post_id)
+        .select_from(
+            alert_posts.join(posts, posts.c.id == alert_posts.c.post_id).join(
+                author_tombstones,
+                (author_tombstones.c.platform == posts.c.platform)
+                & (author_tombstones.c.author_ref == posts.c.author_ref),
+            )
+        )
+        .where(alert_posts.c.excerpt.is_not(None))
+    )
+    found: set[str] = set()
+    for stmt in (by_post, by_author):
+        if alert_ids is not None:
+            stmt = stmt.where(alert_posts.c.alert_id.in_(list(alert_ids)))
+        found.update((await conn.execute(stmt)).scalars().all())
+    return sorted(found)
 
 
 async def purge_expired(conn: AsyncConnection, before: datetime) -> int:

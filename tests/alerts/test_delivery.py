@@ -471,3 +471,51 @@ digests:
     posted = slack.requests[0].json()
     assert posted["blocks"][1]["text"]["text"].startswith("```Morning rumour brief")
     assert "<script>" not in json.dumps(posted)
+
+
+async def test_an_email_leaves_out_a_post_deleted_since_and_says_so(
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    smtp_server: tuple[SmtpHandler, int],
+) -> None:
+    """A deletion's tombstone was recorded but its purge never ran (the process died between
+    the two): the notification checks at send time, leaves the post out and says so."""
+    from monitor.store import tombstones
+    from monitor.store.tables import alert_posts
+
+    handler, port = smtp_server
+    clock = Clock()
+    config = config_from(routing(port))
+    kept, deleted = "(fictional) road closed by the station", "(fictional) claim its author deleted"
+    alert_id = await open_alert(
+        engine, {"kind": "mail", "area": "Toller"}, excerpts=[kept, deleted]
+    )
+    async with engine.begin() as conn:
+        gone = (
+            await conn.execute(
+                select(alert_posts.c.post_id).where(alert_posts.c.excerpt == deleted)
+            )
+        ).scalar_one()
+        await tombstones.record_posts(conn, [gone], NOW)  # ...and no purge: the crash
+    await enqueue(engine, config, {})
+    d = make_dispatcher(engine, config, {}, session, clock)
+    await rounds(d, clock, 30)
+    mail = handler.to("a@council.example")[0]
+    text_part, html_part = mail.get_payload()  # type: ignore[misc]
+    text = text_part.get_payload(decode=True).decode()
+    html = html_part.get_payload(decode=True).decode()
+    assert kept in text and kept in html
+    assert deleted not in text and deleted not in html
+    assert "1 post not quoted: deleted by its author since" in text
+    assert "1 post not quoted: deleted by its author since" in html
+    async with engine.connect() as conn:
+        left = (
+            (
+                await conn.execute(
+                    select(alert_posts.c.excerpt).where(alert_posts.c.alert_id == alert_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert sorted(left, key=str) == sorted([kept, None], key=str)  # purged at rest too
