@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.classify.languages import is_covered
 from monitor.store.tables import place_matches, posts
 
 
@@ -49,8 +48,8 @@ async def not_scored(
     covered_set = frozenset(covered)
     counts: dict[str, int] = {}
     for language, count in (await conn.execute(stmt)).all():
-        if not is_covered(language, covered_set):
-            code = str(language).split("-")[0].lower()
+        code = _primary(language)  # empty: unknown, scored (as is_covered says)
+        if code and code not in covered_set:
             counts[code] = counts.get(code, 0) + int(count)
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
@@ -74,8 +73,14 @@ async def not_scored_by_ward(
     covered_set = frozenset(covered)
     out: dict[str, dict[str, int]] = {}
     for ward, language, count in (await conn.execute(stmt)).all():
-        if not is_covered(language, covered_set):
-            code = str(language).split("-")[0].lower()
+        code = _primary(language)  # empty: unknown, scored (as is_covered says)
+        if code and code not in covered_set:
             per = out.setdefault(str(ward), {})
             per[code] = per.get(code, 0) + int(count)
     return out
+
+
+def _primary(language: object) -> str:
+    """A language's primary subtag ("pl" of "pl-PL"), by which the classifier covers it
+    (monitor.classify.languages.is_covered); empty for an unknown language, which is scored."""
+    return str(language).split("-")[0].lower()
