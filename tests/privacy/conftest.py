@@ -1,5 +1,5 @@
-"""Fixtures for the privacy tests (defined in helpers.py, shared with
-tests/safeguards/test_retention.py)."""
+"""Fixtures for the privacy tests (defined in helpers.py, shared with the safeguards
+tests, tests/safeguards/conftest.py)."""
 
 from tests.privacy.helpers import db_path, engine
 

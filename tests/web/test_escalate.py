@@ -235,7 +235,7 @@ async def test_the_repeated_viewing_guard_counts_a_story_once(
     client: Client, users: dict[str, str], runtime: Runtime, clock: Clock
 ) -> None:
     """Four alerts with posts by one author: as four stories the third needs a justification
-    (tests/privacy/test_viewguard_web.py); as the alerts of one incident, none does."""
+    (tests/safeguards/test_viewguard_web.py); as the alerts of one incident, none does."""
     from monitor.safeguards import viewguard
     from tests.privacy.test_viewguard_web import _same_author_in_four_alerts
 
