@@ -1,0 +1,152 @@
+"""Cluster splitting on divergence (issue 15): the pure decision on fictional posts (every
+post here is invented), and the split carried through the clusterer and the rumour board."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+
+from monitor.classify.keyword import EMBEDDING_DIM, hashed_embedding
+from monitor.signals.clustering import Clusterer
+from monitor.signals.config import SignalsConfig
+from monitor.signals.engine import SignalsEngine
+from monitor.signals.split import SplitConfig, decide_split, two_means
+from monitor.types import Processed
+from tests.signals.conftest import T0, item
+
+# Fictional: a claim about a fire at a school, told many ways ...
+FIRE = [
+    "they say the school fire on Hawthorn Road was started on purpose last night",
+    "heard the Hawthorn Road school fire was started deliberately, the fire was no accident",
+    "apparently someone started the school fire on Hawthorn Road on purpose",
+    "the school on Hawthorn Road burned last night and people say the fire was set on purpose",
+    "my cousin says the Hawthorn Road school fire was deliberate, started on purpose",
+    "word is the fire at the Hawthorn Road school was started on purpose by someone",
+]
+# ... then posts about an unrelated event at the mosque in the same place.
+MOSQUE = [
+    "the mosque on Hawthorn Road is holding an open day with food for all neighbours on Sunday",
+    "open day at the Hawthorn Road mosque this Sunday, free food and tea for neighbours",
+    "neighbours invited to the mosque open day on Hawthorn Road, food and tea on Sunday",
+    "Sunday open day at the mosque, Hawthorn Road, everyone welcome for food and tea",
+    "the Hawthorn Road mosque open day on Sunday has free food and tea for all",
+]
+
+
+def _vectors(texts: list[str]) -> list[np.ndarray]:
+    return [np.asarray(hashed_embedding(t), dtype=np.float32) for t in texts]
+
+
+# ... and posts that tell both, through which the fire's cluster drifts towards the mosque.
+BRIDGE = [
+    "apparently after the school fire on Hawthorn Road the mosque is holding an open day with food",
+    "they say the mosque open day on Hawthorn Road is because of the school fire, food and tea",
+]
+
+
+def _config(config: SignalsConfig) -> SplitConfig:
+    return Clusterer(config.rumours, dim=EMBEDDING_DIM).split_config()
+
+
+def _stream(texts: list[str], start: int = 0) -> list[Processed]:
+    return [
+        item(t, T0 + timedelta(minutes=5 * (start + i)), author=f"a{start + i}",
+             ward=("Little Horton", "Manningham")[i % 2])
+        for i, t in enumerate(texts)
+    ]  # fmt: skip
+
+
+def test_two_stories_that_diverged_split_the_newer_off(config: SignalsConfig) -> None:
+    texts = FIRE + MOSQUE
+    times = [T0 + timedelta(minutes=10 * i) for i in range(len(texts))]
+    at = times[-1]
+    decision = decide_split(_vectors(texts), times, at, _config(config))
+    assert decision is not None
+    assert set(decision.staying) == set(range(len(FIRE)))
+    assert set(decision.leaving) == set(range(len(FIRE), len(texts)))
+    assert decision.at == at
+    assert decision.similarity < config.rumours.join
+    assert "diverged" in decision.reason()
+
+
+def test_the_answer_does_not_depend_on_the_order_of_members(config: SignalsConfig) -> None:
+    texts = MOSQUE + FIRE  # the fire still came first in time
+    times = [T0 + timedelta(minutes=100 + i) for i in range(len(MOSQUE))]
+    times += [T0 + timedelta(minutes=i) for i in range(len(FIRE))]
+    decision = decide_split(_vectors(texts), times, times[0], _config(config))
+    assert decision is not None
+    assert set(decision.leaving) == set(range(len(MOSQUE)))  # the mosque posts, newer
+
+
+def test_one_coherent_story_told_in_paraphrases_never_splits(config: SignalsConfig) -> None:
+    for n in range(2, len(FIRE) + 1):
+        vectors = _vectors(FIRE[:n])
+        times = [T0 + timedelta(minutes=i) for i in range(n)]
+        assert decide_split(vectors, times, times[-1], _config(config)) is None
+
+
+def test_a_few_stray_posts_never_split_a_cluster(config: SignalsConfig) -> None:
+    texts = FIRE + MOSQUE[:2]  # two off-topic posts: noise, not a second story
+    times = [T0 + timedelta(minutes=i) for i in range(len(texts))]
+    assert decide_split(_vectors(texts), times, times[-1], _config(config)) is None
+
+
+def test_two_means_is_deterministic() -> None:
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(6, 16)).astype(np.float32) + 3
+    b = rng.normal(size=(6, 16)).astype(np.float32) - 3
+    vectors = np.concatenate([a, b])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    first = two_means(vectors)
+    assert (first == two_means(vectors.copy())).all()
+    assert len(set(first[:6])) == 1 and len(set(first[6:])) == 1 and first[0] != first[6]
+
+
+MOSQUE_CLAIMS = ["apparently " + t for t in MOSQUE]
+
+
+def test_a_cluster_that_drifted_into_a_second_story_splits_in_the_engine(
+    config: SignalsConfig,
+) -> None:
+    """The fire's claims, posts telling both, then the mosque's: the centroid takes them all
+    in one cluster until the mosque's side is big enough to tell apart; then it leaves for a
+    cluster of its own, and the mosque posts after it join that one."""
+    engine = SignalsEngine(config)
+    items = _stream(FIRE + BRIDGE + MOSQUE_CLAIMS)
+    update = engine.observe(items, items[-1].post.created_at)
+    assert len(update.rumours.splits) == 1
+    split = update.rumours.splits[0]
+    ids = {i.post.text: i.post.id for i in items}
+    fire = {ids[t] for t in FIRE}
+    assert not fire & set(split.posts)  # the older story keeps the cluster
+    assert set(split.posts) <= {ids[t] for t in BRIDGE + MOSQUE_CLAIMS}
+    assert "diverged" in split.reason
+    source, target = engine.board.rumours[split.source], engine.board.rumours[split.target]
+    assert target.split_from == split.source and target.split_at == split.at
+    members = engine.board.clusterer.members
+    assert {members[ids[t]] for t in FIRE if ids[t] in members} == {split.source}
+    assert {members[ids[t]] for t in MOSQUE_CLAIMS[-2:]} == {split.target}
+    # Each side counted again: every post once, on one side.
+    assert source.posts + target.posts == len({m.post_id for m in update.rumours.memberships
+                                               if m.state != "near"})  # fmt: skip
+    assert target.representative_post_id in target.facts
+
+
+def test_one_story_told_many_ways_never_splits_in_the_engine(config: SignalsConfig) -> None:
+    engine = SignalsEngine(config)
+    texts = [*FIRE, *("apparently " + t for t in FIRE), *("they say " + t for t in FIRE)]
+    items = _stream(texts)
+    update = engine.observe(items, items[-1].post.created_at)
+    assert update.rumours.splits == []
+    assert len(engine.board.rumours) == 1
+
+
+def test_a_split_is_the_same_whatever_the_batches(config: SignalsConfig) -> None:
+    items = _stream(FIRE + BRIDGE + MOSQUE_CLAIMS)
+    bulk = SignalsEngine(config)
+    bulk.observe(items, items[-1].post.created_at)
+    paced = SignalsEngine(config)
+    for one in items:
+        paced.observe([one], one.post.created_at)
+    assert bulk.board.clusterer.members == paced.board.clusterer.members
