@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    delete,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 
 from monitor.incidents import describe, grouping, lifecycle
 from monitor.incidents.config import IncidentsConfig
@@ -342,6 +352,12 @@ def load_splits(
     """Which of these claim clusters split off another (its claims diverged into two
     stories), when, and the incident that other cluster's story is in."""
     out: dict[int, tuple[int, datetime, int | None]] = {}
+    if not clusters:
+        return out
+    # The migration that turns open alerts into incidents (0002) runs this code on a store
+    # whose rumours have no split columns yet (0010): no cluster there has split.
+    if "split_from" not in {c["name"] for c in inspect(conn).get_columns("rumours")}:
+        return out
     for chunk in _chunks(clusters):
         for row in conn.execute(
             select(rumours.c.id, rumours.c.split_from, rumours.c.split_at).where(
