@@ -517,14 +517,14 @@ class Clusterer:
         if at is None or cid in self.registered or cid not in self.geometry:
             return None
 
-        def terms_similarity(a: Sequence[int], b: Sequence[int]) -> float:
+        def terms_similarity(a: Sequence[int], b: Sequence[int]) -> float | None:
             pa, pb = TermProfile(), TermProfile()
             for i in a:
                 pa.add(kept[i].terms)
             for i in b:
                 pb.add(kept[i].terms)
             if pa.n < MIN_PROFILE or pb.n < MIN_PROFILE or not pa.counts or not pb.counts:
-                return 1.0  # too few words to tell: similarity alone decides
+                return None  # too few words to tell: similarity alone decides
             return pa.similarity(pb, self.df)
 
         decision = decide_split(

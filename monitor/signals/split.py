@@ -16,10 +16,13 @@ cluster, and so in one incident. This asks the cluster's own claim posts, not it
    between their centroids (1 − their similarity), a Davies–Bouldin test. Paraphrases of one
    claim spread evenly around one centre, so two-means finds two halves about as far apart
    as they are wide; two stories are two tight groups far apart;
-5. and the two sides must not be one claim by the rule that merges clusters: their
-   centroids less alike than `separation` (the merge threshold), or their claims' words
-   different (the caller's `terms_similarity` of the two sides below `terms`). A split the
-   merge rule would undo at once is no split.
+5. the two sides must be two claims: their claims' words different (the caller's
+   `terms_similarity` of the two sides below `terms`, the merge rule's own threshold), or,
+   where there are too few words to tell, their centroids less alike than `separation`
+   (the merge threshold); a split the merge rule would undo at once is no split;
+6. and the stories must have diverged: the newer side began only after at least half of
+   the older side's claims were told. One claim told in two families of wording interleaves
+   in time; a second story the cluster drifted into comes after the first.
 
 Nothing here reads a clock or a store: the caller passes the moment the decision is made
 (`at`, the event time of the post that prompted it) and records it.
@@ -103,11 +106,12 @@ def decide_split(
     times: Sequence[datetime],
     at: datetime,
     config: SplitConfig,
-    terms_similarity: Callable[[Sequence[int], Sequence[int]], float] | None = None,
+    terms_similarity: Callable[[Sequence[int], Sequence[int]], float | None] | None = None,
 ) -> SplitDecision | None:
     """Whether these claim posts (unit embeddings, with their event times) are two stories;
     None when they are one (or too few to tell). `terms_similarity(side, other)`: how alike
-    the claim words of two sides (positions in the input) are, 0..1."""
+    the claim words of two sides (positions in the input) are, 0..1, or None when there are
+    too few to tell."""
     n = len(embeddings)
     if n != len(times):
         raise ValueError("one time per embedding")
@@ -129,10 +133,11 @@ def decide_split(
         return None  # two halves of one spread-out cloud, not two groups
     idx_first = tuple(int(i) for i in np.flatnonzero(~side))
     idx_second = tuple(int(i) for i in np.flatnonzero(side))
-    if sim >= config.separation and (
-        terms_similarity is None or terms_similarity(idx_first, idx_second) >= config.terms
+    alike = terms_similarity(idx_first, idx_second) if terms_similarity is not None else None
+    if (alike is not None and alike >= config.terms) or (
+        alike is None and sim >= config.separation
     ):
-        return None
+        return None  # one claim by the merge rule
     # The newer story leaves; the cluster keeps its id (and its alerts) for the older one.
     start_first = min((times[i], i) for i in idx_first)
     start_second = min((times[i], i) for i in idx_second)
@@ -140,4 +145,7 @@ def decide_split(
         staying, leaving, coh = idx_first, idx_second, (c1, c2)
     else:
         staying, leaving, coh = idx_second, idx_first, (c2, c1)
+    began = min(times[i] for i in leaving)
+    if 2 * sum(1 for i in staying if times[i] < began) < len(staying):
+        return None  # the two sides interleave in time: one story told two ways
     return SplitDecision(leaving, staying, sim, coh, whole, at)
