@@ -92,6 +92,24 @@ def test_a_few_stray_posts_never_split_a_cluster(config: SignalsConfig) -> None:
     assert decide_split(_vectors(texts), times, times[-1], _config(config)) is None
 
 
+def test_two_groups_told_side_by_side_are_not_a_divergence(config: SignalsConfig) -> None:
+    """The same two groups, their posts interleaved in time from the start: one claim told in
+    two families of wording, not a second story the cluster drifted into."""
+    texts = [t for pair in zip(FIRE, MOSQUE, strict=False) for t in pair]
+    times = [T0 + timedelta(minutes=i) for i in range(len(texts))]
+    assert decide_split(_vectors(texts), times, times[-1], _config(config)) is None
+    # ... while the very same posts, one group told after the other, split.
+    later = [T0 + timedelta(minutes=i + (100 if i % 2 else 0)) for i in range(len(texts))]
+    assert decide_split(_vectors(texts), later, later[-1], _config(config)) is not None
+
+
+def test_claims_whose_words_are_one_claim_never_split(config: SignalsConfig) -> None:
+    texts = FIRE + MOSQUE
+    times = [T0 + timedelta(minutes=10 * i) for i in range(len(texts))]
+    same_words = decide_split(_vectors(texts), times, times[-1], _config(config), lambda a, b: 0.9)
+    assert same_words is None
+
+
 def test_two_means_is_deterministic() -> None:
     rng = np.random.default_rng(7)
     a = rng.normal(size=(6, 16)).astype(np.float32) + 3
