@@ -88,3 +88,33 @@ async def test_a_split_moves_posts_and_opens_its_own_incident(
     assert f"split from incident {by_cluster[source]}" in said[by_cluster[target]]
     assert f"split off into incident {by_cluster[target]}" in said[by_cluster[source]]
     assert all(incident_store._aware(h.at) == split.split_at for h in history)
+
+
+async def test_a_restart_across_a_split_resumes_where_it_stopped(
+    store: AsyncEngine, config: SignalsConfig, tmp_path: object
+) -> None:
+    """Cut before the split, during it and after it: the same rumours as in one run."""
+    from tests.signals.conftest import make_store
+
+    items = _stream()
+
+    async def rumour_rows(engine: AsyncEngine) -> list[tuple[Any, ...]]:
+        async with engine.connect() as conn:
+            cols = (rumours.c.id, rumours.c.status, rumours.c.post_count, rumours.c.author_count,
+                    rumours.c.split_from, rumours.c.spreading)  # fmt: skip
+            return [tuple(r) for r in await conn.execute(select(*cols).order_by(rumours.c.id))]
+
+    once = await make_store(f"sqlite+aiosqlite:///{tmp_path}/once.db")
+    try:
+        await feed(once, SignalsStage(config, embed=_embed, embedder="keyword-v1"), items, batch=7)
+        expected = await rumour_rows(once)
+    finally:
+        await once.dispose()
+    assert any(row[4] is not None for row in expected), "the stream splits"
+    await feed(
+        store, SignalsStage(config, embed=_embed, embedder="keyword-v1"), items[:14], batch=7
+    )
+    await feed(
+        store, SignalsStage(config, embed=_embed, embedder="keyword-v1"), items[14:], batch=7
+    )
+    assert await rumour_rows(store) == expected
