@@ -53,6 +53,9 @@ def alert_counts_hold(db: Path) -> int:
         )
 
 
+# Its own waits are bounded (processing 180 s, the last import 300 s); the suite's 300 s hang
+# guard cut it short on a shared machine running both test workers at load 15.
+@pytest.mark.timeout(900)
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     db = tmp_path / "chaos.db"
