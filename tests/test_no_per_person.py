@@ -45,6 +45,7 @@ from tests.web.conftest import (
     clock,
     ensure_tables,
     passwords,
+    response_text,
     runtime,
     sign_in,
     state_purpose,
@@ -252,7 +253,7 @@ async def _crawl(client: Client, csrf: str, targets: list[tuple[str, str, str]])
         else:
             r = await client.post(url, data={"csrf_token": csrf}, headers={"X-CSRF-Token": csrf},
                                   allow_redirects=False)  # fmt: skip
-        bodies[f"{method} {url}"] = (name, r.status, await r.text())
+        bodies[f"{method} {url}"] = (name, r.status, await response_text(r))
     return bodies
 
 

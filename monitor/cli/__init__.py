@@ -87,7 +87,8 @@ COMMANDS: Mapping[str, Lazy] = {
     ),
     "train": Lazy(
         _CLASSIFY,
-        "Train the classifier heads on frozen encoder features and write the model folder.",
+        "Train the classifier heads on frozen encoder features (and with --lora the encoder's "
+        "adapters) and write the model folder.",
     ),
     "users": Lazy(
         ("monitor.web.commands",),

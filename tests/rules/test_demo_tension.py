@@ -77,7 +77,9 @@ class Tally:
 def measure(rules_dir: Path = ROOT / "rules") -> Tally:
     ruleset = load_ruleset(rules_dir, only=("tension",), today=dt.date(2026, 1, 1))
     ingestor = Ingestor.from_settings(Settings(home=str(ROOT)), ROOT)
-    truth = json.loads(TRUTH.read_text(encoding="utf-8"))["posts"]
+    # The truth file names posts by platform id; the ingestor stores them keyed.
+    raw = json.loads(TRUTH.read_text(encoding="utf-8"))["posts"]
+    truth = {IDS.key(pid): info for pid, info in raw.items()}
     now = dt.datetime(2026, 11, 8, tzinfo=dt.UTC)
     tally = Tally()
     for _, record in iter_records(DEMO):

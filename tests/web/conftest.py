@@ -3,14 +3,16 @@ fictional posts delivered through the real pipeline (keyword classifier, shipped
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
@@ -227,3 +229,13 @@ async def seed_rumour(rt: Runtime, post_texts: tuple[str, ...] = ()) -> int:
                     )
                 )
     return 900
+
+
+async def response_text(response: ClientResponse) -> str:
+    """The response's text as a reader would get it: a Word export (a zip) by the text of its
+    document, anything else decoded as UTF-8."""
+    raw = await response.read()
+    if raw[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(raw)) as document:
+            return document.read("word/document.xml").decode("utf-8")
+    return raw.decode("utf-8")

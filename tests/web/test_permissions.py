@@ -25,6 +25,7 @@ from tests.web.conftest import (
     Client,
     Seeded,
     csrf_of,
+    response_text,
     seed_rumour,
     sign_in,
     state_purpose,
@@ -151,15 +152,7 @@ async def test_nothing_a_liaison_officer_opens_contains_post_text(
         ):
             continue
         response = await client.get(path)
-        raw = await response.read()
-        if raw[:2] == b"PK":  # a Word document (a zip): read the text inside it
-            import io
-            import zipfile
-
-            with zipfile.ZipFile(io.BytesIO(raw)) as z:
-                body = z.read("word/document.xml").decode("utf-8")
-        else:
-            body = raw.decode("utf-8")
+        body = await response_text(response)
         opened += response.status == 200
         for text in HOSTILE_POSTS:
             fragment = text.split(".")[0][12:40]
