@@ -14,9 +14,7 @@ a cluster of their own.
 
 Centroids live in one float32 matrix, so matching a batch against 10,000 clusters is one
 matrix product; after each batch, clusters whose centroids came within `merge` of each other
-are merged (the rumour is one cluster, not many). And after a claim shapes a cluster, the
-cluster is split in two when its claims have diverged into two stories
-(`monitor.signals.split`): the newer story leaves for a new cluster, with its claims' replies.
+are merged (the rumour is one cluster, not many).
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ import numpy.typing as npt
 
 from monitor.signals.config import RumourConfig
 from monitor.signals.hashing import SimHashIndex
-from monitor.signals.split import SplitConfig, SplitDecision, decide_split
 from monitor.signals.terms import DocumentFrequency, TermProfile
 
 Vector = npt.NDArray[np.float32]
@@ -296,34 +293,6 @@ def _top(
     return out[:TOP_K]
 
 
-# Claims kept per cluster (the latest) for deciding a split; older ones still count in its
-# centroid. Two-means over this many 384-wide vectors is well under a millisecond.
-SPLIT_MEMORY = 200
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimMember:
-    """A claim that shaped a cluster, as a split needs it."""
-
-    post_id: str
-    vector: Vector
-    at: datetime
-    simhash: int | None
-    terms: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Split:
-    """A cluster split in two: after the post at `position` in the batch, `leaving` (post
-    ids) left `source` for the new cluster `target`."""
-
-    position: int
-    source: int
-    target: int
-    leaving: tuple[str, ...]
-    decision: SplitDecision
-
-
 @dataclass(slots=True)
 class ClusterGeometry:
     total: Vector  # sum of the unit embeddings of members that joined by content
@@ -348,8 +317,6 @@ class Clusterer:
     redirect: dict[int, int] = field(default_factory=dict)  # merged cluster -> its target
     profiles: dict[int, TermProfile] = field(default_factory=dict)
     df: DocumentFrequency = field(default_factory=DocumentFrequency)
-    claims: dict[int, list[ClaimMember]] = field(default_factory=dict)  # for splitting
-    _splits: list[Split] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.index is None:
@@ -414,7 +381,6 @@ class Clusterer:
         self.geometry.pop(cid, None)
         self.profiles.pop(cid, None)
         self.registered.discard(cid)
-        self.claims.pop(cid, None)
         for post_id in self.member_ids.pop(cid, []):
             if self.members.get(post_id) == cid:
                 del self.members[post_id]
@@ -474,12 +440,6 @@ class Clusterer:
                         )
                     g.total += vec
                     g.count += 1
-                    if item.at is not None:
-                        kept = self.claims.setdefault(a.cluster, [])
-                        kept.append(ClaimMember(item.post_id, vec, item.at, item.simhash,
-                                                item.terms))  # fmt: skip
-                        if len(kept) > SPLIT_MEMORY:
-                            del kept[0]
                     self._moved(a.cluster, dirty)
                     merged = self._merge_one(a.cluster)
                     if merged is not None:
@@ -488,88 +448,7 @@ class Clusterer:
                         gone.add(source)
                         dirty.pop(source, None)
                         self._moved(target, dirty)
-                    else:
-                        split = self._split_one(i, a.cluster, item.at)
-                        if split is not None:
-                            self._moved(split.source, dirty)
-                            self._moved(split.target, dirty)
         return out
-
-    def take_splits(self) -> list[Split]:
-        """The splits the last batch made, in order."""
-        splits, self._splits = self._splits, []
-        return splits
-
-    def split_config(self) -> SplitConfig:
-        """Each side as tight as a cluster may be (and at least as tight as a claim must be
-        to join); the sides not one claim by the merge rule (centroids within `merge`, the
-        claims' words alike)."""
-        return SplitConfig(
-            cohesion=max(self.config.cohesion, self.config.join),
-            separation=self.config.merge,
-            terms=MERGE_TERMS,
-        )
-
-    def _split_one(self, position: int, cid: int, at: datetime | None) -> Split | None:
-        """Split this cluster if its claims have diverged into two stories (never a
-        registered rumour: a person said what its claim is)."""
-        kept = self.claims.get(cid, [])
-        if at is None or cid in self.registered or cid not in self.geometry:
-            return None
-
-        def terms_similarity(a: Sequence[int], b: Sequence[int]) -> float | None:
-            pa, pb = TermProfile(), TermProfile()
-            for i in a:
-                pa.add(kept[i].terms)
-            for i in b:
-                pb.add(kept[i].terms)
-            if pa.n < MIN_PROFILE or pb.n < MIN_PROFILE or not pa.counts or not pb.counts:
-                return None  # too few words to tell: similarity alone decides
-            return pa.similarity(pb, self.df)
-
-        decision = decide_split(
-            [m.vector for m in kept],
-            [m.at for m in kept],
-            at,
-            self.split_config(),
-            terms_similarity,
-        )
-        if decision is None:
-            return None
-        target = self.new_cluster()
-        leaving = [kept[i] for i in decision.leaving]
-        self.claims[cid] = [kept[i] for i in decision.staying]
-        self.claims[target] = leaving
-        g = self.geometry[cid]
-        moved = np.sum([m.vector for m in leaving], axis=0).astype(np.float32)
-        g.total = g.total - moved
-        g.count -= len(leaving)
-        self.geometry[target] = ClusterGeometry(moved, len(leaving))
-        self.hashes.move_some([m.simhash for m in leaving if m.simhash is not None], cid, target)
-        profile = self.profiles.get(cid)
-        fresh = TermProfile()
-        for m in leaving:
-            if m.terms:
-                fresh.add(m.terms)
-                if profile is not None:
-                    profile.remove(m.terms)
-        if fresh.n:
-            self.profiles[target] = fresh
-        ids = tuple(m.post_id for m in leaving)
-        self.move(ids, cid, target)
-        split = Split(position, cid, target, ids, decision)
-        self._splits.append(split)
-        return split
-
-    def move(self, post_ids: Sequence[str], source: int, target: int) -> None:
-        """Record these members of `source` as members of `target` (a split)."""
-        going = set(post_ids)
-        self.member_ids[source] = [p for p in self.member_ids.get(source, []) if p not in going]
-        dest = self.member_ids.setdefault(target, [])
-        for post_id in post_ids:
-            if self.members.get(post_id) == source:
-                self.members[post_id] = target
-                dest.append(post_id)
 
     def take_merges(self) -> list[tuple[int, int, int]]:
         """(position in the last batch, source, target) of the merges it made, in order."""
@@ -727,10 +606,6 @@ class Clusterer:
         for post_id in self.member_ids.pop(source, []):
             self.members[post_id] = target
             self.member_ids.setdefault(target, []).append(post_id)
-        claims = self.claims.pop(source, [])
-        if claims:
-            merged = sorted(self.claims.get(target, []) + claims, key=lambda m: (m.at, m.post_id))
-            self.claims[target] = merged[-SPLIT_MEMORY:]
         self.index.remove(source)
         self.anchors.remove(source)
         self.geometry.pop(source, None)
