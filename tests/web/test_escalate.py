@@ -237,7 +237,7 @@ async def test_the_repeated_viewing_guard_counts_a_story_once(
     """Four alerts with posts by one author: as four stories the third needs a justification
     (tests/safeguards/test_viewguard_web.py); as the alerts of one incident, none does."""
     from monitor.safeguards import viewguard
-    from tests.privacy.test_viewguard_web import _same_author_in_four_alerts
+    from tests.safeguards.test_viewguard_web import _same_author_in_four_alerts
 
     ids = await _same_author_in_four_alerts(runtime)
     now = clock.now
