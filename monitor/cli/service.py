@@ -263,7 +263,11 @@ def demo_command(
     Without --once, the web UI is served while the replay runs and afterwards, with one demo
     account per role whose fresh passwords are printed here.
     """
-    settings = ctx.settings if once else ctx.settings.with_overrides(demo_accounts=True)
+    # The replayed posts are fictional and on no platform: re-checking them there before a page
+    # or a notification shows them could only fail (one warning per look-up, and a wait).
+    settings = ctx.settings.with_overrides(recheck_after_hours=0)
+    if not once:
+        settings = settings.with_overrides(demo_accounts=True)
     path = Path(scenario or settings.demo_scenario or BUNDLED_SCENARIO)
     pace = 0.0 if once else (settings.demo_speed if speed is None else speed)
 
