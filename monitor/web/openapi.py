@@ -154,6 +154,24 @@ def _change(route: str, summary: str, body: dict[str, Any] | None = None) -> dic
     return op
 
 
+def _dismiss_body(several: bool = False) -> dict[str, Any]:
+    """One alert's dismissal and the bulk one take the same reason and note; the bulk one
+    names its alerts first."""
+    alerts: Schema = {"alerts": {"type": "array", "items": {"type": "integer"}}} if several else {}
+    reasons = [
+        "not_relevant",
+        "counter_speech",
+        "misclassified",
+        "duplicate",
+        "already_handled",
+        "other",
+    ]
+    return _body(
+        {**alerts, "reason": {"enum": reasons}, "note": {"type": "string"}},
+        [*alerts, "reason"],
+    )
+
+
 QID = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 IID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
@@ -308,22 +326,7 @@ def document() -> dict[str, Any]:
                 "post": _change(
                     "api_alert_dismiss",
                     "Dismiss an alert you hold, with a reason",
-                    _body(
-                        {
-                            "reason": {
-                                "enum": [
-                                    "not_relevant",
-                                    "counter_speech",
-                                    "misclassified",
-                                    "duplicate",
-                                    "already_handled",
-                                    "other",
-                                ]
-                            },
-                            "note": {"type": "string"},
-                        },
-                        ["reason"],
-                    ),
+                    _dismiss_body(),
                 )
             },
             "/api/v1/alerts/{alert_id}/action": {
@@ -373,23 +376,7 @@ def document() -> dict[str, Any]:
                         },
                     },
                     parameters=[CSRF],
-                    requestBody=_body(
-                        {
-                            "alerts": {"type": "array", "items": {"type": "integer"}},
-                            "reason": {
-                                "enum": [
-                                    "not_relevant",
-                                    "counter_speech",
-                                    "misclassified",
-                                    "duplicate",
-                                    "already_handled",
-                                    "other",
-                                ]
-                            },
-                            "note": {"type": "string"},
-                        },
-                        ["alerts", "reason"],
-                    ),
+                    requestBody=_dismiss_body(several=True),
                 )
             },
             "/api/v1/rumours": {
