@@ -39,6 +39,18 @@ class Chart:
     top: int  # the value of the tallest bar, for the axis label
 
 
+def _bar(i: int, slot: float, height: float, h: float, label: str) -> Bar:
+    """The i-th slot's bar, `h` tall and standing on the bottom edge (a pixel between bars)."""
+    return Bar(
+        round(i * slot, 2), round(height - h, 2), round(max(slot - 1, 0.5), 2), round(h, 2), label
+    )
+
+
+def _middle(i: int, slot: float) -> float:
+    """x at the middle of the i-th slot: where a line's point or a tick label sits."""
+    return round(i * slot + slot / 2, 2)
+
+
 def hourly_bars(
     points: Sequence[tuple[datetime, int]],
     markers: Sequence[tuple[datetime, str]] = (),
@@ -57,15 +69,7 @@ def hourly_bars(
     for t, n in points:
         i = int((t - start).total_seconds() // 3600)
         h = (height - 4) * n / top
-        bars.append(
-            Bar(
-                round(i * slot, 2),
-                round(height - h, 2),
-                round(max(slot - 1, 0.5), 2),
-                round(h, 2),
-                f"{t:%a %d %b %H:00}: {n}",
-            )
-        )
+        bars.append(_bar(i, slot, height, h, f"{t:%a %d %b %H:00}: {n}"))
     marks = []
     for t, label in markers:
         if start <= t <= end.replace(minute=59):
@@ -128,16 +132,16 @@ def against_baseline(
     for i, (at, weighted, baseline) in enumerate(points):
         h = weighted * scale
         bars.append(
-            Bar(
-                round(i * slot, 2),
-                round(height - h, 2),
-                round(max(slot - 1, 0.5), 2),
-                round(h, 2),
+            _bar(
+                i,
+                slot,
+                height,
+                h,
                 f"{at.astimezone(LONDON):%a %d %b %H:00}: "
                 f"{weighted:g} flagged, baseline {baseline:g}",
             )
         )
-        line.append(f"{round(i * slot + slot / 2, 2)},{round(height - baseline * scale, 2)}")
+        line.append(f"{_middle(i, slot)},{round(height - baseline * scale, 2)}")
     return BaselineChart(width, height, tuple(bars), " ".join(line), round(top, 3))
 
 
@@ -160,20 +164,12 @@ def draft_against_published(
         draft, published = by_day.get(day, (0, 0))
         h = draft * scale
         bars.append(
-            Bar(
-                round(i * slot, 2),
-                round(height - h, 2),
-                round(max(slot - 1, 0.5), 2),
-                round(h, 2),
-                f"{day:%a %d %b}: draft {draft}, published {published}",
-            )
+            _bar(i, slot, height, h, f"{day:%a %d %b}: draft {draft}, published {published}")
         )
-        line.append(f"{round(i * slot + slot / 2, 2)},{round(height - published * scale, 2)}")
+        line.append(f"{_middle(i, slot)},{round(height - published * scale, 2)}")
     every = max(1, len(days) // 8)  # at most about eight day labels
     ticks = tuple(
-        Marker(round(i * slot + slot / 2, 2), f"{day:%a %d}")
-        for i, day in enumerate(days)
-        if i % every == 0
+        Marker(_middle(i, slot), f"{day:%a %d}") for i, day in enumerate(days) if i % every == 0
     )
     return BaselineChart(width, height, tuple(bars), " ".join(line), float(top), ticks)
 
