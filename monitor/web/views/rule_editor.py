@@ -17,7 +17,6 @@ import dataclasses
 import datetime as dt
 import difflib
 import hashlib
-import os
 import re
 import shutil
 import tempfile
@@ -44,6 +43,7 @@ from monitor.store.tables import posts
 from monitor.types import Post
 from monitor.web.charts import draft_against_published
 from monitor.web.explain import current_ruleset
+from monitor.web.files import replace_text
 from monitor.web.params import json_object
 from monitor.web.queries.evidence import RULE_POST_COLUMNS, rule_posts
 from monitor.web.render import page
@@ -365,19 +365,6 @@ async def backtest(
 # --- publishing ---------------------------------------------------------------------------------
 
 
-def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 async def publish(
     request: web.Request, pack: str, file: str, text: str, reason: str, base: str
 ) -> dict[str, Any]:
@@ -401,7 +388,7 @@ async def publish(
     old_rules = {r.id for r in rules_in(current_ruleset(rt.rules), draft.file)}
     new_rules = {r.id for r in draft.rules()}
     diff = diff_lines(before, text, draft.file)
-    _write(path, text)
+    replace_text(path, text)
     holder = holder_of(rt)
     reloaded = holder.reload_if_changed() if holder is not None else False
     refused = [str(p) for p in holder.problems if p.level == "error"] if holder else []

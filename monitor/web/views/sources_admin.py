@@ -12,8 +12,6 @@ runs the source's own check now and stores nothing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import typing
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -29,6 +27,7 @@ from monitor.collectors.platform import SourceConfig
 from monitor.collectors.registry import PLATFORMS, platform_of
 from monitor.runtime.state import RUNTIME
 from monitor.safeguards import audit
+from monitor.web.files import replace_text
 from monitor.web.params import json_object
 from monitor.web.render import page
 from monitor.web.state import WEB, require_session
@@ -106,7 +105,8 @@ def write_entry(path: Path, name: str | None, entry: dict[str, Any]) -> str:
         parse_sources(plain(doc), str(path))
     except SourcesError as exc:
         raise SourceEditError(str(exc)) from None
-    _write(path, tomlkit.dumps(doc))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    replace_text(path, tomlkit.dumps(doc))
     return done
 
 
@@ -117,20 +117,6 @@ def _update(table: Table, entry: dict[str, Any]) -> None:
     for key, value in entry.items():
         if key not in table or table[key].unwrap() != value:
             table[key] = value
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- forms: one field per key of the platform's config ------------------------------------------
