@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -17,8 +18,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry
 
+from monitor.collectors.base import PostSink
+from monitor.collectors.common import Backoff
+from monitor.collectors.health import CollectorMetrics, SourceHealth
+from monitor.collectors.jetstream import JetstreamCollector, JetstreamConfig
+from monitor.collectors.text import KeywordFilter
 from monitor.types import RawPost
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "collectors"
@@ -257,6 +265,29 @@ async def jetstream_server(aiohttp_server: Any) -> Callable[..., Any]:
         return fake
 
     return start
+
+
+def exampletown_collector(
+    url: str, session: aiohttp.ClientSession, sink: PostSink, batch_size: int
+) -> JetstreamCollector:
+    """A real Jetstream collector reading `url`, accepting Exampletown posts, flushing every
+    `batch_size` frames (never on time), on a fake clock and a seeded backoff."""
+    config = JetstreamConfig(
+        name="bsky",
+        hosts=(url,),
+        batch_size=batch_size,
+        flush_seconds=60,
+        receive_timeout_seconds=5,
+    )
+    return JetstreamCollector(
+        config,
+        session,
+        sink,
+        KeywordFilter(places=["Exampletown"], hashtags=[]),
+        health=SourceHealth("bsky", "jetstream", CollectorMetrics(CollectorRegistry())),
+        clock=FakeClock(),
+        backoff=Backoff(1.0, 60.0, random.Random(7)),
+    )
 
 
 # --- a scripted HTTP server for polled sources -----------------------------------------------

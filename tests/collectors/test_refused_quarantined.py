@@ -7,28 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from monitor.classify.keyword import KeywordClassifier
-from monitor.collectors.common import Backoff
-from monitor.collectors.health import CollectorMetrics, SourceHealth
-from monitor.collectors.jetstream import JetstreamCollector, JetstreamConfig
-from monitor.collectors.text import KeywordFilter
 from monitor.config import Settings
 from monitor.runtime.app import open_runtime
 from monitor.runtime.state import Runtime
 from monitor.store import quarantine
 from monitor.store.tables import posts
-from tests.collectors.conftest import FakeClock, post_frame, wait_until
-
-ACCEPT = KeywordFilter(places=["Exampletown"], hashtags=[])
+from tests.collectors.conftest import exampletown_collector, post_frame, wait_until
 
 
 @pytest.fixture
@@ -52,19 +44,8 @@ async def test_a_collected_post_refused_at_ingest_is_quarantined_with_its_reason
         post_frame(2, "(fictional) Exampletown park run at nine"),
     ]
     server = await jetstream_server(frames)
-    config = JetstreamConfig(
-        name="bsky", hosts=(server.url,), batch_size=3, flush_seconds=60, receive_timeout_seconds=5
-    )
     async with aiohttp.ClientSession() as session:
-        collector = JetstreamCollector(
-            config,
-            session,
-            runtime.pipeline,
-            ACCEPT,
-            health=SourceHealth("bsky", "jetstream", CollectorMetrics(CollectorRegistry())),
-            clock=FakeClock(),
-            backoff=Backoff(1.0, 60.0, random.Random(7)),
-        )
+        collector = exampletown_collector(server.url, session, runtime.pipeline, batch_size=3)
         task = asyncio.create_task(collector.run())
         try:
             await wait_until(lambda: runtime.pipeline.stats.received >= 3, timeout=10)

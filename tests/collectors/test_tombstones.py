@@ -8,31 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from monitor.classify.keyword import KeywordClassifier
-from monitor.collectors.common import Backoff
-from monitor.collectors.health import CollectorMetrics, SourceHealth
-from monitor.collectors.jetstream import JetstreamCollector, JetstreamConfig
-from monitor.collectors.text import KeywordFilter
 from monitor.config import Settings
 from monitor.runtime.app import open_runtime
 from monitor.runtime.state import Runtime
 from monitor.safeguards import retention
 from monitor.store.tables import post_tombstones, posts
 from monitor.types import RawPost
-from tests.collectors.conftest import BASE_US, FakeClock, delete_frame, post_frame, wait_until
+from tests.collectors.conftest import (
+    BASE_US,
+    delete_frame,
+    exampletown_collector,
+    post_frame,
+    wait_until,
+)
 
 SECRET = "(fictional) withdrawn claim that the Exampletown library is closing for good"
-ACCEPT = KeywordFilter(places=["Exampletown"], hashtags=[])
 
 
 def bsky(i: int, text: str = SECRET, did: str | None = None) -> RawPost:
@@ -116,19 +115,8 @@ async def test_create_and_delete_in_one_jetstream_flush_leaves_no_text(
         post_frame(3, "(fictional) Exampletown park run at nine", time_us=BASE_US + 3_000),
     ]
     server = await jetstream_server(frames)
-    config = JetstreamConfig(
-        name="bsky", hosts=(server.url,), batch_size=4, flush_seconds=60, receive_timeout_seconds=5
-    )
     async with aiohttp.ClientSession() as session:
-        collector = JetstreamCollector(
-            config,
-            session,
-            runtime.pipeline,
-            ACCEPT,
-            health=SourceHealth("bsky", "jetstream", CollectorMetrics(CollectorRegistry())),
-            clock=FakeClock(),
-            backoff=Backoff(1.0, 60.0, random.Random(7)),
-        )
+        collector = exampletown_collector(server.url, session, runtime.pipeline, batch_size=4)
         async with worker_paused(runtime):
             task = asyncio.create_task(collector.run())
             try:
