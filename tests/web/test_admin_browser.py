@@ -9,12 +9,10 @@ CI when chromium is missing, as tests/web/test_browser.py does.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
-import threading
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import Future
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +38,7 @@ from tests.conftest import ROOT
 from tests.web.conftest import HOSTILE_POSTS, PASSWORD, deliver
 from tests.web.test_admin_rules import NEW_RULE
 from tests.web.test_admin_sources import FEED
-from tests.web.test_browser import ARGS, CHROMIUM, require_chromium
+from tests.web.test_browser import ARGS, CHROMIUM, ServedInThread, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 T = TypeVar("T")
@@ -55,21 +53,16 @@ class Site:
     settings_file: Path
 
 
-class Served:
-    """The app and a fictional RSS feed on their own event loop in a thread."""
+class Served(ServedInThread[Site]):
+    """The app and a fictional RSS feed, served in a thread."""
 
     def __init__(self, settings: Settings, settings_file: Path) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.ready: Future[Site] = Future()
-        self.stop = asyncio.Event()
+        super().__init__()
         self.settings = settings
         self.settings_file = settings_file
-        self.thread = threading.Thread(target=self._main, daemon=True)
 
-    def _main(self) -> None:
-        self.loop.run_until_complete(self._serve())
-
-    async def _serve(self) -> None:
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[Site]:
         from aiohttp import web
 
         async def rss(request: web.Request) -> web.Response:
@@ -78,34 +71,15 @@ class Served:
         feed_app = web.Application()
         feed_app.router.add_get("/feed.rss", rss)
         hasher = accounts.Passwords(PasswordHasher.from_parameters(CHEAPEST))
-        try:
-            async with open_runtime(self.settings, classifier=KeywordClassifier()) as rt:
-                await ensure_tables(rt.engine)
-                await deliver(rt, HOSTILE_POSTS)
-                async with rt.engine.begin() as conn:
-                    await accounts.add_user(
-                        conn, hasher, "admin", "admin", PASSWORD, datetime.now(UTC)
-                    )
-                app = create_app(
-                    self.settings, rt, passwords=hasher, sources_file=self.settings_file
-                )
-                async with serve(app) as url, serve(feed_app) as feed:
-                    home = Path(self.settings.home)
-                    self.ready.set_result(
-                        Site(url, feed + "/feed.rss", rt, home, self.settings_file)
-                    )
-                    await self.stop.wait()
-        except BaseException as exc:
-            if not self.ready.done():
-                self.ready.set_exception(exc)
-            raise
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(timeout=60)
+        async with open_runtime(self.settings, classifier=KeywordClassifier()) as rt:
+            await ensure_tables(rt.engine)
+            await deliver(rt, HOSTILE_POSTS)
+            async with rt.engine.begin() as conn:
+                await accounts.add_user(conn, hasher, "admin", "admin", PASSWORD, datetime.now(UTC))
+            app = create_app(self.settings, rt, passwords=hasher, sources_file=self.settings_file)
+            async with serve(app) as url, serve(feed_app) as feed:
+                home = Path(self.settings.home)
+                yield Site(url, feed + "/feed.rss", rt, home, self.settings_file)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ import shutil
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pytest
 from argon2 import PasswordHasher
@@ -45,6 +46,7 @@ PAYLOAD = (
     "<img src=x onerror=alert(1)>"
 )
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 def require_chromium() -> None:
@@ -56,26 +58,26 @@ def require_chromium() -> None:
     pytest.skip(message + "; `apt-get install chromium` to run the browser tests")
 
 
-class Served:
-    """The demo site on its own event loop in a thread, so tests can drive a real browser."""
+class ServedInThread(Generic[S]):
+    """A site (what `open` yields) on its own event loop in a thread, so tests can drive a real
+    browser; start-up failures are reported to the test through `ready`, not lost in the thread.
+    """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.ready: Future[DemoSite] = Future()
+        self.ready: Future[S] = Future()
         self.stop = asyncio.Event()
-        self.settings = settings
         self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def open(self) -> AbstractAsyncContextManager[S]:
+        raise NotImplementedError
 
     def _main(self) -> None:
         self.loop.run_until_complete(self._serve())
 
     async def _serve(self) -> None:
         try:
-            async with demo_site(
-                self.settings,
-                classifier=KeywordClassifier(),
-                hasher=Passwords(PasswordHasher.from_parameters(CHEAPEST)),
-            ) as site:
+            async with self.open() as site:
                 self.ready.set_result(site)
                 await self.stop.wait()
         except BaseException as exc:  # report start-up failures to the test, not the thread
@@ -89,6 +91,21 @@ class Served:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
         self.thread.join(timeout=60)
+
+
+class Served(ServedInThread[DemoSite]):
+    """The demo site, served in a thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def open(self) -> AbstractAsyncContextManager[DemoSite]:
+        return demo_site(
+            self.settings,
+            classifier=KeywordClassifier(),
+            hasher=Passwords(PasswordHasher.from_parameters(CHEAPEST)),
+        )
 
 
 @pytest.fixture(scope="module")
