@@ -7,34 +7,19 @@ by the time the next process is up: the phase then takes seconds per kill, not a
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from datetime import timedelta
 
 import aiohttp
 
-from monitor.alerts.config import load_config
-from monitor.alerts.dispatcher import Dispatcher
-from monitor.alerts.render import make_environment
-from monitor.alerts.service import build_notifiers
-from monitor.store import db
-from tests.alerts.conftest import TEMPLATES
+from tests.alerts.conftest import env_dispatcher
 
 LEASE = timedelta(seconds=1)
 
 
 async def main(url: str, routing: str) -> None:
-    engine = db.create_engine(url)
-    config = load_config(routing, os.environ)
     async with aiohttp.ClientSession() as session:
-        d = Dispatcher(
-            engine,
-            config,
-            build_notifiers(config, engine, session, os.environ),
-            make_environment(TEMPLATES),
-            environ=dict(os.environ),
-            lease=LEASE,
-        )
+        d = env_dispatcher(url, routing, session, lease=LEASE)
         while True:
             if await d.run_once() == 0:
                 await asyncio.sleep(0.05)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,20 +18,43 @@ from email.message import Message as EmailMessage
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.alerts.config import AlertConfig, parse_config
+from monitor.alerts.config import AlertConfig, load_config, parse_config
+from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.render import make_environment
+from monitor.alerts.service import build_notifiers
 from monitor.store import db
 from monitor.store.tables import alert_posts, alerts, mailbox, metadata
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "alerts" / "templates"
+
+
+def env_dispatcher(
+    url: str, routing: str, session: aiohttp.ClientSession, **options: Any
+) -> Dispatcher:
+    """The real dispatcher a child process runs (tests/chaos_dispatcher.py, crash_child.py): a
+    store at `url`, the routing file, notifiers and secrets from the environment, the bundled
+    templates; `options` are Dispatcher's keyword settings (lease, send_timeout)."""
+    engine = db.create_engine(url)
+    config = load_config(routing, os.environ)
+    return Dispatcher(
+        engine,
+        config,
+        build_notifiers(config, engine, session, os.environ),
+        make_environment(TEMPLATES),
+        environ=dict(os.environ),
+        **options,
+    )
+
+
 # Tuesday 3 November 2026, 10:00 GMT: inside office and working hours.
 NOW = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
 SCRIPT_PAYLOAD = (
