@@ -54,19 +54,30 @@ async def counts(rt: Runtime) -> tuple[int, int]:
     return int(stored), int(done)
 
 
-async def test_a_number_too_big_for_its_column_loses_nothing_and_the_rest_goes_on(
-    store_url: str,
-) -> None:
-    # likes >= 2^63 overflows SQLite's INTEGER; >= 2^31 overflows PostgreSQL's integer.
+def overflowing_batch(store_url: str) -> tuple[list[RawPost], int]:
+    """40 posts, number 17 with a like count too big for the store's integer column (and that
+    count): >= 2^63 overflows SQLite's INTEGER; >= 2^31 overflows PostgreSQL's integer."""
     too_big = 2**63 if store_url.startswith("sqlite") else 2**31
     batch = [raw(i) for i in range(40)]
     batch[17] = raw(17, like_count=too_big)
+    return batch, too_big
+
+
+async def deliver_then_two_more(rt: Runtime, batch: list[RawPost]) -> None:
+    """Delivers the batch, then two more posts after it drained: the later ones are stored and
+    processed only if the worker is still alive."""
+    await rt.pipeline.deliver("test", batch, cursor=None)
+    assert await rt.pipeline.drain(timeout=30), "the pipeline never drained"
+    await rt.pipeline.deliver("test", [raw(100), raw(101)], cursor=None)
+    assert await rt.pipeline.drain(timeout=30)
+
+
+async def test_a_number_too_big_for_its_column_loses_nothing_and_the_rest_goes_on(
+    store_url: str,
+) -> None:
+    batch, _ = overflowing_batch(store_url)
     async with open_runtime(settings_for(store_url), classifier=KeywordClassifier()) as rt:
-        await rt.pipeline.deliver("test", batch, cursor=None)
-        assert await rt.pipeline.drain(timeout=30), "the pipeline never drained"
-        # ... and the worker is still alive: later posts are stored and processed.
-        await rt.pipeline.deliver("test", [raw(100), raw(101)], cursor=None)
-        assert await rt.pipeline.drain(timeout=30)
+        await deliver_then_two_more(rt, batch)
         stored, done = await counts(rt)
         async with rt.engine.connect() as conn:
             held = await quarantine.count(conn)
@@ -104,15 +115,10 @@ class Unbounded:
 async def test_a_record_the_store_refuses_is_quarantined_without_its_author(
     store_url: str,
 ) -> None:
-    too_big = 2**63 if store_url.startswith("sqlite") else 2**31
-    batch = [raw(i) for i in range(40)]
-    batch[17] = raw(17, like_count=too_big)
+    batch, too_big = overflowing_batch(store_url)
     async with open_runtime(settings_for(store_url), classifier=KeywordClassifier()) as rt:
         rt.pipeline.ingestor = Unbounded(rt.pipeline.ingestor)
-        await rt.pipeline.deliver("test", batch, cursor=None)
-        assert await rt.pipeline.drain(timeout=30), "the pipeline never drained"
-        await rt.pipeline.deliver("test", [raw(100), raw(101)], cursor=None)
-        assert await rt.pipeline.drain(timeout=30)
+        await deliver_then_two_more(rt, batch)
         assert await counts(rt) == (41, 41)
         async with rt.engine.connect() as conn:
             held = await quarantine.entries(conn)
