@@ -4,17 +4,15 @@ store cannot hold, and re-running an import that was killed after its last commi
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.ingest.test_import_e2e import ROOT, count, fictional_lines, run_monitor
+from tests.ingest.test_import_e2e import count, fictional_lines, run_monitor, start_import
 
 pytestmark = pytest.mark.slow  # real `monitor import` processes killed and rerun
 
@@ -49,20 +47,8 @@ def test_rerunning_an_import_killed_after_its_last_commit_processes_what_it_stor
     data = tmp_path / "posts.jsonl"
     data.write_text("\n".join(fictional_lines(n)) + "\n", encoding="utf-8")
     db = tmp_path / "m.db"
-    env = dict(os.environ)
-    env.update(
-        MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
-        MONITOR_CLASSIFIER="keyword",
-        MONITOR_HOME=str(ROOT),
-        MONITOR_INGEST_BATCH_SIZE="3000",  # one batch: all committed before any is processed
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "import", str(data)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # one batch: all committed before any is processed
+    proc = start_import(data, db, batch_size=3000)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:

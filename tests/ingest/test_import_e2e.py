@@ -42,9 +42,8 @@ def fictional_lines(n: int, prefix: str = "p") -> list[str]:
     return lines
 
 
-def run_monitor(
-    args: list[str], db: Path, extra_env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
+def monitor_env(db: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for `monitor` on the SQLite file `db`, keyword classifier, repo home."""
     env = dict(os.environ)
     env.update(
         MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
@@ -52,9 +51,26 @@ def run_monitor(
         MONITOR_HOME=str(ROOT),
     )
     env.update(extra_env or {})
+    return env
+
+
+def start_import(data: Path, db: Path, batch_size: int) -> subprocess.Popen[bytes]:
+    """`monitor import data` running in the background (to be killed), silent."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "import", str(data)],
+        env=monitor_env(db, {"MONITOR_INGEST_BATCH_SIZE": str(batch_size)}),
+        cwd=db.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def run_monitor(
+    args: list[str], db: Path, extra_env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args],
-        env=env,
+        env=monitor_env(db, extra_env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -91,20 +107,7 @@ def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> Non
     data = tmp_path / "big.jsonl"
     data.write_text("\n".join(fictional_lines(n)) + "\n", encoding="utf-8")
     db = tmp_path / "m.db"
-    env = dict(os.environ)
-    env.update(
-        MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
-        MONITOR_CLASSIFIER="keyword",
-        MONITOR_HOME=str(ROOT),
-        MONITOR_INGEST_BATCH_SIZE="200",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "import", str(data)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_import(data, db, batch_size=200)
     deadline = time.monotonic() + 120
     stored = 0
     while time.monotonic() < deadline and proc.poll() is None:
