@@ -43,6 +43,11 @@ def _setting(
     )
 
 
+def _fraction(default: float, help: str) -> Any:
+    """A share, probability or similarity: a number from 0 to 1."""
+    return _setting(default, help, low=0, high=1)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the service reads. Add a field here and a row in the README's table."""
@@ -426,39 +431,33 @@ class Settings:
         "low=0.5,medium=1,high=1.5,critical=2",
         "Multiplier of a rule hit's weight by its severity= label.",
     )
-    signals_cluster_similarity: float = _setting(
+    signals_cluster_similarity: float = _fraction(
         0.6,
         "Cosine similarity of a post's sentence embedding to a rumour cluster's centroid for "
         "it to join the cluster (encoder embeddings).",
-        low=0,
-        high=1,
     )
-    signals_keyword_cluster_similarity: float = _setting(
+    signals_keyword_cluster_similarity: float = _fraction(
         0.45,
         "The same for the keyword classifier's hashed bag-of-words embeddings, whose "
         "similarities run lower.",
-        low=0,
-        high=1,
     )
-    signals_claim_match: float = _setting(
+    signals_claim_match: float = _fraction(
         0.6,
         "Similarity to a registered rumour's claim text at which a new post joins it "
         "(encoder embeddings).",
-        low=0,
-        high=1,
     )
-    signals_claim_confirm: float = _setting(
+    signals_claim_confirm: float = _fraction(
         0.45,
         "From this similarity up to signals_claim_match a post is held for a person to "
         "confirm before it joins a registered rumour (encoder embeddings).",
-        low=0,
-        high=1,
     )
-    signals_keyword_claim_match: float = _setting(
-        0.5, "signals_claim_match for the keyword classifier's hashed embeddings.", low=0, high=1
+    signals_keyword_claim_match: float = _fraction(
+        0.5,
+        "signals_claim_match for the keyword classifier's hashed embeddings.",
     )
-    signals_keyword_claim_confirm: float = _setting(
-        0.35, "signals_claim_confirm for the keyword classifier's hashed embeddings.", low=0, high=1
+    signals_keyword_claim_confirm: float = _fraction(
+        0.35,
+        "signals_claim_confirm for the keyword classifier's hashed embeddings.",
     )
     signals_simhash_distance: int = _setting(
         3,
@@ -467,12 +466,10 @@ class Settings:
         low=0,
         high=7,
     )
-    signals_claim_min_score: float = _setting(
+    signals_claim_min_score: float = _fraction(
         0.5,
         "Classifier rumour score from which a post may start a new rumour cluster (others "
         "can only join one).",
-        low=0,
-        high=1,
     )
     signals_rumour_window_minutes: int = _setting(
         60, "Window for a rumour's velocity (posts per hour) and acceleration.", low=1, high=10_080
@@ -493,37 +490,29 @@ class Settings:
         low=0,
         high=1000,
     )
-    signals_claim_share: float = _setting(
+    signals_claim_share: float = _fraction(
         0.5,
         "Share of claims (rumour score, a rumour rule, or hearsay cues such as 'apparently', "
         "'I've been told', 'is it true') among the posts about a rumour cluster's subject, "
         "replies aside, judged by the lower bound of its 90 % Wilson interval, for it to "
         "spread and reach the rumour board: a burst of everyday talk the rumour head "
         "half-believes is chatter, not a rumour.",
-        low=0,
-        high=1,
     )
-    signals_cluster_cohesion: float = _setting(
+    signals_cluster_cohesion: float = _fraction(
         0.7,
         "Ceiling on a rumour cluster's spread: mean similarity of its claim posts to their "
         "centroid (encoder embeddings) below which a post does not join it and two clusters "
         "do not merge, so a breaking event yields several claims, not one catch-all.",
-        low=0,
-        high=1,
     )
-    signals_keyword_cluster_cohesion: float = _setting(
+    signals_keyword_cluster_cohesion: float = _fraction(
         0.55,
         "signals_cluster_cohesion for the keyword classifier's hashed embeddings.",
-        low=0,
-        high=1,
     )
-    signals_claim_term_overlap: float = _setting(
+    signals_claim_term_overlap: float = _fraction(
         0.3,
         "A claim joins a rumour cluster (and two clusters merge) only if this IDF-weighted share "
         "of its claim terms (content words, without stop words or its places' names) is typical "
         "of the cluster: the day's topic and place words weigh little, the claim's own much.",
-        low=0,
-        high=1,
     )
     signals_alert_rule_authors: int = _setting(
         3,
