@@ -21,64 +21,22 @@ shapes (`split="val"`) is validation data for early stopping; no test suite is e
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from monitor.classify.obfuscation import drop, swap
 
-# Every group in the reference list, in surface forms of our own (plural noun phrases).
+# Every group in the reference list, in surface forms of our own (plural noun phrases): a
+# table of words, kept as data beside this module rather than as code.
 IDENTITY_FORMS: dict[str, tuple[str, ...]] = {
-    "lesbian": ("lesbians", "lesbian couples", "the lesbian women I know"),
-    "gay": ("gay men", "gay couples", "gay lads"),
-    "bisexual": ("bisexual people", "bisexual friends"),
-    "queer": ("queer people", "queer young people"),
-    "heterosexual": ("straight couples", "heterosexual people"),
-    "trans": ("trans people", "trans women", "trans men"),
-    "non_binary": ("non-binary people", "non-binary friends"),
-    "women": ("women", "the women on our street", "mums"),
-    "men": ("men", "the lads round here", "dads"),
-    "muslim": ("Muslims", "Muslim neighbours", "the mosque congregation"),
-    "sikh": ("Sikhs", "Sikh neighbours", "the gurdwara volunteers"),
-    "hindu": ("Hindus", "Hindu families", "the mandir volunteers"),
-    "jewish": ("Jewish people", "Jewish neighbours", "the synagogue members"),
-    "christian": ("Christians", "Catholics", "the chapel congregation"),
-    "ahmadi": ("Ahmadis", "Ahmadi neighbours"),
-    "pakistani": ("Pakistanis", "Pakistani families", "British Pakistanis"),
-    "kashmiri": ("Kashmiris", "Mirpuri families"),
-    "bangladeshi": ("Bangladeshis", "Bangladeshi neighbours"),
-    "indian": ("Indians", "Gujarati families", "Punjabi families"),
-    "black": ("Black people", "Black British families"),
-    "african": ("Africans", "African families"),
-    "caribbean": ("Caribbean families", "Caribbean elders"),
-    "chinese": ("Chinese people", "Chinese families"),
-    "arab": ("Arabs", "Arab families"),
-    "kurdish": ("Kurds", "Kurdish families"),
-    "afghan": ("Afghans", "Afghan families"),
-    "syrian": ("Syrians", "Syrian families"),
-    "polish": ("Poles", "Polish families", "Polish people"),
-    "slovak": ("Slovaks", "Slovak families"),
-    "czech": ("Czechs", "Czech families"),
-    "romanian": ("Romanians", "Romanian families"),
-    "bulgarian": ("Bulgarians", "Bulgarian families"),
-    "lithuanian": ("Lithuanians", "Lithuanian families"),
-    "roma": ("Roma families", "the Roma community"),
-    "traveller": ("Travellers", "Gypsy and Traveller families", "Irish Travellers"),
-    "asylum": ("asylum seekers", "people seeking asylum"),
-    "refugee": ("refugees", "refugee families"),
-    "migrant": ("migrants", "immigrants", "migrant workers"),
-    "hotel": ("the people in the hotels", "the men housed in the hotel"),
-    "students": ("international students", "overseas students"),
-    "deaf": ("deaf people", "Deaf neighbours"),
-    "blind": ("blind people", "blind neighbours"),
-    "autistic": ("autistic people", "autistic kids"),
-    "wheelchair": ("wheelchair users", "people in wheelchairs"),
-    "learning": ("people with learning disabilities", "adults with learning disabilities"),
-    "mental": ("people with mental illness", "people living with mental illness"),
-    "young": ("young people", "teenagers"),
-    "older": ("older people", "pensioners", "the elderly"),
-    "white_wc": ("white working-class families", "working-class lads"),
+    group: tuple(forms)
+    for group, forms in json.loads(
+        Path(__file__).with_name("identity_forms.json").read_text(encoding="utf-8")
+    ).items()
 }
 
 PLACES: tuple[str, ...] = (
