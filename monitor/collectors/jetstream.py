@@ -69,34 +69,37 @@ _FUTURE_SLACK_US = 5 * 60 * 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
-class PostCommit:
-    """A post created or edited ("update"). `filter_text` adds hashtags and the link card title."""
+class Timed:
+    """An event with Jetstream's `time_us`: the cursor moves to it once the event is handled."""
 
     time_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostCommit(Timed):
+    """A post created or edited ("update"). `filter_text` adds hashtags and the link card title."""
+
     operation: str
     post: RawPost
     filter_text: str
 
 
 @dataclass(frozen=True, slots=True)
-class PostDelete:
-    time_us: int
+class PostDelete(Timed):
     post_id: str
 
 
 @dataclass(frozen=True, slots=True)
-class AccountStatus:
-    time_us: int
+class AccountStatus(Timed):
     did: str
     active: bool
     status: str | None
 
 
 @dataclass(frozen=True, slots=True)
-class Marker:
+class Marker(Timed):
     """An event that only moves the cursor: identity, other collections, v2 info."""
 
-    time_us: int
     kind: str
 
 
