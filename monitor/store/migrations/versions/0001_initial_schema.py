@@ -1,596 +1,416 @@
 """initial schema
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-11-23 18:13:30.398013
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from monitor.store.migration_ops import Reference, Table, create_tables, drop_tables, index
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
+
+
+def _tables() -> list[Table]:
+    return [
+        Table(
+            "alerts",
+            sa.Column("key", sa.String(length=300), nullable=False),
+            sa.Column("labels", sa.JSON(), nullable=False),
+            sa.Column("summary", sa.Text(), nullable=False),
+            sa.Column("status", sa.String(length=20), nullable=False),
+            sa.Column("owner", sa.String(length=200), nullable=True),
+            sa.Column("dismiss_reason", sa.Text(), nullable=True),
+            sa.Column("post_count", sa.Integer(), nullable=False),
+            sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+            indexes=[
+                index("ix_alerts_key_status", "key", "status"),
+                index(
+                    "uq_alerts_open_key",
+                    "key",
+                    unique=True,
+                    where="status IN ('new', 'acknowledged')",
+                ),
+            ],
+        ),
+        Table(
+            "area_counts",
+            sa.Column("area", sa.String(length=200), nullable=False),
+            sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("posts", sa.Integer(), nullable=False),
+            sa.Column("flagged", sa.Integer(), nullable=False),
+            sa.Column("weighted", sa.Float(), nullable=False),
+            pk=["area", "hour"],
+        ),
+        Table(
+            "area_levels",
+            sa.Column("area", sa.String(length=200), nullable=False),
+            sa.Column("area_kind", sa.String(length=20), nullable=False),
+            sa.Column("name", sa.String(length=200), nullable=False),
+            sa.Column("level", sa.Integer(), nullable=False),
+            sa.Column("level_name", sa.String(length=40), nullable=False),
+            sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("below_since", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("measures", sa.JSON(), nullable=True),
+            sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+            pk=["area"],
+        ),
+        Table(
+            "audit_events",
+            sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("actor", sa.String(length=200), nullable=False),
+            sa.Column("action", sa.String(length=60), nullable=False),
+            sa.Column("purpose", sa.Text(), nullable=True),
+            sa.Column("detail", sa.JSON(), nullable=True),
+            sa.Column("prev_hash", sa.String(length=64), nullable=False),
+            sa.Column("hash", sa.String(length=64), nullable=False),
+        ),
+        Table(
+            "author_keys",
+            sa.Column("period", sa.String(length=20), nullable=False),
+            sa.Column("key", sa.LargeBinary(length=64), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            pk=["period"],
+        ),
+        Table(
+            "deliveries",
+            sa.Column("receiver", sa.String(length=100), nullable=False),
+            sa.Column("channel", sa.String(length=20), nullable=False),
+            sa.Column("recipient", sa.String(length=320), nullable=False),
+            sa.Column("integration", sa.String(length=40), nullable=False),
+            sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+            sa.Column("status", sa.String(length=20), nullable=False),
+            sa.Column("attempts", sa.Integer(), nullable=False),
+            sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("last_error", sa.Text(), nullable=True),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+            indexes=[
+                index("ix_deliveries_idempotency_key", "idempotency_key", unique=True),
+                index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+            ],
+        ),
+        Table(
+            "digest_runs",
+            sa.Column("digest", sa.String(length=100), nullable=False),
+            sa.Column("period", sa.String(length=40), nullable=False),
+            sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("late", sa.Boolean(), nullable=False),
+            sa.Column("claimed_by", sa.String(length=200), nullable=False),
+            sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("subject", sa.Text(), nullable=True),
+            sa.Column("text", sa.Text(), nullable=True),
+            sa.Column("html", sa.Text(), nullable=True),
+            sa.Column("data", sa.JSON(), nullable=True),
+            indexes=[index("ix_digest_runs_digest_period", "digest", "period", unique=True)],
+        ),
+        Table(
+            "governance_register",
+            sa.Column("subject", sa.String(length=200), nullable=False),
+            sa.Column("owner", sa.String(length=200), nullable=False),
+            sa.Column("purpose", sa.String(length=60), nullable=False),
+            sa.Column("review_by", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("approved_by", sa.String(length=200), nullable=False),
+            sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("note", sa.Text(), nullable=True),
+            pk=["subject"],
+        ),
+        Table(
+            "level_changes",
+            sa.Column("area", sa.String(length=200), nullable=False),
+            sa.Column("area_kind", sa.String(length=20), nullable=False),
+            sa.Column("name", sa.String(length=200), nullable=False),
+            sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("from_level", sa.String(length=40), nullable=False),
+            sa.Column("to_level", sa.String(length=40), nullable=False),
+            sa.Column("measures", sa.JSON(), nullable=False),
+            sa.Column("top_labels", sa.JSON(), nullable=False),
+            sa.Column("reason", sa.Text(), nullable=False),
+            sa.Column("alert_id", sa.Integer(), nullable=True),
+            sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+            indexes=[index("ix_level_changes_area_at", "area", "at")],
+        ),
+        Table(
+            "mailbox",
+            sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+            sa.Column("mailbox", sa.String(length=100), nullable=False),
+            sa.Column("subject", sa.Text(), nullable=False),
+            sa.Column("text", sa.Text(), nullable=False),
+            sa.Column("html", sa.Text(), nullable=False),
+            sa.Column("kind", sa.String(length=20), nullable=False),
+            sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+            indexes=[
+                index("ix_mailbox_idempotency_key", "idempotency_key", unique=True),
+                index("ix_mailbox_mailbox_sent_at", "mailbox", "sent_at"),
+            ],
+        ),
+        Table(
+            "notifications",
+            sa.Column("kind", sa.String(length=20), nullable=False),
+            sa.Column("alert_id", sa.Integer(), nullable=True),
+            sa.Column("alert_key", sa.String(length=300), nullable=True),
+            sa.Column("digest_run_id", sa.Integer(), nullable=True),
+            sa.Column("seq", sa.Integer(), nullable=False),
+            sa.Column("step", sa.String(length=40), nullable=False),
+            sa.Column("route", sa.String(length=200), nullable=False),
+            sa.Column("receiver", sa.String(length=100), nullable=False),
+            sa.Column("channel", sa.String(length=20), nullable=False),
+            sa.Column("integration", sa.String(length=40), nullable=False),
+            sa.Column("recipient", sa.String(length=320), nullable=False),
+            sa.Column("group_key", sa.String(length=400), nullable=False),
+            sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+            sa.Column("status", sa.String(length=20), nullable=False),
+            sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("held_until", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("delivery_id", sa.Integer(), nullable=True),
+            sa.Column("reason", sa.Text(), nullable=True),
+            sa.Column("labels", sa.JSON(), nullable=True),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+            indexes=[
+                index("ix_notifications_alert_id", "alert_id"),
+                index("ix_notifications_alert_key", "alert_key"),
+                index("ix_notifications_idempotency_key", "idempotency_key", unique=True),
+                index("ix_notifications_receiver_group", "receiver", "group_key"),
+                index("ix_notifications_status_not_before", "status", "not_before"),
+            ],
+        ),
+        Table(
+            "posts",
+            sa.Column("id", sa.String(length=512), nullable=False),
+            sa.Column("platform", sa.String(length=40), nullable=False),
+            sa.Column("source", sa.String(length=200), nullable=False),
+            sa.Column("text", sa.Text(), nullable=True),
+            sa.Column("text_purged_at", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("language", sa.String(length=8), nullable=True),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("collected_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("author_ref", sa.String(length=64), nullable=False),
+            sa.Column("author_name", sa.String(length=200), nullable=True),
+            sa.Column("url", sa.Text(), nullable=True),
+            sa.Column("reply_to", sa.String(length=512), nullable=True),
+            sa.Column("quote_of", sa.String(length=512), nullable=True),
+            sa.Column("repost_of", sa.String(length=512), nullable=True),
+            sa.Column("like_count", sa.Integer(), nullable=False),
+            sa.Column("repost_count", sa.Integer(), nullable=False),
+            sa.Column("reply_count", sa.Integer(), nullable=False),
+            sa.Column("truncated", sa.Boolean(), nullable=False),
+            sa.Column("scores", sa.JSON(), nullable=True),
+            sa.Column("flags", sa.JSON(), nullable=True),
+            sa.Column("embedding", sa.LargeBinary(), nullable=True),
+            sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+            indexes=[
+                index("ix_posts_created_at", "created_at"),
+                index("ix_posts_processed_at", "processed_at"),
+            ],
+            pk=["id"],
+        ),
+        Table(
+            "rumours",
+            sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+            sa.Column("status", sa.String(length=20), nullable=False),
+            sa.Column("registered", sa.Boolean(), nullable=False),
+            sa.Column("claim_text", sa.Text(), nullable=True),
+            sa.Column("representative", sa.Text(), nullable=False),
+            sa.Column("representative_post_id", sa.String(length=512), nullable=True),
+            sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("post_count", sa.Integer(), nullable=False),
+            sa.Column("author_count", sa.Integer(), nullable=False),
+            sa.Column("places", sa.JSON(), nullable=False),
+            sa.Column("stance", sa.JSON(), nullable=False),
+            sa.Column("velocity", sa.Float(), nullable=False),
+            sa.Column("acceleration", sa.Float(), nullable=False),
+            sa.Column("spreading", sa.Boolean(), nullable=False),
+            sa.Column("spreading_since", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("merged_into", sa.Integer(), nullable=True),
+            sa.Column("embedder", sa.String(length=100), nullable=True),
+            sa.Column("centroid", sa.LargeBinary(), nullable=True),
+            sa.Column("centroid_count", sa.Integer(), nullable=False),
+            sa.Column("anchor", sa.LargeBinary(), nullable=True),
+            sa.Column("simhashes", sa.JSON(), nullable=True),
+            sa.Column("revision", sa.Integer(), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+            indexes=[index("ix_rumours_status", "status")],
+            pk=["id"],
+        ),
+        Table(
+            "silences",
+            sa.Column("matchers", sa.JSON(), nullable=False),
+            sa.Column("reason", sa.Text(), nullable=False),
+            sa.Column("created_by", sa.String(length=200), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("expired_at", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("expired_by", sa.String(length=200), nullable=True),
+        ),
+        Table(
+            "sources",
+            sa.Column("name", sa.String(length=200), nullable=False),
+            sa.Column("kind", sa.String(length=40), nullable=False),
+            sa.Column("cursor", sa.Text(), nullable=True),
+            sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("error_count", sa.Integer(), nullable=False),
+            sa.Column("last_error", sa.Text(), nullable=True),
+            sa.Column("health", sa.JSON(), nullable=True),
+            pk=["name"],
+        ),
+        Table(
+            "users",
+            sa.Column("username", sa.String(length=100), nullable=False),
+            sa.Column("password_hash", sa.String(length=200), nullable=False),
+            sa.Column("role", sa.String(length=20), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("disabled", sa.Boolean(), nullable=False),
+            pk=["username"],
+        ),
+        Table(
+            "alert_actions",
+            sa.Column("alert_id", sa.Integer(), nullable=False),
+            sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("actor", sa.String(length=100), nullable=False),
+            sa.Column("action", sa.String(length=20), nullable=False),
+            sa.Column("reason", sa.String(length=40), nullable=True),
+            sa.Column("note", sa.Text(), nullable=True),
+            references=[Reference("alert_id", "alerts.id")],
+            indexes=[index("ix_alert_actions_alert_id", "alert_id")],
+        ),
+        Table(
+            "alert_posts",
+            sa.Column("alert_id", sa.Integer(), nullable=False),
+            sa.Column("post_id", sa.String(length=512), nullable=False),
+            sa.Column("excerpt", sa.Text(), nullable=True),
+            sa.Column("rules", sa.JSON(), nullable=True),
+            sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+            references=[Reference("alert_id", "alerts.id")],
+            pk=["alert_id", "post_id"],
+        ),
+        Table(
+            "alert_routing",
+            sa.Column("alert_id", sa.Integer(), nullable=False),
+            sa.Column("fingerprint", sa.String(length=64), nullable=False),
+            sa.Column("seq", sa.Integer(), nullable=False),
+            sa.Column("routed_at", sa.DateTime(timezone=True), nullable=False),
+            references=[Reference("alert_id", "alerts.id")],
+            pk=["alert_id"],
+        ),
+        Table(
+            "counter_messages",
+            sa.Column("rumour_id", sa.Integer(), nullable=False),
+            sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("channel", sa.String(length=100), nullable=True),
+            sa.Column("url", sa.Text(), nullable=True),
+            sa.Column("text", sa.Text(), nullable=True),
+            sa.Column("created_by", sa.String(length=200), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            references=[Reference("rumour_id", "rumours.id")],
+            indexes=[index("ix_counter_messages_rumour_id", "rumour_id")],
+        ),
+        Table(
+            "counter_plans",
+            sa.Column("rumour_id", sa.Integer(), nullable=False),
+            sa.Column("status", sa.String(length=20), nullable=False),
+            sa.Column("claim", sa.Text(), nullable=False),
+            sa.Column("facts", sa.JSON(), nullable=False),
+            sa.Column("messengers", sa.Text(), nullable=False),
+            sa.Column("channels", sa.JSON(), nullable=False),
+            sa.Column("template", sa.String(length=100), nullable=True),
+            sa.Column("draft", sa.Text(), nullable=False),
+            sa.Column("created_by", sa.String(length=100), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("updated_by", sa.String(length=100), nullable=False),
+            sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("approved_by", sa.String(length=100), nullable=True),
+            sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("published_channel", sa.String(length=100), nullable=True),
+            sa.Column("published_url", sa.Text(), nullable=True),
+            sa.Column("counter_message_id", sa.Integer(), nullable=True),
+            references=[Reference("rumour_id", "rumours.id")],
+            indexes=[index("ix_counter_plans_rumour_id", "rumour_id")],
+        ),
+        Table(
+            "place_matches",
+            sa.Column("post_id", sa.String(length=512), nullable=False),
+            sa.Column("place_id", sa.String(length=200), nullable=False),
+            sa.Column("name", sa.String(length=200), nullable=False),
+            sa.Column("kind", sa.String(length=20), nullable=False),
+            sa.Column("ward", sa.String(length=200), nullable=True),
+            sa.Column("locality", sa.String(length=200), nullable=True),
+            sa.Column("district", sa.String(length=200), nullable=False),
+            sa.Column("matched", sa.String(length=200), nullable=False),
+            references=[Reference("post_id", "posts.id")],
+            pk=["post_id", "place_id"],
+            indexes=[index("ix_place_matches_ward", "ward")],
+        ),
+        Table(
+            "post_labels",
+            sa.Column("post_id", sa.String(length=512), nullable=False),
+            sa.Column("origin", sa.String(length=200), nullable=False),
+            sa.Column("name", sa.String(length=60), nullable=False),
+            sa.Column("value", sa.String(length=200), nullable=False),
+            references=[Reference("post_id", "posts.id")],
+            pk=["post_id", "origin", "name", "value"],
+        ),
+        Table(
+            "rumour_claims",
+            sa.Column("claim_text", sa.Text(), nullable=False),
+            sa.Column("created_by", sa.String(length=200), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("rumour_id", sa.Integer(), nullable=True),
+            sa.Column("taken_at", sa.DateTime(timezone=True), nullable=True),
+            references=[Reference("rumour_id", "rumours.id", ondelete=None)],
+        ),
+        Table(
+            "rumour_posts",
+            sa.Column("rumour_id", sa.Integer(), nullable=False),
+            sa.Column("post_id", sa.String(length=512), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("how", sa.String(length=20), nullable=False),
+            sa.Column("similarity", sa.Float(), nullable=False),
+            sa.Column("stance", sa.String(length=20), nullable=False),
+            sa.Column("place", sa.String(length=200), nullable=True),
+            sa.Column("state", sa.String(length=20), nullable=False),
+            sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("decided_by", sa.String(length=200), nullable=True),
+            references=[Reference("post_id", "posts.id"), Reference("rumour_id", "rumours.id")],
+            pk=["rumour_id", "post_id"],
+            indexes=[
+                index("ix_rumour_posts_post_id", "post_id"),
+                index("ix_rumour_posts_rumour_id_created_at", "rumour_id", "created_at"),
+            ],
+        ),
+        Table(
+            "web_sessions",
+            sa.Column("id", sa.String(length=64), nullable=False),
+            sa.Column("username", sa.String(length=100), nullable=False),
+            sa.Column("csrf_token", sa.String(length=64), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("purpose", sa.Text(), nullable=True),
+            sa.Column("purpose_until", sa.DateTime(timezone=True), nullable=True),
+            references=[Reference("username", "users.username")],
+            indexes=[index("ix_web_sessions_username", "username")],
+            pk=["id"],
+        ),
+    ]
 
 
 def upgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    op.create_table(
-        "alerts",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("key", sa.String(length=300), nullable=False),
-        sa.Column("labels", sa.JSON(), nullable=False),
-        sa.Column("summary", sa.Text(), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("owner", sa.String(length=200), nullable=True),
-        sa.Column("dismiss_reason", sa.Text(), nullable=True),
-        sa.Column("post_count", sa.Integer(), nullable=False),
-        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
-    )
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.create_index("ix_alerts_key_status", ["key", "status"], unique=False)
-        batch_op.create_index(
-            "uq_alerts_open_key",
-            ["key"],
-            unique=True,
-            sqlite_where=sa.text("status IN ('new', 'acknowledged')"),
-            postgresql_where=sa.text("status IN ('new', 'acknowledged')"),
-        )
-
-    op.create_table(
-        "area_counts",
-        sa.Column("area", sa.String(length=200), nullable=False),
-        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("posts", sa.Integer(), nullable=False),
-        sa.Column("flagged", sa.Integer(), nullable=False),
-        sa.Column("weighted", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("area", "hour", name=op.f("pk_area_counts")),
-    )
-    op.create_table(
-        "area_levels",
-        sa.Column("area", sa.String(length=200), nullable=False),
-        sa.Column("area_kind", sa.String(length=20), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("level", sa.Integer(), nullable=False),
-        sa.Column("level_name", sa.String(length=40), nullable=False),
-        sa.Column("since", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("below_since", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("measures", sa.JSON(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("area", name=op.f("pk_area_levels")),
-    )
-    op.create_table(
-        "audit_events",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("action", sa.String(length=60), nullable=False),
-        sa.Column("purpose", sa.Text(), nullable=True),
-        sa.Column("detail", sa.JSON(), nullable=True),
-        sa.Column("prev_hash", sa.String(length=64), nullable=False),
-        sa.Column("hash", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
-    )
-    op.create_table(
-        "author_keys",
-        sa.Column("period", sa.String(length=20), nullable=False),
-        sa.Column("key", sa.LargeBinary(length=64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("period", name=op.f("pk_author_keys")),
-    )
-    op.create_table(
-        "deliveries",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("receiver", sa.String(length=100), nullable=False),
-        sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("recipient", sa.String(length=320), nullable=False),
-        sa.Column("integration", sa.String(length=40), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
-    )
-    with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.create_index("ix_deliveries_idempotency_key", ["idempotency_key"], unique=True)
-        batch_op.create_index(
-            "ix_deliveries_status_next_attempt_at", ["status", "next_attempt_at"], unique=False
-        )
-
-    op.create_table(
-        "digest_runs",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("digest", sa.String(length=100), nullable=False),
-        sa.Column("period", sa.String(length=40), nullable=False),
-        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("late", sa.Boolean(), nullable=False),
-        sa.Column("claimed_by", sa.String(length=200), nullable=False),
-        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("subject", sa.Text(), nullable=True),
-        sa.Column("text", sa.Text(), nullable=True),
-        sa.Column("html", sa.Text(), nullable=True),
-        sa.Column("data", sa.JSON(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_digest_runs")),
-    )
-    with op.batch_alter_table("digest_runs", schema=None) as batch_op:
-        batch_op.create_index("ix_digest_runs_digest_period", ["digest", "period"], unique=True)
-
-    op.create_table(
-        "governance_register",
-        sa.Column("subject", sa.String(length=200), nullable=False),
-        sa.Column("owner", sa.String(length=200), nullable=False),
-        sa.Column("purpose", sa.String(length=60), nullable=False),
-        sa.Column("review_by", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("approved_by", sa.String(length=200), nullable=False),
-        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("note", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("subject", name=op.f("pk_governance_register")),
-    )
-    op.create_table(
-        "level_changes",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("area", sa.String(length=200), nullable=False),
-        sa.Column("area_kind", sa.String(length=20), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("from_level", sa.String(length=40), nullable=False),
-        sa.Column("to_level", sa.String(length=40), nullable=False),
-        sa.Column("measures", sa.JSON(), nullable=False),
-        sa.Column("top_labels", sa.JSON(), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("alert_id", sa.Integer(), nullable=True),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_level_changes")),
-    )
-    with op.batch_alter_table("level_changes", schema=None) as batch_op:
-        batch_op.create_index("ix_level_changes_area_at", ["area", "at"], unique=False)
-
-    op.create_table(
-        "mailbox",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
-        sa.Column("mailbox", sa.String(length=100), nullable=False),
-        sa.Column("subject", sa.Text(), nullable=False),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("html", sa.Text(), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_mailbox")),
-    )
-    with op.batch_alter_table("mailbox", schema=None) as batch_op:
-        batch_op.create_index("ix_mailbox_idempotency_key", ["idempotency_key"], unique=True)
-        batch_op.create_index("ix_mailbox_mailbox_sent_at", ["mailbox", "sent_at"], unique=False)
-
-    op.create_table(
-        "notifications",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("alert_id", sa.Integer(), nullable=True),
-        sa.Column("alert_key", sa.String(length=300), nullable=True),
-        sa.Column("digest_run_id", sa.Integer(), nullable=True),
-        sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("step", sa.String(length=40), nullable=False),
-        sa.Column("route", sa.String(length=200), nullable=False),
-        sa.Column("receiver", sa.String(length=100), nullable=False),
-        sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("integration", sa.String(length=40), nullable=False),
-        sa.Column("recipient", sa.String(length=320), nullable=False),
-        sa.Column("group_key", sa.String(length=400), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("held_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("delivery_id", sa.Integer(), nullable=True),
-        sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("labels", sa.JSON(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
-    )
-    with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.create_index("ix_notifications_alert_id", ["alert_id"], unique=False)
-        batch_op.create_index("ix_notifications_alert_key", ["alert_key"], unique=False)
-        batch_op.create_index("ix_notifications_idempotency_key", ["idempotency_key"], unique=True)
-        batch_op.create_index(
-            "ix_notifications_receiver_group", ["receiver", "group_key"], unique=False
-        )
-        batch_op.create_index(
-            "ix_notifications_status_not_before", ["status", "not_before"], unique=False
-        )
-
-    op.create_table(
-        "posts",
-        sa.Column("id", sa.String(length=512), nullable=False),
-        sa.Column("platform", sa.String(length=40), nullable=False),
-        sa.Column("source", sa.String(length=200), nullable=False),
-        sa.Column("text", sa.Text(), nullable=True),
-        sa.Column("text_purged_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("language", sa.String(length=8), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("collected_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("author_ref", sa.String(length=64), nullable=False),
-        sa.Column("author_name", sa.String(length=200), nullable=True),
-        sa.Column("url", sa.Text(), nullable=True),
-        sa.Column("reply_to", sa.String(length=512), nullable=True),
-        sa.Column("quote_of", sa.String(length=512), nullable=True),
-        sa.Column("repost_of", sa.String(length=512), nullable=True),
-        sa.Column("like_count", sa.Integer(), nullable=False),
-        sa.Column("repost_count", sa.Integer(), nullable=False),
-        sa.Column("reply_count", sa.Integer(), nullable=False),
-        sa.Column("truncated", sa.Boolean(), nullable=False),
-        sa.Column("scores", sa.JSON(), nullable=True),
-        sa.Column("flags", sa.JSON(), nullable=True),
-        sa.Column("embedding", sa.LargeBinary(), nullable=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_posts")),
-    )
-    with op.batch_alter_table("posts", schema=None) as batch_op:
-        batch_op.create_index("ix_posts_created_at", ["created_at"], unique=False)
-        batch_op.create_index("ix_posts_processed_at", ["processed_at"], unique=False)
-
-    op.create_table(
-        "rumours",
-        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("registered", sa.Boolean(), nullable=False),
-        sa.Column("claim_text", sa.Text(), nullable=True),
-        sa.Column("representative", sa.Text(), nullable=False),
-        sa.Column("representative_post_id", sa.String(length=512), nullable=True),
-        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("post_count", sa.Integer(), nullable=False),
-        sa.Column("author_count", sa.Integer(), nullable=False),
-        sa.Column("places", sa.JSON(), nullable=False),
-        sa.Column("stance", sa.JSON(), nullable=False),
-        sa.Column("velocity", sa.Float(), nullable=False),
-        sa.Column("acceleration", sa.Float(), nullable=False),
-        sa.Column("spreading", sa.Boolean(), nullable=False),
-        sa.Column("spreading_since", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("merged_into", sa.Integer(), nullable=True),
-        sa.Column("embedder", sa.String(length=100), nullable=True),
-        sa.Column("centroid", sa.LargeBinary(), nullable=True),
-        sa.Column("centroid_count", sa.Integer(), nullable=False),
-        sa.Column("anchor", sa.LargeBinary(), nullable=True),
-        sa.Column("simhashes", sa.JSON(), nullable=True),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_rumours")),
-    )
-    with op.batch_alter_table("rumours", schema=None) as batch_op:
-        batch_op.create_index("ix_rumours_status", ["status"], unique=False)
-
-    op.create_table(
-        "silences",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("matchers", sa.JSON(), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("created_by", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expired_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("expired_by", sa.String(length=200), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_silences")),
-    )
-    op.create_table(
-        "sources",
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=40), nullable=False),
-        sa.Column("cursor", sa.Text(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("error_count", sa.Integer(), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("health", sa.JSON(), nullable=True),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_sources")),
-    )
-    op.create_table(
-        "users",
-        sa.Column("username", sa.String(length=100), nullable=False),
-        sa.Column("password_hash", sa.String(length=200), nullable=False),
-        sa.Column("role", sa.String(length=20), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("username", name=op.f("pk_users")),
-    )
-    op.create_table(
-        "alert_actions",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("alert_id", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(length=100), nullable=False),
-        sa.Column("action", sa.String(length=20), nullable=False),
-        sa.Column("reason", sa.String(length=40), nullable=True),
-        sa.Column("note", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["alert_id"],
-            ["alerts.id"],
-            name=op.f("fk_alert_actions_alert_id_alerts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_actions")),
-    )
-    with op.batch_alter_table("alert_actions", schema=None) as batch_op:
-        batch_op.create_index("ix_alert_actions_alert_id", ["alert_id"], unique=False)
-
-    op.create_table(
-        "alert_posts",
-        sa.Column("alert_id", sa.Integer(), nullable=False),
-        sa.Column("post_id", sa.String(length=512), nullable=False),
-        sa.Column("excerpt", sa.Text(), nullable=True),
-        sa.Column("rules", sa.JSON(), nullable=True),
-        sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["alert_id"],
-            ["alerts.id"],
-            name=op.f("fk_alert_posts_alert_id_alerts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("alert_id", "post_id", name=op.f("pk_alert_posts")),
-    )
-    op.create_table(
-        "alert_routing",
-        sa.Column("alert_id", sa.Integer(), nullable=False),
-        sa.Column("fingerprint", sa.String(length=64), nullable=False),
-        sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("routed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["alert_id"],
-            ["alerts.id"],
-            name=op.f("fk_alert_routing_alert_id_alerts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("alert_id", name=op.f("pk_alert_routing")),
-    )
-    op.create_table(
-        "counter_messages",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("rumour_id", sa.Integer(), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("channel", sa.String(length=100), nullable=True),
-        sa.Column("url", sa.Text(), nullable=True),
-        sa.Column("text", sa.Text(), nullable=True),
-        sa.Column("created_by", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["rumour_id"],
-            ["rumours.id"],
-            name=op.f("fk_counter_messages_rumour_id_rumours"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_counter_messages")),
-    )
-    with op.batch_alter_table("counter_messages", schema=None) as batch_op:
-        batch_op.create_index("ix_counter_messages_rumour_id", ["rumour_id"], unique=False)
-
-    op.create_table(
-        "counter_plans",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("rumour_id", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("claim", sa.Text(), nullable=False),
-        sa.Column("facts", sa.JSON(), nullable=False),
-        sa.Column("messengers", sa.Text(), nullable=False),
-        sa.Column("channels", sa.JSON(), nullable=False),
-        sa.Column("template", sa.String(length=100), nullable=True),
-        sa.Column("draft", sa.Text(), nullable=False),
-        sa.Column("created_by", sa.String(length=100), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_by", sa.String(length=100), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("approved_by", sa.String(length=100), nullable=True),
-        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("published_channel", sa.String(length=100), nullable=True),
-        sa.Column("published_url", sa.Text(), nullable=True),
-        sa.Column("counter_message_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["rumour_id"],
-            ["rumours.id"],
-            name=op.f("fk_counter_plans_rumour_id_rumours"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_counter_plans")),
-    )
-    with op.batch_alter_table("counter_plans", schema=None) as batch_op:
-        batch_op.create_index("ix_counter_plans_rumour_id", ["rumour_id"], unique=False)
-
-    op.create_table(
-        "place_matches",
-        sa.Column("post_id", sa.String(length=512), nullable=False),
-        sa.Column("place_id", sa.String(length=200), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("ward", sa.String(length=200), nullable=True),
-        sa.Column("locality", sa.String(length=200), nullable=True),
-        sa.Column("district", sa.String(length=200), nullable=False),
-        sa.Column("matched", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["posts.id"],
-            name=op.f("fk_place_matches_post_id_posts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("post_id", "place_id", name=op.f("pk_place_matches")),
-    )
-    with op.batch_alter_table("place_matches", schema=None) as batch_op:
-        batch_op.create_index("ix_place_matches_ward", ["ward"], unique=False)
-
-    op.create_table(
-        "post_labels",
-        sa.Column("post_id", sa.String(length=512), nullable=False),
-        sa.Column("origin", sa.String(length=200), nullable=False),
-        sa.Column("name", sa.String(length=60), nullable=False),
-        sa.Column("value", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["post_id"], ["posts.id"], name=op.f("fk_post_labels_post_id_posts"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("post_id", "origin", "name", "value", name=op.f("pk_post_labels")),
-    )
-    op.create_table(
-        "rumour_claims",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("claim_text", sa.Text(), nullable=False),
-        sa.Column("created_by", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("rumour_id", sa.Integer(), nullable=True),
-        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["rumour_id"], ["rumours.id"], name=op.f("fk_rumour_claims_rumour_id_rumours")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_rumour_claims")),
-    )
-    op.create_table(
-        "rumour_posts",
-        sa.Column("rumour_id", sa.Integer(), nullable=False),
-        sa.Column("post_id", sa.String(length=512), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("how", sa.String(length=20), nullable=False),
-        sa.Column("similarity", sa.Float(), nullable=False),
-        sa.Column("stance", sa.String(length=20), nullable=False),
-        sa.Column("place", sa.String(length=200), nullable=True),
-        sa.Column("state", sa.String(length=20), nullable=False),
-        sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("decided_by", sa.String(length=200), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["posts.id"],
-            name=op.f("fk_rumour_posts_post_id_posts"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["rumour_id"],
-            ["rumours.id"],
-            name=op.f("fk_rumour_posts_rumour_id_rumours"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("rumour_id", "post_id", name=op.f("pk_rumour_posts")),
-    )
-    with op.batch_alter_table("rumour_posts", schema=None) as batch_op:
-        batch_op.create_index("ix_rumour_posts_post_id", ["post_id"], unique=False)
-        batch_op.create_index(
-            "ix_rumour_posts_rumour_id_created_at", ["rumour_id", "created_at"], unique=False
-        )
-
-    op.create_table(
-        "web_sessions",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("username", sa.String(length=100), nullable=False),
-        sa.Column("csrf_token", sa.String(length=64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("purpose", sa.Text(), nullable=True),
-        sa.Column("purpose_until", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["username"],
-            ["users.username"],
-            name=op.f("fk_web_sessions_username_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
-    )
-    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.create_index("ix_web_sessions_username", ["username"], unique=False)
-
-    # ### end Alembic commands ###
+    create_tables(_tables())
 
 
 def downgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.drop_index("ix_web_sessions_username")
-
-    op.drop_table("web_sessions")
-    with op.batch_alter_table("rumour_posts", schema=None) as batch_op:
-        batch_op.drop_index("ix_rumour_posts_rumour_id_created_at")
-        batch_op.drop_index("ix_rumour_posts_post_id")
-
-    op.drop_table("rumour_posts")
-    op.drop_table("rumour_claims")
-    op.drop_table("post_labels")
-    with op.batch_alter_table("place_matches", schema=None) as batch_op:
-        batch_op.drop_index("ix_place_matches_ward")
-
-    op.drop_table("place_matches")
-    with op.batch_alter_table("counter_plans", schema=None) as batch_op:
-        batch_op.drop_index("ix_counter_plans_rumour_id")
-
-    op.drop_table("counter_plans")
-    with op.batch_alter_table("counter_messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_counter_messages_rumour_id")
-
-    op.drop_table("counter_messages")
-    op.drop_table("alert_routing")
-    op.drop_table("alert_posts")
-    with op.batch_alter_table("alert_actions", schema=None) as batch_op:
-        batch_op.drop_index("ix_alert_actions_alert_id")
-
-    op.drop_table("alert_actions")
-    op.drop_table("users")
-    op.drop_table("sources")
-    op.drop_table("silences")
-    with op.batch_alter_table("rumours", schema=None) as batch_op:
-        batch_op.drop_index("ix_rumours_status")
-
-    op.drop_table("rumours")
-    with op.batch_alter_table("posts", schema=None) as batch_op:
-        batch_op.drop_index("ix_posts_processed_at")
-        batch_op.drop_index("ix_posts_created_at")
-
-    op.drop_table("posts")
-    with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.drop_index("ix_notifications_status_not_before")
-        batch_op.drop_index("ix_notifications_receiver_group")
-        batch_op.drop_index("ix_notifications_idempotency_key")
-        batch_op.drop_index("ix_notifications_alert_key")
-        batch_op.drop_index("ix_notifications_alert_id")
-
-    op.drop_table("notifications")
-    with op.batch_alter_table("mailbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_mailbox_mailbox_sent_at")
-        batch_op.drop_index("ix_mailbox_idempotency_key")
-
-    op.drop_table("mailbox")
-    with op.batch_alter_table("level_changes", schema=None) as batch_op:
-        batch_op.drop_index("ix_level_changes_area_at")
-
-    op.drop_table("level_changes")
-    op.drop_table("governance_register")
-    with op.batch_alter_table("digest_runs", schema=None) as batch_op:
-        batch_op.drop_index("ix_digest_runs_digest_period")
-
-    op.drop_table("digest_runs")
-    with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_deliveries_status_next_attempt_at")
-        batch_op.drop_index("ix_deliveries_idempotency_key")
-
-    op.drop_table("deliveries")
-    op.drop_table("author_keys")
-    op.drop_table("audit_events")
-    op.drop_table("area_levels")
-    op.drop_table("area_counts")
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.drop_index(
-            "uq_alerts_open_key",
-            sqlite_where=sa.text("status IN ('new', 'acknowledged')"),
-            postgresql_where=sa.text("status IN ('new', 'acknowledged')"),
-        )
-        batch_op.drop_index("ix_alerts_key_status")
-
-    op.drop_table("alerts")
-    # ### end Alembic commands ###
+    drop_tables(_tables())

@@ -3,8 +3,6 @@
 Each local mailbox message records the roles that may read it (the alerts it carries decide),
 and each delivery whether it carries a threat or a call to gather (claimed first).
 
-Revision ID: 0003
-Revises: 0002
 Create Date: 2026-12-05 19:40:00
 """
 

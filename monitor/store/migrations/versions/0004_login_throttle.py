@@ -1,7 +1,5 @@
 """login_throttle: failed sign-in counts shared by every web process
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-12-05 19:40:00
 """
 

@@ -10,8 +10,6 @@ deployment's post id key (created here if the store holds any post), mixed with 
 Not reversible: HMACs cannot be turned back, and going back would store authors' ids again;
 the downgrade refuses a store that holds posts (restore a backup taken before instead).
 
-Revision ID: 0009
-Revises: 0008
 Create Date: 2026-12-05 23:30:00
 """
 
