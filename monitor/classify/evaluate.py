@@ -314,19 +314,26 @@ def evaluate_suites(
     out["obfuscation"]["serving"] = "deobfuscated" if serving else "raw"
 
     lang_cases, names = languages.load_suite(languages_path)
-    lang_scores = _hostile_scores(
-        heads, cache, "language-suite", [c.text for c in lang_cases], serving
+    lang_texts = [c.text for c in lang_cases]
+    pools = cache.layers("language-suite", _encoder_texts(lang_texts, serving))
+    lang_scores = score_pools(heads, pools, lang_texts)
+    covered = languages.covered_languages(model.manifest)
+    per_language = languages.language_report(
+        lang_cases, [s[HOSTILE] for s in lang_scores], t, names, covered, detect_language
     )
+    for key, row in per_language.items():
+        mine = [
+            (c, s[RUMOUR]) for c, s in zip(lang_cases, lang_scores, strict=True) if c.key == key
+        ]
+        row["if_scored"].update(
+            languages.rumour_figures(
+                [c for c, _ in mine], [s for _, s in mine], model.all_thresholds[RUMOUR]
+            )
+        )
     out["languages"] = {
-        "covered_languages": sorted(languages.covered_languages(model.manifest)),
-        "per_language": languages.language_report(
-            lang_cases,
-            lang_scores,
-            t,
-            names,
-            languages.covered_languages(model.manifest),
-            detect_language,
-        ),
+        "covered_languages": sorted(covered),
+        "figures_over": "every post of the suite (both splits): this model was trained on none",
+        "per_language": per_language,
     }
     return out
 
@@ -381,14 +388,22 @@ def format_suites(result: Mapping[str, Any]) -> str:
     lang = result["languages"]
     lines += [
         "",
-        f"languages (covered by this model: {', '.join(lang['covered_languages'])}); "
-        "figures for uncovered languages are what their scores would be if used:",
-        f"  {'language':<22} {'covered':>8} {'recall':>7} {'FPR':>6} {'detected':>9} {'scored':>7}",
+        f"languages (covered by this model: {', '.join(lang['covered_languages'])}); posts the "
+        "service leaves unscored, and for uncovered languages what the scores would be if used:",
+        f"  {'language':<22} {'covered':>8} {'posts':>6} {'unscored':>9} {'detected':>9} "
+        f"{'recall':>7} {'threat':>7} {'FPR':>6} {'neutral':>8} {'counter':>8} {'rumour':>7}",
     ]
     for r in lang["per_language"].values():
+        f = r["if_scored"]
         lines.append(
-            f"  {r['name']:<22} {'yes' if r['covered'] else 'no':>8} "
-            f"{num(r['recall_hostile_if_scored'])!s:>7} {num(r['fpr_if_scored'])!s:>6} "
-            f"{num(r['detected_as_language'])!s:>9} {num(r['scored_in_service'])!s:>7}"
+            f"  {r['name']:<22} {'yes' if r['covered'] else 'no':>8} {r['posts']:>6} "
+            f"{r['not_scored_in_service']:>9} {num(r['detected_as_language'])!s:>9} "
+            f"{num(f['recall_hostile'])!s:>7} {num(f['recall_threat'])!s:>7} "
+            f"{num(f['fpr'])!s:>6} {num(f['fpr_neutral'])!s:>8} {num(f['fpr_counter'])!s:>8} "
+            f"{num(f['recall_rumour'])!s:>7}"
         )
+    lines.append(
+        "  (recall/threat: hostile flag on hostile posts/threats; FPR, neutral, counter: hostile "
+        "flag on benign posts; rumour: rumour flag on rumour-like claims)"
+    )
     return "\n".join(lines)

@@ -9,7 +9,9 @@ unsure) is scored: most are English fragments, and leaving them out would hide m
 protects.
 
 The suite (tests/fixtures/fairness/languages.yaml, fictional) gives per-language figures in
-`monitor eval`.
+`monitor eval`: hostile posts and threats, neutral mentions of groups and places, counter-speech
+and rumour-like claims in each community language, split into training posts (translation
+pairs of English ones) and held-out evaluation posts written in other sentence shapes.
 """
 
 from __future__ import annotations
@@ -58,29 +60,96 @@ def default_suite() -> Path:
     )
 
 
+# The suite's categories: the first two should be flagged hostile, the rest not.
+HOSTILE_CATEGORIES: tuple[str, ...] = ("hostile", "threat")
+CATEGORIES: tuple[str, ...] = ("hostile", "threat", "neutral", "counter", "rumour")
+SPLITS: tuple[str, ...] = ("train", "eval")
+
+
 @dataclass(frozen=True, slots=True)
 class LanguageCase:
     text: str
     key: str  # the suite's entry ("ur", "ur-Latn")
     language: str  # the ISO code ingest stores
-    hostile: bool
+    category: str  # one of CATEGORIES
+    split: str  # "train" (may be trained on) or "eval" (never)
+    pair: int | None = None  # index of the English train post this one translates
+
+    @property
+    def hostile(self) -> bool:
+        return self.category in HOSTILE_CATEGORIES
+
+    @property
+    def rumour(self) -> bool:
+        return self.category == "rumour"
 
 
 def load_suite(path: Path | None = None) -> tuple[list[LanguageCase], dict[str, str]]:
+    """The suite's posts (every language, both splits) and each entry's display name."""
     path = path or default_suite()
     if not path.is_file():
         raise FileNotFoundError(f"language suite not found: {path}")
     spec: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    english = spec["languages"].get("en", {}).get("train", {})
     cases: list[LanguageCase] = []
     names: dict[str, str] = {}
     for key, entry in spec["languages"].items():
         names[key] = str(entry["name"])
         code = str(entry.get("language", key))
-        for text in entry["hostile"]:
-            cases.append(LanguageCase(text, key, code, True))
-        for text in entry["benign"]:
-            cases.append(LanguageCase(text, key, code, False))
+        for split in SPLITS:
+            for category, texts in entry[split].items():
+                if category not in CATEGORIES:
+                    raise ValueError(f"{path}: {key}.{split}: unknown category {category!r}")
+                paired = len(english.get(category, ())) if split == "train" else 0
+                for i, text in enumerate(texts):
+                    pair = i if i < paired else None
+                    cases.append(LanguageCase(str(text), key, code, category, split, pair))
     return cases, names
+
+
+def translation_pairs(cases: Sequence[LanguageCase]) -> list[tuple[str, str]]:
+    """(English, other language) pairs of the suite's training posts."""
+    english = {(c.category, c.pair): c.text for c in cases if c.key == "en" and c.split == "train"}
+    return [
+        (english[(c.category, c.pair)], c.text)
+        for c in cases
+        if c.key != "en" and c.pair is not None and (c.category, c.pair) in english
+    ]
+
+
+def _rate(flags: Sequence[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def flag_figures(
+    cases: Sequence[LanguageCase], scores: Sequence[float], threshold: float
+) -> dict[str, Any]:
+    """Hostile recall and false-positive rates (neutral, counter-speech, rumour posts) of
+    hostile scores flagged at `threshold`, with the counts they come from."""
+    flagged = [(c, s >= threshold) for c, s in zip(cases, scores, strict=True)]
+    hostile = [f for c, f in flagged if c.hostile]
+    benign = [f for c, f in flagged if not c.hostile]
+    out: dict[str, Any] = {
+        "hostile_posts": len(hostile),
+        "benign_posts": len(benign),
+        "recall_hostile": _rate(hostile),
+        "recall_threat": _rate([f for c, f in flagged if c.category == "threat"]),
+        "fpr": _rate(benign),
+    }
+    for category in ("neutral", "counter", "rumour"):
+        out[f"fpr_{category}"] = _rate([f for c, f in flagged if c.category == category])
+    return out
+
+
+def rumour_figures(
+    cases: Sequence[LanguageCase], scores: Sequence[float], threshold: float
+) -> dict[str, Any]:
+    """Rumour recall on the rumour-like claims and the rumour flag's rate on the rest."""
+    flagged = [(c, s >= threshold) for c, s in zip(cases, scores, strict=True)]
+    return {
+        "recall_rumour": _rate([f for c, f in flagged if c.rumour]),
+        "fpr_rumour_flag": _rate([f for c, f in flagged if not c.rumour]),
+    }
 
 
 def language_report(
@@ -91,33 +160,36 @@ def language_report(
     covered: frozenset[str],
     detect: Callable[[str], str | None],
 ) -> dict[str, Any]:
-    """Per suite language: whether covered, hostile recall and FPR if the scores were used
-    anyway, and how often ingest's language detection names the language (which is what the
-    coverage gate relies on)."""
+    """Per suite entry: whether its language is covered, how many of its posts the service
+    would score (ingest's detection decides: an uncovered language is counted as not scored,
+    an undetected post is scored), how often detection names the language, and the hostile
+    figures if the scores were used anyway (all posts of both splits: the shipped model was
+    trained on none of them)."""
     out: dict[str, Any] = {}
     for key in names:
         mine = [(c, s) for c, s in zip(cases, scores, strict=True) if c.key == key]
-        hostile = [s >= threshold for c, s in mine if c.hostile]
-        benign = [s >= threshold for c, s in mine if not c.hostile]
+        if not mine:
+            continue
+        code = mine[0][0].language
         detected = [detect(c.text) for c, _ in mine]
-        code = mine[0][0].language if mine else key
+        scored = [is_covered(d, covered) for d in detected]
+        figures = flag_figures([c for c, _ in mine], [s for _, s in mine], threshold)
         out[key] = {
             "name": names[key],
             "language": code,
             "covered": code in covered,
             "posts": len(mine),
-            "recall_hostile_if_scored": round(sum(hostile) / len(hostile), 4) if hostile else None,
-            "fpr_if_scored": round(sum(benign) / len(benign), 4) if benign else None,
-            "detected_as_language": round(
-                sum(d is not None and d.split("-")[0] == code for d in detected) / len(detected), 4
-            )
-            if detected
-            else None,
-            "scored_in_service": round(
-                sum(is_covered(d, covered) for d in detected) / len(detected), 4
-            )
-            if detected
-            else None,
+            "posts_by_category": {
+                cat: sum(c.category == cat for c, _ in mine) for cat in CATEGORIES
+            },
+            "detected_as_language": _rate(
+                [d is not None and d.split("-")[0] == code for d in detected]
+            ),
+            "scored_in_service": _rate(scored),
+            "not_scored_in_service": len(scored) - sum(scored),
+            "recall_hostile_if_scored": figures["recall_hostile"],
+            "fpr_if_scored": figures["fpr"],
+            "if_scored": figures,
         }
     return out
 

@@ -173,13 +173,54 @@ def test_language_coverage() -> None:
 
 def test_language_suite_and_report() -> None:
     cases, names = languages.load_suite()
-    assert {"pl", "ur", "ur-Latn", "pa", "ar", "ro", "sk"} <= set(names)
+    keys = {"pl", "ur", "ur-Latn", "pa", "pa-Arab", "pa-Latn", "ar", "ro", "sk"}
+    assert keys | {"en"} == set(names)
     assert all(re.search(r"\w", c.text) for c in cases)
+    # Every language has every category in both splits, and held-out posts are not training
+    # posts (the multilingual heads are measured on eval only).
+    for key in names:
+        for split in languages.SPLITS:
+            mine = {c.category for c in cases if c.key == key and c.split == split}
+            assert mine == set(languages.CATEGORIES), (key, split)
+    train = {c.text for c in cases if c.split == "train"}
+    assert not train & {c.text for c in cases if c.split == "eval"}
+    assert len({c.text for c in cases}) == len(cases)
+    # Training posts translate English ones: every other language pairs each English post.
+    pairs = languages.translation_pairs(cases)
+    english_train = [c for c in cases if c.key == "en" and c.split == "train"]
+    assert len(pairs) == len(english_train) * len(keys)
+    assert ("Muslims are a disease on this town.", "Muzułmanie to zaraza tego miasta.") in pairs
+
     scores = [0.9 if c.hostile and c.key == "pl" else 0.1 for c in cases]
+    scores = [
+        0.9 if c.key == "ar" and c.category == "counter" else s
+        for c, s in zip(cases, scores, strict=True)
+    ]
     rep = languages.language_report(
         cases, scores, 0.5, names, frozenset({"en"}), detect=lambda t: "pl"
     )
-    assert rep["pl"]["recall_hostile_if_scored"] == 1.0
-    assert rep["pl"]["covered"] is False and rep["pl"]["scored_in_service"] == 0.0
-    assert rep["ar"]["recall_hostile_if_scored"] == 0.0
-    assert rep["ar"]["detected_as_language"] == 0.0
+    pl, ar, en = rep["pl"], rep["ar"], rep["en"]
+    assert pl["recall_hostile_if_scored"] == 1.0 and pl["if_scored"]["recall_threat"] == 1.0
+    assert pl["covered"] is False and pl["scored_in_service"] == 0.0
+    assert pl["not_scored_in_service"] == pl["posts"] == sum(pl["posts_by_category"].values())
+    assert ar["recall_hostile_if_scored"] == 0.0 and ar["detected_as_language"] == 0.0
+    assert ar["if_scored"]["fpr_counter"] == 1.0 and ar["if_scored"]["fpr_neutral"] == 0.0
+    n_ar = ar["posts_by_category"]
+    benign = n_ar["neutral"] + n_ar["counter"] + n_ar["rumour"]
+    assert ar["fpr_if_scored"] == round(n_ar["counter"] / benign, 4)
+    # English is covered, but the stub detector says Polish: counted as not scored.
+    assert en["covered"] is True and en["scored_in_service"] == 0.0
+    rumours = languages.rumour_figures(
+        cases, [0.8 if c.rumour else 0.0 for c in cases], threshold=0.5
+    )
+    assert rumours == {"recall_rumour": 1.0, "fpr_rumour_flag": 0.0}
+
+
+def test_language_suite_rejects_unknown_category(tmp_path: Path) -> None:
+    bad = tmp_path / "languages.yaml"
+    bad.write_text(
+        "languages:\n  pl:\n    name: Polish\n    train: {insults: [a]}\n    eval: {}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="insults"):
+        languages.load_suite(bad)

@@ -135,6 +135,24 @@ def test_language_is_detected_for_ordinary_sentences() -> None:
     assert detect_language("کیا کسی کو معلوم ہے کہ آج شہر میں کیا ہوا؟") == "ur"
 
 
+def test_romanised_urdu_and_punjabi_are_named_not_left_to_the_english_model() -> None:
+    # py3langid alone gives these no language (unsure: Hausa, Sotho...), and a post with no
+    # language is scored by the English-only classifier; named, they are counted unscored.
+    urdu = "Kal raat Manningham mein police aayi thi, kisi ko pata hai kya hua?"
+    assert detect_language(urdu) == "ur"
+    assert detect_language("Yaar ye bus phir late hai, hum kab tak intezar karein?") == "ur"
+    assert detect_language("Kal gurdwara vich langar si, saare lok aaye te bahut maza aaya.") == (
+        "pa"
+    )
+    # Punjabi in Shahmukhi is written in Urdu's letters; its grammar words tell them apart.
+    assert detect_language("کل رات لجٹ گرین وچ پولیس آئی سی، کسے نوں پتا اے کیہ ہویا؟") == "pa"
+    assert detect_language("کل رات لجٹ گرین میں پولیس آئی تھی، کسی کو پتا ہے کیا ہوا؟") == "ur"
+    # English that borrows a few words stays English, and so does Indonesian's "ke" and "di".
+    borrowed = "Eid mubarak to everyone in Bradford, sab ko pyaar from our family!"
+    assert detect_language(borrowed) == "en"
+    assert detect_language("Saya pergi ke pasar di kota dengan ibu saya kemarin pagi") == "id"
+
+
 def test_short_or_unsure_texts_get_no_language() -> None:
     assert detect_language("ok") is None
     assert detect_language("lol 😂😂") is None
