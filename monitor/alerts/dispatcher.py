@@ -386,6 +386,10 @@ class Dispatcher:
     async def _loop(self) -> None:
         failures = 0
         while not self._stopping.is_set():
+            # Cleared before the round, not after it: a wake (new outbox rows, or `stop`) that
+            # comes while the round runs then ends the wait below at once instead of being
+            # lost until the next poll.
+            self._wake.clear()
             try:
                 attempted = await self.run_once()
                 failures = 0
@@ -393,9 +397,10 @@ class Dispatcher:
                 failures += 1
                 log.exception("alert dispatch round failed (%d in a row)", failures)
                 attempted = 0
-            if attempted and not self._stopping.is_set():
+            if self._stopping.is_set():
+                break
+            if attempted:
                 continue
-            self._wake.clear()
             wait = self.poll_seconds * min(2**failures, 30)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)

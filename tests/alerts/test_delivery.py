@@ -5,6 +5,7 @@ receiver loses nothing and recovers; post text arrives inert."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import ssl
@@ -201,6 +202,41 @@ async def test_a_dead_receiver_loses_nothing_and_recovers(
     assert sorted(s["status"] for s in await delivery_states(engine)) == ["sent"] * 12
     ids = [r.headers["webhook-id"] for r in hook.requests]
     assert len(ids) == len(set(ids)) == 12  # every alert once, none twice
+
+
+async def test_stopping_mid_round_finishes_the_round_and_stops_without_waiting_a_poll(
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    receiver_factory: Callable[..., Any],
+) -> None:
+    """A shutdown (or a test's teardown) that comes while a round sends: the round ends (its
+    send times out and is kept for a retry) and the dispatcher stops then, not after sleeping
+    one poll interval that no wake-up ends — here an hour, far past the bound on stop."""
+    hook: ScriptedReceiver = await receiver_factory("hang")
+    env = {"T_WEBHOOK_URL": hook.url(), "T_WEBHOOK_SECRET": SECRET}
+    config = config_from(routing(), env)
+    await open_alert(engine, {"kind": "threat", "area": "Toller"})
+    await enqueue(engine, config, env)
+    d = Dispatcher(
+        engine,
+        config,
+        build_notifiers(config, engine, session, env),
+        envs(),
+        environ=env,
+        clock=Clock(),
+        poll_seconds=3600,
+        send_timeout=3600,
+    )
+    await d.start()
+    for _ in range(1000):  # the round is under way once the receiver holds the request
+        if hook.requests:
+            break
+        await asyncio.sleep(0.01)
+    assert hook.requests, "the dispatcher never sent"
+    await asyncio.wait_for(d.stop(), 60)  # the old loop slept the hour out here
+    (delivery,) = await delivery_states(engine)
+    assert delivery["attempts"] == 1 and delivery["status"] == "pending"
+    assert "no answer within" in (delivery["last_error"] or "")
 
 
 async def test_teams_and_slack_get_one_message_each_with_post_text_inert(
