@@ -1,8 +1,8 @@
 """Read a YAML document into plain values that remember their line, so that a mistake in
 `alerts/routing.yaml` is reported as `alerts/routing.yaml:42: ...` rather than a traceback.
 
-The one YAML reader for the files people edit (routing, rule packs' neighbours, gazetteers,
-public accounts, counter messages): `read_file` and `read_yaml` give `Map`/`Seq` (a dict and a
+The one YAML reader for the files people edit (rule packs, routing, gazetteers, public
+accounts, counter messages): `read_file` and `read_yaml` give `Map`/`Seq` (a dict and a
 list that know their lines) and scalars. Anchors and aliases are refused: these files do not
 need them, and they are how a small YAML file expands into a huge one.
 """
@@ -20,11 +20,19 @@ LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlError(ValueError):
-    def __init__(self, source: str, line: int, message: str) -> None:
+    def __init__(self, source: str, line: int, message: str, duplicate: str | None = None) -> None:
         super().__init__(f"{source}:{line}: {message}" if line else f"{source}: {message}")
         self.source = source
         self.line = line
         self.reason = message
+        self.duplicate = duplicate  # the key given twice, for a reader that words it its own way
+
+
+class Block(str):
+    """Text written as a block (`|` or `>`): it starts on the line after its key, which a
+    problem inside it (a rule's query) counts from. Validated, it is a plain `str`."""
+
+    __slots__ = ()
 
 
 class Map(dict[str, Any]):
@@ -68,8 +76,7 @@ def read_file(path: Path, source: str | None = None, what: str = "file") -> Any:
 
 def compose(text: str, source: str, anchor_hint: str = "") -> yaml.Node | None:
     """The YAML node tree of `text` (None when it holds no document), with each node's line:
-    refusing files over MAX_BYTES, anchors and aliases, and more than one document. Rule packs
-    walk these nodes themselves; every other file is read with `read_yaml`."""
+    refusing files over MAX_BYTES, anchors and aliases, and more than one document."""
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise YamlError(source, 0, f"file larger than {MAX_BYTES} bytes")
     try:
@@ -91,41 +98,59 @@ def compose(text: str, source: str, anchor_hint: str = "") -> yaml.Node | None:
     return node
 
 
-def read_yaml(text: str, source: str) -> Any:
+def read_yaml(
+    text: str, source: str, anchor_hint: str = "", problems: list[YamlError] | None = None
+) -> Any:
     """`text` as plain values that know their lines (`Map`, `Seq`, scalars); an empty document
-    is an empty `Map`."""
-    node = compose(text, source)
+    is an empty `Map` with no line (0).
+
+    Given `problems`, a key given twice, a key that is not text or a value YAML cannot build
+    (an unquoted 2026-13-45) is added to it and the reading goes on (the first value of the
+    key kept, the value as written), so that a reader can report the file's other mistakes
+    with it; otherwise the first is raised."""
+    node = compose(text, source, anchor_hint)
     if node is None:
         return Map()
-    return _convert(node, source)
+    return _convert(node, source, problems)
 
 
-def _convert(node: yaml.Node, source: str) -> Any:
+def _convert(node: yaml.Node, source: str, problems: list[YamlError] | None) -> Any:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out = Map()
         out.line = line
         out.key_lines = {}
         for key_node, value_node in node.value:
-            key = _convert(key_node, source)
+            key = _convert(key_node, source, problems)
+            key_line = key_node.start_mark.line + 1
             if not isinstance(key, str):
-                raise YamlError(source, key_node.start_mark.line + 1, "keys must be text")
-            if key in out:
-                raise YamlError(source, key_node.start_mark.line + 1, f"{key!r} given twice")
-            out[key] = _convert(value_node, source)
-            out.key_lines[key] = key_node.start_mark.line + 1
+                _problem(problems, YamlError(source, key_line, "keys must be text"))
+            elif key in out:
+                _problem(problems, YamlError(source, key_line, f"{key!r} given twice", key))
+            else:
+                out[key] = _convert(value_node, source, problems)
+                out.key_lines[key] = key_line
         return out
     if isinstance(node, yaml.SequenceNode):
-        seq = Seq(_convert(item, source) for item in node.value)
+        seq = Seq(_convert(item, source, problems) for item in node.value)
         seq.line = line
         seq.item_lines = [item.start_mark.line + 1 for item in node.value]
         return seq
     if isinstance(node, yaml.ScalarNode):
+        if node.style in ("|", ">"):
+            return Block(node.value)
         try:
             return yaml.SafeLoader(" ").construct_object(node)
         except yaml.YAMLError as exc:
-            raise YamlError(source, line, f"bad value: {exc}") from None
+            _problem(problems, YamlError(source, line, f"bad value: {exc}"))
         except (ValueError, OverflowError):  # an unquoted 2026-13-45 read as a date
             why = f"{node.value[:40]!r} is not a valid value; quote it"
-            raise YamlError(source, line, why) from None
+            _problem(problems, YamlError(source, line, why))
+        return node.value
     raise YamlError(source, line, "anchors and aliases (& and *) are not allowed here")
+
+
+def _problem(problems: list[YamlError] | None, error: YamlError) -> None:
+    if problems is None:
+        raise error
+    problems.append(error)

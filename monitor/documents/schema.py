@@ -6,6 +6,11 @@ into a `Problem` at the line of the key or item it is about, in words a communit
 act on ("accounts[2].kind: must be one of council, police ..."), not pydantic's own. Checks a
 schema cannot express (a name used twice, a reference to an unknown ward) are reported the same
 way with `Document.problem(loc, message)`.
+
+How a problem is worded is a `Wording`: the default names the path, as above; rule packs word
+theirs as they always have ("a rule needs `labels:`", "unknown key 'qurey' in a rule").
+A validator may put its problem at a key below the one it checks (`ctx["at"]`) or some lines
+into a block of text (`ctx["line_offset"]`), as a rule's query does.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pydantic_core import ErrorDetails
 
 from monitor.documents.lines import Map, Seq, YamlError, read_file, read_yaml
 
-__all__ = ["Document", "DocumentError", "Problem", "Schema", "validate"]
+__all__ = ["Document", "DocumentError", "Problem", "Schema", "Wording", "validate"]
 
 Loc = Sequence[str | int]
 M = TypeVar("M", bound=BaseModel)
@@ -121,19 +126,57 @@ def path_text(loc: Loc) -> str:
     return out
 
 
-def validate(model: type[M], doc: Document, at: Loc = ()) -> M:
+class Wording:
+    """How problems are worded and placed; this default names the path of each
+    (`wards[2]: 'name' is required`) and puts it at the line of that key or item."""
+
+    def missing(self, model: type[BaseModel] | None, parent: Loc, key: str) -> str:
+        return _at(parent, f"{key!r} is required")
+
+    def unknown(self, model: type[BaseModel] | None, parent: Loc, key: str) -> str:
+        allowed = _fields(model)
+        close = difflib.get_close_matches(key, allowed, n=1) if allowed else []
+        if close:
+            hint = f" (did you mean {close[0]!r}?)"
+        else:
+            hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return _at(parent, f"unknown key {key!r}{hint}")
+
+    def reason(self, error: ErrorDetails, loc: Loc) -> str:
+        return _at(loc, _reason(error))
+
+    def line(self, doc: Document, loc: Loc) -> int:
+        return doc.line(loc)
+
+
+PATHS = Wording()
+
+
+def validate(
+    model: type[M],
+    doc: Document,
+    at: Loc = (),
+    *,
+    wording: Wording = PATHS,
+    context: Mapping[str, Any] | None = None,
+) -> M:
     """`doc` (or the part of it at `at`) as a `model`, or `DocumentError` with every problem at
     its line. Checking a file part by part (each list item on its own) lets a reader go on
-    with the parts that are right and report what refers to what in them too."""
+    with the parts that are right and report what refers to what in them too. `context`
+    reaches the model's validators (`ValidationInfo.context`)."""
     data = doc.value(at)
     try:
-        return model.model_validate({} if data is None and not at else data)
+        return model.model_validate({} if data is None and not at else data, context=context)
     except ValidationError as exc:
-        raise DocumentError(_problems(model, doc, exc.errors(), tuple(at))) from None
+        raise DocumentError(_problems(model, doc, exc.errors(), tuple(at), wording)) from None
 
 
 def _problems(
-    model: type[BaseModel], doc: Document, errors: list[ErrorDetails], at: tuple[str | int, ...]
+    model: type[BaseModel],
+    doc: Document,
+    errors: list[ErrorDetails],
+    at: tuple[str | int, ...],
+    wording: Wording,
 ) -> list[Problem]:
     problems: list[Problem] = []
     unknown: dict[tuple[str | int, ...], list[str]] = {}
@@ -144,22 +187,20 @@ def _problems(
             continue
         if error["type"] == "missing" and loc and isinstance(loc[-1], str):
             # The key is not in the file: say so at the mapping that lacks it.
-            problems.append(doc.problem(loc[:-1], f"{loc[-1]!r} is required"))
+            parent = loc[:-1]
+            owner = _model_at(model, parent[len(at) :])
+            message = wording.missing(owner, parent, loc[-1])
+            problems.append(Problem(doc.source, wording.line(doc, parent), message))
             continue
-        problems.append(doc.problem(loc, _reason(error)))
+        ctx = error.get("ctx") or {}
+        loc = (*loc, *ctx.get("at", ()))
+        line = wording.line(doc, loc) + int(ctx.get("line_offset", 0))
+        problems.append(Problem(doc.source, line, wording.reason(error, loc)))
     for parent, keys in unknown.items():
-        allowed = _fields_at(model, parent[len(at) :])
+        owner = _model_at(model, parent[len(at) :])
         for key in keys:
-            close = difflib.get_close_matches(key, allowed, n=1) if allowed else []
-            if close:
-                hint = f" (did you mean {close[0]!r}?)"
-            else:
-                hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-            problems.append(
-                Problem(
-                    doc.source, doc.line((*parent, key)), _at(parent, f"unknown key {key!r}{hint}")
-                )
-            )
+            message = wording.unknown(owner, parent, key)
+            problems.append(Problem(doc.source, doc.line((*parent, key)), message))
     return problems
 
 
@@ -224,21 +265,26 @@ def _reason(error: ErrorDetails) -> str:
     return _REASONS.get(kind, str(error["msg"]))
 
 
-def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
-    """The keys allowed at `loc`, for the hint after an unknown key."""
+def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model that checks the mapping at `loc`, for the words about its keys."""
     current: Any = model
     for part in loc:
         if isinstance(part, int):
             continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
+            return None
         field = current.model_fields.get(part)
         if field is None:
-            return []
+            return None
         current = _inner_model(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or name for name, f in current.model_fields.items()]
-    return []
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _fields(model: type[BaseModel] | None) -> list[str]:
+    """The keys `model` allows, for the hint after an unknown key."""
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 def _inner_model(annotation: Any) -> Any:

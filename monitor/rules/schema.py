@@ -1,12 +1,11 @@
 """Pure: validate rule packs from YAML text into typed, compiled specs; every problem carries
 file, line and reason.
 
-YAML is read by the project's one reader (`monitor.documents.lines.compose`: size bound, no
-anchors or aliases, one document), whose nodes keep their lines, and converted here so that a
-typo is reported where it is ("rules/tension/threats.yaml:42: unknown key 'severty' (did you
-mean 'severity'?)") rather than as a Python traceback. (The other files people edit are
-checked by declarative schemas, `monitor.documents.schema`; rule packs are not yet: their
-queries point at the line inside a multi-line value, which needs the nodes.)
+YAML is read by the project's one reader (`monitor.documents.lines`: size bound, no anchors or
+aliases, one document, every value's line) and checked by declarative schemas (pydantic models
+through `monitor.documents.schema.validate`, as every file people edit), so that a typo is
+reported where it is ("rules/tension/threats.yaml:42: unknown key 'severty' (did you mean
+'severity'?)") rather than as a Python traceback.
 
 A pack is a folder: `pack.yaml` (id, version, owner, purpose, review_by, counter_speech) and
 rule files, each a mapping with a `rules:` list.
@@ -20,12 +19,23 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ModelWrapValidatorHandler,
+    PlainValidator,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
-from monitor.documents import lines
-from monitor.rules.query import Compiled, Limits, QueryError, compile_query
+from monitor.documents.lines import Block, Map, Seq, YamlError, read_yaml
+from monitor.documents.schema import Document, DocumentError, Schema, Wording, validate
+from monitor.documents.schema import Loc as Where
+from monitor.rules.query import DEFAULT_LIMITS, Compiled, Limits, QueryError, compile_query
 from monitor.types import PlaceMatch
 
 KINDS = ("rumour", "tension", "threat", "call_to_gather", "hostility")
@@ -235,545 +245,645 @@ def _fmt_duration(d: dt.timedelta) -> str:
     return f"{s // 60}m"
 
 
-# --- YAML with lines -------------------------------------------------------------------------
+# --- the files' schemas ----------------------------------------------------------------------
+#
+# Each part of a pack is a pydantic model (`_Part`): the keys it allows and needs, and for each
+# value a validator that says what is wrong in the words rule writers have always been shown.
+# `monitor.documents.schema.validate` turns every failure into a `file:line: reason`.
 
-_constructor = yaml.constructor.SafeConstructor()
 _ANCHOR_HINT = " (rule files: write the text out, or quote it if * is part of a query)"
-T = TypeVar("T")
+Loc = tuple[str | int, ...]
+P = TypeVar("P", bound=BaseModel)
 
 
-class _Bad(Exception):
-    """Raised inside a converter; the caller records it as a Problem and goes on."""
-
-    def __init__(self, node: yaml.Node | None, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        if line is None:
-            line = node.start_mark.line + 1 if node is not None else 0
-        self.line = line
-        self.message = message
-
-
-def compose(text: str, file: str) -> yaml.Node | None:
-    """The YAML node tree of `text`, read by the one YAML reader (`monitor.documents.lines`:
-    size bound, no anchors or aliases, one document)."""
-    try:
-        return lines.compose(text, file, _ANCHOR_HINT)
-    except lines.YamlError as exc:
-        raise PackError([Problem(file, exc.line, exc.reason)]) from None
+def _bad(message: str, *, at: Loc = (), line_offset: int = 0) -> PydanticCustomError:
+    """A problem; `at` puts it at a key below the value checked, `line_offset` lines into it."""
+    ctx: dict[str, Any] = {"message": message}
+    if at:
+        ctx["at"] = at
+    if line_offset:
+        ctx["line_offset"] = line_offset
+    return PydanticCustomError("rule_pack", "{message}", ctx)
 
 
-def _scalar(node: yaml.Node) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        raise _Bad(node, "expected a single value here, not a list or mapping")
-    try:
-        return _constructor.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, OverflowError):
-        # YAML reads 2026-13-45 unquoted as a date and fails building it: say so, not crash.
-        raise _Bad(node, f"{node.value[:40]!r} is not a valid value here; quote it") from None
+class _PackWording(Wording):
+    """Problems as rule writers read them: no path, the mapping named ("a rule needs
+    `labels:`"), and a problem about a mapping or list at the line where it starts."""
+
+    def missing(self, model: type[BaseModel] | None, parent: Where, key: str) -> str:
+        return f"{_what(model)} needs `{key}:`"
+
+    def unknown(self, model: type[BaseModel] | None, parent: Where, key: str) -> str:
+        if model is not None and issubclass(model, _Part):
+            return f"unknown key {key!r} in {model.what}{model.unknown_hint(key)}"
+        return super().unknown(model, parent, key)
+
+    def reason(self, error: ErrorDetails, loc: Where) -> str:
+        if error["type"] == "rule_pack":
+            return str(error["msg"])
+        return super().reason(error, loc)
+
+    def line(self, doc: Document, loc: Where) -> int:
+        value = doc.value(loc)
+        if isinstance(value, Map | Seq) and value.line:
+            return value.line
+        return doc.line(loc)
 
 
-def _mapping(node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
-    if not isinstance(node, yaml.MappingNode):
-        raise _Bad(node, f"{what} must be a mapping of `key: value` lines")
-    out: list[tuple[str, yaml.Node, yaml.Node]] = []
-    seen: set[str] = set()
-    for k, v in node.value:
-        key = _scalar(k)
-        if not isinstance(key, str):
-            raise _Bad(k, f"keys must be words, not {key!r}")
-        if key in seen:
-            raise _Bad(k, f"{key!r} appears twice in {what}")
-        seen.add(key)
-        out.append((key, k, v))
-    return out
+_WORDING = _PackWording()
 
 
-def _check_keys(
-    items: list[tuple[str, yaml.Node, yaml.Node]],
-    allowed: Iterable[str],
-    required: Iterable[str],
-    what: str,
-    node: yaml.Node,
-) -> dict[str, yaml.Node]:
-    allowed = tuple(allowed)
-    found: dict[str, yaml.Node] = {}
-    for key, knode, vnode in items:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = (
-                f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
-            )
-            raise _Bad(knode, f"unknown key {key!r} in {what}{hint}")
-        found[key] = vnode
-    for key in required:
-        if key not in found:
-            raise _Bad(node, f"{what} needs `{key}:`")
-    return found
+def _what(model: type[BaseModel] | None) -> str:
+    return model.what if model is not None and issubclass(model, _Part) else "this mapping"
 
 
-def _str(node: yaml.Node, *, what: str, allow_empty: bool = False) -> str:
-    value = _scalar(node)
+class _Part(Schema):
+    """A mapping in a pack file; `what` names it in problems."""
+
+    # Values are converted by the validators into the engine's own types (Compiled, Cmp).
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    what: ClassVar[str] = "a mapping"
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _a_mapping(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if not isinstance(data, Mapping):
+            return cls.not_a_mapping(data)
+        return handler(data).whole()
+
+    @classmethod
+    def not_a_mapping(cls, data: Any) -> Any:
+        raise _bad(f"{cls.what} must be a mapping of `key: value` lines")
+
+    def whole(self) -> Any:
+        """Checks of the keys together, once each is right."""
+        return self
+
+    @classmethod
+    def unknown_hint(cls, key: str) -> str:
+        allowed = list(cls.model_fields)
+        close = difflib.get_close_matches(key, allowed, n=1)
+        return f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+def _text(what: str, value: Any) -> str:
+    if isinstance(value, Mapping | list):
+        raise _bad("expected a single value here, not a list or mapping")
     if isinstance(value, bool) or value is None or not isinstance(value, str | int | float):
-        raise _Bad(node, f"{what} must be text (put it in quotes)")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
+        raise _bad(f"{what} must be text (put it in quotes)")
     text = str(value).strip()
-    if not text and not allow_empty:
-        raise _Bad(node, f"{what} is empty")
+    if not text:
+        raise _bad(f"{what} is empty")
     return text
 
 
-def _strs(node: yaml.Node, what: str) -> list[str]:
-    if isinstance(node, yaml.SequenceNode):
-        return [_str(n, what=what) for n in node.value]
-    return [_str(node, what=what)]
+def _texts(what: str, value: Any) -> list[str]:
+    """One text or a list of them."""
+    if isinstance(value, list):
+        return [_text(what, v) for v in value]
+    return [_text(what, value)]
 
 
-def _query(node: yaml.Node, *, limits: Limits) -> Compiled:
-    text = _str(node, what="query")
+def _by(check: Callable[..., Any], *args: Any) -> PlainValidator:
+    """A value checked (and converted) by `check(*args, value)`."""
+    return PlainValidator(partial(check, *args) if args else check)
+
+
+def _an_id(what: str, value: Any) -> str:
+    text = _text("id", value)
+    if not _ID.fullmatch(text):
+        raise _bad(f"{what} is lower-case letters, digits, _ and -")
+    return text
+
+
+def _query(value: Any, info: ValidationInfo) -> Compiled:
+    text = _text("query", value)
+    limits = info.context["limits"] if info.context else DEFAULT_LIMITS
     try:
         return compile_query(text, limits)
     except QueryError as exc:
-        # Point at the line within a multi-line (| or >) query where we can.
-        line = node.start_mark.line + 1
-        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
-            line += 1 + text[: exc.pos].count("\n")
+        # Point at the line within a multi-line (| or >) query, which starts below its key.
+        offset = 1 + text[: exc.pos].count("\n") if isinstance(value, Block) else 0
         col = exc.pos - (text.rfind("\n", 0, exc.pos) + 1) + 1
-        raise _Bad(node, f"query: {exc.message} (column {col})", line) from None
+        raise _bad(f"query: {exc.message} (column {col})", line_offset=offset) from None
 
 
-def _duration(node: yaml.Node, what: str) -> dt.timedelta:
-    text = _str(node, what=what)
+def _duration(what: str, most: dt.timedelta | None, value: Any) -> dt.timedelta:
+    text = _text(what, value)
     m = _DURATION.fullmatch(text)
     if not m:
-        raise _Bad(node, f"{what} must be a duration like 15m, 1h or 7d, not {text!r}")
+        raise _bad(f"{what} must be a duration like 15m, 1h or 7d, not {text!r}")
     n, unit = int(m.group(1)), m.group(2)
     d = {"m": dt.timedelta(minutes=n), "min": dt.timedelta(minutes=n),
          "h": dt.timedelta(hours=n), "d": dt.timedelta(days=n)}[unit]  # fmt: skip
     if d <= dt.timedelta(0):
-        raise _Bad(node, f"{what} must be longer than zero")
+        raise _bad(f"{what} must be longer than zero")
+    if most is not None and d > most:
+        raise _bad(f"{what} may be at most {_fmt_duration(most)}")
     return d
 
 
-def _cmp(node: yaml.Node, what: str, unit: str) -> Cmp:
-    text = _str(node, what=what)
+def _cmp(what: str, unit: str, value: Any) -> Cmp:
+    text = _text(what, value)
     m = _CMP.fullmatch(text)
     if not m or (m.group(3) or "") not in ("", unit):
         example = {"": ">= 20", "x": ">= 3x", "/h": ">= 30/h"}[unit]
-        raise _Bad(node, f"{what} must be a threshold like {example!r}, not {text!r}")
+        raise _bad(f"{what} must be a threshold like {example!r}, not {text!r}")
     return Cmp(m.group(1) or ">=", float(m.group(2)), unit)
 
 
-def _score(node: yaml.Node) -> ScoreCondition:
-    text = _str(node, what="a score condition")
+def _score(value: Any) -> ScoreCondition:
+    text = _text("a score condition", value)
     m = _SCORE.fullmatch(text)
     if not m:
-        raise _Bad(node, f"score conditions look like 'hostile >= 0.8', not {text!r}")
-    value = float(m.group(3))
-    if not 0.0 <= value <= 1.0:
-        raise _Bad(node, f"scores run from 0 to 1; {value:g} can never be reached")
-    return ScoreCondition(m.group(1), Cmp(m.group(2), value))
+        raise _bad(f"score conditions look like 'hostile >= 0.8', not {text!r}")
+    threshold = float(m.group(3))
+    if not 0.0 <= threshold <= 1.0:
+        raise _bad(f"scores run from 0 to 1; {threshold:g} can never be reached")
+    return ScoreCondition(m.group(1), Cmp(m.group(2), threshold))
 
 
-def _place(node: yaml.Node) -> PlaceFilter:
-    if isinstance(node, yaml.ScalarNode):
-        if _scalar(node) == "any":
-            return PlaceFilter()
-        raise _Bad(node, "place must be `any` or a mapping with ward, locality or district")
-    keys = _check_keys(_mapping(node, "place"), ("ward", "locality", "district"), (), "place", node)
-    if not keys:
-        raise _Bad(node, "place needs at least one of ward, locality, district (or write `any`)")
-    return PlaceFilter(
-        wards=frozenset(fold_name(s) for s in _strs(keys["ward"], "ward")) if "ward" in keys
-        else frozenset(),
-        localities=frozenset(fold_name(s) for s in _strs(keys["locality"], "locality"))
-        if "locality" in keys else frozenset(),
-        districts=frozenset(fold_name(s) for s in _strs(keys["district"], "district"))
-        if "district" in keys else frozenset(),
-    )  # fmt: skip
+def _as_list(value: Any) -> Any:
+    """One item or a list of them."""
+    return value if isinstance(value, list) else [value]
 
 
-def _languages(node: yaml.Node) -> frozenset[str]:
+def _languages(value: Any) -> frozenset[str]:
     out = set()
-    for code in _strs(node, "language"):
+    for code in _texts("language", value):
         code = code.lower()
         if not _LANG.fullmatch(code):
-            raise _Bad(node, f"language codes are like en, ur, pl (or unknown), not {code!r}")
+            raise _bad(f"language codes are like en, ur, pl (or unknown), not {code!r}")
         out.add(code)
     return frozenset(out)
 
 
-def _window(node: yaml.Node) -> WindowSpec:
-    keys = _check_keys(
-        _mapping(node, "window"),
-        (
-            "per",
-            "within",
-            "count",
-            "distinct_authors",
-            "velocity",
-            "velocity_within",
-            "rise",
-            "baseline",
-            "baseline_floor",
-        ),  # fmt: skip
-        ("per", "within"),
-        "window",
-        node,
-    )
-    per = _str(keys["per"], what="per")
+def _per(value: Any) -> str:
+    per = _text("per", value)
     if per in ("author", "author_ref", "user", "account"):
-        raise _Bad(keys["per"], "rules never target an account: count per place or cluster")
+        raise _bad("rules never target an account: count per place or cluster")
     if per not in WINDOW_PER:
-        raise _Bad(keys["per"], f"per must be one of {', '.join(WINDOW_PER)}, not {per!r}")
-    within = _duration(keys["within"], "within")
-    if within > dt.timedelta(days=7):
-        raise _Bad(keys["within"], "within may be at most 7d")
-    spec = WindowSpec(per=per, within=within)
-    changes: dict[str, Any] = {}
-    if "count" in keys:
-        changes["count"] = _cmp(keys["count"], "count", "")
-    if "distinct_authors" in keys:
-        changes["distinct_authors"] = _cmp(keys["distinct_authors"], "distinct_authors", "")
-    if "velocity" in keys:
-        changes["velocity"] = _cmp(keys["velocity"], "velocity", "/h")
-    changes["velocity_within"] = (
-        _duration(keys["velocity_within"], "velocity_within")
-        if "velocity_within" in keys
-        else min(within, dt.timedelta(minutes=15))
-    )
-    if changes["velocity_within"] > within:
-        raise _Bad(keys["velocity_within"], "velocity_within may not be longer than within")
-    if "rise" in keys:
-        changes["rise"] = _cmp(keys["rise"], "rise", "x")
-    if "baseline" in keys:
-        changes["baseline"] = _duration(keys["baseline"], "baseline")
-        if changes["baseline"] > dt.timedelta(days=28):
-            raise _Bad(keys["baseline"], "baseline may be at most 28d")
-    if "baseline_floor" in keys:
-        floor = _scalar(keys["baseline_floor"])
-        if isinstance(floor, bool) or not isinstance(floor, int | float) or floor <= 0:
-            raise _Bad(keys["baseline_floor"], "baseline_floor must be a number above 0")
-        changes["baseline_floor"] = float(floor)
-    if not any(k in changes for k in ("count", "distinct_authors", "velocity", "rise")):
-        raise _Bad(node, "window needs at least one of count, distinct_authors, velocity, rise")
-    baseline = changes.get("baseline", spec.baseline)
-    if "rise" in changes and baseline < 2 * within:
-        raise _Bad(node, "baseline must be at least twice as long as within to measure a rise")
-    return WindowSpec(**{**_window_fields(spec), **changes})
+        raise _bad(f"per must be one of {', '.join(WINDOW_PER)}, not {per!r}")
+    return per
 
 
-def _window_fields(spec: WindowSpec) -> dict[str, Any]:
-    return {name: getattr(spec, name) for name in spec.__slots__}
+def _floor(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise _bad("baseline_floor must be a number above 0")
+    return float(value)
 
 
-def _labels(node: yaml.Node) -> dict[str, str]:
+def _labels(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise _bad("labels must be a mapping of `key: value` lines")
     labels: dict[str, str] = {}
-    for key, knode, vnode in _mapping(node, "labels"):
+    for key, text in value.items():
         if not _LABEL_NAME.fullmatch(key):
-            raise _Bad(knode, f"label names are lower-case words like topic, not {key!r}")
+            raise _bad(f"label names are lower-case words like topic, not {key!r}", at=(key,))
         if key in PERSONAL_LABELS:
-            raise _Bad(knode, f"rules never target an account: no {key!r} label")
+            raise _bad(f"rules never target an account: no {key!r} label", at=(key,))
         if key in RESERVED_LABELS:
-            raise _Bad(knode, f"the engine sets {key!r} itself; remove it from labels")
-        value = _scalar(vnode)
-        if not isinstance(value, str):
-            raise _Bad(vnode, f"label {key}'s value must be text; put {value!r} in quotes")
-        if not _LABEL_VALUE.fullmatch(value):
-            raise _Bad(vnode, f"label {key}'s value may use letters, digits, _ - . and spaces")
-        labels[key] = value
+            raise _bad(f"the engine sets {key!r} itself; remove it from labels", at=(key,))
+        if isinstance(text, Mapping | list):
+            raise _bad("expected a single value here, not a list or mapping", at=(key,))
+        if not isinstance(text, str):
+            raise _bad(f"label {key}'s value must be text; put {text!r} in quotes", at=(key,))
+        if not _LABEL_VALUE.fullmatch(text):
+            raise _bad(f"label {key}'s value may use letters, digits, _ - . and spaces", at=(key,))
+        labels[key] = str(text)
     for key, allowed in (("kind", KINDS), ("severity", SEVERITIES)):
         if key not in labels:
-            raise _Bad(node, f"labels need `{key}:` ({' | '.join(allowed)})")
+            raise _bad(f"labels need `{key}:` ({' | '.join(allowed)})")
         if labels[key] not in allowed:
-            raise _Bad(node, f"{key} must be one of {' | '.join(allowed)}, not {labels[key]!r}")
+            raise _bad(f"{key} must be one of {' | '.join(allowed)}, not {labels[key]!r}")
     if "topic" not in labels:
-        raise _Bad(node, "labels need `topic:` (what the rule is about, e.g. hotel, gathering)")
+        raise _bad("labels need `topic:` (what the rule is about, e.g. hotel, gathering)")
     if "stance" in labels and labels["stance"] not in STANCES:
-        raise _Bad(node, f"stance must be one of {' | '.join(STANCES)}")
+        raise _bad(f"stance must be one of {' | '.join(STANCES)}")
     return labels
 
 
-def _example(node: yaml.Node) -> Example:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.ScalarNode):
-        return Example(_str(node, what="an example"), line)
-    keys = _check_keys(
-        _mapping(node, "an example"), ("text", "place", "language", "scores"), ("text",),
-        "an example", node,
-    )  # fmt: skip
-    places: tuple[PlaceMatch, ...] = ()
-    if "place" in keys:
-        p = _check_keys(
-            _mapping(keys["place"], "an example's place"),
-            ("name", "ward", "locality", "district"), (), "an example's place", keys["place"],
-        )  # fmt: skip
-        vals = {k: _str(v, what=k) for k, v in p.items()}
-        name = vals.get("name") or vals.get("ward") or vals.get("locality") or "Example place"
-        places = (
-            PlaceMatch(
-                place_id=f"example/{fold_name(name).replace(' ', '-')}",
-                name=name,
-                kind="ward" if "ward" in vals and "name" not in vals else "neighbourhood",
-                ward=vals.get("ward"),
-                locality=vals.get("locality"),
-                district=vals.get("district", "Exampleshire"),
-                matched=name,
+def _example_scores(value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise _bad("an example's scores must be a mapping of `key: value` lines")
+    scores: dict[str, float] = {}
+    for head, score in value.items():
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            raise _bad(f"score {head} must be a number from 0 to 1", at=(head,))
+        if not 0 <= score <= 1:
+            raise _bad(f"score {head} must be from 0 to 1", at=(head,))
+        scores[head] = float(score)
+    return scores
+
+
+def _counter_flag(value: Any) -> bool:
+    if value not in ("apply", "ignore"):
+        raise _bad("counter_speech must be `apply` (the default) or `ignore`")
+    return bool(value == "apply")
+
+
+def _enabled(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _bad("enabled must be true or false")
+    return value
+
+
+def _listed(message: str) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if not isinstance(value, list):
+            raise _bad(message)
+        return value
+
+    return BeforeValidator(check)
+
+
+def _posts(name: str) -> BeforeValidator:
+    """examples.match / no_match: a list of at least one post."""
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, list) or not value:
+            owner = (info.context or {}).get("name") or "this rule"
+            raise _bad(f"examples.{name} must list at least one post for {owner}")
+        return value
+
+    return BeforeValidator(check)
+
+
+# --- the parts -------------------------------------------------------------------------------
+
+
+class _ExamplePlace(_Part):
+    what = "an example's place"
+    name: Annotated[str, _by(_text, "name")] | None = None
+    ward: Annotated[str, _by(_text, "ward")] | None = None
+    locality: Annotated[str, _by(_text, "locality")] | None = None
+    district: Annotated[str, _by(_text, "district")] | None = None
+
+
+class _Example(_Part):
+    """A post: plain text, or a mapping with its place, language and scores."""
+
+    what = "an example"
+    text: Annotated[str, _by(_text, "an example's text")]
+    place: _ExamplePlace | None = None
+    language: Annotated[str, _by(_text, "language")] | None = None
+    scores: Annotated[dict[str, float], _by(_example_scores)] | None = None
+
+    @classmethod
+    def not_a_mapping(cls, data: Any) -> Any:
+        if isinstance(data, list):
+            return super().not_a_mapping(data)
+        return cls.model_construct(text=_text("an example", data))
+
+
+class _Examples(_Part):
+    what = "examples"
+    match: Annotated[list[_Example], _posts("match")]
+    no_match: Annotated[list[_Example], _posts("no_match")]
+
+
+class _Place(_Part):
+    what = "place"
+    ward: Annotated[list[str], _by(_texts, "ward")] | None = None
+    locality: Annotated[list[str], _by(_texts, "locality")] | None = None
+    district: Annotated[list[str], _by(_texts, "district")] | None = None
+
+    @classmethod
+    def not_a_mapping(cls, data: Any) -> Any:
+        if data == "any":
+            return cls.model_construct()
+        if isinstance(data, list):
+            return super().not_a_mapping(data)
+        raise _bad("place must be `any` or a mapping with ward, locality or district")
+
+    def whole(self) -> _Place:
+        if not (self.ward or self.locality or self.district):
+            raise _bad("place needs at least one of ward, locality, district (or write `any`)")
+        return self
+
+    def spec(self) -> PlaceFilter:
+        return PlaceFilter(
+            wards=frozenset(fold_name(s) for s in self.ward or ()),
+            localities=frozenset(fold_name(s) for s in self.locality or ()),
+            districts=frozenset(fold_name(s) for s in self.district or ()),
+        )
+
+
+_DEFAULT_WINDOW = WindowSpec(per="all", within=dt.timedelta(hours=1))
+
+
+class _Window(_Part):
+    what = "window"
+    per: Annotated[str, _by(_per)]
+    within: Annotated[dt.timedelta, _by(_duration, "within", dt.timedelta(days=7))]
+    count: Annotated[Cmp, _by(_cmp, "count", "")] | None = None
+    distinct_authors: Annotated[Cmp, _by(_cmp, "distinct_authors", "")] | None = None
+    velocity: Annotated[Cmp, _by(_cmp, "velocity", "/h")] | None = None
+    velocity_within: Annotated[dt.timedelta, _by(_duration, "velocity_within", None)] | None = None
+    rise: Annotated[Cmp, _by(_cmp, "rise", "x")] | None = None
+    baseline: Annotated[dt.timedelta, _by(_duration, "baseline", dt.timedelta(days=28))] | None = (
+        None
+    )
+    baseline_floor: Annotated[float, _by(_floor)] | None = None
+
+    def whole(self) -> _Window:
+        if self.velocity_within is not None and self.velocity_within > self.within:
+            raise _bad("velocity_within may not be longer than within", at=("velocity_within",))
+        if (self.count, self.distinct_authors, self.velocity, self.rise) == (None,) * 4:
+            raise _bad("window needs at least one of count, distinct_authors, velocity, rise")
+        baseline = self.baseline or _DEFAULT_WINDOW.baseline
+        if self.rise is not None and baseline < 2 * self.within:
+            raise _bad("baseline must be at least twice as long as within to measure a rise")
+        return self
+
+    def spec(self) -> WindowSpec:
+        return WindowSpec(
+            per=self.per,
+            within=self.within,
+            count=self.count,
+            distinct_authors=self.distinct_authors,
+            velocity=self.velocity,
+            velocity_within=self.velocity_within or min(self.within, dt.timedelta(minutes=15)),
+            rise=self.rise,
+            baseline=self.baseline or _DEFAULT_WINDOW.baseline,
+            baseline_floor=(
+                self.baseline_floor
+                if self.baseline_floor is not None
+                else _DEFAULT_WINDOW.baseline_floor
             ),
         )
-    language = _str(keys["language"], what="language").lower() if "language" in keys else None
-    scores: dict[str, float] | None = None
-    if "scores" in keys:
-        scores = {}
-        for head, knode, vnode in _mapping(keys["scores"], "an example's scores"):
-            value = _scalar(vnode)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _Bad(vnode, f"score {head} must be a number from 0 to 1")
-            if not 0 <= value <= 1:
-                raise _Bad(vnode, f"score {head} must be from 0 to 1")
-            scores[head] = float(value)
-            del knode
-    return Example(_str(keys["text"], what="an example's text"), line, places, language, scores)
 
 
-def _examples(node: yaml.Node, *, what: str) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
-    keys = _check_keys(
-        _mapping(node, "examples"), ("match", "no_match"), ("match", "no_match"), "examples", node
-    )
-    out: list[tuple[Example, ...]] = []
-    for name in ("match", "no_match"):
-        seq = keys[name]
-        if not isinstance(seq, yaml.SequenceNode) or not seq.value:
-            raise _Bad(seq, f"examples.{name} must list at least one post for {what}")
-        out.append(tuple(_example(n) for n in seq.value))
-    return out[0], out[1]
+_LABEL_KEYS = ("kind", "topic", "severity", "stance")
+
+
+class _Rule(_Part):
+    what = "a rule"
+    id: Annotated[str, _by(_an_id, "a rule id")]
+    description: Annotated[str, _by(_text, "description")]
+    query: Annotated[Compiled, _by(_query)] | None = None
+    unless: Annotated[Compiled, _by(_query)] | None = None
+    scores: (
+        Annotated[list[Annotated[ScoreCondition, _by(_score)]], BeforeValidator(_as_list)] | None
+    ) = None
+    place: _Place | None = None
+    language: Annotated[frozenset[str], _by(_languages)] | None = None
+    window: _Window | None = None
+    labels: Annotated[dict[str, str], _by(_labels)]
+    examples: _Examples
+    counter_speech: Annotated[bool, _by(_counter_flag)] = True
+    enabled: Annotated[bool, _by(_enabled)] = True
+
+    @classmethod
+    def unknown_hint(cls, key: str) -> str:
+        close = difflib.get_close_matches(key, (*cls.model_fields, *_LABEL_KEYS), n=1)
+        if key in _LABEL_KEYS or (close and close[0] in _LABEL_KEYS):
+            label = key if key in _LABEL_KEYS else close[0]
+            return f" ({label} is a label: put it under `labels:`)"
+        return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Counter(_Part):
+    what = "a counter_speech entry"
+    id: Annotated[str, _by(_an_id, "an id")]
+    description: Annotated[str, _by(_text, "description")]
+    query: Annotated[Compiled, _by(_query)]
+    examples: _Examples
+
+
+def _review_by(value: Any) -> dt.date:
+    if isinstance(value, Mapping | list):
+        raise _bad("expected a single value here, not a list or mapping")
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    if not isinstance(value, dt.date):
+        raise _bad("review_by must be a date like 2027-03-31")
+    return value
+
+
+class _PackFile(_Part):
+    what = "pack.yaml"
+    id: Annotated[str, _by(_an_id, "a pack id")]
+    version: Annotated[str, _by(_text, "version")]
+    owner: Annotated[str, _by(_text, "owner")]
+    purpose: Annotated[str, _by(_text, "purpose")]
+    review_by: Annotated[dt.date, _by(_review_by)]
+    # Each entry is checked on its own (`_counter`), so one bad entry does not hide the others.
+    counter_speech: Annotated[
+        list[Any], _listed("counter_speech must be a list of entries with id and query")
+    ] = []
+
+
+class _RuleFile(_Part):
+    what = "a rule file"
+    # Each rule is checked on its own (`_rule`): one bad rule does not hide the others.
+    rules: Annotated[list[Any], _listed("`rules:` must be a list; start each rule with `- id:`")]
+
+
+RULE_KEYS = tuple(_Rule.model_fields)
+PACK_KEYS = tuple(_PackFile.model_fields)
 
 
 # --- packs and rules -------------------------------------------------------------------------
 
-RULE_KEYS = ("id", "description", "query", "unless", "scores", "place", "language", "window",
-             "labels", "examples", "counter_speech", "enabled")  # fmt: skip
-_LABEL_KEYS = ("kind", "topic", "severity", "stance")
-PACK_KEYS = ("id", "version", "owner", "purpose", "review_by", "counter_speech")
+
+def _read(text: str, file: str, problems: list[Problem]) -> Document:
+    """The file read by the one YAML reader (`monitor.documents`: size bound, no anchors or
+    aliases, one document, each value's line). A key given twice or a value YAML cannot build
+    is added to `problems` and the rest is still checked; a file that is not YAML at all
+    raises PackError."""
+    found: list[YamlError] = []
+    try:
+        doc = Document(file, read_yaml(text, file, _ANCHOR_HINT, found))
+    except YamlError as exc:
+        raise PackError([Problem(exc.source, exc.line, exc.reason)]) from None
+    for mistake in found:
+        twice = mistake.duplicate
+        reason = mistake.reason if twice is None else f"{twice!r} appears twice"
+        problems.append(Problem(mistake.source, mistake.line, reason))
+    return doc
 
 
-class _Collector:
-    """Runs converters, turning failures into Problems so one bad rule does not hide others."""
+def _problems(exc: DocumentError) -> list[Problem]:
+    return [Problem(p.source, p.line, p.message) for p in exc.problems]
 
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[Problem] = []
 
-    def run(self, fn: Callable[[], T]) -> T | None:
-        try:
-            return fn()
-        except _Bad as exc:
-            self.problems.append(Problem(self.file, exc.line, exc.message))
-            return None
+def _empty(doc: Document) -> bool:
+    return isinstance(doc.data, Map) and not doc.data and not doc.data.line
 
-    def warn(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.file, line, message, "warning"))
+
+def _check(
+    model: type[P], doc: Document, at: Loc, context: dict[str, Any], out: list[Problem]
+) -> P | None:
+    """The part of `doc` at `at` as a `model`, or None with its problems added to `out`."""
+    try:
+        return validate(model, doc, at, wording=_WORDING, context=context)
+    except DocumentError as exc:
+        out.extend(_problems(exc))
+        return None
+
+
+def _name(doc: Document, at: Loc) -> str | None:
+    """A rule's or entry's id as written, for problems that name it (even a malformed one)."""
+    try:
+        return _text("id", doc.value((*at, "id")))
+    except PydanticCustomError:
+        return None
+
+
+def _examples(doc: Document, at: Loc, examples: _Examples) -> tuple[tuple[Example, ...], ...]:
+    return tuple(
+        tuple(
+            _example_spec(example, doc.line((*at, "examples", name, i)))
+            for i, example in enumerate(getattr(examples, name))
+        )
+        for name in ("match", "no_match")
+    )
+
+
+def _example_spec(example: _Example, line: int) -> Example:
+    places: tuple[PlaceMatch, ...] = ()
+    if example.place is not None:
+        p = example.place
+        name = p.name or p.ward or p.locality or "Example place"
+        places = (
+            PlaceMatch(
+                place_id=f"example/{fold_name(name).replace(' ', '-')}",
+                name=name,
+                kind="ward" if p.ward is not None and p.name is None else "neighbourhood",
+                ward=p.ward,
+                locality=p.locality,
+                district=p.district or "Exampleshire",
+                matched=name,
+            ),
+        )
+    language = example.language.lower() if example.language is not None else None
+    return Example(example.text, line, places, language, example.scores)
 
 
 def parse_pack_file(
     text: str, file: str, today: dt.date, limits: Limits
 ) -> tuple[PackSpec, list[Problem]]:
     """A pack's `pack.yaml` (without its rules) and its warnings. Raises PackError."""
-    root = compose(text, file)
-    col = _Collector(file)
-
-    def build() -> PackSpec:
-        if root is None:
-            raise _Bad(None, "pack.yaml is empty")
-        keys = _check_keys(
-            _mapping(root, "pack.yaml"), PACK_KEYS, ("id", "version", "owner", "purpose",
-            "review_by"), "pack.yaml", root,
-        )  # fmt: skip
-        pack_id = _str(keys["id"], what="id")
-        if not _ID.fullmatch(pack_id):
-            raise _Bad(keys["id"], "a pack id is lower-case letters, digits, _ and -")
-        review = _scalar(keys["review_by"])
-        if isinstance(review, str):
-            try:
-                review = dt.date.fromisoformat(review)
-            except ValueError:
-                review = None
-        if not isinstance(review, dt.date):
-            raise _Bad(keys["review_by"], "review_by must be a date like 2027-03-31")
-        if review < today:
-            col.warn(
-                keys["review_by"].start_mark.line + 1,
-                f"review date {review.isoformat()} has passed: review the pack and set a new one",
+    problems: list[Problem] = []
+    doc = _read(text, file, problems)
+    if _empty(doc):
+        raise PackError([Problem(file, 0, "pack.yaml is empty")])
+    pack = _check(_PackFile, doc, (), {"limits": limits}, problems)
+    entries = doc.value(("counter_speech",))
+    counters: list[CounterSpeech] = []
+    for i in range(len(entries) if isinstance(entries, list) else 0):
+        at: Loc = ("counter_speech", i)
+        context = {"limits": limits, "name": _name(doc, at)}
+        entry = _check(_Counter, doc, at, context, problems)
+        if entry is not None and pack is not None:
+            match, no_match = _examples(doc, at, entry.examples)
+            counters.append(
+                CounterSpeech(
+                    id=f"{pack.id}.{entry.id}",
+                    description=entry.description,
+                    query=entry.query,
+                    file=file,
+                    line=doc.line(at),
+                    match=match,
+                    no_match=no_match,
+                )
             )
-        counters: list[CounterSpeech] = []
-        if "counter_speech" in keys:
-            seq = keys["counter_speech"]
-            if not isinstance(seq, yaml.SequenceNode):
-                raise _Bad(seq, "counter_speech must be a list of entries with id and query")
-            for item in seq.value:
-                cs = col.run(partial(_counter, item, pack_id, file, limits))
-                if cs is not None:
-                    counters.append(cs)
-        return PackSpec(
-            id=pack_id,
-            version=_str(keys["version"], what="version"),
-            owner=_str(keys["owner"], what="owner"),
-            purpose=_str(keys["purpose"], what="purpose"),
-            review_by=review,
-            file=file,
-            counter_speech=tuple(counters),
+    if pack is None or problems:
+        raise PackError(problems)
+    if pack.review_by < today:
+        problems.append(
+            Problem(
+                file,
+                doc.line(("review_by",)),
+                f"review date {pack.review_by.isoformat()} has passed: review the pack and set "
+                "a new one",
+                "warning",
+            )
         )
-
-    pack = col.run(build)
-    errors = [p for p in col.problems if p.level == "error"]
-    if errors or pack is None:
-        raise PackError(col.problems)
-    return pack, col.problems
-
-
-def _counter(node: yaml.Node, pack_id: str, file: str, limits: Limits) -> CounterSpeech:
-    keys = _check_keys(
-        _mapping(node, "a counter_speech entry"), ("id", "description", "query", "examples"),
-        ("id", "description", "query", "examples"), "a counter_speech entry", node,
-    )  # fmt: skip
-    name = _str(keys["id"], what="id")
-    if not _ID.fullmatch(name):
-        raise _Bad(keys["id"], "an id is lower-case letters, digits, _ and -")
-    match, no_match = _examples(keys["examples"], what=name)
-    return CounterSpeech(
-        id=f"{pack_id}.{name}",
-        description=_str(keys["description"], what="description"),
-        query=_query(keys["query"], limits=limits),
+    spec = PackSpec(
+        id=pack.id,
+        version=pack.version,
+        owner=pack.owner,
+        purpose=pack.purpose,
+        review_by=pack.review_by,
         file=file,
-        line=node.start_mark.line + 1,
-        match=match,
-        no_match=no_match,
+        counter_speech=tuple(counters),
     )
+    return spec, problems
 
 
 def parse_rules_file(
     text: str, file: str, pack_id: str, limits: Limits
 ) -> tuple[list[RuleSpec], list[Problem]]:
     """The rules in one rule file, and every problem found (errors and warnings)."""
-    root = compose(text, file)
-    col = _Collector(file)
+    problems: list[Problem] = []
+    doc = _read(text, file, problems)
+    if _empty(doc):
+        return [], [Problem(file, 0, "the file is empty; it needs a `rules:` list")]
+    if _check(_RuleFile, doc, (), {}, problems) is None:
+        return [], problems
     rules: list[RuleSpec] = []
-
-    def items() -> list[yaml.Node]:
-        if root is None:
-            raise _Bad(None, "the file is empty; it needs a `rules:` list")
-        keys = _check_keys(_mapping(root, "a rule file"), ("rules",), ("rules",), "a rule file",
-                           root)  # fmt: skip
-        seq = keys["rules"]
-        if not isinstance(seq, yaml.SequenceNode):
-            raise _Bad(seq, "`rules:` must be a list; start each rule with `- id:`")
-        return list(seq.value)
-
-    for node in col.run(items) or []:
-        try:
-            rule = col.run(partial(_rule, node, pack_id, file, limits, col))
-        except _Refused:
-            continue
+    for i in range(len(doc.value(("rules",)))):
+        rule = _rule(doc, ("rules", i), pack_id, limits, problems)
         if rule is not None:
             rules.append(rule)
-    return rules, col.problems
+    return rules, problems
 
 
-def _rule(node: yaml.Node, pack_id: str, file: str, limits: Limits, col: _Collector) -> RuleSpec:
-    """One rule. Each field is checked on its own, so one rule's several mistakes are all
-    reported at once; the rule is refused (raises) if any was found."""
-    items = _mapping(node, "a rule")
-    before = len(col.problems)
-    for key, knode, _ in items:
-        if key not in RULE_KEYS:
-            close = difflib.get_close_matches(key, (*RULE_KEYS, *_LABEL_KEYS), n=1)
-            if key in _LABEL_KEYS or (close and close[0] in _LABEL_KEYS):
-                label = key if key in _LABEL_KEYS else close[0]
-                hint = f" ({label} is a label: put it under `labels:`)"
-            else:
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-            col.problems.append(Problem(file, knode.start_mark.line + 1,
-                                        f"unknown key {key!r} in a rule{hint}"))  # fmt: skip
-    keys = {k: v for k, _, v in items if k in RULE_KEYS}
-    for required in ("id", "description", "labels", "examples"):
-        if required not in keys:
-            col.problems.append(Problem(file, node.start_mark.line + 1,
-                                        f"a rule needs `{required}:`"))  # fmt: skip
-
-    def field(key: str, convert: Callable[[yaml.Node], T]) -> T | None:
-        return col.run(partial(convert, keys[key])) if key in keys else None
-
-    name = field("id", partial(_str, what="id"))
-    if name is not None and not _ID.fullmatch(name):
-        col.problems.append(
+def _rule(
+    doc: Document, at: Loc, pack_id: str, limits: Limits, problems: list[Problem]
+) -> RuleSpec | None:
+    """One rule, or None with its problems added: every mistake in it at once."""
+    name = _name(doc, at)
+    found: list[Problem] = []
+    rule = _check(_Rule, doc, at, {"limits": limits, "name": name}, found)
+    raw = doc.value(at)
+    if isinstance(raw, Mapping) and not any(k in raw for k in ("query", "scores", "window")):
+        if all(k in RULE_KEYS for k in raw):  # else likely a misspelt query, already reported
+            found.append(
+                Problem(
+                    doc.source,
+                    _WORDING.line(doc, at),
+                    f"rule {name} needs a query, scores or a window to say what it matches",
+                )
+            )
+    problems.extend(found)
+    if rule is None or found:
+        return None
+    scores = tuple(rule.scores or ())
+    if rule.query is not None and rule.query.anchors is None and not scores:
+        problems.append(
             Problem(
-                file,
-                keys["id"].start_mark.line + 1,
-                "a rule id is lower-case letters, digits, _ and -",
+                doc.source,
+                doc.line((*at, "query")),
+                f"rule {rule.id}'s query has no word it requires (only NOT), so it is checked on "
+                "every post; add a word or a score condition",
+                "warning",
             )
         )
-    query = field("query", partial(_query, limits=limits))
-    unless = field("unless", partial(_query, limits=limits))
-    scores = field("scores", _scores) or ()
-    window = field("window", _window)
-    labels = field("labels", _labels)
-    examples = field("examples", partial(_examples, what=name or "this rule"))
-    description = field("description", partial(_str, what="description"))
-    place = field("place", _place)
-    languages = field("language", _languages)
-    counter = field("counter_speech", _counter_flag)
-    enabled = field("enabled", _enabled)
-    unknown = any(key not in RULE_KEYS for key, _, _ in items)  # likely a misspelt query:
-    if "query" not in keys and "scores" not in keys and "window" not in keys and not unknown:
-        col.problems.append(Problem(file, node.start_mark.line + 1,
-            f"rule {name} needs a query, scores or a window to say what it matches"))  # fmt: skip
-    if query is not None and query.anchors is None and not scores:
-        col.warn(
-            keys["query"].start_mark.line + 1,
-            f"rule {name}'s query has no word it requires (only NOT), so it is checked on every "
-            "post; add a word or a score condition",
-        )
-    errors = [p for p in col.problems[before:] if p.level == "error"]
-    if errors or name is None or labels is None or examples is None or description is None:
-        raise _Refused()
+    match, no_match = _examples(doc, at, rule.examples)
     return RuleSpec(
-        id=f"{pack_id}.{name}",
+        id=f"{pack_id}.{rule.id}",
         pack=pack_id,
-        description=description,
-        labels=labels,
-        file=file,
-        line=node.start_mark.line + 1,
-        query=query,
-        unless=unless,
+        description=rule.description,
+        labels=rule.labels,
+        file=doc.source,
+        line=_WORDING.line(doc, at),
+        query=rule.query,
+        unless=rule.unless,
         scores=scores,
-        place=place,
-        languages=languages,
-        window=window,
-        counter_speech=counter if counter is not None else True,
-        enabled=enabled if enabled is not None else True,
-        match=examples[0],
-        no_match=examples[1],
+        place=rule.place.spec() if rule.place is not None else None,
+        languages=rule.language,
+        window=rule.window.spec() if rule.window is not None else None,
+        counter_speech=rule.counter_speech,
+        enabled=rule.enabled,
+        match=match,
+        no_match=no_match,
     )
-
-
-class _Refused(Exception):
-    """A rule whose problems are already recorded."""
-
-
-def _scores(node: yaml.Node) -> tuple[ScoreCondition, ...]:
-    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-    return tuple(_score(n) for n in items)
-
-
-def _counter_flag(node: yaml.Node) -> bool:
-    value = _scalar(node)
-    if value not in ("apply", "ignore"):
-        raise _Bad(node, "counter_speech must be `apply` (the default) or `ignore`")
-    return bool(value == "apply")
-
-
-def _enabled(node: yaml.Node) -> bool:
-    value = _scalar(node)
-    if not isinstance(value, bool):
-        raise _Bad(node, "enabled must be true or false")
-    return value
