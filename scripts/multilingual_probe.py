@@ -24,10 +24,10 @@ held-out ("eval") posts of tests/fixtures/fairness/languages.yaml, which no head
 Flags at 0.5 (the classes are balanced by weight). Speed: posts a second encoding the suite,
 one BLAS thread and the package's default four, in the same run.
 
-PASS, decided before looking (held-out hostile and threat posts are 7 a language, benign 11):
-the lower 95 % Wilson bound of hostile recall at least 0.5 and the upper bound of the benign
-false-positive rate at most 0.25, i.e. at least 7/7 caught with 0/11 benign flagged. Fewer
-posts than that cannot show a head works; more suite posts are what would let it.
+PASS, decided before the first run (held-out hostile and threat posts are 12 a language,
+benign 17): the lower 95 % Wilson bound of hostile recall at least 0.5 and the upper bound of
+the benign false-positive rate at most 0.25, i.e. at least 10/12 caught with 0/17 benign
+flagged. Fewer posts than that cannot show a head works; more suite posts are what would.
 """
 
 from __future__ import annotations
