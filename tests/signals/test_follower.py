@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -232,15 +232,35 @@ class Workers:
         return SignalsFollower(engine, stage, alerts=alert_stage, clock=lambda: LATER, **kw)
 
 
+@pytest.fixture(scope="module")
+def processed_by_workers() -> Iterator[str]:
+    """The scenario as two workers leave it, built once for the module: each test gets a copy
+    of this database (`workers`), never this one, so what a test's follower writes stays its
+    own. The workers keep nothing in memory that the tests read: only the store."""
+
+    async def build(url: str) -> None:
+        w = Workers(url)
+        try:
+            await w.run()
+        finally:
+            for e in w.engines:
+                await e.dispose()  # a template must have no connections to be copied
+
+    with fresh_pg_database() as url:
+        run_sync(lambda: build(url))
+        yield url
+
+
 @pytest.fixture
-async def workers(pg_url: str) -> AsyncIterator[Workers]:
-    w = Workers(pg_url)
-    try:
-        await w.run()
-        yield w
-    finally:
-        for e in w.engines:
-            await e.dispose()
+async def workers(processed_by_workers: str) -> AsyncIterator[Workers]:
+    with fresh_pg_database(template=processed_by_workers) as url:
+        w = Workers(url)
+        try:
+            w.engines = [await make_store(url), await make_store(url)]
+            yield w
+        finally:
+            for e in w.engines:
+                await e.dispose()
 
 
 @pytest.mark.slow
