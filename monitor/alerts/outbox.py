@@ -41,7 +41,7 @@ from monitor.alerts.inhibit import OpenAlert, inhibited_by
 from monitor.alerts.routing import Route
 from monitor.alerts.silences import Silence, silenced_by
 from monitor.incidents.model import HELD
-from monitor.store.posts import _insert
+from monitor.store.db import dialect_insert
 from monitor.store.tables import (
     alert_routing,
     alerts,
@@ -66,7 +66,7 @@ FORM_BATCH = 500
 
 def upsert(conn: AsyncConnection, table: Any) -> Any:
     """INSERT with ON CONFLICT for the connection's dialect (SQLite or PostgreSQL)."""
-    return _insert(conn, table)
+    return dialect_insert(conn, table)
 
 
 class Conflict(RuntimeError):

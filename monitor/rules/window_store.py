@@ -32,7 +32,7 @@ from monitor.rules.engine import (
     window_keys,
 )
 from monitor.rules.schema import RuleSpec, WindowSpec
-from monitor.store.posts import _insert
+from monitor.store.db import dialect_insert
 from monitor.store.tables import window_events, window_rules
 from monitor.types import Post, RuleHit
 
@@ -137,7 +137,7 @@ class StoredWindows:
                     continue
                 for key, name in window_keys(spec, o.post.places, o.clusters).items():
                     await conn.execute(
-                        _insert(conn, window_events)
+                        dialect_insert(conn, window_events)
                         .values(
                             rule_id=rule.id,
                             key=key,
@@ -160,7 +160,7 @@ class StoredWindows:
 
     async def _started(self, conn: AsyncConnection, first: dt.datetime) -> float:
         await conn.execute(
-            _insert(conn, window_rules)
+            dialect_insert(conn, window_rules)
             .values(rule_id=START, signature="", started_at=first)
             .on_conflict_do_nothing(index_elements=["rule_id"])
         )
@@ -187,7 +187,7 @@ class StoredWindows:
         for rule_id, sig in todo.items():
             if rule_id not in stored:
                 await conn.execute(
-                    _insert(conn, window_rules)
+                    dialect_insert(conn, window_rules)
                     .values(rule_id=rule_id, signature=sig, started_at=now)
                     .on_conflict_do_nothing(index_elements=["rule_id"])
                 )

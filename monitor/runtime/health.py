@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.runtime.faults import describe
 from monitor.runtime.metrics import measure_queue
 from monitor.runtime.pipeline import Pipeline
+from monitor.store.db import dialect_insert
 from monitor.store.tables import health_probes
 
 PROBE_TIMEOUT_S = 3.0
@@ -47,8 +47,7 @@ class Readiness:
 async def probe_store(engine: AsyncEngine, now: datetime | None = None) -> str | None:
     """Write this process's probe row; None when the store took it, else why not."""
     now = now or datetime.now(UTC)
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(health_probes).values(name=PROBE_NAME, written_at=now)
+    stmt = dialect_insert(engine, health_probes).values(name=PROBE_NAME, written_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"written_at": now})
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_S):

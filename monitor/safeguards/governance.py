@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.config import Settings
 from monitor.safeguards import audit
-from monitor.store.posts import _insert
+from monitor.store.db import dialect_insert
 from monitor.store.tables import governance_register
 from monitor.types import Post
 
@@ -157,7 +157,7 @@ async def approve(
         note=note,
     )
     values = dataclasses.asdict(approval)
-    stmt = _insert(conn, governance_register).values(values)
+    stmt = dialect_insert(conn, governance_register).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["subject"], set_={k: v for k, v in values.items() if k != "subject"}
     )

@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from monitor.config import Settings
 from monitor.privacy.mailbox_access import ADMIN_ONLY, encode
 from monitor.safeguards import audit
-from monitor.store.posts import _insert
+from monitor.store.db import dialect_insert
 from monitor.store.tables import (
     alert_posts,
     audit_events,
@@ -200,7 +200,7 @@ async def record_justification(
         "places, not about following a person; the audit log shows this user's evidence views."
     )
     await conn.execute(
-        _insert(conn, mailbox)
+        dialect_insert(conn, mailbox)
         .values(
             idempotency_key=hashlib.sha256(f"viewguard:{event.id}".encode()).hexdigest(),
             mailbox=policy.sro_mailbox,

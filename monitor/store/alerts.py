@@ -9,7 +9,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.labels import SEVERITY_RANK, candidates
-from monitor.store.posts import _insert
+from monitor.store.db import dialect_insert
 from monitor.store.tables import ALERT_IS_OPEN, alert_posts, alerts
 from monitor.types import Processed
 
@@ -36,7 +36,7 @@ async def open_alert(
     key, and a second opener waits for the first and then finds its row."""
     alert_id = (
         await conn.execute(
-            _insert(conn, alerts)
+            dialect_insert(conn, alerts)
             .values(
                 key=key,
                 labels=dict(labels),
@@ -86,7 +86,7 @@ async def record_hits(conn: AsyncConnection, items: Sequence[Processed], now: da
                     .values(labels=dict(cand.labels), updated_at=now)
                 )
         added = await conn.execute(
-            _insert(conn, alert_posts)
+            dialect_insert(conn, alert_posts)
             .values(
                 alert_id=alert_id,
                 post_id=item.post.id,

@@ -9,14 +9,25 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def dialect_insert(
+    conn: AsyncConnection | AsyncEngine | Connection, table: Any
+) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT in the store's own dialect, which has ON CONFLICT (do nothing, do update):
+    PostgreSQL's in production, SQLite's otherwise. The one place that chooses."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

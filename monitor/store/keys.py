@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.config import Settings
 from monitor.privacy.postids import PostIds
+from monitor.store.db import dialect_insert
 from monitor.store.tables import author_keys, deployment_keys
 
 KEY_BYTES = 32
@@ -117,15 +118,9 @@ class KeyRing:
 async def _insert_if_absent(conn: AsyncConnection, period: str, key: bytes, now: datetime) -> None:
     """Insert the period's key unless another instance got there first (then keep theirs)."""
     values = {"period": period, "key": key, "created_at": now.astimezone(UTC)}
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        await conn.execute(sqlite_insert(author_keys).values(values).on_conflict_do_nothing())
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        await conn.execute(pg_insert(author_keys).values(values).on_conflict_do_nothing())
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        stmt = dialect_insert(conn, author_keys).values(values).on_conflict_do_nothing()
+        await conn.execute(stmt)
     else:
         try:
             async with conn.begin_nested():
@@ -158,14 +153,7 @@ def post_ids_sync(conn: Connection, secret: str | None, now: datetime) -> PostId
             "check": None,
             "created_at": now.astimezone(UTC),
         }
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            conn.execute(pg_insert(deployment_keys).values(values).on_conflict_do_nothing())
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            conn.execute(sqlite_insert(deployment_keys).values(values).on_conflict_do_nothing())
+        conn.execute(dialect_insert(conn, deployment_keys).values(values).on_conflict_do_nothing())
         row = conn.execute(
             select(deployment_keys.c.key, deployment_keys.c.check).where(
                 deployment_keys.c.name == POST_IDS

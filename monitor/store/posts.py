@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import bindparam, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.store import tombstones
+from monitor.store.db import dialect_insert
 from monitor.store.erase import erase_copies
 from monitor.store.tables import (
     alert_posts,
@@ -22,12 +22,6 @@ from monitor.store.tables import (
     sources,
 )
 from monitor.types import PlaceMatch, Post, Processed
-
-
-def _insert(conn: AsyncConnection, table: Any) -> postgresql.Insert | sqlite.Insert:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _post_row(post: Post) -> dict[str, Any]:
@@ -67,14 +61,18 @@ async def insert_posts(conn: AsyncConnection, batch: Sequence[Post]) -> list[Pos
     if not unique:
         return []
     # executemany with RETURNING ("insertmanyvalues"): one cached statement, batched rows.
-    stmt = _insert(conn, posts).on_conflict_do_nothing(index_elements=["id"]).returning(posts.c.id)
+    stmt = (
+        dialect_insert(conn, posts)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(posts.c.id)
+    )
     result = await conn.execute(stmt, [_post_row(p) for p in unique.values()])
     new_ids = set(result.scalars().all())
     new = [p for p in unique.values() if p.id in new_ids]
     place_rows = [_place_row(p.id, m) for p in new for m in p.places]
     if place_rows:
         await conn.execute(
-            _insert(conn, place_matches).on_conflict_do_nothing(
+            dialect_insert(conn, place_matches).on_conflict_do_nothing(
                 index_elements=["post_id", "place_id"]
             ),
             place_rows,
@@ -106,7 +104,7 @@ async def save_cursor(
         "last_success_at": now,
         "error_count": 0,
     }
-    stmt = _insert(conn, sources).values(values)
+    stmt = dialect_insert(conn, sources).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"],
         set_={"cursor": cursor, "updated_at": now, "last_success_at": now},
@@ -169,7 +167,7 @@ async def save_processed(conn: AsyncConnection, items: Iterable[Processed], now:
     )
     await conn.execute(stmt, rows)
     if label_rows:
-        await conn.execute(_insert(conn, post_labels).on_conflict_do_nothing(), label_rows)
+        await conn.execute(dialect_insert(conn, post_labels).on_conflict_do_nothing(), label_rows)
 
 
 async def purge_text(conn: AsyncConnection, post_ids: Sequence[str], now: datetime) -> int:

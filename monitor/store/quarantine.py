@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.privacy.postids import PostIds
+from monitor.store.db import dialect_insert
 from monitor.store.tables import quarantine
 from monitor.types import PlaceMatch, Post, RawPost
 
@@ -138,15 +138,9 @@ class Failure:
     post_id: str | None = None
 
 
-def _insert(conn: AsyncConnection) -> postgresql.Insert | sqlite.Insert:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(quarantine)
-    return sqlite.insert(quarantine)
-
-
 async def add(conn: AsyncConnection, failures: Sequence[Failure], now: datetime) -> None:
     for f in failures:
-        stmt = _insert(conn).values(
+        stmt = dialect_insert(conn, quarantine).values(
             key=f.key,
             post_id=f.post_id,
             source=f.source,

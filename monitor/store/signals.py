@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.store.alerts import excerpt, open_alert
-from monitor.store.posts import _insert as _dialect_insert
+from monitor.store.db import dialect_insert
 from monitor.store.tables import (
     alert_posts,
     alerts,
@@ -37,12 +37,6 @@ from monitor.types import Processed, RuleHit
 Cursor = tuple[datetime, str]
 
 
-def _insert(conn: AsyncConnection, table: Any) -> Any:
-    """The dialect's INSERT (with ON CONFLICT), typed loosely: the two dialects' classes share
-    the methods used here but no declared base."""
-    return _dialect_insert(conn, table)
-
-
 SIGNAL_TABLES = (
     "rumours",
     "rumour_posts",
@@ -62,7 +56,7 @@ async def add_area_counts(
     text is purged, for baselines."""
     if not counts:
         return
-    stmt = _insert(conn, area_counts)
+    stmt = dialect_insert(conn, area_counts)
     stmt = stmt.on_conflict_do_update(
         index_elements=["area", "hour"],
         set_={
@@ -97,7 +91,7 @@ async def save_levels(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) 
     measures, updated_at)."""
     if not rows:
         return
-    stmt = _insert(conn, area_levels)
+    stmt = dialect_insert(conn, area_levels)
     stmt = stmt.on_conflict_do_update(
         index_elements=["area"],
         set_={
@@ -227,7 +221,7 @@ async def save_rumours(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]])
     person's status stands and the stage takes it up at its next batch."""
     if not rows:
         return
-    stmt = _insert(conn, rumours)
+    stmt = dialect_insert(conn, rumours)
     guarded = ("status", "closed_at", "merged_into")  # a person's merge stands too
     keep = {"id", "created_at", "revision", *guarded}
     columns = [c for c in rows[0] if c not in keep]
@@ -245,7 +239,9 @@ async def add_memberships(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
     if not rows:
         return
     await conn.execute(
-        _insert(conn, rumour_posts).on_conflict_do_nothing(index_elements=["rumour_id", "post_id"]),
+        dialect_insert(conn, rumour_posts).on_conflict_do_nothing(
+            index_elements=["rumour_id", "post_id"]
+        ),
         [dict(r) for r in rows],
     )
 
@@ -575,7 +571,7 @@ async def record_signal_alert(
             continue
         text = texts[post_id]
         result = await conn.execute(
-            _insert(conn, alert_posts)
+            dialect_insert(conn, alert_posts)
             .values(
                 alert_id=alert_id,
                 post_id=post_id,

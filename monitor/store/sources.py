@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.store.posts import _insert
+from monitor.store.db import dialect_insert
 from monitor.store.tables import sources
 
 
@@ -24,7 +24,7 @@ async def record_health(conn: AsyncConnection, snapshots: Sequence[dict[str, Any
     for snap in snapshots:
         last_success = _parse(snap.get("last_success"))
         await conn.execute(
-            _insert(conn, sources)
+            dialect_insert(conn, sources)
             .values(name=snap["name"], kind=snap["kind"], updated_at=now, error_count=0)
             .on_conflict_do_nothing(index_elements=["name"])
         )

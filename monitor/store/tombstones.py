@@ -16,28 +16,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.store.db import dialect_insert
 from monitor.store.tables import alert_posts, author_tombstones, post_tombstones, posts
 
 CHUNK = 500
-
-
-def _insert(conn: AsyncConnection, table: Any) -> postgresql.Insert | sqlite.Insert:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 async def record_posts(conn: AsyncConnection, post_ids: Sequence[str], now: datetime) -> None:
     rows = [{"post_id": pid, "deleted_at": now} for pid in dict.fromkeys(post_ids)]
     if rows:
         await conn.execute(
-            _insert(conn, post_tombstones).on_conflict_do_nothing(index_elements=["post_id"]),
+            dialect_insert(conn, post_tombstones).on_conflict_do_nothing(
+                index_elements=["post_id"]
+            ),
             rows,
         )
 
@@ -50,7 +45,7 @@ async def record_authors(
     ]
     if rows:
         await conn.execute(
-            _insert(conn, author_tombstones).on_conflict_do_nothing(
+            dialect_insert(conn, author_tombstones).on_conflict_do_nothing(
                 index_elements=["platform", "author_ref"]
             ),
             rows,

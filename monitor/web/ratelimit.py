@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.store.posts import _insert
+from monitor.store.db import dialect_insert
 from monitor.store.tables import login_throttle
 
 MAX_DELAY = timedelta(minutes=15)
@@ -95,7 +95,7 @@ class LoginLimiter:
             delete(login_throttle).where(login_throttle.c.last_failure_at < now - self.window)
         )
         for key in keys:
-            stmt = _insert(conn, login_throttle).values(
+            stmt = dialect_insert(conn, login_throttle).values(
                 key=key.digest, failures=1, last_failure_at=now
             )
             stale = login_throttle.c.last_failure_at < now - self.window
