@@ -70,6 +70,8 @@ class Change:
     trend: str
     absorbed: tuple[int, ...] = ()
     events: list[Event] = field(default_factory=list)
+    # A new incident whose claim cluster split off another: (that cluster, when, its incident).
+    split_from: tuple[int, datetime, int | None] | None = None
 
     @property
     def changed(self) -> bool:

@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    delete,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 
 from monitor.incidents import describe, grouping, lifecycle
 from monitor.incidents.config import IncidentsConfig
@@ -58,6 +68,8 @@ class Inputs:
     members: dict[int, list[PostFacts]] = field(default_factory=dict)  # cluster -> responders
     officials: list[PostFacts] = field(default_factory=list)  # public organisations' posts
     merged: dict[int, int] = field(default_factory=dict)  # rumour cluster -> merged into
+    # Rumour cluster -> (the cluster it split off, when, that cluster's incident if any).
+    splits: dict[int, tuple[int, datetime, int | None]] = field(default_factory=dict)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -198,6 +210,7 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
                 found.append(int(row.merged_into))
         pending = sorted(set(found) - set(clusters) - set(out.merged))
         clusters += pending
+    out.splits = load_splits(conn, sorted(set(clusters)))
     for chunk in _chunks(sorted(set(clusters))):
         for claim in conn.execute(
             select(rumours.c.id, rumours.c.claim_text, rumours.c.representative).where(
@@ -333,6 +346,36 @@ def load_posts(
     return out
 
 
+def load_splits(
+    conn: Connection, clusters: Sequence[int]
+) -> dict[int, tuple[int, datetime, int | None]]:
+    """Which of these claim clusters split off another (its claims diverged into two
+    stories), when, and the incident that other cluster's story is in."""
+    out: dict[int, tuple[int, datetime, int | None]] = {}
+    if not clusters:
+        return out
+    # The migration that turns open alerts into incidents (0002) runs this code on a store
+    # whose rumours have no split columns yet (0010): no cluster there has split.
+    if "split_from" not in {c["name"] for c in inspect(conn).get_columns("rumours")}:
+        return out
+    for chunk in _chunks(clusters):
+        for row in conn.execute(
+            select(rumours.c.id, rumours.c.split_from, rumours.c.split_at).where(
+                rumours.c.id.in_(chunk), rumours.c.split_from.is_not(None)
+            )
+        ):
+            parent = int(row.split_from)
+            holder = conn.execute(
+                select(incidents.c.id)
+                .where(incidents.c.cluster == parent, incidents.c.status != MERGED)
+                .order_by(incidents.c.id.desc())
+                .limit(1)
+            ).scalar()
+            at = _aware(row.split_at) or datetime.min.replace(tzinfo=UTC)
+            out[int(row.id)] = (parent, at, int(holder) if holder is not None else None)
+    return out
+
+
 def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Plan:
     """Pure given the inputs: stories, their summaries and the plan for the records."""
     facts = [a for a in inputs.alerts.values() if _in_play(a, inputs)]
@@ -372,7 +415,12 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
             }
         )
         described.append((story, summary, times))
-    return lifecycle.plan(described, inputs.alerts, inputs.existing, now, cfg, passed_at)
+    plan = lifecycle.plan(described, inputs.alerts, inputs.existing, now, cfg, passed_at)
+    for change in plan.changes:
+        cluster = change.story.cluster
+        if change.incident is None and cluster is not None and cluster in inputs.splits:
+            change.split_from = inputs.splits[cluster]
+    return plan
 
 
 def _answers(story: Story, inputs: Inputs, cfg: IncidentsConfig) -> list[PostFacts]:
@@ -411,6 +459,8 @@ def apply(
     event time the plan gave it (what caused it); `at`, the event clock, stamps only what the
     plan has no time for (an incident emptied by a regrouping)."""
     touched: list[int] = []
+    of_cluster: dict[int, int] = {}  # claim cluster -> its incident, as written here
+    splits: list[tuple[int, int | None, tuple[int, datetime, int | None]]] = []
     for change in plan.changes:
         s = change.summary
         values: dict[str, Any] = {
@@ -457,6 +507,10 @@ def apply(
                 continue
             conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
         touched.append(incident_id)
+        if change.story.cluster is not None:
+            of_cluster.setdefault(change.story.cluster, incident_id)
+        if change.incident is None and change.split_from is not None:
+            splits.append((incident_id, change.story.cluster, change.split_from))
         link(conn, incident_id, change.story.alert_ids, now)
         joined = next((t for kind, _, t in change.events if kind == "merged"), at)
         for other in change.absorbed:
@@ -475,7 +529,35 @@ def apply(
             .values(status=CLOSED, updated_at=now, closed_at=now, alert_count=0)
         )
         record(conn, incident_id, "closed", "its alerts all moved to other incidents", at, now)
+    for incident_id, cluster, (parent, when, holder) in splits:
+        # The story it split from may have opened its incident in this same pass (a bulk
+        # import): the same history as when they opened a batch apart.
+        holder = holder if holder is not None else of_cluster.get(parent)
+        record_split(conn, incident_id, cluster, (parent, when, holder), now, actor)
     return touched
+
+
+def record_split(
+    conn: Connection,
+    incident_id: int,
+    cluster: int | None,
+    split_from: tuple[int, datetime, int | None],
+    now: datetime,
+    actor: str = ENGINE,
+) -> None:
+    """An incident opened for a claim cluster that split off another: both incidents' history
+    says so, at the split's own event time, as an analyst's split is recorded."""
+    parent, at, holder = split_from
+    why = "its claims diverged into two stories"
+    detail = {"cluster": cluster, "split_from_cluster": parent}
+    if holder is None:
+        reason = f"claim cluster r{cluster} split off r{parent}: {why}"
+        record(conn, incident_id, "split", reason, at, now, actor, detail)
+        return
+    reason = f"split from incident {holder} (claim cluster r{parent} → r{cluster}): {why}"
+    record(conn, incident_id, "split", reason, at, now, actor, {**detail, "from": holder})
+    reason = f"claim cluster r{cluster} split off into incident {incident_id}: {why}"
+    record(conn, holder, "split", reason, at, now, actor, {**detail, "into": incident_id})
 
 
 def _same(old: Any, new: Any) -> bool:

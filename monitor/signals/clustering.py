@@ -14,14 +14,20 @@ a cluster of their own.
 
 Centroids live in one float32 matrix, so matching a batch against 10,000 clusters is one
 matrix product; after each batch, clusters whose centroids came within `merge` of each other
-are merged (the rumour is one cluster, not many).
+are merged (the rumour is one cluster, not many). And at event-time checkpoints
+(`SPLIT_EVERY`, decided once the stream is `SPLIT_LATENESS` past them) a cluster is split in
+two when its claims dated before the checkpoint have diverged into two stories
+(`monitor.signals.split`): the newer story leaves for a new cluster, with its claims' replies.
+A split is a function of the set of claims and their event times, never of the order they
+arrived in.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,6 +35,7 @@ import numpy.typing as npt
 
 from monitor.signals.config import RumourConfig
 from monitor.signals.hashing import SimHashIndex
+from monitor.signals.split import SplitConfig, SplitDecision, decide_split
 from monitor.signals.terms import DocumentFrequency, TermProfile
 
 Vector = npt.NDArray[np.float32]
@@ -293,6 +300,57 @@ def _top(
     return out[:TOP_K]
 
 
+# Claims kept per cluster (the latest in event time) for deciding a split; older ones still
+# count in its centroid. Two-means over this many 384-wide vectors is well under a millisecond.
+SPLIT_MEMORY = 200
+# Splits are decided at event-time checkpoints, never after whichever post happened to arrive
+# last: at each multiple of SPLIT_EVERY (T), on the claims dated before T, once the stream's
+# event time has passed T + SPLIT_LATENESS. So the same posts split the same way whether they
+# come in bulk, one at a time or shuffled with late posts (up to SPLIT_LATENESS late), and a
+# split is never decided on a half-arrived hour. The lateness is the rumour window: a split
+# waits at most about an hour and a half for its evidence.
+SPLIT_EVERY = timedelta(minutes=30)
+SPLIT_LATENESS = timedelta(hours=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def checkpoint_after(at: datetime) -> datetime:
+    """The first split checkpoint strictly after `at`."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    steps = (at - EPOCH) // SPLIT_EVERY + 1
+    return EPOCH + steps * SPLIT_EVERY
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimMember:
+    """A claim that shaped a cluster, as a split needs it."""
+
+    post_id: str
+    vector: Vector
+    at: datetime
+    simhash: int | None
+    terms: frozenset[str]
+
+
+def _claim_order(claim: ClaimMember) -> tuple[datetime, str]:
+    return (claim.at, claim.post_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A cluster split in two: before the post at `position` in the batch, `leaving` (post
+    ids) left `source` for the new cluster `target`. `decision.at` is the checkpoint whose
+    evidence decided it; `decided` the event time it was decided at (`at` + the lateness)."""
+
+    position: int
+    source: int
+    target: int
+    leaving: tuple[str, ...]
+    decision: SplitDecision
+    decided: datetime
+
+
 @dataclass(slots=True)
 class ClusterGeometry:
     total: Vector  # sum of the unit embeddings of members that joined by content
@@ -317,6 +375,12 @@ class Clusterer:
     redirect: dict[int, int] = field(default_factory=dict)  # merged cluster -> its target
     profiles: dict[int, TermProfile] = field(default_factory=dict)
     df: DocumentFrequency = field(default_factory=DocumentFrequency)
+    # For splitting: each cluster's claims in event-time order (then post id), the number
+    # dated before the last checkpoint it was judged at, and the next checkpoint.
+    claims: dict[int, list[ClaimMember]] = field(default_factory=dict)
+    judged: dict[int, int] = field(default_factory=dict)
+    next_checkpoint: datetime | None = None
+    _splits: list[Split] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.index is None:
@@ -381,6 +445,8 @@ class Clusterer:
         self.geometry.pop(cid, None)
         self.profiles.pop(cid, None)
         self.registered.discard(cid)
+        self.claims.pop(cid, None)
+        self.judged.pop(cid, None)
         for post_id in self.member_ids.pop(cid, []):
             if self.members.get(post_id) == cid:
                 del self.members[post_id]
@@ -414,6 +480,10 @@ class Clusterer:
         out: list[Assignment] = []
         for i, item in enumerate(batch):
             vec = vectors[i] if has_vec[i] else None
+            if item.at is not None:
+                for split in self._checkpoints(i, item.at):
+                    self._moved(split.source, dirty)
+                    self._moved(split.target, dirty)
             if item.at is not None and item.terms:
                 self.df.add(item.at, item.terms)
             candidates: list[tuple[int, float]] = []
@@ -440,6 +510,11 @@ class Clusterer:
                         )
                     g.total += vec
                     g.count += 1
+                    if item.at is not None:
+                        self.keep_claim(
+                            a.cluster,
+                            ClaimMember(item.post_id, vec, item.at, item.simhash, item.terms),
+                        )
                     self._moved(a.cluster, dirty)
                     merged = self._merge_one(a.cluster)
                     if merged is not None:
@@ -449,6 +524,138 @@ class Clusterer:
                         dirty.pop(source, None)
                         self._moved(target, dirty)
         return out
+
+    def advance(self, t: datetime) -> list[Split]:
+        """Event time has reached `t` with no post (the end of a replay, a quiet stream):
+        decide the checkpoints it passed, as the next post would have."""
+        before = len(self._splits)
+        splits = self._checkpoints(0, t)
+        del self._splits[before:]  # returned here, not left for the next batch's
+        return splits
+
+    def keep_claim(self, cid: int, claim: ClaimMember) -> None:
+        """Keep a claim for splitting, in event-time order (a late post goes in its place)."""
+        kept = self.claims.setdefault(cid, [])
+        bisect.insort(kept, claim, key=_claim_order)
+        if len(kept) > SPLIT_MEMORY:
+            del kept[0]
+            self.judged.pop(cid, None)  # the set it was judged on is gone: judge it again
+
+    def _checkpoints(self, position: int, at: datetime) -> list[Split]:
+        """Decide the splits of every checkpoint the stream's event time (`at`, the post
+        about to be assigned) has passed by the lateness allowed: each on the claims dated
+        before its checkpoint, in time order, so that it depends on the set of posts, not
+        on the order they came in. A cluster is judged again only when that set grew."""
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        if self.next_checkpoint is None:
+            self.next_checkpoint = checkpoint_after(at)
+        out: list[Split] = []
+        while at >= self.next_checkpoint + SPLIT_LATENESS:
+            t = self.next_checkpoint
+            for cid in sorted(self.claims):
+                kept = self.claims.get(cid)
+                if not kept or cid in self.registered or cid not in self.geometry:
+                    continue
+                n = bisect.bisect_left(kept, t, key=lambda c: c.at)
+                if n == self.judged.get(cid):
+                    continue
+                self.judged[cid] = n
+                split = self._split_one(position, cid, t, n)
+                if split is not None:
+                    out.append(split)
+            self.next_checkpoint = t + SPLIT_EVERY
+        return out
+
+    def take_splits(self) -> list[Split]:
+        """The splits the last batch made, in order."""
+        splits, self._splits = self._splits, []
+        return splits
+
+    def split_config(self) -> SplitConfig:
+        """Each side as tight as a cluster may be (and at least as tight as a claim must be
+        to join); the sides not one claim by the merge rule (centroids within `merge`, the
+        claims' words alike)."""
+        return SplitConfig(
+            cohesion=max(self.config.cohesion, self.config.join),
+            separation=self.config.merge,
+            terms=MERGE_TERMS,
+        )
+
+    def _split_one(self, position: int, cid: int, at: datetime, n: int) -> Split | None:
+        """Split this cluster if its first `n` claims (those dated before the checkpoint
+        `at`) have diverged into two stories. Its claims dated after `at` (already here,
+        within the lateness) go to the side whose centroid they are closer to."""
+        kept = self.claims[cid]
+        judged = kept[:n]
+
+        def terms_similarity(a: Sequence[int], b: Sequence[int]) -> float | None:
+            pa, pb = TermProfile(), TermProfile()
+            for i in a:
+                pa.add(judged[i].terms)
+            for i in b:
+                pb.add(judged[i].terms)
+            if pa.n < MIN_PROFILE or pb.n < MIN_PROFILE or not pa.counts or not pb.counts:
+                return None  # too few words to tell: similarity alone decides
+            return pa.similarity(pb, self.df)
+
+        decision = decide_split(
+            [m.vector for m in judged],
+            [m.at for m in judged],
+            at,
+            self.split_config(),
+            terms_similarity,
+        )
+        if decision is None:
+            return None
+        staying = [judged[i] for i in decision.staying]
+        leaving = [judged[i] for i in decision.leaving]
+        stay_c = normalise(np.sum([m.vector for m in staying], axis=0))
+        leave_c = normalise(np.sum([m.vector for m in leaving], axis=0))
+        for m in kept[n:]:
+            if (
+                stay_c is not None
+                and leave_c is not None
+                and m.vector @ leave_c > m.vector @ stay_c
+            ):
+                leaving.append(m)
+            else:
+                staying.append(m)
+        target = self.new_cluster()
+        self.claims[cid] = sorted(staying, key=_claim_order)
+        self.claims[target] = sorted(leaving, key=_claim_order)
+        self.judged[cid] = sum(1 for m in self.claims[cid] if m.at < at)
+        self.judged[target] = sum(1 for m in self.claims[target] if m.at < at)
+        g = self.geometry[cid]
+        moved = np.sum([m.vector for m in leaving], axis=0).astype(np.float32)
+        g.total = g.total - moved
+        g.count -= len(leaving)
+        self.geometry[target] = ClusterGeometry(moved, len(leaving))
+        self.hashes.move_some([m.simhash for m in leaving if m.simhash is not None], cid, target)
+        profile = self.profiles.get(cid)
+        fresh = TermProfile()
+        for m in leaving:
+            if m.terms:
+                fresh.add(m.terms)
+                if profile is not None:
+                    profile.remove(m.terms)
+        if fresh.n:
+            self.profiles[target] = fresh
+        ids = tuple(sorted(m.post_id for m in leaving))
+        self.move(ids, cid, target)
+        split = Split(position, cid, target, ids, decision, at + SPLIT_LATENESS)
+        self._splits.append(split)
+        return split
+
+    def move(self, post_ids: Sequence[str], source: int, target: int) -> None:
+        """Record these members of `source` as members of `target` (a split)."""
+        going = set(post_ids)
+        self.member_ids[source] = [p for p in self.member_ids.get(source, []) if p not in going]
+        dest = self.member_ids.setdefault(target, [])
+        for post_id in post_ids:
+            if self.members.get(post_id) == source:
+                self.members[post_id] = target
+                dest.append(post_id)
 
     def take_merges(self) -> list[tuple[int, int, int]]:
         """(position in the last batch, source, target) of the merges it made, in order."""
@@ -606,6 +813,12 @@ class Clusterer:
         for post_id in self.member_ids.pop(source, []):
             self.members[post_id] = target
             self.member_ids.setdefault(target, []).append(post_id)
+        claims = self.claims.pop(source, [])
+        self.judged.pop(source, None)
+        if claims:
+            merged = sorted(self.claims.get(target, []) + claims, key=_claim_order)
+            self.claims[target] = merged[-SPLIT_MEMORY:]
+            self.judged.pop(target, None)
         self.index.remove(source)
         self.anchors.remove(source)
         self.geometry.pop(source, None)

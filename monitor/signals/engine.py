@@ -177,7 +177,7 @@ class SignalsEngine:
 
     def flush(self, t: datetime) -> SignalsUpdate:
         """Evaluate ticks up to `t` with no new posts (end of a replay, or a quiet stream)."""
-        update = SignalsUpdate(level_changes=self.tension.advance(t))
+        update = SignalsUpdate(level_changes=self.tension.advance(t), rumours=self.board.advance(t))
         self._candidates(update)
         return update
 

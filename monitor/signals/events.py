@@ -205,6 +205,11 @@ def _collect(out: Replay, update: Any) -> None:
     for m in update.rumours.memberships:
         if m.confirmed:
             out.cluster_of.setdefault(m.post_id, m.rumour_id)
+    # A split moves posts to the rumour split off (after they joined, in the same update or
+    # an earlier one): they count where they ended, as merged posts do.
+    for split in update.rumours.splits:
+        for post in split.posts:
+            out.cluster_of[post] = split.target
 
 
 def items_of(result: Replay) -> list[Item]:

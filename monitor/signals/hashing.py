@@ -101,6 +101,14 @@ class SimHashIndex:
                     if not bucket:
                         del self._table[key]
 
+    def move_some(self, hashes: Iterable[int], source: int, target: int) -> None:
+        """Re-point these of a cluster's hashes at another (a split's leaving side)."""
+        own = self._by_cluster.get(source, set())
+        for h in hashes:
+            if h in own:
+                own.discard(h)
+                self.add(h, target)
+
     def move(self, source: int, target: int) -> None:
         """Re-point a merged cluster's hashes at the cluster it merged into."""
         for h in self._by_cluster.pop(source, set()):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.classify.labels import decide_stance
-from monitor.signals.clustering import Assignment, Clusterer, ClusterInput, Index, Vector
+from monitor.signals.clustering import Assignment, Clusterer, ClusterInput, Index, Split, Vector
 from monitor.signals.config import RumourConfig
 from monitor.signals.tension import author_token
 
@@ -115,6 +115,33 @@ class Membership:
 
 
 @dataclass(frozen=True, slots=True)
+class PostFact:
+    """What a rumour counts of one member, so that a split can count each side again
+    (authors as in-process tokens only)."""
+
+    at: datetime
+    author: int
+    place: str | None
+    stance: str
+    claim: bool  # counted as a claim towards the claim share
+    how: str
+    links: tuple[str, ...] = ()
+    text: str = ""  # an excerpt, for claims that may represent the rumour
+    similarity: float = -1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RumourSplit:
+    """A rumour whose claims diverged: `posts` left `source` for the new rumour `target`."""
+
+    source: int
+    target: int
+    posts: tuple[str, ...]
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class SpreadEvent:
     rumour_id: int
     at: datetime
@@ -150,6 +177,9 @@ class Rumour:
     merged_into: int | None = None
     closed_at: datetime | None = None
     revision: int = 0  # the last revision people made that this copy reflects
+    split_from: int | None = None  # the rumour whose claims diverged into this one
+    split_at: datetime | None = None
+    facts: dict[str, PostFact] = field(default_factory=dict)  # post id -> what it counted
 
     @property
     def author_count(self) -> int:
@@ -163,6 +193,18 @@ class Rumour:
         if stance:
             self.stance[stance] += 1
         self.count_share(post.claim_like or post.hearsay, a.how)
+        representable = a.how in ("new", "similar", "duplicate", "claim") and post.claim_like
+        self.facts[post.post_id] = PostFact(
+            post.at,
+            author_token(post.author_ref),
+            post.place,
+            stance,
+            post.claim_like or post.hearsay,
+            a.how,
+            post.links,
+            excerpt(post.text) if representable else "",
+            a.similarity if representable else -1.0,
+        )
         self.first_seen = min(self.first_seen, post.at)
         self.last_seen = max(self.last_seen, post.at)
         item = (post.at, author_token(post.author_ref), post.post_id)
@@ -233,10 +275,57 @@ class Rumour:
         self.recent = sorted(self.recent + other.recent)
         self.claim_posts += other.claim_posts
         self.talk_posts += other.talk_posts
+        self.facts.update(other.facts)
         if not self.registered and other.representative_sim > self.representative_sim:
             self.representative = other.representative
             self.representative_post_id = other.representative_post_id
             self.representative_sim = other.representative_sim
+
+    def split_off(self, post_ids: set[str], new_id: int, at: datetime) -> Rumour:
+        """Move these members into a new rumour and count both sides again from what each
+        member counted. Talk that stayed out (near posts) stays with this one."""
+        leaving = {p: f for p, f in self.facts.items() if p in post_ids}
+        other = Rumour(
+            new_id,
+            min((f.at for f in leaving.values()), default=at),
+            max((f.at for f in leaving.values()), default=at),
+            split_from=self.id,
+            split_at=at,
+        )
+        for post_id, fact in leaving.items():
+            del self.facts[post_id]
+            other.facts[post_id] = fact
+            other.posts += 1
+            if fact.place:
+                other.places[fact.place] += 1
+            if fact.stance:
+                other.stance[fact.stance] += 1
+            other.count_share(fact.claim, fact.how)
+            if fact.similarity > other.representative_sim:
+                other.representative = fact.text
+                other.representative_post_id = post_id
+                other.representative_sim = fact.similarity
+        other.authors = {f.author for f in leaving.values()}
+        other.recent = [r for r in self.recent if r[2] in leaving]
+        self.recent = [r for r in self.recent if r[2] not in leaving]
+        self.posts -= len(leaving)
+        self.authors = {f.author for f in self.facts.values()}
+        self.places = Counter(f.place for f in self.facts.values() if f.place)
+        self.stance = Counter(f.stance for f in self.facts.values() if f.stance)
+        self.claim_posts -= other.claim_posts
+        self.talk_posts -= other.talk_posts
+        if self.facts:
+            self.first_seen = min(f.at for f in self.facts.values())
+            self.last_seen = max(f.at for f in self.facts.values())
+        if not self.registered and self.representative_post_id in leaving:
+            best = max(
+                ((f.similarity, p) for p, f in self.facts.items() if f.text),
+                default=None,
+            )
+            if best is not None:
+                self.representative = self.facts[best[1]].text
+                self.representative_post_id, self.representative_sim = best[1], best[0]
+        return other
 
     def top_places(self, n: int = 3) -> list[str]:
         return [p for p, _ in sorted(self.places.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
@@ -247,6 +336,7 @@ class RumourUpdate:
     memberships: list[Membership] = field(default_factory=list)
     changed: set[int] = field(default_factory=set)
     merges: list[tuple[int, int]] = field(default_factory=list)
+    splits: list[RumourSplit] = field(default_factory=list)
     spreading: list[SpreadEvent] = field(default_factory=list)
 
 
@@ -290,9 +380,15 @@ class RumourBoard:
         merges: dict[int, list[tuple[int, int]]] = {}
         for pos, source, target in self.clusterer.take_merges():
             merges.setdefault(pos, []).append((source, target))
+        splits: dict[int, list[Split]] = {}
+        for split in self.clusterer.take_splits():
+            splits.setdefault(split.position, []).append(split)
         for pos, (post, a) in enumerate(zip(ordered, assignments, strict=True)):
+            # Splits are decided at event-time checkpoints, before the post whose time passed
+            # one; merges after the post that made them: each where it happened in the stream.
+            for split in splits.get(pos, ()):
+                self._split(split, update)
             self._take(post, a, update)
-            # Merges happen where they happened in the stream: after the post that made them.
             for source, target in merges.get(pos, ()):
                 self._merge(source, target, post.at, update)
         self._prune_orphans(t)
@@ -300,6 +396,13 @@ class RumourBoard:
             if rumour.spreading:
                 self._check_spreading(rumour, t, update)
         self.close_idle(t, update)
+        return update
+
+    def advance(self, t: datetime) -> RumourUpdate:
+        """Event time has reached `t` with no new post: the splits its checkpoints decide."""
+        update = RumourUpdate()
+        for split in self.clusterer.advance(t):
+            self._split(split, update)
         return update
 
     def _take(self, post: RumourPost, a: Assignment, update: RumourUpdate) -> None:
@@ -407,6 +510,35 @@ class RumourBoard:
         update.changed.update((source, target))
         self._closed.append(src)
         self._check_spreading(dst, t, update)
+
+    def _split(self, split: Split, update: RumourUpdate) -> None:
+        """The clusterer split a cluster: its leaving claims, and the replies, quotes and
+        reposts that answer them, become a new rumour; both sides are counted again. The
+        split is recorded at its checkpoint (the event time of the evidence it was decided
+        on), and each side's spreading judged as of when it was decided."""
+        t = split.decision.at
+        src = self.rumours.get(split.source)
+        if src is None:
+            return
+        leaving = set(split.leaving)
+        grew = True
+        while grew:  # replies to replies follow too
+            grew = False
+            for post_id, fact in src.facts.items():
+                if post_id not in leaving and fact.how == "link" and leaving & set(fact.links):
+                    leaving.add(post_id)
+                    grew = True
+        followers = sorted(leaving - set(split.leaving))
+        self.clusterer.move(followers, split.source, split.target)
+        new = src.split_off(leaving, split.target, t)
+        self.rumours[split.target] = new
+        posts = tuple(sorted(p for p in leaving if p in new.facts))
+        update.splits.append(
+            RumourSplit(split.source, split.target, posts, t, split.decision.reason())
+        )
+        update.changed.update((split.source, split.target))
+        self._check_spreading(src, split.decided, update)
+        self._check_spreading(new, split.decided, update)
 
     def close_idle(self, t: datetime, update: RumourUpdate) -> None:
         """Unregistered new or watching rumours quiet for `idle` leave the live index."""

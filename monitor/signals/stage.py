@@ -29,7 +29,15 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.config import Settings
-from monitor.signals.clustering import CONTENT_JOINS, normalise
+from monitor.signals.clustering import (
+    CONTENT_JOINS,
+    SPLIT_EVERY,
+    SPLIT_LATENESS,
+    SPLIT_MEMORY,
+    ClaimMember,
+    checkpoint_after,
+    normalise,
+)
 from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import (
     SignalsEngine,
@@ -38,10 +46,11 @@ from monitor.signals.engine import (
     rule_flagged,
     tension_labels,
 )
+from monitor.signals.hashing import simhash
 from monitor.signals.hearsay import hearsay
 from monitor.signals.levels import LevelState, post_weight
 from monitor.signals.responses import response_kind
-from monitor.signals.rumours import Rumour, asserts, excerpt
+from monitor.signals.rumours import PostFact, Rumour, asserts, excerpt
 from monitor.signals.tension import TICK, author_token, split_area
 from monitor.signals.terms import TermProfile, claim_terms
 from monitor.store import signals as store
@@ -278,6 +287,20 @@ class SignalsStage:
                 terms = claim_terms(item.post.text, place_words(item.post.places))
                 if terms:
                     clusterer.profiles.setdefault(m.rumour_id, TermProfile()).add(terms)
+                vector = normalise(item.embedding) if len(item.embedding) == self.dim else None
+                if vector is not None:  # what a split weighs, as it stood before the restart
+                    clusterer.claims.setdefault(m.rumour_id, []).append(
+                        ClaimMember(m.post_id, vector, m.created_at, simhash(item.post.text), terms)
+                    )
+        # Splits go on from the checkpoint the uninterrupted stream would be at, each cluster
+        # judged as it was at the last one passed (a split depends on the set, not on when
+        # the process started).
+        clusterer.next_checkpoint = checkpoint_after(clock - SPLIT_LATENESS)
+        last = clusterer.next_checkpoint - SPLIT_EVERY
+        for cid, kept in clusterer.claims.items():
+            kept.sort(key=lambda c: (c.at, c.post_id))
+            del kept[:-SPLIT_MEMORY]
+            clusterer.judged[cid] = sum(1 for c in kept if c.at < last)
 
     def _restore_rumour(
         self,
@@ -313,6 +336,8 @@ class SignalsStage:
             revision=int(row["revision"] or 0),
             spreading=bool(row["spreading"]),
             spreading_since=store._aware(row["spreading_since"]),
+            split_from=row.get("split_from"),
+            split_at=store._aware(row.get("split_at")),
         )
         if row["registered"]:
             board.clusterer.registered.add(cid)
@@ -406,6 +431,10 @@ class SignalsStage:
         )
         for source, target in update.rumours.merges:
             await store.repoint_merged(conn, source, target)
+        for split in update.rumours.splits:
+            await store.move_split(conn, split.source, split.target, split.posts)
+            log.info("rumour r%d split: r%d took %d posts; %s", split.source, split.target,
+                     len(split.posts), split.reason)  # fmt: skip
         for cand in update.candidates:
             alert_id = await store.record_signal_alert(
                 conn, cand.key, cand.labels, cand.summary, cand.evidence, cand.at, cand.origin, now
@@ -478,6 +507,8 @@ class SignalsStage:
             "spreading": r.spreading,
             "spreading_since": r.spreading_since,
             "merged_into": r.merged_into,
+            "split_from": r.split_from,
+            "split_at": r.split_at,
             "embedder": self.embedder,
             "centroid": total.astype(np.float32).tobytes() if total is not None else None,
             "centroid_count": count,
@@ -520,5 +551,11 @@ def _fill_stats(
     # as a reply or repost of one) stood for the claim. A full load recounts them exactly.
     rumour.claim_posts = sum(1 for m in members if m.how != "link")
     rumour.talk_posts = 0
+    rumour.facts = {
+        m.post_id: PostFact(
+            m.created_at, author_token(m.author_ref), m.place, m.stance, m.how != "link", m.how
+        )
+        for m in members
+    }
     if rumour.registered and rumour.claim_text:
         rumour.representative = excerpt(rumour.claim_text)

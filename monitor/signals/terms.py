@@ -92,6 +92,12 @@ class TermProfile:
         self.counts.update(other.counts)
         self.n += other.n
 
+    def remove(self, terms: Iterable[str]) -> None:
+        """Take one claim's terms back out (it left the cluster in a split)."""
+        self.counts.subtract(terms)
+        self.counts = +self.counts
+        self.n = max(0, self.n - 1)
+
     def share(self, term: str) -> float:
         return self.counts.get(term, 0) / self.n if self.n else 0.0
 

@@ -262,6 +262,20 @@ async def repoint_merged(conn: AsyncConnection, source: int, target: int) -> Non
     )
 
 
+async def move_split(
+    conn: AsyncConnection, source: int, target: int, post_ids: Sequence[str]
+) -> None:
+    """A split: these members of `source` (its diverged claims and their replies) now belong
+    to the rumour split off it. Its talk rows ("near") stay with `source`."""
+    for i in range(0, len(post_ids), 500):
+        chunk = list(post_ids[i : i + 500])
+        await conn.execute(
+            update(rumour_posts)
+            .where(rumour_posts.c.rumour_id == source, rumour_posts.c.post_id.in_(chunk))
+            .values(rumour_id=target)
+        )
+
+
 async def open_claims(conn: AsyncConnection) -> list[tuple[int, str]]:
     stmt = (
         select(rumour_claims.c.id, rumour_claims.c.claim_text)

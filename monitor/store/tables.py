@@ -470,6 +470,9 @@ rumours = Table(
     Column("spreading", Boolean, nullable=False, default=False),
     Column("spreading_since", UtcDateTime(), nullable=True),
     Column("merged_into", Integer, nullable=True),
+    # Split off another rumour when its claims diverged into two stories (and when, event time).
+    Column("split_from", Integer, nullable=True),
+    Column("split_at", UtcDateTime(), nullable=True),
     Column("embedder", String(100), nullable=True),  # classifier whose embeddings built it
     Column("centroid", LargeBinary, nullable=True),  # float32 sum of claim-like members
     Column("centroid_count", Integer, nullable=False, default=0),
