@@ -16,8 +16,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import queue
 import random
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -114,26 +116,68 @@ def fresh_pg_database(template: str | None = None) -> Iterator[str]:
     than building the same contents again, so a fixture can build a store once per module
     and hand each test a copy of its own to change."""
     require_postgres()
-    import asyncpg
-
     name = f"monitor_test_{uuid.uuid4().hex[:12]}"
     create = f'CREATE DATABASE "{name}"'
     if template is not None:
         create += f' TEMPLATE "{template.rsplit("/", 1)[1]}"'
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    run_sync(lambda: admin(create))
+    run_sync(lambda: _pg_admin(create))
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     try:
         yield f"{base}/{name}"
     finally:
-        run_sync(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _DROPPER.drop(name)
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+class _Dropper:
+    """Drops finished test databases in a thread of its own. A DROP DATABASE waits for a
+    checkpoint (1-3 s on this machine), which each PostgreSQL test used to wait out in its
+    teardown; the name is unique to that test, so nothing waits on it now. The session's end
+    waits for every drop (pytest_sessionfinish) and reports any that failed."""
+
+    def __init__(self) -> None:
+        self.names: queue.Queue[str | None] = queue.Queue()
+        self.failed: list[str] = []
+        self.thread: threading.Thread | None = None
+
+    def drop(self, name: str) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="drop-test-databases")
+            self.thread.daemon = True
+            self.thread.start()
+        self.names.put(name)
+
+    def _run(self) -> None:
+        while (name := self.names.get()) is not None:
+            try:
+                asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            except Exception as exc:  # reported at the session's end
+                self.failed.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    def finish(self) -> list[str]:
+        if self.thread is not None:
+            self.names.put(None)
+            self.thread.join()
+            self.thread = None
+        return self.failed
+
+
+_DROPPER = _Dropper()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    failed = _DROPPER.finish()
+    if failed:
+        print("\ntest databases that could not be dropped:\n  " + "\n  ".join(failed))
 
 
 @pytest.fixture
