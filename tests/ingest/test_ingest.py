@@ -162,6 +162,11 @@ def test_short_or_unsure_texts_get_no_language() -> None:
 def test_the_platforms_language_tag_is_trusted() -> None:
     assert detect_language("ok", declared="en-GB") == "en"
     assert detect_language("Bonjour tout le monde", declared="ur") == "ur"
+    assert detect_language("Anyone know why the road is closed this morning?", "en") == "en"
+    # ...except English on romanised Urdu or Punjabi: clients tag posts with the app's
+    # language, and scoring them as English would hide them from the not-scored counts.
+    assert detect_language("Yaar ye bus phir late hai, hum kab tak intezar karein?", "en") == "ur"
+    assert detect_language("Ajj gurdwara vich langar si, saare lok aaye.", "en-GB") == "pa"
     # Unusable tags fall back to detection.
     assert detect_language("Anyone know why the road is closed this morning?", "und") == "en"
     assert detect_language("Anyone know why the road is closed this morning?", "??") == "en"
