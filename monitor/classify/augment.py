@@ -107,6 +107,12 @@ COUNTER: tuple[str, ...] = (
     "I don't hate {g}, I hate the people who stir up trouble.",
     "Nobody in {p} wants those thugs who attack {g}.",
     "Those comments about {g} being dirty are racist rubbish, end of.",
+    "My nan used to say {g} were dirty. She was wrong and I told her so.",
+    "Someone on the {p} group called {g} a plague. Reported, and you should too.",
+    "The bloke shouting that {g} should go home was arrested. Good.",
+    "'Kick {g} out' is not a political opinion, it's hate.",
+    "Posting that {g} are rats and then saying 'only joking' doesn't wash.",
+    "Whoever put up the stickers calling {g} invaders in {p}: we've taken every one down.",
 )
 COUNTER_VAL: tuple[str, ...] = (
     "Heard someone call {g} parasites on the bus. Not acceptable, I said so.",
@@ -124,6 +130,10 @@ SOLIDARITY: tuple[str, ...] = (
     "Vigil in {p} tonight to support {g}. Bring a candle.",
     "#WeAreAllBradford - {g} too.",
     "Everyone in {p} is standing up for {g} this week. #OneCommunity",
+    "Flowers outside the {p} centre for {g} this morning. We're with you.",
+    "#HandsAround{p} for {g} on Sunday, come along.",
+    "Proud to march with {g} through {p} today. #UnitedAgainstHate",
+    "Nobody messes with {g} on our street. #{p}Strong",
 )
 SOLIDARITY_VAL: tuple[str, ...] = (
     "Thinking of {g} in {p} today. #LoveYourNeighbour",
@@ -149,6 +159,89 @@ HOSTILE_VAL: tuple[str, ...] = (
     "Round up {g} and kick them out.",
 )
 
+# Negated and denied hostility (not hostile): "group word + negative word" is not hate when
+# the negative word is negated, denied or disowned. The first fine-tuning learnt that shortcut
+# ("I don't hate X" flagged far more often than before it).
+NEGATED: tuple[str, ...] = (
+    "I don't hate {g}, never have.",
+    "No, {g} are not criminals, and saying so doesn't make it true.",
+    "It's simply not true that {g} are taking over {p}.",
+    "I would never tell {g} to leave {p}. This is their home too.",
+    "Nobody I know thinks {g} are dangerous.",
+    "{g} aren't the reason the buses in {p} are late, the council is.",
+    "I used to think {g} were a problem until I actually met some. I was wrong.",
+    "There is nothing disgusting about {g} holding hands in {p} park.",
+    "Don't let anyone tell you {g} are less than anyone else.",
+    "I refuse to blame {g} for the state of the high street in {p}.",
+)
+NEGATED_VAL: tuple[str, ...] = (
+    "I really don't have a problem with {g}, why would I?",
+    "{g} are not a threat to anyone in {p}.",
+)
+# Same frame, two posts: one neutral or warm about the group, one hostile toward it. Only the
+# words that carry the hostility differ, so the group word and the frame carry no signal.
+CONTRAST: tuple[tuple[str, str], ...] = (
+    ("We need more {g} on the committee in {p}.", "We need fewer {g} in {p}, get them gone."),
+    ("{g} make {p} a better place to live.", "{g} make {p} a worse place, they're a plague."),
+    (
+        "Really glad {g} moved in on our street.",
+        "Disgusted that {g} moved in on our street, filthy lot.",
+    ),
+    ("{g} deserve the same respect as anyone.", "{g} deserve nothing but contempt."),
+    (
+        "Let {g} have their say at the {p} meeting.",
+        "Don't let {g} speak at the {p} meeting, they're lying scum.",
+    ),
+    ("{g} are part of what makes {p} home.", "{g} are a cancer eating away at {p}."),
+    ("{g} are welcome in {p}, always have been.", "{g} are not welcome in {p} and never will be."),
+    ("Honestly {g} are the kindest folk in {p}.", "Honestly {g} are the worst vermin in {p}."),
+    (
+        "Had a good natter with {g} at the bus stop in {p}.",
+        "Had to stand near {g} at the bus stop in {p}, stinking animals.",
+    ),
+    ("I'd trust {g} with my house keys.", "I'd never trust {g}, they're born thieves."),
+    ("Give {g} in {p} a fair chance.", "Give {g} in {p} a good kicking."),
+    ("The more {g} in {p} the better.", "The fewer {g} in {p} the better, drive them out."),
+)
+CONTRAST_VAL: tuple[tuple[str, str], ...] = (
+    ("{g} have done so much for {p}.", "{g} have done nothing but wreck {p}."),
+    ("Happy to have {g} as neighbours.", "Sick of having {g} as neighbours, dirty rats."),
+)
+# Abuse of targets that are not protected groups (not hostile in this head's sense: it is about
+# identity-based hostility; `offensive` covers insults). The first fine-tuning flagged far
+# fewer of these as not hostile than before it, another face of the same shortcut.
+NON_PROTECTED: tuple[str, ...] = (
+    "the fly-tippers",
+    "the council",
+    "dodgy landlords",
+    "whoever nicked my bike",
+    "the idiots racing cars through {p}",
+    "parking wardens",
+    "the people who never pick up after their dogs",
+    "City fans",
+    "politicians",
+    "the cowboy builders who did our roof",
+    "bin lorry drivers who block the road",
+    "estate agents",
+)
+NON_PROTECTED_VAL: tuple[str, ...] = (
+    "the energy companies",
+    "people who play music on the bus",
+    "the phone scammers",
+)
+ABUSE: tuple[str, ...] = (
+    "{t} are absolute scum.",
+    "I hate {t}, every last one of them.",
+    "{t} are vermin, honestly.",
+    "Can't stand {t}, useless parasites the lot of them.",
+    "{t} should be ashamed, bunch of lying rats.",
+    "{t} in {p} are a disgrace and a joke.",
+)
+ABUSE_VAL: tuple[str, ...] = (
+    "{t} are a plague on this town.",
+    "Honestly {t} are the worst people alive.",
+)
+
 # Group terms in real training posts that a counterfactual swap may replace (whole words,
 # plural nouns, case-insensitive). Bare "women"/"men" included: HatEval's misogyny half.
 _SWAPPABLE = re.compile(
@@ -164,55 +257,83 @@ _SWAPPABLE = re.compile(
 class Example:
     text: str
     hostile: int
-    kind: str  # "swap" | "mention" | "counter" | "solidarity" | "hostile" | "obfuscated"
+    # "swap" | "mention" | "counter" | "solidarity" | "negated" | "contrast" | "nonprotected"
+    # | "hostile" | "obfuscated"
+    kind: str
 
 
-def _fill(shape: str, rng: random.Random, group: str) -> str:
-    form = rng.choice(IDENTITY_FORMS[group])
-    text = shape.replace("{p}", rng.choice(PLACES)).replace("{g}", form)
+def _fill(shape: str, rng: random.Random, group: str, fixed: tuple[str, str] | None = None) -> str:
+    """`shape` with a form of `group` and a place, both drawn unless `fixed` (form, place)."""
+    form, place = fixed or (rng.choice(IDENTITY_FORMS[group]), rng.choice(PLACES))
+    text = shape.replace("{p}", place).replace("{g}", form)
     return text[0].upper() + text[1:]
 
 
 def identity_examples(seed: int, split: str = "train", per_group: int = 1) -> list[Example]:
-    """Every shape filled for every group `per_group` times: mentions, counter-speech and
-    solidarity (label 0) and hostile shapes (label 1). `split="val"` gives the held-out
-    shapes, for early stopping."""
+    """Every shape filled for every group `per_group` times: mentions, counter-speech,
+    solidarity and negated hostility (label 0), contrastive pairs (the same frame warm and
+    hostile, same group and place), hostile shapes (label 1), and abuse of targets that are
+    not protected groups (label 0). `split="val"` gives the held-out shapes, for early
+    stopping and the hostile threshold's operating point."""
     rng = random.Random(f"{seed}:{split}")
-    sets: list[tuple[Sequence[str], int, str]] = (
-        [
-            (MENTION, 0, "mention"),
-            (COUNTER, 0, "counter"),
-            (SOLIDARITY, 0, "solidarity"),
-            (HOSTILE, 1, "hostile"),
-        ]
-        if split == "train"
-        else [
-            (MENTION_VAL, 0, "mention"),
-            (COUNTER_VAL, 0, "counter"),
-            (SOLIDARITY_VAL, 0, "solidarity"),
-            (HOSTILE_VAL, 1, "hostile"),
-        ]
-    )
+    train = split == "train"
+    sets: list[tuple[Sequence[str], int, str]] = [
+        (MENTION if train else MENTION_VAL, 0, "mention"),
+        (COUNTER if train else COUNTER_VAL, 0, "counter"),
+        (SOLIDARITY if train else SOLIDARITY_VAL, 0, "solidarity"),
+        (NEGATED if train else NEGATED_VAL, 0, "negated"),
+        (HOSTILE if train else HOSTILE_VAL, 1, "hostile"),
+    ]
     out: list[Example] = []
     for shapes, label, kind in sets:
         for shape in shapes:
             for group in IDENTITY_FORMS:
                 for _ in range(per_group):
                     out.append(Example(_fill(shape, rng, group), label, kind))
+    for benign, hostile in CONTRAST if train else CONTRAST_VAL:
+        for group in IDENTITY_FORMS:
+            for _ in range(per_group):
+                fixed = (rng.choice(IDENTITY_FORMS[group]), rng.choice(PLACES))
+                out.append(Example(_fill(benign, rng, group, fixed), 0, "contrast"))
+                out.append(Example(_fill(hostile, rng, group, fixed), 1, "contrast"))
+    out += non_protected_abuse(seed, split)
     return out
 
 
-def counterfactual(texts: Sequence[str], labels: Sequence[int], seed: int) -> list[Example]:
-    """Each real post that names a swappable group term, once more with every such term
-    replaced by one other group's form (the same one throughout the post), label kept."""
+def non_protected_abuse(seed: int, split: str = "train") -> list[Example]:
+    """Insults aimed at targets that are not protected groups (label 0), each shape for each
+    target."""
+    rng = random.Random(f"{seed}:{split}:np")
+    train = split == "train"
+    out: list[Example] = []
+    for shape in ABUSE if train else ABUSE_VAL:
+        for target in NON_PROTECTED if train else NON_PROTECTED_VAL:
+            place = rng.choice(PLACES)
+            text = shape.replace("{t}", target).replace("{p}", place)
+            out.append(Example(text[0].upper() + text[1:], 0, "nonprotected"))
+    return out
+
+
+def counterfactual(
+    texts: Sequence[str], labels: Sequence[int], seed: int, copies: int = 1
+) -> list[Example]:
+    """Each real post that names a swappable group term, `copies` times more with every such
+    term replaced by one other group's form (the same one throughout a copy, another group
+    for each copy), label kept."""
     rng = random.Random(f"{seed}:swap")
     groups = sorted(IDENTITY_FORMS)
     out: list[Example] = []
     for text, label in zip(texts, labels, strict=True):
-        if not _SWAPPABLE.search(text):
+        named = {m.lower() for m in _SWAPPABLE.findall(text)}
+        if not named:
             continue
-        form = IDENTITY_FORMS[rng.choice(groups)][0]
-        out.append(Example(_SWAPPABLE.sub(form, text), int(label), "swap"))
+        # Never "swap" a term for its own group (refugees -> refugee families).
+        others = [
+            g for g in groups if not any(n in f.lower() for f in IDENTITY_FORMS[g] for n in named)
+        ]
+        for group in rng.sample(others, copies):
+            form = IDENTITY_FORMS[group][0] if copies == 1 else rng.choice(IDENTITY_FORMS[group])
+            out.append(Example(_SWAPPABLE.sub(form, text), int(label), "swap"))
     return out
 
 
@@ -243,9 +364,3 @@ def obfuscated(examples: Sequence[Example], seed: int) -> list[Example]:
             text = " ".join(words)
         out.append(Example(text, 1, "obfuscated"))
     return out
-
-
-def augmentation(real_texts: Sequence[str], real_labels: Sequence[int], seed: int) -> list[Example]:
-    """All training augmentation for the hostile task."""
-    ident = identity_examples(seed, "train")
-    return counterfactual(real_texts, real_labels, seed) + ident + obfuscated(ident, seed)

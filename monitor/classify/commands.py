@@ -153,6 +153,10 @@ def train_command(
         trained, result = fine_tune(lora_recipe, trained, data_dir, click.echo, threads)
         out.mkdir(parents=True, exist_ok=True)
         extra["adapter"] = write_adapter(out, result, lora_recipe)
+        extra["operating_points"] = {
+            label: trained.validation[label]["operating_point"]
+            for label in ("hostile", "offensive")
+        }
     manifest = write_model(out, trained, recipe, out.name, cache.variant, extra)
     click.echo(f"wrote {out} in {time.monotonic() - started:.0f} s")
     if feature_variant(ctx.settings, "serving") == "onnx":

@@ -5,8 +5,10 @@
 2. The LoRA adapter and four task heads are trained multi-task (`monitor.classify.lora`) on
    seeded samples of the training sets plus the augmentation (`monitor.classify.augment`).
 3. Hostile and offensive heads are calibrated (Platt) and thresholded on validation data
-   (TweetEval hate and offensive val) at the same operating point as the frozen heads:
-   the threshold that maximises val macro-F1 of the calibrated score.
+   (TweetEval hate and offensive val): offensive at the best val macro-F1 of the calibrated
+   score, hostile at the best val macro-F1 among thresholds that flag at most
+   `LoraRecipe.max_benign_fpr` of the held-out benign augmentation shapes (its operating
+   point, written to the manifest and the model card).
 """
 
 from __future__ import annotations
@@ -76,11 +78,30 @@ def lora_data(
         caps["davidson"],
         f"{s}:dav",
     )
-    aug = augment.augmentation(
-        [r[0] for r in hate_rows + dav_rows], [r[1] for r in hate_rows + dav_rows], s
-    )
-    aug_rows = _cap(
-        [(e.text, e.hostile, recipe.augment_weight) for e in aug], caps["augment"], f"{s}:aug"
+    real_texts = [r[0] for r in hate_rows + dav_rows]
+    real_labels = [r[1] for r in hate_rows + dav_rows]
+    # Each kind of augmentation is sampled on its own, so that the fresh sentences (what the
+    # fairness bars need) are not crowded out by swaps and disguises, which grow with the data.
+    fresh = augment.identity_examples(s, "train")
+    swaps = augment.counterfactual(real_texts, real_labels, s, recipe.swaps)
+    real = [augment.Example(t, y, "real") for t, y in zip(real_texts, real_labels, strict=True)]
+    disguised = augment.obfuscated(fresh, s) + augment.obfuscated(real, s + 1)
+    aug_rows = (
+        _cap(
+            [(e.text, e.hostile, recipe.augment_weight) for e in fresh],
+            caps["fresh"],
+            f"{s}:fresh",
+        )
+        + _cap(
+            [(e.text, e.hostile, recipe.augment_weight) for e in swaps],
+            caps["swap"],
+            f"{s}:swap",
+        )
+        + _cap(
+            [(e.text, e.hostile, recipe.augment_weight) for e in disguised],
+            caps["obfuscated"],
+            f"{s}:obf",
+        )
     )
     train: dict[str, Rows] = {
         "hostile": hate_rows + dav_rows + aug_rows,
@@ -123,6 +144,16 @@ def lora_data(
     return train, val, hashes
 
 
+def operating_threshold(p: Any, y: Any, benign: Any, max_fpr: float) -> tuple[float, float]:
+    """The threshold with the best macro-F1 of (p, y) among those flagging at most `max_fpr`
+    of the `benign` scores, and the share of them it flags (the grid's top when no
+    threshold on it keeps the bar)."""
+    grid = [round(t, 3) for t in np.arange(0.02, 0.951, 0.01)]
+    allowed = [t for t in grid if float(np.mean(benign >= t)) <= max_fpr] or [grid[-1]]
+    t = best_threshold(p, y, allowed)
+    return t, float(np.mean(benign >= t))
+
+
 def init_heads(frozen: HeadSet) -> dict[str, tuple[Any, Any, Any, Any]]:
     """(mean, scale, weight, bias) of each frozen-feature head, the fine-tuning's start."""
     out = {}
@@ -149,6 +180,7 @@ def fine_tune(
     heads: list[Head] = []
     thresholds = dict(frozen.thresholds)
     validation = dict(frozen.validation)
+    operating: dict[str, str] = {}
     for head in frozen.heads.heads:
         if head.name not in (HOSTILE, OFFENSIVE):
             heads.append(head)
@@ -159,6 +191,18 @@ def fine_tune(
         a, c = fit_platt(z, y)
         p = _sigmoid(a * z + c)
         t = best_threshold(p, y)
+        point = f"best macro-F1 on {head.name} validation"
+        if head.name == HOSTILE:
+            zi, yi = result.val_logits["identity"], result.val_labels["identity"]
+            benign = _sigmoid(a * zi[yi == 0] + c)
+            t, fpr = operating_threshold(p, y, benign, recipe.max_benign_fpr)
+            point = (
+                f"best macro-F1 on TweetEval hate val ({len(y)} posts) among thresholds that "
+                f"flag at most {recipe.max_benign_fpr:.0%} of {len(benign)} held-out benign "
+                f"identity, counter-speech, solidarity, negation and non-protected-abuse "
+                f"sentences (flags {fpr:.1%} of them)"
+            )
+        operating[head.name] = point
         heads.append(
             Head(
                 name=head.name,
@@ -179,6 +223,7 @@ def fine_tune(
             "val_macro_f1": _macro_f1(y, (p >= t).astype(int)),
             "frozen_val_macro_f1": frozen.validation[head.name]["val_macro_f1"],
             "on": f"tweeteval-{'hate' if head.name == HOSTILE else 'offensive'}-val",
+            "operating_point": operating[head.name],
         }
         progress(f"lora: {head.name} val macro-F1 {validation[head.name]['val_macro_f1']} at {t}")
     ident = result.val_logits["identity"]
@@ -187,7 +232,9 @@ def fine_tune(
         "steps": result.steps,
         "history": result.history,
         "examples": result.counts,
-        "identity_val_auc": result.history[-1].get("identity_auc"),
+        "identity_val_auc": next(
+            r.get("identity_auc") for r in result.history if r["step"] == result.best_step
+        ),
         "identity_val_n": int(len(ident)),
     }
     data_hashes = {**frozen.data_hashes, **hashes}

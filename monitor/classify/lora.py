@@ -47,38 +47,54 @@ FloatArray = npt.NDArray[np.float32]
 @dataclass(frozen=True)
 class LoraRecipe:
     seed: int = 13
-    rank: int = 8
-    alpha: int = 16
+    # Rank 16 (0.9 MB of adapters against 0.4 MB at rank 8), as the issue's prototype used:
+    # the run now sees over twice the examples, several times each.
+    rank: int = 16
+    alpha: int = 32
     dropout: float = 0.1
     lr: float = 5e-4
     # Low: the heads start from the frozen-feature logistic heads, already good; a first try at
     # 1e-3 moved hate val AUC down 0.015 in 40 steps.
     head_lr: float = 1e-4
     batch_size: int = 32
-    epochs: float = 1.0
-    eval_every: int = 100  # steps
-    patience: int = 4  # evals without improvement before stopping
+    # Up to this many passes over the examples; early stopping on validation decides.
+    epochs: float = 1.5
+    eval_every: int = 75  # steps
+    patience: int = 2  # evals without improvement before stopping
     max_length: int = 128
     # Share of each validation set scored at every evaluation (a seeded sample; the calibration
-    # and thresholds are fitted on the same share).
+    # and thresholds are fitted on the same share). Evaluations run only the adapted layers
+    # (the frozen layers' output for validation posts is computed once).
     val_share: float = 0.4
-    # Cap per source (a seeded sample), to keep `monitor train --lora` well under an hour on a
-    # shared 2-core CPU: 9,800 examples, one epoch.
+    # Cap per source (a seeded sample), sized so that `monitor train --lora` runs in well
+    # under an hour of two CPU cores (the model card has the measured run). "fresh" caps the
+    # fictional sentences of `monitor.classify.augment` (mentions, counter-speech, solidarity,
+    # negations, contrastive pairs, non-protected abuse, hostile shapes), "swap" the
+    # counterfactual copies of real posts and "obfuscated" the disguised copies.
     caps: Mapping[str, int] = field(
         default_factory=lambda: {
-            "tweeteval-hate-train": 3150,
-            "davidson": 1050,
-            "tweeteval-offensive-train": 2450,
-            "pheme": 525,
-            "rumoureval-traindev": 525,
-            "augment": 2100,
+            "tweeteval-hate-train": 2000,
+            "davidson": 600,
+            "tweeteval-offensive-train": 1400,
+            "pheme": 250,
+            "rumoureval-traindev": 250,
+            "fresh": 1900,
+            "swap": 800,
+            "obfuscated": 300,
         }
     )
+    swaps: int = 2  # counterfactual copies of each real post that names a group
     task_weight: Mapping[str, float] = field(
         default_factory=lambda: {"hostile": 1.0, "offensive": 1.0, "rumour": 0.5, "stance": 0.5}
     )
     davidson_weight: float = 0.5
     augment_weight: float = 1.0
+    # The hostile flag's operating point (chosen on validation data): the threshold with the
+    # best macro-F1 on TweetEval hate val among those that flag at most this share of the
+    # held-out benign augmentation shapes (mentions, counter-speech, solidarity, negations,
+    # abuse of non-protected targets). HatEval val alone rewards flagging "group word +
+    # negative word"; the bar keeps ordinary talk about groups out of analysts' queues.
+    max_benign_fpr: float = 0.05
 
 
 TASKS: tuple[str, ...] = ("hostile", "offensive", "rumour", "stance")
@@ -339,7 +355,9 @@ def train_lora(
         opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1.0 - s / max(1, total))
     )
 
-    def features(ids: Any, mask: Any, train_mode: bool) -> Any:
+    def lower(ids: Any, mask: Any) -> tuple[Any, Any, dict[int, Any]]:
+        """The frozen layers below the adapted ones: hidden state 4, the additive mask and
+        the frozen pools the heads read (3 and 4). No gradients flow here."""
         with torch.no_grad():
             h = base.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))
             ext = extended_mask(mask)
@@ -350,6 +368,10 @@ def train_lora(
                     h = h[0]
                 if i + 1 in (3, 4):
                     pools[i + 1] = masked_mean(h, mask)
+        return h, ext, pools
+
+    def upper(h: Any, ext: Any, mask: Any, pools: dict[int, Any], train_mode: bool) -> Any:
+        pools = dict(pools)
         top.train(train_mode)
         for j, layer in enumerate(top):
             h = layer(h, attention_mask=ext)
@@ -364,17 +386,26 @@ def train_lora(
         mean, scale = stats[task]
         return heads[task]((x - mean) / scale)
 
+    # Validation posts go through the frozen lower layers once: every evaluation then runs
+    # only the adapted layers (a third of the encoder), so evaluating often stays cheap.
+    val_batches: dict[str, list[tuple[list[int], Any, Any, Any, dict[int, Any]]]] = {}
+    for name, vrows in val_ids.items():
+        order = sorted(range(len(vrows)), key=lambda i: len(vrows[i]))
+        val_batches[name] = []
+        for s in range(0, len(order), 128):
+            idx = order[s : s + 128]
+            a, m = _tensorise([vrows[i] for i in idx])
+            h, ext, pools = lower(a, m)
+            val_batches[name].append((idx, h, ext, m, pools))
+
     def predict(name: str) -> FloatArray:
         task = "hostile" if name == "identity" else name
         texts = val[name][0]
-        ids = val_ids[name]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = np.zeros(len(ids), np.float32)
+        out = np.zeros(len(texts), np.float32)
         with torch.no_grad():
-            for s in range(0, len(order), 128):
-                idx = order[s : s + 128]
-                a, m = _tensorise([ids[i] for i in idx])
-                z = head_logits(task, features(a, m, False), [texts[i] for i in idx])
+            for idx, h, ext, m, pools in val_batches[name]:
+                x = upper(h, ext, m, pools, False)
+                z = head_logits(task, x, [texts[i] for i in idx])
                 out[idx] = z[:, 0].numpy()
         return out
 
@@ -396,7 +427,8 @@ def train_lora(
     step = 0
     for step, batch in enumerate(batches, start=1):
         ids, mask = _tensorise([items[i].ids for i in batch])
-        x = features(ids, mask, True)
+        h, ext, pools = lower(ids, mask)
+        x = upper(h, ext, mask, pools, True)
         loss = torch.zeros(())
         for t, task in enumerate(TASKS):
             sel = [j for j, i in enumerate(batch) if items[i].task == t]

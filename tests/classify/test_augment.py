@@ -8,12 +8,39 @@ from monitor.classify import augment, fairness
 def test_every_group_appears_in_every_kind_of_identity_sentence() -> None:
     examples = augment.identity_examples(13)
     kinds = {e.kind for e in examples}
-    assert kinds == {"mention", "counter", "solidarity", "hostile"}
-    for kind in kinds:
+    grouped = {"mention", "counter", "solidarity", "negated", "contrast", "hostile"}
+    assert kinds == grouped | {"nonprotected"}
+    for kind in grouped:
         texts = " ".join(e.text for e in examples if e.kind == kind)
         for group, forms in augment.IDENTITY_FORMS.items():
             assert any(f in texts for f in forms), (kind, group)
-    assert all(e.hostile == (e.kind == "hostile") for e in examples)
+    for e in examples:
+        if e.kind != "contrast":
+            assert e.hostile == (e.kind == "hostile"), e
+
+
+def test_contrastive_pairs_share_group_and_place_and_differ_in_label() -> None:
+    pairs = [e for e in augment.identity_examples(13) if e.kind == "contrast"]
+    assert len(pairs) == 2 * len(augment.CONTRAST) * len(augment.IDENTITY_FORMS)
+    for benign, hostile in zip(pairs[::2], pairs[1::2], strict=True):
+        assert (benign.hostile, hostile.hostile) == (0, 1)
+        forms = [f for fs in augment.IDENTITY_FORMS.values() for f in fs]
+        named = {f for f in forms if f.lower() in benign.text.lower()}
+        assert named and all(f.lower() in hostile.text.lower() for f in named)
+        places = {p for p in augment.PLACES if p in benign.text}
+        assert places == {p for p in augment.PLACES if p in hostile.text}
+
+
+def test_abuse_of_non_protected_targets_is_not_hostile_and_names_no_group() -> None:
+    abuse = augment.non_protected_abuse(13)
+    assert len(abuse) == len(augment.ABUSE) * len(augment.NON_PROTECTED)
+    forms = [f.lower() for fs in augment.IDENTITY_FORMS.values() for f in fs]
+    for e in abuse:
+        assert e.hostile == 0 and e.kind == "nonprotected"
+        assert not any(f in e.text.lower() for f in forms), e.text
+    assert {e.text for e in augment.non_protected_abuse(13, "val")}.isdisjoint(
+        e.text for e in abuse
+    )
 
 
 def test_training_and_validation_shapes_are_disjoint_and_apart_from_the_test_suite() -> None:
@@ -30,6 +57,13 @@ def test_counterfactual_swaps_the_group_term_and_keeps_the_label() -> None:
     assert [e.hostile for e in out] == [1, 0]
     assert "immigrants" not in out[0].text and out[0].text.startswith("Fictional: send the ")
     assert "Women" not in out[1].text and out[1].text.endswith(" are great")
+
+
+def test_several_counterfactual_copies_name_different_groups() -> None:
+    texts = ["Fictional: the refugees on my street are lovely", "no group here"]
+    out = augment.counterfactual(texts, [0, 0], seed=13, copies=3)
+    assert len(out) == 3 and len({e.text for e in out}) == 3
+    assert all(e.hostile == 0 and "refugees" not in e.text for e in out)
 
 
 def test_obfuscated_variants_disguise_hostile_sentences_only() -> None:
