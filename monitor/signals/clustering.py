@@ -379,6 +379,9 @@ class Clusterer:
     # dated before the last checkpoint it was judged at, and the next checkpoint.
     claims: dict[int, list[ClaimMember]] = field(default_factory=dict)
     judged: dict[int, int] = field(default_factory=dict)
+    # Clusters with claims dated after the last checkpoint passed (or not yet judged): only
+    # these can have a different set at the next one, so only these are looked at.
+    unsettled: set[int] = field(default_factory=set)
     next_checkpoint: datetime | None = None
     _splits: list[Split] = field(default_factory=list)
 
@@ -447,6 +450,7 @@ class Clusterer:
         self.registered.discard(cid)
         self.claims.pop(cid, None)
         self.judged.pop(cid, None)
+        self.unsettled.discard(cid)
         for post_id in self.member_ids.pop(cid, []):
             if self.members.get(post_id) == cid:
                 del self.members[post_id]
@@ -537,6 +541,7 @@ class Clusterer:
         """Keep a claim for splitting, in event-time order (a late post goes in its place)."""
         kept = self.claims.setdefault(cid, [])
         bisect.insort(kept, claim, key=_claim_order)
+        self.unsettled.add(cid)
         if len(kept) > SPLIT_MEMORY:
             del kept[0]
             self.judged.pop(cid, None)  # the set it was judged on is gone: judge it again
@@ -553,11 +558,14 @@ class Clusterer:
         out: list[Split] = []
         while at >= self.next_checkpoint + SPLIT_LATENESS:
             t = self.next_checkpoint
-            for cid in sorted(self.claims):
+            for cid in sorted(self.unsettled):
                 kept = self.claims.get(cid)
                 if not kept or cid in self.registered or cid not in self.geometry:
+                    self.unsettled.discard(cid)
                     continue
                 n = bisect.bisect_left(kept, t, key=lambda c: c.at)
+                if n == len(kept):
+                    self.unsettled.discard(cid)  # settled until another claim joins it
                 if n == self.judged.get(cid):
                     continue
                 self.judged[cid] = n
@@ -626,6 +634,7 @@ class Clusterer:
         self.claims[target] = sorted(leaving, key=_claim_order)
         self.judged[cid] = sum(1 for m in self.claims[cid] if m.at < at)
         self.judged[target] = sum(1 for m in self.claims[target] if m.at < at)
+        self.unsettled.update((cid, target))
         g = self.geometry[cid]
         moved = np.sum([m.vector for m in leaving], axis=0).astype(np.float32)
         g.total = g.total - moved
@@ -815,10 +824,12 @@ class Clusterer:
             self.member_ids.setdefault(target, []).append(post_id)
         claims = self.claims.pop(source, [])
         self.judged.pop(source, None)
+        self.unsettled.discard(source)
         if claims:
             merged = sorted(self.claims.get(target, []) + claims, key=_claim_order)
             self.claims[target] = merged[-SPLIT_MEMORY:]
             self.judged.pop(target, None)
+            self.unsettled.add(target)
         self.index.remove(source)
         self.anchors.remove(source)
         self.geometry.pop(source, None)

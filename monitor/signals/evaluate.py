@@ -34,6 +34,7 @@ class Replay:
     level_changes: list[LevelChange] = field(default_factory=list)
     cluster_of: dict[str, int] = field(default_factory=dict)  # post id -> final cluster
     merged: dict[int, int] = field(default_factory=dict)
+    splits: int = 0  # claim clusters split because their claims diverged
     engine: SignalsEngine | None = None
 
     def resolve(self, cid: int) -> int:

@@ -16,6 +16,8 @@ For each stream it reports:
 - claim-cluster purity: over rumour clusters of at least `PURITY_MIN` posts, the share of
   clustered posts that belong to their cluster's main class (a story, or "none"; for PHEME
   the veracity class), so one catch-all cluster of everything scores low;
+- cluster splits: claim clusters split because their claims diverged into two stories (a
+  split post counts in the cluster it ended in, for purity and for items' evidence);
 - levels raised by waves: rising level changes whose evidence is mostly a solidarity or
   counter-speech wave's posts (must be 0).
 
@@ -97,6 +99,7 @@ class StreamResult:
     largest_cluster: int
     wave_levels: int
     board: list[dict[str, Any]] = field(default_factory=list)
+    splits: int = 0  # claim clusters split because their claims diverged
     # Per story found (as delays_min): minutes from its first post to the gate's evidence.
     floor_min: list[float] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
@@ -134,6 +137,7 @@ class StreamResult:
             "claim_cluster_purity": None if self.purity is None else round(self.purity, 3),
             "clusters_scored": self.clusters_scored,
             "largest_cluster": self.largest_cluster,
+            "cluster_splits": self.splits,
             "levels_raised_by_waves": self.wave_levels,
             "rumour_board": self.board,
             "note": self.note,
@@ -208,6 +212,7 @@ def _collect(out: Replay, update: Any) -> None:
     # A split moves posts to the rumour split off (after they joined, in the same update or
     # an earlier one): they count where they ended, as merged posts do.
     for split in update.rumours.splits:
+        out.splits += 1
         for post in split.posts:
             out.cluster_of[post] = split.target
 
@@ -448,6 +453,7 @@ def evaluate_stream(
         largest_cluster=largest,
         wave_levels=wave_levels(result, stream),
         board=board_of(result, stream, classes)[:5],
+        splits=result.splits,
         floor_min=floor,
         missed=[s.id for s in stream.stories if s.id not in found],
         false_keys=false_keys,
@@ -464,6 +470,7 @@ HEADERS = (
     "gate floor",
     "purity",
     "largest",
+    "splits",
     "wave levels",
 )
 
@@ -479,6 +486,7 @@ def table(results: Sequence[StreamResult]) -> str:
             f"{statistics.median(r.floor_min):.0f}" if r.floor_min else "-",
             "-" if r.purity is None else f"{r.purity:.2f}",
             str(r.largest_cluster),
+            str(r.splits),
             str(r.wave_levels),
         ]
         for r in results

@@ -301,6 +301,7 @@ class SignalsStage:
             kept.sort(key=lambda c: (c.at, c.post_id))
             del kept[:-SPLIT_MEMORY]
             clusterer.judged[cid] = sum(1 for c in kept if c.at < last)
+            clusterer.unsettled.add(cid)
 
     def _restore_rumour(
         self,
