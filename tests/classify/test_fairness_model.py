@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from monitor.classify import fairness
-from monitor.classify.evaluate import evaluate_suites
+from monitor.classify.evaluate import evaluate_suites, format_suites
 from monitor.classify.features import FeatureCache
 from monitor.classify.manifest import load_model_dir
 
@@ -110,3 +110,9 @@ def test_eval_suites_report_deobfuscation_and_languages(tmp_path: Path) -> None:
     # English stays scored; uncovered languages' figures say what using the scores would miss.
     assert lang["per_language"]["en"]["scored_in_service"] == 1.0
     assert lang["per_language"]["pl"]["if_scored"]["recall_hostile"] < 0.2
+    # The text report has a row per language with the posts the service leaves unscored.
+    table = format_suites(out).split("languages (covered by this model: en)")[1]
+    row = next(line for line in table.splitlines() if "Punjabi (romanised)" in line)
+    posts, unscored = row.split()[3:5]
+    assert int(posts) == lang["per_language"]["pa-Latn"]["posts"]
+    assert int(unscored) == lang["per_language"]["pa-Latn"]["not_scored_in_service"] > 0
