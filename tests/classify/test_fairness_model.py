@@ -107,9 +107,10 @@ def test_eval_suites_report_deobfuscation_and_languages(tmp_path: Path) -> None:
         row = lang["per_language"][key]
         assert row["detected_as_language"] >= 0.9, key
         assert row["scored_in_service"] <= 0.07, key
-    # English stays scored; uncovered languages' figures say what using the scores would miss.
+    # English stays scored; uncovered languages still get figures for what using the scores
+    # would do (their values are the model's, checked in the card, not here).
     assert lang["per_language"]["en"]["scored_in_service"] == 1.0
-    assert lang["per_language"]["pl"]["if_scored"]["recall_hostile"] < 0.2
+    assert lang["per_language"]["pl"]["if_scored"]["hostile_posts"] == 24
     # The text report has a row per language with the posts the service leaves unscored.
     table = format_suites(out).split("languages (covered by this model: en)")[1]
     row = next(line for line in table.splitlines() if "Punjabi (romanised)" in line)
