@@ -27,7 +27,7 @@ import re
 SHARED: frozenset[str] = frozenset(
     """
     aap apna apne apni aur bahut bohat bohot bhi chahiye dena diya ek ghar hona inhe inko
-    inka inki jab jahan jis kaam kahan kar karo karna karte karta karke kehna kehte kisi koi
+    inka inki jahan jis kaam kahan kar karo karna karte karta karke kehna kehte kisi koi
     kuch kya kyun kyon liye magar mera meri mere nahi nahin nai pata phir raha rahi rahe sab
     saare sirf suna tha thi tum tumhare unki unka unko wala wali wale wapas ye yeh woh wo
     haan nafrat shukriya meharbani ne de di aaj raat chalo ji yaar bhai agar lekin abhi
@@ -36,7 +36,7 @@ SHARED: frozenset[str] = frozenset(
 # Markers of Urdu (and Hindi) against Punjabi.
 URDU: frozenset[str] = frozenset(
     """
-    hai hain hay ko ke ka ki se mein mai mujhe hamara hamare hamari humein hume kehta gaya
+    hai hain ko ke ka ki se mein mai mujhe hamara hamare hamari humein hume kehta gaya
     gayi rahenge denge sakte sakta chahta wahan yahan iski uski isko usko usay
     """.split()
 )
@@ -44,7 +44,7 @@ URDU: frozenset[str] = frozenset(
 PUNJABI: frozenset[str] = frozenset(
     """
     nu da vich wich naal ae si assi asi tusi tussi sanu tuhanu mainu tenu ohna ehna ohnu
-    enu kithe ethe othe jithon hor ajj gall kamm saada saadi saade tuhadi tuhade tuhada
+    enu kithe ethe othe jithon hor ajj kamm saada saadi saade tuhadi tuhade tuhada
     kehnda kehndi kehnde karde kita kiti ditta hoya reha suneya kise layi lok lokan
     dayange dayanga chaunda chahida chahidi vekhya te ik jehre jehda jehdi
     """.split()

@@ -21,6 +21,7 @@ from monitor.ingest.core import (
     post_ref,
 )
 from monitor.ingest.places import PlaceMatcher
+from monitor.ingest.urdu_punjabi import MARKERS
 from monitor.privacy.postids import PostIds
 from monitor.store.keys import period_start
 from monitor.types import RawPost
@@ -151,6 +152,19 @@ def test_romanised_urdu_and_punjabi_are_named_not_left_to_the_english_model() ->
     borrowed = "Eid mubarak to everyone in Bradford, sab ko pyaar from our family!"
     assert detect_language(borrowed) == "en"
     assert detect_language("Saya pergi ke pasar di kota dengan ibu saya kemarin pagi") == "id"
+
+
+def test_no_common_english_word_counts_as_romanised_urdu_or_punjabi() -> None:
+    # An English post must not drift into "not scored" because it shares a word with the
+    # markers: words that are English too (main, bus, par, hum, do, jab, hay, gall) stay out.
+    english = """the to and a of in is it you that he was for on are with as i his they be at
+    one have this from or had by hot word but what some we can out other were all there when
+    up use your how said an each she which do their time if will way about many then them
+    write would like so these her long make thing see him two has look more day could go come
+    did number sound no most people my over know water than call first who may down side been
+    now find main bus par hum us me ho jab hay gall bin mate lad love tea road shop kids innit
+    bro proper tonight weekend council police park school match game sale bank""".split()
+    assert not set(english) & MARKERS
 
 
 def test_short_or_unsure_texts_get_no_language() -> None:
