@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -48,16 +48,13 @@ from monitor.store.tables import (
     post_labels,
     posts,
 )
+from monitor.types import utcnow
 
 log = logging.getLogger(__name__)
 
 LATE_AFTER = timedelta(minutes=15)
 RUMOUR_KIND_PREFIX = "rumour"
 Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def instance_name() -> str:

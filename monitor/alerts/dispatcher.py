@@ -22,7 +22,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import Environment
@@ -39,15 +39,12 @@ from monitor.safeguards.recheck import Rechecker
 from monitor.store import posts as post_store
 from monitor.store import tombstones
 from monitor.store.tables import alert_posts, alerts, digest_runs
+from monitor.types import utcnow
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 EXCERPTS_PER_ALERT = 3
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Dispatcher:

@@ -29,7 +29,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, not_, or_, select, update
@@ -50,6 +50,7 @@ from monitor.store.tables import (
     incidents,
     notifications,
 )
+from monitor.types import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,7 @@ async def _flush_time(
             select(func.max(notifications.c.sent_at)).where(same, notifications.c.status == "sent")
         )
     ).scalar_one()
-    return grouping.flush_time(now, opts, _aware(last_sent), _aware(waiting))
+    return grouping.flush_time(now, opts, as_utc(last_sent), as_utc(waiting))
 
 
 async def incident_labels(
@@ -317,17 +318,6 @@ async def incident_labels(
         ).all():
             out[int(r.alert_id)] = {"incident": str(r.id), "incident_kind": str(r.family)}
     return out
-
-
-def _aware(value: Any) -> datetime | None:
-    """Aggregates bypass the column type on SQLite; bring them back to aware UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value  # type: ignore[no-any-return]
 
 
 # --- 2. reminders and escalations (periodic) ------------------------------------------------
@@ -432,7 +422,7 @@ async def _notification_history(conn: AsyncConnection, alert_ids: Sequence[int])
                 .group_by(notifications.c.alert_id, notifications.c.receiver)
             )
         ).all():
-            history.last[(alert_id, receiver)] = (_aware(last), int(waiting or 0))
+            history.last[(alert_id, receiver)] = (as_utc(last), int(waiting or 0))
         for alert_id, step in (
             await conn.execute(
                 select(notifications.c.alert_id, notifications.c.step)

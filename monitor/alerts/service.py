@@ -19,7 +19,6 @@ from monitor.alerts import chart, outbox
 from monitor.alerts.config import AlertConfig, AlertConfigError, Integration, load_config
 from monitor.alerts.digests import DigestService
 from monitor.alerts.dispatcher import Dispatcher
-from monitor.alerts.dispatcher import utcnow as dispatcher_utcnow
 from monitor.alerts.notifiers import Notifier, timeout_seconds
 from monitor.alerts.notifiers.email import EmailNotifier
 from monitor.alerts.notifiers.local import LocalNotifier
@@ -31,7 +30,7 @@ from monitor.classify.languages import DEFAULT_COVERED
 from monitor.config import ConfigError, Settings
 from monitor.demo.clock import ReplayClock
 from monitor.safeguards.recheck import Rechecker
-from monitor.types import Processed
+from monitor.types import Processed, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +212,7 @@ class AlertService:
             environ=self.environ,
             public_url=self.public_url,
             poll_seconds=self.poll_seconds,
-            clock=self.replay or dispatcher_utcnow,
+            clock=self.replay or utcnow,
         )
         self.dispatcher.require_incident = self.require_incident
         self.dispatcher.recheck = self.recheck  # notifications re-check old posts, as digests do
@@ -227,7 +226,7 @@ class AlertService:
             on_enqueued=self.dispatcher.wake,
             min_count=self.min_count,
             recheck=self.recheck,
-            clock=self.replay or dispatcher_utcnow,
+            clock=self.replay or utcnow,
         )
         self.digests.covered_languages = self.covered_languages
         await self.dispatcher.start()

@@ -51,6 +51,7 @@ from monitor.store.tables import (
     rumour_posts,
     rumours,
 )
+from monitor.types import as_utc
 
 OPEN_ALERT_STATUSES = ("new", "acknowledged")
 ENGINE = "engine"
@@ -72,12 +73,6 @@ class Inputs:
     splits: dict[int, tuple[int, datetime, int | None]] = field(default_factory=dict)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
@@ -85,7 +80,7 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
 
 def event_clock(conn: Connection, wall: datetime) -> datetime:
     """Event time now: the newest processed post's own time (never past the wall clock)."""
-    latest = _aware(
+    latest = as_utc(
         conn.execute(
             select(func.max(posts.c.created_at)).where(posts.c.processed_at.is_not(None))
         ).scalar()
@@ -106,7 +101,7 @@ def next_deadline(conn: Connection, cfg: IncidentsConfig) -> datetime | None:
     for r in conn.execute(
         select(incidents.c.status, incidents.c.last_seen).where(incidents.c.status.in_(LIVE_STATES))
     ):
-        last = _aware(r.last_seen) or r.last_seen
+        last = as_utc(r.last_seen)
         due.append(last + (cfg.cool_after if r.status == OPEN else cfg.close_after))
     return min(due) if due else None
 
@@ -155,8 +150,8 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
             labels={str(k): str(v) for k, v in (r.labels or {}).items()},
             summary=r.summary,
             status=r.status,
-            first_seen=_aware(r.first_seen) or r.first_seen,
-            last_seen=_aware(r.last_seen) or r.last_seen,
+            first_seen=as_utc(r.first_seen),
+            last_seen=as_utc(r.last_seen),
             posts=tuple(sorted(evidence[int(r.id)])),
             incident=int(r.incident_id) if r.incident_id is not None else None,
             pinned=bool(r.pinned),
@@ -178,8 +173,8 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
             out.existing[int(inc.id)] = lifecycle.Existing(
                 id=int(inc.id),
                 status=inc.status,
-                first_seen=_aware(inc.first_seen) or inc.first_seen,
-                last_seen=_aware(inc.last_seen) or inc.last_seen,
+                first_seen=as_utc(inc.first_seen),
+                last_seen=as_utc(inc.last_seen),
                 level=inc.level,
                 alert_ids=frozenset(members.get(int(inc.id), ())),
             )
@@ -332,7 +327,7 @@ def load_posts(
         c = cluster.get(pid)
         out[pid] = PostFacts(
             id=pid,
-            at=_aware(r.created_at) or r.created_at,
+            at=as_utc(r.created_at),
             author=r.author_ref,
             text=r.text,
             places=tuple(sorted(places.get(pid, []), key=lambda w: (w.kind, w.name))),
@@ -371,7 +366,7 @@ def load_splits(
                 .order_by(incidents.c.id.desc())
                 .limit(1)
             ).scalar()
-            at = _aware(row.split_at) or datetime.min.replace(tzinfo=UTC)
+            at = as_utc(row.split_at) or datetime.min.replace(tzinfo=UTC)
             out[int(row.id)] = (parent, at, int(holder) if holder is not None else None)
     return out
 
@@ -562,7 +557,7 @@ def record_split(
 
 def _same(old: Any, new: Any) -> bool:
     if isinstance(old, datetime) and isinstance(new, datetime):
-        return (_aware(old) or old) == new
+        return (as_utc(old)) == new
     return bool(old == new)
 
 

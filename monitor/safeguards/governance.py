@@ -24,7 +24,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -267,10 +267,6 @@ class GovernanceGate:
                     a.subject,
                     a.review_by.date(),
                 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def rules_packs(rules: Any) -> list[Any]:

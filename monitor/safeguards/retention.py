@@ -26,7 +26,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, text, update
@@ -39,6 +39,7 @@ from monitor.store import tombstones
 from monitor.store.erase import erase_copies
 from monitor.store.keys import period_start
 from monitor.store.tables import alert_posts, author_keys, posts, quarantine, rumours
+from monitor.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,6 @@ ACTOR = "system:retention"
 BATCH = 1000
 
 Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

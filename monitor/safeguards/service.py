@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.config import Settings
 from monitor.safeguards import audit, config_audit, retention
-from monitor.safeguards.governance import GovernanceGate, rules_packs, subjects_for, utcnow
+from monitor.safeguards.governance import GovernanceGate, rules_packs, subjects_for
 from monitor.safeguards.retention import Clock
+from monitor.types import utcnow
 
 log = logging.getLogger(__name__)
 

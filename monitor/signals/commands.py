@@ -13,7 +13,7 @@ import json
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,12 +27,9 @@ from monitor.signals.config import SignalsConfig
 from monitor.signals.counter import counter_effect
 from monitor.signals.rumours import STATUSES, StatusError, check_status
 from monitor.store import signals as store
+from monitor.types import utcnow
 
 T = TypeVar("T")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _run(
@@ -222,7 +219,7 @@ def show_command(ctx: Context, rumour_id: int, as_json: bool) -> None:
         if row is None:
             raise click.ClickException(f"no rumour r{rumour_id}")
         times = await store.member_times(conn, rumour_id)
-        now = max([_now(), *times])
+        now = max([utcnow(), *times])
         counters = []
         for c in await store.counters(conn, rumour_id):
             effect = counter_effect(times, c["published_at"], window, now)
@@ -270,7 +267,7 @@ def register_command(ctx: Context, claim_text: str, by: str | None) -> None:
 
     async def work(conn: AsyncConnection) -> int:
         await store.require_tables(conn)
-        return await store.register_claim(conn, text, _who(by), _now())
+        return await store.register_claim(conn, text, _who(by), utcnow())
 
     claim_id = _run(ctx.settings, work, write=True)
     click.echo(
@@ -296,7 +293,7 @@ def status_command(ctx: Context, rumour_id: int, status: str, by: str | None) ->
             check_status(row["status"], status)
         except StatusError as exc:
             raise click.ClickException(str(exc)) from None
-        await store.set_status(conn, rumour_id, status, _now())
+        await store.set_status(conn, rumour_id, status, utcnow())
         return str(row["status"])
 
     before = _run(ctx.settings, work, write=True)
@@ -333,7 +330,7 @@ def counter_command(
         row = await store.rumour(conn, rumour_id)
         if row is None:
             raise click.ClickException(f"no rumour r{rumour_id}")
-        now = _now()
+        now = utcnow()
         counter_id = await store.add_counter(
             conn, rumour_id, at, by=_who(by), now=now, text=text, url=url, channel=channel
         )
@@ -360,7 +357,7 @@ def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) 
 
         # References, not platform ids: those carry the author's DID or handle.
         detail = {"rumour": rumour_id, "posts": [post_ref(r["post_id"]) for r in rows]}
-        await audit.record(conn, _who(by), "view_pending_posts", purpose, detail, _now())
+        await audit.record(conn, _who(by), "view_pending_posts", purpose, detail, utcnow())
         return rows
 
     rows = _run(ctx.settings, work, write=True)
@@ -394,7 +391,7 @@ def confirm_command(
         for given in post_ids:
             post_id = by_ref.get(given, given)
             done += await store.decide_pending(
-                conn, rumour_id, post_id, not reject, _who(by), _now()
+                conn, rumour_id, post_id, not reject, _who(by), utcnow()
             )
         return done
 

@@ -54,7 +54,7 @@ from monitor.signals.rumours import PostFact, Rumour, asserts, excerpt
 from monitor.signals.tension import TICK, author_token, split_area
 from monitor.signals.terms import TermProfile, claim_terms
 from monitor.store import signals as store
-from monitor.types import Classifier, Processed, RuleHit
+from monitor.types import Classifier, Processed, RuleHit, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -193,14 +193,14 @@ class SignalsStage:
             level = min(int(row["level"]), len(scale.names) - 1)
             tension.area(row["area"]).state = LevelState(
                 level=level,
-                since=store._aware(row["since"]),
-                below_since=store._aware(row["below_since"]),
+                since=as_utc(row["since"]),
+                below_since=as_utc(row["below_since"]),
             )
         if clock is None:
             return
         horizon = clock - cfg.window - timedelta(weeks=cfg.baseline_weeks, hours=1)
         for area, hour, weighted in await store.load_area_weights(conn, horizon):
-            tension.area(area).history.add(store._aware(hour) or hour, weighted)
+            tension.area(area).history.add(as_utc(hour), weighted)
         start = clock - cfg.window - TICK
         for p in await store.processed_posts_between(conn, start, clock, upto=seen):
             if p.id in exclude:
@@ -327,8 +327,8 @@ class SignalsStage:
         )
         rumour = Rumour(
             id=cid,
-            first_seen=store._aware(row["first_seen"]) or row["first_seen"],
-            last_seen=store._aware(row["last_seen"]) or row["last_seen"],
+            first_seen=as_utc(row["first_seen"]),
+            last_seen=as_utc(row["last_seen"]),
             status=row["status"],
             registered=bool(row["registered"]),
             claim_text=row["claim_text"],
@@ -336,9 +336,9 @@ class SignalsStage:
             representative_post_id=row["representative_post_id"],
             revision=int(row["revision"] or 0),
             spreading=bool(row["spreading"]),
-            spreading_since=store._aware(row["spreading_since"]),
+            spreading_since=as_utc(row["spreading_since"]),
             split_from=row.get("split_from"),
-            split_at=store._aware(row.get("split_at")),
+            split_at=as_utc(row.get("split_at")),
         )
         if row["registered"]:
             board.clusterer.registered.add(cid)

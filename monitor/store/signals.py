@@ -31,7 +31,7 @@ from monitor.store.tables import (
     rumours,
     sources,
 )
-from monitor.types import Processed, RuleHit
+from monitor.types import Processed, RuleHit, as_utc
 
 # Where a signals follower stands: the (processed_at, post id) of the last post it took up.
 Cursor = tuple[datetime, str]
@@ -82,8 +82,10 @@ async def load_area_weights(
 
 
 async def first_hour(conn: AsyncConnection) -> datetime | None:
-    value = (await conn.execute(select(func.min(area_counts.c.hour)))).scalar_one()
-    return _aware(value)
+    value: datetime | str | None = (
+        await conn.execute(select(func.min(area_counts.c.hour)))
+    ).scalar_one()
+    return as_utc(value)
 
 
 async def save_levels(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -150,7 +152,8 @@ async def watermark(
     excluded = list(exclude)
     if excluded:
         stmt = stmt.where(posts.c.id.not_in(excluded))
-    return _aware((await conn.execute(stmt)).scalar_one())
+    latest: datetime | str | None = (await conn.execute(stmt)).scalar_one()
+    return as_utc(latest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +204,7 @@ async def processed_posts_between(
     return [
         StoredPost(
             id=r.id,
-            created_at=_aware(r.created_at) or r.created_at,
+            created_at=as_utc(r.created_at),
             author_ref=r.author_ref,
             flags=tuple(r.flags or ()),
             hits=tuple(sorted(labels.get(r.id, {}).items())),
@@ -354,7 +357,7 @@ async def load_members(
                 MemberRow(
                     r.rumour_id,
                     r.post_id,
-                    _aware(r.created_at) or r.created_at,
+                    as_utc(r.created_at),
                     r.stance,
                     r.place,
                     r.author_ref,
@@ -491,7 +494,7 @@ async def rumour_timeline(conn: AsyncConnection, rumour_id: int) -> list[dict[st
     ).all()
     hours: dict[datetime, tuple[int, set[str]]] = {}
     for r in rows:
-        at = _aware(r.created_at) or r.created_at
+        at = as_utc(r.created_at)
         hour = at.replace(minute=0, second=0, microsecond=0)
         n, authors = hours.get(hour, (0, set()))
         authors.add(r.author_ref)
@@ -505,7 +508,7 @@ async def member_times(conn: AsyncConnection, rumour_id: int) -> list[datetime]:
     stmt = select(rumour_posts.c.created_at).where(
         rumour_posts.c.rumour_id == rumour_id, rumour_posts.c.state == "member"
     )
-    return [_aware(t) or t for t in (await conn.execute(stmt)).scalars().all()]
+    return [as_utc(t) for t in (await conn.execute(stmt)).scalars().all()]
 
 
 async def counters(conn: AsyncConnection, rumour_id: int) -> list[dict[str, Any]]:
@@ -534,7 +537,7 @@ async def pending(conn: AsyncConnection, rumour_id: int, limit: int = 50) -> lis
     return [
         {
             "post_id": r.post_id,
-            "created_at": _aware(r.created_at),
+            "created_at": as_utc(r.created_at),
             "similarity": float(r.similarity),
             "excerpt": excerpt(r.text) if r.text else None,
         }
@@ -633,16 +636,6 @@ def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield values[i : i + size]
 
 
-def _aware(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
-    return value  # type: ignore[no-any-return]
-
-
 async def load_processed(conn: AsyncConnection) -> list[Processed]:
     """Every processed post as the pipeline handed it to its stages (rule hits rebuilt from
     the stored labels), oldest first: for replaying a stored week through the signals."""
@@ -706,7 +699,7 @@ def encode_cursor(cursor: Cursor) -> str:
 
 def decode_cursor(text: str) -> Cursor:
     at, _, post_id = text.partition("|")  # an ISO time holds no "|"; a post id may
-    return (_aware(at) or START[0], post_id)
+    return (as_utc(at) or START[0], post_id)
 
 
 async def load_follower_cursor(
@@ -752,7 +745,7 @@ async def last_processed(conn: AsyncConnection) -> Cursor | None:
     ).first()
     if row is None:
         return None
-    return (_aware(row.processed_at) or START[0], row.id)
+    return (as_utc(row.processed_at) or START[0], row.id)
 
 
 async def processed_after(
@@ -784,7 +777,7 @@ async def processed_after(
         rows += [dict(r._mapping) for r in (await conn.execute(rest)).all()]
     groups: list[tuple[datetime, list[Processed]]] = []
     for row, item in zip(rows, await _as_processed(conn, rows), strict=True):
-        when = _aware(row["processed_at"]) or START[0]
+        when = as_utc(row["processed_at"]) or START[0]
         if groups and groups[-1][0] == when:
             groups[-1][1].append(item)
         else:

@@ -14,13 +14,14 @@ from monitor.collectors.config import config_path
 from monitor.config import DEFAULT_CONFIG_FILE, Settings, push_secret
 from monitor.runtime.app import open_runtime
 from monitor.runtime.state import RUNTIME, Runtime
+from monitor.types import utcnow
 from monitor.web import sessions
 from monitor.web.accounts import Passwords
 from monitor.web.demo_accounts import banner, ensure_demo_accounts
 from monitor.web.middleware import guard, security_headers
 from monitor.web.ratelimit import LoginLimiter
 from monitor.web.render import make_environment
-from monitor.web.state import WEB, WebState, utcnow
+from monitor.web.state import WEB, WebState
 from monitor.web.views import all_routes
 from monitor.web.views.ingest import RECENT_IDS
 from monitor.web.views.sources_admin import SOURCES_FILE

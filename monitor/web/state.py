@@ -5,20 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment
 
 from monitor.config import Settings
+from monitor.types import utcnow
 from monitor.web.accounts import Passwords
 from monitor.web.ratelimit import LoginLimiter
 from monitor.web.sessions import Session
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from monitor.incidents.config import IncidentsConfig
 from monitor.signals.config import SignalsConfig
 from monitor.signals.stage import SignalsStage
 from monitor.store.tables import incident_events, incidents, rumour_posts, rumours
-from monitor.types import Processed
+from monitor.types import Processed, as_utc
 from tests.signals.conftest import T0, feed, item
 from tests.signals.test_split import BRIDGE, FIRE, MOSQUE
 
@@ -90,7 +90,7 @@ async def test_a_split_moves_posts_and_opens_its_own_incident(
     said = {int(h.incident_id): h.reason for h in history}
     assert f"split from incident {by_cluster[source]}" in said[by_cluster[target]]
     assert f"split off into incident {by_cluster[target]}" in said[by_cluster[source]]
-    assert all(incident_store._aware(h.at) == split.split_at for h in history)
+    assert all(as_utc(h.at) == split.split_at for h in history)
 
 
 async def test_a_restart_across_a_split_resumes_where_it_stopped(

@@ -4,7 +4,7 @@ their changes, and flagged posts per day. Aggregates only; authors only as count
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.privacy.suppress import DEFAULT_K, suppress_rows
 from monitor.store.tables import area_levels, level_changes, place_matches, post_labels, posts
+from monitor.types import as_utc
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -22,12 +23,6 @@ def _hour(conn: AsyncConnection, column: Any) -> ColumnElement[Any]:
     if conn.dialect.name == "postgresql":
         return func.date_trunc("hour", column)
     return func.strftime("%Y-%m-%d %H:00:00", column)
-
-
-def _as_utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 async def _counts(conn: AsyncConnection, column: Any) -> list[dict[str, Any]]:
@@ -101,7 +96,7 @@ async def daily_flagged(
     per_day: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     seen: set[date] = set()
     for ward, hour_value, n in (await conn.execute(stmt)).all():
-        day = _as_utc(hour_value).astimezone(LONDON).date()
+        day = as_utc(hour_value).astimezone(LONDON).date()
         per_day[ward][day] += int(n)
         seen.add(day)
     if not seen:

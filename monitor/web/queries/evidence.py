@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -26,11 +25,7 @@ from monitor.store.tables import (
     post_labels,
     posts,
 )
-from monitor.types import PlaceMatch, Post
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from monitor.types import PlaceMatch, Post, as_utc
 
 
 async def places_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -203,8 +198,8 @@ def incident_posts_sync(
                 labels={},
                 summary="",
                 status=a.status,
-                first_seen=_aware(a.first_seen),
-                last_seen=_aware(a.last_seen),
+                first_seen=as_utc(a.first_seen),
+                last_seen=as_utc(a.last_seen),
             )
             for a in conn.execute(
                 select(

@@ -31,6 +31,7 @@ from monitor.store.tables import (
     rumour_posts,
     rumours,
 )
+from monitor.types import as_utc
 
 LONDON = ZoneInfo("Europe/London")
 STEPS = (1, 3, 6, 12, 24, 48, 168)
@@ -79,10 +80,6 @@ def _floor(t: datetime, first: datetime, step: int) -> datetime:
     return first + timedelta(hours=step) * int((t - first) / timedelta(hours=step))
 
 
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 async def areas(conn: AsyncConnection) -> list[dict[str, str]]:
     """Areas with a level or counts, wards first, for the picker."""
     rows = (await conn.execute(select(area_levels.c.area, area_levels.c.name))).all()
@@ -109,7 +106,7 @@ async def latest(conn: AsyncConnection, sel: Selection) -> datetime | None:
     else:
         stmt = select(func.max(area_counts.c.hour))
     value = (await conn.execute(stmt)).scalar_one_or_none()
-    return _aware(value) if value is not None else None
+    return as_utc(value) if value is not None else None
 
 
 async def series(
@@ -130,7 +127,7 @@ async def series(
             rumour_posts.c.created_at < last,
         )
         for at, stance in (await conn.execute(stmt)).all():
-            slot = out[_floor(_aware(at), first, step)]
+            slot = out[_floor(as_utc(at), first, step)]
             key = stance if stance in parts else "comment"
             slot[key] = slot.get(key, 0) + 1
     elif sel.incident:
@@ -150,7 +147,7 @@ async def series(
             )
         )
         for row in (await conn.execute(stmt)).all():
-            slot = out[_floor(_aware(row[0]), first, step)]
+            slot = out[_floor(as_utc(row[0]), first, step)]
             slot["posts"] = slot.get("posts", 0) + 1
     else:
         parts = AREA_PARTS
@@ -162,7 +159,7 @@ async def series(
         else:  # every post once: the district rows hold them all
             stmt = stmt.where(area_counts.c.area.like("district:%"))
         for row in (await conn.execute(stmt)).all():
-            slot = out[_floor(_aware(row.hour), first, step)]
+            slot = out[_floor(as_utc(row.hour), first, step)]
             slot["flagged"] = slot.get("flagged", 0) + int(row.flagged)
             slot["other"] = slot.get("other", 0) + int(row.posts) - int(row.flagged)
     return sorted(out.items()), parts
@@ -178,7 +175,7 @@ async def levels(conn: AsyncConnection, sel: Selection) -> list[tuple[datetime, 
         .where(level_changes.c.area == sel.area, level_changes.c.at < last)
         .order_by(level_changes.c.at, level_changes.c.id)
     )
-    changes = [(_aware(at), lvl) for at, lvl in (await conn.execute(stmt)).all()]
+    changes = [(as_utc(at), lvl) for at, lvl in (await conn.execute(stmt)).all()]
     step = timedelta(hours=sel.step_hours())
     rank = LEVEL_ORDER.get
     out: list[tuple[datetime, str]] = []
@@ -252,7 +249,7 @@ async def posts_behind(
     out = [
         {
             "ref": post_ref(r.id),
-            "created_at": _aware(r.created_at),
+            "created_at": as_utc(r.created_at),
             "flags": sorted(r.flags or []) if isinstance(r.flags, list) else sorted(r.flags or {}),
             "excerpt": excerpt(r.text) if r.text else None,
             "language": r.language,
