@@ -15,7 +15,6 @@ from aiohttp import web
 from monitor.incidents import queries as incident_queries
 from monitor.runtime.state import RUNTIME
 from monitor.safeguards import audit
-from monitor.signals.config import SignalsConfig
 from monitor.store import overview
 from monitor.store import signals as signal_store
 from monitor.web.explain import current_ruleset
@@ -29,7 +28,6 @@ from monitor.web.views.admin import source_rows
 from monitor.web.views.areas import level_names
 from monitor.web.views.auth import set_purpose
 from monitor.web.views.digests import recent_runs
-from monitor.web.views.justify import guard_evidence
 from monitor.web.views.queue import change, dismiss_selected, load_alert
 
 routes = web.RouteTableDef()
@@ -203,28 +201,23 @@ async def rumours_api(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/rumours/{rumour_id}", name="api_rumour")
 async def rumour_api(request: web.Request) -> web.Response:
-    from monitor.web.views.rumours import rumour_id_of
+    from monitor.web.views.rumours import load_rumour, rumour_id_of
 
-    rumour_id = rumour_id_of(request)
-    await guard_evidence(request, f"rumour:{rumour_id}")  # repeated-viewing guard (privacy)
-    state = request.app[WEB]
-    window = SignalsConfig.from_settings(state.settings).rumours.counter_window
-    async with request.app[RUNTIME].engine.connect() as conn:
-        rumour = await signal_store.rumour(conn, rumour_id)
-        if rumour is None:
-            return reply({"error": "no such rumour"}, 404)
-        timeline = await signal_store.rumour_timeline(conn, rumour_id)
-        examples = await rumour_queries.examples(conn, rumour_id)
-        counters = await rumour_queries.counters_with_effect(conn, rumour_id, window, state.clock())
+    try:
+        view = await load_rumour(request, rumour_id_of(request))
+    except web.HTTPNotFound:
+        return reply({"error": "no such rumour"}, 404)
+    counters = view["counters"]
     for c in counters:
         effect = c.pop("effect")
         c["before_per_hour"] = effect.before_per_hour
         c["after_per_hour"] = effect.after_per_hour
         c["change"] = effect.change
         c["caveat"] = effect.caveat
-    rumour = dict(rumour)
+    rumour = view["rumour"]
     rumour_queries.hide_post_ids(rumour)  # stored ids name their authors
-    return reply({**rumour, "timeline": timeline, "examples": examples, "counters": counters})
+    body = {"timeline": view["timeline"], "examples": view["examples"], "counters": counters}
+    return reply({**rumour, **body})
 
 
 @routes.get("/api/v1/sources", name="api_sources")

@@ -54,14 +54,16 @@ async def board_page(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/rumours/{rumour_id}", name="rumour")
-async def rumour_page(request: web.Request) -> web.Response:
-    rumour_id = rumour_id_of(request)
+async def load_rumour(request: web.Request, rumour_id: int) -> dict[str, Any]:
+    """One rumour as its page and its API show it, through the same safeguards: the
+    repeated-viewing guard, the quoted posts re-checked on their platform (deleted or hidden
+    ones purged first), then the rumour, its timeline, example posts and counter messages with
+    their effect; the view is audited. 404 when there is no such rumour."""
     await guard_evidence(request, f"rumour:{rumour_id}")  # repeated-viewing guard (privacy)
     state = request.app[WEB]
     window = SignalsConfig.from_settings(state.settings).rumours.counter_window
     recheck = request.app[RUNTIME].recheck
-    if recheck is not None:  # the quoted posts, if deleted or hidden on their platform, go first
+    if recheck is not None:
         async with request.app[RUNTIME].engine.connect() as conn:
             quoted = await rumour_queries.example_post_ids(conn, rumour_id)
         await recheck.verify_posts(quoted, state.clock())
@@ -70,13 +72,28 @@ async def rumour_page(request: web.Request) -> web.Response:
         if rumour is None:
             raise web.HTTPNotFound(text="no such rumour")
         timeline = await signal_store.rumour_timeline(conn, rumour_id)
+        examples = await rumour_queries.examples(conn, rumour_id)
+        counters = await rumour_queries.counters_with_effect(conn, rumour_id, window, state.clock())
+    note_audit(request, rumour_id=rumour_id, examples=sum(len(v) for v in examples.values()))
+    return {
+        "rumour": dict(rumour),
+        "timeline": timeline,
+        "examples": examples,
+        "counters": counters,
+        "window": window,
+    }
+
+
+@routes.get("/rumours/{rumour_id}", name="rumour")
+async def rumour_page(request: web.Request) -> web.Response:
+    rumour_id = rumour_id_of(request)
+    view = await load_rumour(request, rumour_id)
+    rumour, counters, window = view["rumour"], view["counters"], view["window"]
+    async with request.app[RUNTIME].engine.connect() as conn:
         by_stance = await rumour_queries.stance_hours(conn, rumour_id)
         targets = await rumour_queries.merge_targets(conn, rumour_id)
         people = await triage.assignable(conn)
-        examples = await rumour_queries.examples(conn, rumour_id)
-        counters = await rumour_queries.counters_with_effect(conn, rumour_id, window, state.clock())
         plans = await counter_queries.list_plans(conn, rumour_id)
-    note_audit(request, rumour_id=rumour_id, examples=sum(len(v) for v in examples.values()))
     stance = {s: int((rumour.get("stance") or {}).get(s, 0)) for s in rumour_queries.STANCES}
     chart = stacked_timeline(
         by_stance,
@@ -90,11 +107,11 @@ async def rumour_page(request: web.Request) -> web.Response:
         rumour=rumour,
         places=counter_queries.places_of(rumour, limit=50),
         place_counts=dict(rumour.get("places") or {}),
-        timeline=timeline,
+        timeline=view["timeline"],
         chart=chart,
         stance=stance,
         stance_bar=stacked(list(stance.items()), 320),
-        examples=examples,
+        examples=view["examples"],
         counters=counters,
         plans=plans,
         window_hours=window.total_seconds() / 3600,
