@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 from monitor.classify.data import default_data_dir  # noqa: E402
 from monitor.config import Settings  # noqa: E402
 from monitor.demo import BUNDLED_SCENARIO  # noqa: E402
-from monitor.signals.event_streams import evaluate_all  # noqa: E402
-from monitor.signals.events import StreamResult, table  # noqa: E402
+from monitor.evaluation.event_streams import evaluate_all  # noqa: E402
+from monitor.evaluation.events import StreamResult, table  # noqa: E402
 
 
 def summary(results: list[StreamResult]) -> dict[str, float | int | None]:

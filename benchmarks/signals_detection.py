@@ -1,7 +1,7 @@
 """Signals detection: how soon a rumour and a tension episode are flagged, and how many false
 alarms a simulated week raises.
 
-1. Generated weeks (monitor/signals/simulate.py) with known ground truth: `--seeds` weeks with
+1. Generated weeks (monitor/evaluation/simulate.py) with known ground truth: `--seeds` weeks with
    a rumour and a tension episode, and `--calm-weeks` weeks with neither, at `--noise` times
    the usual background of offensive banter, rules firing on it and one-off claims. Posts are
    scored by the keyword classifier (its weak hashed embeddings included); rule hits are
@@ -41,8 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.config import Settings  # noqa: E402
-from monitor.signals.config import SignalsConfig  # noqa: E402
-from monitor.signals.evaluate import (  # noqa: E402
+from monitor.evaluation.evaluate import (  # noqa: E402
     Replay,
     Score,
     area_parents,
@@ -53,7 +52,8 @@ from monitor.signals.evaluate import (  # noqa: E402
     truth_threshold_time,
     with_truth_labels,
 )
-from monitor.signals.simulate import ScenarioSpec, Truth, generate  # noqa: E402
+from monitor.evaluation.simulate import ScenarioSpec, Truth, generate  # noqa: E402
+from monitor.signals.config import SignalsConfig  # noqa: E402
 from monitor.types import Processed  # noqa: E402
 
 DEMO = ROOT / "monitor" / "data" / "demo" / "bradford-scenario.jsonl"

@@ -450,8 +450,8 @@ def events_command(
     claim-cluster purity and levels raised by solidarity or counter-speech waves."""
     from monitor.classify.data import default_data_dir
     from monitor.demo import BUNDLED_SCENARIO
-    from monitor.signals.event_streams import evaluate_all
-    from monitor.signals.events import ITEM_UNIT, table
+    from monitor.evaluation.event_streams import evaluate_all
+    from monitor.evaluation.events import ITEM_UNIT, table
 
     settings = ctx.settings
     # The scratch pipeline's start-up chatter (receivers off, packs registered) is not news.

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from monitor.cli import cli
+from monitor.evaluation.simulate import ScenarioSpec, generate
 from monitor.privacy.postref import post_ref
 from monitor.signals.config import SignalsConfig
-from monitor.signals.simulate import ScenarioSpec, generate
 from monitor.signals.stage import SignalsStage
 from monitor.store.tables import audit_events, counter_messages, rumour_claims
 from tests.signals.conftest import T0, feed, item, make_store, minutes

@@ -20,8 +20,7 @@ from sqlalchemy import select
 
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
-from monitor.signals.config import SignalsConfig
-from monitor.signals.evaluate import (
+from monitor.evaluation.evaluate import (
     Replay,
     Score,
     area_parents,
@@ -32,7 +31,8 @@ from monitor.signals.evaluate import (
     truth_threshold_time,
     with_truth_labels,
 )
-from monitor.signals.simulate import Truth
+from monitor.evaluation.simulate import Truth
+from monitor.signals.config import SignalsConfig
 from monitor.types import Processed
 from tests.conftest import ROOT
 

@@ -18,14 +18,14 @@ from click.testing import CliRunner
 
 from monitor.classify.keyword import hashed_embedding, keyword_scores
 from monitor.cli import cli
+from monitor.evaluation.event_streams import generated_streams, pheme_streams, tweet_time
+from monitor.evaluation.events import Stream, evaluate_stream, items_of, run
+from monitor.evaluation.simulate import ScenarioSpec, generate
 from monitor.signals.clustering import normalise
 from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import SignalsEngine
-from monitor.signals.event_streams import generated_streams, pheme_streams, tweet_time
-from monitor.signals.events import Stream, evaluate_stream, items_of, run
 from monitor.signals.hashing import simhash
 from monitor.signals.rumours import RumourBoard, RumourPost, wilson_lower
-from monitor.signals.simulate import ScenarioSpec, generate
 from monitor.signals.tension import TensionTracker, area_key
 from monitor.signals.terms import claim_terms
 from monitor.types import Processed

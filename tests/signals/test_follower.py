@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.alerts.service import AlertService
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
+from monitor.evaluation.simulate import ScenarioSpec, generate
 from monitor.runtime.pipeline import Pipeline
 from monitor.signals.follower import SignalsFollower, lead_together
-from monitor.signals.simulate import ScenarioSpec, generate
 from monitor.signals.stage import SignalsStage
 from monitor.store import posts as post_store
 from monitor.store import signals as queries

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from monitor.evaluation.evaluate import replay, score
+from monitor.evaluation.events import Stream, incidents_of, items_of, story_of
+from monitor.evaluation.simulate import ScenarioSpec, generate
 from monitor.labels import alert_key
 from monitor.signals.config import SignalsConfig
-from monitor.signals.evaluate import replay, score
-from monitor.signals.events import Stream, incidents_of, items_of, story_of
 from monitor.signals.levels import LevelChange
-from monitor.signals.simulate import ScenarioSpec, generate
 
 # The figures these tests hold the engine to, with the shipped defaults.
 RUMOUR_SPREADING_WITHIN_MIN = (

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.classify.keyword import hashed_embedding
+from monitor.evaluation.simulate import ScenarioSpec, generate
 from monitor.signals.config import SignalsConfig
-from monitor.signals.simulate import ScenarioSpec, generate
 from monitor.signals.stage import SignalsStage
 from monitor.store import db
 from monitor.store import posts as post_store

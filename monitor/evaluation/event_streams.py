@@ -1,6 +1,6 @@
-"""The labelled streams the event-level evaluation replays (`monitor.signals.events`):
+"""The labelled streams the event-level evaluation replays (`monitor.evaluation.events`):
 
-- generated weeks (`monitor.signals.simulate`): each with the water rumour, a tension episode,
+- generated weeks (`monitor.evaluation.simulate`): each with the water rumour, a tension episode,
   two more concurrent distinct claims, a solidarity wave, a counter-speech wave and chatter
   bursts; two calm weeks with background only; and a quiet week at half volume;
 - the PHEME source tweets in `<data>/labelled/pheme/pheme9-sources.csv`, replayed in time
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 from monitor.classify.keyword import hashed_embedding, keyword_scores
 from monitor.config import Settings
+from monitor.evaluation.events import Item, Stream, StreamResult
+from monitor.evaluation.simulate import ScenarioSpec, Story, generate
 from monitor.signals.config import SignalsConfig
-from monitor.signals.events import Item, Stream, StreamResult
-from monitor.signals.simulate import ScenarioSpec, Story, generate
 from monitor.types import Classifier, Post, Processed
 
 if TYPE_CHECKING:
@@ -167,9 +167,9 @@ async def demo_stream(
 ) -> tuple[list[Processed], Stream]:
     """Import the demo week through the real pipeline into a scratch database and read back
     the processed posts; the stream's stories come from its answer file."""
+    from monitor.evaluation.evaluate import demo_truth
     from monitor.ingest.importer import import_file
     from monitor.runtime.app import open_runtime
-    from monitor.signals.evaluate import demo_truth
     from monitor.store import signals as queries
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -309,7 +309,7 @@ async def evaluate_all(
 def _score(
     stream: Stream, config: SignalsConfig, arrival: str, baseline: bool
 ) -> list[StreamResult]:
-    from monitor.signals.events import evaluate_stream
+    from monitor.evaluation.events import evaluate_stream
 
     out = [evaluate_stream(stream, config, arrival)]
     if baseline:

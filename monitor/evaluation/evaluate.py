@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from monitor.evaluation.simulate import Truth
 from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import SignalCandidate, SignalsEngine
 from monitor.signals.levels import LevelChange, Measures
-from monitor.signals.simulate import Truth
 from monitor.signals.tension import area_key
 from monitor.types import Processed, RuleHit
 

@@ -8,7 +8,7 @@ episodes:
 - a rumour (a false claim about tap water) that grows, is answered by a counter message and
   fades; its posts are variants of one claim plus replies that support, deny, query or comment;
 - a tension episode in one ward (an incident, anger, threats, then calm);
-and, for the event-level evaluation (`monitor.signals.events`), optionally:
+and, for the event-level evaluation (`monitor.evaluation.events`), optionally:
 - several concurrent distinct claims (`claims`): different stories told about the same wards
   in the same hours with the same cue words ("apparently", "I heard"), so that only the claim
   itself tells them apart;

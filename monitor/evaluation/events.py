@@ -21,7 +21,7 @@ For each stream it reports:
 - levels raised by waves: rising level changes whose evidence is mostly a solidarity or
   counter-speech wave's posts (must be 0).
 
-Streams come from `monitor.signals.event_streams` (demo week, generated weeks, PHEME).
+Streams come from `monitor.evaluation.event_streams` (demo week, generated weeks, PHEME).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.evaluation.evaluate import Replay
+from monitor.evaluation.simulate import Story, Wave
 from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import SignalsEngine
-from monitor.signals.evaluate import Replay
-from monitor.signals.simulate import Story, Wave
 from monitor.types import Processed
 
 MINUTE = timedelta(minutes=1)
