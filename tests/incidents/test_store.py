@@ -91,8 +91,8 @@ async def events(engine: AsyncEngine, incident_id: int) -> list[tuple[str, str]]
 
 
 @pytest.fixture
-async def engine(store_url: str):  # type: ignore[no-untyped-def]
-    engine = db.create_engine(store_url)
+async def engine(migrated_store_url: str):  # type: ignore[no-untyped-def]
+    engine = db.create_engine(migrated_store_url)
     await db.upgrade(engine)
     yield engine
     await engine.dispose()

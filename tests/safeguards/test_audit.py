@@ -19,8 +19,8 @@ NOW = datetime(2026, 11, 3, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = db.create_engine(store_url)
+async def engine(migrated_store_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = db.create_engine(migrated_store_url)
     await db.upgrade(eng)
     yield eng
     await eng.dispose()

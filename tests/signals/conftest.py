@@ -103,8 +103,8 @@ async def make_store(url: str) -> AsyncEngine:
 
 
 @pytest.fixture
-async def store(store_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = await make_store(store_url)
+async def store(migrated_store_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = await make_store(migrated_store_url)
     try:
         yield engine
     finally:
