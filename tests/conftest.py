@@ -248,16 +248,20 @@ def pg_migrated_template() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def migrated_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def migrated_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """`store_url` for tests whose first step is migrating to head: the PostgreSQL database is
     a copy of one migrated once per worker (about 1-2 s of DDL saved per test), so that first
     step finds nothing left to do. SQLite, quick to migrate, starts empty as before. Tests of
     the migrations themselves (an older revision, keys, an empty store) keep `store_url`."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
-        return
-    template = str(request.getfixturevalue("pg_migrated_template"))
-    with fresh_pg_database(template=template) as url:
+        return f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
+    return str(request.getfixturevalue("migrated_pg_url"))
+
+
+@pytest.fixture
+def migrated_pg_url(pg_migrated_template: str) -> Iterator[str]:
+    """`pg_url` already migrated to head: a copy of the database migrated once per worker."""
+    with fresh_pg_database(template=pg_migrated_template) as url:
         yield url
 
 

@@ -318,9 +318,9 @@ async def test_the_scheduler_runs_the_jobs_in_london_time(
 
 @pytest.mark.postgres
 async def test_two_instances_on_one_postgresql_database_send_one_digest(
-    pg_url: str, config: AlertConfig
+    migrated_pg_url: str, config: AlertConfig
 ) -> None:
-    first, second = await make_store(pg_url), await make_store(pg_url)
+    first, second = await make_store(migrated_pg_url), await make_store(migrated_pg_url)
     try:
         clock = Clock(datetime(2026, 11, 2, 8, 0, 1, tzinfo=UTC))
         a = service(first, config, clock, instance="instance-a")

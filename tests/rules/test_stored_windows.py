@@ -156,9 +156,9 @@ async def test_a_restart_loses_no_window_counts(
 
 @pytest.mark.postgres
 async def test_two_workers_sharing_postgresql_count_like_one(
-    pg_url: str, rules_home: Path, tmp_path: Path
+    migrated_pg_url: str, rules_home: Path, tmp_path: Path
 ) -> None:
-    base = Settings(database_url=pg_url, home=str(ROOT), classifier="keyword")
+    base = Settings(database_url=migrated_pg_url, home=str(ROOT), classifier="keyword")
     one = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'one.db'}",
         home=str(ROOT),

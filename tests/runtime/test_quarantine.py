@@ -54,10 +54,10 @@ async def counts(rt: Runtime) -> tuple[int, int]:
     return int(stored), int(done)
 
 
-def overflowing_batch(store_url: str) -> tuple[list[RawPost], int]:
+def overflowing_batch(migrated_store_url: str) -> tuple[list[RawPost], int]:
     """40 posts, number 17 with a like count too big for the store's integer column (and that
     count): >= 2^63 overflows SQLite's INTEGER; >= 2^31 overflows PostgreSQL's integer."""
-    too_big = 2**63 if store_url.startswith("sqlite") else 2**31
+    too_big = 2**63 if migrated_store_url.startswith("sqlite") else 2**31
     batch = [raw(i) for i in range(40)]
     batch[17] = raw(17, like_count=too_big)
     return batch, too_big
@@ -73,10 +73,10 @@ async def deliver_then_two_more(rt: Runtime, batch: list[RawPost]) -> None:
 
 
 async def test_a_number_too_big_for_its_column_loses_nothing_and_the_rest_goes_on(
-    store_url: str,
+    migrated_store_url: str,
 ) -> None:
-    batch, _ = overflowing_batch(store_url)
-    async with open_runtime(settings_for(store_url), classifier=KeywordClassifier()) as rt:
+    batch, _ = overflowing_batch(migrated_store_url)
+    async with open_runtime(settings_for(migrated_store_url), classifier=KeywordClassifier()) as rt:
         await deliver_then_two_more(rt, batch)
         stored, done = await counts(rt)
         async with rt.engine.connect() as conn:
@@ -113,10 +113,10 @@ class Unbounded:
 
 
 async def test_a_record_the_store_refuses_is_quarantined_without_its_author(
-    store_url: str,
+    migrated_store_url: str,
 ) -> None:
-    batch, too_big = overflowing_batch(store_url)
-    async with open_runtime(settings_for(store_url), classifier=KeywordClassifier()) as rt:
+    batch, too_big = overflowing_batch(migrated_store_url)
+    async with open_runtime(settings_for(migrated_store_url), classifier=KeywordClassifier()) as rt:
         rt.pipeline.ingestor = Unbounded(rt.pipeline.ingestor)
         await deliver_then_two_more(rt, batch)
         assert await counts(rt) == (41, 41)
@@ -146,9 +146,9 @@ class BrokenRules:
 
 
 async def test_a_post_failing_a_stage_is_quarantined_listed_without_author_and_retryable(
-    store_url: str,
+    migrated_store_url: str,
 ) -> None:
-    settings = settings_for(store_url)
+    settings = settings_for(migrated_store_url)
     rules = BrokenRules(load_rule_evaluator(settings, ROOT))
     batch = [raw(i) for i in range(30)]
     batch[3] = raw(3, text=BROKEN)
@@ -177,8 +177,10 @@ async def test_a_post_failing_a_stage_is_quarantined_listed_without_author_and_r
             assert await quarantine.count(conn) == 0
 
 
-async def test_a_quarantined_post_is_not_picked_up_again_at_every_start(store_url: str) -> None:
-    settings = settings_for(store_url)
+async def test_a_quarantined_post_is_not_picked_up_again_at_every_start(
+    migrated_store_url: str,
+) -> None:
+    settings = settings_for(migrated_store_url)
     rules = BrokenRules(load_rule_evaluator(settings, ROOT))
     async with open_runtime(settings, classifier=KeywordClassifier(), rules=rules) as rt:
         await rt.pipeline.deliver("test", [raw(1, text=BROKEN), raw(2)], cursor=None)
@@ -191,11 +193,11 @@ async def test_a_quarantined_post_is_not_picked_up_again_at_every_start(store_ur
         assert rt.pipeline.stats.quarantined == 0
 
 
-async def test_quarantined_records_are_purged_with_post_text(store_url: str) -> None:
+async def test_quarantined_records_are_purged_with_post_text(migrated_store_url: str) -> None:
     from monitor.safeguards import retention
 
     now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
-    async with open_runtime(settings_for(store_url), classifier=KeywordClassifier()) as rt:
+    async with open_runtime(settings_for(migrated_store_url), classifier=KeywordClassifier()) as rt:
         async with rt.engine.begin() as conn:
             for key, when in (("old", now - timedelta(days=31)), ("new", now - timedelta(days=1))):
                 await quarantine.add(
@@ -239,7 +241,7 @@ def test_the_quarantine_commands_list_and_retry(tmp_path: Path) -> None:
 
 
 async def test_a_post_that_fails_signals_is_quarantined_and_the_rest_keep_their_signals(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
+    migrated_store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from monitor.signals.engine import SignalsEngine
     from monitor.store.tables import area_counts
@@ -254,7 +256,7 @@ async def test_a_post_that_fails_signals_is_quarantined_and_the_rest_keep_their_
     monkeypatch.setattr(SignalsEngine, "observe", observe)
     batch = [raw(i) for i in range(30)]
     batch[11] = raw(11, text=BROKEN + " in Toller")
-    async with open_runtime(settings_for(store_url), classifier=KeywordClassifier()) as rt:
+    async with open_runtime(settings_for(migrated_store_url), classifier=KeywordClassifier()) as rt:
         await rt.pipeline.deliver("test", batch, cursor=None)
         assert await rt.pipeline.drain(timeout=60)
         assert await counts(rt) == (30, 29)

@@ -18,8 +18,8 @@ NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
 HIT = RuleHit("tension.call_to_gather", {"kind": "call_to_gather", "severity": "high"})
 
 
-async def test_two_workers_opening_the_same_alert_make_one(store_url: str) -> None:
-    first, second = db.create_engine(store_url), db.create_engine(store_url)
+async def test_two_workers_opening_the_same_alert_make_one(migrated_store_url: str) -> None:
+    first, second = db.create_engine(migrated_store_url), db.create_engine(migrated_store_url)
     try:
         await db.upgrade(first)
         batch = [make_post(n) for n in range(2)]
@@ -44,8 +44,8 @@ async def test_two_workers_opening_the_same_alert_make_one(store_url: str) -> No
         await second.dispose()
 
 
-async def test_a_closed_alert_lets_a_new_one_open(store_url: str) -> None:
-    engine = db.create_engine(store_url)
+async def test_a_closed_alert_lets_a_new_one_open(migrated_store_url: str) -> None:
+    engine = db.create_engine(migrated_store_url)
     try:
         await db.upgrade(engine)
         posts = [make_post(n, created_at=NOW + timedelta(minutes=n)) for n in range(2)]
