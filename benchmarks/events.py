@@ -6,12 +6,14 @@ weeks), the bundled demo week through the real pipeline, and the PHEME events in
 and reports per stream: items opened, true stories found, false items per week, minutes from
 a story's first post to its item (and, as its floor, to when the story's own posts first met
 the incidents' precision gate: 5 posts from 3 authors), claim-cluster purity, levels raised by
-response waves.
+response waves; and, for the generated weeks, the median minutes from a story's first post to
+its own 3, 4 and 5 posts from 3 authors: what the stories physically allow an item that waits
+for that much evidence.
 
 Baseline, in the same run on the same posts: the monitor as it was before claim-level rumours
 and response recognition (no cohesion ceiling or claim terms, no claim-share or place
-condition on spreading, classifier flags alone may raise any level, responses weighed like
-any flagged post).
+condition on spreading, no earlier way to spread across places, classifier flags alone may
+raise any level, responses weighed like any flagged post).
 
     .venv/bin/python benchmarks/events.py [--weeks 4] [--encoder] [--no-demo] [--no-pheme]
         [--arrival batched|bulk|paced|shuffled] [--json]
@@ -38,7 +40,7 @@ from monitor.classify.data import default_data_dir  # noqa: E402
 from monitor.config import Settings  # noqa: E402
 from monitor.demo import BUNDLED_SCENARIO  # noqa: E402
 from monitor.evaluation.event_streams import evaluate_all  # noqa: E402
-from monitor.evaluation.events import StreamResult, table  # noqa: E402
+from monitor.evaluation.events import EVIDENCE, StreamResult, table  # noqa: E402
 
 
 def summary(results: list[StreamResult]) -> dict[str, float | int | None]:
@@ -57,7 +59,16 @@ def summary(results: list[StreamResult]) -> dict[str, float | int | None]:
         if scored
         else None,
         "wave_levels": sum(r.wave_levels for r in weeks),
+    } | {
+        f"evidence_{n}/{a}_min": _median(
+            [d for r in weeks for d in r.evidence_min.get(f"{n}/{a}", [])]
+        )
+        for n, a in EVIDENCE
     }
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 def _fmt(value: float | int | None) -> str:
@@ -102,6 +113,11 @@ def main() -> None:
                 "wave_levels"):  # fmt: skip
         print(f"  {key:<16} {_fmt(s[key]):>22}  {_fmt(b[key]):>10}")
     print(f"  stories          {s['stories']!s:>22}")
+    # What the stories physically allow: no item that waits for this much evidence can come
+    # sooner (the same posts in both columns).
+    print("  first post to a story's own n posts from a authors (median min):")
+    for n, a in EVIDENCE:
+        print(f"    {n} posts, {a} authors {_fmt(s[f'evidence_{n}/{a}_min']):>15}")
     print(f"({time.monotonic() - started:.0f} s)")
 
 

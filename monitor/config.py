@@ -490,6 +490,23 @@ class Settings:
         low=0,
         high=1000,
     )
+    signals_spread_early_posts: int = _setting(
+        5,
+        "An earlier way for a rumour to count as spreading: this many posts in one velocity "
+        "window (0 turns it off) ...",
+        low=0,
+        high=1_000_000,
+    )
+    signals_spread_early_authors: int = _setting(
+        3, "... from at least this many distinct authors ...", low=1, high=1_000_000
+    )
+    signals_spread_early_places: int = _setting(
+        2,
+        "... when the window's own posts already name at least this many distinct places "
+        "(wards, else localities): a story passed on across places, not one place's talk.",
+        low=1,
+        high=1000,
+    )
     signals_claim_share: float = _fraction(
         0.5,
         "Share of claims (rumour score, a rumour rule, or hearsay cues such as 'apparently', "

@@ -50,6 +50,10 @@ ARRIVALS = ("batched", "bulk", "paced", "shuffled")
 # The incidents' precision gate (incidents_min_posts, incidents_min_authors defaults): the
 # evidence a story needs before any item may reach a person.
 GATE = (5, 3)
+# Smaller amounts of evidence, for what the stories physically allow: the minutes from a
+# story's first post to its own n-th post from a distinct authors, for each (n, a) here. An
+# item may not open on less than the smallest without opening on a handful of posts.
+EVIDENCE = ((3, 3), (4, 3), (5, 3))
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class StreamResult:
     splits: int = 0  # claim clusters split because their claims diverged
     # Per story found (as delays_min): minutes from its first post to the gate's evidence.
     floor_min: list[float] = field(default_factory=list)
+    # Per amount of evidence in `EVIDENCE` ("3/3"), per story (found or not): minutes from
+    # its first post to that evidence.
+    evidence_min: dict[str, list[float]] = field(default_factory=dict)
     missed: list[str] = field(default_factory=list)
     false_keys: list[str] = field(default_factory=list)
     note: str = ""
@@ -134,6 +141,11 @@ class StreamResult:
             "median_minutes_to_gate_evidence": (
                 round(statistics.median(self.floor_min), 1) if self.floor_min else None
             ),
+            "median_minutes_to_evidence": {
+                f"{k} (posts/authors)": round(statistics.median(v), 1)
+                for k, v in self.evidence_min.items()
+                if v
+            },
             "claim_cluster_purity": None if self.purity is None else round(self.purity, 3),
             "clusters_scored": self.clusters_scored,
             "largest_cluster": self.largest_cluster,
@@ -393,13 +405,18 @@ def board_of(result: Replay, stream: Stream, classes: Mapping[str, str]) -> list
 
 def baseline_config(config: SignalsConfig) -> SignalsConfig:
     """The same thresholds without what keeps stories apart and responses out: no cohesion
-    ceiling, no claim terms, no claim share or place condition on spreading, and classifier
-    flags alone may raise any level."""
+    ceiling, no claim terms, no claim share or place condition on spreading, no earlier way
+    to spread across places, and classifier flags alone may raise any level."""
     return replace(
         config,
         tension=replace(config.tension, alert_rule_authors=0),
         rumours=replace(
-            config.rumours, cohesion=0.0, term_overlap=0.0, claim_share=0.0, spread_places=0
+            config.rumours,
+            cohesion=0.0,
+            term_overlap=0.0,
+            claim_share=0.0,
+            spread_places=0,
+            early_posts=0,
         ),
     )
 
@@ -434,6 +451,13 @@ def evaluate_stream(
         at = gate_evidence_at(story, stream.items)
         if story.id in found and at is not None:
             floor.append((at - first_post(story, stream.items)) / MINUTE)
+    evidence: dict[str, list[float]] = {}
+    for n, a in EVIDENCE:
+        for story in stream.stories:
+            at = gate_evidence_at(story, stream.items, (n, a))
+            if at is not None:
+                minutes = (at - first_post(story, stream.items)) / MINUTE
+                evidence.setdefault(f"{n}/{a}", []).append(minutes)
     classes: dict[str, str] = dict(stream.classes or {})
     if stream.classes is None:
         for story in stream.stories:
@@ -455,6 +479,7 @@ def evaluate_stream(
         board=board_of(result, stream, classes)[:5],
         splits=result.splits,
         floor_min=floor,
+        evidence_min=evidence,
         missed=[s.id for s in stream.stories if s.id not in found],
         false_keys=false_keys,
         note=stream.note,

@@ -129,6 +129,11 @@ class RumourConfig:
     claim_share: float = 0.0  # share of a spreading rumour's window that is claim-like
     cohesion: float = 0.0  # least mean similarity of a cluster's claim posts to its centroid
     term_overlap: float = 0.0  # least IDF-weighted share of a claim's terms typical of a cluster
+    # The earlier way to spread (0 posts: off): fewer posts and authors in the window, when
+    # the window's posts name at least `early_places` places.
+    early_posts: int = 0
+    early_authors: int = 0
+    early_places: int = 2
 
 
 # Centroids of two halves of one rumour are closer than a single post is to either, and
@@ -213,5 +218,8 @@ class SignalsConfig:
             claim_share=s.signals_claim_share,
             cohesion=cohesion,
             term_overlap=s.signals_claim_term_overlap,
+            early_posts=s.signals_spread_early_posts,
+            early_authors=s.signals_spread_early_authors,
+            early_places=s.signals_spread_early_places,
         )
         return cls(tension=tension, rumours=rumours)

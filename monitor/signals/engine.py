@@ -267,6 +267,7 @@ class SignalsEngine:
             summary=(
                 f"rumour r{rumour.id} spreading ({where}): {event.posts} posts from "
                 f"{event.authors} distinct authors in {event.window_minutes} min"
+                + (f", naming {event.places} places" if event.places > 1 else "")
             ),
             evidence=event.evidence,
             at=event.at,

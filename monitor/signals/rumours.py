@@ -149,6 +149,7 @@ class SpreadEvent:
     authors: int  # distinct, in the window
     window_minutes: int
     evidence: tuple[str, ...]  # post ids in the window
+    places: int = 0  # distinct places the window's posts name
 
 
 @dataclass(slots=True)
@@ -327,6 +328,10 @@ class Rumour:
                 self.representative_post_id, self.representative_sim = best[1], best[0]
         return other
 
+    def places_in(self, recent: Sequence[tuple[datetime, int, str]]) -> int:
+        """Distinct places (wards, else localities) these posts of the window name."""
+        return len({f.place for _, _, p in recent if (f := self.facts.get(p)) and f.place})
+
     def top_places(self, n: int = 3) -> list[str]:
         return [p for p, _ in sorted(self.places.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
@@ -474,8 +479,8 @@ class RumourBoard:
                 len(recent) >= cfg.spread_posts
                 and authors >= cfg.spread_authors
                 and len(rumour.places) >= cfg.spread_places
-                and rumour.claim_share() >= cfg.claim_share
-            ):
+                or self._spreading_early(rumour, recent, authors)
+            ) and rumour.claim_share() >= cfg.claim_share:
                 rumour.spreading = True
                 rumour.spreading_since = t
                 if rumour.status == "new":
@@ -489,6 +494,7 @@ class RumourBoard:
                         authors,
                         int(cfg.window / timedelta(minutes=1)),
                         tuple(p for _, _, p in recent[-20:]),
+                        rumour.places_in(recent),
                     )
                 )
         elif len(recent) < cfg.spread_posts / 2:
@@ -496,6 +502,22 @@ class RumourBoard:
             rumour.spreading = False
             update.changed.add(rumour.id)
         rumour.prune(t, cfg.window)
+
+    def _spreading_early(
+        self, rumour: Rumour, recent: Sequence[tuple[datetime, int, str]], authors: int
+    ) -> bool:
+        """The earlier way to spread: fewer posts and authors, when the window's own posts
+        already name several places. One ward's burst of talk, a match-day crowd or a claim a
+        few neighbours repeat stays in its place; a story people pass on spreads across them,
+        and that is the evidence that lets it reach a person sooner."""
+        cfg = self.config
+        if cfg.early_posts <= 0:
+            return False
+        return (
+            len(recent) >= cfg.early_posts
+            and authors >= cfg.early_authors
+            and rumour.places_in(recent) >= max(cfg.early_places, cfg.spread_places)
+        )
 
     def _merge(self, source: int, target: int, t: datetime, update: RumourUpdate) -> None:
         src = self.rumours.pop(source, None)

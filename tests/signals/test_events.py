@@ -64,6 +64,12 @@ def test_a_busy_week_gives_one_item_per_story_and_keeps_claims_apart(
     }
     assert all(b["main_share"] >= 0.7 for b in claims)
     assert result.wave_levels == 0
+    # What the stories allow: less evidence comes no later than more, and the precision
+    # gate's own amount is the floor reported beside the delays (every story was found).
+    ev = result.evidence_min
+    assert len(ev["3/3"]) == len(ev["4/3"]) == len(ev["5/3"]) == 4
+    assert all(a <= b <= c for a, b, c in zip(ev["3/3"], ev["4/3"], ev["5/3"], strict=True))
+    assert ev["5/3"] == result.floor_min
 
 
 @pytest.mark.slow
@@ -283,6 +289,9 @@ def test_eval_events_prints_one_json_document(tmp_path: Path) -> None:
     for key in ("items_opened", "false_items_per_week", "median_minutes_to_item",
                 "claim_cluster_purity", "levels_raised_by_waves"):  # fmt: skip
         assert key in week
+    assert set(week["median_minutes_to_evidence"]) == {
+        "3/3 (posts/authors)", "4/3 (posts/authors)", "5/3 (posts/authors)"
+    }  # fmt: skip
 
 
 HEARSAY_CLAIMS = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -75,6 +77,53 @@ def test_spreading_needs_enough_posts_and_distinct_authors(config: SignalsConfig
     assert rumour.status == "watching" and rumour.spreading
     more = board2.observe(_claims(3, 41, 3, authors=10, tag="q"), T0 + minutes(50))
     assert more.spreading == []  # still the same spreading episode
+
+
+def _told(
+    n: int, places: Sequence[str], authors: int, start: float = 0, step: float = 4
+) -> list[RumourPost]:
+    """One claim retold `n` times, `step` minutes apart, by `authors` people, naming
+    `places` in turn."""
+    return [
+        _post(f"t{i}", VARIANTS[i % len(VARIANTS)], start + i * step, f"teller-{i % authors}",
+              place=places[i % len(places)])
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_a_claim_told_across_places_spreads_on_fewer_posts(config: SignalsConfig) -> None:
+    cfg = config.rumours
+    n, authors = cfg.early_posts, cfg.early_authors
+    assert 0 < n < cfg.spread_posts and authors < cfg.spread_authors
+    # A few neighbours repeating it in one ward: not yet spreading.
+    one = RumourBoard(cfg).observe(_told(n, ["Toller"], authors), T0 + minutes(30))
+    assert one.spreading == []
+    # The same posts in two wards: spreading, at the post that made it.
+    two = RumourBoard(cfg).observe(_told(n, ["Toller", "Manningham"], authors), T0 + minutes(30))
+    assert [(e.at, e.posts, e.authors, e.places) for e in two.spreading] == [
+        (T0 + minutes(4 * (n - 1)), n, authors, 2)
+    ]
+    # ... but not from fewer people, and not with the earlier way switched off.
+    fewer = RumourBoard(cfg).observe(
+        _told(n, ["Toller", "Manningham"], authors - 1), T0 + minutes(30)
+    )
+    assert fewer.spreading == []
+    off = RumourBoard(replace(cfg, early_posts=0))
+    update = off.observe(_told(n, ["Toller", "Manningham"], authors), T0 + minutes(30))
+    assert update.spreading == []
+
+
+def test_only_the_places_the_window_names_count_for_spreading_early(
+    config: SignalsConfig,
+) -> None:
+    """A post in another ward hours before is the cluster's history, not this hour's spread."""
+    cfg = config.rumours
+    old = _post("old", VARIANTS[0], 0, "someone-else", place="Manningham")
+    now = _told(cfg.early_posts, ["Toller"], cfg.early_authors, start=cfg.window / minutes(1) + 30)
+    board = RumourBoard(cfg)
+    update = board.observe([old, *now], now[-1].at)
+    (rumour,) = board.rumours.values()
+    assert len(rumour.places) == 2 and update.spreading == []
 
 
 def test_spreading_ends_when_posts_fall_to_half(config: SignalsConfig) -> None:

@@ -98,6 +98,26 @@ async def test_a_restart_resumes_where_it_stopped(
     assert truth.tension_ward == "Little Horton"
 
 
+async def test_a_restart_keeps_the_places_in_a_rumours_window(
+    config: SignalsConfig, store: AsyncEngine
+) -> None:
+    """A claim told in Manningham, then (after a restart) in Toller, within the hour: two
+    places, so it spreads on the earlier way's fewer posts as it would have in one run."""
+    cfg = config.rumours
+    wards = ["Manningham"] + ["Toller"] * (cfg.early_posts - 1)
+    # The variants the keyword classifier's vectors put in one cluster (copies are shared).
+    texts = [VARIANTS[k] for k in (0, 1, 2, 4)]
+    posts = [
+        item(texts[i % len(texts)], T0 + minutes(4 * i), author=f"teller-{i % 3}",
+             ward=ward, locality="Bradford West")
+        for i, ward in enumerate(wards)
+    ]  # fmt: skip
+    await feed(store, _stage(config), posts[:2])
+    await feed(store, _stage(config), posts[2:])  # a new process: state from the store
+    keys = (await _snapshot(store))["alerts"]
+    assert any("kind=rumour_spreading" in k for k in keys)  # type: ignore[union-attr]
+
+
 async def test_alerts_carry_labels_summary_and_evidence(
     config: SignalsConfig, store: AsyncEngine
 ) -> None:
