@@ -287,6 +287,32 @@ def torch_encode(threads: int, bf16: bool) -> Callable[[list[str]], Any]:
     return lambda texts: enc.encode(texts, clean=False)
 
 
+def op_shares(path: Path, batches: list[dict[str, Any]], top: int = 5) -> str:
+    """The operator types taking most of one thread's kernel time (ONNX Runtime's profiler):
+    how much a faster MatMul alone could save (Amdahl)."""
+    import json
+    from collections import Counter
+
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.enable_profiling = True
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    with tempfile.TemporaryDirectory(prefix="precision-profile-") as tmp:
+        opts.profile_file_prefix = str(Path(tmp) / "profile")
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        for batch in batches:
+            session.run(None, batch)
+        events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
+    spent: Counter[str] = Counter()
+    for e in events:
+        if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time"):
+            spent[str(e["args"]["op_name"])] += int(e["dur"])
+    total = sum(spent.values()) or 1
+    return ", ".join(f"{op} {100 * t / total:.0f}%" for op, t in spent.most_common(top))
+
+
 def scores(heads: Any, features: FloatArray, texts: Sequence[str]) -> list[dict[str, float]]:
     width = 384
     pools = {i: features[:, i * width : (i + 1) * width] for i in range(features.shape[1] // 384)}
@@ -399,6 +425,8 @@ def main() -> None:
         count = quantise_dynamic(graph.path, dynamic)
         built.append((f"int8 dynamic, one row at a time ({count})", dynamic, True))
 
+        profiled = token_batches(load_tokenizer(base, 128), prepared[:640])
+        shares = [(label, op_shares(path, profiled)) for label, path, _ in built[:2]]
         reference: tuple[list[dict[str, float]], FloatArray] | None = None
         for label, path, one_row in built:
             row, ours, emb = measure(
@@ -454,6 +482,12 @@ def main() -> None:
         f"{AIM_CPU_RATIO}x would be needed for 400 posts/s on two cores); bitwise: 48 posts' "
         "features alone equal those in a shuffled batch"
     )
+    print(
+        "where one thread's kernel time goes (ONNX Runtime profiler, "
+        f"{min(640, len(prepared))} posts):"
+    )
+    for label, share in shares:
+        print(f"  {label}: {share}")
     both = [
         r.name
         for r in rows[1:]

@@ -5,7 +5,9 @@ fp32 graph is faster than PyTorch eager on this CPU and agrees with PyTorch fp32
 int8 was measured too and rejected as the default: dynamic int8 (PyTorch's, or ONNX Runtime's)
 takes one activation scale per tensor, i.e. per *batch*, so a post's score moved with its
 batch-mates; static int8 (scales calibrated once) is batch-independent but agreed with fp32
-on only 95% of posts' flags, against the 99% aimed for.
+on only 95% of posts' flags, against the 99% aimed for; on the fine-tuned model 85% (97% with
+SmoothQuant and the feed-forward outputs left fp32), for at most 2x less CPU a post
+(`benchmarks/classifier_precision.py`).
 
 Reproducibility, measured on this CPU: in fp32 a row's result does not depend on the other
 rows of its batch, with two exceptions that each move a value by about 2e-7, and both are
