@@ -4,7 +4,8 @@ The bundled week is from early November; run on today's date, its digests would 
 days, rumour alerts would wait for today's office hours and levels would have decayed to
 normal. So while `monitor demo` replays, "now" is the time of the latest post processed (it
 only moves forward), and every core that takes an injected clock (the pipeline and its
-stages, the alert dispatcher, the digests, the web pages' "now") is given this one. When the
+stages, the alert dispatcher, the digests, the safeguards' schedules (the retention purge, its
+key rotation, the governance refresh), the web pages' "now") is given this one. When the
 replay ends, the demo closes the week: "now" moves to the last digest it sends then (the
 Monday morning after), so alerts held for office hours are delivered as they would have been.
 Sign-in sessions stay on real time: a replay at 60x would otherwise expire them in seconds.

@@ -174,10 +174,21 @@ async def open_runtime(
             )
             stack.push_async_callback(_cancel, leading)
         # Safeguards: governance gates rules and places; retention purges where schedules run.
+        # A replay's purge judges the posts' age on the replayed week's clock: on today's, a
+        # purge firing mid-replay (a minute in, so only on a slow run) erased the text of
+        # every replayed post older than retention_days before incidents read it, and the
+        # demo's gathering lost its "Friday 19:00".
         from monitor.safeguards.service import start_safeguards
 
         governance = await start_safeguards(
-            settings, home, engine, evaluator, ingestor, stack, schedule="schedule" in parts
+            settings,
+            home,
+            engine,
+            evaluator,
+            ingestor,
+            stack,
+            schedule="schedule" in parts,
+            clock=utcnow if replay is None else replay,
         )
         await pipeline.start(consume="consume" in parts)
         registry = make_registry(pipeline, recheck, leadership)

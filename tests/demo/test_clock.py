@@ -3,6 +3,7 @@ week, so the digests it sends report that week rather than today's empty days.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from monitor.demo.clock import ReplayClock
 
@@ -154,3 +156,91 @@ def test_demo_rumour_alerts_reach_comms_in_the_weeks_office_hours(
         # Held overnight and sent in that week's office hours, not today's.
         assert datetime(2026, 11, 2, tzinfo=UTC) <= at <= datetime(2026, 11, 9, 9, tzinfo=UTC)
         assert at.weekday() < 5 and 8 <= at.hour < 18
+
+
+DEMO = ROOT / "monitor" / "data" / "demo" / "bradford-scenario.jsonl"
+
+
+def demo_lines(path: Path, start: str, end: str) -> Path:
+    """The bundled week's posts with start <= created_at < end, as a file to replay."""
+    lines = [
+        line
+        for line in DEMO.read_text(encoding="utf-8").splitlines()
+        if start <= json.loads(line)["created_at"] < end
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def test_a_retention_purge_during_the_replay_keeps_the_replayed_weeks_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduled purge fires a minute after start-up, so on a slow (loaded) machine it fell
+    inside the demo's replay, judged the posts' age on today's clock and erased the text of
+    Thursday's calls to gather before their incident was regrouped: the digests then named
+    "Centenary Square" without "Friday 19:00". Here the purge is held until Thursday
+    evening's posts are processed and then let go, on any machine."""
+    from monitor.classify.keyword import KeywordClassifier
+    from monitor.config import Settings
+    from monitor.demo.clock import ReplaySink
+    from monitor.ingest.importer import import_file
+    from monitor.runtime.app import open_runtime
+    from monitor.safeguards import retention
+    from monitor.safeguards import service as safeguards
+    from monitor.store.tables import incidents, posts
+
+    thursday = demo_lines(tmp_path / "thursday.jsonl", "2026-11-05T19", "2026-11-06T00")
+    night = demo_lines(tmp_path / "night.jsonl", "2026-11-06T00", "2026-11-06T04")
+    week = tmp_path / "week.jsonl"
+    week.write_text(thursday.read_text("utf-8") + night.read_text("utf-8"), encoding="utf-8")
+
+    release, purged = asyncio.Event(), asyncio.Event()
+    real_job = retention.purge_job
+
+    def held_job(engine: Any, policy: retention.Policy) -> retention.Job:
+        job = real_job(engine, policy)
+
+        async def run(now: datetime) -> object:
+            await release.wait()
+            try:
+                return await job(now)
+            finally:
+                purged.set()
+
+        return run
+
+    monkeypatch.setattr(retention, "purge_job", held_job)
+    monkeypatch.setattr(safeguards, "FIRST_PURGE_AFTER_SECONDS", 0.0)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'm.db'}",
+        home=str(ROOT),
+        classifier="keyword",
+        alerts_deliver=False,
+        recheck_after_hours=0,
+        retention_purge_minutes=60,
+        # One day: today's clock finds the whole week expired on any date after it, the
+        # replayed week's clock none of these posts.
+        retention_days=1,
+    )
+    clock = ReplayClock.for_file(week)
+    async with open_runtime(settings, classifier=KeywordClassifier(), replay=clock) as rt:
+        rt.pipeline.on_processed(clock.on_processed)
+        sink = ReplaySink(rt.pipeline, clock)
+        await import_file(thursday, sink, batch_size=settings.ingest_batch_size)
+        await rt.pipeline.drain()
+        release.set()  # the purge fires here, mid-replay
+        await asyncio.wait_for(purged.wait(), timeout=60)
+        await import_file(night, sink, batch_size=settings.ingest_batch_size)
+        await rt.pipeline.drain()
+        async with rt.engine.connect() as conn:
+            erased = (
+                await conn.execute(select(func.count()).where(posts.c.text.is_(None)))
+            ).scalar_one()
+            gatherings = [
+                r.gathering
+                for r in await conn.execute(select(incidents.c.gathering))
+                if r.gathering and r.gathering.get("where") == "Centenary Square"
+            ]
+    assert erased == 0
+    # Thursday's "7pm tomorrow" calls outnumber the night's (Saturday's) ones.
+    assert [g["when"] for g in gatherings] == ["Friday 19:00"]
