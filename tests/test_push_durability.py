@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # real `monitor run` processes killed and restart
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "sqlite":
         return tmp_path / "push.db"
-    return str(request.getfixturevalue("pg_url"))
+    return str(request.getfixturevalue("migrated_pg_url"))
 
 
 def test_posts_answered_202_survive_sigkill_of_monitor_run(tmp_path: Path, store: Store) -> None:

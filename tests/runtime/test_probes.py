@@ -139,12 +139,12 @@ def depth_of(metrics: str) -> float:
 
 @pytest.mark.postgres
 async def test_collector_worker_and_scheduler_each_serve_health_and_metrics(
-    pg_url: str, redis_url: str
+    migrated_pg_url: str, redis_url: str
 ) -> None:
     stream = f"test:{uuid.uuid4().hex}"
     ports = {name: free_port() for name in PORT_SETTINGS}
     settings = scaled_out(
-        pg_url,
+        migrated_pg_url,
         redis_url,
         stream,
         collector_port=ports["collector"],
@@ -189,13 +189,13 @@ async def test_collector_worker_and_scheduler_each_serve_health_and_metrics(
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_monitor_run_role_worker_serves_its_probes(
-    pg_url: str, redis_url: str, tmp_path: Path
+    migrated_pg_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     """The command itself: `monitor run --role worker` answers on worker_port."""
     port = free_port()
     env = dict(os.environ)
     env.update(
-        MONITOR_DATABASE_URL=pg_url,
+        MONITOR_DATABASE_URL=migrated_pg_url,
         MONITOR_HOME=str(ROOT),
         MONITOR_CLASSIFIER="keyword",
         MONITOR_QUEUE_URL=redis_url,

@@ -97,7 +97,7 @@ async def test_worker_killed_mid_batch_every_post_processed_once(
     url = (
         request.getfixturevalue("sqlite_url")
         if backend == "sqlite"
-        else request.getfixturevalue("pg_url")
+        else request.getfixturevalue("migrated_pg_url")
     )
     stream = f"test:{uuid.uuid4().hex}"
     settings = Settings(database_url=url, home=str(ROOT), classifier="keyword")

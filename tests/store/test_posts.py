@@ -57,8 +57,8 @@ async def test_migrations_match_the_tables(store_url: str) -> None:
         await engine.dispose()
 
 
-async def test_insert_is_idempotent_and_keeps_utc(store_url: str) -> None:
-    engine = db.create_engine(store_url)
+async def test_insert_is_idempotent_and_keeps_utc(migrated_store_url: str) -> None:
+    engine = db.create_engine(migrated_store_url)
     try:
         await db.upgrade(engine)
         batch = [make_post(n) for n in range(5)]
@@ -80,8 +80,8 @@ async def test_insert_is_idempotent_and_keeps_utc(store_url: str) -> None:
         await engine.dispose()
 
 
-async def test_cursor_round_trip(store_url: str) -> None:
-    engine = db.create_engine(store_url)
+async def test_cursor_round_trip(migrated_store_url: str) -> None:
+    engine = db.create_engine(migrated_store_url)
     try:
         await db.upgrade(engine)
         async with engine.begin() as conn:
@@ -95,8 +95,8 @@ async def test_cursor_round_trip(store_url: str) -> None:
         await engine.dispose()
 
 
-async def test_processing_is_repeatable_and_resumes_unprocessed(store_url: str) -> None:
-    engine = db.create_engine(store_url)
+async def test_processing_is_repeatable_and_resumes_unprocessed(migrated_store_url: str) -> None:
+    engine = db.create_engine(migrated_store_url)
     try:
         await db.upgrade(engine)
         batch = [make_post(n) for n in range(3)]
@@ -125,8 +125,8 @@ async def test_processing_is_repeatable_and_resumes_unprocessed(store_url: str) 
         await engine.dispose()
 
 
-async def test_purge_removes_text_but_keeps_the_row(store_url: str) -> None:
-    engine = db.create_engine(store_url)
+async def test_purge_removes_text_but_keeps_the_row(migrated_store_url: str) -> None:
+    engine = db.create_engine(migrated_store_url)
     try:
         await db.upgrade(engine)
         batch = [make_post(n) for n in range(2)]

@@ -19,8 +19,8 @@ ClientFactory = Callable[[web.Application], Awaitable[Client]]
 
 
 @pytest.fixture
-def settings(pg_url: str) -> Settings:
-    return Settings(database_url=pg_url, home=str(ROOT), classifier="keyword")
+def settings(migrated_pg_url: str) -> Settings:
+    return Settings(database_url=migrated_pg_url, home=str(ROOT), classifier="keyword")
 
 
 async def test_every_page_answers_on_postgresql(

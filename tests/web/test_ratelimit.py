@@ -24,9 +24,9 @@ def test_delays_start_after_the_free_tries_and_double_up_to_the_cap() -> None:
 
 
 @pytest.fixture
-async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
+async def engine(migrated_store_url: str) -> AsyncIterator[AsyncEngine]:
     """The throttle's upsert differs by dialect: each test runs on SQLite and PostgreSQL."""
-    engine = db.create_engine(store_url)
+    engine = db.create_engine(migrated_store_url)
     await db.upgrade(engine)
     yield engine
     await engine.dispose()
