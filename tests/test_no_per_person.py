@@ -128,6 +128,8 @@ AUTHOR_REF_USERS = {
     "monitor/store/tables.py": "the column",
     "monitor/store/signals.py": "distinct-author counts computed in Python per window",
     "monitor/signals/": "distinct-author counts in windows (sets, never output)",
+    "monitor/evaluation/": "the signals' distinct-author gate replayed on generated and labelled "
+    "weeks to score them (sets, never output)",
     "monitor/rules/": "windowed rules count distinct authors",
     "monitor/safeguards/viewguard.py": "the repeated-viewing guard (stores digests, not refs)",
     "monitor/types.py": "the record field",
