@@ -19,8 +19,10 @@ raise any level, responses weighed like any flagged post).
         [--arrival batched|bulk|paced|shuffled] [--json]
 
 `--encoder` uses the transformer classifier's sentence embeddings (all-MiniLM-L6-v2), and for
-the demo and PHEME its scores too: the figures to report. Items are signal alerts until the
-incidents layer is on main (the output says so).
+the demo and PHEME its scores too: the figures to report. Items are incidents that pass the
+incidents' precision gate (what a person is shown), at the time they pass; `signal_*` and
+"signal min" are the same incidents ungated, at their first signal alert, and "held" counts
+the incidents the gate held back.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from monitor.evaluation.events import EVIDENCE, StreamResult, table  # noqa: E40
 def summary(results: list[StreamResult]) -> dict[str, float | int | None]:
     weeks = [r for r in results if r.name.startswith(("week", "calm", "quiet"))]
     delays = [d for r in weeks for d in r.delays_min]
+    signal = [d for r in weeks for d in r.signal_delays_min]
     floor = [d for r in weeks for d in r.floor_min]
     scored = [r for r in weeks if r.purity is not None]
     return {
@@ -54,6 +57,12 @@ def summary(results: list[StreamResult]) -> dict[str, float | int | None]:
         "false_per_week": sum(r.false_items for r in weeks)
         / max(sum(r.weeks for r in weeks), 1e-9),
         "median_min": statistics.median(delays) if delays else None,
+        # The same incidents ungated, at their first signal alert: what was reported before
+        # the evaluation applied the precision gate.
+        "signal_false_per_week": sum(r.signal_false_items or 0 for r in weeks)
+        / max(sum(r.weeks for r in weeks), 1e-9),
+        "signal_median_min": statistics.median(signal) if signal else None,
+        "held": sum(r.held for r in weeks),
         "gate_floor_min": statistics.median(floor) if floor else None,
         "purity": statistics.mean(r.purity for r in scored if r.purity is not None)
         if scored
@@ -109,7 +118,8 @@ def main() -> None:
     print(table(results))
     s, b = summary(shipped), summary(base)
     print("\ngenerated weeks, all together:   shipped  vs  baseline")
-    for key in ("found", "false_per_week", "median_min", "gate_floor_min", "purity",
+    for key in ("found", "false_per_week", "median_min", "signal_false_per_week",
+                "signal_median_min", "held", "gate_floor_min", "purity",
                 "wave_levels"):  # fmt: skip
         print(f"  {key:<16} {_fmt(s[key]):>22}  {_fmt(b[key]):>10}")
     print(f"  stories          {s['stories']!s:>22}")

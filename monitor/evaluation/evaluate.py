@@ -33,6 +33,9 @@ class Replay:
     candidates: list[SignalCandidate] = field(default_factory=list)
     level_changes: list[LevelChange] = field(default_factory=list)
     cluster_of: dict[str, int] = field(default_factory=dict)  # post id -> final cluster
+    # post id -> its stance towards its cluster's claim, as first recorded (the store keeps
+    # the first membership row too): a denial or question answers the claim, not tells it
+    stance_of: dict[str, str] = field(default_factory=dict)
     merged: dict[int, int] = field(default_factory=dict)
     splits: int = 0  # claim clusters split because their claims diverged
     engine: SignalsEngine | None = None
@@ -68,6 +71,7 @@ def replay(
         for m in u.rumours.memberships:
             if m.confirmed:
                 out.cluster_of.setdefault(m.post_id, m.rumour_id)
+                out.stance_of.setdefault(m.post_id, m.stance)
     out.cluster_of = {p: out.resolve(c) for p, c in out.cluster_of.items()}
     return out
 

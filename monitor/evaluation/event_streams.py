@@ -28,6 +28,7 @@ from monitor.classify.keyword import hashed_embedding, keyword_scores
 from monitor.config import Settings
 from monitor.evaluation.events import Item, Stream, StreamResult
 from monitor.evaluation.simulate import ScenarioSpec, Story, generate
+from monitor.incidents.config import IncidentsConfig
 from monitor.signals.config import SignalsConfig
 from monitor.types import Classifier, Post, Processed
 
@@ -281,6 +282,7 @@ async def evaluate_all(
         else KeywordClassifier()
     )
     config = SignalsConfig.from_settings(settings, hashed_embeddings=not encoder)
+    gate = IncidentsConfig.from_settings(settings)
     results: list[StreamResult] = []
     try:
         if weeks > 0:
@@ -289,31 +291,31 @@ async def evaluate_all(
                     items = await with_classifier(stream.items, classifier, scores=False)
                     stream = replace(stream, items=items)
                 say(f"{stream.name}: {len(stream.items)} posts")
-                results += _score(stream, config, arrival, baseline)
+                results += _score(stream, config, gate, arrival, baseline)
         if demo is not None:
             _, stream = await demo_stream(demo, settings, classifier)
             say(f"{stream.name}: {len(stream.items)} posts")
-            results += _score(stream, config, arrival, baseline)
+            results += _score(stream, config, gate, arrival, baseline)
         if pheme is not None:
             for stream in pheme_streams(pheme, config):
                 if encoder:
                     items = await with_classifier(stream.items, classifier, scores=True)
                     stream = replace(stream, items=items)
                 say(f"{stream.name}")
-                results += _score(stream, config, arrival, baseline)
+                results += _score(stream, config, gate, arrival, baseline)
     finally:
         await classifier.close()
     return results
 
 
 def _score(
-    stream: Stream, config: SignalsConfig, arrival: str, baseline: bool
+    stream: Stream, config: SignalsConfig, gate: IncidentsConfig, arrival: str, baseline: bool
 ) -> list[StreamResult]:
     from monitor.evaluation.events import evaluate_stream
 
-    out = [evaluate_stream(stream, config, arrival)]
+    out = [evaluate_stream(stream, config, arrival, incidents=gate)]
     if baseline:
-        base = evaluate_stream(stream, config, arrival, baseline=True)
+        base = evaluate_stream(stream, config, arrival, baseline=True, incidents=gate)
         base.name = f"{stream.name} (baseline)"
         out.append(base)
     return out

@@ -2,14 +2,18 @@
 score what a person would be shown against the stories the stream really holds.
 
 For each stream it reports:
-- items opened: what would reach the review queue. Until the incidents layer is on main
-  these are the signals' own alerts (`rising_tension`, `rumour_spreading`), one per alert
-  key, and the report says so (`item_unit`);
+- items opened: what a person would be shown: the incidents the incidents core groups the
+  signals' alerts into (`monitor.incidents.grouping`) that pass its precision gate
+  (`monitor.incidents.describe.passed_at`, the function the service's store asks), each
+  at the event time it passed; a story the gate holds is no item (`held`). Beside them,
+  the same incidents ungated, each at its first alert ("signal" figures): what the
+  evaluation counted before it applied the gate;
 - stories found: a story (a rumour, an episode) is found when an item's evidence is mostly
   that story's posts (`MATCH_SHARE`); an item that is mostly no story's is a false item;
 - false items per (simulated) week;
 - minutes from a story's first post (its earliest post in the stream, not the simulator's
-  onset, which may come well before any post) to its first item; and, beside it, minutes
+  onset, which may come well before any post) to its first item (and to its first signal
+  alert, which the gate may hold back); and, beside it, minutes
   from the first post to when the story's own posts first met the incidents' precision gate
   (`GATE`: that many posts from that many authors): no item that waits for the gate can
   come sooner, so this is the floor the first figure is judged against;
@@ -36,6 +40,7 @@ from typing import Any
 
 from monitor.evaluation.evaluate import Replay
 from monitor.evaluation.simulate import Story, Wave
+from monitor.incidents.config import IncidentsConfig
 from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import SignalsEngine
 from monitor.types import Processed
@@ -44,7 +49,8 @@ MINUTE = timedelta(minutes=1)
 MATCH_SHARE = 0.5  # an item belongs to the story that holds at least this share of its evidence
 PURITY_MIN = 3  # clusters smaller than this are not scored for purity
 ITEM_UNIT = (
-    "incidents (the signals' alerts grouped by monitor.incidents; the demo: the pipeline's own)"
+    "incidents past the precision gate (the signals' alerts grouped and gated by"
+    " monitor.incidents; the demo: the pipeline's own)"
 )
 ARRIVALS = ("batched", "bulk", "paced", "shuffled")
 # The incidents' precision gate (incidents_min_posts, incidents_min_authors defaults): the
@@ -87,6 +93,9 @@ class Item:
     at: datetime
     evidence: frozenset[str]
     area: str = ""
+    # When its story's first signal alert was raised (an incident's `at` is when it passed
+    # the precision gate, which may be later); None where unknown (the demo's incidents).
+    signal_at: datetime | None = None
 
 
 @dataclass
@@ -112,6 +121,12 @@ class StreamResult:
     missed: list[str] = field(default_factory=list)
     false_keys: list[str] = field(default_factory=list)
     note: str = ""
+    # The same incidents ungated (each at its first signal alert), as scored before the
+    # gate was applied: None for the demo, whose items are the pipeline's own.
+    held: int = 0  # incidents the precision gate held: never shown to a person
+    signal_items: int | None = None
+    signal_false_items: int | None = None
+    signal_delays_min: list[float] = field(default_factory=list)
 
     @property
     def false_per_week(self) -> float:
@@ -136,6 +151,19 @@ class StreamResult:
             "minutes_to_item": [round(d, 1) for d in self.delays_min],
             "median_minutes_to_item": (
                 None if self.median_delay_min is None else round(self.median_delay_min, 1)
+            ),
+            "held_by_gate": self.held,
+            "signal_items": self.signal_items,
+            "signal_false_items_per_week": (
+                None
+                if self.signal_false_items is None
+                else round(self.signal_false_items / self.weeks, 3)
+            ),
+            "minutes_to_signal": [round(d, 1) for d in self.signal_delays_min],
+            "median_minutes_to_signal": (
+                round(statistics.median(self.signal_delays_min), 1)
+                if self.signal_delays_min
+                else None
             ),
             "minutes_to_gate_evidence": [round(d, 1) for d in self.floor_min],
             "median_minutes_to_gate_evidence": (
@@ -221,6 +249,7 @@ def _collect(out: Replay, update: Any) -> None:
     for m in update.rumours.memberships:
         if m.confirmed:
             out.cluster_of.setdefault(m.post_id, m.rumour_id)
+            out.stance_of.setdefault(m.post_id, m.stance)
     # A split moves posts to the rumour split off (after they joined, in the same update or
     # an earlier one): they count where they ended, as merged posts do.
     for split in update.rumours.splits:
@@ -249,18 +278,56 @@ def items_of(result: Replay) -> list[Item]:
     return sorted(seen.values(), key=lambda i: i.at)
 
 
-def incidents_of(alerts: Sequence[Item], stream: Stream, result: Replay) -> list[Item]:
-    """The incidents the incidents core (`monitor.incidents.grouping`) makes of these alerts:
-    a rumour's alerts of one claim cluster, an episode's alerts of one place and time, are
-    one story. Each opens at its first alert, with all its alerts' evidence. (The precision
-    gate there only holds stories back; the signals' own conditions are stricter here.)"""
+def incidents_of(
+    alerts: Sequence[Item],
+    stream: Stream,
+    result: Replay,
+    cfg: IncidentsConfig | None = None,
+    *,
+    gated: bool = True,
+) -> list[Item]:
+    """The incidents the incidents core makes of these alerts, as the service's store makes
+    them (`monitor.incidents.store.compute`): grouped by `grouping.group` (a rumour's alerts
+    of one claim cluster, an episode's of one place and time, are one story), and shown to a
+    person only once `describe.passed_at` says the story passed the precision gate (posts,
+    authors and places, responses not counted), at the event time it passed. A story that
+    never passes is held: no item. `gated=False`: every story, at its first alert (what the
+    evaluation counted before it applied the gate), for comparison.
+
+    Each alert is what the store keeps for an alert key: opened at its first signal
+    (`first_seen`), extended by each later one (`last_seen`, latest labels, the union of
+    their evidence). Posts carry what the store's `load_posts` gives the core: places,
+    claim cluster and stance (a denial or question of the claim is a response), replies and
+    quotes. Not modelled here: rule alerts (only the signals' are replayed), public
+    organisations' accounts and recorded counter messages (none in these streams)."""
+    from monitor.incidents.describe import passed_at
     from monitor.incidents.grouping import group
     from monitor.incidents.model import AlertFacts, PostFacts, Where
 
+    cfg = cfg or IncidentsConfig()
+    signals: dict[str, list[Any]] = {}
+    for c in result.candidates:
+        signals.setdefault(c.key, []).append(c)
     by_id = {i.post.id: i for i in stream.items}
+    alert_facts = []
+    for n, a in enumerate(alerts):
+        raised = signals.get(a.key, [])
+        posts = sorted({p for c in raised for p in c.evidence} or a.evidence)
+        alert_facts.append(
+            AlertFacts(
+                id=n + 1,
+                key=a.key,
+                labels=dict(raised[-1].labels) if raised else {"kind": a.kind},
+                summary=a.key,
+                status="new",
+                first_seen=min((c.at for c in raised), default=a.at),
+                last_seen=max((c.at for c in raised), default=a.at),
+                posts=tuple(posts),
+            )
+        )
     facts: dict[str, PostFacts] = {}
-    for a in alerts:
-        for p in a.evidence:
+    for fact in alert_facts:
+        for p in fact.posts:
             item = by_id.get(p)
             if item is None or p in facts:
                 continue
@@ -273,36 +340,31 @@ def incidents_of(alerts: Sequence[Item], stream: Stream, result: Replay) -> list
                     Where(m.name, m.kind, m.ward, m.locality, m.district) for m in item.post.places
                 ),
                 cluster=result.cluster_of.get(p),
+                stance=result.stance_of.get(p, ""),
                 kinds=frozenset(h.labels["kind"] for h in item.hits if "kind" in h.labels),
+                reply_to=item.post.reply_to,
+                quote_of=item.post.quote_of,
             )
-    alert_facts = []
-    labels_of = {c.key: c.labels for c in result.candidates}
-    for n, a in enumerate(alerts):
-        times = [facts[p].at for p in a.evidence if p in facts] or [a.at]
-        alert_facts.append(
-            AlertFacts(
-                id=n + 1,
-                key=a.key,
-                labels=dict(labels_of.get(a.key, {"kind": a.kind})),
-                summary=a.key,
-                status="new",
-                first_seen=min(times),
-                last_seen=max(times),
-                posts=tuple(sorted(a.evidence)),
-            )
-        )
     wards = {
         m.ward: m.locality for i in stream.items for m in i.post.places if m.ward and m.locality
     }
     out = []
-    for story in group(alert_facts, facts, timedelta(hours=6), wards, result.merged):
+    for story in group(alert_facts, facts, cfg.gap, wards, result.merged):
         members = [alerts[i - 1] for i in story.alert_ids]
+        first = min(m.at for m in members)
+        at = first
+        if gated:
+            passed = passed_at(story, alert_facts, facts, cfg, ward_localities=wards)
+            if passed is None:
+                continue  # held below the gate: nobody is shown it
+            at = max(passed[0], first)
         out.append(
             Item(
                 key="incident:" + "+".join(m.key for m in members),
                 kind=story.family,
-                at=min(m.at for m in members),
+                at=at,
                 evidence=frozenset().union(*(m.evidence for m in members)),
+                signal_at=first,
             )
         )
     return sorted(out, key=lambda i: i.at)
@@ -421,22 +483,8 @@ def baseline_config(config: SignalsConfig) -> SignalsConfig:
     )
 
 
-def evaluate_stream(
-    stream: Stream,
-    config: SignalsConfig,
-    arrival: str = "batched",
-    seed: int = 0,
-    *,
-    baseline: bool = False,
-) -> StreamResult:
-    cfg = stream.config or config
-    if baseline:
-        cfg = baseline_config(cfg)
-    result = run(stream.items, cfg, stream.end, arrival, seed, baseline=baseline)
-    if stream.opened is not None and not baseline:
-        items = list(stream.opened)
-    else:
-        items = incidents_of(items_of(result), stream, result)
+def score_items(items: Sequence[Item], stream: Stream) -> tuple[dict[str, float], list[str]]:
+    """Per story found, minutes from its first post to its first item; the false items' keys."""
     found: dict[str, float] = {}
     false_keys = []
     for item in items:
@@ -446,6 +494,34 @@ def evaluate_stream(
             continue
         delay = (item.at - first_post(story, stream.items)) / MINUTE
         found[story.id] = min(found.get(story.id, delay), delay)
+    return found, false_keys
+
+
+def evaluate_stream(
+    stream: Stream,
+    config: SignalsConfig,
+    arrival: str = "batched",
+    seed: int = 0,
+    *,
+    baseline: bool = False,
+    incidents: IncidentsConfig | None = None,
+) -> StreamResult:
+    """`incidents`: the incidents core's settings (its gap and precision gate)."""
+    cfg = stream.config or config
+    if baseline:
+        cfg = baseline_config(cfg)
+    result = run(stream.items, cfg, stream.end, arrival, seed, baseline=baseline)
+    signal: list[Item] | None = None
+    held = 0
+    if stream.opened is not None and not baseline:
+        items = list(stream.opened)
+    else:
+        alerts = items_of(result)
+        items = incidents_of(alerts, stream, result, incidents)
+        signal = incidents_of(alerts, stream, result, incidents, gated=False)
+        held = len(signal) - len(items)
+    found, false_keys = score_items(items, stream)
+    signal_found, signal_false = score_items(signal or [], stream)
     floor = []
     for story in stream.stories:
         at = gate_evidence_at(story, stream.items)
@@ -483,6 +559,10 @@ def evaluate_stream(
         missed=[s.id for s in stream.stories if s.id not in found],
         false_keys=false_keys,
         note=stream.note,
+        held=held,
+        signal_items=None if signal is None else len(signal),
+        signal_false_items=None if signal is None else len(signal_false),
+        signal_delays_min=[signal_found[s.id] for s in stream.stories if s.id in signal_found],
     )
 
 
@@ -492,6 +572,8 @@ HEADERS = (
     "stories found",
     "false/wk",
     "median min",
+    "signal min",
+    "held",
     "gate floor",
     "purity",
     "largest",
@@ -508,6 +590,8 @@ def table(results: Sequence[StreamResult]) -> str:
             f"{r.found}/{r.stories}",
             f"{r.false_per_week:.2f}",
             "-" if r.median_delay_min is None else f"{r.median_delay_min:.0f}",
+            f"{statistics.median(r.signal_delays_min):.0f}" if r.signal_delays_min else "-",
+            str(r.held),
             f"{statistics.median(r.floor_min):.0f}" if r.floor_min else "-",
             "-" if r.purity is None else f"{r.purity:.2f}",
             str(r.largest_cluster),
@@ -523,6 +607,8 @@ def table(results: Sequence[StreamResult]) -> str:
     return (
         "\n".join(lines)
         + f"\nitems = {ITEM_UNIT}"
-        + "\nmedian min: first post to item; gate floor: first post to the precision gate's"
+        + "\nmedian min: first post to item (the incident past the precision gate); signal min:"
+        + " first post to its first signal alert (ungated); held: incidents the gate held"
+        + "\ngate floor: first post to the precision gate's"
         + f" evidence ({GATE[0]} posts from {GATE[1]} authors)"
     )

@@ -1,0 +1,126 @@
+"""The event evaluation counts what a person is shown: an incident past the incidents'
+precision gate, opened when it passes, not the moment a signal fires.
+
+The streams are small and constructed (fictional posts in Little Horton and West Bowling), and
+the signals' output is given, not replayed: the point is what the evaluation makes of an alert
+that the gate would hold, whatever made the signals raise it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from monitor.evaluation.evaluate import Replay
+from monitor.evaluation.events import Stream, incidents_of, items_of, score_items
+from monitor.evaluation.simulate import Story
+from monitor.incidents.config import IncidentsConfig
+from monitor.signals.engine import SignalCandidate
+from monitor.types import Processed
+from tests.signals.conftest import T0, item
+
+KEY = "rumour_spreading:r1"
+LABELS = {
+    "kind": "rumour_spreading",
+    "cluster": "r1",
+    "area": "Little Horton",
+    "area_kind": "ward",
+    "severity": "warning",
+}
+CLAIMS = (
+    "They're moving 200 men into the old mill on Manor Row next week",
+    "Heard the old mill on Manor Row is getting 200 men moved in next week",
+    "200 men going into the old Manor Row mill from next week apparently",
+    "So the old mill on Manor Row takes 200 men next week, nobody asked us",
+)
+DENIALS = (
+    "That's not true, the mill on Manor Row is being turned into flats, it was in the paper",
+    "Is this actually true? Where did anyone hear this about the Manor Row mill?",
+)
+
+
+def minutes(n: float) -> datetime:
+    return T0 + timedelta(hours=9, minutes=n)
+
+
+def stream_of(items: Sequence[Processed], story: Sequence[Processed]) -> Stream:
+    rumour = Story(
+        id="rumour:mill",
+        kind="rumour",
+        first_at=min(i.post.created_at for i in story),
+        posts=frozenset(i.post.id for i in story),
+        wards=("Little Horton",),
+    )
+    return Stream("constructed", items, (rumour,), T0, T0 + timedelta(days=7))
+
+
+def replay(
+    signals: Sequence[tuple[datetime, Sequence[Processed]]], stances: dict[str, str]
+) -> Replay:
+    """What the signals produced: spreading alerts for claim cluster r1 (each with the
+    cluster's posts so far as evidence), and the members' stances."""
+    out = Replay()
+    for at, evidence in signals:
+        out.candidates.append(
+            SignalCandidate(
+                key=KEY,
+                labels=LABELS,
+                summary="rumour spreading",
+                evidence=tuple(i.post.id for i in evidence),
+                at=at,
+                origin="signals:rumour_spreading",
+            )
+        )
+        for i in evidence:
+            out.cluster_of.setdefault(i.post.id, 1)
+    out.stance_of = stances
+    return out
+
+
+def test_a_spreading_alert_whose_evidence_is_partly_denials_is_not_an_item() -> None:
+    """Five posts from five authors in two wards: enough for a spreading signal, but two of
+    them deny or question the claim, so the story has 3 posts of its own and the gate (5)
+    holds it. Before the evaluation applied the gate it counted this as an item (and so a
+    story found) at the alert's time."""
+    claims = [
+        item(text, minutes(5 * n), author=f"c{n}", ward=("Little Horton", "West Bowling")[n % 2])
+        for n, text in enumerate(CLAIMS[:3])
+    ]
+    denials = [
+        item(text, minutes(16 + n), author=f"d{n}", reply_to=claims[0].post.id)
+        for n, text in enumerate(DENIALS)
+    ]
+    posts = claims + denials
+    stream = stream_of(posts, posts)
+    stances = {d.post.id: s for d, s in zip(denials, ("deny", "query"), strict=True)}
+    got = replay([(minutes(17), posts)], stances)
+
+    shown = incidents_of(items_of(got), stream, got, IncidentsConfig())
+    assert shown == []
+    # ... the same incident ungated: what was counted before (the alert did fire)
+    ungated = incidents_of(items_of(got), stream, got, IncidentsConfig(), gated=False)
+    assert [(i.at, i.kind) for i in ungated] == [(minutes(17), "rumour")]
+    found, false_keys = score_items(shown, stream)
+    assert found == {} and false_keys == []
+
+
+def test_an_item_opens_when_the_gate_passes_not_when_the_signal_fired() -> None:
+    """The alert fires on 5 posts from 2 authors at 09:20; the gate needs 3 authors, which
+    a third author's post at 09:50 (the alert extended at 09:52) brings: the item opens at
+    09:50 (that post's own time, as the store stamps it), 30 minutes after the signal."""
+    first = [
+        item(CLAIMS[n % 4], minutes(4 * n), author=("a1", "a2")[n % 2], ward="Little Horton")
+        for n in range(5)
+    ]
+    third = item(CLAIMS[3], minutes(50), author="a3", ward="West Bowling")
+    posts = [*first, third]
+    stream = stream_of(posts, posts)
+    got = replay([(minutes(20), first), (minutes(52), posts)], {})
+
+    shown = incidents_of(items_of(got), stream, got, IncidentsConfig())
+    assert [(i.at, i.signal_at) for i in shown] == [(minutes(50), minutes(20))]
+    found, false_keys = score_items(shown, stream)
+    assert found == {"rumour:mill": 50.0} and false_keys == []
+    # Without the third author's post the story never passes: held, no item at all.
+    early = replay([(minutes(20), first)], {})
+    assert incidents_of(items_of(early), stream_of(first, first), early) == []
