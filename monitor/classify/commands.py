@@ -111,7 +111,7 @@ def _default_out(ctx: Any) -> Path:
     is_flag=True,
     help="Also fine-tune: LoRA adapters on the encoder's top two layers, trained multi-task "
     "with augmentation; hostile and offensive then read the adapted layers (issue 18; about "
-    "40 minutes on 2 idle CPU cores).",
+    "18 CPU-minutes from an empty feature cache, so under 20 minutes on 2 idle CPU cores).",
 )
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch threads for --lora.")
 @pass_context

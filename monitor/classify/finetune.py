@@ -191,7 +191,7 @@ def fine_tune(
         a, c = fit_platt(z, y)
         p = _sigmoid(a * z + c)
         t = best_threshold(p, y)
-        point = f"best macro-F1 on {head.name} validation"
+        point = f"best macro-F1 on TweetEval {head.name} val ({len(y)} posts)"
         if head.name == HOSTILE:
             zi, yi = result.val_logits["identity"], result.val_labels["identity"]
             benign = _sigmoid(a * zi[yi == 0] + c)
