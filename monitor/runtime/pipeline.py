@@ -316,8 +316,11 @@ class Pipeline:
                 await asyncio.sleep(0.05)
             await self.queue.join()
 
+        # `asyncio.timeout`, not `wait_for`: with no budget left (0) `wait_for` cancels the
+        # waiter before it starts, leaving `done()` a coroutine never awaited.
         try:
-            await asyncio.wait_for(self._wait_or_fail(done()), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wait_or_fail(done())
         except TimeoutError:
             return False
         return True
@@ -382,7 +385,10 @@ class Pipeline:
             await asyncio.wait({task, failed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             failed.cancel()
-        if task.done():
+            if not task.done():
+                # Cancelled (a drain whose budget ran out): the waiter must not outlive us.
+                task.cancel()
+        if task.done() and not task.cancelled():
             return task.result()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
