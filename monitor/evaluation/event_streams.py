@@ -114,7 +114,8 @@ def pheme_streams(path: Path, config: SignalsConfig) -> list[Stream]:
         name = f"pheme {start:%Y-%m-%d} ({len(event)} posts)"
         streams.append(
             Stream(name, items, stories, start, event[-1][0] + timedelta(hours=1), (), cfg,
-                   classes, "no authors or places in the file: each post its own author")
+                   classes, "no authors or places in the file: each post its own author",
+                   places=False)
         )  # fmt: skip
     return streams
 

@@ -78,6 +78,10 @@ class Stream:
     # What the pipeline itself opened (the demo: incidents from the store), in place of the
     # incidents grouped here from the signals' alerts.
     opened: tuple[Item, ...] | None = None
+    # False: its posts carry no places at all (PHEME: none in the file), so the precision
+    # gate's place condition cannot be met by any story and is off, as the signals' own
+    # place condition is for such a stream; the posts and authors conditions still hold.
+    places: bool = True
 
     @property
     def weeks(self) -> float:
@@ -513,6 +517,8 @@ def evaluate_stream(
     result = run(stream.items, cfg, stream.end, arrival, seed, baseline=baseline)
     signal: list[Item] | None = None
     held = 0
+    if not stream.places:
+        incidents = replace(incidents or IncidentsConfig(), min_places=0)
     if stream.opened is not None and not baseline:
         items = list(stream.opened)
     else:
