@@ -8,7 +8,9 @@ A post joins a cluster on the first of:
 4. similarity: its embedding is at least `join` similar to a cluster's centroid (a post that
    is not itself claim-like needs `join_unclaimed`, and a cluster two claim-like posts agree on).
 Otherwise a claim-like post that asserts the claim (the classifier does not read it as a
-question or a denial) starts a new cluster, and any other post stays out. Only such posts move
+question or a denial) starts a new cluster, and any other post stays out, waiting (`WAITING`
+in event time) for the claims it answers: a cluster that forms or grows with claims it matches
+takes it in then (`take_late`), as it would have had the claims come first. Only such posts move
 a centroid or add hashes, so questions, replies and chatter cannot drag a cluster or split off
 a cluster of their own.
 
@@ -351,6 +353,37 @@ class Split:
     decided: datetime
 
 
+# A post that cannot start a cluster (not a claim, or a question or denial of one) and found
+# none to join waits this long in event time for the claims it answers: the claims may be
+# dated before it but arrive after it (a shuffled or late stream), or come up to this long
+# after it. Taking it in when they come makes its cluster a function of the posts and their
+# event times, not of whether it happened to arrive before or after them.
+WAITING = timedelta(hours=1)
+# The most posts kept waiting (the oldest in event time go first), whatever the stream's rate.
+WAITING_MAX = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingPost:
+    post_id: str
+    vector: Vector
+    at: datetime
+    terms: frozenset[str]
+    claim_like: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Late:
+    """A waiting post taken in by a cluster when the claim at `position` in the batch (dated
+    `at`: the evidence) made it match."""
+
+    position: int
+    post_id: str
+    cluster: int
+    similarity: float
+    at: datetime
+
+
 @dataclass(slots=True)
 class ClusterGeometry:
     total: Vector  # sum of the unit embeddings of members that joined by content
@@ -384,10 +417,19 @@ class Clusterer:
     unsettled: set[int] = field(default_factory=set)
     next_checkpoint: datetime | None = None
     _splits: list[Split] = field(default_factory=list)
+    # Posts waiting for the claims they answer (see WAITING): by a sequence number, with
+    # their vectors in one matrix so a cluster that grew is matched against all at once.
+    waiting: dict[int, WaitingPost] = field(default_factory=dict)
+    waiting_ids: dict[str, int] = field(default_factory=dict)
+    waiting_index: CentroidIndex = field(init=False)
+    _waiting_seq: int = 0
+    latest: datetime | None = None  # the stream's latest event time
+    _late: list[Late] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.index is None:
             self.index = CentroidIndex(self.dim)
+        self.waiting_index = CentroidIndex(self.dim, capacity=256)
         self.anchors = CentroidIndex(self.dim, capacity=16)
         self.hashes = SimHashIndex(self.config.simhash_distance)
 
@@ -427,6 +469,9 @@ class Clusterer:
         cluster it merged into, if it merged meanwhile."""
         while cid in self.redirect:
             cid = self.redirect[cid]
+        seq = self.waiting_ids.get(post_id)
+        if seq is not None:
+            self._unwait(seq)
         self.members[post_id] = cid
         self.member_ids.setdefault(cid, []).append(post_id)
 
@@ -495,8 +540,16 @@ class Clusterer:
                 candidates = _top(sims_all[i], ids_all, column, dirty, gone, vec)
             a = self._assign_one(item, vec, candidates, int(claim_ids[i]), float(claim_sims[i]))
             out.append(a)
+            if item.at is not None:
+                at = item.at if item.at.tzinfo is not None else item.at.replace(tzinfo=UTC)
+                self.latest = at if self.latest is None else max(self.latest, at)
+            if a.cluster < 0 and vec is not None and item.at is not None:
+                if not (item.claim_like and item.asserts):
+                    self._wait(item, vec)
             if a.cluster < 0 or a.how == "seen":
                 continue
+            if item.post_id in self.waiting_ids:  # it came again and joined this time
+                self._unwait(self.waiting_ids[item.post_id])
             self.members[item.post_id] = a.cluster
             self.member_ids.setdefault(a.cluster, []).append(item.post_id)
             # Only posts asserting a claim shape a cluster (its centroid and its hashes): a
@@ -520,6 +573,7 @@ class Clusterer:
                             ClaimMember(item.post_id, vec, item.at, item.simhash, item.terms),
                         )
                     self._moved(a.cluster, dirty)
+                    grown = a.cluster
                     merged = self._merge_one(a.cluster)
                     if merged is not None:
                         source, target = merged
@@ -527,7 +581,98 @@ class Clusterer:
                         gone.add(source)
                         dirty.pop(source, None)
                         self._moved(target, dirty)
+                        grown = target
+                    if item.at is not None:
+                        self._release(i, grown, item.at)
+        self._prune_waiting()
         return out
+
+    # --- posts waiting for their claims ----------------------------------------------------
+
+    def _wait(self, item: ClusterInput, vec: Vector) -> None:
+        assert item.at is not None
+        if item.post_id in self.waiting_ids or item.post_id in self.members:
+            return
+        at = item.at if item.at.tzinfo is not None else item.at.replace(tzinfo=UTC)
+        seq = self._waiting_seq
+        self._waiting_seq += 1
+        self.waiting[seq] = WaitingPost(item.post_id, vec.copy(), at, item.terms, item.claim_like)
+        self.waiting_ids[item.post_id] = seq
+        self.waiting_index.set(seq, vec)
+
+    def keep_waiting(self, item: ClusterInput) -> None:
+        """Put back a post that was waiting for its claims (at start-up)."""
+        vec = item.embedding
+        if vec is None or vec.shape != (self.dim,) or item.at is None:
+            return
+        at = item.at if item.at.tzinfo is not None else item.at.replace(tzinfo=UTC)
+        self.latest = at if self.latest is None else max(self.latest, at)
+        self._wait(item, vec)
+
+    def _unwait(self, seq: int) -> None:
+        w = self.waiting.pop(seq, None)
+        if w is not None:
+            self.waiting_ids.pop(w.post_id, None)
+            self.waiting_index.remove(seq)
+
+    def _prune_waiting(self) -> None:
+        """Drop posts that waited longer than any claim can still come for them (`WAITING`,
+        and `SPLIT_LATENESS` for claims arriving late), and the oldest beyond `WAITING_MAX`."""
+        if not self.waiting or self.latest is None:
+            return
+        cutoff = self.latest - WAITING - SPLIT_LATENESS
+        old = [seq for seq, w in self.waiting.items() if w.at < cutoff]
+        excess = len(self.waiting) - len(old) - WAITING_MAX
+        if excess > 0:
+            rest = sorted(
+                (s for s, w in self.waiting.items() if w.at >= cutoff),
+                key=lambda s: (self.waiting[s].at, self.waiting[s].post_id),
+            )
+            old += rest[:excess]
+        for seq in old:
+            self._unwait(seq)
+
+    def _release(self, position: int, cid: int, at: datetime) -> None:
+        """A claim dated `at` grew cluster `cid`: take in the waiting posts it now matches, by
+        the rule they would have joined by had they come after it (a question or denial of a
+        claim: `join`; any other post: `join_unclaimed` to its closest cluster, once two
+        claims agree, with the claim's words), and dated no more than `WAITING` before it."""
+        if not self.waiting or cid not in self.geometry:
+            return
+        centroid = normalise(self.geometry[cid].total)
+        if centroid is None:
+            return
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        cfg = self.config
+        ids = self.waiting_index.ids()
+        sims = self.waiting_index.similarities(centroid[None, :])[0]
+        low = min(cfg.join, cfg.join_unclaimed)
+        found = [(self.waiting[int(ids[j])], int(ids[j]), float(sims[j])) for j in
+                 np.flatnonzero(sims >= low)]  # fmt: skip
+        # In event time (then post id), so that ties do not depend on arrival.
+        found.sort(key=lambda f: (f[0].at, f[0].post_id))
+        for w, seq, sim in found:
+            if at - w.at > WAITING:
+                continue
+            if w.claim_like:
+                if sim < cfg.join:
+                    continue
+            else:
+                if sim < cfg.join_unclaimed or not self._established(cid):
+                    continue
+                best, _ = self.index.search_one(w.vector)
+                if best != cid or not self.same_claim(cid, w.terms, unclaimed=True):
+                    continue
+            self._unwait(seq)
+            self.members[w.post_id] = cid
+            self.member_ids.setdefault(cid, []).append(w.post_id)
+            self._late.append(Late(position, w.post_id, cid, sim, max(at, w.at)))
+
+    def take_late(self) -> list[Late]:
+        """The waiting posts the last batch took in, in order."""
+        late, self._late = self._late, []
+        return late
 
     def advance(self, t: datetime) -> list[Split]:
         """Event time has reached `t` with no post (the end of a replay, a quiet stream):

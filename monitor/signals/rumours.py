@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.classify.labels import decide_stance
-from monitor.signals.clustering import Assignment, Clusterer, ClusterInput, Index, Split, Vector
+from monitor.signals.clustering import (
+    Assignment,
+    Clusterer,
+    ClusterInput,
+    Index,
+    Late,
+    Split,
+    Vector,
+)
 from monitor.signals.config import RumourConfig
 from monitor.signals.tension import author_token
 
@@ -362,12 +370,16 @@ class RumourBoard:
         self._last_idle_check: datetime | None = None
         self._closed: list[Rumour] = []  # left the board since last taken, to be saved once
         self._orphans: dict[str, list[RumourPost]] = {}  # parent post id -> unassigned replies
+        # Posts the clusterer keeps waiting for their claims, and the rumour each was counted
+        # near as talk (or -1).
+        self._waiting: dict[str, tuple[RumourPost, int]] = {}
 
     # --- stream ----------------------------------------------------------------------------
 
     def observe(self, posts: Sequence[RumourPost], t: datetime) -> RumourUpdate:
         update = RumourUpdate()
-        ordered = sorted(posts, key=lambda p: p.at)
+        # Event time, then post id: posts of the same second in the same order however they came.
+        ordered = sorted(posts, key=lambda p: (p.at, p.post_id))
         inputs = [
             ClusterInput(
                 p.post_id,
@@ -388,6 +400,9 @@ class RumourBoard:
         splits: dict[int, list[Split]] = {}
         for split in self.clusterer.take_splits():
             splits.setdefault(split.position, []).append(split)
+        late: dict[int, list[Late]] = {}
+        for taken in self.clusterer.take_late():
+            late.setdefault(taken.position, []).append(taken)
         for pos, (post, a) in enumerate(zip(ordered, assignments, strict=True)):
             # Splits are decided at event-time checkpoints, before the post whose time passed
             # one; merges after the post that made them: each where it happened in the stream.
@@ -396,6 +411,10 @@ class RumourBoard:
             self._take(post, a, update)
             for source, target in merges.get(pos, ()):
                 self._merge(source, target, post.at, update)
+            for taken in late.get(pos, ()):
+                self._take_late(taken, update)
+        waiting = self.clusterer.waiting_ids
+        self._waiting = {p: w for p, w in self._waiting.items() if p in waiting}
         self._prune_orphans(t)
         for rumour in self.rumours.values():
             if rumour.spreading:
@@ -421,6 +440,9 @@ class RumourBoard:
         if a.how == "seen":
             return
         if a.cluster < 0:
+            # Kept while the clusterer keeps it waiting (it may take it in later in this same
+            # batch, so every post that stayed out is kept until the batch is done).
+            self._waiting[post.post_id] = (post, a.near)
             near = self.rumours.get(a.near)
             if near is not None:
                 near.count_share(post.hearsay, a.how, near=True)
@@ -446,7 +468,48 @@ class RumourBoard:
                 self._join(orphan, Assignment(a.cluster, "link", 1.0), update)
                 waiting.append(orphan.post_id)
 
-    def _join(self, post: RumourPost, a: Assignment, update: RumourUpdate) -> None:
+    def keep_waiting(self, post: RumourPost, near: int = -1) -> None:
+        """Put back a post that was waiting for its claims (at start-up), if it still may."""
+        if post.embedding is None or post.post_id in self.clusterer.members:
+            return
+        if post.claim_like and asserts(post.scores, self.stance_thresholds):
+            return  # it would have started a cluster, not waited
+        item = ClusterInput(
+            post.post_id, post.embedding, post.simhash, post.links, post.claim_like,
+            asserts=False, terms=post.terms, at=post.at,
+        )  # fmt: skip
+        self.clusterer.keep_waiting(item)
+        if post.post_id in self.clusterer.waiting_ids:
+            self._waiting[post.post_id] = (post, near)
+
+    def _take_late(self, taken: Late, update: RumourUpdate) -> None:
+        """A waiting post taken in when the claims it answers came: it joins as if it had come
+        after them, judged at the event time of that evidence (never before it)."""
+        held = self._waiting.pop(taken.post_id, None)
+        if held is None:
+            return
+        post, near = held
+        # The cluster as it was at that point of the batch (a merge later in the batch, which
+        # the clusterer already knows of, follows it in order).
+        cid = taken.cluster
+        rumour = self.rumours.get(cid)
+        if rumour is not None and near == cid and not post.hearsay:
+            # It was counted as talk near this rumour; joining counts it as talk again.
+            rumour.talk_posts = max(0, rumour.talk_posts - 1)
+        self._join(post, Assignment(cid, "similar", taken.similarity), update, taken.at)
+        waiting = [post.post_id]
+        while waiting:
+            for orphan in self._orphans.pop(waiting.pop(), []):
+                if orphan.post_id in self.clusterer.members:
+                    continue
+                self.clusterer.attach(orphan.post_id, cid)
+                self._join(orphan, Assignment(cid, "link", 1.0), update, taken.at)
+                waiting.append(orphan.post_id)
+
+    def _join(
+        self, post: RumourPost, a: Assignment, update: RumourUpdate, t: datetime | None = None
+    ) -> None:
+        """Join a post; `t`: when the evidence that it belongs came (its own time if later)."""
         rumour = self.rumours.get(a.cluster)
         if rumour is None:
             rumour = self.rumours[a.cluster] = Rumour(a.cluster, post.at, post.at)
@@ -456,7 +519,19 @@ class RumourBoard:
             Membership(a.cluster, post.post_id, post.at, a.how, a.similarity, stance, post.place)
         )
         update.changed.add(a.cluster)
-        self._check_spreading(rumour, post.at, update)
+        at = post.at if t is None else max(t, post.at)
+        self._check_spreading(rumour, at, update)
+        if rumour.spreading or rumour.claim_share() < self.config.claim_share:
+            return
+        # A late post (claims arriving after what answers them, a shuffled stream): it is in
+        # the window of each later post within one window of it, so judge again at their times
+        # (earliest first), as if it had come in time: spreading is a function of the posts
+        # and their event times, not of when they arrived.
+        later = rumour.window(at + self.config.window, self.config.window)
+        for when in sorted({r[0] for r in later if r[0] > at}):
+            self._check_spreading(rumour, when, update)
+            if rumour.spreading:
+                break
 
     def _prune_orphans(self, t: datetime) -> None:
         """Unassigned replies wait a day for their parent to join a rumour, then are dropped."""

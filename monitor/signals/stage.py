@@ -34,6 +34,7 @@ from monitor.signals.clustering import (
     SPLIT_EVERY,
     SPLIT_LATENESS,
     SPLIT_MEMORY,
+    WAITING,
     ClaimMember,
     checkpoint_after,
     normalise,
@@ -258,7 +259,8 @@ class SignalsStage:
         board = engine.board
         clusterer = board.clusterer
         start = clock - clusterer.df.horizon - timedelta(seconds=1)
-        for p in await store.processed_posts_between(conn, start, clock, upto=seen):
+        recent = await store.processed_posts_between(conn, start, clock, upto=seen)
+        for p in recent:
             if p.id in exclude:
                 continue
             terms = claim_terms(p.text, place_words(p.places))
@@ -292,6 +294,20 @@ class SignalsStage:
                     clusterer.claims.setdefault(m.rumour_id, []).append(
                         ClaimMember(m.post_id, vector, m.created_at, simhash(item.post.text), terms)
                     )
+        # Posts that stayed out of every cluster lately wait on for the claims they answer
+        # (see clustering.WAITING), as they would have without a restart.
+        wait_from = clock - WAITING - SPLIT_LATENESS
+        near = {m.post_id: m.rumour_id for m in members if m.state == "near"}
+        out = sorted(
+            p.id
+            for p in recent
+            if p.created_at >= wait_from and p.id not in exclude and p.id not in clusterer.members
+        )
+        clusterer.latest = clock
+        for item in sorted(
+            await store.processed_by_ids(conn, out), key=lambda i: (i.post.created_at, i.post.id)
+        ):
+            board.keep_waiting(engine.rumour_post(item), near.get(item.post.id, -1))
         # Splits go on from the checkpoint the uninterrupted stream would be at, each cluster
         # judged as it was at the last one passed (a split depends on the set, not on when
         # the process started).

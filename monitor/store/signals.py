@@ -239,13 +239,24 @@ async def save_rumours(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]])
 
 
 async def add_memberships(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add rows; a post's first row in a rumour stays, except that talk that stayed out
+    ("near") becomes a member when the claims it answers come (it waited for them)."""
     if not rows:
         return
+    kept: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["rumour_id"], r["post_id"])
+        if key not in kept or (kept[key].get("state") == "near" and r.get("state") != "near"):
+            kept[key] = dict(r)
+    stmt = dialect_insert(conn, rumour_posts)
+    updated = ("created_at", "how", "similarity", "stance", "place", "state", "added_at")
     await conn.execute(
-        dialect_insert(conn, rumour_posts).on_conflict_do_nothing(
-            index_elements=["rumour_id", "post_id"]
+        stmt.on_conflict_do_update(
+            index_elements=["rumour_id", "post_id"],
+            set_={c: stmt.excluded[c] for c in updated},
+            where=(rumour_posts.c.state == "near") & (stmt.excluded.state != "near"),
         ),
-        [dict(r) for r in rows],
+        list(kept.values()),
     )
 
 
