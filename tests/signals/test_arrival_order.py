@@ -7,8 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
+import pytest
+
+from monitor.classify.keyword import EMBEDDING_DIM
+from monitor.signals.clustering import Clusterer, ClusterInput
 from monitor.signals.config import SignalsConfig
 from monitor.signals.rumours import RumourBoard, RumourPost
+from tests.signals.conftest import T0, minutes
 from tests.signals.test_clustering import VARIANTS
 from tests.signals.test_rumours import _post
 
@@ -65,3 +71,38 @@ def test_posts_answering_a_claim_join_it_whichever_comes_first(config: SignalsCo
     assert bulk["spreading"] == [(8, posts[-1].at.isoformat())]
     assert paced == bulk
     assert shuffled == bulk
+
+
+def _claim(pid: str, degrees: float, at_min: float) -> ClusterInput:
+    """A claim whose embedding lies at this angle in one plane (a wording drifting step by
+    step from the first telling of a claim to a third)."""
+    v = np.zeros(EMBEDDING_DIM, dtype=np.float32)
+    v[0], v[1] = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    return ClusterInput(pid, v, None, (), True, at=T0 + minutes(at_min))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15, not yet met: a claim joins or starts a cluster against the centroids as "
+    "the posts that arrived before it left them, and clusters merge only when a claim joins "
+    "one; so a drifting claim told in time order is one cluster, and the same claims with the "
+    "third first are two (on PHEME, shuffled vs batched: 2014-10-22 8 vs 7 items, 2014-11-03 "
+    "3 vs 2)",
+)
+def test_claims_drifting_in_wording_cluster_alike_in_any_arrival(config: SignalsConfig) -> None:
+    # 40 degrees apart: each telling is near enough to the one before it (and the first two's
+    # centroid) to join, the first and the third are not.
+    a, b, c = _claim("a", 0, 10), _claim("b", 40, 14), _claim("c", 80, 18)
+
+    def partition(batches: Sequence[Sequence[ClusterInput]]) -> list[list[str]]:
+        clusterer = Clusterer(config.rumours, dim=EMBEDDING_DIM)
+        for batch in batches:
+            clusterer.assign(batch)
+        groups: dict[int, list[str]] = {}
+        for post_id, cid in clusterer.members.items():
+            groups.setdefault(cid, []).append(post_id)
+        return sorted(sorted(g) for g in groups.values())
+
+    assert partition([[a, b, c]]) == [["a", "b", "c"]]
+    assert partition([[a], [b], [c]]) == [["a", "b", "c"]]
+    assert partition([[c], [a], [b]]) == [["a", "b", "c"]]  # the third telling came first
