@@ -8,7 +8,6 @@ them (they were strict expected failures before it). Figures: `monitor eval --su
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,12 +78,30 @@ cases:
 """
 
 
-def test_eval_suites_report_deobfuscation_and_languages(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def suites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp_path = tmp_path_factory.mktemp("suites")
     identity = tmp_path / "identity.yaml"
     identity.write_text(SMALL_IDENTITY, encoding="utf-8")
     model = load_model_dir(MODEL_DIR)
     cache = FeatureCache(tmp_path / "cache", variant="onnx", adapter=model.adapter)
-    out = evaluate_suites(model, cache, identity_path=identity)
+    return evaluate_suites(model, cache, identity_path=identity)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 18: the LoRA model's hostile operating point (threshold 0.56) catches 0.75 of "
+    "the obfuscation suite's hostile posts in leetspeak (0.75 plain); the frozen heads caught 0.95",
+)
+def test_disguised_hostile_posts_are_mostly_caught(suites: dict[str, Any]) -> None:
+    # The bar the shipped model met before the second LoRA recipe: kept visible, not lowered.
+    per_form = suites["obfuscation"]["deobfuscated"]["per_form"]
+    assert per_form["leet"]["recall"] >= 0.8
+    assert per_form["plain"]["recall"] >= 0.8
+
+
+def test_eval_suites_report_deobfuscation_and_languages(suites: dict[str, Any]) -> None:
+    out = suites
     assert set(out["fairness"]["groups"]) == {"polish", "deaf"}
     ob = out["obfuscation"]
     assert ob["serving"] == "deobfuscated"
