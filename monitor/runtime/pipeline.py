@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -82,11 +82,6 @@ class PostIngestor(Protocol):
     async def author_refs(
         self, platform: str, author_id: str, now: datetime | None = None
     ) -> list[str]: ...
-
-
-# The longest a stop waits for the worker's database call in flight to end (a statement
-# PostgreSQL or SQLite is running); then the worker is cancelled anyway.
-DB_CALL_WAIT_S = 10.0
 
 
 class PipelineFailed(RuntimeError):
@@ -210,11 +205,6 @@ class Pipeline:
         self._worker: asyncio.Task[None] | None = None
         self._current: Delivery | None = None  # taken, not yet acknowledged
         self._listeners: list[Callable[[Sequence[Processed]], None]] = []
-        # The worker's database calls in flight, and whether a stop waits for them to end.
-        self._db_calls = 0
-        self._db_idle = asyncio.Event()
-        self._db_idle.set()
-        self._stopping = False
 
     @property
     def queue_depth(self) -> int:
@@ -286,7 +276,7 @@ class Pipeline:
         being stored or processed (on another connection): the delete wins."""
         if not post_ids:
             return 0
-        async with self._db() as conn:
+        async with self.engine.begin() as conn:
             gone = await tombstones.stored_and_deleted(conn, post_ids)
             n = await post_store.purge_text(conn, gone, self.clock()) if gone else 0
         self.stats.deleted += n
@@ -351,7 +341,9 @@ class Pipeline:
             except (PipelineFailed, asyncio.CancelledError):
                 drained = False
         if self._worker is not None:
-            await self._cancel_worker(self._worker)
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
             self._worker = None
         if self.health.state != "failed":
             self.health.state = "stopped"
@@ -366,53 +358,12 @@ class Pipeline:
         # Envelopes of ids are stored posts, counted in `unprocessed` already.
         in_memory = max(0, in_memory - self._queued_stored())
         return StopReport(
-            # The drain's budget may run out just as the last batch commits: nothing left
-            # is a drained stop (exit 0) however the budget went.
-            drained=(drained or unprocessed == 0) and in_memory == 0,
+            drained=drained and in_memory == 0,
             in_memory=in_memory,
             stored_unprocessed=unprocessed,
             quarantined=held,
             worker_state=self.health.state,
         )
-
-    async def _cancel_worker(self, worker: asyncio.Task[None]) -> None:
-        """Cancel the worker between database calls, never inside one: SQLAlchemy answers a
-        cancelled aiosqlite call by abandoning the statement to aiosqlite's thread, which
-        then outlives its connection (and the event loop) and raises there. The call in
-        flight ends (its transaction commits or rolls back whole) within `DB_CALL_WAIT_S`;
-        a second signal does not cut this short, a batch is never half-written anyway."""
-        self._stopping = True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + DB_CALL_WAIT_S
-        while not self._db_idle.is_set() and loop.time() < deadline:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                async with asyncio.timeout_at(deadline):
-                    await self._db_idle.wait()
-        worker.cancel()
-        while not worker.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({worker})
-        self._stopping = False  # a later `start` runs a new worker
-
-    @contextlib.asynccontextmanager
-    async def _db(self, write: bool = True) -> AsyncIterator[AsyncConnection]:
-        """`engine.begin()` (or `connect()`) for a database call the worker makes: a stop
-        waits for it to end before cancelling the worker, and once stopping the worker
-        starts no new one (it waits here to be cancelled)."""
-        worker = self._worker is not None and asyncio.current_task() is self._worker
-        if worker:
-            if self._stopping:
-                await asyncio.Event().wait()  # cancelled by `_cancel_worker`
-            self._db_calls += 1
-            self._db_idle.clear()
-        try:
-            async with self.engine.begin() if write else self.engine.connect() as conn:
-                yield conn
-        finally:
-            if worker:
-                self._db_calls -= 1
-                if not self._db_calls:
-                    self._db_idle.set()
 
     def _queued_stored(self) -> int:
         waiting: list[Envelope] = list(getattr(self.queue, "waiting", list)())
@@ -536,7 +487,7 @@ class Pipeline:
         resumed = 0
         last_id: str | None = None
         while True:
-            async with self._db(write=False) as conn:
+            async with self.engine.connect() as conn:
                 rows = await post_store.unprocessed_posts(conn, self.batch_size, after_id=last_id)
                 pending = await post_store.load_posts(conn, rows)
             if not pending:
@@ -571,7 +522,7 @@ class Pipeline:
             # One or more records fail on their own: store the rest, quarantine them.
             found = await isolate(raws, lambda part: self._store(part, (), now), first_error=exc)
             failures = [await self._ingest_failure(raw, error, now) for raw, error in found.bad]
-            async with self._db() as conn:
+            async with self.engine.begin() as conn:
                 await quarantine.add(conn, failures, now)
                 await self._save_cursors(conn, cursors, now)
             self._quarantined(failures)
@@ -579,7 +530,7 @@ class Pipeline:
             stale = [p for r in found.results for p in r[1]]
             refused = sum(r[2] for r in found.results)
         if stored_ids:
-            async with self._db(write=False) as conn:
+            async with self.engine.connect() as conn:
                 stale += await post_store.load_posts(
                     conn, await post_store.unprocessed_among(conn, stored_ids)
                 )
@@ -606,7 +557,7 @@ class Pipeline:
             await self._ingest_failure(raw, StageFailed("ingest", IngestError(reason)), now)
             for raw, reason in refusals
         ]
-        async with self._db() as conn:
+        async with self.engine.begin() as conn:
             try:
                 new = await post_store.insert_posts(conn, ingested)
             except Exception as exc:
@@ -688,7 +639,7 @@ class Pipeline:
                     record=None,
                 )
             )
-        async with self._db() as conn:
+        async with self.engine.begin() as conn:
             await quarantine.add(conn, failures, now)
         self._quarantined(failures)
         return [i for part in found.results for i in part]
@@ -732,7 +683,7 @@ class Pipeline:
                     hits=hits,
                 )
             )
-        async with self._db() as conn:
+        async with self.engine.begin() as conn:
             claimed = await post_store.claim_for_processing(conn, [i.post.id for i in items], now)
             items = [i for i in items if i.post.id in claimed]
             if isinstance(self.rules, WindowedEvaluator):
