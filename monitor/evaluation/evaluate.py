@@ -18,7 +18,7 @@ from typing import Any
 
 from monitor.evaluation.simulate import Truth
 from monitor.signals.config import SignalsConfig
-from monitor.signals.engine import SignalCandidate, SignalsEngine
+from monitor.signals.engine import SignalCandidate, SignalsEngine, SignalsUpdate
 from monitor.signals.levels import LevelChange, Measures
 from monitor.signals.tension import area_key
 from monitor.types import Processed, RuleHit
@@ -45,6 +45,24 @@ class Replay:
             cid = self.merged[cid]
         return cid
 
+    def collect(self, update: SignalsUpdate) -> None:
+        """Add one `observe`/`flush` update: its candidates, level changes, merges, confirmed
+        memberships and splits."""
+        self.candidates += update.candidates
+        self.level_changes += update.level_changes
+        for source, target in update.rumours.merges:
+            self.merged[source] = target
+        for m in update.rumours.memberships:
+            if m.confirmed:
+                self.cluster_of.setdefault(m.post_id, m.rumour_id)
+                self.stance_of.setdefault(m.post_id, m.stance)
+        # A split moves posts to the rumour split off (after they joined, in the same update or
+        # an earlier one): they count where they ended, as merged posts do.
+        for split in update.rumours.splits:
+            self.splits += 1
+            for post in split.posts:
+                self.cluster_of[post] = split.target
+
 
 def replay(
     items: Sequence[Processed],
@@ -64,14 +82,7 @@ def replay(
     if end is not None:
         updates.append(engine.flush(end))
     for u in updates:
-        out.candidates += u.candidates
-        out.level_changes += u.level_changes
-        for source, target in u.rumours.merges:
-            out.merged[source] = target
-        for m in u.rumours.memberships:
-            if m.confirmed:
-                out.cluster_of.setdefault(m.post_id, m.rumour_id)
-                out.stance_of.setdefault(m.post_id, m.stance)
+        out.collect(u)
     out.cluster_of = {p: out.resolve(c) for p, c in out.cluster_of.items()}
     return out
 

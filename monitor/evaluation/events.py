@@ -239,27 +239,10 @@ def run(
         if not batch:
             continue
         update = engine.observe(batch, max(i.post.created_at for i in batch))
-        _collect(out, update)
-    _collect(out, engine.flush(end))
+        out.collect(update)
+    out.collect(engine.flush(end))
     out.cluster_of = {p: out.resolve(c) for p, c in out.cluster_of.items()}
     return out
-
-
-def _collect(out: Replay, update: Any) -> None:
-    out.candidates += update.candidates
-    out.level_changes += update.level_changes
-    for source, target in update.rumours.merges:
-        out.merged[source] = target
-    for m in update.rumours.memberships:
-        if m.confirmed:
-            out.cluster_of.setdefault(m.post_id, m.rumour_id)
-            out.stance_of.setdefault(m.post_id, m.stance)
-    # A split moves posts to the rumour split off (after they joined, in the same update or
-    # an earlier one): they count where they ended, as merged posts do.
-    for split in update.rumours.splits:
-        out.splits += 1
-        for post in split.posts:
-            out.cluster_of[post] = split.target
 
 
 def items_of(result: Replay) -> list[Item]:
