@@ -30,7 +30,7 @@ from monitor.evaluation.events import Item, Stream, StreamResult
 from monitor.evaluation.simulate import ScenarioSpec, Story, generate
 from monitor.incidents.config import IncidentsConfig
 from monitor.signals.config import SignalsConfig
-from monitor.types import Classifier, Post, Processed
+from monitor.types import Classifier, Post, Processed, as_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -223,7 +223,7 @@ async def opened_incidents(conn: AsyncConnection) -> list[Item]:
         )
     )
     for incident_id, at in rows.all():
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        at = as_utc(at)
         opened[incident_id] = min(opened.get(incident_id, at), at)
     evidence: dict[int, set[str]] = {}
     rows = await conn.execute(

@@ -39,6 +39,7 @@ from monitor.signals.config import RumourConfig
 from monitor.signals.hashing import SimHashIndex
 from monitor.signals.split import SplitConfig, SplitDecision, decide_split
 from monitor.signals.terms import DocumentFrequency, TermProfile
+from monitor.types import as_utc
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
@@ -318,8 +319,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def checkpoint_after(at: datetime) -> datetime:
     """The first split checkpoint strictly after `at`."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
+    at = as_utc(at)
     steps = (at - EPOCH) // SPLIT_EVERY + 1
     return EPOCH + steps * SPLIT_EVERY
 
@@ -541,7 +541,7 @@ class Clusterer:
             a = self._assign_one(item, vec, candidates, int(claim_ids[i]), float(claim_sims[i]))
             out.append(a)
             if item.at is not None:
-                at = item.at if item.at.tzinfo is not None else item.at.replace(tzinfo=UTC)
+                at = as_utc(item.at)
                 self.latest = at if self.latest is None else max(self.latest, at)
             if a.cluster < 0 and vec is not None and item.at is not None:
                 if not (item.claim_like and item.asserts):
@@ -593,7 +593,7 @@ class Clusterer:
         assert item.at is not None
         if item.post_id in self.waiting_ids or item.post_id in self.members:
             return
-        at = item.at if item.at.tzinfo is not None else item.at.replace(tzinfo=UTC)
+        at = as_utc(item.at)
         seq = self._waiting_seq
         self._waiting_seq += 1
         self.waiting[seq] = WaitingPost(item.post_id, vec.copy(), at, item.terms, item.claim_like)
@@ -605,7 +605,7 @@ class Clusterer:
         vec = item.embedding
         if vec is None or vec.shape != (self.dim,) or item.at is None:
             return
-        at = item.at if item.at.tzinfo is not None else item.at.replace(tzinfo=UTC)
+        at = as_utc(item.at)
         self.latest = at if self.latest is None else max(self.latest, at)
         self._wait(item, vec)
 
@@ -642,8 +642,7 @@ class Clusterer:
         centroid = normalise(self.geometry[cid].total)
         if centroid is None:
             return
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
+        at = as_utc(at)
         cfg = self.config
         ids = self.waiting_index.ids()
         sims = self.waiting_index.similarities(centroid[None, :])[0]
@@ -696,8 +695,7 @@ class Clusterer:
         about to be assigned) has passed by the lateness allowed: each on the claims dated
         before its checkpoint, in time order, so that it depends on the set of posts, not
         on the order they came in. A cluster is judged again only when that set grew."""
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
+        at = as_utc(at)
         if self.next_checkpoint is None:
             self.next_checkpoint = checkpoint_after(at)
         out: list[Split] = []
