@@ -63,6 +63,8 @@ def recipe_from_manifest(manifest: Mapping[str, Any]) -> Recipe:
     values: dict[str, Any] = {
         k: tuple(v) if isinstance(v, list) else v for k, v in manifest.get("recipe", {}).items()
     }
+    # A manifest written before the rumour cues trained its rumour head on the pools alone.
+    values.setdefault("rumour_cues", False)
     return Recipe(**values)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from monitor.classify import augment
 from monitor.classify import data as datasets
 from monitor.classify.fit import best_threshold, fit_platt
-from monitor.classify.heads import Head, HeadSet
+from monitor.classify.heads import Head, HeadSet, feature_width
 from monitor.classify.labels import HOSTILE, OFFENSIVE
 from monitor.classify.lora import (
     ADAPTER_FILE,
@@ -160,7 +160,10 @@ def init_heads(frozen: HeadSet) -> dict[str, tuple[Any, Any, Any, Any]]:
     for head in frozen.heads:
         if tuple(head.layers) != (3, 4, 5, 6):
             raise ValueError(f"head {head.name} reads layers {head.layers}, expected 3-6")
-        out[head.name] = (head.mean, head.scale, head.weight, head.bias)
+        # The fine-tuning's heads read pools (and stance its lexical features) but not the
+        # rumour cues, so a head that has them starts from its other columns.
+        n = feature_width(head.layers, head.lexical, False)
+        out[head.name] = (head.mean[:n], head.scale[:n], head.weight[:n], head.bias)
     return out
 
 
