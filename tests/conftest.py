@@ -18,6 +18,7 @@ import contextlib
 import os
 import queue
 import random
+import shutil
 import socket
 import threading
 import uuid
@@ -220,6 +221,39 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
 
 
+@pytest.fixture(scope="session")
+def sqlite_migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store migrated to head, built once per worker: what `migrated_sqlite_url`
+    copies. A migrated store holds nothing but its schema and revision (keys and accounts are
+    made later, by whatever opens it), so every copy starts as a fresh migration would."""
+    from monitor.store import db
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.db"
+
+    async def migrate() -> None:
+        engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await db.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    run_sync(migrate)
+    # The store runs in WAL mode: closing its last connection folds the log into the file,
+    # so the file alone is the whole store. A log left behind would make copies incomplete.
+    assert not path.with_name(path.name + "-wal").exists(), "template left a WAL file behind"
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_migrated_template: Path, tmp_path: Path) -> str:
+    """`sqlite_url` (the same file name) already migrated to head: a copy of the store
+    migrated once per worker. Copying the file takes about a millisecond; the ten migrations
+    it replaces, each DDL step and its commit, 0.3-0.8 s a test on this machine under load."""
+    path = tmp_path / "monitor.db"
+    shutil.copyfile(sqlite_migrated_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each store test runs on both backends."""
@@ -248,13 +282,13 @@ def pg_migrated_template() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def migrated_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """`store_url` for tests whose first step is migrating to head: the PostgreSQL database is
-    a copy of one migrated once per worker (about 1-2 s of DDL saved per test), so that first
-    step finds nothing left to do. SQLite, quick to migrate, starts empty as before. Tests of
-    the migrations themselves (an older revision, keys, an empty store) keep `store_url`."""
+def migrated_store_url(request: pytest.FixtureRequest) -> str:
+    """`store_url` for tests whose first step is migrating to head: a copy of a store migrated
+    once per worker (PostgreSQL about 1-2 s of DDL saved per test, SQLite 0.3-0.8 s), so that
+    first step finds nothing left to do. Tests of the migrations themselves (an older
+    revision, keys, an empty store) keep `store_url`."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
+        return str(request.getfixturevalue("migrated_sqlite_url"))
     return str(request.getfixturevalue("migrated_pg_url"))
 
 
@@ -266,9 +300,11 @@ def migrated_pg_url(pg_migrated_template: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(sqlite_url: str) -> Settings:
-    """Default settings on a temporary SQLite file, the keyword classifier, the checkout home."""
-    return Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
+def settings(migrated_sqlite_url: str) -> Settings:
+    """Default settings on a temporary SQLite file, the keyword classifier, the checkout home.
+    The file is already migrated (`migrated_sqlite_url`): the tests that take these settings
+    open a runtime on them, whose start-up migrates first anyway, or never open the store."""
+    return Settings(database_url=migrated_sqlite_url, home=str(ROOT), classifier="keyword")
 
 
 @pytest.fixture

@@ -77,8 +77,8 @@ async def make_store(url: str) -> AsyncEngine:
 
 
 @pytest.fixture
-async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = await make_store(sqlite_url)
+async def engine(migrated_sqlite_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = await make_store(migrated_sqlite_url)
     try:
         yield eng
     finally:

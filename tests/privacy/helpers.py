@@ -3,6 +3,7 @@ store and fictional posts."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,10 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def engine(db_path: Path) -> AsyncIterator[AsyncEngine]:
+async def engine(db_path: Path, sqlite_migrated_template: Path) -> AsyncIterator[AsyncEngine]:
+    # A copy of the store migrated once per worker (tests/conftest.py): the upgrade below then
+    # finds nothing to do, instead of running every migration again for each test.
+    shutil.copyfile(sqlite_migrated_template, db_path)
     eng = db.create_engine(f"sqlite+aiosqlite:///{db_path}")
     await db.upgrade(eng)
     try:

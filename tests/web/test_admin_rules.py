@@ -43,14 +43,14 @@ BROKEN = """rules:
 
 
 @pytest.fixture
-def settings(sqlite_url: str, tmp_path: Path) -> Settings:
+def settings(migrated_sqlite_url: str, tmp_path: Path) -> Settings:
     """A home of its own: publishing writes the rule files, never the checkout's."""
     home = tmp_path / "home"
     home.mkdir()
     shutil.copytree(ROOT / "rules", home / "rules")
     shutil.copytree(ROOT / "alerts", home / "alerts")
     (home / "models").symlink_to(ROOT / "models")
-    return Settings(database_url=sqlite_url, home=str(home), classifier="keyword")
+    return Settings(database_url=migrated_sqlite_url, home=str(home), classifier="keyword")
 
 
 def rule_file(settings: Settings) -> Path:
