@@ -20,7 +20,9 @@ import io
 import itertools
 import json
 import re
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,17 +30,24 @@ from typing import Any
 import click
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from monitor.alerts.commands import _digests
+from monitor.classify.keyword import KeywordClassifier
 from monitor.cli import cli
+from monitor.config import Settings
 from monitor.demo import BUNDLED_SCENARIO
 from monitor.ingest.importer import import_file
+from monitor.runtime.app import open_runtime
 from monitor.runtime.state import Runtime
 from monitor.store.tables import alert_posts, alerts, digest_runs, incidents, posts, rumours
 from monitor.web.permissions import ROLES, access_for
+from monitor.web.server import create_app
+from tests.conftest import run_sync
 from tests.web.conftest import (
     Client,
+    Clock,
     add_user,
     app,
     client,
@@ -259,40 +268,68 @@ async def _crawl(client: Client, csrf: str, targets: list[tuple[str, str, str]])
     return bodies
 
 
-@pytest.fixture
-async def crawled(
-    runtime: Runtime, app: web.Application, client: Client, tmp_path: Path
-) -> dict[str, dict[str, Any]]:
-    await ensure_tables(runtime.engine)
-    await _seed(runtime, tmp_path)
+@dataclass
+class Crawl:
+    """What every role got from every route, and what the store held when it was crawled."""
+
+    bodies: dict[str, dict[str, Any]]  # role -> "METHOD url" -> (route name, status, body)
+    refs: set[str]  # the stored posts' author references
+    excerpts: set[str]  # the alerts' excerpts
+    texts: list[str]  # the stored posts' texts
+
+
+async def _crawl_seeded_site(home: Path, template: Path) -> Crawl:
+    """A runtime on a copy of the migrated store, seeded with the first days of the fictional
+    week, its app crawled as every role (the same runtime, app and accounts as the web tests'
+    fixtures make, built here because those are made again for every test)."""
     from argon2 import PasswordHasher
     from argon2.profiles import CHEAPEST
 
     from monitor.web.accounts import Passwords
 
+    shutil.copyfile(template, home / "monitor.db")
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{home / 'monitor.db'}",
+        home=str(ROOT),
+        classifier="keyword",
+    )
     passwords = Passwords(PasswordHasher.from_parameters(CHEAPEST))
-    for role in ROLES:
-        await add_user(runtime, passwords, f"fictional-{role}", role)
-    targets = await _targets(runtime, app)
-    out = {}
-    for role in ROLES:
-        client.session.cookie_jar.clear()
-        csrf = await sign_in(client, f"fictional-{role}")
-        await state_purpose(client, csrf)
-        out[role] = await _crawl(client, csrf, targets)
-    return out
+    async with open_runtime(settings, classifier=KeywordClassifier()) as runtime:
+        await ensure_tables(runtime.engine)
+        await _seed(runtime, home)
+        for role in ROLES:
+            await add_user(runtime, passwords, f"fictional-{role}", role)
+        app = create_app(settings, runtime, passwords=passwords, clock=Clock(datetime.now(UTC)))
+        targets = await _targets(runtime, app)
+        out = {}
+        async with TestClient(TestServer(app)) as client:
+            for role in ROLES:
+                client.session.cookie_jar.clear()
+                csrf = await sign_in(client, f"fictional-{role}")
+                await state_purpose(client, csrf)
+                out[role] = await _crawl(client, csrf, targets)
+        async with runtime.engine.connect() as conn:
+            refs = set((await conn.execute(select(posts.c.author_ref).distinct())).scalars())
+            excerpts = set((await conn.execute(select(alert_posts.c.excerpt))).scalars()) - {None}
+            texts = [t for t in (await conn.execute(select(posts.c.text))).scalars() if t]
+    return Crawl(out, refs, excerpts, texts)
 
 
-async def test_no_response_carries_an_author_reference_or_lists_authors(
-    runtime: Runtime, crawled: dict[str, dict[str, Any]]
-) -> None:
-    async with runtime.engine.connect() as conn:
-        refs = set((await conn.execute(select(posts.c.author_ref).distinct())).scalars())
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated_template: Path) -> Crawl:
+    """Crawled once for the module: its two tests only read what the crawl got (seeding the
+    store and crawling every route as every role took 7 s a test on two idle cores)."""
+    home = tmp_path_factory.mktemp("crawl")
+    return run_sync(lambda: _crawl_seeded_site(home, sqlite_migrated_template))
+
+
+def test_no_response_carries_an_author_reference_or_lists_authors(crawled: Crawl) -> None:
+    refs = crawled.refs
     authors = _scenario_authors()
     assert len(refs) > 50 and len(authors) > 50
     ref_pattern = re.compile(r"\b[0-9a-f]{32}\b")
     checked = suppressed = 0
-    for role, bodies in crawled.items():
+    for role, bodies in crawled.bodies.items():
         for where, (name, status, body) in bodies.items():
             found = {m for m in ref_pattern.findall(body) if m in refs}
             assert not found, f"{role} {where}: author reference {sorted(found)[0]}"
@@ -315,24 +352,20 @@ async def test_no_response_carries_an_author_reference_or_lists_authors(
                             suppressed += value == "<10"
             checked += 1
     assert checked > 4 * 40
-    name, status, body = crawled["liaison"]["GET /areas.csv"]
+    name, status, body = crawled.bodies["liaison"]["GET /areas.csv"]
     column = [row["distinct_authors"] for row in csv.DictReader(io.StringIO(body))]
     assert status == 200 and "<10" in column
     assert all(v in ("0", "<10") or int(v) >= 10 for v in column)
     assert suppressed > 0  # the fictional week has wards with a few authors
 
 
-async def test_a_liaison_account_reaches_no_evidence_by_any_route(
-    runtime: Runtime, crawled: dict[str, dict[str, Any]]
-) -> None:
-    async with runtime.engine.connect() as conn:
-        excerpts = set((await conn.execute(select(alert_posts.c.excerpt))).scalars()) - {None}
-        texts = [t for t in (await conn.execute(select(posts.c.text))).scalars() if t]
+def test_a_liaison_account_reaches_no_evidence_by_any_route(crawled: Crawl) -> None:
+    excerpts, texts = crawled.excerpts, crawled.texts
     snippets = {t[:40] for t in excerpts | set(texts) if len(t) >= 40}
     assert len(excerpts) > 10 and len(snippets) > 500
     probes = snippets | {html.escape(s, quote=True) for s in snippets}
     reached = []
-    for where, (name, status, body) in crawled["liaison"].items():
+    for where, (name, status, body) in crawled.bodies["liaison"].items():
         access = access_for(name)
         if access.evidence:
             assert status in (401, 403), f"liaison {where}: {status}"
@@ -343,7 +376,7 @@ async def test_a_liaison_account_reaches_no_evidence_by_any_route(
     # The check above must have looked at real pages: liaison does see aggregates.
     assert {"overview", "areas", "areas_csv", "digests", "digest", "api_areas"} <= set(reached)
     # And the same crawl shows an analyst the evidence (the probes can find text).
-    analyst = crawled["analyst"]
+    analyst = crawled.bodies["analyst"]
     assert any(
         probe in body for (name, status, body) in analyst.values() if name == "alert"
         for probe in snippets
