@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from monitor.cli import cli
+from monitor.config import Settings
 from monitor.evaluation.simulate import ScenarioSpec, generate
 from monitor.privacy.postref import post_ref
 from monitor.signals.config import SignalsConfig
@@ -31,20 +33,32 @@ SPEC = ScenarioSpec(
 )
 
 
-@pytest.fixture
-def filled(tmp_path: Path, config: SignalsConfig) -> dict[str, str]:
-    """A store after a generated half-week, and the environment pointing the CLI at it."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+@pytest.fixture(scope="module")
+def filled_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store after a generated half-week, filled once for the module (2-3 s): `filled`
+    hands each test a copy, since some of them write (counter messages, claims)."""
+    path = tmp_path_factory.mktemp("signals-cli") / "cli.db"
     items, _ = generate(SPEC)
+    # The `config` fixture's: shipped defaults, thresholds for the keyword embeddings.
+    config = SignalsConfig.from_settings(Settings(), hashed_embeddings=True)
 
     async def fill() -> None:
-        engine = await make_store(url)
+        engine = await make_store(f"sqlite+aiosqlite:///{path}")
         try:
             await feed(engine, SignalsStage(config, embed=_embed, embedder="keyword-v1"), items)
         finally:
             await engine.dispose()
 
     asyncio.run(fill())
+    assert not path.with_name(path.name + "-wal").exists(), "the store must be one file to copy"
+    return path
+
+
+@pytest.fixture
+def filled(tmp_path: Path, filled_template: Path) -> dict[str, str]:
+    """A copy of the filled store, and the environment pointing the CLI at it."""
+    shutil.copyfile(filled_template, tmp_path / "cli.db")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     return {"MONITOR_DATABASE_URL": url, "MONITOR_CONFIG": str(tmp_path / "none.toml")}
 
 
