@@ -23,8 +23,10 @@ COUNTER = (
 )
 
 
-async def test_counter_messages_and_denials_are_responses_not_posts(sqlite_url: str) -> None:
-    engine = db.create_engine(sqlite_url)
+async def test_counter_messages_and_denials_are_responses_not_posts(
+    migrated_sqlite_url: str,
+) -> None:
+    engine = db.create_engine(migrated_sqlite_url)
     try:
         await db.upgrade(engine)
         claim = [

@@ -13,8 +13,8 @@ from tests.incidents.test_store import WALL, feed, fictional, hit
 CLAIM = "the old mill on Toller Lane is being turned into flats for newcomers, they say"
 
 
-async def test_erased_claim_text_leaves_the_incident_headline(sqlite_url: str) -> None:
-    engine = db.create_engine(sqlite_url)
+async def test_erased_claim_text_leaves_the_incident_headline(migrated_sqlite_url: str) -> None:
+    engine = db.create_engine(migrated_sqlite_url)
     try:
         await db.upgrade(engine)
         claim = [fictional(i, 10 * i, "Toller", CLAIM) for i in range(6)]

@@ -40,9 +40,9 @@ async def routed(engine: AsyncEngine) -> list[dict[str, object]]:
 
 
 async def test_held_incidents_tell_nobody_and_open_ones_travel_as_one_story(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
-    engine = db.create_engine(sqlite_url)
+    engine = db.create_engine(migrated_sqlite_url)
     try:
         await db.upgrade(engine)
         await feed(engine, angry(0, 2, 0), hit("tension", "incident_anger"))
@@ -72,13 +72,13 @@ async def test_held_incidents_tell_nobody_and_open_ones_travel_as_one_story(
         await engine.dispose()
 
 
-async def test_scaled_out_an_alert_waits_for_its_incident(sqlite_url: str) -> None:
+async def test_scaled_out_an_alert_waits_for_its_incident(migrated_sqlite_url: str) -> None:
     """Workers open alerts before the scheduler leader groups them: nobody is told until the
     alert is in an open incident."""
     from monitor.incidents import store
     from tests.incidents.test_store import CFG
 
-    engine = db.create_engine(sqlite_url)
+    engine = db.create_engine(migrated_sqlite_url)
     config = parse_config(ROUTING, "routing.yaml", {})
     try:
         await db.upgrade(engine)

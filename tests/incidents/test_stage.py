@@ -16,7 +16,7 @@ from tests.incidents.test_store import CFG, WALL, angry, feed, fictional, hit
 
 
 async def test_quiet_batches_skip_regrouping_until_a_deadline(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    migrated_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Any] = []
     real = store.refresh
@@ -26,7 +26,7 @@ async def test_quiet_batches_skip_regrouping_until_a_deadline(
         return real(*args)
 
     monkeypatch.setattr(store, "refresh", counting)
-    engine = db.create_engine(sqlite_url)
+    engine = db.create_engine(migrated_sqlite_url)
     stage = IncidentStage(CFG)
     try:
         await db.upgrade(engine)
