@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,9 +31,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.alerts import outbox
 from monitor.alerts.notifiers.webhook import verify
+from monitor.store.db import upgrade_sync
 from monitor.store.tables import deliveries
 from tests.alerts.conftest import config_from, make_store, open_alert
-from tests.chaos_harness import Pusher, Service, base_env, count, tally, wait_processed
+from tests.chaos_harness import (
+    Pusher,
+    Service,
+    base_env,
+    count,
+    store_url,
+    tally,
+    wait_processed,
+)
 from tests.conftest import ROOT
 from tests.ingest.test_import_e2e import fictional_lines
 
@@ -57,18 +67,29 @@ def alert_counts_hold(db: Path) -> int:
 # guard cut it short on a shared machine running both test workers at load 15.
 @pytest.mark.timeout(900)
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    rng = random.Random(SEED)
-    db = tmp_path / "chaos.db"
+    """Push and processing kills of `monitor run` on one store; meanwhile, on a store of its
+    own, the import kills of `monitor import`. The two share nothing (their own SQLite files
+    and kill sequences, each seeded), so they run side by side: most of either phase is
+    waiting on a process starting up or on a seeded pause, which left the cores idle."""
     services: list[Service] = []
-    try:
-        lines = run_chaos(rng, tmp_path, db, services)
-    finally:
-        for service in services:
-            service.cleanup()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # leaving it waits for the import phase
+        imports = pool.submit(
+            run_import_chaos, random.Random(SEED + 3), tmp_path, tmp_path / "import.db"
+        )
+        try:
+            lines, kills = run_chaos(random.Random(SEED), tmp_path, tmp_path / "chaos.db", services)
+        finally:
+            for service in services:
+                service.cleanup()
+    import_lines, import_kills = imports.result()
+    lines += import_lines
+    assert kills + import_kills >= 20, lines
     print(f"\nchaos (seed {SEED}):\n  " + "\n  ".join(lines))
 
 
-def run_chaos(rng: random.Random, tmp_path: Path, db: Path, services: list[Service]) -> list[str]:
+def run_chaos(
+    rng: random.Random, tmp_path: Path, db: Path, services: list[Service]
+) -> tuple[list[str], int]:
     lines: list[str] = []
 
     # --- push: kill `monitor run` while partners push ------------------------------------
@@ -110,8 +131,19 @@ def run_chaos(rng: random.Random, tmp_path: Path, db: Path, services: list[Servi
     lines.append(push.line("push", push_kills))
     processing = tally(db, burst.accepted, "partner")
     lines.append(processing.line("processing", processing_kills))
+    twice = alert_counts_hold(db)
+    lines.append(f"alerts counting a post twice (push and processing): {twice}")
+    assert push.accepted > 0 and push.lost == 0 and push.duplicated == 0, lines
+    assert processing.lost == 0 and processing.duplicated == 0, lines
+    assert processing.unprocessed == 0, lines
+    assert twice == 0, lines
+    return lines, push_kills + processing_kills
 
-    # --- import: kill `monitor import` at random points, re-run until it completes --------
+
+def run_import_chaos(rng: random.Random, tmp_path: Path, db: Path) -> tuple[list[str], int]:
+    """Kill `monitor import` at random points, re-run until it completes. Its store is
+    migrated first, as the import phase's store always was (the service made it)."""
+    upgrade_sync(store_url(db))
     data = tmp_path / "chaos.jsonl"
     n = 4000
     data.write_text("\n".join(fictional_lines(n, prefix="chaos")) + "\n", encoding="utf-8")
@@ -125,11 +157,15 @@ def run_chaos(rng: random.Random, tmp_path: Path, db: Path, services: list[Servi
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(2.5, 5.0))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            import_kills += 1
-        proc.wait()
+        try:
+            time.sleep(rng.uniform(2.5, 5.0))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                import_kills += 1
+        finally:
+            if proc.poll() is None:  # the test failed here: leave no import running
+                proc.kill()
+            proc.wait()
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "import", str(data)],
         env=env,
@@ -142,19 +178,15 @@ def run_chaos(rng: random.Random, tmp_path: Path, db: Path, services: list[Servi
     imported = count(db, "select count(*) from posts where platform = 'mastodon'")
     distinct = count(db, "select count(distinct id) from posts where platform = 'mastodon'")
     left = count(db, "select count(*) from posts where processed_at is null")
-    lines.append(
-        f"import: kills: {import_kills}, lines: {n}, stored: {imported}, lost: {n - imported}, "
-        f"duplicated: {imported - distinct}, unprocessed: {left}"
-    )
     twice = alert_counts_hold(db)
-    lines.append(f"alerts counting a post twice: {twice}")
-    assert push_kills + processing_kills + import_kills >= 20, lines
-    assert push.accepted > 0 and push.lost == 0 and push.duplicated == 0, lines
-    assert processing.lost == 0 and processing.duplicated == 0, lines
-    assert processing.unprocessed == 0, lines
+    lines = [
+        f"import: kills: {import_kills}, lines: {n}, stored: {imported}, lost: {n - imported}, "
+        f"duplicated: {imported - distinct}, unprocessed: {left}",
+        f"alerts counting a post twice (import): {twice}",
+    ]
     assert imported == distinct == n and left == 0, lines
     assert twice == 0, lines
-    return lines
+    return lines, import_kills
 
 
 # --- delivery: kill the dispatcher mid-delivery to a real webhook receiver ------------------
