@@ -30,8 +30,12 @@ def test_cues_tell_passed_on_news_from_reactions() -> None:
     assert _cue(texts, "number") == [1.0, 0.0]
     assert _cue(texts, "personal") == [0.0, 1.0]
     assert _cue(["Is it true the bridge in Fictionton is closed"], "question") == [1.0]
-    # Whole words: 'reportage' is not a report, 'Ripon' not 'rip', 'mayor' not 'may'.
+    # Whole words: 'Ripon' is not 'rip', 'mayor' not 'may'.
     assert rumour_cues(["Ripon mayor opens the fete"])[0, :4].tolist() == [0.0] * 4
+    # Shouting is not passing news on: capitals change nothing.
+    assert np.array_equal(
+        rumour_cues(["WHAT A GAME TONIGHT"]), rumour_cues(["what a game tonight"])
+    )
 
 
 def _head(cues: bool, rng: np.random.Generator) -> Head:
