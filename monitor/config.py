@@ -507,6 +507,14 @@ class Settings:
         low=1,
         high=1000,
     )
+    signals_spread_early_rule_authors: int = _setting(
+        2,
+        "... or when posts from at least this many of the window's distinct authors matched a "
+        "rumour rule (not the classifier's score alone): a claim people pass on in the words "
+        "rules know, which talk the rumour head half-believes is not. 0 turns this off.",
+        low=0,
+        high=1_000_000,
+    )
     signals_claim_share: float = _fraction(
         0.5,
         "Share of claims (rumour score, a rumour rule, or hearsay cues such as 'apparently', "

@@ -134,6 +134,8 @@ class RumourConfig:
     early_posts: int = 0
     early_authors: int = 0
     early_places: int = 2
+    # ... or when posts from this many of the window's authors matched a rumour rule (0: off).
+    early_rule_authors: int = 0
 
 
 # Centroids of two halves of one rumour are closer than a single post is to either, and
@@ -221,5 +223,6 @@ class SignalsConfig:
             early_posts=s.signals_spread_early_posts,
             early_authors=s.signals_spread_early_authors,
             early_places=s.signals_spread_early_places,
+            early_rule_authors=s.signals_spread_early_rule_authors,
         )
         return cls(tension=tension, rumours=rumours)

@@ -148,6 +148,7 @@ class SignalsEngine:
             place=place_of(item),
             terms=claim_terms(p.text, place_words(p.places)),
             hearsay=hearsay(p.text),
+            rule=any(h.labels.get("kind") == "rumour" for h in item.hits),
         )
 
     def observe(self, items: Sequence[Processed], now: datetime) -> SignalsUpdate:
@@ -209,7 +210,7 @@ class SignalsEngine:
                 update.inhibited.append((change, covering))
             else:
                 update.candidates.append(cand)
-        for event in update.rumours.spreading:
+        for event in [*update.rumours.spreading, *update.rumours.extended]:
             rumour = self.board.get(event.rumour_id)
             if rumour is not None:
                 update.candidates.append(self.rumour_candidate(rumour, event))

@@ -38,6 +38,12 @@ LIVE_STATUSES = ("new", "watching", "countering")
 HOUR = timedelta(hours=1)
 REPRESENTATIVE_CHARS = 280
 IDLE_CHECK = timedelta(minutes=10)
+# Most posts a spreading rumour's alert gathers as evidence (its first window's and later
+# ones'): enough for any precision gate to be judged on the story's own posts, bounded so a
+# rumour that spreads for days does not write every member into its alert.
+ALERT_EVIDENCE = 40
+# Stances that answer a claim rather than tell it.
+ANSWERS = frozenset({"deny", "query"})
 ORPHAN_WAIT = timedelta(hours=24)
 
 
@@ -105,6 +111,7 @@ class RumourPost:
     place: str | None  # ward, else locality, else district
     terms: frozenset[str] = frozenset()  # claim terms (monitor.signals.terms)
     hearsay: bool = False  # passes something on second-hand (monitor.signals.hearsay)
+    rule: bool = False  # a rumour rule matched it (not the classifier's score alone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +143,7 @@ class PostFact:
     links: tuple[str, ...] = ()
     text: str = ""  # an excerpt, for claims that may represent the rumour
     similarity: float = -1.0
+    rule: bool = False  # a rumour rule matched it (see `RumourPost.rule`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +197,7 @@ class Rumour:
     split_from: int | None = None  # the rumour whose claims diverged into this one
     split_at: datetime | None = None
     facts: dict[str, PostFact] = field(default_factory=dict)  # post id -> what it counted
+    alerted: set[str] = field(default_factory=set)  # posts its spreading alert already holds
 
     @property
     def author_count(self) -> int:
@@ -213,6 +222,7 @@ class Rumour:
             post.links,
             excerpt(post.text) if representable else "",
             a.similarity if representable else -1.0,
+            post.rule,
         )
         self.first_seen = min(self.first_seen, post.at)
         self.last_seen = max(self.last_seen, post.at)
@@ -340,6 +350,10 @@ class Rumour:
         """Distinct places (wards, else localities) these posts of the window name."""
         return len({f.place for _, _, p in recent if (f := self.facts.get(p)) and f.place})
 
+    def rule_authors_in(self, recent: Sequence[tuple[datetime, int, str]]) -> int:
+        """Distinct authors of these posts of the window that a rumour rule matched."""
+        return len({a for _, a, p in recent if (f := self.facts.get(p)) and f.rule})
+
     def top_places(self, n: int = 3) -> list[str]:
         return [p for p, _ in sorted(self.places.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
@@ -351,6 +365,8 @@ class RumourUpdate:
     merges: list[tuple[int, int]] = field(default_factory=list)
     splits: list[RumourSplit] = field(default_factory=list)
     spreading: list[SpreadEvent] = field(default_factory=list)
+    # Later posts of a rumour already spreading, each extending its open alert's evidence.
+    extended: list[SpreadEvent] = field(default_factory=list)
 
 
 class RumourBoard:
@@ -561,37 +577,63 @@ class RumourBoard:
                 if rumour.status == "new":
                     rumour.status = "watching"
                 update.changed.add(rumour.id)
-                update.spreading.append(
-                    SpreadEvent(
-                        rumour.id,
-                        t,
-                        len(recent),
-                        authors,
-                        int(cfg.window / timedelta(minutes=1)),
-                        tuple(p for _, _, p in recent[-20:]),
-                        rumour.places_in(recent),
-                    )
+                event = SpreadEvent(
+                    rumour.id,
+                    t,
+                    len(recent),
+                    authors,
+                    int(cfg.window / timedelta(minutes=1)),
+                    tuple(p for _, _, p in recent[-20:]),
+                    rumour.places_in(recent),
                 )
+                rumour.alerted.update(event.evidence)
+                update.spreading.append(event)
         elif len(recent) < cfg.spread_posts / 2:
             # Hysteresis: half the posts that made it spread before it stops counting as such.
             rumour.spreading = False
             update.changed.add(rumour.id)
+        elif len(rumour.alerted) < ALERT_EVIDENCE:
+            # Still spreading: its later posts join the alert's evidence, so an incident the
+            # precision gate held on the first window (replies, denials among it) passes when
+            # the story's own posts are there, not only if it stops and spreads again.
+            new = tuple(p for _, _, p in recent if p not in rumour.alerted)
+            new = new[: ALERT_EVIDENCE - len(rumour.alerted)]
+            if new:
+                rumour.alerted.update(new)
+                update.extended.append(
+                    SpreadEvent(
+                        rumour.id, t, len(recent), authors,
+                        int(cfg.window / timedelta(minutes=1)), new, rumour.places_in(recent),
+                    )
+                )  # fmt: skip
         rumour.prune(t, cfg.window)
 
     def _spreading_early(
         self, rumour: Rumour, recent: Sequence[tuple[datetime, int, str]], authors: int
     ) -> bool:
-        """The earlier way to spread: fewer posts and authors, when the window's own posts
-        already name several places. One ward's burst of talk, a match-day crowd or a claim a
-        few neighbours repeat stays in its place; a story people pass on spreads across them,
-        and that is the evidence that lets it reach a person sooner."""
+        """The earlier way to spread: fewer posts and authors, when the window's evidence is
+        corroborated beyond the classifier's score. Either its own posts already name several
+        places (one ward's burst of talk, a match-day crowd or a claim a few neighbours repeat
+        stays in its place; a story people pass on spreads across them), or posts from several
+        of its authors matched a rumour rule (a claim passed on second-hand, a "share before
+        it's deleted"), which talk the rumour head half-believes does not. Either is the
+        evidence that lets it reach a person sooner."""
         cfg = self.config
-        if cfg.early_posts <= 0:
+        if cfg.early_posts <= 0 or len(recent) < cfg.early_posts or authors < cfg.early_authors:
             return False
+        places = rumour.places_in(recent)
+        if places >= max(cfg.early_places, cfg.spread_places):
+            return True
+        if cfg.early_rule_authors <= 0 or places < cfg.spread_places:
+            return False
+        # Fewer posts than the usual way needs, so every one must tell the claim: a denial or
+        # a question answers it, and the incident it opens would not count it either.
+        telling = [r for r in recent if (f := rumour.facts.get(r[2])) is None or f.stance
+                   not in ANSWERS]  # fmt: skip
         return (
-            len(recent) >= cfg.early_posts
-            and authors >= cfg.early_authors
-            and rumour.places_in(recent) >= max(cfg.early_places, cfg.spread_places)
+            len(telling) >= cfg.early_posts
+            and len({a for _, a, _ in telling}) >= cfg.early_authors
+            and rumour.rule_authors_in(telling) >= cfg.early_rule_authors
         )
 
     def _merge(self, source: int, target: int, t: datetime, update: RumourUpdate) -> None:

@@ -14,6 +14,7 @@ from monitor.signals.config import SignalsConfig
 from monitor.signals.counter import CAVEAT, counter_effect
 from monitor.signals.hashing import simhash
 from monitor.signals.rumours import (
+    ALERT_EVIDENCE,
     RumourBoard,
     RumourPost,
     StatusError,
@@ -33,8 +34,10 @@ def _post(
     claim: bool = True,
     reply_to: str | None = None,
     place: str = "Toller",
+    rule: bool = False,
 ) -> RumourPost:
     return RumourPost(
+        rule=rule,
         post_id=pid,
         at=T0 + minutes(at_min),
         text=text,
@@ -111,6 +114,74 @@ def test_a_claim_told_across_places_spreads_on_fewer_posts(config: SignalsConfig
     off = RumourBoard(replace(cfg, early_posts=0))
     update = off.observe(_told(n, ["Toller", "Manningham"], authors), T0 + minutes(30))
     assert update.spreading == []
+
+
+def test_a_claim_rules_recognise_spreads_on_fewer_posts_in_one_place(
+    config: SignalsConfig,
+) -> None:
+    """Five tellings from three people in one ward: the classifier's score alone is not
+    enough to call that spreading (it needs the usual 8 from 5), but when a rumour rule
+    matched posts from two of those people the evidence is corroborated beyond the
+    classifier, and it spreads at the fifth post."""
+    cfg = config.rumours
+    n, authors = cfg.early_posts, cfg.early_authors
+    assert cfg.early_rule_authors == 2 and authors >= cfg.early_rule_authors
+
+    def told(ruled: int) -> list[RumourPost]:
+        return [
+            _post(f"t{i}", VARIANTS[i % len(VARIANTS)], i * 4, f"teller-{i % authors}",
+                  rule=i % authors < ruled)
+            for i in range(n)
+        ]  # fmt: skip
+
+    classifier_only = RumourBoard(cfg).observe(told(0), T0 + minutes(30))
+    assert classifier_only.spreading == []
+    one_author = RumourBoard(cfg).observe(told(1), T0 + minutes(30))
+    assert one_author.spreading == []
+    two = RumourBoard(cfg).observe(told(2), T0 + minutes(30))
+    assert [(e.at, e.posts, e.authors) for e in two.spreading] == [
+        (T0 + minutes(4 * (n - 1)), n, authors)
+    ]
+    off = RumourBoard(replace(cfg, early_rule_authors=0)).observe(told(2), T0 + minutes(30))
+    assert off.spreading == []
+
+
+def test_denials_do_not_count_towards_spreading_on_rule_matches(config: SignalsConfig) -> None:
+    """Four rule-matched tellings and a reply denying them: five posts, but only four tell
+    the claim, and the incident it would open counts four: not spreading until a fifth
+    telling comes."""
+    cfg = config.rumours
+    claims = [
+        _post(f"c{i}", VARIANTS[i % len(VARIANTS)], i * 4, f"teller-{i}", rule=True)
+        for i in range(cfg.early_posts - 1)
+    ]
+    denial = _post("d", "Not true. Stop spreading this nonsense.", 17, "denier", claim=False,
+                   reply_to="c0")  # fmt: skip
+    board = RumourBoard(cfg)
+    held = board.observe([*claims, denial], T0 + minutes(18))
+    assert held.spreading == []
+    fifth = _post("c9", VARIANTS[0], 20, "teller-9", rule=True)
+    update = board.observe([fifth], T0 + minutes(20))
+    assert [e.at for e in update.spreading] == [T0 + minutes(20)]
+
+
+def test_a_spreading_rumour_s_later_posts_extend_its_alert(config: SignalsConfig) -> None:
+    """The alert a rumour raises when it starts spreading holds that window's posts; its
+    later posts extend it (each once), so an incident held on the first window can pass
+    on what comes next, up to a bounded amount of evidence."""
+    cfg = config.rumours
+    board = RumourBoard(cfg)
+    first = board.observe(_claims(cfg.spread_posts, 0, 5, authors=10), T0 + minutes(40))
+    (event,) = first.spreading
+    later = board.observe(_claims(3, 41, 3, authors=10, tag="q"), T0 + minutes(50))
+    assert later.spreading == []
+    assert [e.evidence for e in later.extended] == [("q0",), ("q1",), ("q2",)]
+    assert {e.rumour_id for e in later.extended} == {event.rumour_id}
+    assert [e.at for e in later.extended] == [T0 + minutes(41 + 3 * k) for k in range(3)]
+    many = board.observe(_claims(60, 51, 0.5, authors=30, tag="m"), T0 + minutes(90))
+    extended = [p for e in many.extended for p in e.evidence]
+    assert len(set(extended)) == len(extended)  # each post once
+    assert len(event.evidence) + 3 + len(extended) == ALERT_EVIDENCE
 
 
 def test_only_the_places_the_window_names_count_for_spreading_early(
