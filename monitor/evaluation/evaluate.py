@@ -62,6 +62,9 @@ class Replay:
             self.splits += 1
             for post in split.posts:
                 self.cluster_of[post] = split.target
+        for move in update.rumours.moves:  # late claims judged again in event-time order
+            for post in move.posts:
+                self.cluster_of[post] = move.target
 
 
 def replay(

@@ -22,6 +22,17 @@ two when its claims dated before the checkpoint have diverged into two stories
 (`monitor.signals.split`): the newer story leaves for a new cluster, with its claims' replies.
 A split is a function of the set of claims and their event times, never of the order they
 arrived in.
+
+Joins and merges are too. Each claim is judged against the clusters as the claims before it
+*in event time* (then post id) left them: when a claim comes late (dated before a claim
+already assigned), the clusters are wound back to that time, the claims dated since are
+assigned again in event-time order, and what changed is reported as a `Regroup` (claims that
+moved, clusters merged). So a drifting claim told third-first, or a claim held back a batch,
+ends in the cluster time order would have put it in. A cluster keeps its id while its first
+claim still starts it, so alerts already raised stay with their story; a cluster left with
+none of its claims is merged into the one that took most of them. Claims more than
+`REGROUP_HORIZON` late are not re-decided (they join where they fall), and a stream in time
+order never winds back, so a bulk import pays nothing for it.
 """
 
 from __future__ import annotations
@@ -384,6 +395,23 @@ class Late:
     at: datetime
 
 
+# How late a claim may come and still be judged as if it had come in time: the lateness the
+# splits allow. Winding back further would re-assign hours of a busy stream for one straggler.
+REGROUP_HORIZON = SPLIT_LATENESS
+
+
+@dataclass(frozen=True, slots=True)
+class Regroup:
+    """Claims assigned again in event-time order because late claims came (dated from
+    `since`): `moves` (post id, the cluster it was in, the cluster it joined now), in the order
+    made, and then `merges` (source, target) in order, the merges the new order made and the
+    clusters left with none of their claims going into the cluster that took most of them."""
+
+    moves: tuple[tuple[str, int, int], ...]
+    merges: tuple[tuple[int, int], ...]
+    since: datetime
+
+
 @dataclass(slots=True)
 class ClusterGeometry:
     total: Vector  # sum of the unit embeddings of members that joined by content
@@ -425,6 +453,14 @@ class Clusterer:
     _waiting_seq: int = 0
     latest: datetime | None = None  # the stream's latest event time
     _late: list[Late] = field(default_factory=list)
+    # The latest claim that shaped a cluster, as (event time, post id): a claim before it is
+    # late, and the clusters are wound back to it (see `_regroup`).
+    latest_claim: tuple[datetime, str] | None = None
+    split_made: set[int] = field(default_factory=set)  # clusters a split made: kept as split
+    _regroups: list[Regroup] = field(default_factory=list)
+    # While regrouping: claims whose cluster was left empty, and that cluster (its id is
+    # reused by the first of them, in event time, that starts a cluster again).
+    _vacant: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.index is None:
@@ -527,6 +563,7 @@ class Clusterer:
         dirty: dict[int, Vector] = {}  # clusters changed in this batch: their centroid now
         gone: set[int] = set()  # ... and clusters merged away
         out: list[Assignment] = []
+        late_from: tuple[datetime, str] | None = None  # the earliest late claim
         for i, item in enumerate(batch):
             vec = vectors[i] if has_vec[i] else None
             if item.at is not None:
@@ -555,37 +592,173 @@ class Clusterer:
             # Only posts asserting a claim shape a cluster (its centroid and its hashes): a
             # question, a denial or an everyday post must not pull it towards other words.
             if a.how in CONTENT_JOINS and item.claim_like and item.asserts:
-                if item.terms:
-                    self.profiles.setdefault(a.cluster, TermProfile()).add(item.terms)
-                if item.simhash is not None:
-                    self.hashes.add(item.simhash, a.cluster)
-                if vec is not None:
-                    g = self.geometry.get(a.cluster)
-                    if g is None:
-                        g = self.geometry[a.cluster] = ClusterGeometry(
-                            np.zeros(self.dim, np.float32)
-                        )
-                    g.total += vec
-                    g.count += 1
-                    if item.at is not None:
-                        self.keep_claim(
-                            a.cluster,
-                            ClaimMember(item.post_id, vec, item.at, item.simhash, item.terms),
-                        )
-                    self._moved(a.cluster, dirty)
-                    grown = a.cluster
-                    merged = self._merge_one(a.cluster)
-                    if merged is not None:
-                        source, target = merged
-                        self._merges.append((i, source, target))
-                        gone.add(source)
-                        dirty.pop(source, None)
-                        self._moved(target, dirty)
-                        grown = target
-                    if item.at is not None:
-                        self._release(i, grown, item.at)
+                merged = self._shape(item, vec, a.cluster, dirty)
+                grown = a.cluster
+                if merged is not None:
+                    source, target = merged
+                    self._merges.append((i, source, target))
+                    gone.add(source)
+                    dirty.pop(source, None)
+                    grown = target
+                if vec is not None and item.at is not None:
+                    self._release(i, grown, item.at)
+                    key = (as_utc(item.at), item.post_id)
+                    if self.latest_claim is not None and key < self.latest_claim:
+                        late_from = key if late_from is None else min(late_from, key)
+                    else:
+                        self.latest_claim = key
+        if late_from is not None:
+            self._regroup(late_from)
         self._prune_waiting()
         return out
+
+    def _shape(
+        self, item: ClusterInput, vec: Vector | None, cid: int, dirty: dict[int, Vector]
+    ) -> tuple[int, int] | None:
+        """A claim asserting its cluster's story joined it: its words, hash and vector now
+        shape the cluster, which then merges with another if they are one rumour (returned:
+        (source, target))."""
+        if item.terms:
+            self.profiles.setdefault(cid, TermProfile()).add(item.terms)
+        if item.simhash is not None:
+            self.hashes.add(item.simhash, cid)
+        if vec is None:
+            return None
+        g = self.geometry.get(cid)
+        if g is None:
+            g = self.geometry[cid] = ClusterGeometry(np.zeros(self.dim, np.float32))
+        g.total += vec
+        g.count += 1
+        if item.at is not None:
+            self.keep_claim(cid, ClaimMember(item.post_id, vec, item.at, item.simhash, item.terms))
+        self._moved(cid, dirty)
+        merged = self._merge_one(cid)
+        if merged is not None:
+            self._moved(merged[1], dirty)
+        return merged
+
+    # --- late claims: winding back to event-time order -------------------------------------
+
+    def _regroup(self, late: tuple[datetime, str]) -> None:
+        """Late claims came (the earliest `late`): wind every organic cluster back to just
+        before it, take out the claims dated since, and assign them again in event-time
+        order (then post id), as they would have come in time. Registered clusters (a
+        person's) and clusters a split made keep their claims: people and the checkpoints
+        decided those."""
+        assert self.latest_claim is not None
+        horizon = (self.latest_claim[0] - REGROUP_HORIZON, "")
+        since = max(late, horizon)
+        old: dict[str, int] = {}
+        replay: list[ClaimMember] = []
+        for cid in sorted(self.claims):
+            kept = self.claims[cid]
+            if cid in self.registered or cid in self.split_made or cid not in self.geometry:
+                continue
+            n = bisect.bisect_left(kept, since, key=_claim_order)
+            if n == len(kept):
+                continue
+            going = kept[n:]
+            del kept[n:]
+            replay += going
+            for m in going:
+                old[m.post_id] = cid
+            self._wind_back(cid, going)
+        if not replay:
+            return
+        replay.sort(key=_claim_order)
+        vacant = {cid for cid in set(old.values()) if cid not in self.geometry}
+        self._vacant = {m.post_id: old[m.post_id] for m in replay if old[m.post_id] in vacant}
+        moves: list[tuple[str, int, int]] = []
+        merges: list[tuple[int, int]] = []
+        joined: dict[str, int] = {}
+        try:
+            for m in replay:
+                cid = self._reassign(m, merges)
+                joined[m.post_id] = cid
+                if cid != old[m.post_id]:
+                    moves.append((m.post_id, old[m.post_id], cid))
+        finally:
+            self._vacant = {}
+        # A cluster left with none of its claims goes into the one that took most of them
+        # (the earliest of those on a tie): its other posts, and its alerts, go with them.
+        for cid in sorted(vacant):
+            if cid in self.geometry or cid in self.redirect:
+                continue  # one of its claims started it again, or a merge took it
+            taken: dict[int, list[tuple[datetime, str]]] = {}
+            for m in replay:
+                if old[m.post_id] == cid:
+                    taken.setdefault(self.resolve(joined[m.post_id]), []).append(_claim_order(m))
+            target = min(taken, key=lambda c: (-len(taken[c]), min(taken[c])))
+            self.absorb(cid, target)
+            merges.append((cid, target))
+        self._regroups.append(Regroup(tuple(moves), tuple(merges), since[0]))
+
+    def _wind_back(self, cid: int, going: Sequence[ClaimMember]) -> None:
+        """Take these claims (dated at or after the point wound back to) out of a cluster's
+        centroid, hashes and words; a cluster left with none leaves the index."""
+        g = self.geometry[cid]
+        g.total = g.total - np.sum([m.vector for m in going], axis=0).astype(np.float32)
+        g.count -= len(going)
+        staying = {m.simhash for m in self.claims.get(cid, ()) if m.simhash is not None}
+        self.hashes.remove_some(
+            [m.simhash for m in going if m.simhash is not None and m.simhash not in staying], cid
+        )
+        profile = self.profiles.get(cid)
+        if profile is not None:
+            for m in going:
+                if m.terms:
+                    profile.remove(m.terms)
+        going_ids = {m.post_id for m in going}
+        self.member_ids[cid] = [p for p in self.member_ids.get(cid, []) if p not in going_ids]
+        for post_id in going_ids:
+            if self.members.get(post_id) == cid:
+                del self.members[post_id]
+        self.judged.pop(cid, None)
+        self.unsettled.add(cid)
+        if g.count <= 0:
+            self.geometry.pop(cid)
+            self.profiles.pop(cid, None)
+            self.index.remove(cid)
+        else:
+            self._moved(cid, {})
+
+    def _reassign(self, m: ClaimMember, merges: list[tuple[int, int]]) -> int:
+        """Assign one wound-back claim again, as `assign` does; returns the cluster it
+        joined (before any merge it then made)."""
+        vec = m.vector
+        ids, sims = _similarities(self.index, vec[None, :])
+        candidates = _top(sims[0], ids, {}, {}, set(), vec)
+        claim_ids, claim_sims = self.anchors.search(vec[None, :])
+        item = ClusterInput(m.post_id, vec, m.simhash, (), True, True, m.terms, m.at)
+        a = self._assign_one(item, vec, candidates, int(claim_ids[0]), float(claim_sims[0]))
+        self.members[m.post_id] = a.cluster
+        self.member_ids.setdefault(a.cluster, []).append(m.post_id)
+        merged = self._shape(item, vec, a.cluster, {})
+        if merged is not None:
+            merges.append(merged)
+        return a.cluster
+
+    def _start(self, post_id: str) -> int:
+        """The id for a cluster this claim starts: while regrouping, the id of the cluster it
+        was in if that was left empty (so a cluster keeps its id, and its alerts, while its
+        first claim still starts it); otherwise a new one."""
+        cid = self._vacant.pop(post_id, None)
+        if cid is not None and cid not in self.geometry and cid not in self.redirect:
+            for p in [p for p, c in self._vacant.items() if c == cid]:
+                del self._vacant[p]
+            return cid
+        return self.new_cluster()
+
+    def resolve(self, cid: int) -> int:
+        """The cluster a merged one went into (itself if it was not merged)."""
+        while cid in self.redirect:
+            cid = self.redirect[cid]
+        return cid
+
+    def take_regroups(self) -> list[Regroup]:
+        """The regroups the last batch made, in order (after all its posts)."""
+        regroups, self._regroups = self._regroups, []
+        return regroups
 
     # --- posts waiting for their claims ----------------------------------------------------
 
@@ -773,6 +946,7 @@ class Clusterer:
             else:
                 staying.append(m)
         target = self.new_cluster()
+        self.split_made.add(target)
         self.claims[cid] = sorted(staying, key=_claim_order)
         self.claims[target] = sorted(leaving, key=_claim_order)
         self.judged[cid] = sum(1 for m in self.claims[cid] if m.at < at)
@@ -904,7 +1078,7 @@ class Clusterer:
                 if self.same_claim(best_id, item.terms, unclaimed=True):
                     return Assignment(best_id, "similar", best_sim, pending)
         if item.claim_like and item.asserts:
-            return Assignment(self.new_cluster(), "new", 1.0, pending)
+            return Assignment(self._start(item.post_id), "new", 1.0, pending)
         if vec is not None and best_id >= 0 and best_sim >= cfg.join:
             # Talk about the same thing that is not a claim: it counts against the cluster's
             # claim share (a burst of everyday talk is not a rumour however alike it sounds).

@@ -101,6 +101,20 @@ class SimHashIndex:
                     if not bucket:
                         del self._table[key]
 
+    def remove_some(self, hashes: Iterable[int], cluster: int) -> None:
+        """Take these of a cluster's hashes out (claims wound back to be assigned again)."""
+        own = self._by_cluster.get(cluster, set())
+        for h in hashes:
+            if h not in own:
+                continue
+            own.discard(h)
+            for key in self._keys(h):
+                bucket = self._table.get(key)
+                if bucket is not None and bucket.get(h) == cluster:
+                    del bucket[h]
+                    if not bucket:
+                        del self._table[key]
+
     def move_some(self, hashes: Iterable[int], source: int, target: int) -> None:
         """Re-point these of a cluster's hashes at another (a split's leaving side)."""
         own = self._by_cluster.get(source, set())

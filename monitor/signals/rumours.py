@@ -27,6 +27,7 @@ from monitor.signals.clustering import (
     ClusterInput,
     Index,
     Late,
+    Regroup,
     Split,
     Vector,
 )
@@ -364,6 +365,9 @@ class RumourUpdate:
     changed: set[int] = field(default_factory=set)
     merges: list[tuple[int, int]] = field(default_factory=list)
     splits: list[RumourSplit] = field(default_factory=list)
+    # Claims that came late and, judged in event-time order, belong to another rumour: they
+    # moved there (with their replies); a rumour left with none of its claims is in `merges`.
+    moves: list[RumourSplit] = field(default_factory=list)
     spreading: list[SpreadEvent] = field(default_factory=list)
     # Later posts of a rumour already spreading, each extending its open alert's evidence.
     extended: list[SpreadEvent] = field(default_factory=list)
@@ -429,6 +433,9 @@ class RumourBoard:
                 self._merge(source, target, post.at, update)
             for taken in late.get(pos, ()):
                 self._take_late(taken, update)
+        # Late claims re-decided in event-time order, after the batch's posts joined.
+        for regroup in self.clusterer.take_regroups():
+            self._regroup(regroup, max(p.at for p in ordered), update)
         waiting = self.clusterer.waiting_ids
         self._waiting = {p: w for p, w in self._waiting.items() if p in waiting}
         self._prune_orphans(t)
@@ -678,6 +685,49 @@ class RumourBoard:
         update.changed.update((split.source, split.target))
         self._check_spreading(src, split.decided, update)
         self._check_spreading(new, split.decided, update)
+
+    def _regroup(self, regroup: Regroup, t: datetime, update: RumourUpdate) -> None:
+        """Late claims were assigned again in event-time order: each claim that now belongs
+        to another rumour moves there with its replies (to a new rumour if it starts one),
+        then the rumours that merged (or were left with none of their claims) merge, so the
+        alerts they raised stay in one story. Both sides are judged again at `t`."""
+        groups: dict[tuple[int, int], list[str]] = {}
+        for post_id, source, target in regroup.moves:
+            groups.setdefault((source, target), []).append(post_id)
+        for (source, target), post_ids in groups.items():
+            self._move(post_ids, source, target, t, update)
+        for source, target in regroup.merges:
+            self._merge(source, target, t, update)
+
+    def _move(
+        self, post_ids: Sequence[str], source: int, target: int, t: datetime, update: RumourUpdate
+    ) -> None:
+        src = self.rumours.get(source)
+        if src is None:
+            return
+        moving = {p for p in post_ids if p in src.facts}
+        grew = True
+        while grew:  # the replies, quotes and reposts that answer them go with them
+            grew = False
+            for post_id, fact in src.facts.items():
+                if post_id not in moving and fact.how == "link" and moving & set(fact.links):
+                    moving.add(post_id)
+                    grew = True
+        if not moving:
+            return
+        self.clusterer.move(sorted(moving - set(post_ids)), source, target)
+        moved = src.split_off(moving, target, t)
+        moved.split_from, moved.split_at = None, None  # told in time, it began here
+        dst = self.rumours.get(target)
+        if dst is None:
+            self.rumours[target] = dst = moved
+        else:
+            dst.absorb(moved)
+        reason = "its claims, judged in event-time order after late posts came, belong here"
+        update.moves.append(RumourSplit(source, target, tuple(sorted(moving)), t, reason))
+        update.changed.update((source, target))
+        self._check_spreading(src, t, update)
+        self._check_spreading(dst, t, update)
 
     def close_idle(self, t: datetime, update: RumourUpdate) -> None:
         """Unregistered new or watching rumours quiet for `idle` leave the live index."""

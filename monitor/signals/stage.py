@@ -448,6 +448,12 @@ class SignalsStage:
         )
         for source, target in update.rumours.merges:
             await store.repoint_merged(conn, source, target)
+        merged = dict(update.rumours.merges)
+        for move in update.rumours.moves:  # late claims judged again in event-time order
+            target = move.target
+            while target in merged:  # where it ended, as the merges above left the rows
+                target = merged[target]
+            await store.move_members(conn, target, move.posts)
         for split in update.rumours.splits:
             await store.move_split(conn, split.source, split.target, split.posts)
             log.info("rumour r%d split: r%d took %d posts; %s", split.source, split.target,

@@ -276,6 +276,30 @@ async def repoint_merged(conn: AsyncConnection, source: int, target: int) -> Non
     )
 
 
+async def move_members(conn: AsyncConnection, target: int, post_ids: Sequence[str]) -> None:
+    """These posts' memberships (whatever rumour holds them now, merges applied) move to
+    `target`: late claims judged again in event-time order, and their replies. Rows of
+    `target` that held them as talk or pending give way to the membership."""
+    for i in range(0, len(post_ids), 500):
+        chunk = list(post_ids[i : i + 500])
+        await conn.execute(
+            rumour_posts.delete().where(
+                rumour_posts.c.rumour_id == target,
+                rumour_posts.c.post_id.in_(chunk),
+                rumour_posts.c.state != "member",
+            )
+        )
+        await conn.execute(
+            update(rumour_posts)
+            .where(
+                rumour_posts.c.rumour_id != target,
+                rumour_posts.c.post_id.in_(chunk),
+                rumour_posts.c.state == "member",
+            )
+            .values(rumour_id=target)
+        )
+
+
 async def move_split(
     conn: AsyncConnection, source: int, target: int, post_ids: Sequence[str]
 ) -> None:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
-import pytest
 
 from monitor.classify.keyword import EMBEDDING_DIM
 from monitor.signals.clustering import Clusterer, ClusterInput
@@ -81,14 +80,6 @@ def _claim(pid: str, degrees: float, at_min: float) -> ClusterInput:
     return ClusterInput(pid, v, None, (), True, at=T0 + minutes(at_min))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15, not yet met: a claim joins or starts a cluster against the centroids as "
-    "the posts that arrived before it left them, and clusters merge only when a claim joins "
-    "one; so a drifting claim told in time order is one cluster, and the same claims with the "
-    "third first are two (on PHEME, shuffled vs batched: 2014-10-22 8 vs 7 items, 2014-11-03 "
-    "3 vs 2)",
-)
 def test_claims_drifting_in_wording_cluster_alike_in_any_arrival(config: SignalsConfig) -> None:
     # 40 degrees apart: each telling is near enough to the one before it (and the first two's
     # centroid) to join, the first and the third are not.
@@ -106,3 +97,40 @@ def test_claims_drifting_in_wording_cluster_alike_in_any_arrival(config: Signals
     assert partition([[a, b, c]]) == [["a", "b", "c"]]
     assert partition([[a], [b], [c]]) == [["a", "b", "c"]]
     assert partition([[c], [a], [b]]) == [["a", "b", "c"]]  # the third telling came first
+
+
+def _telling(pid: str, degrees: float, at_min: float, reply_to: str | None = None) -> RumourPost:
+    """A post of the drifting claim on the board: a telling, or (`reply_to`) a reply to one."""
+    v = np.zeros(EMBEDDING_DIM, dtype=np.float32)
+    v[0], v[1] = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    return RumourPost(
+        post_id=pid,
+        at=T0 + minutes(at_min),
+        text=f"telling {pid}",
+        author_ref=f"author-{pid}",
+        embedding=v,
+        simhash=None,
+        links=(reply_to,) if reply_to else (),
+        claim_like=reply_to is None,
+        scores={},
+        place="Toller",
+    )
+
+
+def test_a_late_telling_regroups_the_board_and_keeps_one_story(config: SignalsConfig) -> None:
+    a, b, c = _telling("a", 0, 10), _telling("b", 40, 14), _telling("c", 80, 18)
+    reply = _telling("r", 80, 19, reply_to="c")
+    board = RumourBoard(config.rumours, dim=EMBEDDING_DIM)
+    board.observe([c, reply], reply.at)
+    first = board.clusterer.members["c"]
+    board.observe([a], reply.at)
+    update = board.observe([b], reply.at)
+    # In time order the three tellings are one rumour, and the reply to the third is in it.
+    live = [r for r in board.rumours.values() if r.facts]
+    assert len(live) == 1
+    assert sorted(live[0].facts) == ["a", "b", "c", "r"]
+    assert {board.clusterer.members[p] for p in "abcr"} == {live[0].id}
+    # The rumour the third telling began before the others came is merged into it, not
+    # dropped: whatever it raised stays with the one story.
+    assert first != live[0].id
+    assert (first, live[0].id) in update.merges
