@@ -31,7 +31,7 @@ moved, clusters merged). So a drifting claim told third-first, or a claim held b
 ends in the cluster time order would have put it in. A cluster keeps its id while its first
 claim still starts it, so alerts already raised stay with their story; a cluster left with
 none of its claims is merged into the one that took most of them. Claims more than
-`REGROUP_HORIZON` late are not re-decided (they join where they fall), and a stream in time
+`REGROUP_HORIZON` (or `REGROUP_MAX` claims) late join where they fall, and a stream in time
 order never winds back, so a bulk import pays nothing for it.
 """
 
@@ -395,9 +395,12 @@ class Late:
     at: datetime
 
 
-# How late a claim may come and still be judged as if it had come in time: the lateness the
-# splits allow. Winding back further would re-assign hours of a busy stream for one straggler.
+# How far back late claims are judged again: the lateness the splits allow, and at most
+# this many claims. Further back, what winding back cannot undo (clusters closed as idle,
+# merges made since) outweighs what it puts right, and a straggler hours late in a busy
+# stream would re-assign thousands of claims; such a claim joins where it falls.
 REGROUP_HORIZON = SPLIT_LATENESS
+REGROUP_MAX = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -646,8 +649,15 @@ class Clusterer:
         person's) and clusters a split made keep their claims: people and the checkpoints
         decided those."""
         assert self.latest_claim is not None
-        horizon = (self.latest_claim[0] - REGROUP_HORIZON, "")
-        since = max(late, horizon)
+        since = max(late, (self.latest_claim[0] - REGROUP_HORIZON, ""))
+        dated: list[tuple[datetime, str]] = []
+        for cid, kept in self.claims.items():
+            if cid in self.registered or cid in self.split_made or cid not in self.geometry:
+                continue
+            n = bisect.bisect_left(kept, since, key=_claim_order)
+            dated += [_claim_order(m) for m in kept[n:]]
+        if len(dated) > REGROUP_MAX:
+            since = sorted(dated)[-REGROUP_MAX]
         old: dict[str, int] = {}
         replay: list[ClaimMember] = []
         for cid in sorted(self.claims):
@@ -671,14 +681,22 @@ class Clusterer:
         moves: list[tuple[str, int, int]] = []
         merges: list[tuple[int, int]] = []
         joined: dict[str, int] = {}
+        # The words of the posts dated up to each claim, as time order would have had them.
+        held = self.df.hold(since[0])
+        k = 0
         try:
             for m in replay:
+                at = as_utc(m.at)
+                while k < len(held) and held[k][0] <= at:
+                    k += 1
+                    self.df.put_back(held[k - 1 : k])
                 cid = self._reassign(m, merges)
                 joined[m.post_id] = cid
                 if cid != old[m.post_id]:
                     moves.append((m.post_id, old[m.post_id], cid))
         finally:
             self._vacant = {}
+            self.df.put_back(held[k:])
         # A cluster left with none of its claims goes into the one that took most of them
         # (the earliest of those on a tie): its other posts, and its alerts, go with them.
         for cid in sorted(vacant):

@@ -69,6 +69,23 @@ class DocumentFrequency:
                 if self.df[w] <= 0:
                     del self.df[w]
 
+    def hold(self, since: datetime) -> list[tuple[datetime, frozenset[str]]]:
+        """Take out the posts dated at or after `since` (oldest first), so that claims wound
+        back to then are judged with the words the posts before them used."""
+        held = sorted((p for p in self._posts if p[0] >= since), key=lambda p: p[0])
+        if held:
+            self._posts = deque(p for p in self._posts if p[0] < since)
+            for _, terms in held:
+                self.df.subtract(terms)
+            self.df = +self.df
+        return held
+
+    def put_back(self, posts: Iterable[tuple[datetime, frozenset[str]]]) -> None:
+        """Return held posts (no expiry: they are newer than what is kept)."""
+        for at, terms in posts:
+            self._posts.append((at, terms))
+            self.df.update(terms)
+
     def idf(self, term: str) -> float:
         """Smoothed with `PRIOR_DOCS` posts that use none of the terms: until a day's posts
         have been seen (a fresh start, a quiet place), every term weighs about the same."""

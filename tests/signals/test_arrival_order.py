@@ -134,3 +134,20 @@ def test_a_late_telling_regroups_the_board_and_keeps_one_story(config: SignalsCo
     # dropped: whatever it raised stays with the one story.
     assert first != live[0].id
     assert (first, live[0].id) in update.merges
+
+
+def test_words_are_weighed_as_of_the_claims_wound_back_to() -> None:
+    from monitor.signals.terms import DocumentFrequency
+
+    df = DocumentFrequency()
+    df.add(T0, frozenset({"water", "toller"}))
+    df.add(T0 + minutes(30), frozenset({"water", "sewage"}))
+    df.add(T0 + minutes(40), frozenset({"water", "sewage"}))
+    before = {w: df.idf(w) for w in ("water", "sewage", "toller")}
+    held = df.hold(T0 + minutes(30))
+    # As of just before the half hour, only the first post's words were in use.
+    fresh = DocumentFrequency()
+    fresh.add(T0, frozenset({"water", "toller"}))
+    assert [df.idf(w) for w in ("water", "sewage")] == [fresh.idf(w) for w in ("water", "sewage")]
+    df.put_back(held)
+    assert {w: df.idf(w) for w in before} == before

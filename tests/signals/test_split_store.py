@@ -4,6 +4,7 @@ history says it was split and when (fictional posts, tests/signals/test_split.py
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,3 +122,63 @@ async def test_a_restart_across_a_split_resumes_where_it_stopped(
         store, SignalsStage(config, embed=_embed, embedder="keyword-v1"), items[14:], batch=7
     )
     assert await rumour_rows(store) == expected
+
+
+async def test_a_late_telling_moves_its_rows_and_merges_the_rumour_it_began(
+    store: AsyncEngine, config: SignalsConfig
+) -> None:
+    """The third telling of a drifting claim (tests/signals/test_arrival_order.py) comes first
+    and begins a rumour of its own; when the first two come, the store ends as time order
+    would have left it: every telling a member of one rumour, the one it began merged in."""
+    import numpy as np
+
+    from monitor.classify.keyword import EMBEDDING_DIM
+    from monitor.store import posts as post_store
+
+    def towards(degrees: float) -> Any:
+        v = np.zeros(EMBEDDING_DIM, dtype=np.float32)
+        v[0], v[1] = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+        return v
+
+    claim = {"rumour": 0.9, "stance_support": 0.6}
+    texts = {  # worded apart, so that no two are near-duplicates
+        "a": "apparently the council sold the old library to a developer a",
+        "b": "word is that building went cheap to some property firm b",
+        "c": "heard they are knocking down half the high street for flats c",
+    }
+    tellings = {
+        k: replace(
+            item(texts[k], T0 + timedelta(minutes=m), author=f"teller-{k}", scores=claim),
+            embedding=towards(degrees),
+        )
+        for k, m, degrees in (("a", 10, 0), ("b", 14, 40), ("c", 18, 80))
+    }
+    stage = SignalsStage(config, embed=_embed, embedder="keyword-v1")
+    for k in "cab":  # the third telling first
+        chunk = [tellings[k]]
+        async with store.begin() as conn:
+            await post_store.insert_posts(conn, [i.post for i in chunk])
+        async with store.begin() as conn:
+            await post_store.save_processed(conn, chunk, tellings["c"].post.created_at)
+            await stage(conn, chunk, tellings["c"].post.created_at)
+    async with store.connect() as conn:
+        members = {
+            r.post_id: r.rumour_id
+            for r in await conn.execute(
+                select(rumour_posts.c.post_id, rumour_posts.c.rumour_id).where(
+                    rumour_posts.c.state == "member"
+                )
+            )
+        }
+        merged = (
+            await conn.execute(
+                select(rumours.c.id, rumours.c.merged_into).where(
+                    rumours.c.merged_into.is_not(None)
+                )
+            )
+        ).all()
+    ids = {k: i.post.id for k, i in tellings.items()}
+    assert set(members) == set(ids.values())
+    (kept,) = set(members.values())
+    assert [(int(r.merged_into)) for r in merged] == [kept]
+    assert stage.engine.board.clusterer.members == {p: kept for p in ids.values()}
