@@ -59,19 +59,29 @@ def read_file(path: Path, source: str | None = None, what: str = "file") -> Any:
     """Read the YAML file at `path`; errors name it `source` (default: the path). `what` says
     what it is when it is missing ("gazetteer file not found")."""
     where = str(path) if source is None else source
+    return parse_bytes(read_bytes(path, where, what), where)
+
+
+def read_bytes(path: Path, source: str, what: str = "file") -> bytes:
+    """The bytes of the file at `path` (for a reader that keys what it parsed on them);
+    errors as `read_file` gives them."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise YamlError(where, 0, f"{what} not found") from None
+        raise YamlError(source, 0, f"{what} not found") from None
     except OSError as exc:
-        raise YamlError(where, 0, f"cannot read: {exc.strerror or exc}") from None
+        raise YamlError(source, 0, f"cannot read: {exc.strerror or exc}") from None
+
+
+def parse_bytes(raw: bytes, source: str) -> Any:
+    """A file's bytes as `read_file` reads them: at most MAX_BYTES of UTF-8 YAML."""
     if len(raw) > MAX_BYTES:
-        raise YamlError(where, 0, f"file larger than {MAX_BYTES} bytes")
+        raise YamlError(source, 0, f"file larger than {MAX_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlError(where, 0, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    return read_yaml(text, where)
+        raise YamlError(source, 0, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    return read_yaml(text, source)
 
 
 def compose(text: str, source: str, anchor_hint: str = "") -> yaml.Node | None:

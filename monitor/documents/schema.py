@@ -24,7 +24,15 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
-from monitor.documents.lines import Map, Seq, YamlError, read_file, read_yaml
+from monitor.documents.lines import (
+    Map,
+    Seq,
+    YamlError,
+    parse_bytes,
+    read_bytes,
+    read_file,
+    read_yaml,
+)
 
 __all__ = ["Document", "DocumentError", "Problem", "Schema", "Wording", "validate"]
 
@@ -71,6 +79,22 @@ class Document:
     def read(cls, path: Path, source: str | None = None, what: str = "file") -> Document:
         try:
             return cls(str(path) if source is None else source, read_file(path, source, what))
+        except YamlError as exc:
+            raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
+
+    @staticmethod
+    def read_bytes(path: Path, source: str | None = None, what: str = "file") -> bytes:
+        """The file's bytes, errors as `read` gives them: for a reader that keeps what it
+        parsed by content (`monitor.documents.cache`) and parses them with `from_bytes`."""
+        try:
+            return read_bytes(path, str(path) if source is None else source, what)
+        except YamlError as exc:
+            raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, source: str) -> Document:
+        try:
+            return cls(source, parse_bytes(raw, source))
         except YamlError as exc:
             raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
 

@@ -15,11 +15,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
 from monitor.config import Settings
+from monitor.documents.cache import ParsedFiles, digest
 from monitor.documents.schema import Document, DocumentError, Problem, Schema, validate
 from monitor.types import PlaceMatch
 
@@ -86,8 +88,14 @@ class Gazetteer:
 
     @classmethod
     def load(cls, path: Path) -> Gazetteer:
+        """The gazetteer at `path`; parsed once per process for the same path and bytes (a
+        Gazetteer is immutable, so every runtime loading it shares it), anew once edited."""
         try:
-            return _GazetteerReader(Document.read(path, what="gazetteer file"), path).read()
+            raw = Document.read_bytes(path, what="gazetteer file")
+            return _GAZETTEERS.get(
+                (str(path), digest(raw)),
+                lambda: _GazetteerReader(Document.from_bytes(raw, str(path)), path).read(),
+            )
         except DocumentError as exc:
             raise GazetteerError(str(exc)) from None
 
@@ -395,20 +403,65 @@ class _Trie:
             node = node.children.setdefault(u, _Trie())
         node.terminal = True
 
-    def depth(self) -> int:
-        return 1 + max((c.depth() for c in self.children.values()), default=0)
-
     def pattern(self) -> str:
+        return self._pattern()[0]
+
+    def _pattern(self) -> tuple[str, int]:
+        """This node's pattern and depth, each child's worked out once (asking every node for
+        its depth as it sorted re-walked the trie below it at every level)."""
         # Deeper branches first, and an optional tail rather than an alternation with the
         # empty string, so that at any position the regex takes the longest name it can.
-        branches = sorted(self.children.items(), key=lambda kv: -kv[1].depth())
-        alts = [unit + child.pattern() for unit, child in branches]
-        if not alts:
-            return ""
+        built = [(unit, *child._pattern()) for unit, child in self.children.items()]
+        if not built:
+            return "", 1
+        built.sort(key=lambda b: -b[2])
+        alts = [unit + pattern for unit, pattern, _ in built]
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        depth = 1 + built[0][2]
         if self.terminal:
-            return f"(?:{body})?"
-        return body
+            return f"(?:{body})?", depth
+        return body, depth
+
+
+Resolved = tuple[tuple[Place, str | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """What matching needs, built from some gazetteers: immutable, so matchers share it."""
+
+    gazetteers: tuple[Gazetteer, ...]
+    table: Mapping[str, Resolved]  # folded name -> the places it stands for
+    regex: re.Pattern[str]
+
+
+def _compile(gazetteers: tuple[Gazetteer, ...]) -> _Compiled:
+    table: dict[str, dict[str, list[PlaceName]]] = {}
+    trie = _Trie()
+    for gaz in gazetteers:
+        for n in gaz.names:
+            table.setdefault(_key(n.text), {}).setdefault(gaz.name, []).append(n)
+            trie.add(_units(n.text))
+    resolved = {key: _resolve(per_gaz) for key, per_gaz in table.items()}
+    body = trie.pattern() if trie.children else r"(?!x)x"
+    # Alphanumerics on either side mean the name is part of a longer word.
+    regex = re.compile(rf"(?<![^\W_])(?:{body})(?![^\W_])", re.IGNORECASE)
+    return _Compiled(gazetteers, MappingProxyType(resolved), regex)
+
+
+# Gazetteers by path and bytes; matchers' tables and regexes by the gazetteers they hold.
+_GAZETTEERS: ParsedFiles[Gazetteer] = ParsedFiles()
+_COMPILED: ParsedFiles[_Compiled] = ParsedFiles(max_entries=16)
+
+
+def _compiled(gazetteers: tuple[Gazetteer, ...]) -> _Compiled:
+    """Built once for the same gazetteer objects (those `Gazetteer.load` shares): every runtime
+    start builds the trie and its regular expression from the same files. The entry holds the
+    gazetteers, so their ids in the key cannot be reused by others while it is kept."""
+    found = _COMPILED.get(tuple(id(g) for g in gazetteers), lambda: _compile(gazetteers))
+    if all(a is b for a, b in zip(found.gazetteers, gazetteers, strict=True)):
+        return found
+    return _compile(gazetteers)
 
 
 class PlaceMatcher:
@@ -416,18 +469,9 @@ class PlaceMatcher:
 
     def __init__(self, gazetteers: Sequence[Gazetteer]) -> None:
         self.gazetteers = tuple(gazetteers)
-        table: dict[str, dict[str, list[PlaceName]]] = {}
-        trie = _Trie()
-        for gaz in self.gazetteers:
-            for n in gaz.names:
-                table.setdefault(_key(n.text), {}).setdefault(gaz.name, []).append(n)
-                trie.add(_units(n.text))
-        self._table: dict[str, tuple[tuple[Place, str | None], ...]] = {
-            key: _resolve(per_gaz) for key, per_gaz in table.items()
-        }
-        body = trie.pattern() if trie.children else r"(?!x)x"
-        # Alphanumerics on either side mean the name is part of a longer word.
-        self._regex = re.compile(rf"(?<![^\W_])(?:{body})(?![^\W_])", re.IGNORECASE)
+        compiled = _compiled(self.gazetteers)
+        self._table = compiled.table
+        self._regex = compiled.regex
 
     @classmethod
     def from_files(cls, paths: Iterable[Path]) -> PlaceMatcher:
@@ -469,7 +513,7 @@ class PlaceMatcher:
         return tuple(out)
 
 
-def _resolve(per_gaz: Mapping[str, list[PlaceName]]) -> tuple[tuple[Place, str | None], ...]:
+def _resolve(per_gaz: Mapping[str, list[PlaceName]]) -> Resolved:
     """The places one folded name stands for: the most specific in each gazetteer that has it.
 
     A name two districts share stands for both. A not-place only hides the name in its own

@@ -3,6 +3,10 @@
 A load is all or nothing: if any file has an error the whole new set is refused, every
 problem is logged as `file:line: reason`, and the holder keeps serving its last good set.
 `rules/places/` holds gazetteers, not rules, and is skipped.
+
+Each file's parse is kept for the process (`monitor.documents.cache`), keyed by its name, the
+SHA-256 of its bytes and what else the parse reads: a reload, a second runtime or the rule
+editor's preview compiles again only the files whose bytes changed.
 """
 
 from __future__ import annotations
@@ -13,9 +17,17 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from monitor.documents.cache import ParsedFiles, digest
 from monitor.rules.engine import RuleSet
 from monitor.rules.query import DEFAULT_LIMITS, Limits
-from monitor.rules.schema import PackError, PackSpec, Problem, parse_pack_file, parse_rules_file
+from monitor.rules.schema import (
+    PackError,
+    PackSpec,
+    Problem,
+    RuleSpec,
+    parse_pack_file,
+    parse_rules_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +90,46 @@ def fingerprint(rules_dir: Path, only: Sequence[str] = ()) -> str:
     return h.hexdigest()
 
 
-def _read(path: Path, file: str) -> str:
+# Parsed pack.yaml files and rule files: (PackSpec, warnings) and (rules, problems).
+_PACKS: ParsedFiles[tuple[PackSpec, tuple[Problem, ...]]] = ParsedFiles()
+_RULES: ParsedFiles[tuple[tuple[RuleSpec, ...], tuple[Problem, ...]]] = ParsedFiles()
+
+
+def _read(path: Path, file: str) -> bytes:
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise PackError([Problem(file, 0, "not UTF-8 text")]) from None
+        return path.read_bytes()
     except OSError as exc:
         raise PackError([Problem(file, 0, f"cannot be read: {exc.strerror}")]) from None
+
+
+def _text(raw: bytes, file: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PackError([Problem(file, 0, "not UTF-8 text")]) from None
+    # As Path.read_text reads (universal newlines), so lines and block texts are unchanged.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _pack_file(
+    raw: bytes, file: str, today: dt.date, limits: Limits
+) -> tuple[PackSpec, tuple[Problem, ...]]:
+    def parse() -> tuple[PackSpec, tuple[Problem, ...]]:
+        pack, warnings = parse_pack_file(_text(raw, file), file, today, limits)
+        return pack, tuple(warnings)
+
+    # `today` is in the key: a review date passing turns into a warning on the next load.
+    return _PACKS.get(("pack", file, digest(raw), today, limits), parse)
+
+
+def _rules_file(
+    raw: bytes, file: str, pack_id: str, limits: Limits
+) -> tuple[tuple[RuleSpec, ...], tuple[Problem, ...]]:
+    def parse() -> tuple[tuple[RuleSpec, ...], tuple[Problem, ...]]:
+        rules, problems = parse_rules_file(_text(raw, file), file, pack_id, limits)
+        return tuple(rules), tuple(problems)
+
+    return _RULES.get(("rules", file, digest(raw), pack_id, limits), parse)
 
 
 def load_pack(
@@ -106,7 +151,7 @@ def load_pack(
         )
     pack: PackSpec | None = None
     try:
-        pack, warnings = parse_pack_file(_read(pack_path, pack_file), pack_file, today, limits)
+        pack, warnings = _pack_file(_read(pack_path, pack_file), pack_file, today, limits)
         problems += warnings
         if pack.id != pack_dir.name:
             problems.append(
@@ -121,7 +166,7 @@ def load_pack(
     for path in rule_files(pack_dir):
         file = _display(path, rules_dir)
         try:
-            found, file_problems = parse_rules_file(_read(path, file), file, pack_dir.name, limits)
+            found, file_problems = _rules_file(_read(path, file), file, pack_dir.name, limits)
         except PackError as exc:
             problems += exc.problems
             continue

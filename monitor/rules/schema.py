@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
@@ -764,7 +765,8 @@ def _example_spec(example: _Example, line: int) -> Example:
             ),
         )
     language = example.language.lower() if example.language is not None else None
-    return Example(example.text, line, places, language, example.scores)
+    scores = MappingProxyType(example.scores) if example.scores is not None else None
+    return Example(example.text, line, places, language, scores)
 
 
 def parse_pack_file(
@@ -873,7 +875,9 @@ def _rule(
         id=f"{pack_id}.{rule.id}",
         pack=pack_id,
         description=rule.description,
-        labels=rule.labels,
+        # Read-only: a parsed file is shared by every runtime in the process that loads it
+        # (monitor.documents.cache); hits copy the labels they add to.
+        labels=MappingProxyType(rule.labels),
         file=doc.source,
         line=_WORDING.line(doc, at),
         query=rule.query,

@@ -5,6 +5,7 @@ is checked against the ONS boundaries when those are present."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,25 @@ def test_a_bad_gazetteer_is_refused_with_file_entry_and_reason(
 def test_invalid_yaml_is_refused(tmp_path: Path) -> None:
     with pytest.raises(GazetteerError, match="not valid YAML"):
         Gazetteer.load(write(tmp_path, "district: [unclosed"))
+
+
+def test_a_gazetteer_edited_in_place_is_read_anew_by_the_next_matcher(tmp_path: Path) -> None:
+    """Gazetteers (and the matcher built from them) are kept for the process by their bytes:
+    an edit is seen even when the file keeps its size and modification time."""
+    path = write(tmp_path, GOOD)
+    first = PlaceMatcher.from_files([path])
+    assert PlaceMatcher.from_files([path]).gazetteers[0] is first.gazetteers[0]  # parsed once
+    before = path.stat()
+    path.write_text(textwrap.dedent(GOOD).replace("Ashgrove", "Ashfield"), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    edited = PlaceMatcher.from_files([path])
+    assert [m.place_id for m in edited.match("at ashfield, not ashgrove")] == [
+        "testshire/hood/ashfield"
+    ]
+    assert [m.place_id for m in first.match("at ashfield, not ashgrove")] == [
+        "testshire/hood/ashgrove"
+    ]
 
 
 # --- the shipped gazetteers against the ONS boundaries -----------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Settings
-from monitor.rules.loader import RuleSetHolder
+from monitor.rules.loader import RuleSetHolder, load_ruleset
 from monitor.rules.schema import PackError
 from monitor.rules.service import RuleService, load_rule_evaluator
 from tests.rules.conftest import T0, WritePack, post
@@ -168,3 +168,42 @@ def test_load_rule_evaluator_reads_the_settings(write_pack: WritePack, rules_dir
     service = load_rule_evaluator(settings, rules_dir.parent)
     assert [r.id for r in service.ruleset.rules] == ["two.hotel_claim"]
     assert service.maybe_reload() is False  # 0 switches reloading off
+
+
+# --- parsed files are kept for the process, by content ---------------------------------------
+
+
+def test_a_file_rewritten_with_the_same_size_and_time_is_read_anew(
+    write_pack: WritePack, rules_dir: Path
+) -> None:
+    """Parsed rule files are kept by their bytes, not by name, size or time: a second runtime
+    (or a reload) never gets rules the file no longer holds."""
+    d = write_pack("demo", V1)
+    path = d / "rules.yaml"
+    assert [r.id for r in load_ruleset(rules_dir).rules] == ["demo.hotel_claim"]
+    before = path.stat()
+    path.write_text(V1.replace("hotel_claim", "motel_claim"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    assert [r.id for r in load_ruleset(rules_dir).rules] == ["demo.motel_claim"]
+
+
+def test_a_review_date_passing_warns_on_the_next_load_of_the_same_files(
+    write_pack: WritePack, rules_dir: Path
+) -> None:
+    write_pack("demo", V1)
+    due = dt.date(2099, 1, 1)  # the test pack's review_by
+    assert load_ruleset(rules_dir, today=due).warnings == ()
+    (warning,) = load_ruleset(rules_dir, today=due + dt.timedelta(days=1)).warnings
+    assert "review date 2099-01-01 has passed" in warning.message
+
+
+def test_runtimes_loading_the_same_files_share_rules_none_of_them_can_change(
+    write_pack: WritePack, rules_dir: Path
+) -> None:
+    write_pack("demo", V1)
+    first, second = RuleSetHolder(rules_dir).current, RuleSetHolder(rules_dir).current
+    assert first.rules[0] is second.rules[0]  # parsed and compiled once
+    with pytest.raises(TypeError):
+        first.rules[0].labels["severity"] = "low"  # type: ignore[index]
+    assert second.rules[0].labels["severity"] == "medium"
