@@ -29,6 +29,7 @@ from monitor.runtime.state import Runtime
 from monitor.safeguards import audit
 from monitor.safeguards.recheck import Rechecker
 from monitor.store import db
+from monitor.tasks import stop_task
 from monitor.types import Classifier, utcnow
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ async def open_runtime(
             leading = asyncio.create_task(
                 leadership.run(*lead_together(alert_service, follower)), name="leadership"
             )
-            stack.push_async_callback(_cancel, leading)
+            stack.push_async_callback(stop_task, leading)
         # Safeguards: governance gates rules and places; retention purges where schedules run.
         # A replay's purge judges the posts' age on the replayed week's clock: on today's, a
         # purge firing mid-replay (a minute in, so only on a slow run) erased the text of
@@ -220,12 +221,6 @@ async def open_runtime(
         if "collect" in parts and sources:
             runtime.collectors = await _start_collectors(runtime, sources, stack)
         yield runtime
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def _start_collectors(

@@ -43,6 +43,7 @@ from monitor.runtime.queues import Delivery, Envelope, InProcessQueue, WorkQueue
 from monitor.store import alerts as alert_store
 from monitor.store import posts as post_store
 from monitor.store import quarantine, tombstones
+from monitor.tasks import stop_task
 from monitor.types import Classifier, Clock, Post, Processed, RawPost, RuleHit, Stage, utcnow
 
 log = logging.getLogger(__name__)
@@ -341,9 +342,9 @@ class Pipeline:
             except (PipelineFailed, asyncio.CancelledError):
                 drained = False
         if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            # Cancelled again until it ends: one cancellation can be dropped (monitor/tasks.py),
+            # and a worker that missed it took from its queue for ever.
+            await stop_task(self._worker)
             self._worker = None
         if self.health.state != "failed":
             self.health.state = "stopped"
@@ -387,12 +388,9 @@ class Pipeline:
             failed.cancel()
             if not task.done():
                 # Cancelled (a drain whose budget ran out): the waiter must not outlive us.
-                task.cancel()
+                await stop_task(task)
         if task.done() and not task.cancelled():
             return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         self._raise_if_failed()
         return None
 

@@ -211,7 +211,18 @@ class RedisStreamQueue:
         import redis.asyncio as redis
 
         self.settings = settings
-        self.redis = redis.from_url(settings.url, decode_responses=True)
+        # No socket_timeout: with one, redis-py sends each command through asyncio.wait_for,
+        # which on Python 3.11 drops a cancellation arriving as the send completes; a worker
+        # polling the stream was then not stopped by SIGTERM (monitor/tasks.py). Reads wait
+        # on the server (XREADGROUP blocks for max_wait at most), a server that goes away
+        # closes the socket, and keepalive finds a peer gone silent.
+        self.redis = redis.from_url(
+            settings.url,
+            decode_responses=True,
+            socket_timeout=None,
+            socket_connect_timeout=10,
+            socket_keepalive=True,
+        )
         self.save_cursor = save_cursor
         self.count_key = f"{settings.stream}:posts"
         self._ack = self.redis.register_script(_ACK_SCRIPT)

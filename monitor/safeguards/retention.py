@@ -39,6 +39,7 @@ from monitor.store import tombstones
 from monitor.store.erase import erase_copies
 from monitor.store.keys import period_start
 from monitor.store.tables import alert_posts, author_keys, posts, quarantine, rumours
+from monitor.tasks import stop_task
 from monitor.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -277,9 +278,9 @@ async def periodic(
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # A job in flight is stopped too, however it waits (monitor/tasks.py): one that missed
+        # its cancellation would run on, every tick, after the service said it stopped.
+        await stop_task(task)
 
 
 def purge_job(engine: AsyncEngine, policy: Policy) -> Job:

@@ -1,0 +1,50 @@
+"""Stopping a background task for sure: cancel it, and cancel it again until it has ended.
+
+One `Task.cancel()` is not enough on Python 3.11. `asyncio.wait_for` there returns the inner
+call's result and drops a cancellation that arrives as that call completes (fixed in 3.12),
+and redis-py sends every command through `wait_for` when it has a `socket_timeout` (5 s by
+default): a worker cancelled just as a Redis command was sent carried on as if never
+cancelled, and the stop that awaited it waited forever (`monitor run --role worker` never
+exited on SIGTERM). The work queue's client has no `socket_timeout` now (queues.py); anything
+that stops a task it started still goes through `stop_task`, for whatever else may drop one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# How long one cancellation is given before it is repeated: a task that took it ends at its
+# next await, within milliseconds; one whose cancellation was dropped never ends on its own.
+# The wait is drawn at random: a task busy with Redis runs in a steady cycle of the event loop,
+# and a fixed period fell on the same (dropping) moment of that cycle every time.
+RECANCEL_AFTER_S = (0.005, 0.05)
+
+
+async def stop_task(task: asyncio.Future[Any], *, give_up_after: float = 10.0) -> bool:
+    """Cancel `task` and wait until it has ended, repeating the cancellation until it takes;
+    True once it has ended. After `give_up_after` seconds of cancellations it is left (logged)
+    so that a stop stays bounded. A cancellation of the caller (a second signal) cancels the
+    task once more and goes on."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up_after
+    while not task.done():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            log.error(
+                "%s did not end %.0f s after it was cancelled; left running", task, give_up_after
+            )
+            return False
+        task.cancel()
+        try:
+            await asyncio.wait({task}, timeout=min(random.uniform(*RECANCEL_AFTER_S), remaining))
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed as it stopped", task, exc_info=task.exception())
+    return True
