@@ -6,10 +6,13 @@ processed exactly once after the next start. On real SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -108,3 +111,30 @@ async def test_a_zero_budget_stop_mid_batch_is_clean_and_loses_nothing(
         assert rt.stop_report is not None and rt.stop_report.drained
     assert stored == len(accepted) and unprocessed == 0
     assert len(done) == len(accepted) and set(done.values()) == {1}, done
+
+
+async def test_a_zero_budget_stop_returns_only_once_the_batch_let_go_of_the_store(
+    tmp_path: Path,
+) -> None:
+    """When the stop returns, the cancelled batch's statement must not still be running in
+    aiosqlite's thread: it held SQLite's write lock after the stop (another writer got
+    "database is locked") and answered after the event loop had closed."""
+    path = tmp_path / "monitor.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    async with open_runtime(settings_for(url, 0), classifier=KeywordClassifier()) as rt:
+        slow = SlowStage(url)
+        rt.pipeline.stages.append(slow)
+        await rt.pipeline.accept("push", [raw(i) for i in range(30)])
+        await asyncio.wait_for(slow.entered.wait(), 30)
+        started = time.monotonic()
+        report = await rt.pipeline.stop(timeout=0)
+        took = time.monotonic() - started
+        other = sqlite3.connect(path, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" while the batch holds it
+            other.rollback()
+        finally:
+            other.close()
+    # Rolled back whole, and the stop waited for the one statement, not for a fixed time.
+    assert report.stored_unprocessed == 30, report.message()
+    assert took < 10, f"the stop took {took:.1f}s"
