@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from monitor.alerts import briefing
+from monitor.documents.cache import CompiledTemplates
 
 LONDON = ZoneInfo("Europe/London")
 LEVELS = ("normal", "elevated", "high", "critical")
@@ -80,6 +81,12 @@ class Message:
     data: Mapping[str, Any]  # plain JSON-able data for cards and webhooks
 
 
+# Compiled once per process for every alert service (one per runtime start); one cache for
+# each kind of environment, since autoescaping changes the compiled code.
+_COMPILED_HTML = CompiledTemplates()
+_COMPILED_TEXT = CompiledTemplates()
+
+
 def make_environment(templates: Path) -> tuple[Environment, Environment]:
     """(html, text) Jinja2 environments over `alerts/templates`; HTML ones autoescape."""
     common: dict[str, Any] = {
@@ -89,8 +96,8 @@ def make_environment(templates: Path) -> tuple[Environment, Environment]:
         "lstrip_blocks": True,
         "keep_trailing_newline": True,
     }
-    html = Environment(autoescape=True, **common)
-    text = Environment(autoescape=False, **common)
+    html = Environment(autoescape=True, bytecode_cache=_COMPILED_HTML, **common)
+    text = Environment(autoescape=False, bytecode_cache=_COMPILED_TEXT, **common)
     for env in (html, text):
         env.filters["london"] = london
         env.filters["level_colour"] = lambda lvl: LEVEL_COLOURS.get(str(lvl), "#f2f2f2")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from monitor.documents.cache import CompiledTemplates
 from monitor.runtime.state import RUNTIME
 from monitor.web.permissions import access_for
 from monitor.web.state import WEB, session_of
@@ -64,9 +65,14 @@ def http_url(value: str | None) -> str:
     return ""
 
 
+# Pages compiled once per process, not once per app (each runtime's app made its own Environment).
+_COMPILED = CompiledTemplates()
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
+        bytecode_cache=_COMPILED,
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -4,10 +4,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import Environment
 
 from monitor.alerts.render import (
     AlertMessage,
     AlertView,
+    make_environment,
     render_alert,
     slack_escape,
     slack_payload,
@@ -69,3 +75,35 @@ def test_slack_escapes_its_control_characters_everywhere() -> None:
     assert "<b>" not in texts and "<script>" not in texts and "<!channel>" not in texts
     assert "<https://monitor.council.example/alerts/7|Open alert 7>" in texts  # our own link
     assert slack_escape("a & <b> > c") == "a &amp; &lt;b&gt; &gt; c"
+
+
+# --- compiled templates are kept for the process ---------------------------------------------
+
+
+def test_alert_services_share_compiled_templates_and_see_edits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every alert service (one per runtime start) makes its environments; the templates are
+    compiled once per process, an edited one again, and the HTML and text environments never
+    share code (only one of them escapes)."""
+    template = tmp_path / "note.txt"
+    template.write_text("Alert: {{ text }}\n", encoding="utf-8")
+    html, text = make_environment(tmp_path)
+    assert html.get_template("note.txt").render(text="<b>") == "Alert: &lt;b&gt;\n"
+    assert text.get_template("note.txt").render(text="<b>") == "Alert: <b>\n"
+    compiled: list[str] = []
+    compile_template = Environment.compile
+
+    def counting(env: Environment, source: str, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(source)
+        return compile_template(env, source, *args, **kwargs)
+
+    monkeypatch.setattr(Environment, "compile", counting)
+    html, text = make_environment(tmp_path)  # the next runtime's service
+    assert text.get_template("note.txt").render(text="<b>") == "Alert: <b>\n"
+    assert html.get_template("note.txt").render(text="<b>") == "Alert: &lt;b&gt;\n"
+    assert compiled == []
+    template.write_text("Alarm: {{ text }}\n", encoding="utf-8")
+    html, text = make_environment(tmp_path)
+    assert html.get_template("note.txt").render(text="<b>") == "Alarm: &lt;b&gt;\n"
+    assert compiled == ["Alarm: {{ text }}\n"]
