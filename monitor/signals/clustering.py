@@ -566,7 +566,7 @@ class Clusterer:
         dirty: dict[int, Vector] = {}  # clusters changed in this batch: their centroid now
         gone: set[int] = set()  # ... and clusters merged away
         out: list[Assignment] = []
-        late_from: tuple[datetime, str] | None = None  # the earliest late claim
+        late: list[tuple[datetime, str]] = []  # claims dated before the latest assigned
         for i, item in enumerate(batch):
             vec = vectors[i] if has_vec[i] else None
             if item.at is not None:
@@ -607,11 +607,11 @@ class Clusterer:
                     self._release(i, grown, item.at)
                     key = (as_utc(item.at), item.post_id)
                     if self.latest_claim is not None and key < self.latest_claim:
-                        late_from = key if late_from is None else min(late_from, key)
+                        late.append(key)
                     else:
                         self.latest_claim = key
-        if late_from is not None:
-            self._regroup(late_from)
+        if late:
+            self._regroup(late)
         self._prune_waiting()
         return out
 
@@ -642,14 +642,15 @@ class Clusterer:
 
     # --- late claims: winding back to event-time order -------------------------------------
 
-    def _regroup(self, late: tuple[datetime, str]) -> None:
-        """Late claims came (the earliest `late`): wind every organic cluster back to just
-        before it, take out the claims dated since, and assign them again in event-time
-        order (then post id), as they would have come in time. Registered clusters (a
-        person's) and clusters a split made keep their claims: people and the checkpoints
-        decided those."""
+    def _regroup(self, late: Sequence[tuple[datetime, str]]) -> None:
+        """Late claims came (`late`: their event times and post ids): wind every organic
+        cluster back to just before the earliest, take out the claims dated since, and
+        assign them again in event-time order (then post id), as they would have come in
+        time. Registered clusters (a person's) and clusters a split made keep their claims:
+        people and the checkpoints decided those. Claims later than the horizon are left
+        where they fell, and with them the cost (a backfill of old posts winds nothing back)."""
         assert self.latest_claim is not None
-        since = max(late, (self.latest_claim[0] - REGROUP_HORIZON, ""))
+        since = max(min(late), (self.latest_claim[0] - REGROUP_HORIZON, ""))
         dated: list[tuple[datetime, str]] = []
         for cid, kept in self.claims.items():
             if cid in self.registered or cid in self.split_made or cid not in self.geometry:
@@ -658,6 +659,8 @@ class Clusterer:
             dated += [_claim_order(m) for m in kept[n:]]
         if len(dated) > REGROUP_MAX:
             since = sorted(dated)[-REGROUP_MAX]
+        if max(late) < since:
+            return  # every late claim is beyond the horizon
         old: dict[str, int] = {}
         replay: list[ClaimMember] = []
         for cid in sorted(self.claims):
