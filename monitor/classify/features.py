@@ -37,13 +37,16 @@ def default_cache_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "var" / "cache" / "classify"
 
 
+KEY_CHARS = 24
+
+
 def texts_key(texts: Sequence[str], variant: str) -> str:
     h = hashlib.sha256()
     h.update(f"{base_model_version()}|{PREPROCESS_VERSION}|{DEFAULT_MAX_LENGTH}|{variant}".encode())
     for t in texts:
         h.update(t.encode("utf-8"))
         h.update(b"\x00")
-    return h.hexdigest()[:24]
+    return h.hexdigest()[:KEY_CHARS]
 
 
 VARIANTS = ("fp32", "int8", "onnx")
@@ -136,7 +139,9 @@ class FeatureCache:
 
     def _known_rows(self, name: str) -> dict[str, npt.NDArray[np.float16]]:
         known: dict[str, npt.NDArray[np.float16]] = {}
-        for other in sorted(self.cache_dir.glob(f"{name}-{self.key}-*.npz")):
+        # Exactly this key: "onnx-*" would also match an adapter's "onnx-lora<sha>-..." files,
+        # whose rows hold 9 pools, not 7.
+        for other in sorted(self.cache_dir.glob(f"{name}-{self.key}-{'?' * KEY_CHARS}.npz")):
             with np.load(other) as stored:
                 for h, row in zip(stored["hashes"].tolist(), stored["pools"], strict=True):
                     known[str(h)] = row
