@@ -17,7 +17,7 @@ not undone (that needs a vocabulary); `monitor eval` measures what is left.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitor.rules.normalise import fold, word_forms
@@ -92,6 +92,19 @@ def encoder_text(text: str, deobfuscating: bool) -> str:
 
     cleaned = preprocess(text)
     return deobfuscate(cleaned) if deobfuscating else cleaned
+
+
+def cache_texts(texts: Sequence[str], deobfuscating: bool) -> list[str]:
+    """Texts for a feature cache, which preprocesses them again (idempotent): a post that
+    deobfuscation leaves alone stays exactly as it was, so cached features keep their key.
+    Training and evaluation both read features this way, as serving encodes them."""
+    from monitor.classify.encoder import preprocess
+
+    out = []
+    for t in texts:
+        plain = encoder_text(t, deobfuscating)
+        out.append(t if plain == preprocess(t) else plain)
+    return out
 
 
 def deobfuscates(manifest: Mapping[str, Any]) -> bool:

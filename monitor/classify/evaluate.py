@@ -262,16 +262,9 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def _encoder_texts(texts: Sequence[str], deobfuscating: bool) -> list[str]:
-    """Texts for the feature cache, which preprocesses them again (idempotent): a post that
-    deobfuscation leaves alone stays exactly as it was, so cached features keep their key."""
-    from monitor.classify.deobfuscate import encoder_text
-    from monitor.classify.encoder import preprocess
+    from monitor.classify.deobfuscate import cache_texts
 
-    out = []
-    for t in texts:
-        plain = encoder_text(t, deobfuscating)
-        out.append(t if plain == preprocess(t) else plain)
-    return out
+    return cache_texts(texts, deobfuscating)
 
 
 def _hostile_scores(
