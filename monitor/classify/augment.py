@@ -152,25 +152,11 @@ HOSTILE: tuple[str, ...] = (
     "We need to deal with {g} before they ruin {p} completely.",
     "{g} are animals and deserve what's coming.",
     "Sick of {g} infesting {p}. Send them all back.",
-    # Hatred said in the first person, threats made by the writer and exclusion slogans: the
-    # shapes above all describe the group ("{g} are ..."), and the first fine-tunings saw "I
-    # hate ..." only in negated posts and in abuse of non-protected targets (both not
-    # hostile), so they learnt to let "I hate {g}" through.
-    "I hate {g}, always have and always will.",
-    "Honestly I can't stand {g}, not one of them.",
-    "I despise {g} and I don't care who knows it.",
-    "I wish every last one of the {g} in {p} would just disappear.",
-    "Any {g} who come round our way in {p} will get their heads kicked in.",
-    "I'll batter the next {g} I see hanging round {p}.",
-    "Not in our parks, not in our pubs: {g} keep out of {p}.",
-    "{g} out of {p}. Out of our estates and out of our jobs.",
 )
 HOSTILE_VAL: tuple[str, ...] = (
     "{g} are scum and {p} would be better without them.",
     "{g} are rats, time to clear them out of {p}.",
     "Round up {g} and kick them out.",
-    "I genuinely hate {g}, the whole lot of them.",
-    "Let any {g} show their face in {p} and see what happens to them.",
 )
 
 # Negated and denied hostility (not hostile): "group word + negative word" is not hate when

@@ -57,12 +57,8 @@ class LoraRecipe:
     # 1e-3 moved hate val AUC down 0.015 in 40 steps.
     head_lr: float = 1e-4
     batch_size: int = 32
-    # Up to this many passes over the examples; early stopping on validation decides. One pass
-    # over larger samples rather than 1.5 over the earlier ones: the same number of steps (so
-    # the same time), with every example seen once; the earlier run's best step was at one
-    # pass, and it saw only 1,400 offensive posts, which left the offensive head below the
-    # frozen one on validation.
-    epochs: float = 1.0
+    # Up to this many passes over the examples; early stopping on validation decides.
+    epochs: float = 1.5
     eval_every: int = 75  # steps
     patience: int = 2  # evals without improvement before stopping
     max_length: int = 128
@@ -77,14 +73,14 @@ class LoraRecipe:
     # counterfactual copies of real posts and "obfuscated" the disguised copies.
     caps: Mapping[str, int] = field(
         default_factory=lambda: {
-            "tweeteval-hate-train": 3000,
+            "tweeteval-hate-train": 2000,
             "davidson": 600,
-            "tweeteval-offensive-train": 3000,
+            "tweeteval-offensive-train": 1400,
             "pheme": 250,
             "rumoureval-traindev": 250,
-            "fresh": 2800,
+            "fresh": 1900,
             "swap": 800,
-            "obfuscated": 400,
+            "obfuscated": 300,
         }
     )
     swaps: int = 2  # counterfactual copies of each real post that names a group
