@@ -59,3 +59,27 @@ def test_rows_already_encoded_under_the_same_variant_are_reused(tmp_path: Path) 
     pools = again.layers("set", ["Fictional: two", "Fictional: three"])
     assert encoder.seen == 1
     assert pools[0].max() == 3.0 and pools[1].min() == 4.0
+
+
+class _Recording:
+    """A feature cache that records the texts it is asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def layers(self, name: str, texts: Sequence[str]) -> Any:
+        self.asked += list(texts)
+        return np.zeros((len(texts), 7, EMBEDDING_DIM), np.float32)
+
+
+def test_training_reads_features_of_the_text_serving_encodes() -> None:
+    from monitor.classify.data import Labelled
+    from monitor.classify.deobfuscate import encoder_text
+    from monitor.classify.train import _features
+
+    posts = ["Fictional: they are v e r m i n", "Fictional: NOOOOOO the bins again", "plain post"]
+    cache = _Recording()
+    _features(cache, Labelled("set", posts, [1, 0, 0]), (3, 4))  # type: ignore[arg-type]
+    assert cache.asked[0] == encoder_text(posts[0], True) == "Fictional: they are vermin"
+    assert cache.asked[1] == encoder_text(posts[1], True)
+    assert cache.asked[2] == posts[2]
