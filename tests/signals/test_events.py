@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -120,6 +120,44 @@ def test_the_classifier_alone_never_opens_a_tension_item(config: SignalsConfig) 
             )  # fmt: skip
         tracker.advance(T0 + minutes(60))
         assert (tracker.level(WARD) >= config.tension.alert_level) is expect_alert
+
+
+def test_a_level_rises_within_a_minute_of_the_post_that_crossed_its_thresholds(
+    config: SignalsConfig,
+) -> None:
+    """Threats from a new author every 2 min 40 s: the ward reaches the alert level a minute
+    at most after the post that brought it there (not at the next 5-minute mark), whether
+    the posts come one at a time or in one batch (levels are evaluated at event-time ticks,
+    never on batch boundaries)."""
+    posts = [
+        item(
+            "Whoever did this wants to watch their back.",
+            T0 + timedelta(hours=9, minutes=58) + timedelta(seconds=160 * i),
+            author=f"angry-{i}",
+            hits=[{"kind": "threat", "severity": "high"}],
+        )
+        for i in range(12)
+    ]
+    end = posts[-1].post.created_at + minutes(30)
+
+    def rose(batches: list[list[Processed]]) -> datetime:
+        engine = SignalsEngine(config)
+        changes = []
+        for batch in batches:
+            changes += engine.observe(batch, batch[-1].post.created_at).level_changes
+        changes += engine.flush(end).level_changes
+        return next(
+            c.at for c in changes
+            if c.area == WARD and c.rising and c.to_level >= config.tension.alert_level
+        )  # fmt: skip
+
+    at = rose([[p] for p in posts])
+    # Distinct authors are the condition these posts meet last (each threat weighs more than
+    # the weighted threshold needs): the post from the last author needed crosses.
+    tc = config.tension
+    crossing = posts[int(tc.scale.authors[tc.alert_level - 1]) - 1].post.created_at
+    assert timedelta(0) <= at - crossing <= minutes(1)
+    assert rose([posts]) == at
 
 
 def test_a_rising_tension_item_keeps_its_evidence_in_a_bulk_batch(config: SignalsConfig) -> None:
