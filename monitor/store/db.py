@@ -74,9 +74,11 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
             await _to_the_end(call)
-            # The cancelled transaction ends now, before the cancellation goes on: SQLAlchemy
-            # only drops the connection, and its close would free the write lock later.
-            await _to_the_end(asyncio.ensure_future(execute(lambda: driver._conn.rollback())))
+            # SQLAlchemy drops a connection whose call was cancelled, by a close it does not
+            # wait for: answered from the thread later, after the loop may have closed, and
+            # holding the write lock until then. It is closed here instead, waited for (its
+            # transaction rolled back), so the thread has ended when the cancellation goes on.
+            await _to_the_end(asyncio.ensure_future(driver.close()))
             raise
 
     driver._execute = _execute
