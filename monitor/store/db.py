@@ -76,8 +76,10 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
             await _to_the_end(call)
             # SQLAlchemy drops a connection whose call was cancelled, by a close it does not
             # wait for: answered from the thread later, after the loop may have closed, and
-            # holding the write lock until then. It is closed here instead, waited for (its
-            # transaction rolled back), so the thread has ended when the cancellation goes on.
+            # holding the write lock until then. Its transaction is rolled back here (a close
+            # alone leaves it open while a cursor lives) and it is closed, both waited for, so
+            # the lock is free and the thread has ended when the cancellation goes on.
+            await _to_the_end(asyncio.ensure_future(execute(lambda: driver._conn.rollback())))
             await _to_the_end(asyncio.ensure_future(driver.close()))
             raise
 
