@@ -104,6 +104,11 @@ def place_of(item: Processed) -> str | None:
     return None
 
 
+def spreading_alert_key(rumour_id: int) -> str:
+    """The key of a rumour's spreading alert (one open alert a rumour at a time)."""
+    return alert_key({"kind": "rumour_spreading", "cluster": f"r{rumour_id}"})
+
+
 class SignalsEngine:
     def __init__(
         self,
@@ -253,14 +258,15 @@ class SignalsEngine:
         )
 
     def rumour_candidate(self, rumour: Rumour, event: SpreadEvent) -> SignalCandidate:
-        places = rumour.top_places()
+        places = list(event.top_places)
+        area = event.area or (places[0] if places else None)
         labels = {
             "kind": "rumour_spreading",
             "cluster": f"r{rumour.id}",
-            "area": places[0] if places else UNPLACED,
+            "area": area or UNPLACED,
             "severity": "high" if rumour.registered else "medium",
         }
-        key = alert_key({"kind": labels["kind"], "cluster": labels["cluster"]})
+        key = spreading_alert_key(rumour.id)
         where = ", ".join(places) if places else "no named place"
         return SignalCandidate(
             key=key,

@@ -167,6 +167,14 @@ class SpreadEvent:
     window_minutes: int
     evidence: tuple[str, ...]  # post ids in the window
     places: int = 0  # distinct places the window's posts name
+    # The rumour's top places as they stood at `at` (event time), and the place its alert is
+    # labelled with: the one it spread in, kept as later posts extend the alert. Both are read
+    # here rather than from the rumour when the batch ends, so an alert's labels and summary
+    # are a function of the posts in event time, not of where batches happened to end (a
+    # label that moved with each batch would notify "updated" a batch-dependent number of
+    # times; a follower and an inline worker must send the same).
+    top_places: tuple[str, ...] = ()
+    area: str | None = None
 
 
 @dataclass(slots=True)
@@ -199,6 +207,7 @@ class Rumour:
     split_at: datetime | None = None
     facts: dict[str, PostFact] = field(default_factory=dict)  # post id -> what it counted
     alerted: set[str] = field(default_factory=set)  # posts its spreading alert already holds
+    alert_area: str | None = None  # the top place when it began to spread (its alert's area)
 
     @property
     def author_count(self) -> int:
@@ -584,6 +593,8 @@ class RumourBoard:
                 if rumour.status == "new":
                     rumour.status = "watching"
                 update.changed.add(rumour.id)
+                top = tuple(rumour.top_places())
+                rumour.alert_area = top[0] if top else None
                 event = SpreadEvent(
                     rumour.id,
                     t,
@@ -592,6 +603,8 @@ class RumourBoard:
                     int(cfg.window / timedelta(minutes=1)),
                     tuple(p for _, _, p in recent[-20:]),
                     rumour.places_in(recent),
+                    top,
+                    rumour.alert_area,
                 )
                 rumour.alerted.update(event.evidence)
                 update.spreading.append(event)
@@ -611,6 +624,7 @@ class RumourBoard:
                     SpreadEvent(
                         rumour.id, t, len(recent), authors,
                         int(cfg.window / timedelta(minutes=1)), new, rumour.places_in(recent),
+                        tuple(rumour.top_places()), rumour.alert_area,
                     )
                 )  # fmt: skip
         rumour.prune(t, cfg.window)

@@ -41,10 +41,12 @@ from monitor.signals.clustering import (
 )
 from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import (
+    UNPLACED,
     SignalsEngine,
     SignalsUpdate,
     place_words,
     rule_flagged,
+    spreading_alert_key,
     tension_labels,
 )
 from monitor.signals.hashing import simhash
@@ -234,6 +236,7 @@ class SignalsStage:
         other = 0
         for row in rows:
             other += not self._restore_rumour(engine, row, by_rumour.get(row["id"], []), clock)
+        await self._restore_alerted(conn, [board.rumours[int(r["id"])] for r in rows])
         self._revisions = await store.revisions(conn)
         if other:
             log.warning(
@@ -319,6 +322,20 @@ class SignalsStage:
             clusterer.judged[cid] = sum(1 for c in kept if c.at < last)
             clusterer.unsettled.add(cid)
 
+    async def _restore_alerted(self, conn: AsyncConnection, restored: Sequence[Rumour]) -> None:
+        """A spreading rumour's alert: which posts it already holds and the place it is
+        labelled with, from the store, so that after a restart its later posts extend it as
+        they would have without one (never its window's posts again, never past its cap)."""
+        spreading = [r for r in restored if r.spreading]
+        if not spreading:
+            return
+        keys = {spreading_alert_key(r.id): r for r in spreading}
+        for key, (labels, evidence) in (await store.alert_evidence(conn, list(keys))).items():
+            rumour = keys[key]
+            rumour.alerted = evidence
+            area = labels.get("area")
+            rumour.alert_area = area if area and area != UNPLACED else None
+
     def _restore_rumour(
         self,
         engine: SignalsEngine,
@@ -398,6 +415,7 @@ class SignalsStage:
                     self._resynced.add(cid)
                 else:  # reopened by a person
                     self._restore_rumour(self.engine, row, mine, clock)
+                    await self._restore_alerted(conn, [board.rumours[cid]])
                     self._resynced.add(cid)
             self._revisions.update({cid: revisions[cid] for cid in changed})
         claims = await store.open_claims(conn)

@@ -818,3 +818,28 @@ async def processed_after(
         else:
             groups.append((when, [item]))
     return groups
+
+
+async def alert_evidence(
+    conn: AsyncConnection, keys: Sequence[str]
+) -> dict[str, tuple[dict[str, str], set[str]]]:
+    """For each key, the labels and evidence post ids of its latest alert: what a restarted
+    signals stage needs to go on extending a spreading rumour's alert exactly where it left
+    off, instead of adding its window's posts again."""
+    out: dict[str, tuple[dict[str, str], set[str]]] = {}
+    latest: dict[str, tuple[int, dict[str, str]]] = {}
+    for chunk in _chunks(list(keys), 500):
+        stmt = select(alerts.c.id, alerts.c.key, alerts.c.labels).where(alerts.c.key.in_(chunk))
+        for r in (await conn.execute(stmt)).all():
+            if r.key not in latest or r.id > latest[r.key][0]:
+                latest[r.key] = (int(r.id), {str(k): str(v) for k, v in (r.labels or {}).items()})
+    by_id = {alert_id: key for key, (alert_id, _) in latest.items()}
+    for key, (_, labels) in latest.items():
+        out[key] = (labels, set())
+    for chunk in _chunks(list(by_id), 500):
+        stmt = select(alert_posts.c.alert_id, alert_posts.c.post_id).where(
+            alert_posts.c.alert_id.in_(chunk)
+        )
+        for held in (await conn.execute(stmt)).all():
+            out[by_id[int(held.alert_id)]][1].add(str(held.post_id))
+    return out
