@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -201,3 +202,27 @@ async def test_a_push_accepted_scaled_out_is_on_the_stream_before_the_answer(
         await worker.queue.redis.delete(stream, f"{stream}:posts")
         await worker.queue.close()
         await engine.dispose()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_KEEPIDLE"), reason="TCP_KEEPIDLE is Linux's name")
+async def test_the_queue_connection_notices_a_silent_server_within_a_minute(
+    redis_url: str,
+) -> None:
+    """Reads have no client timeout (a stop must never be swallowed by one), so a Redis gone
+    silent behind a dead network is found by TCP keepalive, set on the socket itself (redis-py
+    probes after 30 s idle, every 5 s, 3 times), not after the kernel's default two hours."""
+    q = queue(redis_url, f"test:{uuid.uuid4().hex}", "a")
+    try:
+        await q.redis.ping()
+        conn = await q.redis.connection_pool.get_connection()
+        try:
+            sock = conn._writer.transport.get_extra_info("socket")  # type: ignore[union-attr]
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+            interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+            probes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+            assert idle + interval * probes <= 60, (idle, interval, probes)
+        finally:
+            await q.redis.connection_pool.release(conn)
+    finally:
+        await q.close()
