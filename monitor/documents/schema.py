@@ -15,8 +15,9 @@ into a block of text (`ctx["line_offset"]`), as a rule's query does.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,6 +68,15 @@ class DocumentError(ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+@contextlib.contextmanager
+def _as_document_error() -> Iterator[None]:
+    """A file the line-aware reader refused, as the one problem of a `DocumentError`."""
+    try:
+        yield
+    except YamlError as exc:
+        raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """The values read from one file (`Map`/`Seq` know their lines; plain dicts and lists,
@@ -77,33 +87,25 @@ class Document:
 
     @classmethod
     def read(cls, path: Path, source: str | None = None, what: str = "file") -> Document:
-        try:
+        with _as_document_error():
             return cls(str(path) if source is None else source, read_file(path, source, what))
-        except YamlError as exc:
-            raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
 
     @staticmethod
     def read_bytes(path: Path, source: str | None = None, what: str = "file") -> bytes:
         """The file's bytes, errors as `read` gives them: for a reader that keeps what it
         parsed by content (`monitor.documents.cache`) and parses them with `from_bytes`."""
-        try:
+        with _as_document_error():
             return read_bytes(path, str(path) if source is None else source, what)
-        except YamlError as exc:
-            raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
 
     @classmethod
     def from_bytes(cls, raw: bytes, source: str) -> Document:
-        try:
+        with _as_document_error():
             return cls(source, parse_bytes(raw, source))
-        except YamlError as exc:
-            raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
 
     @classmethod
     def parse(cls, text: str, source: str) -> Document:
-        try:
+        with _as_document_error():
             return cls(source, read_yaml(text, source))
-        except YamlError as exc:
-            raise DocumentError([Problem(exc.source, exc.line, exc.reason)]) from None
 
     def value(self, loc: Loc) -> Any:
         """The value at `loc` (None where there is none)."""

@@ -94,12 +94,7 @@ class SimHashIndex:
 
     def remove_cluster(self, cluster: int) -> None:
         for h in self._by_cluster.pop(cluster, set()):
-            for key in self._keys(h):
-                bucket = self._table.get(key)
-                if bucket is not None and bucket.get(h) == cluster:
-                    del bucket[h]
-                    if not bucket:
-                        del self._table[key]
+            self._unindex(h, cluster)
 
     def remove_some(self, hashes: Iterable[int], cluster: int) -> None:
         """Take these of a cluster's hashes out (claims wound back to be assigned again)."""
@@ -108,12 +103,17 @@ class SimHashIndex:
             if h not in own:
                 continue
             own.discard(h)
-            for key in self._keys(h):
-                bucket = self._table.get(key)
-                if bucket is not None and bucket.get(h) == cluster:
-                    del bucket[h]
-                    if not bucket:
-                        del self._table[key]
+            self._unindex(h, cluster)
+
+    def _unindex(self, h: int, cluster: int) -> None:
+        """Take one hash of this cluster out of every band's bucket (another cluster's entry
+        for the same hash stays)."""
+        for key in self._keys(h):
+            bucket = self._table.get(key)
+            if bucket is not None and bucket.get(h) == cluster:
+                del bucket[h]
+                if not bucket:
+                    del self._table[key]
 
     def move_some(self, hashes: Iterable[int], source: int, target: int) -> None:
         """Re-point these of a cluster's hashes at another (a split's leaving side)."""
