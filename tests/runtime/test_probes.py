@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -29,6 +28,7 @@ from monitor.runtime.queues import Envelope, RedisSettings, RedisStreamQueue
 from monitor.runtime.state import Runtime
 from monitor.types import RawPost
 from tests.conftest import ROOT, free_port
+from tests.runtime.scaled import scaled_out
 
 pytestmark = [pytest.mark.redis]
 
@@ -97,20 +97,6 @@ async def test_entries_without_a_count_are_counted_one_post_each(redis_url: str)
     finally:
         await q.redis.delete(stream, q.count_key)
         await q.close()
-
-
-def scaled_out(pg_url: str, redis_url: str, stream: str, **extra: Any) -> Settings:
-    return Settings(
-        database_url=pg_url,
-        home=str(ROOT),
-        classifier="keyword",
-        queue_url=redis_url,
-        queue_stream=stream,
-        alerts_deliver=False,
-        retention_purge_minutes=0,
-        rules_reload_seconds=0,
-        **extra,
-    )
 
 
 @asynccontextmanager

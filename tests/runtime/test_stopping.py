@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 
 from monitor.classify.keyword import KeywordClassifier
-from monitor.config import Settings
 from monitor.runtime.app import open_runtime
 from monitor.runtime.queues import RedisSettings, RedisStreamQueue
 from monitor.safeguards.retention import periodic
 from monitor.tasks import stop_task
-from tests.conftest import ROOT
+from tests.runtime.scaled import scaled_out
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -81,25 +80,11 @@ def moment(monkeypatch: pytest.MonkeyPatch) -> SendMoment:
     return SendMoment(monkeypatch)
 
 
-def worker_settings(pg_url: str, redis_url: str, stream: str) -> Settings:
-    return Settings(
-        database_url=pg_url,
-        home=str(ROOT),
-        classifier="keyword",
-        queue_url=redis_url,
-        queue_stream=stream,
-        alerts_deliver=False,
-        retention_purge_minutes=0,
-        rules_reload_seconds=0,
-        shutdown_drain_s=1,
-    )
-
-
 async def test_a_worker_on_a_redis_queue_stops_when_its_stop_lands_on_a_send(
     migrated_pg_url: str, redis_url: str, moment: SendMoment
 ) -> None:
     stream = f"test:{uuid.uuid4().hex}"
-    settings = worker_settings(migrated_pg_url, redis_url, stream)
+    settings = scaled_out(migrated_pg_url, redis_url, stream, shutdown_drain_s=1)
 
     async def run_then_stop() -> None:
         # Leaving the block is what SIGTERM does to `monitor run --role worker`.
