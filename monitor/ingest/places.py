@@ -430,7 +430,7 @@ Resolved = tuple[tuple[Place, str | None], ...]
 class _Compiled:
     """What matching needs, built from some gazetteers: immutable, so matchers share it."""
 
-    gazetteers: tuple[Gazetteer, ...]
+    gazetteers: tuple[Gazetteer, ...]  # held, so the ids keying this entry stay theirs
     table: Mapping[str, Resolved]  # folded name -> the places it stands for
     regex: re.Pattern[str]
 
@@ -456,12 +456,10 @@ _COMPILED: ParsedFiles[_Compiled] = ParsedFiles(max_entries=16)
 
 def _compiled(gazetteers: tuple[Gazetteer, ...]) -> _Compiled:
     """Built once for the same gazetteer objects (those `Gazetteer.load` shares): every runtime
-    start builds the trie and its regular expression from the same files. The entry holds the
-    gazetteers, so their ids in the key cannot be reused by others while it is kept."""
-    found = _COMPILED.get(tuple(id(g) for g in gazetteers), lambda: _compile(gazetteers))
-    if all(a is b for a, b in zip(found.gazetteers, gazetteers, strict=True)):
-        return found
-    return _compile(gazetteers)
+    start builds the trie and its regular expression from the same files. Keyed by the
+    objects' ids, not their (large) contents: the entry holds the gazetteers, so while it is
+    kept no other object can take one of those ids."""
+    return _COMPILED.get(tuple(id(g) for g in gazetteers), lambda: _compile(gazetteers))
 
 
 class PlaceMatcher:
