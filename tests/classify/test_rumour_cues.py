@@ -38,15 +38,17 @@ def test_cues_tell_passed_on_news_from_reactions() -> None:
     )
 
 
-def _head(cues: bool, rng: np.random.Generator) -> Head:
-    d = 384 * 2 + (len(RUMOUR_CUE_NAMES) if cues else 0)
+def _head(
+    cues: bool, rng: np.random.Generator, layers: tuple[int, ...] = (5, 6), centred: bool = True
+) -> Head:
+    d = 384 * len(layers) + (len(RUMOUR_CUE_NAMES) if cues else 0)
     return Head(
         name="rumour",
         kind="binary",
         outputs=("rumour",),
-        layers=(5, 6),
+        layers=layers,
         lexical=False,
-        mean=np.zeros(d, np.float32),
+        mean=np.zeros(d, np.float32) if centred else rng.normal(size=d).astype(np.float32),
         scale=np.ones(d, np.float32),
         weight=rng.normal(size=(d, 1)).astype(np.float32),
         bias=np.zeros(1, np.float32),
@@ -110,22 +112,7 @@ def test_the_boosted_cues_are_scored_as_they_were_fitted() -> None:
 
 
 def test_fine_tuning_starts_the_rumour_task_from_the_pooled_columns() -> None:
-    rng = np.random.default_rng(3)
-    d = 384 * 4 + len(RUMOUR_CUE_NAMES)
-    head = Head(
-        name="rumour",
-        kind="binary",
-        outputs=("rumour",),
-        layers=(3, 4, 5, 6),
-        lexical=False,
-        mean=rng.normal(size=d).astype(np.float32),
-        scale=np.ones(d, np.float32),
-        weight=rng.normal(size=(d, 1)).astype(np.float32),
-        bias=np.zeros(1, np.float32),
-        calib_scale=np.array([1.0], np.float32),
-        calib_shift=np.zeros(1, np.float32),
-        cues=True,
-    )
+    head = _head(True, np.random.default_rng(3), layers=(3, 4, 5, 6), centred=False)
     mean, scale, weight, _ = init_heads(HeadSet([head]))["rumour"]
     assert mean.shape == scale.shape == (384 * 4,)
     assert np.array_equal(weight, head.weight[: 384 * 4])
