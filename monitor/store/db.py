@@ -69,13 +69,11 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
     execute = driver._execute
 
     async def _execute(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        call = asyncio.ensure_future(execute(fn, *args, **kwargs))
         try:
-            return await execute(fn, *args, **kwargs)
+            return await asyncio.shield(call)
         except asyncio.CancelledError:
-            # The thread runs the connection's calls one after another: a no-op queued now
-            # ends after the cancelled call has, so waiting for it is waiting for that call
-            # (and costs nothing on the calls that are never cancelled, unlike a shield).
-            await _to_the_end(asyncio.ensure_future(execute(_nothing)))
+            await _to_the_end(call)
             # SQLAlchemy drops a connection whose call was cancelled, by a close it does not
             # wait for: answered from the thread later, after the loop may have closed, and
             # holding the write lock until then. Its transaction is rolled back here (a close
@@ -86,10 +84,6 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
             raise
 
     driver._execute = _execute
-
-
-def _nothing() -> None:
-    return None
 
 
 async def _to_the_end(call: asyncio.Future[Any]) -> None:
