@@ -23,6 +23,7 @@ from monitor.web.ratelimit import LoginLimiter
 from monitor.web.render import make_environment
 from monitor.web.state import WEB, WebState
 from monitor.web.views import all_routes
+from monitor.web.views.events import end_streams
 from monitor.web.views.ingest import RECENT_IDS
 from monitor.web.views.sources_admin import SOURCES_FILE
 
@@ -70,6 +71,7 @@ def create_app(
 
         app.cleanup_ctx.append(runtime_ctx)
     app.on_startup.append(_start)
+    app.on_shutdown.append(end_streams)
     app.on_response_prepare.append(_plain_server_header)
     for table in all_routes():
         app.add_routes(table)

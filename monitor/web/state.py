@@ -3,6 +3,7 @@ page templates, a clock."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,9 @@ class WebState:
     templates: Environment  # monitor.web.render.make_environment()
     clock: Callable[[], datetime] = utcnow
     cache: dict[str, Any] = field(default_factory=dict)  # parsed boundaries and the like
+    # Set when the server stops: open event streams end at once, not when aiohttp's shutdown
+    # timeout cancels them (monitor.web.views.events).
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def session_idle(self) -> timedelta:

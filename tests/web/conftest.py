@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse, web
+from aiohttp import ClientResponse, ClientSession, web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
@@ -112,7 +112,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-async def sign_in(client: Client, username: str, password: str = PASSWORD) -> str:
+async def sign_in(client: Client | ClientSession, username: str, password: str = PASSWORD) -> str:
     """Sign in through the form like a browser; returns the session's CSRF token."""
     form = await client.get("/login")
     token = csrf_of(await form.text())

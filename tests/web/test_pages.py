@@ -4,6 +4,7 @@ licence's attribution, the live queue stream reports a change, and the users com
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -11,13 +12,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy import event
 
 from monitor.config import Settings
 from monitor.runtime.state import Runtime
 from monitor.web.accounts import Passwords
+from monitor.web.demo_site import serve
 from monitor.web.server import create_app
 from tests.web.conftest import Client, Clock, Seeded, deliver, sign_in
 from tests.web.test_incidents import CALLS
@@ -114,6 +119,69 @@ async def test_the_live_stream_reports_a_new_incident_without_its_text(
     # A rumour's headline is its claim as posted: no text of any post goes down the stream.
     assert not {"headline", "text", "excerpt", "summary"} & set(incident)
     assert not any(c[12:40] in json.dumps(incident) for c in CALLS)
+
+
+async def _open_stream(http: aiohttp.ClientSession) -> aiohttp.ClientResponse:
+    await sign_in(http, "analyst")
+    stream = await http.get("/events")
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    assert await stream.content.readline() == b"retry: 3000\n"
+    return stream
+
+
+async def test_stopping_the_server_ends_an_open_live_stream(
+    settings: Settings, runtime: Runtime, passwords: Passwords, users: dict[str, str]
+) -> None:
+    """A service stopping while someone has the queue open: the stream ends at once (the page
+    reconnects to the next server), instead of holding the stop for aiohttp's whole 60 s
+    graceful shutdown. Served as `monitor run` serves it (an AppRunner, defaults kept)."""
+    app = create_app(settings, runtime, passwords=passwords)
+    server = contextlib.AsyncExitStack()
+    url = await server.enter_async_context(serve(app))
+    async with aiohttp.ClientSession(
+        base_url=url, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as http:
+        stream = await _open_stream(http)
+        try:
+            await asyncio.wait_for(server.aclose(), timeout=10)
+        finally:
+            await server.aclose()
+        rest = await asyncio.wait_for(stream.content.read(), timeout=5)
+        assert stream.content.at_eof() and b"event:" not in rest
+
+
+async def test_a_live_stream_stops_querying_when_its_reader_leaves(
+    settings: Settings, runtime: Runtime, passwords: Passwords, users: dict[str, str]
+) -> None:
+    """Each page left (a navigation, a closed tab) ends its stream within a poll; aiohttp lets
+    a handler run on after its client has gone, and the stream used to poll the store for a
+    reader that was not there until its next keep-alive failed, 15 s later."""
+    quick = settings.with_overrides(web_events_poll_seconds=0.2)
+    app = create_app(quick, runtime, passwords=passwords)
+    polls: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "web_sessions" in statement and "UPDATE" not in statement.upper():
+            polls.append(loop.time())
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with serve(app) as url:
+            async with aiohttp.ClientSession(
+                base_url=url, cookie_jar=aiohttp.CookieJar(unsafe=True)
+            ) as http:
+                stream = await _open_stream(http)
+                await asyncio.sleep(0.5)
+                assert polls, "the open stream should check its session each poll"
+                stream.close()
+            left = loop.time()
+            # Quiet for 1 s within 10 s of leaving (the old stream polled on for 15 s).
+            while loop.time() - left < 10 and (not polls or loop.time() - polls[-1] < 1):
+                await asyncio.sleep(0.1)
+            assert loop.time() - polls[-1] >= 1, f"{len(polls)} polls, still polling"
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
 
 
 def _monitor(args: list[str], db: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

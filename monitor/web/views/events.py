@@ -9,11 +9,17 @@ ends after a few minutes; the browser's EventSource reconnects by itself, passin
 event id, so the guard checks the session again and nothing is missed. Each poll also checks
 that the session is still alive: signing out, expiry or a disabled account ends the stream
 within one poll, not when the stream's few minutes are up.
+
+A stream also ends when its reader has gone (within one poll: aiohttp lets a handler run on
+after its client disconnects, and this one would query the store until its next keep-alive
+failed) and at once when the server stops: aiohttp's graceful stop waits for every running
+handler, so an open queue page held a service's stop for its whole shutdown timeout (60 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -109,14 +115,23 @@ async def events(request: web.Request) -> web.StreamResponse:
         async with engine.connect() as conn:
             return await sessions.alive(conn, session.id, state.clock(), state.session_idle)
 
+    def reader_gone() -> bool:
+        transport = request.transport
+        return transport is None or transport.is_closing()
+
     await response.prepare(request)
     try:
         await response.write(b"retry: 3000\n\n")
         k = request.app[RUNTIME].settings.privacy_min_count
-        await _stream(response, engine, since, poll, signed_in, k)
+        await _stream(response, engine, since, poll, signed_in, k, state.stopping, reader_gone)
     except ConnectionResetError:  # the browser went away: nothing to clean up
         pass
     return response
+
+
+async def end_streams(app: web.Application) -> None:
+    """On shutdown: end every open stream now (the browser reconnects to the next server)."""
+    app[WEB].stopping.set()
 
 
 async def _stream(
@@ -125,11 +140,15 @@ async def _stream(
     since: datetime,
     poll: float,
     signed_in: Callable[[], Awaitable[bool]],
-    k: int = 10,
+    k: int,
+    stopping: asyncio.Event,
+    reader_gone: Callable[[], bool],
 ) -> None:
     loop = asyncio.get_running_loop()
     started = last_write = loop.time()
-    while loop.time() - started < STREAM_SECONDS:
+    while loop.time() - started < STREAM_SECONDS and not stopping.is_set():
+        if reader_gone():
+            return
         if not await signed_in():
             # Tell the page, which stops reconnecting (the next attempt would be refused anyway).
             await response.write(b"event: signed-out\ndata: {}\n\n")
@@ -141,4 +160,6 @@ async def _stream(
         if loop.time() - last_write >= KEEPALIVE_SECONDS:
             await response.write(b": keep-alive\n\n")
             last_write = loop.time()
-        await asyncio.sleep(poll)
+        with contextlib.suppress(TimeoutError):  # the poll's wait, cut short by a stop
+            async with asyncio.timeout(poll):
+                await stopping.wait()
