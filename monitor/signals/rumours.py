@@ -608,8 +608,12 @@ class RumourBoard:
                 )
                 rumour.alerted.update(event.evidence)
                 update.spreading.append(event)
-        elif len(recent) < cfg.spread_posts / 2:
+        elif len(recent) < cfg.spread_posts / 2 and t >= rumour.last_seen:
             # Hysteresis: half the posts that made it spread before it stops counting as such.
+            # Judged only as event time moves on (at or after its latest post): a late post,
+            # or a merge or move at a late post's time, re-checks the rumour at an earlier
+            # time, whose window may be thin, but what came since is the story's now: a
+            # spread already begun (its alert raised) is not switched off in the past.
             rumour.spreading = False
             update.changed.add(rumour.id)
         elif len(rumour.alerted) < ALERT_EVIDENCE:

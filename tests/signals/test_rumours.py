@@ -316,3 +316,25 @@ def test_a_replys_stance_is_decided_as_the_classifier_decides_it() -> None:
     thresholds = {"stance_support": 0.4, "stance_deny": 0.2, "stance_query": 0.2,
                   "stance_comment": 0.6}  # fmt: skip
     assert stance_of(scores, "link", thresholds) == "deny"
+
+
+def test_a_late_post_does_not_switch_off_a_spread_that_has_begun(config: SignalsConfig) -> None:
+    """A rumour spreads; then a telling of the same claim arrives late, dated before the
+    window in which it spread. Judging the rumour again at that post's own (earlier) time
+    finds that old window thin, but a spread already begun stops only on the posts as event
+    time moves on: the rumour keeps spreading, its next posts extend the alert it raised,
+    and no second spread (a second alert for one story) follows."""
+    cfg = config.rumours
+    board = RumourBoard(cfg)
+    first = board.observe(_claims(cfg.spread_posts, 60, 4, authors=10), T0 + minutes(100))
+    (event,) = first.spreading
+    late = _post("late", VARIANTS[1], 5, "late-author")  # before the window it spread in
+    update = board.observe([late], T0 + minutes(100))
+    rumour = board.rumours[event.rumour_id]
+    assert board.clusterer.resolve(board.clusterer.members["late"]) == event.rumour_id
+    assert rumour.spreading and rumour.spreading_since == event.at
+    assert update.spreading == []
+    more = board.observe(_claims(2, 101, 2, authors=10, tag="q"), T0 + minutes(104))
+    assert more.spreading == []
+    assert [e.evidence for e in more.extended] == [("q0",), ("q1",)]
+    assert [e.area for e in more.extended] == [event.area] * 2
