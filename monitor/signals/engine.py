@@ -17,6 +17,7 @@ from monitor.signals.config import SignalsConfig, TensionConfig
 from monitor.signals.hashing import simhash
 from monitor.signals.hearsay import hearsay
 from monitor.signals.levels import LevelChange, post_weight
+from monitor.signals.reports import boilerplate, reported
 from monitor.signals.responses import response_kind
 from monitor.signals.rumours import Rumour, RumourBoard, RumourPost, RumourUpdate, SpreadEvent
 from monitor.signals.tension import TensionTracker, split_area
@@ -134,6 +135,9 @@ class SignalsEngine:
         return self.tension.clock
 
     def claim_like(self, item: Processed) -> bool:
+        """A rumour score or a rumour rule says it may be a claim; boilerplate never is."""
+        if boilerplate(item.post.text):
+            return False
         if item.scores.get(RUMOUR, 0.0) >= self.config.rumours.claim_min_score:
             return True
         return any(h.labels.get("kind") == "rumour" for h in item.hits)
@@ -154,6 +158,7 @@ class SignalsEngine:
             terms=claim_terms(p.text, place_words(p.places)),
             hearsay=hearsay(p.text),
             rule=any(h.labels.get("kind") == "rumour" for h in item.hits),
+            reported=reported(p.text),
         )
 
     def observe(self, items: Sequence[Processed], now: datetime) -> SignalsUpdate:

@@ -113,6 +113,22 @@ class RumourPost:
     terms: frozenset[str] = frozenset()  # claim terms (monitor.signals.terms)
     hearsay: bool = False  # passes something on second-hand (monitor.signals.hearsay)
     rule: bool = False  # a rumour rule matched it (not the classifier's score alone)
+    # Tells what an official source or a news agency said (monitor.signals.reports).
+    reported: bool = False
+
+    @property
+    def claim(self) -> bool:
+        """Whether it counts as a claim towards the claim share: claim-like or hearsay; a
+        report attributed to an official source is not, unless it is hearsay too or a rumour
+        rule matched it."""
+        return (self.claim_like and (self.rule or not self.reported)) or self.hearsay
+
+    @property
+    def report(self) -> bool:
+        """A news report with its source named, not a claim passed on: it joins the cluster
+        of what it is about, but counts neither as a claim nor as talk towards the claim
+        share, nor towards the posts and authors that make a rumour spread."""
+        return self.reported and not self.claim
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +161,7 @@ class PostFact:
     text: str = ""  # an excerpt, for claims that may represent the rumour
     similarity: float = -1.0
     rule: bool = False  # a rumour rule matched it (see `RumourPost.rule`)
+    report: bool = False  # a report with its source named (see `RumourPost.report`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,19 +237,21 @@ class Rumour:
             self.places[post.place] += 1
         if stance:
             self.stance[stance] += 1
-        self.count_share(post.claim_like or post.hearsay, a.how)
+        if not post.report:
+            self.count_share(post.claim, a.how)
         representable = a.how in ("new", "similar", "duplicate", "claim") and post.claim_like
         self.facts[post.post_id] = PostFact(
             post.at,
             author_token(post.author_ref),
             post.place,
             stance,
-            post.claim_like or post.hearsay,
+            post.claim,
             a.how,
             post.links,
             excerpt(post.text) if representable else "",
             a.similarity if representable else -1.0,
             post.rule,
+            post.report,
         )
         self.first_seen = min(self.first_seen, post.at)
         self.last_seen = max(self.last_seen, post.at)
@@ -329,7 +348,8 @@ class Rumour:
                 other.places[fact.place] += 1
             if fact.stance:
                 other.stance[fact.stance] += 1
-            other.count_share(fact.claim, fact.how)
+            if not fact.report:
+                other.count_share(fact.claim, fact.how)
             if fact.similarity > other.representative_sim:
                 other.representative = fact.text
                 other.representative_post_id = post_id
@@ -580,6 +600,9 @@ class RumourBoard:
     def _check_spreading(self, rumour: Rumour, t: datetime, update: RumourUpdate) -> None:
         cfg = self.config
         recent = rumour.window(t, cfg.window)
+        # News reports with their source named do not make a rumour spread (nor keep it
+        # spreading): people passing the claim on do.
+        recent = [r for r in recent if not ((f := rumour.facts.get(r[2])) and f.report)]
         authors = len({a for _, a, _ in recent})
         if not rumour.spreading:
             if (

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,7 +51,6 @@ from monitor.signals.engine import (
     tension_labels,
 )
 from monitor.signals.hashing import simhash
-from monitor.signals.hearsay import hearsay
 from monitor.signals.levels import LevelState, post_weight
 from monitor.signals.responses import response_kind
 from monitor.signals.rumours import PostFact, Rumour, asserts, excerpt
@@ -283,11 +283,15 @@ class SignalsStage:
             if rumour is None or item is None:
                 continue
             claim = engine.claim_like(item)
-            said = hearsay(item.post.text)
-            rumour.count_share(said if m.state == "near" else claim or said, m.how,
-                               near=m.state == "near")  # fmt: skip
+            told = engine.rumour_post(item)
             if m.state == "near":
+                rumour.count_share(told.hearsay, m.how, near=True)
                 continue
+            if not told.report:
+                rumour.count_share(told.claim, m.how)
+            fact = rumour.facts.get(m.post_id)
+            if fact is not None:  # what it counted, as it did before the restart
+                rumour.facts[m.post_id] = replace(fact, claim=told.claim, report=told.report)
             if m.how in CONTENT_JOINS and claim and asserts(item.scores, self.stance_thresholds):
                 terms = claim_terms(item.post.text, place_words(item.post.places))
                 if terms:
@@ -592,9 +596,17 @@ def _fill_stats(
     # as a reply or repost of one) stood for the claim. A full load recounts them exactly.
     rumour.claim_posts = sum(1 for m in members if m.how != "link")
     rumour.talk_posts = 0
+    # A news report stays one (it never makes the rumour spread) across a person's change.
+    reports = {p for p, f in rumour.facts.items() if f.report}
     rumour.facts = {
         m.post_id: PostFact(
-            m.created_at, author_token(m.author_ref), m.place, m.stance, m.how != "link", m.how
+            m.created_at,
+            author_token(m.author_ref),
+            m.place,
+            m.stance,
+            m.how != "link",
+            m.how,
+            report=m.post_id in reports,
         )
         for m in members
     }
