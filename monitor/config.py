@@ -524,7 +524,10 @@ class Settings:
         "'I've been told', 'is it true') among the posts about a rumour cluster's subject, "
         "replies aside, judged by the lower bound of its 90 % Wilson interval, for it to "
         "spread and reach the rumour board: a burst of everyday talk the rumour head "
-        "half-believes is chatter, not a rumour.",
+        "half-believes is chatter, not a rumour. A news report naming its official source "
+        "('police say', 'according to prosecutors', a wire service's credit) counts neither "
+        "way, nor towards the posts that make a rumour spread; boilerplate (a platform's "
+        "'account withheld' notice, 'more to follow' alone) is never a claim.",
     )
     signals_cluster_cohesion: float = _fraction(
         0.7,
