@@ -13,6 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from monitor.store.sqlite_connections import open_connections_safely
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -38,10 +40,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        open_connections_safely(engine)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            _finish_calls_when_cancelled(dbapi_connection.driver_connection)
             cursor = dbapi_connection.cursor()
             # WAL lets the web UI read while the pipeline writes; secure_delete overwrites
             # purged text instead of leaving it in free pages (retention and deletions).
@@ -53,49 +55,6 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
-
-
-def _finish_calls_when_cancelled(driver: Any) -> None:
-    """A task cancelled while this aiosqlite connection runs one of its calls waits for the
-    call to end before the cancellation goes on: no call outlives the task that made it.
-
-    aiosqlite runs each call in the connection's thread and answers through the event loop.
-    Cancelled in the middle of one (a stop while the worker's batch is in the store), the
-    task used to end at once and SQLAlchemy then dropped the connection, while the statement
-    ran on in the thread, holding SQLite's write lock, and answered after the loop had closed
-    ("Event loop is closed" raised in aiosqlite's thread). The wait is the one call's own
-    length (a statement, a commit), never a batch's; the cancellation then ends the batch
-    before its next call, so its transaction is rolled back whole."""
-    execute = driver._execute
-
-    async def _execute(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        call = asyncio.ensure_future(execute(fn, *args, **kwargs))
-        try:
-            return await asyncio.shield(call)
-        except asyncio.CancelledError:
-            await _to_the_end(call)
-            # SQLAlchemy drops a connection whose call was cancelled, by a close it does not
-            # wait for: answered from the thread later, after the loop may have closed, and
-            # holding the write lock until then. Its transaction is rolled back here (a close
-            # alone leaves it open while a cursor lives) and it is closed, both waited for, so
-            # the lock is free and the thread has ended when the cancellation goes on.
-            await _to_the_end(asyncio.ensure_future(execute(lambda: driver._conn.rollback())))
-            await _to_the_end(asyncio.ensure_future(driver.close()))
-            raise
-
-    driver._execute = _execute
-
-
-async def _to_the_end(call: asyncio.Future[Any]) -> None:
-    """Wait for `call` to end whatever cancels the caller meanwhile; its outcome is the
-    cancelled caller's no more (a failed rollback of a closed connection included)."""
-    while not call.done():
-        try:
-            await asyncio.wait({call})
-        except asyncio.CancelledError:
-            continue  # a second cancellation: the call still has to end first
-    if not call.cancelled():
-        call.exception()
 
 
 def missing_sqlite_file(url: str) -> str | None:

@@ -1,0 +1,92 @@
+"""SQLite connections that no cancellation leaves running: each aiosqlite call, and the open
+itself, ends before the cancelled task goes on.
+
+aiosqlite runs a connection's calls one after another in its own thread and answers each
+through the event loop (`call_soon_threadsafe`). A task cancelled while a call is in the thread
+used to go on at once: the call ran on, holding SQLite's write lock past the stop, and answered
+after the loop had closed ("RuntimeError: Event loop is closed" raised in aiosqlite's thread).
+Here every call, and the open that starts the thread, is waited for; a cancelled connection is
+then rolled back and closed, and its thread has ended, before the cancellation goes on. The wait
+is the one call's own length (a statement, a commit, an open), never a batch's: the batch ends
+before its next call, so its transaction is rolled back whole."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiosqlite
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def open_connections_safely(engine: AsyncEngine) -> None:
+    """Open each of `engine`'s aiosqlite connections through `open_connection`, before the
+    dialect or any `connect` listener makes a call on it."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # SQLAlchemy's own aiosqlite adapter, given the connection our creator opens (the same
+        # hook its `async_creator` uses), with the arguments it would have opened it with.
+        return dialect.loaded_dbapi.connect(*cargs, async_creator_fn=open_connection, **cparams)
+
+
+async def open_connection(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    """`aiosqlite.connect(*args, **kwargs)`, whose calls are waited for when cancelled.
+
+    Cancelled during the open (a stop while the pool grows), aiosqlite's own open gave up at
+    once, queued its thread's stop without waiting for it, and the thread answered the open and
+    the stop later, after the loop may have closed. Here the open is waited for, the connection
+    closed and its thread ended before the cancellation goes on."""
+    driver: Any = aiosqlite.connect(*args, **kwargs)  # Any: its private parts are used below
+    # As SQLAlchemy's own connect does: a connection left unclosed never keeps the process
+    # alive (aiosqlite 0.22 holds its thread; before 0.22 it was one).
+    getattr(driver, "_thread", driver).daemon = True
+    _finish_calls_when_cancelled(driver)
+    opening = asyncio.ensure_future(_opened(driver))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        await _to_the_end(opening)
+        if not opening.cancelled() and opening.exception() is None:
+            await _to_the_end(asyncio.ensure_future(driver.close()))
+        raise
+
+
+async def _opened(driver: aiosqlite.Connection) -> aiosqlite.Connection:
+    return await driver
+
+
+def _finish_calls_when_cancelled(driver: Any) -> None:
+    """A task cancelled while `driver` runs one of its calls waits for the call to end; then
+    the connection is rolled back and closed, both waited for, so that its write lock is free
+    and its thread has ended when the cancellation goes on. SQLAlchemy would only drop it, by a
+    close it does not wait for (answered from the thread later, after the loop may have closed,
+    and holding the lock until then); a close alone leaves the transaction open while a cursor
+    lives, hence the rollback first."""
+    execute = driver._execute
+
+    async def _execute(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        call = asyncio.ensure_future(execute(fn, *args, **kwargs))
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            await _to_the_end(call)
+            await _to_the_end(asyncio.ensure_future(execute(lambda: driver._conn.rollback())))
+            await _to_the_end(asyncio.ensure_future(driver.close()))
+            raise
+
+    driver._execute = _execute
+
+
+async def _to_the_end(call: asyncio.Future[Any]) -> None:
+    """Wait for `call` to end whatever cancels the caller meanwhile; its outcome is the
+    cancelled caller's no more (a failed rollback of a closed connection included)."""
+    while not call.done():
+        try:
+            await asyncio.wait({call})
+        except asyncio.CancelledError:
+            continue  # a second cancellation: the call still has to end first
+    if not call.cancelled():
+        call.exception()
