@@ -73,11 +73,21 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
             await _to_the_end(call)
-            await _to_the_end(asyncio.ensure_future(execute(lambda: driver._conn.rollback())))
-            await _to_the_end(asyncio.ensure_future(driver.close()))
+            if not _is_close_of(driver, fn):
+                await _to_the_end(asyncio.ensure_future(execute(lambda: driver._conn.rollback())))
+                await _to_the_end(asyncio.ensure_future(driver.close()))
+            # A cancelled close ends here: aiosqlite's close, which made the call, stops the
+            # thread next. Stopping it here too left that stop queued on a thread that had
+            # ended, and the close waiting for its answer for ever (a dispose cancelled once).
             raise
 
     driver._execute = _execute
+
+
+def _is_close_of(driver: Any, fn: Any) -> bool:
+    """Whether `fn` is aiosqlite's close of the connection itself (not of a cursor)."""
+    own = driver._connection
+    return own is not None and getattr(fn, "__self__", None) is own and fn.__name__ == "close"
 
 
 async def _to_the_end(call: asyncio.Future[Any]) -> None:

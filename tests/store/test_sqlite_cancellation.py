@@ -1,5 +1,6 @@
 """A SQLite store stopped at any moment: no aiosqlite thread answers after the event loop has
-closed. (The cancellation of a statement itself: tests/runtime/test_zero_drain.py.)"""
+closed, and no stop hangs. (The cancellation of a statement itself:
+tests/runtime/test_zero_drain.py.)"""
 
 from __future__ import annotations
 
@@ -64,3 +65,21 @@ def test_a_stop_while_a_connection_opens_waits_for_the_open_and_closes_it(
     # The loop has closed; whatever the connection's thread still had to answer, it answers now.
     _join_threads_started_since(before)
     assert thread_errors == []
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3, 4])
+async def test_a_dispose_cancelled_while_it_closes_a_connection_still_ends(
+    tmp_path: Path, turns: int
+) -> None:
+    """One cancellation (a second Ctrl-C, a supervisor's stop) of an engine's dispose as it
+    closes a pooled connection, after `turns` turns of the event loop: the close used to stop
+    the connection's thread twice and wait for ever on the second stop's answer."""
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}")
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    disposing = asyncio.ensure_future(engine.dispose())
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    disposing.cancel()
+    done, _ = await asyncio.wait({disposing}, timeout=10)
+    assert done, "the cancelled dispose never ended"
