@@ -16,20 +16,28 @@ import asyncio
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def open_connections_safely(engine: AsyncEngine) -> None:
     """Open each of `engine`'s aiosqlite connections through `open_connection`, before the
-    dialect or any `connect` listener makes a call on it."""
+    dialect or any `connect` listener makes a call on it; and never hand out one that a
+    cancelled call has closed."""
 
     @event.listens_for(engine.sync_engine, "do_connect")
     def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
         # SQLAlchemy's own aiosqlite adapter, given the connection our creator opens (the same
         # hook its `async_creator` uses), with the arguments it would have opened it with.
         return dialect.loaded_dbapi.connect(*cargs, async_creator_fn=open_connection, **cparams)
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _usable(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if _closed_by_a_cancelled_call(dbapi_connection.driver_connection):
+            # The pool replaces a connection refused here with a fresh one (SQLAlchemy's
+            # documented pessimistic disconnect handling).
+            raise exc.DisconnectionError("closed when a call on it was cancelled")
 
 
 async def open_connection(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
@@ -64,7 +72,7 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
     and its thread has ended when the cancellation goes on. SQLAlchemy would only drop it, by a
     close it does not wait for (answered from the thread later, after the loop may have closed,
     and holding the lock until then); a close alone leaves the transaction open while a cursor
-    lives, hence the rollback first."""
+    lives, hence the rollback first. (The pool's checkout refuses the closed connection.)"""
     execute = driver._execute
 
     async def _execute(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -88,6 +96,16 @@ def _is_close_of(driver: Any, fn: Any) -> bool:
     """Whether `fn` is aiosqlite's close of the connection itself (not of a cursor)."""
     own = driver._connection
     return own is not None and getattr(fn, "__self__", None) is own and fn.__name__ == "close"
+
+
+def _closed_by_a_cancelled_call(driver: Any) -> bool:
+    """Whether `driver` was closed by a cancelled call (the pool closes its connections only as
+    it drops them). A cancellation outside SQLAlchemy's statement handling (SQLAlchemy closes
+    each statement's cursor by awaiting aiosqlite directly) closes the connection without
+    SQLAlchemy knowing: its rollback of a closed aiosqlite connection is a silent no-op, so the
+    connection went back into the pool and the next task to take it failed with "no active
+    connection"."""
+    return driver._connection is None
 
 
 async def _to_the_end(call: asyncio.Future[Any]) -> None:

@@ -1,6 +1,6 @@
 """A SQLite store stopped at any moment: no aiosqlite thread answers after the event loop has
-closed, and no stop hangs. (The cancellation of a statement itself:
-tests/runtime/test_zero_drain.py.)"""
+closed, no stop hangs, and no connection a cancellation closed is handed to the next task.
+(The cancellation of a statement itself: tests/runtime/test_zero_drain.py.)"""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ from sqlalchemy import text
 from monitor.store import db
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
+# About a second of work in SQLite (as in test_zero_drain).
+SLOW_SQL = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
+    "SELECT count(*) FROM c"
+)
 
 
 def _join_threads_started_since(before: set[threading.Thread]) -> None:
@@ -65,6 +71,36 @@ def test_a_stop_while_a_connection_opens_waits_for_the_open_and_closes_it(
     # The loop has closed; whatever the connection's thread still had to answer, it answers now.
     _join_threads_started_since(before)
     assert thread_errors == []
+
+
+async def test_a_connection_closed_by_a_cancelled_call_is_not_handed_out_again(
+    tmp_path: Path,
+) -> None:
+    """A cancellation that SQLAlchemy does not see (it closes each statement's cursor by
+    awaiting aiosqlite directly, as this test calls the driver) closes the connection; the pool
+    used to take it back as it was and give it to the next task, whose query failed with "no
+    active connection" (a query that had done nothing wrong)."""
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}")
+    try:
+        started = asyncio.Event()
+
+        async def cancelled_mid_call() -> None:
+            async with engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                started.set()
+                await raw.driver_connection.execute(SLOW_SQL)  # type: ignore[union-attr]
+
+        task = asyncio.create_task(cancelled_mid_call())
+        await started.wait()
+        await asyncio.sleep(0.1)
+        task.cancel()
+        await asyncio.wait({task})
+        assert task.cancelled()
+        for _ in range(3):  # the pool had that one connection to hand out
+            async with engine.connect() as conn:
+                assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.parametrize("turns", [1, 2, 3, 4])
