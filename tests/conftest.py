@@ -38,6 +38,14 @@ PG_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# The processes tests start (`python -m monitor run`, from a temporary folder) must run this
+# checkout's code. An editable install resolves `monitor` to the folder it was installed from,
+# so a second checkout sharing that virtual environment (a git worktree, a clone beside it)
+# would otherwise test its own in-process code but the other copy's processes.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+)
+
 
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 # Ports for test servers: below Linux's ephemeral range (32768-60999), where outgoing
