@@ -22,6 +22,10 @@ from monitor.alerts.notifiers.webhook import sign
 from monitor.privacy.postids import PostIds
 from tests.conftest import ROOT, free_port, run_sync
 
+# The seeded kill points of the chaos tests (tests/test_chaos*.py): set MONITOR_CHAOS_SEED to
+# replay another sequence. Each of their kill phases kills its process this many times.
+SEED = int(os.environ.get("MONITOR_CHAOS_SEED", "20261205"))
+KILLS_PER_PHASE = 7
 SECRET = "whsec_" + base64.b64encode(b"fictional-chaos-partner-secret-0123456789").decode()
 SECRET_ENV = "MONITOR_CHAOS_PUSH_SECRET"
 WARDS = ["Manningham", "Toller", "Heaton", "Little Horton", "Girlington", "Keighley"]
@@ -266,3 +270,14 @@ def wait_processed(db: Store, timeout: float = 120) -> int:
             return 0
         time.sleep(0.2)
     return left
+
+
+def alert_counts_hold(db: Path) -> int:
+    """Alerts whose post count disagrees with their posts: a post counted twice."""
+    with sqlite3.connect(db, timeout=30) as conn:
+        return int(
+            conn.execute(
+                "select count(*) from alerts a where a.post_count != "
+                "(select count(*) from alert_posts p where p.alert_id = a.id)"
+            ).fetchone()[0]
+        )

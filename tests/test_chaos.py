@@ -1,89 +1,45 @@
-"""Chaos (issue 13): SIGKILL `monitor run` and `monitor import` at seeded random points of push,
-import and processing — 21 kills — and account for every post: none lost, none stored or
-counted twice, all processed in the end. Then SIGKILL a dispatcher at random points of delivery
-to a real webhook receiver until the outbox drains: no notification lost, at most one resend
-per idempotency key. Prints the figures ("lost: 0") for the CI log.
+"""Chaos (issue 13): SIGKILL `monitor run` at seeded random points of push and processing — 14
+kills — and account for every post: none lost, none stored or counted twice, all processed in
+the end. Prints the figures ("lost: 0") for the CI log. The import kills
+(tests/test_chaos_import.py) and the dispatcher kills (tests/test_chaos_delivery.py) are files
+of their own, so that a parallel run (scripts/test: a file at a time per worker) can run them
+beside this one.
 
 Set MONITOR_CHAOS_SEED to replay another sequence of kill points.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import os
 import random
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.alerts import outbox
-from monitor.alerts.notifiers.webhook import verify
-from monitor.store.db import upgrade_sync
-from monitor.store.tables import deliveries
-from tests.alerts.conftest import config_from, make_store, open_alert
 from tests.chaos_harness import (
+    KILLS_PER_PHASE,
+    SEED,
     Pusher,
     Service,
-    base_env,
-    count,
-    store_url,
+    alert_counts_hold,
     tally,
     wait_processed,
 )
-from tests.conftest import ROOT
-from tests.ingest.test_import_e2e import fictional_lines
 
 pytestmark = pytest.mark.slow
 
-SEED = int(os.environ.get("MONITOR_CHAOS_SEED", "20261205"))
-KILLS_PER_PHASE = 7
 
-
-def alert_counts_hold(db: Path) -> int:
-    """Alerts whose post count disagrees with their posts: a post counted twice."""
-    with sqlite3.connect(db, timeout=30) as conn:
-        return int(
-            conn.execute(
-                "select count(*) from alerts a where a.post_count != "
-                "(select count(*) from alert_posts p where p.alert_id = a.id)"
-            ).fetchone()[0]
-        )
-
-
-# Its own waits are bounded (processing 180 s, the last import 300 s); the suite's 300 s hang
-# guard cut it short on a shared machine running both test workers at load 15.
+# Its own waits are bounded (processing 180 s); the suite's 300 s hang guard cut it short on
+# a shared machine running both test workers at load 15.
 @pytest.mark.timeout(900)
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    """Push and processing kills of `monitor run` on one store; meanwhile, on a store of its
-    own, the import kills of `monitor import`. The two share nothing (their own SQLite files
-    and kill sequences, each seeded), so they run side by side: most of either phase is
-    waiting on a process starting up or on a seeded pause, which left the cores idle."""
+    """Push and processing kills of `monitor run` on one store."""
     services: list[Service] = []
-    with ThreadPoolExecutor(max_workers=1) as pool:  # leaving it waits for the import phase
-        imports = pool.submit(
-            run_import_chaos, random.Random(SEED + 3), tmp_path, tmp_path / "import.db"
-        )
-        try:
-            lines, kills = run_chaos(random.Random(SEED), tmp_path, tmp_path / "chaos.db", services)
-        finally:
-            for service in services:
-                service.cleanup()
-    import_lines, import_kills = imports.result()
-    lines += import_lines
-    assert kills + import_kills >= 20, lines
+    try:
+        lines, _ = run_chaos(random.Random(SEED), tmp_path, tmp_path / "chaos.db", services)
+    finally:
+        for service in services:
+            service.cleanup()
     print(f"\nchaos (seed {SEED}):\n  " + "\n  ".join(lines))
 
 
@@ -138,223 +94,3 @@ def run_chaos(
     assert processing.unprocessed == 0, lines
     assert twice == 0, lines
     return lines, push_kills + processing_kills
-
-
-def run_import_chaos(rng: random.Random, tmp_path: Path, db: Path) -> tuple[list[str], int]:
-    """Kill `monitor import` at random points, re-run until it completes. Its store is
-    migrated first, as the import phase's store always was (the service made it)."""
-    upgrade_sync(store_url(db))
-    data = tmp_path / "chaos.jsonl"
-    n = 4000
-    data.write_text("\n".join(fictional_lines(n, prefix="chaos")) + "\n", encoding="utf-8")
-    env = base_env(db, MONITOR_INGEST_BATCH_SIZE="200")
-    import_kills = 0
-    for _ in range(KILLS_PER_PHASE):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "import", str(data)],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            time.sleep(rng.uniform(2.5, 5.0))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                import_kills += 1
-        finally:
-            if proc.poll() is None:  # the test failed here: leave no import running
-                proc.kill()
-            proc.wait()
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "import", str(data)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    imported = count(db, "select count(*) from posts where platform = 'mastodon'")
-    distinct = count(db, "select count(distinct id) from posts where platform = 'mastodon'")
-    left = count(db, "select count(*) from posts where processed_at is null")
-    twice = alert_counts_hold(db)
-    lines = [
-        f"import: kills: {import_kills}, lines: {n}, stored: {imported}, lost: {n - imported}, "
-        f"duplicated: {imported - distinct}, unprocessed: {left}",
-        f"alerts counting a post twice (import): {twice}",
-    ]
-    assert imported == distinct == n and left == 0, lines
-    assert twice == 0, lines
-    return lines, import_kills
-
-
-# --- delivery: kill the dispatcher mid-delivery to a real webhook receiver ------------------
-
-DELIVERY_KILLS = 7
-NOTIFICATIONS = 400
-CONCURRENCY = 8  # the dispatcher's default: sends per round
-WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"fictional-chaos-webhook-secret-01").decode()
-DELIVERY_ROUTING = """
-route:
-  receiver: hooks
-  group_by: ['...']
-  group_wait: 0s
-  repeat_interval: 24h
-receivers:
-  - name: hooks
-    webhook: [{url_env: CHAOS_WEBHOOK_URL, secret_env: CHAOS_WEBHOOK_SECRET, timeout: 30s}]
-"""
-
-
-class Receiver:
-    """A council's webhook endpoint: verifies the Standard Webhooks signature, records each
-    delivery's idempotency key (webhook-id) and takes a few ms to answer, so that a kill finds
-    sends in flight — received here, not yet marked sent in the store."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.keys: list[str] = []
-        self.bad_signatures = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        if not verify(WEBHOOK_SECRET, headers, body):
-            self.bad_signatures += 1
-            return web.Response(status=401)
-        self.keys.append(headers["webhook-id"])
-        await asyncio.sleep(self.rng.uniform(0.005, 0.05))
-        return web.Response(status=200, text="ok")
-
-
-async def outbox_left(engine: AsyncEngine) -> tuple[int, int]:
-    """(deliveries formed, deliveries not yet sent)."""
-    async with engine.connect() as conn:
-        formed = (await conn.execute(select(func.count()).select_from(deliveries))).scalar_one()
-        left = (
-            await conn.execute(
-                select(func.count())
-                .select_from(deliveries)
-                .where(deliveries.c.status.in_(("pending", "sending")))
-            )
-        ).scalar_one()
-    return int(formed), int(left)
-
-
-async def sending_ids(engine: AsyncEngine) -> set[int]:
-    """Deliveries a killed dispatcher left mid-send."""
-    async with engine.connect() as conn:
-        found = await conn.execute(select(deliveries.c.id).where(deliveries.c.status == "sending"))
-        return {int(i) for i in found.scalars()}
-
-
-async def still_sending(engine: AsyncEngine, ids: set[int]) -> bool:
-    return bool(ids & await sending_ids(engine)) if ids else False
-
-
-async def test_sigkill_mid_delivery_loses_nothing_and_resends_at_most_once(
-    tmp_path: Path,
-) -> None:
-    """400 alerts due to a council's webhook; the dispatcher is SIGKILLed 7 times at seeded
-    random points while it sends, and restarted, until the outbox drains. Every due
-    notification arrives, nothing arrives that was not due, and each idempotency key at most
-    twice: a send the dead dispatcher had started goes once more, with the same key."""
-    rng = random.Random(SEED + 1)
-    receiver = Receiver(random.Random(SEED + 2))
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}"
-    engine = await make_store(url)
-    routing = tmp_path / "routing.yaml"
-    routing.write_text(DELIVERY_ROUTING, encoding="utf-8")
-    env = {
-        "CHAOS_WEBHOOK_URL": str(server.make_url("/hook")),
-        "CHAOS_WEBHOOK_SECRET": WEBHOOK_SECRET,
-    }
-    child: subprocess.Popen[bytes] | None = None
-
-    log = tmp_path / "dispatcher.log"
-
-    def start() -> subprocess.Popen[bytes]:
-        with log.open("ab") as out:  # a file, not a pipe: a full pipe would stall the child
-            return subprocess.Popen(
-                [sys.executable, "-m", "tests.chaos_dispatcher", url, str(routing)],
-                cwd=ROOT,
-                env={**os.environ, **env},
-                stdout=subprocess.DEVNULL,
-                stderr=out,
-            )
-
-    try:
-        # Alerts due now (fictional wards), routed into the outbox as the pipeline does.
-        now = datetime.now(UTC)
-        config = config_from(DELIVERY_ROUTING, env)
-        for i in range(NOTIFICATIONS):
-            await open_alert(
-                engine, {"kind": "rising_tension", "area": f"Fictional ward {i}"}, now=now
-            )
-        async with engine.begin() as conn:
-            await outbox.route_changed_alerts(conn, config, now, env)
-
-        kills = 0
-        stranded: set[int] = set()
-        for _ in range(DELIVERY_KILLS):
-            child = start()
-            # A random point once this dispatcher is under way and has sent again what the
-            # last one left mid-send: killed again mid-resend, a key goes a third time, which
-            # is at-least-once doing its job; the claim here is one resend per crash.
-            target = len(receiver.keys) + rng.randint(CONCURRENCY + 1, 3 * CONCURRENCY)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                if len(receiver.keys) >= target and not await still_sending(engine, stranded):
-                    break
-                if await outbox_left(engine) == (NOTIFICATIONS, 0):
-                    break
-                assert child.poll() is None, log.read_text(errors="replace")[-2000:]
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(rng.uniform(0.0, 0.2))
-            if await outbox_left(engine) == (NOTIFICATIONS, 0):
-                break  # drained before this kill point: nothing left to interrupt
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=30)
-            kills += 1
-            child = None
-            stranded = await sending_ids(engine)
-
-        # One last dispatcher, left alone, drains the outbox.
-        child = start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            formed, left = await outbox_left(engine)
-            if formed == NOTIFICATIONS and left == 0:
-                break
-            assert child.poll() is None, log.read_text(errors="replace")[-2000:]
-            await asyncio.sleep(0.1)
-        async with engine.connect() as conn:
-            rows = (await conn.execute(select(deliveries))).mappings().all()
-    finally:
-        if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=30)
-        await engine.dispose()
-        await server.close()
-
-    due = {r["idempotency_key"] for r in rows}
-    arrived = Counter(receiver.keys)
-    lost = due - set(arrived)
-    resent = sum(n - 1 for n in arrived.values())
-    line = (
-        f"delivery: {kills} kills, {len(due)} notifications, {len(lost)} lost, "
-        f"{resent} resent, most arrivals of one key: {max(arrived.values(), default=0)}"
-    )
-    print(f"\nchaos (seed {SEED}):\n  {line}")
-    assert kills >= 6, line
-    assert len(due) == NOTIFICATIONS, line
-    assert all(r["status"] == "sent" for r in rows), line
-    assert not lost, line
-    assert set(arrived) <= due, line  # nothing sent that was not due
-    assert max(arrived.values()) <= 2, line  # at most one resend per key
-    assert receiver.bad_signatures == 0, line
