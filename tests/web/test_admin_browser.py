@@ -210,17 +210,14 @@ def test_the_admin_pages_have_no_moderate_or_worse_axe_violation(
     site: tuple[Served, Site], page: Any
 ) -> None:
     """axe-core (tests/fixtures/axe) on each admin page, the check and backtest results too."""
-    from tests.web.test_accessibility import AXE
+    from tests.web.test_accessibility import axe_context
 
     _, s = site
-    context = page.context.browser.new_context(
-        viewport={"width": 1280, "height": 900}, bypass_csp=True
-    )
+    context = axe_context(page.context.browser, viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(20000)
 
     def violations() -> list[str]:
-        pg.evaluate(AXE + "\n;undefined")
         found = pg.evaluate(
             """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
                  .filter(v => ['moderate', 'serious', 'critical'].includes(v.impact))
