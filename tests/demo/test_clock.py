@@ -1,15 +1,11 @@
 """The demo runs on its own clock: a simulated "now" that follows the replayed (fictional)
-week, so the digests it sends report that week rather than today's empty days."""
+week, so the digests it sends report that week rather than today's empty days (those digests,
+from a whole `monitor demo --once` run: tests/demo/test_once.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -58,104 +54,6 @@ def test_clock_refuses_a_file_without_times(tmp_path: Path) -> None:
     data.write_text('{"text": "no time"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="no post with a readable created_at"):
         ReplayClock.for_file(data)
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], Path]:
-    """`monitor demo --once --json` on the bundled week, as a newcomer runs it."""
-    home = tmp_path_factory.mktemp("demo")
-    db = home / "m.db"
-    env = dict(os.environ)
-    env.update(MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}", MONITOR_HOME=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "demo", "--once", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=home,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout), db
-
-
-def digest_text(db: Path, digest: str, period: str) -> str:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            "select text from digest_runs where digest = ? and period = ?", (digest, period)
-        ).fetchone()
-    assert row is not None, f"{digest} for {period} was not sent"
-    return str(row[0])
-
-
-def test_demo_sends_the_weeks_digests_on_the_weeks_days(
-    demo_run: tuple[dict[str, object], Path],
-) -> None:
-    summary, db = demo_run
-    assert summary["replayed_week"] == "Mon 02 Nov – Fri 06 Nov 2026"
-    sent = summary["digests_sent"]
-    assert isinstance(sent, list)
-    # Each morning of the week, and the weekly summary of the whole week the Monday after.
-    assert "liaison-daily 2026-11-06T07:00" in sent
-    assert "tension-weekly 2026-11-09T08:00" in sent
-    with sqlite3.connect(db) as conn:
-        late = conn.execute("select count(*) from digest_runs where late").fetchone()[0]
-    assert late == 0  # sent on the replay's clock, not caught up on today's
-
-
-def test_demo_digests_are_not_empty_and_name_the_weeks_incidents(
-    demo_run: tuple[dict[str, object], Path],
-) -> None:
-    _, db = demo_run
-    daily = digest_text(db, "liaison-daily", "2026-11-06T07:00")
-    assert "Little Horton" in daily
-    assert "Centenary Square, Friday 19:00" in daily
-    assert "critical" in daily
-    assert "No incidents in this period" not in daily
-    weekly = digest_text(db, "tension-weekly", "2026-11-09T08:00")
-    assert "Tension after the fire in Little Horton" in weekly
-    assert "Toller" in weekly  # the week's rumour, by its places (no post text for liaison)
-    # The weekly one reads as a Community Tension Summary of the week.
-    assert "COMMUNITY TENSION SUMMARY" in weekly
-    assert "Overall level: critical." in weekly
-    assert "A gathering at Centenary Square, Friday 19:00" in weekly
-
-
-def test_the_liaison_digest_of_the_demo_week_reads_as_sentences(
-    demo_run: tuple[dict[str, object], Path],
-) -> None:
-    _, db = demo_run
-    daily = digest_text(db, "liaison-daily", "2026-11-06T07:00")
-    assert "Where: Little Horton" in daily
-    assert "Level: critical" in daily
-    assert "Expected next: a gathering at Centenary Square, Friday 19:00." in daily
-    assert "Recommended action:" in daily
-    for digest, period in (
-        ("liaison-daily", "2026-11-06T07:00"),
-        ("tension-weekly", "2026-11-09T08:00"),
-    ):
-        text = digest_text(db, digest, period)
-        for raw in ("kind=", "area=", "severity=", "unplaced", "(ward)", "<10"):
-            assert raw not in text, (digest, raw)
-        assert not re.search(r"\b0 posts", text), digest  # no zero-post rows
-
-
-def test_demo_rumour_alerts_reach_comms_in_the_weeks_office_hours(
-    demo_run: tuple[dict[str, object], Path],
-) -> None:
-    _, db = demo_run
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "select status, not_before from notifications where receiver = 'comms' "
-            "and kind = 'alert'"
-        ).fetchall()
-    assert rows, "no rumour alert reached comms"
-    assert {status for status, _ in rows} == {"sent"}  # none left held for "office hours"
-    for _, not_before in rows:
-        at = datetime.fromisoformat(str(not_before)).replace(tzinfo=UTC)
-        # Held overnight and sent in that week's office hours, not today's.
-        assert datetime(2026, 11, 2, tzinfo=UTC) <= at <= datetime(2026, 11, 9, 9, tzinfo=UTC)
-        assert at.weekday() < 5 and 8 <= at.hour < 18
 
 
 DEMO = ROOT / "monitor" / "data" / "demo" / "bradford-scenario.jsonl"
