@@ -6,19 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
+from click.testing import CliRunner, Result
 from sqlalchemy import event
 
+from monitor.cli import cli
 from monitor.config import Settings
 from monitor.runtime.state import Runtime
 from monitor.web.accounts import Passwords
@@ -184,32 +182,26 @@ async def test_a_live_stream_stops_querying_when_its_reader_leaves(
         event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
 
 
-def _monitor(args: list[str], db: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    full = dict(os.environ, MONITOR_DATABASE_URL=f"sqlite+aiosqlite:///{db}", **env)
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "users", *args],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+def _monitor(args: list[str], db: Path, env: dict[str, str]) -> Result:
+    """`monitor users ...` in-process (click's runner: the command's own code, exit status and
+    stderr, without starting an interpreter and importing the CLI again for each call)."""
+    full = {"MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "MONITOR_HOME": str(ROOT), **env}
+    return CliRunner().invoke(cli, ["users", *args], env=full)
 
 
-@pytest.mark.slow
 def test_users_add_list_and_refusals(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     env = {"NEW_PW": "a long enough passphrase"}
     added = _monitor(["add", "sam", "--role", "analyst", "--password-env", "NEW_PW"], db, env)
-    assert added.returncode == 0, added.stderr
+    assert added.exit_code == 0, added.stderr
     again = _monitor(["add", "sam", "--role", "comms", "--password-env", "NEW_PW"], db, env)
-    assert again.returncode != 0 and "already exists" in again.stderr
+    assert again.exit_code != 0 and "already exists" in again.stderr
     short = _monitor(
         ["add", "kim", "--role", "comms", "--password-env", "SHORT"], db, {"SHORT": "x"}
     )
-    assert short.returncode != 0 and "at least 12 characters" in short.stderr
+    assert short.exit_code != 0 and "at least 12 characters" in short.stderr
     role = _monitor(["add", "kim", "--role", "boss", "--password-env", "NEW_PW"], db, env)
-    assert role.returncode != 0
+    assert role.exit_code != 0 and "'boss'" in role.stderr  # refused for its role, not a crash
     listed = _monitor(["list"], db, env)
     assert "sam" in listed.stdout and "analyst" in listed.stdout and "kim" not in listed.stdout
 
