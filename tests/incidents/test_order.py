@@ -19,7 +19,7 @@ from monitor.config import Settings
 from monitor.ingest.importer import import_file
 from monitor.runtime.app import open_runtime
 from monitor.store.tables import alerts, incident_alerts, incident_events, incidents
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_sync
 
 DEMO = ROOT / "monitor" / "data" / "demo" / "bradford-scenario.jsonl"
 START, END = "2026-11-05T19", "2026-11-06T04"
@@ -94,30 +94,47 @@ async def incidents_after(tmp: Path, source: Path, batch: int) -> tuple[set[Any]
     return seen, changes
 
 
-@pytest.mark.skipif(not DEMO.is_file(), reason="no demo scenario")
+BULK = 500  # more than the evening's posts: a bulk import delivers them in one batch
+
+
+@pytest.fixture(scope="module")
+def evening_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not DEMO.is_file():
+        pytest.skip("no demo scenario")
+    source = evening(tmp_path_factory.mktemp("evening") / "evening.jsonl")
+    assert len(source.read_text(encoding="utf-8").splitlines()) < BULK
+    return source
+
+
+@pytest.fixture(scope="module")
+def bulk(tmp_path_factory: pytest.TempPathFactory, evening_file: Path) -> tuple[set[Any], set[Any]]:
+    """The whole evening imported in one batch, once for the tests that read it."""
+    tmp = tmp_path_factory.mktemp("bulk")
+    return run_sync(lambda: incidents_after(tmp, evening_file, BULK))
+
+
 @pytest.mark.slow
-async def test_bulk_import_and_paced_replay_give_the_same_incidents(tmp_path: Path) -> None:
-    source = evening(tmp_path / "evening.jsonl")
-    bulk, bulk_changes = await incidents_after(tmp_path, source, 500)
-    paced, paced_changes = await incidents_after(tmp_path, source, 1)
-    assert any("Little Horton" in wards for _, _, _, wards, *_ in bulk)
-    assert bulk == paced
+async def test_bulk_import_and_paced_replay_give_the_same_incidents(
+    tmp_path: Path, evening_file: Path, bulk: tuple[set[Any], set[Any]]
+) -> None:
+    seen, bulk_changes = bulk
+    paced, paced_changes = await incidents_after(tmp_path, evening_file, 1)
+    assert any("Little Horton" in wards for _, _, _, wards, *_ in seen)
+    assert seen == paced
     assert any(kind == "opened" for _, kind, _ in bulk_changes)
     assert bulk_changes == paced_changes
 
 
-@pytest.mark.skipif(not DEMO.is_file(), reason="no demo scenario")
-async def test_a_bulk_import_opens_the_episode_when_its_evidence_passed_the_gate(
-    tmp_path: Path,
+def test_a_bulk_import_opens_the_episode_when_its_evidence_passed_the_gate(
+    evening_file: Path, bulk: tuple[set[Any], set[Any]]
 ) -> None:
     """One batch of the whole evening (the fire is at 19:15): the Little Horton episode opens
     within the hour, at one of its own posts' times, not at the evening's last post (04:00)."""
-    source = evening(tmp_path / "evening.jsonl")
     times = {
         datetime.fromisoformat(json.loads(line)["created_at"]).replace(tzinfo=None).isoformat()
-        for line in source.read_text(encoding="utf-8").splitlines()
+        for line in evening_file.read_text(encoding="utf-8").splitlines()
     }
-    _, changes = await incidents_after(tmp_path, source, 5000)
+    _, changes = bulk
     opened = [
         at
         for keys, kind, at in changes
