@@ -65,6 +65,7 @@ def recipe_from_manifest(manifest: Mapping[str, Any]) -> Recipe:
     }
     # A manifest written before the rumour cues trained its rumour head on the pools alone.
     values.setdefault("rumour_cues", False)
+    values.setdefault("stance_cues", False)
     return Recipe(**values)
 
 

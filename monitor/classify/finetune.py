@@ -178,7 +178,12 @@ def fine_tune(
     stance frozen) with thresholds and validation figures, and the adapter."""
     train, val, hashes = lora_data(recipe, data_dir)
     result = train_lora(
-        recipe, train, val, init_heads(frozen.heads), threads=threads, progress=progress
+        recipe,
+        train,
+        val,
+        init_heads(frozen.lora_start or frozen.heads),
+        threads=threads,
+        progress=progress,
     )
     heads: list[Head] = []
     thresholds = dict(frozen.thresholds)
