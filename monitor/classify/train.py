@@ -83,7 +83,7 @@ class Recipe:
     stance_l2: float = 1.0  # chosen on out-of-fold traindev macro-F1 (0.01: 0.43, 1.0: 0.51)
     # Out-of-fold macro-F1 (5 folds by thread, fold seeds 13, 14, 15): without the cues
     # 0.521 0.512 0.515 (mean 0.516), with them 0.530 0.517 0.515 (0.521); boosted 2x as the
-    # rumour cues are, 0.519. A small gain, deny and support most (see the model card).
+    # rumour cues are, 0.519. A small gain (see the model card).
     stance_cues: bool = True
     davidson_weight: float = 0.2
     davidson_offensive_sample: int = 4000
