@@ -21,8 +21,9 @@ raise any level, responses weighed like any flagged post).
 `--encoder` uses the transformer classifier's sentence embeddings (all-MiniLM-L6-v2), and for
 the demo and PHEME its scores too: the figures to report. Items are incidents that pass the
 incidents' precision gate (what a person is shown), at the time they pass; `signal_*` and
-"signal min" are the same incidents ungated, at their first signal alert, and "held" counts
-the incidents the gate held back.
+"signal min" are the same incidents ungated, at their first alert (a signal's, or a rule's
+own: a threat or call to gather opens one as its post comes, as in the service), and "held"
+counts the incidents the gate held back.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def pheme_streams(path: Path, config: SignalsConfig) -> list[Stream]:
         streams.append(
             Stream(name, items, stories, start, event[-1][0] + timedelta(hours=1), (), cfg,
                    classes, "no authors or places in the file: each post its own author",
-                   places=False)
+                   places=False, rule_alerts=False)
         )  # fmt: skip
     return streams
 

@@ -3,7 +3,8 @@ score what a person would be shown against the stories the stream really holds.
 
 For each stream it reports:
 - items opened: what a person would be shown: the incidents the incidents core groups the
-  signals' alerts into (`monitor.incidents.grouping`) that pass its precision gate
+  signals' alerts and the rules' own (`rule_alerts`: a threat or call to gather opens one at
+  once, as in the service) into (`monitor.incidents.grouping`) that pass its precision gate
   (`monitor.incidents.describe.passed_at`, the function the service's store asks), each
   at the event time it passed; a story the gate holds is no item (`held`). Beside them,
   the same incidents ungated, each at its first alert ("signal" figures): what the
@@ -41,15 +42,16 @@ from typing import Any
 from monitor.evaluation.evaluate import Replay
 from monitor.evaluation.simulate import Story, Wave
 from monitor.incidents.config import IncidentsConfig
+from monitor.labels import SEVERITY_RANK, candidates
 from monitor.signals.config import SignalsConfig
-from monitor.signals.engine import SignalsEngine
+from monitor.signals.engine import SignalCandidate, SignalsEngine
 from monitor.types import Processed
 
 MINUTE = timedelta(minutes=1)
 MATCH_SHARE = 0.5  # an item belongs to the story that holds at least this share of its evidence
 PURITY_MIN = 3  # clusters smaller than this are not scored for purity
 ITEM_UNIT = (
-    "incidents past the precision gate (the signals' alerts grouped and gated by"
+    "incidents past the precision gate (the signals' and the rules' alerts grouped and gated by"
     " monitor.incidents; the demo: the pipeline's own)"
 )
 ARRIVALS = ("batched", "bulk", "paced", "shuffled")
@@ -82,6 +84,11 @@ class Stream:
     # gate's place condition cannot be met by any story and is off, as the signals' own
     # place condition is for such a stream; the posts and authors conditions still hold.
     places: bool = True
+    # False: the stream's labels cover one kind of story only and its posts name no place
+    # (PHEME: rumours), so the alerts each post opens itself (`rule_alerts`: the classifier's
+    # hostility flag; it has no rule hits) are not replayed: the service would hold them for
+    # naming no place, and they are neither a labelled story nor shown to be none.
+    rule_alerts: bool = True
 
     @property
     def weeks(self) -> float:
@@ -245,6 +252,36 @@ def run(
     return out
 
 
+def rule_alerts(items: Sequence[Processed]) -> list[SignalCandidate]:
+    """The alerts the service opens from each post itself, before any signal: its rules'
+    hits (a threat, a call to gather, hostility, a rumour a rule knows) and the classifier
+    flags that raise one alone, as `monitor.labels.candidates` gives them to the alert store
+    (`monitor.store.alerts.record_hits`): one alert per key, opened at its first post and
+    extended by each later one, its labels raised when a post brings a higher severity. Each
+    post's part is given as a signal would give it (its labels, the post as evidence, at the
+    post's time), so the incidents are made of both as the service's store makes them."""
+    out: list[SignalCandidate] = []
+    labels_of: dict[str, Mapping[str, str]] = {}
+    for item in sorted(items, key=lambda i: (i.post.created_at, i.post.id)):
+        for cand in candidates(item):
+            held = labels_of.get(cand.key)
+            if held is None or SEVERITY_RANK.get(cand.labels.get("severity", ""), 0) > (
+                SEVERITY_RANK.get(held.get("severity", ""), 0)
+            ):
+                labels_of[cand.key] = held = cand.labels
+            out.append(
+                SignalCandidate(
+                    key=cand.key,
+                    labels=held,
+                    summary=cand.summary,
+                    evidence=(item.post.id,),
+                    at=item.post.created_at,
+                    origin=cand.rule,
+                )
+            )
+    return out
+
+
 def items_of(result: Replay) -> list[Item]:
     """One item per alert key, opened at its first alert. A rumour item's evidence is its
     cluster's posts (as it ends, merges resolved); a tension item's, the flagged posts its
@@ -255,6 +292,9 @@ def items_of(result: Replay) -> list[Item]:
     seen: dict[str, Item] = {}
     for c in result.candidates:
         if c.key in seen:
+            if not c.origin.startswith("signals:"):  # a rule's alert: each post extends it
+                held = seen[c.key]
+                seen[c.key] = replace(held, evidence=held.evidence | frozenset(c.evidence))
             continue
         kind = c.labels.get("kind", "")
         evidence: set[str] = set(c.evidence)
@@ -285,8 +325,9 @@ def incidents_of(
     (`first_seen`), extended by each later one (`last_seen`, latest labels, the union of
     their evidence). Posts carry what the store's `load_posts` gives the core: places,
     claim cluster and stance (a denial or question of the claim is a response), replies and
-    quotes. Not modelled here: rule alerts (only the signals' are replayed), public
-    organisations' accounts and recorded counter messages (none in these streams)."""
+    quotes. Rule alerts are among them where the caller added `rule_alerts` to the replay
+    (`evaluate_stream` does). Not modelled here: public organisations' accounts and recorded
+    counter messages (none in these streams)."""
     from monitor.incidents.describe import passed_at
     from monitor.incidents.grouping import group
     from monitor.incidents.model import AlertFacts, PostFacts, Where
@@ -498,6 +539,10 @@ def evaluate_stream(
     if baseline:
         cfg = baseline_config(cfg)
     result = run(stream.items, cfg, stream.end, arrival, seed, baseline=baseline)
+    # The rules' own alerts (a threat, a call to gather: the police liaison's at once) beside
+    # the signals', as the service opens them.
+    if stream.rule_alerts:
+        result.candidates += rule_alerts(stream.items)
     signal: list[Item] | None = None
     held = 0
     if not stream.places:
@@ -597,7 +642,8 @@ def table(results: Sequence[StreamResult]) -> str:
         "\n".join(lines)
         + f"\nitems = {ITEM_UNIT}"
         + "\nmedian min: first post to item (the incident past the precision gate); signal min:"
-        + " first post to its first signal alert (ungated); held: incidents the gate held"
+        + " first post to its first alert, a signal's or a rule's (ungated); held: incidents"
+        + " the gate held"
         + "\ngate floor: first post to the precision gate's"
         + f" evidence ({GATE[0]} posts from {GATE[1]} authors)"
     )

@@ -12,9 +12,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from monitor.evaluation.evaluate import Replay
-from monitor.evaluation.events import Stream, incidents_of, items_of, score_items
+from monitor.evaluation.events import (
+    Stream,
+    evaluate_stream,
+    incidents_of,
+    items_of,
+    score_items,
+)
 from monitor.evaluation.simulate import Story
 from monitor.incidents.config import IncidentsConfig
+from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import SignalCandidate
 from monitor.types import Processed
 from tests.signals.conftest import T0, item
@@ -124,3 +131,34 @@ def test_an_item_opens_when_the_gate_passes_not_when_the_signal_fired() -> None:
     # Without the third author's post the story never passes: held, no item at all.
     early = replay([(minutes(20), first)], {})
     assert incidents_of(items_of(early), stream_of(first, first), early) == []
+
+
+def test_a_rule_s_threat_is_an_item_at_once_as_the_service_opens_it(
+    config: SignalsConfig,
+) -> None:
+    """A post a threat rule matches, then another that calls people to gather: no signal
+    fires on two posts, but the service opens each rule's alert as the post comes and the
+    incidents put the police liaison's threat before a person at once. The evaluation replays
+    them the same way: the episode is found at its first post, not missed."""
+    threat = item(
+        "Whoever set that fire on Manor Row, we know where you live and we're coming tonight",
+        minutes(0), author="t1", hits=[{"kind": "threat", "severity": "high"}],
+    )  # fmt: skip
+    gather = item(
+        "Everyone meet at the Manor Row mill 8pm tonight, bring your mates",
+        minutes(12), author="g1", hits=[{"kind": "call_to_gather", "severity": "high"}],
+    )  # fmt: skip
+    posts = [threat, gather]
+    episode = Story("episode:mill", "episode", minutes(0), frozenset(p.post.id for p in posts),
+                    ("Little Horton",))  # fmt: skip
+    stream = Stream("constructed", posts, (episode,), T0, T0 + timedelta(days=7))
+
+    result = evaluate_stream(stream, config, incidents=IncidentsConfig())
+    assert (result.items, result.found, result.false_items) == (1, 1, 0)
+    assert result.delays_min == [0.0]
+    # A hostile score alone on one post is the classifier's, not a rule's: held, no item.
+    flagged = item("Disgusting lot round Manor Row", minutes(30), author="h1",
+                   scores={"hostile": 0.9, "offensive": 0.2, "rumour": 0.0})  # fmt: skip
+    assert flagged.flags == ("hostile",)
+    quiet = Stream("constructed", [flagged], (), T0, T0 + timedelta(days=7))
+    assert evaluate_stream(quiet, config, incidents=IncidentsConfig()).items == 0
