@@ -512,15 +512,21 @@ def baseline_config(config: SignalsConfig) -> SignalsConfig:
 
 
 def score_items(items: Sequence[Item], stream: Stream) -> tuple[dict[str, float], list[str]]:
-    """Per story found, minutes from its first post to its first item; the false items' keys."""
+    """Per story found, minutes from its first post to its first item; the false items' keys.
+    An item shows a story from when it holds one of the story's posts: one opened earlier
+    (a rule's alert for a place, open since a post days before, that the story's posts
+    later extend) found it when the first of them joined, not before the story began."""
     found: dict[str, float] = {}
     false_keys = []
+    at_of = {i.post.id: i.post.created_at for i in stream.items}
     for item in items:
         story = story_of(item, stream.stories)
         if story is None:
             false_keys.append(item.key)
             continue
-        delay = (item.at - first_post(story, stream.items)) / MINUTE
+        own = [at_of[p] for p in item.evidence & story.posts if p in at_of]
+        shown = max(item.at, min(own)) if own else item.at
+        delay = (shown - first_post(story, stream.items)) / MINUTE
         found[story.id] = min(found.get(story.id, delay), delay)
     return found, false_keys
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from monitor.evaluation.evaluate import Replay
 from monitor.evaluation.events import (
+    Item,
     Stream,
     evaluate_stream,
     incidents_of,
@@ -162,3 +163,20 @@ def test_a_rule_s_threat_is_an_item_at_once_as_the_service_opens_it(
     assert flagged.flags == ("hostile",)
     quiet = Stream("constructed", [flagged], (), T0, T0 + timedelta(days=7))
     assert evaluate_stream(quiet, config, incidents=IncidentsConfig()).items == 0
+
+
+def test_an_item_open_before_a_story_finds_it_when_its_posts_join() -> None:
+    """A rule misfired on an ordinary post hours before and its alert for the ward stayed
+    open; the story's posts extend it later. The item holds mostly the story's posts, so it
+    is the story's, but it showed the story only when the first of them joined: 0 minutes
+    after the story's first post, not hours before it."""
+    monday = item("An ordinary post a threat rule misread", T0, author="m1")
+    story = [
+        item(f"We're coming for them on Manor Row tonight ({n})", minutes(3 * n), author=f"a{n}")
+        for n in range(3)
+    ]
+    stream = stream_of([monday, *story], story)
+    extended = Item("incident:area=Little Horton,kind=threat", "episode", T0,
+                    frozenset(i.post.id for i in [monday, *story]))  # fmt: skip
+    found, false_keys = score_items([extended], stream)
+    assert found == {"rumour:mill": 0.0} and false_keys == []
