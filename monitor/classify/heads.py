@@ -126,7 +126,7 @@ _STANCE_CUES = tuple(
         r"debunk\w*|wrong|misinformation|misleading|doubt\w*|don'?t believe|no way|"
         r"stop spreading|not real|photoshop\w*|satire|not confirmed|unconfirmed|denied|denies|"
         r"deny)\b",
-        r"^(\W*@\w+\W*)*\W*(who|what|why|how|is|are|was|were|do|does|did|can|could|should|would|"
+        r"^[^\w@]*(?:@\w+[^\w@]*)*(who|what|why|how|is|are|was|were|do|does|did|can|could|should|would|"
         r"will|has|have|where|when|any|really|so)\b",
         r"\b(source|sources|proof|evidence|link|citation|verify|verified|confirm\w*)\b",
         r"!",

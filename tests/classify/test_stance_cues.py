@@ -172,3 +172,14 @@ def test_the_stance_cues_leave_the_fine_tunings_start_as_it_was(tmp_path: Path) 
     assert without.start is None and with_cues.start is not None
     assert np.array_equal(with_cues.start.weight, without.head.weight)
     assert with_cues.start.layers == (6,)
+
+
+def test_a_reply_opened_by_many_handles_is_read_in_one_pass() -> None:
+    # Forty handles and no question word: the opening pattern once tried every way of
+    # splitting the spaces between handles (2^40 ways: the scoring never returned).
+    text = "@fictional_user " * 40 + "lovely walk by the canal"
+    assert _cue([text], "opens_with_question") == [0.0]
+    assert _cue([text], "leading_mentions") == [1.0]
+    assert _cue(["@fictional_user " * 40 + "is the canal path shut"], "opens_with_question") == [
+        1.0
+    ]
