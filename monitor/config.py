@@ -492,8 +492,8 @@ class Settings:
     )
     signals_spread_early_posts: int = _setting(
         5,
-        "An earlier way for a rumour to count as spreading: this many posts in one velocity "
-        "window (0 turns it off) ...",
+        "An earlier way for a rumour to count as spreading: this many posts telling the claim "
+        "(denials and questions of it not counted) in one velocity window (0 turns it off) ...",
         low=0,
         high=1_000_000,
     )
@@ -508,13 +508,18 @@ class Settings:
         high=1000,
     )
     signals_spread_early_rule_authors: int = _setting(
-        0,
+        2,
         "... or when posts from at least this many of the window's distinct authors matched a "
         "rumour rule (not the classifier's score alone): a claim people pass on in the words "
-        "rules know, which talk the rumour head half-believes is not. 0 turns this off (the "
-        "default until claim clustering is independent of arrival order: deciding on 5 posts, "
-        "one late post that clusters differently changes when it spreads; 2 measured 34.2 -> "
-        "30.6 median minutes to item on the generated weeks, in time order).",
+        "rules know, which talk the rumour head half-believes is not. 0 turns this off.",
+        low=0,
+        high=1_000_000,
+    )
+    signals_spread_early_rule_posts: int = _setting(
+        3,
+        "... in which case this many telling posts are enough (0: signals_spread_early_posts): "
+        "rules, not the window's places, are what tell a claim passed on from everyday talk "
+        "told in several wards at once.",
         low=0,
         high=1_000_000,
     )
@@ -689,6 +694,31 @@ class Settings:
         "Precision gate: a threat or call to gather matched by a rule (not the classifier "
         "alone) passes with this many posts, so the police liaison hear at once.",
         low=1,
+        high=10000,
+    )
+    incidents_corroborated_min_posts: int = _setting(
+        3,
+        "Precision gate: a rumour whose own posts are corroborated beyond the classifier "
+        "(told in incidents_corroborated_places places, or matched by a rumour rule for "
+        "incidents_corroborated_rule_authors authors) passes with this many posts, still from "
+        "incidents_min_authors authors. At or above incidents_min_posts it changes nothing.",
+        low=1,
+        high=10000,
+    )
+    incidents_corroborated_places: int = _setting(
+        0,
+        "Precision gate: ... distinct places (wards, else localities) a rumour's own posts "
+        "name for it to count as corroborated (0, the default: places never do; on the demo "
+        "week, 2 with signals_spread_early_posts = 3 put everyday talk the rumour head "
+        "half-believes, told in several wards at once, before people).",
+        low=0,
+        high=100,
+    )
+    incidents_corroborated_rule_authors: int = _setting(
+        2,
+        "Precision gate: ... or distinct authors of its posts that a rumour rule matched "
+        "(0: rules never do).",
+        low=0,
         high=10000,
     )
     incidents_cool_hours: float = _setting(

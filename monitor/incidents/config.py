@@ -15,6 +15,9 @@ class IncidentsConfig:
     min_authors: int = 3
     min_places: int = 1
     immediate_min_posts: int = 1
+    corroborated_min_posts: int = 3
+    corroborated_places: int = 0
+    corroborated_rule_authors: int = 2
     cool_after: timedelta = timedelta(hours=12)
     close_after: timedelta = timedelta(hours=168)
     privacy_min_count: int = 10
@@ -27,6 +30,9 @@ class IncidentsConfig:
             min_authors=settings.incidents_min_authors,
             min_places=settings.incidents_min_places,
             immediate_min_posts=settings.incidents_immediate_min_posts,
+            corroborated_min_posts=settings.incidents_corroborated_min_posts,
+            corroborated_places=settings.incidents_corroborated_places,
+            corroborated_rule_authors=settings.incidents_corroborated_rule_authors,
             cool_after=timedelta(hours=settings.incidents_cool_hours),
             close_after=timedelta(hours=settings.incidents_close_hours),
             privacy_min_count=settings.privacy_min_count,

@@ -55,6 +55,8 @@ EVENT_WORDS = (
 )
 _EVENT = re.compile(r"\b(" + "|".join(re.escape(w) for w in EVENT_WORDS) + r")s?\b", re.I)
 GATHER_KINDS = frozenset({"call_to_gather"})
+# Rule kinds that mark a post as telling a rumour (a rule, not the classifier's score).
+RUMOUR_RULE_KINDS = frozenset({"rumour"})
 KIND_ORDER = (
     "rumour",
     "rumour_spreading",
@@ -176,6 +178,7 @@ def summarise(
     headline = _headline(story, core, wards, localities, mine, claims or {})
     authors = len({p.author for p in core})
     place_count = len(set(wards) | localities)
+    backed = story.family == RUMOUR and corroborated(core, cfg)
     counts = Counter(a.kind for a in mine)
     return Summary(
         family=story.family,
@@ -193,7 +196,7 @@ def summarise(
         place_count=place_count,
         gathering=found_gathering,
         cluster=story.cluster,
-        gate=gate(mine, len(core), authors, place_count, len(responses), cfg),
+        gate=gate(mine, len(core), authors, place_count, len(responses), cfg, corroborated=backed),
         counts_by_kind=dict(sorted(counts.items())),
     )
 
@@ -205,12 +208,16 @@ def gate(
     places: int,
     responses: int,
     cfg: IncidentsConfig,
+    *,
+    corroborated: bool = False,
 ) -> str | None:
     """Why this story is held back from people (None: it passes). Precision first: no
     incident from a handful of posts, from a few authors, with no named place, or from
     responses alone; the classifier alone needs twice the posts a rule does. A threat or call
     to gather a rule matched needs only `immediate_min_posts` (immediate notice, as promised to
-    the police liaison), and a level change has passed its own thresholds."""
+    the police liaison), and a level change has passed its own thresholds. A `corroborated`
+    rumour (its claim told across places, or matched by rumour rules for several authors: see
+    `corroborated`) needs only `corroborated_min_posts`, from as many authors as any other."""
     if posts == 0:
         if responses:
             return "only responses (denials, calming, counter messages): nothing to review"
@@ -228,11 +235,25 @@ def gate(
     immediate = [a for a in alerts if a.kind in IMMEDIATE_KINDS and not a.from_classifier_only]
     if immediate and posts >= cfg.immediate_min_posts:
         return None  # a rule's threat or call to gather is the police liaison's at once
-    if posts < cfg.min_posts:
-        return f"{posts} posts (needs {cfg.min_posts})"
+    need = min(cfg.min_posts, cfg.corroborated_min_posts) if corroborated else cfg.min_posts
+    if posts < need:
+        return f"{posts} posts (needs {need})"
     if authors < cfg.min_authors:
         return f"{authors} distinct authors (needs {cfg.min_authors})"
     return None
+
+
+def corroborated(core: Sequence[PostFacts], cfg: IncidentsConfig) -> bool:
+    """Whether a rumour's own posts (responses aside) are backed beyond the classifier: told
+    in at least `corroborated_places` distinct places (wards, else localities: a claim passed
+    on across a city, not one street's talk), or matched by a rumour rule for at least
+    `corroborated_rule_authors` distinct authors (people passing a claim on in the words
+    rules know). Either lets the story pass on fewer posts (from as many authors)."""
+    places = {where for p in core for where in (p.wards or p.localities)}
+    if cfg.corroborated_places > 0 and len(places) >= cfg.corroborated_places:
+        return True
+    ruled = {p.author for p in core if RUMOUR_RULE_KINDS & p.kinds}
+    return cfg.corroborated_rule_authors > 0 and len(ruled) >= cfg.corroborated_rule_authors
 
 
 def _headline(

@@ -134,8 +134,10 @@ class RumourConfig:
     early_posts: int = 0
     early_authors: int = 0
     early_places: int = 2
-    # ... or when posts from this many of the window's authors matched a rumour rule (0: off).
+    # ... or when posts from this many of the window's authors matched a rumour rule (0: off),
+    # on `early_rule_posts` telling posts (0: as many as `early_posts`).
     early_rule_authors: int = 0
+    early_rule_posts: int = 0
 
 
 # Centroids of two halves of one rumour are closer than a single post is to either, and
@@ -224,5 +226,6 @@ class SignalsConfig:
             early_authors=s.signals_spread_early_authors,
             early_places=s.signals_spread_early_places,
             early_rule_authors=s.signals_spread_early_rule_authors,
+            early_rule_posts=s.signals_spread_early_rule_posts,
         )
         return cls(tension=tension, rumours=rumours)

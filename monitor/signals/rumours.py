@@ -667,22 +667,21 @@ class RumourBoard:
         it's deleted"), which talk the rumour head half-believes does not. Either is the
         evidence that lets it reach a person sooner."""
         cfg = self.config
-        if cfg.early_posts <= 0 or len(recent) < cfg.early_posts or authors < cfg.early_authors:
-            return False
-        places = rumour.places_in(recent)
-        if places >= max(cfg.early_places, cfg.spread_places):
-            return True
-        if cfg.early_rule_authors <= 0 or places < cfg.spread_places:
+        rule_posts = cfg.early_rule_posts or cfg.early_posts
+        if cfg.early_posts <= 0 or len(recent) < min(cfg.early_posts, rule_posts):
             return False
         # Fewer posts than the usual way needs, so every one must tell the claim: a denial or
         # a question answers it, and the incident it opens would not count it either.
         telling = [r for r in recent if (f := rumour.facts.get(r[2])) is None or f.stance
                    not in ANSWERS]  # fmt: skip
-        return (
-            len(telling) >= cfg.early_posts
-            and len({a for _, a, _ in telling}) >= cfg.early_authors
-            and rumour.rule_authors_in(telling) >= cfg.early_rule_authors
-        )
+        if len({a for _, a, _ in telling}) < cfg.early_authors:
+            return False
+        places = rumour.places_in(telling)
+        if len(telling) >= cfg.early_posts and places >= max(cfg.early_places, cfg.spread_places):
+            return True
+        if cfg.early_rule_authors <= 0 or len(telling) < rule_posts or places < cfg.spread_places:
+            return False
+        return rumour.rule_authors_in(telling) >= cfg.early_rule_authors
 
     def _merge(self, source: int, target: int, t: datetime, update: RumourUpdate) -> None:
         src = self.rumours.pop(source, None)

@@ -3,20 +3,21 @@ the precision gate, and responses that never raise its level."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from monitor.incidents.config import IncidentsConfig
 from monitor.incidents.describe import summarise
 from monitor.incidents.grouping import group
-from tests.incidents.helpers import LOCALITY, alert, crowd, index, ward
+from tests.incidents.helpers import LOCALITY, alert, crowd, index, post, ward
 
 CFG = IncidentsConfig()
 LH = (ward("Little Horton"),)
 
 
-def describe(alerts, posts):  # type: ignore[no-untyped-def]
+def describe(alerts, posts, cfg=CFG):  # type: ignore[no-untyped-def]
     (story,) = group(alerts, posts, timedelta(hours=6), LOCALITY)
-    return summarise(story, alerts, posts, CFG, ward_localities=LOCALITY)
+    return summarise(story, alerts, posts, cfg, ward_localities=LOCALITY)
 
 
 def test_an_episode_is_headed_by_what_happened_and_where() -> None:
@@ -68,3 +69,66 @@ def test_a_handful_of_posts_is_held_with_the_reason() -> None:
     assert describe([alert(1, "rumour", "Little Horton", denials)], index(denials)).gate == (
         "only responses (denials, calming, counter messages): nothing to review"
     )
+
+
+CLAIM = "Fictional: apparently the old mill on Manor Row is taking 200 men next week"
+
+
+def test_places_corroborate_a_rumour_only_where_the_team_says_so() -> None:
+    """Three people telling one claim in two wards: by default that is not enough on its own
+    (everyday talk the rumour head half-believes is told in several wards at once too), so
+    it waits for the usual five. With incidents_corroborated_places = 2 it passes on three;
+    in one ward it still waits, and one person posting in three wards is one author."""
+    across = [
+        *crowd("t", 2, 0, 5, LH, CLAIM),
+        *crowd("m", 1, 12, 5, (ward("Manningham"),), CLAIM),
+    ]
+    spreading = [alert(1, "rumour_spreading", "Little Horton", across, cluster="r1")]
+    assert describe(spreading, index(across)).gate == f"3 posts (needs {CFG.min_posts})"
+    places = replace(CFG, corroborated_places=2)
+    assert describe(spreading, index(across), places).gate is None
+    one_ward = crowd("o", 3, 0, 5, LH, CLAIM)
+    held = describe(
+        [alert(1, "rumour_spreading", "Little Horton", one_ward, cluster="r1")],
+        index(one_ward),
+        places,
+    )
+    assert held.gate == f"3 posts (needs {CFG.min_posts})"
+    same = [post(f"s{i}", 5 * i, "one-person", (ward(w),), CLAIM) for i, w in
+            enumerate(("Little Horton", "Manningham", "Toller"))]  # fmt: skip
+    alone = describe([alert(1, "rumour_spreading", "Little Horton", same, cluster="r1")],
+                     index(same), places)  # fmt: skip
+    assert alone.gate == f"1 distinct authors (needs {CFG.min_authors})"
+
+
+def test_a_rumour_rules_recognise_for_two_authors_passes_on_fewer_posts() -> None:
+    """In one ward, three tellings of which a rumour rule matched two people's: corroborated
+    beyond the classifier; one rule-matched author is not."""
+    ruled = [
+        post(f"r{i}", 5 * i, f"teller-{i}", LH, CLAIM,
+             kinds=frozenset({"rumour"}) if i < 2 else frozenset())
+        for i in range(3)
+    ]  # fmt: skip
+    s = describe([alert(1, "rumour_spreading", "Little Horton", ruled, cluster="r1")], index(ruled))
+    assert s.gate is None
+    once = [replace(p, kinds=frozenset()) if p.id == "r1" else p for p in ruled]
+    held = describe([alert(1, "rumour_spreading", "Little Horton", once, cluster="r1")],
+                    index(once))  # fmt: skip
+    assert held.gate == f"3 posts (needs {CFG.min_posts})"
+
+
+def test_the_corroborated_tier_is_for_rumours_and_counts_no_responses() -> None:
+    """Three rule-matched angry posts are an episode, not a claim passed on: the usual five.
+    And a rumour two people told in a rule's words, whose third post denies it, has two
+    tellings: corroborated, but short of the three it then needs."""
+    rumour = frozenset({"rumour"})
+    angry = crowd("a", 3, 0, 5, LH, "Fictional: angry", kinds=rumour)
+    episode = describe([alert(1, "tension", "Little Horton", angry)], index(angry))
+    assert episode.gate == f"3 posts (needs {CFG.min_posts})"
+    told = crowd("t", 2, 0, 5, LH, CLAIM, kinds=rumour)
+    denial = crowd("d", 1, 12, 5, LH, "Fictional: not true", stance="deny", kinds=rumour)
+    answered = describe(
+        [alert(1, "rumour_spreading", "Little Horton", [*told, *denial], cluster="r1")],
+        index(told, denial),
+    )
+    assert answered.gate == f"2 posts (needs {CFG.corroborated_min_posts})"

@@ -119,13 +119,13 @@ def test_a_claim_told_across_places_spreads_on_fewer_posts(config: SignalsConfig
 def test_a_claim_rules_recognise_spreads_on_fewer_posts_in_one_place(
     config: SignalsConfig,
 ) -> None:
-    """Five tellings from three people in one ward: the classifier's score alone is not
+    """A few tellings from three people in one ward: the classifier's score alone is not
     enough to call that spreading (it needs the usual 8 from 5), but when a rumour rule
     matched posts from two of those people the evidence is corroborated beyond the
-    classifier, and it spreads at the fifth post."""
-    cfg = replace(config.rumours, early_rule_authors=2)  # off by default (see its setting)
-    n, authors = cfg.early_posts, cfg.early_authors
-    assert authors >= cfg.early_rule_authors
+    classifier, and it spreads at the last of them."""
+    cfg = config.rumours
+    n, authors = cfg.early_rule_posts, cfg.early_authors
+    assert 0 < n < cfg.early_posts and authors >= cfg.early_rule_authors > 0  # on by default
 
     def told(ruled: int) -> list[RumourPost]:
         return [
@@ -153,7 +153,7 @@ def test_denials_do_not_count_towards_spreading_on_rule_matches(config: SignalsC
     cfg = replace(config.rumours, early_rule_authors=2)
     claims = [
         _post(f"c{i}", VARIANTS[i % len(VARIANTS)], i * 4, f"teller-{i}", rule=True)
-        for i in range(cfg.early_posts - 1)
+        for i in range(cfg.early_rule_posts - 1)
     ]
     denial = _post("d", "Not true. Stop spreading this nonsense.", 17, "denier", claim=False,
                    reply_to="c0")  # fmt: skip
@@ -163,6 +163,44 @@ def test_denials_do_not_count_towards_spreading_on_rule_matches(config: SignalsC
     fifth = _post("c9", VARIANTS[0], 20, "teller-9", rule=True)
     update = board.observe([fifth], T0 + minutes(20))
     assert [e.at for e in update.spreading] == [T0 + minutes(20)]
+
+
+def test_a_claim_three_people_pass_on_in_rules_words_spreads_at_the_third(
+    config: SignalsConfig,
+) -> None:
+    """What a communities team relies on: a claim three people pass on within the hour, two
+    of them in words a rumour rule knows ("share before it's deleted"), is spreading as soon
+    as the third tells it, not after more posts repeat what the first three already show.
+    Three tellings the classifier alone calls claims, even in two wards, are not: everyday
+    talk it half-believes is told in several wards at once too."""
+    tellings = [
+        _post(f"t{i}", VARIANTS[i], 4 * i, f"teller-{i}", rule=i < 2,
+              place=("Toller", "Manningham")[i % 2])
+        for i in range(3)
+    ]  # fmt: skip
+    update = RumourBoard(config.rumours).observe(tellings, T0 + minutes(30))
+    assert [(e.at, e.posts, e.authors) for e in update.spreading] == [(tellings[-1].at, 3, 3)]
+    unruled = [replace(t, rule=False) for t in tellings]
+    assert RumourBoard(config.rumours).observe(unruled, T0 + minutes(30)).spreading == []
+
+
+def test_a_denial_in_another_ward_does_not_spread_a_claim_across_places(
+    config: SignalsConfig,
+) -> None:
+    """Claims told in Toller and a reply in Manningham saying it is not true: as many posts,
+    authors and places as spreading early needs, but one of them answers the claim, and the
+    tellings name one place: not spreading. Another telling in Manningham is."""
+    cfg = config.rumours
+    n = cfg.early_posts
+    told = [_post(f"c{i}", VARIANTS[i % len(VARIANTS)], i * 4, f"teller-{i}")
+            for i in range(n - 1)]  # fmt: skip
+    denial = _post("d", "Not true. Stop spreading this nonsense.", 4 * n - 3, "denier",
+                   claim=False, reply_to="c0", place="Manningham")  # fmt: skip
+    board = RumourBoard(cfg)
+    assert board.observe([*told, denial], T0 + minutes(4 * n - 2)).spreading == []
+    last = _post("c9", VARIANTS[0], 4 * n, "teller-9", place="Manningham")
+    update = board.observe([last], T0 + minutes(4 * n))
+    assert [(e.at, e.places) for e in update.spreading] == [(T0 + minutes(4 * n), 2)]
 
 
 def test_a_spreading_rumour_s_later_posts_extend_its_alert(config: SignalsConfig) -> None:
