@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -48,3 +49,37 @@ async def stop_task(task: asyncio.Future[Any], *, give_up_after: float = 10.0) -
     if not task.cancelled() and task.exception() is not None:
         log.error("%s failed as it stopped", task, exc_info=task.exception())
     return True
+
+
+async def run_to_end(work: Awaitable[Any], *, give_up_after: float = 8.0) -> None:
+    """Await `work` to its end even while the caller is cancelled, again and again, meanwhile;
+    then raise that cancellation. For the clean-up a task does as it is stopped: `stop_task`
+    repeats its cancellation every few milliseconds until the task has ended, and each repeat
+    would otherwise cut that clean-up short (the leader's stop of the alert dispatcher was
+    interrupted so, and the dispatcher, shielded, ran on with a store connection after the
+    runtime had closed its engine). `work` that has not ended after `give_up_after` seconds
+    (within `stop_task`'s default bound) is cancelled as `stop_task` would, and left (logged)
+    if it has not ended after as long again."""
+    job = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up_after
+    cancelled = False
+    while not job.done():
+        overdue = loop.time() >= deadline
+        if overdue:
+            if loop.time() >= deadline + give_up_after:
+                log.error("%s did not end when stopped; left running", job)
+                break
+            job.cancel()
+        wait = random.uniform(*RECANCEL_AFTER_S) if overdue else deadline - loop.time()
+        try:
+            await asyncio.wait({job}, timeout=wait)
+        except asyncio.CancelledError:
+            cancelled = True
+    error = job.exception() if job.done() and not job.cancelled() else None
+    if cancelled:
+        if error is not None:
+            log.error("%s failed as it stopped", job, exc_info=error)
+        raise asyncio.CancelledError
+    if error is not None:
+        raise error

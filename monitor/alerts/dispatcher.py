@@ -39,6 +39,7 @@ from monitor.safeguards.recheck import Rechecker
 from monitor.store import posts as post_store
 from monitor.store import tombstones
 from monitor.store.tables import alert_posts, alerts, digest_runs
+from monitor.tasks import run_to_end, stop_task
 from monitor.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -370,15 +371,18 @@ class Dispatcher:
         """Finish the round in progress (bounded), then stop."""
         self._stopping.set()
         self._wake.set()
-        if self._task is None:
+        task, self._task = self._task, None
+        if task is None:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), self.send_timeout + 5)
+            await asyncio.wait_for(asyncio.shield(task), self.send_timeout + 5)
         except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
+            await stop_task(task)
+        except asyncio.CancelledError:
+            # Stopped in a hurry: the round is cut short, and the task still ends before this
+            # does (shielded, it would run on with a store connection past the engine's close).
+            await run_to_end(stop_task(task))
+            raise
 
     async def _loop(self) -> None:
         failures = 0

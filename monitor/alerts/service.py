@@ -241,11 +241,13 @@ class AlertService:
     async def stop(self) -> None:
         if self.digests is not None:
             self.digests.stop()
-        if self.dispatcher is not None:
-            await self.dispatcher.stop()
-        if self.session is not None:
-            await self.session.close()
-        self.session = self.dispatcher = self.digests = None
+        try:
+            if self.dispatcher is not None:
+                await self.dispatcher.stop()
+        finally:  # the notifiers' session is closed even when the stop was cut short
+            if self.session is not None:
+                await self.session.close()
+            self.session = self.dispatcher = self.digests = None
 
 
 def _has_tables(sync_conn: Any) -> bool:

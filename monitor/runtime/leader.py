@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.runtime.faults import backoff, describe
+from monitor.tasks import run_to_end
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Leadership:
             await asyncio.Event().wait()
         finally:
             self.is_leader = False
-            await stop()
+            await run_to_end(stop())  # not cut short by stop_task's repeated cancellations
 
     async def _try_to_lead(
         self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
@@ -103,7 +104,7 @@ class Leadership:
             finally:
                 self.is_leader = False
                 with contextlib.suppress(Exception):
-                    await stop()
+                    await run_to_end(stop())  # as in _lead_forever
                 with contextlib.suppress(Exception):
                     await conn.execute(select(func.pg_advisory_unlock(self.key)))
                     await conn.commit()
