@@ -30,6 +30,7 @@ from monitor.alerts.notifiers.webhook import verify
 from monitor.alerts.render import Message
 from monitor.alerts.service import build_notifiers
 from monitor.store.tables import deliveries, notifications
+from monitor.tasks import stop_task
 
 from .conftest import (
     NOW,
@@ -237,6 +238,43 @@ async def test_stopping_mid_round_finishes_the_round_and_stops_without_waiting_a
     (delivery,) = await delivery_states(engine)
     assert delivery["attempts"] == 1 and delivery["status"] == "pending"
     assert "no answer within" in (delivery["last_error"] or "")
+
+
+async def test_a_stop_in_a_hurry_still_ends_the_dispatcher_before_it_returns(
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    receiver_factory: Callable[..., Any],
+) -> None:
+    """A stop that is itself cancelled while the round sends (as `stop_task` cancels whatever
+    stops, again and again): the round is cut short, but the dispatcher has ended when the
+    stop returns, rather than running on, shielded, with a store connection after its owner
+    closed the engine."""
+    hook: ScriptedReceiver = await receiver_factory("hang")
+    env = {"T_WEBHOOK_URL": hook.url(), "T_WEBHOOK_SECRET": SECRET}
+    config = config_from(routing(), env)
+    await open_alert(engine, {"kind": "threat", "area": "Toller"})
+    await enqueue(engine, config, env)
+    d = Dispatcher(
+        engine,
+        config,
+        build_notifiers(config, engine, session, env),
+        envs(),
+        environ=env,
+        clock=Clock(),
+        poll_seconds=3600,
+        send_timeout=3600,
+    )
+    await d.start()
+    for _ in range(1000):
+        if hook.requests:
+            break
+        await asyncio.sleep(0.01)
+    assert hook.requests, "the dispatcher never sent"
+    stopping = asyncio.create_task(d.stop())
+    await asyncio.sleep(0.05)  # the stop waits for the round, which hangs on its send
+    assert await stop_task(stopping, give_up_after=5)
+    left = [t for t in asyncio.all_tasks() if t.get_name() == "alerts-dispatcher"]
+    assert all(t.done() for t in left), "the dispatcher ran on after its stop returned"
 
 
 async def test_teams_and_slack_get_one_message_each_with_post_text_inert(
