@@ -62,22 +62,24 @@ class Leadership:
         self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
     ) -> None:
         # A start that fails (the store away at that moment) is retried with backoff rather
-        # than leaving the process without its scheduler, silently.
+        # than leaving the process without its scheduler, silently. A stop that comes while
+        # the duties start stops what had started (the dispatcher starts before the digests
+        # catch up, which may take a while).
         attempt = 0
-        while True:
-            try:
-                await start()
-                break
-            except Exception as exc:
-                self.error = describe(exc)
-                log.exception("scheduler failed to start; retrying")
-                with contextlib.suppress(Exception):
-                    await stop()
-                await asyncio.sleep(backoff(attempt, cap=self.retry_seconds * 6))
-                attempt += 1
-        self.error = None
-        self.is_leader = True
         try:
+            while True:
+                try:
+                    await start()
+                    break
+                except Exception as exc:
+                    self.error = describe(exc)
+                    log.exception("scheduler failed to start; retrying")
+                    with contextlib.suppress(Exception):
+                        await stop()
+                    await asyncio.sleep(backoff(attempt, cap=self.retry_seconds * 6))
+                    attempt += 1
+            self.error = None
+            self.is_leader = True
             await asyncio.Event().wait()
         finally:
             self.is_leader = False
