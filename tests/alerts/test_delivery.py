@@ -205,50 +205,13 @@ async def test_a_dead_receiver_loses_nothing_and_recovers(
     assert len(ids) == len(set(ids)) == 12  # every alert once, none twice
 
 
-async def test_stopping_mid_round_finishes_the_round_and_stops_without_waiting_a_poll(
+async def dispatcher_hanging_mid_send(
     engine: AsyncEngine,
     session: aiohttp.ClientSession,
     receiver_factory: Callable[..., Any],
-) -> None:
-    """A shutdown (or a test's teardown) that comes while a round sends: the round ends (its
-    send times out and is kept for a retry) and the dispatcher stops then, not after sleeping
-    one poll interval that no wake-up ends — here an hour, far past the bound on stop."""
-    hook: ScriptedReceiver = await receiver_factory("hang")
-    env = {"T_WEBHOOK_URL": hook.url(), "T_WEBHOOK_SECRET": SECRET}
-    config = config_from(routing(), env)
-    await open_alert(engine, {"kind": "threat", "area": "Toller"})
-    await enqueue(engine, config, env)
-    d = Dispatcher(
-        engine,
-        config,
-        build_notifiers(config, engine, session, env),
-        envs(),
-        environ=env,
-        clock=Clock(),
-        poll_seconds=3600,
-        send_timeout=3600,
-    )
-    await d.start()
-    for _ in range(1000):  # the round is under way once the receiver holds the request
-        if hook.requests:
-            break
-        await asyncio.sleep(0.01)
-    assert hook.requests, "the dispatcher never sent"
-    await asyncio.wait_for(d.stop(), 60)  # the old loop slept the hour out here
-    (delivery,) = await delivery_states(engine)
-    assert delivery["attempts"] == 1 and delivery["status"] == "pending"
-    assert "no answer within" in (delivery["last_error"] or "")
-
-
-async def test_a_stop_in_a_hurry_still_ends_the_dispatcher_before_it_returns(
-    engine: AsyncEngine,
-    session: aiohttp.ClientSession,
-    receiver_factory: Callable[..., Any],
-) -> None:
-    """A stop that is itself cancelled while the round sends (as `stop_task` cancels whatever
-    stops, again and again): the round is cut short, but the dispatcher has ended when the
-    stop returns, rather than running on, shielded, with a store connection after its owner
-    closed the engine."""
+) -> Dispatcher:
+    """A started dispatcher whose round is under way: the receiver holds its request and never
+    answers, and neither a poll (an hour) nor the send's timeout (an hour) would end it."""
     hook: ScriptedReceiver = await receiver_factory("hang")
     env = {"T_WEBHOOK_URL": hook.url(), "T_WEBHOOK_SECRET": SECRET}
     config = config_from(routing(), env)
@@ -267,9 +230,36 @@ async def test_a_stop_in_a_hurry_still_ends_the_dispatcher_before_it_returns(
     await d.start()
     for _ in range(1000):
         if hook.requests:
-            break
+            return d
         await asyncio.sleep(0.01)
-    assert hook.requests, "the dispatcher never sent"
+    raise AssertionError("the dispatcher never sent")
+
+
+async def test_stopping_mid_round_finishes_the_round_and_stops_without_waiting_a_poll(
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    receiver_factory: Callable[..., Any],
+) -> None:
+    """A shutdown (or a test's teardown) that comes while a round sends: the round ends (its
+    send times out and is kept for a retry) and the dispatcher stops then, not after sleeping
+    one poll interval that no wake-up ends — here an hour, far past the bound on stop."""
+    d = await dispatcher_hanging_mid_send(engine, session, receiver_factory)
+    await asyncio.wait_for(d.stop(), 60)  # the old loop slept the hour out here
+    (delivery,) = await delivery_states(engine)
+    assert delivery["attempts"] == 1 and delivery["status"] == "pending"
+    assert "no answer within" in (delivery["last_error"] or "")
+
+
+async def test_a_stop_in_a_hurry_still_ends_the_dispatcher_before_it_returns(
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    receiver_factory: Callable[..., Any],
+) -> None:
+    """A stop that is itself cancelled while the round sends (as `stop_task` cancels whatever
+    stops, again and again): the round is cut short, but the dispatcher has ended when the
+    stop returns, rather than running on, shielded, with a store connection after its owner
+    closed the engine."""
+    d = await dispatcher_hanging_mid_send(engine, session, receiver_factory)
     stopping = asyncio.create_task(d.stop())
     await asyncio.sleep(0.05)  # the stop waits for the round, which hangs on its send
     assert await stop_task(stopping, give_up_after=5)
