@@ -6,15 +6,48 @@ package or the shipped model folder is missing, and fail in CI, which must run t
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from monitor.classify.heads import HeadSet
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / "models" / "minilm-heads-v1"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def write_model_dir(
+    path: Path,
+    heads: HeadSet,
+    name: str,
+    thresholds: dict[str, float],
+    drop_spec_key: str | None = None,
+) -> Path:
+    """A model folder for `heads` (their file and a checksummed manifest), as `monitor train`
+    writes one; `drop_spec_key` leaves that key out of every head's spec, as a manifest
+    written before the key existed did."""
+    from monitor.classify.manifest import FORMAT, HEADS_FILE, MANIFEST, sha256_file
+
+    heads.save(path / HEADS_FILE)
+    specs = heads.specs()
+    if drop_spec_key is not None:
+        for spec in specs:
+            del spec[drop_spec_key]
+    manifest = {
+        "format": FORMAT,
+        "name": name,
+        "heads": specs,
+        "thresholds": thresholds,
+        "files": {HEADS_FILE: sha256_file(path / HEADS_FILE)},
+    }
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    return path
 
 
 def _missing() -> str | None:

@@ -5,15 +5,15 @@ Fictional posts only.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from monitor.classify.finetune import init_heads
 from monitor.classify.heads import RUMOUR_CUE_NAMES, Head, HeadSet, rumour_cues
-from monitor.classify.manifest import FORMAT, HEADS_FILE, MANIFEST, load_model_dir, sha256_file
+from monitor.classify.manifest import load_model_dir
 from monitor.classify.train import LinearFit, Recipe
+from tests.classify.conftest import write_model_dir
 
 
 def _cue(texts: list[str], name: str) -> list[float]:
@@ -59,20 +59,9 @@ def _head(
 
 
 def _save(path: Path, heads: HeadSet, drop_cues_key: bool = False) -> Path:
-    heads.save(path / HEADS_FILE)
-    specs = heads.specs()
-    if drop_cues_key:
-        for spec in specs:
-            del spec["cues"]
-    manifest = {
-        "format": FORMAT,
-        "name": "test-rumour",
-        "heads": specs,
-        "thresholds": {"rumour": 0.5},
-        "files": {HEADS_FILE: sha256_file(path / HEADS_FILE)},
-    }
-    (path / MANIFEST).write_text(json.dumps(manifest))
-    return path
+    return write_model_dir(
+        path, heads, "test-rumour", {"rumour": 0.5}, drop_spec_key="cues" if drop_cues_key else None
+    )
 
 
 def test_a_head_with_cues_scores_the_words_and_round_trips(tmp_path: Path) -> None:

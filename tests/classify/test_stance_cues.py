@@ -23,8 +23,9 @@ from monitor.classify.heads import (
     feature_width,
     stance_cues,
 )
-from monitor.classify.manifest import FORMAT, HEADS_FILE, MANIFEST, load_model_dir, sha256_file
+from monitor.classify.manifest import load_model_dir
 from monitor.classify.train import Recipe, train_stance
+from tests.classify.conftest import write_model_dir
 
 
 def _cue(texts: list[str], name: str) -> list[float]:
@@ -72,20 +73,9 @@ def _head(stance: bool, rng: np.random.Generator) -> Head:
 
 
 def _save(path: Path, heads: HeadSet, drop_key: bool = False) -> Path:
-    heads.save(path / HEADS_FILE)
-    specs = heads.specs()
-    if drop_key:
-        for spec in specs:
-            del spec["stance_cues"]
-    manifest = {
-        "format": FORMAT,
-        "name": "test-stance",
-        "heads": specs,
-        "thresholds": {},
-        "files": {HEADS_FILE: sha256_file(path / HEADS_FILE)},
-    }
-    (path / MANIFEST).write_text(json.dumps(manifest))
-    return path
+    return write_model_dir(
+        path, heads, "test-stance", {}, drop_spec_key="stance_cues" if drop_key else None
+    )
 
 
 # Same length, same lexical features (no '?', no negation word, no link, one handle):
