@@ -26,7 +26,6 @@ are taken in id order rather than the order the worker was given them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -37,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.config import Settings
 from monitor.signals.stage import SignalsStage
 from monitor.store import signals as store
+from monitor.tasks import stop_task
 from monitor.types import Clock, Processed, Stage, utcnow
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,10 @@ class SignalsFollower:
             self._task = asyncio.create_task(self._run(), name="signals-follower")
 
     async def stop(self) -> None:
+        # `stop_task`, not one cancel: a cancellation dropped by a call the step awaits (3.11's
+        # `wait_for`) left the follower polling and this stop waiting for it for ever.
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
 
     async def _run(self) -> None:
