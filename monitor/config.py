@@ -966,6 +966,15 @@ def push_secret(settings: Settings) -> str | None:
     return value
 
 
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/community-tension-monitor, else ~/.cache/community-tension-monitor: the
+    exported encoder (the `classifier_cache_dir` setting overrides it) and the unpacked
+    language-id model (monitor.ingest.language_model) are kept there."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    root = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return root / "community-tension-monitor"
+
+
 def resolve_home(settings: Settings) -> Path:
     """The folder with models/, rules/ and alerts/: the setting, the checkout, or the package."""
     if settings.home:

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Where the graph is kept by default (moved beside the settings so ingest can share it).
+from monitor.config import default_cache_dir as default_cache_dir
+
 log = logging.getLogger(__name__)
 
 # Bump when the graph's inputs, outputs or meaning change: old files are then ignored.
@@ -59,14 +62,6 @@ class AdapterSpec:
     # graph exported here with other bytes (another torch or onnx version) is served, with a
     # warning, and its own sha256 is what the runtime record names.
     graph_sha256: str = ""
-
-
-def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/community-tension-monitor, else ~/.cache/community-tension-monitor
-    (the `classifier_cache_dir` setting overrides it)."""
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    root = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return root / "community-tension-monitor"
 
 
 def graph_name(base_sha256: str, adapter_sha256: str = "") -> str:

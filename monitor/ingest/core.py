@@ -119,9 +119,11 @@ ROMANISED_BELOW = 0.9
 
 @functools.cache
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    # Loaded at the first post that needs it, from the unpacked copy in the cache folder.
+    from monitor.config import default_cache_dir
+    from monitor.ingest.language_model import load_identifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return load_identifier(default_cache_dir())
 
 
 def normalise_language(tag: str | None) -> str | None:
