@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, event, inspect
+from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from monitor.store.sqlite_connections import open_connections_safely
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -73,6 +76,8 @@ async def table_names(engine: AsyncEngine) -> set[str]:
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url:
@@ -81,6 +86,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def _upgrade(connection: Connection, revision: str, post_key_secret: str | None) -> None:
+    from alembic import command
+
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     # Migrations that key stored post ids need the same secret as the running service
@@ -89,11 +96,47 @@ def _upgrade(connection: Connection, revision: str, post_key_secret: str | None)
     command.upgrade(cfg, revision)
 
 
+_REVISION = re.compile(r"^revision = [\"']([\w-]+)[\"']$", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision = (?:None|[\"']([\w-]+)[\"'])$", re.MULTILINE)
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The one head of the migrations, read from their files' `revision = "..."` and
+    `down_revision = ...` lines; None when they are not one plain chain (a merge, a branch, a
+    line written another way): then only Alembic can say."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found, down = _REVISION.findall(source), _DOWN_REVISION.findall(source)
+        if len(found) != 1 or len(down) != 1:
+            return None
+        revisions.add(found[0])
+        if down[0]:
+            parents.add(down[0])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents < revisions else None
+
+
+def _at_head(connection: Connection) -> bool:
+    """Whether the store is already at the migrations' head: then upgrading would only load
+    Alembic, its environment and every migration script to do nothing (a quarter of a
+    second of each process's start)."""
+    head = head_revision()
+    if head is None or not inspect(connection).has_table("alembic_version"):
+        return False
+    stamped = connection.execute(text("select version_num from alembic_version")).scalars().all()
+    return stamped == [head]
+
+
 async def upgrade(
     engine: AsyncEngine, revision: str = "head", *, post_key_secret: str | None = None
 ) -> None:
     """Bring the schema up to `revision` (Alembic), in the engine's own connection."""
     async with engine.begin() as conn:
+        if revision == "head" and await conn.run_sync(_at_head):
+            return
         await conn.run_sync(_upgrade, revision, post_key_secret)
 
 

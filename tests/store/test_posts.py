@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from alembic.script import ScriptDirectory
+from sqlalchemy import select, text
 
 from monitor.store import db
 from monitor.store import posts as post_store
@@ -53,6 +54,33 @@ async def test_migrations_match_the_tables(store_url: str) -> None:
 
         async with engine.connect() as conn:
             assert await conn.run_sync(diff) == []
+    finally:
+        await engine.dispose()
+
+
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    assert db.head_revision() == ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+
+
+async def test_upgrading_a_store_at_head_or_one_behind_ends_at_head(store_url: str) -> None:
+    engine = db.create_engine(store_url)
+    head = db.head_revision()
+    script = ScriptDirectory.from_config(db.alembic_config())
+    previous = script.get_revision(head).down_revision
+    assert isinstance(previous, str)
+
+    async def stamped() -> list[str]:
+        async with engine.connect() as conn:
+            result = await conn.execute(text("select version_num from alembic_version"))
+            return list(result.scalars())
+
+    try:
+        await db.upgrade(engine, previous)
+        assert await stamped() == [previous]
+        await db.upgrade(engine)  # one behind: the last migration runs
+        assert await stamped() == [head]
+        await db.upgrade(engine)  # at head: nothing to do
+        assert await stamped() == [head]
     finally:
         await engine.dispose()
 
