@@ -6,13 +6,15 @@ through the event loop (`call_soon_threadsafe`). A task cancelled while a call i
 used to go on at once: the call ran on, holding SQLite's write lock past the stop, and answered
 after the loop had closed ("RuntimeError: Event loop is closed" raised in aiosqlite's thread).
 Here every call, and the open that starts the thread, is waited for; a cancelled connection is
-then rolled back and closed, and its thread has ended, before the cancellation goes on. The wait
-is the one call's own length (a statement, a commit, an open), never a batch's: the batch ends
-before its next call, so its transaction is rolled back whole."""
+then rolled back and closed, and its thread has ended, before the cancellation goes on. A
+statement running then is interrupted (SQLite stops it within milliseconds); a commit, rollback
+or open is waited for, its own short length. Never a batch's: the batch ends before its next
+call, so its transaction is rolled back whole."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import aiosqlite
@@ -80,6 +82,12 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
         try:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
+            if _is_statement_work(fn):
+                # Interrupted, not waited for: a statement can run for any length of time, and
+                # a stop that waited for one past its bound returned with the statement still
+                # holding the write lock. (`interrupt` is SQLite's way from another thread; a
+                # call not begun yet is not affected and is waited for.)
+                _interrupt(driver)
             await _to_the_end(call)
             if not _is_close_of(driver, fn):
                 await _to_the_end(asyncio.ensure_future(execute(lambda: driver._conn.rollback())))
@@ -90,6 +98,18 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
             raise
 
     driver._execute = _execute
+
+
+def _is_statement_work(fn: Any) -> bool:
+    """Whether `fn` runs or steps a statement (a cursor's execute or fetch), whose work can be
+    interrupted; a commit, rollback or close is short and always finishes."""
+    return isinstance(getattr(fn, "__self__", None), sqlite3.Cursor) and fn.__name__ != "close"
+
+
+def _interrupt(driver: Any) -> None:
+    own = driver._connection
+    if own is not None:
+        own.interrupt()
 
 
 def _is_close_of(driver: Any, fn: Any) -> bool:

@@ -51,12 +51,13 @@ class SlowStage:
     """A stage whose database call is still running when the stop comes (a slow statement in
     the batch's transaction), so the stop lands in the middle of it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sqlite_rows: int = 3_000_000) -> None:
         self.entered = asyncio.Event()
-        # About a second or more of work in the database on either store.
+        # About a second or more of work in the database on either store (SQLite counts about
+        # 3 million rows a second here, unloaded).
         self.sql = (
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
-            "SELECT count(*) FROM c"
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+            f"WHERE x < {sqlite_rows}) SELECT count(*) FROM c"
             if url.startswith("sqlite")
             else "SELECT pg_sleep(1.5)"
         )
@@ -66,6 +67,22 @@ class SlowStage:
     ) -> None:
         self.entered.set()
         await conn.execute(text(self.sql))
+
+
+# How long the test's own writer waits for the write lock: far longer than the runtime's other
+# writers hold it, far shorter than the batch's statement that the stop interrupts would.
+BUSY_WAIT_S = 5.0
+
+
+def take_the_write_lock(path: Path, wait: float) -> None:
+    """Begin (and roll back) a write transaction on the SQLite file at `path`; raises
+    "database is locked" when another connection holds the write lock for `wait` seconds."""
+    other = sqlite3.connect(path, timeout=wait)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.rollback()
+    finally:
+        other.close()
 
 
 def settings_for(url: str, drain: float) -> Settings:
@@ -118,23 +135,24 @@ async def test_a_zero_budget_stop_returns_only_once_the_batch_let_go_of_the_stor
 ) -> None:
     """When the stop returns, the cancelled batch's statement must not still be running in
     aiosqlite's thread: it held SQLite's write lock after the stop (another writer got
-    "database is locked") and answered after the event loop had closed."""
+    "database is locked") and answered after the event loop had closed. The statement here
+    runs far longer than the stop's bound (`stop_task` leaves a task that has not ended
+    after 10 s): a stop that waited for it gave up and returned with the lock still held,
+    as a loaded machine made of the one-second statement before."""
     path = tmp_path / "monitor.db"
     url = f"sqlite+aiosqlite:///{path}"
     async with open_runtime(settings_for(url, 0), classifier=KeywordClassifier()) as rt:
-        slow = SlowStage(url)
+        slow = SlowStage(url, sqlite_rows=150_000_000)
         rt.pipeline.stages.append(slow)
         await rt.pipeline.accept("push", [raw(i) for i in range(30)])
         await asyncio.wait_for(slow.entered.wait(), 30)
         started = time.monotonic()
         report = await rt.pipeline.stop(timeout=0)
         took = time.monotonic() - started
-        other = sqlite3.connect(path, timeout=0)
-        try:
-            other.execute("BEGIN IMMEDIATE")  # "database is locked" while the batch holds it
-            other.rollback()
-        finally:
-            other.close()
-    # Rolled back whole, and the stop waited for the one statement, not for a fixed time.
+        # In a thread, so that the runtime's other writers (the alert dispatcher, its
+        # leases) go on meanwhile: their transactions last milliseconds and may hold the lock
+        # at any instant; the batch's statement would hold it for a minute or more.
+        await asyncio.to_thread(take_the_write_lock, path, BUSY_WAIT_S)
+    # Rolled back whole, and the statement was stopped, not waited for to its end.
     assert report.stored_unprocessed == 30, report.message()
     assert took < 10, f"the stop took {took:.1f}s"
