@@ -3,6 +3,7 @@ rule for opening the store."""
 
 from __future__ import annotations
 
+import gc
 import inspect
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import COMMANDS, LazyGroup, cli
+from monitor.cli import COMMANDS, LazyGroup, cli, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +42,33 @@ def test_help_imports_no_area_and_no_heavy_library() -> None:
     assert out[-2] == "['monitor', 'monitor.cli', 'monitor.cli.context']"
     assert out[-1] == "[]"
     assert "governance  Who owns each monitored topic" in "\n".join(out)
+
+
+def test_a_command_runs_with_the_garbage_collector_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # main() pauses the collector while a command's modules load; the command itself (a
+    # `monitor run` lasting weeks) must run with it on, or cyclic garbage would pile up.
+    seen: list[tuple[bool, int]] = []
+
+    @click.command("gc-probe")
+    def probe() -> None:
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+
+    cli.add_command(probe)
+    frozen_before = gc.get_freeze_count()
+    try:
+        assert CliRunner().invoke(cli, ["gc-probe"]).exit_code == 0
+        monkeypatch.setattr(sys, "argv", ["monitor", "gc-probe"])
+        with pytest.raises(SystemExit) as stopped:
+            main()
+        assert stopped.value.code == 0
+    finally:
+        del cli.commands["gc-probe"]
+        gc.unfreeze()
+        gc.enable()
+    # In-process (CliRunner) the collector is left as it was; run by main(), what the start
+    # built is frozen and the collector is back on before the command runs.
+    assert seen[0] == (True, frozen_before)
+    assert seen[1][0] is True and seen[1][1] > frozen_before
 
 
 def test_eval_events_is_there_whichever_area_loaded_first() -> None:
