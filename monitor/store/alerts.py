@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.labels import SEVERITY_RANK, candidates
+from monitor.labels import SEVERITY_RANK, AlertCandidate, candidates
 from monitor.store.db import dialect_insert
 from monitor.store.tables import ALERT_IS_OPEN, alert_posts, alerts
 from monitor.types import Processed
@@ -34,6 +35,19 @@ async def open_alert(
 
     Safe with several workers at once: the partial unique index admits one open alert per
     key, and a second opener waits for the first and then finds its row."""
+    alert_id, opened, _ = await _open(conn, key, labels, summary, at, now)
+    return alert_id, opened
+
+
+async def _open(
+    conn: AsyncConnection,
+    key: str,
+    labels: Mapping[str, str],
+    summary: str,
+    at: datetime,
+    now: datetime,
+) -> tuple[int, bool, dict[str, str]]:
+    """`open_alert`, with the alert's labels as they are now."""
     alert_id = (
         await conn.execute(
             dialect_insert(conn, alerts)
@@ -53,66 +67,92 @@ async def open_alert(
         )
     ).scalar()
     if alert_id is not None:
-        return int(alert_id), True
+        return int(alert_id), True, dict(labels)
     existing = (
         await conn.execute(
-            select(alerts.c.id).where(alerts.c.key == key, alerts.c.status.in_(OPEN_STATUSES))
+            select(alerts.c.id, alerts.c.labels).where(
+                alerts.c.key == key, alerts.c.status.in_(OPEN_STATUSES)
+            )
         )
-    ).scalar_one()
-    return int(existing), False
+    ).one()
+    return int(existing.id), False, dict(existing.labels)
+
+
+def _rank(labels: Mapping[str, str]) -> int:
+    return SEVERITY_RANK.get(labels.get("severity", ""), 0)
 
 
 async def record_hits(conn: AsyncConnection, items: Sequence[Processed], now: datetime) -> int:
-    """Open or extend alerts for these processed posts; returns how many alerts changed."""
-    touched: set[int] = set()
+    """Open or extend alerts for these processed posts; returns how many alerts changed.
+
+    A few statements per alert key, whatever the number of posts for it in the batch (it was
+    five per post and key: the per-post cost of every flagged post)."""
+    by_key: dict[str, list[tuple[AlertCandidate, Processed]]] = {}
+    for item in items:
+        for cand in candidates(item):
+            by_key.setdefault(cand.key, []).append((cand, item))
+    touched = 0
     # Alert rows are locked in key order, so workers extending the same alerts at once wait
     # for each other instead of deadlocking.
-    work = sorted(
-        ((cand, item) for item in items for cand in candidates(item)),
-        key=lambda pair: (pair[0].key, pair[1].post.id),
+    for key in sorted(by_key):
+        work = sorted(by_key[key], key=lambda pair: pair[1].post.id)
+        if await _extend(conn, key, work, now):
+            touched += 1
+    return touched
+
+
+async def _extend(
+    conn: AsyncConnection,
+    key: str,
+    work: Sequence[tuple[AlertCandidate, Processed]],
+    now: datetime,
+) -> bool:
+    """Open or extend the alert with this key for these (candidate, post) pairs, in post id
+    order: the first opens it; a later one of higher severity takes over its labels."""
+    first, first_item = work[0]
+    alert_id, opened, labels = await _open(
+        conn, key, first.labels, first.summary, first_item.post.created_at, now
     )
+    relabelled = False
+    for cand, _ in work:
+        if _rank(cand.labels) > _rank(labels):
+            labels, relabelled = dict(cand.labels), True
+    by_post: dict[str, Processed] = {}
+    rows = []
     for cand, item in work:
-        alert_id, opened = await open_alert(
-            conn, cand.key, cand.labels, cand.summary, item.post.created_at, now
+        if item.post.id in by_post:
+            continue  # the same post twice: its evidence row is added once, as before
+        by_post[item.post.id] = item
+        rows.append(
+            {
+                "alert_id": alert_id,
+                "post_id": item.post.id,
+                "excerpt": excerpt(item.post.text),
+                "rules": sorted({h.rule_id for h in item.hits} | {cand.rule}),
+                "added_at": now,
+            }
         )
-        if not opened:
-            row = (await conn.execute(select(alerts.c.labels).where(alerts.c.id == alert_id))).one()
-            if SEVERITY_RANK.get(cand.labels.get("severity", ""), 0) > SEVERITY_RANK.get(
-                row.labels.get("severity", ""), 0
-            ):
-                await conn.execute(
-                    update(alerts)
-                    .where(alerts.c.id == alert_id)
-                    .values(labels=dict(cand.labels), updated_at=now)
-                )
-        added = await conn.execute(
-            dialect_insert(conn, alert_posts)
-            .values(
-                alert_id=alert_id,
-                post_id=item.post.id,
-                excerpt=excerpt(item.post.text),
-                rules=sorted({h.rule_id for h in item.hits} | {cand.rule}),
-                added_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["alert_id", "post_id"])
+    result = await conn.execute(
+        dialect_insert(conn, alert_posts)
+        .on_conflict_do_nothing(index_elements=["alert_id", "post_id"])
+        .returning(alert_posts.c.post_id),
+        rows,
+    )
+    added = [by_post[p].post.created_at for p in result.scalars().all()]
+    values: dict[str, Any] = {}
+    if relabelled:
+        values["labels"] = labels
+    if added:
+        # posts arrive out of order: keep the latest and earliest times
+        latest, earliest = max(added), min(added)
+        values.update(
+            post_count=alerts.c.post_count + len(added),
+            last_seen=case((alerts.c.last_seen < latest, latest), else_=alerts.c.last_seen),
+            first_seen=case((alerts.c.first_seen > earliest, earliest), else_=alerts.c.first_seen),
         )
-        if added.rowcount:
-            await conn.execute(
-                update(alerts)
-                .where(alerts.c.id == alert_id)
-                .values(
-                    post_count=alerts.c.post_count + 1,
-                    # posts arrive out of order: keep the latest and earliest times
-                    last_seen=case(
-                        (alerts.c.last_seen < item.post.created_at, item.post.created_at),
-                        else_=alerts.c.last_seen,
-                    ),
-                    first_seen=case(
-                        (alerts.c.first_seen > item.post.created_at, item.post.created_at),
-                        else_=alerts.c.first_seen,
-                    ),
-                    updated_at=now,
-                )
-            )
-            touched.add(alert_id)
-    return len(touched)
+    if not values:
+        return False
+    await conn.execute(
+        update(alerts).where(alerts.c.id == alert_id).values(updated_at=now, **values)
+    )
+    return bool(added)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from monitor.store import alerts as alert_store
 from monitor.store import db
 from monitor.store import posts as post_store
-from monitor.store.tables import alerts
+from monitor.store.tables import alert_posts, alerts
 from monitor.types import Processed, RuleHit
 from tests.store.test_posts import make_post
 
@@ -57,5 +57,53 @@ async def test_a_closed_alert_lets_a_new_one_open(migrated_store_url: str) -> No
         async with engine.connect() as conn:
             statuses = sorted((await conn.execute(select(alerts.c.status))).scalars())
         assert statuses == ["closed", "new"]
+    finally:
+        await engine.dispose()
+
+
+async def test_one_batch_extends_each_alert_once_per_post_and_keeps_its_highest_severity(
+    migrated_store_url: str,
+) -> None:
+    """A batch's posts for one key join one alert: each post counted once (a post seen twice
+    in the batch too), the span covering posts out of order, and the labels of its most
+    severe post; a key with no new evidence is not counted as touched."""
+    engine = db.create_engine(migrated_store_url)
+    try:
+        posts = [make_post(n, created_at=NOW + timedelta(minutes=(7 * n) % 5)) for n in range(5)]
+        low = RuleHit("tension.gather_low", {"kind": "call_to_gather", "severity": "low"})
+        critical = RuleHit("tension.gather_now", {"kind": "call_to_gather", "severity": "critical"})
+        threat = RuleHit("tension.threat", {"kind": "threat", "severity": "high"})
+        async with engine.begin() as conn:
+            await post_store.insert_posts(conn, posts)
+            touched = await alert_store.record_hits(
+                conn,
+                [
+                    Processed(post=posts[0], hits=(HIT,)),
+                    Processed(post=posts[1], hits=(low, threat)),
+                    Processed(post=posts[2], hits=(critical,)),
+                    Processed(post=posts[3], hits=(HIT,)),
+                    Processed(post=posts[3], hits=(low,)),  # the same post again
+                ],
+                NOW,
+            )
+            assert touched == 2
+            # Nothing new for the key: not touched, and the evidence is not counted twice.
+            again = await alert_store.record_hits(
+                conn, [Processed(post=posts[0], hits=(low,))], NOW + timedelta(hours=1)
+            )
+            assert again == 0
+        async with engine.connect() as conn:
+            rows = {r.labels["kind"]: r for r in (await conn.execute(select(alerts))).all()}
+            evidence = (await conn.execute(select(alert_posts))).all()
+        gather = rows["call_to_gather"]
+        assert gather.labels["severity"] == "critical"
+        assert gather.post_count == 4
+        counted = [posts[n].created_at for n in range(4)]
+        assert (gather.first_seen, gather.last_seen) == (min(counted), max(counted))
+        assert rows["threat"].post_count == 1
+        assert rows["threat"].first_seen == rows["threat"].last_seen == posts[1].created_at
+        assert len(evidence) == 5
+        rules = {(r.alert_id, r.post_id): r.rules for r in evidence}
+        assert rules[(gather.id, posts[1].id)] == ["tension.gather_low", "tension.threat"]
     finally:
         await engine.dispose()
