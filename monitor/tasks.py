@@ -1,4 +1,6 @@
-"""Stopping a background task for sure: cancel it, and cancel it again until it has ended.
+"""Stopping a background task for sure: cancel it, and cancel it again until it has ended
+(`stop_task`); and running the clean-up of a stop to its end through those cancellations
+(`run_to_end`).
 
 One `Task.cancel()` is not enough on Python 3.11. `asyncio.wait_for` there returns the inner
 call's result and drops a cancellation that arrives as that call completes (fixed in 3.12),
@@ -52,20 +54,29 @@ async def stop_task(task: asyncio.Future[Any], *, give_up_after: float = 10.0) -
 
 
 async def run_to_end(work: Awaitable[Any], *, give_up_after: float = 8.0) -> None:
-    """Await `work` to its end even while the caller is cancelled, again and again, meanwhile;
-    then raise that cancellation. For the clean-up a task does as it is stopped: `stop_task`
-    repeats its cancellation every few milliseconds until the task has ended, and each repeat
-    would otherwise cut that clean-up short (the leader's stop of the alert dispatcher was
-    interrupted so, and the dispatcher, shielded, ran on with a store connection after the
-    runtime had closed its engine). `work` that has not ended after `give_up_after` seconds
-    (within `stop_task`'s default bound) is cancelled as `stop_task` would, and left (logged)
-    if it has not ended after as long again."""
+    """Run `work` to its end whatever cancels the caller meanwhile: the one way to run clean-up
+    that a cancellation must not cut short (a stopping task's own stop, the rollback and close
+    of a SQLite connection whose call was cancelled). `stop_task` repeats its cancellation
+    every few milliseconds until the task has ended, and each repeat would otherwise cut that
+    clean-up short (the leader's stop of the alert dispatcher was interrupted so, and the
+    dispatcher, shielded, ran on with a store connection after the runtime had closed its
+    engine).
+
+    Bounded: `work` that has not ended after `give_up_after` seconds (within `stop_task`'s
+    default bound) is cancelled, again and again as `stop_task` does, and left running if it
+    has not ended after as long again; both are logged.
+
+    The outcome: a caller cancelled meanwhile gets its `CancelledError` once `work` has ended
+    (or was left), and an error `work` raised is logged, not lost; otherwise `work`'s error is
+    raised. Work that wants its own failures ignored says so itself."""
     job = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + give_up_after
-    cancelled = False
+    cancelled = overdue = False
     while not job.done():
-        overdue = loop.time() >= deadline
+        if not overdue and loop.time() >= deadline:
+            overdue = True
+            log.error("%s had not ended %g s into its clean-up; cancelling it", job, give_up_after)
         if overdue:
             if loop.time() >= deadline + give_up_after:
                 log.error("%s did not end when stopped; left running", job)

@@ -6,21 +6,28 @@ through the event loop (`call_soon_threadsafe`). A task cancelled while a call i
 used to go on at once: the call ran on, holding SQLite's write lock past the stop, and answered
 after the loop had closed ("RuntimeError: Event loop is closed" raised in aiosqlite's thread).
 Here every call, and the open that starts the thread, is waited for; a cancelled connection is
-then rolled back and closed, and its thread has ended, before the cancellation goes on. A
-statement running then is interrupted (SQLite stops it within milliseconds); a commit, rollback
-or open is waited for, its own short length. Never a batch's: the batch ends before its next
-call, so its transaction is rolled back whole."""
+then rolled back and closed, and its thread has ended, before the cancellation goes on (that
+clean-up through `monitor.tasks.run_to_end`: bounded, logged when left). A statement running
+then is interrupted (SQLite stops it within milliseconds); a commit, rollback or open is waited
+for, its own short length. Never a batch's: the batch ends before its next call, so its
+transaction is rolled back whole."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import contextlib
 from typing import Any
 
 import aiosqlite
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from monitor.tasks import run_to_end
+
+# How long the clean-up of a cancelled call (the call's end, the rollback and close) is waited
+# for before it is left running, logged (`run_to_end`'s bound, within a stop's).
+CLEAN_UP_S = 8.0
 
 
 def open_connections_safely(engine: AsyncEngine) -> None:
@@ -58,10 +65,17 @@ async def open_connection(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
     try:
         return await asyncio.shield(opening)
     except asyncio.CancelledError:
-        await _to_the_end(opening)
-        if not opening.cancelled() and opening.exception() is None:
-            await _to_the_end(asyncio.ensure_future(driver.close()))
+        await run_to_end(_close_once_open(driver, opening), give_up_after=CLEAN_UP_S)
         raise
+
+
+async def _close_once_open(driver: Any, opening: asyncio.Future[Any]) -> None:
+    """The clean-up of a cancelled open: the connection, once open, closed (a failed open has
+    nothing to close, and its error is the cancelled caller's no more)."""
+    await _ended(opening)
+    if not opening.cancelled() and opening.exception() is None:
+        with contextlib.suppress(Exception):
+            await driver.close()
 
 
 async def _opened(driver: aiosqlite.Connection) -> aiosqlite.Connection:
@@ -88,22 +102,47 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
                 # holding the write lock. (`interrupt` is SQLite's way from another thread; a
                 # call not begun yet is not affected and is waited for.)
                 _interrupt(driver)
-            await _to_the_end(call)
-            if not _is_close_of(driver, fn):
-                await _to_the_end(asyncio.ensure_future(execute(lambda: driver._conn.rollback())))
-                await _to_the_end(asyncio.ensure_future(driver.close()))
-            # A cancelled close ends here: aiosqlite's close, which made the call, stops the
-            # thread next. Stopping it here too left that stop queued on a thread that had
-            # ended, and the close waiting for its answer for ever (a dispose cancelled once).
+            await run_to_end(_release_after(driver, execute, fn, call), give_up_after=CLEAN_UP_S)
             raise
 
     driver._execute = _execute
 
 
+async def _release_after(driver: Any, execute: Any, fn: Any, call: asyncio.Future[Any]) -> None:
+    """The clean-up of a cancelled call: the call ended, then the connection rolled back and
+    closed. Their outcomes are the cancelled caller's no more (a failed rollback of a closed
+    connection included)."""
+    await _ended(call)
+    # A cancelled close ends here: aiosqlite's close, which made the call, stops the thread
+    # next. Stopping it here too left that stop queued on a thread that had ended, and the
+    # close waiting for its answer for ever (a dispose cancelled once).
+    if not _is_close_of(driver, fn):
+        with contextlib.suppress(Exception):
+            await execute(lambda: driver._conn.rollback())
+        with contextlib.suppress(Exception):
+            await driver.close()
+
+
+async def _ended(call: asyncio.Future[Any]) -> None:
+    """Wait for `call` to end, without cancelling it if this wait is (the call runs in
+    aiosqlite's thread whatever happens here); its outcome is retrieved and dropped."""
+    await asyncio.wait({call})
+    if not call.cancelled():
+        call.exception()
+
+
+# The calls of sqlite3's connections and cursors (and aiosqlite's helpers around them) that run
+# or step a statement.
+_STATEMENT_WORK = frozenset(
+    ["execute", "executemany", "executescript", "fetchone", "fetchmany", "fetchall"]
+    + ["_execute_fetchall", "_execute_insert"]
+)
+
+
 def _is_statement_work(fn: Any) -> bool:
-    """Whether `fn` runs or steps a statement (a cursor's execute or fetch), whose work can be
-    interrupted; a commit, rollback or close is short and always finishes."""
-    return isinstance(getattr(fn, "__self__", None), sqlite3.Cursor) and fn.__name__ != "close"
+    """Whether `fn` runs or steps a statement, whose work can be interrupted; a commit,
+    rollback or close is short and always finishes."""
+    return getattr(fn, "__name__", None) in _STATEMENT_WORK
 
 
 def _interrupt(driver: Any) -> None:
@@ -126,15 +165,3 @@ def _closed_by_a_cancelled_call(driver: Any) -> bool:
     connection went back into the pool and the next task to take it failed with "no active
     connection"."""
     return driver._connection is None
-
-
-async def _to_the_end(call: asyncio.Future[Any]) -> None:
-    """Wait for `call` to end whatever cancels the caller meanwhile; its outcome is the
-    cancelled caller's no more (a failed rollback of a closed connection included)."""
-    while not call.done():
-        try:
-            await asyncio.wait({call})
-        except asyncio.CancelledError:
-            continue  # a second cancellation: the call still has to end first
-    if not call.cancelled():
-        call.exception()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from monitor.store import db
+from monitor.store import db, sqlite_connections
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
@@ -119,3 +119,29 @@ async def test_a_dispose_cancelled_while_it_closes_a_connection_still_ends(
     disposing.cancel()
     done, _ = await asyncio.wait({disposing}, timeout=10)
     assert done, "the cancelled dispose never ended"
+
+
+async def test_a_cancelled_call_that_does_not_end_is_left_after_the_clean_up_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The clean-up of a cancelled call waits for the call to end, but within a bound: a call
+    that SQLite cannot interrupt (here a function of the query's own, blocked in aiosqlite's
+    thread; in life a disk that stops answering) is left, logged, and the cancellation goes on.
+    The wait had no bound: the cancelled task, and a stop waiting for it, hung as long as the
+    call did."""
+    monkeypatch.setattr(sqlite_connections, "CLEAN_UP_S", 0.2)
+    release = threading.Event()
+    driver = await sqlite_connections.open_connection(str(tmp_path / "monitor.db"))
+    await driver.create_function("blocks", 0, lambda: release.wait(60))
+    task = asyncio.create_task(driver.execute("SELECT blocks()"))
+    try:
+        await asyncio.sleep(0.1)  # the call is in aiosqlite's thread
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert done, "the cancelled call's clean-up waited past its bound"
+        assert task.cancelled()
+        assert "had not ended" in caplog.text
+    finally:
+        release.set()
+        await asyncio.wait({task}, timeout=60)
+        await driver.close()
