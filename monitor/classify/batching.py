@@ -12,11 +12,12 @@ batcher carries on with the next.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from monitor.tasks import stop_task
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -57,6 +58,7 @@ class MicroBatcher(Generic[T, R]):
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: list[_Request[T, R]] = []
+        self._pool: list[tuple[_Request[T, R], int]] = []
         self._closed = False
         self.batches_run = 0
 
@@ -85,6 +87,7 @@ class MicroBatcher(Generic[T, R]):
         loop = asyncio.get_running_loop()
         while True:
             pool = [await queue.get()]
+            self._pool = pool  # what a close must fail: taken from the queue, not yet run
             deadline = loop.time() + self.max_wait
             while len(pool) < self.max_size:
                 # Take whatever is already waiting without yielding, then wait for the rest.
@@ -133,10 +136,10 @@ class MicroBatcher(Generic[T, R]):
         """Stop taking work; calls still waiting fail with BatcherClosed; release the thread."""
         self._closed = True
         if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        for r in self._inflight:
+            # Cancelled again until it ends: its wait for more items (`wait_for`) drops a
+            # cancellation that lands as an item arrives (Python 3.11; monitor/tasks.py).
+            await stop_task(self._worker)
+        for r in [*self._inflight, *(r for r, _ in self._pool)]:
             if not r.future.done():
                 r.future.set_exception(BatcherClosed("the classifier was closed"))
         if self._queue is not None:

@@ -87,3 +87,27 @@ async def test_close_fails_a_call_that_is_waiting() -> None:
     await closing
     with pytest.raises(BatcherClosed):
         await task
+
+
+async def test_close_as_a_call_joins_the_pool_ends_and_fails_every_call() -> None:
+    """A call joins the pool just as the batcher closes (a post classified as the service
+    stops). The worker waits for more items through `asyncio.wait_for`, which on Python 3.11
+    drops a cancellation that lands as its wait completes: the worker went on, waited out
+    `max_wait` and then the queue for ever, and the close waited for it for ever. The calls it
+    had pooled must hear that the batcher closed, not wait for ever either."""
+    b: MicroBatcher[str, str] = MicroBatcher(Recorder(), max_size=10, max_wait=30)
+    first = asyncio.ensure_future(b.run(["a"]))
+    await asyncio.sleep(0.05)  # the worker pooled "a" and waits up to 30 s for more
+    second = asyncio.ensure_future(b.run(["b"]))
+    closing = asyncio.ensure_future(b.close())  # runs just after "b" was queued
+    done, _ = await asyncio.wait({closing}, timeout=10)
+    try:
+        assert done, "the close had not returned 10 s after it began"
+        ended, _ = await asyncio.wait({first, second}, timeout=5)
+        assert ended == {first, second}, "a pooled call was left waiting after the close"
+        for call in (first, second):
+            with pytest.raises(BatcherClosed):
+                call.result()
+    finally:
+        for task in (closing, first, second):
+            task.cancel()
