@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from monitor.alerts import outbox
+from monitor.alerts.dispatcher import Dispatcher
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
 from monitor.runtime.app import open_runtime
@@ -29,17 +30,29 @@ async def test_a_stop_during_a_dispatch_round_finishes_the_round_and_ends_the_di
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     in_round = asyncio.Event()
+    stopping = asyncio.Event()
     finished: list[bool] = []
     form = outbox.form_deliveries
+    stop = Dispatcher.stop
 
     async def slow_form(conn: Any, config: Any, active: Any, now: datetime) -> None:
-        # A round that holds its store connection a while, as one on a busy store does.
+        # A round that holds its store connection a while, as one on a busy store does; held
+        # until the dispatcher's stop has begun, so that the stop lands in the middle of it
+        # however long the runtime takes to come to the dispatcher (a loaded machine ran
+        # further rounds meanwhile, or the stop fell between two).
         await form(conn, config, active, now)
         in_round.set()
+        async with asyncio.timeout(30):
+            await stopping.wait()
         await asyncio.sleep(ROUND_S)
         finished.append(True)
 
+    async def noted_stop(self: Dispatcher) -> None:
+        stopping.set()
+        await stop(self)
+
     monkeypatch.setattr(outbox, "form_deliveries", slow_form)
+    monkeypatch.setattr(Dispatcher, "stop", noted_stop)
     async with open_runtime(settings, classifier=KeywordClassifier()) as rt:
         await asyncio.wait_for(in_round.wait(), 10)
         assert rt.alerts.running
