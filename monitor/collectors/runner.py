@@ -9,7 +9,6 @@ overview page and the JSON API (`snapshot()`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from monitor.collectors.health import CollectorMetrics, SourceHealth
 from monitor.collectors.platform import Collector, SourceConfig, Wiring
 from monitor.collectors.registry import platform_of
 from monitor.collectors.text import KeywordFilter, TextFilter, any_of
+from monitor.tasks import stop_task
 
 __all__ = ["Collector", "CollectorSet", "build_collector", "build_filter"]
 
@@ -127,16 +127,17 @@ class CollectorSet:
 
     async def stop(self) -> None:
         """Cancel every collector, then apply what streaming ones still hold in memory."""
+        # Cancelled again until each has ended (monitor/tasks.py): a collector whose one
+        # cancellation was dropped (3.11's `wait_for`, as it delivered) polled on and this stop
+        # waited for it. One that had already died was logged then (`_finished`).
         if self._reporter is not None:
-            self._reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reporter
+            await stop_task(self._reporter)
             self._reporter = None
         for task in self._tasks:
-            task.cancel()
+            task.cancel()  # all at once; then each until it has ended
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if not task.done():
+                await stop_task(task)
         self._tasks.clear()
         for collector in self.collectors:
             collector.health.state = "stopped"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from monitor.collectors.mastodon import MastodonCollector
 from monitor.collectors.reddit import RedditCollector
 from monitor.collectors.rss import RssCollector
 from monitor.collectors.runner import CollectorSet, build_collector, build_filter
+from monitor.tasks import stop_task
+from monitor.types import RawPost
 from tests.collectors.conftest import FIXTURES, MemorySink, ScriptedHttp, post_frame, wait_until
 
 UA = "python:uk.gov.example.monitor:v0.1 (by /u/ExampleCouncilData)"
@@ -149,3 +152,57 @@ def test_health_records_and_metrics() -> None:
     other = SourceHealth("news", "rss", CollectorMetrics(CollectorRegistry()))
     other.malformed()
     assert 'monitor_source_malformed_total{source="news"} 1.0' in generate_latest(registry).decode()
+
+
+class DeliverMoment:
+    """A sink whose deliveries go through `asyncio.wait_for`, as a client with a timeout sends
+    its commands (redis-py's, for a queue on Redis), and that wakes a waiter as a delivery
+    completes, before `wait_for` hands it back to the collector. On Python 3.11 `wait_for`
+    drops a cancellation landing at that moment."""
+
+    def __init__(self, inner: MemorySink) -> None:
+        self.inner = inner
+        self.reached: asyncio.Future[None] | None = None
+
+    async def deliver(self, source: str, posts: Sequence[RawPost], cursor: str | None) -> None:
+        async def delivery() -> None:
+            await self.inner.deliver(source, posts, cursor)
+            if self.reached is not None and not self.reached.done():
+                self.reached.set_result(None)
+
+        await asyncio.wait_for(delivery(), 30)
+
+    async def load_cursor(self, source: str) -> str | None:
+        return await self.inner.load_cursor(source)
+
+    async def delete_posts(self, post_ids: Sequence[str]) -> int:
+        return await self.inner.delete_posts(post_ids)
+
+    async def delete_author(self, platform: str, author_id: str) -> int:
+        return await self.inner.delete_author(platform, author_id)
+
+
+async def test_a_set_stops_when_a_collectors_cancellation_lands_as_a_delivery_completes(
+    session: aiohttp.ClientSession, sink: MemorySink, http: ScriptedHttp
+) -> None:
+    """The collector carried on (to its next poll, 15 minutes on) and the stop, with it
+    `monitor run`, waited for it."""
+    http.serve("/rss", (FIXTURES / "rss" / "council_news.rss").read_bytes())
+    configs = parse_sources([{"kind": "rss", "name": "news", "feeds": [http.base + "/rss"]}], "t")
+    moment = DeliverMoment(sink)
+    collectors = CollectorSet.build(configs, session, moment)
+    moment.reached = asyncio.get_running_loop().create_future()
+    collectors.start()
+    async with asyncio.timeout(10):  # not `wait_for`, whose own hop would let the collector on
+        await moment.reached
+    stopping = asyncio.ensure_future(collectors.stop())  # before the collector has its answer
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    if not done:  # free what hung so that the failure is reported, not the run hung
+        for task in asyncio.all_tasks():
+            if task.get_name() == "collector:news":
+                await stop_task(task)
+        await asyncio.wait({stopping}, timeout=5)
+    assert done, "the collectors' stop had not returned 5 s after it began"
+    stopping.result()
+    assert len(sink.posts) == 3
+    assert [s["state"] for s in collectors.snapshot()] == ["stopped"]
