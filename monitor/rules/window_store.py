@@ -20,8 +20,9 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, case, delete, distinct, func, select, text, update
+from sqlalchemy import Select, and_, bindparam, case, delete, distinct, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.rules.engine import (
@@ -33,7 +34,7 @@ from monitor.rules.engine import (
 )
 from monitor.rules.schema import RuleSpec, WindowSpec
 from monitor.store.db import dialect_insert
-from monitor.store.tables import window_events, window_rules
+from monitor.store.tables import UtcDateTime, window_events, window_rules
 from monitor.types import Post, RuleHit
 
 START = "*"  # the window_rules row that says when counting started
@@ -97,6 +98,33 @@ def baseline_span(spec: WindowSpec, t: float, started: float) -> tuple[float, fl
     return first * size, last * size
 
 
+def _read_statement(with_baseline: bool) -> Select[Any]:
+    """A window's counts for one key at one time, built once: a post's reading runs it for
+    each windowed rule and key the post meets, and building it each time cost more than
+    running it. `:floor` is the oldest time any of the counts looks at."""
+    at = window_events.c.at
+    hi = bindparam("hi", type_=UtcDateTime())
+    in_window = and_(at > bindparam("lo", type_=UtcDateTime()), at <= hi)
+    cols = [
+        func.sum(case((in_window, 1), else_=0)),
+        func.count(distinct(case((in_window, window_events.c.author_ref)))),
+        func.sum(case((and_(at > bindparam("vlo", type_=UtcDateTime()), at <= hi), 1), else_=0)),
+    ]
+    floor = bindparam("floor", type_=UtcDateTime())
+    if with_baseline:
+        b_lo, b_hi = bindparam("b_lo", type_=UtcDateTime()), bindparam("b_hi", type_=UtcDateTime())
+        cols.append(func.sum(case((and_(at >= b_lo, at < b_hi), 1), else_=0)))
+    return select(*cols).where(
+        window_events.c.rule_id == bindparam("rule_id"),
+        window_events.c.key == bindparam("key"),
+        at >= floor if with_baseline else at > floor,
+        at <= hi,
+    )
+
+
+_READ = {False: _read_statement(False), True: _read_statement(True)}
+
+
 class StoredWindows:
     """Observes batches of posts against the windows kept in the store."""
 
@@ -129,6 +157,7 @@ class StoredWindows:
         rules = {r.id: r for o in work for r in o.rules}
         await self._check_signatures(conn, list(rules.values()))
         hits: dict[str, list[RuleHit]] = {}
+        insert = dialect_insert(conn, window_events).on_conflict_do_nothing()
         for o in work:
             t = _epoch(o.when)
             for rule in o.rules:
@@ -137,15 +166,14 @@ class StoredWindows:
                     continue
                 for key, name in window_keys(spec, o.post.places, o.clusters).items():
                     await conn.execute(
-                        dialect_insert(conn, window_events)
-                        .values(
-                            rule_id=rule.id,
-                            key=key,
-                            post_id=o.post.id,
-                            at=o.when,
-                            author_ref=o.post.author_ref,
-                        )
-                        .on_conflict_do_nothing()
+                        insert,
+                        {
+                            "rule_id": rule.id,
+                            "key": key,
+                            "post_id": o.post.id,
+                            "at": o.when,
+                            "author_ref": o.post.author_ref,
+                        },
                     )
                     r = await self._read(conn, rule.id, spec, key, t, started)
                     fired, reason = _fires(spec, r, name)
@@ -213,28 +241,13 @@ class StoredWindows:
         lo, hi = _at(t - within), _at(t)
         vlo = _at(t - spec.velocity_within.total_seconds())
         span = baseline_span(spec, t, started)
-        at = window_events.c.at
-        in_window = and_(at > lo, at <= hi)
-        cols = [
-            func.sum(case((in_window, 1), else_=0)),
-            func.count(distinct(case((in_window, window_events.c.author_ref)))),
-            func.sum(case((and_(at > vlo, at <= hi), 1), else_=0)),
-        ]
-        floor = min(lo, vlo)
-        if span is not None:
+        params = {"rule_id": rule_id, "key": key, "lo": lo, "hi": hi, "vlo": vlo}
+        if span is None:
+            params["floor"] = min(lo, vlo)
+        else:
             b_lo, b_hi = _at(span[0]), _at(span[1])
-            cols.append(func.sum(case((and_(at >= b_lo, at < b_hi), 1), else_=0)))
-            floor = min(floor, b_lo)
-        row = (
-            await conn.execute(
-                select(*cols).where(
-                    window_events.c.rule_id == rule_id,
-                    window_events.c.key == key,
-                    at > floor if span is None else at >= floor,
-                    at <= hi,
-                )
-            )
-        ).one()
+            params.update(b_lo=b_lo, b_hi=b_hi, floor=min(lo, vlo, b_lo))
+        row = (await conn.execute(_READ[span is not None], params)).one()
         count, authors, recent = (int(v or 0) for v in row[:3])
         past = int(row[3] or 0) if span is not None else 0
         return reading(spec, key, t, started, count, authors, recent, past)
