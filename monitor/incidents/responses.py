@@ -10,7 +10,7 @@ message comms staff recorded, so the council's own post is never one more rumour
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from monitor.incidents.model import PostFacts
 from monitor.signals.responses import EVIDENCE_KINDS, response_kind
@@ -34,10 +34,13 @@ def matches_counter(text: str | None, counter_texts: Iterable[frozenset[str]]) -
     """Whether the text repeats a recorded counter message (shared, quoted or copied)."""
     if not text:
         return False
+    counters = counter_texts if isinstance(counter_texts, Collection) else list(counter_texts)
+    if not counters:  # none recorded: nothing to repeat
+        return False
     own = words(text)
     if len(own) < MIN_SHARED:
         return False
-    for counter in counter_texts:
+    for counter in counters:
         common = len(own & counter)
         if common >= MIN_SHARED and common / len(own) >= MATCH_AT:
             return True

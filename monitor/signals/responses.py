@@ -16,6 +16,7 @@ place: appeals for calm, denials, quoting hate to reject it, offers to accompany
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 
@@ -97,6 +98,30 @@ def response_kind(text: str, hits: Iterable[RuleHit] = ()) -> str | None:
             kinds.add(hit.labels.get("response", "counter_speech"))
     if kinds:
         return sorted(kinds)[0]
+    return _wording_kind(text)
+
+
+# Incidents ask again of every post of a story at each batch that touches it, so the answer
+# for the wording is kept for the texts seen last: the patterns are most of the cost. Kept by
+# a digest of the text, never the text: a post's text must go from memory with its erasure.
+_SEEN: dict[bytes, str | None] = {}
+_SEEN_MAX = 8192
+
+
+def _wording_kind(text: str) -> str | None:
+    digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+    try:
+        return _SEEN[digest]
+    except KeyError:
+        pass
+    kind = _match_wording(text)
+    if len(_SEEN) >= _SEEN_MAX:
+        _SEEN.clear()  # a bounded memo: starting again costs one pass of the patterns
+    _SEEN[digest] = kind
+    return kind
+
+
+def _match_wording(text: str) -> str | None:
     text = text.replace("\u2019", "'")
     for kind in RESPONSE_KINDS:
         if _COMPILED[kind].search(text):
