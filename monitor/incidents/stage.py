@@ -36,6 +36,8 @@ class IncidentStage:
         self.config = config
         self.official_names = frozenset(official_names)
         self.failures = 0
+        self.failing = 0  # batches failed since the last that succeeded (readiness reads it)
+        self.last_error: str | None = None
         self._tables: bool | None = None
         self._marker: tuple[Any, datetime] | None = None  # alerts' last change, event clock
         self._deadline: datetime | None = None  # the next cooling or closing due
@@ -69,12 +71,16 @@ class IncidentStage:
                 await conn.run_sync(store.refresh, self.config, now, self.official_names)
                 self._deadline = await conn.run_sync(store.next_deadline, self.config)
                 self._marker = marker
-        except Exception:
+        except Exception as exc:
             self._marker = None
             self.failures += 1
+            self.failing += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
             log.exception(
                 "incidents failed on a batch of %d posts; regrouping next batch", len(items)
             )
+            return
+        self.failing = 0
 
 
 def _has_tables(sync_conn: Any) -> bool:

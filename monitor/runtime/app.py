@@ -208,6 +208,10 @@ async def open_runtime(
             governance=governance,
             leadership=leadership,
             replay=replay,
+            # Where they run here: inline in one process, followed in the scheduler leader.
+            stages={"signals": signals, "incidents": incidents}
+            if inline_signals or "schedule" in parts
+            else {},
         )
 
         async def stop_pipeline() -> None:

@@ -14,9 +14,10 @@ import asyncio
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +28,10 @@ from monitor.store.db import dialect_insert
 from monitor.store.tables import health_probes
 
 PROBE_TIMEOUT_S = 3.0
+# Batches in a row a contained stage (signals, incidents) may fail before readiness says so:
+# the next batch retries after one failure, but a run of them is a stage that no longer works
+# while the posts still flow past it (each failure only logged).
+STAGE_FAILING_AFTER = 3
 PROBE_NAME = f"{socket.gethostname()}-{os.getpid()}"[:200]
 
 
@@ -105,12 +110,33 @@ def worker_checks(
     return out
 
 
+class ContainedStage(Protocol):
+    """A stage that contains its own failures (the batch commits without its work)."""
+
+    failing: int  # batches failed since the last that succeeded
+    last_error: str | None
+
+
+def stage_problems(stages: Mapping[str, ContainedStage]) -> list[str]:
+    """Why the contained stages this process runs are not doing their work, if they are not:
+    switched off (`disabled`, e.g. their tables missing) or failing batch after batch."""
+    out: list[str] = []
+    for name, stage in stages.items():
+        disabled = getattr(stage, "disabled", None)
+        if disabled:
+            out.append(f"{name} off: {disabled}")
+        elif stage.failing >= STAGE_FAILING_AFTER:
+            out.append(f"{name} failed on the last {stage.failing} batches: {stage.last_error}")
+    return out
+
+
 async def readiness(
     engine: AsyncEngine,
     pipeline: Pipeline,
     max_batch_age_s: float,
     collectors: Any = None,
     leadership: Any = None,
+    stages: Mapping[str, ContainedStage] | None = None,
 ) -> Readiness:
     result = worker_checks(pipeline, max_batch_age_s, depth=await measure_queue(pipeline))
     problem = await probe_store(engine)
@@ -124,5 +150,6 @@ async def readiness(
             result.reasons.append(f"collectors stopped after a failure: {', '.join(dead)}")
     if leadership is not None and leadership.error is not None:
         result.reasons.append(f"scheduler not running: {leadership.error}")
+    result.reasons.extend(stage_problems(stages or {}))
     result.ready = not result.reasons
     return result

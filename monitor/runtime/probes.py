@@ -36,7 +36,12 @@ async def readyz(rt: Runtime) -> web.Response:
     """Readiness: the store takes a write, every stage this role runs is alive, the worker
     keeps up; 503 with the reasons when not."""
     result = await health.readiness(
-        rt.engine, rt.pipeline, rt.settings.ready_max_batch_age_s, rt.collectors, rt.leadership
+        rt.engine,
+        rt.pipeline,
+        rt.settings.ready_max_batch_age_s,
+        rt.collectors,
+        rt.leadership,
+        rt.stages,
     )
     body = {**result.body(), "role": rt.role}
     return web.json_response(body, status=200 if result.ready else 503)

@@ -6,7 +6,7 @@ web's handlers read their runtime from here without importing everything the roo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from monitor.alerts.service import AlertService
 from monitor.config import Settings
 from monitor.demo.clock import ReplayClock
 from monitor.ingest.places import PlaceMatcher
+from monitor.runtime.health import ContainedStage
 from monitor.runtime.leader import Leadership
 from monitor.runtime.pipeline import Pipeline, RuleEvaluator, StopReport
 from monitor.safeguards.governance import GovernanceGate
@@ -45,6 +46,9 @@ class Runtime:
     governance: GovernanceGate | None = None  # which rule packs and gazetteers may run
     stop_report: StopReport | None = None  # what the pipeline's stop left undone
     leadership: Leadership | None = None  # where this role schedules (readiness reads it)
+    # The stages that contain their own failures (signals, incidents), inline or followed:
+    # readiness reads whether they are doing their work.
+    stages: dict[str, ContainedStage] = field(default_factory=dict)
     recheck: Rechecker | None = None  # re-checks old posts on their platform before display
     # The demo's simulated "now" (monitor/demo/clock.py): pages show a replay banner with it.
     replay: ReplayClock | None = None

@@ -89,6 +89,10 @@ class SignalsStage:
         self.engine = self._new_engine()
         self.disabled: str | None = None
         self.failures = 0
+        # Batches failed since the last that succeeded, and why the last one failed: a run of
+        # them is a stage that no longer works, though each is contained (readiness says so).
+        self.failing = 0
+        self.last_error: str | None = None
         self._stale = True
         self._revisions: dict[int, int] = {}
         self._resynced: set[int] = set()  # rumours people changed: their counts to save
@@ -135,13 +139,16 @@ class SignalsStage:
                 await self._sync_people(conn, now)
                 update = self.engine.observe(items, at or now)
                 await self._save(conn, update, now)
-        except Exception:
+        except Exception as exc:
             # Contained: the batch's posts and rule alerts still commit; signals reload
             # from the store next time, so they never hold what the store does not.
             self.failures += 1
+            self.failing += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
             self._stale = True
             log.exception("signals failed on a batch of %d posts; reloading next batch", len(items))
             return
+        self.failing = 0
         self._reload_if_rolled_back(conn)
 
     def invalidate(self) -> None:
