@@ -93,6 +93,11 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.sent = self.retried = self.failed = 0
+        # Rounds failed since the last that succeeded, and why the last one failed: each is
+        # retried with backoff, but a run of them is a dispatcher that sends nothing
+        # (readiness says so).
+        self.failing = 0
+        self.last_error: str | None = None
         # Set by the alert service: old posts behind excerpts are re-checked on their platform
         # before a notification quoting them goes out (monitor/privacy/recheck.py).
         self.recheck: Rechecker | None = None
@@ -385,7 +390,6 @@ class Dispatcher:
             raise
 
     async def _loop(self) -> None:
-        failures = 0
         while not self._stopping.is_set():
             # Cleared before the round, not after it: a wake (new outbox rows, or `stop`) that
             # comes while the round runs then ends the wait below at once instead of being
@@ -393,16 +397,17 @@ class Dispatcher:
             self._wake.clear()
             try:
                 attempted = await self.run_once()
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("alert dispatch round failed (%d in a row)", failures)
+                self.failing = 0
+            except Exception as exc:
+                self.failing += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("alert dispatch round failed (%d in a row)", self.failing)
                 attempted = 0
             if self._stopping.is_set():
                 break
             if attempted:
                 continue
-            wait = self.poll_seconds * min(2**failures, 30)
+            wait = self.poll_seconds * min(2**self.failing, 30)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 

@@ -28,9 +28,10 @@ from monitor.store.db import dialect_insert
 from monitor.store.tables import health_probes
 
 PROBE_TIMEOUT_S = 3.0
-# Batches in a row a contained stage (signals, incidents) may fail before readiness says so:
-# the next batch retries after one failure, but a run of them is a stage that no longer works
-# while the posts still flow past it (each failure only logged).
+# Times in a row a part that contains its own failures (signals and incidents on a batch, the
+# alert dispatcher on a round) may fail before readiness says so: the next batch or round
+# retries after one failure, but a run of them is a part that no longer works while the rest
+# goes on (each failure only logged).
 STAGE_FAILING_AFTER = 3
 PROBE_NAME = f"{socket.gethostname()}-{os.getpid()}"[:200]
 
@@ -111,9 +112,10 @@ def worker_checks(
 
 
 class ContainedStage(Protocol):
-    """A stage that contains its own failures (the batch commits without its work)."""
+    """A part that contains its own failures: a stage (the batch commits without its work),
+    the alert dispatcher (the round is retried)."""
 
-    failing: int  # batches failed since the last that succeeded
+    failing: int  # batches or rounds failed since the last that succeeded
     last_error: str | None
 
 
@@ -126,7 +128,7 @@ def stage_problems(stages: Mapping[str, ContainedStage]) -> list[str]:
         if disabled:
             out.append(f"{name} off: {disabled}")
         elif stage.failing >= STAGE_FAILING_AFTER:
-            out.append(f"{name} failed on the last {stage.failing} batches: {stage.last_error}")
+            out.append(f"{name} failed {stage.failing} times in a row: {stage.last_error}")
     return out
 
 

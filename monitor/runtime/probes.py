@@ -35,13 +35,17 @@ async def healthz(rt: Runtime) -> web.Response:
 async def readyz(rt: Runtime) -> web.Response:
     """Readiness: the store takes a write, every stage this role runs is alive, the worker
     keeps up; 503 with the reasons when not."""
+    stages: dict[str, health.ContainedStage] = dict(rt.stages)
+    dispatcher = rt.alerts.dispatcher if rt.alerts is not None else None
+    if dispatcher is not None:  # while this process leads and delivers
+        stages["alert dispatch"] = dispatcher
     result = await health.readiness(
         rt.engine,
         rt.pipeline,
         rt.settings.ready_max_batch_age_s,
         rt.collectors,
         rt.leadership,
-        rt.stages,
+        stages,
     )
     body = {**result.body(), "role": rt.role}
     return web.json_response(body, status=200 if result.ready else 503)

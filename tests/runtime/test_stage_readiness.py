@@ -4,13 +4,16 @@ failure only logged, and `/readyz` answered ready while no tension level or rumo
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from monitor.alerts import outbox
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
 from monitor.runtime import probes
@@ -19,6 +22,7 @@ from monitor.runtime.health import STAGE_FAILING_AFTER
 from monitor.runtime.state import Runtime
 from monitor.signals.engine import SignalsEngine
 from monitor.types import RawPost
+from tests.conftest import ROOT
 
 START = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
@@ -64,9 +68,49 @@ async def test_signals_failing_batch_after_batch_make_the_process_not_ready(
         status, reasons = await ready(rt)
         assert status == 503
         assert reasons == [
-            f"signals failed on the last {STAGE_FAILING_AFTER} batches: "
+            f"signals failed {STAGE_FAILING_AFTER} times in a row: "
             "RuntimeError: fictional bug in signals"
         ]
         monkeypatch.setattr(SignalsEngine, "observe", observe)
         await one_batch(rt, STAGE_FAILING_AFTER + 1)  # fixed: the next batch succeeds
         assert await ready(rt) == (200, [])
+
+
+async def test_an_alert_dispatcher_failing_round_after_round_makes_the_process_not_ready(
+    migrated_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each failed round is logged and retried with backoff; a run of them is a dispatcher
+    that sends nothing, and /readyz answered ready meanwhile."""
+    settings = Settings(
+        database_url=migrated_sqlite_url,
+        home=str(ROOT),
+        classifier="keyword",
+        alerts_poll_seconds=0.05,
+    )
+    claimable = outbox.claimable
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("fictional bug in dispatch")
+
+    async with open_runtime(settings, classifier=KeywordClassifier()) as rt:
+        assert await ready(rt) == (200, [])
+        monkeypatch.setattr(outbox, "claimable", broken)
+        reasons = await until_ready_is(rt, 503)
+        # Read as soon as it is not ready, but rounds go on meanwhile: at least the threshold.
+        assert len(reasons) == 1, reasons
+        found = re.fullmatch(
+            r"alert dispatch failed (\d+) times in a row: RuntimeError: fictional bug in dispatch",
+            reasons[0],
+        )
+        assert found is not None and int(found[1]) >= STAGE_FAILING_AFTER, reasons
+        monkeypatch.setattr(outbox, "claimable", claimable)
+        assert await until_ready_is(rt, 200) == []
+
+
+async def until_ready_is(rt: Runtime, status: int) -> list[str]:
+    async with asyncio.timeout(30):
+        while True:
+            got, reasons = await ready(rt)
+            if got == status:
+                return reasons
+            await asyncio.sleep(0.05)
