@@ -114,6 +114,7 @@ async def route_changed_alerts(
             alerts.c.id,
             alerts.c.key,
             alerts.c.labels,
+            alerts.c.revision,
             alert_routing.c.fingerprint,
             alert_routing.c.seq,
             incidents.c.id.label("incident_id"),
@@ -129,7 +130,9 @@ async def route_changed_alerts(
             alerts.c.status.in_(OPEN_STATUSES),
             or_(
                 alert_routing.c.alert_id.is_(None),
-                alert_routing.c.routed_at < alerts.c.updated_at,
+                # Changed since last routed, by the alert's own counter: times written by
+                # different clocks, or twice under one reading, cannot tell (tables.alerts).
+                alert_routing.c.revision < alerts.c.revision,
             ),
         )
         .order_by(alerts.c.id)
@@ -160,7 +163,7 @@ async def route_changed_alerts(
             await conn.execute(
                 update(alert_routing)
                 .where(alert_routing.c.alert_id == row.id)
-                .values(routed_at=now)
+                .values(routed_at=now, revision=row.revision)
             )
             continue
         if row.seq is None:
@@ -186,7 +189,7 @@ async def route_changed_alerts(
                 timing=timing,
             )
             total = Enqueued(total.rows + done.rows, total.held + done.held)
-        values = {"fingerprint": fp, "seq": seq, "routed_at": now}
+        values = {"fingerprint": fp, "seq": seq, "routed_at": now, "revision": row.revision}
         if row.seq is None:
             await conn.execute(
                 upsert(conn, alert_routing)

@@ -90,8 +90,16 @@ def event_clock(conn: Connection, wall: datetime) -> datetime:
 
 def change_marker(conn: Connection, wall: datetime) -> tuple[Any, datetime]:
     """(the alerts' latest change, the event clock): when the first is as it was at the last
-    regrouping, nothing but time can have moved the incidents on."""
-    changed = conn.execute(select(func.max(alerts.c.updated_at), func.max(alerts.c.id))).one()
+    regrouping, nothing but time can have moved the incidents on. Changes are told by the
+    alerts' revisions, which every update raises: a change written under the clock reading of
+    the last one, or by a host whose clock lags, leaves the latest `updated_at` as it was."""
+    changed = conn.execute(
+        select(
+            func.max(alerts.c.updated_at),
+            func.max(alerts.c.id),
+            func.coalesce(func.sum(alerts.c.revision), 0),
+        )
+    ).one()
     return (tuple(changed), event_clock(conn, wall))
 
 

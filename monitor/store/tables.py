@@ -26,8 +26,10 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    literal_column,
     text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -236,6 +238,8 @@ post_labels = Table(
 # Written out, not bound: PostgreSQL matches ON CONFLICT ... WHERE to a partial index only when
 # the predicate is the same literal text.
 ALERT_IS_OPEN = text("status IN ('new', 'acknowledged')")
+# Every UPDATE of an alert, whichever module writes it, counts as a change to route.
+ALERT_CHANGED: ColumnElement[int] = literal_column("revision", Integer) + 1
 
 alerts = Table(
     "alerts",
@@ -252,6 +256,13 @@ alerts = Table(
     Column("last_seen", UtcDateTime(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # Goes up by one with every UPDATE of the row (see ALERT_CHANGED): what routing compares
+    # to tell a change it has not routed yet. Wall-clock times cannot: two changes can carry
+    # the same `now` (a signals follower catching up under one clock reading), and workers
+    # and the scheduler leader write them from different hosts' clocks.
+    # Filled by the database, not the INSERT: rows written as an older revision's tables
+    # held them (the migrations' own tests) name only the columns those tables had.
+    Column("revision", Integer, nullable=False, server_default=text("0"), onupdate=ALERT_CHANGED),
     Index("ix_alerts_key_status", "key", "status"),
     # At most one open alert per key, even with several workers opening alerts at once.
     Index(
@@ -310,6 +321,7 @@ alert_routing = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("routed_at", UtcDateTime(), nullable=False),
+    Column("revision", Integer, nullable=False, default=0),  # the alert's, as last routed
 )
 
 # The transactional outbox: one row per (alert or digest, receiver, recipient, sequence), written

@@ -195,6 +195,26 @@ async def test_one_notification_per_receiver_and_key_until_the_labels_change(
     assert len({r["idempotency_key"] for r in found}) == 2
 
 
+@pytest.mark.parametrize(
+    "written_at",
+    [NOW, NOW - timedelta(minutes=3)],
+    ids=["under the same clock reading", "by a host whose clock lags"],
+)
+async def test_a_label_change_is_routed_whatever_time_it_was_written_at(
+    engine: AsyncEngine, config: AlertConfig, written_at: datetime
+) -> None:
+    # A signals follower catching up routes one batch's alert and writes the next batch's
+    # change under one clock reading; scaled out, a worker's clock may lag the leader's that
+    # routed it. Either way the change comes after the routing and is told.
+    labels = {"kind": "rising_tension", "area": "Heaton", "level": "high"}
+    alert = await open_alert(engine, labels)
+    assert (await route(engine, config, NOW)).rows == 1
+    await set_alert(engine, alert, written_at, labels=labels | {"level": "critical"})
+    assert (await route(engine, config, NOW)).rows == 1
+    assert [(r["kind"], r["seq"]) for r in await rows(engine)] == [("alert", 1), ("updated", 2)]
+    assert (await route(engine, config, NOW)).rows == 0  # told once
+
+
 async def test_an_alert_opened_again_after_closing_is_notified_again(
     engine: AsyncEngine, config: AlertConfig, dispatcher: Dispatcher, clock: Clock
 ) -> None:
