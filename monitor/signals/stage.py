@@ -298,7 +298,11 @@ class SignalsStage:
                 rumour.count_share(told.claim, m.how)
             fact = rumour.facts.get(m.post_id)
             if fact is not None:  # what it counted, as it did before the restart
-                rumour.facts[m.post_id] = replace(fact, claim=told.claim, report=told.report)
+                # Whether a rumour rule matched it too: a rule-corroborated spread after a
+                # reload must see the rule-matched authors the uninterrupted process saw.
+                rumour.facts[m.post_id] = replace(
+                    fact, claim=told.claim, report=told.report, rule=told.rule
+                )
             if m.how in CONTENT_JOINS and claim and asserts(item.scores, self.stance_thresholds):
                 terms = claim_terms(item.post.text, place_words(item.post.places))
                 if terms:
@@ -603,8 +607,10 @@ def _fill_stats(
     # as a reply or repost of one) stood for the claim. A full load recounts them exactly.
     rumour.claim_posts = sum(1 for m in members if m.how != "link")
     rumour.talk_posts = 0
-    # A news report stays one (it never makes the rumour spread) across a person's change.
+    # A news report stays one (it never makes the rumour spread), and a post a rumour rule
+    # matched stays one (it corroborates an early spread), across a person's change.
     reports = {p for p, f in rumour.facts.items() if f.report}
+    ruled = {p for p, f in rumour.facts.items() if f.rule}
     rumour.facts = {
         m.post_id: PostFact(
             m.created_at,
@@ -613,6 +619,7 @@ def _fill_stats(
             m.stance,
             m.how != "link",
             m.how,
+            rule=m.post_id in ruled,
             report=m.post_id in reports,
         )
         for m in members

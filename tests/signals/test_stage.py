@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -114,6 +115,30 @@ async def test_a_restart_keeps_the_places_in_a_rumours_window(
     ]  # fmt: skip
     await feed(store, _stage(config), posts[:2])
     await feed(store, _stage(config), posts[2:])  # a new process: state from the store
+    keys = (await _snapshot(store))["alerts"]
+    assert any("kind=rumour_spreading" in k for k in keys)  # type: ignore[union-attr]
+
+
+async def test_a_restart_keeps_which_tellings_a_rumour_rule_matched(
+    config: SignalsConfig, store: AsyncEngine
+) -> None:
+    """Three people pass a claim on in words a rumour rule knows, in two wards within the
+    hour: too few posts for any other way to spread, so it spreads on the rule-matched
+    authors alone, at the third telling, also when the process restarted after the second
+    (a scaled-out follower reloads whenever another moved the cursor)."""
+    cfg = replace(config, rumours=replace(config.rumours, early_rule_authors=2))
+    n = cfg.rumours.early_rule_posts
+    assert 0 < n < cfg.rumours.early_posts
+    texts = [VARIANTS[k] for k in (0, 1, 2, 4)]
+    posts = [
+        item(texts[i % len(texts)], T0 + minutes(4 * i), author=f"teller-{i}",
+             ward=("Toller", "Manningham")[i % 2], locality="Bradford West",
+             hits=[{"kind": "rumour"}])
+        for i in range(n)
+    ]  # fmt: skip
+    await feed(store, _stage(cfg), posts[:-1])
+    assert not (await _snapshot(store))["alerts"]
+    await feed(store, _stage(cfg), posts[-1:])  # a new process: state from the store
     keys = (await _snapshot(store))["alerts"]
     assert any("kind=rumour_spreading" in k for k in keys)  # type: ignore[union-attr]
 
