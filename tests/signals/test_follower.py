@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -78,8 +78,21 @@ def _batches() -> list[tuple[datetime, list[Processed]]]:
     return out
 
 
-def _settings(url: str) -> Settings:
-    return Settings(database_url=url, home=str(ROOT), classifier="keyword")
+# signals_spread_early_rule_authors: off, and on as shipped. With it on, rumour r4 spreads
+# early, stops, and spreads again in another ward, changing its alert's label after it was
+# routed: one process told that as "updated" and a follower catching up did not, while its
+# routing compared wall-clock times written under one clock reading (now a revision counter).
+RULE_CORROBORATED = {"off": 0, "on": 2}
+DEFAULT = Settings().signals_spread_early_rule_authors
+
+
+def _settings(url: str, rule_authors: int = DEFAULT) -> Settings:
+    return Settings(
+        database_url=url,
+        home=str(ROOT),
+        classifier="keyword",
+        signals_spread_early_rule_authors=rule_authors,
+    )
 
 
 class _Clock:
@@ -189,13 +202,15 @@ def _same(got: dict[str, Any], want: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def inline() -> dict[str, Any]:
-    """One process, signals inline (the embedded mode): the reference."""
+def inline_with() -> Callable[[int], dict[str, Any]]:
+    """One process, signals inline (the embedded mode): the reference, for a value of
+    signals_spread_early_rule_authors (each run once for the module)."""
+    runs: dict[int, dict[str, Any]] = {}
 
-    async def run(url: str) -> dict[str, Any]:
+    async def run(url: str, rule_authors: int) -> dict[str, Any]:
         engine = await make_store(url)
         try:
-            settings = _settings(url)
+            settings = _settings(url, rule_authors)
             stages: list[Stage] = [
                 SignalsStage.from_settings(settings, KeywordClassifier()),
                 AlertService.from_settings(settings, ROOT, engine),
@@ -205,8 +220,18 @@ def inline() -> dict[str, Any]:
         finally:
             await engine.dispose()
 
-    with fresh_pg_database() as url:
-        return run_sync(lambda: run(url))
+    def get(rule_authors: int) -> dict[str, Any]:
+        if rule_authors not in runs:
+            with fresh_pg_database() as url:
+                runs[rule_authors] = run_sync(lambda: run(url, rule_authors))
+        return runs[rule_authors]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def inline(inline_with: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    return inline_with(DEFAULT)
 
 
 class Workers:
@@ -225,9 +250,12 @@ class Workers:
         ]
         await _process(self.engines, pipelines)
 
-    def follower(self, engine: AsyncEngine, **kw: Any) -> SignalsFollower:
+    def follower(
+        self, engine: AsyncEngine, rule_authors: int = DEFAULT, **kw: Any
+    ) -> SignalsFollower:
         """A scheduler leader's follower, as a fresh process builds it."""
-        stage = SignalsStage.from_settings(self.settings, KeywordClassifier())
+        settings = _settings(self.url, rule_authors)
+        stage = SignalsStage.from_settings(settings, KeywordClassifier())
         alert_stage = AlertService.from_settings(self.settings, ROOT, engine)
         return SignalsFollower(engine, stage, alerts=alert_stage, clock=lambda: LATER, **kw)
 
@@ -264,24 +292,31 @@ async def workers(processed_by_workers: str) -> AsyncIterator[Workers]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "rule_corroborated", list(RULE_CORROBORATED), ids=lambda v: f"rule-corroborated spreading {v}"
+)
 async def test_workers_and_a_follower_equal_one_process(
-    workers: Workers, inline: dict[str, Any]
+    workers: Workers, inline_with: Callable[[int], dict[str, Any]], rule_corroborated: str
 ) -> None:
+    rule_authors = RULE_CORROBORATED[rule_corroborated]
+    inline = inline_with(rule_authors)
     engine = workers.engines[0]
     before = await _snapshot(engine)
     assert not before["rumours"] and not before["area_counts"]  # workers ran no signals
 
-    taken = await workers.follower(engine).catch_up()
+    taken = await workers.follower(engine, rule_authors).catch_up()
 
     assert taken == len(ITEMS)
     after = await _snapshot(engine)
     _same(after, inline)
+    if rule_authors:  # an alert changed after it was routed, told by both
+        assert any(n[0] == "updated" for n in after["notifications"])
     kinds = {dict(a[1])["kind"] for a in after["alerts"]}
     assert {"rising_tension", "rumour_spreading"} <= kinds
     routed = {n[1] for n in after["notifications"]}
     signal_keys = {a[0] for a in after["alerts"] if dict(a[1])["kind"] == "rising_tension"}
     assert signal_keys and signal_keys <= routed  # the follower's alerts were routed
-    assert await workers.follower(engine).catch_up() == 0  # a second run finds nothing new
+    assert await workers.follower(engine, rule_authors).catch_up() == 0  # nothing new
 
 
 class Stall:
