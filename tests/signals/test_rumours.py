@@ -123,11 +123,9 @@ def test_a_claim_rules_recognise_spreads_on_fewer_posts_in_one_place(
     enough to call that spreading (it needs the usual 8 from 5), but when a rumour rule
     matched posts from two of those people the evidence is corroborated beyond the
     classifier, and it spreads at the last of them."""
-    # The route ships off (signals_spread_early_rule_authors = 0) until a scaled-out follower
-    # decides as one process does; what it does when switched on is tested here.
-    cfg = replace(config.rumours, early_rule_authors=2)
+    cfg = config.rumours
     n, authors = cfg.early_rule_posts, cfg.early_authors
-    assert 0 < n < cfg.early_posts and authors >= cfg.early_rule_authors > 0
+    assert 0 < n < cfg.early_posts and authors >= cfg.early_rule_authors > 0  # on by default
 
     def told(ruled: int) -> list[RumourPost]:
         return [
@@ -180,11 +178,10 @@ def test_a_claim_three_people_pass_on_in_rules_words_spreads_at_the_third(
               place=("Toller", "Manningham")[i % 2])
         for i in range(3)
     ]  # fmt: skip
-    cfg = replace(config.rumours, early_rule_authors=2)  # the route, switched on
-    update = RumourBoard(cfg).observe(tellings, T0 + minutes(30))
+    update = RumourBoard(config.rumours).observe(tellings, T0 + minutes(30))
     assert [(e.at, e.posts, e.authors) for e in update.spreading] == [(tellings[-1].at, 3, 3)]
     unruled = [replace(t, rule=False) for t in tellings]
-    assert RumourBoard(cfg).observe(unruled, T0 + minutes(30)).spreading == []
+    assert RumourBoard(config.rumours).observe(unruled, T0 + minutes(30)).spreading == []
 
 
 def test_a_denial_in_another_ward_does_not_spread_a_claim_across_places(
