@@ -314,6 +314,28 @@ def non_protected_abuse(seed: int, split: str = "train") -> list[Example]:
     return out
 
 
+# The same insults aimed at protected groups: hostile. Without them the non-protected abuse
+# above taught that these frames themselves are harmless, and the fine-tuned head missed
+# plain first-person hatred and dehumanisation of a group in just these words. The
+# first-person frame is worded apart from its non-protected twin so that no sentence here
+# repeats a test suite's ("I hate X, every last one of them" is in the obfuscation suite).
+GROUP_ABUSE: tuple[str, ...] = tuple(
+    shape.replace("{t}", "{g}").replace("every last one of them", "the whole rotten lot of them")
+    for shape in ABUSE
+)
+
+
+def group_abuse(seed: int) -> list[Example]:
+    """Each `GROUP_ABUSE` shape for each group (label 1): the contrast to
+    `non_protected_abuse`, for the hostile head's refit (`monitor.classify.refit`)."""
+    rng = random.Random(f"{seed}:group-abuse")
+    return [
+        Example(_fill(shape, rng, group), 1, "groupabuse")
+        for shape in GROUP_ABUSE
+        for group in IDENTITY_FORMS
+    ]
+
+
 def counterfactual(
     texts: Sequence[str], labels: Sequence[int], seed: int, copies: int = 1
 ) -> list[Example]:

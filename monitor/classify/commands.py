@@ -153,6 +153,21 @@ def train_command(
         trained, result = fine_tune(lora_recipe, trained, data_dir, click.echo, threads)
         out.mkdir(parents=True, exist_ok=True)
         extra["adapter"] = write_adapter(out, result, lora_recipe)
+        from monitor.classify.export import AdapterSpec
+        from monitor.classify.lora import ADAPTER_FILE
+        from monitor.classify.manifest import sha256_file
+        from monitor.classify.refit import refit_hostile
+
+        spec = AdapterSpec(
+            path=out / ADAPTER_FILE,
+            sha256=sha256_file(out / ADAPTER_FILE),
+            rank=lora_recipe.rank,
+            alpha=lora_recipe.alpha,
+        )
+        adapted = FeatureCache(
+            cache_dir, variant="onnx", graph_dir=graph_dir(ctx.settings), adapter=spec
+        )
+        trained = refit_hostile(trained, lora_recipe, adapted, data_dir, click.echo)
         extra["operating_points"] = {
             label: trained.validation[label]["operating_point"]
             for label in ("hostile", "offensive")

@@ -95,6 +95,11 @@ class LoraRecipe:
     # abuse of non-protected targets). HatEval val alone rewards flagging "group word +
     # negative word"; the bar keeps ordinary talk about groups out of analysts' queues.
     max_benign_fpr: float = 0.05
+    # After fine-tuning the hostile head is fitted again on the serving encoder's adapted pools
+    # with the non-protected abuse shapes' hostile counterparts (`monitor.classify.refit`), at
+    # this L2 (the frozen rumour head's; 0.03, the frozen hostile head's, scored lower on hate
+    # val at the operating point: 0.666 against 0.670).
+    refit_l2: float = 0.3
 
 
 TASKS: tuple[str, ...] = ("hostile", "offensive", "rumour", "stance")

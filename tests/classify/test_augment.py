@@ -73,3 +73,32 @@ def test_obfuscated_variants_disguise_hostile_sentences_only() -> None:
     assert all(e.hostile == 1 and e.kind == "obfuscated" for e in out)
     originals = {e.text for e in examples}
     assert sum(e.text not in originals for e in out) > 0.9 * len(out)
+
+
+def test_every_non_protected_insult_has_a_hostile_twin_aimed_at_each_group() -> None:
+    # Without the twins the non-protected abuse taught that these frames are harmless in
+    # themselves ("I hate ..., every last one of them" was missed when aimed at a group).
+    twins = augment.group_abuse(13)
+    assert len(twins) == len(augment.ABUSE) * len(augment.IDENTITY_FORMS)
+    assert all(e.hostile == 1 and e.kind == "groupabuse" for e in twins)
+    for shape in augment.GROUP_ABUSE:
+        assert "{g}" in shape and "{t}" not in shape
+    for group, forms in augment.IDENTITY_FORMS.items():
+        named = [e for e in twins if any(f.lower() in e.text.lower() for f in forms)]
+        assert len(named) >= len(augment.ABUSE), group
+    targets = [t.replace("{p}", "").lower() for t in augment.NON_PROTECTED]
+    assert not any(t in e.text.lower() for e in twins for t in targets)
+
+
+def test_hostile_twins_repeat_no_test_suite_sentence() -> None:
+    from monitor.classify import bias, obfuscation
+
+    twins = {e.text.lower() for e in augment.group_abuse(13)}
+    suites = (
+        {c.text for c in fairness.load_suite()}
+        | {c.text for c in obfuscation.load_suite()}
+        | {c.text for c in bias.load_cases()}
+    )
+    assert not twins & {s.lower() for s in suites}
+    # nor the obfuscation suite's first-person frame, which the non-protected shape shares
+    assert not any("every last one of them" in t for t in twins)

@@ -88,13 +88,9 @@ def suites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return evaluate_suites(model, cache, identity_path=identity)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18: the LoRA model's hostile operating point (threshold 0.56) catches 0.75 of "
-    "the obfuscation suite's hostile posts in leetspeak (0.75 plain); the frozen heads caught 0.95",
-)
 def test_disguised_hostile_posts_are_mostly_caught(suites: dict[str, Any]) -> None:
-    # The bar the shipped model met before the second LoRA recipe: kept visible, not lowered.
+    # The bar the frozen heads met; the LoRA model meets it again since its hostile head is
+    # refitted with the non-protected insults' hostile twins (monitor.classify.refit).
     per_form = suites["obfuscation"]["deobfuscated"]["per_form"]
     assert per_form["leet"]["recall"] >= 0.8
     assert per_form["plain"]["recall"] >= 0.8

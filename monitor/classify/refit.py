@@ -1,0 +1,161 @@
+"""The fine-tuned model's hostile head, refitted on the serving encoder's adapted features.
+
+The head trained jointly with the adapter (`monitor.classify.lora`) starts from the frozen
+logistic head and moves little (its learning rate is low, so that the adapter does the work),
+and it never saw a hostile counterpart of the non-protected abuse shapes
+(`augment.group_abuse`): "I hate {t} ..." and "{t} are vermin" were only ever harmless. It
+missed plain first-person hatred and dehumanisation of groups in exactly those words. So after
+fine-tuning, `monitor train --lora` fits the hostile head again as an L2-regularised,
+class-balanced logistic regression on the adapted pools (3, 4, 7, 8) that serving computes (ONNX
+Runtime fp32, deobfuscated text) for the fine-tuning's hostile rows plus those counterparts,
+then calibrates it (Platt) and sets its operating point on the same validation data as before.
+Offensive, rumour and stance keep their heads; the adapter is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.classify import augment
+from monitor.classify.deobfuscate import cache_texts
+from monitor.classify.features import FeatureCache, select
+from monitor.classify.finetune import lora_data, operating_threshold
+from monitor.classify.fit import fit_linear, fit_platt, standardiser
+from monitor.classify.heads import Head, HeadSet
+from monitor.classify.labels import HOSTILE
+from monitor.classify.lora import HEAD_LAYERS, LoraRecipe
+from monitor.classify.train import Trained, _macro_f1, _sigmoid, _text_digest
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class RefitHead:
+    head: Head
+    threshold: float
+    val_macro_f1: float
+    benign_flagged: float  # share of the held-out benign sentences flagged at the threshold
+    n_val: int
+    n_benign: int
+
+
+def fit_hostile(
+    x: FloatArray,
+    y: IntArray,
+    w: FloatArray,
+    x_val: FloatArray,
+    y_val: IntArray,
+    x_benign: FloatArray,
+    *,
+    l2: float,
+    max_benign_fpr: float,
+    seed: int,
+    max_iter: int = 150,
+) -> RefitHead:
+    """Logistic head on (x, y, w), Platt-calibrated on (x_val, y_val), thresholded at the best
+    val macro-F1 among thresholds that flag at most `max_benign_fpr` of `x_benign`."""
+    mean, scale = standardiser(x)
+    weight, bias = fit_linear(
+        (x - mean) / scale, y, 1, l2=l2, sample_weight=w, max_iter=max_iter, seed=seed
+    )
+    head = Head(
+        name=HOSTILE,
+        kind="binary",
+        outputs=(HOSTILE,),
+        layers=HEAD_LAYERS,
+        lexical=False,
+        mean=mean,
+        scale=scale,
+        weight=weight.astype(np.float32),
+        bias=bias.astype(np.float32),
+        calib_scale=np.array([1.0], np.float32),
+        calib_shift=np.array([0.0], np.float32),
+    )
+    z = head.logits(x_val)[:, 0]
+    a, c = fit_platt(z, y_val)
+    p = _sigmoid(a * z + c)
+    benign = _sigmoid(a * head.logits(x_benign)[:, 0] + c)
+    t, flagged = operating_threshold(p, y_val, benign, max_benign_fpr)
+    head = replace(
+        head, calib_scale=np.array([a], np.float32), calib_shift=np.array([c], np.float32)
+    )
+    return RefitHead(
+        head, t, _macro_f1(y_val, (p >= t).astype(int)), flagged, len(y_val), len(benign)
+    )
+
+
+def _pools(cache: FeatureCache, name: str, texts: Sequence[str]) -> FloatArray:
+    # As serving encodes them: disguised words written plainly.
+    return select(cache.layers(name, cache_texts(texts, True)), HEAD_LAYERS)
+
+
+def refit_hostile(
+    trained: Trained,
+    recipe: LoraRecipe,
+    cache: FeatureCache,
+    data_dir: Path | None,
+    progress: Callable[[str], None],
+) -> Trained:
+    """`trained` with its hostile head, threshold and validation record replaced by the refit
+    on `cache`'s adapter (the fine-tuned model's own)."""
+    if cache.adapter is None:
+        raise ValueError("the refit reads the adapted pools: the cache needs the adapter")
+    train, val, _ = lora_data(recipe, data_dir)
+    rows = train[HOSTILE]
+    extra = augment.group_abuse(recipe.seed)
+    texts = [r[0] for r in rows]
+    x = np.vstack(
+        [
+            _pools(cache, "lora-hostile", texts),
+            _pools(cache, "group-abuse", [e.text for e in extra]),
+        ]
+    )
+    y = np.array([r[1] for r in rows] + [e.hostile for e in extra], dtype=np.int64)
+    w = np.array([r[2] for r in rows] + [recipe.augment_weight] * len(extra), dtype=np.float32)
+    hv_texts, hv_labels = val[HOSTILE]
+    iv_texts, iv_labels = val["identity"]
+    benign = [t for t, lab in zip(iv_texts, iv_labels, strict=True) if lab == 0]
+    fit = fit_hostile(
+        x,
+        y,
+        w,
+        _pools(cache, "tweeteval-hate-val", hv_texts),
+        np.array(hv_labels, dtype=np.int64),
+        _pools(cache, "augment-val", benign),
+        l2=recipe.refit_l2,
+        max_benign_fpr=recipe.max_benign_fpr,
+        seed=recipe.seed,
+    )
+    point = (
+        f"refit on the serving encoder's adapted pools; best macro-F1 on TweetEval hate val "
+        f"({fit.n_val} posts) among thresholds that flag at most {recipe.max_benign_fpr:.0%} "
+        f"of {fit.n_benign} held-out benign identity, counter-speech, solidarity, negation and "
+        f"non-protected-abuse sentences (flags {fit.benign_flagged:.1%} of them)"
+    )
+    progress(f"refit: hostile val macro-F1 {fit.val_macro_f1} at {fit.threshold}")
+    heads = HeadSet([fit.head if h.name == HOSTILE else h for h in trained.heads.heads])
+    validation: dict[str, Any] = dict(trained.validation)
+    validation[HOSTILE] = {
+        **validation.get(HOSTILE, {}),
+        "val_macro_f1": fit.val_macro_f1,
+        "joint_val_macro_f1": validation.get(HOSTILE, {}).get("val_macro_f1"),
+        "refit_l2": recipe.refit_l2,
+        "refit_examples": len(y),
+        "operating_point": point,
+    }
+    hashes = dict(trained.data_hashes)
+    hashes["refit-hostile"] = _text_digest(texts + [e.text for e in extra], y.tolist())
+    return replace(
+        trained,
+        heads=heads,
+        thresholds={**trained.thresholds, HOSTILE: fit.threshold},
+        validation=validation,
+        data_hashes=hashes,
+    )

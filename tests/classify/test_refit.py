@@ -1,0 +1,52 @@
+"""The hostile head's refit on adapted features (monitor.classify.refit): the fit and its
+operating point, on small synthetic features (no encoder)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monitor.classify.lora import HEAD_LAYERS
+from monitor.classify.refit import fit_hostile
+
+D = 384 * len(HEAD_LAYERS)
+
+
+def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.4).astype(np.int64)
+    x = rng.normal(size=(n, D)).astype(np.float32)
+    x[:, :8] += (y[:, None] * 1.5).astype(np.float32)  # the signal lives in 8 columns
+    return x, y
+
+
+def _benign(n: int, seed: int) -> np.ndarray:
+    """Benign sentences that look half-way hostile: the operating point must hold them down."""
+    x = np.random.default_rng(seed).normal(size=(n, D)).astype(np.float32)
+    x[:, :8] += 0.4
+    return x
+
+
+def test_refit_head_separates_and_keeps_benign_sentences_under_the_cap() -> None:
+    x, y = _data(600, 1)
+    xv, yv = _data(300, 2)
+    xb = _benign(200, 3)
+    fit = fit_hostile(
+        x, y, np.ones(len(y), np.float32), xv, yv, xb, l2=0.3, max_benign_fpr=0.05, seed=13
+    )
+    assert fit.head.layers == HEAD_LAYERS and fit.head.outputs == ("hostile",)
+    p_benign = fit.head.probabilities(xb)[:, 0]
+    assert np.mean(p_benign >= fit.threshold) <= 0.05
+    assert abs(fit.benign_flagged - np.mean(p_benign >= fit.threshold)) <= 1 / len(xb)
+    p = fit.head.probabilities(xv)[:, 0]
+    assert fit.val_macro_f1 > 0.6
+    assert p[yv == 1].mean() > p[yv == 0].mean() + 0.2
+
+
+def test_a_looser_cap_never_raises_the_threshold() -> None:
+    x, y = _data(600, 4)
+    xv, yv = _data(300, 5)
+    xb = _benign(200, 6)
+    w = np.ones(len(y), np.float32)
+    strict = fit_hostile(x, y, w, xv, yv, xb, l2=0.3, max_benign_fpr=0.02, seed=13)
+    loose = fit_hostile(x, y, w, xv, yv, xb, l2=0.3, max_benign_fpr=0.5, seed=13)
+    assert loose.threshold <= strict.threshold
