@@ -669,7 +669,9 @@ class Settings:
     incidents_gap_hours: float = _setting(
         6.0,
         "Incidents: alerts in the same place (a ward, or a ward and its locality) whose "
-        "event-time spans come within this many hours of each other are one episode.",
+        "event-time spans come within this many hours of each other are one episode; an "
+        "episode passes the precision gate on the posts and authors within one span of this "
+        "many hours, so scattered rule hits over days never add up to one.",
         low=0.25,
         high=168,
     )
@@ -693,11 +695,23 @@ class Settings:
         high=100,
     )
     incidents_immediate_min_posts: int = _setting(
-        1,
+        2,
         "Precision gate: a threat or call to gather matched by a rule (not the classifier "
-        "alone) passes with this many posts, so the police liaison hear at once.",
+        "alone) reaches people at once, for the police liaison, when corroborated: the "
+        "classifier also flags one of its posts hostile, or this many posts such rules "
+        "matched came within incidents_immediate_minutes (1: any one post, which a keyword "
+        "rule misfiring on ordinary words also makes). Otherwise it waits for the usual "
+        "posts and authors.",
         low=1,
         high=10000,
+    )
+    incidents_immediate_minutes: float = _setting(
+        60.0,
+        "Precision gate: ... the event-time span within which incidents_immediate_min_posts "
+        "threat or call-to-gather posts corroborate each other (two misfires on ordinary "
+        "posts in one place rarely come this close).",
+        low=1,
+        high=10080,
     )
     incidents_corroborated_min_posts: int = _setting(
         3,

@@ -370,6 +370,12 @@ def incidents_of(
                 cluster=result.cluster_of.get(p),
                 stance=result.stance_of.get(p, ""),
                 kinds=frozenset(h.labels["kind"] for h in item.hits if "kind" in h.labels),
+                flags=frozenset(item.flags),
+                severity=max(
+                    (h.labels.get("severity", "") for h in item.hits),
+                    key=lambda v: SEVERITY_RANK.get(v, 0),
+                    default="",
+                ),
                 reply_to=item.post.reply_to,
                 quote_of=item.post.quote_of,
             )

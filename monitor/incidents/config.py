@@ -14,7 +14,8 @@ class IncidentsConfig:
     min_posts: int = 5
     min_authors: int = 3
     min_places: int = 1
-    immediate_min_posts: int = 1
+    immediate_min_posts: int = 2
+    immediate_within: timedelta = timedelta(minutes=60)
     corroborated_min_posts: int = 3
     corroborated_places: int = 0
     corroborated_rule_authors: int = 2
@@ -30,6 +31,7 @@ class IncidentsConfig:
             min_authors=settings.incidents_min_authors,
             min_places=settings.incidents_min_places,
             immediate_min_posts=settings.incidents_immediate_min_posts,
+            immediate_within=timedelta(minutes=settings.incidents_immediate_minutes),
             corroborated_min_posts=settings.incidents_corroborated_min_posts,
             corroborated_places=settings.incidents_corroborated_places,
             corroborated_rule_authors=settings.incidents_corroborated_rule_authors,

@@ -10,15 +10,19 @@ incident word its posts name most, and the place most of its evidence is about.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from monitor.incidents import gathering
 from monitor.incidents.config import IncidentsConfig
 from monitor.incidents.grouping import anchor_of
 from monitor.incidents.model import (
+    EPISODE,
+    HOSTILE_FLAG,
     IMMEDIATE_KINDS,
     RUMOUR,
     AlertFacts,
@@ -196,51 +200,183 @@ def summarise(
         place_count=place_count,
         gathering=found_gathering,
         cluster=story.cluster,
-        gate=gate(mine, len(core), authors, place_count, len(responses), cfg, corroborated=backed),
+        gate=gate(
+            mine, core, place_count, len(responses), cfg, family=story.family, corroborated=backed
+        ),
         counts_by_kind=dict(sorted(counts.items())),
     )
 
 
 def gate(
     alerts: Sequence[AlertFacts],
-    posts: int,
-    authors: int,
+    core: Sequence[PostFacts],
     places: int,
     responses: int,
     cfg: IncidentsConfig,
     *,
+    family: str = EPISODE,
     corroborated: bool = False,
 ) -> str | None:
     """Why this story is held back from people (None: it passes). Precision first: no
     incident from a handful of posts, from a few authors, with no named place, or from
-    responses alone; the classifier alone needs twice the posts a rule does. A threat or call
-    to gather a rule matched needs only `immediate_min_posts` (immediate notice, as promised to
-    the police liaison), and a level change has passed its own thresholds. A `corroborated`
-    rumour (its claim told across places, or matched by rumour rules for several authors: see
-    `corroborated`) needs only `corroborated_min_posts`, from as many authors as any other."""
+    responses alone; the classifier alone needs twice the posts a rule does. `core` is the
+    story's own posts (responses aside).
+
+    An episode is connected in place and event time, so its posts and authors are counted
+    within one span of `gap` (the densest): a rule's alert for a ward stays open for as long
+    as its hits keep coming, and a week of scattered one-off hits on ordinary talk there
+    ("killing it", "bombed the exam") is not a story however many they add up to. Its posts
+    that name no place count only while its placed posts come (`near_places`), and the span
+    needs one post that is more than a weak cue (`strong_posts`). A rumour is one claim told
+    for as long as people tell it: all its posts count.
+
+    A threat or call to gather a rule matched reaches people at once (as promised to the
+    police liaison) when it is corroborated: the classifier also reads one of its posts as
+    hostile, or `immediate_min_posts` such posts came close together (see
+    `immediate_ready`); otherwise it waits for that, or for the usual posts and authors. A
+    level change has passed its own thresholds. A `corroborated` rumour (its claim told
+    across places, or matched by rumour rules for several authors: see `corroborated`)
+    needs only `corroborated_min_posts`, from as many authors as any other."""
+    posts = len(core)
+    authors = len({p.author for p in core})
     if posts == 0:
         if responses:
             return "only responses (denials, calming, counter messages): nothing to review"
         rising = [a for a in alerts if a.kind == "rising_tension"]
         if not rising:
             return "no evidence posts"
-    if all(a.from_classifier_only for a in alerts):
-        need = 2 * cfg.min_posts
-        if posts < need:
-            return f"classifier alone on {posts} posts (needs {need})"
+    classifier_alone = all(a.from_classifier_only for a in alerts)
+    if classifier_alone and posts < 2 * cfg.min_posts:
+        return f"classifier alone on {posts} posts (needs {2 * cfg.min_posts})"
     if places < cfg.min_places:
         return f"{places} named places (needs {cfg.min_places})"
     if any(a.kind == "rising_tension" for a in alerts):
         return None  # the level's own thresholds already counted posts and authors
-    immediate = [a for a in alerts if a.kind in IMMEDIATE_KINDS and not a.from_classifier_only]
-    if immediate and posts >= cfg.immediate_min_posts:
-        return None  # a rule's threat or call to gather is the police liaison's at once
+    if immediate_ready(alerts, core, cfg):
+        return None  # a rule's corroborated threat or call to gather: the liaison's at once
     need = min(cfg.min_posts, cfg.corroborated_min_posts) if corroborated else cfg.min_posts
+    if classifier_alone:
+        need = 2 * cfg.min_posts
     if posts < need:
         return f"{posts} posts (needs {need})"
     if authors < cfg.min_authors:
         return f"{authors} distinct authors (needs {cfg.min_authors})"
-    return None
+    if family == RUMOUR:
+        return None
+    firm = strong_posts(alerts, core)
+    best = Window(0, 0, 0)
+    for w in spans(near_places(core, cfg.gap), cfg.gap, firm):
+        if w.posts >= need and w.authors >= cfg.min_authors and w.strong:
+            return None
+        best = max(best, w, key=lambda x: (min(x.posts, need) + min(x.authors, cfg.min_authors),
+                                           x.strong))  # fmt: skip
+    if best.posts >= need and best.authors >= cfg.min_authors:
+        return (
+            f"only low-severity rules on its {best.posts} posts within {_hours(cfg.gap)} "
+            "(needs a stronger rule or the classifier's hostile flag on one)"
+        )
+    return (
+        f"{min(best.posts, need)} posts from {min(best.authors, cfg.min_authors)} authors "
+        f"within {_hours(cfg.gap)} at most (needs {need} from {cfg.min_authors})"
+    )
+
+
+def near_places(core: Sequence[PostFacts], gap: timedelta) -> list[PostFacts]:
+    """An episode's posts that name a place, and those that name none within `gap` of one
+    that does. Posts naming no place join an episode by time alone, through an alert that
+    gathers them from anywhere for as long as they come: only those told while the episode
+    was going on are its."""
+    placed = sorted(p.at for p in core if p.wards or p.localities)
+    if not placed:
+        return list(core)
+    out = []
+    for p in core:
+        if p.wards or p.localities:
+            out.append(p)
+            continue
+        k = bisect_left(placed, p.at)
+        if any(abs(p.at - t) <= gap for t in placed[max(k - 1, 0) : k + 1]):
+            out.append(p)
+    return out
+
+
+class Window(NamedTuple):
+    """One event-time window of a story's posts: how many, from how many authors, and how
+    many of them are strong evidence (`strong_posts`)."""
+
+    posts: int
+    authors: int
+    strong: int
+
+
+def strong_posts(alerts: Sequence[AlertFacts], core: Sequence[PostFacts]) -> frozenset[str]:
+    """The posts that are more than a weak cue: a rule of at least medium severity matched
+    them, or the classifier flags them hostile. A pack marks its weak cues low ("the whole
+    estate is fuming"; words a match-day crowd uses too): they raise a place's level with
+    the rest, but a crowd saying them is talk until something stronger is said there. A
+    post whose rules' severity is not known (rows from before it was kept) takes its
+    alerts' severity."""
+    medium = SEVERITY_RANK["medium"]
+    alert_rank: dict[str, int] = {}
+    for a in alerts:
+        rank = SEVERITY_RANK.get(a.labels.get("severity", ""), 0)
+        for p in a.posts:
+            alert_rank[p] = max(alert_rank.get(p, 0), rank)
+    return frozenset(
+        p.id
+        for p in core
+        if HOSTILE_FLAG in p.flags
+        or SEVERITY_RANK.get(p.severity, 0) >= medium
+        or (not p.severity and alert_rank.get(p.id, 0) >= medium)
+    )
+
+
+def spans(
+    core: Sequence[PostFacts], span: timedelta, strong: Collection[str] = ()
+) -> Iterator[Window]:
+    """The posts in each window of `span` (event time) that starts at one of these posts
+    (how many, from how many authors, how many of them in `strong`): windows on the posts'
+    own times, never on how they were batched."""
+    ordered = sorted(core, key=lambda p: (p.at, p.id))
+    inside: Counter[str] = Counter()
+    strong_inside = 0
+    end = 0
+    for start, first in enumerate(ordered):
+        while end < len(ordered) and ordered[end].at <= first.at + span:
+            inside[ordered[end].author] += 1
+            strong_inside += ordered[end].id in strong
+            end += 1
+        yield Window(end - start, len(inside), strong_inside)
+        strong_inside -= first.id in strong
+        inside[first.author] -= 1
+        if not inside[first.author]:
+            del inside[first.author]
+
+
+def immediate_ready(
+    alerts: Sequence[AlertFacts], core: Sequence[PostFacts], cfg: IncidentsConfig
+) -> bool:
+    """Whether a rule's threat or call to gather here goes to people at once. A keyword rule
+    misfires on ordinary language ("killing it", "bombed the exam") about one post in a
+    thousand, and one such post is no-one's business; a real threat is. So one post is
+    enough when two readings agree: a threat or call-to-gather rule matched it and the
+    classifier flags it hostile. Else `immediate_min_posts` posts such rules matched within
+    `immediate_within` of each other are (two misfires in one story rarely come that close);
+    or the story waits for the usual posts and authors."""
+    matched = {
+        p for a in alerts if a.kind in IMMEDIATE_KINDS and not a.from_classifier_only
+        for p in a.posts
+    }  # fmt: skip
+    posts = [p for p in core if p.id in matched]
+    if not posts:
+        return False
+    if any(HOSTILE_FLAG in p.flags for p in posts):
+        return True
+    return any(w.posts >= cfg.immediate_min_posts for w in spans(posts, cfg.immediate_within))
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:g} h"
 
 
 def corroborated(core: Sequence[PostFacts], cfg: IncidentsConfig) -> bool:

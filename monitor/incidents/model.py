@@ -16,8 +16,11 @@ RUMOUR = "rumour"
 EPISODE = "episode"
 # Alert kinds that belong to a rumour's story (its claim cluster), wherever they are placed.
 RUMOUR_KINDS = frozenset({"rumour", "rumour_spreading", "claims_rising"})
-# Rule kinds that are a person's immediate business even on few posts (if from a rule).
+# Rule kinds that are a person's immediate business even on few posts (if from a rule, and
+# corroborated: see `describe.immediate_ready`).
 IMMEDIATE_KINDS = frozenset({"threat", "call_to_gather"})
+# The classifier's flag that, on a post a threat or call-to-gather rule matched, corroborates it.
+HOSTILE_FLAG = "hostile"
 UNPLACED = "unplaced"
 
 # Lifecycle states. `held`: grouped but below the precision gate, so nobody is shown it yet.
@@ -55,6 +58,8 @@ class PostFacts:
     stance: str = ""  # its stance towards that cluster's claim, when it answers one
     official: bool = False
     kinds: frozenset[str] = frozenset()  # rule kind= labels it carries
+    flags: frozenset[str] = frozenset()  # the classifier's flags over their thresholds
+    severity: str = ""  # the highest severity of the rules that matched it
     reply_to: str | None = None
     quote_of: str | None = None
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    and_,
     delete,
     func,
     insert,
@@ -38,6 +39,7 @@ from monitor.incidents.model import (
     Where,
 )
 from monitor.incidents.responses import words
+from monitor.labels import SEVERITY_RANK
 from monitor.store.tables import (
     alert_posts,
     alerts,
@@ -284,10 +286,13 @@ def load_answers(
 def load_posts(
     conn: Connection, ids: Sequence[str], official_names: Collection[str] = ()
 ) -> dict[str, PostFacts]:
-    """Evidence posts with their places, rumour membership and rule kinds."""
+    """Evidence posts with their places, rumour membership, rule kinds and highest rule
+    severity, and classifier flags."""
     places: dict[str, list[Where]] = {}
     cluster: dict[str, tuple[int, str]] = {}
     kinds: dict[str, set[str]] = {}
+    flags: dict[str, set[str]] = {}
+    severity: dict[str, str] = {}
     base: dict[str, Any] = {}
     officials = set(official_names)
     for chunk in _chunks(list(ids)):
@@ -323,13 +328,27 @@ def load_posts(
         ):
             cluster[m.post_id] = (int(m.rumour_id), m.stance or "")
         for lab in conn.execute(
-            select(post_labels.c.post_id, post_labels.c.value).where(
+            select(
+                post_labels.c.post_id, post_labels.c.origin, post_labels.c.name, post_labels.c.value
+            ).where(
                 post_labels.c.post_id.in_(chunk),
-                post_labels.c.name == "kind",
-                post_labels.c.origin != "classifier",
+                or_(
+                    and_(
+                        post_labels.c.name.in_(("kind", "severity")),
+                        post_labels.c.origin != "classifier",
+                    ),
+                    and_(post_labels.c.name == "flag", post_labels.c.origin == "classifier"),
+                ),
             )
         ):
-            kinds.setdefault(lab.post_id, set()).add(lab.value)
+            if lab.origin == "classifier":
+                flags.setdefault(lab.post_id, set()).add(lab.value)
+            elif lab.name == "kind":
+                kinds.setdefault(lab.post_id, set()).add(lab.value)
+            elif SEVERITY_RANK.get(lab.value, 0) > SEVERITY_RANK.get(
+                severity.get(lab.post_id, ""), 0
+            ):
+                severity[lab.post_id] = lab.value
     out: dict[str, PostFacts] = {}
     for pid, r in base.items():
         c = cluster.get(pid)
@@ -343,6 +362,8 @@ def load_posts(
             stance=c[1] if c else "",
             official=bool(r.author_name) and r.author_name in officials,
             kinds=frozenset(kinds.get(pid, ())),
+            flags=frozenset(flags.get(pid, ())),
+            severity=severity.get(pid, ""),
             reply_to=r.reply_to,
             quote_of=r.quote_of,
         )

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from monitor.incidents.config import IncidentsConfig
-from monitor.incidents.describe import summarise
+from monitor.incidents.describe import passed_at, summarise
 from monitor.incidents.grouping import group
 from tests.incidents.helpers import LOCALITY, alert, crowd, index, post, ward
 
@@ -132,3 +132,78 @@ def test_the_corroborated_tier_is_for_rumours_and_counts_no_responses() -> None:
         index(told, denial),
     )
     assert answered.gate == f"2 posts (needs {CFG.corroborated_min_posts})"
+
+
+DAY = 24 * 60  # minutes
+
+
+def test_a_week_of_scattered_rule_hits_in_one_ward_is_not_a_story() -> None:
+    """A tension rule misreads banter in Little Horton once every half day for a week: eight
+    posts from eight people on one alert that never closes. No six hours hold five of them,
+    so it is held; the same eight posts told within two hours are a story."""
+    scattered = crowd("b", 8, 0, DAY / 2, LH, "Fictional: absolutely killing it at darts")
+    held = describe([alert(1, "tension", "Little Horton", scattered)], index(scattered))
+    assert held.post_count == 8 and held.author_count == 8
+    assert held.gate == "1 posts from 1 authors within 6 h at most (needs 5 from 3)"
+    burst = crowd("t", 8, 0, 15, LH, "Fictional: whole estate is fuming after the fire")
+    assert describe([alert(1, "tension", "Little Horton", burst)], index(burst)).gate is None
+
+
+def test_a_burst_passes_at_its_own_fifth_post_whatever_came_before() -> None:
+    """Stray hits days before a real burst do not bring its item forward or hold it back:
+    the story passes at the fifth post within six hours, in event time."""
+    stray = crowd("s", 3, 0, DAY, LH, "Fictional: that ref wants locking up")
+    burst = crowd("t", 6, 4 * DAY, 10, LH, "Fictional: people round here are raging tonight")
+    posts = index(stray, burst)
+    alerts = [alert(1, "tension", "Little Horton", [*stray, *burst])]
+    (story,) = group(alerts, posts, timedelta(hours=6), LOCALITY)
+    found = passed_at(story, alerts, posts, CFG, ward_localities=LOCALITY)
+    assert found is not None and found[0] == burst[4].at
+
+
+def test_a_crowd_only_low_severity_rules_matched_waits_for_a_stronger_word() -> None:
+    """A match-day crowd in one ward trips a low-severity rule: many people, close together,
+    but only weak cues. One post a medium rule matched, or the classifier flags hostile, in
+    the same hours makes it a story."""
+    crowd_ = crowd("m", 8, 0, 10, LH, "Fictional: what a goal, whole ward heard it",
+                   severity="low")  # fmt: skip
+    low = [alert(1, "hostility", "Little Horton", crowd_, severity="low")]
+    held = describe(low, index(crowd_))
+    assert held.gate is not None and held.gate.startswith("only low-severity rules")
+    flagged = [replace(p, flags=frozenset({"hostile"})) if p.id == "m3" else p for p in crowd_]
+    assert describe(low, index(flagged)).gate is None
+    stronger = [replace(p, severity="medium") if p.id == "m3" else p for p in crowd_]
+    assert describe(low, index(stronger)).gate is None
+
+
+def test_one_uncorroborated_threat_hit_waits_and_a_corroborated_one_is_at_once() -> None:
+    """A threat rule matched one ordinary post (about one in a thousand do): held. The same
+    post the classifier also reads as hostile goes to the police liaison at once, and so
+    does a second threat within the hour; a second one five hours later does not."""
+    one = [post("x1", 0, "a1", LH, "Fictional: we're going to kill it at the quiz tonight")]
+    threat = [alert(1, "threat", "Little Horton", one, severity="critical")]
+    assert describe(threat, index(one)).gate == "1 posts (needs 5)"
+    hostile = [replace(one[0], flags=frozenset({"hostile"}))]
+    assert describe(threat, index(hostile)).gate is None
+    for minutes, passes in ((40, True), (5 * 60, False)):
+        two = [*one, post("x2", minutes, "a2", LH, "Fictional: find them before the police do")]
+        alerts = [alert(1, "threat", "Little Horton", two, severity="critical")]
+        assert (describe(alerts, index(two)).gate is None) is passes, minutes
+    # A calmer setting: any one post a threat rule matched is immediate again.
+    assert describe(threat, index(one), replace(CFG, immediate_min_posts=1)).gate is None
+
+
+def test_posts_naming_no_place_count_only_while_the_episode_is_going_on() -> None:
+    """Posts naming no place join an episode by time alone, through an alert gathering them
+    from anywhere: five such posts on Thursday evening do not make Manningham's scattered
+    week of hits a story there, though its own posts are in the same incident."""
+    own = crowd("o", 3, 0, 3 * DAY, (ward("Manningham"),), "Fictional: refs an idiot")
+    elsewhere = crowd("u", 5, 4 * DAY, 20, (), "Fictional: vermin the lot of them")
+    posts = index(own, elsewhere)
+    alerts = [
+        alert(1, "tension", "Manningham", own),
+        alert(2, "hostility", "unplaced", elsewhere, topic="hostile_content"),
+    ]
+    assert len(group(alerts, posts, timedelta(hours=6), LOCALITY)) == 1
+    s = describe(alerts, posts)
+    assert s.post_count == 8 and s.gate is not None and "within 6 h" in s.gate

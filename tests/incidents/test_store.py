@@ -62,15 +62,13 @@ def hit(kind: str, topic: str, severity: str = "medium") -> RuleHit:
 
 
 async def feed(engine: AsyncEngine, posts: Sequence[Post], rule: RuleHit) -> list[int]:
-    """Store the posts, open/extend the rule's alerts, mark them processed, regroup."""
+    """Store the posts, record them processed with the rule's labels and open/extend its
+    alerts (as the pipeline does, in one transaction), regroup."""
+    processed = [Processed(post=p, hits=(rule,)) for p in posts]
     async with engine.begin() as conn:
         await post_store.insert_posts(conn, posts)
-        await alert_store.record_hits(conn, [Processed(post=p, hits=(rule,)) for p in posts], WALL)
-        await conn.execute(
-            update(post_store.posts)
-            .where(post_store.posts.c.id.in_([p.id for p in posts]))
-            .values(processed_at=WALL)
-        )
+        await post_store.save_processed(conn, processed, WALL)
+        await alert_store.record_hits(conn, processed, WALL)
         return await conn.run_sync(store.refresh, CFG, WALL)
 
 

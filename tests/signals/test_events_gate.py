@@ -137,26 +137,30 @@ def test_an_item_opens_when_the_gate_passes_not_when_the_signal_fired() -> None:
 def test_a_rule_s_threat_is_an_item_at_once_as_the_service_opens_it(
     config: SignalsConfig,
 ) -> None:
-    """A post a threat rule matches, then another that calls people to gather: no signal
-    fires on two posts, but the service opens each rule's alert as the post comes and the
-    incidents put the police liaison's threat before a person at once. The evaluation replays
-    them the same way: the episode is found at its first post, not missed."""
-    threat = item(
-        "Whoever set that fire on Manor Row, we know where you live and we're coming tonight",
-        minutes(0), author="t1", hits=[{"kind": "threat", "severity": "high"}],
-    )  # fmt: skip
+    """A post a threat rule matches and the classifier reads as hostile, then another that
+    calls people to gather: no signal fires on two posts, but the service opens each rule's
+    alert as the post comes and the incidents put the police liaison's corroborated threat
+    before a person at once. The evaluation replays them the same way: the episode is found
+    at its first post, not missed. Without the classifier's agreement the threat waits for
+    the call to gather twelve minutes later (two such posts within the hour)."""
+    hostile = {"hostile": 0.9, "offensive": 0.3, "rumour": 0.0}
     gather = item(
         "Everyone meet at the Manor Row mill 8pm tonight, bring your mates",
         minutes(12), author="g1", hits=[{"kind": "call_to_gather", "severity": "high"}],
     )  # fmt: skip
-    posts = [threat, gather]
-    episode = Story("episode:mill", "episode", minutes(0), frozenset(p.post.id for p in posts),
-                    ("Little Horton",))  # fmt: skip
-    stream = Stream("constructed", posts, (episode,), T0, T0 + timedelta(days=7))
+    for scores, delay in ((hostile, 0.0), ({**hostile, "hostile": 0.1}, 12.0)):
+        threat = item(
+            "Whoever set that fire on Manor Row, we know where you live and we're coming tonight",
+            minutes(0), author="t1", hits=[{"kind": "threat", "severity": "high"}], scores=scores,
+        )  # fmt: skip
+        posts = [threat, gather]
+        episode = Story("episode:mill", "episode", minutes(0),
+                        frozenset(p.post.id for p in posts), ("Little Horton",))  # fmt: skip
+        stream = Stream("constructed", posts, (episode,), T0, T0 + timedelta(days=7))
 
-    result = evaluate_stream(stream, config, incidents=IncidentsConfig())
-    assert (result.items, result.found, result.false_items) == (1, 1, 0)
-    assert result.delays_min == [0.0]
+        result = evaluate_stream(stream, config, incidents=IncidentsConfig())
+        assert (result.items, result.found, result.false_items) == (1, 1, 0)
+        assert result.delays_min == [delay]
     # A hostile score alone on one post is the classifier's, not a rule's: held, no item.
     flagged = item("Disgusting lot round Manor Row", minutes(30), author="h1",
                    scores={"hostile": 0.9, "offensive": 0.2, "rumour": 0.0})  # fmt: skip
