@@ -314,12 +314,14 @@ def strong_posts(alerts: Sequence[AlertFacts], core: Sequence[PostFacts]) -> fro
     them, or the classifier flags them hostile. A pack marks its weak cues low ("the whole
     estate is fuming"; words a match-day crowd uses too): they raise a place's level with
     the rest, but a crowd saying them is talk until something stronger is said there. A
-    post whose rules' severity is not known (rows from before it was kept) takes its
-    alerts' severity."""
+    post whose rules' severity is not kept (rows from before it was) takes its alerts'; one
+    whose severity nothing says is not held for it."""
     medium = SEVERITY_RANK["medium"]
     alert_rank: dict[str, int] = {}
     for a in alerts:
-        rank = SEVERITY_RANK.get(a.labels.get("severity", ""), 0)
+        if "severity" not in a.labels:
+            continue
+        rank = SEVERITY_RANK.get(a.labels["severity"], 0)
         for p in a.posts:
             alert_rank[p] = max(alert_rank.get(p, 0), rank)
     return frozenset(
@@ -327,7 +329,7 @@ def strong_posts(alerts: Sequence[AlertFacts], core: Sequence[PostFacts]) -> fro
         for p in core
         if HOSTILE_FLAG in p.flags
         or SEVERITY_RANK.get(p.severity, 0) >= medium
-        or (not p.severity and alert_rank.get(p.id, 0) >= medium)
+        or (not p.severity and alert_rank.get(p.id, medium) >= medium)
     )
 
 
