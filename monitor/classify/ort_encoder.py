@@ -123,14 +123,21 @@ class OrtEncoder:
         `sort` is accepted for `Encoder`'s interface and has no effect: grouping by padded
         length is what makes a row's result independent of its batch, so it always happens.
         """
-        n = len(texts)
         width = len(self.layers) * EMBEDDING_DIM
-        features = np.zeros((n, width), dtype=np.float32)
-        embeddings = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
-        if n == 0:
-            return Encoded(features, embeddings)
+        if not texts:
+            return Encoded(
+                np.zeros((0, width), dtype=np.float32),
+                np.zeros((0, EMBEDDING_DIM), dtype=np.float32),
+            )
         prepared = [preprocess(t) if clean else t for t in texts]
-        ids = self.token_ids(prepared)
+        # Each distinct text is encoded once and copied to its repeats (reposts, a slogan in
+        # leetspeak that reads as the plain one): a row's result does not depend on its
+        # batch, so the copies are bitwise what encoding them again would give.
+        first: dict[str, int] = {}
+        row_of = [first.setdefault(t, len(first)) for t in prepared]
+        ids = self.token_ids(list(first))
+        features = np.zeros((len(ids), width), dtype=np.float32)
+        embeddings = np.zeros((len(ids), EMBEDDING_DIM), dtype=np.float32)
         groups: dict[int, list[int]] = {}
         for i, x in enumerate(ids):
             groups.setdefault(padded_length(len(x), self.max_length), []).append(i)
@@ -143,7 +150,7 @@ class OrtEncoder:
                 # The sentence embedding is always the frozen last layer's (6), which
                 # clustering was tuned on, also when the graph adds adapted pools after it.
                 embeddings[idx] = _normalise(pools[:, ALL_LAYERS - 1, :])
-        return Encoded(features, embeddings)
+        return Encoded(features[row_of], embeddings[row_of])
 
     def pools(
         self, batch_ids: Sequence[Sequence[int]], length: int | None = None
