@@ -130,9 +130,9 @@ class OrtEncoder:
                 np.zeros((0, EMBEDDING_DIM), dtype=np.float32),
             )
         prepared = [preprocess(t) if clean else t for t in texts]
-        # Each distinct text is encoded once and copied to its repeats (reposts, a slogan in
-        # leetspeak that reads as the plain one): a row's result does not depend on its
-        # batch, so the copies are bitwise what encoding them again would give.
+        # Each distinct text is encoded once and copied to its repeats (reposts, copied
+        # slogans): a row's result does not depend on its batch, so the copies are bitwise
+        # what encoding them again would give.
         first: dict[str, int] = {}
         row_of = [first.setdefault(t, len(first)) for t in prepared]
         ids = self.token_ids(list(first))

@@ -75,6 +75,27 @@ def test_features_are_bitwise_identical_across_batches(transformer: Any) -> None
     assert np.array_equal(ref, mixed)
 
 
+def test_repeated_texts_reach_the_graph_once_and_get_the_same_rows(transformer: Any) -> None:
+    # Reposts are encoded once; each copy gets the row the text gets alone.
+    enc = transformer.encoder
+    texts = fictional_posts(6)
+    rows: list[int] = []
+    pools = enc.pools
+
+    def counting(batch_ids: Any, length: int | None = None) -> Any:
+        rows.append(len(batch_ids))
+        return pools(batch_ids, length)
+
+    enc.pools = counting
+    try:
+        got = enc.encode([*texts, *texts[::-1]]).features
+    finally:
+        del enc.pools
+    assert sum(rows) == len(texts)
+    ref = np.concatenate([enc.encode([t]).features for t in texts])
+    assert np.array_equal(got, np.concatenate([ref, ref[::-1]]))
+
+
 async def test_concurrent_callers_get_the_scores_they_get_alone(transformer: Any) -> None:
     texts = fictional_posts(30)
     alone = [fresh(transformer, [t])[0] for t in texts]
