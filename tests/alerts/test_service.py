@@ -1,6 +1,8 @@
 """The whole path in the running service: a call to gather in a post → the pipeline opens the
 alert and writes its outbox rows in the same transaction → the dispatcher delivers it to the
-police liaison mailbox at once, without the post's text; a bad routing file stops start-up."""
+police liaison mailbox at once, without the post's text; a bad routing file stops start-up.
+The call to gather is corroborated (the classifier also flags its post hostile), as the
+incidents' gate asks before a single post is sent at once (incidents_immediate_min_posts)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from .conftest import make_store
 
 POST = (
     "(fictional) Everyone get down to the Greyfield Hotel in Manningham at 7pm tonight. "
-    "Enough is enough, show them they're not welcome <script>alert(1)</script>"
+    "Enough is enough, show them they're not welcome here <script>alert(1)</script>"
 )
 
 
