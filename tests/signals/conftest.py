@@ -29,10 +29,15 @@ SIGNAL_TABLES = (
 )
 
 
+def shipped_config() -> SignalsConfig:
+    """Shipped defaults, with the thresholds for the keyword classifier's embeddings."""
+    return SignalsConfig.from_settings(Settings(), hashed_embeddings=True)
+
+
 @pytest.fixture
 def config() -> SignalsConfig:
     """Shipped defaults, with the thresholds for the keyword classifier's embeddings."""
-    return SignalsConfig.from_settings(Settings(), hashed_embeddings=True)
+    return shipped_config()
 
 
 def place(ward: str, locality: str = "Bradford East", district: str = "Bradford") -> PlaceMatch:

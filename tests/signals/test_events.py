@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from monitor.classify.keyword import hashed_embedding, keyword_scores
 from monitor.cli import cli
 from monitor.evaluation.event_streams import generated_streams, pheme_streams, tweet_time
-from monitor.evaluation.events import Stream, evaluate_stream, items_of, run
+from monitor.evaluation.events import Replay, Stream, StreamResult, evaluate_stream, items_of, run
 from monitor.evaluation.simulate import ScenarioSpec, generate
 from monitor.signals.clustering import normalise
 from monitor.signals.config import SignalsConfig
@@ -30,7 +30,7 @@ from monitor.signals.tension import TensionTracker, area_key
 from monitor.signals.terms import claim_terms
 from monitor.types import Processed
 from tests.conftest import ROOT
-from tests.signals.conftest import T0, item, place
+from tests.signals.conftest import T0, item, place, shipped_config
 
 PHEME = ROOT.parent / "shared" / "data" / "labelled" / "pheme" / "pheme9-sources.csv"
 WARD = area_key("ward", "Little Horton")
@@ -40,19 +40,40 @@ def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
 
 
+# The generated weeks and their evaluations are deterministic (seeded) and no test changes
+# them, so each is made once for the file: generating the three streams takes about 2 s of
+# CPU and evaluating them 4 s, which three tests each used to pay again.
 @pytest.fixture(scope="module")
-def busy_week() -> Stream:
-    return generated_streams(1)[0]
+def weeks() -> list[Stream]:
+    """A busy week (seed 1), then the two calm weeks and the quiet week."""
+    return generated_streams(1)
+
+
+@pytest.fixture(scope="module")
+def busy_week(weeks: list[Stream]) -> Stream:
+    return weeks[0]
+
+
+@pytest.fixture(scope="module")
+def busy_result(busy_week: Stream) -> StreamResult:
+    return evaluate_stream(busy_week, shipped_config())
+
+
+@pytest.fixture(scope="module")
+def calm_and_quiet(weeks: list[Stream]) -> list[tuple[Stream, StreamResult]]:
+    """The calm weeks and the quiet week (what `generated_streams(0)` gives), evaluated."""
+    assert [s.name for s in weeks[1:]] == ["calm weeks", "quiet week"]
+    return [(s, evaluate_stream(s, shipped_config())) for s in weeks[1:]]
 
 
 def test_a_busy_week_gives_one_item_per_story_and_keeps_claims_apart(
-    config: SignalsConfig, busy_week: Stream
+    busy_week: Stream, busy_result: StreamResult
 ) -> None:
     """Four stories in one week (the water rumour, a tension episode, two more claims told in
     the same wards with the same cue words the same day), two response waves and chatter
     bursts: every story found, each claim its own cluster. (What else is opened: see
     `test_rule_misfires_open_no_item`.)"""
-    result = evaluate_stream(busy_week, config)
+    result = busy_result
     assert result.found == result.stories == 4, result.missed
     # The signals raise nothing of their own beyond the stories but, at most, one chatter
     # burst (this week's cup-win talk, half of it scored claim-like by chance).
@@ -75,23 +96,23 @@ def test_a_busy_week_gives_one_item_per_story_and_keeps_claims_apart(
 
 
 @pytest.mark.slow
-def test_rule_misfires_open_no_item(config: SignalsConfig, busy_week: Stream) -> None:
+def test_rule_misfires_open_no_item(
+    calm_and_quiet: list[tuple[Stream, StreamResult]], busy_result: StreamResult
+) -> None:
     """Calm and quiet weeks open nothing, and a busy week nothing but its stories and at most
     one chatter burst: the target, kept visible, not lowered."""
-    calm, quiet = generated_streams(0)
-    for stream in (calm, quiet):
-        result = evaluate_stream(stream, config)
+    for stream, result in calm_and_quiet:
         assert result.items == 0, (stream.name, result.false_keys)
-    assert evaluate_stream(busy_week, config).false_items <= 1
+    assert busy_result.false_items <= 1
 
 
 @pytest.mark.slow
-def test_calm_and_quiet_weeks_raise_no_signal_item(config: SignalsConfig) -> None:
+def test_calm_and_quiet_weeks_raise_no_signal_item(
+    calm_and_quiet: list[tuple[Stream, StreamResult]],
+) -> None:
     """Of the signals (rumours spreading, levels rising), calm and quiet weeks raise nothing
     that becomes an item; what they open comes from rules firing on ordinary posts."""
-    calm, quiet = generated_streams(0)
-    for stream in (calm, quiet):
-        result = evaluate_stream(stream, config)
+    for stream, result in calm_and_quiet:
         raised = [k for k in result.false_keys if "rumour_spreading" in k or "rising" in k]
         assert raised == [], (stream.name, result.false_keys)
 
@@ -222,13 +243,11 @@ def test_a_level_change_says_which_thresholds_it_crossed(config: SignalsConfig) 
     assert series[-1]["weighted"] > series[-1]["baseline"]  # the hour it rose, over baseline
 
 
-@pytest.mark.parametrize("arrival", ["bulk", "paced", "shuffled"])
-def test_the_same_posts_give_the_same_signals_in_any_arrival(
-    config: SignalsConfig, arrival: str
-) -> None:
-    """Bulk import (500 at a time), a paced replay or live stream (one at a time) and a
-    shuffled stream with late posts give the same levels, clusters and alerts as the
-    pipeline's usual batches of 64."""
+@pytest.fixture(scope="module")
+def batched_days() -> tuple[list[Processed], datetime, Replay]:
+    """Three generated days and what the pipeline's usual batches of 64 make of them, the
+    reference each arrival below is held to (made once: generating and running it is half
+    of each case's CPU)."""
     spec = ScenarioSpec(
         seed=4,
         weeks=3 / 7,
@@ -239,8 +258,20 @@ def test_the_same_posts_give_the_same_signals_in_any_arrival(
         chatter_bursts=1,
     )
     items, truth = generate(spec)
-    want = run(items, config, truth.end, "batched")
-    got = run(items, config, truth.end, arrival, seed=1)
+    return items, truth.end, run(items, shipped_config(), truth.end, "batched")
+
+
+@pytest.mark.parametrize("arrival", ["bulk", "paced", "shuffled"])
+def test_the_same_posts_give_the_same_signals_in_any_arrival(
+    config: SignalsConfig,
+    arrival: str,
+    batched_days: tuple[list[Processed], datetime, Replay],
+) -> None:
+    """Bulk import (500 at a time), a paced replay or live stream (one at a time) and a
+    shuffled stream with late posts give the same levels, clusters and alerts as the
+    pipeline's usual batches of 64."""
+    items, end, want = batched_days
+    got = run(items, config, end, arrival, seed=1)
 
     def levels(r: object) -> list[tuple[str, object, int]]:
         return [(c.area, c.at, c.to_level) for c in r.level_changes]  # type: ignore[attr-defined]
