@@ -151,8 +151,10 @@ async def ride_out(rt: Runtime, client: TestClient, outage: Any, seconds: float)
 
 
 @pytest.mark.postgres
-async def test_a_postgresql_outage_loses_nothing_and_readiness_says_so(pg_url: str) -> None:
-    parts = urlsplit(pg_url)
+async def test_a_postgresql_outage_loses_nothing_and_readiness_says_so(
+    migrated_pg_url: str,
+) -> None:
+    parts = urlsplit(migrated_pg_url)
     proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     await proxy.start()
     netloc = (
@@ -178,9 +180,9 @@ async def test_a_postgresql_outage_loses_nothing_and_readiness_says_so(pg_url: s
 
 
 async def test_a_read_only_sqlite_store_loses_nothing_and_readiness_says_so(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
-    async with runtime(sqlite_url) as rt:
+    async with runtime(migrated_sqlite_url) as rt:
         readonly = [False]
 
         @event.listens_for(rt.engine.sync_engine, "connect")

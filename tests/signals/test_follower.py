@@ -202,9 +202,11 @@ def _same(got: dict[str, Any], want: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def inline_with() -> Callable[[int], dict[str, Any]]:
+def inline_with(pg_migrated_template: str) -> Callable[[int], dict[str, Any]]:
     """One process, signals inline (the embedded mode): the reference, for a value of
-    signals_spread_early_rule_authors (each run once for the module)."""
+    signals_spread_early_rule_authors (each run once for the module). Each run's database
+    starts as a copy of one already migrated (`pg_migrated_template`): its store finds the
+    migrations done."""
     runs: dict[int, dict[str, Any]] = {}
 
     async def run(url: str, rule_authors: int) -> dict[str, Any]:
@@ -222,7 +224,7 @@ def inline_with() -> Callable[[int], dict[str, Any]]:
 
     def get(rule_authors: int) -> dict[str, Any]:
         if rule_authors not in runs:
-            with fresh_pg_database() as url:
+            with fresh_pg_database(template=pg_migrated_template) as url:
                 runs[rule_authors] = run_sync(lambda: run(url, rule_authors))
         return runs[rule_authors]
 
@@ -261,10 +263,11 @@ class Workers:
 
 
 @pytest.fixture(scope="module")
-def processed_by_workers() -> Iterator[str]:
+def processed_by_workers(pg_migrated_template: str) -> Iterator[str]:
     """The scenario as two workers leave it, built once for the module: each test gets a copy
     of this database (`workers`), never this one, so what a test's follower writes stays its
-    own. The workers keep nothing in memory that the tests read: only the store."""
+    own. The workers keep nothing in memory that the tests read: only the store. It starts
+    as a copy of the migrated template."""
 
     async def build(url: str) -> None:
         w = Workers(url)
@@ -274,7 +277,7 @@ def processed_by_workers() -> Iterator[str]:
             for e in w.engines:
                 await e.dispose()  # a template must have no connections to be copied
 
-    with fresh_pg_database() as url:
+    with fresh_pg_database(template=pg_migrated_template) as url:
         run_sync(lambda: build(url))
         yield url
 
@@ -415,10 +418,12 @@ async def test_a_follower_that_lost_the_lead_cannot_move_the_cursor_twice(
     _same(await _snapshot(engine), inline)
 
 
-async def test_only_posts_processed_a_settle_delay_ago_are_taken(pg_url: str) -> None:
-    engine = await make_store(pg_url)
+async def test_only_posts_processed_a_settle_delay_ago_are_taken(
+    migrated_pg_url: str,
+) -> None:
+    engine = await make_store(migrated_pg_url)
     try:
-        settings = _settings(pg_url)
+        settings = _settings(migrated_pg_url)
         clock = _Clock()
         pipeline = _pipeline(engine, [], clock)
         batches = _batches()[:2]
@@ -442,12 +447,14 @@ async def test_only_posts_processed_a_settle_delay_ago_are_taken(pg_url: str) ->
         await engine.dispose()
 
 
-async def test_first_run_after_inline_signals_starts_after_what_they_took(pg_url: str) -> None:
+async def test_first_run_after_inline_signals_starts_after_what_they_took(
+    migrated_pg_url: str,
+) -> None:
     # A store moved from one process (signals inline) to scaled out: the follower must not
     # take up again the posts the inline signals already counted.
-    engine = await make_store(pg_url)
+    engine = await make_store(migrated_pg_url)
     try:
-        settings = _settings(pg_url)
+        settings = _settings(migrated_pg_url)
         clock = _Clock()
         stage = SignalsStage.from_settings(settings, KeywordClassifier())
         inline_pipeline = _pipeline(engine, [stage], clock)
@@ -497,11 +504,11 @@ async def test_leader_duties_start_in_order_and_stop_in_reverse() -> None:
 
 
 async def test_workers_run_no_signals_and_the_scheduler_leader_follows(
-    pg_url: str, redis_url: str
+    migrated_pg_url: str, redis_url: str
 ) -> None:
     from monitor.runtime.app import open_runtime
 
-    settings = _settings(pg_url).with_overrides(
+    settings = _settings(migrated_pg_url).with_overrides(
         queue_url=redis_url, queue_stream=f"test:{uuid.uuid4().hex}", alerts_deliver=False
     )
     async with open_runtime(settings, classifier=KeywordClassifier(), role="worker") as rt:
