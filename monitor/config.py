@@ -182,6 +182,17 @@ class Settings:
         "by `monitor train`). Empty: $XDG_CACHE_HOME/community-tension-monitor "
         "(~/.cache/community-tension-monitor).",
     )
+    classifier_encoding_cache: int = _setting(
+        0,
+        "Distinct normalised post texts whose encoder output is kept on disk, in "
+        "<classifier_cache_dir>/encodings-v1.sqlite3, shared by processes and kept between "
+        "runs (restarts, re-imports, replays; least recently used dropped first). Stores "
+        "vectors under a hash of text and encoder, never the text; rows unused for "
+        "retention_days are purged. ONNX Runtime on CPU only. 0: off (the default; derived "
+        "data from post text kept in one more place, for little gain on a live stream).",
+        low=0,
+        high=10_000_000,
+    )
     queue_size: int = _setting(
         1000,
         "Posts the in-process queue holds before collectors and importers are made to wait "

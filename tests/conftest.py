@@ -46,6 +46,30 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
 )
 
+# One on-disk encoding cache for the run and for later runs (`classifier_encoding_cache`,
+# monitor.classify.disk_cache), in the cache folder the exported encoder is kept in: the demo
+# week (`monitor demo` processes, the real-encoder demo test) and the fairness and bias suites
+# are encoded once, by whichever worker or process gets there first. Rows are keyed by the
+# encoder's identity and bitwise what encoding gives, so a result never depends on whether
+# they were cached. Tests of the encoder itself use the `transformer` fixture, which has none.
+# MONITOR_CLASSIFIER_ENCODING_CACHE=0 runs the suite without it.
+ENCODING_CACHE_ROWS = 50_000
+os.environ.setdefault("MONITOR_CLASSIFIER_ENCODING_CACHE", str(ENCODING_CACHE_ROWS))
+
+
+def suite_encoding_cache() -> Any:
+    """The suite's on-disk encoding cache (a `DiskCacheConfig`), or None when turned off."""
+    from monitor.classify.disk_cache import DiskCacheConfig
+    from monitor.config import default_cache_dir
+
+    rows = int(os.environ["MONITOR_CLASSIFIER_ENCODING_CACHE"])
+    if rows <= 0:
+        return None
+    folder = os.environ.get("MONITOR_CLASSIFIER_CACHE_DIR", "").strip()
+    return DiskCacheConfig(
+        Path(folder).expanduser() if folder else default_cache_dir(), rows, max_age_days=30
+    )
+
 
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 # Ports for test servers: below Linux's ephemeral range (32768-60999), where outgoing

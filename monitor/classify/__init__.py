@@ -54,8 +54,20 @@ def load_classifier(settings: Settings | None = None, home: Path | None = None) 
         if reason:
             log.warning("classifier: using the weak keyword classifier because %s", reason)
             return KeywordClassifier()
+    from monitor.classify.disk_cache import DiskCacheConfig
     from monitor.classify.runtime import graph_dir
     from monitor.classify.transformer import load_transformer
+    from monitor.config import default_cache_dir
+
+    folder = graph_dir(settings)
+    disk_cache = None
+    if settings.classifier_encoding_cache > 0:
+        disk_cache = DiskCacheConfig(
+            folder or default_cache_dir(),
+            settings.classifier_encoding_cache,
+            # Vectors derived from post text go when the text would (DESIGN.md, Retention).
+            max_age_days=settings.retention_days,
+        )
 
     return load_transformer(
         path,
@@ -66,7 +78,8 @@ def load_classifier(settings: Settings | None = None, home: Path | None = None) 
         max_wait=settings.classifier_max_wait_ms / 1000.0,
         runtime=settings.classifier_runtime,
         cache_size=settings.classifier_cache_size,
-        cache_dir=graph_dir(settings),
+        cache_dir=folder,
+        disk_cache=disk_cache,
     )
 
 

@@ -25,6 +25,7 @@ process's memory well under 1 GB.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from monitor.classify.encoder import (
     DEFAULT_MAX_LENGTH,
     EMBEDDING_DIM,
     FEATURE_LAYERS,
+    PREPROCESS_VERSION,
     Encoded,
     preprocess,
 )
@@ -97,6 +99,9 @@ class OrtEncoder:
         if bad:
             raise ValueError(f"layers {bad} are not in the exported graph (0..{graph.pools - 1})")
         self.tokenizer = load_tokenizer(base_path, max_length)
+        self.tokenizer_sha256 = hashlib.sha256(
+            (base_path / "tokenizer.json").read_bytes()
+        ).hexdigest()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads if threads > 0 else _cores()
         # One operator at a time: two would only fight over the same two cores.
@@ -113,6 +118,31 @@ class OrtEncoder:
         )
         self.version = runtime_version()
         self.variant = f"ort{self.version}-fp32-cpu"
+
+    def cache_identity(self) -> str:
+        """Everything a row's bits depend on, for the on-disk cache
+        (`monitor.classify.disk_cache`): the graph (its sha256 covers the base model and any
+        adapter), the runtime and its version, the tokenizer (its file and library), the
+        layers, the maximum and padded lengths, the preprocessing, and how the embedding is
+        derived. Not the threads nor the batch size: rows are bitwise the same with 1 or 2
+        threads (measured) and in any batch (`tests/classify/test_reproducible.py`)."""
+        import tokenizers
+
+        return "|".join(
+            (
+                f"graph={self.graph.sha256}",
+                f"adapter={self.graph.adapter_sha256}",
+                f"pools={self.graph.pools}",
+                f"runtime={self.variant}",
+                f"tokenizers={tokenizers.__version__}",
+                f"tokenizer={self.tokenizer_sha256}",
+                f"layers={','.join(str(i) for i in self.layers)}",
+                f"max_length={self.max_length}",
+                f"pad={PAD_MULTIPLE}",
+                f"preprocess={PREPROCESS_VERSION}",
+                f"embedding=pool{ALL_LAYERS - 1}-l2-f64",
+            )
+        )
 
     def token_ids(self, prepared: Sequence[str]) -> list[list[int]]:
         return [e.ids for e in self.tokenizer.encode_batch(list(prepared))]

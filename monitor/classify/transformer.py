@@ -7,7 +7,9 @@ and run in one worker thread (tokenising included), so the loop never blocks on 
 Identical posts are encoded once: texts are normalised (`preprocess`, and with the manifest's
 `deobfuscate` disguised words written plainly, see `monitor.classify.deobfuscate`),
 duplicates within a batch share one row, and a bounded LRU cache keeps the encoder output of
-recent distinct texts, so a repost or a copy-paste campaign costs one forward pass. The heads
+recent distinct texts, so a repost or a copy-paste campaign costs one forward pass. With
+`classifier_encoding_cache` on, rows missing there are looked up on disk, shared by processes
+and kept between runs (`monitor.classify.disk_cache`), before the encoder runs. The heads
 (cheap numpy) still run on each post's own text, since a few of their features read the raw
 text.
 
@@ -28,6 +30,7 @@ import numpy as np
 
 from monitor.classify.batching import MicroBatcher
 from monitor.classify.deobfuscate import deobfuscates, encoder_text
+from monitor.classify.disk_cache import DiskCacheConfig, with_disk_cache
 from monitor.classify.encoder import EMBEDDING_DIM, FloatArray
 from monitor.classify.languages import covered_languages
 from monitor.classify.manifest import ModelDir, load_model_dir
@@ -92,6 +95,7 @@ class TransformerClassifier:
         cache_size: int = DEFAULT_CACHE_SIZE,
         cache_dir: Path | None = None,
         encoder: EncoderLike | None = None,
+        disk_cache: DiskCacheConfig | None = None,
     ) -> None:
         started = time.monotonic()
         if encoder is None:
@@ -108,7 +112,7 @@ class TransformerClassifier:
             )
         else:
             info = {"path": "injected", "variant": encoder.variant}
-        self.encoder = encoder
+        self.encoder = with_disk_cache(encoder, disk_cache)
         self.runtime: Mapping[str, Any] = info
         self.model = model
         self.heads = model.heads
@@ -195,6 +199,7 @@ def load_transformer(
     runtime: str = "auto",
     cache_size: int = DEFAULT_CACHE_SIZE,
     cache_dir: Path | None = None,
+    disk_cache: DiskCacheConfig | None = None,
 ) -> TransformerClassifier:
     return TransformerClassifier(
         load_model_dir(model_dir),
@@ -206,4 +211,5 @@ def load_transformer(
         runtime=runtime,
         cache_size=cache_size,
         cache_dir=cache_dir,
+        disk_cache=disk_cache,
     )

@@ -10,7 +10,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -82,6 +82,20 @@ def transformer() -> Iterator[object]:
 
     clf = load_transformer(MODEL_DIR, device="cpu", runtime="onnx")
     yield clf
+
+
+@pytest.fixture(scope="session")
+def transformer_cached(transformer: Any) -> Iterator[object]:
+    """`transformer` (the same encoder and heads) reading through the suite's on-disk encoding
+    cache (tests/conftest.py): for suites that score many posts, not for tests of the encoder,
+    which must run it."""
+    from monitor.classify.transformer import TransformerClassifier
+
+    from ..conftest import suite_encoding_cache
+
+    yield TransformerClassifier(
+        transformer.model, encoder=transformer.encoder, disk_cache=suite_encoding_cache()
+    )
 
 
 @pytest.fixture(scope="session")

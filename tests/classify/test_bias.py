@@ -26,7 +26,8 @@ MAX_GROUP_BENIGN_FPR = 0.25  # no group's neutral+positive+counter posts flagged
 
 
 @pytest.fixture(scope="module")
-def report(transformer: Any) -> dict[str, Any]:
+def report(transformer_cached: Any) -> dict[str, Any]:
+    transformer = transformer_cached
     cases = load_cases()
     assert {c.kind for c in cases} == {*BENIGN_KINDS, HOSTILE_KIND}
     scores = [a.scores for a in transformer.analyse_sync([c.text for c in cases])]

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
-def report(transformer: Any) -> dict[str, Any]:
+def report(transformer_cached: Any) -> dict[str, Any]:
+    transformer = transformer_cached
     cases = fairness.load_suite()
     scores = [a.scores["hostile"] for a in transformer.analyse_sync([c.text for c in cases])]
     return fairness.fairness_report(cases, scores, transformer.thresholds["hostile"])

@@ -183,9 +183,13 @@ def test_demo_rumour_is_one_cluster_with_the_real_encoder(demo_run: DemoRun) -> 
     the keyword classifier's hashed ones, and the encoder's thresholds. The encoder is the one
     a service runs (`select_encoder`'s default: ONNX Runtime fp32 on a CPU, within 1e-6 of
     PyTorch's, in half the time and without importing torch)."""
+    from monitor.classify.disk_cache import with_disk_cache
     from monitor.classify.runtime import select_encoder
 
-    encoder, _ = select_encoder()
+    from ..conftest import suite_encoding_cache
+
+    # Through the suite's encoding cache: the same bits, encoded once per run with the demo.
+    encoder = with_disk_cache(select_encoder()[0], suite_encoding_cache())
     vectors = encoder.encode([i.post.text for i in demo_run.items]).embeddings
     items = [
         Processed(i.post, i.scores, vectors[k].tolist(), i.flags, i.hits)
