@@ -53,7 +53,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 # encoder's identity and bitwise what encoding gives, so a result never depends on whether
 # they were cached. Tests of the encoder itself use the `transformer` fixture, which has none.
 # MONITOR_CLASSIFIER_ENCODING_CACHE=0 runs the suite without it.
-ENCODING_CACHE_ROWS = 50_000
+ENCODING_CACHE_ROWS = 20_000  # about 220 MB at most; a run writes about 10,000
 os.environ.setdefault("MONITOR_CLASSIFIER_ENCODING_CACHE", str(ENCODING_CACHE_ROWS))
 
 
