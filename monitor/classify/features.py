@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from monitor.classify.disk_cache import DiskCacheConfig, with_disk_cache
 from monitor.classify.encoder import (
     DEFAULT_MAX_LENGTH,
     EMBEDDING_DIM,
@@ -67,6 +68,7 @@ class FeatureCache:
         variant: str = "",
         graph_dir: Path | None = None,
         adapter: AdapterSpec | None = None,
+        disk_cache: DiskCacheConfig | None = None,
     ) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
         self.graph_dir = graph_dir
@@ -79,13 +81,16 @@ class FeatureCache:
         self.adapter = adapter
         self.pools = tuple(range(POOLS_WITH_ADAPTER)) if adapter else ALL_LAYERS
         self.key = f"{self.variant}-lora{adapter.sha256[:12]}" if adapter else self.variant
+        # The serving path's on-disk row cache (monitor.classify.disk_cache), for the 'onnx'
+        # variant: lists of texts this file cache has not seen may still have been encoded.
+        self.disk_cache = disk_cache
         self._encoder: EncoderLike | None = None
 
     @property
     def encoder(self) -> EncoderLike:
         if self._encoder is None:
             if self.variant == "onnx":
-                self._encoder, _ = select_encoder(
+                encoder, _ = select_encoder(
                     runtime="onnx",
                     device="cpu",
                     layers=self.pools,
@@ -93,6 +98,7 @@ class FeatureCache:
                     cache_dir=self.graph_dir,
                     adapter=self.adapter,
                 )
+                self._encoder = with_disk_cache(encoder, self.disk_cache)
             else:
                 self._encoder = Encoder(
                     device="cpu",

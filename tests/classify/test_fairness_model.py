@@ -17,6 +17,7 @@ from monitor.classify.evaluate import evaluate_suites, format_suites
 from monitor.classify.features import FeatureCache
 from monitor.classify.manifest import load_model_dir
 
+from ..conftest import suite_encoding_cache
 from .conftest import MODEL_DIR
 
 pytestmark = pytest.mark.model
@@ -85,7 +86,13 @@ def suites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     identity = tmp_path / "identity.yaml"
     identity.write_text(SMALL_IDENTITY, encoding="utf-8")
     model = load_model_dir(MODEL_DIR)
-    cache = FeatureCache(tmp_path / "cache", variant="onnx", adapter=model.adapter)
+    # The suites' texts are encoded once across runs (the suite's on-disk encoding cache).
+    cache = FeatureCache(
+        tmp_path / "cache",
+        variant="onnx",
+        adapter=model.adapter,
+        disk_cache=suite_encoding_cache(),
+    )
     return evaluate_suites(model, cache, identity_path=identity)
 
 
