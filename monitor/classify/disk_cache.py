@@ -153,6 +153,7 @@ class DiskEncodingCache:
                             "UPDATE encodings SET used = ? WHERE key = ?",
                             [(now, k) for k in stale],
                         )
+                        self._bound(conn, now)  # the hourly age purge, for a process that reads
         return found
 
     def put_many(self, texts: Sequence[str], features: FloatArray, embeddings: FloatArray) -> None:
