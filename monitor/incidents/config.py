@@ -19,6 +19,8 @@ class IncidentsConfig:
     corroborated_min_posts: int = 3
     corroborated_places: int = 0
     corroborated_rule_authors: int = 2
+    corroborated_episode_posts: int = 3
+    corroborated_episode_within: timedelta = timedelta(minutes=30)
     cool_after: timedelta = timedelta(hours=12)
     close_after: timedelta = timedelta(hours=168)
     privacy_min_count: int = 10
@@ -35,6 +37,10 @@ class IncidentsConfig:
             corroborated_min_posts=settings.incidents_corroborated_min_posts,
             corroborated_places=settings.incidents_corroborated_places,
             corroborated_rule_authors=settings.incidents_corroborated_rule_authors,
+            corroborated_episode_posts=settings.incidents_corroborated_episode_posts,
+            corroborated_episode_within=timedelta(
+                minutes=settings.incidents_corroborated_episode_minutes
+            ),
             cool_after=timedelta(hours=settings.incidents_cool_hours),
             close_after=timedelta(hours=settings.incidents_close_hours),
             privacy_min_count=settings.privacy_min_count,

@@ -234,7 +234,9 @@ def gate(
     police liaison) when it is corroborated: the classifier also reads one of its posts as
     hostile, or `immediate_min_posts` such posts came close together (see
     `immediate_ready`); otherwise it waits for that, or for the usual posts and authors. A
-    level change has passed its own thresholds. A `corroborated` rumour (its claim told
+    level change has passed its own thresholds. An episode passes sooner when several
+    people said something a rule of at least medium severity knows within a short span (see
+    `corroborated_episode`). A `corroborated` rumour (its claim told
     across places, or matched by rumour rules for several authors: see `corroborated`)
     needs only `corroborated_min_posts`, from as many authors as any other."""
     posts = len(core)
@@ -254,6 +256,8 @@ def gate(
         return None  # the level's own thresholds already counted posts and authors
     if immediate_ready(alerts, core, cfg):
         return None  # a rule's corroborated threat or call to gather: the liaison's at once
+    if family == EPISODE and not classifier_alone and corroborated_episode(alerts, core, cfg):
+        return None  # several people in one place, each in words a firm rule knows, at once
     need = min(cfg.min_posts, cfg.corroborated_min_posts) if corroborated else cfg.min_posts
     if classifier_alone:
         need = 2 * cfg.min_posts
@@ -375,6 +379,39 @@ def immediate_ready(
     if any(HOSTILE_FLAG in p.flags for p in posts):
         return True
     return any(w.posts >= cfg.immediate_min_posts for w in spans(posts, cfg.immediate_within))
+
+
+def corroborated_episode(
+    alerts: Sequence[AlertFacts], core: Sequence[PostFacts], cfg: IncidentsConfig
+) -> bool:
+    """Whether an episode's own posts corroborate each other: within
+    `corroborated_episode_within` (event time), `corroborated_episode_posts` posts from as many
+    distinct authors (and at least `min_authors`), each matched by a rule (not the classifier
+    alone) of at least medium severity. One person, however loud, is one author; a crowd's
+    weak cues (low-severity rules: match-day chants) are not firm; and a rule misfiring on
+    ordinary words about one post in a thousand rarely does so for three people in one place
+    within half an hour, while people reacting to something that happened there do. The
+    usual gate (`min_posts` within `gap`) is for slower or weaker evidence. Posts naming no
+    place count while the episode's placed posts come (`near_places`)."""
+    need = cfg.corroborated_episode_posts
+    if need <= 0 or need >= cfg.min_posts:
+        return False  # off, or no sooner than the usual gate
+    medium = SEVERITY_RANK["medium"]
+    ruled: dict[str, int] = {}
+    for a in alerts:
+        if a.from_classifier_only:
+            continue
+        rank = SEVERITY_RANK.get(a.labels.get("severity", ""), medium)
+        for p in a.posts:
+            ruled[p] = max(ruled.get(p, 0), rank)
+    firm = [
+        p
+        for p in near_places(core, cfg.gap)
+        if p.id in ruled
+        and (SEVERITY_RANK.get(p.severity, 0) if p.severity else ruled[p.id]) >= medium
+    ]
+    authors = max(need, cfg.min_authors)
+    return any(w.authors >= authors for w in spans(firm, cfg.corroborated_episode_within))
 
 
 def _hours(span: timedelta) -> str:

@@ -52,7 +52,8 @@ def test_the_council_post_a_rule_also_flagged_does_not_raise_the_level() -> None
 
 
 def test_a_handful_of_posts_is_held_with_the_reason() -> None:
-    few = crowd("f", 3, 0, 10, LH, "Fictional: angry")
+    # (three within half an hour from three people would be corroborated: see below)
+    few = crowd("f", 3, 0, 20, LH, "Fictional: angry")
     assert describe([alert(1, "tension", "Little Horton", few)], index(few)).gate == (
         "3 posts (needs 5)"
     )
@@ -118,11 +119,12 @@ def test_a_rumour_rules_recognise_for_two_authors_passes_on_fewer_posts() -> Non
 
 
 def test_the_corroborated_tier_is_for_rumours_and_counts_no_responses() -> None:
-    """Three rule-matched angry posts are an episode, not a claim passed on: the usual five.
-    And a rumour two people told in a rule's words, whose third post denies it, has two
-    tellings: corroborated, but short of the three it then needs."""
+    """Three rule-matched angry posts over two hours are an episode, not a claim passed on:
+    the usual five (three within half an hour would be the episode's own corroborated tier,
+    below). And a rumour two people told in a rule's words, whose third post denies it, has
+    two tellings: corroborated, but short of the three it then needs."""
     rumour = frozenset({"rumour"})
-    angry = crowd("a", 3, 0, 5, LH, "Fictional: angry", kinds=rumour)
+    angry = crowd("a", 3, 0, 60, LH, "Fictional: angry", kinds=rumour)
     episode = describe([alert(1, "tension", "Little Horton", angry)], index(angry))
     assert episode.gate == f"3 posts (needs {CFG.min_posts})"
     told = crowd("t", 2, 0, 5, LH, CLAIM, kinds=rumour)
@@ -151,13 +153,17 @@ def test_a_week_of_scattered_rule_hits_in_one_ward_is_not_a_story() -> None:
 
 def test_a_burst_passes_at_its_own_fifth_post_whatever_came_before() -> None:
     """Stray hits days before a real burst do not bring its item forward or hold it back:
-    the story passes at the fifth post within six hours, in event time."""
+    the story passes at its own third post (three people within half an hour: corroborated),
+    in event time; with that tier off, at the fifth post within six hours."""
     stray = crowd("s", 3, 0, DAY, LH, "Fictional: that ref wants locking up")
     burst = crowd("t", 6, 4 * DAY, 10, LH, "Fictional: people round here are raging tonight")
     posts = index(stray, burst)
     alerts = [alert(1, "tension", "Little Horton", [*stray, *burst])]
     (story,) = group(alerts, posts, timedelta(hours=6), LOCALITY)
     found = passed_at(story, alerts, posts, CFG, ward_localities=LOCALITY)
+    assert found is not None and found[0] == burst[2].at
+    off = replace(CFG, corroborated_episode_posts=0)
+    found = passed_at(story, alerts, posts, off, ward_localities=LOCALITY)
     assert found is not None and found[0] == burst[4].at
 
 
@@ -207,3 +213,38 @@ def test_posts_naming_no_place_count_only_while_the_episode_is_going_on() -> Non
     assert len(group(alerts, posts, timedelta(hours=6), LOCALITY)) == 1
     s = describe(alerts, posts)
     assert s.post_count == 8 and s.gate is not None and "within 6 h" in s.gate
+
+
+def test_three_people_a_firm_rule_matched_within_half_an_hour_are_an_episode() -> None:
+    """Three people in Little Horton within half an hour, each in words a medium-severity
+    rule knows (one naming no place, while the placed ones come): people reacting to
+    something that happened there, shown without waiting for five posts or the level. The
+    same three posts over two hours wait; so do three from two authors, three low-severity
+    cues (a match-day crowd), and the classifier's flags alone. At or above min_posts the
+    tier changes nothing."""
+    firm = [
+        post("f0", 0, "f-a0", LH, "Fictional: windows smashed at the centre"),
+        post("f1", 8, "f-a1", (), "Fictional: absolutely fuming about this"),
+        post("f2", 20, "f-a2", LH, "Fictional: whoever did this knew what they were doing"),
+    ]
+    alerts = [alert(1, "tension", "Little Horton", [firm[0], firm[2]]),
+              alert(2, "tension", "unplaced", [firm[1]])]  # fmt: skip
+    posts = index(firm)
+    assert describe(alerts, posts).gate is None
+    (story,) = group(alerts, posts, timedelta(hours=6), LOCALITY)
+    found = passed_at(story, alerts, posts, CFG, ward_localities=LOCALITY)
+    assert found is not None and found[0] == firm[2].at
+    slow = [replace(p, at=p.at + timedelta(minutes=50 * i)) for i, p in enumerate(firm)]
+    slow_alerts = [alert(1, "tension", "Little Horton", [slow[0], slow[2]]),
+                   alert(2, "tension", "unplaced", [slow[1]])]  # fmt: skip
+    assert describe(slow_alerts, index(slow)).gate == "3 posts (needs 5)"
+    two = [replace(p, author="f-a0") if p.id == "f2" else p for p in firm]
+    assert describe(alerts, index(two)).gate == "3 posts (needs 5)"
+    low = [alert(1, "tension", "Little Horton", [firm[0], firm[2]], severity="low"),
+           alert(2, "tension", "unplaced", [firm[1]], severity="low")]  # fmt: skip
+    assert describe(low, posts).gate == "3 posts (needs 5)"
+    flagged = [replace(p, flags=frozenset({"hostile"})) for p in firm]
+    classifier = [alert(1, "hostility", "Little Horton", flagged, topic="hostile_content")]
+    assert describe(classifier, index(flagged)).gate == "classifier alone on 3 posts (needs 10)"
+    off = replace(CFG, corroborated_episode_posts=CFG.min_posts)
+    assert describe(alerts, posts, off).gate == "3 posts (needs 5)"

@@ -318,8 +318,9 @@ async def test_each_lifecycle_event_is_stamped_with_the_evidence_that_caused_it(
     engine: AsyncEngine,
 ) -> None:
     """Not with the batch that noticed it: six angry posts 10 minutes apart arrive in one
-        batch; the fifth (minute 40) takes the story past the gate (5 posts), and the reason counts
-    what it stood on then. Cooling and closing
+        batch; the third (minute 20) takes the story past the gate (three people a rule
+    matched within half an hour), and the reason counts what it stood on then. Cooling and
+    closing
         are due from the last post (minute 50), though only noticed hours or days later; it
         reopens at the first new post."""
     await feed(engine, angry(0, 6, 0), hit("tension", "incident_anger"))
@@ -329,9 +330,9 @@ async def test_each_lifecycle_event_is_stamped_with_the_evidence_that_caused_it(
     await feed(engine, angry(200, 6, 9 * 24 * 60 + 10), hit("tension", "incident_anger"))
     at = await event_times(engine, lh)
     last = T0 + timedelta(minutes=50)
-    assert at["opened"] == T0 + timedelta(minutes=40)
+    assert at["opened"] == T0 + timedelta(minutes=20)
     opened = [r for k, r in await events(engine, lh) if k == "opened"]
-    assert opened == ["passed the precision gate: 5 posts, 5 authors, 2 named places"]
+    assert opened == ["passed the precision gate: 3 posts, 3 authors, 2 named places"]
     assert at["cooling"] == last + CFG.cool_after
     assert at["closed"] == last + CFG.close_after
     assert at["reopened"] == T0 + timedelta(days=9, minutes=10)
