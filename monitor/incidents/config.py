@@ -18,7 +18,7 @@ class IncidentsConfig:
     immediate_within: timedelta = timedelta(minutes=60)
     corroborated_min_posts: int = 3
     corroborated_places: int = 0
-    corroborated_rule_authors: int = 2
+    corroborated_rule_authors: int = 1
     corroborated_episode_posts: int = 3
     corroborated_episode_within: timedelta = timedelta(minutes=30)
     cool_after: timedelta = timedelta(hours=12)

@@ -102,9 +102,11 @@ def test_places_corroborate_a_rumour_only_where_the_team_says_so() -> None:
     assert alone.gate == f"1 distinct authors (needs {CFG.min_authors})"
 
 
-def test_a_rumour_rules_recognise_for_two_authors_passes_on_fewer_posts() -> None:
+def test_a_rumour_rules_recognise_passes_on_fewer_posts() -> None:
     """In one ward, three tellings of which a rumour rule matched two people's: corroborated
-    beyond the classifier; one rule-matched author is not."""
+    beyond the classifier; so is one rule-matched author as shipped
+    (incidents_corroborated_rule_authors = 1), but not where two are asked for, and none
+    is the classifier alone."""
     ruled = [
         post(f"r{i}", 5 * i, f"teller-{i}", LH, CLAIM,
              kinds=frozenset({"rumour"}) if i < 2 else frozenset())
@@ -113,8 +115,14 @@ def test_a_rumour_rules_recognise_for_two_authors_passes_on_fewer_posts() -> Non
     s = describe([alert(1, "rumour_spreading", "Little Horton", ruled, cluster="r1")], index(ruled))
     assert s.gate is None
     once = [replace(p, kinds=frozenset()) if p.id == "r1" else p for p in ruled]
-    held = describe([alert(1, "rumour_spreading", "Little Horton", once, cluster="r1")],
-                    index(once))  # fmt: skip
+    spreading = [alert(1, "rumour_spreading", "Little Horton", once, cluster="r1")]
+    assert CFG.corroborated_rule_authors == 1
+    assert describe(spreading, index(once)).gate is None
+    two = replace(CFG, corroborated_rule_authors=2)
+    assert describe(spreading, index(once), two).gate == f"3 posts (needs {CFG.min_posts})"
+    none = [replace(p, kinds=frozenset()) for p in ruled]
+    held = describe([alert(1, "rumour_spreading", "Little Horton", none, cluster="r1")],
+                    index(none))  # fmt: skip
     assert held.gate == f"3 posts (needs {CFG.min_posts})"
 
 

@@ -121,8 +121,9 @@ def test_a_claim_rules_recognise_spreads_on_fewer_posts_in_one_place(
 ) -> None:
     """A few tellings from three people in one ward: the classifier's score alone is not
     enough to call that spreading (it needs the usual 8 from 5), but when a rumour rule
-    matched posts from two of those people the evidence is corroborated beyond the
-    classifier, and it spreads at the last of them."""
+    matched one of those people's posts the evidence is corroborated beyond the classifier
+    (a rule's words and the classifier's claim agree on it, and the others are claims too),
+    and it spreads at the last of them; asked for two rule-matched authors, one is not."""
     cfg = config.rumours
     n, authors = cfg.early_rule_posts, cfg.early_authors
     assert 0 < n < cfg.early_posts and authors >= cfg.early_rule_authors > 0  # on by default
@@ -136,9 +137,14 @@ def test_a_claim_rules_recognise_spreads_on_fewer_posts_in_one_place(
 
     classifier_only = RumourBoard(cfg).observe(told(0), T0 + minutes(30))
     assert classifier_only.spreading == []
+    assert cfg.early_rule_authors == 1  # as shipped
     one_author = RumourBoard(cfg).observe(told(1), T0 + minutes(30))
-    assert one_author.spreading == []
-    two = RumourBoard(cfg).observe(told(2), T0 + minutes(30))
+    assert [(e.at, e.posts, e.authors) for e in one_author.spreading] == [
+        (T0 + minutes(4 * (n - 1)), n, authors)
+    ]
+    two_asked = replace(cfg, early_rule_authors=2)
+    assert RumourBoard(two_asked).observe(told(1), T0 + minutes(30)).spreading == []
+    two = RumourBoard(two_asked).observe(told(2), T0 + minutes(30))
     assert [(e.at, e.posts, e.authors) for e in two.spreading] == [
         (T0 + minutes(4 * (n - 1)), n, authors)
     ]
