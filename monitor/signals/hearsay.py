@@ -30,7 +30,8 @@ _CUES = (
     r"|everybody's|everybody\s+is)\s+saying",
     r"is\s+it\s+true|is\s+this\s+true|is\s+that\s+true",
     r"can\s+(?:anyone|someone|somebody)\s+confirm",
-    r"nobody'?s\s+talking\s+about\s+this|no\s+one'?s\s+talking\s+about\s+this",
+    # "Nobody's talking about this", and written out: "nobody is", "no one is".
+    r"(?:nobody|no\s+one|no-one)(?:'?s|\s+is)\s+talking\s+about\s+(?:this|it)",
     r"(?:cousin|mate|mate's\s+\w+|friend|neighbour|sister|brother|aunt|auntie|uncle|mum|dad"
     r"|nan|wife|husband)\s+(?:\w+\s+){0,5}(?:says|said|reckons|told\s+me)",
 )

@@ -23,6 +23,8 @@ from monitor.signals.hearsay import hearsay
         "My mate's mum at the council reckons the mill is going to house asylum seekers",
         "My cousin who works at the council says the flats are going to refugees",
         "Nobody's talking about this: the mill has been bought by the council",
+        "Nobody is talking about this: the water round Toller has got sewage in it",
+        "No one is talking about it but the depot is becoming a hostel",
         "Anyone know if the water is actually safe? Hearing all sorts.",
     ],
 )
@@ -40,6 +42,7 @@ def test_hearsay_cues_are_recognised(text: str) -> None:
         "My cousin is visiting from Leeds this weekend.",
         "Heard the cheer from the ground all the way home",
         "Told the kids to wrap up warm.",
+        "Nobody is talking about the match, too depressing.",
     ],
 )
 def test_everyday_talk_is_not_hearsay(text: str) -> None:
