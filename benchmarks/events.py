@@ -16,7 +16,7 @@ condition on spreading, no earlier way to spread across places, classifier flags
 raise any level, responses weighed like any flagged post).
 
     .venv/bin/python benchmarks/events.py [--weeks 4] [--encoder] [--no-demo] [--no-pheme]
-        [--arrival batched|bulk|paced|shuffled] [--json]
+        [--arrival batched|bulk|paced|shuffled] [--json] [--stories]
 
 `--encoder` uses the transformer classifier's sentence embeddings (all-MiniLM-L6-v2), and for
 the demo and PHEME its scores too: the figures to report. Items are incidents that pass the
@@ -95,6 +95,9 @@ def main() -> None:
     ap.add_argument("--no-pheme", action="store_true")
     ap.add_argument("--arrival", default="batched")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--stories", action="store_true",
+                    help="also print each story's minutes to its item, the kinds of alerts "
+                         "the item is made of, and its own evidence's minutes")  # fmt: skip
     args = ap.parse_args()
     pheme = default_data_dir() / "labelled" / "pheme" / "pheme9-sources.csv"
     started = time.monotonic()
@@ -129,6 +132,14 @@ def main() -> None:
     print("  first post to a story's own n posts from a authors (median min):")
     for n, a in EVIDENCE:
         print(f"    {n} posts, {a} authors {_fmt(s[f'evidence_{n}/{a}_min']):>15}")
+    if args.stories:
+        print("\nper story (shipped): minutes to item; to 3/3 and 5/3 evidence; its alerts' kinds")
+        for r in shipped:
+            for row in r.per_story:
+                three, five = _fmt(row["minutes_to_3/3"]), _fmt(row["minutes_to_5/3"])
+                print(f"  {r.name:<14} {row['story']:<18} {_fmt(row['minutes_to_item']):>7}  "
+                      f"3/3 {three:>6}  5/3 {five:>6}  "
+                      f"{'+'.join(row['made_of']) or 'missed'}")  # fmt: skip
     print(f"({time.monotonic() - started:.0f} s)")
 
 

@@ -32,6 +32,7 @@ Streams come from `monitor.evaluation.event_streams` (demo week, generated weeks
 from __future__ import annotations
 
 import random
+import re
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -138,6 +139,10 @@ class StreamResult:
     signal_items: int | None = None
     signal_false_items: int | None = None
     signal_delays_min: list[float] = field(default_factory=list)
+    # Per story (found or not): minutes to its item and the kinds of the alerts that item's
+    # incident is made of (as it ends), to its first signal, and to its own n posts from a
+    # authors (`EVIDENCE`): where a slow story waited.
+    per_story: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def false_per_week(self) -> float:
@@ -176,6 +181,7 @@ class StreamResult:
                 if self.signal_delays_min
                 else None
             ),
+            "stories_detail": self.per_story,
             "minutes_to_gate_evidence": [round(d, 1) for d in self.floor_min],
             "median_minutes_to_gate_evidence": (
                 round(statistics.median(self.floor_min), 1) if self.floor_min else None
@@ -522,7 +528,16 @@ def score_items(items: Sequence[Item], stream: Stream) -> tuple[dict[str, float]
     An item shows a story from when it holds one of the story's posts: one opened earlier
     (a rule's alert for a place, open since a post days before, that the story's posts
     later extend) found it when the first of them joined, not before the story began."""
-    found: dict[str, float] = {}
+    firsts, false_keys = first_items(items, stream)
+    return {story: delay for story, (delay, _) in firsts.items()}, false_keys
+
+
+def first_items(
+    items: Sequence[Item], stream: Stream
+) -> tuple[dict[str, tuple[float, Item]], list[str]]:
+    """`score_items` with, per story found, the item that found it first (its key names the
+    alerts its incident is made of)."""
+    found: dict[str, tuple[float, Item]] = {}
     false_keys = []
     at_of = {i.post.id: i.post.created_at for i in stream.items}
     for item in items:
@@ -533,8 +548,14 @@ def score_items(items: Sequence[Item], stream: Stream) -> tuple[dict[str, float]
         own = [at_of[p] for p in item.evidence & story.posts if p in at_of]
         shown = max(item.at, min(own)) if own else item.at
         delay = (shown - first_post(story, stream.items)) / MINUTE
-        found[story.id] = min(found.get(story.id, delay), delay)
+        if story.id not in found or delay < found[story.id][0]:
+            found[story.id] = (delay, item)
     return found, false_keys
+
+
+def alert_kinds(item: Item) -> tuple[str, ...]:
+    """The kinds of the alerts an incident item was made of (from its key), in order."""
+    return tuple(dict.fromkeys(re.findall(r"(?<![a-z_])kind=([a-z_]+)", item.key)))
 
 
 def evaluate_stream(
@@ -566,7 +587,8 @@ def evaluate_stream(
         items = incidents_of(alerts, stream, result, incidents)
         signal = incidents_of(alerts, stream, result, incidents, gated=False)
         held = len(signal) - len(items)
-    found, false_keys = score_items(items, stream)
+    firsts, false_keys = first_items(items, stream)
+    found = {story: delay for story, (delay, _) in firsts.items()}
     signal_found, signal_false = score_items(signal or [], stream)
     floor = []
     for story in stream.stories:
@@ -580,6 +602,19 @@ def evaluate_stream(
             if at is not None:
                 minutes = (at - first_post(story, stream.items)) / MINUTE
                 evidence.setdefault(f"{n}/{a}", []).append(minutes)
+    per_story = []
+    for story in stream.stories:
+        begun = first_post(story, stream.items)
+        row: dict[str, Any] = {"story": story.id, "minutes_to_item": None, "made_of": []}
+        if story.id in firsts:
+            delay, opener = firsts[story.id]
+            row |= {"minutes_to_item": round(delay, 1), "made_of": list(alert_kinds(opener))}
+        if story.id in signal_found:
+            row["minutes_to_signal"] = round(signal_found[story.id], 1)
+        for n, a in EVIDENCE:
+            at = gate_evidence_at(story, stream.items, (n, a))
+            row[f"minutes_to_{n}/{a}"] = None if at is None else round((at - begun) / MINUTE, 1)
+        per_story.append(row)
     classes: dict[str, str] = dict(stream.classes or {})
     if stream.classes is None:
         for story in stream.stories:
@@ -609,6 +644,7 @@ def evaluate_stream(
         signal_items=None if signal is None else len(signal),
         signal_false_items=None if signal is None else len(signal_false),
         signal_delays_min=[signal_found[s.id] for s in stream.stories if s.id in signal_found],
+        per_story=per_story,
     )
 
 

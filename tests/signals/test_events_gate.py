@@ -207,3 +207,34 @@ def test_a_claim_three_people_tell_in_rules_words_is_an_item_at_the_third() -> N
     bare = [item(c.post.text, c.post.created_at, author=c.post.author_ref) for c in claims]
     held = replay([(minutes(12), bare)], {})
     assert incidents_of(items_of(held), stream_of(bare, bare), held) == []
+
+
+def test_each_story_says_when_its_item_came_and_what_it_is_made_of(config: SignalsConfig) -> None:
+    """Per story, for finding where a slow one waited: its minutes to the item (as the
+    stream's delays), the kinds of the alerts its incident is made of, and its own evidence's
+    minutes; a story nothing found says so."""
+    hostile = {"hostile": 0.9, "offensive": 0.3, "rumour": 0.0}
+    threat = item(
+        "Whoever set that fire on Manor Row, we know where you live and we're coming tonight",
+        minutes(0), author="t1", hits=[{"kind": "threat", "severity": "high"}], scores=hostile,
+    )  # fmt: skip
+    later = item("Nobody round Manor Row saw anything", minutes(20), author="n1")
+    episode = Story("episode:mill", "episode", minutes(0), frozenset({threat.post.id}),
+                    ("Little Horton",))  # fmt: skip
+    unseen = Story("rumour:unseen", "rumour", minutes(20), frozenset({later.post.id}))
+    stream = Stream("constructed", [threat, later], (episode, unseen), T0,
+                    T0 + timedelta(days=7))  # fmt: skip
+    result = evaluate_stream(stream, config, incidents=IncidentsConfig())
+    found, missed = result.per_story
+    assert found["story"] == "episode:mill" and found["minutes_to_item"] == result.delays_min[0]
+    assert "threat" in found["made_of"]
+    assert found["minutes_to_3/3"] is None  # one post: never three from three authors
+    assert missed == {
+        "story": "rumour:unseen",
+        "minutes_to_item": None,
+        "made_of": [],
+        "minutes_to_3/3": None,
+        "minutes_to_4/3": None,
+        "minutes_to_5/3": None,
+    }
+    assert result.as_dict()["stories_detail"] == result.per_story
