@@ -4,9 +4,11 @@ resumes where it stopped, rollbacks, failures, and what people do between batche
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -29,7 +31,8 @@ from monitor.store.tables import (
     rumour_posts,
     rumours,
 )
-from tests.signals.conftest import T0, feed, item, minutes
+from tests.conftest import run_sync
+from tests.signals.conftest import T0, feed, item, make_store, minutes, shipped_config
 from tests.signals.test_clustering import VARIANTS
 
 SPEC = ScenarioSpec(
@@ -72,8 +75,29 @@ async def _snapshot(engine: AsyncEngine) -> dict[str, object]:
     }
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_migrated_template: Path
+) -> dict[str, object]:
+    """SPEC's posts in one run on a SQLite store: the reference a restarted run must equal,
+    whichever backend that run is on, so it is built once for the module (both store cases
+    used to build the same one)."""
+    path = tmp_path_factory.mktemp("once") / "once.db"
+    shutil.copyfile(sqlite_migrated_template, path)
+
+    async def run() -> dict[str, object]:
+        once = await make_store(f"sqlite+aiosqlite:///{path}")
+        try:
+            await feed(once, _stage(shipped_config()), generate(SPEC)[0])
+            return await _snapshot(once)
+        finally:
+            await once.dispose()
+
+    return run_sync(run)
+
+
 async def test_a_restart_resumes_where_it_stopped(
-    config: SignalsConfig, store: AsyncEngine, tmp_path: object
+    config: SignalsConfig, store: AsyncEngine, uninterrupted: dict[str, object]
 ) -> None:
     items, truth = generate(SPEC)
     # Split on a batch boundary: centroids move at the end of each batch, so a run cut
@@ -82,16 +106,6 @@ async def test_a_restart_resumes_where_it_stopped(
     await feed(store, _stage(config), items[:half])
     await feed(store, _stage(config), items[half:])  # a new process: state from the store
     resumed = await _snapshot(store)
-
-    url = f"sqlite+aiosqlite:///{tmp_path}/once.db"  # the same posts in one run, for reference
-    from tests.signals.conftest import make_store
-
-    once = await make_store(url)
-    try:
-        await feed(once, _stage(config), items)
-        uninterrupted = await _snapshot(once)
-    finally:
-        await once.dispose()
     assert resumed == uninterrupted
     keys = resumed["alerts"]
     assert "area=Little Horton,area_kind=ward,kind=rising_tension" in keys  # type: ignore[operator]
