@@ -169,7 +169,7 @@ async def open_runtime(
                     Chain(incidents, alert_service),
                     on_committed=alert_service.wake,
                 )
-            leadership = Leadership(engine)
+            leadership = Leadership(engine, retry_max_s=settings.store_retry_max_s)
             leading = asyncio.create_task(
                 leadership.run(*lead_together(alert_service, follower)), name="leadership"
             )

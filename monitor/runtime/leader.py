@@ -32,11 +32,16 @@ class Leadership:
         key: int = SCHEDULER_LOCK,
         retry_seconds: float = 5.0,
         check_seconds: float = 5.0,
+        retry_max_s: float = 30.0,
     ) -> None:
         self.engine = engine
         self.key = key
         self.retry_seconds = retry_seconds
         self.check_seconds = check_seconds
+        # The longest wait between tries while the store is away (`store_retry_max_s`, as the
+        # pipeline's): a scheduler that backed off further than that stayed down, and readiness
+        # said so, for seconds after the worker had its store back.
+        self.retry_max_s = retry_max_s
         self.is_leader = False
         self.error: str | None = None  # why leading failed last, until it succeeds (readiness)
 
@@ -56,6 +61,10 @@ class Leadership:
             except Exception as exc:
                 self.error = describe(exc)
                 log.exception("leadership: lost the database; trying again")
+                # Sooner where the store retry cap is shorter; a standby whose leader is
+                # alive polls the lock every retry_seconds as before.
+                await asyncio.sleep(min(self.retry_seconds, self.retry_max_s))
+                continue
             await asyncio.sleep(self.retry_seconds)
 
     async def _lead_forever(
@@ -76,7 +85,7 @@ class Leadership:
                     log.exception("scheduler failed to start; retrying")
                     with contextlib.suppress(Exception):
                         await stop()
-                    await asyncio.sleep(backoff(attempt, cap=self.retry_seconds * 6))
+                    await asyncio.sleep(backoff(attempt, cap=self.retry_max_s))
                     attempt += 1
             self.error = None
             self.is_leader = True

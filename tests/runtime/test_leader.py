@@ -1,4 +1,5 @@
-"""Scheduler leadership: one leader at a time over PostgreSQL; a standby takes over."""
+"""Scheduler leadership: one leader at a time over PostgreSQL; a standby takes over; a start
+that failed is retried within the store retry cap."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ import pytest
 from monitor.runtime.leader import Leadership
 from monitor.store import db
 
-pytestmark = pytest.mark.postgres
 
-
+@pytest.mark.postgres
 async def test_standby_takes_over_when_the_leader_stops(pg_url: str) -> None:
     engine_a = db.create_engine(pg_url)
     engine_b = db.create_engine(pg_url)
@@ -55,6 +55,7 @@ async def test_standby_takes_over_when_the_leader_stops(pg_url: str) -> None:
         await engine_b.dispose()
 
 
+@pytest.mark.postgres
 async def test_a_killed_leaders_lock_passes_to_the_standby(pg_url: str) -> None:
     script = (
         "import asyncio, sys\n"
@@ -101,3 +102,36 @@ async def test_a_killed_leaders_lock_passes_to_the_standby(pg_url: str) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task_b
         await engine_b.dispose()
+
+
+async def test_a_scheduler_that_failed_to_start_retries_within_the_store_retry_cap(
+    sqlite_url: str,
+) -> None:
+    """A store that was away for a while: the scheduler's start failed several times and is
+    retried no more than `retry_max_s` apart (the runtime passes `store_retry_max_s`), not on
+    a backoff of its own to 30 s that left it down for seconds after the store came back."""
+    engine = db.create_engine(sqlite_url)
+    failures = [0]
+
+    async def start() -> None:
+        if failures[0] < 5:
+            failures[0] += 1
+            raise OSError("fictional store outage")
+
+    async def stop() -> None:
+        return None
+
+    leadership = Leadership(engine, retry_max_s=0.05)
+    task = asyncio.create_task(leadership.run(start, stop))
+    try:
+        # Five failed starts: 0.25 + 0.5 + 1 + 2 + 4 s at the least on a backoff capped at
+        # 30 s; at most 0.25 s in all with the cap at 0.05 s.
+        async with asyncio.timeout(3):
+            while not leadership.is_leader:
+                await asyncio.sleep(0.01)
+        assert failures[0] == 5 and leadership.error is None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await engine.dispose()
