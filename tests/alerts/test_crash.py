@@ -238,16 +238,18 @@ async def test_the_local_mailbox_keeps_one_copy_after_a_crash(engine: AsyncEngin
 
 
 class Slow:
-    """A receiver that takes longer than a lease to answer (a slow mail relay)."""
+    """A receiver that takes longer than a lease to answer (a slow mail relay): it answers
+    once `answer` is set."""
 
     channel = "local"
 
-    def __init__(self, inner: LocalNotifier, seconds: float) -> None:
-        self.inner, self.seconds, self.calls = inner, seconds, 0
+    def __init__(self, inner: LocalNotifier) -> None:
+        self.inner, self.calls = inner, 0
+        self.answer = asyncio.Event()
 
     async def send(self, message: Message, recipient: str, key: str, now: Any) -> Any:
         self.calls += 1
-        await asyncio.sleep(self.seconds)
+        await self.answer.wait()
         return await self.inner.send(message, recipient, key, now)
 
 
@@ -261,19 +263,23 @@ async def test_a_send_longer_than_its_lease_keeps_the_lease_while_it_runs(
     async with engine.begin() as conn:
         await outbox.route_changed_alerts(conn, config, NOW, {})
     # Seconds, not tenths: under a loaded CI machine a renewal can lag by a few hundred ms,
-    # and this test is about renewal, not about how fast it comes.
-    slow = Slow(LocalNotifier(engine), seconds=3.0)
+    # and this test is about renewal, not about how fast it comes. The send runs until the
+    # second dispatcher has tried (it used to sleep a fixed 3 s, a second past that).
+    slow = Slow(LocalNotifier(engine))
     lease = timedelta(seconds=1.0)
     first = Dispatcher(
         engine, config, {("queue", "local#0"): slow}, envs(), environ={}, lease=lease
     )
-    other = Slow(LocalNotifier(engine), seconds=0)
+    other = Slow(LocalNotifier(engine))
+    other.answer.set()
     second = Dispatcher(
         engine, config, {("queue", "local#0"): other}, envs(), environ={}, lease=lease
     )
     running = asyncio.create_task(first.run_once(NOW))
     await asyncio.sleep(2.0)  # two leases later, the first send still runs
     assert await second.run_once(NOW + timedelta(seconds=2.0)) == 0
+    assert not running.done()  # still sending: the lease it holds is alive
+    slow.answer.set()
     assert await running == 1
     assert (slow.calls, other.calls) == (1, 0)
     assert len(await mailbox_rows(engine)) == 1
