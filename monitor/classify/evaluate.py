@@ -66,6 +66,8 @@ def recipe_from_manifest(manifest: Mapping[str, Any]) -> Recipe:
     # A manifest written before the rumour cues trained its rumour head on the pools alone.
     values.setdefault("rumour_cues", False)
     values.setdefault("stance_cues", False)
+    # ... and one written before the rumour head's projection read every pooled column.
+    values.setdefault("rumour_components", 0)
     return Recipe(**values)
 
 
