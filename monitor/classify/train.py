@@ -84,8 +84,8 @@ class Recipe:
     # components (of the standardised training features, each rescaled to unit variance)
     # beside the cues, folded back into a linear head over every column. 0 (shipped) reads
     # every column. Nested leave-one-event-out (k and L2 chosen on the other events only)
-    # gave 0.735 with k = 64 at L2 0.03 against the shipped 0.728, within the spread of
-    # neighbouring settings (0.69-0.72): measured, not shipped (see the model card).
+    # gave 0.735 over one grid and 0.729 over another, against the shipped 0.728: measured,
+    # not shipped (see the model card; benchmarks/context_levers.py --rumour).
     rumour_components: int = 0
     stance_l2: float = 1.0  # chosen on out-of-fold traindev macro-F1 (0.01: 0.43, 1.0: 0.51)
     # Out-of-fold macro-F1 (5 folds by thread, fold seeds 13, 14, 15): without the cues
