@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,9 @@ def export_graph(
 ) -> ExportedGraph:
     """Export the encoder at `base_path` (a transformers folder) to `cache_dir`; atomic.
 
-    Two processes starting at once both export and the second rename wins: both files are
-    complete, so neither ever reads a half-written graph.
+    Two processes exporting at once (`ensure_graph` lets one at a time; a direct call does
+    not wait) both write a complete file and the second rename wins, so neither ever reads a
+    half-written graph.
     """
     try:
         import torch
@@ -188,11 +190,44 @@ def export_graph(
 def ensure_graph(
     base_path: Path, cache_dir: Path, base_sha256: str, adapter: AdapterSpec | None = None
 ) -> ExportedGraph:
-    """The cached graph, exporting it first when missing or damaged."""
+    """The cached graph, exporting it first when missing or damaged.
+
+    Processes that find it missing at once (the web and worker roles of a first start, test
+    workers) take turns: the first exports, the others wait for it and then find its file.
+    Each used to export the same graph itself: import torch, trace the model, write 90-100 MB,
+    about half a minute of CPU apiece, for one file in the end."""
     found = find_graph(cache_dir, base_sha256, adapter)
     if found is not None:
         return found
-    return export_graph(base_path, cache_dir, base_sha256, adapter)
+    name = graph_name(base_sha256, adapter.sha256 if adapter else "")
+    with _exporting(cache_dir, name):
+        found = find_graph(cache_dir, base_sha256, adapter)  # exported while this one waited
+        if found is not None:
+            return found
+        return export_graph(base_path, cache_dir, base_sha256, adapter)
+
+
+@contextlib.contextmanager
+def _exporting(cache_dir: Path, name: str) -> Iterator[None]:
+    """This process's turn to export `name` into `cache_dir`: an exclusive lock on a file
+    beside it, released when the holder ends, however it ends. Where no lock can be taken (a
+    system without fcntl) each process exports on its own, which is safe (`export_graph`)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / f".{name}.lock").open("a") as lock:
+        started = time.monotonic()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waited = time.monotonic() - started
+        if waited > 1.0:
+            log.info("classifier: waited %.0f s for another process exporting %s", waited, name)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _pooled_module(model: Any, adapter: AdapterSpec | None = None) -> Any:

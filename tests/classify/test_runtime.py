@@ -51,6 +51,56 @@ def test_an_export_from_another_base_model_is_ignored(tmp_path: Path) -> None:
     assert path.exists()
 
 
+def test_processes_finding_the_export_missing_at_once_export_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two callers at once (threads here: the lock is a file's, taken by each open of it, as
+    two processes take it): the first exports, the second waits and finds its file. Both
+    exported before, each spending half a minute of CPU on the same graph."""
+    import hashlib
+    import threading
+    import time
+
+    from monitor.classify import export
+
+    exports: list[str] = []
+    both_looked = threading.Barrier(2)
+
+    def slow_export(base: Path, folder: Path, base_sha: str, adapter: object) -> object:
+        exports.append(threading.current_thread().name)
+        time.sleep(0.3)  # long enough for the other caller to reach the export
+        content = b"an exported graph stands in here"
+        write_graph(folder, content, hashlib.sha256(content).hexdigest())
+        found = find_graph(folder, base_sha)
+        assert found is not None
+        return found
+
+    looks = iter(["first-look", "first-look"])
+    real_find = export.find_graph
+
+    def find(*args: object) -> object:
+        if next(looks, "") == "first-look":
+            both_looked.wait(timeout=10)  # both saw no graph before either exported
+        return real_find(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(export, "find_graph", find)
+    monkeypatch.setattr(export, "export_graph", slow_export)
+    got: list[object] = []
+    threads = [
+        threading.Thread(
+            target=lambda: got.append(export.ensure_graph(tmp_path, tmp_path, BASE_SHA)),
+            name=f"caller-{i}",
+        )
+        for i in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(exports) == 1, exports
+    assert len(got) == 2 and all(g == got[0] for g in got)
+
+
 def test_unknown_runtime_and_onnx_on_a_gpu_are_clear_errors() -> None:
     with pytest.raises(RuntimeUnavailable, match="classifier_runtime must be one of"):
         select_encoder(runtime="tensorrt")
