@@ -227,6 +227,11 @@ class Ingestor:
             public_accounts=PublicAccounts.from_settings(settings, home),
         )
 
+    def text(self, raw: RawPost) -> tuple[str, bool]:
+        """The text stored for `raw` (and classified): plain, minimised, bounded; and whether
+        it was cut."""
+        return bound_text(self.minimise(normalise_text(raw.text, raw.is_html)), self.max_text_chars)
+
     def ingest(self, raw: RawPost, key: bytes, now: datetime, *, ids: PostIds) -> Post:
         """The Post for `raw`, pseudonymised with `key` (the key ring's key for `now`), its id,
         link and reply/quote/repost targets keyed and its platform id sealed with `ids`."""
@@ -238,9 +243,7 @@ class Ingestor:
             raw = check_post(raw, now)
         except SchemaError as exc:
             raise IngestError(str(exc)) from None
-        text, truncated = bound_text(
-            self.minimise(normalise_text(raw.text, raw.is_html)), self.max_text_chars
-        )
+        text, truncated = self.text(raw)
         post_id = raw.post_id
         ref = (
             author_ref(key, raw.platform, raw.author_id)
