@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import fcntl
+import functools
 import os
 import queue
 import random
@@ -23,7 +25,7 @@ import socket
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -97,6 +99,81 @@ def suite_encoding_cache() -> Any:
     return DiskCacheConfig(
         Path(folder).expanduser() if folder else default_cache_dir(), rows, max_age_days=30
     )
+
+
+DEMO_WEEK = ROOT / "monitor" / "data" / "demo" / "bradford-scenario.jsonl"
+
+
+@contextlib.contextmanager
+def encoding_turn(name: str) -> Iterator[None]:
+    """One process of the run at a time past this point, for encoding the texts called `name`
+    into the suite's encoding cache: a lock file beside the cache (fcntl, released when its
+    holder ends, however it ends). The cache alone shares rows only once they are written,
+    and the slow files run first, side by side: two workers reaching the same texts at once
+    both encoded all of them. Now the second waits while the first encodes (about what it
+    would have spent encoding them itself, with the cores to itself), then reads them."""
+    cache = suite_encoding_cache()
+    if cache is None:  # no cache to share rows through: each encodes its own, at once
+        yield
+        return
+    cache.folder.mkdir(parents=True, exist_ok=True)
+    with (cache.folder / f"suite-{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@functools.cache
+def serving_classifier() -> Any:
+    """The classifier `monitor demo` and `monitor run` load from this checkout's settings
+    (`classifier = auto`: the shipped model where it is installed, else the keyword one),
+    reading through the suite's encoding cache as their processes do (the same
+    `classifier_cache_dir` and `classifier_encoding_cache`): rows it encodes are the rows
+    they read, under the same encoder identity and text. One per worker."""
+    from monitor.classify import load_classifier
+
+    cache = suite_encoding_cache()
+    folder = os.environ.get("MONITOR_CLASSIFIER_CACHE_DIR", "")
+    settings = Settings(
+        home=str(ROOT),
+        classifier_cache_dir=folder,
+        classifier_encoding_cache=cache.max_rows if cache is not None else 0,
+    )
+    return load_classifier(settings)
+
+
+def analyse_demo_week(texts: Sequence[str]) -> list[Any] | None:
+    """`texts` (the demo week's posts) analysed by `serving_classifier`, in the run's one turn
+    for the demo week (`encoding_turn`); None where that classifier is the keyword one, whose
+    rows no cache keeps. `monitor demo --once` (tests/demo/test_once.py) and the real-encoder
+    signals test (tests/signals/test_demo.py) both need the week's 2,916 distinct texts
+    encoded: whichever worker gets there first encodes them, the other reads them."""
+    from monitor.classify.transformer import TransformerClassifier
+
+    with encoding_turn("demo-week"):
+        classifier = serving_classifier()
+        if not isinstance(classifier, TransformerClassifier):
+            return None
+        return classifier.analyse_sync(texts)
+
+
+def warm_demo_week() -> None:
+    """The demo week's posts in the suite's encoding cache (`analyse_demo_week`), before a
+    `monitor demo` process replays them; nothing when the suite runs without the cache (the
+    process then encodes them itself, as it would have)."""
+    from monitor.ingest.core import Ingestor
+    from monitor.ingest.replay import iter_records
+    from monitor.types import RawPost
+
+    if suite_encoding_cache() is None:
+        return
+    # The texts as ingest stores them and the pipeline classifies them: the week's news items
+    # are HTML, read as plain text.
+    ingestor = Ingestor.from_settings(Settings(home=str(ROOT)), ROOT)
+    records = [r for _, r in iter_records(DEMO_WEEK) if isinstance(r, RawPost)]
+    analyse_demo_week([ingestor.text(r)[0] for r in records])
 
 
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")

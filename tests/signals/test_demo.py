@@ -180,20 +180,21 @@ def test_demo_truth_file_is_read_as_a_truth() -> None:
 @pytest.mark.timeout(900)
 def test_demo_rumour_is_one_cluster_with_the_real_encoder(demo_run: DemoRun) -> None:
     """The same stored posts and labels, with all-MiniLM-L6-v2 sentence embeddings in place of
-    the keyword classifier's hashed ones, and the encoder's thresholds. The encoder is the one
-    a service runs (`select_encoder`'s default: ONNX Runtime fp32 on a CPU, within 1e-6 of
-    PyTorch's, in half the time and without importing torch)."""
-    from monitor.classify.disk_cache import with_disk_cache
-    from monitor.classify.runtime import select_encoder
+    the keyword classifier's hashed ones, and the encoder's thresholds. The embeddings are the
+    ones a service stores for clustering: its classifier's (`load_classifier` on this
+    checkout's settings: the shipped model on ONNX Runtime fp32 on a CPU, within 1e-6 of
+    PyTorch's), one forward pass giving scores and embedding, of the text its encoder reads
+    (disguised words written plainly). That pass is `monitor demo`'s too, so the week is
+    encoded once per run for both (tests/conftest.py, `analyse_demo_week`)."""
+    from ..classify.conftest import require_model
+    from ..conftest import analyse_demo_week
 
-    from ..conftest import suite_encoding_cache
-
-    # Through the suite's encoding cache: the same bits, encoded once per run with the demo.
-    encoder = with_disk_cache(select_encoder()[0], suite_encoding_cache())
-    vectors = encoder.encode([i.post.text for i in demo_run.items]).embeddings
+    require_model()
+    analyses = analyse_demo_week([i.post.text for i in demo_run.items])
+    assert analyses is not None, "the shipped model is installed, yet the keyword one loaded"
     items = [
-        Processed(i.post, i.scores, vectors[k].tolist(), i.flags, i.hits)
-        for k, i in enumerate(demo_run.items)
+        Processed(i.post, i.scores, a.embedding, i.flags, i.hits)
+        for i, a in zip(demo_run.items, analyses, strict=True)
     ]
     config = SignalsConfig.from_settings(Settings(), hashed_embeddings=False)
     result = score(replay(items, config, end=demo_run.truth.end), demo_run.truth, config)
