@@ -156,7 +156,7 @@ def train_command(
         from monitor.classify.export import AdapterSpec
         from monitor.classify.lora import ADAPTER_FILE
         from monitor.classify.manifest import sha256_file
-        from monitor.classify.refit import refit_hostile
+        from monitor.classify.refit import refit_hostile, refit_offensive
 
         spec = AdapterSpec(
             path=out / ADAPTER_FILE,
@@ -168,6 +168,7 @@ def train_command(
             cache_dir, variant="onnx", graph_dir=graph_dir(ctx.settings), adapter=spec
         )
         trained = refit_hostile(trained, lora_recipe, adapted, data_dir, click.echo)
+        trained = refit_offensive(trained, lora_recipe, adapted, data_dir, click.echo)
         extra["operating_points"] = {
             label: trained.validation[label]["operating_point"]
             for label in ("hostile", "offensive")

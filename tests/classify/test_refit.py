@@ -50,3 +50,19 @@ def test_a_looser_cap_never_raises_the_threshold() -> None:
     strict = fit_hostile(x, y, w, xv, yv, xb, l2=0.3, max_benign_fpr=0.02, seed=13)
     loose = fit_hostile(x, y, w, xv, yv, xb, l2=0.3, max_benign_fpr=0.5, seed=13)
     assert loose.threshold <= strict.threshold
+
+
+def test_offensive_refit_reads_its_pools_and_thresholds_at_the_best_val_macro_f1() -> None:
+    from monitor.classify.fit import best_threshold
+    from monitor.classify.refit import fit_offensive
+    from monitor.classify.train import _macro_f1
+
+    x, y = _data(600, 7)
+    xv, yv = _data(300, 8)
+    fit = fit_offensive(x, y, xv, yv, layers=(3, 4, 5, 6), l2=0.3, seed=13)
+    assert fit.head.outputs == ("offensive",) and fit.head.layers == (3, 4, 5, 6)
+    p = fit.head.probabilities(xv)[:, 0]
+    assert fit.threshold == best_threshold(p, yv)
+    assert fit.val_macro_f1 == _macro_f1(yv, (p >= fit.threshold).astype(int)) > 0.6
+    # Platt-calibrated on val: the mean score is near the val base rate.
+    assert abs(float(p.mean()) - float(yv.mean())) < 0.05
