@@ -110,8 +110,8 @@ def _default_out(ctx: Any) -> Path:
     "--lora",
     is_flag=True,
     help="Also fine-tune: LoRA adapters on the encoder's top two layers, trained multi-task "
-    "with augmentation; hostile and offensive then read the adapted layers (issue 18; about "
-    "18 CPU-minutes from an empty feature cache, so under 20 minutes on 2 idle CPU cores).",
+    "with augmentation; hostile and offensive then read the adapted layers and are refitted "
+    "on them (issue 18; about 21 CPU-minutes from an empty feature cache).",
 )
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch threads for --lora.")
 @pass_context

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from monitor.classify.lora import HEAD_LAYERS
-from monitor.classify.refit import fit_hostile
+from monitor.classify.refit import fit_hostile, fit_offensive
 
 D = 384 * len(HEAD_LAYERS)
 
@@ -54,7 +54,6 @@ def test_a_looser_cap_never_raises_the_threshold() -> None:
 
 def test_offensive_refit_reads_its_pools_and_thresholds_at_the_best_val_macro_f1() -> None:
     from monitor.classify.fit import best_threshold
-    from monitor.classify.refit import fit_offensive
     from monitor.classify.train import _macro_f1
 
     x, y = _data(600, 7)
@@ -66,3 +65,71 @@ def test_offensive_refit_reads_its_pools_and_thresholds_at_the_best_val_macro_f1
     assert fit.val_macro_f1 == _macro_f1(yv, (p >= fit.threshold).astype(int)) > 0.6
     # Platt-calibrated on val: the mean score is near the val base rate.
     assert abs(float(p.mean()) - float(yv.mean())) < 0.05
+
+
+class _FakeAdaptedCache:
+    """Stands in for the adapted FeatureCache: seeded pools whose pool 8 carries the label
+    signal, so that the refit has something to find (no encoder runs)."""
+
+    adapter = object()
+
+    def __init__(self, labels: dict[str, list[int]]) -> None:
+        self.labels = labels
+        self.asked: list[tuple[str, int]] = []
+
+    def layers(self, name: str, texts: list[str]) -> np.ndarray:
+        self.asked.append((name, len(texts)))
+        rng = np.random.default_rng(len(self.asked))
+        pools = rng.normal(size=(len(texts), 9, 384)).astype(np.float32)
+        y = np.array(self.labels[name], dtype=np.float32)
+        pools[:, 8, :16] += 2.0 * y[:, None]
+        return pools
+
+
+def test_the_offensive_refit_replaces_only_the_offensive_head(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`monitor train --lora`'s last step on a fictional TweetEval folder: every training
+    post is used, the threshold and validation record are the refit's, other heads stay."""
+    from monitor.classify.heads import HeadSet
+    from monitor.classify.lora import LoraRecipe
+    from monitor.classify.refit import refit_offensive
+    from monitor.classify.train import Trained
+
+    folder = tmp_path / "labelled" / "tweeteval" / "offensive"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    labels = {}
+    for split, n in (("train", 300), ("val", 120)):
+        y = (rng.random(n) < 0.3).astype(int).tolist()
+        labels[f"tweeteval-offensive-{split}"] = y
+        (folder / f"{split}_text.txt").write_text(
+            "".join(f"Fictional post {split} {i}\n" for i in range(n)), encoding="utf-8"
+        )
+        (folder / f"{split}_labels.txt").write_text("".join(f"{v}\n" for v in y))
+    other = fit_hostile(  # any head named hostile: it must come through untouched
+        *_data(200, 9),
+        np.ones(200, np.float32),
+        *_data(100, 10),
+        _benign(50, 11),
+        l2=0.3,
+        max_benign_fpr=0.05,
+        seed=13,
+    ).head
+    old = fit_offensive(*_data(200, 12), *_data(100, 13), layers=HEAD_LAYERS, l2=0.3, seed=13)
+    trained = Trained(
+        HeadSet([other, old.head]),
+        {"hostile": 0.5, "offensive": 0.44},
+        {"offensive": {"val_macro_f1": 0.7, "on": "tweeteval-offensive-val"}},
+        {},
+    )
+    cache = _FakeAdaptedCache(labels)
+    out = refit_offensive(trained, LoraRecipe(), cache, tmp_path, lambda _: None)  # type: ignore[arg-type]
+    assert cache.asked == [("tweeteval-offensive-train", 300), ("tweeteval-offensive-val", 120)]
+    new = {h.name: h for h in out.heads.heads}
+    assert new["hostile"] is other and new["offensive"] is not old.head
+    assert new["offensive"].layers == LoraRecipe().offensive_refit_layers
+    v = out.validation["offensive"]
+    assert v["refit_examples"] == 300 and v["joint_val_macro_f1"] == 0.7
+    assert v["on"] == "tweeteval-offensive-val" and "120 posts" in v["operating_point"]
+    assert v["val_macro_f1"] > 0.8  # the signal in pool 8 is found
+    assert out.thresholds["hostile"] == 0.5 and 0.02 <= out.thresholds["offensive"] <= 0.95
+    assert "refit-offensive" in out.data_hashes
