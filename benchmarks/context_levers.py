@@ -58,6 +58,7 @@ STANCE_VARIANTS: tuple[tuple[str, ...], ...] = (
     ("parent_cues",),
     ("source", "parent_cues"),
     ("minus_source",),
+    ("source_pools",),
 )
 # (components, L2) settings offered to the nested selection: two grids, measured apart.
 RUMOUR_GRIDS: tuple[tuple[tuple[int, float], ...], ...] = (
@@ -118,6 +119,7 @@ def stance_context(split: str, cache: FeatureCache, data_dir: Path) -> dict[str,
         "cos_parent": (reply * (emb * emb[parent_row]).sum(1))[:, None],
         "parent_cues": np.hstack([lexical_features(parent_texts), stance_cues(parent_texts)]),
         "minus_source": pools[:, 6, :] - pools[source_row, 6, :],
+        "source_pools": select(pools, Recipe().layers)[source_row],
     }
 
 
