@@ -68,7 +68,8 @@ class IncidentStage:
                     deadline = self._deadline
                     if deadline is None or marker[1] < deadline:
                         return
-                await conn.run_sync(store.refresh, self.config, now, self.official_names)
+                # The marker's event clock: read in this transaction, so still the same.
+                await conn.run_sync(store.refresh, self.config, now, self.official_names, marker[1])
                 self._deadline = await conn.run_sync(store.next_deadline, self.config)
                 self._marker = marker
         except Exception as exc:

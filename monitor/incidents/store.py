@@ -7,15 +7,19 @@ incidents runs the very same code on its own connection.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
+    Engine,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -283,91 +287,101 @@ def load_answers(
     return members, [facts[p] for p in official_ids if p in facts]
 
 
+# load_posts' statements, built once; `:ids` is one chunk of post ids.
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_POSTS = select(
+    posts.c.id,
+    posts.c.created_at,
+    posts.c.author_ref,
+    posts.c.author_name,
+    posts.c.text,
+    posts.c.reply_to,
+    posts.c.quote_of,
+).where(posts.c.id.in_(_IDS))
+_PLACES = select(
+    place_matches.c.post_id,
+    place_matches.c.name,
+    place_matches.c.kind,
+    place_matches.c.ward,
+    place_matches.c.locality,
+    place_matches.c.district,
+).where(place_matches.c.post_id.in_(_IDS))
+_MEMBERSHIPS = select(
+    rumour_posts.c.post_id, rumour_posts.c.rumour_id, rumour_posts.c.stance
+).where(rumour_posts.c.post_id.in_(_IDS), rumour_posts.c.state == "member")
+_LABELS = select(
+    post_labels.c.post_id, post_labels.c.origin, post_labels.c.name, post_labels.c.value
+).where(
+    post_labels.c.post_id.in_(_IDS),
+    or_(
+        and_(
+            post_labels.c.name.in_(("kind", "severity")),
+            post_labels.c.origin != "classifier",
+        ),
+        and_(post_labels.c.name == "flag", post_labels.c.origin == "classifier"),
+    ),
+)
+
+
 def load_posts(
     conn: Connection, ids: Sequence[str], official_names: Collection[str] = ()
 ) -> dict[str, PostFacts]:
     """Evidence posts with their places, rumour membership, rule kinds and highest rule
-    severity, and classifier flags."""
+    severity, and classifier flags.
+
+    Every regrouping loads all open alerts' evidence again (once per processed batch), so the
+    rows are unpacked as tuples (reading a row's columns by name cost more than the query) and
+    the statements are built once, the ids bound to them (not coerced one by one each time)."""
     places: dict[str, list[Where]] = {}
     cluster: dict[str, tuple[int, str]] = {}
     kinds: dict[str, set[str]] = {}
     flags: dict[str, set[str]] = {}
     severity: dict[str, str] = {}
-    base: dict[str, Any] = {}
+    base: dict[str, tuple[Any, ...]] = {}
     officials = set(official_names)
+    rank = SEVERITY_RANK.get
     for chunk in _chunks(list(ids)):
-        for r in conn.execute(
-            select(
-                posts.c.id,
-                posts.c.created_at,
-                posts.c.author_ref,
-                posts.c.author_name,
-                posts.c.text,
-                posts.c.reply_to,
-                posts.c.quote_of,
-            ).where(posts.c.id.in_(chunk))
-        ):
-            base[r.id] = r
-        for pl in conn.execute(
-            select(
-                place_matches.c.post_id,
-                place_matches.c.name,
-                place_matches.c.kind,
-                place_matches.c.ward,
-                place_matches.c.locality,
-                place_matches.c.district,
-            ).where(place_matches.c.post_id.in_(chunk))
-        ):
-            places.setdefault(pl.post_id, []).append(
-                Where(pl.name, pl.kind, pl.ward, pl.locality, pl.district)
-            )
-        for m in conn.execute(
-            select(rumour_posts.c.post_id, rumour_posts.c.rumour_id, rumour_posts.c.stance).where(
-                rumour_posts.c.post_id.in_(chunk), rumour_posts.c.state == "member"
-            )
-        ):
-            cluster[m.post_id] = (int(m.rumour_id), m.stance or "")
-        for lab in conn.execute(
-            select(
-                post_labels.c.post_id, post_labels.c.origin, post_labels.c.name, post_labels.c.value
-            ).where(
-                post_labels.c.post_id.in_(chunk),
-                or_(
-                    and_(
-                        post_labels.c.name.in_(("kind", "severity")),
-                        post_labels.c.origin != "classifier",
-                    ),
-                    and_(post_labels.c.name == "flag", post_labels.c.origin == "classifier"),
-                ),
-            )
-        ):
-            if lab.origin == "classifier":
-                flags.setdefault(lab.post_id, set()).add(lab.value)
-            elif lab.name == "kind":
-                kinds.setdefault(lab.post_id, set()).add(lab.value)
-            elif SEVERITY_RANK.get(lab.value, 0) > SEVERITY_RANK.get(
-                severity.get(lab.post_id, ""), 0
-            ):
-                severity[lab.post_id] = lab.value
+        some = {"ids": list(chunk)}
+        for pid, *rest in conn.execute(_POSTS, some):
+            base[pid] = tuple(rest)
+        for pid, name, kind, ward, locality, district in conn.execute(_PLACES, some):
+            places.setdefault(pid, []).append(Where(name, kind, ward, locality, district))
+        for pid, rumour_id, stance in conn.execute(_MEMBERSHIPS, some):
+            cluster[pid] = (int(rumour_id), stance or "")
+        for pid, origin, name, value in conn.execute(_LABELS, some):
+            if origin == "classifier":
+                flags.setdefault(pid, set()).add(value)
+            elif name == "kind":
+                kinds.setdefault(pid, set()).add(value)
+            elif rank(value, 0) > rank(severity.get(pid, ""), 0):
+                severity[pid] = value
     out: dict[str, PostFacts] = {}
-    for pid, r in base.items():
+    none: frozenset[str] = frozenset()
+    for pid, (created_at, author_ref, author_name, text, reply_to, quote_of) in base.items():
         c = cluster.get(pid)
+        where = places.get(pid)
+        k = kinds.get(pid)
+        f = flags.get(pid)
         out[pid] = PostFacts(
             id=pid,
-            at=as_utc(r.created_at),
-            author=r.author_ref,
-            text=r.text,
-            places=tuple(sorted(places.get(pid, []), key=lambda w: (w.kind, w.name))),
+            at=as_utc(created_at),
+            author=author_ref,
+            text=text,
+            places=tuple(sorted(where, key=_place_order)) if where else (),
             cluster=c[0] if c else None,
             stance=c[1] if c else "",
-            official=bool(r.author_name) and r.author_name in officials,
-            kinds=frozenset(kinds.get(pid, ())),
-            flags=frozenset(flags.get(pid, ())),
+            official=bool(author_name) and author_name in officials,
+            kinds=frozenset(k) if k else none,
+            flags=frozenset(f) if f else none,
             severity=severity.get(pid, ""),
-            reply_to=r.reply_to,
-            quote_of=r.quote_of,
+            reply_to=reply_to,
+            quote_of=quote_of,
         )
     return out
+
+
+def _place_order(w: Where) -> tuple[str, str]:
+    return (w.kind, w.name)
 
 
 def load_splits(
@@ -380,7 +394,7 @@ def load_splits(
         return out
     # The migration that turns open alerts into incidents (0002) runs this code on a store
     # whose rumours have no split columns yet (0010): no cluster there has split.
-    if "split_from" not in {c["name"] for c in inspect(conn).get_columns("rumours")}:
+    if not _has_split_columns(conn):
         return out
     for chunk in _chunks(clusters):
         for row in conn.execute(
@@ -398,6 +412,21 @@ def load_splits(
             at = as_utc(row.split_at) or datetime.min.replace(tzinfo=UTC)
             out[int(row.id)] = (parent, at, int(holder) if holder is not None else None)
     return out
+
+
+# Engines whose rumours table was seen with its split columns: columns are added, never taken
+# away, so only a positive finding is kept (reading the schema on every regrouping cost a
+# statement and an inspector per processed batch).
+_SPLIT_COLUMNS: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _has_split_columns(conn: Connection) -> bool:
+    if conn.engine in _SPLIT_COLUMNS:
+        return True
+    if "split_from" not in {c["name"] for c in inspect(conn).get_columns("rumours")}:
+        return False
+    _SPLIT_COLUMNS.add(conn.engine)
+    return True
 
 
 def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Plan:
@@ -645,9 +674,12 @@ def refresh(
     cfg: IncidentsConfig,
     now: datetime,
     official_names: Collection[str] = (),
+    clock: datetime | None = None,
 ) -> list[int]:
-    """Bring the incidents in line with the alerts; returns the incidents that changed."""
-    clock = event_clock(conn, now)
+    """Bring the incidents in line with the alerts; returns the incidents that changed.
+    `clock`: the event clock if the caller read it in this transaction already."""
+    if clock is None:
+        clock = event_clock(conn, now)
     inputs = load_inputs(conn, official_names)
     return apply(conn, compute(inputs, clock, cfg), clock, now)
 

@@ -4,6 +4,7 @@ merge and split; and the migration that turns the open alerts on record into inc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -336,3 +337,57 @@ async def test_each_lifecycle_event_is_stamped_with_the_evidence_that_caused_it(
     assert at["cooling"] == last + CFG.cool_after
     assert at["closed"] == last + CFG.close_after
     assert at["reopened"] == T0 + timedelta(days=9, minutes=10)
+
+
+async def test_load_posts_reads_each_posts_places_rule_kinds_severity_flags_and_replies(
+    engine: AsyncEngine,
+) -> None:
+    """What regrouping knows of each evidence post (read again on every processed batch)."""
+    ward = place("Allerton")  # before "Bradford" by name, after it by kind
+    wider = PlaceMatch("bradford/district", "Bradford", "district", None, None, "Bradford", "x")
+    first = replace(fictional(1, 0, None, "a fire"), places=(ward, wider), reply_to="p0")
+    second = replace(fictional(2, 5, None, "calm"), author_name="Fictional Council")
+    processed = [
+        Processed(
+            post=first,
+            flags=("hostile",),
+            hits=(hit("threat", "fire"), hit("tension", "fire", severity="high")),
+        ),
+        Processed(post=second),
+    ]
+    async with engine.begin() as conn:
+        await post_store.insert_posts(conn, [first, second])
+        await post_store.save_processed(conn, processed, WALL)
+        facts = await conn.run_sync(
+            store.load_posts, [second.id, first.id, "never-stored"], ["Fictional Council"]
+        )
+    assert sorted(facts) == sorted([first.id, second.id])
+    one, two = facts[first.id], facts[second.id]
+    assert [(w.kind, w.name) for w in one.places] == [("district", "Bradford"), ("ward", ward.name)]
+    assert one.wards == {"Allerton"} and one.localities == {"Bradford East"}
+    assert (one.at, one.author, one.text) == (first.created_at, "ref1", first.text)
+    assert one.kinds == {"threat", "tension"} and one.severity == "high"
+    assert one.flags == {"hostile"} and one.reply_to == "p0" and one.quote_of is None
+    assert (one.cluster, one.stance, one.official) == (None, "", False)
+    assert two.official and two.places == () and two.kinds == frozenset() and two.severity == ""
+
+
+async def test_refresh_with_the_callers_event_clock_is_refresh_reading_it(
+    engine: AsyncEngine,
+) -> None:
+    """The stage hands refresh the event clock its change marker read in the same transaction."""
+    await feed(engine, angry(10, 3, 0), hit("tension", "fire"))
+    async with engine.connect() as conn:
+        clock = await conn.run_sync(store.event_clock, WALL)
+    assert clock == T0 + timedelta(minutes=20)
+    more = angry(20, 3, 30)
+    processed = [Processed(post=p, hits=(hit("tension", "fire"),)) for p in more]
+    async with engine.begin() as conn:
+        await post_store.insert_posts(conn, more)
+        await post_store.save_processed(conn, processed, WALL)
+        await alert_store.record_hits(conn, processed, WALL)
+        marker = await conn.run_sync(store.change_marker, WALL)
+        await conn.run_sync(store.refresh, CFG, WALL, (), marker[1])
+    assert marker[1] == T0 + timedelta(minutes=50)
+    (row,) = await rows(engine)
+    assert row["last_seen"] == T0 + timedelta(minutes=50)
