@@ -121,28 +121,44 @@ def read_yaml(
     node = compose(text, source, anchor_hint)
     if node is None:
         return Map()
-    return _convert(node, source, problems)
+    # One constructor for the document's scalars: making one per scalar (a whole loader:
+    # reader, scanner, parser, resolver) was most of the reading, some 3,500 times a start.
+    # It only builds scalars here, which keep no state between them.
+    return _Converter(yaml.SafeLoader(" "), source, problems).convert(node)
 
 
-def _convert(node: yaml.Node, source: str, problems: list[YamlError] | None) -> Any:
+class _Converter:
+    def __init__(
+        self, constructor: yaml.SafeLoader, source: str, problems: list[YamlError] | None
+    ) -> None:
+        self.constructor = constructor
+        self.source = source
+        self.problems = problems
+
+    def convert(self, node: yaml.Node) -> Any:
+        return _convert(node, self)
+
+
+def _convert(node: yaml.Node, ctx: _Converter) -> Any:
+    source, problems = ctx.source, ctx.problems
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out = Map()
         out.line = line
         out.key_lines = {}
         for key_node, value_node in node.value:
-            key = _convert(key_node, source, problems)
+            key = _convert(key_node, ctx)
             key_line = key_node.start_mark.line + 1
             if not isinstance(key, str):
                 _problem(problems, YamlError(source, key_line, "keys must be text"))
             elif key in out:
                 _problem(problems, YamlError(source, key_line, f"{key!r} given twice", key))
             else:
-                out[key] = _convert(value_node, source, problems)
+                out[key] = _convert(value_node, ctx)
                 out.key_lines[key] = key_line
         return out
     if isinstance(node, yaml.SequenceNode):
-        seq = Seq(_convert(item, source, problems) for item in node.value)
+        seq = Seq(_convert(item, ctx) for item in node.value)
         seq.line = line
         seq.item_lines = [item.start_mark.line + 1 for item in node.value]
         return seq
@@ -150,7 +166,7 @@ def _convert(node: yaml.Node, source: str, problems: list[YamlError] | None) -> 
         if node.style in ("|", ">"):
             return Block(node.value)
         try:
-            return yaml.SafeLoader(" ").construct_object(node)
+            return ctx.constructor.construct_object(node)
         except yaml.YAMLError as exc:
             _problem(problems, YamlError(source, line, f"bad value: {exc}"))
         except (ValueError, OverflowError):  # an unquoted 2026-13-45 read as a date
