@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import COMMANDS, LazyGroup, cli, main
+from monitor.cli import COMMANDS, RESUME_GC_WHEN_STARTED, LazyGroup, cli, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +69,42 @@ def test_a_command_runs_with_the_garbage_collector_on(monkeypatch: pytest.Monkey
     # built is frozen and the collector is back on before the command runs.
     assert seen[0] == (True, frozen_before)
     assert seen[1][0] is True and seen[1][1] > frozen_before
+
+
+def test_a_command_that_starts_a_runtime_runs_it_with_the_collector_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `run`, `import` and `demo` keep the collector paused until their runtime is up (what it
+    # loads is long-lived too); what they then do must run with it on, and the runtime's
+    # objects frozen. `import` is the short one: its import_file is where the work starts.
+    import monitor.cli.service as service
+    from monitor.ingest.importer import ImportReport
+
+    assert {"run", "import", "demo"} == RESUME_GC_WHEN_STARTED
+    seen: list[tuple[bool, int]] = []
+
+    async def import_file(*_args: object, **_kwargs: object) -> ImportReport:
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+        return ImportReport()
+
+    monkeypatch.setattr(service, "import_file", import_file)
+    monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    monkeypatch.setenv("MONITOR_CLASSIFIER", "keyword")
+    monkeypatch.setenv("MONITOR_HOME", str(ROOT))
+    data = tmp_path / "none.jsonl"  # never read: import_file is replaced
+    data.write_text("")
+    monkeypatch.setattr(sys, "argv", ["monitor", "import", str(data)])
+    frozen_before = gc.get_freeze_count()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            main()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert stopped.value.code == 0
+    assert len(seen) == 1
+    enabled, frozen = seen[0]
+    assert enabled is True and frozen > frozen_before
 
 
 def test_eval_events_is_there_whichever_area_loaded_first() -> None:

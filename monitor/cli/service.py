@@ -14,6 +14,7 @@ import click
 from aiohttp import web
 
 from monitor.alerts.digests import DigestService
+from monitor.cli import resume_gc
 from monitor.cli.context import Context, pass_context
 from monitor.collectors.config import SourcesError, load_sources
 from monitor.config import (
@@ -204,6 +205,7 @@ def import_command(ctx: Context, files: tuple[str, ...], speed: float | None) ->
         bad = 0
         async with open_runtime(settings) as rt:
             held.runtime = rt
+            resume_gc()  # started: what it built is frozen, the posts are not
             for name in files:
                 path = Path(name)
                 report = await import_file(
@@ -278,6 +280,7 @@ def demo_command(
             rt.pipeline.on_processed(clock.on_processed)
             runner = None if once else await _serve(rt, settings)
             follow = None if once else asyncio.create_task(_follow_digests(rt, clock))
+            resume_gc()  # started: what it built is frozen, the replay is not
             try:
                 click.echo(
                     f"replaying {path.name} (fictional posts, the week {clock.label}) ...",
@@ -404,6 +407,7 @@ def run_command(ctx: Context, role: str) -> None:
                         f"{settings.health_host}:{probe_port(settings, role)}/",
                         err=True,
                     )
+            resume_gc()  # started and serving: what it built is frozen
             try:
                 # Until stopped, or until the pipeline fails for good (then exit non-zero).
                 await rt.pipeline.wait_failed()
