@@ -230,7 +230,7 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
             if text:
                 out.claims[int(claim.id)] = text
     out.members, out.officials = load_answers(
-        conn, sorted(set(clusters)), list(out.alerts.values()), official_names
+        conn, sorted(set(clusters)), list(out.alerts.values()), official_names, out.posts
     )
     out.counter_texts = [
         words(r.text)
@@ -246,10 +246,14 @@ def load_answers(
     clusters: Sequence[int],
     in_play: Sequence[AlertFacts],
     official_names: Collection[str],
+    known: Mapping[str, PostFacts] | None = None,
 ) -> tuple[dict[int, list[PostFacts]], list[PostFacts]]:
     """Posts that may answer a story without being in its alerts' evidence: the members of
     its claim clusters that deny or question the claim or come from a public organisation,
-    and public organisations' own posts over the alerts' time (an episode's calming appeals)."""
+    and public organisations' own posts over the alerts' time (an episode's calming appeals).
+
+    `known`: posts' facts read in this same transaction (the evidence), not read again: a
+    rumour's questions are often its alerts' evidence too, and each batch regroups."""
     wanted: set[str] = set()
     by_cluster: dict[int, list[str]] = {}
     for chunk in _chunks(list(clusters)):
@@ -282,7 +286,9 @@ def load_answers(
             )
         ]
         wanted |= set(official_ids)
-    facts = load_posts(conn, sorted(wanted), official_names)
+    known = known or {}
+    facts = load_posts(conn, sorted(wanted - known.keys()), official_names)
+    facts.update((p, known[p]) for p in wanted & known.keys())
     members = {c: [facts[p] for p in ids if p in facts] for c, ids in by_cluster.items()}
     return members, [facts[p] for p in official_ids if p in facts]
 
