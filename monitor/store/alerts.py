@@ -92,13 +92,28 @@ async def record_hits(conn: AsyncConnection, items: Sequence[Processed], now: da
         for cand in candidates(item):
             by_key.setdefault(cand.key, []).append((cand, item))
     touched = 0
+    # The batch's open alerts read at once: a live stream extends the same few alerts batch
+    # after batch, and trying to open each first (then reading it) cost two statements per
+    # alert on every batch. Keys with none open are opened as before (safe with other workers).
+    found: dict[str, tuple[int, dict[str, str]]] = {}
+    for chunk in _chunks(sorted(by_key)):
+        for row in await conn.execute(
+            select(alerts.c.key, alerts.c.id, alerts.c.labels).where(
+                alerts.c.key.in_(chunk), alerts.c.status.in_(OPEN_STATUSES)
+            )
+        ):
+            found[row.key] = (int(row.id), dict(row.labels))
     # Alert rows are locked in key order, so workers extending the same alerts at once wait
     # for each other instead of deadlocking.
     for key in sorted(by_key):
         work = sorted(by_key[key], key=lambda pair: pair[1].post.id)
-        if await _extend(conn, key, work, now):
+        if await _extend(conn, key, work, now, found.get(key)):
             touched += 1
     return touched
+
+
+def _chunks(keys: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
 
 
 async def _extend(
@@ -106,13 +121,18 @@ async def _extend(
     key: str,
     work: Sequence[tuple[AlertCandidate, Processed]],
     now: datetime,
+    open_now: tuple[int, dict[str, str]] | None = None,
 ) -> bool:
     """Open or extend the alert with this key for these (candidate, post) pairs, in post id
-    order: the first opens it; a later one of higher severity takes over its labels."""
+    order: the first opens it; a later one of higher severity takes over its labels.
+    `open_now`: the alert with this key found open in this transaction (id, labels)."""
     first, first_item = work[0]
-    alert_id, opened, labels = await _open(
-        conn, key, first.labels, first.summary, first_item.post.created_at, now
-    )
+    if open_now is not None:
+        alert_id, labels = open_now
+    else:
+        alert_id, _, labels = await _open(
+            conn, key, first.labels, first.summary, first_item.post.created_at, now
+        )
     relabelled = False
     for cand, _ in work:
         if _rank(cand.labels) > _rank(labels):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from monitor.store import alerts as alert_store
 from monitor.store import db
@@ -105,5 +106,47 @@ async def test_one_batch_extends_each_alert_once_per_post_and_keeps_its_highest_
         assert len(evidence) == 5
         rules = {(r.alert_id, r.post_id): r.rules for r in evidence}
         assert rules[(gather.id, posts[1].id)] == ["tension.gather_low", "tension.threat"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_later_batch_extends_the_open_alerts_it_reads_at_once(
+    migrated_store_url: str,
+) -> None:
+    """A live stream extends the same open alerts batch after batch: the batch reads them in
+    one statement and tries to open none of them again; a higher severity still relabels."""
+    engine = db.create_engine(migrated_store_url)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    try:
+        posts = [make_post(n, created_at=NOW + timedelta(minutes=n)) for n in range(4)]
+        threat = RuleHit("tension.threat", {"kind": "threat", "severity": "high"})
+        critical = RuleHit("tension.gather_now", {"kind": "call_to_gather", "severity": "critical"})
+        async with engine.begin() as conn:
+            await post_store.insert_posts(conn, posts)
+            await alert_store.record_hits(conn, [Processed(post=posts[0], hits=(HIT, threat))], NOW)
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        async with engine.begin() as conn:
+            touched = await alert_store.record_hits(
+                conn,
+                [
+                    Processed(post=posts[1], hits=(HIT,)),
+                    Processed(post=posts[2], hits=(critical, threat)),
+                ],
+                NOW + timedelta(hours=1),
+            )
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+        assert touched == 2
+        assert not [s for s in statements if s.lstrip().upper().startswith("INSERT INTO ALERTS")]
+        assert len([s for s in statements if "FROM alerts" in s]) == 1
+        async with engine.connect() as conn:
+            rows = {r.labels["kind"]: r for r in (await conn.execute(select(alerts))).all()}
+        assert len(rows) == 2
+        assert rows["call_to_gather"].labels["severity"] == "critical"
+        assert rows["call_to_gather"].post_count == 3 and rows["threat"].post_count == 2
+        assert rows["call_to_gather"].last_seen == posts[2].created_at
     finally:
         await engine.dispose()
