@@ -40,6 +40,23 @@ def test_sigkill_of_import_at_random_points_loses_and_duplicates_nothing(tmp_pat
     print(f"\nchaos (seed {SEED}):\n  " + "\n  ".join(lines))
 
 
+# Work done so far: lines stored plus posts processed (0 .. 2n).
+PROGRESS = "select count(*) + count(processed_at) from posts where platform = 'mastodon'"
+
+
+def wait_for_progress(proc: subprocess.Popen[bytes], db: Path, share: float, total: int) -> None:
+    """Wait until the running import has done `share` of the work it has left (lines stored,
+    then posts processed), or has ended. Kill points are drawn in the import's own progress,
+    not in seconds: timed ones fell after a fast import had finished, so a quick machine
+    killed it once instead of seven times."""
+    target = (start := count(db, PROGRESS)) + share * (total - start)
+    deadline = time.monotonic() + 120  # bounds a stuck import only; the checks below judge it
+    while proc.poll() is None and time.monotonic() < deadline:
+        if count(db, PROGRESS) >= target:
+            return
+        time.sleep(0.02)
+
+
 def run_import_chaos(rng: random.Random, tmp_path: Path, db: Path) -> tuple[list[str], int]:
     """Kill `monitor import` at random points, re-run until it completes. Its store is
     migrated first, as the import phase's store always was (the service made it)."""
@@ -58,7 +75,7 @@ def run_import_chaos(rng: random.Random, tmp_path: Path, db: Path) -> tuple[list
             stderr=subprocess.DEVNULL,
         )
         try:
-            time.sleep(rng.uniform(2.5, 5.0))
+            wait_for_progress(proc, db, rng.uniform(0.05, 0.9), 2 * n)
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 import_kills += 1
