@@ -58,6 +58,11 @@ def lexical_features(texts: Sequence[str]) -> FloatArray:
     return np.asarray(rows, dtype=np.float32).reshape(len(texts), len(LEXICAL_NAMES))
 
 
+def _cues(*patterns: str) -> tuple[re.Pattern[str], ...]:
+    """Word cues, matched whatever their case."""
+    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
+
+
 RUMOUR_CUE_NAMES: tuple[str, ...] = (
     "breaking",
     "attribution",
@@ -74,18 +79,15 @@ RUMOUR_CUE_NAMES: tuple[str, ...] = (
 # A share of capitalised words scored the same leave-one-event-out (0.730 with it, 0.729
 # without) and is left out: capitals mark shouting and placeholders ('@USER', 'URL') as much as
 # news.
-_RUMOUR_CUES = tuple(
-    re.compile(pattern, re.IGNORECASE)
-    for pattern in (
-        r"\b(breaking|just in|update|developing|urgent)\b",
-        r"\b(report\w*|sources?|according|officials?|police say|witness\w*|told|say|says|said)\b",
-        r"\b(allegedly|alleged|unconfirmed|apparently|possibly|may|might|could|believed|"
-        r"suspected|rumou?r\w*|unverified|not confirmed|hearing)\b",
-        r"\b(confirm\w*|identified|named)\b",
-        r"\d",
-        r"\b(i|my|me|we|our|you|your|pray\w*|thoughts|sad|rip|love|hate|shame|disgust\w*|support)\b",
-        r"\b(is it true|really|who|what|why|how|is this|anyone know)\b",
-    )
+_RUMOUR_CUES = _cues(
+    r"\b(breaking|just in|update|developing|urgent)\b",
+    r"\b(report\w*|sources?|according|officials?|police say|witness\w*|told|say|says|said)\b",
+    r"\b(allegedly|alleged|unconfirmed|apparently|possibly|may|might|could|believed|"
+    r"suspected|rumou?r\w*|unverified|not confirmed|hearing)\b",
+    r"\b(confirm\w*|identified|named)\b",
+    r"\d",
+    r"\b(i|my|me|we|our|you|your|pray\w*|thoughts|sad|rip|love|hate|shame|disgust\w*|support)\b",
+    r"\b(is it true|really|who|what|why|how|is this|anyone know)\b",
 )
 
 
@@ -118,22 +120,19 @@ STANCE_CUE_NAMES: tuple[str, ...] = (
 # word for word ('"@user: ...', 'RT @user') is support; denial has its own words; a question
 # is opened with a question word (a '?' alone also ends rhetorical comments); asking for a
 # source is a query; reactions ('rip', 'omg', 'smh') are comments.
-_STANCE_CUES = tuple(
-    re.compile(pattern, re.IGNORECASE)
-    for pattern in (
-        r"([\u201c\"]\s*@\w+\s*:|\brt\s+@|\bvia\s+@)",
-        r"\b(fake|hoax|not true|false|lie|lies|lying|liar|untrue|bs|bullshit|rubbish|nonsense|"
-        r"debunk\w*|wrong|misinformation|misleading|doubt\w*|don'?t believe|no way|"
-        r"stop spreading|not real|photoshop\w*|satire|not confirmed|unconfirmed|denied|denies|"
-        r"deny)\b",
-        r"^[^\w@]*(?:@\w+[^\w@]*)*(who|what|why|how|is|are|was|were|do|does|did|can|could|should|would|"
-        r"will|has|have|where|when|any|really|so)\b",
-        r"\b(source|sources|proof|evidence|link|citation|verify|verified|confirm\w*)\b",
-        r"!",
-        r"\b(rip|pray\w*|sad|omg|wow|lol|lmao|haha\w*|smh|wtf|god|hope|thoughts|prayers|horrible|"
-        r"terrible|awful|disgust\w*|shame)\b",
-        r"#\w+",
-    )
+_STANCE_CUES = _cues(
+    r"([\u201c\"]\s*@\w+\s*:|\brt\s+@|\bvia\s+@)",
+    r"\b(fake|hoax|not true|false|lie|lies|lying|liar|untrue|bs|bullshit|rubbish|nonsense|"
+    r"debunk\w*|wrong|misinformation|misleading|doubt\w*|don'?t believe|no way|"
+    r"stop spreading|not real|photoshop\w*|satire|not confirmed|unconfirmed|denied|denies|"
+    r"deny)\b",
+    r"^[^\w@]*(?:@\w+[^\w@]*)*(who|what|why|how|is|are|was|were|do|does|did|can|could|should|would|"
+    r"will|has|have|where|when|any|really|so)\b",
+    r"\b(source|sources|proof|evidence|link|citation|verify|verified|confirm\w*)\b",
+    r"!",
+    r"\b(rip|pray\w*|sad|omg|wow|lol|lmao|haha\w*|smh|wtf|god|hope|thoughts|prayers|horrible|"
+    r"terrible|awful|disgust\w*|shame)\b",
+    r"#\w+",
 )
 _LEADING_MENTIONS = re.compile(r"^(\s*@\w+)+")
 
