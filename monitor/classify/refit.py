@@ -195,24 +195,12 @@ def refit_hostile(
         f"non-protected-abuse sentences (flags {fit.benign_flagged:.1%} of them)"
     )
     progress(f"refit: hostile val macro-F1 {fit.val_macro_f1} at {fit.threshold}")
-    heads = HeadSet([fit.head if h.name == HOSTILE else h for h in trained.heads.heads])
-    validation: dict[str, Any] = dict(trained.validation)
-    validation[HOSTILE] = {
-        **validation.get(HOSTILE, {}),
-        "val_macro_f1": fit.val_macro_f1,
-        "joint_val_macro_f1": validation.get(HOSTILE, {}).get("val_macro_f1"),
-        "refit_l2": recipe.refit_l2,
-        "refit_examples": len(y),
-        "operating_point": point,
-    }
-    hashes = dict(trained.data_hashes)
-    hashes["refit-hostile"] = _text_digest(texts + [e.text for e in extra], y.tolist())
-    return replace(
+    return _with_refit(
         trained,
-        heads=heads,
-        thresholds={**trained.thresholds, HOSTILE: fit.threshold},
-        validation=validation,
-        data_hashes=hashes,
+        HOSTILE,
+        fit,
+        {"refit_l2": recipe.refit_l2, "refit_examples": len(y), "operating_point": point},
+        _text_digest(texts + [e.text for e in extra], y.tolist()),
     )
 
 
@@ -246,24 +234,40 @@ def refit_offensive(
         f"offensive training posts; best macro-F1 on TweetEval offensive val ({fit.n_val:,} posts)"
     )
     progress(f"refit: offensive val macro-F1 {fit.val_macro_f1} at {fit.threshold}")
-    heads = HeadSet([fit.head if h.name == OFFENSIVE else h for h in trained.heads.heads])
-    validation: dict[str, Any] = dict(trained.validation)
-    before = validation.get(OFFENSIVE, {})
-    validation[OFFENSIVE] = {
-        **before,
-        "val_macro_f1": fit.val_macro_f1,
-        # The joint head's figure is on the fine-tuning's 40% share of val, not all of it.
-        "joint_val_macro_f1": before.get("val_macro_f1"),
-        "refit_l2": recipe.offensive_refit_l2,
-        "refit_examples": len(tr.texts),
-        "operating_point": point,
+    return _with_refit(
+        trained,
+        OFFENSIVE,
+        fit,
+        {
+            "refit_l2": recipe.offensive_refit_l2,
+            "refit_examples": len(tr.texts),
+            "operating_point": point,
+        },
+        _text_digest(tr.texts, tr.labels),
+    )
+
+
+def _with_refit(
+    trained: Trained, name: str, fit: RefitHead, record: dict[str, Any], digest: str
+) -> Trained:
+    """`trained` with head `name`, its threshold, validation record and data hash replaced by
+    the refit's. The joint head's val figure is kept beside the refit's as
+    `joint_val_macro_f1` (for offensive it is on the fine-tuning's 40% share of val only)."""
+    heads = HeadSet([fit.head if h.name == name else h for h in trained.heads.heads])
+    before = trained.validation.get(name, {})
+    validation: dict[str, Any] = {
+        **trained.validation,
+        name: {
+            **before,
+            "val_macro_f1": fit.val_macro_f1,
+            "joint_val_macro_f1": before.get("val_macro_f1"),
+            **record,
+        },
     }
-    hashes = dict(trained.data_hashes)
-    hashes["refit-offensive"] = _text_digest(tr.texts, tr.labels)
     return replace(
         trained,
         heads=heads,
-        thresholds={**trained.thresholds, OFFENSIVE: fit.threshold},
+        thresholds={**trained.thresholds, name: fit.threshold},
         validation=validation,
-        data_hashes=hashes,
+        data_hashes={**trained.data_hashes, f"refit-{name}": digest},
     )
