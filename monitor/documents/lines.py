@@ -124,41 +124,30 @@ def read_yaml(
     # One constructor for the document's scalars: making one per scalar (a whole loader:
     # reader, scanner, parser, resolver) was most of the reading, some 3,500 times a start.
     # It only builds scalars here, which keep no state between them.
-    return _Converter(yaml.SafeLoader(" "), source, problems).convert(node)
+    return _convert(node, source, problems, yaml.SafeLoader(" "))
 
 
-class _Converter:
-    def __init__(
-        self, constructor: yaml.SafeLoader, source: str, problems: list[YamlError] | None
-    ) -> None:
-        self.constructor = constructor
-        self.source = source
-        self.problems = problems
-
-    def convert(self, node: yaml.Node) -> Any:
-        return _convert(node, self)
-
-
-def _convert(node: yaml.Node, ctx: _Converter) -> Any:
-    source, problems = ctx.source, ctx.problems
+def _convert(
+    node: yaml.Node, source: str, problems: list[YamlError] | None, scalars: yaml.SafeLoader
+) -> Any:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out = Map()
         out.line = line
         out.key_lines = {}
         for key_node, value_node in node.value:
-            key = _convert(key_node, ctx)
+            key = _convert(key_node, source, problems, scalars)
             key_line = key_node.start_mark.line + 1
             if not isinstance(key, str):
                 _problem(problems, YamlError(source, key_line, "keys must be text"))
             elif key in out:
                 _problem(problems, YamlError(source, key_line, f"{key!r} given twice", key))
             else:
-                out[key] = _convert(value_node, ctx)
+                out[key] = _convert(value_node, source, problems, scalars)
                 out.key_lines[key] = key_line
         return out
     if isinstance(node, yaml.SequenceNode):
-        seq = Seq(_convert(item, ctx) for item in node.value)
+        seq = Seq(_convert(item, source, problems, scalars) for item in node.value)
         seq.line = line
         seq.item_lines = [item.start_mark.line + 1 for item in node.value]
         return seq
@@ -166,7 +155,7 @@ def _convert(node: yaml.Node, ctx: _Converter) -> Any:
         if node.style in ("|", ">"):
             return Block(node.value)
         try:
-            return ctx.constructor.construct_object(node)
+            return scalars.construct_object(node)
         except yaml.YAMLError as exc:
             _problem(problems, YamlError(source, line, f"bad value: {exc}"))
         except (ValueError, OverflowError):  # an unquoted 2026-13-45 read as a date
