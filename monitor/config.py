@@ -48,6 +48,14 @@ def _fraction(default: float, help: str) -> Any:
     return _setting(default, help, low=0, high=1)
 
 
+def _count(default: int, help: str, *, zero_turns_off: bool = False) -> Any:
+    """How many posts, authors or places a condition needs: a whole number from 1 (from 0
+    where, as its help says, 0 turns the condition off). No ceiling: any count is meaningful,
+    and the ceilings these rows used to carry (1,000,000 for the rumour board, 10,000 for the
+    incidents gate) differed for the same kind of number without a reason."""
+    return _setting(default, help, low=0 if zero_turns_off else 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the service reads. Add a field here and a row in the README's table."""
@@ -485,40 +493,31 @@ class Settings:
     signals_rumour_window_minutes: int = _setting(
         60, "Window for a rumour's velocity (posts per hour) and acceleration.", low=1, high=10_080
     )
-    signals_spread_posts: int = _setting(
-        8,
-        "Posts in one velocity window for a rumour to count as spreading ...",
-        low=1,
-        high=1_000_000,
+    signals_spread_posts: int = _count(
+        8, "Posts in one velocity window for a rumour to count as spreading ..."
     )
-    signals_spread_authors: int = _setting(
-        5, "... from at least this many distinct authors.", low=1, high=1_000_000
-    )
-    signals_spread_places: int = _setting(
+    signals_spread_authors: int = _count(5, "... from at least this many distinct authors.")
+    signals_spread_places: int = _count(
         1,
         "... naming at least this many distinct places (wards, else localities) between them. "
         "0 turns the place condition off (a stream with no gazetteer).",
-        low=0,
-        high=1000,
+        zero_turns_off=True,
     )
-    signals_spread_early_posts: int = _setting(
+    signals_spread_early_posts: int = _count(
         5,
         "An earlier way for a rumour to count as spreading: this many posts telling the claim "
         "(denials and questions of it not counted) in one velocity window (0 turns it off) ...",
-        low=0,
-        high=1_000_000,
+        zero_turns_off=True,
     )
-    signals_spread_early_authors: int = _setting(
-        3, "... from at least this many distinct authors ...", low=1, high=1_000_000
+    signals_spread_early_authors: int = _count(
+        3, "... from at least this many distinct authors ..."
     )
-    signals_spread_early_places: int = _setting(
+    signals_spread_early_places: int = _count(
         2,
         "... when the window's own posts already name at least this many distinct places "
         "(wards, else localities): a story passed on across places, not one place's talk.",
-        low=1,
-        high=1000,
     )
-    signals_spread_early_rule_authors: int = _setting(
+    signals_spread_early_rule_authors: int = _count(
         1,
         "... or when posts from at least this many of the window's distinct authors matched a "
         "rumour rule (not the classifier's score alone): a claim people pass on in the words "
@@ -531,16 +530,14 @@ class Settings:
         "items and false items, and the demo week and PHEME the same (the generated weeks' "
         "everyday talk carries no rumour-rule hits, so only the demo week's real rules can "
         "show a misfire here).",
-        low=0,
-        high=1_000_000,
+        zero_turns_off=True,
     )
-    signals_spread_early_rule_posts: int = _setting(
+    signals_spread_early_rule_posts: int = _count(
         3,
         "... in which case this many telling posts are enough (0: signals_spread_early_posts): "
         "rules, not the window's places, are what tell a claim passed on from everyday talk "
         "told in several wards at once.",
-        low=0,
-        high=1_000_000,
+        zero_turns_off=True,
     )
     signals_claim_share: float = _fraction(
         0.5,
@@ -569,13 +566,12 @@ class Settings:
         "of its claim terms (content words, without stop words or its places' names) is typical "
         "of the cluster: the day's topic and place words weigh little, the claim's own much.",
     )
-    signals_alert_rule_authors: int = _setting(
+    signals_alert_rule_authors: int = _count(
         3,
         "Distinct authors of rule-flagged posts (threat, call to gather, tension, hostility "
         "rules) an area needs in the window to reach signals_alert_level: classifier flags "
         "alone never open a rising_tension item.",
-        low=0,
-        high=1_000_000,
+        zero_turns_off=True,
     )
     signals_rumour_idle_hours: int = _setting(
         72,
@@ -691,26 +687,20 @@ class Settings:
         low=0.25,
         high=168,
     )
-    incidents_min_posts: int = _setting(
+    incidents_min_posts: int = _count(
         5,
         "Precision gate: an incident reaches people only with at least this many posts telling "
         "it (responses not counted); one from the classifier alone needs twice as many.",
-        low=1,
-        high=10000,
     )
-    incidents_min_authors: int = _setting(
-        3,
-        "Precision gate: ... and posts from at least this many distinct authors ...",
-        low=1,
-        high=10000,
+    incidents_min_authors: int = _count(
+        3, "Precision gate: ... and posts from at least this many distinct authors ..."
     )
-    incidents_min_places: int = _setting(
+    incidents_min_places: int = _count(
         1,
         "Precision gate: ... naming at least this many places (wards or localities).",
-        low=0,
-        high=100,
+        zero_turns_off=True,
     )
-    incidents_immediate_min_posts: int = _setting(
+    incidents_immediate_min_posts: int = _count(
         2,
         "Precision gate: a threat or call to gather matched by a rule (not the classifier "
         "alone) reaches people at once, for the police liaison, when corroborated: the "
@@ -718,8 +708,6 @@ class Settings:
         "matched came within incidents_immediate_minutes (1: any one post, which a keyword "
         "rule misfiring on ordinary words also makes). Otherwise it waits for the usual "
         "posts and authors.",
-        low=1,
-        high=10000,
     )
     incidents_immediate_minutes: float = _setting(
         60.0,
@@ -729,33 +717,29 @@ class Settings:
         low=1,
         high=10080,
     )
-    incidents_corroborated_min_posts: int = _setting(
+    incidents_corroborated_min_posts: int = _count(
         3,
         "Precision gate: a rumour whose own posts are corroborated beyond the classifier "
         "(told in incidents_corroborated_places places, or matched by a rumour rule for "
         "incidents_corroborated_rule_authors authors) passes with this many posts, still from "
         "incidents_min_authors authors. At or above incidents_min_posts it changes nothing.",
-        low=1,
-        high=10000,
     )
-    incidents_corroborated_places: int = _setting(
+    incidents_corroborated_places: int = _count(
         0,
         "Precision gate: ... distinct places (wards, else localities) a rumour's own posts "
         "name for it to count as corroborated (0, the default: places never do; on the demo "
         "week, 2 with signals_spread_early_posts = 3 put everyday talk the rumour head "
         "half-believes, told in several wards at once, before people).",
-        low=0,
-        high=100,
+        zero_turns_off=True,
     )
-    incidents_corroborated_rule_authors: int = _setting(
+    incidents_corroborated_rule_authors: int = _count(
         1,
         "Precision gate: ... or distinct authors of its posts that a rumour rule matched "
         "(0: rules never do; 1: one telling in a rule's words, the others claims the "
         "classifier or hearsay cues read, as signals_spread_early_rule_authors).",
-        low=0,
-        high=10000,
+        zero_turns_off=True,
     )
-    incidents_corroborated_episode_posts: int = _setting(
+    incidents_corroborated_episode_posts: int = _count(
         3,
         "Precision gate: an episode (tension, threats, calls to gather in one place) passes "
         "sooner when this many of its posts from as many distinct authors (and at least "
@@ -766,8 +750,7 @@ class Settings:
         "at once. 0, or at least incidents_min_posts, turns it off. On the generated weeks "
         "(benchmarks/events.py --encoder) the tension episodes' minutes from first post to "
         "item went 14.1 -> 12.6 and 14.9 -> 9.3 with no false item added.",
-        low=0,
-        high=10000,
+        zero_turns_off=True,
     )
     incidents_corroborated_episode_minutes: float = _setting(
         30.0,

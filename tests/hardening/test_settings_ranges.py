@@ -91,3 +91,24 @@ def test_a_home_without_models_refuses_auto_in_one_line(tmp_path) -> None:  # ty
     )
     assert result.exit_code != 0 and "Traceback" not in result.output, result.output
     assert "no trained classifier" in result.output and "classifier = keyword" in result.output
+
+
+def test_a_count_has_a_floor_but_no_ceiling_and_zero_only_where_it_turns_a_condition_off() -> None:
+    # The same kind of number (posts, authors, places a condition needs) once had ceilings of
+    # 100, 1,000, 10,000 or 1,000,000 by row; a large count is a strict setting, not an error.
+    s = load_settings(
+        environ={
+            "MONITOR_INCIDENTS_MIN_POSTS": "250000",
+            "MONITOR_SIGNALS_SPREAD_PLACES": "5000",
+            "MONITOR_SIGNALS_SPREAD_EARLY_POSTS": "0",
+        }
+    )
+    assert (s.incidents_min_posts, s.signals_spread_places, s.signals_spread_early_posts) == (
+        250_000,
+        5000,
+        0,
+    )
+    with pytest.raises(ConfigError, match="MONITOR_INCIDENTS_MIN_POSTS.*1 or more"):
+        load_settings(environ={"MONITOR_INCIDENTS_MIN_POSTS": "0"})
+    with pytest.raises(ConfigError, match="MONITOR_SIGNALS_SPREAD_EARLY_POSTS.*0 or more"):
+        load_settings(environ={"MONITOR_SIGNALS_SPREAD_EARLY_POSTS": "-1"})
