@@ -57,17 +57,9 @@ def load_classifier(settings: Settings | None = None, home: Path | None = None) 
     from monitor.classify.disk_cache import DiskCacheConfig
     from monitor.classify.runtime import graph_dir
     from monitor.classify.transformer import load_transformer
-    from monitor.config import default_cache_dir
 
     folder = graph_dir(settings)
-    disk_cache = None
-    if settings.classifier_encoding_cache > 0:
-        disk_cache = DiskCacheConfig(
-            folder or default_cache_dir(),
-            settings.classifier_encoding_cache,
-            # Vectors derived from post text go when the text would (DESIGN.md, Retention).
-            max_age_days=settings.retention_days,
-        )
+    disk_cache = DiskCacheConfig.from_settings(settings)
 
     return load_transformer(
         path,

@@ -14,8 +14,12 @@ What is stored, in `<classifier_cache_dir>/encodings-v1.sqlite3` (SQLite, WAL mo
   encode the guess and compare), which is why the rows are purged like post text is;
 - the head features and the embedding, float32 little-endian, exactly as encoded;
 - when the row was last used. Rows unused for `retention_days` are purged (at open and then
-  hourly), as the store purges post text and its embedding, and past `max_rows` the least
-  recently used go first. `secure_delete` zeroes what is freed.
+  hourly, and by `monitor purge` and the scheduled retention purge), as the store purges post
+  text and its embedding, and past `max_rows` the least recently used go first.
+  `secure_delete` zeroes what is freed;
+- the identities of the encoders that have used the file (no text): what `EncodingEraser`
+  needs to find the rows of a post deleted by its platform, erased (`monitor erase`) or purged
+  for retention, from the post's text before the store drops it.
 
 Only encoders whose rows are bitwise reproducible have an identity (ONNX Runtime fp32 on CPU);
 PyTorch pads each batch to its longest row, so its rows move in the last bits with their
@@ -28,12 +32,13 @@ once and then every look-up is a miss: the cache can make encoding quicker, neve
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +46,10 @@ from typing import Any
 
 import numpy as np
 
+from monitor.classify.deobfuscate import deobfuscate
 from monitor.classify.encoder import EMBEDDING_DIM, Encoded, FloatArray, preprocess
-from monitor.classify.runtime import EncoderLike
+from monitor.classify.runtime import EncoderLike, graph_dir
+from monitor.config import Settings, default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,7 @@ CREATE TABLE IF NOT EXISTS encodings (
     used REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS encodings_used ON encodings (used);
+CREATE TABLE IF NOT EXISTS identities (identity TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
 
@@ -81,6 +89,18 @@ class DiskCacheConfig:
     def path(self) -> Path:
         return self.folder / FILE_NAME
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DiskCacheConfig | None:
+        """The cache `classifier_encoding_cache` turns on; None when it is off (0)."""
+        if settings.classifier_encoding_cache <= 0:
+            return None
+        return cls(
+            graph_dir(settings) or default_cache_dir(),
+            settings.classifier_encoding_cache,
+            # Vectors derived from post text go when the text would (DESIGN.md, Retention).
+            max_age_days=settings.retention_days,
+        )
+
 
 def row_key(identity: str, text: str) -> bytes:
     h = hashlib.blake2b(digest_size=32, person=b"ctm-encodings")
@@ -88,6 +108,17 @@ def row_key(identity: str, text: str) -> bytes:
     h.update(b"\x00")
     h.update(text.encode("utf-8"))
     return h.digest()
+
+
+def prepared_forms(text: str) -> set[str]:
+    """The prepared texts a post's rows may be stored under: what the classifier encodes
+    (`monitor.classify.deobfuscate.encoder_text`: the shared preprocessing, then disguised
+    words written plainly when the model's manifest asks for it) and what the training
+    feature cache encodes (`cache_texts`, preprocessed again). Both readings are covered, so
+    the manifest need not be loaded to find them."""
+    cleaned = preprocess(text)
+    plain = deobfuscate(cleaned)
+    return {cleaned, plain, preprocess(plain)}
 
 
 class _Busy(Exception):
@@ -204,20 +235,10 @@ class DiskEncodingCache:
                 self._conn = None
 
     def _bound(self, conn: sqlite3.Connection, now: float, *, force: bool = False) -> int:
-        gone = 0
-        if force or now - self._purged_at >= PURGE_EVERY_S:
-            cur = conn.execute("DELETE FROM encodings WHERE used < ?", (now - self.max_age_s,))
-            gone += max(cur.rowcount, 0)
+        aged = force or now - self._purged_at >= PURGE_EVERY_S
+        if aged:
             self._purged_at = now
-        count = int(conn.execute("SELECT count(*) FROM encodings").fetchone()[0])
-        if count > self.max_rows:
-            cur = conn.execute(
-                "DELETE FROM encodings WHERE key IN "
-                "(SELECT key FROM encodings ORDER BY used LIMIT ?)",
-                (count - self.max_rows,),
-            )
-            gone += max(cur.rowcount, 0)
-        return gone
+        return _bound(conn, now, self.max_age_s if aged else None, self.max_rows)
 
     def _decode(self, feats: Any, emb: Any) -> tuple[FloatArray, FloatArray] | None:
         if len(feats) != self.width * 4 or len(emb) != EMBEDDING_DIM * 4:
@@ -271,23 +292,67 @@ class DiskEncodingCache:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: each write below opens its own transaction (BEGIN IMMEDIATE).
-        conn = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
+        conn = _connect(self.path)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA secure_delete=ON")
             with _write(conn):
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                _ensure_schema(conn)
+                # Recorded before any row of this encoder is: an erasure finds its rows by it.
+                conn.execute(
+                    "INSERT OR IGNORE INTO identities (identity) VALUES (?)", (self.identity,)
+                )
                 self._bound(conn, self.clock(), force=True)
         except BaseException:
             conn.close()
             raise
         return conn
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Autocommit: each write opens its own transaction (BEGIN IMMEDIATE, `_write`).
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA secure_delete=ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the tables (inside a write transaction). A file written before encoders'
+    identities were recorded holds rows no erasure could find: they are dropped (a cold
+    start, once)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    if "encodings" in tables and "identities" not in tables:
+        cur = conn.execute("DELETE FROM encodings")
+        log.info(
+            "classifier: encoding cache: dropped %d rows written before encoders were recorded",
+            max(cur.rowcount, 0),
+        )
+
+
+def _bound(conn: sqlite3.Connection, now: float, max_age_s: float | None, max_rows: int) -> int:
+    """Drop rows unused for `max_age_s` (None: skip that) and, past `max_rows` (0: no
+    limit), the least recently used; how many went."""
+    gone = 0
+    if max_age_s is not None:
+        cur = conn.execute("DELETE FROM encodings WHERE used < ?", (now - max_age_s,))
+        gone += max(cur.rowcount, 0)
+    if max_rows > 0:
+        count = int(conn.execute("SELECT count(*) FROM encodings").fetchone()[0])
+        if count > max_rows:
+            cur = conn.execute(
+                "DELETE FROM encodings WHERE key IN "
+                "(SELECT key FROM encodings ORDER BY used LIMIT ?)",
+                (count - max_rows,),
+            )
+            gone += max(cur.rowcount, 0)
+    return gone
 
 
 @contextmanager
@@ -306,6 +371,125 @@ def _write(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+class EncodingCacheError(Exception):
+    """The cache file could not be updated (busy past the wait, damaged, unwritable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What `EncodingEraser.forget` deleted."""
+
+    rows: int  # rows derived from the texts given
+    stale: int = 0  # rows past the age or size bound (with purge_stale)
+    wal_truncated: bool | None = None  # with checkpoint, when rows went: the -wal emptied
+
+
+class EncodingEraser:
+    """Deletes the rows derived from posts' texts, under every encoder identity the file has
+    recorded, when the store drops the texts (a platform deletion, `monitor erase`, the
+    retention purge). The key is a hash of the prepared text, so this must run while the text
+    is still known. One transaction per call (one commit, whatever the number of rows); with
+    `checkpoint` the write-ahead log is then copied into the file and truncated, so no page
+    that held a deleted row stays in either. A missing file is not created.
+
+    The connection stays open between calls (a long-running process deletes as platforms
+    report deletions): closing the last connection to a WAL file checkpoints it, about 0.3 s
+    a call on the 2 shared cores (benchmarks/encoding_erasure.py). A file replaced meanwhile
+    (deleted and made afresh) is opened again."""
+
+    def __init__(self, config: DiskCacheConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self._inode: int | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EncodingEraser | None:
+        """The eraser of the cache the settings turn on; None when it is off."""
+        config = DiskCacheConfig.from_settings(settings)
+        return cls(config) if config is not None else None
+
+    @property
+    def path(self) -> Path:
+        return self.config.path
+
+    async def forget_async(
+        self, texts: Iterable[str], *, purge_stale: bool = False, checkpoint: bool = False
+    ) -> Forgotten:
+        """`forget` in a worker thread, so the event loop does not wait on the file."""
+        items = list(texts)
+        return await asyncio.to_thread(
+            self.forget, items, purge_stale=purge_stale, checkpoint=checkpoint
+        )
+
+    def forget(
+        self, texts: Iterable[str], *, purge_stale: bool = False, checkpoint: bool = False
+    ) -> Forgotten:
+        """Delete the rows of `texts` (posts' texts as stored, not prepared) and, with
+        `purge_stale`, the rows past the age and size bounds. Raises `EncodingCacheError`."""
+        prepared = {p for t in texts for p in prepared_forms(t)}
+        if not (prepared or purge_stale or checkpoint):
+            return Forgotten(0)
+        with self._lock:
+            try:
+                conn = self._connection()
+                if conn is None:
+                    return Forgotten(0)
+                with _write(conn):
+                    identities = [r[0] for r in conn.execute("SELECT identity FROM identities")]
+                    keys = [row_key(i, p) for i in identities for p in prepared]
+                    rows = 0
+                    for start in range(0, len(keys), CHUNK):
+                        part = keys[start : start + CHUNK]
+                        cur = conn.execute(
+                            f"DELETE FROM encodings WHERE key IN ({','.join('?' * len(part))})",
+                            part,
+                        )
+                        rows += max(cur.rowcount, 0)
+                    stale = 0
+                    if purge_stale:
+                        max_age_s = self.config.max_age_days * DAY_S
+                        stale = _bound(conn, self.clock(), max_age_s, self.config.max_rows)
+                truncated = None
+                if checkpoint:
+                    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                    truncated = not busy
+                return Forgotten(rows, stale, truncated)
+            except (_Busy, sqlite3.Error, OSError) as exc:
+                self._close()
+                raise EncodingCacheError(f"{self.path}: {type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _connection(self) -> sqlite3.Connection | None:
+        """The open connection to the file as it is now; None when there is no file."""
+        try:
+            inode = self.path.stat().st_ino
+        except FileNotFoundError:
+            self._close()
+            return None
+        if self._conn is not None and inode == self._inode:
+            return self._conn
+        self._close()
+        conn = _connect(self.path)
+        try:
+            with _write(conn):
+                _ensure_schema(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._inode = conn, inode
+        return conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._inode = None, None
 
 
 def encoder_identity(encoder: EncoderLike) -> str | None:

@@ -25,6 +25,8 @@ from monitor.classify.disk_cache import (
     CachedEncoder,
     DiskCacheConfig,
     DiskEncodingCache,
+    EncodingCacheError,
+    EncodingEraser,
     with_disk_cache,
 )
 from monitor.classify.encoder import EMBEDDING_DIM, Encoded, preprocess
@@ -184,6 +186,92 @@ def test_rows_unused_for_the_retention_period_are_purged(tmp_path: Path) -> None
     old.close()
     now[0] += 2 * 86400  # the first row is 31 days old, the second 2
     assert set(cache().get_many(TEXTS[:2])) == {TEXTS[1]}
+
+
+# --- deletion, erasure and purge reach the file (EncodingEraser) ------------------------------
+
+# A post as stored: an HTML entity, a handle, a link and a disguised word, so the text the
+# classifier encodes differs from it, and differs again when the model deobfuscates.
+DELETED = "Fictional &amp; @fern_resident: the v3rm1n from https://example.org/x are on Idle Road"
+KEPT = [f"Fictional: Idle Road bins collected on day {i}" for i in range(5)]
+
+
+def test_forget_deletes_a_posts_rows_under_every_identity_and_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    from tests.classify.cache_rows import found, served, store
+
+    plain, deobfuscated = served(DELETED), served(DELETED, deobfuscate=True)
+    assert len({DELETED, plain, deobfuscated}) == 3  # the check below needs all three to differ
+    kept = [served(t) for t in KEPT]
+    store(tmp_path, [plain, *kept], "model one")
+    store(tmp_path, [deobfuscated, *kept], "model two (deobfuscating)")
+
+    done = EncodingEraser(DiskCacheConfig(tmp_path, 1000, 30)).forget([DELETED])
+
+    assert done.rows == 2
+    assert found(tmp_path, [plain, *kept], "model one") == set(kept)
+    assert found(tmp_path, [deobfuscated, *kept], "model two (deobfuscating)") == set(kept)
+
+
+def test_forget_leaves_no_byte_of_the_row_in_the_file_or_its_wal(tmp_path: Path) -> None:
+    cache = DiskEncodingCache(
+        tmp_path / FILE_NAME, "id", width=WIDTH, max_rows=100, max_age_days=30
+    )
+    out = StandIn().encode([DELETED, *KEPT])
+    cache.put_many([preprocess(t) for t in [DELETED, *KEPT]], out.features, out.embeddings)
+    gone = out.embeddings[0].astype("<f4").tobytes()[:256]
+    stays = out.embeddings[1].astype("<f4").tobytes()[:256]
+
+    def on_disk() -> bytes:
+        return b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+
+    assert gone in on_disk()
+    done = EncodingEraser(DiskCacheConfig(tmp_path, 100, 30)).forget([DELETED], checkpoint=True)
+    assert done.rows == 1 and done.wal_truncated is True
+    assert gone not in on_disk() and stays in on_disk()
+    cache.close()
+
+
+def test_forget_with_purge_stale_drops_rows_past_the_retention_period(tmp_path: Path) -> None:
+    from tests.classify.cache_rows import store
+
+    day = 86400.0
+    store(tmp_path, ["Fictional: an old post"], at=1_000_000.0)
+    store(tmp_path, ["Fictional: a recent post"], at=1_000_000.0 + 29 * day)
+    eraser = EncodingEraser(DiskCacheConfig(tmp_path, 1000, 30), clock=lambda: 1e6 + 31 * day)
+    assert eraser.forget([]).stale == 0  # nothing asked: nothing done
+    done = eraser.forget([], purge_stale=True)
+    assert (done.rows, done.stale) == (0, 1)
+    with sqlite3.connect(tmp_path / FILE_NAME) as conn:
+        assert conn.execute("SELECT count(*) FROM encodings").fetchone() == (1,)
+
+
+def test_forget_creates_no_file_and_a_damaged_one_is_an_error(tmp_path: Path) -> None:
+    eraser = EncodingEraser(DiskCacheConfig(tmp_path, 1000, 30))
+    assert eraser.forget([DELETED], purge_stale=True).rows == 0
+    assert not (tmp_path / FILE_NAME).exists()
+    (tmp_path / FILE_NAME).write_bytes(b"not a database at all " * 500)
+    with pytest.raises(EncodingCacheError, match=FILE_NAME):
+        eraser.forget([DELETED])
+
+
+def test_rows_written_before_identities_were_recorded_are_dropped(tmp_path: Path) -> None:
+    """A file from before this change holds rows no erasure could find: they go at open."""
+    with sqlite3.connect(tmp_path / FILE_NAME) as conn:
+        conn.execute(
+            "CREATE TABLE encodings (key BLOB PRIMARY KEY, features BLOB NOT NULL, "
+            "embedding BLOB NOT NULL, used REAL NOT NULL) WITHOUT ROWID"
+        )
+        conn.execute("INSERT INTO encodings VALUES (x'00', x'00', x'00', 1e12)")
+    cache = DiskEncodingCache(tmp_path / FILE_NAME, "id", width=WIDTH, max_rows=10, max_age_days=30)
+    assert len(cache) == 0
+    out = StandIn().encode(TEXTS[:1])
+    cache.put_many(TEXTS[:1], out.features, out.embeddings)
+    cache.close()
+    again = DiskEncodingCache(tmp_path / FILE_NAME, "id", width=WIDTH, max_rows=10, max_age_days=30)
+    assert len(again) == 1  # dropped once, not at every open
+    again.close()
 
 
 def test_off_or_an_encoder_without_identity_is_not_wrapped(tmp_path: Path) -> None:
