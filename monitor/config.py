@@ -195,9 +195,11 @@ class Settings:
         "Distinct normalised post texts whose encoder output is kept on disk, in "
         "<classifier_cache_dir>/encodings-v1.sqlite3, shared by processes and kept between "
         "runs (restarts, re-imports, replays; least recently used dropped first). Stores "
-        "vectors under a hash of text and encoder, never the text; rows unused for "
-        "retention_days are purged. ONNX Runtime on CPU only. 0: off (the default; derived "
-        "data from post text kept in one more place, for little gain on a live stream).",
+        "vectors under a hash of text and encoder, never the text; a post's rows are deleted "
+        "when its text is (platform deletions, monitor erase, retention purges), and rows "
+        "unused for retention_days are purged. ONNX Runtime on CPU only. 0: off (the default; "
+        "derived data from post text kept in one more place, for little gain on a live "
+        "stream).",
         low=0,
         high=10_000_000,
     )

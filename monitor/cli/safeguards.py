@@ -38,18 +38,28 @@ def purge_command(ctx: Context, dry_run: bool) -> None:
     """Purge post text and alert excerpts past their retention periods now.
 
     Post text goes after `retention_days`, alert excerpts (and their copies in digests and the
-    mailbox) after `alert_excerpt_retention_days`; retired pseudonym keys are destroyed. A
-    receipt is written to the audit log. `monitor run` does this every
-    `retention_purge_minutes` by itself.
+    mailbox) after `alert_excerpt_retention_days`; retired pseudonym keys are destroyed; with
+    `classifier_encoding_cache` on, the cache's rows made from the purged texts and those
+    unused for `retention_days` go too. A receipt is written to the audit log. `monitor run`
+    does this every `retention_purge_minutes` by itself.
     """
+    from monitor.classify.disk_cache import EncodingEraser
+
     settings = ctx.settings
     policy = retention.Policy.from_settings(settings)
+    eraser = EncodingEraser.from_settings(settings)
     now = datetime.now(UTC)
-    report = with_store(
-        settings,
-        lambda e: retention.purge(e, policy, now, dry_run=dry_run, actor=f"cli:{_who()}"),
-        write=True,
-    )
+    try:
+        report = with_store(
+            settings,
+            lambda e: retention.purge(
+                e, policy, now, dry_run=dry_run, actor=f"cli:{_who()}", encodings=eraser
+            ),
+            write=True,
+        )
+    finally:
+        if eraser is not None:
+            eraser.close()
     verb = "would purge" if dry_run else "purged"
     click.echo(
         f"{verb}: text of {report.posts_text_purged} posts collected before "
@@ -59,9 +69,20 @@ def purge_command(ctx: Context, dry_run: bool) -> None:
     )
     if not dry_run:
         click.echo(f"copies scrubbed from digests and the mailbox: {report.copies_scrubbed}")
+        if eraser is not None and report.encoding_cache_error is None:
+            click.echo(
+                f"encoding cache {eraser.path}: {report.encodings_forgotten} rows of purged "
+                f"posts and {report.encodings_stale} unused or over the limit deleted"
+            )
         if report.wal_truncated is False:
             click.echo("the write-ahead log was busy and not truncated; run again", err=True)
         click.echo("receipt written to the audit log")
+        if report.encoding_cache_error is not None:
+            raise click.ClickException(
+                "post text was purged, but the encoding cache could not be updated "
+                f"({report.encoding_cache_error}): the purged posts' rows there stay until "
+                "unused for retention_days. Fix or delete that file (it is only a cache)."
+            )
 
 
 _BSKY_WEB = re.compile(r"^https://bsky\.app/profile/([^/]+)/post/([^/?#]+)")
@@ -87,11 +108,14 @@ def erase_command(ctx: Context, posts: tuple[str, ...], reason: str) -> None:
     erasure request. POSTS are stored ids or the posts' links."""
     from sqlalchemy import or_, select
 
+    from monitor.classify.disk_cache import EncodingCacheError, EncodingEraser
     from monitor.store import posts as post_store
     from monitor.store.keys import PostKeys
     from monitor.store.tables import posts as posts_table
 
-    async def work(engine: AsyncEngine) -> tuple[int, int]:
+    eraser = EncodingEraser.from_settings(ctx.settings)
+
+    async def work(engine: AsyncEngine) -> tuple[int, int, int]:
         # The store holds ids and links only keyed (monitor/privacy/postids.py): key what was
         # given the same way. A stored id (already keyed) is matched as given.
         keyed = await PostKeys.from_settings(ctx.settings, engine).get()
@@ -109,22 +133,37 @@ def erase_command(ctx: Context, posts: tuple[str, ...], reason: str) -> None:
                     )
                 ).scalars()
             )
+            texts = await post_store.texts_of(conn, ids) if eraser is not None else []
             erased = await post_store.purge_text(conn, ids, now)
-            await audit.record(
-                conn,
-                f"cli:{_who()}",
-                "erase",
-                reason,
-                {"requested": len(posts), "found": len(ids), "erased": erased},
-                now,
-            )
+            details: dict[str, object] = {
+                "requested": len(posts),
+                "found": len(ids),
+                "erased": erased,
+            }
+            deleted = 0
+            if eraser is not None:
+                # Inside the transaction: a cache that cannot be updated rolls the erasure
+                # back, so it can be run again while the text (the rows' key) is still kept.
+                deleted = (await eraser.forget_async(texts, checkpoint=True)).rows
+                details["encodings_deleted"] = deleted
+            await audit.record(conn, f"cli:{_who()}", "erase", reason, details, now)
         await retention.checkpoint(engine)
-        return len(ids), erased
+        return len(ids), erased, deleted
 
-    found, erased = with_store(ctx.settings, work, write=True)
+    try:
+        found, erased, encodings = with_store(ctx.settings, work, write=True)
+    except EncodingCacheError as exc:
+        raise click.ClickException(
+            f"nothing was erased: the classifier's encoding cache could not be updated ({exc}). "
+            "Run again, or delete that file (it is only a cache) and run again."
+        ) from None
+    finally:
+        if eraser is not None:
+            eraser.close()
+    cached = f", {encodings} encoding cache rows deleted" if eraser is not None else ""
     click.echo(
         f"{len(posts)} requested, {found} found, text erased from {erased} "
-        "(the rest were already purged); recorded in the audit log"
+        f"(the rest were already purged){cached}; recorded in the audit log"
     )
     if found < len(posts):
         click.echo("some references matched no stored post", err=True)

@@ -20,6 +20,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.alerts.service import AlertService
+from monitor.classify.disk_cache import EncodingEraser
 from monitor.config import ConfigError, Settings, resolve_home
 from monitor.demo.clock import ReplayClock
 from monitor.runtime.leader import Leadership
@@ -156,6 +157,7 @@ async def open_runtime(
             max_backoff=settings.store_retry_max_s,
             max_restarts=settings.pipeline_max_restarts,
             clock=utcnow if replay is None else replay,
+            encodings=EncodingEraser.from_settings(settings),
         )
         leadership = None
         if "schedule" in parts:

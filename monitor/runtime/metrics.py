@@ -32,6 +32,12 @@ class PipelineCollector(Collector):
             ("processed", s.processed, "Posts classified and run through the rules"),
             ("flagged", s.flagged, "Processed posts with a classifier flag or rule hit"),
             ("deleted", s.deleted, "Posts whose text was purged on a platform deletion"),
+            (
+                "deleted_encodings_kept",
+                s.encodings_not_forgotten,
+                "Deleted posts whose rows in the on-disk encoding cache could not be deleted "
+                "(they go when unused for retention_days)",
+            ),
             ("quarantined", s.quarantined, "Records this process put in the quarantine"),
         ):
             yield CounterMetricFamily(f"monitor_posts_{name}", doc, value=value)

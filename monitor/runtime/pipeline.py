@@ -34,6 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.classify.disk_cache import EncodingCacheError, EncodingEraser
 from monitor.classify.labels import FLAG_LABELS
 from monitor.classify.languages import is_covered
 from monitor.ingest.core import IngestError
@@ -107,6 +108,7 @@ class PipelineStats:
     not_scored: dict[str, int] = field(default_factory=dict)
     alerts_touched: int = 0
     deleted: int = 0
+    encodings_not_forgotten: int = 0  # deleted posts whose encoding cache rows stayed
     quarantined: int = 0
     store_retries: int = 0
     worker_restarts: int = 0
@@ -187,6 +189,7 @@ class Pipeline:
         clock: Clock = utcnow,
         max_backoff: float = 30.0,
         max_restarts: int = 5,
+        encodings: EncodingEraser | None = None,
     ) -> None:
         self.engine = engine
         self.ingestor = ingestor
@@ -199,6 +202,9 @@ class Pipeline:
         self.clock = clock
         self.max_backoff = max_backoff
         self.max_restarts = max_restarts
+        # The classifier's on-disk encoding cache, when on: a deleted post's rows go with its
+        # text (monitor.classify.disk_cache).
+        self.encodings = encodings
         self.stats = PipelineStats()
         self.health = WorkerHealth()
         self.failure: BaseException | None = None
@@ -257,8 +263,7 @@ class Pipeline:
         post_ids = [ids.key(p) for p in post_ids]
         async with self.engine.begin() as conn:
             await tombstones.record_posts(conn, post_ids, self.clock())
-        async with self.engine.begin() as conn:
-            n = await post_store.purge_text(conn, post_ids, self.clock())
+        n = await self._purge(post_ids)
         self.stats.deleted += n
         return n
 
@@ -266,22 +271,63 @@ class Pipeline:
         refs = await self.ingestor.author_refs(platform, author_id, self.clock())
         async with self.engine.begin() as conn:
             await tombstones.record_authors(conn, platform, refs, self.clock())
+        texts: list[str] = []
         async with self.engine.begin() as conn:
             ids = await post_store.post_ids_by_author_refs(conn, platform, refs)
+            if self.encodings is not None:
+                texts = await post_store.texts_of(conn, ids)
             n = await post_store.purge_text(conn, ids, self.clock())
+        await self._forget(texts)
         self.stats.deleted += n
         return n
 
-    async def honour_deletions(self, post_ids: Sequence[str]) -> int:
+    async def honour_deletions(self, post_ids: Sequence[str], posts: Sequence[Post] = ()) -> int:
         """Purge any of these just-stored posts whose deletion was recorded while they were
-        being stored or processed (on another connection): the delete wins."""
+        being stored or processed (on another connection): the delete wins. `posts` (the
+        same posts, as processed) also lets the encoding cache forget one whose text the
+        deletion purged before the classifier encoded it."""
         if not post_ids:
             return 0
+        texts: list[str] = []
         async with self.engine.begin() as conn:
             gone = await tombstones.stored_and_deleted(conn, post_ids)
+            if self.encodings is not None:
+                if posts:
+                    keys = [(p.id, p.platform, p.author_ref) for p in posts]
+                    deleted = await tombstones.deleted_among(conn, keys)
+                    texts = [p.text for p in posts if p.id in deleted]
+                elif gone:
+                    texts = await post_store.texts_of(conn, gone)
             n = await post_store.purge_text(conn, gone, self.clock()) if gone else 0
+        await self._forget(texts)
         self.stats.deleted += n
         return n
+
+    async def _purge(self, post_ids: Sequence[str]) -> int:
+        """Purge these posts' text; then the encoding cache's rows made from it."""
+        texts: list[str] = []
+        async with self.engine.begin() as conn:
+            if self.encodings is not None:
+                texts = await post_store.texts_of(conn, post_ids)
+            n = await post_store.purge_text(conn, post_ids, self.clock())
+        await self._forget(texts)
+        return n
+
+    async def _forget(self, texts: Sequence[str]) -> None:
+        # After the store's commit: the cache can never make a deletion fail. One that cannot
+        # reach it is logged; its rows still go when unused for retention_days.
+        if self.encodings is None or not texts:
+            return
+        try:
+            await self.encodings.forget_async(texts)
+        except EncodingCacheError as exc:
+            self.stats.encodings_not_forgotten += len(texts)
+            log.warning(
+                "deletion: the encoding cache's rows of %d posts were not deleted (%s); they "
+                "go when unused for retention_days",
+                len(texts),
+                exc,
+            )
 
     async def update_post(self, post: RawPost) -> None:
         ingested = await self.ingestor.ingest_batch([post], self.clock())
@@ -500,7 +546,7 @@ class Pipeline:
         """Ingest and store the envelopes' posts, then process those not yet processed."""
         pending = await self.intake(envelopes, self.clock())
         done = await self.process(pending) if pending else []
-        await self.honour_deletions([p.id for p in pending])
+        await self.honour_deletions([p.id for p in pending], pending)
         return done
 
     async def intake(self, envelopes: Sequence[Envelope], now: datetime) -> list[Post]:

@@ -34,6 +34,7 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.classify.disk_cache import EncodingCacheError, EncodingEraser
 from monitor.config import Settings
 from monitor.privacy.postids import SealError
 from monitor.store import posts as post_store
@@ -203,8 +204,11 @@ class Rechecker:
         after: timedelta,
         timeout: float,
         keys: PostKeys | None = None,
+        encodings: EncodingEraser | None = None,
     ) -> None:
         self.engine = engine
+        # The classifier's on-disk encoding cache, when on: a gone post's rows go with its text.
+        self.encodings = encodings
         # The platform id is stored only sealed (monitor/privacy/postids.py); this opens it.
         self.keys = keys if keys is not None else PostKeys(engine)
         self.checkers = dict(checkers)
@@ -228,6 +232,7 @@ class Rechecker:
             after=timedelta(hours=settings.recheck_after_hours),
             timeout=timeout,
             keys=PostKeys.from_settings(settings, engine),
+            encodings=EncodingEraser.from_settings(settings),
         )
 
     @property
@@ -310,8 +315,26 @@ class Rechecker:
         if gone:
             async with self.engine.begin() as conn:  # the tombstone first, as for a deletion
                 await tombstones.record_posts(conn, gone, now)
+            texts: list[str] = []
             async with self.engine.begin() as conn:
+                if self.encodings is not None:
+                    texts = await post_store.texts_of(conn, gone)
                 await post_store.purge_text(conn, gone, now)
+            await self._forget(texts)
             self.stats.purged += len(gone)
             log.info("re-check: %d posts gone from their platform, purged", len(gone))
         return len(gone)
+
+    async def _forget(self, texts: Sequence[str]) -> None:
+        # After the store's commit, as for a platform deletion (monitor/runtime/pipeline.py):
+        # a cache that cannot be updated is logged; its rows go when unused for retention_days.
+        if self.encodings is None or not texts:
+            return
+        try:
+            await self.encodings.forget_async(texts)
+        except EncodingCacheError as exc:
+            log.warning(
+                "re-check: the encoding cache's rows of %d gone posts were not deleted (%s)",
+                len(texts),
+                exc,
+            )

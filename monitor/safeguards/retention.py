@@ -10,6 +10,10 @@ pseudonym keys; write a receipt to the audit log.
   they were first quarantined.
 - Author keys of past periods are deleted, so pseudonyms made with them can never be linked.
 - Tombstones of platform deletions (monitor/store/tombstones.py) go with the post text's period.
+- With the classifier's on-disk encoding cache on (`classifier_encoding_cache`), the rows made
+  from the purged texts go too (found from the text, before it is dropped), then the cache's
+  own rows unused for `retention_days` (monitor/classify/disk_cache.py). A cache that cannot
+  be updated does not stop the purge: the receipt says so (`encoding_cache_error`).
 
 On SQLite the write-ahead log is checkpointed and truncated afterwards, and `secure_delete` (set
 on every connection by `monitor.store.db`) has already zeroed the freed space, so the purged text
@@ -32,6 +36,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.classify.disk_cache import EncodingCacheError, EncodingEraser
 from monitor.config import Settings
 from monitor.safeguards import audit
 from monitor.store import quarantine as quarantine_store
@@ -85,6 +90,11 @@ class PurgeReport:
     tombstones_forgotten: int = 0
     wal_truncated: bool | None = None  # SQLite only: the -wal file emptied afterwards
     quarantine_purged: int = 0  # quarantined records (they may hold post text)
+    # The on-disk encoding cache (when on): rows made from the purged texts, rows past its
+    # own age or size bound, and why it could not be updated (None: it was, or it is off).
+    encodings_forgotten: int = 0
+    encodings_stale: int = 0
+    encoding_cache_error: str | None = None
 
     def receipt(self) -> dict[str, object]:
         out = asdict(self)
@@ -100,8 +110,11 @@ async def purge(
     *,
     dry_run: bool = False,
     actor: str = ACTOR,
+    encodings: EncodingEraser | None = None,
 ) -> PurgeReport:
-    """Purge everything past its retention period as of `now`; write the audit receipt."""
+    """Purge everything past its retention period as of `now`; write the audit receipt.
+    `encodings`: the classifier's on-disk encoding cache, purged with the text (not on a dry
+    run)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     text_before = now - timedelta(days=policy.text_days)
@@ -127,7 +140,9 @@ async def purge(
             )
             await conn.rollback()
             return report
-        purged = await _purge_text(conn, text_before, now)
+        cache = _CachePurge(encodings)
+        purged = await _purge_text(conn, text_before, now, cache)
+        await cache.finish()
         excerpts, copies = await _purge_excerpts(conn, excerpts_before, now)
         claims = await _clear_claims(conn, excerpts_before, now)
         keys = await conn.execute(delete(author_keys).where(author_keys.c.period < current_period))
@@ -145,6 +160,9 @@ async def purge(
             keys_destroyed=int(keys.rowcount or 0),
             quarantine_purged=held,
             tombstones_forgotten=forgotten,
+            encodings_forgotten=cache.rows,
+            encodings_stale=cache.stale,
+            encoding_cache_error=cache.error,
         )
         await audit.record(
             conn,
@@ -192,18 +210,56 @@ async def _count(conn: AsyncConnection, stmt: Select[Any]) -> int:
     return int((await conn.execute(select(func.count()).select_from(sub))).scalar_one())
 
 
-async def _purge_text(conn: AsyncConnection, before: datetime, now: datetime) -> int:
+class _CachePurge:
+    """The encoding cache's side of one purge: each batch's texts, then the stale rows and a
+    checkpoint. The first failure is kept for the receipt and stops further attempts."""
+
+    def __init__(self, eraser: EncodingEraser | None) -> None:
+        self.eraser = eraser
+        self.rows = 0
+        self.stale = 0
+        self.error: str | None = None
+
+    async def forget(self, texts: list[str], *, last: bool = False) -> None:
+        if self.eraser is None or self.error is not None:
+            return
+        try:
+            done = await self.eraser.forget_async(texts, purge_stale=last, checkpoint=last)
+        except EncodingCacheError as exc:
+            self.error = str(exc)
+            log.warning("retention purge: the encoding cache was not purged: %s", exc)
+            return
+        self.rows += done.rows
+        self.stale += done.stale
+
+    async def finish(self) -> None:
+        await self.forget([], last=True)
+
+
+async def _purge_text(
+    conn: AsyncConnection, before: datetime, now: datetime, cache: _CachePurge
+) -> int:
     total = 0
     while True:
-        ids = list((await conn.execute(_expired_text(before).limit(BATCH))).scalars().all())
-        if not ids:
+        # The text too where the encoding cache is on: its rows are found by the text.
+        wanted = (posts.c.id, posts.c.text) if cache.eraser is not None else (posts.c.id,)
+        rows = (
+            await conn.execute(
+                select(*wanted)
+                .where(posts.c.text.is_not(None), posts.c.collected_at < before)
+                .limit(BATCH)
+            )
+        ).all()
+        if not rows:
             return total
         result = await conn.execute(
             update(posts)
-            .where(posts.c.id.in_(ids))
+            .where(posts.c.id.in_([r[0] for r in rows]))
             .values(text=None, embedding=None, text_purged_at=now)
         )
         total += int(result.rowcount or 0)
+        if cache.eraser is not None:  # inside the transaction: before the text is gone
+            await cache.forget([r[1] for r in rows])
 
 
 async def _purge_excerpts(
@@ -283,9 +339,9 @@ async def periodic(
         await stop_task(task)
 
 
-def purge_job(engine: AsyncEngine, policy: Policy) -> Job:
+def purge_job(engine: AsyncEngine, policy: Policy, encodings: EncodingEraser | None = None) -> Job:
     async def run(now: datetime) -> PurgeReport:
-        report = await purge(engine, policy, now)
+        report = await purge(engine, policy, now, encodings=encodings)
         if report.posts_text_purged or report.alert_excerpts_purged or report.keys_destroyed:
             log.info("retention purge: %s", report.receipt())
         return report

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.classify.disk_cache import EncodingEraser
 from monitor.config import Settings
 from monitor.safeguards import audit, config_audit, retention
 from monitor.safeguards.governance import GovernanceGate, rules_packs, subjects_for
@@ -86,7 +87,11 @@ async def start_safeguards(
             retention.periodic(
                 "retention-purge",
                 every,
-                retention.purge_job(engine, retention.Policy.from_settings(settings)),
+                retention.purge_job(
+                    engine,
+                    retention.Policy.from_settings(settings),
+                    EncodingEraser.from_settings(settings),
+                ),
                 clock,
                 first_after=min(FIRST_PURGE_AFTER_SECONDS, every),
             )

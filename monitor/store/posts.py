@@ -170,6 +170,19 @@ async def save_processed(conn: AsyncConnection, items: Iterable[Processed], now:
         await conn.execute(dialect_insert(conn, post_labels).on_conflict_do_nothing(), label_rows)
 
 
+async def texts_of(conn: AsyncConnection, post_ids: Sequence[str]) -> list[str]:
+    """The texts still kept for these posts: read before `purge_text`, for what is keyed by
+    the text rather than the post (the classifier's on-disk encoding cache)."""
+    out: list[str] = []
+    for start in range(0, len(post_ids), 1000):
+        part = list(post_ids[start : start + 1000])
+        rows = await conn.execute(
+            select(posts.c.text).where(posts.c.id.in_(part), posts.c.text.is_not(None))
+        )
+        out += rows.scalars().all()
+    return out
+
+
 async def purge_text(conn: AsyncConnection, post_ids: Sequence[str], now: datetime) -> int:
     """Remove the text (and embedding) of these posts everywhere it is kept; keep aggregates."""
     if not post_ids:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -223,3 +224,27 @@ async def test_a_rate_limit_is_respected_until_its_reset(
     assert len(platform.requests) == 1  # nothing asked before ratelimit-reset
     assert (await excerpts(engine))[post.id] is not None
     assert check.stats.failures == 2
+
+
+async def test_a_post_gone_from_its_platform_leaves_the_encoding_cache_too(
+    engine: AsyncEngine, session: aiohttp.ClientSession, platform: Platform, tmp_path: Path
+) -> None:
+    """With `classifier_encoding_cache` on, the rows the classifier wrote for a purged post's
+    text (monitor/classify/disk_cache.py) are deleted with it; the others stay."""
+    from monitor.classify.disk_cache import DiskCacheConfig, EncodingEraser
+    from tests.classify.cache_rows import found, served, store
+
+    kept = make_post(1, "(fictional) everyone to Fern Street at 7pm", collected=OLD)
+    gone = make_post(2, "(fictional) withdrawn claim about the Greyfield Hotel", collected=OLD)
+    await store_posts(engine, [kept, gone], alert=True, at=NOW)
+    platform.bluesky[kept.id.split(":", 1)[1]] = post_view(kept.id.split(":", 1)[1])
+    rows = [served(kept.text), served(gone.text)]
+    store(tmp_path, rows)
+    check = rechecker(engine, session, platform)
+    check.encodings = EncodingEraser(DiskCacheConfig(tmp_path, 1000, 30))
+    async with engine.connect() as conn:
+        (alert_id,) = set((await conn.execute(select(alert_posts.c.alert_id))).scalars().all())
+
+    assert await check.verify_alerts([alert_id], NOW) == 1
+
+    assert found(tmp_path, rows) == {served(kept.text)}
