@@ -35,6 +35,7 @@ from monitor.alerts.config import AlertConfig
 from monitor.alerts.notifiers import Notifier, Outcome
 from monitor.alerts.render import AlertMessage, AlertView, Message, render_alert
 from monitor.alerts.silence_store import load_silences
+from monitor.classify.disk_cache import EncodingCacheError, EncodingEraser
 from monitor.safeguards.recheck import Rechecker
 from monitor.store import posts as post_store
 from monitor.store import tombstones
@@ -101,6 +102,9 @@ class Dispatcher:
         # Set by the alert service: old posts behind excerpts are re-checked on their platform
         # before a notification quoting them goes out (monitor/privacy/recheck.py).
         self.recheck: Rechecker | None = None
+        # Set by the alert service: the classifier's on-disk encoding cache, when on, whose
+        # rows made from a purged post's text go with it (monitor/classify/disk_cache.py).
+        self.encodings: EncodingEraser | None = None
 
     # --- one round -----------------------------------------------------------------------
 
@@ -288,10 +292,18 @@ class Dispatcher:
         if not ids and not digests:
             return
         now = self.clock()
+        texts: list[str] = []
         async with self.engine.begin() as conn:
             gone = await tombstones.unpurged_evidence(conn, None if digests else ids)
             if gone:
+                if self.encodings is not None:
+                    texts = await post_store.texts_of(conn, gone)
                 await post_store.purge_text(conn, gone, now)
+        if texts and self.encodings is not None:
+            try:
+                await self.encodings.forget_async(texts)
+            except EncodingCacheError as exc:  # they go when unused for retention_days
+                log.warning("send-time check: the encoding cache was not updated (%s)", exc)
         if gone:
             log.info("send-time check: %d deleted posts left out of notifications", len(gone))
         if self.recheck is not None and ids:

@@ -26,6 +26,7 @@ from monitor.alerts.notifiers.slack import SlackNotifier
 from monitor.alerts.notifiers.teams import TeamsNotifier
 from monitor.alerts.notifiers.webhook import WebhookNotifier
 from monitor.alerts.render import make_environment
+from monitor.classify.disk_cache import EncodingEraser
 from monitor.classify.languages import DEFAULT_COVERED
 from monitor.config import ConfigError, Settings
 from monitor.demo.clock import ReplayClock
@@ -134,6 +135,9 @@ class AlertService:
         self.dispatcher: Dispatcher | None = None
         self.digests: DigestService | None = None
         self.recheck: Rechecker | None = None  # set by the composition root
+        # The classifier's on-disk encoding cache, when on (set by the composition root): the
+        # dispatcher's send-time purge of deleted posts deletes their rows there too.
+        self.encodings: EncodingEraser | None = None
         # The serving classifier's languages, for digests' "not scored" lines (set by the
         # composition root; None: it reads every language).
         self.covered_languages: Collection[str] | None = DEFAULT_COVERED
@@ -216,6 +220,7 @@ class AlertService:
         )
         self.dispatcher.require_incident = self.require_incident
         self.dispatcher.recheck = self.recheck  # notifications re-check old posts, as digests do
+        self.dispatcher.encodings = self.encodings
         self.digests = DigestService(
             self.engine,
             self.config,

@@ -127,6 +127,10 @@ async def open_runtime(
         alert_service = AlertService.from_settings(settings, home, engine)
         recheck = Rechecker.from_settings(settings, engine, http)
         alert_service.recheck = recheck  # digests with excerpts re-check their posts first
+        # The classifier's on-disk encoding cache, when on: wherever the store drops a post's
+        # text (a deletion, a re-check, a send-time check), the rows made from it go too.
+        encodings = EncodingEraser.from_settings(settings)
+        recheck.encodings = alert_service.encodings = encodings
         alert_service.covered_languages = getattr(clf, "covered_languages", None)
         queue = make_queue(settings, engine, role)
         stack.push_async_callback(queue.close)
@@ -157,7 +161,7 @@ async def open_runtime(
             max_backoff=settings.store_retry_max_s,
             max_restarts=settings.pipeline_max_restarts,
             clock=utcnow if replay is None else replay,
-            encodings=EncodingEraser.from_settings(settings),
+            encodings=encodings,
         )
         leadership = None
         if "schedule" in parts:

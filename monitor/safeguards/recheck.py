@@ -207,7 +207,8 @@ class Rechecker:
         encodings: EncodingEraser | None = None,
     ) -> None:
         self.engine = engine
-        # The classifier's on-disk encoding cache, when on: a gone post's rows go with its text.
+        # The classifier's on-disk encoding cache, when on (set by the composition root): a gone
+        # post's rows go with its text.
         self.encodings = encodings
         # The platform id is stored only sealed (monitor/privacy/postids.py); this opens it.
         self.keys = keys if keys is not None else PostKeys(engine)
@@ -232,7 +233,6 @@ class Rechecker:
             after=timedelta(hours=settings.recheck_after_hours),
             timeout=timeout,
             keys=PostKeys.from_settings(settings, engine),
-            encodings=EncodingEraser.from_settings(settings),
         )
 
     @property

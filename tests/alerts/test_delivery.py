@@ -583,3 +583,38 @@ async def test_an_email_leaves_out_a_post_deleted_since_and_says_so(
             .all()
         )
     assert sorted(left, key=str) == sorted([kept, None], key=str)  # purged at rest too
+
+
+async def test_the_send_time_purge_deletes_the_posts_rows_in_the_encoding_cache(
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    smtp_server: tuple[SmtpHandler, int],
+    tmp_path: Path,
+) -> None:
+    """The same crash, with `classifier_encoding_cache` on: the send-time purge also deletes
+    the rows the classifier wrote for the post's text (monitor/classify/disk_cache.py)."""
+    from dataclasses import replace
+
+    from monitor.classify.disk_cache import DiskCacheConfig, EncodingEraser
+    from monitor.store import posts as post_store
+    from monitor.store import tombstones
+    from monitor.store.tables import alert_posts
+    from tests.classify.cache_rows import found, served, store
+    from tests.privacy.helpers import make_post
+
+    _handler, port = smtp_server
+    clock = Clock()
+    config = config_from(routing(port))
+    kept, deleted = "(fictional) road closed by the station", "(fictional) claim its author deleted"
+    await open_alert(engine, {"kind": "mail", "area": "Toller"}, excerpts=[kept, deleted])
+    async with engine.begin() as conn:
+        ids = dict((await conn.execute(select(alert_posts.c.excerpt, alert_posts.c.post_id))).all())
+        stored = [replace(make_post(i, t), id=ids[t]) for i, t in enumerate([kept, deleted])]
+        await post_store.insert_posts(conn, stored)
+        await tombstones.record_posts(conn, [ids[deleted]], NOW)  # ...and no purge: the crash
+    store(tmp_path, [served(kept), served(deleted)])
+    await enqueue(engine, config, {})
+    d = make_dispatcher(engine, config, {}, session, clock)
+    d.encodings = EncodingEraser(DiskCacheConfig(tmp_path, 1000, 30))
+    await rounds(d, clock, 30)
+    assert found(tmp_path, [served(kept), served(deleted)]) == {served(kept)}

@@ -96,6 +96,10 @@ async def test_a_platform_deletion_deletes_the_posts_rows_and_keeps_the_others(
     kept = {v for k, v in rows.items() if "market" in k}
     assert found(cache_dir, rows.values()) == kept
     assert runtime.pipeline.stats.encodings_not_forgotten == 0
+    # The re-checks and the send-time check purge through the same eraser.
+    alerts = runtime.alerts
+    assert alerts is not None and alerts.recheck is not None and alerts.encodings is not None
+    assert alerts.recheck.encodings is runtime.pipeline.encodings is alerts.encodings
 
 
 async def test_an_account_deletion_deletes_its_posts_rows(
