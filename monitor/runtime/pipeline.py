@@ -333,9 +333,14 @@ class Pipeline:
         ingested = await self.ingestor.ingest_batch([post], self.clock())
         if not ingested:
             return
+        edited = ingested[0]
+        before: list[str] = []
         async with self.engine.begin() as conn:
-            changed = await post_store.replace_text(conn, ingested[0])
+            if self.encodings is not None:  # the text the edit replaces keys rows there too
+                before = await post_store.texts_of(conn, [edited.id])
+            changed = await post_store.replace_text(conn, edited)
         if changed:
+            await self._forget([t for t in before if t != edited.text])
             await self.process(ingested)
 
     # --- the worker --------------------------------------------------------------------------

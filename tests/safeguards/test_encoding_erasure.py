@@ -134,6 +134,17 @@ async def test_a_row_encoded_after_the_deletion_purged_the_text_goes_too(
     assert found(cache_dir, [served(processed.text)]) == set()
 
 
+async def test_an_edit_deletes_the_rows_of_the_text_it_replaces(
+    runtime: Runtime, cache_dir: Path
+) -> None:
+    rows = await deliver(runtime, cache_dir, bsky(6, GONE), bsky(7, KEPT))
+
+    await runtime.pipeline.update_post(bsky(6, "(fictional) edited: the Idle Road hall is open"))
+
+    assert found(cache_dir, rows.values()) == {v for k, v in rows.items() if "market" in k}
+    assert len(await stored_texts(runtime)) == 2  # the edit is kept, as before
+
+
 # --- the commands ------------------------------------------------------------------------------
 
 
