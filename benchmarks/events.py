@@ -18,6 +18,11 @@ raise any level, responses weighed like any flagged post).
     .venv/bin/python benchmarks/events.py [--weeks 4] [--encoder] [--no-demo] [--no-pheme]
         [--arrival batched|bulk|paced|shuffled] [--json] [--stories]
 
+`--stories`: per story, minutes to its item and to its own evidence and the kinds of alerts
+its item is made of; for a rumour, the most of its posts in one velocity window, its busiest
+claim cluster (posts, authors, claim share) and, with no item, what held it
+(`monitor.evaluation.events.what_held`).
+
 `--encoder` uses the transformer classifier's sentence embeddings (all-MiniLM-L6-v2), and for
 the demo and PHEME its scores too: the figures to report. Items are incidents that pass the
 incidents' precision gate (what a person is shown), at the time they pass; `signal_*` and
@@ -90,6 +95,18 @@ def _made_of(row: dict[str, Any]) -> str:
     return "+".join(row["made_of"]) or "(kinds not in the item's key)"
 
 
+def _near(row: dict[str, Any]) -> str:
+    """How near a rumour story came to spreading, and what held one with no item."""
+    out = f"most of its posts in one window {row['most_posts_in_window']}"
+    c = row["closest_cluster"]
+    if c is not None:
+        share = "-" if c["claim_share"] is None else f"{c['claim_share']:.2f}"
+        out += (f"; busiest cluster r{c['cluster']}: {c['posts_in_window']} posts from "
+                f"{c['authors_in_window']} authors, claim share {share}"
+                f"{', spread' if c['spread'] else ''}")  # fmt: skip
+    return out + (f"; held: {row['held']}" if row["held"] else "")
+
+
 def _fmt(value: float | int | None) -> str:
     if value is None:
         return "-"
@@ -106,7 +123,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--stories", action="store_true",
                     help="also print each story's minutes to its item, the kinds of alerts "
-                         "the item is made of, and its own evidence's minutes")  # fmt: skip
+                         "the item is made of, its own evidence's minutes and, for a rumour, "
+                         "what held it")  # fmt: skip
     args = ap.parse_args()
     pheme = default_data_dir() / "labelled" / "pheme" / "pheme9-sources.csv"
     started = time.monotonic()
@@ -149,6 +167,8 @@ def main() -> None:
                 print(f"  {r.name:<14} {row['story']:<18} {_fmt(row['minutes_to_item']):>7}  "
                       f"3/3 {three:>6}  5/3 {five:>6}  "
                       f"{_made_of(row)}")  # fmt: skip
+                if "held" in row:
+                    print(f"      {_near(row)}")
     print(f"({time.monotonic() - started:.0f} s)")
 
 

@@ -24,7 +24,10 @@ For each stream it reports:
 - cluster splits: claim clusters split because their claims diverged into two stories (a
   split post counts in the cluster it ended in, for purity and for items' evidence);
 - levels raised by waves: rising level changes whose evidence is mostly a solidarity or
-  counter-speech wave's posts (must be 0).
+  counter-speech wave's posts (must be 0);
+- per rumour story, how near it came to spreading and, with no item, what held it
+  (`what_held`): too few of its posts in one velocity window, told as different claims none
+  of which had enough, too few authors, a claim share under the bar, or the precision gate.
 
 Streams come from `monitor.evaluation.event_streams` (demo week, generated weeks, PHEME).
 """
@@ -505,6 +508,103 @@ def board_of(result: Replay, stream: Stream, classes: Mapping[str, str]) -> list
     return out
 
 
+def window_peak(
+    posts: Sequence[tuple[datetime, str]], length: timedelta
+) -> tuple[int, int, datetime | None]:
+    """(posts, distinct authors, when) of the busiest window of `length` ending at a post:
+    the most of these (time, author) posts a rumour's velocity window ever held."""
+    ordered = sorted(posts)
+    best: tuple[int, int, datetime | None] = (0, 0, None)
+    lo = 0
+    for hi, (at, _) in enumerate(ordered):
+        while ordered[lo][0] <= at - length:
+            lo += 1
+        n = hi - lo + 1
+        if n > best[0]:
+            best = (n, len({a for _, a in ordered[lo : hi + 1]}), at)
+    return best
+
+
+def what_held(
+    story: Story,
+    stream: Stream,
+    result: Replay,
+    config: SignalsConfig,
+    *,
+    found: bool,
+    signalled: bool,
+) -> dict[str, Any]:
+    """How near a rumour story came to spreading, and (for one with no item) what held it: its
+    own posts never as many as spreading needs in one velocity window; spread over claim
+    clusters none of which held that many; the claim cluster that did held too few authors
+    or claims (its claim share as it ends); or it spread and the precision gate held its
+    incident. Reports naming an official source are left out of a cluster's window, as
+    spreading leaves them out."""
+    cfg = config.rumours
+    length = cfg.window
+    by_id = {i.post.id: i.post for i in stream.items}
+    own = [(by_id[p].created_at, by_id[p].author_ref) for p in story.posts if p in by_id]
+    most, _, _ = window_peak(own, length)
+    members: dict[int, list[str]] = {}
+    for post, cid in result.cluster_of.items():
+        members.setdefault(result.resolve(cid), []).append(post)
+    spread = {
+        result.resolve(int(c.labels["cluster"].lstrip("r")))
+        for c in result.candidates
+        if c.labels.get("kind") == "rumour_spreading" and "cluster" in c.labels
+    }
+    board = result.engine.board if result.engine is not None else None
+    closest: dict[str, Any] | None = None
+    for cid in sorted({result.resolve(result.cluster_of[p]) for p in story.posts
+                       if p in result.cluster_of}):  # fmt: skip
+        rumour = board.get(cid) if board is not None else None
+        facts = rumour.facts if rumour is not None else {}
+        told = [
+            (by_id[p].created_at, by_id[p].author_ref)
+            for p in members.get(cid, ())
+            if p in by_id and not ((f := facts.get(p)) is not None and f.report)
+        ]
+        posts, authors, _ = window_peak(told, length)
+        row = {
+            "cluster": cid,
+            "posts_in_window": posts,
+            "authors_in_window": authors,
+            "claim_share": None if rumour is None else round(rumour.claim_share(), 2),
+            "spread": cid in spread,
+        }
+        rank = (posts, cid in spread)
+        if closest is None or rank > (closest["posts_in_window"], closest["spread"]):
+            closest = row
+    minutes = int(length / MINUTE)
+    need = f"spreading needs {cfg.spread_posts} from {cfg.spread_authors} authors"
+    if cfg.early_posts > 0:
+        need += f"; {cfg.early_posts} from {cfg.early_authors} told in {cfg.early_places} places"
+        if cfg.early_rule_authors > 0:
+            need += f", {cfg.early_rule_posts or cfg.early_posts} where a rumour rule matched"
+    held = ""
+    if found:
+        pass
+    elif closest is not None and closest["spread"] or signalled:
+        held = "it spread: the precision gate held its incident, or its evidence was others'"
+    elif most < cfg.spread_posts:
+        held = f"at most {most} of its posts in one {minutes}-min window; {need}"
+    elif closest is None or closest["posts_in_window"] < cfg.spread_posts:
+        held = (
+            f"split over claims: at most {0 if closest is None else closest['posts_in_window']}"
+            f" in one claim cluster's {minutes}-min window ({most} of its posts in all); {need}"
+        )
+    elif closest["authors_in_window"] < cfg.spread_authors:
+        held = f"{closest['authors_in_window']} authors in its cluster's window; {need}"
+    elif closest["claim_share"] is not None and closest["claim_share"] < cfg.claim_share:
+        held = (
+            f"claim share {closest['claim_share']:.2f} (needs {cfg.claim_share:.2f}): its "
+            "cluster read as talk about the subject, not a claim passed on"
+        )
+    else:
+        held = "its cluster did not spread (places, or its claim share when it was busiest)"
+    return {"most_posts_in_window": most, "closest_cluster": closest, "held": held}
+
+
 def baseline_config(config: SignalsConfig) -> SignalsConfig:
     """The same thresholds without what keeps stories apart and responses out: no cohesion
     ceiling, no claim terms, no claim share or place condition on spreading, no earlier way
@@ -614,6 +714,11 @@ def evaluate_stream(
         for n, a in EVIDENCE:
             at = gate_evidence_at(story, stream.items, (n, a))
             row[f"minutes_to_{n}/{a}"] = None if at is None else round((at - begun) / MINUTE, 1)
+        if story.kind == "rumour" and stream.opened is None:
+            row |= what_held(
+                story, stream, result, cfg,
+                found=story.id in firsts, signalled=story.id in signal_found,
+            )  # fmt: skip
         per_story.append(row)
     classes: dict[str, str] = dict(stream.classes or {})
     if stream.classes is None:

@@ -20,7 +20,7 @@ from monitor.classify.keyword import hashed_embedding, keyword_scores
 from monitor.cli import cli
 from monitor.evaluation.event_streams import generated_streams, pheme_streams, tweet_time
 from monitor.evaluation.events import Replay, Stream, StreamResult, evaluate_stream, items_of, run
-from monitor.evaluation.simulate import ScenarioSpec, generate
+from monitor.evaluation.simulate import ScenarioSpec, Story, generate
 from monitor.signals.clustering import normalise
 from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import SignalsEngine
@@ -422,3 +422,56 @@ def test_a_claim_passed_on_as_hearsay_spreads_though_the_head_scores_half_of_it(
     plain = _hearsay_rumour(scored_every=2, hedged=False)
     assert not SignalsEngine(config).observe(plain, plain[-1].post.created_at).rumours.spreading
     assert not RumourBoard(config.rumours).observe(_burst(40, 3), T0 + minutes(40)).spreading
+
+
+def _told(text: str, every: float, n: int, start: float = 0.0, *, claim: float = 0.9,
+          tag: str = "c") -> list[Processed]:  # fmt: skip
+    """`n` people in Toller telling `text`, one every `every` minutes from `start`, the rumour
+    head scoring it `claim`."""
+    return [
+        item(text, T0 + minutes(start + every * i), author=f"{tag}{i}", ward="Toller",
+             scores={"rumour": claim})
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def _held(posts: list[Processed], config: SignalsConfig) -> dict[str, object]:
+    """The per-story row of a stream whose one rumour story is all these posts."""
+    story = Story("rumour:x", "rumour", posts[0].post.created_at,
+                  frozenset(p.post.id for p in posts))  # fmt: skip
+    stream = Stream("constructed", posts, (story,), T0, T0 + timedelta(days=1))
+    (row,) = evaluate_stream(stream, config).per_story
+    return row
+
+
+def test_a_missed_rumour_says_what_held_it(config: SignalsConfig) -> None:
+    """A rumour story with no item says why (`--stories`): too few of its posts in one velocity
+    window however they are clustered; enough posts, but told as different claims, none of
+    which had enough; or a cluster with enough posts that is mostly talk, not claims."""
+    claim = "The bridge on Canal Road is closing for a year from Monday"
+    trickle = _held(_told(claim, every=25, n=9), config)
+    assert trickle["minutes_to_item"] is None and trickle["most_posts_in_window"] == 3
+    assert str(trickle["held"]).startswith("at most 3 of its posts in one 60-min window")
+    other = "Toller library is shutting for good at the end of the month"
+    split = _held(_told(claim, 6, 5) + _told(other, 6, 5, start=3, tag="d"), config)
+    assert split["minutes_to_item"] is None and split["most_posts_in_window"] == 10
+    assert split["closest_cluster"]["posts_in_window"] == 5  # type: ignore[index]
+    assert str(split["held"]).startswith("split over claims: at most 5 in one claim cluster")
+    chatter = (
+        "Power cut across Toller again, candles out.",
+        "No electric in Toller, anyone know how long?",
+        "Lights out in half of Toller, freezer defrosting.",
+        "Everything has gone dark round Toller, third time this year.",
+    )
+    talk = [  # everyone talking about a power cut, a third of it scored claim-like
+        item(chatter[i % 4], T0 + minutes(i), author=f"x{i}", ward="Toller",
+             scores={"rumour": 0.8 if i % 3 == 0 else 0.1})
+        for i in range(40)
+    ]  # fmt: skip
+    burst = _held(talk, config)
+    assert burst["minutes_to_item"] is None
+    assert str(burst["held"]).startswith("claim share")
+    # Told by many at once, it spreads and is found: nothing held it.
+    found = _held(_told(claim, every=2, n=12), config)
+    assert found["minutes_to_item"] is not None and found["held"] == ""
+    assert found["closest_cluster"]["spread"] is True  # type: ignore[index]

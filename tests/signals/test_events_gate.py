@@ -236,5 +236,10 @@ def test_each_story_says_when_its_item_came_and_what_it_is_made_of(config: Signa
         "minutes_to_3/3": None,
         "minutes_to_4/3": None,
         "minutes_to_5/3": None,
+        # a rumour says how near it came to spreading, and what held it
+        "most_posts_in_window": 1,
+        "closest_cluster": None,
+        "held": "at most 1 of its posts in one 60-min window; spreading needs 8 from 5 authors;"
+        " 5 from 3 told in 2 places, 3 where a rumour rule matched",
     }
     assert result.as_dict()["stories_detail"] == result.per_story
