@@ -30,6 +30,7 @@ from monitor.runtime.state import Runtime
 from monitor.safeguards import audit
 from monitor.safeguards.recheck import Rechecker
 from monitor.store import db
+from monitor.store.sqlite_connections import stop_waiting_for_locks
 from monitor.tasks import stop_task
 from monitor.types import Classifier, utcnow
 
@@ -227,6 +228,9 @@ async def open_runtime(
                 drain=role == "all", timeout=settings.shutdown_drain_s
             )
 
+        # Once the pipeline has stopped (its drain is the stop's one wait for work in hand),
+        # nothing the stop still does waits for a lock another process holds, past a grace.
+        stack.callback(stop_waiting_for_locks, engine)
         stack.push_async_callback(stop_pipeline)
         if "collect" in parts and sources:
             runtime.collectors = await _start_collectors(runtime, sources, stack)

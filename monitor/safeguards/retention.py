@@ -43,6 +43,7 @@ from monitor.store import quarantine as quarantine_store
 from monitor.store import tombstones
 from monitor.store.erase import erase_copies
 from monitor.store.keys import period_start
+from monitor.store.sqlite_connections import BUSY_WAIT_S
 from monitor.store.tables import alert_posts, author_keys, posts, quarantine, rumours
 from monitor.tasks import stop_task
 from monitor.types import utcnow
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system:retention"
 BATCH = 1000
+# The pause between tries of a WAL checkpoint that found the store busy (`checkpoint`).
+CHECKPOINT_RETRY_S = 0.1
 
 Clock = Callable[[], datetime]
 
@@ -182,10 +185,20 @@ async def checkpoint(engine: AsyncEngine) -> bool | None:
     purged text stays in the -wal file. True when it completed; None on other databases."""
     if engine.dialect.name != "sqlite":
         return None
-    async with engine.connect() as conn:
-        row = (await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()
-        await conn.commit()
-    busy = bool(row and row[0])
+    # SQLite waits one try (`BUSY_TRY_S`) for the write lock and for the readers, holding the
+    # write lock while it waits for them, then answers busy: tried again, the writers it held
+    # back going between, until `BUSY_WAIT_S` have passed (SQLite's one wait before); a stop
+    # ends it within a try.
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + BUSY_WAIT_S
+    while True:
+        async with engine.connect() as conn:
+            row = (await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()
+            await conn.commit()
+        busy = bool(row and row[0])
+        if not busy or loop.time() >= give_up_at:
+            break
+        await asyncio.sleep(CHECKPOINT_RETRY_S)
     if busy:
         log.warning("WAL checkpoint was blocked by a reader; the next purge will retry it")
     return not busy

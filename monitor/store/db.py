@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from monitor.store.sqlite_connections import open_connections_safely
+from monitor.store.sqlite_connections import BUSY_TRY_S, open_connections_safely
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -42,7 +42,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # SQLite waits for another connection's lock a try at a time; the whole wait, 30 s, is
+        # the connection's (sqlite_connections.BUSY_WAIT_S), which a stop ends within a try.
+        engine = create_async_engine(url, connect_args={"timeout": BUSY_TRY_S}, **kwargs)
         open_connections_safely(engine)
 
         @event.listens_for(engine.sync_engine, "connect")

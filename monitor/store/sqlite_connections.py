@@ -10,17 +10,31 @@ then rolled back and closed, and its thread has ended, before the cancellation g
 clean-up through `monitor.tasks.run_to_end`: bounded, logged when left). A statement running
 then is interrupted (SQLite stops it within milliseconds); a commit, rollback or open is waited
 for, its own short length. Never a batch's: the batch ends before its next call, so its
-transaction is rolled back whole."""
+transaction is rolled back whole.
+
+A call waiting for a lock that another connection holds (SQLite's busy timeout) is the one wait
+that an interrupt does not end (SQLite 3.40): a stop that came then waited for the wait's end,
+30 s. So SQLite waits `BUSY_TRY_S` at a time, and a statement it gave up on with nothing done is
+tried again, here, until `BUSY_WAIT_S` have passed in all ("database is locked" after them, as
+before); a cancelled call waits for one try at most. A stopping runtime's calls, which are not
+cancelled (the alert dispatcher finishing its round), wait `STOP_GRACE_S` at most once the stop
+has begun (`stop_waiting_for_locks`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import math
+import sqlite3
+import time
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.tasks import run_to_end
@@ -29,17 +43,53 @@ from monitor.tasks import run_to_end
 # for before it is left running, logged (`run_to_end`'s bound, within a stop's).
 CLEAN_UP_S = 8.0
 
+# How long SQLite itself waits for a lock held by another connection (the connection's busy
+# timeout, `create_engine` sets it) before the call is tried again; and how long a call waits
+# in all before it fails with "database is locked" (SQLite's whole wait before, `timeout=30`).
+BUSY_TRY_S = 0.25
+BUSY_WAIT_S = 30.0
+
+# SQLite's primary result code for a lock another connection holds (its extended codes say
+# which: the write lock, a WAL being recovered, a stale snapshot).
+_SQLITE_BUSY = 5
+
+# How long, once a stop has begun, a call still waits for another connection's lock.
+STOP_GRACE_S = 1.0
+
+
+class _LockWaits:
+    """An engine's waits for locks: each call's own `BUSY_WAIT_S`, and none past `until`
+    (a stop's grace; monotonic seconds)."""
+
+    until = math.inf
+
+
+_WAITS: weakref.WeakKeyDictionary[Engine, _LockWaits] = weakref.WeakKeyDictionary()
+
+
+def stop_waiting_for_locks(engine: AsyncEngine, grace_s: float = STOP_GRACE_S) -> None:
+    """The runtime is stopping: from `grace_s` on, no call of `engine` waits for a lock another
+    connection holds any longer ("database is locked"). A process stopping while another holds
+    the write lock otherwise waited for it in each of its stop's steps that writes. No effect on
+    an engine whose connections `open_connections_safely` does not open (PostgreSQL's)."""
+    waits = _WAITS.get(engine.sync_engine)
+    if waits is not None:
+        waits.until = min(waits.until, time.monotonic() + grace_s)
+
 
 def open_connections_safely(engine: AsyncEngine) -> None:
     """Open each of `engine`'s aiosqlite connections through `open_connection`, before the
     dialect or any `connect` listener makes a call on it; and never hand out one that a
     cancelled call has closed."""
 
+    waits = _WAITS.setdefault(engine.sync_engine, _LockWaits())
+    opener = functools.partial(open_connection, lock_waits=waits)
+
     @event.listens_for(engine.sync_engine, "do_connect")
     def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
         # SQLAlchemy's own aiosqlite adapter, given the connection our creator opens (the same
         # hook its `async_creator` uses), with the arguments it would have opened it with.
-        return dialect.loaded_dbapi.connect(*cargs, async_creator_fn=open_connection, **cparams)
+        return dialect.loaded_dbapi.connect(*cargs, async_creator_fn=opener, **cparams)
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _usable(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -49,8 +99,11 @@ def open_connections_safely(engine: AsyncEngine) -> None:
             raise exc.DisconnectionError("closed when a call on it was cancelled")
 
 
-async def open_connection(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
-    """`aiosqlite.connect(*args, **kwargs)`, whose calls are waited for when cancelled.
+async def open_connection(
+    *args: Any, lock_waits: _LockWaits | None = None, **kwargs: Any
+) -> aiosqlite.Connection:
+    """`aiosqlite.connect(*args, **kwargs)`, whose calls are waited for when cancelled, and
+    whose waits for a lock end with `lock_waits` (its engine's).
 
     Cancelled during the open (a stop while the pool grows), aiosqlite's own open gave up at
     once, queued its thread's stop without waiting for it, and the thread answered the open and
@@ -60,7 +113,7 @@ async def open_connection(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
     # As SQLAlchemy's own connect does: a connection left unclosed never keeps the process
     # alive (aiosqlite 0.22 holds its thread; before 0.22 it was one).
     getattr(driver, "_thread", driver).daemon = True
-    _finish_calls_when_cancelled(driver)
+    _finish_calls_when_cancelled(driver, lock_waits or _LockWaits())
     opening = asyncio.ensure_future(_opened(driver))
     try:
         return await asyncio.shield(opening)
@@ -82,7 +135,7 @@ async def _opened(driver: aiosqlite.Connection) -> aiosqlite.Connection:
     return await driver
 
 
-def _finish_calls_when_cancelled(driver: Any) -> None:
+def _finish_calls_when_cancelled(driver: Any, waits: _LockWaits) -> None:
     """A task cancelled while `driver` runs one of its calls waits for the call to end; then
     the connection is rolled back and closed, both waited for, so that its write lock is free
     and its thread has ended when the cancellation goes on. SQLAlchemy would only drop it, by a
@@ -92,20 +145,79 @@ def _finish_calls_when_cancelled(driver: Any) -> None:
     execute = driver._execute
 
     async def _execute(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        call = asyncio.ensure_future(execute(fn, *args, **kwargs))
-        try:
-            return await asyncio.shield(call)
-        except asyncio.CancelledError:
-            if _is_statement_work(fn):
-                # Interrupted, not waited for: a statement can run for any length of time, and
-                # a stop that waited for one past its bound returned with the statement still
-                # holding the write lock. (`interrupt` is SQLite's way from another thread; a
-                # call not begun yet is not affected and is waited for.)
-                _interrupt(driver)
-            await run_to_end(_release_after(driver, execute, fn, call), give_up_after=CLEAN_UP_S)
-            raise
+        attempt = _tried_once(driver, fn) if _waits_for_locks(fn) else fn
+        give_up_at = time.monotonic() + BUSY_WAIT_S
+        while True:
+            call = asyncio.ensure_future(execute(attempt, *args, **kwargs))
+            try:
+                return await asyncio.shield(call)
+            except asyncio.CancelledError:
+                if _is_statement_work(fn):
+                    # Interrupted, not waited for: a statement can run for any length of time,
+                    # and a stop that waited for one past its bound returned with the statement
+                    # still holding the write lock. (`interrupt` is SQLite's way from another
+                    # thread; a call not begun yet is not affected and is waited for, as is a
+                    # wait for a lock, which an interrupt does not end: `BUSY_TRY_S` at most.)
+                    _interrupt(driver)
+                await run_to_end(
+                    _release_after(driver, execute, fn, call), give_up_after=CLEAN_UP_S
+                )
+                raise
+            except _LockBusy as busy:
+                # SQLite waited `BUSY_TRY_S` for another connection's lock, and the call did
+                # nothing: tried again until `BUSY_WAIT_S` have passed, or a stop's grace. A
+                # cancellation meanwhile is the one above, at most one try later.
+                if time.monotonic() >= min(give_up_at, waits.until):
+                    raise busy.error from None
 
     driver._execute = _execute
+
+
+class _LockBusy(Exception):
+    """A call that SQLite gave up on because another connection held a lock, having changed
+    nothing: it can be tried again as it was. `error` is SQLite's own."""
+
+    def __init__(self, error: sqlite3.OperationalError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _tried_once(driver: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, run in the connection's thread, raising `_LockBusy` where SQLite waited its whole
+    try for a lock and gave up, and no row was changed (the connection's change count the same
+    after: an `executemany` stopped part-way is not tried again). A lock SQLite did not wait
+    for at all fails at once, as it always did: SQLite does not wait where waiting could
+    deadlock (a transaction that already reads and now wants to write), nor for a snapshot that
+    has gone stale; trying again there would spin for `BUSY_WAIT_S`."""
+
+    def attempt(*args: Any, **kwargs: Any) -> Any:
+        before = driver._conn.total_changes
+        started = time.monotonic()
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if (
+                exc.sqlite_errorcode & 0xFF == _SQLITE_BUSY
+                # SQLite's busy timeout sleeps its whole length before it gives up.
+                and time.monotonic() - started >= BUSY_TRY_S * 0.9
+                and driver._conn.total_changes == before
+            ):
+                raise _LockBusy(exc) from None
+            raise
+
+    return attempt
+
+
+# The calls that may wait for another connection's lock: running a statement (its first step
+# takes the locks it needs) and a commit (in a rollback journal, not WAL, it takes the file's
+# exclusive lock).
+_LOCK_WAITS = frozenset(
+    ["execute", "executemany", "commit", "_execute_fetchall", "_execute_insert"]
+)
+
+
+def _waits_for_locks(fn: Any) -> bool:
+    return getattr(fn, "__name__", None) in _LOCK_WAITS
 
 
 async def _release_after(driver: Any, execute: Any, fn: Any, call: asyncio.Future[Any]) -> None:

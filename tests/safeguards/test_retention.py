@@ -4,6 +4,7 @@ database file and its write-ahead log alike; aggregates stay; every purge leaves
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -137,3 +138,24 @@ async def test_the_periodic_job_runs_with_the_injected_clock(engine: AsyncEngine
         await asyncio.wait_for(ran.wait(), 5)
     async with engine.connect() as conn:
         assert (await conn.execute(select(posts.c.text))).scalar_one() is None
+
+
+async def test_the_wal_is_truncated_past_a_reader_that_holds_it_for_several_tries(
+    engine: AsyncEngine, db_path: Path
+) -> None:
+    """SQLite waits a short try at a time for the readers (so that a stop is never kept
+    waiting); the checkpoint is tried again, so a reader holding the log for 1 s (four tries)
+    delays it but does not leave old page images behind, as SQLite's one 30 s wait did not."""
+    await store_posts(engine, [make_post(1, "FICTIONWAL bins not collected")], alert=False, at=NOW)
+    reader = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM posts").fetchone() == (1,)  # in the log
+        checkpoint = asyncio.create_task(retention.checkpoint(engine))
+        await asyncio.sleep(1.0)
+        assert not checkpoint.done()
+        reader.execute("COMMIT")
+        assert await asyncio.wait_for(checkpoint, 30) is True
+    finally:
+        reader.close()
+    assert db_path.with_name(db_path.name + "-wal").stat().st_size == 0
