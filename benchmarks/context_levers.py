@@ -18,7 +18,9 @@ event picks it.
 Features come from `monitor train`'s cache (var/cache/classify, `--cache-dir`); missing rows
 are encoded once (about 10,000 posts). `--stance` takes some 10 CPU-minutes, `--rumour`
 about half an hour (every inner fit recomputes its principal components). Figures are in
-the model card.
+the model card. The third round (word and character n-grams stacked with both heads, stance
+class weights and jointly chosen thresholds, fresh denial and question words) is in
+`benchmarks/text_levers.py`.
 """
 
 from __future__ import annotations
