@@ -95,8 +95,8 @@ async def test_a_retention_purge_during_the_replay_keeps_the_replayed_weeks_text
     release, purged = asyncio.Event(), asyncio.Event()
     real_job = retention.purge_job
 
-    def held_job(engine: Any, policy: retention.Policy) -> retention.Job:
-        job = real_job(engine, policy)
+    def held_job(engine: Any, policy: retention.Policy, encodings: Any = None) -> retention.Job:
+        job = real_job(engine, policy, encodings)
 
         async def run(now: datetime) -> object:
             await release.wait()
