@@ -94,3 +94,13 @@ async def run_to_end(work: Awaitable[Any], *, give_up_after: float = 8.0) -> Non
         raise asyncio.CancelledError
     if error is not None:
         raise error
+
+
+def being_cancelled() -> bool:
+    """Whether the running task has been asked to stop (`Task.cancelling()`). A stage that
+    contains its own failures asks this first: the clean-up of a cancellation (a savepoint's
+    rollback on a connection the cancelled call has closed: "no active connection") raises an
+    ordinary error in place of the `CancelledError`, and counting it as the batch's own
+    failure sent the batch's posts to the quarantine when the service was only stopping."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -8,6 +8,7 @@ the batch's posts and alerts still commit, and the next batch regroups from the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from monitor.config import Settings
 from monitor.incidents import store
 from monitor.incidents.config import IncidentsConfig
+from monitor.tasks import being_cancelled
 from monitor.types import Processed, Stage
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,8 @@ class IncidentStage:
                 self._deadline = await conn.run_sync(store.next_deadline, self.config)
                 self._marker = marker
         except Exception as exc:
+            if being_cancelled():  # a stop, not this batch's failure
+                raise asyncio.CancelledError from exc
             self._marker = None
             self.failures += 1
             self.failing += 1

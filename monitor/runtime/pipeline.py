@@ -44,7 +44,7 @@ from monitor.runtime.queues import Delivery, Envelope, InProcessQueue, WorkQueue
 from monitor.store import alerts as alert_store
 from monitor.store import posts as post_store
 from monitor.store import quarantine, tombstones
-from monitor.tasks import stop_task
+from monitor.tasks import being_cancelled, stop_task
 from monitor.types import Classifier, Clock, Post, Processed, RawPost, RuleHit, Stage, utcnow
 
 log = logging.getLogger(__name__)
@@ -568,6 +568,8 @@ class Pipeline:
         except Exception as exc:
             if is_transient(exc):
                 raise
+            if being_cancelled():  # the stop's clean-up failed, not one of these records
+                raise asyncio.CancelledError from exc
             # One or more records fail on their own: store the rest, quarantine them.
             found = await isolate(raws, lambda part: self._store(part, (), now), first_error=exc)
             failures = [await self._ingest_failure(raw, error, now) for raw, error in found.bad]
@@ -672,6 +674,8 @@ class Pipeline:
         except Exception as exc:
             if is_transient(exc):
                 raise
+            if being_cancelled():  # the stop's clean-up failed, not one of these posts
+                raise asyncio.CancelledError from exc
             found = await isolate(batch, self._process, first_error=exc)
         now = self.clock()
         failures = []

@@ -18,6 +18,7 @@ Scaled out, workers do not run this stage: the scheduler leader feeds it from th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -57,6 +58,7 @@ from monitor.signals.rumours import PostFact, Rumour, asserts, excerpt
 from monitor.signals.tension import TICK, author_token, split_area
 from monitor.signals.terms import TermProfile, claim_terms
 from monitor.store import signals as store
+from monitor.tasks import being_cancelled
 from monitor.types import Classifier, Processed, RuleHit, as_utc
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,8 @@ class SignalsStage:
                 update = self.engine.observe(items, at or now)
                 await self._save(conn, update, now)
         except Exception as exc:
+            if being_cancelled():  # a stop, not this batch's failure
+                raise asyncio.CancelledError from exc
             # Contained: the batch's posts and rule alerts still commit; signals reload
             # from the store next time, so they never hold what the store does not.
             self.failures += 1

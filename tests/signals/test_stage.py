@@ -3,8 +3,10 @@ resumes where it stopped, rollbacks, failures, and what people do between batche
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -242,6 +244,39 @@ async def test_a_failure_inside_signals_does_not_lose_the_batch(
             )
         ).scalar()
     assert processed == 1  # the pipeline's own results committed
+
+
+async def test_a_stop_during_signals_is_a_cancellation_not_the_batchs_failure(
+    config: SignalsConfig, store: AsyncEngine
+) -> None:
+    # A stop cancels the worker mid-batch; the savepoint's rollback then runs on the
+    # connection the cancelled call closed, and raises an ordinary error in place of the
+    # cancellation ("no active connection"). Counted as the batch's failure, it sent the
+    # batch's posts to the quarantine (tests/test_supervision.py saw 2 of 2,944).
+    stage = _stage(config)
+    batch = [item("Send them back, simple as.", T0, author="a")]
+
+    async def stopped_mid_save(*_: object, **__: object) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise sqlite3.OperationalError("no active connection") from None
+
+    stage._save = stopped_mid_save  # type: ignore[method-assign]
+    stage._stale = False
+    with pytest.raises(asyncio.CancelledError):
+        await feed(store, stage, batch)
+    assert stage.failures == 0 and stage.last_error is None
+    async with store.connect() as conn:
+        processed = (
+            await conn.execute(
+                select(func.count()).where(post_store.posts.c.processed_at.is_not(None))
+            )
+        ).scalar()
+    assert processed == 0  # rolled back whole: processed again at the next start
 
 
 async def test_registered_claim_is_taken_up_and_holds_the_band_for_a_person(
