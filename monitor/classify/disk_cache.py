@@ -425,6 +425,26 @@ class EncodingEraser:
             self.forget, items, purge_stale=purge_stale, checkpoint=checkpoint
         )
 
+    async def forget_after_purge(self, texts: Sequence[str], why: str) -> bool:
+        """`forget_async` after the store has committed a purge of these texts (a platform
+        deletion, a post gone on re-check): the cache can never make that purge fail, so one
+        that cannot be updated is logged (`why` says what purged them) and False returned; its
+        rows still go when unused for retention_days."""
+        if not texts:
+            return True
+        try:
+            await self.forget_async(texts)
+        except EncodingCacheError as exc:
+            log.warning(
+                "%s: the encoding cache's rows of %d posts were not deleted (%s); they go when "
+                "unused for retention_days",
+                why,
+                len(texts),
+                exc,
+            )
+            return False
+        return True
+
     def forget(
         self, texts: Iterable[str], *, purge_stale: bool = False, checkpoint: bool = False
     ) -> Forgotten:

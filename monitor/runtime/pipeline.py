@@ -34,7 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from monitor.classify.disk_cache import EncodingCacheError, EncodingEraser
+from monitor.classify.disk_cache import EncodingEraser
 from monitor.classify.labels import FLAG_LABELS
 from monitor.classify.languages import is_covered
 from monitor.ingest.core import IngestError
@@ -314,20 +314,11 @@ class Pipeline:
         return n
 
     async def _forget(self, texts: Sequence[str]) -> None:
-        # After the store's commit: the cache can never make a deletion fail. One that cannot
-        # reach it is logged; its rows still go when unused for retention_days.
-        if self.encodings is None or not texts:
-            return
-        try:
-            await self.encodings.forget_async(texts)
-        except EncodingCacheError as exc:
+        # After the store's commit: the cache can never make a deletion fail.
+        if self.encodings is not None and not await self.encodings.forget_after_purge(
+            texts, "deletion"
+        ):
             self.stats.encodings_not_forgotten += len(texts)
-            log.warning(
-                "deletion: the encoding cache's rows of %d posts were not deleted (%s); they "
-                "go when unused for retention_days",
-                len(texts),
-                exc,
-            )
 
     async def update_post(self, post: RawPost) -> None:
         ingested = await self.ingestor.ingest_batch([post], self.clock())

@@ -34,7 +34,7 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.classify.disk_cache import EncodingCacheError, EncodingEraser
+from monitor.classify.disk_cache import EncodingEraser
 from monitor.config import Settings
 from monitor.privacy.postids import SealError
 from monitor.store import posts as post_store
@@ -326,15 +326,6 @@ class Rechecker:
         return len(gone)
 
     async def _forget(self, texts: Sequence[str]) -> None:
-        # After the store's commit, as for a platform deletion (monitor/runtime/pipeline.py):
-        # a cache that cannot be updated is logged; its rows go when unused for retention_days.
-        if self.encodings is None or not texts:
-            return
-        try:
-            await self.encodings.forget_async(texts)
-        except EncodingCacheError as exc:
-            log.warning(
-                "re-check: the encoding cache's rows of %d gone posts were not deleted (%s)",
-                len(texts),
-                exc,
-            )
+        # After the store's commit, as for a platform deletion (monitor/runtime/pipeline.py).
+        if self.encodings is not None:
+            await self.encodings.forget_after_purge(texts, "re-check")
