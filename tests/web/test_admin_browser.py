@@ -153,6 +153,9 @@ def test_admin_adds_a_source_edits_backtests_publishes_a_rule_and_silences_an_al
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(s.url + "/rules")
     page.get_by_role("link", name="dehumanising.yaml of pack tension").click()
+    # Until the page's load event the deferred rule_editor.js may not have attached its input
+    # listener, and a draft typed before then is never checked (a CI run timed out here).
+    page.wait_for_url(s.url + "/admin/rules/tension/dehumanising.yaml", wait_until="load")
     editor = page.get_by_label("YAML of rules/tension/dehumanising.yaml")
     original = editor.input_value()
     editor.fill(original + "  - id: oops\n    query: '(\"send them back\" OR'\n")
