@@ -290,13 +290,16 @@ class Pipeline:
             return 0
         texts: list[str] = []
         async with self.engine.begin() as conn:
-            gone = await tombstones.stored_and_deleted(conn, post_ids)
-            if self.encodings is not None:
-                if posts:
-                    keys = [(p.id, p.platform, p.author_ref) for p in posts]
-                    deleted = await tombstones.deleted_among(conn, keys)
-                    texts = [p.text for p in posts if p.id in deleted]
-                elif gone:
+            if posts:
+                # The tombstones are read once, for the posts as processed: a batch with no
+                # deletion (nearly all) costs this one look-up and nothing more.
+                keys = [(p.id, p.platform, p.author_ref) for p in posts]
+                deleted = await tombstones.deleted_among(conn, keys)
+                texts = [p.text for p in posts if p.id in deleted]
+                gone = await tombstones.stored_and_deleted(conn, sorted(deleted)) if deleted else []
+            else:
+                gone = await tombstones.stored_and_deleted(conn, post_ids)
+                if self.encodings is not None and gone:
                     texts = await post_store.texts_of(conn, gone)
             n = await post_store.purge_text(conn, gone, self.clock()) if gone else 0
         await self._forget(texts)
