@@ -204,8 +204,9 @@ async def checkpoint(engine: AsyncEngine) -> bool | None:
     return not busy
 
 
-def _expired_text(before: datetime) -> Select[Any]:
-    return select(posts.c.id).where(posts.c.text.is_not(None), posts.c.collected_at < before)
+def _expired_text(before: datetime, *, with_text: bool = False) -> Select[Any]:
+    columns = (posts.c.id, posts.c.text) if with_text else (posts.c.id,)
+    return select(*columns).where(posts.c.text.is_not(None), posts.c.collected_at < before)
 
 
 def _expired_excerpts(before: datetime) -> Select[Any]:
@@ -255,14 +256,8 @@ async def _purge_text(
     total = 0
     while True:
         # The text too where the encoding cache is on: its rows are found by the text.
-        wanted = (posts.c.id, posts.c.text) if cache.eraser is not None else (posts.c.id,)
-        rows = (
-            await conn.execute(
-                select(*wanted)
-                .where(posts.c.text.is_not(None), posts.c.collected_at < before)
-                .limit(BATCH)
-            )
-        ).all()
+        expired = _expired_text(before, with_text=cache.eraser is not None)
+        rows = (await conn.execute(expired.limit(BATCH))).all()
         if not rows:
             return total
         result = await conn.execute(
