@@ -23,6 +23,7 @@ Peak memory is the highest resident set size sampled while a path ran, which inc
 model loaded in this process; `--only serving` measures the serving path alone.
 
     .venv/bin/python benchmarks/classifier.py [--posts 2000] [--repeat 2] [--threads 0] [--all]
+        [--compare OTHER_MODEL_DIR]
 
 Aims (issue 16): serving >= 400 posts/s and >= 6x the baseline on the 2-core CPU; flags agree
 with fp32 on >= 99% of posts; a serving process under 1 GB.
@@ -144,11 +145,11 @@ def baseline_runner(threads: int) -> Callable[[list[str]], int]:
 class ProjectPath:
     """One `TransformerClassifier` configuration; keeps the last run's scores for agreement."""
 
-    def __init__(self, runtime: str, quantize: bool, threads: int) -> None:
+    def __init__(self, runtime: str, quantize: bool, threads: int, model: Path = MODEL) -> None:
         from monitor.classify.transformer import load_transformer
 
         self.clf = load_transformer(
-            MODEL, device="cpu", runtime=runtime, quantize=quantize, threads=threads
+            model, device="cpu", runtime=runtime, quantize=quantize, threads=threads
         )
         self.scores: list[dict[str, float]] = []
 
@@ -164,6 +165,10 @@ class ProjectPath:
         analyses = asyncio.run(go())
         self.scores = [a.scores for a in analyses]
         return len(analyses)
+
+
+def compare_name(model: Path) -> str:
+    return f"serving, model {model.name} (--compare)"
 
 
 def agreement(
@@ -198,6 +203,13 @@ def main() -> None:
         help="run one path alone (its peak memory then excludes the other models)",
     )
     ap.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="also run the serving path on this model folder (an earlier version of the "
+        "shipped one, say) and print the shipped model's cost against it",
+    )
+    ap.add_argument(
         "--json", type=Path, default=ROOT / "benchmarks" / "results" / "classifier.json"
     )
     args = ap.parse_args()
@@ -210,6 +222,12 @@ def main() -> None:
         BASELINE: ("baseline", lambda: baseline_runner(threads)),
         SERVING: ("serving", lambda: ProjectPath("onnx", False, threads)),
     }
+    if args.compare is not None and args.only is None:
+        other = args.compare
+        makers[compare_name(other)] = (
+            "compare",
+            lambda: ProjectPath("onnx", False, threads, other),
+        )
     if args.all and args.only is None:
         makers[TORCH_FP32] = ("torch", lambda: ProjectPath("torch", False, threads))
         makers[TORCH_INT8] = ("int8", lambda: ProjectPath("torch", True, threads))
@@ -288,6 +306,18 @@ def main() -> None:
             a8 = agreement(int8.scores, reference.scores, thresholds)
             result["int8_agreement_with_fp32"] = a8
             print(f"(PyTorch int8 flags agree with fp32 on {a8['posts']:.4f} of posts)")
+    if args.compare is not None and SERVING in rates and compare_name(args.compare) in rates:
+        name = compare_name(args.compare)
+        ratios = {
+            "posts_per_s": statistics.median(rates[SERVING]) / statistics.median(rates[name]),
+            "posts_per_cpu_s": statistics.median(cpu_rates[SERVING])
+            / statistics.median(cpu_rates[name]),
+        }
+        result["against_compare"] = ratios
+        print(
+            f"shipped model against {args.compare}: {ratios['posts_per_s']:.2f}x in posts/s, "
+            f"{ratios['posts_per_cpu_s']:.2f}x in posts per CPU-second (same run, interleaved)"
+        )
     if base and SERVING in rates:
         rate = statistics.median(rates[SERVING])
         ratio_value = rate / base

@@ -1,9 +1,12 @@
 """Levers for the offensive label measured on TweetEval offensive (issue 18, the 0.80 bar).
 
-The shipped `offensive` head is a logistic head on the adapted pools 3, 4, 7, 8 of the
-fine-tuned encoder (`monitor.classify.refit.refit_offensive`): val 0.768, test 0.766. Every
-lever below is chosen on TweetEval offensive **val** only (1,324 posts); test (860 posts) is
-scored once per chosen configuration, at the threshold chosen on val, for information.
+The levers were measured against the `offensive` head shipped before the branch: a logistic
+head on the adapted pools 3, 4, 7, 8 of the fine-tuned encoder
+(`monitor.classify.refit.refit_offensive`): val 0.768, test 0.766. The four-layer branch
+(`--branch 4 --epochs 2`) now ships (`monitor.classify.branch`, trained by `monitor train
+--lora`); "shipped head" below is whatever head the model folder ships. Every lever below
+is chosen on TweetEval offensive **val** only (1,324 posts); test (860 posts) is scored once
+per chosen configuration, at the threshold chosen on val, for information.
 
 - `--lexical`: TF-IDF of word 1-2-grams and char_wb 2-5-grams (sublinear tf, min_df 2),
   class-balanced logistic regression on all 11,916 training posts, raw text or with disguised
@@ -15,7 +18,9 @@ scored once per chosen configuration, at the threshold chosen on val, for inform
   trained (AdamW, `--lr`, warm-up and linear decay over `--epochs`, class-weighted binary
   cross-entropy, batches of 32) on all training posts from the frozen hidden state 6-K, with a
   linear head on the mean pools of its input and its last two hidden states; early stopping
-  on val AUC (every 125 steps, patience 4). Then the same blend with the shipped head.
+  on val AUC (every 125 steps, patience 4); the training is `monitor.classify.branch.
+  train_branch`, the step `monitor train --lora` runs. Then the same blend with the shipped
+  head.
 
     nice -n 5 .venv/bin/python benchmarks/offensive_levers.py --lexical [--branch 4 --epochs 2]
 
@@ -31,9 +36,6 @@ Figures are in the model card ("Offensive: levers measured against the 0.80 bar"
 from __future__ import annotations
 
 import argparse
-import copy
-import random
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -179,126 +181,22 @@ def lexical(plain: bool) -> tuple[dict[str, FloatArray], str]:
 
 
 def branch(k: int, lr: float, epochs: float, threads: int, seed: int) -> dict[str, FloatArray]:
-    """Val and test logits of an offensive branch of the top `k` layers (module doc),
+    """Val and test logits of an offensive branch of the top `k` layers (module doc; the
+    training is `monitor.classify.branch.train_branch`, what `monitor train --lora` runs),
     at its best val AUC."""
-    import torch
-    from sklearn.metrics import roc_auc_score
-    from transformers import AutoModel
+    from monitor.classify.branch import BranchRecipe, train_branch
 
-    from monitor.classify.encoder import base_model_path
-    from monitor.classify.lora import extended_mask, masked_mean
-    from monitor.classify.ort_encoder import load_tokenizer
-
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    rng = random.Random(seed)
-    first = 6 - k
-    path = base_model_path()
-    tok = load_tokenizer(path, 128)
-    base: Any = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
-    for p in base.parameters():
-        p.requires_grad = False
-    layers = torch.nn.ModuleList([copy.deepcopy(base.encoder.layer[i]) for i in range(first, 6)])
-    for p in layers.parameters():
-        p.requires_grad = True
-    head = torch.nn.Linear(3 * 384, 1)
-    torch.nn.init.zeros_(head.weight)
-    torch.nn.init.zeros_(head.bias)
-
-    def tensorise(rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
-        ids = torch.zeros((len(rows), max(len(r) for r in rows)), dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, r in enumerate(rows):
-            ids[i, : len(r)] = torch.tensor(r)
-            mask[i, : len(r)] = 1
-        return ids, mask
-
-    def lower(ids: Any, mask: Any) -> Any:
-        with torch.no_grad():
-            h = base.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))
-            ext = extended_mask(mask)
-            for i in range(first):
-                h = base.encoder.layer[i](h, attention_mask=ext)
-                h = h[0] if isinstance(h, tuple) else h
-        return h.half()  # held for every post: half the memory
-
-    started = time.monotonic()
-    sets: dict[str, tuple[list[tuple[list[int], Any, Any]], IntArray]] = {}
-    for split in ("train", "val", "test"):
-        d = datasets.tweeteval("offensive", split)
-        rows = [e.ids for e in tok.encode_batch([encoder_text(t, True) for t in d.texts])]
-        size = 32 if split == "train" else 128
-        order = list(range(len(rows)))
-        if split == "train":
-            rng.shuffle(order)
-        batches = []
-        for s in range(0, len(order), size * 50):  # length-sorted within pools of 50 batches
-            chunk = sorted(order[s : s + size * 50], key=lambda i: len(rows[i]))
-            for j in range(0, len(chunk), size):
-                idx = chunk[j : j + size]
-                ids, mask = tensorise([rows[i] for i in idx])
-                batches.append((idx, lower(ids, mask), mask))
-        sets[split] = (batches, np.array(d.labels))
-        print(f"  branch: frozen layers over {split} ({time.monotonic() - started:.0f} s)")
-
-    def forward(h: Any, mask: Any, training: bool) -> Any:
-        layers.train(training)
-        h = h.float()
-        ext = extended_mask(mask)
-        outs = [h]
-        for layer in layers:
-            h = layer(h, attention_mask=ext)
-            h = h[0] if isinstance(h, tuple) else h
-            outs.append(h)
-        pooled = [masked_mean(outs[i], mask) for i in (0, -2, -1)]
-        return head(torch.cat(pooled, dim=1))[:, 0]
-
-    def predict(split: str) -> FloatArray:
-        batches, y = sets[split]
-        z = np.zeros(len(y), np.float64)
-        with torch.no_grad():
-            for idx, h, mask in batches:
-                z[idx] = forward(h, mask, False).numpy()
-        return z
-
-    train, y = sets["train"]
-    pos_weight = torch.tensor((y == 0).sum() / (y == 1).sum())
-    opt = torch.optim.AdamW(
-        [{"params": layers.parameters(), "lr": lr}, {"params": head.parameters(), "lr": 1e-3}],
-        weight_decay=0.01,
+    recipe = BranchRecipe(seed=seed, first=6 - k, lr=lr, epochs=epochs)
+    d = {s: datasets.tweeteval("offensive", s) for s in ("train", "val", "test")}
+    result = train_branch(
+        recipe,
+        (d["train"].texts, d["train"].labels),
+        (d["val"].texts, d["val"].labels),
+        extra={"test": d["test"].texts},
+        threads=threads,
+        progress=lambda m: print(f"  {m}", flush=True),
     )
-    total = int(len(train) * epochs)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 50) * max(0.0, 1.0 - s / total)
-    )
-    best: tuple[float, dict[str, FloatArray]] = (-1.0, {})
-    step, bad = 0, 0
-    while step < total and bad < 4:
-        order = list(range(len(train)))
-        rng.shuffle(order)
-        for b in order:
-            idx, h, mask = train[b]
-            target = torch.tensor(y[idx], dtype=torch.float32)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                forward(h, mask, True), target, pos_weight=pos_weight
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            if step % 125 == 0 or step == total:
-                zv = predict("val")
-                auc = float(roc_auc_score(sets["val"][1], zv))
-                f = Operating(zv, sets["val"][1]).f1
-                print(f"  branch step {step}/{total}: val AUC {auc:.4f}, macro-F1 {f:.4f}")
-                if auc > best[0]:
-                    best, bad = (auc, {"val": zv, "test": predict("test")}), 0
-                else:
-                    bad += 1
-            if step >= total or bad >= 4:
-                break
-    return best[1]
+    return {s: z.astype(np.float64) for s, z in result.logits.items()}
 
 
 def main() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -110,8 +112,31 @@ def _default_out(ctx: Any) -> Path:
     "--lora",
     is_flag=True,
     help="Also fine-tune: LoRA adapters on the encoder's top two layers, trained multi-task "
-    "with augmentation; hostile and offensive then read the adapted layers and are refitted "
-    "on them (issue 18; about 21 CPU-minutes from an empty feature cache).",
+    "with augmentation; hostile then reads the adapted layers and is refitted on them, and "
+    "offensive reads the offensive branch (--branch; issue 18; about 21 CPU-minutes from an "
+    "empty feature cache, plus the branch's 10-45 minutes by load).",
+)
+@click.option(
+    "--branch/--no-branch",
+    default=True,
+    show_default=True,
+    help="With --lora, also train the offensive branch: copies of the encoder's layers 2..5, "
+    "every weight trained for offensive alone on all TweetEval offensive training posts, "
+    "whose linear head becomes the offensive head (issue 18; served as a third pass over "
+    "four layers). --no-branch refits the offensive head on the adapted pools instead.",
+)
+@click.option(
+    "--branch-only",
+    is_flag=True,
+    help="Only train the offensive branch into the existing fine-tuned model folder (--out), "
+    "replacing its offensive head; its adapter and other heads stay as they are.",
+)
+@click.option(
+    "--branch-from",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="With --branch-only: install this branch file (trained earlier by the same recipe, "
+    "which its metadata records) instead of training one.",
 )
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch threads for --lora.")
 @pass_context
@@ -123,15 +148,23 @@ def train_command(
     seed: int | None,
     encoder: str,
     lora: bool,
+    branch: bool,
+    branch_only: bool,
+    branch_from: Path | None,
     threads: int,
 ) -> None:
     """Train the classifier heads on frozen encoder features (and with --lora the encoder's
-    adapters) and write the model folder."""
+    adapters and the offensive branch) and write the model folder."""
     from monitor.classify.data import DataMissing
     from monitor.classify.features import FeatureCache
     from monitor.classify.train import Recipe, train_heads, write_model
 
     out = out or _default_out(ctx)
+    if branch_from is not None and not branch_only:
+        raise click.UsageError("--branch-from goes with --branch-only")
+    if branch_only:
+        _add_branch(ctx, out, seed, threads, cache_dir, data_dir, branch_from)
+        return
     recipe = Recipe() if seed is None else Recipe(seed=seed)
     started = time.monotonic()
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -168,17 +201,32 @@ def train_command(
             cache_dir, variant="onnx", graph_dir=graph_dir(ctx.settings), adapter=spec
         )
         trained = refit_hostile(trained, lora_recipe, adapted, data_dir, click.echo)
-        trained = refit_offensive(trained, lora_recipe, adapted, data_dir, click.echo)
+        if branch:
+            trained, extra["branch"] = _train_branch(
+                out, spec, trained, seed, threads, cache_dir, data_dir, ctx.settings
+            )
+        else:
+            trained = refit_offensive(trained, lora_recipe, adapted, data_dir, click.echo)
         extra["operating_points"] = {
             label: trained.validation[label]["operating_point"]
             for label in ("hostile", "offensive")
         }
     manifest = write_model(out, trained, recipe, out.name, cache.variant, extra)
     click.echo(f"wrote {out} in {time.monotonic() - started:.0f} s")
+    _record_graph(ctx, out, manifest)
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    from monitor.classify.manifest import MANIFEST
+
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _record_graph(ctx: Any, out: Path, manifest: dict[str, Any]) -> None:
+    """Export the serving graph now rather than at the first start, so serving starts in a
+    second; a fine-tuned model's graph sha256 goes into its manifest."""
     if feature_variant(ctx.settings, "serving") == "onnx":
-        # Export now rather than at the first start, so serving starts in a second; a
-        # fine-tuned model's graph sha256 goes into its manifest.
-        from monitor.classify.manifest import MANIFEST, load_model_dir
+        from monitor.classify.manifest import load_model_dir
         from monitor.classify.runtime import select_encoder
 
         adapter = load_model_dir(out).adapter
@@ -188,8 +236,133 @@ def train_command(
         click.echo(f"encoder for serving: {info['graph']} (sha256 {info['graph_sha256']})")
         if adapter is not None:
             manifest["adapter"]["onnx_sha256"] = info["graph_sha256"]
-            (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            _write_manifest(out, manifest)
     click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
+
+
+def _train_branch(
+    out: Path,
+    adapter: Any,
+    trained: Any,
+    seed: int | None,
+    threads: int,
+    cache_dir: Path | None,
+    data_dir: Path | None,
+    settings: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """Train the offensive branch, write it into `out` and set the offensive head from it."""
+    from monitor.classify import data as datasets
+    from monitor.classify.branch import (
+        BRANCH_FILE,
+        BranchRecipe,
+        branch_tensors,
+        save_branch,
+        train_branch,
+        training_record,
+    )
+
+    recipe = BranchRecipe() if seed is None else BranchRecipe(seed=seed)
+    tr = datasets.tweeteval("offensive", "train", data_dir)
+    va = datasets.tweeteval("offensive", "val", data_dir)
+    click.echo(f"branch: training layers {recipe.first}..5 for offensive (seed {recipe.seed})")
+    result = train_branch(
+        recipe, (tr.texts, tr.labels), (va.texts, va.labels), threads=threads, progress=click.echo
+    )
+    click.echo(f"branch: trained in {result.seconds:.0f} s (best step {result.best_step})")
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = branch_tensors(result.layers, result.head)
+    save_branch(out / BRANCH_FILE, tensors, recipe, training_record(result))
+    return _install_branch(out, adapter, trained, cache_dir, data_dir, settings)
+
+
+def _add_branch(
+    ctx: Any,
+    out: Path,
+    seed: int | None,
+    threads: int,
+    cache_dir: Path | None,
+    data_dir: Path | None,
+    branch_from: Path | None,
+) -> None:
+    """`--branch-only`: the branch step alone on an existing fine-tuned model folder. Only
+    the offensive head's tensors, the branch file and the manifest's offensive records
+    change; the adapter and the other heads are left byte for byte."""
+    from monitor.classify.branch import BRANCH_FEATURES, BRANCH_FILE
+    from monitor.classify.data import DataMissing
+    from monitor.classify.manifest import HEADS_FILE, ModelError, load_model_dir, sha256_file
+    from monitor.classify.train import Trained
+
+    started = time.monotonic()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    try:
+        model = load_model_dir(out)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    adapter = model.adapter
+    if adapter is None:
+        raise click.ClickException(f"{out} has no adapter: the branch runs beside one (--lora)")
+    adapter = replace(adapter, branch=None)
+    manifest = json.loads(json.dumps(model.manifest))
+    trained = Trained(
+        heads=model.heads,
+        thresholds={k: float(v) for k, v in manifest["thresholds"].items()},
+        validation=manifest.get("validation", {}),
+        data_hashes=manifest.get("data_sha256", {}),
+    )
+    try:
+        if branch_from is None:
+            trained, record = _train_branch(
+                out, adapter, trained, seed, threads, cache_dir, data_dir, ctx.settings
+            )
+        else:
+            if branch_from.resolve() != (out / BRANCH_FILE).resolve():
+                shutil.copyfile(branch_from, out / BRANCH_FILE)
+            trained, record = _install_branch(
+                out, adapter, trained, cache_dir, data_dir, ctx.settings
+            )
+    except DataMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    trained.heads.save(out / HEADS_FILE)
+    manifest["heads"] = trained.heads.specs()
+    manifest["thresholds"] = {k: round(v, 3) for k, v in trained.thresholds.items()}
+    manifest["validation"] = trained.validation
+    manifest["data_sha256"] = trained.data_hashes
+    manifest["operating_points"] = {
+        **manifest.get("operating_points", {}),
+        "offensive": trained.validation["offensive"]["operating_point"],
+    }
+    manifest["branch"] = record
+    if BRANCH_FEATURES not in manifest["features"]:
+        manifest["features"] += BRANCH_FEATURES
+    for name in (HEADS_FILE, BRANCH_FILE):
+        manifest["files"][name] = sha256_file(out / name)
+    _write_manifest(out, manifest)
+    click.echo(f"branch: wrote {out} in {time.monotonic() - started:.0f} s")
+    _record_graph(ctx, out, manifest)
+
+
+def _install_branch(
+    out: Path,
+    adapter: Any,
+    trained: Any,
+    cache_dir: Path | None,
+    data_dir: Path | None,
+    settings: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """Set the offensive head from the branch in `out`, scored on the serving encoder's
+    pools of the stored (fp16) branch; returns the model and the manifest's branch record."""
+    from monitor.classify.branch import BRANCH_FILE, branch_record, load_branch
+    from monitor.classify.export import BranchSpec
+    from monitor.classify.features import FeatureCache
+    from monitor.classify.manifest import sha256_file
+    from monitor.classify.refit import attach_branch
+
+    path = out / BRANCH_FILE
+    weights = load_branch(path)
+    spec = replace(adapter, branch=BranchSpec(path, sha256_file(path), weights.first))
+    cache = FeatureCache(cache_dir, variant="onnx", graph_dir=graph_dir(settings), adapter=spec)
+    trained = attach_branch(trained, weights, cache, data_dir, click.echo)
+    return trained, branch_record(weights)
 
 
 @click.group("eval", invoke_without_command=True)

@@ -160,16 +160,27 @@ class Encoder:
             from monitor.classify.lora import load_adapter, merged_top
 
             self.top = merged_top(model, load_adapter(adapter.path), adapter.rank, adapter.alpha)
+        # The offensive branch (`monitor.classify.branch`), when the adapter carries one: its
+        # layers run from a frozen hidden state beside the others, giving pools 9 and 10.
+        self.branch: Any = None
+        if adapter is not None and adapter.branch is not None:
+            from monitor.classify.branch import branch_layers, load_branch
+
+            self.branch = branch_layers(model, load_branch(adapter.branch.path))
         self.quantized = False
         if self.device == "cpu" and quantize:
             model = quantize_int8(model)
             if self.top is not None:
                 self.top = quantize_int8(self.top)
+            if self.branch is not None:
+                self.branch = quantize_int8(self.branch)
             self.quantized = True
         elif self.device != "cpu":
             model = model.to(self.device).half()
             if self.top is not None:
                 self.top = self.top.to(self.device).half()
+            if self.branch is not None:
+                self.branch = self.branch.to(self.device).half()
         self.model = model
         self.variant = f"{'int8' if self.quantized else 'fp32'}-{self.device}"
 
@@ -207,7 +218,7 @@ class Encoder:
             if self.top is not None:
                 from monitor.classify.lora import all_pools
 
-                every = all_pools(self.model, self.top, input_ids, mask)
+                every = all_pools(self.model, self.top, input_ids, mask, self.branch)
                 feats = torch.cat([every[:, i, :] for i in self.layers], dim=1)
                 embs = torch.nn.functional.normalize(every[:, 6, :], p=2.0, dim=1)
                 return feats.cpu().numpy(), embs.cpu().numpy()

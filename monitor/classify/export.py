@@ -47,8 +47,20 @@ class ExportedGraph:
     base_sha256: str
     adapter_sha256: str = ""
     # Pools the graph returns: 7 (hidden states 0..6), or 9 with a LoRA adapter (its adapted
-    # hidden states 5 and 6 as pools 7 and 8, see monitor.classify.lora).
+    # hidden states 5 and 6 as pools 7 and 8, see monitor.classify.lora), or 11 with an
+    # offensive branch as well (its hidden states 5 and 6, see monitor.classify.branch).
     pools: int = ALL_LAYERS
+    branch_sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BranchSpec:
+    """A model folder's offensive branch (monitor.classify.branch): copies of layers
+    `first`..5 run from the frozen hidden state `first`."""
+
+    path: Path
+    sha256: str
+    first: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +75,21 @@ class AdapterSpec:
     # graph exported here with other bytes (another torch or onnx version) is served, with a
     # warning, and its own sha256 is what the runtime record names.
     graph_sha256: str = ""
+    # The offensive branch that runs beside the adapted layers, when the model has one: it
+    # travels with the adapter because every encoder, graph and cache that takes the adapter
+    # must also run the branch and key on its sha256.
+    branch: BranchSpec | None = None
+
+    @property
+    def branch_sha256(self) -> str:
+        return self.branch.sha256 if self.branch else ""
 
 
-def graph_name(base_sha256: str, adapter_sha256: str = "") -> str:
+def graph_name(base_sha256: str, adapter_sha256: str = "", branch_sha256: str = "") -> str:
     if adapter_sha256:
-        return f"minilm-lora-f{EXPORT_FORMAT}-{base_sha256[:16]}-{adapter_sha256[:16]}.onnx"
+        # The branch's sha256 is in the name, so a graph of another branch is never found.
+        tail = f"-b{branch_sha256[:16]}" if branch_sha256 else ""
+        return f"minilm-lora-f{EXPORT_FORMAT}-{base_sha256[:16]}-{adapter_sha256[:16]}{tail}.onnx"
     return f"minilm-pools-f{EXPORT_FORMAT}-{base_sha256[:16]}.onnx"
 
 
@@ -88,7 +110,8 @@ def find_graph(
     and ignored, so that the caller exports afresh rather than serving from it.
     """
     adapter_sha = adapter.sha256 if adapter else ""
-    path = cache_dir / graph_name(base_sha256, adapter_sha)
+    branch_sha = adapter.branch_sha256 if adapter else ""
+    path = cache_dir / graph_name(base_sha256, adapter_sha, branch_sha)
     meta_path = path.with_suffix(".json")
     if not (path.is_file() and meta_path.is_file()):
         return None
@@ -101,6 +124,7 @@ def find_graph(
         meta.get("base_sha256") != base_sha256
         or meta.get("format") != EXPORT_FORMAT
         or meta.get("adapter_sha256", "") != adapter_sha
+        or meta.get("branch_sha256", "") != branch_sha
     ):
         log.warning("classifier: ignoring %s: made from another base model or format", path)
         return None
@@ -113,13 +137,16 @@ def find_graph(
             str(meta.get("sha256"))[:12],
         )
         return None
-    return ExportedGraph(path, actual, base_sha256, adapter_sha, _pools(adapter))
+    return ExportedGraph(path, actual, base_sha256, adapter_sha, _pools(adapter), branch_sha)
 
 
 def _pools(adapter: AdapterSpec | None) -> int:
+    from monitor.classify.branch import POOLS_WITH_BRANCH
     from monitor.classify.lora import POOLS_WITH_ADAPTER
 
-    return POOLS_WITH_ADAPTER if adapter else ALL_LAYERS
+    if adapter is None:
+        return ALL_LAYERS
+    return POOLS_WITH_BRANCH if adapter.branch else POOLS_WITH_ADAPTER
 
 
 def export_graph(
@@ -140,7 +167,8 @@ def export_graph(
     started = time.monotonic()
     cache_dir.mkdir(parents=True, exist_ok=True)
     adapter_sha = adapter.sha256 if adapter else ""
-    path = cache_dir / graph_name(base_sha256, adapter_sha)
+    branch_sha = adapter.branch_sha256 if adapter else ""
+    path = cache_dir / graph_name(base_sha256, adapter_sha, branch_sha)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # Eager attention: the exported graph then masks padded keys with an additive mask
     # that ONNX Runtime fuses, and the padded positions stay out of every pool.
@@ -170,10 +198,12 @@ def export_graph(
             "sha256": sha,
             "base_sha256": base_sha256,
             "adapter_sha256": adapter_sha,
+            "branch_sha256": branch_sha,
             "opset": OPSET,
             "torch": torch.__version__,
             "outputs": f"pools: (batch, {_pools(adapter)}, 384) masked mean of hidden-state "
-            "layers 0..6 (then the adapted 5 and 6 with an adapter)",
+            "layers 0..6 (then the adapted 5 and 6 with an adapter, then the offensive "
+            "branch's 5 and 6 with a branch)",
         }
         meta_tmp = tmp.with_suffix(".json.tmp")
         meta_tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -184,7 +214,7 @@ def export_graph(
             tmp.unlink()
         raise ExportError(f"exporting the encoder to {path} failed: {exc}") from exc
     log.info("classifier: exported the encoder to %s in %.1f s", path, time.monotonic() - started)
-    return ExportedGraph(path, sha, base_sha256, adapter_sha, _pools(adapter))
+    return ExportedGraph(path, sha, base_sha256, adapter_sha, _pools(adapter), branch_sha)
 
 
 def ensure_graph(
@@ -199,7 +229,9 @@ def ensure_graph(
     found = find_graph(cache_dir, base_sha256, adapter)
     if found is not None:
         return found
-    name = graph_name(base_sha256, adapter.sha256 if adapter else "")
+    name = graph_name(
+        base_sha256, adapter.sha256 if adapter else "", adapter.branch_sha256 if adapter else ""
+    )
     with _exporting(cache_dir, name):
         found = find_graph(cache_dir, base_sha256, adapter)  # exported while this one waited
         if found is not None:
@@ -234,20 +266,25 @@ def _pooled_module(model: Any, adapter: AdapterSpec | None = None) -> Any:
     import torch
 
     if adapter is not None:
+        from monitor.classify.branch import branch_layers, load_branch
         from monitor.classify.lora import all_pools, load_adapter, merged_top
 
         top = merged_top(model, load_adapter(adapter.path), adapter.rank, adapter.alpha)
+        branch = None
+        if adapter.branch is not None:
+            branch = branch_layers(model, load_branch(adapter.branch.path))
 
         class Adapted(torch.nn.Module):
-            def __init__(self, inner: Any, top: Any) -> None:
+            def __init__(self, inner: Any, top: Any, branch: Any) -> None:
                 super().__init__()
                 self.inner = inner
                 self.top = top
+                self.branch = branch
 
             def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-                return all_pools(self.inner, self.top, input_ids, attention_mask)
+                return all_pools(self.inner, self.top, input_ids, attention_mask, self.branch)
 
-        return Adapted(model, top)
+        return Adapted(model, top, branch)
 
     class Pooled(torch.nn.Module):
         def __init__(self, inner: Any) -> None:

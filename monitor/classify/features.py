@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from monitor.classify.branch import POOLS_WITH_BRANCH
 from monitor.classify.disk_cache import DiskCacheConfig, with_disk_cache
 from monitor.classify.encoder import (
     DEFAULT_MAX_LENGTH,
@@ -78,9 +79,16 @@ class FeatureCache:
         self.quantize = self.variant == "int8"
         # A fine-tuned model's LoRA adapter: the cache then holds 9 pools per text (the
         # frozen layers 0..6 and the adapted 5 and 6 as 7 and 8), under a key of its own.
+        # An offensive branch (carried by the adapter) adds pools 9 and 10, and its sha256 to
+        # the key, so that rows of another branch, or of none, are never read for it.
         self.adapter = adapter
-        self.pools = tuple(range(POOLS_WITH_ADAPTER)) if adapter else ALL_LAYERS
-        self.key = f"{self.variant}-lora{adapter.sha256[:12]}" if adapter else self.variant
+        self.pools = ALL_LAYERS
+        self.key = self.variant
+        if adapter is not None:
+            self.pools = tuple(range(POOLS_WITH_BRANCH if adapter.branch else POOLS_WITH_ADAPTER))
+            self.key = f"{self.variant}-lora{adapter.sha256[:12]}"
+            if adapter.branch is not None:
+                self.key += f"-br{adapter.branch.sha256[:12]}"
         # The serving path's on-disk row cache (monitor.classify.disk_cache), for the 'onnx'
         # variant: lists of texts this file cache has not seen may still have been encoded.
         self.disk_cache = disk_cache

@@ -1,4 +1,5 @@
-"""A shipped model folder: `heads.safetensors`, `manifest.json`, `MODEL_CARD.md`.
+"""A shipped model folder: `heads.safetensors`, `manifest.json`, `MODEL_CARD.md` (and, for a
+fine-tuned model, `adapter.safetensors` and the offensive `branch.safetensors`).
 
 The manifest names the base encoder (package and version), the sha256 of every shipped file,
 the labels, the operating thresholds, the seed and the hashes of the data it was trained on.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.classify.export import AdapterSpec
+from monitor.classify.export import AdapterSpec, BranchSpec
 from monitor.classify.heads import HeadSet
 from monitor.classify.labels import FLAG_LABELS, STANCE_LABELS
 
@@ -48,21 +49,40 @@ class ModelDir:
     def name(self) -> str:
         return str(self.manifest["name"])
 
-    @property
-    def adapter(self) -> AdapterSpec | None:
-        """The fine-tuned encoder's LoRA adapter (issue 18), when the model has one; its file
-        was checked against the manifest's sha256 when the folder was loaded."""
-        spec = self.manifest.get("adapter")
+    def _listed(self, key: str) -> tuple[Mapping[str, Any], Path, str] | None:
+        """The manifest's record `key` (a file's entry), the file's path and its sha256."""
+        spec = self.manifest.get(key)
         if not spec:
             return None
         name = str(spec["file"])
+        return spec, self.path / name, str(self.manifest["files"][name])
+
+    @property
+    def adapter(self) -> AdapterSpec | None:
+        """The fine-tuned encoder's LoRA adapter (issue 18), when the model has one, with the
+        offensive branch that runs beside it; their files were checked against the
+        manifest's sha256 when the folder was loaded."""
+        listed = self._listed("adapter")
+        if listed is None:
+            return None
+        spec, path, sha = listed
         return AdapterSpec(
-            path=self.path / name,
-            sha256=str(self.manifest["files"][name]),
+            path=path,
+            sha256=sha,
             rank=int(spec["rank"]),
             alpha=int(spec["alpha"]),
             graph_sha256=str(spec.get("onnx_sha256", "")),
+            branch=self.branch,
         )
+
+    @property
+    def branch(self) -> BranchSpec | None:
+        """The offensive branch (monitor.classify.branch), when the model has one."""
+        listed = self._listed("branch")
+        if listed is None:
+            return None
+        spec, path, sha = listed
+        return BranchSpec(path=path, sha256=sha, first=int(spec["first"]))
 
     @property
     def all_thresholds(self) -> dict[str, float]:
@@ -110,6 +130,9 @@ def load_model_dir(path: Path, *, check_base: bool = True) -> ModelDir:
     adapter = manifest.get("adapter")
     if adapter and str(adapter.get("file")) not in manifest.get("files", {}):
         raise ModelError(f"{path}: the manifest's adapter {adapter.get('file')} has no sha256")
+    branch = manifest.get("branch")
+    if branch:
+        _check_branch(path, manifest, branch)
     if check_base:
         _check_base(manifest)
     try:
@@ -117,6 +140,27 @@ def load_model_dir(path: Path, *, check_base: bool = True) -> ModelDir:
     except (KeyError, ValueError) as exc:
         raise ModelError(f"{path}: heads do not match the manifest: {exc}") from None
     return ModelDir(path, manifest, heads)
+
+
+def _check_branch(path: Path, manifest: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
+    """The branch's file is listed with a sha256 (so it was checked above), it runs beside an
+    adapter (its pools follow the adapter's 7 and 8) and it reads as a branch."""
+    from monitor.classify.branch import load_branch
+
+    name = str(spec.get("file"))
+    if name not in manifest.get("files", {}):
+        raise ModelError(f"{path}: the manifest's branch {name} has no sha256")
+    if not manifest.get("adapter"):
+        raise ModelError(f"{path}: the manifest's branch {name} needs an adapter beside it")
+    try:
+        stored = load_branch(path / name)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    if stored.first != int(spec.get("first", -1)):
+        raise ModelError(
+            f"{path / name}: starts at hidden state {stored.first}, "
+            f"the manifest says {spec.get('first')}"
+        )
 
 
 def _check_base(manifest: Mapping[str, Any]) -> None:

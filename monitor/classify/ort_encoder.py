@@ -132,6 +132,7 @@ class OrtEncoder:
             (
                 f"graph={self.graph.sha256}",
                 f"adapter={self.graph.adapter_sha256}",
+                f"branch={self.graph.branch_sha256}",
                 f"pools={self.graph.pools}",
                 f"runtime={self.variant}",
                 f"tokenizers={tokenizers.__version__}",
@@ -185,7 +186,8 @@ class OrtEncoder:
     def pools(
         self, batch_ids: Sequence[Sequence[int]], length: int | None = None
     ) -> npt.NDArray[np.float32]:
-        """(n, pools, 384) masked mean pools of layers 0..6 (and an adapter's 7 and 8) for one
+        """(n, pools, 384) masked mean pools of layers 0..6 (an adapter's 7 and 8, a branch's
+        9 and 10) for one
         batch of token ids, padded to `length` (default: the longest row)."""
         rows = list(batch_ids)
         single = len(rows) == 1

@@ -133,6 +133,8 @@ def _onnx(
     }
     if adapter is not None:
         info["adapter_sha256"] = adapter.sha256
+        if adapter.branch is not None:
+            info["branch_sha256"] = adapter.branch.sha256
         if adapter.graph_sha256 and adapter.graph_sha256 != graph.sha256:
             log.warning(
                 "classifier: the fine-tuned encoder exported here (sha256 %s) differs from the "
@@ -186,6 +188,8 @@ def _torch(
     }
     if adapter is not None:
         info["adapter_sha256"] = adapter.sha256
+        if adapter.branch is not None:
+            info["branch_sha256"] = adapter.branch.sha256
     if device == "cuda":
         info["card"] = torch.cuda.get_device_name(0)
     return enc, info

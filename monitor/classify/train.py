@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.classify import data as datasets
+from monitor.classify.branch import BRANCH_FEATURES
 from monitor.classify.deobfuscate import cache_texts
 from monitor.classify.encoder import (
     BASE_PACKAGE,
@@ -590,7 +591,7 @@ def write_model(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write heads and manifest. `extra` adds manifest entries (a fine-tuned model's
-    `adapter` record); a file named by `extra["adapter"]["file"]` gets its sha256 listed."""
+    `adapter` and `branch` records); the files they name get their sha256 listed."""
     out.mkdir(parents=True, exist_ok=True)
     trained.heads.save(out / HEADS_FILE)
     manifest: dict[str, Any] = {
@@ -628,6 +629,10 @@ def write_model(
         if adapter:
             manifest["files"][adapter["file"]] = sha256_file(out / adapter["file"])
             manifest["features"] += "; 7 and 8 = hidden states 5 and 6 of the LoRA-adapted layers"
+        branch = extra.get("branch")
+        if branch:
+            manifest["files"][branch["file"]] = sha256_file(out / branch["file"])
+            manifest["features"] += BRANCH_FEATURES
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     if not (out / CARD).is_file():
         log.warning("%s has no %s: write one before shipping", out, CARD)

@@ -89,7 +89,7 @@ COMMANDS: Mapping[str, Lazy] = {
     "train": Lazy(
         _CLASSIFY,
         "Train the classifier heads on frozen encoder features (and with --lora the encoder's "
-        "adapters) and write the model folder.",
+        "adapters and the offensive branch) and write the model folder.",
     ),
     "users": Lazy(
         ("monitor.web.commands",),

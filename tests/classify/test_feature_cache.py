@@ -33,6 +33,7 @@ class _Counting:
 @dataclass(frozen=True)
 class _Adapter:
     sha256: str = "ab" * 32
+    branch: Any = None
 
 
 def _cache(tmp_path: Path, adapter: _Adapter | None, value: float) -> tuple[FeatureCache, Any]:

@@ -28,6 +28,11 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def adapter(tmp_path_factory: pytest.TempPathFactory) -> Any:
     require_model()
+    return random_adapter(tmp_path_factory.mktemp("adapter"))
+
+
+def random_adapter(folder: Path) -> Any:
+    """A seeded random adapter (an `AdapterSpec`) written into `folder`."""
     import torch
     from transformers import AutoModel
 
@@ -50,7 +55,7 @@ def adapter(tmp_path_factory: pytest.TempPathFactory) -> Any:
         for name, p in top.named_parameters():
             if "lora_B" in name:
                 p.normal_(0.0, 0.05)  # peft starts B at zero: make the adapter do something
-    path = tmp_path_factory.mktemp("adapter") / "adapter.safetensors"
+    path = folder / "adapter.safetensors"
     save_adapter(path, adapter_tensors(top))
     return AdapterSpec(path, sha256_file(path), recipe.rank, recipe.alpha)
 

@@ -3,6 +3,8 @@ operating point, on small synthetic features (no encoder)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from monitor.classify.lora import HEAD_LAYERS
@@ -86,15 +88,10 @@ class _FakeAdaptedCache:
         return pools
 
 
-def test_the_offensive_refit_replaces_only_the_offensive_head(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """`monitor train --lora`'s last step on a fictional TweetEval folder: every training
-    post is used, the threshold and validation record are the refit's, other heads stay."""
-    from monitor.classify.heads import HeadSet
-    from monitor.classify.lora import LoraRecipe
-    from monitor.classify.refit import refit_offensive
-    from monitor.classify.train import Trained
-
-    folder = tmp_path / "labelled" / "tweeteval" / "offensive"
+def write_offensive_folder(data_dir: Path) -> dict[str, list[int]]:
+    """A fictional TweetEval offensive folder (300 training posts, 120 val); its labels by
+    feature-cache name."""
+    folder = data_dir / "labelled" / "tweeteval" / "offensive"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(3)
     labels = {}
@@ -105,6 +102,18 @@ def test_the_offensive_refit_replaces_only_the_offensive_head(tmp_path) -> None:
             "".join(f"Fictional post {split} {i}\n" for i in range(n)), encoding="utf-8"
         )
         (folder / f"{split}_labels.txt").write_text("".join(f"{v}\n" for v in y))
+    return labels
+
+
+def test_the_offensive_refit_replaces_only_the_offensive_head(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`monitor train --lora`'s last step on a fictional TweetEval folder: every training
+    post is used, the threshold and validation record are the refit's, other heads stay."""
+    from monitor.classify.heads import HeadSet
+    from monitor.classify.lora import LoraRecipe
+    from monitor.classify.refit import refit_offensive
+    from monitor.classify.train import Trained
+
+    labels = write_offensive_folder(tmp_path)
     other = fit_hostile(  # any head named hostile: it must come through untouched
         *_data(200, 9),
         np.ones(200, np.float32),
