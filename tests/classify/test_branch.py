@@ -145,17 +145,17 @@ def test_model_without_a_branch_has_none(tmp_path: Path) -> None:
     assert load_model_dir(path, check_base=False).adapter is None
 
 
+def _weights(rng: np.random.Generator, bias: float) -> BranchWeights:
+    """A stored branch's head, seeded (its layers are not needed without an encoder)."""
+    weight = rng.normal(size=(1, 3 * 384)).astype(np.float32) * 0.05
+    return BranchWeights(2, {}, weight, np.array([bias], np.float32), {"seed": 13})
+
+
 def test_offensive_head_scores_the_branch_pools_with_the_stored_linear_head(
     tmp_path: Path,
 ) -> None:
     rng = np.random.default_rng(3)
-    weights = BranchWeights(
-        first=2,
-        layers={},
-        head_weight=rng.normal(size=(1, 3 * 384)).astype(np.float32) * 0.05,
-        head_bias=np.array([-0.3], np.float32),
-        recipe={},
-    )
+    weights = _weights(rng, -0.3)
     n = 400
     y = (rng.random(n) < 0.35).astype(np.int64)
     pools = {i: rng.normal(size=(n, 384)).astype(np.float32) for i in (2, 9, 10)}
@@ -269,13 +269,8 @@ def test_the_branch_replaces_only_the_offensive_head(tmp_path: Path) -> None:
     from .test_refit import _benign, _data, fit_hostile, fit_offensive, write_offensive_folder
 
     labels = write_offensive_folder(tmp_path)
-    rng = np.random.default_rng(4)
-    weights = BranchWeights(
-        first=2,
-        layers={},
-        head_weight=rng.normal(size=(1, 3 * 384)).astype(np.float32) * 0.05,
-        head_bias=np.array([-0.5], np.float32),
-        recipe={"seed": 13},
+    weights = replace(
+        _weights(np.random.default_rng(4), -0.5),
         training={"best_step": 625, "steps": 746, "history": [{"step": 125.0}]},
     )
     other = fit_hostile(
