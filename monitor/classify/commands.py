@@ -301,7 +301,8 @@ def _add_branch(
     adapter = model.adapter
     if adapter is None:
         raise click.ClickException(f"{out} has no adapter: the branch runs beside one (--lora)")
-    adapter = replace(adapter, branch=None)
+    # The graph the manifest records is the one without this branch: not a reference here.
+    adapter = replace(adapter, branch=None, graph_sha256="")
     manifest = json.loads(json.dumps(model.manifest))
     trained = Trained(
         heads=model.heads,
