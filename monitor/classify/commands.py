@@ -114,7 +114,7 @@ def _default_out(ctx: Any) -> Path:
     help="Also fine-tune: LoRA adapters on the encoder's top two layers, trained multi-task "
     "with augmentation; hostile then reads the adapted layers and is refitted on them, and "
     "offensive reads the offensive branch (--branch; issue 18; about 21 CPU-minutes from an "
-    "empty feature cache, plus the branch's 10-45 minutes by load).",
+    "empty feature cache, plus the branch's 7 minutes wall at load under 1, 47 at load 7-8).",
 )
 @click.option(
     "--branch/--no-branch",
