@@ -35,8 +35,19 @@ a shipped `monitor eval` would have to rerun all eight folds.
 The branch code is a copy of `benchmarks/offensive_levers.branch` reshaped for folds; it
 should reuse `monitor.classify.branch` once that module lands.
 
-Measured 2026-12-06 on the shared 2-core CPU (see the model card, "Rumour: a fine-tuned
-branch scored leave-one-event-out"): RESULTS_PLACEHOLDER
+Measured 2026-12-06 on the shared 2-core CPU, seed 13 (the model card, "Rumour: a
+fine-tuned branch scored leave-one-event-out", has the per-event figures):
+
+    | LOEO, pooled over events                   | macro-F1 | AUC    |
+    | shipped head (`monitor eval`)              | 0.7277   | 0.8156 |
+    | branch, top 2 layers, 2 epochs             | 0.7010   | 0.7908 |
+    | blend of the shipped head and that branch  | 0.7115   | 0.8051 |
+    | branch, top 4 layers, 1 epoch              | 0.6896   | 0.7875 |
+    | blend of the shipped head and that branch  | 0.7059   | 0.7965 |
+
+None reaches the 0.75 aim or the shipped head. Per fold at nice 15 on the shared cores
+(load 3-9): top 2 layers, 2 epochs, 177-674 s (35 s at load 3: about 0.16 s a step on free
+cores); top 4 layers, 1 epoch (`--epochs 1 --threads 1`), 205-328 s.
 """
 
 from __future__ import annotations
@@ -322,7 +333,7 @@ def main() -> None:
     done: dict[str, Any] = {}
     if args.out and args.out.exists():
         done = dict(np.load(args.out, allow_pickle=False))
-    branch = Branch(args.branch, pheme.texts, args.threads)
+    branch: Branch | None = None  # built when a fold is to train: a resumed run only prints
     oof = np.zeros(len(y), np.float64)
     blend = np.zeros(len(y), np.float64)
     log = []
@@ -334,6 +345,7 @@ def main() -> None:
             row = done[key]
             z, w, info = row[: len(y)], float(row[len(y)]), row[len(y) + 1 :]
         else:
+            branch = branch or Branch(args.branch, pheme.texts, args.threads)
             r = branch.fold(y, ~test, stop, test, args.lr, args.epochs, args.every, args.seed + n)
             z = r["z"]
             hz = head_on_stop(ship, y, ~test & ~stop)
@@ -361,7 +373,8 @@ def main() -> None:
         log.append(line)
         print(line, flush=True)
 
-    print(f"\nfrozen lower layers once: {branch.lower_s:.0f} s")
+    if branch is not None:
+        print(f"\nfrozen lower layers once: {branch.lower_s:.0f} s")
     print(
         "\n| held-out event | posts | rumours | branch macro-F1 | AUC | stop-split AUC "
         "| best / last step of total | blend w | wall s | load |"
