@@ -32,8 +32,9 @@ a shipped `monitor eval` would have to rerun all eight folds.
         --cache-dir /work/cache/classify [--out var/rumour-branch2.npz]
 
 `--out` keeps each finished fold's logits, so an interrupted run resumes where it stopped.
-The branch code is a copy of `benchmarks/offensive_levers.branch` reshaped for folds; it
-should reuse `monitor.classify.branch` once that module lands.
+The branch code is a copy of `benchmarks/offensive_levers.branch` reshaped for folds (written
+while the shipped offensive branch moved into `monitor.classify.branch`); a rumour branch
+worth wiring in should reuse that module's `train_branch` and `run_layers` instead.
 
 Measured 2026-12-06 on the shared 2-core CPU, seed 13 (the model card, "Rumour: a
 fine-tuned branch scored leave-one-event-out", has the per-event figures):
@@ -45,9 +46,12 @@ fine-tuned branch scored leave-one-event-out", has the per-event figures):
     | branch, top 4 layers, 1 epoch              | 0.6896   | 0.7875 |
     | blend of the shipped head and that branch  | 0.7059   | 0.7965 |
 
-None reaches the 0.75 aim or the shipped head. Per fold at nice 15 on the shared cores
-(load 3-9): top 2 layers, 2 epochs, 177-674 s (35 s at load 3: about 0.16 s a step on free
-cores); top 4 layers, 1 epoch (`--epochs 1 --threads 1`), 205-328 s.
+None reaches the 0.75 aim or the shipped head. Four layers for 2 epochs (`--epochs 2`)
+finished 3 of 8 folds in the session (charliehebdo 0.730, ebola-essien 0.462, ferguson
+0.712, against the head's 0.723 / 1.000 / 0.693): no pooled figure. Per fold at nice 15
+on the shared cores (load 3-9): top 2 layers, 2 epochs, 177-674 s (35 s at load 3: about
+0.16 s a step on free cores); top 4 layers, 1 epoch (`--epochs 1 --threads 1`), 205-328 s;
+2 epochs, 431-724 s at load 6.
 """
 
 from __future__ import annotations
