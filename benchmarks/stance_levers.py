@@ -46,9 +46,11 @@ fine-tuned branch"). Held-out: seed 13's 642 posts (in sample; CV in brackets); 
 | shared, + recipe head, w 0.2 | 0.5534 (0.5108) | 0.4960 | 0.31 / 0.20 / 0.62 / 0.85 |
 | seed 14: branch, 4 layers, rule | 0.5284 (0.5146) | 0.5081 | 0.33 / 0.26 / 0.60 / 0.84 |
 | seed 14: + recipe head, w 0.2 | 0.5388 (0.5122) | 0.5297 | 0.33 / 0.27 / 0.68 / 0.84 |
+| seed 14: shared, rule | 0.5100 (0.5094) | 0.4989 | 0.31 / 0.26 / 0.60 / 0.82 |
 
 The shared branch's offensive: val AUC 0.8639, val macro-F1 0.7759, test 0.7984 (the
-offensive-only branch: 0.8706, 0.7799, 0.8004). Nothing reaches 0.55; nothing shipped.
+offensive-only branch: 0.8706, 0.7799, 0.8004); seed 14 0.8693, 0.7821, 0.7997 (0.8708,
+0.7775, 0.8089). Nothing reaches 0.55; nothing shipped.
 Wall time at load 7-10 with one thread: `--branch 4` 13 minutes, `--multitask` 46.
 
 The branch code is copied from `offensive_levers.branch` (generalised to several heads);
