@@ -71,6 +71,13 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.classify import data as datasets
+from monitor.classify.branch import (
+    branch_features,
+    frozen_base,
+    frozen_lower,
+    trainable_copies,
+    weighted_bce_step,
+)
 from monitor.classify.deobfuscate import encoder_text
 from monitor.classify.evaluate import recipe_from_manifest
 from monitor.classify.features import FeatureCache
@@ -139,19 +146,10 @@ class Branch:
 
     def __init__(self, k: int, texts: Sequence[str], threads: int) -> None:
         import torch
-        from transformers import AutoModel
-
-        from monitor.classify.encoder import base_model_path
-        from monitor.classify.lora import extended_mask
-        from monitor.classify.ort_encoder import load_tokenizer
 
         torch.set_num_threads(threads)
         self.k, self.first = k, 6 - k
-        path = base_model_path()
-        tok = load_tokenizer(path, 128)
-        self.base: Any = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
-        for p in self.base.parameters():
-            p.requires_grad = False
+        self.base, tok = frozen_base()
         rows = [e.ids for e in tok.encode_batch([encoder_text(t, True) for t in texts])]
         self.hidden: list[Any] = [None] * len(rows)  # one (tokens, 384) half tensor a post
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
@@ -160,13 +158,9 @@ class Branch:
             for s in range(0, len(order), 128):
                 idx = order[s : s + 128]
                 ids, mask = self._pad([torch.tensor(rows[i]) for i in idx])
-                h = self.base.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))
-                ext = extended_mask(mask)
-                for i in range(self.first):
-                    h = self.base.encoder.layer[i](h, attention_mask=ext)
-                    h = h[0] if isinstance(h, tuple) else h
+                h = frozen_lower(self.base, ids, mask, self.first)
                 for j, i in enumerate(idx):
-                    self.hidden[i] = h[j, : len(rows[i])].half()  # half the memory
+                    self.hidden[i] = h[j, : len(rows[i])]
         self.lower_s = time.monotonic() - started
         print(f"  frozen layers 0-{self.first - 1} over {len(rows)} posts: {self.lower_s:.0f} s")
 
@@ -214,30 +208,15 @@ class Branch:
         """Train on `train`, stop on `stop`'s AUC, score `stop` and `test` at the best step."""
         import torch
 
-        from monitor.classify.lora import extended_mask, masked_mean
-
         torch.manual_seed(seed)
         rng = random.Random(seed)
-        layers = torch.nn.ModuleList(
-            [copy.deepcopy(self.base.encoder.layer[i]) for i in range(self.first, 6)]
-        )
-        for p in layers.parameters():
-            p.requires_grad = True
+        layers = trainable_copies(self.base, self.first)
         head = torch.nn.Linear(3 * 384, 1)
         torch.nn.init.zeros_(head.weight)
         torch.nn.init.zeros_(head.bias)
 
         def forward(h: Any, mask: Any, training: bool) -> Any:
-            layers.train(training)
-            h = h.float()
-            ext = extended_mask(mask)
-            outs = [h]
-            for layer in layers:
-                h = layer(h, attention_mask=ext)
-                h = h[0] if isinstance(h, tuple) else h
-                outs.append(h)
-            pooled = [masked_mean(outs[i], mask) for i in (0, -2, -1)]
-            return head(torch.cat(pooled, dim=1))[:, 0]
+            return head(branch_features(layers, h, mask, training))[:, 0]
 
         def predict(batches: list[Any], n: int) -> FloatArray:
             z = np.zeros(n, np.float64)
@@ -266,14 +245,7 @@ class Branch:
         step, bad = 0, 0
         while step < total and bad < 4:
             for idx, h, mask in self.batches(tr.tolist(), 32, rng):
-                target = torch.tensor(y[idx], dtype=torch.float32)
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    forward(h, mask, True), target, pos_weight=pos_weight
-                )
-                opt.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-                sched.step()
+                weighted_bce_step(opt, sched, forward(h, mask, True), y[idx], pos_weight)
                 step += 1
                 if step % every == 0 or step == total:
                     a = auc(y[stop], predict(stop_batches, len(y))[stop])

@@ -61,7 +61,6 @@ Figures are in the model card ("Stance: a fine-tuned branch").
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import random
 import time
@@ -74,10 +73,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks.offensive_levers import Operating
 from monitor.classify import data as datasets
+from monitor.classify.branch import branch_features, frozen_base, frozen_lower, trainable_copies
 from monitor.classify.deobfuscate import cache_texts, encoder_text
 from monitor.classify.features import FeatureCache, select
-from monitor.classify.fit import best_threshold, fit_platt, fit_temperature
+from monitor.classify.fit import best_threshold, fit_temperature
 from monitor.classify.heads import HeadSet, lexical_features, stance_cues
 from monitor.classify.labels import STANCE_LABELS, STANCES
 from monitor.classify.manifest import load_model_dir
@@ -161,23 +162,6 @@ def blend_cv(
         w, rule, _ = blend_choice(pb[~f], ph[~f], y[~f])
         pred[f] = rule.decide((1 - w) * pb[f] + w * ph[f])
     return _macro_f1(y, pred)
-
-
-class Operating:
-    """The offensive operating point (as `offensive_levers.Operating`): Platt scaling fitted
-    on (z, y), then the threshold on the 0.01 grid with the best macro-F1 there."""
-
-    def __init__(self, z: FloatArray, y: IntArray) -> None:
-        self.a, self.c = fit_platt(z.astype(np.float32), y)
-        self.t = best_threshold(self.p(z).astype(np.float32), y)
-        self.f1 = _macro_f1(y, self.flags(z))
-
-    def p(self, z: FloatArray) -> FloatArray:
-        out: FloatArray = 1.0 / (1.0 + np.exp(-(self.a * z + self.c)))
-        return out
-
-    def flags(self, z: FloatArray) -> IntArray:
-        return (self.p(z) >= self.t).astype(np.int64)
 
 
 # --- data -------------------------------------------------------------------------------
@@ -301,24 +285,13 @@ def branch(
     {'stance': {'held', 'test'}, 'offensive': {'val', 'test'}}."""
     import torch
     from sklearn.metrics import roc_auc_score
-    from transformers import AutoModel
-
-    from monitor.classify.encoder import base_model_path
-    from monitor.classify.lora import extended_mask, masked_mean
-    from monitor.classify.ort_encoder import load_tokenizer
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = random.Random(seed)
     first = 6 - k
-    path = base_model_path()
-    tok = load_tokenizer(path, 128)
-    base: Any = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
-    for p in base.parameters():
-        p.requires_grad = False
-    layers = torch.nn.ModuleList([copy.deepcopy(base.encoder.layer[i]) for i in range(first, 6)])
-    for p in layers.parameters():
-        p.requires_grad = True
+    base, tok = frozen_base()
+    layers = trainable_copies(base, first)
 
     def tensorise(rows: Sequence[tuple[Sequence[int], Sequence[int]]]) -> tuple[Any, Any, Any]:
         ids = torch.zeros((len(rows), max(len(r[0]) for r in rows)), dtype=torch.long)
@@ -328,15 +301,6 @@ def branch(
             types[i, : len(r)] = torch.tensor(t)
             mask[i, : len(r)] = 1
         return ids, types, mask
-
-    def lower(ids: Any, types: Any, mask: Any) -> Any:
-        with torch.no_grad():
-            h = base.embeddings(input_ids=ids, token_type_ids=types)
-            ext = extended_mask(mask)
-            for i in range(first):
-                h = base.encoder.layer[i](h, attention_mask=ext)
-                h = h[0] if isinstance(h, tuple) else h
-        return h.half()  # held for every post: half the memory
 
     started = time.monotonic()
 
@@ -360,7 +324,7 @@ def branch(
             for j in range(0, len(chunk), size):
                 idx = chunk[j : j + size]
                 ids, types, mask = tensorise([rows[i] for i in idx])
-                out.append((idx, lower(ids, types, mask), mask))
+                out.append((idx, frozen_lower(base, ids, mask, first, types), mask))
         return out
 
     tasks: list[Task] = []
@@ -383,16 +347,7 @@ def branch(
         torch.nn.init.zeros_(p)
 
     def forward(name: str, h: Any, mask: Any, training: bool) -> Any:
-        layers.train(training)
-        h = h.float()
-        ext = extended_mask(mask)
-        outs = [h]
-        for layer in layers:
-            h = layer(h, attention_mask=ext)
-            h = h[0] if isinstance(h, tuple) else h
-            outs.append(h)
-        pooled = [masked_mean(outs[i], mask) for i in (0, -2, -1)]
-        return heads[name](torch.cat(pooled, dim=1))
+        return heads[name](branch_features(layers, h, mask, training))
 
     def predict(task: Task, split: str) -> FloatArray:
         z = np.zeros((len(task.y[split]), task.n_out), np.float64)

@@ -103,6 +103,77 @@ def run_layers(layers: Any, h: Any, mask: Any) -> list[Any]:
     return outs
 
 
+def frozen_base(max_length: int = 128) -> tuple[Any, Any]:
+    """The base encoder (eager attention, no gradients) and its tokenizer."""
+    from transformers import AutoModel
+
+    from monitor.classify.encoder import base_model_path
+    from monitor.classify.ort_encoder import load_tokenizer
+
+    path = base_model_path()
+    base: Any = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
+    for p in base.parameters():
+        p.requires_grad = False
+    return base, load_tokenizer(path, max_length)
+
+
+def trainable_copies(base: Any, first: int) -> Any:
+    """Copies of the base's layers first..5, every weight trainable: a fresh branch."""
+    import torch
+
+    layers = torch.nn.ModuleList(
+        [copy.deepcopy(base.encoder.layer[i]) for i in range(first, N_LAYERS)]
+    )
+    for p in layers.parameters():
+        p.requires_grad = True
+    return layers
+
+
+def frozen_lower(base: Any, ids: Any, mask: Any, first: int, token_types: Any = None) -> Any:
+    """The frozen hidden state `first` (embeddings, then layers 0..first-1), in half
+    precision: training holds it for every post, so half the memory."""
+    import torch
+
+    from monitor.classify.lora import extended_mask
+
+    types = torch.zeros_like(ids) if token_types is None else token_types
+    with torch.no_grad():
+        h = base.embeddings(input_ids=ids, token_type_ids=types)
+        ext = extended_mask(mask)
+        for i in range(first):
+            h = base.encoder.layer[i](h, attention_mask=ext)
+            h = h[0] if isinstance(h, tuple) else h
+    return h.half()
+
+
+def branch_features(layers: Any, h: Any, mask: Any, training: bool) -> Any:
+    """What a branch's linear head reads: the mean pools of its input (a frozen hidden
+    state, as `frozen_lower` gives it) and of its last two hidden states, side by side."""
+    import torch
+
+    from monitor.classify.lora import masked_mean
+
+    layers.train(training)
+    h = h.float()
+    outs = [h, *run_layers(layers, h, mask)]
+    return torch.cat([masked_mean(outs[i], mask) for i in (0, -2, -1)], dim=1)
+
+
+def weighted_bce_step(opt: Any, sched: Any, logits: Any, y: Any, pos_weight: Any) -> None:
+    """One optimiser step on the class-weighted binary cross-entropy of `logits` for the
+    labels `y` (a numpy array of 0/1)."""
+    import torch
+
+    target = torch.tensor(y, dtype=torch.float32)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, target, pos_weight=pos_weight
+    )
+    opt.zero_grad()
+    loss.backward()  # type: ignore[no-untyped-call]
+    opt.step()
+    sched.step()
+
+
 def train_branch(
     recipe: BranchRecipe,
     train: tuple[Sequence[str], Sequence[int]],
@@ -120,13 +191,9 @@ def train_branch(
     """
     import torch
     from sklearn.metrics import roc_auc_score
-    from transformers import AutoModel
 
     from monitor.classify.deobfuscate import encoder_text
-    from monitor.classify.encoder import base_model_path
     from monitor.classify.fit import best_threshold, fit_platt
-    from monitor.classify.lora import extended_mask, masked_mean
-    from monitor.classify.ort_encoder import load_tokenizer
     from monitor.classify.train import _macro_f1
 
     started = time.monotonic()
@@ -134,28 +201,11 @@ def train_branch(
     torch.set_num_threads(threads)
     rng = random.Random(recipe.seed)
     first = recipe.first
-    path = base_model_path()
-    tok = load_tokenizer(path, recipe.max_length)
-    base: Any = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
-    for p in base.parameters():
-        p.requires_grad = False
-    layers = torch.nn.ModuleList(
-        [copy.deepcopy(base.encoder.layer[i]) for i in range(first, N_LAYERS)]
-    )
-    for p in layers.parameters():
-        p.requires_grad = True
+    base, tok = frozen_base(recipe.max_length)
+    layers = trainable_copies(base, first)
     head = torch.nn.Linear(len(recipe.head_pools) * 384, 1)
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
-
-    def lower(ids: Any, mask: Any) -> Any:
-        with torch.no_grad():
-            h = base.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))
-            ext = extended_mask(mask)
-            for i in range(first):
-                h = base.encoder.layer[i](h, attention_mask=ext)
-                h = h[0] if isinstance(h, tuple) else h
-        return h.half()  # held for every post: half the memory
 
     Batches = list[tuple[list[int], Any, Any]]
     splits: dict[str, Sequence[str]] = {"train": train[0], "val": val[0], **(extra or {})}
@@ -172,16 +222,12 @@ def train_branch(
             for j in range(0, len(chunk), size):
                 idx = chunk[j : j + size]
                 ids, mask = _tensorise([rows[i] for i in idx])
-                batches.append((idx, lower(ids, mask), mask))
+                batches.append((idx, frozen_lower(base, ids, mask, first), mask))
         sets[split] = batches
         progress(f"branch: frozen layers over {split} ({time.monotonic() - started:.0f} s)")
 
     def forward(h: Any, mask: Any, training: bool) -> Any:
-        layers.train(training)
-        h = h.float()
-        outs = [h, *run_layers(layers, h, mask)]
-        pooled = [masked_mean(outs[i], mask) for i in (0, -2, -1)]
-        return head(torch.cat(pooled, dim=1))[:, 0]
+        return head(branch_features(layers, h, mask, training))[:, 0]
 
     def predict(split: str) -> FloatArray:
         z = np.zeros(len(splits[split]), np.float32)
@@ -213,14 +259,7 @@ def train_branch(
         rng.shuffle(order)
         for b in order:
             idx, h, mask = batches[b]
-            target = torch.tensor(y[idx], dtype=torch.float32)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                forward(h, mask, True), target, pos_weight=pos_weight
-            )
-            opt.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            sched.step()
+            weighted_bce_step(opt, sched, forward(h, mask, True), y[idx], pos_weight)
             step += 1
             if step % recipe.eval_every == 0 or step == total:
                 zv = predict("val")
