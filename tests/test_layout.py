@@ -6,6 +6,7 @@ that exists, the `monitor/` row names each loose module, and the layers listed a
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -28,9 +29,34 @@ def _rows() -> dict[str, str]:
     return rows
 
 
+def _tracked_folders() -> set[str] | None:
+    """Top-level folders and `monitor/` packages holding files git tracks or would track
+    (untracked but not ignored), or None outside a git checkout (a source archive: every
+    folder counts)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    folders: set[str] = set()
+    for path in out.splitlines():
+        parts = path.split("/")
+        if len(parts) > 1:
+            folders.add(parts[0])
+        if len(parts) > 2 and parts[0] == "monitor":
+            folders.add(f"monitor/{parts[1]}")
+    return folders
+
+
 def test_every_folder_has_a_row_and_every_row_a_folder() -> None:
     rows = _rows()
-    # Folders of the checkout; build output and editable-install metadata are not the tree.
+    tracked = _tracked_folders()
+    # Folders of the checkout; build output, editable-install metadata and what git ignores
+    # (`var/`, which the demo writes its store into) are not the tree.
     top = {
         p.name
         for p in ROOT.iterdir()
@@ -38,11 +64,14 @@ def test_every_folder_has_a_row_and_every_row_a_folder() -> None:
         and not p.name.startswith(".")
         and p.name not in {"build", "dist", "__pycache__"}
         and not p.name.endswith(".egg-info")
+        and (tracked is None or p.name in tracked)
     }
     packages = {
         f"monitor/{p.name}"
         for p in (ROOT / "monitor").iterdir()
-        if p.is_dir() and p.name != "__pycache__"
+        if p.is_dir()
+        and p.name != "__pycache__"
+        and (tracked is None or f"monitor/{p.name}" in tracked)
     }
     assert sorted((top | packages) - set(rows)) == [], "folders missing from README Layout"
     assert sorted(name for name in rows if not (ROOT / name).is_dir()) == [], (
