@@ -45,11 +45,12 @@ fine-tuned branch scored leave-one-event-out", has the per-event figures):
     | blend of the shipped head and that branch  | 0.7115   | 0.8051 |
     | branch, top 4 layers, 1 epoch              | 0.6896   | 0.7875 |
     | blend of the shipped head and that branch  | 0.7059   | 0.7965 |
+    | branch, top 4 layers, 2 epochs             | 0.7066   | 0.7901 |
+    | blend of the shipped head and that branch  | 0.7102   | 0.7947 |
 
 None reaches the 0.75 aim or the shipped head. Four layers for 2 epochs (`--epochs 2`)
-finished 4 of 8 folds in the session (charliehebdo 0.730, ebola-essien 0.462, ferguson
-0.712, germanwings-crash 0.682, against the head's 0.723 / 1.000 / 0.693 / 0.692): no
-leave-one-event-out figure. Per fold at nice 15
+led on its first four folds (charliehebdo 0.730, ferguson 0.712 against the head's 0.723,
+0.693) and lost on prince-toronto (0.276 against 0.451). Per fold at nice 15
 on the shared cores (load 3-9): top 2 layers, 2 epochs, 177-674 s (35 s at load 3: about
 0.16 s a step on free cores); top 4 layers, 1 epoch (`--epochs 1 --threads 1`), 205-328 s;
 2 epochs, 431-724 s at load 6.
