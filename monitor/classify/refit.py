@@ -33,11 +33,18 @@ from monitor.classify.branch import BranchWeights
 from monitor.classify.deobfuscate import cache_texts
 from monitor.classify.features import FeatureCache, select
 from monitor.classify.finetune import lora_data, operating_threshold
-from monitor.classify.fit import best_threshold, fit_linear, fit_platt, standardiser
+from monitor.classify.fit import best_threshold, fit_platt
 from monitor.classify.heads import Head, HeadSet
 from monitor.classify.labels import HOSTILE, OFFENSIVE
 from monitor.classify.lora import HEAD_LAYERS, LoraRecipe
-from monitor.classify.train import Trained, _macro_f1, _sigmoid, _text_digest
+from monitor.classify.train import (
+    LinearFit,
+    Recipe,
+    Trained,
+    _macro_f1,
+    _sigmoid,
+    _text_digest,
+)
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -67,24 +74,10 @@ def _calibrated_head(
     max_iter: int,
 ) -> tuple[Head, float, float]:
     """A class-balanced logistic head on (x, y, w) and the Platt scale and shift that
-    calibrate its logit on (x_val, y_val); the head carries them."""
-    mean, scale = standardiser(x)
-    weight, bias = fit_linear(
-        (x - mean) / scale, y, 1, l2=l2, sample_weight=w, max_iter=max_iter, seed=seed
-    )
-    head = Head(
-        name=name,
-        kind="binary",
-        outputs=(name,),
-        layers=layers,
-        lexical=False,
-        mean=mean,
-        scale=scale,
-        weight=weight.astype(np.float32),
-        bias=bias.astype(np.float32),
-        calib_scale=np.array([1.0], np.float32),
-        calib_shift=np.array([0.0], np.float32),
-    )
+    calibrate its logit on (x_val, y_val); the head carries them. The fit is the training
+    recipe's own (`LinearFit`), with this refit's L2, seed and iteration cap."""
+    fit = LinearFit(x, y, 1, l2, Recipe(seed=seed, max_iter=max_iter), w)
+    head = fit.head(name, "binary", (name,), layers, False, 1.0, np.zeros(1, np.float32))
     a, c = fit_platt(head.logits(x_val)[:, 0], y_val)
     head = replace(
         head, calib_scale=np.array([a], np.float32), calib_shift=np.array([c], np.float32)
