@@ -20,6 +20,8 @@ or validation data; test splits and the suites are scored once per row, for info
   branch's pools too, or trained with fictional threat sentences and violent-word benign ones
   (below); each variant is scored by `monitor eval`'s own functions (TweetEval hate, the
   fairness, obfuscation and language suites).
+- `--threat-head`: a separate logistic threat head (9 of the threat shapes against benign
+  training sentences; 3 shapes held out), a post flagged when hostile OR threat passes.
 - `--offensive`: logistic heads refitted on the served pools (with the branch's) and blends
   with the branch's own head (weight on val AUC), thresholds on val as the recipe sets them.
 - `--branch-delta`: the branch stored as a 4- or 5-bit difference from the base model's
@@ -27,13 +29,13 @@ or validation data; test splits and the suites are scored once per row, for info
   and offensive probabilities move, and how many TweetEval offensive test flags change.
 
     nice -n 5 .venv/bin/python benchmarks/representation_levers.py [--rumour] [--stance] \
-        [--hostile] [--offensive] [--branch-delta] --cache-dir DIR
+        [--hostile] [--threat-head] [--offensive] [--branch-delta] --cache-dir DIR
 
 Features come from the feature cache (`--cache-dir`; `monitor eval` fills the served rows,
 `monitor train` the frozen ones); token pools and USE embeddings are cached beside them. On
 this 2-core machine, quiet (2026-12-06): `--rumour` and `--stance` about 4 minutes each the
 first time, `--hostile` 4, `--offensive` 4 (11,916 training posts through the served graph),
-`--branch-delta` 2. Figures are in the model card ("Other representations").
+`--threat-head` 1, `--branch-delta` 2. Figures are in the model card ("Other representations").
 """
 
 from __future__ import annotations
@@ -400,6 +402,104 @@ def run_hostile(model: ModelDir, served: FeatureCache, data_dir: Path) -> None:
         )
 
 
+def run_threat_head(model: ModelDir, served: FeatureCache, data_dir: Path) -> None:
+    """A separate logistic "threat" head on the adapted pools (3, 4, 7, 8): 9 of the 12
+    threat shapes against every benign training sentence (TweetEval hate's non-hateful
+    posts, the benign identity sentences, the violent-word benign ones); its threshold the
+    higher of 0.5 and the 98th percentile of held-out benign sentences. A post is flagged
+    when hostile OR threat passes; printed against hostile alone."""
+    import yaml
+
+    from monitor.classify import fairness
+    from monitor.classify.evaluate import _encoder_texts, score_pools
+
+    recipe = LoraRecipe()
+    train, val, _ = lora_data(recipe, data_dir)
+
+    def pools(name: str, texts: Sequence[str]) -> FloatArray:
+        return _pools(served, name, texts, HEAD_LAYERS)
+
+    threats = _filled(THREAT[:9], 1, f"{recipe.seed}:threat")
+    held_out = _filled(THREAT[9:], 1, f"{recipe.seed}:threat-val")
+    violent = _filled(VIOLENT_BENIGN, 0, f"{recipe.seed}:violent")
+    violent_val = _filled(VIOLENT_BENIGN_VAL, 0, f"{recipe.seed}:violent-val")
+    plain = [r[0] for r in train[HOSTILE] if r[1] == 0]
+    benign = [e.text for e in augment.identity_examples(recipe.seed) if e.hostile == 0]
+    x = np.vstack(
+        [
+            pools("lever-threat-9", [e.text for e in threats]),
+            pools("lever-hate-benign", plain),
+            pools("lever-identity-benign", benign),
+            pools("lever-violent", [e.text for e in violent]),
+        ]
+    )
+    y = np.array([1] * len(threats) + [0] * (len(x) - len(threats)), dtype=np.int64)
+    benign_val = [t for t, lab in zip(*val["identity"], strict=True) if lab == 0]
+    benign_val += [e.text for e in violent_val]
+    xv = np.vstack(
+        [
+            pools("lever-threat-val", [e.text for e in held_out]),
+            pools("lever-benign-val", benign_val),
+        ]
+    )
+    yv = np.array([1] * len(held_out) + [0] * len(benign_val), dtype=np.int64)
+    head, a, c = _calibrated_head(
+        "threat", HEAD_LAYERS, x, y, None, xv, yv, l2=1.0, seed=recipe.seed, max_iter=150
+    )
+    pv = _calibrated(head, a, c, xv)
+    t = max(0.5, float(np.quantile(pv[yv == 0], 0.98)))
+    th = model.all_thresholds[HOSTILE]
+    print(
+        f"\nthreat head: held-out shapes {float((pv[yv == 1] >= t).mean()):.3f} caught, held-out "
+        f"benign {float((pv[yv == 0] >= t).mean()):.3f} flagged, threshold {t:.2f}"
+    )
+    print("\n| suite, kind | flagged by hostile OR threat | by hostile alone |")
+    print("|---|---|---|")
+
+    def flags(
+        name: str, texts: Sequence[str]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        every = served.layers(name, _encoder_texts(texts, True))
+        alone = np.array([sc[HOSTILE] >= th for sc in score_pools(model.heads, every, texts)])
+        threat = _calibrated(head, a, c, _take(every, HEAD_LAYERS)) >= t
+        return alone | threat, alone
+
+    english = yaml.safe_load(ROOT.joinpath("tests/fixtures/fairness/languages.yaml").read_text())
+    items = [
+        (kind, text)
+        for split in ("train", "eval")
+        for kind, texts in english["languages"]["en"][split].items()
+        for text in texts
+    ]
+    either, alone = flags("language-suite-en", [text for _, text in items])
+    kinds = np.array([kind for kind, _ in items])
+    for kind in ("hostile", "threat", "neutral", "counter", "rumour"):
+        k = kinds == kind
+        _row(
+            f"language suite, English {kind}",
+            f"{int(either[k].sum())}/{int(k.sum())}",
+            f"{int(alone[k].sum())}/{int(k.sum())}",
+        )
+    cases = fairness.load_suite(None)
+    either, alone = flags("fairness-suite", [case.text for case in cases])
+    kinds = np.array([case.kind for case in cases])
+    for kind in sorted(set(kinds)):
+        k = kinds == kind
+        _row(
+            f"fairness suite, {kind}",
+            round(float(either[k].mean()), 3),
+            round(float(alone[k].mean()), 3),
+        )
+    hate = datasets.tweeteval("hate", "test", data_dir)
+    either, alone = flags(hate.name, hate.texts)
+    labels = np.array(hate.labels)
+    _row(
+        "TweetEval hate test macro-F1",
+        round(_macro_f1(labels, either.astype(int)), 4),
+        round(_macro_f1(labels, alone.astype(int)), 4),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # offensive
 
@@ -548,7 +648,7 @@ def run_branch_delta(model: ModelDir, data_dir: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    for name in ("rumour", "stance", "hostile", "offensive", "branch-delta"):
+    for name in ("rumour", "stance", "hostile", "threat-head", "offensive", "branch-delta"):
         ap.add_argument(f"--{name}", action="store_true")
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--data-dir", type=Path, default=None)
@@ -558,13 +658,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = load_model_dir(MODEL)
     frozen = FeatureCache(args.cache_dir, variant="onnx")
     served = FeatureCache(args.cache_dir, variant="onnx", adapter=model.adapter)
-    every = not any((args.rumour, args.stance, args.hostile, args.offensive, args.branch_delta))
+    every = not any(
+        (
+            args.rumour,
+            args.stance,
+            args.hostile,
+            args.threat_head,
+            args.offensive,
+            args.branch_delta,
+        )
+    )
     if args.rumour or every:
         run_rumour(frozen, served, data_dir)
     if args.stance or every:
         run_stance(frozen, served, data_dir)
     if args.hostile or every:
         run_hostile(model, served, data_dir)
+    if args.threat_head or every:
+        run_threat_head(model, served, data_dir)
     if args.offensive or every:
         run_offensive(model, served, data_dir)
     if args.branch_delta or every:
