@@ -258,7 +258,7 @@ class Example:
     text: str
     hostile: int
     # "swap" | "mention" | "counter" | "solidarity" | "negated" | "contrast" | "nonprotected"
-    # | "hostile" | "obfuscated"
+    # | "hostile" | "obfuscated" | "groupabuse" | "threat" | "threatcontrast"
     kind: str
 
 
@@ -334,6 +334,147 @@ def group_abuse(seed: int) -> list[Example]:
         for shape in GROUP_ABUSE
         for group in IDENTITY_FORMS
     ]
+
+
+# Threats, and benign sentences built from the same slots (a group, a place, a building, a
+# time): the hostile head caught 1 of the language suite's 8 English threats, which read like
+# announcements of a time and a place. A threat and its contrast share every slot, so only the
+# frame (harm intended against the group, or a wish or reward for it, or an ultimatum) carries
+# the label; reports and condemnations of threats, idioms ("I'd kill for a brew") and plans to
+# help are the benign frames. A threat head trained on a dozen fixed threat sentences learnt
+# their words (neighbours, roads, times) instead (model card, "Other representations").
+THREAT_BUILDINGS: tuple[str, ...] = (
+    "mosque", "gurdwara", "synagogue", "church", "hotel", "shop", "community centre",
+    "takeaway", "temple", "hostel", "flats", "community hall",
+)  # fmt: skip
+THREAT_TIMES: tuple[str, ...] = (
+    "tonight", "on Friday", "after the match", "at nine", "this weekend", "when it gets dark",
+    "tomorrow", "on Saturday night", "after the pubs shut", "next week",
+)  # fmt: skip
+THREAT_DEADLINES: tuple[str, ...] = (
+    "Friday", "the weekend", "tomorrow night", "the end of the month", "Sunday", "next week",
+)  # fmt: skip
+# Said by the writer, of what they or others should do; "{b}" a building, "{t}" a time.
+THREAT_INTENT: tuple[str, ...] = (
+    "we're going to", "I'll", "we will", "someone should", "it's time to", "let's",
+    "I swear I'll", "next time I see them I'll", "one of these days we'll", "we need to",
+    "somebody needs to", "I'm going to", "who's coming to",
+)  # fmt: skip
+THREAT_HARM: tuple[str, ...] = (
+    "burn down the {b} the {g} use in {p}",
+    "torch the {b} of the {g} in {p}",
+    "put every window in at the {b} the {g} use in {p}",
+    "stab the first of the {g} we see in {p}",
+    "batter any of the {g} walking through {p}",
+    "run the {g} out of {p} with bats",
+    "set fire to the {b} where the {g} meet",
+    "shoot the lot of the {g} in {p}",
+    "drag the {g} out of that {b} in {p} and kick their heads in",
+    "firebomb the {b} the {g} use on the main road in {p}",
+    "make the {g} in {p} bleed",
+    "smash up every {b} the {g} use in {p}",
+    "hunt down the {g} in {p}",
+)
+THREAT_HARM_DONE: tuple[str, ...] = (
+    "burns down the {b} the {g} use in {p}",
+    "torches the {b} of the {g} in {p}",
+    "stabs one of the {g} in {p}",
+    "shoots the {g} at the {b} in {p}",
+    "sets fire to the {b} the {g} use in {p}",
+    "batters the {g} outside the {b} in {p}",
+)
+THREAT_WISH: tuple[str, ...] = (
+    "I'd buy a pint for whoever {h}.",
+    "Hope someone {h} {t}.",
+    "Fair play to whoever {h} {t}.",
+)
+THREAT_CONSEQUENCE: tuple[str, ...] = (
+    "your {b} burns",
+    "you'll be carried out",
+    "you'll get hurt",
+    "we'll torch the place",
+    "the {b} goes up in flames",
+    "you'll wish you had",
+    "we'll come for your kids",
+)
+# The same intent words, with help instead of harm.
+THREAT_BENIGN_ACT: tuple[str, ...] = (
+    "paint the {b} the {g} use in {p}",
+    "help the {g} clean up the {b} in {p}",
+    "meet the {g} at the {b} in {p}",
+    "fix the roof of the {b} the {g} use in {p}",
+    "take food to the {g} at the {b} in {p}",
+    "visit the {b} the {g} use on the open day in {p}",
+    "welcome the {g} at the {b} in {p}",
+    "collect for the {b} the {g} use in {p}",
+    "play football with the {g} lads in {p}",
+    "celebrate with the {g} at the {b} in {p}",
+    "sort out the bins outside the {b} the {g} use in {p}",
+    "stand guard outside the {b} the {g} use in {p}",
+)
+# A threat reported or condemned ("{h}" one of THREAT_HARM): not hostile, as counter-speech.
+THREAT_REPORTED: tuple[str, ...] = (
+    "Police arrested a man who posted that he would {h}. Good.",
+    "Someone wrote that they'd {h}. Reported, and it's vile.",
+    "Threatening to {h} is a crime. Report posts like that to 101.",
+    "A lad at the bus stop said he wanted to {h}. I told him to get lost.",
+    "The court heard he had threatened to {h}. He got two years.",
+    "Anyone saying we should {h} does not speak for {p}.",
+)
+THREAT_IDIOM: tuple[str, ...] = (
+    "I'd kill for a brew after the fun run with the {g} in {p} {t}.",
+    "The five-a-side team of {g} are going to smash it in {p} {t}.",
+    "We're going to burn some calories at the {p} park run {t}.",
+    "My feet are killing me after helping at the {b} the {g} use in {p}.",
+    "The choir of {g} absolutely slayed it at the {b} in {p} {t}.",
+    "Bonfire at the {b} the {g} use in {p} {t}, fireworks at seven.",
+    "Fire drill at the {b} the {g} use in {p} {t}, nobody panic.",
+    "My neighbours are {g} and we're sharing a barbecue on our road in {p} {t}.",
+)
+
+
+def _slotted(shape: str, slots: dict[str, str]) -> str:
+    for name, value in slots.items():
+        shape = shape.replace("{" + name + "}", value)
+    return shape
+
+
+def threat_contrast(seed: int, per_group: int) -> list[Example]:
+    """For each group, `per_group` threats (label 1: an intent to harm, an ultimatum, a wish
+    or reward for harm, a call to join in) each with a benign twin from the same group,
+    place, building and time (label 0: a plan to help, a reported or condemned threat, an
+    idiom), for the hostile head's refit (`monitor.classify.refit`)."""
+    rng = random.Random(f"{seed}:threat-contrast")
+    out: list[Example] = []
+    for group in IDENTITY_FORMS:
+        for _ in range(per_group):
+            slots = {
+                "g": rng.choice(IDENTITY_FORMS[group]),
+                "p": rng.choice(PLACES),
+                "b": rng.choice(THREAT_BUILDINGS),
+                "t": rng.choice(THREAT_TIMES),
+            }
+            frame = rng.randrange(4)
+            if frame == 0:
+                threat = f"{rng.choice(THREAT_INTENT)} {rng.choice(THREAT_HARM)} {{t}}."
+            elif frame == 1:
+                deadline = rng.choice(THREAT_DEADLINES)
+                threat = f"{{g}}, leave {{p}} by {deadline} or {rng.choice(THREAT_CONSEQUENCE)}."
+            elif frame == 2:
+                threat = rng.choice(THREAT_WISH).replace("{h}", rng.choice(THREAT_HARM_DONE))
+            else:
+                threat = f"{rng.choice(THREAT_INTENT)} {rng.choice(THREAT_HARM)}, who's with me?"
+            frame = rng.randrange(3)
+            if frame == 0:
+                twin = f"{rng.choice(THREAT_INTENT)} {rng.choice(THREAT_BENIGN_ACT)} {{t}}."
+            elif frame == 1:
+                twin = rng.choice(THREAT_REPORTED).replace("{h}", rng.choice(THREAT_HARM))
+            else:
+                twin = rng.choice(THREAT_IDIOM)
+            for shape, label, kind in ((threat, 1, "threat"), (twin, 0, "threatcontrast")):
+                text = _slotted(shape, slots)
+                out.append(Example(text[0].upper() + text[1:], label, kind))
+    return out
 
 
 def counterfactual(

@@ -8,8 +8,10 @@ and it never saw a hostile counterpart of the non-protected abuse shapes
 missed plain first-person hatred and dehumanisation of groups in exactly those words. So after
 fine-tuning, `monitor train --lora` fits the hostile head again as an L2-regularised,
 class-balanced logistic regression on the adapted pools (3, 4, 7, 8) that serving computes (ONNX
-Runtime fp32, deobfuscated text) for the fine-tuning's hostile rows plus those counterparts,
-then calibrates it (Platt) and sets its operating point on the same validation data as before.
+Runtime fp32, deobfuscated text) for the fine-tuning's hostile rows plus those counterparts
+and threats with their benign twins (`augment.threat_contrast`: the head caught 1 of 8 English
+threats without them), then calibrates it (Platt) and sets its operating point on the same
+validation data as before.
 
 The offensive head is fitted again the same way on all of TweetEval offensive train: the
 fine-tuning saw a sample of 1,400 of its 11,916 posts, and on the same features more posts,
@@ -158,12 +160,14 @@ def refit_hostile(
         raise ValueError("the refit reads the adapted pools: the cache needs the adapter")
     train, val, _ = lora_data(recipe, data_dir)
     rows = train[HOSTILE]
-    extra = augment.group_abuse(recipe.seed)
+    extra = augment.group_abuse(recipe.seed) + augment.threat_contrast(
+        recipe.seed, recipe.threat_per_group
+    )
     texts = [r[0] for r in rows]
     x = np.vstack(
         [
             _pools(cache, "lora-hostile", texts),
-            _pools(cache, "group-abuse", [e.text for e in extra]),
+            _pools(cache, "refit-extra", [e.text for e in extra]),
         ]
     )
     y = np.array([r[1] for r in rows] + [e.hostile for e in extra], dtype=np.int64)
