@@ -337,12 +337,13 @@ def group_abuse(seed: int) -> list[Example]:
 
 
 # Threats, and benign sentences built from the same slots (a group, a place, a building, a
-# time): the hostile head caught 1 of the language suite's 8 English threats, which read like
-# announcements of a time and a place. A threat and its contrast share every slot, so only the
-# frame (harm intended against the group, or a wish or reward for it, or an ultimatum) carries
-# the label; reports and condemnations of threats, idioms ("I'd kill for a brew") and plans to
-# help are the benign frames. A threat head trained on a dozen fixed threat sentences learnt
-# their words (neighbours, roads, times) instead (model card, "Other representations").
+# time; every sentence names the group and the place): the hostile head caught 1 of the
+# language suite's 8 English threats, which read like announcements of a time and a place.
+# A threat and its twin share their slots, so only the frame (harm intended against the
+# group, a wish or reward for it, an ultimatum) carries the label; reports and condemnations
+# of threats, idioms ("I'd kill for a brew") and plans to help are the benign frames. A
+# threat head trained on a dozen fixed threat sentences learnt their words (neighbours,
+# roads, times) instead (model card, "Other representations").
 THREAT_BUILDINGS: tuple[str, ...] = (
     "mosque", "gurdwara", "synagogue", "church", "hotel", "shop", "community centre",
     "takeaway", "temple", "hostel", "flats", "community hall",
@@ -367,7 +368,7 @@ THREAT_HARM: tuple[str, ...] = (
     "stab the first of the {g} we see in {p}",
     "batter any of the {g} walking through {p}",
     "run the {g} out of {p} with bats",
-    "set fire to the {b} where the {g} meet",
+    "set fire to the {b} in {p} where the {g} meet",
     "shoot the lot of the {g} in {p}",
     "drag the {g} out of that {b} in {p} and kick their heads in",
     "firebomb the {b} the {g} use on the main road in {p}",
@@ -424,7 +425,7 @@ THREAT_REPORTED: tuple[str, ...] = (
 THREAT_IDIOM: tuple[str, ...] = (
     "I'd kill for a brew after the fun run with the {g} in {p} {t}.",
     "The five-a-side team of {g} are going to smash it in {p} {t}.",
-    "We're going to burn some calories at the {p} park run {t}.",
+    "We're going to burn some calories at the {p} park run with the {g} {t}.",
     "My feet are killing me after helping at the {b} the {g} use in {p}.",
     "The choir of {g} absolutely slayed it at the {b} in {p} {t}.",
     "Bonfire at the {b} the {g} use in {p} {t}, fireworks at seven.",

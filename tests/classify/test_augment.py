@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from monitor.classify import augment, fairness
 
 
@@ -102,3 +104,48 @@ def test_hostile_twins_repeat_no_test_suite_sentence() -> None:
     assert not twins & {s.lower() for s in suites}
     # nor the obfuscation suite's first-person frame, which the non-protected shape shares
     assert not any("every last one of them" in t for t in twins)
+
+
+def test_each_threat_has_a_benign_twin_from_the_same_slots() -> None:
+    # The head caught 1 of 8 English threats; a threat head trained on a dozen fixed threat
+    # sentences learnt their words (neighbours, roads, times) instead of the threat. Each
+    # threat here has a benign twin naming the same group, place, building and time.
+    examples = augment.threat_contrast(13, 4)
+    assert examples == augment.threat_contrast(13, 4)  # seeded: the refit is reproducible
+    assert len(examples) == 2 * 4 * len(augment.IDENTITY_FORMS)
+    threats, twins = examples[0::2], examples[1::2]
+    assert all(e.hostile == 1 and e.kind == "threat" for e in threats)
+    assert all(e.hostile == 0 and e.kind == "threatcontrast" for e in twins)
+    for group, forms in augment.IDENTITY_FORMS.items():
+        assert sum(any(f.lower() in e.text.lower() for f in forms) for e in threats) >= 4, group
+    for threat, twin in zip(threats, twins, strict=True):
+        assert "{" not in threat.text and "{" not in twin.text
+        place = next(p for p in augment.PLACES if p in threat.text)
+        assert place in twin.text, (threat.text, twin.text)
+    # the benign frames include reported threats (as counter-speech) and idioms
+    assert any(e.text.startswith(("Police arrested", "Threatening to")) for e in twins)
+    assert any("kill for a brew" in e.text or "smash it" in e.text for e in twins)
+
+
+def test_threats_repeat_no_test_suite_sentence() -> None:
+    import yaml
+
+    from monitor.classify import bias, obfuscation
+
+    mine = {e.text.lower() for e in augment.threat_contrast(13, 12)}
+    suites = (
+        {c.text for c in fairness.load_suite()}
+        | {c.text for c in obfuscation.load_suite()}
+        | {c.text for c in bias.load_cases()}
+    )
+    languages = yaml.safe_load(
+        (Path(__file__).parents[1] / "fixtures" / "fairness" / "languages.yaml").read_text()
+    )["languages"]["en"]
+    suites |= {
+        t
+        for split in languages.values()
+        if isinstance(split, dict)
+        for ts in split.values()
+        for t in ts
+    }
+    assert not mine & {s.lower() for s in suites}
