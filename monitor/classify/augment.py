@@ -258,7 +258,7 @@ class Example:
     text: str
     hostile: int
     # "swap" | "mention" | "counter" | "solidarity" | "negated" | "contrast" | "nonprotected"
-    # | "hostile" | "obfuscated" | "groupabuse" | "threat" | "threatcontrast"
+    # | "hostile" | "obfuscated" | "groupabuse" | "threat" | "threatcontrast" | "threateveryday"
     kind: str
 
 
@@ -432,6 +432,22 @@ THREAT_IDIOM: tuple[str, ...] = (
     "Fire drill at the {b} the {g} use in {p} {t}, nobody panic.",
     "My neighbours are {g} and we're sharing a barbecue on our road in {p} {t}.",
 )
+# Everyday announcements of a place and a time, naming no group: without them the threats
+# taught "a place and a time" as hostility (the demo week's chatter flagged 22 -> 73 posts).
+THREAT_EVERYDAY: tuple[str, ...] = (
+    "Roadworks on the main road in {p} {t}, leave early.",
+    "Bin collection in {p} is moving to {t} because of the bank holiday.",
+    "The {b} in {p} is shut {t} for repairs, sorry folks.",
+    "Fireworks at the park in {p} {t}, bring the kids and a torch.",
+    "Power cut across {p} {t}, should be back on soon.",
+    "Anyone know why the buses through {p} are diverted {t}?",
+    "Big match {t}, every pub in {p} will be rammed.",
+    "Street party in {p} {t}, everyone welcome, bring a dish.",
+    "Speed checks on the way into {p} {t}, slow down.",
+    "The water will be off in {p} {t} while they fix the main.",
+    "Car boot sale at the {b} in {p} {t}, get there early.",
+    "Gritters are out in {p} {t}, the side roads will be icy.",
+)
 
 
 def _slotted(shape: str, slots: dict[str, str]) -> str:
@@ -442,9 +458,10 @@ def _slotted(shape: str, slots: dict[str, str]) -> str:
 
 def threat_contrast(seed: int, per_group: int) -> list[Example]:
     """For each group, `per_group` threats (label 1: an intent to harm, an ultimatum, a wish
-    or reward for harm, a call to join in) each with a benign twin from the same group,
-    place, building and time (label 0: a plan to help, a reported or condemned threat, an
-    idiom), for the hostile head's refit (`monitor.classify.refit`)."""
+    or reward for harm, a call to join in), each followed by a benign twin from the same
+    group, place, building and time (label 0: a plan to help, a reported or condemned threat,
+    an idiom) and an everyday announcement of the same place and time that names no group
+    (label 0), for the hostile head's refit (`monitor.classify.refit`)."""
     rng = random.Random(f"{seed}:threat-contrast")
     out: list[Example] = []
     for group in IDENTITY_FORMS:
@@ -472,7 +489,12 @@ def threat_contrast(seed: int, per_group: int) -> list[Example]:
                 twin = rng.choice(THREAT_REPORTED).replace("{h}", rng.choice(THREAT_HARM))
             else:
                 twin = rng.choice(THREAT_IDIOM)
-            for shape, label, kind in ((threat, 1, "threat"), (twin, 0, "threatcontrast")):
+            everyday = rng.choice(THREAT_EVERYDAY)
+            for shape, label, kind in (
+                (threat, 1, "threat"),
+                (twin, 0, "threatcontrast"),
+                (everyday, 0, "threateveryday"),
+            ):
                 text = _slotted(shape, slots)
                 out.append(Example(text[0].upper() + text[1:], label, kind))
     return out

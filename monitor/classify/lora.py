@@ -100,10 +100,10 @@ class LoraRecipe:
     # this L2 (the frozen rumour head's; 0.03, the frozen hostile head's, scored lower on hate
     # val at the operating point: 0.666 against 0.670).
     refit_l2: float = 0.3
-    # Threats and their benign twins per group in the hostile refit (`augment.threat_contrast`).
-    # Chosen on TweetEval hate val at the operating point (the refit's own rule): 0 (before)
-    # 0.670, 4 0.679, 12 0.664 (400 posts: the gain is within val's noise; the reason to
-    # keep them is the threats, see the model card, "Threats in the hostile refit").
+    # Threats, each with a benign twin and an everyday post, per group in the hostile refit
+    # (`augment.threat_contrast`). Chosen on TweetEval hate val at the operating point (the
+    # refit's own rule): 0 (before) 0.670, 4 0.679, 12 0.670 (400 posts: within val's noise;
+    # the reason to keep them is the threats, model card "Threats in the hostile refit").
     threat_per_group: int = 4
     # The offensive head is fitted again too, on the adapted pools of all 11,916 TweetEval
     # offensive training posts (the fine-tuning saw 1,400), calibrated and thresholded on all

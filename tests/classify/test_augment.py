@@ -106,22 +106,28 @@ def test_hostile_twins_repeat_no_test_suite_sentence() -> None:
     assert not any("every last one of them" in t for t in twins)
 
 
-def test_each_threat_has_a_benign_twin_from_the_same_slots() -> None:
+def test_each_threat_has_a_benign_twin_and_an_everyday_post_from_the_same_slots() -> None:
     # The head caught 1 of 8 English threats; a threat head trained on a dozen fixed threat
-    # sentences learnt their words (neighbours, roads, times) instead of the threat. Each
-    # threat here has a benign twin naming the same group, place, building and time.
+    # sentences learnt their words (neighbours, roads, times) instead of the threat, and
+    # threats with only group-naming twins flagged everyday "<place> tonight" posts. Each
+    # threat here has a benign twin naming the same group and place, and an everyday
+    # announcement of the same place and time naming no group.
     examples = augment.threat_contrast(13, 4)
     assert examples == augment.threat_contrast(13, 4)  # seeded: the refit is reproducible
-    assert len(examples) == 2 * 4 * len(augment.IDENTITY_FORMS)
-    threats, twins = examples[0::2], examples[1::2]
+    assert len(examples) == 3 * 4 * len(augment.IDENTITY_FORMS)
+    threats, twins, everyday = examples[0::3], examples[1::3], examples[2::3]
     assert all(e.hostile == 1 and e.kind == "threat" for e in threats)
     assert all(e.hostile == 0 and e.kind == "threatcontrast" for e in twins)
-    for group, forms in augment.IDENTITY_FORMS.items():
-        assert sum(any(f.lower() in e.text.lower() for f in forms) for e in threats) >= 4, group
-    for threat, twin in zip(threats, twins, strict=True):
-        assert "{" not in threat.text and "{" not in twin.text
+    assert all(e.hostile == 0 and e.kind == "threateveryday" for e in everyday)
+    forms = {f.lower() for fs in augment.IDENTITY_FORMS.values() for f in fs}
+    for group, group_forms in augment.IDENTITY_FORMS.items():
+        named = sum(any(f.lower() in e.text.lower() for f in group_forms) for e in threats)
+        assert named >= 4, group
+    for threat, twin, post in zip(threats, twins, everyday, strict=True):
+        assert "{" not in threat.text + twin.text + post.text
         place = next(p for p in augment.PLACES if p in threat.text)
-        assert place in twin.text, (threat.text, twin.text)
+        assert place in twin.text and place in post.text, (threat.text, twin.text, post.text)
+        assert not any(f in post.text.lower() for f in forms), post.text
     # the benign frames include reported threats (as counter-speech) and idioms
     assert any(e.text.startswith(("Police arrested", "Threatening to")) for e in twins)
     assert any("kill for a brew" in e.text or "smash it" in e.text for e in twins)
