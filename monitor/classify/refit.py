@@ -10,8 +10,8 @@ fine-tuning, `monitor train --lora` fits the hostile head again as an L2-regular
 class-balanced logistic regression on the adapted pools (3, 4, 7, 8) that serving computes (ONNX
 Runtime fp32, deobfuscated text) for the fine-tuning's hostile rows plus those counterparts
 and threats, each with a benign twin and an everyday post (`augment.threat_contrast`: the
-head caught 1 of 8 English threats without them), then calibrates it (Platt) and sets its operating point on the same
-validation data as before.
+head caught 1 of 8 English threats without them), then calibrates it (Platt) and sets its
+operating point on the same validation data as before.
 
 The offensive head is fitted again the same way on all of TweetEval offensive train: the
 fine-tuning saw a sample of 1,400 of its 11,916 posts, and on the same features more posts,
