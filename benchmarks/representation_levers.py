@@ -49,6 +49,7 @@ import importlib.util
 import random
 import sys
 import warnings
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -60,17 +61,23 @@ import numpy.typing as npt
 from monitor.classify import augment
 from monitor.classify import data as datasets
 from monitor.classify.branch import N_LAYERS, load_branch
-from monitor.classify.deobfuscate import cache_texts
+from monitor.classify.deobfuscate import cache_texts, deobfuscates
 from monitor.classify.encoder import base_model_path, preprocess
-from monitor.classify.evaluate import evaluate, evaluate_suites
+from monitor.classify.evaluate import _encoder_texts, evaluate_suites, score_pools
 from monitor.classify.features import FeatureCache
-from monitor.classify.finetune import lora_data, operating_threshold
+from monitor.classify.finetune import lora_data
 from monitor.classify.fit import best_threshold, fit_platt
 from monitor.classify.heads import HeadSet, rumour_cues
 from monitor.classify.labels import HOSTILE, OFFENSIVE, RUMOUR
 from monitor.classify.lora import HEAD_LAYERS, LoraRecipe
 from monitor.classify.manifest import ModelDir, load_model_dir
-from monitor.classify.refit import _calibrated, _calibrated_head, _pools, fit_branch_head
+from monitor.classify.refit import (
+    _calibrated,
+    _calibrated_head,
+    _pools,
+    fit_branch_head,
+    fit_hostile,
+)
 from monitor.classify.train import (
     Recipe,
     _features,
@@ -305,12 +312,16 @@ def _filled(shapes: Sequence[str], label: int, seed: str) -> list[augment.Exampl
 
 
 def _hostile_figures(model: ModelDir, served: FeatureCache, data_dir: Path) -> dict[str, Any]:
-    full = evaluate(model, served, data_dir)
+    """TweetEval hate test macro-F1 as `monitor eval` scores it, and the suites' figures."""
+    hate = datasets.tweeteval("hate", "test", data_dir)
+    texts = _encoder_texts(hate.texts, deobfuscates(model.manifest))
+    scores = score_pools(model.heads, served.layers(hate.name, texts), hate.texts)
+    flags = np.array([s[HOSTILE] >= model.all_thresholds[HOSTILE] for s in scores], np.int64)
     suites = evaluate_suites(model, served)
     fair = suites["fairness"]["overall"]
     english = suites["languages"]["per_language"]["en"]["if_scored"]
     return {
-        "hate test": full["hate_test_macro_f1"],
+        "hate test": _macro_f1(np.array(hate.labels), flags),
         "counter FPR": fair["fpr_counter"],
         "groups over the bar": len(fair["groups_failing_fpr_bar"]),
         "fairness recall": fair["recall_hostile"],
@@ -367,23 +378,19 @@ def run_hostile(model: ModelDir, served: FeatureCache, data_dir: Path) -> None:
         w = np.array(
             [r[2] for r in rows] + [recipe.augment_weight] * (len(y) - len(rows)), dtype=np.float32
         )
-        head, a, c = _calibrated_head(
-            HOSTILE,
-            layers,
+        fit = fit_hostile(
             x,
             y,
             w,
             _take(xv, layers),
             yv,
+            _take(np.vstack([xb, xvbv]) if cap else xb, layers),
             l2=recipe.refit_l2,
+            max_benign_fpr=recipe.max_benign_fpr,
             seed=recipe.seed,
-            max_iter=150,
+            layers=layers,
         )
-        p = _calibrated(head, a, c, _take(xv, layers))
-        xbenign = np.vstack([xb, xvbv]) if cap else xb
-        t, _ = operating_threshold(
-            p, yv, _calibrated(head, a, c, _take(xbenign, layers)), recipe.max_benign_fpr
-        )
+        head, t = fit.head, fit.threshold
         variant = replace(
             model,
             heads=HeadSet([head if h.name == HOSTILE else h for h in model.heads.heads]),
@@ -399,7 +406,7 @@ def run_hostile(model: ModelDir, served: FeatureCache, data_dir: Path) -> None:
             print("|---" * (len(keys) + 3) + "|")
         _row(
             name,
-            round(_macro_f1(yv, (p >= t).astype(int)), 4),
+            round(fit.val_macro_f1, 4),
             round(t, 2),
             *(round(v, 4) for v in figures.values()),
         )
@@ -414,7 +421,6 @@ def run_threat_head(model: ModelDir, served: FeatureCache, data_dir: Path) -> No
     import yaml
 
     from monitor.classify import fairness
-    from monitor.classify.evaluate import _encoder_texts, score_pools
 
     recipe = LoraRecipe()
     train, val, _ = lora_data(recipe, data_dir)
@@ -569,15 +575,17 @@ def run_offensive(model: ModelDir, served: FeatureCache, data_dir: Path) -> None
 # a smaller branch file
 
 
-def _quantised(delta: FloatArray, bits: int, group: int) -> FloatArray:
+def _quantised(delta: FloatArray, bits: int, group: int) -> tuple[FloatArray, npt.NDArray[np.int8]]:
+    """`delta` rounded to `bits`-bit integers with one fp16 scale per `group` columns of a row:
+    the values it stands for, and the integer codes a file would store."""
     rows, cols = delta.shape
     g = delta.reshape(rows, cols // group, group)
     top = 2 ** (bits - 1) - 1
     peak = np.abs(g).max(axis=2, keepdims=True)
     scale = np.where(peak > 0, peak / top, 1.0).astype(np.float16).astype(np.float32)
-    return np.asarray(
-        (np.clip(np.round(g / scale), -top - 1, top) * scale).reshape(rows, cols), np.float32
-    )
+    codes = np.clip(np.round(g / scale), -top - 1, top)
+    values = np.asarray((codes * scale).reshape(rows, cols), np.float32)
+    return values, codes.astype(np.int8).reshape(rows, cols)
 
 
 def run_branch_delta(model: ModelDir, data_dir: Path) -> None:
@@ -585,9 +593,7 @@ def run_branch_delta(model: ModelDir, data_dir: Path) -> None:
     from safetensors.numpy import load_file
     from sklearn.metrics import roc_auc_score
 
-    from monitor.classify.deobfuscate import deobfuscates
     from monitor.classify.encoder import Encoder
-    from monitor.classify.evaluate import _encoder_texts, score_pools
 
     adapter = model.adapter
     assert adapter is not None and adapter.branch is not None, "the shipped model has a branch"
@@ -608,41 +614,45 @@ def run_branch_delta(model: ModelDir, data_dir: Path) -> None:
 
     shipped = probabilities(weights.layers)
     print(
-        "\n| branch stored as | file (MiB, computed) | weight error (of the delta) "
+        "\n| branch stored as | file, bits packed (MiB) | codes a byte each, zlib (MiB) "
+        "| weight error (of the delta) "
         "| max prob change | test flags changed | test macro-F1 | test AUC |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     matrices = sum(v.size for v in weights.layers.values() if v.ndim == 2)
     vectors = sum(v.size for v in weights.layers.values() if v.ndim != 2) + weights.head_weight.size
     fp16 = (matrices + vectors) * 2 / 2**20
     _row(
         "fp16 weights (shipped)",
         round(fp16, 2),
+        "",
         0,
         0,
         0,
         round(_macro_f1(y, (shipped >= t).astype(int)), 4),
         round(float(roc_auc_score(y, shipped)), 4),
     )
-    for bits in (5, 4):
-        state, err, norm = {}, 0.0, 0.0
+    for bits in (8, 7, 6, 5, 4):
+        state, err, norm, packed = {}, 0.0, 0.0, 0
         for key, value in weights.layers.items():
             if value.ndim != 2:
                 state[key] = value
                 continue
             layer, rest = key.split(".", 1)
             ref = base[f"encoder.layer.{weights.first + int(layer)}.{rest}"].astype(np.float32)
-            q = _quantised(value - ref, bits, 64)
+            q, codes = _quantised(value - ref, bits, 64)
             state[key] = ref + q
             err += float(((q - (value - ref)) ** 2).sum())
             norm += float(((value - ref) ** 2).sum())
+            packed += len(zlib.compress(codes.tobytes(), 9))
         p = probabilities(state)
-        size = (matrices * bits / 8 + matrices / 64 * 2 + vectors * 2) / 2**20
+        side = matrices / 64 * 2 + vectors * 2  # the scales and the vectors, fp16
         _row(
             f"{bits}-bit delta from the base, groups of 64",
-            round(size, 2),
+            round((matrices * bits / 8 + side) / 2**20, 2),
+            round((packed + side) / 2**20, 2),
             round((err / norm) ** 0.5, 3),
-            round(float(np.abs(p - shipped).max()), 4),
+            round(float(np.abs(p - shipped).max()), 5),
             int(((p >= t) != (shipped >= t)).sum()),
             round(_macro_f1(y, (p >= t).astype(int)), 4),
             round(float(roc_auc_score(y, p)), 4),

@@ -104,11 +104,13 @@ def fit_hostile(
     max_benign_fpr: float,
     seed: int,
     max_iter: int = 150,
+    layers: tuple[int, ...] = HEAD_LAYERS,
 ) -> RefitHead:
-    """Logistic head on (x, y, w), Platt-calibrated on (x_val, y_val), thresholded at the best
-    val macro-F1 among thresholds that flag at most `max_benign_fpr` of `x_benign`."""
+    """Logistic head on (x, y, w) (the pools `layers`), Platt-calibrated on (x_val, y_val),
+    thresholded at the best val macro-F1 among thresholds that flag at most `max_benign_fpr`
+    of `x_benign`."""
     head, a, c = _calibrated_head(
-        HOSTILE, HEAD_LAYERS, x, y, w, x_val, y_val, l2=l2, seed=seed, max_iter=max_iter
+        HOSTILE, layers, x, y, w, x_val, y_val, l2=l2, seed=seed, max_iter=max_iter
     )
     p = _calibrated(head, a, c, x_val)
     benign = _calibrated(head, a, c, x_benign)
