@@ -286,10 +286,12 @@ def evaluate_suites(
     identity_path: Path | None = None,
     obfuscation_path: Path | None = None,
     languages_path: Path | None = None,
+    functional_path: Path | None = None,
 ) -> dict[str, Any]:
-    """The fairness, obfuscation and language suites (see `monitor.classify.fairness`,
-    `.obfuscation`, `.languages`) at the hostile threshold, scored as the model serves."""
-    from monitor.classify import fairness, languages, obfuscation
+    """The fairness, functional, obfuscation and language suites (see
+    `monitor.classify.fairness`, `.functional`, `.obfuscation`, `.languages`) at the hostile
+    threshold, scored as the model serves."""
+    from monitor.classify import fairness, functional, languages, obfuscation
     from monitor.classify.deobfuscate import deobfuscates
     from monitor.ingest.core import detect_language
 
@@ -300,6 +302,10 @@ def evaluate_suites(
     cases = fairness.load_suite(identity_path)
     scores = _hostile_scores(heads, cache, "fairness-suite", [c.text for c in cases], serving)
     out["fairness"] = fairness.fairness_report(cases, scores, t)
+
+    fcases = functional.load_suite(functional_path)
+    fscores = _hostile_scores(heads, cache, "functional-suite", [c.text for c in fcases], serving)
+    out["functional"] = functional.functional_report(fcases, fscores, t)
 
     ob = obfuscation.load_suite(obfuscation_path)
     texts = [c.text for c in ob]
@@ -371,6 +377,10 @@ def format_suites(result: Mapping[str, Any]) -> str:
             f"{num(r['recall_hostile'])!s:>7}"
         )
     lines.append("  (* fails the FPR bar)")
+    if "functional" in result:
+        from monitor.classify.functional import format_report
+
+        lines += format_report(result["functional"])
     ob = result["obfuscation"]
     lines += [
         "",

@@ -1,4 +1,5 @@
-"""The fairness, obfuscation and language suites on the real classifier (marked `model`).
+"""The fairness, functional, obfuscation and language suites on the real classifier (marked
+`model`).
 
 The issue's bars (issue 18): no identity group's mention FPR far above the rest's, and
 counter-speech and solidarity left alone. The fine-tuned model of the second LoRA recipe meets
@@ -102,6 +103,23 @@ def test_disguised_hostile_posts_are_mostly_caught(suites: dict[str, Any]) -> No
     per_form = suites["obfuscation"]["deobfuscated"]["per_form"]
     assert per_form["leet"]["recall"] >= 0.8
     assert per_form["plain"]["recall"] >= 0.8
+
+
+def test_the_functional_suite_leaves_ordinary_talk_and_counter_speech_alone(
+    suites: dict[str, Any],
+) -> None:
+    # Written apart from the training sentences (tests/fixtures/fairness/functional.yaml):
+    # neutral and warm mentions and news are not flagged, counter-speech within the issue's
+    # bar, and hateful posts rank above the rest. Recall per phenomenon is the model card's.
+    report = suites["functional"]
+    per = report["per_functionality"]
+    for name in ("neutral_identity", "positive_identity", "news_report"):
+        assert per[name]["share_right"] >= 0.98, name
+    counter = [per[name] for name in ("counter_quote", "counter_reference")]
+    flagged = sum(r["cases"] * (1 - r["share_right"]) for r in counter)
+    assert flagged / sum(r["cases"] for r in counter) <= fairness.MAX_COUNTER_FPR
+    assert report["overall"]["auc"] >= 0.8
+    assert "functional suite:" in format_suites(suites)
 
 
 def test_eval_suites_report_deobfuscation_and_languages(suites: dict[str, Any]) -> None:
