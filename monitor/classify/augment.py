@@ -550,3 +550,132 @@ def obfuscated(examples: Sequence[Example], seed: int) -> list[Example]:
             text = " ".join(words)
         out.append(Example(text, 1, "obfuscated"))
     return out
+
+
+# Hatred in the shapes functional hate-speech tests probe, each with a twin in the same shape
+# that is not hostile. On such shapes, worded apart from these, the hostile head caught about
+# half: plain derogation ("{g} are ...") mostly, but hatred carried by a pronoun in a second
+# sentence, asked as a question, hedged as an opinion, wished as violence ("{g} should be
+# ...") or announced against anyone of a group seen in the street far less; the same
+# sentences' negations were flagged one time in six. A hateful sentence, its twin (the same
+# frame and slots with warm words), its negation or rejection, and the same words aimed at a
+# target that is not a protected group share one predicate, so only what is said about whom
+# carries the label. "{n}" a derogatory predicate, "{a}" a derogatory adjective, "{w}" and
+# "{j}" their warm counterparts, "{t}" a target that is not a protected group.
+FUNCTION_NEG_PRED: tuple[str, ...] = (
+    "scum", "filth", "a menace to decent people", "parasites", "savages", "a blight on {p}",
+    "rotten to the core", "a stain on this country", "vile creatures", "dirty and dangerous",
+    "not fully human", "a danger to our kids", "criminals by nature", "lower than dirt",
+)  # fmt: skip
+FUNCTION_WARM_PRED: tuple[str, ...] = (
+    "a credit to {p}", "kind and generous", "the backbone of {p}", "great neighbours",
+    "good company", "brave and funny", "part of the family", "as decent as anyone",
+    "a gift to this country", "a real help at the food bank", "the best cooks on our road",
+    "welcome here",
+)  # fmt: skip
+FUNCTION_NEG_ADJ: tuple[str, ...] = (
+    "filthy", "dishonest", "useless", "violent", "thick", "disgusting", "lazy", "creepy",
+)  # fmt: skip
+FUNCTION_WARM_ADJ: tuple[str, ...] = (
+    "generous", "welcoming", "hard-working", "funny", "talented", "patient", "brave", "kind",
+)  # fmt: skip
+FUNCTION_LEAD: tuple[str, ...] = (
+    "I've lived next to {g} for years.",
+    "Talked to some {g} at work today.",
+    "Spent the afternoon in {p} and it was full of {g}.",
+    "Let me tell you something about {g}.",
+    "My cousin married into a family of {g}.",
+)
+FUNCTION_HEDGE: tuple[str, ...] = (
+    "I honestly believe", "Call me what you like, but", "Just my view, but",
+    "Sorry, but", "Not being funny, but", "I've always said", "Say what you want,",
+)  # fmt: skip
+FUNCTION_HARM_DONE: tuple[str, ...] = (
+    "shot", "strung up", "beaten senseless", "wiped off the map", "locked in and burned",
+    "put down like dogs", "lined up against a wall", "hunted down",
+)  # fmt: skip
+FUNCTION_HELP_DONE: tuple[str, ...] = (
+    "listened to", "welcomed", "given a fair hearing", "paid properly", "thanked",
+    "housed properly", "made to feel at home", "looked after",
+)  # fmt: skip
+FUNCTION_HARM_ACT: tuple[str, ...] = (
+    "knock out", "glass", "spit on", "run over", "put in hospital", "stamp on", "slash",
+)  # fmt: skip
+FUNCTION_HELP_ACT: tuple[str, ...] = (
+    "say hello to", "buy a brew for", "give a lift to", "hold the door for", "help",
+    "thank", "smile at",
+)  # fmt: skip
+FUNCTION_FEEL_NEG: tuple[str, ...] = (
+    "make me sick", "make my skin crawl", "turn my stomach", "fill me with disgust",
+)  # fmt: skip
+FUNCTION_FEEL_WARM: tuple[str, ...] = (
+    "make me proud", "make my day", "make me laugh", "fill me with hope",
+)  # fmt: skip
+FUNCTION_LOATHE: tuple[str, ...] = ("loathe", "detest", "can't bear", "am sick to death of")
+FUNCTION_ADORE: tuple[str, ...] = ("adore", "admire", "can't thank enough", "am so glad of")
+# (hateful, warm twin): one shape of each of the functions above.
+FUNCTION_FRAMES: tuple[tuple[str, str], ...] = (
+    ("{lead} They're {n}.", "{lead} They're {w}."),
+    ("Why are {g} always so {a}?", "Why are {g} always so {j}?"),
+    ("Does anyone else think {g} are {n}?", "Does anyone else think {g} are {w}?"),
+    ("{hedge} {g} are {n}.", "{hedge} {g} are {w}."),
+    ("{g} should all be {harm}.", "{g} should all be {help}."),
+    ("{g} deserve to be {harm}.", "{g} deserve to be {help}."),
+    ("{intent} {act} any {g} I see in {p}.", "{intent} {kind} any {g} I see in {p}."),
+    ("{g} {feel}.", "{g} {warm}."),
+    ("I {loathe} {g}.", "I {adore} {g}."),
+)
+# The hateful predicate negated or rejected: not hostile.
+FUNCTION_NEGATED: tuple[str, ...] = (
+    "{g} are not {n}, whatever you read online.",
+    "Anyone who says {g} are {n} is flat wrong.",
+    "It's a lie that {g} are {n}.",
+    "My dad used to say {g} were {n}. He was wrong and he knows it now.",
+)
+
+
+def functional_contrast(seed: int, per_group: int) -> list[Example]:
+    """For each group, `per_group` draws of one `FUNCTION_FRAMES` shape: the hateful sentence
+    (label 1), its warm twin with the same slots (0), the hateful predicate about the group
+    negated or rejected (0) and, unless it wishes or promises violence, the hateful sentence
+    aimed at a target that is not a protected group (0), for the hostile head's refit
+    (`monitor.classify.refit`)."""
+    rng = random.Random(f"{seed}:functional-contrast")
+    out: list[Example] = []
+    for group in IDENTITY_FORMS:
+        for _ in range(per_group):
+            place = rng.choice(PLACES)
+            slots = {
+                "lead": rng.choice(FUNCTION_LEAD),
+                "hedge": rng.choice(FUNCTION_HEDGE),
+                "g": rng.choice(IDENTITY_FORMS[group]),
+                "n": rng.choice(FUNCTION_NEG_PRED),
+                "w": rng.choice(FUNCTION_WARM_PRED),
+                "a": rng.choice(FUNCTION_NEG_ADJ),
+                "j": rng.choice(FUNCTION_WARM_ADJ),
+                "harm": rng.choice(FUNCTION_HARM_DONE),
+                "help": rng.choice(FUNCTION_HELP_DONE),
+                "intent": rng.choice(THREAT_INTENT[:4] + ("I swear I'll", "I'm going to")),
+                "act": rng.choice(FUNCTION_HARM_ACT),
+                "kind": rng.choice(FUNCTION_HELP_ACT),
+                "feel": rng.choice(FUNCTION_FEEL_NEG),
+                "warm": rng.choice(FUNCTION_FEEL_WARM),
+                "loathe": rng.choice(FUNCTION_LOATHE),
+                "adore": rng.choice(FUNCTION_ADORE),
+            }
+            hateful, twin = rng.choice(FUNCTION_FRAMES)
+            negated = rng.choice(FUNCTION_NEGATED)
+            target = rng.choice(NON_PROTECTED).replace("{p}", place)
+            cases = [
+                (hateful, 1, "functional", slots["g"]),
+                (twin, 0, "functionaltwin", slots["g"]),
+                (negated, 0, "functionalnegated", slots["g"]),
+            ]
+            # Violence wished on or promised to anyone stays out of the not-hostile examples.
+            if not any(slot in hateful for slot in ("{harm}", "{act}")):
+                cases.append((hateful, 0, "functionalnonprotected", target))
+            for shape, label, kind, who in cases:
+                # Slots fill twice: a lead sentence or predicate may hold {g} or {p}.
+                text = _slotted(_slotted(shape, {**slots, "g": who}), {"g": who, "p": place})
+                out.append(Example(text[0].upper() + text[1:], label, kind))
+    return out

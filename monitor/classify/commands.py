@@ -8,7 +8,7 @@ import shutil
 import sys
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -138,6 +138,13 @@ def _default_out(ctx: Any) -> Path:
     help="With --branch-only: install this branch file (trained earlier by the same recipe, "
     "which its metadata records) instead of training one.",
 )
+@click.option(
+    "--refit-only",
+    is_flag=True,
+    help="Only refit the hostile head of the existing fine-tuned model folder (--out) on its "
+    "adapter's pools, as --lora's refit step does (after a change to the refit's examples); "
+    "the adapter, the branch and the other heads stay byte for byte.",
+)
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch threads for --lora.")
 @pass_context
 def train_command(
@@ -151,6 +158,7 @@ def train_command(
     branch: bool,
     branch_only: bool,
     branch_from: Path | None,
+    refit_only: bool,
     threads: int,
 ) -> None:
     """Train the classifier heads on frozen encoder features (and with --lora the encoder's
@@ -162,8 +170,13 @@ def train_command(
     out = out or _default_out(ctx)
     if branch_from is not None and not branch_only:
         raise click.UsageError("--branch-from goes with --branch-only")
+    if branch_only and refit_only:
+        raise click.UsageError("--branch-only and --refit-only are separate steps: run one")
     if branch_only:
         _add_branch(ctx, out, seed, threads, cache_dir, data_dir, branch_from)
+        return
+    if refit_only:
+        _refit_only(ctx, out, seed, cache_dir, data_dir)
         return
     recipe = Recipe() if seed is None else Recipe(seed=seed)
     started = time.monotonic()
@@ -340,6 +353,66 @@ def _add_branch(
     _write_manifest(out, manifest)
     click.echo(f"branch: wrote {out} in {time.monotonic() - started:.0f} s")
     _record_graph(ctx, out, manifest)
+
+
+def _refit_only(
+    ctx: Any, out: Path, seed: int | None, cache_dir: Path | None, data_dir: Path | None
+) -> None:
+    """`--refit-only`: the hostile refit alone on an existing fine-tuned model folder. Only the
+    hostile head's tensors and the manifest's hostile records change."""
+    from monitor.classify.data import DataMissing
+    from monitor.classify.features import FeatureCache
+    from monitor.classify.lora import LoraRecipe
+    from monitor.classify.manifest import HEADS_FILE, ModelError, load_model_dir, sha256_file
+    from monitor.classify.refit import refit_hostile
+    from monitor.classify.train import Trained
+
+    started = time.monotonic()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    try:
+        model = load_model_dir(out)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    if model.adapter is None:
+        raise click.ClickException(f"{out} has no adapter: the refit reads its pools (--lora)")
+    manifest = json.loads(json.dumps(model.manifest))
+    trained = Trained(
+        heads=model.heads,
+        thresholds={k: float(v) for k, v in manifest["thresholds"].items()},
+        validation=manifest.get("validation", {}),
+        data_hashes=manifest.get("data_sha256", {}),
+    )
+    # The pools the refit reads (3, 4, 7, 8) are the adapter's alone: the cache rows that
+    # `--lora` wrote before the branch existed serve here too.
+    adapted = FeatureCache(
+        cache_dir,
+        variant="onnx",
+        graph_dir=graph_dir(ctx.settings),
+        adapter=replace(model.adapter, branch=None, graph_sha256=""),
+    )
+    recipe = LoraRecipe() if seed is None else LoraRecipe(seed=seed)
+    try:
+        trained = refit_hostile(trained, recipe, adapted, data_dir, click.echo)
+    except DataMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    trained.heads.save(out / HEADS_FILE)
+    manifest["heads"] = trained.heads.specs()
+    manifest["thresholds"] = {k: round(v, 3) for k, v in trained.thresholds.items()}
+    manifest["validation"] = trained.validation
+    manifest["data_sha256"] = trained.data_hashes
+    manifest["operating_points"] = {
+        **manifest.get("operating_points", {}),
+        "hostile": trained.validation["hostile"]["operating_point"],
+    }
+    manifest["files"][HEADS_FILE] = sha256_file(out / HEADS_FILE)
+    # The adapter's record keeps the recipe as `--lora` writes it: the refit's settings are
+    # part of it (the fine-tuning's own are unchanged, or the adapter would be another).
+    manifest["adapter"]["recipe"] = {
+        k: (dict(v) if isinstance(v, dict) else v) for k, v in asdict(recipe).items()
+    }
+    _write_manifest(out, manifest)
+    click.echo(f"refit: wrote {out} in {time.monotonic() - started:.0f} s")
+    click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
 
 
 def _install_branch(

@@ -105,6 +105,17 @@ class LoraRecipe:
     # refit's own rule): 0 (before) 0.670, 4 0.679, 12 0.670 (400 posts: within val's noise;
     # the reason to keep them is the threats, model card "Threats in the hostile refit").
     threat_per_group: int = 4
+    # Hateful sentences in the shapes functional tests probe (hatred asked as a question,
+    # hedged as an opinion, carried by a pronoun, violence wished or promised), each with a
+    # warm twin, a negation and a non-protected twin, per group in the hostile refit
+    # (`augment.functional_contrast`; the adapter's fine-tuning does not read them: an adapter
+    # trained with them stopped early and separated less, model card "Functional shapes").
+    # TweetEval hate val at the operating point: 0 0.6786, 1 0.6892, 2 0.6817, 4 0.6795, 8
+    # 0.6646 (400 posts: one noise band but 8); 4 caught the most of the probe's hateful
+    # sentences (benchmarks/functional_levers.py: 0.551 against 0.488 without) with the fewest
+    # benign flags but 8's. The gain is mostly in counter-speech and abuse of unprotected
+    # groups left alone (model card, "Functional shapes in the hostile refit").
+    functional_per_group: int = 4
     # The offensive head is fitted again too, on the adapted pools of all 11,916 TweetEval
     # offensive training posts (the fine-tuning saw 1,400), calibrated and thresholded on all
     # 1,324 posts of its val (`monitor.classify.refit`). Pools and L2 chosen on that val

@@ -162,8 +162,10 @@ def refit_hostile(
         raise ValueError("the refit reads the adapted pools: the cache needs the adapter")
     train, val, _ = lora_data(recipe, data_dir)
     rows = train[HOSTILE]
-    extra = augment.group_abuse(recipe.seed) + augment.threat_contrast(
-        recipe.seed, recipe.threat_per_group
+    extra = (
+        augment.group_abuse(recipe.seed)
+        + augment.threat_contrast(recipe.seed, recipe.threat_per_group)
+        + augment.functional_contrast(recipe.seed, recipe.functional_per_group)
     )
     texts = [r[0] for r in rows]
     x = np.vstack(
@@ -260,7 +262,8 @@ def _with_refit(
         name: {
             **before,
             "val_macro_f1": fit.val_macro_f1,
-            "joint_val_macro_f1": before.get("val_macro_f1"),
+            # A refit of a refitted head (`monitor train --refit-only`) keeps the joint one's.
+            "joint_val_macro_f1": before.get("joint_val_macro_f1", before.get("val_macro_f1")),
             **record,
         },
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from monitor.classify import augment, fairness
@@ -133,14 +134,47 @@ def test_each_threat_has_a_benign_twin_and_an_everyday_post_from_the_same_slots(
     assert any("kill for a brew" in e.text or "smash it" in e.text for e in twins)
 
 
-def test_threats_repeat_no_test_suite_sentence() -> None:
+def test_functional_contrast_pairs_each_hateful_shape_with_benign_ones_about_the_same_words() -> (
+    None
+):
+    examples = augment.functional_contrast(13, 4)
+    assert examples == augment.functional_contrast(13, 4)  # seeded: the refit is reproducible
+    assert augment.functional_contrast(13, 0) == []
+    hateful = [e for e in examples if e.hostile == 1]
+    assert {e.kind for e in hateful} == {"functional"}
+    assert len(hateful) == 4 * len(augment.IDENTITY_FORMS)
+    kinds = {e.kind for e in examples if e.hostile == 0}
+    assert kinds == {"functionaltwin", "functionalnegated", "functionalnonprotected"}
+    # Every shape is drawn; each hateful sentence is followed by its warm twin (same frame).
+    frames = [
+        re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(h)), re.IGNORECASE)
+        for h, _ in augment.FUNCTION_FRAMES
+    ]
+    drawn = {i for e in hateful for i, f in enumerate(frames) if f.fullmatch(e.text)}
+    assert drawn == set(range(len(frames)))
+    for i, e in enumerate(examples):
+        assert "{" not in e.text and e.text[0].isupper(), e.text
+        if e.hostile:
+            twin = examples[i + 1]
+            assert twin.kind == "functionaltwin"
+            assert e.text.split()[0] == twin.text.split()[0], (e.text, twin.text)
+    # Violence wished on or promised to anyone is never a not-hostile example.
+    violent = augment.FUNCTION_HARM_DONE + augment.FUNCTION_HARM_ACT
+    for e in examples:
+        if e.hostile == 0 and e.kind != "functionalnegated":
+            assert not any(f" {v} " in f" {e.text.rstrip('.?')} " for v in violent), e.text
+
+
+def test_threats_and_functional_shapes_repeat_no_test_suite_sentence() -> None:
     import yaml
 
-    from monitor.classify import bias, obfuscation
+    from monitor.classify import bias, functional, obfuscation
 
     mine = {e.text.lower() for e in augment.threat_contrast(13, 12)}
+    mine |= {e.text.lower() for e in augment.functional_contrast(13, 12)}
     suites = (
         {c.text for c in fairness.load_suite()}
+        | {c.text for c in functional.load_suite()}
         | {c.text for c in obfuscation.load_suite()}
         | {c.text for c in bias.load_cases()}
     )

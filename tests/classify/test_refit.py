@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from monitor.classify.lora import HEAD_LAYERS
 from monitor.classify.refit import fit_hostile, fit_offensive
@@ -142,3 +143,76 @@ def test_the_offensive_refit_replaces_only_the_offensive_head(tmp_path) -> None:
     assert v["val_macro_f1"] > 0.8  # the signal in pool 8 is found
     assert out.thresholds["hostile"] == 0.5 and 0.02 <= out.thresholds["offensive"] <= 0.95
     assert "refit-offensive" in out.data_hashes
+
+
+def test_a_refit_of_a_refitted_head_keeps_the_joint_heads_figure() -> None:
+    from monitor.classify.heads import HeadSet
+    from monitor.classify.refit import _with_refit
+    from monitor.classify.train import Trained
+
+    fit = fit_hostile(
+        *_data(200, 9),
+        np.ones(200, np.float32),
+        *_data(100, 10),
+        _benign(50, 11),
+        l2=0.3,
+        max_benign_fpr=0.05,
+        seed=13,
+    )
+    joint = Trained(HeadSet([fit.head]), {"hostile": 0.5}, {"hostile": {"val_macro_f1": 0.66}}, {})
+    once = _with_refit(joint, "hostile", fit, {}, "a")
+    twice = _with_refit(once, "hostile", fit, {}, "b")  # `monitor train --refit-only`
+    assert once.validation["hostile"]["joint_val_macro_f1"] == 0.66
+    assert twice.validation["hostile"]["joint_val_macro_f1"] == 0.66
+    assert twice.data_hashes["refit-hostile"] == "b"
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_refit_only_rebuilds_the_shipped_hostile_head_and_nothing_else(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """`monitor train --refit-only` on a copy of the shipped folder: the hostile head comes out
+    as shipped (the same threshold and validation figure; weights equal up to the last bits of
+    the encoder's arithmetic, which differ between CPUs), every other file byte for byte."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from monitor.classify.manifest import load_model_dir
+    from monitor.cli import cli
+
+    from .conftest import MODEL_DIR
+
+    out = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, out)
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--refit-only", "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
+         "--data-dir", str(shared_data)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shipped, rebuilt = load_model_dir(MODEL_DIR), load_model_dir(out)
+    assert rebuilt.all_thresholds == shipped.all_thresholds
+    before, after = shipped.manifest["validation"], rebuilt.manifest["validation"]
+    assert after == before
+    for name in ("adapter.safetensors", "branch.safetensors", "MODEL_CARD.md"):
+        assert (out / name).read_bytes() == (MODEL_DIR / name).read_bytes(), name
+    heads = {h.name: h for h in rebuilt.heads.heads}
+    for h in shipped.heads.heads:
+        if h.name != "hostile":
+            assert np.array_equal(heads[h.name].weight, h.weight), h.name
+        else:
+            assert np.allclose(heads[h.name].weight, h.weight, rtol=1e-3, atol=1e-5)
+            assert np.allclose(heads[h.name].calib_shift, h.calib_shift, atol=1e-3)
+
+
+def test_refit_only_and_branch_only_are_refused_together_and_need_a_model(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    both = CliRunner().invoke(cli, ["train", "--refit-only", "--branch-only", "--out", "x"])
+    assert both.exit_code == 2 and "separate steps" in both.output
+    empty = CliRunner().invoke(cli, ["train", "--refit-only", "--out", str(tmp_path)])
+    assert empty.exit_code == 1 and str(tmp_path) in empty.output
