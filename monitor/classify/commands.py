@@ -302,27 +302,11 @@ def _add_branch(
     change; the adapter and the other heads are left byte for byte."""
     from monitor.classify.branch import BRANCH_FEATURES, BRANCH_FILE
     from monitor.classify.data import DataMissing
-    from monitor.classify.manifest import HEADS_FILE, ModelError, load_model_dir, sha256_file
-    from monitor.classify.train import Trained
+    from monitor.classify.manifest import sha256_file
 
     started = time.monotonic()
     warnings.filterwarnings("ignore", category=UserWarning)
-    try:
-        model = load_model_dir(out)
-    except ModelError as exc:
-        raise click.ClickException(str(exc)) from None
-    adapter = model.adapter
-    if adapter is None:
-        raise click.ClickException(f"{out} has no adapter: the branch runs beside one (--lora)")
-    # The graph the manifest records is the one without this branch: not a reference here.
-    adapter = replace(adapter, branch=None, graph_sha256="")
-    manifest = json.loads(json.dumps(model.manifest))
-    trained = Trained(
-        heads=model.heads,
-        thresholds={k: float(v) for k, v in manifest["thresholds"].items()},
-        validation=manifest.get("validation", {}),
-        data_hashes=manifest.get("data_sha256", {}),
-    )
+    adapter, manifest, trained = _open_fine_tuned(out, "the branch runs beside one")
     try:
         if branch_from is None:
             trained, record = _train_branch(
@@ -336,20 +320,11 @@ def _add_branch(
             )
     except DataMissing as exc:
         raise click.ClickException(str(exc)) from None
-    trained.heads.save(out / HEADS_FILE)
-    manifest["heads"] = trained.heads.specs()
-    manifest["thresholds"] = {k: round(v, 3) for k, v in trained.thresholds.items()}
-    manifest["validation"] = trained.validation
-    manifest["data_sha256"] = trained.data_hashes
-    manifest["operating_points"] = {
-        **manifest.get("operating_points", {}),
-        "offensive": trained.validation["offensive"]["operating_point"],
-    }
+    _record_heads(out, manifest, trained, "offensive")
     manifest["branch"] = record
     if BRANCH_FEATURES not in manifest["features"]:
         manifest["features"] += BRANCH_FEATURES
-    for name in (HEADS_FILE, BRANCH_FILE):
-        manifest["files"][name] = sha256_file(out / name)
+    manifest["files"][BRANCH_FILE] = sha256_file(out / BRANCH_FILE)
     _write_manifest(out, manifest)
     click.echo(f"branch: wrote {out} in {time.monotonic() - started:.0f} s")
     _record_graph(ctx, out, manifest)
@@ -363,48 +338,22 @@ def _refit_only(
     from monitor.classify.data import DataMissing
     from monitor.classify.features import FeatureCache
     from monitor.classify.lora import LoraRecipe
-    from monitor.classify.manifest import HEADS_FILE, ModelError, load_model_dir, sha256_file
     from monitor.classify.refit import refit_hostile
-    from monitor.classify.train import Trained
 
     started = time.monotonic()
     warnings.filterwarnings("ignore", category=UserWarning)
-    try:
-        model = load_model_dir(out)
-    except ModelError as exc:
-        raise click.ClickException(str(exc)) from None
-    if model.adapter is None:
-        raise click.ClickException(f"{out} has no adapter: the refit reads its pools (--lora)")
-    manifest = json.loads(json.dumps(model.manifest))
-    trained = Trained(
-        heads=model.heads,
-        thresholds={k: float(v) for k, v in manifest["thresholds"].items()},
-        validation=manifest.get("validation", {}),
-        data_hashes=manifest.get("data_sha256", {}),
-    )
+    adapter, manifest, trained = _open_fine_tuned(out, "the refit reads its pools")
     # The pools the refit reads (3, 4, 7, 8) are the adapter's alone: the cache rows that
     # `--lora` wrote before the branch existed serve here too.
     adapted = FeatureCache(
-        cache_dir,
-        variant="onnx",
-        graph_dir=graph_dir(ctx.settings),
-        adapter=replace(model.adapter, branch=None, graph_sha256=""),
+        cache_dir, variant="onnx", graph_dir=graph_dir(ctx.settings), adapter=adapter
     )
     recipe = LoraRecipe() if seed is None else LoraRecipe(seed=seed)
     try:
         trained = refit_hostile(trained, recipe, adapted, data_dir, click.echo)
     except DataMissing as exc:
         raise click.ClickException(str(exc)) from None
-    trained.heads.save(out / HEADS_FILE)
-    manifest["heads"] = trained.heads.specs()
-    manifest["thresholds"] = {k: round(v, 3) for k, v in trained.thresholds.items()}
-    manifest["validation"] = trained.validation
-    manifest["data_sha256"] = trained.data_hashes
-    manifest["operating_points"] = {
-        **manifest.get("operating_points", {}),
-        "hostile": trained.validation["hostile"]["operating_point"],
-    }
-    manifest["files"][HEADS_FILE] = sha256_file(out / HEADS_FILE)
+    _record_heads(out, manifest, trained, "hostile")
     # The adapter's record keeps the recipe as `--lora` writes it: the refit's settings are
     # part of it (the fine-tuning's own are unchanged, or the adapter would be another).
     manifest["adapter"]["recipe"] = {
@@ -413,6 +362,47 @@ def _refit_only(
     _write_manifest(out, manifest)
     click.echo(f"refit: wrote {out} in {time.monotonic() - started:.0f} s")
     click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
+
+
+def _open_fine_tuned(out: Path, why: str) -> tuple[Any, dict[str, Any], Any]:
+    """A fine-tuned model folder opened for one step of `monitor train` (--branch-only,
+    --refit-only): its adapter without a branch or graph record (the step's features are
+    the adapter's own, and the recorded graph is not a reference for them), a copy of its
+    manifest and its heads, thresholds and records as a `Trained`."""
+    from monitor.classify.manifest import ModelError, load_model_dir
+    from monitor.classify.train import Trained
+
+    try:
+        model = load_model_dir(out)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    if model.adapter is None:
+        raise click.ClickException(f"{out} has no adapter: {why} (--lora)")
+    manifest = json.loads(json.dumps(model.manifest))
+    trained = Trained(
+        heads=model.heads,
+        thresholds={k: float(v) for k, v in manifest["thresholds"].items()},
+        validation=manifest.get("validation", {}),
+        data_hashes=manifest.get("data_sha256", {}),
+    )
+    return replace(model.adapter, branch=None, graph_sha256=""), manifest, trained
+
+
+def _record_heads(out: Path, manifest: dict[str, Any], trained: Any, label: str) -> None:
+    """Write `trained`'s heads into `out` and its heads, thresholds, records and `label`'s
+    operating point into `manifest` (written by the caller)."""
+    from monitor.classify.manifest import HEADS_FILE, sha256_file
+
+    trained.heads.save(out / HEADS_FILE)
+    manifest["heads"] = trained.heads.specs()
+    manifest["thresholds"] = {k: round(v, 3) for k, v in trained.thresholds.items()}
+    manifest["validation"] = trained.validation
+    manifest["data_sha256"] = trained.data_hashes
+    manifest["operating_points"] = {
+        **manifest.get("operating_points", {}),
+        label: trained.validation[label]["operating_point"],
+    }
+    manifest["files"][HEADS_FILE] = sha256_file(out / HEADS_FILE)
 
 
 def _install_branch(

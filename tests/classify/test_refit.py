@@ -214,5 +214,6 @@ def test_refit_only_and_branch_only_are_refused_together_and_need_a_model(tmp_pa
 
     both = CliRunner().invoke(cli, ["train", "--refit-only", "--branch-only", "--out", "x"])
     assert both.exit_code == 2 and "separate steps" in both.output
-    empty = CliRunner().invoke(cli, ["train", "--refit-only", "--out", str(tmp_path)])
-    assert empty.exit_code == 1 and str(tmp_path) in empty.output
+    for step in ("--refit-only", "--branch-only"):
+        empty = CliRunner().invoke(cli, ["train", step, "--out", str(tmp_path)])
+        assert empty.exit_code == 1 and str(tmp_path) in empty.output, step
