@@ -152,15 +152,13 @@ def _finish_calls_when_cancelled(driver: Any, waits: _LockWaits) -> None:
             try:
                 return await asyncio.shield(call)
             except asyncio.CancelledError:
-                if _is_statement_work(fn):
-                    # Interrupted, not waited for: a statement can run for any length of time,
-                    # and a stop that waited for one past its bound returned with the statement
-                    # still holding the write lock. (`interrupt` is SQLite's way from another
-                    # thread; a call not begun yet is not affected and is waited for, as is a
-                    # wait for a lock, which an interrupt does not end: `BUSY_TRY_S` at most.)
-                    _interrupt(driver)
+                # A statement is interrupted, not waited for: it can run for any length of
+                # time, and a stop that waited for one past its bound returned with the
+                # statement still holding the write lock. (`interrupt` is SQLite's way from
+                # another thread. A wait for a lock is not ended by it: `BUSY_TRY_S` at most.)
                 await run_to_end(
-                    _release_after(driver, execute, fn, call), give_up_after=CLEAN_UP_S
+                    _release_after(driver, execute, fn, call, interrupt=_is_statement_work(fn)),
+                    give_up_after=CLEAN_UP_S,
                 )
                 raise
             except _LockBusy as busy:
@@ -220,10 +218,14 @@ def _waits_for_locks(fn: Any) -> bool:
     return getattr(fn, "__name__", None) in _LOCK_WAITS
 
 
-async def _release_after(driver: Any, execute: Any, fn: Any, call: asyncio.Future[Any]) -> None:
-    """The clean-up of a cancelled call: the call ended, then the connection rolled back and
-    closed. Their outcomes are the cancelled caller's no more (a failed rollback of a closed
-    connection included)."""
+async def _release_after(
+    driver: Any, execute: Any, fn: Any, call: asyncio.Future[Any], *, interrupt: bool
+) -> None:
+    """The clean-up of a cancelled call: the call ended (its statement interrupted until it
+    does, with `interrupt`), then the connection rolled back and closed. Their outcomes are
+    the cancelled caller's no more (a failed rollback of a closed connection included)."""
+    if interrupt:
+        await _interrupted_until_ended(driver, call)
     await _ended(call)
     # A cancelled close ends here: aiosqlite's close, which made the call, stops the thread
     # next. Stopping it here too left that stop queued on a thread that had ended, and the
@@ -233,6 +235,20 @@ async def _release_after(driver: Any, execute: Any, fn: Any, call: asyncio.Futur
             await execute(lambda: driver._conn.rollback())
         with contextlib.suppress(Exception):
             await driver.close()
+
+
+# How often a cancelled call's statement is interrupted again while the call has not ended.
+INTERRUPT_EVERY_S = 0.02
+
+
+async def _interrupted_until_ended(driver: Any, call: asyncio.Future[Any]) -> None:
+    """Interrupt the connection until `call` ends. SQLite's interrupt reaches only statements
+    already running: one sent while the call still waited in aiosqlite's queue behind another
+    (a loaded machine) was lost, the statement then ran to its end, and the stop returned,
+    its clean-up bound spent, with the statement holding the write lock."""
+    while not call.done():
+        _interrupt(driver)
+        await asyncio.wait({call}, timeout=INTERRUPT_EVERY_S)
 
 
 async def _ended(call: asyncio.Future[Any]) -> None:

@@ -145,3 +145,45 @@ async def test_a_cancelled_call_that_does_not_end_is_left_after_the_clean_up_bou
         release.set()
         await asyncio.wait({task}, timeout=60)
         await driver.close()
+
+
+async def test_a_statement_cancelled_before_it_began_is_interrupted_once_it_begins(
+    tmp_path: Path,
+) -> None:
+    """A cancelled statement still queued behind another call in aiosqlite's thread (what a
+    loaded machine makes of a stop mid-batch): SQLite's interrupt reaches only a running
+    statement, so the one sent at the cancellation was lost, the statement ran to its end
+    (here a minute or more), and the clean-up gave up at its bound with the write lock held.
+    It is interrupted as soon as it begins: the cancellation ends within a second or two of
+    the call ahead, and another writer gets the lock at once."""
+    path = tmp_path / "monitor.db"
+    driver = await sqlite_connections.open_connection(str(path))
+    await driver.execute("CREATE TABLE t (x)")
+    await driver.commit()
+    await driver.execute("INSERT INTO t VALUES (1)")  # a write transaction, held open
+    ahead_started = threading.Event()
+
+    def ahead() -> None:  # keeps aiosqlite's thread busy while the statement waits behind it
+        ahead_started.set()
+        time.sleep(0.5)
+
+    ahead_call = asyncio.ensure_future(driver._execute(ahead))
+    await asyncio.to_thread(ahead_started.wait, 10)
+    long_sql = SLOW_SQL.replace("3000000", "300000000")  # about two minutes of work
+    task = asyncio.create_task(driver.execute(long_sql))
+    await asyncio.sleep(0.05)  # queued behind `ahead`, not begun
+    started = time.monotonic()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=30)
+    took = time.monotonic() - started
+    await asyncio.wait({ahead_call}, timeout=10)
+    assert done and task.cancelled()
+    assert took < sqlite_connections.CLEAN_UP_S / 2, f"the cancellation took {took:.1f}s"
+    # Rolled back and closed: another connection writes without waiting.
+    other = sqlite3.connect(path, timeout=0.5)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        assert other.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        other.rollback()
+    finally:
+        other.close()
