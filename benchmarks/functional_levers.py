@@ -24,13 +24,14 @@ operating point); test and suites are scored once per row, for information.
 
     nice -n 5 .venv/bin/python benchmarks/functional_levers.py --cache-dir DIR
 
-About 2 minutes on a quiet 2-core machine with `monitor eval`'s cache filled (2026-12-07).
+About 3 minutes on a quiet 2-core machine with `monitor eval`'s cache filled (2026-12-07).
 Figures are in the model card ("Functional shapes in the hostile refit").
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import warnings
 from collections.abc import Sequence
@@ -43,7 +44,6 @@ import numpy.typing as npt
 
 from monitor.classify import augment
 from monitor.classify import data as datasets
-from monitor.classify import refit as refit_module
 from monitor.classify.deobfuscate import cache_texts, deobfuscates
 from monitor.classify.evaluate import _encoder_texts, evaluate_suites, score_pools
 from monitor.classify.features import FeatureCache
@@ -59,7 +59,6 @@ from monitor.classify.train import LinearFit, Recipe, _macro_f1
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "minilm-heads-v1"
 FloatArray = npt.NDArray[np.float32]
-IntArrayLike = list[int]
 
 # The probe the amount was chosen on (with TweetEval hate val): FICTIONAL sentences of the same
 # phenomena, written by the grammar's author on 2026-12-06 before the functional suite existed,
@@ -256,7 +255,7 @@ VARIANTS: tuple[Variant, ...] = (
 )
 
 
-def group_sentences(seed: int) -> tuple[list[str], IntArrayLike, list[str]]:
+def group_sentences(seed: int) -> tuple[list[str], list[int], list[str]]:
     """Every training shape of the fresh augmentation (mentions, counter-speech, solidarity,
     negations: benign; hostile shapes) filled once for every group."""
     rng = random.Random(f"{seed}:group-directions")
@@ -312,23 +311,6 @@ class GroupBlindFit(LinearFit):
         )
         w64 = np.asarray(w, np.float64)
         self.weight = (w64 - u @ (u.T @ w64)).astype(np.float32)
-
-
-def _blind_fit(
-    x_groups: FloatArray, labels: Sequence[int], groups: Sequence[str], r: int
-) -> type[LinearFit]:
-    class Blind(GroupBlindFit):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(
-                *args,
-                directions_x=x_groups,
-                directions_y=np.array(labels, np.int64),
-                directions_group=np.array(groups),
-                r=r,
-                **kwargs,
-            )
-
-    return Blind
 
 
 def probe_cases() -> list[tuple[str, bool]]:
@@ -431,17 +413,27 @@ def main(argv: Sequence[str] | None = None) -> None:
             [r[2] for r in kept] + [recipe.augment_weight] * (len(base) + len(extra)),
             np.float32,
         )
-        # A group-blind head goes through `fit_hostile` itself (the refit's calibration and
-        # operating point), with its `LinearFit` swapped for the projecting one meanwhile.
-        original = refit_module.__dict__["LinearFit"]
-        if v.blind:
-            refit_module.__dict__["LinearFit"] = _blind_fit(x_groups, g_labels, g_groups, v.blind)
-        try:
-            fit = fit_hostile(
-                x, y, w, xv, yv, xb, l2=recipe.refit_l2, max_benign_fpr=v.cap, seed=recipe.seed
+        linear: Any = LinearFit
+        if v.blind:  # the refit's own calibration and operating point, a projecting fit
+            linear = functools.partial(
+                GroupBlindFit,
+                directions_x=x_groups,
+                directions_y=np.array(g_labels, np.int64),
+                directions_group=np.array(g_groups),
+                r=v.blind,
             )
-        finally:
-            refit_module.__dict__["LinearFit"] = original
+        fit = fit_hostile(
+            x,
+            y,
+            w,
+            xv,
+            yv,
+            xb,
+            l2=recipe.refit_l2,
+            max_benign_fpr=v.cap,
+            seed=recipe.seed,
+            linear=linear,
+        )
         variant = replace(
             model,
             heads=HeadSet([fit.head if h.name == HOSTILE else h for h in model.heads.heads]),

@@ -74,11 +74,13 @@ def _calibrated_head(
     l2: float,
     seed: int,
     max_iter: int,
+    linear: Callable[..., LinearFit] = LinearFit,
 ) -> tuple[Head, float, float]:
     """A class-balanced logistic head on (x, y, w) and the Platt scale and shift that
     calibrate its logit on (x_val, y_val); the head carries them. The fit is the training
-    recipe's own (`LinearFit`), with this refit's L2, seed and iteration cap."""
-    fit = LinearFit(x, y, 1, l2, Recipe(seed=seed, max_iter=max_iter), w)
+    recipe's own (`LinearFit`, or `linear` with its signature: a benchmark's variant of the
+    fit), with this refit's L2, seed and iteration cap."""
+    fit = linear(x, y, 1, l2, Recipe(seed=seed, max_iter=max_iter), w)
     head = fit.head(name, "binary", (name,), layers, False, 1.0, np.zeros(1, np.float32))
     a, c = fit_platt(head.logits(x_val)[:, 0], y_val)
     head = replace(
@@ -105,12 +107,14 @@ def fit_hostile(
     seed: int,
     max_iter: int = 150,
     layers: tuple[int, ...] = HEAD_LAYERS,
+    linear: Callable[..., LinearFit] = LinearFit,
 ) -> RefitHead:
-    """Logistic head on (x, y, w) (the pools `layers`), Platt-calibrated on (x_val, y_val),
+    """Logistic head on (x, y, w) (the pools `layers`; fitted by `linear`, the recipe's
+    `LinearFit` unless a benchmark varies it), Platt-calibrated on (x_val, y_val),
     thresholded at the best val macro-F1 among thresholds that flag at most `max_benign_fpr`
     of `x_benign`."""
     head, a, c = _calibrated_head(
-        HOSTILE, layers, x, y, w, x_val, y_val, l2=l2, seed=seed, max_iter=max_iter
+        HOSTILE, layers, x, y, w, x_val, y_val, l2=l2, seed=seed, max_iter=max_iter, linear=linear
     )
     p = _calibrated(head, a, c, x_val)
     benign = _calibrated(head, a, c, x_benign)
