@@ -115,13 +115,17 @@ def functional_report(
 
 
 def format_report(report: Mapping[str, Any]) -> list[str]:
-    o = report["overall"]
+    o = {k: "-" if v is None else v for k, v in report["overall"].items()}
+
+    def num(key: str) -> str:  # a suite with no hateful or no benign posts has no figure
+        return o[key] if o[key] == "-" else f"{o[key]:.3f}"
+
     lines = [
         "",
         f"functional suite: {o['cases']} fictional posts, hostile flag at {report['threshold']}",
-        f"  right {o['accuracy']:.3f}; hateful caught {o['recall_hateful']:.3f}; non-hateful "
-        f"flagged {o['fpr_non_hateful']:.3f}; AUC {o['auc']:.3f}; hateful caught per group "
-        f"{o['lowest_group_recall']:.3f} to {o['highest_group_recall']:.3f}",
+        f"  right {num('accuracy')}; hateful caught {num('recall_hateful')}; non-hateful "
+        f"flagged {num('fpr_non_hateful')}; AUC {num('auc')}; hateful caught per group "
+        f"{num('lowest_group_recall')} to {num('highest_group_recall')}",
         f"  {'functionality':<26} {'hateful':>8} {'cases':>6} {'right':>6}",
     ]
     for name, row in report["per_functionality"].items():
@@ -131,6 +135,10 @@ def format_report(report: Mapping[str, Any]) -> list[str]:
         )
     lines.append(
         "  hateful caught per group: "
-        + ", ".join(f"{k} {r['recall_hateful']:.2f}" for k, r in report["per_group"].items())
+        + ", ".join(
+            f"{k} {r['recall_hateful']:.2f}"
+            for k, r in report["per_group"].items()
+            if r["recall_hateful"] is not None
+        )
     )
     return lines

@@ -99,3 +99,7 @@ def test_the_report_counts_right_per_phenomenon_and_recall_per_group() -> None:
         functional_report(cases, scores[:-1], 0.5)
     text = "\n".join(functional.format_report(report))
     assert "hate_as_question" in text and "0.50" in text
+    # A suite with no hateful posts still reports, without the figures it cannot have.
+    benign_only = functional_report([c for c in cases if not c.hateful], [0.6, 0.1, 0.3], 0.5)
+    assert benign_only["overall"]["auc"] is None
+    assert "AUC -" in "\n".join(functional.format_report(benign_only))
