@@ -85,6 +85,7 @@ from monitor.classify.features import FeatureCache
 from monitor.classify.manifest import load_model_dir
 from monitor.classify.train import (
     _macro_f1,
+    earlier_rumour_recipe,
     leave_one_event_out,
     rumour_fit,
     rumour_training_set,
@@ -127,7 +128,8 @@ def shipped(cache_dir: Path | None) -> dict[str, Any]:
     """The shipped recipe's rumour features and its LOEO logits (as `monitor eval`)."""
     model = load_model_dir(MODEL)
     cache = FeatureCache(cache_dir, variant="onnx", adapter=model.adapter)
-    recipe = recipe_from_manifest(model.manifest)
+    # The rumour head these rows were measured against: the recipe before the invariant fit.
+    recipe = earlier_rumour_recipe(recipe_from_manifest(model.manifest))
     xr, yr, events, xs, ws, ys, _ = rumour_training_set(cache, recipe, None)
     loeo = leave_one_event_out(xr, yr, events, xs, ys, ws, recipe)
     return {"x": xr, "xs": xs, "ws": ws, "ys": ys, "recipe": recipe, "loeo": loeo}

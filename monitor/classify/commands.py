@@ -145,6 +145,13 @@ def _default_out(ctx: Any) -> Path:
     "adapter's pools, as --lora's refit step does (after a change to the refit's examples); "
     "the adapter, the branch and the other heads stay byte for byte.",
 )
+@click.option(
+    "--rumour-only",
+    is_flag=True,
+    help="Only retrain the rumour head of the existing model folder (--out) on the frozen "
+    "pools, by the current recipe (after a change to the rumour recipe); the adapter, the "
+    "branch and the other heads stay byte for byte.",
+)
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch threads for --lora.")
 @pass_context
 def train_command(
@@ -159,6 +166,7 @@ def train_command(
     branch_only: bool,
     branch_from: Path | None,
     refit_only: bool,
+    rumour_only: bool,
     threads: int,
 ) -> None:
     """Train the classifier heads on frozen encoder features (and with --lora the encoder's
@@ -170,8 +178,15 @@ def train_command(
     out = out or _default_out(ctx)
     if branch_from is not None and not branch_only:
         raise click.UsageError("--branch-from goes with --branch-only")
-    if branch_only and refit_only:
-        raise click.UsageError("--branch-only and --refit-only are separate steps: run one")
+    if sum((branch_only, refit_only, rumour_only)) > 1:
+        raise click.UsageError(
+            "--branch-only, --refit-only and --rumour-only are separate steps: run one"
+        )
+    if rumour_only:
+        if seed is not None:
+            raise click.UsageError("--rumour-only keeps the model's recipe and its seed")
+        _rumour_only(ctx, out, encoder, cache_dir, data_dir)
+        return
     if branch_only:
         _add_branch(ctx, out, seed, threads, cache_dir, data_dir, branch_from)
         return
@@ -364,6 +379,63 @@ def _refit_only(
     click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
 
 
+def _rumour_only(
+    ctx: Any, out: Path, encoder: str, cache_dir: Path | None, data_dir: Path | None
+) -> None:
+    """`--rumour-only`: the rumour head alone, retrained on the frozen pools by the model's
+    recipe with the current recipe's rumour settings. Only the rumour head's tensors and the
+    manifest's rumour records and recipe change."""
+    from monitor.classify.data import DataMissing
+    from monitor.classify.evaluate import recipe_from_manifest
+    from monitor.classify.features import FeatureCache
+    from monitor.classify.heads import HeadSet
+    from monitor.classify.labels import RUMOUR
+    from monitor.classify.manifest import ModelError, load_model_dir
+    from monitor.classify.train import RUMOUR_SETTINGS, Recipe, Trained, train_rumour
+
+    started = time.monotonic()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    try:
+        model = load_model_dir(out)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    manifest = json.loads(json.dumps(model.manifest))
+    current = Recipe()
+    recipe = replace(
+        recipe_from_manifest(manifest), **{k: getattr(current, k) for k in RUMOUR_SETTINGS}
+    )
+    cache = FeatureCache(
+        cache_dir, variant=feature_variant(ctx.settings, encoder), graph_dir=graph_dir(ctx.settings)
+    )
+    if cache.variant != manifest.get("trained_on_encoder", cache.variant):
+        raise click.ClickException(
+            f"{out} was trained on the {manifest['trained_on_encoder']} encoder's features, "
+            f"this run would read {cache.variant}'s: pass --encoder "
+            f"{manifest['trained_on_encoder']}"
+        )
+    click.echo("rumour: features and leave-one-event-out")
+    try:
+        rumour = train_rumour(cache, recipe, data_dir)
+    except DataMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    thresholds = {k: float(v) for k, v in manifest["thresholds"].items()}
+    thresholds[RUMOUR] = rumour.threshold
+    trained = Trained(
+        heads=HeadSet([rumour.head if h.name == RUMOUR else h for h in model.heads.heads]),
+        thresholds=thresholds,
+        validation={**manifest.get("validation", {}), RUMOUR: rumour.validation},
+        data_hashes={**manifest.get("data_sha256", {}), **rumour.hashes},
+    )
+    _record_heads(out, manifest, trained, RUMOUR)
+    manifest["recipe"] = asdict(recipe)
+    _write_manifest(out, manifest)
+    click.echo(
+        f"rumour: leave-one-event-out macro-F1 {rumour.validation['loeo_macro_f1']} "
+        f"(threshold {rumour.threshold}); wrote {out} in {time.monotonic() - started:.0f} s"
+    )
+    click.echo("thresholds: " + json.dumps(manifest["thresholds"]))
+
+
 def _open_fine_tuned(out: Path, why: str) -> tuple[Any, dict[str, Any], Any]:
     """A fine-tuned model folder opened for one step of `monitor train` (--branch-only,
     --refit-only): its adapter without a branch or graph record (the step's features are
@@ -398,10 +470,11 @@ def _record_heads(out: Path, manifest: dict[str, Any], trained: Any, label: str)
     manifest["thresholds"] = {k: round(v, 3) for k, v in trained.thresholds.items()}
     manifest["validation"] = trained.validation
     manifest["data_sha256"] = trained.data_hashes
-    manifest["operating_points"] = {
-        **manifest.get("operating_points", {}),
-        label: trained.validation[label]["operating_point"],
-    }
+    if "operating_point" in trained.validation[label]:
+        manifest["operating_points"] = {
+            **manifest.get("operating_points", {}),
+            label: trained.validation[label]["operating_point"],
+        }
     manifest["files"][HEADS_FILE] = sha256_file(out / HEADS_FILE)
 
 

@@ -22,6 +22,7 @@ from monitor.classify import data as datasets
 from monitor.classify.bias import bias_report, load_cases
 from monitor.classify.features import FeatureCache
 from monitor.classify.heads import HeadSet
+from monitor.classify.invariance import raw_twins
 from monitor.classify.labels import HOSTILE, OFFENSIVE, RUMOUR, STANCE_LABELS, STANCES
 from monitor.classify.manifest import ModelDir
 from monitor.classify.train import (
@@ -29,6 +30,8 @@ from monitor.classify.train import (
     _macro_f1,
     expected_calibration_error,
     leave_one_event_out,
+    rumour_features,
+    rumour_pairs,
     rumour_training_set,
     stance_decision,
 )
@@ -68,6 +71,10 @@ def recipe_from_manifest(manifest: Mapping[str, Any]) -> Recipe:
     values.setdefault("stance_cues", False)
     # ... and one written before the rumour head's projection read every pooled column.
     values.setdefault("rumour_components", 0)
+    # ... and one written before the rumour head was fitted blind to the normalisation
+    # directions, beside everyday posts, read neither.
+    values.setdefault("rumour_invariant_directions", 0)
+    values.setdefault("rumour_chatter", 0)
     return Recipe(**values)
 
 
@@ -97,9 +104,24 @@ def evaluate(
 
     recipe = recipe_from_manifest(model.manifest)
     xr, yr, events, xs, ws, ys, _ = rumour_training_set(cache, recipe, data_dir)
-    loeo = leave_one_event_out(xr, yr, events, xs, ys, ws, recipe)
+    pairs = rumour_pairs(cache, recipe, data_dir)
+    twins, normalised = raw_twins(data_dir)
+    both = np.vstack(
+        [rumour_features(cache, recipe, twins), rumour_features(cache, recipe, normalised)]
+    )
+    loeo = leave_one_event_out(
+        xr, yr, events, xs, ys, ws, recipe, pairs, (both, twins.groups + normalised.groups)
+    )
     out["rumour_loeo_macro_f1"] = loeo["macro_f1"]
     out["rumour_loeo_per_event"] = loeo["per_event_macro_f1"]
+    z_raw, z_norm = np.split(loeo["also_logits"], 2)
+    out["rumour_raw_text"] = {
+        "posts": len(twins.texts),
+        "rumours": int(sum(twins.labels)),
+        "flagged_as_written": round(float(np.mean(z_raw >= 0)), 4),
+        "flagged_normalised": round(float(np.mean(z_norm >= 0)), 4),
+        "mean_logit_difference": round(float(np.mean(z_raw - z_norm)), 4),
+    }
 
     d = datasets.rumoureval("test", data_dir)
     s = score_pools(heads, cache.layers(d.name, _encoder_texts(d.texts, serving)), d.texts)
@@ -240,6 +262,14 @@ def format_table(result: dict[str, Any]) -> str:
         "rumour per event: "
         + ", ".join(f"{k} {v:.2f}" for k, v in result["rumour_loeo_per_event"].items())
     )
+    if "rumour_raw_text" in result:
+        raw = result["rumour_raw_text"]
+        lines.append(
+            f"rumour on text as written ({raw['posts']} PHEME rumours whose raw text RumourEval "
+            f"keeps, leave-one-event-out): flagged {raw['flagged_as_written']:.2f} as written, "
+            f"{raw['flagged_normalised']:.2f} normalised as PHEME has them "
+            f"(mean logit difference {raw['mean_logit_difference']:+.2f})"
+        )
     if "tolerance" in result:
         tol = result["tolerance"]
         lines.append(

@@ -203,7 +203,9 @@ def test_refit_only_rebuilds_the_shipped_hostile_head_and_nothing_else(
         if h.name != "hostile":
             assert np.array_equal(heads[h.name].weight, h.weight), h.name
         else:
-            assert np.allclose(heads[h.name].weight, h.weight, rtol=1e-3, atol=1e-5)
+            # Largest difference seen: 1.6e-5 on an AMD EPYC CPU on 2026-12-07 (weights up to
+            # 0.044), with the same threshold and validation figures as shipped.
+            assert np.allclose(heads[h.name].weight, h.weight, rtol=1e-3, atol=5e-5)
             assert np.allclose(heads[h.name].calib_shift, h.calib_shift, atol=1e-3)
 
 
@@ -214,6 +216,10 @@ def test_refit_only_and_branch_only_are_refused_together_and_need_a_model(tmp_pa
 
     both = CliRunner().invoke(cli, ["train", "--refit-only", "--branch-only", "--out", "x"])
     assert both.exit_code == 2 and "separate steps" in both.output
-    for step in ("--refit-only", "--branch-only"):
+    both = CliRunner().invoke(cli, ["train", "--rumour-only", "--refit-only", "--out", "x"])
+    assert both.exit_code == 2 and "separate steps" in both.output
+    seeded = CliRunner().invoke(cli, ["train", "--rumour-only", "--seed", "14", "--out", "x"])
+    assert seeded.exit_code == 2 and "keeps the model's recipe" in seeded.output
+    for step in ("--refit-only", "--branch-only", "--rumour-only"):
         empty = CliRunner().invoke(cli, ["train", step, "--out", str(tmp_path)])
         assert empty.exit_code == 1 and str(tmp_path) in empty.output, step

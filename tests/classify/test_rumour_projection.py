@@ -39,7 +39,7 @@ def test_the_folded_head_scores_as_the_model_fitted_on_the_components() -> None:
 def test_the_recipe_switches_projection_and_refits_identically() -> None:
     x, y = _data()
     w = np.ones(len(y), np.float32)
-    recipe = replace(Recipe(rumour_cues=True), rumour_components=4)
+    recipe = replace(Recipe(rumour_cues=True), rumour_components=4, rumour_invariant_directions=0)
     # Eight rumour cues are kept beside the pools: use 8 trailing columns as them.
     x8 = np.hstack([x, np.zeros((len(x), 5), np.float32)])
     first = rumour_fit(x8, y, w, recipe)
