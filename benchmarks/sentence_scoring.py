@@ -15,7 +15,8 @@ benchmark scores each post of several sets three ways:
 
 Sets: TweetEval hate test (macro-F1, share flagged), the functional suite plain and with an
 ordinary sentence before or after, the fairness suite (counter-speech and mention false
-positives, groups over the bar, hostile recall).
+positives, groups over the bar, hostile recall), and the demo week's English posts (fictional,
+unlabelled: the posts the rule newly flags or clears are printed to be read).
 
     nice -n 5 .venv/bin/python benchmarks/sentence_scoring.py --cache-dir DIR
 
@@ -25,6 +26,7 @@ Figures are in the model card ("Hostile on posts as written").
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -46,6 +48,7 @@ from monitor.classify.train import _macro_f1
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "minilm-heads-v1"
+DEMO = ROOT / "monitor" / "data" / "demo" / "bradford-scenario.jsonl"
 FloatArray = npt.NDArray[np.float64]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
 
@@ -151,6 +154,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("|---" * (len(header) + 1) + "|")
     for way, cells in rows.items():
         print(f"| {way} | " + " | ".join(cells) + " |")
+
+    demo = [
+        json.loads(line) for line in DEMO.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    texts = [d["text"] for d in demo if d.get("lang", "en") == "en"]
+    post, best = score.both("demo-week-en", texts)
+    gained = [i for i in range(len(texts)) if best[i] >= rechosen and post[i] < shipped]
+    cleared = [i for i in range(len(texts)) if best[i] < rechosen and post[i] >= shipped]
+    by_post, by_rule = int((post >= shipped).sum()), int((best >= rechosen).sum())
+    print(
+        f"\ndemo week, {len(texts)} English posts: flagged by the post {by_post}, "
+        f"by the sentence rule (re-chosen) {by_rule}; newly flagged "
+        f"{len(gained)}, cleared {len(cleared)}"
+    )
+    for i in gained[:15]:
+        print(f"  + {post[i]:.2f} -> {best[i]:.2f}  {texts[i][:110]}")
+    for i in cleared[:8]:
+        print(f"  - {post[i]:.2f} -> {best[i]:.2f}  {texts[i][:110]}")
 
 
 if __name__ == "__main__":
