@@ -49,7 +49,7 @@ from monitor.classify.evaluate import _encoder_texts, evaluate_suites, score_poo
 from monitor.classify.features import FeatureCache
 from monitor.classify.finetune import lora_data
 from monitor.classify.fit import fit_linear, standardiser
-from monitor.classify.heads import HeadSet
+from monitor.classify.heads import Head, HeadSet
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
 from monitor.classify.manifest import ModelDir, load_model_dir
@@ -313,6 +313,18 @@ class GroupBlindFit(LinearFit):
         self.weight = (w64 - u @ (u.T @ w64)).astype(np.float32)
 
 
+def with_hostile(model: ModelDir, head: Head, threshold: float) -> ModelDir:
+    """`model` with its hostile head and threshold replaced (nothing written)."""
+    return replace(
+        model,
+        heads=HeadSet([head if h.name == HOSTILE else h for h in model.heads.heads]),
+        manifest={
+            **model.manifest,
+            "thresholds": {**model.manifest["thresholds"], HOSTILE: round(threshold, 3)},
+        },
+    )
+
+
 def probe_cases() -> list[tuple[str, bool]]:
     """Every probe shape filled for every probe group (shapes without {g} once)."""
     out = []
@@ -434,14 +446,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             seed=recipe.seed,
             linear=linear,
         )
-        variant = replace(
-            model,
-            heads=HeadSet([fit.head if h.name == HOSTILE else h for h in model.heads.heads]),
-            manifest={
-                **model.manifest,
-                "thresholds": {**model.manifest["thresholds"], HOSTILE: round(fit.threshold, 3)},
-            },
-        )
+        variant = with_hostile(model, fit.head, fit.threshold)
         row = figures(variant, served, data_dir)
         if not keys:
             keys = list(row)

@@ -27,9 +27,10 @@ from __future__ import annotations
 import argparse
 import functools
 import random
+import sys
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,6 @@ from monitor.classify.features import FeatureCache
 from monitor.classify.finetune import lora_data
 from monitor.classify.fit import fit_linear
 from monitor.classify.functional import load_suite
-from monitor.classify.heads import HeadSet
 from monitor.classify.invariance import invariant_basis
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
@@ -53,6 +53,10 @@ from monitor.classify.refit import _pools, fit_hostile
 from monitor.classify.train import LinearFit, Recipe, boosted_standardiser
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the sibling benchmark, when run as a script
+
+from benchmarks.functional_levers import with_hostile  # noqa: E402
+
 MODEL = ROOT / "models" / "minilm-heads-v1"
 FloatArray = npt.NDArray[np.float32]
 
@@ -248,14 +252,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             seed=recipe.seed,
             linear=linear,
         )
-        variant = replace(
-            model,
-            heads=HeadSet([fit.head if h.name == HOSTILE else h for h in model.heads.heads]),
-            manifest={
-                **model.manifest,
-                "thresholds": {**model.manifest["thresholds"], HOSTILE: round(fit.threshold, 3)},
-            },
-        )
+        variant = with_hostile(model, fit.head, fit.threshold)
         row = surface_figures(variant, served)
         suites = evaluate_suites(variant, served)
         fair = suites["fairness"]["overall"]
