@@ -48,13 +48,13 @@ from monitor.classify.deobfuscate import cache_texts, deobfuscates
 from monitor.classify.evaluate import _encoder_texts, evaluate_suites, score_pools
 from monitor.classify.features import FeatureCache
 from monitor.classify.finetune import lora_data
-from monitor.classify.fit import fit_linear, standardiser
+from monitor.classify.fit import standardiser
 from monitor.classify.heads import Head, HeadSet
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
 from monitor.classify.manifest import ModelDir, load_model_dir
 from monitor.classify.refit import _pools, fit_hostile
-from monitor.classify.train import LinearFit, Recipe, _macro_f1
+from monitor.classify.train import LinearFit, Recipe, _macro_f1, fit_blind
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "minilm-heads-v1"
@@ -300,17 +300,7 @@ class GroupBlindFit(LinearFit):
                 m = (directions_y == c) & (directions_group == g)
                 vectors.append(zg[m].mean(0) - centre)
         u = np.linalg.svd(np.array(vectors).T, full_matrices=False)[0][:, :r]
-        w, self.bias = fit_linear(
-            (z - (z @ u) @ u.T).astype(np.float32),
-            y,
-            n_out,
-            l2=l2,
-            sample_weight=weights,
-            max_iter=recipe.max_iter,
-            seed=recipe.seed,
-        )
-        w64 = np.asarray(w, np.float64)
-        self.weight = (w64 - u @ (u.T @ w64)).astype(np.float32)
+        self.weight, self.bias = fit_blind(z.astype(np.float64), u, y, n_out, l2, weights, recipe)
 
 
 def with_hostile(model: ModelDir, head: Head, threshold: float) -> ModelDir:

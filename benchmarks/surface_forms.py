@@ -43,14 +43,13 @@ from monitor.classify.deobfuscate import cache_texts
 from monitor.classify.evaluate import evaluate_suites, score_pools
 from monitor.classify.features import FeatureCache
 from monitor.classify.finetune import lora_data
-from monitor.classify.fit import fit_linear
 from monitor.classify.functional import load_suite
 from monitor.classify.invariance import invariant_basis
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
 from monitor.classify.manifest import ModelDir, load_model_dir
 from monitor.classify.refit import _pools, fit_hostile
-from monitor.classify.train import LinearFit, Recipe, boosted_standardiser
+from monitor.classify.train import LinearFit, Recipe, boosted_standardiser, fit_blind
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the sibling benchmark, when run as a script
@@ -160,17 +159,7 @@ class SurfaceBlindFit(LinearFit):
         self.mean, self.scale = boosted_standardiser(x, 0, 1.0)
         basis = invariant_basis(differences, self.scale, k)
         z = ((x - self.mean) / self.scale).astype(np.float64)
-        w, self.bias = fit_linear(
-            (z - (z @ basis) @ basis.T).astype(np.float32),
-            y,
-            n_out,
-            l2=l2,
-            sample_weight=weights,
-            max_iter=recipe.max_iter,
-            seed=recipe.seed,
-        )
-        w64 = np.asarray(w, np.float64)
-        self.weight = (w64 - basis @ (basis.T @ w64)).astype(np.float32)
+        self.weight, self.bias = fit_blind(z, basis, y, n_out, l2, weights, recipe)
 
 
 def surface_figures(model: ModelDir, served: FeatureCache) -> dict[str, str]:

@@ -170,6 +170,31 @@ def boosted_standardiser(x: FloatArray, keep: int, boost: float) -> tuple[FloatA
     return mean, scale
 
 
+def fit_blind(
+    z: npt.NDArray[np.float64],
+    basis: npt.NDArray[np.float64],
+    y: IntArray,
+    n_out: int,
+    l2: float,
+    weights: FloatArray | None,
+    recipe: Recipe,
+) -> tuple[FloatArray, FloatArray]:
+    """Weights and bias of a logistic regression on the standardised columns `z` with the
+    orthonormal directions `basis` (d, k) projected out, the weights projected the same way:
+    one linear map whose score does not move along those directions, whatever the input."""
+    w, bias = fit_linear(
+        (z - (z @ basis) @ basis.T).astype(np.float32),
+        y,
+        n_out,
+        l2=l2,
+        sample_weight=weights,
+        max_iter=recipe.max_iter,
+        seed=recipe.seed,
+    )
+    w64 = np.asarray(w, np.float64)
+    return (w64 - basis @ (basis.T @ w64)).astype(np.float32), bias
+
+
 def _fit_binary(
     reduced: FloatArray, y: IntArray, l2: float, weights: FloatArray | None, recipe: Recipe
 ) -> tuple[FloatArray, FloatArray]:
@@ -495,13 +520,10 @@ class InvariantFit(LinearFit):
                 f"normalisation pairs have {differences.shape[1]} columns, the pools {width}"
             )
         basis = invariant_basis(differences, self.scale[:width], k)
+        # The cue columns are left as they are: the basis has no part in them.
+        basis = np.vstack([basis, np.zeros((keep, basis.shape[1]))])
         z = ((x - self.mean) / self.scale).astype(np.float64)
-        pooled = z[:, :width] - (z[:, :width] @ basis) @ basis.T
-        reduced = np.hstack([pooled, z[:, width:]]).astype(np.float32)
-        weight, self.bias = _fit_binary(reduced, y, l2, weights, recipe)
-        w64 = weight[:width].astype(np.float64)
-        folded = w64 - basis @ (basis.T @ w64)
-        self.weight = np.vstack([folded, weight[width:]]).astype(np.float32)
+        self.weight, self.bias = fit_blind(z, basis, y, 1, l2, weights, recipe)
 
 
 def leave_one_event_out(
