@@ -53,7 +53,7 @@ from monitor.classify.heads import Head, HeadSet
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
 from monitor.classify.manifest import ModelDir, load_model_dir
-from monitor.classify.refit import _pools, fit_hostile
+from monitor.classify.refit import _pools, fit_hostile, refit_validation
 from monitor.classify.train import LinearFit, Recipe, _macro_f1, fit_blind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -388,8 +388,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     base = augment.group_abuse(recipe.seed) + augment.threat_contrast(
         recipe.seed, recipe.threat_per_group
     )
-    hv_texts, hv_labels = val[HOSTILE]
-    benign = [t for t, lab in zip(*val["identity"], strict=True) if lab == 0]
+    hv_texts, hv_labels, benign = refit_validation(val)
     xv, yv = _pools(served, "tweeteval-hate-val", hv_texts), np.array(hv_labels, np.int64)
     xb = _pools(served, "augment-val", benign)
     x_rows = _pools(served, "lora-hostile", [r[0] for r in rows])

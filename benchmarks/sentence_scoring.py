@@ -44,6 +44,7 @@ from monitor.classify.finetune import lora_data, operating_threshold
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
 from monitor.classify.manifest import ModelDir, load_model_dir
+from monitor.classify.refit import refit_validation
 from monitor.classify.train import _macro_f1
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,8 +105,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     score = Scorer(model, served)
     recipe = LoraRecipe()
     _, val, _ = lora_data(recipe, data_dir)
-    hv_texts, hv_labels = val[HOSTILE]
-    benign = [t for t, lab in zip(*val["identity"], strict=True) if lab == 0]
+    hv_texts, hv_labels, benign = refit_validation(val)
     shipped = model.all_thresholds[HOSTILE]
     pv_post, pv_max = score.both("tweeteval-hate-val", hv_texts)
     _, pb_max = score.both("augment-val", benign)

@@ -42,13 +42,12 @@ from monitor.classify import data as datasets
 from monitor.classify.deobfuscate import cache_texts
 from monitor.classify.evaluate import evaluate_suites, score_pools
 from monitor.classify.features import FeatureCache
-from monitor.classify.finetune import lora_data
 from monitor.classify.functional import load_suite
 from monitor.classify.invariance import invariant_basis
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
 from monitor.classify.manifest import ModelDir, load_model_dir
-from monitor.classify.refit import _pools, fit_hostile
+from monitor.classify.refit import _pools, fit_hostile, hostile_refit_set
 from monitor.classify.train import LinearFit, Recipe, boosted_standardiser, fit_blind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,37 +188,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = load_model_dir(MODEL)
     served = FeatureCache(args.cache_dir, variant="onnx", adapter=model.adapter)
     recipe = LoraRecipe()
-    train, val, _ = lora_data(recipe, data_dir)
-    extra = (
-        augment.group_abuse(recipe.seed)
-        + augment.threat_contrast(recipe.seed, recipe.threat_per_group)
-        + augment.functional_contrast(recipe.seed, recipe.functional_per_group)
-    )
-    rows = [(r[0], r[1], r[2]) for r in train[HOSTILE]] + [
-        (e.text, e.hostile, recipe.augment_weight) for e in extra
-    ]
-    x_rows = np.vstack(
-        [
-            _pools(served, "lora-hostile", [r[0] for r in train[HOSTILE]]),
-            _pools(served, "refit-extra", [e.text for e in extra]),
-        ]
-    )
-    y_rows = np.array([r[1] for r in rows], np.int64)
-    w_rows = np.array([r[2] for r in rows], np.float32)
-    hv_texts, hv_labels = val[HOSTILE]
-    benign = [t for t, lab in zip(*val["identity"], strict=True) if lab == 0]
-    xv, yv = _pools(served, "tweeteval-hate-val", hv_texts), np.array(hv_labels, np.int64)
-    xb = _pools(served, "augment-val", benign)
+    data = hostile_refit_set(recipe, served, data_dir)
+    x_rows, y_rows, w_rows = data.x, data.y, data.w
+    xv, yv, xb = data.x_val, data.y_val, data.x_benign
     # Every row once with an addition (cached once; each variant takes its share).
-    added = with_surface([r[0] for r in rows], random.Random(f"{recipe.seed}:surface"))
+    added = with_surface(data.texts, random.Random(f"{recipe.seed}:surface"))
     x_added = _pools(served, "refit-surface", added)
-    order = np.random.default_rng(recipe.seed).permutation(len(rows))
+    order = np.random.default_rng(recipe.seed).permutation(len(data.texts))
 
     keys: list[str] = []
     for v in VARIANTS:
         x, y, w = x_rows, y_rows, w_rows
         if v.copies:
-            pick = np.sort(order[: int(round(v.copies * len(rows)))])
+            pick = np.sort(order[: int(round(v.copies * len(data.texts)))])
             x = np.vstack([x, x_added[pick]])
             y = np.concatenate([y, y_rows[pick]])
             w = np.concatenate([w, w_rows[pick]])

@@ -21,7 +21,7 @@ their heads; the adapter is unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,62 @@ def _pools(
     return select(cache.layers(name, cache_texts(texts, True)), layers)
 
 
+@dataclass(frozen=True)
+class HostileRefitSet:
+    """What the hostile refit reads, as pools of `cache`'s encoder: its training rows (the
+    fine-tuning's hostile rows, then the refit's own fictional sentences) with labels and
+    weights, and the validation posts and held-out benign sentences its operating point is
+    chosen on."""
+
+    texts: list[str]
+    x: FloatArray
+    y: IntArray
+    w: FloatArray
+    x_val: FloatArray
+    y_val: IntArray
+    x_benign: FloatArray
+
+
+def refit_validation(
+    val: Mapping[str, tuple[list[str], list[int]]],
+) -> tuple[list[str], list[int], list[str]]:
+    """From `lora_data`'s validation sets: the TweetEval hate val posts and labels, and the
+    held-out benign augmentation sentences the operating point's cap is counted on."""
+    hv_texts, hv_labels = val[HOSTILE]
+    iv_texts, iv_labels = val["identity"]
+    benign = [t for t, lab in zip(iv_texts, iv_labels, strict=True) if lab == 0]
+    return hv_texts, hv_labels, benign
+
+
+def hostile_refit_set(
+    recipe: LoraRecipe, cache: FeatureCache, data_dir: Path | None
+) -> HostileRefitSet:
+    """The hostile refit's data (`refit_hostile`; benchmarks vary it from here)."""
+    train, val, _ = lora_data(recipe, data_dir)
+    rows = train[HOSTILE]
+    extra = (
+        augment.group_abuse(recipe.seed)
+        + augment.threat_contrast(recipe.seed, recipe.threat_per_group)
+        + augment.functional_contrast(recipe.seed, recipe.functional_per_group)
+    )
+    x = np.vstack(
+        [
+            _pools(cache, "lora-hostile", [r[0] for r in rows]),
+            _pools(cache, "refit-extra", [e.text for e in extra]),
+        ]
+    )
+    hv_texts, hv_labels, benign = refit_validation(val)
+    return HostileRefitSet(
+        texts=[r[0] for r in rows] + [e.text for e in extra],
+        x=x,
+        y=np.array([r[1] for r in rows] + [e.hostile for e in extra], dtype=np.int64),
+        w=np.array([r[2] for r in rows] + [recipe.augment_weight] * len(extra), np.float32),
+        x_val=_pools(cache, "tweeteval-hate-val", hv_texts),
+        y_val=np.array(hv_labels, dtype=np.int64),
+        x_benign=_pools(cache, "augment-val", benign),
+    )
+
+
 def refit_hostile(
     trained: Trained,
     recipe: LoraRecipe,
@@ -164,32 +220,14 @@ def refit_hostile(
     on `cache`'s adapter (the fine-tuned model's own)."""
     if cache.adapter is None:
         raise ValueError("the refit reads the adapted pools: the cache needs the adapter")
-    train, val, _ = lora_data(recipe, data_dir)
-    rows = train[HOSTILE]
-    extra = (
-        augment.group_abuse(recipe.seed)
-        + augment.threat_contrast(recipe.seed, recipe.threat_per_group)
-        + augment.functional_contrast(recipe.seed, recipe.functional_per_group)
-    )
-    texts = [r[0] for r in rows]
-    x = np.vstack(
-        [
-            _pools(cache, "lora-hostile", texts),
-            _pools(cache, "refit-extra", [e.text for e in extra]),
-        ]
-    )
-    y = np.array([r[1] for r in rows] + [e.hostile for e in extra], dtype=np.int64)
-    w = np.array([r[2] for r in rows] + [recipe.augment_weight] * len(extra), dtype=np.float32)
-    hv_texts, hv_labels = val[HOSTILE]
-    iv_texts, iv_labels = val["identity"]
-    benign = [t for t, lab in zip(iv_texts, iv_labels, strict=True) if lab == 0]
+    data = hostile_refit_set(recipe, cache, data_dir)
     fit = fit_hostile(
-        x,
-        y,
-        w,
-        _pools(cache, "tweeteval-hate-val", hv_texts),
-        np.array(hv_labels, dtype=np.int64),
-        _pools(cache, "augment-val", benign),
+        data.x,
+        data.y,
+        data.w,
+        data.x_val,
+        data.y_val,
+        data.x_benign,
         l2=recipe.refit_l2,
         max_benign_fpr=recipe.max_benign_fpr,
         seed=recipe.seed,
@@ -205,8 +243,8 @@ def refit_hostile(
         trained,
         HOSTILE,
         fit,
-        {"refit_l2": recipe.refit_l2, "refit_examples": len(y), "operating_point": point},
-        _text_digest(texts + [e.text for e in extra], y.tolist()),
+        {"refit_l2": recipe.refit_l2, "refit_examples": len(data.y), "operating_point": point},
+        _text_digest(data.texts, data.y.tolist()),
     )
 
 

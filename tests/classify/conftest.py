@@ -117,3 +117,42 @@ def transformer_int8() -> Iterator[object]:
 
     clf = load_transformer(MODEL_DIR, device="cpu", runtime="torch", quantize=True)
     yield clf
+
+
+def rebuild_shipped_with(
+    flag: str, head: str, tmp_path: Path, shared_data: Path
+) -> tuple[Any, Any]:
+    """`monitor train <flag>` (one step: --refit-only, --rumour-only) on a copy of the shipped
+    folder, from an empty feature cache, checked as every such step must come out: the same
+    thresholds and validation records, the adapter, branch and card byte for byte, every head
+    but `head` byte for byte, and `head`'s weights equal up to the last bits of the encoder's
+    arithmetic, which differ between CPUs (largest seen: 1.6e-5 on an AMD EPYC CPU on
+    2026-12-07, weights up to 0.07). Returns the shipped and the rebuilt model."""
+    import shutil
+
+    import numpy as np
+    from click.testing import CliRunner
+
+    from monitor.classify.manifest import load_model_dir
+    from monitor.cli import cli
+
+    out = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, out)
+    result = CliRunner().invoke(
+        cli,
+        ["train", flag, "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
+         "--data-dir", str(shared_data)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shipped, rebuilt = load_model_dir(MODEL_DIR), load_model_dir(out)
+    assert rebuilt.all_thresholds == shipped.all_thresholds
+    assert rebuilt.manifest["validation"] == shipped.manifest["validation"]
+    for name in ("adapter.safetensors", "branch.safetensors", "MODEL_CARD.md"):
+        assert (out / name).read_bytes() == (MODEL_DIR / name).read_bytes(), name
+    heads = {h.name: h for h in rebuilt.heads.heads}
+    for h in shipped.heads.heads:
+        if h.name != head:
+            assert np.array_equal(heads[h.name].weight, h.weight), h.name
+        else:
+            assert np.allclose(heads[h.name].weight, h.weight, rtol=1e-3, atol=5e-5)
+    return shipped, rebuilt

@@ -35,7 +35,9 @@ def test_pheme_normalisation_drops_links_handles_and_punctuation() -> None:
     assert pheme_normalise("Café — 3 hurt… #Leeds") == "Caf 3 hurt Leeds"
 
 
-def _styled(n: int = 400, d: int = 30, seed: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _styled(
+    n: int = 400, d: int = 30, seed: int = 5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Features with a 'style' direction that the labels correlate with in training (as
     normalised text is all PHEME has), and pairs that differ along it."""
     rng = np.random.default_rng(seed)
@@ -150,36 +152,11 @@ def test_rumour_only_rebuilds_the_shipped_rumour_head_and_nothing_else(
     tmp_path: Path, shared_data: Path
 ) -> None:
     """`monitor train --rumour-only` on a copy of the shipped folder: the rumour head comes out
-    as shipped (the same threshold and leave-one-event-out figure; weights equal up to the last
-    bits of the encoder's arithmetic, which differ between CPUs), every other head and file
-    byte for byte."""
+    as shipped (the same threshold and leave-one-event-out figure), every other head and file
+    byte for byte (`rebuild_shipped_with`), and the manifest keeps the recipe."""
     import json
-    import shutil
 
-    from click.testing import CliRunner
+    from .conftest import rebuild_shipped_with
 
-    from monitor.classify.manifest import load_model_dir
-    from monitor.cli import cli
-
-    from .conftest import MODEL_DIR
-
-    out = tmp_path / "model"
-    shutil.copytree(MODEL_DIR, out)
-    result = CliRunner().invoke(
-        cli,
-        ["train", "--rumour-only", "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
-         "--data-dir", str(shared_data)],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    shipped, rebuilt = load_model_dir(MODEL_DIR), load_model_dir(out)
-    assert rebuilt.all_thresholds == shipped.all_thresholds
-    assert rebuilt.manifest["validation"] == shipped.manifest["validation"]
+    shipped, rebuilt = rebuild_shipped_with("--rumour-only", "rumour", tmp_path, shared_data)
     assert rebuilt.manifest["recipe"] == json.loads(json.dumps(shipped.manifest["recipe"]))
-    for name in ("adapter.safetensors", "branch.safetensors", "MODEL_CARD.md"):
-        assert (out / name).read_bytes() == (MODEL_DIR / name).read_bytes(), name
-    heads = {h.name: h for h in rebuilt.heads.heads}
-    for h in shipped.heads.heads:
-        if h.name != "rumour":
-            assert np.array_equal(heads[h.name].weight, h.weight), h.name
-        else:
-            assert np.allclose(heads[h.name].weight, h.weight, rtol=1e-3, atol=5e-5)
