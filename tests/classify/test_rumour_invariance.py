@@ -142,7 +142,8 @@ async def test_the_shipped_rumour_head_scores_text_as_written_like_normalised(
     raw = np.array([s[RUMOUR] for s in await transformer.score(written.texts)])
     norm = np.array([s[RUMOUR] for s in await transformer.score(normalised.texts)])
     # Its own training text (in sample), so the figure that matters is the difference: the
-    # recipe before the invariant fit flagged these rumours 0.09 less often as written.
+    # recipe before the invariant fit flagged these rumours 0.14 less often as written (0.758
+    # against 0.899, served), this one equally often (0.884 both).
     assert abs(np.mean(raw >= threshold) - np.mean(norm >= threshold)) <= 0.05
 
 
