@@ -380,6 +380,11 @@ class Dispatcher:
         """New outbox rows were committed: look now rather than at the next poll."""
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        """Whether the background loop (`start`) is running."""
+        return self._task is not None
+
     async def start(self) -> None:
         self._stopping.clear()
         self._task = asyncio.create_task(self._loop(), name="alerts-dispatcher")

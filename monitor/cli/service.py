@@ -340,13 +340,22 @@ async def _close_digests(rt: Runtime, clock: ReplayClock) -> list[str]:
     if digests is None:
         return []
     sent = await digests.close_replay(clock.end)
+    dispatcher = rt.alerts.dispatcher if rt.alerts is not None else None
+    # The background dispatcher's round ends before the clock jumps: its leases run on the
+    # replay clock, and a jump of days would let the round below claim (and send again) the
+    # deliveries still in flight, whose outcomes then could not be recorded.
+    running = dispatcher is not None and dispatcher.running
+    if dispatcher is not None and running:
+        await dispatcher.stop()
     # The week is closed at its last digest (the Monday morning after): what was held for
     # office hours or still grouping is due by then, and is delivered now.
     until = digests.replayed_until()
     if until is not None:
         clock.close(until)
-    if rt.alerts is not None and rt.alerts.dispatcher is not None:
-        await rt.alerts.dispatcher.run_once()
+    if dispatcher is not None:
+        await dispatcher.run_once()
+        if running:
+            await dispatcher.start()
     return [f"{name} {period}" for name, period in sent]
 
 

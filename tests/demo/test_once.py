@@ -169,3 +169,15 @@ def test_the_demo_week_is_its_two_stories(demo_run: tuple[dict[str, Any], Path])
 
 
 WARDS = {"Toller", "Manningham", "Heaton", "City", "Bradford Moor", "Great Horton", "Little Horton"}
+
+
+def test_every_demo_delivery_is_sent_once(demo_run: tuple[dict[str, Any], Path]) -> None:
+    """Closing the week jumps the replay clock by days; a send still in flight then had its
+    lease look expired, and the closing round claimed and sent it again (attempts 2, seen on
+    2026-12-07 once the sentence rule made the replay a little slower)."""
+    _, db = demo_run
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select status, attempts from deliveries").fetchall()
+    assert rows
+    assert {status for status, _ in rows} == {"sent"}
+    assert {attempts for _, attempts in rows} == {1}
