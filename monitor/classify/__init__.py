@@ -72,6 +72,7 @@ def load_classifier(settings: Settings | None = None, home: Path | None = None) 
         cache_size=settings.classifier_cache_size,
         cache_dir=folder,
         disk_cache=disk_cache,
+        sentences=settings.classifier_sentences,
     )
 
 

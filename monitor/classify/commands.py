@@ -142,8 +142,9 @@ def _default_out(ctx: Any) -> Path:
     "--refit-only",
     is_flag=True,
     help="Only refit the hostile head of the existing fine-tuned model folder (--out) on its "
-    "adapter's pools, as --lora's refit step does (after a change to the refit's examples); "
-    "the adapter, the branch and the other heads stay byte for byte.",
+    "adapter's pools, as --lora's refit step does (after a change to the refit's examples), "
+    "and choose its sentence threshold again; the adapter, the branch and the other heads "
+    "stay byte for byte.",
 )
 @click.option(
     "--rumour-only",
@@ -217,7 +218,7 @@ def train_command(
         from monitor.classify.export import AdapterSpec
         from monitor.classify.lora import ADAPTER_FILE
         from monitor.classify.manifest import sha256_file
-        from monitor.classify.refit import refit_hostile, refit_offensive
+        from monitor.classify.refit import hostile_sentence_rule, refit_hostile, refit_offensive
 
         spec = AdapterSpec(
             path=out / ADAPTER_FILE,
@@ -229,6 +230,9 @@ def train_command(
             cache_dir, variant="onnx", graph_dir=graph_dir(ctx.settings), adapter=spec
         )
         trained = refit_hostile(trained, lora_recipe, adapted, data_dir, click.echo)
+        sentences = hostile_sentence_rule(trained, lora_recipe, adapted, data_dir, click.echo)
+        if sentences is not None:
+            extra["hostile_sentences"] = sentences
         if branch:
             trained, extra["branch"] = _train_branch(
                 out, spec, trained, seed, threads, cache_dir, data_dir, ctx.settings
@@ -353,7 +357,8 @@ def _refit_only(
     from monitor.classify.data import DataMissing
     from monitor.classify.features import FeatureCache
     from monitor.classify.lora import LoraRecipe
-    from monitor.classify.refit import refit_hostile
+    from monitor.classify.refit import hostile_sentence_rule, refit_hostile
+    from monitor.classify.sentences import MANIFEST_KEY
 
     started = time.monotonic()
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -366,9 +371,14 @@ def _refit_only(
     recipe = LoraRecipe() if seed is None else LoraRecipe(seed=seed)
     try:
         trained = refit_hostile(trained, recipe, adapted, data_dir, click.echo)
+        # The sentence threshold is chosen for this head and threshold, so it is chosen again.
+        sentences = hostile_sentence_rule(trained, recipe, adapted, data_dir, click.echo)
     except DataMissing as exc:
         raise click.ClickException(str(exc)) from None
     _record_heads(out, manifest, trained, "hostile")
+    manifest.pop(MANIFEST_KEY, None)
+    if sentences is not None:
+        manifest[MANIFEST_KEY] = sentences
     # The adapter's record keeps the recipe as `--lora` writes it: the refit's settings are
     # part of it (the fine-tuning's own are unchanged, or the adapter would be another).
     manifest["adapter"]["recipe"] = {

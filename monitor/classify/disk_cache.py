@@ -49,6 +49,7 @@ import numpy as np
 from monitor.classify.deobfuscate import deobfuscate
 from monitor.classify.encoder import EMBEDDING_DIM, Encoded, FloatArray, preprocess
 from monitor.classify.runtime import EncoderLike, graph_dir
+from monitor.classify.sentences import split_sentences
 from monitor.config import Settings, default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,19 @@ def prepared_forms(text: str) -> set[str]:
     """The prepared texts a post's rows may be stored under: what the classifier encodes
     (`monitor.classify.deobfuscate.encoder_text`: the shared preprocessing, then disguised
     words written plainly when the model's manifest asks for it) and what the training
-    feature cache encodes (`cache_texts`, preprocessed again). Both readings are covered, so
-    the manifest need not be loaded to find them."""
+    feature cache encodes (`cache_texts`, preprocessed again), for the whole post and, where
+    it has two sentences or more, for each sentence (a model with a sentence rule encodes them
+    alone: `monitor.classify.sentences`). Every reading is covered, so the manifest need not
+    be loaded to find them."""
+    forms = _forms(text)
+    parts = split_sentences(text)
+    if len(parts) > 1:
+        for part in parts:
+            forms |= _forms(part)
+    return forms
+
+
+def _forms(text: str) -> set[str]:
     cleaned = preprocess(text)
     plain = deobfuscate(cleaned)
     return {cleaned, plain, preprocess(plain)}

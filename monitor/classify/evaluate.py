@@ -90,11 +90,13 @@ def evaluate(
     heads, t = model.heads, model.all_thresholds
     serving = deobfuscates(model.manifest)
     out: dict[str, Any] = {"model": model.name, "encoder": cache.variant, "thresholds": t}
+    if "hostile_sentences" in model.manifest:
+        out["hostile_sentences"] = model.manifest["hostile_sentences"]
     scored: dict[str, list[dict[str, float]]] = {}
 
     for task, label in (("hate", HOSTILE), ("offensive", OFFENSIVE)):
         d = datasets.tweeteval(task, "test", data_dir)
-        s = score_pools(heads, cache.layers(d.name, _encoder_texts(d.texts, serving)), d.texts)
+        s = served_scores(model, cache, d.name, d.texts, serving)
         scored[d.name] = s
         p, y = _column(s, label), np.array(d.labels)
         pred = (p >= t[label]).astype(int)
@@ -139,7 +141,7 @@ def evaluate(
 
     cases = load_cases(bias_path)
     texts = [c.text for c in cases]
-    s = score_pools(heads, cache.layers("bias-suite", _encoder_texts(texts, serving)), texts)
+    s = served_scores(model, cache, "bias-suite", texts, serving)
     scored["bias-suite"] = s
     report = bias_report(cases, s, t[HOSTILE])
     counter = [sc for c, sc in zip(cases, s, strict=True) if c.kind == "counter"]
@@ -300,13 +302,29 @@ def _encoder_texts(texts: Sequence[str], deobfuscating: bool) -> list[str]:
     return cache_texts(texts, deobfuscating)
 
 
+def served_scores(
+    model: ModelDir, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: bool
+) -> list[dict[str, float]]:
+    """Scores as serving computes them: the encoder reads the normalised text, the heads'
+    lexical features the post's own, and a post of two or more sentences can be flagged hostile
+    by one of them (`monitor.classify.sentences`, where the model has the rule)."""
+    from monitor.classify.sentences import expand, sentence_rule, with_sentence_rule
+
+    scores = score_pools(
+        model.heads, cache.layers(name, _encoder_texts(texts, deobfuscating)), texts
+    )
+    rule = sentence_rule(model.manifest)
+    parts, owner = expand(texts)
+    if rule is None or not parts:
+        return scores
+    part_pools = cache.layers(f"{name}-sentences", _encoder_texts(parts, deobfuscating))
+    return with_sentence_rule(rule, scores, owner, score_pools(model.heads, part_pools, parts))
+
+
 def _hostile_scores(
-    heads: HeadSet, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: bool
+    model: ModelDir, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: bool
 ) -> list[float]:
-    """Hostile scores as serving computes them: the encoder reads the normalised text, the
-    heads' lexical features the post's own."""
-    pools = cache.layers(name, _encoder_texts(texts, deobfuscating))
-    return [s[HOSTILE] for s in score_pools(heads, pools, texts)]
+    return [s[HOSTILE] for s in served_scores(model, cache, name, texts, deobfuscating)]
 
 
 def evaluate_suites(
@@ -325,23 +343,23 @@ def evaluate_suites(
     from monitor.classify.deobfuscate import deobfuscates
     from monitor.ingest.core import detect_language
 
-    heads, t = model.heads, model.all_thresholds[HOSTILE]
+    t = model.all_thresholds[HOSTILE]
     serving = deobfuscates(model.manifest)
     out: dict[str, Any] = {"deobfuscate": serving}
 
     cases = fairness.load_suite(identity_path)
-    scores = _hostile_scores(heads, cache, "fairness-suite", [c.text for c in cases], serving)
+    scores = _hostile_scores(model, cache, "fairness-suite", [c.text for c in cases], serving)
     out["fairness"] = fairness.fairness_report(cases, scores, t)
 
     fcases = functional.load_suite(functional_path)
-    fscores = _hostile_scores(heads, cache, "functional-suite", [c.text for c in fcases], serving)
+    fscores = _hostile_scores(model, cache, "functional-suite", [c.text for c in fcases], serving)
     out["functional"] = functional.functional_report(fcases, fscores, t)
 
     ob = obfuscation.load_suite(obfuscation_path)
     texts = [c.text for c in ob]
     out["obfuscation"] = {
         mode: obfuscation.obfuscation_report(
-            ob, _hostile_scores(heads, cache, "obfuscation-suite", texts, on), t
+            ob, _hostile_scores(model, cache, "obfuscation-suite", texts, on), t
         )
         for mode, on in (("raw", False), ("deobfuscated", True))
     }
@@ -349,8 +367,7 @@ def evaluate_suites(
 
     lang_cases, names = languages.load_suite(languages_path)
     lang_texts = [c.text for c in lang_cases]
-    pools = cache.layers("language-suite", _encoder_texts(lang_texts, serving))
-    lang_scores = score_pools(heads, pools, lang_texts)
+    lang_scores = served_scores(model, cache, "language-suite", lang_texts, serving)
     covered = languages.covered_languages(model.manifest)
     per_language = languages.language_report(
         lang_cases, [s[HOSTILE] for s in lang_scores], t, names, covered, detect_language

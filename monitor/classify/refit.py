@@ -404,3 +404,79 @@ def attach_branch(
         validation={**trained.validation, OFFENSIVE: record},
         data_hashes=dict(sorted(hashes.items())),
     )
+
+
+def hostile_sentence_rule(
+    trained: Trained,
+    recipe: LoraRecipe,
+    cache: FeatureCache,
+    data_dir: Path | None,
+    progress: Callable[[str], None],
+) -> dict[str, Any] | None:
+    """The manifest's `"hostile_sentences"` entry for `trained`'s hostile head and threshold
+    (`monitor.classify.sentences`): the sentence threshold chosen on everyday posts (TweetEval
+    offensive val posts labelled not offensive), with what it does to TweetEval hate val. None
+    where no threshold meets the cap: the model then scores posts whole."""
+    from monitor.classify.sentences import (
+        MAX_NEW_EVERYDAY,
+        SentenceRule,
+        best_sentence,
+        choose_sentence_threshold,
+        expand,
+    )
+
+    head = next(h for h in trained.heads.heads if h.name == HOSTILE)
+    post_threshold = trained.thresholds[HOSTILE]
+
+    def scored(name: str, texts: Sequence[str]) -> tuple[list[float], list[float]]:
+        whole = head.probabilities(_pools(cache, name, texts, head.layers))[:, 0]
+        parts, owner = expand(texts)
+        part_scores = (
+            head.probabilities(_pools(cache, f"{name}-sentences", parts, head.layers))[:, 0]
+            if parts
+            else np.zeros(0, dtype=np.float32)
+        )
+        # Rounded as serving rounds every score, so the choice is the one serving would make.
+        best = best_sentence(
+            len(texts), owner, np.round(part_scores.astype(np.float64), 6).tolist()
+        )
+        return np.round(whole.astype(np.float64), 6).tolist(), best.tolist()
+
+    off = datasets.tweeteval("offensive", "val", data_dir)
+    everyday = [t for t, y in zip(off.texts, off.labels, strict=True) if y == 0]
+    post, best = scored(f"{off.name}-everyday", everyday)
+    choice = choose_sentence_threshold(
+        np.array(post), np.array(best), post_threshold, MAX_NEW_EVERYDAY
+    )
+    if choice.threshold is None:
+        progress("sentences: no sentence threshold meets the cap; posts are scored whole")
+        return None
+    _, val, _ = lora_data(recipe, data_dir)
+    hv_texts, hv_labels, _ = refit_validation(val)
+    hv_post, hv_best = scored("tweeteval-hate-val", hv_texts)
+    rule = SentenceRule(choice.threshold, post_threshold)
+    y = np.array(hv_labels)
+    whole_f1 = _macro_f1(y, (np.array(hv_post) >= post_threshold).astype(int))
+    rule_f1 = _macro_f1(
+        y, (np.array(rule.combine_all(hv_post, hv_best)) >= post_threshold).astype(int)
+    )
+    progress(
+        f"sentences: threshold {choice.threshold} (everyday posts newly flagged "
+        f"{choice.new_everyday:.2%}); TweetEval hate val macro-F1 {whole_f1} whole, {rule_f1} "
+        "with sentences"
+    )
+    return {
+        **rule.record(),
+        "max_new_everyday": MAX_NEW_EVERYDAY,
+        "new_everyday": choice.new_everyday,
+        "everyday_posts": choice.everyday_posts,
+        "everyday_flagged_whole": choice.everyday_flagged_whole,
+        "val_macro_f1_whole": whole_f1,
+        "val_macro_f1_with_sentences": rule_f1,
+        "operating_point": (
+            "a post of two or more sentences is also flagged when one sentence read alone "
+            f"scores {choice.threshold} or more: the lowest threshold (0.01 grid) at which "
+            f"sentences newly flag at most {MAX_NEW_EVERYDAY:.1%} of {choice.everyday_posts} "
+            "everyday posts (TweetEval offensive val, not offensive)"
+        ),
+    }

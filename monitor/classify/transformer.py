@@ -1,8 +1,10 @@
 """The real classifier: the encoder and the trained heads behind a micro-batcher.
 
 `analyse` returns every head's score and the sentence embedding from one forward pass per
-batch. Calls from anywhere on the event loop are pooled (max size, max wait), sorted by length
-and run in one worker thread (tokenising included), so the loop never blocks on the model.
+batch, and, where the model has a sentence rule (`monitor.classify.sentences`), a second over
+the sentences of its posts of two or more, whose hostile scores can flag their post. Calls
+from anywhere on the event loop are pooled (max size, max wait), sorted by length and run in
+one worker thread (tokenising included), so the loop never blocks on the model.
 
 Identical posts are encoded once: texts are normalised (`preprocess`, and with the manifest's
 `deobfuscate` disguised words written plainly, see `monitor.classify.deobfuscate`),
@@ -35,6 +37,7 @@ from monitor.classify.encoder import EMBEDDING_DIM, FloatArray
 from monitor.classify.languages import covered_languages
 from monitor.classify.manifest import ModelDir, load_model_dir
 from monitor.classify.runtime import GPU_BATCH, EncoderLike, select_encoder
+from monitor.classify.sentences import expand, sentence_rule, with_sentence_rule
 from monitor.types import Analysis, Scores
 
 log = logging.getLogger(__name__)
@@ -96,6 +99,7 @@ class TransformerClassifier:
         cache_dir: Path | None = None,
         encoder: EncoderLike | None = None,
         disk_cache: DiskCacheConfig | None = None,
+        sentences: bool = True,
     ) -> None:
         started = time.monotonic()
         if encoder is None:
@@ -126,6 +130,8 @@ class TransformerClassifier:
         # Languages the heads were trained and measured on; the pipeline leaves posts in
         # others unscored (monitor.classify.languages).
         self.covered_languages = covered_languages(model.manifest)
+        # The model's sentence rule, unless `classifier_sentences` turns it off.
+        self.sentence_rule = sentence_rule(model.manifest) if sentences else None
         self.cache = EncodingCache(cache_size)
         pool = batch_size * POOL_BATCHES
         if encoder.device == "cuda":  # a GPU wants large batches: pool enough to fill them
@@ -144,6 +150,26 @@ class TransformerClassifier:
         )
 
     def _analyse_batch(self, texts: list[str]) -> list[Analysis]:
+        features, embeddings = self._encode(texts)
+        scores = self.heads.score(self._pools(features), texts)
+        if self.sentence_rule is not None:
+            # Each sentence of a longer post read alone as well (monitor.classify.sentences):
+            # an ordinary sentence beside a hateful one hides it from the whole post's pool.
+            parts, owner = expand(texts)
+            if parts:
+                part_features, _ = self._encode(parts)
+                part_scores = self.heads.score(self._pools(part_features), parts)
+                scores = with_sentence_rule(self.sentence_rule, scores, owner, part_scores)
+        return [Analysis(scores=s, embedding=embeddings[i].tolist()) for i, s in enumerate(scores)]
+
+    def _pools(self, features: FloatArray) -> dict[int, FloatArray]:
+        return {
+            layer: features[:, j * EMBEDDING_DIM : (j + 1) * EMBEDDING_DIM]
+            for j, layer in enumerate(self.encoder.layers)
+        }
+
+    def _encode(self, texts: list[str]) -> tuple[FloatArray, FloatArray]:
+        """Pooled features and sentence embeddings of `texts`, through the encoding cache."""
         n = len(texts)
         width = len(self.encoder.layers) * EMBEDDING_DIM
         features = np.zeros((n, width), dtype=np.float32)
@@ -167,12 +193,7 @@ class TransformerClassifier:
                 for i in todo[key]:
                     features[i] = encoded.features[row]
                     embeddings[i] = encoded.embeddings[row]
-        pools = {
-            layer: features[:, j * EMBEDDING_DIM : (j + 1) * EMBEDDING_DIM]
-            for j, layer in enumerate(self.encoder.layers)
-        }
-        scores = self.heads.score(pools, texts)
-        return [Analysis(scores=s, embedding=embeddings[i].tolist()) for i, s in enumerate(scores)]
+        return features, embeddings
 
     def analyse_sync(self, texts: Sequence[str]) -> list[Analysis]:
         """Blocking version for scripts and training tools (not for the event loop)."""
@@ -200,9 +221,11 @@ def load_transformer(
     cache_size: int = DEFAULT_CACHE_SIZE,
     cache_dir: Path | None = None,
     disk_cache: DiskCacheConfig | None = None,
+    sentences: bool = True,
 ) -> TransformerClassifier:
     return TransformerClassifier(
         load_model_dir(model_dir),
+        sentences=sentences,
         device=device,
         quantize=quantize,
         threads=threads,

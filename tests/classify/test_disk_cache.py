@@ -214,6 +214,26 @@ def test_forget_deletes_a_posts_rows_under_every_identity_and_keeps_the_rest(
     assert found(tmp_path, [deobfuscated, *kept], "model two (deobfuscating)") == set(kept)
 
 
+def test_forget_deletes_the_rows_of_a_posts_sentences(tmp_path: Path) -> None:
+    """A model with a sentence rule encodes each sentence of a longer post alone
+    (monitor.classify.sentences): erasing the post must reach those rows too, and not a row of
+    another post."""
+    from monitor.classify.sentences import split_sentences
+    from tests.classify.cache_rows import found, served, store
+
+    post = "Fictional: bins left out on Idle Road again. The v3rm1n are back! Report it"
+    sentences = split_sentences(post)
+    assert len(sentences) == 3
+    rows = [served(post)] + [served(s, deobfuscate=d) for s in sentences for d in (False, True)]
+    kept = [served(t) for t in KEPT]
+    store(tmp_path, [*rows, *kept])
+
+    done = EncodingEraser(DiskCacheConfig(tmp_path, 1000, 30)).forget([post])
+
+    assert done.rows == len(set(rows))
+    assert found(tmp_path, [*rows, *kept]) == set(kept)
+
+
 def test_forget_leaves_no_byte_of_the_row_in_the_file_or_its_wal(tmp_path: Path) -> None:
     cache = DiskEncodingCache(
         tmp_path / FILE_NAME, "id", width=WIDTH, max_rows=100, max_age_days=30

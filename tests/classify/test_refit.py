@@ -177,6 +177,13 @@ def test_refit_only_rebuilds_the_shipped_hostile_head_and_nothing_else(
     from .conftest import rebuild_shipped_with
 
     shipped, rebuilt = rebuild_shipped_with("--refit-only", "hostile", tmp_path, shared_data)
+    for record in ("validation", "hostile_sentences"):
+        got, want = rebuilt.manifest[record], shipped.manifest[record]
+        if record == "validation":
+            got, want = got["hostile"], want["hostile"]
+        assert {k: v for k, v in got.items() if "everyday" not in k} == {
+            k: v for k, v in want.items() if "everyday" not in k
+        }
     heads = {h.name: h for h in rebuilt.heads.heads}
     for h in shipped.heads.heads:
         if h.name == "hostile":

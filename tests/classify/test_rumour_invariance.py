@@ -161,3 +161,8 @@ def test_rumour_only_rebuilds_the_shipped_rumour_head_and_nothing_else(
 
     shipped, rebuilt = rebuild_shipped_with("--rumour-only", "rumour", tmp_path, shared_data)
     assert rebuilt.manifest["recipe"] == json.loads(json.dumps(shipped.manifest["recipe"]))
+    figure = "loeo_macro_f1"
+    assert (
+        rebuilt.manifest["validation"]["rumour"][figure]
+        == shipped.manifest["validation"]["rumour"][figure]
+    )
