@@ -63,7 +63,9 @@ def expand(texts: Sequence[str]) -> tuple[list[str], list[int]]:
     return parts, owner
 
 
-def best_sentence(n: int, owner: Sequence[int], sentence_scores: Sequence[float]) -> FloatArray:
+def best_sentence(
+    n: int, owner: Sequence[int], sentence_scores: Sequence[float]
+) -> npt.NDArray[np.float64]:
     """Per post, the highest hostile score among its sentences (0 for a post of one)."""
     best = np.zeros(n, dtype=np.float64)
     if len(owner):
