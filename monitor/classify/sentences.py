@@ -40,6 +40,10 @@ MANIFEST_KEY = "hostile_sentences"
 # hundred of a quiet week put in front of the communities team as hostile.
 MAX_NEW_EVERYDAY = 0.005
 GRID = tuple(round(0.5 + 0.01 * i, 2) for i in range(50))  # 0.50 .. 0.99
+# Sentences read alone per post, from its start: bounds the cost of a long post (ingest keeps
+# up to max_text_chars, 5,000 by default) at a few whole-post passes. Social posts have far
+# fewer; the whole-post pass itself reads only the first 128 tokens.
+MAX_SENTENCES = 16
 
 # A sentence ends after '.', '!' or '?' followed by a space, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
@@ -52,11 +56,12 @@ def split_sentences(text: str) -> list[str]:
 
 
 def expand(texts: Sequence[str]) -> tuple[list[str], list[int]]:
-    """The sentences of every post of two or more, and the index of the post each is from."""
+    """The sentences of every post of two or more (its first `MAX_SENTENCES`), and the index
+    of the post each is from."""
     parts: list[str] = []
     owner: list[int] = []
     for i, text in enumerate(texts):
-        split = split_sentences(text)
+        split = split_sentences(text)[:MAX_SENTENCES]
         if len(split) > 1:
             parts.extend(split)
             owner.extend([i] * len(split))

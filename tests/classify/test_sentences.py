@@ -11,6 +11,7 @@ import pytest
 from monitor.classify.labels import HOSTILE, RUMOUR
 from monitor.classify.sentences import (
     MANIFEST_KEY,
+    MAX_SENTENCES,
     SentenceRule,
     best_sentence,
     choose_sentence_threshold,
@@ -42,6 +43,10 @@ def test_expand_reads_only_posts_of_two_sentences_or_more() -> None:
     assert parts == ["First one.", "Second one.", "Ok.", "Fine"]
     assert owner == [1, 1, 3, 3]
     assert best_sentence(4, owner, [0.2, 0.9, 0.4, 0.1]).tolist() == [0.0, 0.9, 0.0, 0.4]
+    # A long post (a news item) is read to its first MAX_SENTENCES sentences, not all 40.
+    long_post = " ".join(f"Fictional council update number {i}." for i in range(40))
+    parts, owner = expand([long_post])
+    assert len(parts) == MAX_SENTENCES and parts[0] == "Fictional council update number 0."
 
 
 def test_a_sentence_flags_its_post_only_over_the_sentence_threshold() -> None:
