@@ -119,6 +119,20 @@ def transformer_int8() -> Iterator[object]:
     yield clf
 
 
+def settings_sharing_graph(tmp_path: Path, transformer: Any) -> Any:
+    """Settings that load the shipped model as `load_classifier` does, with the exported graph
+    `transformer` already uses linked into a cache folder of the test's own (no second
+    export)."""
+    import os
+
+    from monitor.config import Settings
+
+    graph = transformer.encoder.graph.path
+    for path in (graph, graph.with_suffix(".json")):
+        os.symlink(path, tmp_path / path.name)
+    return Settings(home=str(ROOT), classifier="transformer", classifier_cache_dir=str(tmp_path))
+
+
 def assert_records_match(got: Any, want: Any, atol: float = 2e-3, at: str = "") -> None:
     """Equal records (dicts of figures, names and settings), floats within `atol`."""
     if isinstance(want, dict):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
-import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -347,15 +346,10 @@ def test_another_graph_checksum_misses(tmp_path: Path, transformer: Any) -> None
 @pytest.mark.model
 def test_load_classifier_reads_the_setting(tmp_path: Path, transformer: Any) -> None:
     from monitor.classify import load_classifier
-    from monitor.config import Settings
 
-    from .conftest import ROOT
+    from .conftest import settings_sharing_graph
 
-    # The exported graph, linked into a folder of this test's own (no second export).
-    graph = transformer.encoder.graph.path
-    for path in (graph, graph.with_suffix(".json")):
-        os.symlink(path, tmp_path / path.name)
-    base = Settings(home=str(ROOT), classifier="transformer", classifier_cache_dir=str(tmp_path))
+    base = settings_sharing_graph(tmp_path, transformer)
     assert not isinstance(load_classifier(base).encoder, CachedEncoder)  # type: ignore[attr-defined]
     on = load_classifier(dataclasses.replace(base, classifier_encoding_cache=100, retention_days=7))
     encoder = on.encoder  # type: ignore[attr-defined]

@@ -171,18 +171,12 @@ async def test_served_model_finds_hatred_beside_an_ordinary_sentence(transformer
 @pytest.mark.model
 def test_the_setting_turns_the_rule_off(tmp_path: Any, transformer: Any) -> None:
     import dataclasses
-    import os
 
     from monitor.classify import load_classifier
-    from monitor.config import Settings
 
-    from .conftest import ROOT
+    from .conftest import settings_sharing_graph
 
-    # The exported graph, linked into a folder of this test's own (no second export).
-    graph = transformer.encoder.graph.path
-    for path in (graph, graph.with_suffix(".json")):
-        os.symlink(path, tmp_path / path.name)
-    base = Settings(home=str(ROOT), classifier="transformer", classifier_cache_dir=str(tmp_path))
+    base = settings_sharing_graph(tmp_path, transformer)
     on = load_classifier(base)
     off = load_classifier(dataclasses.replace(base, classifier_sentences=False))
     assert transformer.sentence_rule is not None
