@@ -45,8 +45,11 @@ GRID = tuple(round(0.5 + 0.01 * i, 2) for i in range(50))  # 0.50 .. 0.99
 # fewer; the whole-post pass itself reads only the first 128 tokens.
 MAX_SENTENCES = 16
 
-# A sentence ends after '.', '!' or '?' followed by a space, or at a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
+# A sentence ends after '.', '!' or '?' followed by a space, at a line break, or after an emoji
+# followed by a space ("just got back from work 😂 they are vermin"): posts use emoji as
+# full stops.
+_EMOJI = "\U0001f300-\U0001faff\u2600-\u27bf\ufe0f"
+_SENTENCE_END = re.compile(rf"(?<=[.!?{_EMOJI}])\s+|\s*\n+\s*")
 
 
 def split_sentences(text: str) -> list[str]:

@@ -32,6 +32,12 @@ def test_split_at_sentence_ends_and_line_breaks() -> None:
         "Road closed",
         "Divert via Manningham Lane",
     ]
+    # An emoji followed by a space ends one too (a variation selector and all).
+    assert split_sentences("Back from work \U0001f602 bins still out \u2764\ufe0f Idle Road") == [
+        "Back from work \U0001f602",
+        "bins still out \u2764\ufe0f",
+        "Idle Road",
+    ]
     # A decimal point, a time or an initial with no space after it is not an end.
     assert split_sentences("Kick-off at 7.30 at St.Luke's") == ["Kick-off at 7.30 at St.Luke's"]
     # Stray one-character pieces are dropped.
