@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.classify.labels import HOSTILE
+from monitor.classify.sentences import expand
 from monitor.rules.engine import RuleSet
 from monitor.rules.examples import verdict
 from monitor.types import PlaceMatch, Post
@@ -59,8 +61,13 @@ def _post(row: Mapping[str, Any]) -> Post:
 
 
 def reasons(
-    row: Mapping[str, Any], ruleset: RuleSet | None, thresholds: Mapping[str, float]
+    row: Mapping[str, Any],
+    ruleset: RuleSet | None,
+    thresholds: Mapping[str, float],
+    sentence_threshold: float | None = None,
 ) -> list[Reason]:
+    """`sentence_threshold`: the classifier's sentence rule (monitor.classify.sentences), which
+    also flags a post of two sentences or more hostile when one sentence alone clears it."""
     out: list[Reason] = []
     scores: dict[str, float] = dict(row.get("scores") or {})
     for source in row.get("rules") or ():
@@ -70,6 +77,9 @@ def reasons(
             limit = thresholds.get(head)
             shown = "—" if score is None else f"{score:.2f}"
             line = f"score {shown}" + ("" if limit is None else f", threshold {limit:.2f}")
+            text = row.get("text") or row.get("excerpt") or ""
+            if head == HOSTILE and sentence_threshold is not None and len(expand([text])[0]) > 1:
+                line += f" (or one sentence read alone at {sentence_threshold:.2f})"
             out.append(Reason(source, f"Classifier: {head}", True, (line,)))
             continue
         rule = ruleset.rule(source) if ruleset is not None else None

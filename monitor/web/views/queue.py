@@ -127,8 +127,11 @@ async def load_alert(request: web.Request, alert_id: int) -> dict[str, Any]:
         alert["level_changes"] = await alert_queries.level_explanations(conn, alert_id)
     rt = request.app[RUNTIME]
     ruleset = current_ruleset(rt.rules)
+    rule = getattr(rt.classifier, "sentence_rule", None)  # the keyword classifier has none
     for row in alert["evidence"]:
-        row["reasons"] = reasons(row, ruleset, rt.classifier.thresholds)
+        row["reasons"] = reasons(
+            row, ruleset, rt.classifier.thresholds, rule.threshold if rule is not None else None
+        )
     async with request.app[RUNTIME].engine.connect() as conn:
         alert["escalations"] = await review.escalations(conn, alert_id)
     note_audit(request, alert_id=alert_id, posts_shown=len(alert["evidence"]))
