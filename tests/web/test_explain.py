@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from monitor.web.explain import reasons
 
 THRESHOLDS = {"hostile": 0.55, "rumour": 0.393}
@@ -35,3 +37,26 @@ def test_a_longer_post_says_a_sentence_alone_can_flag_it() -> None:
     )
     # A model without the rule (or the keyword classifier) says nothing of it.
     assert reasons(mixed, None, THRESHOLDS)[0].lines == ("score 0.58, threshold 0.55",)
+
+
+async def test_the_alert_page_names_the_sentence_rule_of_the_running_classifier(
+    client: Any, users: dict[str, str], seeded: Any, runtime: Any
+) -> None:
+    """Through the page: the running classifier's sentence rule (the keyword classifier has
+    none; one is given to it here) reaches the evidence's classifier line."""
+    from monitor.classify.sentences import SentenceRule
+
+    from .conftest import sign_in, state_purpose
+
+    csrf = await sign_in(client, "analyst")
+    await state_purpose(client, csrf)
+    pages = [await (await client.get(f"/alerts/{i}")).text() for i in seeded.alert_ids]
+    assert any("Classifier: hostile" in p for p in pages), "no evidence flagged by the classifier"
+    assert not any("read alone" in p for p in pages)
+    runtime.classifier.sentence_rule = SentenceRule(0.74, 0.55)
+    try:
+        pages = [await (await client.get(f"/alerts/{i}")).text() for i in seeded.alert_ids]
+    finally:
+        del runtime.classifier.sentence_rule
+    # "(fictional) Send them back, simple as. Not welcome here in Manningham" is two sentences.
+    assert any("(or one sentence read alone at 0.74)" in p for p in pages)
