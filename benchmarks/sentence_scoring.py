@@ -1,4 +1,4 @@
-"""Hostile scored per sentence as well as per post (issue 18): the rule serving uses, and the
+"""Hostile scored per sentence as well as per post (issue 18): the opt-in sentence rule, and the
 ones measured before it.
 
 The hostile head reads a post's mean-pooled layers. A hateful sentence followed or preceded
@@ -14,12 +14,14 @@ benchmark scores each post of several sets four ways:
 - **max, re-chosen**: the same scores, the threshold chosen again by the refit's own rule
   (best TweetEval hate val macro-F1 among thresholds that flag at most 5% of the held-out
   benign augmentation sentences, all scored the max way): 0.59, measured and not shipped;
-- **sentence rule (shipped)**: the whole post at the post threshold or one sentence at the
+- **sentence rule (opt-in)**: the whole post at the post threshold or one sentence at the
   manifest's sentence threshold (`hostile_sentences`, chosen on everyday posts by
-  `monitor train`'s refit step; 0.74), as serving and `monitor eval` score.
+  `monitor train`'s refit step; 0.74), as serving scores with `classifier_sentences` on and
+  `monitor eval --sentences`.
 
 Sets: TweetEval hate test (macro-F1, share flagged), the functional suite plain and with an
-ordinary sentence before or after, the fairness suite (counter-speech and mention false
+ordinary sentence before or after, split counter-speech (each hateful sentence followed by a
+rejection: every flag a false positive), the fairness suite (counter-speech and mention false
 positives, groups over the bar, hostile recall), everyday posts (TweetEval offensive val and
 test, not offensive: the share the sentences newly flag), and the demo week's English posts
 (fictional, unlabelled: the posts each rule newly flags are printed to be read). A second table
@@ -86,6 +88,18 @@ class Scorer:
         return whole, best_sentence(len(texts), owner, scored.tolist())
 
 
+# Counter-speech that restates the hatred as a sentence of its own, then rejects it: each of the
+# functional suite's hateful sentences with a rejection after it (fictional, benign by
+# construction: the post reports or refuses the hatred). Read alone, the restated sentence is
+# hatred; only the post says it is rejected.
+COUNTER_FORMS: dict[str, Callable[[str], str]] = {
+    "then 'That is what the graffiti on our street said. Disgusting.'": lambda t: (
+        f"{t} That is what the graffiti on our street said. Disgusting."
+    ),
+    "then 'No. Not here, not ever.'": lambda t: f"{t} No. Not here, not ever.",
+}
+
+
 def flags(
     way: str, post: FloatArray, sent: FloatArray, t: float, ts: float
 ) -> npt.NDArray[np.bool_]:
@@ -129,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ("the post only", "post", t),
         ("largest of post and sentences", "max", t),
         ("the same, re-chosen", "max", rechosen),
-        ("sentence rule (shipped)", "rule", t),
+        ("sentence rule (opt-in)", "rule", t),
     )
     rows: dict[str, list[str]] = {w[0]: [] for w in ways}
     header: list[str] = ["val macro-F1"]
@@ -165,6 +179,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         for title, way, at in ways:
             f = flags(way, *forms[form_name], at, rule.threshold)
             rows[title].append(f"{f[hateful].mean():.3f} / {f[~hateful].mean():.3f}")
+
+    for form_name, form in COUNTER_FORMS.items():
+        texts = [form(c.text) for c in cases if c.hateful]
+        counter = score.both(f"functional-counter-{form_name}", texts)
+        header.append(f"split counter-speech, hateful sentence {form_name}: flagged")
+        for title, way, at in ways:
+            rows[title].append(f"{flags(way, *counter, at, rule.threshold).mean():.3f}")
 
     fcases = fairness.load_suite()
     both = score.both("fairness-suite", [c.text for c in fcases])
@@ -203,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ]
         after = flags("rule", *forms["+ ordinary sentence after"], t, ts)
         demo_new = int((flags("rule", *demo_scores, t, ts) & ~post_only).sum())
-        mark = " (shipped)" if ts == rule.threshold else ""
+        mark = " (chosen)" if ts == rule.threshold else ""
         print(
             f"| {ts}{mark} | {new[0]:.4f} / {new[1]:.4f} | "
             f"{_macro_f1(yv, flags('rule', *pv, t, ts).astype(int))} | "

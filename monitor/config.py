@@ -205,12 +205,14 @@ class Settings:
         high=10_000_000,
     )
     classifier_sentences: bool = _setting(
-        True,
+        False,
         "Also read each sentence of a post of two or more alone, for hostile, where the "
         "model has a sentence rule (its manifest's hostile_sentences): a post is then flagged "
-        "when the whole post or one sentence clears its bar, so hatred beside ordinary text "
-        "is not diluted away. Costs a second encoder pass over those posts' sentences (about "
-        "0.57x the posts per second on 2 CPU cores). Off: every post is scored whole.",
+        "when the whole post or one sentence clears its bar. It catches more hatred beside "
+        "ordinary text, but as much more counter-speech that restates the hatred as a "
+        "sentence of its own and then rejects it (model card), and costs a second encoder "
+        "pass over those sentences (about 0.57x the posts per second on 2 CPU cores). Off "
+        "(the default): every post is scored whole.",
     )
     queue_size: int = _setting(
         1000,

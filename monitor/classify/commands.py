@@ -526,6 +526,12 @@ def _install_branch(
     is_flag=True,
     help="Only the fairness, obfuscation and language suites (a minute, not the full run).",
 )
+@click.option(
+    "--sentences/--no-sentences",
+    default=None,
+    help="Score hostile with the model's sentence rule (each sentence of a longer post also "
+    "read alone) or without it. Default: as the settings serve (classifier_sentences).",
+)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @pass_context
@@ -535,6 +541,7 @@ def eval_command(
     encoder: str,
     no_tolerance: bool,
     suites_only: bool,
+    sentences: bool | None,
     data_dir: Path | None,
     cache_dir: Path | None,
 ) -> None:
@@ -558,12 +565,22 @@ def eval_command(
     warnings.filterwarnings("ignore", category=UserWarning)
     settings = ctx.settings
     variant = feature_variant(settings, encoder)
+    from monitor.classify.sentences import MANIFEST_KEY
+
     try:
         model = load_model_dir(_default_out(ctx))
+        rule = model.manifest.get(MANIFEST_KEY)
+        applied = bool(rule) and (settings.classifier_sentences if sentences is None else sentences)
+        if rule and not applied:  # scored as served: posts whole
+            model = replace(
+                model, manifest={k: v for k, v in model.manifest.items() if k != MANIFEST_KEY}
+            )
         features = FeatureCache(
             cache_dir, variant=variant, graph_dir=graph_dir(settings), adapter=model.adapter
         )
         suites = evaluate_suites(model, features)
+        if rule:
+            suites[MANIFEST_KEY] = {**rule, "applied": applied}
         if suites_only:
             suites = {"model": model.name, "encoder": features.variant, **suites}
             click.echo(json.dumps(suites, indent=2) if as_json else format_suites(suites))

@@ -90,8 +90,6 @@ def evaluate(
     heads, t = model.heads, model.all_thresholds
     serving = deobfuscates(model.manifest)
     out: dict[str, Any] = {"model": model.name, "encoder": cache.variant, "thresholds": t}
-    if "hostile_sentences" in model.manifest:
-        out["hostile_sentences"] = model.manifest["hostile_sentences"]
     scored: dict[str, list[dict[str, float]]] = {}
 
     for task, label in (("hate", HOSTILE), ("offensive", OFFENSIVE)):
@@ -392,8 +390,17 @@ def evaluate_suites(
 def format_suites(result: Mapping[str, Any]) -> str:
     f = result["fairness"]
     o, b = f["overall"], f["bars"]
+    rule = result.get("hostile_sentences")
     lines = [
-        "",
+        ""
+        if rule is None
+        else (
+            f"\nhostile scored with the sentence rule (a sentence alone flags at "
+            f"{rule['threshold']}): every hostile figure here includes it"
+            if rule["applied"]
+            else "\nhostile scored on whole posts; the model's sentence rule (a sentence alone "
+            f"flags at {rule['threshold']}) is off as served: --sentences scores with it"
+        ),
         f"fairness suite: {o['cases']} fictional posts, {o['groups']} identity groups, "
         f"hostile flag at {f['threshold']}",
         f"  hostile vs benign AUC {o['auc']:.3f}; lowest subgroup AUC {o['min_subgroup_auc']:.3f}, "

@@ -1,8 +1,9 @@
 """The real classifier: the encoder and the trained heads behind a micro-batcher.
 
 `analyse` returns every head's score and the sentence embedding from one forward pass per
-batch, and, where the model has a sentence rule (`monitor.classify.sentences`), a second over
-the sentences of its posts of two or more, whose hostile scores can flag their post. Calls
+batch, and, where the model has a sentence rule (`monitor.classify.sentences`) and
+`classifier_sentences` turns it on, a second over the sentences of its posts of two or more,
+whose hostile scores can flag their post. Calls
 from anywhere on the event loop are pooled (max size, max wait), sorted by length and run in
 one worker thread (tokenising included), so the loop never blocks on the model.
 
@@ -99,7 +100,7 @@ class TransformerClassifier:
         cache_dir: Path | None = None,
         encoder: EncoderLike | None = None,
         disk_cache: DiskCacheConfig | None = None,
-        sentences: bool = True,
+        sentences: bool = False,
     ) -> None:
         started = time.monotonic()
         if encoder is None:
@@ -130,7 +131,7 @@ class TransformerClassifier:
         # Languages the heads were trained and measured on; the pipeline leaves posts in
         # others unscored (monitor.classify.languages).
         self.covered_languages = covered_languages(model.manifest)
-        # The model's sentence rule, unless `classifier_sentences` turns it off.
+        # The model's sentence rule, where `classifier_sentences` turns it on.
         self.sentence_rule = sentence_rule(model.manifest) if sentences else None
         self.cache = EncodingCache(cache_size)
         pool = batch_size * POOL_BATCHES
@@ -221,7 +222,7 @@ def load_transformer(
     cache_size: int = DEFAULT_CACHE_SIZE,
     cache_dir: Path | None = None,
     disk_cache: DiskCacheConfig | None = None,
-    sentences: bool = True,
+    sentences: bool = False,
 ) -> TransformerClassifier:
     return TransformerClassifier(
         load_model_dir(model_dir),

@@ -144,38 +144,54 @@ def test_shipped_model_records_its_sentence_operating_point() -> None:
 
 @pytest.mark.model
 async def test_served_model_finds_hatred_beside_an_ordinary_sentence(transformer: Any) -> None:
-    """The failure the rule is for: an ordinary sentence beside a hateful one hid it from the
-    whole post's score. Fictional posts."""
-    from dataclasses import replace
-
+    """What the rule is for: an ordinary sentence beside a hateful one hides it from the whole
+    post's score; with the rule on, the sentence read alone flags the post. Fictional posts."""
     from monitor.classify.transformer import TransformerClassifier
 
-    hateful = HATEFUL
-    ordinary = "It was raining earlier."
-    alone, both, plain = await transformer.score(
-        [hateful, f"{hateful} {ordinary}", f"Bins were collected late. {ordinary}"]
-    )
+    mixed = f"{HATEFUL} It was raining earlier."
     t = transformer.thresholds[HOSTILE]
+    # As served by default (classifier_sentences off): the whole post only, and it is missed.
+    assert transformer.sentence_rule is None
+    alone, whole = await transformer.score([HATEFUL, mixed])
     assert alone[HOSTILE] >= t
-    assert both[HOSTILE] >= t
-    assert plain[HOSTILE] < t
-    # The same encoder and heads without the rule (the whole post only) miss the mixed post.
-    manifest = {k: v for k, v in transformer.model.manifest.items() if k != MANIFEST_KEY}
-    whole_only = TransformerClassifier(
-        replace(transformer.model, manifest=manifest), encoder=transformer.encoder
+    assert whole[HOSTILE] < t
+    # The same encoder and heads with the rule on.
+    with_rule = TransformerClassifier(
+        transformer.model, encoder=transformer.encoder, sentences=True
     )
     try:
-        (whole,) = await whole_only.score([f"{hateful} {ordinary}"])
+        both, plain = await with_rule.score([mixed, "Bins were collected late. It was raining."])
     finally:
-        await whole_only.close()
-    assert whole[HOSTILE] < t
+        await with_rule.close()
+    assert both[HOSTILE] >= t
+    assert plain[HOSTILE] < t
     assert {k: v for k, v in whole.items() if k != HOSTILE} == {
         k: v for k, v in both.items() if k != HOSTILE
     }
 
 
 @pytest.mark.model
-def test_the_setting_turns_the_rule_off(tmp_path: Any, transformer: Any) -> None:
+async def test_the_rule_flags_counter_speech_that_restates_the_hatred(transformer: Any) -> None:
+    """Why the rule is off by default: counter-speech that restates the hatred as a sentence of
+    its own and rejects it in the next is read, sentence by sentence, as hatred. Fictional."""
+    from monitor.classify.transformer import TransformerClassifier
+
+    counter = f"{HATEFUL} That is what the graffiti on our street said. Disgusting."
+    t = transformer.thresholds[HOSTILE]
+    (whole,) = await transformer.score([counter])
+    with_rule = TransformerClassifier(
+        transformer.model, encoder=transformer.encoder, sentences=True
+    )
+    try:
+        (read_apart,) = await with_rule.score([counter])
+    finally:
+        await with_rule.close()
+    assert whole[HOSTILE] < t
+    assert read_apart[HOSTILE] >= t
+
+
+@pytest.mark.model
+def test_the_setting_turns_the_rule_on(tmp_path: Any, transformer: Any) -> None:
     import dataclasses
 
     from monitor.classify import load_classifier
@@ -183,10 +199,9 @@ def test_the_setting_turns_the_rule_off(tmp_path: Any, transformer: Any) -> None
     from .conftest import settings_sharing_graph
 
     base = settings_sharing_graph(tmp_path, transformer)
-    on = load_classifier(base)
-    off = load_classifier(dataclasses.replace(base, classifier_sentences=False))
-    assert transformer.sentence_rule is not None
-    assert on.sentence_rule == transformer.sentence_rule  # type: ignore[attr-defined]
+    off = load_classifier(base)  # the default
+    on = load_classifier(dataclasses.replace(base, classifier_sentences=True))
+    assert on.sentence_rule == sentence_rule(transformer.model.manifest) is not None  # type: ignore[attr-defined]
     assert off.sentence_rule is None  # type: ignore[attr-defined]
     mixed = f"{HATEFUL} It was raining earlier."
     t = transformer.thresholds[HOSTILE]
