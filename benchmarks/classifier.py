@@ -23,7 +23,7 @@ Peak memory is the highest resident set size sampled while a path ran, which inc
 model loaded in this process; `--only serving` measures the serving path alone.
 
     .venv/bin/python benchmarks/classifier.py [--posts 2000] [--repeat 2] [--threads 0] [--all]
-        [--compare OTHER_MODEL_DIR]
+        [--compare OTHER_MODEL_DIR] [--sentences]
 
 Aims (issue 16): serving >= 400 posts/s and >= 6x the baseline on the 2-core CPU; flags agree
 with fp32 on >= 99% of posts; a serving process under 1 GB.
@@ -145,11 +145,23 @@ def baseline_runner(threads: int) -> Callable[[list[str]], int]:
 class ProjectPath:
     """One `TransformerClassifier` configuration; keeps the last run's scores for agreement."""
 
-    def __init__(self, runtime: str, quantize: bool, threads: int, model: Path = MODEL) -> None:
+    def __init__(
+        self,
+        runtime: str,
+        quantize: bool,
+        threads: int,
+        model: Path = MODEL,
+        sentences: bool = False,
+    ) -> None:
         from monitor.classify.transformer import load_transformer
 
         self.clf = load_transformer(
-            model, device="cpu", runtime=runtime, quantize=quantize, threads=threads
+            model,
+            device="cpu",
+            runtime=runtime,
+            quantize=quantize,
+            threads=threads,
+            sentences=sentences,
         )
         self.scores: list[dict[str, float]] = []
 
@@ -210,6 +222,12 @@ def main() -> None:
         "shipped one, say) and print the shipped model's cost against it",
     )
     ap.add_argument(
+        "--sentences",
+        action="store_true",
+        help="serve with the model's sentence rule on (classifier_sentences); with --compare "
+        "models/minilm-heads-v1 the ratio is the rule's cost",
+    )
+    ap.add_argument(
         "--json", type=Path, default=ROOT / "benchmarks" / "results" / "classifier.json"
     )
     args = ap.parse_args()
@@ -220,7 +238,7 @@ def main() -> None:
     start_rss = rss_mb()
     makers: dict[str, tuple[str, Callable[[], Callable[[list[str]], int]]]] = {
         BASELINE: ("baseline", lambda: baseline_runner(threads)),
-        SERVING: ("serving", lambda: ProjectPath("onnx", False, threads)),
+        SERVING: ("serving", lambda: ProjectPath("onnx", False, threads, sentences=args.sentences)),
     }
     if args.compare is not None and args.only is None:
         other = args.compare
@@ -229,8 +247,14 @@ def main() -> None:
             lambda: ProjectPath("onnx", False, threads, other),
         )
     if args.all and args.only is None:
-        makers[TORCH_FP32] = ("torch", lambda: ProjectPath("torch", False, threads))
-        makers[TORCH_INT8] = ("int8", lambda: ProjectPath("torch", True, threads))
+        makers[TORCH_FP32] = (
+            "torch",
+            lambda: ProjectPath("torch", False, threads, sentences=args.sentences),
+        )
+        makers[TORCH_INT8] = (
+            "int8",
+            lambda: ProjectPath("torch", True, threads, sentences=args.sentences),
+        )
     runners = {name: make() for name, (key, make) in makers.items() if args.only in (None, key)}
     loaded_rss = rss_mb()
     warm = posts[:64]
@@ -290,7 +314,8 @@ def main() -> None:
         print("serving path: " + ", ".join(f"{k} {v}" for k, v in serving.clf.runtime.items()))
         reference = runners.get(TORCH_FP32)
         if not isinstance(reference, ProjectPath):
-            reference = ProjectPath("torch", False, threads)
+            # Scored the same way (the sentence rule on or off) as the serving path.
+            reference = ProjectPath("torch", False, threads, sentences=args.sentences)
             reference(posts)
         thresholds = dict(serving.clf.thresholds)
         agree = agreement(serving.scores, reference.scores, thresholds)

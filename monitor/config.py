@@ -211,7 +211,7 @@ class Settings:
         "when the whole post or one sentence clears its bar. It catches more hatred beside "
         "ordinary text, but as much more counter-speech that restates the hatred as a "
         "sentence of its own and then rejects it (model card), and costs a second encoder "
-        "pass over those sentences (about 0.57x the posts per second on 2 CPU cores). Off "
+        "pass over those sentences (0.57-0.63x the posts per second on 2 CPU cores). Off "
         "(the default): every post is scored whole.",
     )
     queue_size: int = _setting(
