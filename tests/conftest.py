@@ -182,20 +182,33 @@ XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 PORT_BASE, PORT_BLOCK, PORT_BLOCKS = 20000, 800, 16
 
 
+# Ports free_port has handed out in this process: a test that draws several before binding
+# any (three roles' probe servers) must not get one twice, which a free port drawn at random
+# again and again did about once in 800 draws (seen in CI on 2026-12-07: two roles on one port).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
     """A port nothing listens on now, for a test server to bind: drawn from this worker's own
     block, so that another worker of the run (or an outgoing connection) does not take it
-    between this check and the server binding it."""
+    between this check and the server binding it, and never one this process handed out
+    before until the block runs out (servers of earlier tests are closed by then)."""
     index = int(XDIST_WORKER[2:]) if XDIST_WORKER[2:].isdigit() else PORT_BLOCKS - 1
     start = PORT_BASE + (index % PORT_BLOCKS) * PORT_BLOCK
     candidates = list(range(start, start + PORT_BLOCK))
     random.shuffle(candidates)  # another run on the machine (its gw0) is unlikely to follow
-    for port in candidates:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
+    for fresh_only in (True, False):
+        for port in candidates:
+            if fresh_only and port in _HANDED_OUT:
                 continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            if not fresh_only:
+                _HANDED_OUT.clear()  # the block is used up: start over, oldest ports first free
+            _HANDED_OUT.add(port)
             return port
     raise RuntimeError(f"no free port in {start}-{start + PORT_BLOCK - 1}")
 
