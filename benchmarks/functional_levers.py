@@ -30,10 +30,9 @@ Figures are in the model card ("Functional shapes in the hostile refit").
 
 from __future__ import annotations
 
-import argparse
 import functools
 import random
-import warnings
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,12 +51,14 @@ from monitor.classify.fit import standardiser
 from monitor.classify.heads import Head, HeadSet
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
-from monitor.classify.manifest import ModelDir, load_model_dir
+from monitor.classify.manifest import ModelDir
 from monitor.classify.refit import _pools, fit_hostile, refit_validation
 from monitor.classify.train import LinearFit, Recipe, _macro_f1, fit_blind
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "minilm-heads-v1"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+
+from benchmarks.shipped_model import open_shipped
+
 FloatArray = npt.NDArray[np.float32]
 
 # The probe the amount was chosen on (with TweetEval hate val): FICTIONAL sentences of the same
@@ -374,14 +375,8 @@ def figures(model: ModelDir, served: FeatureCache, data_dir: Path) -> dict[str, 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--cache-dir", type=Path, default=None)
-    ap.add_argument("--data-dir", type=Path, default=None)
-    args = ap.parse_args(argv)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    data_dir = args.data_dir or datasets.default_data_dir()
-    model = load_model_dir(MODEL)
-    served = FeatureCache(args.cache_dir, variant="onnx", adapter=model.adapter)
+    shipped = open_shipped(__doc__, argv)
+    data_dir, model, served = shipped.data_dir, shipped.model, shipped.served
     recipe = LoraRecipe()
     train, val, _ = lora_data(recipe, data_dir)
     rows = train[HOSTILE]

@@ -34,9 +34,8 @@ Figures are in the model card ("Hostile on posts as written").
 
 from __future__ import annotations
 
-import argparse
 import json
-import warnings
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -51,13 +50,15 @@ from monitor.classify.features import FeatureCache
 from monitor.classify.finetune import lora_data, operating_threshold
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
-from monitor.classify.manifest import ModelDir, load_model_dir
+from monitor.classify.manifest import ModelDir
 from monitor.classify.refit import refit_validation
 from monitor.classify.sentences import best_sentence, expand, sentence_rule
 from monitor.classify.train import _macro_f1
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "minilm-heads-v1"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+
+from benchmarks.shipped_model import MODEL, ROOT, open_shipped
+
 DEMO = ROOT / "monitor" / "data" / "demo" / "bradford-scenario.jsonl"
 FloatArray = npt.NDArray[np.float64]
 GRID = (0.6, 0.65, 0.7, 0.74, 0.8, 0.85)
@@ -113,17 +114,11 @@ def flags(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--cache-dir", type=Path, default=None)
-    ap.add_argument("--data-dir", type=Path, default=None)
-    args = ap.parse_args(argv)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    data_dir = args.data_dir or datasets.default_data_dir()
-    model = load_model_dir(MODEL)
+    shipped = open_shipped(__doc__, argv)
+    data_dir, model, served = shipped.data_dir, shipped.model, shipped.served
     rule = sentence_rule(model.manifest)
     if rule is None:
         raise SystemExit(f"{MODEL} has no sentence rule (hostile_sentences) to measure")
-    served = FeatureCache(args.cache_dir, variant="onnx", adapter=model.adapter)
     score = Scorer(model, served)
     recipe = LoraRecipe()
     _, val, _ = lora_data(recipe, data_dir)

@@ -24,11 +24,9 @@ Figures are in the model card ("Hostile on posts as written").
 
 from __future__ import annotations
 
-import argparse
 import functools
 import random
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +36,6 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.classify import augment
-from monitor.classify import data as datasets
 from monitor.classify.deobfuscate import cache_texts
 from monitor.classify.evaluate import evaluate_suites, score_pools
 from monitor.classify.features import FeatureCache
@@ -46,16 +43,15 @@ from monitor.classify.functional import load_suite
 from monitor.classify.invariance import invariant_basis
 from monitor.classify.labels import HOSTILE
 from monitor.classify.lora import LoraRecipe
-from monitor.classify.manifest import ModelDir, load_model_dir
+from monitor.classify.manifest import ModelDir
 from monitor.classify.refit import _pools, fit_hostile, hostile_refit_set
 from monitor.classify.train import LinearFit, Recipe, boosted_standardiser, fit_blind
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the sibling benchmark, when run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
-from benchmarks.functional_levers import with_hostile  # noqa: E402
+from benchmarks.functional_levers import with_hostile
+from benchmarks.shipped_model import open_shipped
 
-MODEL = ROOT / "models" / "minilm-heads-v1"
 FloatArray = npt.NDArray[np.float32]
 
 # Forms no training copy is given: other places, words, links, handles and emoji than
@@ -179,14 +175,8 @@ def surface_figures(model: ModelDir, served: FeatureCache) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--cache-dir", type=Path, default=None)
-    ap.add_argument("--data-dir", type=Path, default=None)
-    args = ap.parse_args(argv)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    data_dir = args.data_dir or datasets.default_data_dir()
-    model = load_model_dir(MODEL)
-    served = FeatureCache(args.cache_dir, variant="onnx", adapter=model.adapter)
+    shipped = open_shipped(__doc__, argv)
+    data_dir, model, served = shipped.data_dir, shipped.model, shipped.served
     recipe = LoraRecipe()
     data = hostile_refit_set(recipe, served, data_dir)
     x_rows, y_rows, w_rows = data.x, data.y, data.w
