@@ -353,9 +353,14 @@ async def _close_digests(rt: Runtime, clock: ReplayClock) -> list[str]:
     if until is not None:
         clock.close(until)
     if dispatcher is not None:
-        await dispatcher.run_once()
-        if running:
-            await dispatcher.start()
+        try:
+            # Until nothing is due: a round sends at most its concurrency, and with the
+            # background loop stopped no later round would send the rest before --once exits.
+            while await dispatcher.run_once():
+                pass
+        finally:
+            if running:  # a failed closing round must not leave the served demo without one
+                await dispatcher.start()
     return [f"{name} {period}" for name, period in sent]
 
 
