@@ -312,8 +312,10 @@ def served_scores(
         model.heads, cache.layers(name, _encoder_texts(texts, deobfuscating)), texts
     )
     rule = sentence_rule(model.manifest)
+    if rule is None:  # no rule, or eval scoring as served with it off: no sentences to split
+        return scores
     parts, owner = expand(texts)
-    if rule is None or not parts:
+    if not parts:
         return scores
     part_pools = cache.layers(f"{name}-sentences", _encoder_texts(parts, deobfuscating))
     return with_sentence_rule(rule, scores, owner, score_pools(model.heads, part_pools, parts))
