@@ -15,6 +15,10 @@ from typing import Any
 import yaml
 
 MAX_BYTES = 1_000_000
+# Lists and mappings inside each other: the project's deepest file (routing) nests under ten.
+# Reading recurses once a level, and libyaml accepts about 900 levels before it refuses, deep
+# enough to exhaust Python's stack: a bad file must be refused with its line, not crash.
+MAX_DEPTH = 64
 # libyaml's parser when PyYAML has it (ten times faster on big files); the same nodes and marks.
 LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -90,7 +94,19 @@ def compose(text: str, source: str, anchor_hint: str = "") -> yaml.Node | None:
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise YamlError(source, 0, f"file larger than {MAX_BYTES} bytes")
     try:
+        depth = 0
         for event in yaml.parse(text, Loader=LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise YamlError(
+                        source,
+                        mark.line + 1 if mark is not None else 0,
+                        f"nested more than {MAX_DEPTH} levels deep",
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 mark = event.start_mark
                 raise YamlError(

@@ -9,7 +9,7 @@ from typing import Annotated
 import pytest
 from pydantic import AfterValidator, StringConstraints
 
-from monitor.documents.lines import MAX_BYTES
+from monitor.documents.lines import MAX_BYTES, MAX_DEPTH
 from monitor.documents.schema import Document, DocumentError, Schema, path_text, validate
 
 Text = Annotated[str, StringConstraints(min_length=1)]
@@ -94,6 +94,19 @@ def test_yaml_mistakes_anchors_and_duplicate_keys_are_problems_with_lines() -> N
     assert errors("district: X\ndistrict: Y\nwards: []\n") == [
         "places/example.yaml:2: 'district' given twice"
     ]
+
+
+def test_lists_nested_too_deep_are_a_problem_at_their_line_not_a_crash() -> None:
+    # About 900 levels pass libyaml's own limit and would exhaust Python's stack while read.
+    for depth in (MAX_DEPTH + 1, 900, 5000):
+        nested = "district: X\nwards:\n  " + "[" * depth + "]" * depth + "\n"
+        problems = errors(nested)
+        assert len(problems) == 1 and problems[0].startswith("places/example.yaml:3:"), problems
+    assert errors("district: X\nwards:\n  " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)) == [
+        f"places/example.yaml:3: nested more than {MAX_DEPTH} levels deep"
+    ]
+    within = "wards: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    Document.parse(within, "places/example.yaml")  # read; the schema would refuse the shape
 
 
 def test_files_missing_too_large_or_not_utf8(tmp_path: Path) -> None:

@@ -115,6 +115,14 @@ def test_yaml_bombs_are_refused_quickly(write_pack: WritePack, rules_dir: Path) 
         load_ruleset(rules_dir)
 
 
+def test_deeply_nested_files_are_refused_with_their_line(
+    write_pack: WritePack, rules_dir: Path
+) -> None:
+    write_pack("slow", "rules:\n  - " + "[" * 900 + "]" * 900 + "\n")
+    with pytest.raises(PackError, match=r"rules.yaml:2: error: nested more than \d+ levels deep"):
+        load_ruleset(rules_dir)
+
+
 def test_huge_files_are_refused(write_pack: WritePack, rules_dir: Path) -> None:
     write_pack("slow", "rules: []\n" + "#" * 1_100_000 + "\n")
     with pytest.raises(PackError, match="larger than"):
