@@ -1,19 +1,28 @@
-"""Reading ids, numbers and JSON bodies from requests: anything out of range is a 4xx.
+"""Reading ids, numbers, days, times and JSON bodies from requests: anything out of range is
+a 4xx.
 
 Row ids are integer columns (2^31 - 1 on PostgreSQL, 2^63 - 1 on SQLite): a larger number in a
 URL reached the driver and came back as a 500. An id here is ASCII digits within the smaller
 range, else the row cannot exist and the answer is 404.
+
+Days and times are likewise read only within `FIRST_DAY` .. `LAST_DAY`: Python's dates run
+from year 1 to 9999, and a page that steps a day, a week or a digest period past
+"9999-12-31" raised OverflowError (a 500) where the user had only typed a date.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
 MAX_ID = 2**31 - 1
+# Far wider than any post, digest or silence the service will hold, far narrower than Python's.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2199, 12, 31)
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
 
@@ -31,6 +40,27 @@ def path_id(request: web.Request, name: str) -> int:
     if number is None:
         raise web.HTTPNotFound(text="no such item")
     return number
+
+
+def parse_day(value: str | None) -> date | None:
+    """A day from ISO text ("2026-11-05") within FIRST_DAY .. LAST_DAY, else None."""
+    try:
+        day = date.fromisoformat(value or "")
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """A time with its UTC offset from ISO text, on a day within FIRST_DAY .. LAST_DAY, else
+    None (a time without an offset says no instant)."""
+    try:
+        when = datetime.fromisoformat(value or "")
+    except ValueError:
+        return None
+    if when.tzinfo is None or not FIRST_DAY <= when.date() <= LAST_DAY:
+        return None
+    return when
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:

@@ -281,6 +281,9 @@ async def test_a_digest_with_excerpts_is_shown_without_them(
     assert "rumour r2 spreading (Toller)" in page and "SECRET EXCERPT" not in page
     preview = await client.get("/digests/preview/liaison-daily?at=2026-11-04")
     assert preview.status == 200 and "preview, not sent" in await preview.text()
+    for at in ("9999-12-31", "0001-01-01", "2026-13-01", "soon"):
+        refused = await client.get(f"/digests/preview/liaison-daily?at={at}")
+        assert refused.status == 400 and "YYYY-MM-DD" in await refused.text(), at
 
 
 async def test_every_page_says_when_it_is_a_replay_and_of_which_week(

@@ -52,3 +52,23 @@ async def test_rumour_trend_and_liaison_sees_counts_without_links(
     wide = (T0 + timedelta(days=9)).isoformat()
     refused = await client.get(f"/trends/posts?start={T0.isoformat()}&end={wide}")
     assert refused.status == 403
+
+
+async def test_days_and_times_beyond_any_calendar_are_read_as_absent_or_refused(
+    client: Client, users: dict[str, str], seeded: Seeded, runtime: Runtime
+) -> None:
+    # Python's dates end at 9999-12-31: stepping a day past it was an OverflowError (a 500).
+    csrf = await sign_in(client, "analyst")
+    await state_purpose(client, csrf)
+    for query in ("to=9999-12-31", "to=0001-01-01", "from=0001-01-01&to=0001-01-02"):
+        for path in ("/trends", "/api/v1/trends"):
+            reply = await client.get(f"{path}?area=ward:Toller&{query}")
+            assert reply.status == 200, (path, query)
+    api = await (await client.get("/api/v1/trends?area=ward:Toller&to=9999-12-31")).json()
+    assert api["series"], "an impossible end day is ignored: the latest days are shown"
+    for start, end in (
+        ("9999-12-30T00:00:00+00:00", "9999-12-31T00:00:00+00:00"),
+        ("0001-01-01T00:00:00+00:00", "0001-01-02T00:00:00+00:00"),
+    ):
+        posts = await client.get(f"/trends/posts?start={start}&end={end}")
+        assert posts.status == 400 and "ISO times" in await posts.text()

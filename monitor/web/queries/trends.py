@@ -69,13 +69,6 @@ class Selection:
         return next((s for s in STEPS if hours / s <= MOST_BARS), STEPS[-1])
 
 
-def parse_day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value or "")
-    except ValueError:
-        return None
-
-
 def _floor(t: datetime, first: datetime, step: int) -> datetime:
     return first + timedelta(hours=step) * int((t - first) / timedelta(hours=step))
 

@@ -17,10 +17,11 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.alerts.schedule import ScheduleError
 from monitor.config import ConfigError
 from monitor.runtime.state import RUNTIME
 from monitor.store.tables import digest_runs
-from monitor.web.params import path_id
+from monitor.web.params import FIRST_DAY, LAST_DAY, parse_day, path_id
 from monitor.web.render import LONDON, page
 from monitor.web.state import WEB, note_audit, session_of
 
@@ -136,13 +137,17 @@ async def preview_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=problem or f"no digest named {name}")
     now = _data_now(request)
     at = request.query.get("at", "")
-    try:
-        day = datetime.fromisoformat(at).date() if at else None
-    except ValueError:
-        day = None
-    if day is not None:  # the period due at the end of that UK day
+    if at:  # the period due at the end of that UK day
+        day = parse_day(at)
+        if day is None:
+            raise web.HTTPBadRequest(
+                text=f"at: a day as YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY}, not {at[:40]!r}"
+            )
         now = datetime.combine(day, time(23, 59), LONDON).astimezone(UTC)
-    fire = spec.cron.latest_fire(now) or spec.cron.next_fire(now - timedelta(days=8))
+    try:
+        fire = spec.cron.latest_fire(now) or spec.cron.next_fire(now - timedelta(days=8))
+    except ScheduleError as exc:
+        raise web.HTTPNotFound(text=f"no {name} digest is due around then: {exc}") from None
     period = spec.cron.period(fire)
     async with request.app[RUNTIME].engine.connect() as conn:
         view = await digest_view(

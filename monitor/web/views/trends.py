@@ -12,7 +12,7 @@ from aiohttp import web
 
 from monitor.runtime.state import RUNTIME
 from monitor.web.charts import stacked_timeline
-from monitor.web.params import parse_id
+from monitor.web.params import parse_day, parse_id, parse_instant
 from monitor.web.permissions import access_for
 from monitor.web.queries import trends
 from monitor.web.render import page
@@ -40,8 +40,8 @@ async def _selection(request: web.Request) -> tuple[trends.Selection, list[dict[
             incident=parse_id(q.get("incident")),
         )
         newest = await trends.latest(conn, sel) or _now(request)
-    end = trends.parse_day(q.get("to")) or newest.astimezone(trends.LONDON).date()
-    start = trends.parse_day(q.get("from")) or end - timedelta(days=DEFAULT_DAYS - 1)
+    end = parse_day(q.get("to")) or newest.astimezone(trends.LONDON).date()
+    start = parse_day(q.get("from")) or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         start, end = end, start
     start = max(start, end - timedelta(days=trends.MAX_DAYS))
@@ -120,18 +120,10 @@ async def trends_api(request: web.Request) -> web.Response:
     )
 
 
-def _instant(value: str | None) -> datetime | None:
-    try:
-        t = datetime.fromisoformat(value or "")
-    except ValueError:
-        return None
-    return t if t.tzinfo else None
-
-
 @routes.get("/trends/posts", name="trends_posts")
 async def posts_page(request: web.Request) -> web.Response:
     sel, _ = await _selection(request)
-    start, end = _instant(request.query.get("start")), _instant(request.query.get("end"))
+    start, end = parse_instant(request.query.get("start")), parse_instant(request.query.get("end"))
     if start is None or end is None or not start < end <= start + MAX_DRILL:
         raise web.HTTPBadRequest(text="start and end: ISO times with an offset, at most 7 days")
     async with request.app[RUNTIME].engine.connect() as conn:
