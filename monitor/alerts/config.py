@@ -38,6 +38,9 @@ SECTIONS = ("summary", "levels", "incidents", "alerts", "alerts_by_kind", "rumou
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}$")
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+# Longer than any wait, interval or silence means; a time plus it stays in the calendar (a
+# silence of "999999999999d" overflowed Python's dates and came back as a 500).
+MAX_DURATION = timedelta(days=36_500)
 _UNITS = {
     "ms": timedelta(milliseconds=1),
     "s": timedelta(seconds=1),
@@ -226,10 +229,17 @@ def parse_duration(value: Any) -> timedelta:
     for m in _DURATION.finditer(text):
         if m.start() != pos:
             break
-        total += int(m.group(1)) * _UNITS[m.group(2)]
+        try:
+            if len(m.group(1)) > 15:  # int() refuses very long numbers with its own words
+                raise OverflowError
+            total += int(m.group(1)) * _UNITS[m.group(2)]
+        except OverflowError:  # past timedelta's own range: longer than MAX_DURATION anyway
+            total = timedelta.max
         pos = m.end()
     if pos != len(text) or not text:
         raise ValueError(f"duration {value!r} must look like 30s, 5m, 4h, 1d or 1h30m")
+    if total > MAX_DURATION:
+        raise ValueError(f"duration {str(value)[:40]!r} is longer than {MAX_DURATION.days} days")
     return total
 
 

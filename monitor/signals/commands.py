@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -324,6 +325,9 @@ def counter_command(
         raise click.ClickException(f"--at {published!r} is not an ISO 8601 time") from None
     if at.tzinfo is None:
         raise click.ClickException("--at needs a UTC offset, e.g. 2026-11-04T16:30+00:00")
+    if url is not None and urlsplit(url.strip()).scheme not in ("http", "https"):
+        # Pages link to it: only a web address may become a link staff click.
+        raise click.ClickException(f"--url {url[:80]!r} must be an http:// or https:// address")
 
     async def work(conn: AsyncConnection) -> int:
         await store.require_tables(conn)

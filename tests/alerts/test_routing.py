@@ -197,6 +197,11 @@ def test_durations() -> None:
     assert parse_duration("0s") == timedelta(0)
     with pytest.raises(ValueError):
         parse_duration("90")
+    assert parse_duration("36500d") == timedelta(days=36_500)
+    # Past the calendar (or timedelta itself): a clear refusal, never an OverflowError.
+    for endless in ("36501d", "999999999999d", "999999999w", "1d999999999w", "9" * 5000 + "s"):
+        with pytest.raises(ValueError, match="longer than 36500 days"):
+            parse_duration(endless)
 
 
 # --- the shipped routing file ---------------------------------------------------------------

@@ -132,6 +132,12 @@ def test_bad_input_is_refused_clearly(filled: dict[str, str]) -> None:
     Path(env["MONITOR_CONFIG"]).write_text("", encoding="utf-8")
     no_tz = runner.invoke(cli, ["signals", "counter", "1", "--at", "2026-11-03T10:00"], env=env)
     assert no_tz.exit_code != 0 and "UTC offset" in no_tz.output
+    script = runner.invoke(
+        cli,
+        ["signals", "counter", "1", "--at", "2026-11-03T10:00+00:00", "--url", "javascript:x()"],
+        env=env,
+    )
+    assert script.exit_code != 0 and "must be an http:// or https:// address" in script.output
     missing = runner.invoke(cli, ["signals", "show", "9999"], env=env)
     assert missing.exit_code != 0 and "no rumour r9999" in missing.output
     row = _water(json.loads(_run(filled, "rumours", "--json")))

@@ -27,6 +27,17 @@ async def test_admin_silences_an_alert_from_its_labels_and_expires_it(
     )
     assert refused.status == 400
     assert "at least 10 characters" in await refused.text()
+    endless = await client.post(
+        "/admin/silences",
+        data={
+            "csrf_token": csrf,
+            "matchers": "area=Toller",
+            "reason": "(fictional) planned community event, already briefed",
+            "duration": "999999999999d",
+        },
+    )
+    assert endless.status == 400  # past the calendar's end: refused, not a 500
+    assert "is longer than 36500 days" in html.unescape(await endless.text())
 
     done = await client.post(
         "/admin/silences",

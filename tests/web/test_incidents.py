@@ -162,3 +162,44 @@ async def test_comms_staff_see_a_rumours_posts_but_not_an_episodes(
     assert incident["family"] == "episode"
     detail = await (await client.get(f"/incidents/{incident['id']}")).text()
     assert 'id="incident-posts"' not in detail and "Centenary Square 7pm" not in detail
+
+
+async def test_only_web_addresses_become_counter_message_links_and_bad_bodies_are_400(
+    aiohttp_client: Any, app: web.Application, runtime: Runtime, users: dict[str, str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, update
+
+    from monitor.store.tables import counter_messages, incidents
+    from tests.web.conftest import seed_rumour
+
+    await deliver(runtime, CALLS)
+    rumour = await seed_rumour(runtime)
+    now = datetime.now(UTC)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(update(incidents).values(cluster=rumour))
+        for channel, url in (("web", "https://council.example/facts"), ("x", "javascript:x()")):
+            await conn.execute(
+                insert(counter_messages).values(
+                    rumour_id=rumour,
+                    published_at=now,
+                    channel=channel,
+                    url=url,
+                    created_by="comms",
+                    created_at=now,
+                )
+            )
+    client, csrf = await signed(aiohttp_client, app, "analyst")
+    incident = (await (await client.get("/api/v1/incidents")).json())["incidents"][0]
+    detail = await (await client.get(f"/incidents/{incident['id']}")).text()
+    assert 'href="https://council.example/facts"' in detail
+    assert "javascript:" not in detail  # a row written before the scheme was checked
+
+    deep = '{"reason": "same story", "incidents": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    nested = await client.post(
+        f"/api/v1/incidents/{incident['id']}/merge",
+        data=deep,
+        headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+    )
+    assert nested.status == 400 and "nested too deeply" in await nested.text()

@@ -22,7 +22,7 @@ from monitor.incidents.stage import IncidentStage
 from monitor.runtime.state import RUNTIME
 from monitor.store import languages as language_store
 from monitor.store.tables import counter_messages
-from monitor.web.params import parse_id, path_id
+from monitor.web.params import json_object, parse_id, path_id
 from monitor.web.queries import evidence as evidence_queries
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit, require_session
@@ -158,13 +158,7 @@ async def incident_page(request: web.Request) -> web.Response:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     if request.content_type == "application/json":
-        try:
-            data: Any = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="send a JSON object") from None
-        if not isinstance(data, dict):
-            raise web.HTTPBadRequest(text="send a JSON object")
-        return data
+        return await json_object(request)
     form = await request.post()
     return {
         "reason": form.get("reason", ""),
