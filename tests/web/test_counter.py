@@ -12,7 +12,15 @@ from sqlalchemy import select
 from monitor.runtime.state import Runtime
 from monitor.store.tables import counter_messages, counter_plans, rumours
 from monitor.web.counter_templates import fill, load_templates
-from tests.web.conftest import Client, deliver, seed_rumour, sign_in, state_purpose
+from tests.web.conftest import (
+    Client,
+    Passwords,
+    add_user,
+    deliver,
+    seed_rumour,
+    sign_in,
+    state_purpose,
+)
 
 ClientFactory = Callable[[web.Application], Awaitable[Client]]
 FORM = {
@@ -177,3 +185,45 @@ async def test_a_plan_has_versions_per_language_and_needs_approving_again(
     async with runtime.engine.connect() as conn:
         langs = sorted((await conn.execute(select(counter_versions.c.language))).scalars())
     assert langs == ["ur"]
+
+
+async def test_no_one_approves_words_they_wrote_whoever_saved_last(
+    aiohttp_client: ClientFactory,
+    app: web.Application,
+    users: dict[str, str],
+    runtime: Runtime,
+    passwords: Passwords,
+) -> None:
+    rumour = await seed_rumour(runtime)
+    comms = await aiohttp_client(app)
+    csrf = await sign_in(comms, "comms")
+    await state_purpose(comms, csrf, "counter")
+    data = {**FORM, "draft": "(fictional) Check before you share. #MakeSureItAddsUp"}
+    await comms.post(f"/rumours/{rumour}/counter", data={**data, "do": "save", "csrf_token": csrf})
+    admin = await aiohttp_client(app)
+    admin_csrf = await sign_in(admin, "admin")
+
+    async def approve(client: Client, token: str) -> str:
+        done = await client.post(
+            "/counter-plans/1/approve", data={"csrf_token": token}, allow_redirects=False
+        )
+        return done.headers["Location"]
+
+    # A colleague's empty save of a version changes no words: the author still may not approve.
+    await admin.post(
+        "/counter-plans/1/versions", data={"csrf_token": admin_csrf, "language": "pl", "text": ""}
+    )
+    assert (await approve(comms, csrf)).endswith("error=four_eyes")
+    # A colleague's Polish version: neither its writer nor the English draft's may approve.
+    polish = "(fikcja) Sprawdź, zanim udostępnisz."
+    await admin.post(
+        "/counter-plans/1/versions",
+        data={"csrf_token": admin_csrf, "language": "pl", "text": polish},
+    )
+    assert (await approve(comms, csrf)).endswith("error=four_eyes")
+    refused = await approve(admin, admin_csrf)
+    assert refused.endswith("error=four_eyes")
+    assert "Someone who wrote none of its words" in await (await comms.get(refused)).text()
+    await add_user(runtime, passwords, "comms2", "comms")
+    third = await aiohttp_client(app)
+    assert (await approve(third, await sign_in(third, "comms2"))).endswith("done=approved")

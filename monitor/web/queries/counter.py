@@ -49,7 +49,10 @@ ERRORS = {
     "language": "Choose the language of the version from the list.",
     "missing": "There is no such plan.",
     "not_draft": "Only a draft can be approved.",
-    "four_eyes": "Someone other than the plan's last editor must approve it (four eyes).",
+    "four_eyes": (
+        "Someone who wrote none of its words (its last editor, or a language version's) must "
+        "approve it (four eyes)."
+    ),
     "incomplete": "The plan is not complete yet: see what it lacks below.",
     "not_approved": "Only an approved plan can be recorded as published.",
     "future": "The publication time is in the future: record it once the message is out.",
@@ -164,13 +167,21 @@ async def save(
     return plan_id
 
 
+async def authors(conn: AsyncConnection, plan: Mapping[str, Any]) -> set[str]:
+    """Who wrote the plan's words as they stand: its last editor and each language version's.
+    None of them may approve it: every word published is checked by someone who did not
+    write it (an empty save of a version by a colleague must not let the author approve)."""
+    stmt = select(counter_versions.c.updated_by).where(counter_versions.c.plan_id == plan["id"])
+    return {plan["updated_by"], *(await conn.execute(stmt)).scalars()}
+
+
 async def approve(conn: AsyncConnection, plan_id: int, actor: str, now: datetime) -> None:
     plan = await get_plan(conn, plan_id)
     if plan is None:
         raise PlanError("missing")
     if plan["status"] != "draft":
         raise PlanError("not_draft")
-    if plan["updated_by"] == actor:
+    if actor in await authors(conn, plan):
         raise PlanError("four_eyes")
     if problems_for_approval(plan):
         raise PlanError("incomplete")
@@ -313,12 +324,12 @@ async def save_version(
                 plan_id=plan_id, language=language, text=text, updated_by=actor, updated_at=now
             )
         )
+    # Back to draft; the plan's own last editor stays (the version row says who wrote it), so
+    # that approval can exclude both (`authors`).
     await conn.execute(
         update(counter_plans)
         .where(counter_plans.c.id == plan_id)
-        .values(
-            status="draft", approved_by=None, approved_at=None, updated_by=actor, updated_at=now
-        )
+        .values(status="draft", approved_by=None, approved_at=None, updated_at=now)
     )
     detail = {"plan_id": plan_id, "language": language, "removed": not text}
     await audit.record(conn, actor, "counter_version_saved", None, detail, now)
