@@ -5,6 +5,7 @@ rumour's timeline shows stance over time on a time axis."""
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select, update
@@ -74,6 +75,13 @@ async def test_comms_triages_and_merges_two_rumours(
     assert done.headers["Location"] == "/rumours/901?done=triaged"
     bad = await post("/rumours/901/triage", assignee="analyst")
     assert "problem=" in bad.headers["Location"]  # only comms and admin accounts
+    shown = html.unescape(await (await client.get(bad.headers["Location"])).text())
+    assert 'role="alert"' in shown
+    # Anyone can write a link with ?problem=: only the session's own form's message is shown.
+    forged = await client.get("/rumours/901?problem=Your+account+is+locked%2C+call+0800+000")
+    assert "account is locked" not in await forged.text()
+    tampered = bad.headers["Location"].replace("problem=", "problem=Call+0800+000.+")
+    assert "Call 0800 000." not in html.unescape(await (await client.get(tampered)).text())
     done = await post("/rumours/901/status", status="countering")
     assert done.headers["Location"] == "/rumours/901?done=status"
     done = await post("/rumours/901/merge", into="900", reason="same claim, other words")

@@ -22,6 +22,7 @@ from monitor.incidents.stage import IncidentStage
 from monitor.runtime.state import RUNTIME
 from monitor.store import languages as language_store
 from monitor.store.tables import counter_messages
+from monitor.web.notices import problem_query, problem_shown
 from monitor.web.params import json_object, parse_id, path_id
 from monitor.web.queries import evidence as evidence_queries
 from monitor.web.render import page
@@ -152,7 +153,7 @@ async def incident_page(request: web.Request) -> web.Response:
         incident=incident,
         posts=posts,
         message=MESSAGES.get(done),
-        problem=request.query.get("problem", "")[:300] or None,
+        problem=problem_shown(request),
     )
 
 
@@ -218,19 +219,17 @@ async def _apply(request: web.Request, action: str) -> tuple[bool, str, int]:
 @routes.post("/incidents/{incident_id}/merge", name="incident_merge")
 async def merge_form(request: web.Request) -> web.Response:
     ok, message, shown = await _apply(request, "merge")
-    return _back(ok, message, shown)
+    return _back(request, ok, message, shown)
 
 
 @routes.post("/incidents/{incident_id}/split", name="incident_split")
 async def split_form(request: web.Request) -> web.Response:
     ok, message, shown = await _apply(request, "split")
-    return _back(ok, message, shown)
+    return _back(request, ok, message, shown)
 
 
-def _back(ok: bool, message: str, shown: int) -> web.Response:
-    from urllib.parse import quote
-
-    query = f"done={message}" if ok else f"problem={quote(message)}"
+def _back(request: web.Request, ok: bool, message: str, shown: int) -> web.Response:
+    query = f"done={message}" if ok else problem_query(request, message)
     raise web.HTTPSeeOther(f"/incidents/{shown}?{query}")
 
 

@@ -199,7 +199,7 @@ async def users_page(request: web.Request) -> web.Response:
         me=require_session(request).user.username,
         done=done[:40] if done.replace("_", "").isalpha() else "",
         who=request.query.get("user", "")[:64],
-        problem=request.query.get("problem", "")[:300] or None,
+        problem=None,  # refusals render this page directly (`problem=str(exc)`)
     )
 
 

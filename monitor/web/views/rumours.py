@@ -6,7 +6,6 @@ known claim) through `monitor/signals/triage.py`, as pages and JSON API."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -16,6 +15,7 @@ from monitor.signals.config import SignalsConfig
 from monitor.signals.rumours import STATUSES as RUMOUR_STATUSES
 from monitor.store import signals as signal_store
 from monitor.web.charts import stacked, stacked_timeline
+from monitor.web.notices import problem_query, problem_shown
 from monitor.web.params import json_object, parse_id, path_id
 from monitor.web.queries import counter as counter_queries
 from monitor.web.queries import rumours as rumour_queries
@@ -50,7 +50,7 @@ async def board_page(request: web.Request) -> web.Response:
         statuses=STATUSES,
         missing=missing,
         message=MESSAGES.get(request.query.get("done", "")),
-        problem=request.query.get("problem", "")[:300] or None,
+        problem=problem_shown(request),
     )
 
 
@@ -122,7 +122,7 @@ async def rumour_page(request: web.Request) -> web.Response:
         people=people,
         targets=targets,
         message=MESSAGES.get(request.query.get("done", "")),
-        problem=request.query.get("problem", "")[:300] or None,
+        problem=problem_shown(request),
     )
 
 
@@ -176,7 +176,7 @@ async def _form(request: web.Request, action: str) -> web.Response:
         done = await _triage(request, action)
     except triage.TriageError as exc:
         back = "/rumours" if action == "register" else f"/rumours/{rumour_id_of(request)}"
-        raise web.HTTPSeeOther(f"{back}?problem={quote(str(exc))}") from None
+        raise web.HTTPSeeOther(f"{back}?{problem_query(request, str(exc))}") from None
     back = "/rumours" if action == "register" else f"/rumours/{done.rumour}"
     raise web.HTTPSeeOther(f"{back}?done={done.code}")
 
