@@ -297,6 +297,9 @@ audit_events = Table(
     Column("detail", JSON, nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The repeated-viewing guard reads one user's views in its window before every evidence
+    # view; without this it scanned the whole log (27 ms a view at 200,000 events, growing).
+    Index("ix_audit_events_actor_at", "actor", "at"),
 )
 
 # Kept for tension baselines after post text is purged (aggregates stay).
