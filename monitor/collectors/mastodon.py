@@ -36,6 +36,7 @@ from monitor.collectors.common import (
     parse_reset_time,
 )
 from monitor.collectors.health import SourceHealth
+from monitor.collectors.http_body import error_text, read_json
 from monitor.collectors.platform import Platform, Wiring
 from monitor.collectors.polling import PollingCollector
 from monitor.collectors.text import TextFilter, html_to_text
@@ -332,16 +333,13 @@ class MastodonCollector(PollingCollector[MastodonConfig]):
             url, params=list(params), headers=self._headers(), timeout=timeout
         ) as resp:
             if resp.status >= 400:
-                text = await resp.text(errors="replace")
+                text = await error_text(resp)
                 classify_status(
                     HttpStatus(resp.status, resp.headers, body_hint(text)),
                     self._clock.now(),
                     f"{server}{path}",
                 )
-            try:
-                payload = await resp.json(content_type=None)
-            except ValueError:
-                raise MalformedPayload(f"{server}{path}: response is not JSON") from None
+            payload = await read_json(resp, f"{server}{path}")
             links = {str(k): v for k, v in resp.links.items()}
             remaining = resp.headers.get("X-RateLimit-Remaining")
             reset = resp.headers.get("X-RateLimit-Reset")

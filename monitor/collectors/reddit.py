@@ -34,6 +34,7 @@ from monitor.collectors.common import (
     parse_reset_time,
 )
 from monitor.collectors.health import SourceHealth
+from monitor.collectors.http_body import error_text, read_json
 from monitor.collectors.platform import Platform, Wiring
 from monitor.collectors.polling import PollingCollector
 from monitor.collectors.text import TextFilter
@@ -225,16 +226,16 @@ class RedditCollector(PollingCollector[RedditConfig]):
             headers={"User-Agent": self.config.user_agent, "Authorization": basic},
             timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds),
         ) as resp:
-            text = await resp.text(errors="replace")
             if resp.status in (401, 403):
                 raise AuthFailure(
                     resp.status, f"Reddit refused the app's client id/secret (HTTP {resp.status})"
                 )
-            classify_status(HttpStatus(resp.status, resp.headers, body_hint(text)), now, "token")
-            try:
-                body = await resp.json(content_type=None)
-            except ValueError:
-                raise MalformedPayload("token response is not JSON") from None
+            if resp.status >= 400:
+                text = await error_text(resp)
+                classify_status(
+                    HttpStatus(resp.status, resp.headers, body_hint(text)), now, "token"
+                )
+            body = await read_json(resp, "token")
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str):
             error = body.get("error") if isinstance(body, dict) else None
@@ -258,17 +259,14 @@ class RedditCollector(PollingCollector[RedditConfig]):
                     self._token = None  # expired or revoked early: get a new one, once
                     continue
                 if resp.status >= 400:
-                    text = await resp.text(errors="replace")
+                    text = await error_text(resp)
                     hint = body_hint(text)
                     if resp.status == 403 and "blocked" in text.lower():
                         hint = "Reddit's network-security block page (credentials not accepted)"
                     classify_status(
                         HttpStatus(resp.status, resp.headers, hint), self._clock.now(), path
                     )
-                try:
-                    payload = await resp.json(content_type=None)
-                except ValueError:
-                    raise MalformedPayload(f"{path}: response is not JSON") from None
+                payload = await read_json(resp, path)
                 remaining = resp.headers.get("X-Ratelimit-Remaining")
                 reset = resp.headers.get("X-Ratelimit-Reset")
             await self._pace(remaining, reset)

@@ -31,6 +31,7 @@ from monitor.collectors.common import (
     classify_status,
 )
 from monitor.collectors.health import SourceHealth
+from monitor.collectors.http_body import error_text, read_capped
 from monitor.collectors.platform import Platform, Wiring
 from monitor.collectors.polling import PollingCollector
 from monitor.collectors.text import TextFilter, html_to_text
@@ -181,17 +182,11 @@ class RssCollector(PollingCollector[RssConfig]):
             if status == 304:
                 return status, resp_headers, b""
             if status >= 400:
-                text = await resp.text(errors="replace")
+                text = await error_text(resp)
                 classify_status(
                     HttpStatus(status, resp_headers, body_hint(text)), self._clock.now(), url
                 )
-            chunks, size = [], 0
-            async for chunk in resp.content.iter_chunked(64 * 1024):
-                size += len(chunk)
-                if size > MAX_FEED_BYTES:
-                    raise MalformedPayload(f"feed larger than {MAX_FEED_BYTES} bytes")
-                chunks.append(chunk)
-            return status, resp_headers, b"".join(chunks)
+            return status, resp_headers, await read_capped(resp, "feed", MAX_FEED_BYTES)
 
     async def poll_unit(self, unit: str) -> None:
         validators = self.unit_state(unit) or {}

@@ -431,6 +431,28 @@ async def test_malformed_pages_and_statuses_are_counted_and_polling_goes_on(
     assert json.loads(sink.cursors["masto"])  # the broken status did not block the cursor
 
 
+async def test_a_page_too_large_or_too_deep_is_malformed_and_polling_goes_on(
+    mastodon: Callable[..., Any], sink: MemorySink, clock: FakeClock, session: Any
+) -> None:
+    from monitor.collectors.http_body import MAX_RESPONSE_BYTES
+
+    server = await mastodon()
+    server.timelines["exampletown"] = [make_status(1, "good one")]
+    collector = make([server], sink, clock, session)
+    await collector.start()
+    huge = "[" + ",".join(['{"id": "9"}'] * (MAX_RESPONSE_BYTES // 10)) + "]"
+    server.forced.append(web.Response(text=huge, content_type="application/json"))
+    server.forced.append(
+        web.Response(text="[" * 100_000 + "]" * 100_000, content_type="application/json")
+    )
+    server.forced.append(web.Response(body=b'[{"id": "\xff"}]', content_type="application/json"))
+    for _ in range(3):
+        await collector.poll_round()
+    assert not sink.posts and collector.health.malformed_count == 3
+    await collector.poll_round()
+    assert sink.texts() == ["good one"]
+
+
 async def test_recheck_purges_deleted_posts_and_replaces_edited_text(
     mastodon: Callable[..., Any], sink: MemorySink, clock: FakeClock, session: Any
 ) -> None:
