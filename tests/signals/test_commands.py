@@ -138,6 +138,10 @@ def test_bad_input_is_refused_clearly(filled: dict[str, str]) -> None:
         env=env,
     )
     assert script.exit_code != 0 and "must be an http:// or https:// address" in script.output
+    ancient = runner.invoke(
+        cli, ["signals", "counter", "1", "--at", "0026-11-03T10:00+00:00"], env=env
+    )
+    assert ancient.exit_code != 0 and "between 1970 and 2199" in ancient.output
     missing = runner.invoke(cli, ["signals", "show", "9999"], env=env)
     assert missing.exit_code != 0 and "no rumour r9999" in missing.output
     row = _water(json.loads(_run(filled, "rumours", "--json")))

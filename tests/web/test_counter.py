@@ -95,6 +95,13 @@ async def test_draft_approve_publish(
         allow_redirects=False,
     )
     assert future.headers["Location"].endswith("error=future")
+    for typo in ("0026-11-03T11:00", "20260-11-03T11:00"):  # a year mistyped
+        ancient = await comms.post(
+            f"/counter-plans/{plan.id}/publish",
+            data={"csrf_token": csrf, "published_at": typo, "channel": "Council website"},
+            allow_redirects=False,
+        )
+        assert ancient.headers["Location"].endswith("error=time"), typo
     done = await comms.post(
         f"/counter-plans/{plan.id}/publish",
         data={
