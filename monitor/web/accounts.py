@@ -84,8 +84,9 @@ def check_password(username: str, password: str) -> None:
         raise AccountError(f"password: at least {MIN_PASSWORD_CHARS} characters")
     from zxcvbn import zxcvbn  # late: its word lists take a moment to load
 
-    # zxcvbn's run time grows with length; past 100 characters a password is not weak.
-    result = zxcvbn(password[:100], user_inputs=[username, *CONTEXT_WORDS])
+    # zxcvbn refuses more than 72 characters (and its run time grows with length); a password
+    # whose first 72 characters are strong is strong.
+    result = zxcvbn(password[:72], user_inputs=[username, *CONTEXT_WORDS])
     if int(result["score"]) < MIN_PASSWORD_SCORE:
         feedback = result.get("feedback") or {}
         why = feedback.get("warning") or "it is too easy to guess"

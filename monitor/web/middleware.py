@@ -1,4 +1,11 @@
-"""The two middlewares every request passes: security headers, and the guard.
+"""The three middlewares every request passes: security headers, well-formed input, and the
+guard.
+
+Well-formed input: a query string or form that is not UTF-8 text, or holds a NUL character or
+a lone surrogate, is refused with 400 before any handler reads it. aiohttp raises
+UnicodeDecodeError from `request.post()` on a form that is not UTF-8, and PostgreSQL refuses
+NUL in text: each was a 500, at sign-in too, wherever a handler met one. JSON bodies are
+checked the same way by `monitor.web.params.json_object`.
 
 The guard is the one place access is decided: it loads the session, looks the route up in
 `permissions.ROUTES`, refuses what the role may not see, checks the CSRF token of every
@@ -19,6 +26,7 @@ from aiohttp import web
 from monitor.runtime.state import RUNTIME
 from monitor.safeguards import audit
 from monitor.web import sessions
+from monitor.web.params import text_problem
 from monitor.web.permissions import Access, access_for
 from monitor.web.state import AUDIT_DETAIL_KEY, SESSION_KEY, WEB, session_of
 
@@ -98,6 +106,37 @@ async def _load_session(request: web.Request) -> None:
         request[SESSION_KEY] = session
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _input_problem(request: web.Request) -> str | None:
+    for key, value in request.query.items():
+        if problem := text_problem(key) or text_problem(value):
+            return f"query string: {problem}"
+    if request.method in SAFE_METHODS or request.content_type not in FORM_TYPES:
+        return None
+    try:
+        form = await request.post()  # cached: handlers read the same form
+    except UnicodeDecodeError:
+        return "the form is not UTF-8 text"
+    except ValueError as exc:
+        return f"the form cannot be read: {str(exc)[:80]}"
+    for key, field in form.items():
+        value = field if isinstance(field, str) else ""  # an uploaded file is its handler's
+        if problem := text_problem(key) or text_problem(value):
+            return f"form: {problem}"
+    return None
+
+
+@web.middleware
+async def well_formed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.match_info.http_exception is None and request.match_info.route.name != "static":
+        problem = await _input_problem(request)
+        if problem is not None:
+            return _refuse(request, 400, problem)
+    return await handler(request)
+
+
 async def _csrf_ok(request: web.Request) -> bool:
     session = session_of(request)
     sent = request.headers.get(CSRF_HEADER)
@@ -108,7 +147,7 @@ async def _csrf_ok(request: web.Request) -> bool:
         form = await request.post()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not sent:
+    if not sent or not sent.isascii():  # tokens are URL-safe base64; a raw \xff is not one
         return False
     expected = session.csrf_token if session else request.cookies.get(LOGIN_CSRF_COOKIE)
     return bool(expected) and hmac.compare_digest(sent.encode(), str(expected).encode())

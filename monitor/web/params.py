@@ -13,7 +13,9 @@ from year 1 to 9999, and a page that steps a day, a week or a digest period past
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -63,19 +65,64 @@ def parse_instant(value: str | None) -> datetime | None:
     return when
 
 
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be stored as sent, or None: a NUL character (PostgreSQL refuses it in
+    text, SQLite keeps it) or a lone surrogate (no encoding can write it)."""
+    if "\x00" in text:
+        return "text may not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text must be valid Unicode (a lone surrogate was sent)"
+    return None
+
+
+def _finite(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):  # "1e400" reads as infinity
+        raise ValueError(f"{value[:20]}: not a finite number")
+    return number
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON may carry")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every key and string in a parsed JSON document (the parser bounds its depth)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            yield from (k for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body; 400 with a reason when it is not one."""
+    """The request's JSON object body; 400 with a reason when it is not one, or when it holds
+    text no store can keep (`text_problem`) or a number Python cannot hold."""
     body = await request.read()  # cached, and bounded by the app's client_max_size (413)
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(
+            body.decode("utf-8"), parse_float=_finite, parse_constant=_refuse_constant
+        )
     except UnicodeDecodeError:
         raise _bad("the body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise _bad(f"the body is not valid JSON: {exc.msg}") from None
     except RecursionError:
         raise _bad("the JSON body is nested too deeply") from None
+    except ValueError as exc:  # a number of more than 4,300 digits, infinity, NaN
+        raise _bad(f"the body has a number that cannot be read: {str(exc)[:80]}") from None
     if not isinstance(data, dict):
         raise _bad("send a JSON object")
+    for text in _strings(data):
+        if problem := text_problem(text):
+            raise _bad(problem)
     return data
 
 

@@ -18,7 +18,7 @@ from monitor.types import utcnow
 from monitor.web import sessions
 from monitor.web.accounts import Passwords
 from monitor.web.demo_accounts import banner, ensure_demo_accounts
-from monitor.web.middleware import guard, security_headers
+from monitor.web.middleware import guard, security_headers, well_formed
 from monitor.web.ratelimit import LoginLimiter
 from monitor.web.render import make_environment
 from monitor.web.state import WEB, WebState
@@ -47,7 +47,9 @@ def create_app(
     than answering every push with an error.
     """
     push_secret(settings)
-    app = web.Application(middlewares=[security_headers, guard], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[security_headers, well_formed, guard], client_max_size=256 * 1024
+    )
     app[WEB] = WebState(
         settings=settings,
         passwords=passwords or Passwords(),

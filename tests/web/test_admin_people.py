@@ -52,6 +52,16 @@ async def test_admin_approves_a_rule_pack_until_its_next_review(
         headers={"X-CSRF-Token": csrf},
     )
     assert bad.status == 400 and "not on the list" in (await bad.json())["error"]
+    for days in ("1e400", "-1e400"):
+        endless = await client.post(
+            "/api/v1/governance/approve",
+            data=(
+                '{"subject": "pack:tension", "purpose": "community_tension", "owner": "x", '
+                f'"days": {days}}}'
+            ),
+            headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+        )
+        assert endless.status == 400, days
     listed = await (await client.get("/api/v1/governance")).json()
     assert any(s["subject"] == "pack:tension" for s in listed["subjects"])
 
@@ -83,6 +93,13 @@ async def test_admin_adds_changes_and_disables_accounts(
         allow_redirects=False,
     )
     assert added.status == 303, await added.text()
+    long_phrase = "(fictional) " + "correct horse battery staple " * 3  # 99 characters
+    longer = await client.post(
+        "/api/v1/users",
+        json={"action": "add", "username": "phrase", "role": "analyst", "password": long_phrase},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert longer.status in (200, 201), await longer.text()
     role = await client.post(
         "/admin/users",
         data={"csrf_token": csrf, "action": "role", "username": "newcomer", "role": "analyst"},

@@ -229,5 +229,10 @@ async def test_the_api_lists_pauses_and_tests(
     )
     assert paused.status == 200
     assert [c.enabled for c in load_sources(settings_file)] == [False, True]
+    again = await client.post(  # the file now holds enabled = false, a plain bool to tomlkit
+        "/api/v1/admin/sources/council/pause", json={"enabled": False}, headers=headers
+    )
+    assert again.status == 200, await again.text()
+    assert [c.enabled for c in load_sources(settings_file)] == [False, True]
     analyst = await client.get("/api/v1/admin/sources")
     assert analyst.status == 200  # still the admin's session

@@ -100,6 +100,9 @@ async def test_unsigned_tampered_or_stale_pushes_are_refused(push_client: Pusher
         {"webhook-timestamp": str(old), "webhook-signature": sign(SECRET, "msg_1", old, body)}
     )
     assert (await push_client.post(body, stale)).status == 401
+    for header, value in (("webhook-signature", "v1,é"), ("webhook-id", "msg_é")):
+        odd = {**signed(body), header: value}  # not ASCII: cannot match, never a 500
+        assert (await push_client.post(body, odd)).status == 401, header
     assert await stored(push_client) == 0
 
 

@@ -50,6 +50,10 @@ def verify_signature(secret: str, headers: dict[str, str], body: bytes, now: flo
         return f"missing header {exc.args[0]}"
     except ValueError:
         return "webhook-timestamp must be Unix seconds"
+    if not (msg_id.isascii() and all(s.isascii() for s in signatures)):
+        # Signatures are base64 and ids are ours to compare: a non-ASCII byte cannot match
+        # (compare_digest raises TypeError on such strings; signing one raised too).
+        return "signature does not match"
     # Compared as integers: a 400-digit timestamp does not fit a float (OverflowError, a 500).
     if abs(int(now) - timestamp) > TOLERANCE_SECONDS:
         return "webhook-timestamp is more than 5 minutes from now"

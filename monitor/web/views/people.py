@@ -60,7 +60,7 @@ async def approve(request: web.Request, values: dict[str, Any]) -> governance.Ap
     session = require_session(request)
     try:
         days = int(values.get("days") or rt.settings.governance_review_days)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int(1e400): infinity
         raise governance.GovernanceError("days: a whole number of days") from None
     note = str(values.get("note") or "").strip()[:500] or None
     async with rt.engine.begin() as conn:

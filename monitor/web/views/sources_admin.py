@@ -114,8 +114,9 @@ def _update(table: Table, entry: dict[str, Any]) -> None:
     """Change a table in place, keeping its comments and the order of the keys it keeps."""
     for key in [k for k in table if k not in entry]:
         del table[key]
+    current = table.unwrap()  # tomlkit hands back true/false as plain bool, without .unwrap()
     for key, value in entry.items():
-        if key not in table or table[key].unwrap() != value:
+        if key not in current or current[key] != value:
             table[key] = value
 
 
