@@ -29,6 +29,7 @@ from monitor.demo import BUNDLED_SCENARIO
 from monitor.demo.clock import ReplayClock, ReplaySink
 from monitor.incidents import queries as incident_queries
 from monitor.ingest.importer import ImportReport, import_file
+from monitor.ingest.replay import file_format
 from monitor.runtime.app import ROLES, open_runtime, role_parts
 from monitor.runtime.pipeline import PipelineFailed
 from monitor.runtime.probes import probe_port, serve_probes
@@ -200,6 +201,16 @@ def import_command(ctx: Context, files: tuple[str, ...], speed: float | None) ->
     """
     settings = ctx.settings
     pace = settings.demo_speed if speed is None else speed
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            # A FIFO or a device: the import reads a file twice (its checksum names the
+            # resume cursor), and a pipe gives its data only once.
+            raise click.ClickException(f"{name}: not a regular file; save the posts to a file")
+        try:
+            file_format(path)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
 
     async def main(held: _Held) -> int:
         bad = 0

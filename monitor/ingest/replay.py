@@ -13,6 +13,7 @@ import csv
 import gzip
 import json
 import re
+import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -291,7 +292,13 @@ def _lines(fh: IO[bytes]) -> Iterator[_Line]:
     """Physical lines, decoded; at most MAX_LINE_BYTES of any line is ever held in memory."""
     lineno = 0
     while True:
-        raw = fh.readline(MAX_LINE_BYTES + 1)
+        try:
+            raw = fh.readline(MAX_LINE_BYTES + 1)
+        except (EOFError, OSError, zlib.error) as exc:
+            # A .gz cut short (EOFError) or damaged (BadGzipFile is an OSError): the lines
+            # read so far are delivered; the rest is reported, not silently dropped.
+            yield _Line(lineno + 1, None, f"the compressed file is truncated or corrupt: {exc}")
+            return
         if not raw:
             return
         lineno += 1

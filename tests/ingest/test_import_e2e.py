@@ -4,6 +4,7 @@ and never writes a raw author id anywhere."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import signal
@@ -101,6 +102,42 @@ def test_reimport_adds_nothing_and_bad_lines_are_reported(tmp_path: Path) -> Non
     assert "stored 0 new posts" in second.stdout, second.stdout + second.stderr
     assert count(db, "select count(*) from posts") == 300
     assert count(db, "select count(*) from posts where processed_at is null") == 0
+
+
+def test_a_truncated_gzip_stores_every_complete_line_and_says_why_it_stopped(
+    tmp_path: Path,
+) -> None:
+    whole = tmp_path / "whole.jsonl.gz"
+    with gzip.open(whole, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(fictional_lines(3000)) + "\n")
+    raw = whole.read_bytes()
+    data = tmp_path / "cut.jsonl.gz"
+    data.write_bytes(raw[: len(raw) * 2 // 3])
+    readable = 0
+    with gzip.open(data, "rt", encoding="utf-8") as fh, contextlib.suppress(EOFError):
+        for line in fh:
+            readable += line.endswith("\n")
+    db = tmp_path / "m.db"
+    done = run_monitor(["import", str(data)], db, {"MONITOR_INGEST_BATCH_SIZE": "500"})
+    assert done.returncode == 1, done.stderr
+    assert "truncated or corrupt" in done.stderr and "Aborted" not in done.stderr
+    # Every complete line is stored, the unfinished batch included (it was dropped before).
+    assert count(db, "select count(*) from posts") >= readable > 1500
+
+
+def test_a_pipe_or_an_unknown_file_type_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "posts.jsonl"
+    os.mkfifo(fifo)
+    db = tmp_path / "m.db"
+    refused = run_monitor(["import", str(fifo)], db, timeout=60)
+    assert refused.returncode != 0 and "not a regular file" in refused.stderr
+    text = tmp_path / "posts.txt"
+    text.write_text(fictional_lines(1)[0] + "\n", encoding="utf-8")
+    refused = run_monitor(["import", str(text)], db, timeout=60)
+    assert refused.returncode != 0 and "unknown file type" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:

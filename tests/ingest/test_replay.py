@@ -167,6 +167,25 @@ def test_gzipped_files_are_read(tmp_path: Path) -> None:
     assert len(posts) == 2 and not problems
 
 
+def test_a_truncated_or_damaged_gzip_gives_its_lines_then_a_problem(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.jsonl.gz"
+    with gzip.open(whole, "wt", encoding="utf-8") as fh:
+        for i in range(1, 3001):
+            fh.write(json.dumps(post(i)) + "\n")
+    raw = whole.read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(raw[: len(raw) * 2 // 3])
+    records = list(iter_records(cut))
+    posts, problems = posts_and_problems(records)
+    assert len(posts) > 1000 and len(problems) == 1
+    assert "truncated or corrupt" in problems[0].reason
+    assert problems[0].lineno == len(posts) + 1  # the first line it could not read
+    damaged = tmp_path / "damaged.jsonl.gz"
+    damaged.write_bytes(b"\x1f\x8b" + b"not gzip at all" * 10)
+    posts, problems = posts_and_problems(list(iter_records(damaged)))
+    assert not posts and "truncated or corrupt" in problems[0].reason
+
+
 def test_unknown_file_types_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "posts.txt"
     path.write_text("x")
