@@ -900,10 +900,12 @@ def _coerce(f: Field[Any], value: Any, origin: str) -> Any:
             if text in {"0", "false", "no", "off", ""}:
                 return False
             raise ValueError(value)
+        if t in (int, float) and isinstance(value, bool):  # TOML true is not port 1
+            raise ValueError(value)
         if t is int and isinstance(value, float):
             raise ValueError(value)
         coerced = t(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(
             f"{origin}: setting {f.name} must be {t.__name__}, got {value!r}"
         ) from None
@@ -916,6 +918,10 @@ def _check(f: Field[Any], value: Any, given: Any, origin: str) -> None:
     setting, the value given and what is allowed (a bad value must not surface later as a
     traceback deep in some stage)."""
     allowed = setting_allowed(f)
+    if isinstance(value, float) and not math.isfinite(value):  # "nan", "inf", 1e400
+        raise ConfigError(
+            f"{origin}: setting {f.name} must be {allowed or 'a finite number'}, got {given!r}"
+        )
     if not allowed or isinstance(value, bool):
         return
     if isinstance(value, str):
@@ -958,11 +964,15 @@ def load_settings(
             raise ConfigError(f"{file_path}: settings file not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
-        section = data.get("monitor", data)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{file_path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
+        except OSError as exc:  # a directory, a symlink loop, no permission
+            raise ConfigError(f"{file_path}: cannot read: {exc.strerror or exc}") from None
+        section = _settings_section(data, file_path)
         for key, value in section.items():
-            if isinstance(value, dict) or (
-                isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
-            ):
+            if _is_table(value):
                 continue  # sub-tables and [[arrays]] (sources, receivers) have their own readers
             try:
                 f = _field(key)
@@ -976,6 +986,29 @@ def load_settings(
     settings = Settings(**values)
     _check_together(settings)
     return settings
+
+
+def _settings_section(data: dict[str, Any], file_path: Path) -> dict[str, Any]:
+    """The settings of a file: its top level, or its [monitor] table; never both (a file
+    with both had every top-level setting ignored, its database_url among them)."""
+    if "monitor" not in data:
+        return data
+    section = data["monitor"]
+    if not isinstance(section, dict):
+        raise ConfigError(f"{file_path}: 'monitor' must be a table ([monitor]) of settings")
+    top = [k for k, v in data.items() if k != "monitor" and not _is_table(v)]
+    if top:
+        raise ConfigError(
+            f"{file_path}: settings both at the top level ({', '.join(sorted(top)[:5])}) and "
+            "under [monitor]: put them in one place"
+        )
+    return section
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+    )
 
 
 def _check_together(settings: Settings) -> None:

@@ -7,6 +7,7 @@ use, and refuses a bad value with the setting's name and the reason.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,12 +17,21 @@ from monitor.config import ConfigError, Settings
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
+def _number(text: str) -> float:
+    """A finite, non-negative number (a NaN threshold is never crossed, so nothing would ever
+    alert; a negative one always is)."""
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return value
+
+
 def _floats(name: str, text: str) -> tuple[float, ...]:
     try:
-        return tuple(float(p) for p in text.split(",") if p.strip())
+        return tuple(_number(p) for p in text.split(",") if p.strip())
     except ValueError:
         raise ConfigError(
-            f"setting {name}: expected comma-separated numbers, got {text!r}"
+            f"setting {name}: expected comma-separated numbers of 0 or more, got {text!r}"
         ) from None
 
 
@@ -45,6 +55,8 @@ def parse_weights(name: str, text: str) -> dict[str, float]:
             out[key.strip()] = float(value)
         except ValueError:
             raise ConfigError(f"setting {name}: expected name=number pairs, got {part!r}") from None
+        if not math.isfinite(out[key.strip()]):
+            raise ConfigError(f"setting {name}: weight of {key.strip()} is not a finite number")
         if out[key.strip()] < 0:
             raise ConfigError(f"setting {name}: weight of {key.strip()} is negative")
     return out

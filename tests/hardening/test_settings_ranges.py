@@ -112,3 +112,53 @@ def test_a_count_has_a_floor_but_no_ceiling_and_zero_only_where_it_turns_a_condi
         load_settings(environ={"MONITOR_INCIDENTS_MIN_POSTS": "0"})
     with pytest.raises(ConfigError, match="MONITOR_SIGNALS_SPREAD_EARLY_POSTS.*0 or more"):
         load_settings(environ={"MONITOR_SIGNALS_SPREAD_EARLY_POSTS": "-1"})
+
+
+def test_unreadable_files_and_settings_in_two_places_are_refused_in_one_line(  # type: ignore[no-untyped-def]
+    tmp_path,
+) -> None:
+    folder = tmp_path / "dir.toml"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match=r"dir.toml: cannot read"):
+        load_settings(folder, {})
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('home = "Caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin.toml: not UTF-8"):
+        load_settings(latin, {})
+    loop = tmp_path / "loop.toml"
+    loop.symlink_to(loop)
+    with pytest.raises(ConfigError, match=r"loop.toml: cannot read"):
+        load_settings(loop, {})
+    # A [monitor] table beside top-level settings hid the top level (its database_url too).
+    both = tmp_path / "both.toml"
+    both.write_text(
+        'database_url = "sqlite+aiosqlite:///elsewhere.db"\n[monitor]\nlog_level = "WARNING"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"both at the top level \(database_url\)"):
+        load_settings(both, {})
+    table = tmp_path / "table.toml"
+    table.write_text('[monitor]\nlog_level = "WARNING"\n', encoding="utf-8")
+    assert load_settings(table, {}).log_level == "WARNING"
+    odd = tmp_path / "odd.toml"
+    odd.write_text('monitor = "x"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'monitor' must be a table"):
+        load_settings(odd, {})
+
+
+def test_numbers_that_are_not_numbers_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for name, value in (
+        ("MONITOR_WEB_PORT", "true"),
+        ("MONITOR_DEMO_SPEED", "nan"),
+        ("MONITOR_DEMO_SPEED", "1e400"),
+        ("MONITOR_SIGNALS_LEVEL_RISE", "nan,nan,nan"),
+        ("MONITOR_SIGNALS_LEVEL_AUTHORS", "-3,-2,-1"),
+        ("MONITOR_SIGNALS_KIND_WEIGHTS", "threat=nan"),
+    ):
+        setting = name.removeprefix("MONITOR_").lower()
+        with pytest.raises(ConfigError, match=setting):
+            load_settings(None, {name: value})
+    toml = tmp_path / "port.toml"
+    toml.write_text("web_port = true\n", encoding="utf-8")  # TOML's true is not port 1
+    with pytest.raises(ConfigError, match="web_port must be int"):
+        load_settings(toml, {})
