@@ -191,6 +191,12 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> A
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise AlertConfigError([f"{path}: routing file not found"]) from None
+    except UnicodeDecodeError as exc:
+        raise AlertConfigError(
+            [f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"]
+        ) from None
+    except OSError as exc:  # a directory, a symlink loop, no permission
+        raise AlertConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     return parse_config(text, str(path), environ)
 
 

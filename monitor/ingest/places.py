@@ -20,7 +20,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
-from monitor.config import Settings
+from monitor.config import ConfigError, Settings
 from monitor.documents.cache import ParsedFiles, digest
 from monitor.documents.schema import Document, DocumentError, Problem, Schema, validate
 from monitor.types import PlaceMatch
@@ -33,8 +33,9 @@ _GAZETTEER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _MATCHED_MAX = 200  # place_matches.matched is String(200)
 
 
-class GazetteerError(ValueError):
-    """A gazetteer that cannot be used; the message names the file, the entry and the reason."""
+class GazetteerError(ConfigError):
+    """A gazetteer that cannot be used; the message names the file, the entry and the reason.
+    A ConfigError, so a command that meets one while starting prints it in one line."""
 
 
 @dataclass(frozen=True, slots=True)

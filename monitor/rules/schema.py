@@ -378,8 +378,11 @@ def _duration(what: str, most: dt.timedelta | None, value: Any) -> dt.timedelta:
     if not m:
         raise _bad(f"{what} must be a duration like 15m, 1h or 7d, not {text!r}")
     n, unit = int(m.group(1)), m.group(2)
-    d = {"m": dt.timedelta(minutes=n), "min": dt.timedelta(minutes=n),
-         "h": dt.timedelta(hours=n), "d": dt.timedelta(days=n)}[unit]  # fmt: skip
+    try:
+        d = {"m": dt.timedelta(minutes=n), "min": dt.timedelta(minutes=n),
+             "h": dt.timedelta(hours=n), "d": dt.timedelta(days=n)}[unit]  # fmt: skip
+    except OverflowError:  # "99999999999999999999h": past what any time can hold
+        raise _bad(f"{what} {text!r} is longer than any window can be") from None
     if d <= dt.timedelta(0):
         raise _bad(f"{what} must be longer than zero")
     if most is not None and d > most:

@@ -271,3 +271,12 @@ def test_check_command_fails_with_the_line_of_a_mistake(tmp_path: Path) -> None:
     assert bad.exit_code == 1
     line = 1 + SHIPPED.read_text().splitlines().index("      group_wait: 2m")
     assert f"routing.yaml:{line}: route.routes[2].group_wait: duration '2 minutes'" in bad.output
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"route: {receiver: caf\xe9}\n")
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir()
+    for unreadable, why in ((latin, "not UTF-8 text"), (folder, "cannot read")):
+        named = {**env, "MONITOR_ALERTS_ROUTING": str(unreadable)}  # as a deployment names it
+        bad = CliRunner().invoke(cli, ["alerts", "check"], env=named)
+        assert bad.exit_code == 1 and f"{unreadable}: {why}" in bad.output, bad.output
+        assert bad.exception is None or isinstance(bad.exception, SystemExit)

@@ -138,6 +138,24 @@ def test_bad_gazetteer_names_in_the_setting_are_refused() -> None:
         PlaceMatcher.from_settings(Settings(places="atlantis"), ROOT)
 
 
+def test_a_command_meeting_a_bad_gazetteer_says_so_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("", encoding="utf-8")
+    env = {
+        "MONITOR_HOME": str(ROOT),
+        "MONITOR_PLACES": "atlantis",
+        "MONITOR_CLASSIFIER": "keyword",
+        "MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'm.db'}",
+    }
+    done = CliRunner().invoke(cli, ["import", str(posts)], env=env)
+    assert done.exit_code == 1 and "atlantis" in done.output and "not found" in done.output
+    assert not isinstance(done.exception, GazetteerError), "a traceback, not one line"
+
+
 # --- gazetteer validation ----------------------------------------------------------------------
 
 GOOD = """

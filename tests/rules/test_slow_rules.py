@@ -123,6 +123,18 @@ def test_deeply_nested_files_are_refused_with_their_line(
         load_ruleset(rules_dir)
 
 
+def test_windows_longer_than_time_can_hold_are_refused_with_their_line(
+    write_pack: WritePack, rules_dir: Path
+) -> None:
+    for window in (
+        "{per: ward, within: 99999999999999999999h, count: '>= 3'}",
+        "{per: ward, within: 1h, rise: '>= 3x', baseline: 99999999999999999999d}",
+    ):
+        write_pack("slow", rules_file(rule_yaml("long", "apparently", extra=f"window: {window}")))
+        with pytest.raises(PackError, match="longer than any window can be"):
+            load_ruleset(rules_dir)
+
+
 def test_huge_files_are_refused(write_pack: WritePack, rules_dir: Path) -> None:
     write_pack("slow", "rules: []\n" + "#" * 1_100_000 + "\n")
     with pytest.raises(PackError, match="larger than"):
