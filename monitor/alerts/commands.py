@@ -25,7 +25,7 @@ from monitor.alerts.render import london, make_environment
 from monitor.alerts.service import TABLES, build_notifiers, routing_path
 from monitor.alerts.silence_store import add_silence, expire_silence, load_silences
 from monitor.alerts.silences import SilenceError
-from monitor.cli.context import Context, pass_context, with_store
+from monitor.cli.context import ROW_ID, Context, pass_context, with_store
 from monitor.config import ConfigError, Settings, resolve_home
 from monitor.store.tables import notifications
 
@@ -267,7 +267,7 @@ def silence_list(ctx: Context, show_all: bool) -> None:
 
 
 @silence_group.command("expire")
-@click.argument("silence_id", type=int)
+@click.argument("silence_id", type=ROW_ID)
 @click.option("--by", required=True, help="Who is ending the silence.")
 @click.option("--reason", default="", help="Why (kept in the audit log).")
 @pass_context

@@ -30,6 +30,12 @@ if TYPE_CHECKING:  # imported when a command runs, not for `monitor --help`
 
 T = TypeVar("T")
 
+# A row id as a command argument: the stores' integer columns hold up to 2^31 - 1 on PostgreSQL
+# (2^63 - 1 on SQLite), and a larger number reached the driver as an OverflowError traceback.
+ROW_ID = click.IntRange(1, 2**31 - 1)
+# How many rows a listing shows.
+LIMIT = click.IntRange(1, 100_000)
+
 
 class Context:
     """What every sub-command gets: the settings, loaded once from --config and MONITOR_*."""

@@ -12,7 +12,7 @@ import json
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.cli.context import Context, pass_context, with_store
+from monitor.cli.context import ROW_ID, Context, pass_context, with_store
 from monitor.runtime.app import open_runtime
 from monitor.store import quarantine
 from monitor.store.tables import quarantine as quarantine_table
@@ -50,7 +50,7 @@ def quarantine_list(ctx: Context, as_json: bool, limit: int) -> None:
 
 
 @quarantine_group.command("retry")
-@click.argument("ids", nargs=-1, type=click.IntRange(1, 2**31 - 1))
+@click.argument("ids", nargs=-1, type=ROW_ID)
 @click.option("--all", "retry_all", is_flag=True, help="Retry every quarantined record.")
 @pass_context
 def quarantine_retry(ctx: Context, ids: tuple[int, ...], retry_all: bool) -> None:

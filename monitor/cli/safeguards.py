@@ -195,7 +195,10 @@ def audit_verify(ctx: Context, expect_head: str | None) -> None:
     if expect_head:
         try:
             count_text, digest = expect_head.split(":", 1)
-            heads.append(("the head given", int(count_text), digest))
+            count = int(count_text)
+            if not 0 <= count < 2**63:  # a row count; more would overflow the store's integers
+                raise ValueError(count_text)
+            heads.append(("the head given", count, digest))
         except ValueError:
             raise click.BadParameter("use COUNT:HASH as printed by `monitor audit head`") from None
     if settings.audit_head_file:

@@ -144,6 +144,16 @@ def test_bad_input_is_refused_clearly(filled: dict[str, str]) -> None:
     assert ancient.exit_code != 0 and "between 1970 and 2199" in ancient.output
     missing = runner.invoke(cli, ["signals", "show", "9999"], env=env)
     assert missing.exit_code != 0 and "no rumour r9999" in missing.output
+    for args in (
+        ["signals", "show", str(2**63)],
+        ["signals", "show", "0"],
+        ["signals", "rumours", "--limit", str(2**63)],
+        ["alerts", "silence", "expire", "--by", "b", str(2**63)],
+        ["audit", "verify", "--expect-head", "99999999999999999999:abcd"],
+    ):
+        huge = runner.invoke(cli, args, env=env)
+        assert huge.exit_code == 2, (args, huge.output)  # a usage error, not a traceback
+        assert "Invalid value" in huge.output, (args, huge.output)
     row = _water(json.loads(_run(filled, "rumours", "--json")))
     rid, status = row["id"], row["status"]
     same = runner.invoke(cli, ["signals", "status", str(rid), status], env=env)
