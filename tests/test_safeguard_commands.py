@@ -73,6 +73,9 @@ def test_governance_approve_takes_only_listed_purposes_and_list_shows_it(run) ->
     )  # fmt: skip
     assert done.exit_code == 0 and "recorded in the audit log" in done.output
     listing = run("governance", "list").output
+    nowhere = CliRunner().invoke(cli, ["governance", "list"], env={"MONITOR_HOME": "/nowhere"})
+    assert nowhere.exit_code == 1 and "/nowhere" in nowhere.output  # one line, no traceback
+    assert not isinstance(nowhere.exception, ValueError)
     assert "pack:tension             running" in listing
     assert "purpose community_tension" in listing and "approved by Head of Communities" in listing
     assert "pack:rumour              not yet registered" in listing

@@ -65,6 +65,10 @@ def _when(text: str | None) -> datetime:
         from zoneinfo import ZoneInfo
 
         value = value.replace(tzinfo=ZoneInfo("Europe/London"))
+    if not 1970 <= value.year <= 2199:
+        # Schedules and silences step hours and days from it: near year 1 or 9999 that ran
+        # off Python's calendar (OverflowError, "never fires again") as a traceback.
+        raise click.BadParameter(f"{text!r}: a time between 1970 and 2199")
     return value.astimezone(UTC)
 
 

@@ -13,7 +13,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.cli.context import Context, pass_context, with_store
-from monitor.config import resolve_home
+from monitor.config import ConfigError, resolve_home
 from monitor.safeguards import audit, governance, retention
 from monitor.store.tables import audit_events, governance_register
 
@@ -259,7 +259,10 @@ def governance_group() -> None:
 def governance_list(ctx: Context) -> None:
     """Every monitored subject with its owner, purpose, review date and whether it runs."""
     settings = ctx.settings
-    subjects = governance.home_subjects(settings, resolve_home(settings))
+    try:
+        subjects = governance.home_subjects(settings, resolve_home(settings))
+    except ConfigError as exc:  # no such home folder: one line, as every other command
+        raise click.ClickException(str(exc)) from None
     now = datetime.now(UTC)
 
     async def work(engine: AsyncEngine) -> dict[str, governance.Approval]:

@@ -231,12 +231,17 @@ class RssCollector(PollingCollector[RssConfig]):
 # --- the platform ----------------------------------------------------------------------------
 
 
+def _is_http_url(url: str) -> bool:
+    try:
+        return urlsplit(url).scheme in ("http", "https")
+    except ValueError:  # "http://[::1": urlsplit refuses a broken IPv6 host
+        return False
+
+
 def _problems(config: RssConfig) -> list[str]:
     out = [] if config.feeds else ["feeds: at least one feed URL is needed"]
     out.extend(
-        f"feeds: {url!r} is not an http(s) URL"
-        for url in config.feeds
-        if urlsplit(url).scheme not in ("http", "https")
+        f"feeds: {url!r} is not an http(s) URL" for url in config.feeds if not _is_http_url(url)
     )
     return out
 

@@ -282,6 +282,11 @@ async def test_preview_and_send_commands(tmp_path: Path, config: AlertConfig) ->
     assert json.loads(as_json.output)["name"] == "tension-weekly"
     unknown = await asyncio.to_thread(runner.invoke, cli, ["digest", "preview", "nope"], env=env)
     assert unknown.exit_code == 1 and "no digest named 'nope'" in unknown.output
+    for edge in ("0001-01-01T07:00", "9999-12-31T23:59"):  # past the calendar: a usage error
+        far = await asyncio.to_thread(
+            runner.invoke, cli, ["digest", "preview", "liaison-daily", "--at", edge], env=env
+        )
+        assert far.exit_code == 2 and "between 1970 and 2199" in far.output, far.output
     sent = await asyncio.to_thread(
         runner.invoke,
         cli,

@@ -125,7 +125,7 @@ user_agent = "Mozilla/5.0"
 [[sources]]
 kind = "rss"
 name = "m"
-feeds = ["file:///etc/passwd"]
+feeds = ["file:///etc/passwd", "http://[::1"]
 
 [[sources]]
 kind = "twitter"
@@ -146,6 +146,7 @@ name = "needs-feeds"
         "[[sources]] #3 ('r'): client_id_env: must name an environment variable",
         "[[sources]] #3 ('r'): user_agent: Reddit requires",
         "[[sources]] #4 ('m'): feeds: 'file:///etc/passwd' is not an http(s) URL",
+        "[[sources]] #4 ('m'): feeds: 'http://[::1' is not an http(s) URL",
         "[[sources]] #5 ('x'): kind: must be one of jetstream, mastodon, rss, reddit",
         "[[sources]] #6 ('needs-feeds'): feeds: required for a rss source",
     ]
