@@ -68,7 +68,8 @@ class Settings:
     database_url: str = _setting(
         "sqlite+aiosqlite:///monitor.db",
         "SQLAlchemy URL of the store: SQLite by default, "
-        "postgresql+asyncpg://user@host/db in production.",
+        "postgresql+asyncpg://user@host/db in production (the drivers: sqlite+aiosqlite, "
+        "postgresql+asyncpg).",
     )
     web_host: str = _setting("127.0.0.1", "Address the web UI and API listen on.")
     web_port: int = _setting(8080, "Port the web UI and API listen on.", low=1, high=65535)
@@ -834,7 +835,7 @@ class Settings:
                 state = "set" if value in os.environ else "NOT SET"
                 out[name] = f"{value} (****, {state})"
             elif name == "database_url":
-                out[name] = _mask_url_password(str(value))
+                out[name] = mask_url_password(str(value))
             else:
                 out[name] = value
         return out
@@ -934,7 +935,8 @@ def _check(f: Field[Any], value: Any, given: Any, origin: str) -> None:
         raise ConfigError(f"{origin}: setting {f.name} must be {allowed}, got {given!r}")
 
 
-def _mask_url_password(url: str) -> str:
+def mask_url_password(url: str) -> str:
+    """`url` with any password replaced by ****, for messages and `config show`."""
     if "://" in url and "@" in url:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)
@@ -1011,10 +1013,21 @@ def _is_table(value: Any) -> bool:
     )
 
 
+STORE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
 def _check_together(settings: Settings) -> None:
     """Checks of settings that are read together (the tension scale, its thresholds and the
-    alert level), at load rather than when the signals stage first starts."""
+    alert level), at load rather than when the signals stage first starts; and the store's
+    driver (another one failed deep in SQLAlchemy, as a traceback, at the first command)."""
     from monitor.signals.config import SignalsConfig  # late: it imports this module
+
+    scheme = settings.database_url.split("://", 1)[0] if "://" in settings.database_url else ""
+    if scheme not in STORE_DRIVERS:
+        raise ConfigError(
+            f"setting database_url: {mask_url_password(settings.database_url)[:80]!r} must "
+            f"start with {' or '.join(d + '://' for d in STORE_DRIVERS)}"
+        )
 
     SignalsConfig.from_settings(settings)
 

@@ -88,6 +88,9 @@ def with_store(
     without, `what` says what they are ("alert", "signals") in the message."""
     import asyncio
 
+    from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
+
+    from monitor.config import mask_url_password
     from monitor.store import db
 
     url = settings.database_url
@@ -99,10 +102,18 @@ def with_store(
     async def main() -> T:
         engine = db.create_engine(url)
         try:
-            if write:
-                await db.upgrade(engine, post_key_secret=settings.secret("post_key"))
-            elif needs:
-                absent = sorted(set(needs) - await db.table_names(engine))
+            try:
+                if write:
+                    await db.upgrade(engine, post_key_secret=settings.secret("post_key"))
+                else:
+                    present = await db.table_names(engine)
+            except (OSError, OperationalError, InterfaceError, DatabaseError) as exc:
+                # No server, a folder or a file that is not a database: say so in one line.
+                reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+                shown = mask_url_password(url)
+                raise StoreNotReady(f"cannot open the store ({shown}): {reason}") from None
+            if not write and needs:
+                absent = sorted(set(needs) - present)
                 if absent:
                     raise StoreNotReady(
                         f"the store at {url} has no {what + ' ' if what else ''}tables "

@@ -20,6 +20,7 @@ from monitor.collectors.config import SourcesError, load_sources
 from monitor.config import (
     ConfigError,
     Settings,
+    mask_url_password,
     push_secret,
     setting_allowed,
     setting_fields,
@@ -76,10 +77,17 @@ def db_group() -> None:
 @pass_context
 def db_upgrade(ctx: Context, revision: str) -> None:
     """Apply the schema migrations (Alembic) to the configured database."""
-    db.upgrade_sync(
-        ctx.settings.database_url, revision, post_key_secret=ctx.settings.secret("post_key")
-    )
-    click.echo(f"database at {revision}: {ctx.settings.database_url}")
+    from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
+
+    url = ctx.settings.database_url
+    try:
+        db.upgrade_sync(url, revision, post_key_secret=ctx.settings.secret("post_key"))
+    except (OSError, OperationalError, InterfaceError, DatabaseError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        raise click.ClickException(
+            f"cannot open the store ({mask_url_password(url)}): {reason}"
+        ) from None
+    click.echo(f"database at {revision}: {mask_url_password(url)}")
 
 
 class _Held:

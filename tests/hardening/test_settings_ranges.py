@@ -162,3 +162,29 @@ def test_numbers_that_are_not_numbers_are_refused(tmp_path) -> None:  # type: ig
     toml.write_text("web_port = true\n", encoding="utf-8")  # TOML's true is not port 1
     with pytest.raises(ConfigError, match="web_port must be int"):
         load_settings(toml, {})
+
+
+def test_a_store_url_with_another_driver_or_no_store_behind_it_is_one_line(  # type: ignore[no-untyped-def]
+    tmp_path,
+) -> None:
+    for url in ("bogus://x", "", "%%%", "sqlite:///sync.db"):
+        with pytest.raises(ConfigError, match="database_url: .* must start with"):
+            load_settings(None, {"MONITOR_DATABASE_URL": url})
+    runner = CliRunner()
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database " * 100)
+    for url in (
+        f"sqlite+aiosqlite:///{folder}",
+        f"sqlite+aiosqlite:///{junk}",
+        "postgresql+asyncpg://nobody:secret@127.0.0.1:1/none",  # no server on port 1
+    ):
+        env = {"MONITOR_DATABASE_URL": url, "MONITOR_HOME": str(tmp_path)}
+        for args in (["audit", "head"], ["db", "upgrade"]):
+            done = runner.invoke(cli, args, env=env)
+            assert done.exit_code == 1, (url, args, done.output)
+            said = done.output
+            assert "cannot open the store" in said or "no store at" in said, (url, args, said)
+            assert isinstance(done.exception, SystemExit), said  # a message, not a traceback
+            assert "secret" not in done.output  # the password is masked
