@@ -984,6 +984,10 @@ def load_settings(
     for f in fields(Settings):
         env_name = ENV_PREFIX + f.name.upper()
         if env_name in env:
+            try:
+                env[env_name].encode("utf-8")
+            except UnicodeEncodeError:  # bytes that were not UTF-8, kept as surrogates
+                raise ConfigError(f"${env_name}: not UTF-8 text") from None
             values[f.name] = _coerce(f, env[env_name], f"${env_name}")
     settings = Settings(**values)
     _check_together(settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,15 @@ def main() -> None:
     # (reference counting still frees what is dropped; only a cycle among these objects that
     # becomes garbage later is kept). Only here, in a process of its own: a command invoked
     # in-process (tests, CliRunner) leaves the collector alone.
+    for arg in sys.argv[1:]:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            # Bytes that are not UTF-8 reach Python as surrogates, which no store or hash can
+            # take: refuse them here, naming the argument, not as a traceback from the store.
+            shown = arg.encode("utf-8", "replace").decode("utf-8")[:80]
+            click.echo(f"Error: argument {shown!r} is not UTF-8 text", err=True)
+            sys.exit(2)
     global _gc_paused
     gc.disable()
     _gc_paused = True

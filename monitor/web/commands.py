@@ -37,11 +37,22 @@ def _run(
         raise click.ClickException(str(exc)) from None
 
 
+def _is_text(value: str) -> bool:
+    """False for a value holding bytes that were not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _password(env_name: str | None) -> str:
     if env_name:
         secret = os.environ.get(env_name)
         if not secret:
             raise click.ClickException(f"${env_name} is not set or empty")
+        if not _is_text(secret):
+            raise click.ClickException(f"${env_name} is not UTF-8 text")
         return secret
     typed: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     return typed

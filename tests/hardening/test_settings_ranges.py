@@ -188,3 +188,23 @@ def test_a_store_url_with_another_driver_or_no_store_behind_it_is_one_line(  # t
             assert "cannot open the store" in said or "no store at" in said, (url, args, said)
             assert isinstance(done.exception, SystemExit), said  # a message, not a traceback
             assert "secret" not in done.output  # the password is masked
+
+
+def test_arguments_and_variables_that_are_not_utf8_are_refused_by_name(  # type: ignore[no-untyped-def]
+    tmp_path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'm.db'}",
+        "MONITOR_CLASSIFIER": "keyword",
+    }
+    argv = [sys.executable, "-m", "monitor", "erase", "--reason", "test", b"bluesky:\xff"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "is not UTF-8 text" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    with pytest.raises(ConfigError, match=r"\$MONITOR_LOG_LEVEL: not UTF-8"):
+        load_settings(None, {"MONITOR_LOG_LEVEL": "INFO\udcff"})
