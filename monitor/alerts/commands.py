@@ -21,7 +21,7 @@ from monitor.alerts.config import AlertConfig, AlertConfigError, load_config, pa
 from monitor.alerts.digests import DigestService
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.matchers import MatcherError
-from monitor.alerts.render import london, make_environment
+from monitor.alerts.render import check_templates, london, make_environment
 from monitor.alerts.service import TABLES, build_notifiers, routing_path
 from monitor.alerts.silence_store import add_silence, expire_silence, load_silences
 from monitor.alerts.silences import SilenceError
@@ -90,8 +90,14 @@ def alerts_group() -> None:
 )
 @pass_context
 def check_command(ctx: Context, path: Path | None) -> None:
-    """Validate the routing file: every problem with its line, then what it sets up."""
+    """Validate the routing file: every problem with its line, then what it sets up; and
+    the message templates beside it."""
     config = _config(ctx.settings, path)
+    problems = check_templates(_home(ctx.settings) / "alerts" / "templates")
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise click.ClickException("the message templates are not usable (above)")
     click.echo(f"{config.source}: OK")
     click.echo(f"  routes: {sum(1 for _ in config.route.walk())}")
     for receiver in config.receivers.values():
@@ -345,11 +351,19 @@ def digest_preview(ctx: Context, name: str, at: str | None, fmt: str, out: Path 
     when = _when(at)
 
     async def run(engine: AsyncEngine) -> Any:
+        from jinja2 import TemplateError
+
         service = _digests(ctx.settings, engine)
         try:
             return await service.preview(name, when)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from None
+        except (TemplateError, RecursionError, UnicodeDecodeError, OSError) as exc:
+            # A template edited into a mistake: say which, not a traceback.
+            raise click.ClickException(
+                f"the digest's template cannot be rendered ({exc.__class__.__name__}: "
+                f"{str(exc)[:200]}); `monitor alerts check` lists template problems"
+            ) from None
 
     message = _with_engine(ctx.settings, run)
     if fmt == "html":

@@ -107,6 +107,31 @@ def make_environment(templates: Path) -> tuple[Environment, Environment]:
     return html, text
 
 
+TEMPLATES = ("alert.html", "alert.txt", "digest.html", "digest.txt")
+
+
+def check_templates(templates: Path) -> list[str]:
+    """Every message template compiled, its problems as 'file:line: reason' (none: [])."""
+    from jinja2 import TemplateError, TemplateSyntaxError
+
+    problems: list[str] = []
+    html, text = make_environment(templates)
+    for name in TEMPLATES:
+        env = html if name.endswith(".html") else text
+        where = templates / name
+        try:
+            env.get_template(name)
+        except TemplateSyntaxError as exc:
+            problems.append(f"{where}:{exc.lineno}: {exc.message}")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{where}: not UTF-8 text (byte {exc.start})")
+        except TemplateError as exc:  # not found, or an include that is
+            problems.append(f"{where}: {exc.__class__.__name__}: {exc}")
+        except OSError as exc:  # a directory, no permission
+            problems.append(f"{where}: cannot read: {exc.strerror or exc}")
+    return problems
+
+
 def london(value: datetime | str | None) -> str:
     if value is None:
         return "—"

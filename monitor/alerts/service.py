@@ -25,7 +25,7 @@ from monitor.alerts.notifiers.local import LocalNotifier
 from monitor.alerts.notifiers.slack import SlackNotifier
 from monitor.alerts.notifiers.teams import TeamsNotifier
 from monitor.alerts.notifiers.webhook import WebhookNotifier
-from monitor.alerts.render import make_environment
+from monitor.alerts.render import check_templates, make_environment
 from monitor.classify.disk_cache import EncodingEraser
 from monitor.classify.languages import DEFAULT_COVERED
 from monitor.config import ConfigError, Settings
@@ -126,6 +126,9 @@ class AlertService:
         self.config = config
         self.environ = dict(os.environ if environ is None else environ)
         self.envs = make_environment(home / "alerts" / "templates")
+        for problem in check_templates(home / "alerts" / "templates"):
+            # Messages needing it fail and wait in the outbox, retried, until it is fixed.
+            log.error("alert message template: %s", problem)
         self.deliver = deliver
         self.public_url = public_url
         self.poll_seconds = poll_seconds

@@ -280,3 +280,21 @@ def test_check_command_fails_with_the_line_of_a_mistake(tmp_path: Path) -> None:
         bad = CliRunner().invoke(cli, ["alerts", "check"], env=named)
         assert bad.exit_code == 1 and f"{unreadable}: {why}" in bad.output, bad.output
         assert bad.exception is None or isinstance(bad.exception, SystemExit)
+
+
+def test_check_reports_a_broken_message_template_at_its_line(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(ROOT / "alerts", tmp_path / "alerts")
+    (tmp_path / "rules").symlink_to(ROOT / "rules")  # a home holds rules too
+    digest = tmp_path / "alerts" / "templates" / "digest.txt"
+    lines = digest.read_text(encoding="utf-8").splitlines()
+    lines.insert(2, "{% if %}")
+    digest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "alerts" / "templates" / "alert.html").write_bytes(b"caf\xe9 {{ title }}\n")
+    env = {"MONITOR_HOME": str(tmp_path)}
+    bad = CliRunner().invoke(cli, ["alerts", "check"], env=env)
+    assert bad.exit_code == 1, bad.output
+    assert f"{digest}:3:" in bad.output and "alert.html: not UTF-8" in bad.output
+    assert "message templates are not usable" in bad.output
+    assert isinstance(bad.exception, SystemExit)  # words, not a traceback
