@@ -24,6 +24,7 @@ accounts are refused outright (see Safeguards in the README).
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -167,6 +168,9 @@ def _parse_entry(entry: dict[str, Any], errors: list[str]) -> SourceConfig | Non
     return None if errors else config
 
 
+MAX_NUMBER = 1_000_000_000
+
+
 def _coerce(key: str, value: Any, hint: Any, errors: list[str]) -> Any:
     origin = typing.get_origin(hint)
     if origin is tuple:
@@ -192,6 +196,9 @@ def _coerce(key: str, value: Any, hint: Any, errors: list[str]) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             errors.append(f"{key}: must be a number")
             return None
+        if not math.isfinite(value):  # TOML's nan and inf, or 1e400
+            errors.append(f"{key}: must be a finite number")
+            return None
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -209,6 +216,10 @@ def _validate(config: SourceConfig, platform: Platform[Any], errors: list[str]) 
         value = getattr(config, f.name)
         if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
             errors.append(f"{f.name}: must be greater than 0")
+        elif isinstance(value, int | float) and not isinstance(value, bool) and value > MAX_NUMBER:
+            # Seconds, counts and sizes: far past any sensible value, and past what the
+            # collectors' arithmetic (a cursor rewound in microseconds) can hold.
+            errors.append(f"{f.name}: must be at most {MAX_NUMBER:,}")
         if f.name.endswith("_env") and value and not _ENV_NAME.match(value):
             errors.append(f"{f.name}: must name an environment variable (e.g. REDDIT_SECRET)")
     errors.extend(platform.problems(config))

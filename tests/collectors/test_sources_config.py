@@ -113,6 +113,8 @@ poll_interval_seconds = "often"
 [[sources]]
 kind = "jetstream"
 name = "everything"
+rewind_seconds = nan
+batch_size = 99999999999999999
 
 [[sources]]
 kind = "reddit"
@@ -142,6 +144,8 @@ name = "needs-feeds"
         "#1 ('m'): hashtag: not a setting of a mastodon source (did you mean 'hashtags'?)",
         "[[sources]] #1 ('m'): poll_interval_seconds: must be a number",
         "#2 ('everything'): keywords, hashtags or places: Jetstream carries the whole",
+        "[[sources]] #2 ('everything'): rewind_seconds: must be a finite number",
+        "[[sources]] #2 ('everything'): batch_size: must be at most 1,000,000,000",
         "[[sources]] #3 ('r'): subreddits: 'no spaces allowed' is not a subreddit name",
         "[[sources]] #3 ('r'): client_id_env: must name an environment variable",
         "[[sources]] #3 ('r'): user_agent: Reddit requires",
