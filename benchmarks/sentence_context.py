@@ -92,7 +92,7 @@ class InContext:
         """Per post, the highest in-context sentence score (0 for a post of one sentence)."""
         import torch
 
-        from monitor.classify.lora import ADAPTED, extended_mask
+        from monitor.classify.lora import token_states
 
         prepared = [preprocess(t) for t in cache_texts(texts, True)]
         posts = [(i, p, s) for i, p in enumerate(prepared) if len(s := sentence_spans(p)) > 1]
@@ -111,20 +111,7 @@ class InContext:
             )
             ids, mask = batch["input_ids"], batch["attention_mask"]
             with torch.inference_mode():
-                out = enc.model(
-                    input_ids=ids,
-                    attention_mask=mask,
-                    token_type_ids=torch.zeros_like(ids),
-                    output_hidden_states=True,
-                )
-                hidden = list(out.hidden_states)
-                h = hidden[ADAPTED[0]]
-                ext = extended_mask(mask, h.dtype)
-                adapted = []
-                for layer in enc.top:
-                    h = layer(h, attention_mask=ext)
-                    h = h[0] if isinstance(h, tuple) else h
-                    adapted.append(h)
+                hidden, adapted = token_states(enc.model, enc.top, ids, mask)
                 states = dict(zip(CONTEXT_POOLS, (hidden[3], hidden[4], *adapted), strict=True))
             offsets = batch["offset_mapping"].tolist()
             for r, (i, _, spans) in enumerate(chunk):

@@ -213,15 +213,10 @@ def merged_top(base: Any, tensors: Mapping[str, FloatArray], rank: int, alpha: i
     return top.eval()
 
 
-def all_pools(base: Any, top: Any, input_ids: Any, mask: Any, branch: Any = None) -> Any:
-    """(batch, 9, 384): masked mean pools of frozen hidden states 0..6, then of the adapted
-    hidden states 5 and 6 (pool indices 7 and 8). With an offensive `branch` (layers from
-    `monitor.classify.branch.branch_layers`), (batch, 11, 384): its last two hidden states,
-    run from the frozen hidden state it starts at, are pools 9 and 10. Used by the export and
-    the PyTorch path."""
+def token_states(base: Any, top: Any, input_ids: Any, mask: Any) -> tuple[list[Any], list[Any]]:
+    """Every token's frozen hidden states 0..6 and adapted hidden states 5 and 6, before any
+    pooling (`all_pools` pools them; a benchmark pools parts of a post from them)."""
     import torch
-
-    from monitor.classify.branch import N_LAYERS, run_layers
 
     out = base(
         input_ids=input_ids,
@@ -238,6 +233,20 @@ def all_pools(base: Any, top: Any, input_ids: Any, mask: Any, branch: Any = None
         if isinstance(h, tuple):
             h = h[0]
         adapted.append(h)
+    return hidden, adapted
+
+
+def all_pools(base: Any, top: Any, input_ids: Any, mask: Any, branch: Any = None) -> Any:
+    """(batch, 9, 384): masked mean pools of frozen hidden states 0..6, then of the adapted
+    hidden states 5 and 6 (pool indices 7 and 8). With an offensive `branch` (layers from
+    `monitor.classify.branch.branch_layers`), (batch, 11, 384): its last two hidden states,
+    run from the frozen hidden state it starts at, are pools 9 and 10. Used by the export and
+    the PyTorch path."""
+    import torch
+
+    from monitor.classify.branch import N_LAYERS, run_layers
+
+    hidden, adapted = token_states(base, top, input_ids, mask)
     if branch is not None:
         adapted += run_layers(branch, hidden[N_LAYERS - len(branch)], mask)[-2:]
     pools = [masked_mean(x, mask) for x in hidden + adapted]
