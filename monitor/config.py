@@ -975,7 +975,12 @@ def load_settings(
         section = _settings_section(data, file_path)
         for key, value in section.items():
             if _is_table(value):
-                continue  # sub-tables and [[arrays]] (sources, receivers) have their own readers
+                if key not in FILE_TABLES:  # "[[sourcs]]" was read as nothing, without a word
+                    raise ConfigError(
+                        f"{file_path}: unknown table [{key}]: a settings file holds settings "
+                        f"and {', '.join(f'[[{t}]]' for t in FILE_TABLES)} tables"
+                    )
+                continue  # [[sources]] has its own reader (monitor.collectors.config)
             try:
                 f = _field(key)
             except ConfigError:
@@ -992,6 +997,10 @@ def load_settings(
     settings = Settings(**values)
     _check_together(settings)
     return settings
+
+
+# Tables a settings file may hold besides its settings, each read by its own reader.
+FILE_TABLES = ("sources",)
 
 
 def _settings_section(data: dict[str, Any], file_path: Path) -> dict[str, Any]:

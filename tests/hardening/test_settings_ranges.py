@@ -140,6 +140,10 @@ def test_unreadable_files_and_settings_in_two_places_are_refused_in_one_line(  #
     table = tmp_path / "table.toml"
     table.write_text('[monitor]\nlog_level = "WARNING"\n', encoding="utf-8")
     assert load_settings(table, {}).log_level == "WARNING"
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[[sourcs]]\nkind = "rss"\nname = "gazette"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"unknown table \[sourcs\]"):
+        load_settings(typo, {})
     odd = tmp_path / "odd.toml"
     odd.write_text('monitor = "x"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"'monitor' must be a table"):
