@@ -94,6 +94,9 @@ def with_store(
     from monitor.store import db
 
     url = settings.database_url
+    unusable = db.sqlite_file_problem(url)
+    if unusable is not None:
+        raise StoreNotReady(f"cannot open the store ({url}): {unusable}")
     if not write:
         missing_file = db.missing_sqlite_file(url)
         if missing_file is not None:

@@ -80,6 +80,9 @@ def db_upgrade(ctx: Context, revision: str) -> None:
     from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
     url = ctx.settings.database_url
+    unusable = db.sqlite_file_problem(url)
+    if unusable is not None:
+        raise click.ClickException(f"cannot open the store ({url}): {unusable}")
     try:
         db.upgrade_sync(url, revision, post_key_secret=ctx.settings.secret("post_key"))
     except (OSError, OperationalError, InterfaceError, DatabaseError) as exc:

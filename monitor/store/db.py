@@ -72,6 +72,31 @@ def missing_sqlite_file(url: str) -> str | None:
     return None if path.is_file() else str(parsed.database)
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_file_problem(url: str) -> str | None:
+    """Why the SQLite store named by `url` cannot be opened, found without opening it: a
+    folder, or a file that is not a database. (Opening one fails inside aiosqlite's worker
+    thread, which could then report to an event loop already closed.) None otherwise."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database).expanduser()
+    if path.is_dir():
+        return f"{parsed.database} is a folder, not a database file"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{parsed.database}: cannot read: {exc.strerror or exc}"
+    if head and head != SQLITE_HEADER:  # an empty file is a new store to SQLite
+        return f"{parsed.database} is not a SQLite database file"
+    return None
+
+
 async def table_names(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
         return await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
