@@ -19,6 +19,8 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from monitor.types import is_utf8
+
 ENV_PREFIX = "MONITOR_"
 CONFIG_ENV = "MONITOR_CONFIG"
 DEFAULT_CONFIG_FILE = "monitor.toml"
@@ -989,10 +991,8 @@ def load_settings(
     for f in fields(Settings):
         env_name = ENV_PREFIX + f.name.upper()
         if env_name in env:
-            try:
-                env[env_name].encode("utf-8")
-            except UnicodeEncodeError:  # bytes that were not UTF-8, kept as surrogates
-                raise ConfigError(f"${env_name}: not UTF-8 text") from None
+            if not is_utf8(env[env_name]):  # bytes that were not UTF-8, kept as surrogates
+                raise ConfigError(f"${env_name}: not UTF-8 text")
             values[f.name] = _coerce(f, env[env_name], f"${env_name}")
     settings = Settings(**values)
     _check_together(settings)

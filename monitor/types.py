@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Protocol, overload
 
 if TYPE_CHECKING:
@@ -18,6 +18,29 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# The days a person may type or a command may take: far wider than any post, digest, silence
+# or counter message the service holds, far narrower than Python's years 1-9999, near whose
+# ends stepping an hour or a digest period raised OverflowError.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+CALENDAR = f"between {FIRST_DAY.year} and {LAST_DAY.year}"
+
+
+def within_calendar(day: date) -> bool:
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def is_utf8(text: str) -> bool:
+    """False for text holding a lone surrogate: bytes that were not UTF-8 (arguments and
+    environment values keep them so) or a broken JSON escape. No store, hash or encoder takes
+    it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @overload

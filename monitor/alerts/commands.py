@@ -28,6 +28,7 @@ from monitor.alerts.silences import SilenceError
 from monitor.cli.context import ROW_ID, Context, pass_context, with_store
 from monitor.config import ConfigError, Settings, resolve_home
 from monitor.store.tables import notifications
+from monitor.types import CALENDAR, within_calendar
 
 T = TypeVar("T")
 LONDON_HELP = "a date and time, UK time (e.g. 2026-03-29T07:00)"
@@ -65,10 +66,10 @@ def _when(text: str | None) -> datetime:
         from zoneinfo import ZoneInfo
 
         value = value.replace(tzinfo=ZoneInfo("Europe/London"))
-    if not 1970 <= value.year <= 2199:
+    if not within_calendar(value.date()):
         # Schedules and silences step hours and days from it: near year 1 or 9999 that ran
         # off Python's calendar (OverflowError, "never fires again") as a traceback.
-        raise click.BadParameter(f"{text!r}: a time between 1970 and 2199")
+        raise click.BadParameter(f"{text!r}: a time {CALENDAR}")
     return value.astimezone(UTC)
 
 

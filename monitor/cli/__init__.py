@@ -189,10 +189,10 @@ def main() -> None:
     # (reference counting still frees what is dropped; only a cycle among these objects that
     # becomes garbage later is kept). Only here, in a process of its own: a command invoked
     # in-process (tests, CliRunner) leaves the collector alone.
-    for arg in sys.argv[1:]:
-        try:
-            arg.encode("utf-8")
-        except UnicodeEncodeError:
+    for arg in (a for a in sys.argv[1:] if not a.isascii()):  # `--help` imports no more
+        from monitor.types import is_utf8
+
+        if not is_utf8(arg):
             # Bytes that are not UTF-8 reach Python as surrogates, which no store or hash can
             # take: refuse them here, naming the argument, not as a traceback from the store.
             shown = arg.encode("utf-8", "replace").decode("utf-8")[:80]

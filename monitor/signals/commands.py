@@ -28,7 +28,7 @@ from monitor.signals.config import SignalsConfig
 from monitor.signals.counter import counter_effect
 from monitor.signals.rumours import STATUSES, StatusError, check_status
 from monitor.store import signals as store
-from monitor.types import utcnow
+from monitor.types import CALENDAR, utcnow, within_calendar
 
 T = TypeVar("T")
 
@@ -325,8 +325,8 @@ def counter_command(
         raise click.ClickException(f"--at {published!r} is not an ISO 8601 time") from None
     if at.tzinfo is None:
         raise click.ClickException("--at needs a UTC offset, e.g. 2026-11-04T16:30+00:00")
-    if not 1970 <= at.year <= 2199:
-        raise click.ClickException(f"--at {published!r}: a time between 1970 and 2199")
+    if not within_calendar(at.date()):
+        raise click.ClickException(f"--at {published!r}: a time {CALENDAR}")
     if url is not None and urlsplit(url.strip()).scheme not in ("http", "https"):
         # Pages link to it: only a web address may become a link staff click.
         raise click.ClickException(f"--url {url[:80]!r} must be an http:// or https:// address")

@@ -14,6 +14,7 @@ from monitor.cli.context import Context, pass_context, with_store
 from monitor.config import Settings
 from monitor.safeguards import audit
 from monitor.store.tables import users as users_table
+from monitor.types import is_utf8
 from monitor.web import accounts, sessions
 from monitor.web.permissions import ROLES
 
@@ -37,21 +38,12 @@ def _run(
         raise click.ClickException(str(exc)) from None
 
 
-def _is_text(value: str) -> bool:
-    """False for a value holding bytes that were not UTF-8 (Python keeps them as surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _password(env_name: str | None) -> str:
     if env_name:
         secret = os.environ.get(env_name)
         if not secret:
             raise click.ClickException(f"${env_name} is not set or empty")
-        if not _is_text(secret):
+        if not is_utf8(secret):
             raise click.ClickException(f"${env_name} is not UTF-8 text")
         return secret
     typed: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -21,10 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from monitor.types import is_utf8, within_calendar
+
 MAX_ID = 2**31 - 1
-# Far wider than any post, digest or silence the service will hold, far narrower than Python's.
-FIRST_DAY = date(1970, 1, 1)
-LAST_DAY = date(2199, 12, 31)
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
 
@@ -50,7 +49,7 @@ def parse_day(value: str | None) -> date | None:
         day = date.fromisoformat(value or "")
     except ValueError:
         return None
-    return day if FIRST_DAY <= day <= LAST_DAY else None
+    return day if within_calendar(day) else None
 
 
 def parse_instant(value: str | None) -> datetime | None:
@@ -60,7 +59,7 @@ def parse_instant(value: str | None) -> datetime | None:
         when = datetime.fromisoformat(value or "")
     except ValueError:
         return None
-    if when.tzinfo is None or not FIRST_DAY <= when.date() <= LAST_DAY:
+    if when.tzinfo is None or not within_calendar(when.date()):
         return None
     return when
 
@@ -70,9 +69,7 @@ def text_problem(text: str) -> str | None:
     text, SQLite keeps it) or a lone surrogate (no encoding can write it)."""
     if "\x00" in text:
         return "text may not contain NUL characters"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_utf8(text):
         return "text must be valid Unicode (a lone surrogate was sent)"
     return None
 

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from monitor.runtime.state import RUNTIME
 from monitor.store import signals as signal_store
+from monitor.types import within_calendar
 from monitor.web.counter_templates import fill, load_templates
-from monitor.web.params import FIRST_DAY, LAST_DAY, parse_id, path_id
+from monitor.web.params import parse_id, path_id
 from monitor.web.queries import counter as counter_queries
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit, require_session
@@ -163,14 +164,14 @@ async def approve(request: web.Request) -> web.StreamResponse:
 
 
 def parse_local(value: str) -> datetime | None:
-    """A `datetime-local` form value, read as UK time, on a day within FIRST_DAY .. LAST_DAY
+    """A `datetime-local` form value, read as UK time, on a day `within_calendar`
     (a year typed as 0026 was stored, and the rumour's before/after view then stepped six hours
     back past the calendar's start: a 500 on its page from then on)."""
     try:
         when = datetime.fromisoformat(value).replace(tzinfo=LONDON)
     except ValueError:
         return None
-    return when if FIRST_DAY <= when.date() <= LAST_DAY else None
+    return when if within_calendar(when.date()) else None
 
 
 @routes.post("/counter-plans/{plan_id}/publish", name="counter_publish")

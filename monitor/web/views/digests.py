@@ -21,7 +21,8 @@ from monitor.alerts.schedule import ScheduleError
 from monitor.config import ConfigError
 from monitor.runtime.state import RUNTIME
 from monitor.store.tables import digest_runs
-from monitor.web.params import FIRST_DAY, LAST_DAY, parse_day, path_id
+from monitor.types import FIRST_DAY, LAST_DAY
+from monitor.web.params import parse_day, path_id
 from monitor.web.render import LONDON, page
 from monitor.web.state import WEB, note_audit, session_of
 
