@@ -88,15 +88,12 @@ def with_store(
     without, `what` says what they are ("alert", "signals") in the message."""
     import asyncio
 
-    from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
-
-    from monitor.config import mask_url_password
     from monitor.store import db
 
     url = settings.database_url
     unusable = db.sqlite_file_problem(url)
     if unusable is not None:
-        raise StoreNotReady(f"cannot open the store ({url}): {unusable}")
+        raise StoreNotReady(db.cannot_open(url, unusable))
     if not write:
         missing_file = db.missing_sqlite_file(url)
         if missing_file is not None:
@@ -110,11 +107,8 @@ def with_store(
                     await db.upgrade(engine, post_key_secret=settings.secret("post_key"))
                 else:
                     present = await db.table_names(engine)
-            except (OSError, OperationalError, InterfaceError, DatabaseError) as exc:
-                # No server, a folder or a file that is not a database: say so in one line.
-                reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-                shown = mask_url_password(url)
-                raise StoreNotReady(f"cannot open the store ({shown}): {reason}") from None
+            except db.CONNECT_ERRORS as exc:
+                raise StoreNotReady(db.cannot_open(url, exc)) from None
             if not write and needs:
                 absent = sorted(set(needs) - present)
                 if absent:

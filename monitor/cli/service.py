@@ -77,19 +77,14 @@ def db_group() -> None:
 @pass_context
 def db_upgrade(ctx: Context, revision: str) -> None:
     """Apply the schema migrations (Alembic) to the configured database."""
-    from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
-
     url = ctx.settings.database_url
     unusable = db.sqlite_file_problem(url)
     if unusable is not None:
-        raise click.ClickException(f"cannot open the store ({url}): {unusable}")
+        raise click.ClickException(db.cannot_open(url, unusable))
     try:
         db.upgrade_sync(url, revision, post_key_secret=ctx.settings.secret("post_key"))
-    except (OSError, OperationalError, InterfaceError, DatabaseError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        raise click.ClickException(
-            f"cannot open the store ({mask_url_password(url)}): {reason}"
-        ) from None
+    except db.CONNECT_ERRORS as exc:
+        raise click.ClickException(db.cannot_open(url, exc)) from None
     click.echo(f"database at {revision}: {mask_url_password(url)}")
 
 

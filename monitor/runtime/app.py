@@ -105,7 +105,9 @@ async def open_runtime(
 
     unusable = db.sqlite_file_problem(settings.database_url)
     if unusable is not None:  # refused before opening: one line, as for any bad setting
-        raise ConfigError(f"setting database_url: cannot open the store: {unusable}")
+        raise ConfigError(
+            f"setting database_url: {db.cannot_open(settings.database_url, unusable)}"
+        )
     parts = role_parts(role)
     home = resolve_home(settings)
     audit.configure(settings)  # before anything records an event

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from monitor.config import mask_url_password
 from monitor.store.sqlite_connections import BUSY_TRY_S, open_connections_safely
 
 if TYPE_CHECKING:
@@ -73,6 +75,16 @@ def missing_sqlite_file(url: str) -> str | None:
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+# What opening a store raises when there is none to open: no server, a folder, a file that is
+# not a database (commands turn it into `cannot_open`'s one line).
+CONNECT_ERRORS = (OSError, OperationalError, InterfaceError, DatabaseError)
+
+
+def cannot_open(url: str, why: BaseException | str) -> str:
+    """One line saying the store at `url` (its password masked) cannot be opened, and why."""
+    if isinstance(why, BaseException):
+        why = str(getattr(why, "orig", None) or why).splitlines()[0][:200]
+    return f"cannot open the store ({mask_url_password(url)}): {why}"
 
 
 def sqlite_file_problem(url: str) -> str | None:
