@@ -94,7 +94,8 @@ def check_command(ctx: Context, path: Path | None) -> None:
     """Validate the routing file: every problem with its line, then what it sets up; and
     the message templates beside it."""
     config = _config(ctx.settings, path)
-    problems = check_templates(_home(ctx.settings) / "alerts" / "templates")
+    templates = _home(ctx.settings) / "alerts" / "templates"
+    problems = check_templates(make_environment(templates), templates)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:

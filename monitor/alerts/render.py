@@ -110,12 +110,13 @@ def make_environment(templates: Path) -> tuple[Environment, Environment]:
 TEMPLATES = ("alert.html", "alert.txt", "digest.html", "digest.txt")
 
 
-def check_templates(templates: Path) -> list[str]:
-    """Every message template compiled, its problems as 'file:line: reason' (none: [])."""
+def check_templates(envs: tuple[Environment, Environment], templates: Path) -> list[str]:
+    """Every message template of `make_environment(templates)` compiled (kept in those
+    environments for the renders after), its problems as 'file:line: reason' (none: [])."""
     from jinja2 import TemplateError, TemplateSyntaxError
 
     problems: list[str] = []
-    html, text = make_environment(templates)
+    html, text = envs
     for name in TEMPLATES:
         env = html if name.endswith(".html") else text
         where = templates / name

@@ -125,8 +125,9 @@ class AlertService:
         self.engine = engine
         self.config = config
         self.environ = dict(os.environ if environ is None else environ)
-        self.envs = make_environment(home / "alerts" / "templates")
-        for problem in check_templates(home / "alerts" / "templates"):
+        templates = home / "alerts" / "templates"
+        self.envs = make_environment(templates)
+        for problem in check_templates(self.envs, templates):
             # Messages needing it fail and wait in the outbox, retried, until it is fixed.
             log.error("alert message template: %s", problem)
         self.deliver = deliver
