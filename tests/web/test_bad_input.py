@@ -76,8 +76,20 @@ async def test_json_that_cannot_be_stored_or_read_is_a_400_with_its_reason(
 async def test_a_csrf_header_that_is_not_ascii_is_a_refusal_not_a_crash(
     client: Client, users: dict[str, str]
 ) -> None:
+    import asyncio
+
     await sign_in(client, "analyst")
-    refused = await client.post(
-        "/api/v1/purpose", json={"purpose": "checking"}, headers={"X-CSRF-Token": "tok\u00e9n"}
+    # A raw 0xff byte in the header (aiohttp's client would send UTF-8): the server reads it as
+    # a surrogate, which the token comparison could not encode (UnicodeEncodeError, a 500).
+    session = client.session.cookie_jar.filter_cookies(client.make_url("/"))["monitor_session"]
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(
+        b"POST /api/v1/purpose HTTP/1.1\r\nHost: localhost\r\n"
+        + f"Cookie: monitor_session={session.value}\r\n".encode()
+        + b"X-CSRF-Token: tok\xffen\r\nContent-Type: application/json\r\n"
+        + b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
     )
-    assert refused.status == 403
+    await writer.drain()
+    status = await reader.readline()
+    writer.close()
+    assert status.split()[1] == b"403", status
