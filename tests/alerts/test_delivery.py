@@ -48,7 +48,9 @@ from .conftest import (
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-def routing(smtp_port: int = 2525) -> str:
+def routing(smtp_port: int = 2525, hook_timeout: str = "5s") -> str:
+    """A short `hook_timeout` only where a test makes a receiver hang: on a loaded CI machine a
+    500 ms timeout turns an answered send into a rightful resend, and exact counts flake."""
     return f"""
 route:
   receiver: hooks
@@ -64,11 +66,14 @@ receivers:
   - name: hooks
     excerpts: true
     webhook:
-      - {{url_env: T_WEBHOOK_URL, secret_env: T_WEBHOOK_SECRET, timeout: 500ms, optional: true}}
+      - url_env: T_WEBHOOK_URL
+        secret_env: T_WEBHOOK_SECRET
+        timeout: {hook_timeout}
+        optional: true
   - name: chat
     excerpts: true
-    teams: [{{url_env: T_TEAMS_URL, timeout: 500ms, optional: true}}]
-    slack: [{{url_env: T_SLACK_URL, timeout: 500ms, optional: true}}]
+    teams: [{{url_env: T_TEAMS_URL, timeout: {hook_timeout}, optional: true}}]
+    slack: [{{url_env: T_SLACK_URL, timeout: {hook_timeout}, optional: true}}]
   - name: mail
     excerpts: true
     email:
@@ -135,7 +140,7 @@ async def test_webhook_retries_500_honours_429_survives_a_hang_and_delivers_once
     hook: ScriptedReceiver = await receiver_factory(500, (429, {"Retry-After": "7"}), "hang", 200)
     hook.clock = clock
     env = {"T_WEBHOOK_URL": hook.url(), "T_WEBHOOK_SECRET": SECRET}
-    config = config_from(routing(), env)
+    config = config_from(routing(hook_timeout="500ms"), env)
     await open_alert(engine, {"kind": "threat", "area": "Toller"}, excerpts=[SCRIPT_PAYLOAD])
     await enqueue(engine, config, env)
     d = make_dispatcher(engine, config, env, session, clock)
@@ -211,10 +216,11 @@ async def dispatcher_hanging_mid_send(
     receiver_factory: Callable[..., Any],
 ) -> Dispatcher:
     """A started dispatcher whose round is under way: the receiver holds its request and never
-    answers, and neither a poll (an hour) nor the send's timeout (an hour) would end it."""
+    answers, and neither a poll (an hour) nor the dispatcher's send timeout (an hour) would end
+    it; the webhook's own timeout (500 ms) does."""
     hook: ScriptedReceiver = await receiver_factory("hang")
     env = {"T_WEBHOOK_URL": hook.url(), "T_WEBHOOK_SECRET": SECRET}
-    config = config_from(routing(), env)
+    config = config_from(routing(hook_timeout="500ms"), env)
     await open_alert(engine, {"kind": "threat", "area": "Toller"})
     await enqueue(engine, config, env)
     d = Dispatcher(
