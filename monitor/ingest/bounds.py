@@ -46,3 +46,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def has_lone_surrogate(value: str | None) -> bool:
     return value is not None and _SURROGATE.search(value) is not None
+
+
+def has_nul(value: str | None) -> bool:
+    """Whether `value` holds U+0000, which PostgreSQL's text columns refuse (SQLite keeps it).
+
+    Post text has it removed by ingest's normalisation. A file or push record with one in any
+    other field is refused, as for a lone surrogate; the record schema refuses it in the fields
+    stored as given (platform, source). Let through, a source label with one was stored on
+    SQLite but on PostgreSQL failed its whole batch and then its own quarantine row (which
+    repeats the source), so the pipeline stopped, and a re-run stopped on it again.
+    """
+    return value is not None and "\x00" in value

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from monitor.collectors.common import Clock
-from monitor.ingest.bounds import clamp_count, created_at_problem, has_lone_surrogate
+from monitor.ingest.bounds import clamp_count, created_at_problem, has_lone_surrogate, has_nul
 from monitor.types import RawPost
 
 MAX_LINE_BYTES = 1 << 20  # 1 MB
@@ -134,6 +134,9 @@ class _Fields:
         text = str(value)
         if name != "text" and has_lone_surrogate(text):
             self.bad(name, "contains an unpaired UTF-16 surrogate (a broken \\ud800 escape)")
+            return None
+        if name != "text" and has_nul(text):
+            self.bad(name, "contains a NUL character (\\u0000), which the store cannot hold")
             return None
         if max_chars is not None and len(text) > max_chars:
             self.bad(name, f"longer than {max_chars} characters")

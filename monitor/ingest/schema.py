@@ -7,6 +7,8 @@ store's columns and the later stages can hold, with the bounds in `monitor.inges
 
 - ids, links, names and tags within their column sizes, with no unpaired UTF-16 surrogates
   (which no store can encode; pydantic-core refuses them as it reads the string);
+- no NUL character in the platform or source, which are stored as given (PostgreSQL refuses
+  it where SQLite keeps it, so the stores would differ);
 - `created_at` timezone-aware and within [2000-01-01, now + 1 day] (refused otherwise);
 - engagement counts clamped to 0 .. 2^31 - 1 (the post is kept).
 
@@ -31,7 +33,7 @@ from pydantic import (
     field_validator,
 )
 
-from monitor.ingest.bounds import clamp_count, created_at_problem
+from monitor.ingest.bounds import clamp_count, created_at_problem, has_nul
 from monitor.types import RawPost
 
 MAX_PLATFORM_CHARS = 40  # posts.platform
@@ -72,6 +74,16 @@ class PostRecord(BaseModel):
     repost_count: Count = 0
     reply_count: Count = 0
     is_html: bool = False
+
+    @field_validator("platform", "source")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        # The strings stored as given (see bounds.has_nul). Ids, links and authors are stored
+        # only keyed or sealed, the language tag only once normalised, and the text's NULs are
+        # removed: a NUL in those loses nothing, so the post is kept.
+        if has_nul(value):
+            raise ValueError("contains a NUL character (\\u0000), which the store cannot hold")
+        return value
 
     @field_validator("created_at")
     @classmethod

@@ -138,14 +138,25 @@ class Failure:
     post_id: str | None = None
 
 
+def _storable(text: str) -> str:
+    """`text` without NUL characters, which PostgreSQL's text columns refuse.
+
+    A record is quarantined because something about it is wrong, and its source label or the
+    reason (which quotes its id) may hold the very NUL it was refused for: stored as it was,
+    the quarantine row failed too, and with it the batch of good posts it was committed with.
+    """
+    return text.replace("\x00", "\ufffd")
+
+
 async def add(conn: AsyncConnection, failures: Sequence[Failure], now: datetime) -> None:
     for f in failures:
+        error = _storable(f.error)
         stmt = dialect_insert(conn, quarantine).values(
             key=f.key,
             post_id=f.post_id,
-            source=f.source,
+            source=_storable(f.source),
             stage=f.stage,
-            error=f.error,
+            error=error,
             record=f.record,
             attempts=1,
             first_at=now,
@@ -155,7 +166,7 @@ async def add(conn: AsyncConnection, failures: Sequence[Failure], now: datetime)
             index_elements=["key"],
             set_={
                 "stage": f.stage,
-                "error": f.error,
+                "error": error,
                 "post_id": f.post_id,
                 "record": f.record,
                 "attempts": quarantine.c.attempts + 1,

@@ -186,3 +186,22 @@ async def test_an_unpaired_surrogate_in_an_id_or_source_is_a_record_problem_not_
     result = await resp.json()
     assert result["accepted"] == 1 and [p["record"] for p in result["problems"]] == [1, 2]
     assert await stored(push_client) == 1
+
+
+async def test_a_nul_in_an_id_source_or_language_is_a_record_problem(push_client: Pusher) -> None:
+    # SQLite stored these; PostgreSQL refused the source (and then its quarantine row), which
+    # stopped the pipeline: the same push must be answered the same on either store.
+    body = "\n".join(
+        [
+            json.dumps(record(1, source="partner\x00feed")),
+            json.dumps(record(2, id="x\x00y")),
+            json.dumps(record(3, lang="en\x00")),
+            json.dumps(record(4, text="(fictional) a NUL \x00 in the text is removed")),
+        ]
+    ).encode()
+    resp = await push_client.post(body, signed(body))
+    assert resp.status == 202
+    result = await resp.json()
+    assert result["accepted"] == 1 and [p["record"] for p in result["problems"]] == [1, 2, 3]
+    assert all("NUL character" in p["reason"] for p in result["problems"])
+    assert await stored(push_client) == 1

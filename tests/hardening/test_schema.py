@@ -3,12 +3,13 @@ hands on is bounded before it is stored (findings 2 and 4 for collectors)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from monitor.collectors.mastodon import parse_status
-from monitor.ingest.core import IngestError, Ingestor
+from monitor.ingest.core import IngestError, Ingestor, normalise_language
 from monitor.ingest.places import PlaceMatcher
 from monitor.ingest.schema import SchemaError, check_post
 from monitor.privacy.postids import PostIds
@@ -66,3 +67,14 @@ def test_the_schema_names_every_bad_field_at_once() -> None:
 def test_a_good_record_passes_unchanged() -> None:
     raw = RawPost("mastodon", "x:1", "(fictional) hello", NOW, like_count=5)
     assert check_post(raw, NOW) == raw
+
+
+def test_a_collected_post_with_a_nul_in_its_source_is_refused_and_one_elsewhere_is_kept() -> None:
+    # The source is stored as given, and PostgreSQL refuses U+0000 where SQLite keeps it.
+    good = parse_status(status("2026-11-03T10:00:00.000Z"), "mastodon-fictional").post
+    with pytest.raises(IngestError, match="source: contains a NUL character"):
+        INGEST.ingest(replace(good, source="mastodon\x00x"), b"k" * 32, NOW, ids=IDS)
+    # The id and author are stored only keyed, the language tag normalised: nothing to refuse.
+    odd = replace(good, native_id=good.native_id + "\x00", author_id="a\x00", language="en\x00")
+    tags = Ingestor(PlaceMatcher([]), detect=lambda text, declared: normalise_language(declared))
+    assert tags.ingest(odd, b"k" * 32, NOW, ids=IDS).language is None

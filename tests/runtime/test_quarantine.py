@@ -132,6 +132,30 @@ async def test_a_record_the_store_refuses_is_quarantined_without_its_author(
     assert "fictional17" not in str(shown) and "author" not in str(shown)
 
 
+async def test_a_nul_in_a_stored_field_is_refused_and_quarantined_the_same_on_both_stores(
+    migrated_store_url: str,
+) -> None:
+    """PostgreSQL refuses U+0000 in text; SQLite keeps it. A collected post whose source label
+    held one was stored on SQLite, but on PostgreSQL failed the batch and then its own
+    quarantine row (the reason and the source repeat the NUL), stopping the pipeline."""
+    batch = [raw(i) for i in range(40)]
+    batch[17] = raw(17, source="test\x00feed")
+    # Refused for its date, with a NUL in the id its reason quotes.
+    batch[23] = raw(23, native_id="https://social.example/\x00/q23", created_at=START.replace(1999))
+    async with open_runtime(settings_for(migrated_store_url), classifier=KeywordClassifier()) as rt:
+        await deliver_then_two_more(rt, batch)
+        assert await counts(rt) == (40, 40)
+        assert rt.pipeline.health.state == "running"
+        async with rt.engine.connect() as conn:
+            held = await quarantine.entries(conn)
+        ids = await rt.pipeline.ingestor.ids()
+    assert sorted(e.key for e in held) == sorted(ids.key(batch[i].post_id) for i in (17, 23))
+    assert all(e.stage == "ingest" and "\x00" not in e.source + e.error for e in held)
+    reasons = {e.key: e.error for e in held}
+    assert "source: contains a NUL character" in reasons[ids.key(batch[17].post_id)]
+    assert "before 2000-01-01" in reasons[ids.key(batch[23].post_id)]
+
+
 class BrokenRules:
     """The shipped rules, plus a bug that raises on one post (as a bad rule pack might)."""
 
