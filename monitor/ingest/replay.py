@@ -13,6 +13,7 @@ import csv
 import gzip
 import json
 import re
+import sys
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from monitor.ingest.bounds import clamp_count, created_at_problem, has_lone_surr
 from monitor.types import RawPost
 
 MAX_LINE_BYTES = 1 << 20  # 1 MB
+TOO_MANY_DIGITS = f"a number has more than {sys.get_int_max_str_digits():,} digits"
 REQUIRED = ("platform", "id", "text", "created_at")
 OPTIONAL = (
     "author", "url", "lang", "reply_to", "quote_of", "repost_of",
@@ -72,6 +74,10 @@ def parse_jsonl_line(line: str, lineno: int, now: datetime | None = None) -> Raw
         raise ImportProblem(lineno, f"not valid JSON: {exc.msg} at column {exc.colno}") from None
     except RecursionError:
         raise ImportProblem(lineno, "not valid JSON: nested too deeply") from None
+    except ValueError:
+        # Not a JSONDecodeError: Python refuses to read an integer of over 4,300 digits (a
+        # guard against quadratic conversion). Uncaught, it ended the whole import.
+        raise ImportProblem(lineno, f"not valid JSON: {TOO_MANY_DIGITS}") from None
     return parse_json_record(data, lineno, now)
 
 

@@ -205,3 +205,22 @@ async def test_a_nul_in_an_id_source_or_language_is_a_record_problem(push_client
     assert result["accepted"] == 1 and [p["record"] for p in result["problems"]] == [1, 2, 3]
     assert all("NUL character" in p["reason"] for p in result["problems"])
     assert await stored(push_client) == 1
+
+
+async def test_a_number_of_thousands_of_digits_is_a_record_problem_not_a_refused_push(
+    push_client: Pusher,
+) -> None:
+    # Python refuses to read an integer of over 4,300 digits with a plain ValueError, which
+    # the handler took for a bad body: the whole push was a 400 and its good posts were lost.
+    huge = json.dumps(record(2)).replace("}", ', "likes": 1' + "0" * 5000 + "}")
+    body = "\n".join([json.dumps(record(1)), huge, json.dumps(record(3))]).encode()
+    resp = await push_client.post(body, signed(body))
+    assert resp.status == 202, await resp.text()
+    result = await resp.json()
+    assert result["accepted"] == 2 and [p["record"] for p in result["problems"]] == [2]
+    assert "more than 4,300 digits" in result["problems"][0]["reason"]
+    assert await stored(push_client) == 2
+    # In a JSON array the body is one document: refused whole, saying why.
+    array = b"[" + huge.encode() + b"]"
+    resp = await push_client.post(array, signed(array, msg_id="msg_2"))
+    assert resp.status == 400 and "more than 4,300 digits" in (await resp.json())["error"]

@@ -152,6 +152,18 @@ def test_malformed_lines_are_reported_by_line_number_and_the_rest_parse(tmp_path
     assert [n for n, r in records if isinstance(r, RawPost)] == [1, 7, 8]
 
 
+def test_a_number_of_thousands_of_digits_is_a_problem_for_its_line_only(tmp_path: Path) -> None:
+    # json.loads raises a plain ValueError (Python's limit on reading long integers), not a
+    # JSONDecodeError: it ended the whole import with a traceback, storing nothing.
+    huge = json.dumps(post(2)).replace('"synthetic": true', '"likes": 1' + "0" * 5000)
+    path = write_jsonl(tmp_path / "posts.jsonl", [json.dumps(post(1)), huge, json.dumps(post(3))])
+    posts, problems = posts_and_problems(list(iter_records(path)))
+    assert [p.native_id.rsplit("/", 1)[1] for p in posts] == ["1", "3"]
+    assert [(p.lineno, p.reason) for p in problems] == [
+        (2, "not valid JSON: a number has more than 4,300 digits")
+    ]
+
+
 def test_a_byte_order_mark_and_crlf_line_ends_are_accepted(tmp_path: Path) -> None:
     path = tmp_path / "posts.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(post(1)).encode() + b"\r\n")

@@ -23,7 +23,12 @@ from aiohttp import web
 
 from monitor.alerts.notifiers.webhook import sign
 from monitor.config import ConfigError, push_secret
-from monitor.ingest.replay import ImportProblem, parse_json_record, parse_jsonl_line
+from monitor.ingest.replay import (
+    TOO_MANY_DIGITS,
+    ImportProblem,
+    parse_json_record,
+    parse_jsonl_line,
+)
 from monitor.runtime.pipeline import NotAccepted, PipelineFailed
 from monitor.runtime.state import RUNTIME
 from monitor.types import RawPost
@@ -78,6 +83,8 @@ def parse_body(body: bytes) -> tuple[list[RawPost], list[dict[str, object]]]:
             raise ValueError(f"body is not valid JSON: {exc.msg} at {exc.pos}") from None
         except RecursionError:
             raise ValueError("body is not valid JSON: nested too deeply") from None
+        except ValueError:  # Python's guard on integers of over 4,300 digits
+            raise ValueError(f"body is not valid JSON: {TOO_MANY_DIGITS}") from None
         if not isinstance(items, list):
             raise ValueError("body must be one JSON array or JSON lines")
         for number, item in enumerate(items, start=1):
