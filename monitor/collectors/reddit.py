@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -94,12 +95,12 @@ def parse_thing(thing: Any, source: str = PLATFORM) -> RedditItem:
     name, created = d.get("name"), d.get("created_utc")
     if kind not in ("t3", "t1") or not isinstance(name, str) or not name.startswith(kind + "_"):
         raise MalformedPayload(f"not a post or comment: kind={kind!r}")
-    if not isinstance(created, int | float):
-        raise MalformedPayload("created_utc is not a number")
+    created_at = _time(created)
+    if created_at is None:
+        raise MalformedPayload("created_utc is not a time")
     edited = d.get("edited")
-    # `edited` is false, or the time of the last edit (a bool is an int in Python: exclude it).
-    is_time = isinstance(edited, int | float) and not isinstance(edited, bool)
-    edited_at = float(edited) if is_time else None
+    # `edited` is false, or the time of the last edit.
+    edited_at = float(edited) if _time(edited) is not None else None
     author = d.get("author")
     removed = bool(d.get("removed_by_category")) or author == "[deleted]"
     if kind == "t3":
@@ -126,15 +127,38 @@ def parse_thing(thing: Any, source: str = PLATFORM) -> RedditItem:
         platform=PLATFORM,
         native_id=name,
         text=text,
-        created_at=datetime.fromtimestamp(float(created), UTC),
+        created_at=created_at,
         author_id=str(author_id) if author_id else None,
         source=source,
         url=f"https://www.reddit.com{permalink}" if isinstance(permalink, str) else None,
         reply_to=reply_to,
-        like_count=max(0, int(d.get("score") or 0)),
-        reply_count=max(0, int(d.get("num_comments") or 0)),
+        like_count=_count(d.get("score")),
+        reply_count=_count(d.get("num_comments")),
     )
     return RedditItem(name, float(created), post, edited_at, nsfw)
+
+
+# The checks below keep `parse_thing`'s promise to raise only MalformedPayload: a NaN, an
+# infinity or a number past the calendar (1e300) in one item raised ValueError or
+# OverflowError instead, which failed its whole listing page, and so the subreddit, at every
+# poll while the item stayed on the page.
+
+
+def _time(value: Any) -> datetime | None:
+    """The UTC time of epoch seconds `value`; None when it is not a number of a real time."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None  # (a bool is an int in Python)
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):  # NaN, infinities, beyond year 1..9999
+        return None
+
+
+def _count(value: Any) -> int:
+    """A public count; one that is not a finite number is none (counts are only hints)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0
+    return max(0, int(value))
 
 
 def parse_listing(

@@ -371,3 +371,44 @@ async def test_429_and_a_spent_budget_are_waited_out(
     await collector.poll_round()
     assert clock.sleeps[0] == 31.0 and clock.sleeps[1] == 240.0
     assert collector.health.rate_limit_waits == 2 and len(sink.posts) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("created_utc", float("nan")),
+        ("created_utc", float("inf")),
+        ("created_utc", 1e300),
+        ("created_utc", True),
+        ("score", float("nan")),
+        ("score", "lots"),
+        ("num_comments", float("-inf")),
+        ("edited", float("nan")),
+    ],
+)
+async def test_an_item_with_a_number_that_is_no_number_costs_only_itself(
+    reddit: FakeReddit, sink: MemorySink, clock: FakeClock, session: Any, field: str, value: Any
+) -> None:
+    # Served as Python's json writes them (NaN, Infinity), which json.loads reads back. Each
+    # raised ValueError or OverflowError out of the parser, failing the whole page at every
+    # poll: the good post beside it was never stored.
+    odd = thing(2, "Fictional: odd numbers on this one", 1787220060.0)
+    odd["data"][field] = value
+    reddit.listings["exampletown/new"] = [odd, thing(1, "Fictional: a good post", 1787220000.0)]
+    collector = make(reddit, sink, clock, session, comments=False)
+    await collector.start()
+    await collector.poll_round()
+    assert collector.health.last_error is None
+    if field == "created_utc":  # no time, no post: skipped and counted as malformed
+        assert sink.texts() == ["Fictional: a good post"]
+        assert collector.health.malformed_count == 1
+    else:  # a count or edit time that is no number is none; the post is kept
+        assert sorted(sink.texts()) == [
+            "Fictional: a good post",
+            "Fictional: odd numbers on this one",
+        ]
+        kept = sink.posts["reddit:t3_fic00002"]
+        assert (kept.like_count, kept.reply_count) == (
+            0 if field == "score" else 34,
+            0 if field == "num_comments" else 12,
+        )
