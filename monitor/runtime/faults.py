@@ -111,6 +111,11 @@ def describe(exc: BaseException, limit: int = 500) -> str:
     return text[:limit]
 
 
+class ConnectionLost(ConnectionError):
+    """The store's connection was lost during a batch, though the error that surfaced was a
+    follow-on one (a stage contained the disconnect): transient, as a ConnectionError."""
+
+
 class StageFailed(Exception):
     """Which step of processing failed (classify, rules, store, or a stage's name)."""
 

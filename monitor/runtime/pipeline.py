@@ -39,7 +39,15 @@ from monitor.classify.labels import FLAG_LABELS
 from monitor.classify.languages import is_covered
 from monitor.ingest.core import IngestError
 from monitor.privacy.postids import PostIds
-from monitor.runtime.faults import StageFailed, backoff, describe, is_transient, isolate, stage_of
+from monitor.runtime.faults import (
+    ConnectionLost,
+    StageFailed,
+    backoff,
+    describe,
+    is_transient,
+    isolate,
+    stage_of,
+)
 from monitor.runtime.queues import Delivery, Envelope, InProcessQueue, WorkQueue
 from monitor.store import alerts as alert_store
 from monitor.store import posts as post_store
@@ -731,37 +739,20 @@ class Pipeline:
                 )
             )
         async with self.engine.begin() as conn:
-            claimed = await post_store.claim_for_processing(conn, [i.post.id for i in items], now)
-            items = [i for i in items if i.post.id in claimed]
-            if isinstance(self.rules, WindowedEvaluator):
-                try:
-                    windowed = await self.rules.observe_windows(conn, [i.post for i in items])
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    raise StageFailed("rules", exc) from exc
-                items = [
-                    replace(i, hits=(*i.hits, *windowed[i.post.id])) if i.post.id in windowed else i
-                    for i in items
-                ]
-            await post_store.save_processed(conn, items, now)
-            self.stats.alerts_touched += await alert_store.record_hits(conn, items, now)
-            for stage in self.stages:
-                # A stage that contains its own failures (so that one bad batch cannot stop
-                # it) still counts them; where those failures are about records, a rise fails
-                # the batch here, so the record is found and quarantined instead of the
-                # whole batch's results from that stage being lost in silence.
-                counted = getattr(stage, "per_record_failures", False)
-                before = getattr(stage, "failures", 0) if counted else 0
-                try:
-                    await stage(conn, items, now)
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    raise StageFailed(_stage_name(stage), exc) from exc
-                if counted and getattr(stage, "failures", 0) > before:
-                    cause = RuntimeError("failed on this batch (traceback in the log)")
-                    raise StageFailed(_stage_name(stage), cause)
+            try:
+                items = await self._record(conn, items, now)
+            except Exception as exc:
+                if conn.invalidated and not is_transient(exc):
+                    # The connection was lost under a stage that contains its own failures
+                    # (signals, incidents: a savepoint each): what surfaced is a follow-on
+                    # error (the stage's counted failure, PendingRollbackError) that says
+                    # nothing about the records. Taken for theirs, the batch was split on
+                    # fresh connections and its posts quarantined while the server dropped
+                    # its clients; it is the store being away, so the batch is retried whole.
+                    raise ConnectionLost(
+                        f"the store connection was lost during the batch ({describe(exc)})"
+                    ) from exc
+                raise
         self.stats.processed += len(items)
         self.stats.flagged += sum(1 for i in items if i.flags or i.hits)
         self.health.last_batch_at = time.monotonic()
@@ -770,6 +761,44 @@ class Pipeline:
                 listener(items)
             except Exception:  # committed already: a listener must not fail the batch
                 log.exception("a processed-batch listener failed")
+        return items
+
+    async def _record(
+        self, conn: AsyncConnection, items: list[Processed], now: datetime
+    ) -> list[Processed]:
+        """Claim the batch's posts and store their results and the stages' work, in the
+        caller's transaction; returns the items claimed here (not by another worker)."""
+        claimed = await post_store.claim_for_processing(conn, [i.post.id for i in items], now)
+        items = [i for i in items if i.post.id in claimed]
+        if isinstance(self.rules, WindowedEvaluator):
+            try:
+                windowed = await self.rules.observe_windows(conn, [i.post for i in items])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                raise StageFailed("rules", exc) from exc
+            items = [
+                replace(i, hits=(*i.hits, *windowed[i.post.id])) if i.post.id in windowed else i
+                for i in items
+            ]
+        await post_store.save_processed(conn, items, now)
+        self.stats.alerts_touched += await alert_store.record_hits(conn, items, now)
+        for stage in self.stages:
+            # A stage that contains its own failures (so that one bad batch cannot stop
+            # it) still counts them; where those failures are about records, a rise fails
+            # the batch here, so the record is found and quarantined instead of the
+            # whole batch's results from that stage being lost in silence.
+            counted = getattr(stage, "per_record_failures", False)
+            before = getattr(stage, "failures", 0) if counted else 0
+            try:
+                await stage(conn, items, now)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                raise StageFailed(_stage_name(stage), exc) from exc
+            if counted and getattr(stage, "failures", 0) > before:
+                cause = RuntimeError("failed on this batch (traceback in the log)")
+                raise StageFailed(_stage_name(stage), cause)
         return items
 
     # --- the quarantine ---------------------------------------------------------------------
