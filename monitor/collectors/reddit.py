@@ -51,6 +51,9 @@ USER_AGENT_FORM = re.compile(
     r"^[A-Za-z0-9_.\-]+:[A-Za-z0-9_.\-]+:v?[A-Za-z0-9_.\-]+ \(by /u/[A-Za-z0-9_\-]{3,20}\)$"
 )
 _GONE = frozenset({"[deleted]", "[removed]"})
+# How far Reddit's clock (created_utc) may run ahead of ours before an item's time is taken to
+# be broken rather than a clock apart: as for Jetstream's createdAt.
+CLOCK_SKEW_SECONDS = 300.0
 _SUBREDDIT = re.compile(r"^[A-Za-z0-9_]{2,21}$")
 
 
@@ -316,6 +319,11 @@ class RedditCollector(PollingCollector[RedditConfig]):
         sub, listing = unit.rsplit("/", 1)
         since = self.unit_state(unit)
         since = float(since) if isinstance(since, int | float) else None
+        horizon = self._clock.now().timestamp() + CLOCK_SKEW_SECONDS
+        if since is not None and since > horizon:
+            # Written before the cursor ignored future items: read as if for the first time.
+            log.warning("reddit %s: %s: dropped a cursor in the future", self.name, unit)
+            since = None
         fresh: list[RedditItem] = []
         after: str | None = None
         for _ in range(self.config.max_pages):
@@ -334,7 +342,9 @@ class RedditCollector(PollingCollector[RedditConfig]):
         if gone:
             self.health.deleted(await self._sink.delete_posts(gone))
         kept = [i for i in fresh if i.post is not None and not i.nsfw and self._accept(i.post.text)]
-        newest = max((i.created_utc for i in fresh), default=since)
+        # An item dated past the horizon is broken (ingest refuses it beyond a day) and is not
+        # the cursor: every real post until its date would be older, and never read again.
+        newest = max((i.created_utc for i in fresh if i.created_utc <= horizon), default=since)
         if newest is None:
             return
         await self.commit([i.post for i in kept if i.post is not None], unit, newest)

@@ -412,3 +412,37 @@ async def test_an_item_with_a_number_that_is_no_number_costs_only_itself(
             0 if field == "score" else 34,
             0 if field == "num_comments" else 12,
         )
+
+
+async def test_an_item_dated_in_the_future_does_not_move_the_cursor_past_real_posts(
+    reddit: FakeReddit, sink: MemorySink, clock: FakeClock, session: Any
+) -> None:
+    # The cursor was the newest created_utc on the page: one item dated 2100 made every real
+    # post until then older than the cursor, so the subreddit was never read again.
+    now = clock.now().timestamp()
+    future = thing(9, "Fictional: dated in 2100", 4102444800.0)
+    reddit.listings["exampletown/new"] = [future, thing(1, "Fictional: first", now - 600)]
+    collector = make(reddit, sink, clock, session, comments=False)
+    await collector.start()
+    await collector.poll_round()
+    assert json.loads(sink.cursors["reddit"]) == {"exampletown/new": now - 600}
+    later = thing(2, "Fictional: later", now + 30)
+    reddit.listings["exampletown/new"] = [future, later, thing(1, "Fictional: first", now - 600)]
+    clock.current += timedelta(minutes=2)
+    await collector.poll_round()
+    assert "Fictional: later" in sink.texts()
+    assert json.loads(sink.cursors["reddit"]) == {"exampletown/new": now + 30}
+
+
+async def test_a_cursor_left_in_the_future_is_dropped_and_the_subreddit_read_again(
+    reddit: FakeReddit, sink: MemorySink, clock: FakeClock, session: Any
+) -> None:
+    # A cursor an earlier version committed from such an item: read as on a first start.
+    sink.cursors["reddit"] = json.dumps({"exampletown/new": 4102444800.0})
+    now = clock.now().timestamp()
+    reddit.listings["exampletown/new"] = [thing(1, "Fictional: still being posted", now - 60)]
+    collector = make(reddit, sink, clock, session, comments=False)
+    await collector.start()
+    await collector.poll_round()
+    assert sink.texts() == ["Fictional: still being posted"]
+    assert json.loads(sink.cursors["reddit"]) == {"exampletown/new": now - 60}
