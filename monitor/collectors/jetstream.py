@@ -63,6 +63,9 @@ _US = timedelta(microseconds=1)
 # A client clock can say anything; a createdAt this far past the time Jetstream saw the post is
 # not believed, and the witnessed time is used instead.
 _FUTURE_SLACK_US = 5 * 60 * 1_000_000
+# The last microsecond a datetime holds: a time_us past it is not a time, and as the cursor it
+# could never be turned back into one.
+_MAX_TIME_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _US
 
 
 # --- events -------------------------------------------------------------------------------------
@@ -123,6 +126,8 @@ def parse_frame(data: str | bytes) -> JetstreamEvent:
         frame = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedPayload(f"not JSON: {exc}") from None
+    except ValueError:  # Python's guard on reading integers of over 4,300 digits
+        raise MalformedPayload("not JSON: a number too long to read") from None
     if not isinstance(frame, dict):
         raise MalformedPayload("frame is not a JSON object")
     try:
@@ -133,7 +138,10 @@ def parse_frame(data: str | bytes) -> JetstreamEvent:
             return _parse_v2(frame["payload"])
         if frame_type == "error":
             return StreamError(str(frame.get("error", "")), str(frame.get("message", "")))
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
+        # OverflowError: a time_us or time past year 9999. Escaping as anything but
+        # MalformedPayload, a frame ended the connection, which resumed at the cursor before
+        # it and met the same frame again, for ever.
         if isinstance(exc, MalformedPayload):
             raise
         raise MalformedPayload(f"missing or wrong field: {exc!r}") from None
@@ -145,8 +153,8 @@ def _parse_v1(frame: dict[str, Any]) -> JetstreamEvent:
     time_us = frame["time_us"]
     if not isinstance(did, str) or not did.startswith("did:"):
         raise MalformedPayload("did is not a DID")
-    if type(time_us) is not int or time_us <= 0:
-        raise MalformedPayload("time_us is not a positive integer")
+    if type(time_us) is not int or not 0 < time_us <= _MAX_TIME_US:
+        raise MalformedPayload("time_us is not a positive integer within the calendar")
     kind = frame["kind"]
     if kind == "commit":
         c = frame["commit"]
@@ -297,7 +305,10 @@ def _iso_to_us(value: Any) -> int:
     when = datetime.fromisoformat(value)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return (when - _EPOCH) // _US
+    time_us = (when - _EPOCH) // _US
+    if not 0 < time_us <= _MAX_TIME_US:
+        raise MalformedPayload("time is not within the calendar after 1970")
+    return time_us
 
 
 def us_to_datetime(time_us: int) -> datetime:
