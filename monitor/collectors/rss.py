@@ -113,17 +113,33 @@ def _entry_post(
     link = str(link) if link else None
     native_id = _native_id(entry.get("id"), link, feed_url, text)
     when = entry.get("published_parsed") or entry.get("updated_parsed")
-    created_at = datetime(*tuple(when)[:6]).replace(tzinfo=UTC) if when else now
     return RawPost(
         platform=PLATFORM,
         native_id=native_id,
         text=text,
-        created_at=created_at,
+        created_at=_item_time(when, now),
         author_id=outlet,  # the outlet is the author of a news item; no person is recorded
         source=source,
         url=link,
         language=_language(entry) or feed_lang,
     )
+
+
+def _item_time(when: Any, now: datetime) -> datetime:
+    """The item's date in UTC (feedparser gives it as a UTC struct_time); `now`, the time we
+    saw it, when it has none or one no datetime holds.
+
+    feedparser converts a date to UTC without checking the year, so "9999-12-31T23:59:59-23:59"
+    arrives as year 10000: datetime() raised ValueError for it, which failed the whole feed at
+    every poll while the item stayed in it. Read as undated, as Jetstream reads a createdAt it
+    cannot parse, the item is kept and the rest of the feed with it.
+    """
+    if not when:
+        return now
+    try:
+        return datetime(*tuple(when)[:6]).replace(tzinfo=UTC)
+    except (ValueError, TypeError, OverflowError):
+        return now
 
 
 def _native_id(guid: Any, link: str | None, feed_url: str, text: str) -> str:

@@ -249,3 +249,24 @@ async def test_a_server_that_stalls_mid_response_times_out_and_is_retried(
     assert delay < 900.0 and not sink.posts and not sink.cursors
     await collector.poll_round()
     assert len(sink.posts) == 3
+
+
+async def test_an_item_dated_past_year_9999_in_utc_does_not_stop_its_feed(
+    http: ScriptedHttp, sink: MemorySink, clock: FakeClock, session: aiohttp.ClientSession
+) -> None:
+    # feedparser turns this date into UTC without checking the year (10000): datetime() raised
+    # ValueError and the whole feed failed at every poll while the item was in it.
+    odd = (
+        "<item><title>Fictional: odd date in Exampletown</title>"
+        "<link>https://www.example-council.gov.uk/news/odd-date</link>"
+        "<dc:date xmlns:dc='http://purl.org/dc/elements/1.1/'>9999-12-31T23:59:59-23:59</dc:date>"
+        "</item></channel>"
+    )
+    http.serve("/news/rss", doc("council_news.rss").decode().replace("</channel>", odd))
+    collector = make(http, ["/news/rss"], sink, clock, session)
+    await collector.start()
+    await collector.poll_round()
+    assert collector.health.error_count == 0
+    assert len(sink.posts) == 4  # the feed's three, and the odd one dated when it was seen
+    kept = sink.posts["rss:https://www.example-council.gov.uk/news/odd-date"]
+    assert kept.created_at == clock.now()
