@@ -219,3 +219,55 @@ def test_a_bad_scale_is_refused_with_the_setting_named(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         SignalsConfig.from_settings(replace(Settings(), **overrides))  # type: ignore[arg-type]
+
+
+class _TickingEveryMinute(TensionTracker):
+    """The tracker without its skip over idle ticks: the reference it must agree with."""
+
+    def _idle(self) -> bool:
+        return False
+
+
+def _counting_evaluations(tracker: TensionTracker) -> list[datetime]:
+    ticks: list[datetime] = []
+    evaluate = tracker.evaluate
+
+    def counted(t: datetime) -> list[LevelChange]:
+        ticks.append(t)
+        return evaluate(t)
+
+    tracker.evaluate = counted  # type: ignore[method-assign]
+    return ticks
+
+
+def _two_bursts(tracker: TensionTracker, first: datetime, second: datetime) -> list[LevelChange]:
+    changes = _flagged(tracker, first, 30, authors=15, weight=1.5, tag="a")
+    changes += _flagged(tracker, second, 30, authors=15, weight=1.5, tag="b")
+    return changes + tracker.advance(second + timedelta(hours=1))
+
+
+def test_idle_ticks_are_skipped_with_the_same_levels_as_ticking_each_minute(
+    config: SignalsConfig,
+) -> None:
+    first, second = T0 + timedelta(hours=10), T0 + timedelta(days=3, hours=10)
+    reference = _two_bursts(_TickingEveryMinute(config.tension), first, second)
+    skipping = TensionTracker(config.tension)
+    ticks = _counting_evaluations(skipping)
+    assert _two_bursts(skipping, first, second) == reference
+    ward = [(c.at.day, c.rising) for c in reference if c.area == WARD]
+    assert (2, True) in ward and (2, False) in ward and (5, True) in ward  # up, cooled, up
+    assert len(ticks) < 3 * 24 * 60 / 4
+
+
+def test_a_post_dated_years_before_the_next_is_not_a_tick_for_every_minute_between(
+    config: SignalsConfig,
+) -> None:
+    # Ingest accepts posts from 2000-01-01 on: one such post first, then today's, made the
+    # tracker evaluate every minute of the 26 years between (14 million ticks, 80 s of a
+    # blocked event loop for a 26-post import).
+    tracker = TensionTracker(config.tension)
+    ticks = _counting_evaluations(tracker)
+    changes = _two_bursts(tracker, datetime(2000, 1, 1, 9, tzinfo=T0.tzinfo), T0)
+    assert len(ticks) < 2000  # two bursts, each raising and cooling a level over hours
+    raised = [c for c in changes if c.area == WARD and c.rising]
+    assert sorted({c.at.year for c in raised}) == [2000, T0.year]
