@@ -147,8 +147,17 @@ async def watermark(
 ) -> datetime | None:
     """The latest post time already processed (but for the batch in hand, `exclude`; and for
     a follower, only up to its cursor `upto`): where the signals clock stood when they last
-    ran."""
-    stmt = select(func.max(posts.c.created_at)).where(seen_by(upto))
+    ran.
+
+    A post dated after it was processed counted at its processing time (clocks disagree; see
+    `SignalsEngine.observe`), and so it counts here. Taken at its own date, one post dated a
+    day ahead (ingest allows that much) put the clock restored at a restart a day ahead, and
+    no level was evaluated for the day's real posts until the clock caught up."""
+    counted_at = case(
+        (posts.c.created_at > posts.c.processed_at, posts.c.processed_at),
+        else_=posts.c.created_at,
+    )
+    stmt = select(func.max(counted_at)).where(seen_by(upto))
     excluded = list(exclude)
     if excluded:
         stmt = stmt.where(posts.c.id.not_in(excluded))

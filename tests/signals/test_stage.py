@@ -387,3 +387,23 @@ async def test_the_store_holds_no_author_list(store: AsyncEngine, config: Signal
     """Authors are only counted: no signals table has a column for who posted."""
     for table in (rumours, rumour_posts, rumour_claims, level_changes, area_counts):
         assert not any("author" in c.name and c.name != "author_count" for c in table.c)
+
+
+async def test_a_post_dated_a_day_ahead_does_not_stop_levels_after_a_restart(
+    config: SignalsConfig, store: AsyncEngine
+) -> None:
+    """Ingest accepts a post dated up to a day ahead; processed now, it counts now. The clock
+    restored at a restart was the latest post *date*, a day ahead, so no level was evaluated
+    for the real posts that came in that day: Little Horton's rising tension went unseen."""
+    ahead = item("(fictional) lovely morning in Little Horton", T0 + timedelta(hours=23))
+    await feed(store, _stage(config), [ahead], now=T0)
+    threats = [
+        item("(fictional) threat", T0 + minutes(2 + 3 * i), author=f"t{i % 15}",
+             hits=[{"kind": "threat", "severity": "high"}])
+        for i in range(30)
+    ]  # fmt: skip
+    await feed(store, _stage(config), threats, batch=8)  # a new process: state from the store
+    changes = (await _snapshot(store))["changes"]
+    ward = [(at, level) for area, at, level in changes if area == "ward:Little Horton"]  # type: ignore[attr-defined]
+    raised = [at for at, level in ward if level != "normal"]
+    assert raised and min(raised) < (T0 + timedelta(hours=2)).isoformat()
