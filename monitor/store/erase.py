@@ -7,7 +7,9 @@ Called whenever an excerpt goes — a platform reports a post or account deleted
 rendered from `alert_posts` when it is sent, so once the excerpt is gone it is gone from the
 message too.
 Digests and mailbox messages were rendered earlier and keep text, so each copy of a purged
-excerpt in them — as written, or HTML-escaped by the templates — is replaced with a notice.
+excerpt in them — as written, whitespace-collapsed, or HTML-escaped by the templates, whole or
+cut short with "…" (a rumour incident's headline quotes its claim's first 147 characters, and
+digests carry that headline) — is replaced with a notice.
 """
 
 from __future__ import annotations
@@ -29,20 +31,58 @@ CHUNK = 40
 # Shorter texts could match innocent words in a message ("ok", "yes"): the excerpt of a post
 # that short is left in place rather than damaging unrelated text. Checked by a test.
 MIN_SCRUB_CHARS = 12
+# A copy cut short (the text's start, then "…", as monitor.incidents.describe.clip makes for a
+# rumour's headline) is found by this many first characters and counts only where the
+# ellipsis follows the text's own start exactly: another post that merely begins the same way
+# is left alone.
+PROBE_CHARS = 40
+ELLIPSIS = "…"
 
 
 def variants(excerpt: str) -> list[str]:
-    """How an excerpt can appear in a rendered message: as written and HTML-escaped."""
-    forms = {excerpt, str(escape(excerpt)), html.escape(excerpt, quote=True)}
+    """How an excerpt can appear in a rendered message: as written, with its whitespace
+    collapsed (as headlines quote it), and HTML-escaped."""
+    forms = {excerpt, " ".join(excerpt.split())}
+    forms |= {str(escape(f)) for f in forms} | {html.escape(f, quote=True) for f in forms}
     forms |= {f.replace("\n", "\n  > ") for f in list(forms)}  # text templates quote lines
     return sorted((f for f in forms if len(f) >= MIN_SCRUB_CHARS), key=len, reverse=True)
 
 
+def probes(forms: Iterable[str]) -> list[str]:
+    """What to look for in stored messages: each form's start, which finds it whole and cut
+    short alike (`scrub` then decides)."""
+    return sorted({f[:PROBE_CHARS] for f in forms})
+
+
 def scrub(text: str, forms: Iterable[str]) -> str:
+    forms = list(forms)
     for form in forms:
         if form in text:
             text = text.replace(form, REMOVED)
+    for form in forms:
+        if len(form) > PROBE_CHARS and form[:PROBE_CHARS] in text:
+            text = _scrub_clipped(text, form)
     return text
+
+
+def _scrub_clipped(text: str, form: str) -> str:
+    """Replace each copy of `form` cut short: at least its first PROBE_CHARS characters, then
+    the ellipsis."""
+    out: list[str] = []
+    start = 0
+    probe = form[:PROBE_CHARS]
+    while (at := text.find(probe, start)) >= 0:
+        end = at + PROBE_CHARS
+        while end < len(text) and end - at < len(form) and text[end] == form[end - at]:
+            end += 1
+        if text.startswith(ELLIPSIS, end):
+            out.append(text[start:at] + REMOVED)
+            start = end + len(ELLIPSIS)
+        else:
+            out.append(text[start : at + 1])
+            start = at + 1
+    out.append(text[start:])
+    return "".join(out)
 
 
 def scrub_json(value: Any, forms: Sequence[str]) -> Any:
@@ -125,26 +165,29 @@ async def _scrub_incidents(conn: AsyncConnection, forms: list[str], now: datetim
 
 
 async def _scrub_mailbox(conn: AsyncConnection, forms: list[str]) -> int:
+    starts = probes(forms)
     cond = or_(
-        *[mailbox.c.text.contains(f, autoescape=True) for f in forms],
-        *[mailbox.c.html.contains(f, autoescape=True) for f in forms],
+        *[mailbox.c.text.contains(f, autoescape=True) for f in starts],
+        *[mailbox.c.html.contains(f, autoescape=True) for f in starts],
     )
     rows = await conn.execute(select(mailbox.c.id, mailbox.c.text, mailbox.c.html).where(cond))
     n = 0
     for row in rows.all():
+        text, body = scrub(row.text, forms), scrub(row.html, forms)
+        if (text, body) == (row.text, row.html):  # only began like an erased text
+            continue
         await conn.execute(
-            update(mailbox)
-            .where(mailbox.c.id == row.id)
-            .values(text=scrub(row.text, forms), html=scrub(row.html, forms))
+            update(mailbox).where(mailbox.c.id == row.id).values(text=text, html=body)
         )
         n += 1
     return n
 
 
 async def _scrub_digests(conn: AsyncConnection, forms: list[str]) -> int:
+    starts = probes(forms)
     cond = or_(
-        *[digest_runs.c.text.contains(f, autoescape=True) for f in forms],
-        *[digest_runs.c.html.contains(f, autoescape=True) for f in forms],
+        *[digest_runs.c.text.contains(f, autoescape=True) for f in starts],
+        *[digest_runs.c.html.contains(f, autoescape=True) for f in starts],
     )
     n = 0
     rows = await conn.execute(
@@ -153,14 +196,15 @@ async def _scrub_digests(conn: AsyncConnection, forms: list[str]) -> int:
         )
     )
     for row in rows.all():
+        text = scrub(row.text, forms) if row.text else row.text
+        body = scrub(row.html, forms) if row.html else row.html
+        data = scrub_json(row.data, forms) if row.data is not None else None
+        if (text, body, data) == (row.text, row.html, row.data):  # only began like one
+            continue
         await conn.execute(
             update(digest_runs)
             .where(digest_runs.c.id == row.id)
-            .values(
-                text=scrub(row.text, forms) if row.text else row.text,
-                html=scrub(row.html, forms) if row.html else row.html,
-                data=scrub_json(row.data, forms) if row.data is not None else None,
-            )
+            .values(text=text, html=body, data=data)
         )
         n += 1
     return n
