@@ -112,6 +112,7 @@ def erase_command(ctx: Context, posts: tuple[str, ...], reason: str) -> None:
     from monitor.store import posts as post_store
     from monitor.store.keys import PostKeys
     from monitor.store.tables import posts as posts_table
+    from monitor.store.tables import quarantine as quarantine_table
 
     eraser = EncodingEraser.from_settings(ctx.settings)
 
@@ -133,6 +134,12 @@ def erase_command(ctx: Context, posts: tuple[str, ...], reason: str) -> None:
                     )
                 ).scalars()
             )
+            # A post that failed a stage waits in the quarantine under the same keyed id, its
+            # text kept in the record (purge_text removes the record).
+            held = await conn.execute(
+                select(quarantine_table.c.key).where(quarantine_table.c.key.in_(wanted))
+            )
+            ids += [k for k in held.scalars() if k not in ids]
             texts = await post_store.texts_of(conn, ids) if eraser is not None else []
             erased = await post_store.purge_text(conn, ids, now)
             details: dict[str, object] = {
