@@ -18,6 +18,7 @@ from monitor.web.queries import trends
 from monitor.web.render import page
 from monitor.web.state import WEB, note_audit, session_of
 from monitor.web.views.api import reply
+from monitor.web.views.justify import guard_evidence
 
 routes = web.RouteTableDef()
 DEFAULT_DAYS = 7
@@ -126,6 +127,13 @@ async def posts_page(request: web.Request) -> web.Response:
     start, end = parse_instant(request.query.get("start")), parse_instant(request.query.get("end"))
     if start is None or end is None or not start < end <= start + MAX_DRILL:
         raise web.HTTPBadRequest(text="start and end: ISO times with an offset, at most 7 days")
+    # A rumour's or an incident's posts are that story's evidence, shown here as on its own
+    # page: the repeated-viewing guard counts (and may stop) this view the same way, or this
+    # page would open a third story's posts by one author with no justification asked.
+    if sel.incident:
+        await guard_evidence(request, f"incident:{sel.incident}")
+    elif sel.rumour:
+        await guard_evidence(request, f"rumour:{sel.rumour}")
     async with request.app[RUNTIME].engine.connect() as conn:
         rows = await trends.posts_behind(conn, sel, start, end)
         label = await trends.label_of(conn, sel)
