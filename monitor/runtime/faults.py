@@ -37,6 +37,18 @@ _TRANSIENT_TEXT = (
 )
 
 
+_REDIS_TRANSIENT = frozenset(
+    {
+        "ConnectionError",
+        "TimeoutError",
+        "BusyLoadingError",
+        "ReadOnlyError",
+        "MasterDownError",
+        "TryAgainError",
+    }
+)
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
@@ -87,6 +99,11 @@ def is_transient(exc: BaseException) -> bool:
             "LockNotAvailableError",
             "QueryCanceledError",
         }:
+            return True
+        # The work queue scaled out (a Redis stream) away, still loading its data after a
+        # restart, or failing over: retried as the store is. redis-py's errors are not the
+        # builtin ones; named exactly, so that a refused password is not retried for ever.
+        if type(e).__module__.startswith("redis.") and name in _REDIS_TRANSIENT:
             return True
     # SQLite's own errors name the condition and never quote values (a driver error about a
     # value may: post text saying "timeout" must not make a bad record look like an outage).

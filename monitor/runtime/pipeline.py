@@ -487,20 +487,33 @@ class Pipeline:
             self.health.resumed = True
         self.health.state = "running"
         while True:
+            # Scaled out, the queue is a Redis stream holding accepted posts: a Redis that is
+            # restarting or unreachable is waited out like the store, not counted as a worker
+            # failure (six in a row, some 10 s, made `monitor run` give up and exit 1).
             if self._current is None:
-                self._current = await self.queue.take(self.batch_size, self.max_wait)
+                await self._until_stored(self._take, what="queue")
             delivery = self._current
+            assert delivery is not None
 
             async def handle(d: Delivery = delivery) -> None:
                 await self.handle(d.envelopes)
 
+            async def ack(d: Delivery = delivery) -> None:
+                await self.queue.ack(d)
+
             await self._until_stored(handle)
             self._current = None
-            await self.queue.ack(delivery)
+            await self._until_stored(ack, what="queue")
 
-    async def _until_stored(self, work: Callable[[], Awaitable[object]]) -> None:
-        """Run `work` until it succeeds, backing off while the store is unavailable: what
-        was accepted waits (the queue fills and slows intake) rather than being dropped."""
+    async def _take(self) -> None:
+        self._current = await self.queue.take(self.batch_size, self.max_wait)
+
+    async def _until_stored(
+        self, work: Callable[[], Awaitable[object]], what: str = "store"
+    ) -> None:
+        """Run `work` until it succeeds, backing off while the store (or the queue: `what`)
+        is unavailable: what was accepted waits (the queue fills and slows intake) rather
+        than being dropped."""
         attempt = 0
         while True:
             try:
@@ -508,26 +521,27 @@ class Pipeline:
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                self._store_failed(exc)
+                self._store_failed(exc, what)
                 delay = backoff(attempt, cap=self.max_backoff)
                 attempt += 1
-                log.warning("store unavailable (%s); retrying in %.1fs", describe(exc), delay)
+                log.warning("%s unavailable (%s); retrying in %.1fs", what, describe(exc), delay)
                 await asyncio.sleep(delay)
                 continue
-            self._store_ok()
+            self._store_ok(what)
             return
 
-    def _store_failed(self, exc: BaseException) -> None:
+    def _store_failed(self, exc: BaseException, what: str = "store") -> None:
         self.stats.store_retries += 1
         if self.health.store_error is None:
             self.health.store_error_since = time.monotonic()
-        self.health.store_error = describe(exc)
+        # Readiness reads "store unavailable ...: <this>": say when it is the queue instead.
+        self.health.store_error = describe(exc) if what == "store" else f"{what}: {describe(exc)}"
         if self.health.consuming and self.health.state in {"running", "resuming"}:
             self.health.state = "store-unavailable"
 
-    def _store_ok(self) -> None:
+    def _store_ok(self, what: str = "store") -> None:
         if self.health.store_error is not None:
-            log.info("store available again")
+            log.info("%s available again", what)
         self.health.store_error = None
         self.health.store_error_since = None
         if self.health.state == "store-unavailable":

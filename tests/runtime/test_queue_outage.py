@@ -1,0 +1,99 @@
+"""Scaled out, the Redis stream holds accepted posts as the store does in one process, so a
+Redis that is away (restarting, loading its append-only file, a network cut) is waited out
+with backoff, not counted as a worker failure.
+
+Found by stopping the Redis of `monitor run` (queue_url set) for 30 s under a steady push: the
+worker's XREADGROUP failed, each failure counted against `pipeline_max_restarts`, and after six
+in a row (about 10 s) the pipeline failed and the process exited 1; a systemd unit would give up
+after 10 such starts. Here Redis is reached through a TCP proxy the test cuts (every connection
+dropped, new ones refused), as a Redis restart does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.classify.keyword import KeywordClassifier
+from monitor.config import Settings
+from monitor.ingest.service import KeyedIngestor
+from monitor.runtime.health import worker_checks
+from monitor.runtime.pipeline import Pipeline
+from monitor.runtime.queues import RedisSettings, RedisStreamQueue
+from monitor.store import db
+from monitor.store.tables import posts
+from tests.conftest import ROOT
+from tests.runtime.test_redis_queue import _NoRules, raw
+from tests.runtime.test_store_outage import Proxy
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]  # an outage of real seconds
+
+
+def queue(url: str, stream: str, consumer: str) -> RedisStreamQueue:
+    return RedisStreamQueue(RedisSettings(url=url, stream=stream, consumer=consumer, chunk=4))
+
+
+async def test_a_redis_outage_is_waited_out_not_counted_as_worker_failures(
+    redis_url: str, sqlite_url: str
+) -> None:
+    parts = urlsplit(redis_url)
+    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    await proxy.start()
+    via_proxy = parts._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+    stream = f"test:{uuid.uuid4().hex}"
+    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
+    engine = db.create_engine(sqlite_url)
+    await db.upgrade(engine)
+
+    def make(url: str, consumer: str) -> Pipeline:
+        return Pipeline(
+            engine,
+            KeyedIngestor.from_settings(settings, ROOT, engine),
+            KeywordClassifier(),
+            _NoRules(),
+            queue=queue(url, stream, consumer),
+            # Retries at most 0.1 s apart: the restarts after which the worker used to give
+            # up (5) pass within the first second of the outage.
+            max_backoff=0.1,
+            max_restarts=5,
+        )
+
+    web = make(redis_url, "web")  # a web role pushing straight to Redis
+    worker = make(via_proxy, "worker")
+    try:
+        await worker.start()
+        await web.accept("push", [raw(i) for i in range(20)])
+        assert await worker.drain(timeout=30)
+        proxy.cut()
+        await web.accept("push", [raw(i) for i in range(20, 40)])  # on the stream, waiting
+        saw_unavailable = False
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            assert worker.failure is None, "the worker gave up while Redis was away"
+            reasons = worker_checks(worker, 300).reasons
+            saw_unavailable = saw_unavailable or any("queue: " in r for r in reasons)
+        assert saw_unavailable, "readiness never said the queue was unavailable"
+        proxy.restore()
+        assert await worker.drain(timeout=60)
+        async with engine.connect() as conn:
+            done = (
+                await conn.execute(
+                    select(func.count()).select_from(posts).where(posts.c.processed_at.is_not(None))
+                )
+            ).scalar_one()
+        assert done == 40
+        assert worker.stats.worker_restarts == 0 and worker.stats.store_retries > 5
+        assert worker_checks(worker, 300).ready
+    finally:
+        await worker.stop(drain=False)
+        await web.queue.redis.delete(stream, f"{stream}:posts")
+        await web.queue.close()
+        await worker.queue.close()
+        await proxy.close()
+        await engine.dispose()
