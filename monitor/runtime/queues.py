@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,6 +21,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.types import RawPost
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,11 +232,13 @@ class RedisStreamQueue:
         self._depth = 0
         self._group_ready = False
 
-    async def _ensure_group(self) -> None:
+    async def _ensure_group(self) -> bool:
+        """Make the consumer group (and the stream) unless there; True when made now."""
         if self._group_ready:
-            return
+            return False
         import redis.exceptions
 
+        made = True
         try:
             await self.redis.xgroup_create(
                 self.settings.stream, self.settings.group, id="0", mkstream=True
@@ -241,7 +246,9 @@ class RedisStreamQueue:
         except redis.exceptions.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+            made = False
         self._group_ready = True
+        return made
 
     async def put(self, envelope: Envelope) -> None:
         await self._ensure_group()
@@ -265,32 +272,57 @@ class RedisStreamQueue:
         return int(await self.redis.xlen(self.settings.stream)) * self.settings.chunk
 
     async def take(self, max_posts: int, max_wait: float) -> Delivery:
+        import redis.exceptions
+
         await self._ensure_group()
-        s = self.settings
-        count = max(1, max_posts // s.chunk)
+        count = max(1, max_posts // self.settings.chunk)
         while True:
-            # First, entries a dead or stuck worker took and never acknowledged.
-            claimed = await self.redis.xautoclaim(
-                s.stream,
-                s.group,
-                s.consumer,
-                min_idle_time=int(s.visibility_timeout * 1000),
-                start_id="0-0",
-                count=count,
-            )
-            entries = [e for e in claimed[1] if e and e[1]]
-            if not entries:
-                block = max(1, int(max_wait * 1000))
-                response: Any = await self.redis.xreadgroup(
-                    s.group, s.consumer, {s.stream: ">"}, count=count, block=block
-                )
-                entries = [e for _, stream_entries in response or [] for e in stream_entries]
+            try:
+                entries = await self._take_entries(count, max_wait)
+            except redis.exceptions.ResponseError as exc:
+                if str(exc).startswith("UNBLOCKED"):
+                    continue  # a blocked read whose stream or group was deleted: read again
+                if "NOGROUP" not in str(exc):
+                    raise
+                # The group went with the stream (FLUSHALL, a Redis restarted without its
+                # data): made again, or every take failed the same way until the worker gave
+                # up and the process exited. What the stream held before is gone with it.
+                self._group_ready = False
+                if await self._ensure_group():
+                    log.warning(
+                        "the queue's consumer group %s on %s was gone (Redis flushed or "
+                        "restarted without its data): made again; posts waiting on the stream "
+                        "before are lost",
+                        self.settings.group,
+                        self.settings.stream,
+                    )
+                continue
             if entries:
                 self._depth = await self._backlog()
                 return Delivery(
                     [self._decode(fields) for _, fields in entries],
                     token=[entry_id for entry_id, _ in entries],
                 )
+
+    async def _take_entries(self, count: int, max_wait: float) -> list[Any]:
+        s = self.settings
+        # First, entries a dead or stuck worker took and never acknowledged.
+        claimed = await self.redis.xautoclaim(
+            s.stream,
+            s.group,
+            s.consumer,
+            min_idle_time=int(s.visibility_timeout * 1000),
+            start_id="0-0",
+            count=count,
+        )
+        entries = [e for e in claimed[1] if e and e[1]]
+        if not entries:
+            block = max(1, int(max_wait * 1000))
+            response: Any = await self.redis.xreadgroup(
+                s.group, s.consumer, {s.stream: ">"}, count=count, block=block
+            )
+            entries = [e for _, stream_entries in response or [] for e in stream_entries]
+        return entries
 
     @staticmethod
     def _decode(fields: dict[str, str]) -> Envelope:

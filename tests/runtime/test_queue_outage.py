@@ -97,3 +97,47 @@ async def test_a_redis_outage_is_waited_out_not_counted_as_worker_failures(
         await worker.queue.close()
         await proxy.close()
         await engine.dispose()
+
+
+async def test_a_consumer_group_gone_with_a_flushed_redis_is_made_again(
+    redis_url: str, sqlite_url: str
+) -> None:
+    """Found by FLUSHALL under `monitor run` (queue_url set): the worker's group went with the
+    stream, every XREADGROUP answered NOGROUP while pushes recreated the stream without it, and
+    after six restarts in a row the process exited 1. Here the stream is deleted (what FLUSHALL
+    does to it, without touching other tests' streams on the shared server)."""
+    stream = f"test:{uuid.uuid4().hex}"
+    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
+    engine = db.create_engine(sqlite_url)
+    await db.upgrade(engine)
+    worker = Pipeline(
+        engine,
+        KeyedIngestor.from_settings(settings, ROOT, engine),
+        KeywordClassifier(),
+        _NoRules(),
+        queue=queue(redis_url, stream, "worker"),
+        max_backoff=0.1,
+        max_restarts=5,
+    )
+    redis = worker.queue.redis  # type: ignore[attr-defined]
+    try:
+        await worker.start()
+        await worker.accept("push", [raw(i) for i in range(8)])
+        assert await worker.drain(timeout=30)
+        await redis.delete(stream, f"{stream}:posts")
+        await asyncio.sleep(0.5)  # the worker meets the missing group
+        await worker.accept("push", [raw(i) for i in range(8, 16)])
+        assert await worker.drain(timeout=30)
+        async with engine.connect() as conn:
+            done = (
+                await conn.execute(
+                    select(func.count()).select_from(posts).where(posts.c.processed_at.is_not(None))
+                )
+            ).scalar_one()
+        assert done == 16
+        assert worker.failure is None and worker.stats.worker_restarts == 0
+    finally:
+        await worker.stop(drain=False)
+        await redis.delete(stream, f"{stream}:posts")
+        await worker.queue.close()
+        await engine.dispose()
