@@ -115,7 +115,13 @@ async def open_runtime(
         engine = db.create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
         if migrate:
-            await db.upgrade(engine, post_key_secret=settings.secret("post_key"))
+            try:
+                await db.upgrade(engine, post_key_secret=settings.secret("post_key"))
+            except db.CONNECT_ERRORS as exc:
+                # The first connection: a store that cannot be reached now (PostgreSQL not up
+                # yet at boot) stops the start with one line, as `monitor db upgrade` says it,
+                # for the supervisor to start it again; not with the driver's stack.
+                raise ConfigError(db.cannot_open(settings.database_url, exc)) from None
         http = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         )
