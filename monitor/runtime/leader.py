@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.runtime.faults import backoff, describe
+from monitor.runtime.faults import backoff, describe, is_transient
 from monitor.tasks import run_to_end
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,11 @@ class Leadership:
                 raise
             except Exception as exc:
                 self.error = describe(exc)
-                log.exception("leadership: lost the database; trying again")
                 # Sooner where the store retry cap is shorter; a standby whose leader is
                 # alive polls the lock every retry_seconds as before.
-                await asyncio.sleep(min(self.retry_seconds, self.retry_max_s))
+                delay = min(self.retry_seconds, self.retry_max_s)
+                _log_retry("leadership: lost the database", exc, delay)
+                await asyncio.sleep(delay)
                 continue
             await asyncio.sleep(self.retry_seconds)
 
@@ -82,10 +83,11 @@ class Leadership:
                     break
                 except Exception as exc:
                     self.error = describe(exc)
-                    log.exception("scheduler failed to start; retrying")
+                    delay = backoff(attempt, cap=self.retry_max_s)
+                    _log_retry("scheduler failed to start", exc, delay)
                     with contextlib.suppress(Exception):
                         await stop()
-                    await asyncio.sleep(backoff(attempt, cap=self.retry_max_s))
+                    await asyncio.sleep(delay)
                     attempt += 1
             self.error = None
             self.is_leader = True
@@ -119,3 +121,13 @@ class Leadership:
                 with contextlib.suppress(Exception):
                     await conn.execute(select(func.pg_advisory_unlock(self.key)))
                     await conn.commit()
+
+
+def _log_retry(what: str, exc: BaseException, delay: float) -> None:
+    """One line for a store that is away (readiness gives the reason too): a traceback of a
+    hundred lines at each try flooded the log, 12 of them in a 60 s PostgreSQL outage, while
+    the worker said the same in one line a try. Anything else is a bug: its traceback."""
+    if is_transient(exc):
+        log.warning("%s (%s); trying again in %.1fs", what, describe(exc), delay)
+    else:
+        log.error("%s; trying again in %.1fs", what, delay, exc_info=exc)
