@@ -352,7 +352,18 @@ class RedisStreamQueue:
         return self._depth
 
     async def join(self) -> None:
-        while await self.redis.xlen(self.settings.stream) > 0:
+        import redis.exceptions
+
+        while True:
+            try:
+                if await self.redis.xlen(self.settings.stream) == 0:
+                    return
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                # Redis away (restarting, loading): the entries wait on it and the worker is
+                # backing off, so keep waiting, within the caller's bound (a stop's drain). The
+                # error raised out of the stop: a traceback and exit 1, no stop report.
+                await asyncio.sleep(0.5)
+                continue
             await asyncio.sleep(0.1)
 
     async def close(self) -> None:

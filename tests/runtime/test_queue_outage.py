@@ -141,3 +141,44 @@ async def test_a_consumer_group_gone_with_a_flushed_redis_is_made_again(
         await redis.delete(stream, f"{stream}:posts")
         await worker.queue.close()
         await engine.dispose()
+
+
+async def test_a_stop_while_redis_is_away_drains_for_its_bound_and_reports(
+    redis_url: str, sqlite_url: str
+) -> None:
+    """Found by SIGTERM to `monitor run` (queue_url set) while its Redis was stopped: the drain
+    asked Redis how much was left, the connection error came out of the stop, and the process
+    exited 1 at once with two tracebacks and no stop report. The drain now waits for its bound,
+    as it does for a store that is away, and the stop says what it left."""
+    parts = urlsplit(redis_url)
+    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    await proxy.start()
+    via_proxy = parts._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+    stream = f"test:{uuid.uuid4().hex}"
+    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
+    engine = db.create_engine(sqlite_url)
+    await db.upgrade(engine)
+    worker = Pipeline(
+        engine,
+        KeyedIngestor.from_settings(settings, ROOT, engine),
+        KeywordClassifier(),
+        _NoRules(),
+        queue=queue(via_proxy, stream, "worker"),
+        max_backoff=0.1,
+    )
+    web = queue(redis_url, stream, "web")
+    try:
+        await worker.start()
+        proxy.cut()
+        started = time.monotonic()
+        report = await worker.stop(drain=True, timeout=1.5)
+        assert time.monotonic() - started >= 1.5  # waited for its bound, then stopped
+        assert not report.drained
+        assert "stopped before draining" in report.message()
+    finally:
+        await worker.stop(drain=False)
+        await web.redis.delete(stream, f"{stream}:posts")
+        await web.close()
+        await worker.queue.close()
+        await proxy.close()
+        await engine.dispose()
