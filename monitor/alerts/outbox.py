@@ -776,3 +776,19 @@ async def outbox_counts(conn: AsyncConnection, now: datetime) -> list[dict[str, 
         if status == "pending":
             entry["held"] += int(held)
     return sorted(out.values(), key=lambda e: e["receiver"])
+
+
+async def delivery_trouble(conn: AsyncConnection) -> tuple[int, int]:
+    """Deliveries not sent yet after a failed try (waiting to be retried: a receiver that is
+    down), and deliveries that failed for good (refused: they will never arrive)."""
+    row = (
+        await conn.execute(
+            select(
+                func.count().filter(
+                    and_(deliveries.c.status.in_(("pending", "sending")), deliveries.c.attempts > 0)
+                ),
+                func.count().filter(deliveries.c.status == "failed"),
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])

@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.alerts import outbox
 from monitor.runtime.leader import Leadership
 from monitor.runtime.pipeline import Pipeline
 from monitor.safeguards.recheck import Rechecker
@@ -90,6 +91,21 @@ class PipelineCollector(Collector):
                 "Stored posts not processed yet, quarantined ones aside (read from the store)",
                 value=s.stored_unprocessed,
             )
+        if s.deliveries_retrying >= 0:
+            # A receiver that is down (an SMTP relay, a webhook) leaves its notifications in
+            # the outbox, retried with backoff and never dropped: without these, nothing but
+            # the log said that nobody was being told.
+            yield GaugeMetricFamily(
+                "monitor_deliveries_retrying",
+                "Notification deliveries not sent after a failed try, waiting to be retried "
+                "(all processes; read from the store)",
+                value=s.deliveries_retrying,
+            )
+            yield GaugeMetricFamily(
+                "monitor_deliveries_failed",
+                "Notification deliveries that failed for good (refused; read from the store)",
+                value=s.deliveries_failed,
+            )
         yield GaugeMetricFamily(
             "monitor_queue_depth",
             "Posts waiting to be processed or in flight (backpressure slows intake when "
@@ -107,8 +123,12 @@ async def refresh_store_gauges(engine: AsyncEngine, pipeline: Pipeline) -> None:
             async with engine.connect() as conn:
                 pipeline.stats.quarantine_held = await quarantine.count(conn)
                 pipeline.stats.stored_unprocessed = await post_store.count_unprocessed(conn)
+                retrying, failed = await outbox.delivery_trouble(conn)
+                pipeline.stats.deliveries_retrying = retrying
+                pipeline.stats.deliveries_failed = failed
     except Exception:  # a scrape must answer; the gauges are left out instead
         pipeline.stats.quarantine_held = pipeline.stats.stored_unprocessed = -1
+        pipeline.stats.deliveries_retrying = pipeline.stats.deliveries_failed = -1
     pipeline.stats.queue_waiting = await measure_queue(pipeline)
 
 

@@ -122,6 +122,10 @@ class PipelineStats:
     worker_restarts: int = 0
     quarantine_held: int = -1  # read from the store at each /metrics scrape; -1: unknown
     stored_unprocessed: int = -1
+    # Notification deliveries retrying after a failure / failed for good (all processes, read
+    # from the store at each scrape); -1: unknown.
+    deliveries_retrying: int = -1
+    deliveries_failed: int = -1
     # Posts in the queue, read from the queue itself at each scrape (scaled out: the Redis
     # stream, whichever role asks); -1: unknown, the last depth this process saw is shown.
     queue_waiting: int = -1
