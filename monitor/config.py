@@ -295,7 +295,9 @@ class Settings:
     retention_purge_minutes: int = _setting(
         60,
         "How often `monitor run` purges expired text, destroys retired pseudonym keys and "
-        "writes a receipt to the audit log. 0: never (run `monitor purge` from cron instead).",
+        "writes a receipt to the audit log. 0: never (run `monitor purge` from cron instead; "
+        "the service then warns at start, and `/metrics` gives the newest purge's time, "
+        "`monitor_retention_last_purge_timestamp_seconds`).",
         low=0,
         high=10_080,
     )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.alerts import outbox
 from monitor.runtime.leader import Leadership
 from monitor.runtime.pipeline import Pipeline
+from monitor.safeguards import audit, retention
 from monitor.safeguards.recheck import Rechecker
 from monitor.store import posts as post_store
 from monitor.store import quarantine
@@ -106,6 +107,15 @@ class PipelineCollector(Collector):
                 "Notification deliveries that failed for good (refused; read from the store)",
                 value=s.deliveries_failed,
             )
+        if s.last_purge_at >= 0:
+            # Post text is kept only as long as the purge runs: with `retention_purge_minutes`
+            # 0 and no cron job, or a purge failing every hour, nothing else said so.
+            yield GaugeMetricFamily(
+                "monitor_retention_last_purge_timestamp_seconds",
+                "When the newest retention purge ran, by its receipt in the audit log "
+                "(scheduled or `monitor purge`; Unix time, 0: never; read from the store)",
+                value=s.last_purge_at,
+            )
         yield GaugeMetricFamily(
             "monitor_queue_depth",
             "Posts waiting to be processed or in flight (backpressure slows intake when "
@@ -126,9 +136,12 @@ async def refresh_store_gauges(engine: AsyncEngine, pipeline: Pipeline) -> None:
                 retrying, failed = await outbox.delivery_trouble(conn)
                 pipeline.stats.deliveries_retrying = retrying
                 pipeline.stats.deliveries_failed = failed
+                purged = await audit.last_at(conn, retention.PURGE_ACTION)
+                pipeline.stats.last_purge_at = purged.timestamp() if purged else 0.0
     except Exception:  # a scrape must answer; the gauges are left out instead
         pipeline.stats.quarantine_held = pipeline.stats.stored_unprocessed = -1
         pipeline.stats.deliveries_retrying = pipeline.stats.deliveries_failed = -1
+        pipeline.stats.last_purge_at = -1.0
     pipeline.stats.queue_waiting = await measure_queue(pipeline)
 
 

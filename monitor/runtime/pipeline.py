@@ -126,6 +126,9 @@ class PipelineStats:
     # from the store at each scrape); -1: unknown.
     deliveries_retrying: int = -1
     deliveries_failed: int = -1
+    # When the newest retention purge ran (Unix seconds, from its receipt in the audit log, so
+    # `monitor purge` from cron counts too); 0: never; -1: unknown.
+    last_purge_at: float = -1.0
     # Posts in the queue, read from the queue itself at each scrape (scaled out: the Redis
     # stream, whichever role asks); -1: unknown, the last depth this process saw is shown.
     queue_waiting: int = -1

@@ -303,6 +303,13 @@ async def head(conn: AsyncConnection) -> tuple[int, str]:
     return int(count), newest or GENESIS
 
 
+async def last_at(conn: AsyncConnection, action: str) -> datetime | None:
+    """When the newest event of `action` was recorded, or None if there is none."""
+    stmt = select(func.max(audit_events.c.at)).where(audit_events.c.action == action)
+    value: datetime | None = (await conn.execute(stmt)).scalar_one_or_none()
+    return value
+
+
 async def recent(
     conn: AsyncConnection,
     limit: int = 100,

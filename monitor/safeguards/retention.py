@@ -51,6 +51,7 @@ from monitor.types import utcnow
 log = logging.getLogger(__name__)
 
 ACTOR = "system:retention"
+PURGE_ACTION = "purge"  # the audit log's action for a purge's receipt
 BATCH = 1000
 # The pause between tries of a WAL checkpoint that found the store busy (`checkpoint`).
 CHECKPOINT_RETRY_S = 0.1
@@ -170,7 +171,7 @@ async def purge(
         await audit.record(
             conn,
             actor,
-            "purge",
+            PURGE_ACTION,
             f"retention policy: post text after {policy.text_days} days, alert excerpts after "
             f"{policy.excerpt_days} days, pseudonym keys after their period",
             report.receipt(),

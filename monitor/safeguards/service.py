@@ -96,4 +96,11 @@ async def start_safeguards(
                 first_after=min(FIRST_PURGE_AFTER_SECONDS, every),
             )
         )
+    elif schedule:
+        # Not an error (cron may run `monitor purge`), but a deployment that set 0 and forgot
+        # the cron job keeps every post's text for ever: say so at every start.
+        log.warning(
+            "retention_purge_minutes is 0: this service never purges expired post text; "
+            "run `monitor purge` from cron (the last purge's age is in /metrics)"
+        )
     return gate

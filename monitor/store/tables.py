@@ -300,6 +300,8 @@ audit_events = Table(
     # The repeated-viewing guard reads one user's views in its window before every evidence
     # view; without this it scanned the whole log (27 ms a view at 200,000 events, growing).
     Index("ix_audit_events_actor_at", "actor", "at"),
+    # The newest retention purge's receipt, read at every /metrics scrape.
+    Index("ix_audit_events_action_at", "action", "at"),
 )
 
 # Kept for tension baselines after post text is purged (aggregates stay).
