@@ -160,6 +160,9 @@ class StopReport:
     stored_unprocessed: int | None  # stored, processed at the next start (None: store away)
     quarantined: int | None
     worker_state: str
+    # Scaled out: posts still waiting on the shared queue (the Redis stream) for a worker, this
+    # one at its next start or another; None: the queue could not be reached to count them.
+    queued: int | None = 0
 
     def message(self) -> str:
         parts = []
@@ -175,6 +178,10 @@ class StopReport:
                 f"{self.stored_unprocessed} stored posts are not processed yet (processed at "
                 "the next start)"
             )
+        if self.queued is None:
+            parts.append("the queue could not be reached to count the posts waiting on it")
+        elif self.queued:
+            parts.append(f"{self.queued} posts wait on the queue (a worker takes them up)")
         if self.quarantined:
             parts.append(f"{self.quarantined} records wait in the quarantine")
         if self.drained and not parts:
@@ -418,12 +425,22 @@ class Pipeline:
             unprocessed = held = None
         # Envelopes of ids are stored posts, counted in `unprocessed` already.
         in_memory = max(0, in_memory - self._queued_stored())
+        # A stop that could not drain a Redis stream (Redis away, or more waiting than the
+        # drain's bound) said "nothing was left unprocessed": the stream is counted too.
+        queued: int | None = 0
+        if self.health.consuming and not self.queue.worker_commits_cursor:
+            try:
+                async with asyncio.timeout(5):
+                    queued = await self.queue.measure()
+            except Exception:
+                queued = None
         return StopReport(
             drained=drained and in_memory == 0,
             in_memory=in_memory,
             stored_unprocessed=unprocessed,
             quarantined=held,
             worker_state=self.health.state,
+            queued=queued,
         )
 
     def _queued_stored(self) -> int:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -174,11 +176,50 @@ async def test_a_stop_while_redis_is_away_drains_for_its_bound_and_reports(
         report = await worker.stop(drain=True, timeout=1.5)
         assert time.monotonic() - started >= 1.5  # waited for its bound, then stopped
         assert not report.drained
-        assert "stopped before draining" in report.message()
+        said = report.message()
+        assert "stopped before draining" in said
+        # Not "nothing was left unprocessed": what waits on the stream is not known.
+        assert "the queue could not be reached to count the posts waiting on it" in said
     finally:
         await worker.stop(drain=False)
         await web.redis.delete(stream, f"{stream}:posts")
         await web.close()
         await worker.queue.close()
         await proxy.close()
+        await engine.dispose()
+
+
+class Stuck(KeywordClassifier):
+    """A classifier that never answers: the worker holds its first batch until stopped."""
+
+    async def analyse(self, texts: Sequence[str]) -> Any:
+        await asyncio.Event().wait()
+
+
+async def test_a_stop_that_leaves_posts_on_the_stream_says_how_many(
+    redis_url: str, sqlite_url: str
+) -> None:
+    """The stop report counted what this process held and the store's unprocessed posts, and
+    said "nothing was left unprocessed" while thousands of accepted posts still waited on the
+    Redis stream (a drain cut short by its bound). It now counts the stream too."""
+    stream = f"test:{uuid.uuid4().hex}"
+    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
+    engine = db.create_engine(sqlite_url)
+    await db.upgrade(engine)
+    worker = Pipeline(
+        engine,
+        KeyedIngestor.from_settings(settings, ROOT, engine),
+        Stuck(),
+        _NoRules(),
+        queue=queue(redis_url, stream, "worker"),
+    )
+    try:
+        await worker.accept("push", [raw(i) for i in range(12)])  # 3 entries of 4 posts
+        await worker.start()
+        report = await worker.stop(drain=True, timeout=0.5)
+        assert not report.drained
+        assert "12 posts wait on the queue" in report.message()
+    finally:
+        await worker.queue.redis.delete(stream, f"{stream}:posts")  # type: ignore[attr-defined]
+        await worker.queue.close()
         await engine.dispose()
