@@ -7,6 +7,14 @@ gazetteer into one regular expression shaped as a trie, so a post is scanned onc
 many names there are, and at each position the longest name wins ("Bradford Moor" over
 "Bradford", "Hanging Heaton" over "Heaton"). Names match case-insensitively and only as whole
 words: "Heaton" is not found in "Heatonville" or "Earlsheaton".
+
+A name can also be written meaning something else, and the words around it say so; each
+gazetteer configures these checks, so that any council gets them (format in the README):
+a street named after the place ("Keighley Road", `street_words`), a person ("Mr Thornton",
+`person_titles`; "Billy Bob Thornton" for names marked `person_name`), the same name elsewhere
+said with where ("Heaton, Newcastle", `elsewhere`), a phrase to drop only as capitalised
+("Bradford City" the club, not "Bradford city", `cased_not_places`), and an account handle
+("@heaton_history", always).
 """
 
 from __future__ import annotations
@@ -31,6 +39,21 @@ PLACE_KINDS = ("neighbourhood", "landmark")
 _SPECIFICITY = {"ward": 0, "neighbourhood": 1, "landmark": 1, "locality": 2, "district": 3}
 _GAZETTEER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _MATCHED_MAX = 200  # place_matches.matched is String(200)
+# Written right after a name, these make it a street's name ("Leeds Road", "Keighley Rd"): a
+# road is named after the town it leads to, so it says nothing about being in that town. A
+# gazetteer may replace the list (`street_words`); a street that is a place is listed as one
+# ("Manningham Lane"), and the longer name wins before this check.
+DEFAULT_STREET_WORDS = (
+    "Road", "Rd", "Street", "Lane", "Ln", "Avenue", "Ave", "Drive", "Terrace", "Close",
+    "Crescent", "Grove", "Way", "Walk", "Row", "Mount", "Parade", "Gardens",
+)  # fmt: skip
+# Written right before a name, these make it a person's ("Mr Thornton", "Dr Shipley"); matched
+# with their capitals, so that "I miss Bingley" is still Bingley. `person_titles` replaces it.
+DEFAULT_PERSON_TITLES = (
+    "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Sir", "Dame", "Lord", "Lady", "Cllr", "Councillor",
+    "Prof", "Professor", "Rev", "Judge", "Justice", "Inspector", "Sgt", "Sergeant", "PC", "DC",
+    "DI", "DS", "Captain", "Uncle", "Auntie",
+)  # fmt: skip
 
 
 class GazetteerError(ConfigError):
@@ -70,6 +93,7 @@ class PlaceName:
     text: str
     place: Place | None
     cased: bool = False  # matched only with the capitals as written
+    person: bool = False  # also a person's name: not after another capitalised name
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +105,9 @@ class Gazetteer:
     wards: tuple[Place, ...]
     places: tuple[Place, ...]  # neighbourhoods and landmarks
     names: tuple[PlaceName, ...]
+    street_words: tuple[str, ...] = DEFAULT_STREET_WORDS
+    person_titles: tuple[str, ...] = DEFAULT_PERSON_TITLES
+    elsewhere: tuple[str, ...] = ()  # towns, cities and counties outside the district
 
     @property
     def areas(self) -> tuple[Place, ...]:
@@ -127,6 +154,7 @@ class _Named(Schema):
     cased_aliases: list[Text] | None = None
     match_name: bool = True
     match_case: bool = False
+    person_name: bool = False
 
 
 class _District(_Named):
@@ -155,6 +183,15 @@ class _GazetteerFile(Schema):
     wards: list[_Ward] | None = None
     places: list[_PlaceEntry] | None = None
     not_places: list[Text] | None = None
+    cased_not_places: list[Text] | None = None
+    street_words: list[Text] | None = None
+    person_titles: list[Text] | None = None
+    elsewhere: list[Text] | None = None
+
+
+def _words(given: list[str] | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A gazetteer's own list where it gives one (an empty list turns the check off)."""
+    return default if given is None else tuple(given)
 
 
 def _slug(text: str) -> str:
@@ -179,10 +216,11 @@ class _GazetteerReader:
     def names_of(self, entry: _Named, place: Place, loc: Loc) -> list[PlaceName]:
         self.loc_of[place.id] = loc
         out: list[PlaceName] = []
+        person = entry.person_name
         if entry.match_name:
-            out.append(PlaceName(place.name, place, entry.match_case))
-        out += [PlaceName(a, place) for a in entry.aliases or ()]
-        out += [PlaceName(a, place, True) for a in entry.cased_aliases or ()]
+            out.append(PlaceName(place.name, place, entry.match_case, person))
+        out += [PlaceName(a, place, False, person) for a in entry.aliases or ()]
+        out += [PlaceName(a, place, True, person) for a in entry.cased_aliases or ()]
         if not out:
             self.fail(loc, "match_name is false and there are no aliases to match")
         for n in out:
@@ -210,10 +248,15 @@ class _GazetteerReader:
         for i, (w, ward) in enumerate(zip(spec.wards or [], wards, strict=True)):
             names += self.names_of(w, ward, ("wards", i))
         places = self.places(spec.places or [], localities, wards, ward_locality, d.name, names)
-        for i, text in enumerate(spec.not_places or []):
-            if not _key(text):
-                self.fail(("not_places", i), "must be a name")
-            names.append(PlaceName(text, None))
+        for key, cased in (("not_places", False), ("cased_not_places", True)):
+            for i, text in enumerate(getattr(spec, key) or []):
+                if not _key(text):
+                    self.fail((key, i), "must be a name")
+                names.append(PlaceName(text, None, cased))
+        for key in ("street_words", "person_titles", "elsewhere"):
+            for i, text in enumerate(getattr(spec, key) or []):
+                if not _key(text):
+                    self.fail((key, i), "must be a word or name")
         self.check_names(names)
         if self.problems:
             raise DocumentError(self.problems)
@@ -225,6 +268,9 @@ class _GazetteerReader:
             wards=tuple(wards),
             places=tuple(places),
             names=tuple(names),
+            street_words=_words(spec.street_words, DEFAULT_STREET_WORDS),
+            person_titles=_words(spec.person_titles, DEFAULT_PERSON_TITLES),
+            elsewhere=tuple(spec.elsewhere or ()),
         )
 
     def localities(
@@ -369,6 +415,11 @@ def _shape(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.replace("&", "and"))
 
 
+def _lower(ch: str) -> str:
+    low = ch.lower()
+    return low if len(low) == 1 else ch
+
+
 def _units(name: str) -> list[str]:
     units: list[str] = []
     for token in _NAME_TOKENS.findall(name.strip()):
@@ -380,7 +431,10 @@ def _units(name: str) -> list[str]:
         elif low in ("st", "saint"):
             units.append(_SAINT)
         elif token.isalnum():
-            units.extend(re.escape(ch) for ch in token)
+            # One case, so that names differing only in case share the trie's branches and the
+            # longest still wins ("Idle" and "idle chatter", "Bradford City" and "Bradford
+            # city centre"); the regex ignores case, and cased names are checked after.
+            units.extend(re.escape(_lower(ch)) for ch in token)
         elif re.fullmatch(r"[\s\-_.]+", token):
             if units and units[-1] != _SEP:
                 units.append(_SEP)
@@ -424,7 +478,67 @@ class _Trie:
         return body, depth
 
 
-Resolved = tuple[tuple[Place, str | None], ...]
+# A list of places ("Bradford, Leeds and Manchester") is not a name said with where it is.
+_LIST_SEP = re.compile(r"\s*(?:[,&/+]|\band\b|\bor\b)\s*", re.IGNORECASE)
+_LIST_BEFORE = re.compile(r"(?:[,&/+]|\band|\bor)\s*$", re.IGNORECASE)
+# The capitalised word right before a name, when it is a word on its own (not a tag or handle).
+_PREV_WORD = re.compile(r"(?<![^\s(\"“‘])[A-Z][a-z][\w'’\-]*\s+$")
+_CAPITAL_WORD_END = re.compile(r"(?<![^\W_])[A-Z][\w'’\-]*\s*$")
+_SENTENCE_END = '.!?:;…\n"“”(#@|'
+_WINDOW = 60  # characters looked at around a name: the longest title or qualifier fits
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """One gazetteer's checks of the words around a name, compiled once."""
+
+    street: re.Pattern[str] | None  # matched where a name ends
+    titles: frozenset[str]  # the word right before a name, without a full stop
+    elsewhere: re.Pattern[str] | None  # matched where a name ends: ", Newcastle"
+    where: re.Pattern[str] | None  # a place elsewhere, on its own
+    listed_before: re.Pattern[str] | None  # searched before a name: "Manchester, "
+
+
+def _alternation(words: Iterable[str]) -> str:
+    trie = _Trie()
+    for w in words:
+        trie.add(_units(w))
+    return trie.pattern()
+
+
+def _context(gaz: Gazetteer) -> _Context:
+    street = elsewhere = where_re = listed_before = None
+    if gaz.street_words:
+        # The street word's capital is kept to tell "Keighley Road" (the street) from
+        # "Shipley road safety" (the place, then a noun).
+        street = re.compile(
+            rf"[\s\-_.]*({_alternation(gaz.street_words)})(?![^\W_])", re.IGNORECASE
+        )
+    if gaz.elsewhere:
+        where = _alternation(gaz.elsewhere)
+        elsewhere = re.compile(
+            rf"(?:\s*[,(]\s*|\s+(?:in|near|nr|-)\s+)(?:the\s+)?(?P<q>{where})(?![^\W_])",
+            re.IGNORECASE,
+        )
+        where_re = re.compile(rf"(?:{where})(?![^\W_])", re.IGNORECASE)
+        listed_before = re.compile(
+            rf"(?<![^\W_])(?:{where})\s*(?:[,&/+]|\band|\bor)\s*$", re.IGNORECASE
+        )
+    titles = frozenset(t.rstrip(".") for t in gaz.person_titles)
+    return _Context(street, titles, elsewhere, where_re, listed_before)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What one folded name stands for in one gazetteer."""
+
+    place: Place | None  # None: a not-place, which hides shorter names inside it
+    shape: str | None  # the capitals it must be written with, when cased
+    person: bool  # also a person's name
+    context: _Context
+
+
+Resolved = tuple[_Entry, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,7 +557,8 @@ def _compile(gazetteers: tuple[Gazetteer, ...]) -> _Compiled:
         for n in gaz.names:
             table.setdefault(_key(n.text), {}).setdefault(gaz.name, []).append(n)
             trie.add(_units(n.text))
-    resolved = {key: _resolve(per_gaz) for key, per_gaz in table.items()}
+    contexts = {g.name: _context(g) for g in gazetteers}
+    resolved = {key: _resolve(per_gaz, contexts) for key, per_gaz in table.items()}
     body = trie.pattern() if trie.children else r"(?!x)x"
     # Alphanumerics on either side mean the name is part of a longer word.
     regex = re.compile(rf"(?<![^\W_])(?:{body})(?![^\W_])", re.IGNORECASE)
@@ -498,34 +613,130 @@ class PlaceMatcher:
         """Each place named in `text` once, in order of first mention."""
         out: list[PlaceMatch] = []
         seen: set[str] = set()
+        last_end = -1  # where the previous name found ended, to tell a list of places
         for m in self._regex.finditer(text):
-            matched = m.group()
-            shape: str | None = None
-            for place, cased in self._table.get(_key(matched), ()):
-                if cased is not None:
-                    shape = _shape(matched) if shape is None else shape
-                    if shape != cased:
-                        continue
-                if place.id not in seen:
-                    seen.add(place.id)
-                    out.append(place.to_match(matched))
+            start, end = m.span()
+            entries, end = self._entries(text, start, end)
+            prev_end, last_end = last_end, end
+            if not entries or _in_handle(text, start):
+                continue
+            matched = text[start:end]
+            for e in entries:
+                assert e.place is not None
+                if e.place.id in seen or self._other_sense(text, start, end, e, prev_end):
+                    continue
+                seen.add(e.place.id)
+                out.append(e.place.to_match(matched))
         return tuple(out)
 
+    def _entries(self, text: str, start: int, end: int) -> tuple[list[_Entry], int]:
+        """The places the name at `start:end` stands for, and where it ends. A name written
+        without the capitals it needs gives way to the longest shorter name inside it
+        ("Bradford city": the cased not-place "Bradford City" is not it, "Bradford" is)."""
+        stop = end
+        while True:
+            span = text[start:stop]
+            shape: str | None = None
+            accepted: list[_Entry] = []
+            for e in self._table.get(_key(span), ()):
+                if e.shape is not None:
+                    shape = _shape(span) if shape is None else shape
+                    if shape != e.shape:
+                        continue
+                accepted.append(e)
+            if accepted:
+                return [e for e in accepted if e.place is not None], stop
+            stop = _word_end_before(text, start, stop)
+            if stop <= start:
+                return [], end
 
-def _resolve(per_gaz: Mapping[str, list[PlaceName]]) -> Resolved:
-    """The places one folded name stands for: the most specific in each gazetteer that has it.
+    def _other_sense(self, text: str, start: int, end: int, e: _Entry, prev_end: int) -> bool:
+        """Whether the words around the name say it means something else here."""
+        ctx = e.context
+        # A road named after a town leads to it from elsewhere ("Keighley Road" in Shipley);
+        # one named after a ward or neighbourhood ("Toller Lane") mostly runs through it.
+        if ctx.street is not None and e.place is not None and e.place.ward is None:
+            s = ctx.street.match(text, end)
+            if s is not None and s.group(1)[0].isupper() == text[start].isupper():
+                return True
+        lo = max(0, start - _WINDOW)
+        if ctx.titles and start and text[start - 1].isspace():
+            words = text[lo:start].split()
+            if words and words[-1].rstrip(".") in ctx.titles:
+                return True
+        if e.person and text[start].isupper():
+            w = _PREV_WORD.search(text, lo, start)
+            if w is not None:
+                before = text[: w.start()].rstrip()
+                # The capitalised word of a name ("Bradley Heaton"), not one that opens a
+                # sentence ("Visit Heaton") or is itself a place ("Saltaire Shipley").
+                if before and before[-1] not in _SENTENCE_END:
+                    if prev_end != w.start() + len(w.group().rstrip()):
+                        return True
+        if ctx.elsewhere is not None:
+            q = ctx.elsewhere.match(text, end)
+            if q is not None and not self._a_list(text, start, q.end(), ctx, prev_end):
+                # Unless the qualifier begins one of our own longer names ("Bolton Woods").
+                ours = self._regex.match(text, q.start("q"))
+                if ours is None or ours.end() <= q.end():
+                    return True
+        return False
+
+    def _a_list(self, text: str, start: int, q_end: int, ctx: _Context, prev_end: int) -> bool:
+        """Whether the name and the place after it are items of a list of places."""
+        after = _LIST_SEP.match(text, q_end)
+        if after is not None:
+            nxt = after.end()
+            if self._regex.match(text, nxt) or (
+                ctx.where is not None and ctx.where.match(text, nxt)
+            ):
+                return True
+        lo = max(0, start - _WINDOW)
+        sep = _LIST_BEFORE.search(text, lo, start)
+        if sep is None:
+            return False
+        if prev_end >= 0 and text[prev_end : sep.start()].strip() == "":
+            return True
+        # "Southport, Rotherham, Bradford, Manchester": a capitalised word listed before it.
+        if _CAPITAL_WORD_END.search(text, lo, sep.start()):
+            return True
+        return ctx.listed_before is not None and bool(ctx.listed_before.search(text, lo, start))
+
+
+def _word_end_before(text: str, start: int, stop: int) -> int:
+    """The end of the last whole word that ends before `stop`, after `start` (or `start`)."""
+    i = stop - 1
+    while i > start and (text[i].isalnum() or not text[i - 1].isalnum()):
+        i -= 1
+    return i
+
+
+def _in_handle(text: str, start: int) -> bool:
+    """Whether the name at `start` is part of an account handle (@heaton_history)."""
+    i = start - 1
+    while i >= 0 and (text[i].isalnum() or text[i] in "_."):
+        i -= 1
+    return i >= 0 and text[i] == "@"
+
+
+def _resolve(per_gaz: Mapping[str, list[PlaceName]], contexts: Mapping[str, _Context]) -> Resolved:
+    """What one folded name stands for: the most specific place in each gazetteer that has it,
+    or that gazetteer's not-place.
 
     A name two districts share stands for both. A not-place only hides the name in its own
     gazetteer, so another district can still own the longer name.
     """
-    out: list[tuple[Place, str | None]] = []
-    for names in per_gaz.values():
+    out: list[_Entry] = []
+    for gaz, names in per_gaz.items():
+        ctx = contexts[gaz]
         real = [n for n in names if n.place is not None]
         if not real:
+            out += [_Entry(None, _shape(n.text) if n.cased else None, False, ctx) for n in names]
             continue
         best = min(_SPECIFICITY[n.place.kind] for n in real if n.place is not None)
         for n in real:
             assert n.place is not None
             if _SPECIFICITY[n.place.kind] == best:
-                out.append((n.place, _shape(n.text) if n.cased else None))
+                shape = _shape(n.text) if n.cased else None
+                out.append(_Entry(n.place, shape, n.person, ctx))
     return tuple(out)
