@@ -11,7 +11,8 @@ words: "Heaton" is not found in "Heatonville" or "Earlsheaton".
 A name can also be written meaning something else, and the words around it say so; each
 gazetteer configures these checks, so that any council gets them (format in the README):
 a street named after the place ("Keighley Road", `street_words`), a person ("Mr Thornton",
-`person_titles`; "Billy Bob Thornton" for names marked `person_name`), the same name elsewhere
+`person_titles`; "Paul Heaton" after a given name in `first_names`, for names marked
+`person_name`), the same name elsewhere
 said with where ("Heaton, Newcastle", `elsewhere`), a phrase to drop only as capitalised
 ("Bradford City" the club, not "Bradford city", `cased_not_places`), and an account handle
 ("@heaton_history", always).
@@ -53,6 +54,35 @@ DEFAULT_PERSON_TITLES = (
     "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Sir", "Dame", "Lord", "Lady", "Cllr", "Councillor",
     "Prof", "Professor", "Rev", "Judge", "Justice", "Inspector", "Sgt", "Sergeant", "PC", "DC",
     "DI", "DS", "Captain", "Uncle", "Auntie",
+)  # fmt: skip
+# Written right before a name marked `person_name`, with their capitals, these make it a
+# person's ("Paul Heaton", "RIP Bradley Heaton"). A list, not "any capitalised word": shops,
+# churches and qualifiers come before place names as often ("Tesco Heaton", "Asda Thornton",
+# "St Barnabas Heaton", "Upper Thornton"), and a capital alone cannot tell them apart. Common
+# given names in the districts' communities; names that are also everyday words ("Will",
+# "May", "Mark", "Grace") are left out. `first_names` replaces the list.
+DEFAULT_FIRST_NAMES = (
+    "Aaron", "Adam", "Adrian", "Ahmed", "Aisha", "Alan", "Alex", "Alexander", "Alice", "Alison",
+    "Amanda", "Amir", "Amy", "Andrew", "Andy", "Angela", "Anna", "Anne", "Anthony", "Asif",
+    "Ayesha", "Barbara", "Barry", "Ben", "Benjamin", "Beth", "Bilal", "Billy", "Bob", "Bradley",
+    "Brian", "Callum", "Carl", "Caroline", "Catherine", "Charlie", "Charlotte", "Chloe",
+    "Chris", "Christine", "Christopher", "Claire", "Colin", "Connor", "Craig", "Daniel", "Danny",
+    "Darren", "Dave", "David", "Dean", "Debbie", "Dennis", "Derek", "Donna", "Dylan", "Ed",
+    "Edward", "Eileen", "Elaine", "Eleanor", "Ella", "Emily", "Emma", "Eric", "Fatima",
+    "Freddie", "Gary", "Gemma", "Geoff", "George", "Gordon", "Graham", "Hannah", "Harry",
+    "Hassan", "Helen", "Ian", "Imran", "Jack", "Jacob", "Jake", "James", "Jamie", "Jane",
+    "Janet", "Jason", "Jayne", "Jean", "Jennifer", "Jenny", "Jessica", "Jim", "Joan", "Joanne",
+    "Joe", "John", "Jon", "Jonathan", "Joseph", "Josh", "Joshua", "Julie", "Karen", "Kate",
+    "Katie", "Kelly", "Kevin", "Khalid", "Kieran", "Kirsty", "Laura", "Lauren", "Leah", "Lee",
+    "Len", "Leo", "Lewis", "Liam", "Linda", "Lisa", "Louise", "Lucy", "Luke", "Lynn", "Maria",
+    "Marie", "Martin", "Mary", "Matt", "Matthew", "Megan", "Michael", "Michelle", "Mike",
+    "Mo", "Mohammed", "Mohammad", "Muhammad", "Nadia", "Naveed", "Neil", "Nicola", "Nigel",
+    "Noah", "Oliver", "Olivia", "Omar", "Owen", "Paul", "Pauline", "Peter", "Phil", "Philip",
+    "Rachel", "Rebecca", "Richard", "Rick", "Robert", "Ryan", "Saima", "Sajid", "Sam",
+    "Samantha", "Samuel", "Sandra", "Sarah", "Scott", "Sean", "Shabir", "Sharon", "Shaun",
+    "Simon", "Sophie", "Stephen", "Steve", "Steven", "Stuart", "Susan", "Tariq", "Thomas",
+    "Tim", "Tom", "Tommy", "Tony", "Tracey", "Usman", "Wayne", "William", "Yasmin", "Zahid",
+    "Zoe",
 )  # fmt: skip
 
 
@@ -107,6 +137,7 @@ class Gazetteer:
     names: tuple[PlaceName, ...]
     street_words: tuple[str, ...] = DEFAULT_STREET_WORDS
     person_titles: tuple[str, ...] = DEFAULT_PERSON_TITLES
+    first_names: tuple[str, ...] = DEFAULT_FIRST_NAMES
     elsewhere: tuple[str, ...] = ()  # towns, cities and counties outside the district
 
     @property
@@ -186,6 +217,7 @@ class _GazetteerFile(Schema):
     cased_not_places: list[Text] | None = None
     street_words: list[Text] | None = None
     person_titles: list[Text] | None = None
+    first_names: list[Text] | None = None
     elsewhere: list[Text] | None = None
 
 
@@ -253,7 +285,7 @@ class _GazetteerReader:
                 if not _key(text):
                     self.fail((key, i), "must be a name")
                 names.append(PlaceName(text, None, cased))
-        for key in ("street_words", "person_titles", "elsewhere"):
+        for key in ("street_words", "person_titles", "first_names", "elsewhere"):
             for i, text in enumerate(getattr(spec, key) or []):
                 if not _key(text):
                     self.fail((key, i), "must be a word or name")
@@ -270,6 +302,7 @@ class _GazetteerReader:
             names=tuple(names),
             street_words=_words(spec.street_words, DEFAULT_STREET_WORDS),
             person_titles=_words(spec.person_titles, DEFAULT_PERSON_TITLES),
+            first_names=_words(spec.first_names, DEFAULT_FIRST_NAMES),
             elsewhere=tuple(spec.elsewhere or ()),
         )
 
@@ -484,7 +517,6 @@ _LIST_BEFORE = re.compile(r"(?:[,&/+]|\band|\bor)\s*$", re.IGNORECASE)
 # The capitalised word right before a name, when it is a word on its own (not a tag or handle).
 _PREV_WORD = re.compile(r"(?<![^\s(\"“‘])[A-Z][a-z][\w'’\-]*\s+$")
 _CAPITAL_WORD_END = re.compile(r"(?<![^\W_])[A-Z][\w'’\-]*\s*$")
-_SENTENCE_END = '.!?:;…\n"“”(#@|'
 _WINDOW = 60  # characters looked at around a name: the longest title or qualifier fits
 
 
@@ -494,6 +526,7 @@ class _Context:
 
     street: re.Pattern[str] | None  # matched where a name ends
     titles: frozenset[str]  # the word right before a name, without a full stop
+    first_names: frozenset[str]  # the word right before a name marked person_name
     elsewhere: re.Pattern[str] | None  # matched where a name ends: ", Newcastle"
     where: re.Pattern[str] | None  # a place elsewhere, on its own
     listed_before: re.Pattern[str] | None  # searched before a name: "Manchester, "
@@ -525,7 +558,7 @@ def _context(gaz: Gazetteer) -> _Context:
             rf"(?<![^\W_])(?:{where})\s*(?:[,&/+]|\band|\bor)\s*$", re.IGNORECASE
         )
     titles = frozenset(t.rstrip(".") for t in gaz.person_titles)
-    return _Context(street, titles, elsewhere, where_re, listed_before)
+    return _Context(street, titles, frozenset(gaz.first_names), elsewhere, where_re, listed_before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -664,15 +697,13 @@ class PlaceMatcher:
             words = text[lo:start].split()
             if words and words[-1].rstrip(".") in ctx.titles:
                 return True
-        if e.person and text[start].isupper():
+        if e.person and ctx.first_names and text[start].isupper():
             w = _PREV_WORD.search(text, lo, start)
-            if w is not None:
-                before = text[: w.start()].rstrip()
-                # The capitalised word of a name ("Bradley Heaton"), not one that opens a
-                # sentence ("Visit Heaton") or is itself a place ("Saltaire Shipley").
-                if before and before[-1] not in _SENTENCE_END:
-                    if prev_end != w.start() + len(w.group().rstrip()):
-                        return True
+            # A given name right before it ("Paul Heaton", "Billy Bob Thornton"), unless that
+            # word was itself found as a place ("Ben Rhydding Heaton" is two places).
+            if w is not None and w.group().rstrip() in ctx.first_names:
+                if prev_end != w.start() + len(w.group().rstrip()):
+                    return True
         if ctx.elsewhere is not None:
             q = ctx.elsewhere.match(text, end)
             if q is not None and not self._a_list(text, start, q.end(), ctx, prev_end):
