@@ -33,6 +33,26 @@ T = TypeVar("T")
 # A row id as a command argument: the stores' integer columns hold up to 2^31 - 1 on PostgreSQL
 # (2^63 - 1 on SQLite), and a larger number reached the driver as an OverflowError traceback.
 ROW_ID = click.IntRange(1, 2**31 - 1)
+
+
+class RumourId(click.ParamType[int]):
+    """A rumour's id as the board shows it (`r17`) or bare (`17`)."""
+
+    name = "rumour id"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return ROW_ID.convert(value, param, ctx)
+        text = str(value).strip()
+        digits = text[1:] if text[:1] in ("r", "R") else text
+        if not digits.isascii() or not digits.isdigit():
+            self.fail(f"{text!r} is not a rumour id (r17, as `monitor signals rumours` shows)")
+        return ROW_ID.convert(int(digits), param, ctx)
+
+
+RUMOUR_ID = RumourId()
 # How many rows a listing shows.
 LIMIT = click.IntRange(1, 100_000)
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from monitor.cli.context import LIMIT, ROW_ID, Context, pass_context, with_store
+from monitor.cli.context import LIMIT, RUMOUR_ID, Context, pass_context, with_store
 from monitor.config import Settings
 from monitor.privacy.postref import post_ref
 from monitor.signals.config import SignalsConfig
@@ -206,7 +206,7 @@ def rumours_command(ctx: Context, status: str | None, limit: int, as_json: bool)
 
 
 @signals_group.command("show")
-@click.argument("rumour_id", type=ROW_ID)
+@click.argument("rumour_id", type=RUMOUR_ID)
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
 def show_command(ctx: Context, rumour_id: int, as_json: bool) -> None:
@@ -278,7 +278,7 @@ def register_command(ctx: Context, claim_text: str, by: str | None) -> None:
 
 
 @signals_group.command("status")
-@click.argument("rumour_id", type=ROW_ID)
+@click.argument("rumour_id", type=RUMOUR_ID)
 @click.argument("status", type=click.Choice(STATUSES))
 @click.option("--by", default=None)
 @pass_context
@@ -302,7 +302,7 @@ def status_command(ctx: Context, rumour_id: int, status: str, by: str | None) ->
 
 
 @signals_group.command("counter")
-@click.argument("rumour_id", type=ROW_ID)
+@click.argument("rumour_id", type=RUMOUR_ID)
 @click.option("--at", "published", required=True, help="Publication time, ISO 8601 with offset.")
 @click.option("--url", default=None)
 @click.option("--text", default=None)
@@ -349,7 +349,7 @@ def counter_command(
 
 
 @signals_group.command("pending")
-@click.argument("rumour_id", type=ROW_ID)
+@click.argument("rumour_id", type=RUMOUR_ID)
 @click.option("--purpose", required=True, help="Why you are viewing these posts (audited).")
 @click.option("--by", default=None)
 @pass_context
@@ -377,7 +377,7 @@ def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) 
 
 
 @signals_group.command("confirm")
-@click.argument("rumour_id", type=ROW_ID)
+@click.argument("rumour_id", type=RUMOUR_ID)
 @click.argument("post_ids", nargs=-1, required=True)
 @click.option("--reject", is_flag=True, help="The posts do not repeat the claim.")
 @click.option("--by", default=None)

@@ -106,7 +106,7 @@ def test_rumour_board_shows_counts_never_authors(filled: dict[str, str]) -> None
     rows = json.loads(_run(filled, "rumours", "--json"))
     top = _water(rows)
     assert top["status"] == "watching" and top["spreading_since"]
-    shown = _run(filled, "show", str(top["id"]))
+    shown = _run(filled, "show", f"r{top['id']}")  # as the board shows it
     assert f"{top['post_count']} posts from {top['author_count']} distinct authors" in shown
     assert "per hour (posts, distinct authors)" in shown
     assert "fictional-" not in shown
@@ -144,9 +144,13 @@ def test_bad_input_is_refused_clearly(filled: dict[str, str]) -> None:
     assert ancient.exit_code != 0 and "between 1970 and 2199" in ancient.output
     missing = runner.invoke(cli, ["signals", "show", "9999"], env=env)
     assert missing.exit_code != 0 and "no rumour r9999" in missing.output
+    # The board shows ids as r17; the commands take them as shown, not only bare.
+    as_shown = runner.invoke(cli, ["signals", "show", "r9999"], env=env)
+    assert as_shown.exit_code == 1 and "no rumour r9999" in as_shown.output, as_shown.output
     for args in (
         ["signals", "show", str(2**63)],
         ["signals", "show", "0"],
+        ["signals", "show", "x17"],
         ["signals", "rumours", "--limit", str(2**63)],
         ["alerts", "silence", "expire", "--by", "b", str(2**63)],
         ["audit", "verify", "--expect-head", "99999999999999999999:abcd"],
