@@ -146,3 +146,39 @@ def test_a_writing_command_brings_the_schema_up_first(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["purge"], env=env).exit_code == 0
     verified = runner.invoke(cli, ["audit", "verify"], env=env)
     assert verified.exit_code == 0 and "intact: 1 events" in verified.output
+
+
+def test_a_port_in_use_stops_run_with_one_line_naming_the_setting(tmp_path: Path) -> None:
+    """A second demo, or anything else on 8080, was a 40-line OSError traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'm.db'}",
+            "MONITOR_HOME": str(ROOT),
+            "MONITOR_CLASSIFIER": "keyword",
+            "MONITOR_WEB_PORT": str(port),
+            "MONITOR_RETENTION_PURGE_MINUTES": "0",
+        }
+        result = CliRunner().invoke(cli, ["run"], env=env)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert (
+        f"Error: cannot listen on 127.0.0.1:{port} (web_port): address already in use; "
+        "another process is using it: stop it, or set web_port (MONITOR_WEB_PORT)"
+    ) in result.output
+
+
+def test_an_address_not_of_this_host_names_the_host_setting() -> None:
+    import errno
+
+    from monitor.runtime.probes import cannot_listen
+
+    exc = OSError(errno.EADDRNOTAVAIL, "error while attempting to bind on address ...")
+    assert cannot_listen("10.9.9.9", 9102, "worker_port", exc, "health_host") == (
+        "cannot listen on 10.9.9.9:9102 (worker_port): cannot assign requested address; "
+        "check that health_host (MONITOR_HEALTH_HOST) is an address of this host"
+    )

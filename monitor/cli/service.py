@@ -33,7 +33,7 @@ from monitor.ingest.importer import ImportReport, import_file
 from monitor.ingest.replay import file_format
 from monitor.runtime.app import ROLES, open_runtime, role_parts
 from monitor.runtime.pipeline import PipelineFailed
-from monitor.runtime.probes import probe_port, serve_probes
+from monitor.runtime.probes import cannot_listen, probe_port, serve_probes
 from monitor.runtime.state import Runtime
 from monitor.store import db, overview
 
@@ -261,7 +261,12 @@ async def _serve(rt: Runtime, settings: Settings, config: Path | None = None) ->
     runner = web.AppRunner(create_app(settings, rt, sources_file=config), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # the port is taken (another demo?), or the address is not ours
+        await runner.cleanup()
+        message = cannot_listen(settings.web_host, settings.web_port, "web_port", exc, "web_host")
+        raise ConfigError(message) from exc
     click.echo(f"web UI on http://{settings.web_host}:{settings.web_port}/  (Ctrl-C to stop)")
     return runner
 

@@ -9,9 +9,12 @@ readiness for its supervisor and load balancer, metrics for Prometheus, in every
 
 from __future__ import annotations
 
+import errno
+import os
+
 from aiohttp import web
 
-from monitor.config import Settings
+from monitor.config import ConfigError, Settings
 from monitor.runtime import health
 from monitor.runtime.metrics import exposition, refresh_store_gauges
 from monitor.runtime.state import RUNTIME, Runtime
@@ -94,7 +97,25 @@ async def serve_probes(rt: Runtime) -> web.AppRunner | None:
     await runner.setup()
     try:
         await web.TCPSite(runner, rt.settings.health_host, port).start()
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        await runner.cleanup()
+        raise ConfigError(
+            cannot_listen(rt.settings.health_host, port, PORT_SETTINGS[rt.role], exc, "health_host")
+        ) from exc
     except BaseException:
         await runner.cleanup()
         raise
     return runner
+
+
+def cannot_listen(host: str, port: int, setting: str, exc: OSError, host_setting: str) -> str:
+    """One line for a port that cannot be listened on, naming the settings that chose it."""
+    # asyncio's own strerror repeats the address: the system's words for the errno are enough.
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        hint = f"another process is using it: stop it, or set {setting} (MONITOR_{setting.upper()})"
+    else:
+        hint = (
+            f"check that {host_setting} (MONITOR_{host_setting.upper()}) is an address of this host"
+        )
+    return f"cannot listen on {host}:{port} ({setting}): {reason.lower()}; {hint}"
