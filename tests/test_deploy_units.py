@@ -33,3 +33,20 @@ def test_there_is_a_unit_per_role() -> None:
         "web",
         "scheduler",
     }
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=[u.name for u in UNITS])
+def test_each_unit_caches_the_encoder_where_it_may_write(unit: Path) -> None:
+    """ProtectHome hides ~/.cache and ProtectSystem=strict makes the rest read-only: without a
+    writable XDG_CACHE_HOME the encoder could not be exported (the worker fell back to PyTorch)
+    and every process unpacked the language-id model again."""
+    lines = [line.strip() for line in unit.read_text(encoding="utf-8").splitlines()]
+    env = dict(
+        line.removeprefix("Environment=").split("=", 1)
+        for line in lines
+        if line.startswith("Environment=")
+    )
+    state = [line.removeprefix("StateDirectory=") for line in lines if "StateDirectory=" in line]
+    assert state, "StateDirectory= creates the writable folder for User="
+    cache = env.get("XDG_CACHE_HOME", "")
+    assert any(cache.startswith(f"/var/lib/{name}/") for name in state), cache
