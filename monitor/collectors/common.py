@@ -198,6 +198,13 @@ def body_hint(text: str, limit: int = 120) -> str:
     return flat[:limit]
 
 
+def describe_error(exc: BaseException) -> str:
+    """An exception as a person reads it in `monitor sources check`: its message (aiohttp's
+    names the host and the reason), else its type (a bare TimeoutError has none). Its repr
+    put aiohttp's whole ConnectionKey(...) on the line instead."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """The outcome of trying a source once (`monitor sources check`)."""

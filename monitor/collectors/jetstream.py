@@ -37,6 +37,7 @@ from monitor.collectors.common import (
     SourceConfigError,
     SystemClock,
     TransientError,
+    describe_error,
     parse_retry_after,
 )
 from monitor.collectors.health import SourceHealth
@@ -642,7 +643,7 @@ class JetstreamCollector:
                 problems.append(f"{host}: {_handshake_error(exc, url, self._clock.now())}")
                 continue
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                problems.append(f"{host}: {exc!r}")
+                problems.append(f"{host}: {describe_error(exc)}")
                 continue
             frames = posts = matched = bad = 0
             deadline = time.monotonic() + seconds

@@ -33,6 +33,7 @@ from monitor.collectors.common import (
     SourceConfigError,
     body_hint,
     classify_status,
+    describe_error,
     parse_reset_time,
 )
 from monitor.collectors.health import SourceHealth
@@ -502,7 +503,7 @@ class MastodonCollector(PollingCollector[MastodonConfig]):
         try:
             plans = await self.plan_access()
         except Exception as exc:
-            return CheckResult(False, repr(exc))
+            return CheckResult(False, describe_error(exc))
         lines, ok, needs_token = [], True, False
         for plan in plans.values():
             needs_token = needs_token or plan.needs_token

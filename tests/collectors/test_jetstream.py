@@ -521,3 +521,16 @@ async def test_check_reads_a_few_frames_and_stores_nothing(
     assert result.ok, result.detail
     assert "6 frames" in result.detail and "3 kept" in result.detail
     assert not sink.posts and not sink.cursors
+
+
+async def test_check_names_an_unreachable_host_in_words_not_a_repr(
+    sink: MemorySink, clock: FakeClock, session: aiohttp.ClientSession
+) -> None:
+    from tests.conftest import free_port
+
+    port = free_port()  # nothing listens there
+    collector = make(f"ws://127.0.0.1:{port}/subscribe", sink, clock, session)
+    result = await collector.check(seconds=0.5)
+    assert not result.ok
+    assert f"Cannot connect to host 127.0.0.1:{port}" in result.detail, result.detail
+    assert "ConnectionKey" not in result.detail and "Error(" not in result.detail

@@ -491,3 +491,16 @@ async def test_check_reports_access_per_timeline_and_stores_nothing(
     assert "tag:exampletown: readable, 1 recent statuses" in result.detail
     assert "needs an access token" in result.detail
     assert not sink.posts and not sink.cursors
+
+
+async def test_check_names_an_unreachable_server_in_words_not_a_repr(
+    sink: MemorySink, clock: FakeClock, session: Any
+) -> None:
+    from tests.conftest import free_port
+
+    gone = FakeMastodon()
+    gone.base = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = await make([gone], sink, clock, session).check()
+    assert not result.ok
+    assert result.detail.startswith("Cannot connect to host 127.0.0.1:"), result.detail
+    assert "ConnectionKey" not in result.detail
