@@ -55,21 +55,30 @@ def quarantine_list(ctx: Context, as_json: bool, limit: int) -> None:
 @pass_context
 def quarantine_retry(ctx: Context, ids: tuple[int, ...], retry_all: bool) -> None:
     """Run quarantined records through the pipeline again (after a fix). Exit 1 if any
-    failed again."""
+    failed again or was not in the quarantine."""
     if not ids and not retry_all:
         raise click.UsageError("name record ids (see `monitor quarantine list`) or --all")
 
-    async def main() -> tuple[int, int]:
+    async def main() -> tuple[int, int, list[int]]:
         async with open_runtime(ctx.settings) as rt:
-            chosen = list(ids)
-            if retry_all:
-                async with rt.engine.connect() as conn:
-                    chosen = [e.id for e in await quarantine.entries(conn, limit=1_000_000)]
-            return await rt.pipeline.retry_quarantined(chosen)
+            async with rt.engine.connect() as conn:
+                held = await quarantine.entries(
+                    conn, None if retry_all else ids, limit=1_000_000 if retry_all else len(ids)
+                )
+            chosen = [e.id for e in held]
+            missing = [] if retry_all else sorted(set(ids) - set(chosen))
+            return (*await rt.pipeline.retry_quarantined(chosen), missing)
 
-    done, failed = asyncio.run(main())
+    done, failed, missing = asyncio.run(main())
+    if missing:  # a typo, or retried or purged already: say so rather than "0 went through"
+        click.echo(
+            "not in the quarantine: "
+            + ", ".join(str(i) for i in missing)
+            + " (see `monitor quarantine list`)",
+            err=True,
+        )
     click.echo(f"{done} went through, {failed} failed again and stay in the quarantine")
-    raise SystemExit(1 if failed else 0)
+    raise SystemExit(1 if failed or missing else 0)
 
 
 def register(cli: click.Group) -> None:

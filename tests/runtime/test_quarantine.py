@@ -257,6 +257,10 @@ def test_the_quarantine_commands_list_and_retry(tmp_path: Path) -> None:
     assert "rules" in listed.output and "ZeroDivisionError" in listed.output
     assert "1 records in the quarantine" in listed.output
     assert "fictional1" not in listed.output  # no author, id or link
+    # An id not in the quarantine (a typo, retried already) is named, not "0 went through".
+    typo = runner.invoke(cli, ["quarantine", "retry", "999"], env=env)
+    assert typo.exit_code == 1, typo.output
+    assert "not in the quarantine: 999" in typo.output and "0 went through" in typo.output
     # The shipped rules have no such bug: the retry goes through.
     retried = runner.invoke(cli, ["quarantine", "retry", "--all"], env=env)
     assert retried.exit_code == 0, retried.output
