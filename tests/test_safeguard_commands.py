@@ -101,6 +101,9 @@ def test_erase_by_public_link_removes_the_text_and_is_audited(run) -> None:  # t
     did, rkey = "did:plc:fictional0007", "7"
     done = run("erase", f"https://bsky.app/profile/{did}/post/{rkey}", "--reason", "request 42")
     assert done.exit_code == 0 and "1 found, text erased from 1" in done.output
+    assert "purged" not in done.output
+    again = run("erase", f"https://bsky.app/profile/{did}/post/{rkey}", "--reason", "request 42")
+    assert "1 found, text erased from 0 (1 already purged)" in again.output
     with sqlite3.connect(run.db) as conn:
         assert conn.execute("SELECT text FROM posts").fetchone() == (None,)
         assert conn.execute("SELECT excerpt FROM alert_posts").fetchone() == (None,)
@@ -109,4 +112,5 @@ def test_erase_by_public_link_removes_the_text_and_is_audited(run) -> None:  # t
         ).fetchone() == ("erase", "request 42")
     assert b"FICTIONERASE" not in run.db.read_bytes()
     missing = run("erase", "bluesky:at://nothing", "--reason", "request 43")
-    assert "0 found" in missing.output
+    assert "0 found, text erased from 0" in missing.output
+    assert "purged" not in missing.output  # was "(the rest were already purged)" of none

@@ -168,9 +168,10 @@ def erase_command(ctx: Context, posts: tuple[str, ...], reason: str) -> None:
         if eraser is not None:
             eraser.close()
     cached = f", {encodings} encoding cache rows deleted" if eraser is not None else ""
+    purged = f" ({found - erased} already purged)" if found > erased else ""
     click.echo(
-        f"{len(posts)} requested, {found} found, text erased from {erased} "
-        f"(the rest were already purged){cached}; recorded in the audit log"
+        f"{len(posts)} requested, {found} found, text erased from {erased}{purged}{cached}; "
+        "recorded in the audit log"
     )
     if found < len(posts):
         click.echo("some references matched no stored post", err=True)
