@@ -182,3 +182,23 @@ def test_an_address_not_of_this_host_names_the_host_setting() -> None:
         "cannot listen on 10.9.9.9:9102 (worker_port): cannot assign requested address; "
         "check that health_host (MONITOR_HEALTH_HOST) is an address of this host"
     )
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    """`monitor demo --help` listed `--scenario FILE` with nothing after it, and 20 more."""
+    bare: list[str] = []
+
+    def walk(command: click.Command, name: str, ctx: click.Context) -> None:
+        bare.extend(
+            f"{name} {p.opts[0]}"
+            for p in command.params
+            if isinstance(p, click.Option) and not p.help and p.name != "help"
+        )
+        if isinstance(command, click.Group):
+            for sub in command.list_commands(ctx):
+                child = command.get_command(ctx, sub)
+                assert child is not None
+                walk(child, f"{name} {sub}", click.Context(child, parent=ctx))
+
+    walk(cli, "monitor", click.Context(cli))
+    assert not bare, bare

@@ -127,7 +127,13 @@ def check_command(ctx: Context, path: Path | None) -> None:
     metavar="NAME=VALUE",
     help="A label of the alert; repeat for each label.",
 )
-@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Routing file to route by. Default: the one the settings name.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def route_command(ctx: Context, labels: tuple[str, ...], path: Path | None, as_json: bool) -> None:
@@ -340,7 +346,14 @@ def digest_list(ctx: Context) -> None:
 @click.option(
     "--at", "at", default=None, help=f"Preview the period due at this time: {LONDON_HELP}."
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "html", "json"]),
+    default="text",
+    show_default=True,
+    help="The e-mail's text or HTML, or the digest's content as JSON.",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),

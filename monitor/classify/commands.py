@@ -532,8 +532,18 @@ def _install_branch(
     help="Score hostile with the model's sentence rule (each sentence of a longer post also "
     "read alone) or without it. Default: as the settings serve (classifier_sentences).",
 )
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Shared data folder (with labelled/). Default: $MONITOR_DATA_DIR or ../shared/data.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where encoder features are cached. Default: var/cache/classify in the checkout.",
+)
 @pass_context
 def eval_command(
     ctx: Any,

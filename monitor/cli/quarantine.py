@@ -25,7 +25,13 @@ def quarantine_group() -> None:
 
 @quarantine_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help="Most records listed (oldest first); the total is always given.",
+)
 @pass_context
 def quarantine_list(ctx: Context, as_json: bool, limit: int) -> None:
     """List quarantined records: stage, error, attempts (never an author, id or link)."""

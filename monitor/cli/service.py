@@ -73,7 +73,9 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option(
+    "--revision", default="head", show_default=True, help="Alembic revision to upgrade to."
+)
 @pass_context
 def db_upgrade(ctx: Context, revision: str) -> None:
     """Apply the schema migrations (Alembic) to the configured database."""
@@ -274,7 +276,13 @@ async def _serve(rt: Runtime, settings: Settings, config: Path | None = None) ->
 @click.command("demo")
 @click.option("--once", is_flag=True, help="Replay as fast as possible, print a summary, exit.")
 @click.option("--speed", type=float, default=None, help="Replay speed-up (default: setting).")
-@click.option("--scenario", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="JSONL file to replay (import format). Default: the demo_scenario setting, else the "
+    "bundled fictional Bradford week.",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as one JSON document (scripts)."
 )

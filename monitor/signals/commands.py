@@ -91,9 +91,14 @@ def signals_group() -> None:
 
 
 @signals_group.command("levels")
-@click.option("--kind", type=click.Choice(["ward", "locality", "district"]), default=None)
+@click.option(
+    "--kind",
+    type=click.Choice(["ward", "locality", "district"]),
+    default=None,
+    help="Only areas of this kind.",
+)
 @click.option("--all", "show_all", is_flag=True, help="Include areas at the lowest level.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_context
 def levels_command(ctx: Context, kind: str | None, show_all: bool, as_json: bool) -> None:
     """Current tension level of each area (highest first)."""
@@ -130,8 +135,8 @@ def levels_command(ctx: Context, kind: str | None, show_all: bool, as_json: bool
 
 @signals_group.command("changes")
 @click.option("--area", default=None, help="Area name (e.g. 'Little Horton') or key.")
-@click.option("--limit", type=LIMIT, default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=LIMIT, default=20, show_default=True, help="Most rows shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_context
 def changes_command(ctx: Context, area: str | None, limit: int, as_json: bool) -> None:
     """Changes of level, newest first, each with its reasons."""
@@ -153,8 +158,8 @@ def changes_command(ctx: Context, area: str | None, limit: int, as_json: bool) -
 
 @signals_group.command("rumours")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Default: all live.")
-@click.option("--limit", type=LIMIT, default=30, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=LIMIT, default=30, show_default=True, help="Most rows shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_context
 def rumours_command(ctx: Context, status: str | None, limit: int, as_json: bool) -> None:
     """The rumour board: spreading first, then by velocity."""
@@ -207,7 +212,7 @@ def rumours_command(ctx: Context, status: str | None, limit: int, as_json: bool)
 
 @signals_group.command("show")
 @click.argument("rumour_id", type=RUMOUR_ID)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_context
 def show_command(ctx: Context, rumour_id: int, as_json: bool) -> None:
     """One rumour: its figures, posts and authors per hour, counter messages and their
@@ -280,7 +285,9 @@ def register_command(ctx: Context, claim_text: str, by: str | None) -> None:
 @signals_group.command("status")
 @click.argument("rumour_id", type=RUMOUR_ID)
 @click.argument("status", type=click.Choice(STATUSES))
-@click.option("--by", default=None)
+@click.option(
+    "--by", default=None, help="Who does it, for the audit log (default: your user name)."
+)
 @pass_context
 def status_command(ctx: Context, rumour_id: int, status: str, by: str | None) -> None:
     """Move a rumour to another status (new, watching, countering, closed)."""
@@ -304,10 +311,12 @@ def status_command(ctx: Context, rumour_id: int, status: str, by: str | None) ->
 @signals_group.command("counter")
 @click.argument("rumour_id", type=RUMOUR_ID)
 @click.option("--at", "published", required=True, help="Publication time, ISO 8601 with offset.")
-@click.option("--url", default=None)
-@click.option("--text", default=None)
+@click.option("--url", default=None, help="Link to the published message (http or https).")
+@click.option("--text", default=None, help="The message's text, as published.")
 @click.option("--channel", default=None, help="Where it was published, e.g. 'council X account'.")
-@click.option("--by", default=None)
+@click.option(
+    "--by", default=None, help="Who does it, for the audit log (default: your user name)."
+)
 @pass_context
 def counter_command(
     ctx: Context,
@@ -351,7 +360,9 @@ def counter_command(
 @signals_group.command("pending")
 @click.argument("rumour_id", type=RUMOUR_ID)
 @click.option("--purpose", required=True, help="Why you are viewing these posts (audited).")
-@click.option("--by", default=None)
+@click.option(
+    "--by", default=None, help="Who does it, for the audit log (default: your user name)."
+)
 @pass_context
 def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) -> None:
     """Posts held for confirmation: similar to the registered claim, but below the threshold."""
@@ -380,7 +391,9 @@ def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) 
 @click.argument("rumour_id", type=RUMOUR_ID)
 @click.argument("post_ids", nargs=-1, required=True)
 @click.option("--reject", is_flag=True, help="The posts do not repeat the claim.")
-@click.option("--by", default=None)
+@click.option(
+    "--by", default=None, help="Who does it, for the audit log (default: your user name)."
+)
 @pass_context
 def confirm_command(
     ctx: Context, rumour_id: int, post_ids: tuple[str, ...], reject: bool, by: str | None

@@ -123,7 +123,12 @@ def enable_command(ctx: Context, name: str) -> None:
 
 @users_group.command("password")
 @click.argument("name")
-@click.option("--password-env", metavar="VAR", default=None)
+@click.option(
+    "--password-env",
+    metavar="VAR",
+    default=None,
+    help="Read the password from this environment variable instead of prompting.",
+)
 @pass_context
 def password_command(ctx: Context, name: str, password_env: str | None) -> None:
     """Set a new password; the account's open sessions end."""
