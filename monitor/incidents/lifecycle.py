@@ -115,8 +115,15 @@ def plan(
         when, then = found or (summary.last_seen, summary)
         return ("opened", _passes(then), min(when, now))
 
+    # Which incident each story carries on, decided for all stories before any absorbs one:
+    # an incident that carries a story of its own (a regrouping moved some of its alerts to
+    # another story) is never also merged into that other story's incident, which left it
+    # open in the queue while its history and `merged_into` said it was merged.
+    held_by: list[list[int]] = []
+    targets: list[int | None] = []
+    contested: list[bool] = []  # its incident carries an earlier story: it opens anew
     claimed: set[int] = set()
-    for story, summary, times in stories:
+    for story, _summary, _times in stories:
         holders = sorted(
             {
                 held
@@ -126,18 +133,24 @@ def plan(
         )
         live = [i for i in holders if existing[i].status not in (CLOSED, MERGED)]
         closed = [i for i in holders if existing[i].status == CLOSED]
-        target: int | None = None
-        if live:
-            target = live[0]
-        elif closed:
-            target = closed[0]
+        target: int | None = live[0] if live else (closed[0] if closed else None)
+        contested.append(target is not None and target in claimed)
+        if target is not None:
+            claimed.add(target)
+        targets.append(target)
+        held_by.append(live)
+
+    taken: set[int] = set()  # incidents absorbed so far
+    for (story, summary, times), live, target, lost in zip(
+        stories, held_by, targets, contested, strict=True
+    ):
         trend = trend_of(times, now)
         change = Change(target, story, summary, HELD, trend)
         if target is None:
             _open(change, summary, now, cfg, opened)
             out.changes.append(change)
             continue
-        if target in claimed:
+        if lost:
             # Two stories claim one incident (an engine regrouping): the later one opens anew.
             change.incident = None
             _open(change, summary, now, cfg, opened)
@@ -146,9 +159,9 @@ def plan(
             )
             out.changes.append(change)
             continue
-        claimed.add(target)
         row = existing[target]
-        change.absorbed = tuple(live[1:])
+        change.absorbed = tuple(i for i in live[1:] if i not in claimed and i not in taken)
+        taken.update(change.absorbed)
         added = set(story.alert_ids) - row.alert_ids
         # The joining alerts' own time (a bulk import adds several at once: the first of them).
         joined = min((min(alerts[a].first_seen, now) for a in added), default=now)
