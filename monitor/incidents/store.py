@@ -42,7 +42,7 @@ from monitor.incidents.model import (
     Summary,
     Where,
 )
-from monitor.incidents.responses import words
+from monitor.incidents.responses import is_response, words
 from monitor.labels import SEVERITY_RANK
 from monitor.store.tables import (
     alert_posts,
@@ -465,12 +465,15 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
             counter_texts=inputs.counter_texts,
             answers=_answers(story, inputs, cfg),
         )
+        # The story's own posts: responses (a denial wave hours after the claim, people
+        # sharing the council's statement) are no sign that it is rising or back to life.
         times = sorted(
             {
-                inputs.posts[p].at
+                post.at
                 for a in story.alert_ids
                 for p in inputs.alerts[a].posts
-                if p in inputs.posts
+                if (post := inputs.posts.get(p)) is not None
+                and not is_response(post, inputs.counter_texts)
             }
         )
         described.append((story, summary, times))
