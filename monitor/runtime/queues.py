@@ -192,7 +192,7 @@ for i = 2, #ARGV do
   if #entry > 0 and redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then
     local fields = entry[1][2]
     for j = 1, #fields, 2 do
-      if fields[j] == 'n' then gone = gone + tonumber(fields[j + 1]) end
+      if fields[j] == 'n' then gone = gone + (tonumber(fields[j + 1]) or 0) end
     end
   end
 end
@@ -297,12 +297,42 @@ class RedisStreamQueue:
                         self.settings.stream,
                     )
                 continue
-            if entries:
+            good: list[tuple[str, Envelope]] = []
+            bad: list[tuple[str, dict[str, str], str]] = []
+            for entry_id, fields in entries:
+                try:
+                    good.append((entry_id, self._decode(fields)))
+                except Exception as exc:  # not what `put` writes: never retried
+                    bad.append((entry_id, fields, f"{type(exc).__name__}: {exc}"))
+            if bad:
+                await self._set_aside(bad)
+            if good:
                 self._depth = await self._backlog()
-                return Delivery(
-                    [self._decode(fields) for _, fields in entries],
-                    token=[entry_id for entry_id, _ in entries],
-                )
+                return Delivery([e for _, e in good], token=[i for i, _ in good])
+
+    async def _set_aside(self, bad: Sequence[tuple[str, dict[str, str], str]]) -> None:
+        """Move entries that cannot be read to `<stream>:dead` (kept, with why) and take them
+        off the stream. Left there, one such entry (a release writing another format during a
+        rolling upgrade, a hand-made XADD) failed every take: claimed again after the
+        visibility timeout, it restarted the worker until the process gave up."""
+        dead = f"{self.settings.stream}:dead"
+        async with self.redis.pipeline(transaction=True) as tx:
+            for entry_id, fields, error in bad:
+                kept: dict[Any, Any] = {**fields, "id": entry_id, "error": error[:500]}
+                tx.xadd(dead, kept)
+            await tx.execute()
+        await self._ack(
+            keys=[self.settings.stream, self.count_key],
+            args=[self.settings.group, *(entry_id for entry_id, _, _ in bad)],
+        )
+        for entry_id, _, error in bad:
+            log.error(
+                "queue entry %s on %s cannot be read (%s): moved to %s for inspection",
+                entry_id,
+                self.settings.stream,
+                error,
+                dead,
+            )
 
     async def _take_entries(self, count: int, max_wait: float) -> list[Any]:
         s = self.settings

@@ -226,3 +226,37 @@ async def test_the_queue_connection_notices_a_silent_server_within_a_minute(
             await q.redis.connection_pool.release(conn)
     finally:
         await q.close()
+
+
+async def test_an_entry_that_cannot_be_read_is_set_aside_not_retried_for_ever(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entry `put` did not write (a release writing another format during a rolling
+    upgrade, a hand-made XADD) failed every take, and, claimed again after the visibility
+    timeout, restarted the worker until the process gave up. It is moved to `<stream>:dead`
+    with the reason, and the good entries around it are delivered."""
+    stream = f"test:{uuid.uuid4().hex}"
+    q = queue(redis_url, stream, "a", visibility=0.1)
+    try:
+        await q.put(Envelope("src", (raw(1),)))
+        await q.redis.xadd(stream, {"env": "{not json", "n": "1"})
+        await q.redis.xadd(stream, {"env": '{"source": "src"}', "n": "x"})
+        await q.redis.incrby(f"{stream}:posts", 1)
+        await q.put(Envelope("src", (raw(2),)))
+        got = await q.take(64, 0.1)
+        assert [p.native_id for e in got.envelopes for p in e.posts] == [
+            raw(1).native_id,
+            raw(2).native_id,
+        ]
+        await q.ack(got)
+        assert await q.redis.xlen(stream) == 0  # nothing left to be claimed again
+        assert (await q.redis.xpending(stream, q.settings.group))["pending"] == 0
+        assert await q.measure() == 0  # the post count did not drift
+        dead = await q.redis.xrange(f"{stream}:dead")
+        assert len(dead) == 2
+        assert "JSONDecodeError" in dead[0][1]["error"] and dead[0][1]["env"] == "{not json"
+        assert "KeyError" in dead[1][1]["error"]
+        assert sum("cannot be read" in r.getMessage() for r in caplog.records) == 2
+    finally:
+        await q.redis.delete(stream, f"{stream}:posts", f"{stream}:dead")
+        await q.close()
