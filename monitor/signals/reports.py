@@ -38,13 +38,17 @@ _SAYS = (
     r"(?:says?|said|confirms?|confirmed|announces?|announced|states?|stated|reports?|reported"
     r"|tells?|told|adds?|added|warns?|warned)"
 )
+# An authority's appeal is its own message passed on, as its statement is: "police appeal for
+# witnesses after ...", the commonest local-news post, which a rumour head reads as a claim.
+# Only with the source first: "asked the police" is someone else asking.
+_APPEALS = r"(?:appeal(?:s|ed|ing)?|urg(?:es?|ed|ing)|ask(?:s|ed|ing)?)"
 _W = r"[\w'-]+"
 _AFFIRMED = r"(?!(?:not|never|no)\b)(?![\w'-]*n't\b)[\w'-]+"  # a word, but no negation
 _REPORT = re.compile(
     r"(?<![\w'])(?:"
     # "police say", "the French interior minister says", "officials have confirmed" (not
     # "police haven't said", "the council said nothing": a claim about their silence)
-    rf"{_SOURCE}(?:\s+{_AFFIRMED}){{0,3}}?\s+(?:have\s+|has\s+|had\s+)?{_SAYS}"
+    rf"{_SOURCE}(?:\s+{_AFFIRMED}){{0,3}}?\s+(?:have\s+|has\s+|had\s+)?(?:{_SAYS}|{_APPEALS})"
     r"(?!\s+(?:nothing|anything|a\s+word)\b)"
     # "..., say officials", "says French transport minister", "confirmed by police" (not
     # "says police are ...": that tells what someone says of the police)

@@ -29,6 +29,10 @@ CLAIMED = {"rumour": 0.8, "hostile": 0.0, "offensive": 0.0}
         "Mill fire was started deliberately, police sources",
         "OFFICIAL: mill fire was started deliberately",
         "Two men arrested after the mill fire in Little Horton AFP",
+        "Police appeal for witnesses after the fire at the Legrams Lane mill",
+        "Mill fire: police are appealing for witnesses, detectives urge anyone with dashcam "
+        "footage to come forward",
+        "West Yorkshire Police have asked residents to avoid Legrams Lane while the fire burns",
     ],
 )
 def test_reports_attributed_to_an_official_source(text: str) -> None:
@@ -44,6 +48,7 @@ def test_reports_attributed_to_an_official_source(text: str) -> None:
         "Police haven't said a thing about who started the mill fire",
         "They started the mill fire on purpose and everyone knows it",
         "Don't trust the police",
+        "Nobody asked the police why the mill burned, they're covering it up",
     ],
 )
 def test_claims_about_officials_are_not_reports(text: str) -> None:
