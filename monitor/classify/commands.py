@@ -80,6 +80,15 @@ def _default_out(ctx: Any) -> Path:
     return model_dir(ctx.settings)
 
 
+# train and eval read the same labelled data.
+_data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Shared data folder (with labelled/). Default: $MONITOR_DATA_DIR or ../shared/data.",
+)
+
+
 @click.command("train")
 @click.option(
     "--out",
@@ -87,12 +96,7 @@ def _default_out(ctx: Any) -> Path:
     default=None,
     help="Model folder to write. Default: <home>/models/<classifier_model>.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Shared data folder (with labelled/). Default: $MONITOR_DATA_DIR or ../shared/data.",
-)
+@_data_dir_option
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -532,12 +536,7 @@ def _install_branch(
     help="Score hostile with the model's sentence rule (each sentence of a longer post also "
     "read alone) or without it. Default: as the settings serve (classifier_sentences).",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Shared data folder (with labelled/). Default: $MONITOR_DATA_DIR or ../shared/data.",
-)
+@_data_dir_option
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
