@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.store import quarantine as quarantine_store
 from monitor.store import tombstones
 from monitor.store.db import dialect_insert
 from monitor.store.erase import erase_copies
@@ -198,13 +199,8 @@ async def purge_text(conn: AsyncConnection, post_ids: Sequence[str], now: dateti
     await conn.execute(
         update(alert_posts).where(alert_posts.c.post_id.in_(post_ids)).values(excerpt=None)
     )
-    # A record of one of them waiting in the quarantine holds its text (and, sealed, its
-    # platform id and links) until its own retention ran out: a deleted post is never retried,
-    # so the record goes now. Quarantine keys are the same keyed ids.
-    for start in range(0, len(post_ids), 500):
-        await conn.execute(
-            delete(quarantine).where(quarantine.c.key.in_(list(post_ids[start : start + 500])))
-        )
+    # Quarantine keys are the same keyed ids.
+    await quarantine_store.forget(conn, post_ids)
     return int(result.rowcount or 0)
 
 
@@ -250,21 +246,8 @@ async def post_ids_by_author_refs(
         return []
     stmt = select(posts.c.id).where(posts.c.platform == platform, posts.c.author_ref.in_(refs))
     found = list((await conn.execute(stmt)).scalars().all())
-    wanted = set(refs)
-    # The quarantine is small (records that failed on their own) and its record is JSON that
-    # neither store indexes: read here rather than matched in SQL.
-    held = await conn.execute(
-        select(quarantine.c.key, quarantine.c.record).where(quarantine.c.record.is_not(None))
-    )
-    for key, record in held.all():
-        if (
-            isinstance(record, dict)
-            and record.get("platform") == platform
-            and record.get("author_ref") in wanted
-            and key not in found
-        ):
-            found.append(key)
-    return found
+    held = await quarantine_store.keys_by_author(conn, platform, refs)
+    return found + sorted(held.difference(found))
 
 
 async def replace_text(conn: AsyncConnection, post: Post) -> bool:

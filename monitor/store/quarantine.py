@@ -218,6 +218,34 @@ async def remove(conn: AsyncConnection, ids: Sequence[int]) -> int:
     return int(result.rowcount or 0)
 
 
+async def forget(conn: AsyncConnection, keys: Sequence[str]) -> None:
+    """Delete the records of these posts (their keyed ids): a post deleted on its platform or
+    erased is never retried, and its record holds its text (and, sealed, its platform id and
+    links) that would otherwise stay until the quarantine's own retention ran out."""
+    for start in range(0, len(keys), 500):
+        part = list(keys[start : start + 500])
+        await conn.execute(delete(quarantine).where(quarantine.c.key.in_(part)))
+
+
+async def keys_by_author(
+    conn: AsyncConnection, platform: str, author_refs: Sequence[str]
+) -> set[str]:
+    """The keys of records by these pseudonyms (an account deletion reaches them too). The
+    quarantine is small (records that failed on their own) and neither store indexes the
+    record's JSON, so it is read here rather than matched in SQL."""
+    wanted = set(author_refs)
+    held = await conn.execute(
+        select(quarantine.c.key, quarantine.c.record).where(quarantine.c.record.is_not(None))
+    )
+    return {
+        key
+        for key, record in held.all()
+        if isinstance(record, dict)
+        and record.get("platform") == platform
+        and record.get("author_ref") in wanted
+    }
+
+
 async def purge(conn: AsyncConnection, before: datetime) -> int:
     """Retention: records first quarantined before `before` go (they hold post text)."""
     result = await conn.execute(delete(quarantine).where(quarantine.c.first_at < before))
