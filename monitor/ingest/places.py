@@ -123,7 +123,7 @@ class PlaceName:
     text: str
     place: Place | None
     cased: bool = False  # matched only with the capitals as written
-    person: bool = False  # also a person's name: not after another capitalised name
+    person: bool = False  # also a surname: not a place after a given name (`first_names`)
 
 
 @dataclass(frozen=True, slots=True)

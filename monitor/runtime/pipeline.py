@@ -266,7 +266,7 @@ class Pipeline:
             pending = await self.intake([envelope], self.clock())
         except Exception as exc:
             if is_transient(exc):
-                self._store_failed(exc)
+                self._unavailable(exc)
             raise NotAccepted(f"store unavailable: {describe(exc)}") from exc
         if pending:
             await self._wait_or_fail(
@@ -507,7 +507,7 @@ class Pipeline:
     async def _run(self) -> None:
         if not self.health.resumed:
             self.health.state = "resuming"
-            await self._until_stored(self._resume_unprocessed)
+            await self._until_available(self._resume_unprocessed)
             self.health.resumed = True
         self.health.state = "running"
         while True:
@@ -515,7 +515,7 @@ class Pipeline:
             # restarting or unreachable is waited out like the store, not counted as a worker
             # failure (six in a row, some 10 s, made `monitor run` give up and exit 1).
             if self._current is None:
-                await self._until_stored(self._take, what="queue")
+                await self._until_available(self._take, what="queue")
             delivery = self._current
             assert delivery is not None
 
@@ -525,14 +525,14 @@ class Pipeline:
             async def ack(d: Delivery = delivery) -> None:
                 await self.queue.ack(d)
 
-            await self._until_stored(handle)
+            await self._until_available(handle)
             self._current = None
-            await self._until_stored(ack, what="queue")
+            await self._until_available(ack, what="queue")
 
     async def _take(self) -> None:
         self._current = await self.queue.take(self.batch_size, self.max_wait)
 
-    async def _until_stored(
+    async def _until_available(
         self, work: Callable[[], Awaitable[object]], what: str = "store"
     ) -> None:
         """Run `work` until it succeeds, backing off while the store (or the queue: `what`)
@@ -545,16 +545,16 @@ class Pipeline:
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                self._store_failed(exc, what)
+                self._unavailable(exc, what)
                 delay = backoff(attempt, cap=self.max_backoff)
                 attempt += 1
                 log.warning("%s unavailable (%s); retrying in %.1fs", what, describe(exc), delay)
                 await asyncio.sleep(delay)
                 continue
-            self._store_ok(what)
+            self._available_again(what)
             return
 
-    def _store_failed(self, exc: BaseException, what: str = "store") -> None:
+    def _unavailable(self, exc: BaseException, what: str = "store") -> None:
         self.stats.store_retries += 1
         if self.health.store_error is None:
             self.health.store_error_since = time.monotonic()
@@ -563,7 +563,7 @@ class Pipeline:
         if self.health.consuming and self.health.state in {"running", "resuming"}:
             self.health.state = "store-unavailable"
 
-    def _store_ok(self, what: str = "store") -> None:
+    def _available_again(self, what: str = "store") -> None:
         if self.health.store_error is not None:
             log.info("%s available again", what)
         self.health.store_error = None
