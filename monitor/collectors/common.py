@@ -20,6 +20,9 @@ from typing import Protocol
 from monitor import __version__
 
 DEFAULT_USER_AGENT = f"community-tension-monitor/{__version__} (public-interest monitoring)"
+# How far a platform's clock may run ahead of ours before a post's time is taken to be broken
+# rather than two clocks apart (Jetstream's createdAt, Reddit's created_utc).
+CLOCK_SKEW_SECONDS = 300.0
 
 
 class Clock(Protocol):

@@ -26,6 +26,7 @@ import aiohttp
 
 from monitor.collectors.base import PostSink
 from monitor.collectors.common import (
+    CLOCK_SKEW_SECONDS,
     DEFAULT_USER_AGENT,
     AuthFailure,
     Backoff,
@@ -63,7 +64,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 # A client clock can say anything; a createdAt this far past the time Jetstream saw the post is
 # not believed, and the witnessed time is used instead.
-_FUTURE_SLACK_US = 5 * 60 * 1_000_000
+_FUTURE_SLACK_US = int(CLOCK_SKEW_SECONDS * 1_000_000)
 # The last microsecond a datetime holds: a time_us past it is not a time, and as the cursor it
 # could never be turned back into one.
 _MAX_TIME_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _US

@@ -23,6 +23,7 @@ import aiohttp
 
 from monitor.collectors.base import PostSink
 from monitor.collectors.common import (
+    CLOCK_SKEW_SECONDS,
     AuthFailure,
     Backoff,
     CheckResult,
@@ -51,9 +52,6 @@ USER_AGENT_FORM = re.compile(
     r"^[A-Za-z0-9_.\-]+:[A-Za-z0-9_.\-]+:v?[A-Za-z0-9_.\-]+ \(by /u/[A-Za-z0-9_\-]{3,20}\)$"
 )
 _GONE = frozenset({"[deleted]", "[removed]"})
-# How far Reddit's clock (created_utc) may run ahead of ours before an item's time is taken to
-# be broken rather than a clock apart: as for Jetstream's createdAt.
-CLOCK_SKEW_SECONDS = 300.0
 _SUBREDDIT = re.compile(r"^[A-Za-z0-9_]{2,21}$")
 
 
