@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -29,31 +30,40 @@ POLICY = retention.Policy(text_days=30, excerpt_days=365, key_rotation_days=30)
 GAUGE = "monitor_retention_last_purge_timestamp_seconds"
 
 
-async def last_purge(engine: AsyncEngine) -> float | None:
+def scraper(engine: AsyncEngine) -> Callable[[], Awaitable[float | None]]:
+    """Scrapes of one process's /metrics: the gauge, or None when it is left out."""
     pipeline = Pipeline(engine, None, KeywordClassifier(), None)  # type: ignore[arg-type]
-    await refresh_store_gauges(engine, pipeline)
-    for line in exposition(make_registry(pipeline)).decode().splitlines():
-        if line.startswith(GAUGE + " "):
-            return float(line.split()[1])
-    return None
+
+    async def scrape() -> float | None:
+        await refresh_store_gauges(engine, pipeline)
+        for line in exposition(make_registry(pipeline)).decode().splitlines():
+            if line.startswith(GAUGE + " "):
+                return float(line.split()[1])
+        return None
+
+    return scrape
 
 
 async def test_metrics_give_when_the_newest_purge_ran_scheduled_or_from_cron(
     engine: AsyncEngine,
 ) -> None:
-    assert await last_purge(engine) == 0.0  # never: an alarm on its age fires at once
+    last_purge = scraper(engine)
+    assert await last_purge() == 0.0  # never: an alarm on its age fires at once
     await retention.purge(engine, POLICY, NOW - timedelta(hours=2), dry_run=True)
-    assert await last_purge(engine) == 0.0  # a dry run purges nothing and counts for nothing
+    assert await last_purge() == 0.0  # a dry run purges nothing and counts for nothing
     await retention.purge(engine, POLICY, NOW - timedelta(hours=2))
-    assert await last_purge(engine) == (NOW - timedelta(hours=2)).timestamp()
+    assert await last_purge() == (NOW - timedelta(hours=2)).timestamp()
     await retention.purge(engine, POLICY, NOW, actor="cli:cron")  # `monitor purge` from cron
-    assert await last_purge(engine) == NOW.timestamp()
+    assert await last_purge() == NOW.timestamp()
 
 
-async def test_a_store_that_does_not_answer_leaves_the_gauge_out(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:  # the read fails: a scrape must answer all the same
+async def test_a_store_that_stops_answering_leaves_the_gauge_out(engine: AsyncEngine) -> None:
+    last_purge = scraper(engine)
+    await retention.purge(engine, POLICY, NOW)
+    assert await last_purge() == NOW.timestamp()
+    async with engine.begin() as conn:  # the read fails: a scrape must answer all the same,
         await conn.exec_driver_sql("DROP TABLE audit_events")
-    assert await last_purge(engine) is None
+    assert await last_purge() is None  # without the time the scrape before read
 
 
 @pytest.mark.parametrize("schedule", [True, False])
