@@ -85,6 +85,15 @@ def _who(by: str | None) -> str:
     return by or getpass.getuser()
 
 
+# Options several commands share.
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON instead of a table."
+)
+_by_option = click.option(
+    "--by", default=None, help="Who does it, for the audit log (default: your user name)."
+)
+
+
 @click.group("signals")
 def signals_group() -> None:
     """Tension levels per area and the rumour board."""
@@ -98,7 +107,7 @@ def signals_group() -> None:
     help="Only areas of this kind.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Include areas at the lowest level.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_json_option
 @pass_context
 def levels_command(ctx: Context, kind: str | None, show_all: bool, as_json: bool) -> None:
     """Current tension level of each area (highest first)."""
@@ -136,7 +145,7 @@ def levels_command(ctx: Context, kind: str | None, show_all: bool, as_json: bool
 @signals_group.command("changes")
 @click.option("--area", default=None, help="Area name (e.g. 'Little Horton') or key.")
 @click.option("--limit", type=LIMIT, default=20, show_default=True, help="Most rows shown.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_json_option
 @pass_context
 def changes_command(ctx: Context, area: str | None, limit: int, as_json: bool) -> None:
     """Changes of level, newest first, each with its reasons."""
@@ -159,7 +168,7 @@ def changes_command(ctx: Context, area: str | None, limit: int, as_json: bool) -
 @signals_group.command("rumours")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Default: all live.")
 @click.option("--limit", type=LIMIT, default=30, show_default=True, help="Most rows shown.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_json_option
 @pass_context
 def rumours_command(ctx: Context, status: str | None, limit: int, as_json: bool) -> None:
     """The rumour board: spreading first, then by velocity."""
@@ -212,7 +221,7 @@ def rumours_command(ctx: Context, status: str | None, limit: int, as_json: bool)
 
 @signals_group.command("show")
 @click.argument("rumour_id", type=RUMOUR_ID)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_json_option
 @pass_context
 def show_command(ctx: Context, rumour_id: int, as_json: bool) -> None:
     """One rumour: its figures, posts and authors per hour, counter messages and their
@@ -285,9 +294,7 @@ def register_command(ctx: Context, claim_text: str, by: str | None) -> None:
 @signals_group.command("status")
 @click.argument("rumour_id", type=RUMOUR_ID)
 @click.argument("status", type=click.Choice(STATUSES))
-@click.option(
-    "--by", default=None, help="Who does it, for the audit log (default: your user name)."
-)
+@_by_option
 @pass_context
 def status_command(ctx: Context, rumour_id: int, status: str, by: str | None) -> None:
     """Move a rumour to another status (new, watching, countering, closed)."""
@@ -314,9 +321,7 @@ def status_command(ctx: Context, rumour_id: int, status: str, by: str | None) ->
 @click.option("--url", default=None, help="Link to the published message (http or https).")
 @click.option("--text", default=None, help="The message's text, as published.")
 @click.option("--channel", default=None, help="Where it was published, e.g. 'council X account'.")
-@click.option(
-    "--by", default=None, help="Who does it, for the audit log (default: your user name)."
-)
+@_by_option
 @pass_context
 def counter_command(
     ctx: Context,
@@ -360,9 +365,7 @@ def counter_command(
 @signals_group.command("pending")
 @click.argument("rumour_id", type=RUMOUR_ID)
 @click.option("--purpose", required=True, help="Why you are viewing these posts (audited).")
-@click.option(
-    "--by", default=None, help="Who does it, for the audit log (default: your user name)."
-)
+@_by_option
 @pass_context
 def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) -> None:
     """Posts held for confirmation: similar to the registered claim, but below the threshold."""
@@ -391,9 +394,7 @@ def pending_command(ctx: Context, rumour_id: int, purpose: str, by: str | None) 
 @click.argument("rumour_id", type=RUMOUR_ID)
 @click.argument("post_ids", nargs=-1, required=True)
 @click.option("--reject", is_flag=True, help="The posts do not repeat the claim.")
-@click.option(
-    "--by", default=None, help="Who does it, for the audit log (default: your user name)."
-)
+@_by_option
 @pass_context
 def confirm_command(
     ctx: Context, rumour_id: int, post_ids: tuple[str, ...], reject: bool, by: str | None
