@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
@@ -40,6 +41,39 @@ def queue(url: str, stream: str, consumer: str) -> RedisStreamQueue:
     return RedisStreamQueue(RedisSettings(url=url, stream=stream, consumer=consumer, chunk=4))
 
 
+async def migrated(sqlite_url: str) -> AsyncEngine:
+    engine = db.create_engine(sqlite_url)
+    await db.upgrade(engine)
+    return engine
+
+
+def pipeline(
+    engine: AsyncEngine,
+    sqlite_url: str,
+    url: str,
+    stream: str,
+    consumer: str,
+    classifier: KeywordClassifier | None = None,
+    **options: Any,
+) -> Pipeline:
+    """A pipeline on the store and the Redis stream, as `monitor run` builds one scaled out."""
+    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
+    return Pipeline(
+        engine,
+        KeyedIngestor.from_settings(settings, ROOT, engine),
+        classifier or KeywordClassifier(),
+        _NoRules(),
+        queue=queue(url, stream, consumer),
+        **options,
+    )
+
+
+async def processed(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        stmt = select(func.count()).select_from(posts).where(posts.c.processed_at.is_not(None))
+        return int((await conn.execute(stmt)).scalar_one())
+
+
 async def test_a_redis_outage_is_waited_out_not_counted_as_worker_failures(
     redis_url: str, sqlite_url: str
 ) -> None:
@@ -48,22 +82,12 @@ async def test_a_redis_outage_is_waited_out_not_counted_as_worker_failures(
     await proxy.start()
     via_proxy = parts._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
     stream = f"test:{uuid.uuid4().hex}"
-    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
-    engine = db.create_engine(sqlite_url)
-    await db.upgrade(engine)
+    engine = await migrated(sqlite_url)
 
     def make(url: str, consumer: str) -> Pipeline:
-        return Pipeline(
-            engine,
-            KeyedIngestor.from_settings(settings, ROOT, engine),
-            KeywordClassifier(),
-            _NoRules(),
-            queue=queue(url, stream, consumer),
-            # Retries at most 0.1 s apart: the restarts after which the worker used to give
-            # up (5) pass within the first second of the outage.
-            max_backoff=0.1,
-            max_restarts=5,
-        )
+        # Retries at most 0.1 s apart: the restarts after which the worker used to give up
+        # (5) pass within the first second of the outage.
+        return pipeline(engine, sqlite_url, url, stream, consumer, max_backoff=0.1, max_restarts=5)
 
     web = make(redis_url, "web")  # a web role pushing straight to Redis
     worker = make(via_proxy, "worker")
@@ -83,13 +107,7 @@ async def test_a_redis_outage_is_waited_out_not_counted_as_worker_failures(
         assert saw_unavailable, "readiness never said the queue was unavailable"
         proxy.restore()
         assert await worker.drain(timeout=60)
-        async with engine.connect() as conn:
-            done = (
-                await conn.execute(
-                    select(func.count()).select_from(posts).where(posts.c.processed_at.is_not(None))
-                )
-            ).scalar_one()
-        assert done == 40
+        assert await processed(engine) == 40
         assert worker.stats.worker_restarts == 0 and worker.stats.store_retries > 5
         assert worker_checks(worker, 300).ready
     finally:
@@ -109,17 +127,9 @@ async def test_a_consumer_group_gone_with_a_flushed_redis_is_made_again(
     after six restarts in a row the process exited 1. Here the stream is deleted (what FLUSHALL
     does to it, without touching other tests' streams on the shared server)."""
     stream = f"test:{uuid.uuid4().hex}"
-    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
-    engine = db.create_engine(sqlite_url)
-    await db.upgrade(engine)
-    worker = Pipeline(
-        engine,
-        KeyedIngestor.from_settings(settings, ROOT, engine),
-        KeywordClassifier(),
-        _NoRules(),
-        queue=queue(redis_url, stream, "worker"),
-        max_backoff=0.1,
-        max_restarts=5,
+    engine = await migrated(sqlite_url)
+    worker = pipeline(
+        engine, sqlite_url, redis_url, stream, "worker", max_backoff=0.1, max_restarts=5
     )
     redis = worker.queue.redis  # type: ignore[attr-defined]
     try:
@@ -130,13 +140,7 @@ async def test_a_consumer_group_gone_with_a_flushed_redis_is_made_again(
         await asyncio.sleep(0.5)  # the worker meets the missing group
         await worker.accept("push", [raw(i) for i in range(8, 16)])
         assert await worker.drain(timeout=30)
-        async with engine.connect() as conn:
-            done = (
-                await conn.execute(
-                    select(func.count()).select_from(posts).where(posts.c.processed_at.is_not(None))
-                )
-            ).scalar_one()
-        assert done == 16
+        assert await processed(engine) == 16
         assert worker.failure is None and worker.stats.worker_restarts == 0
     finally:
         await worker.stop(drain=False)
@@ -157,17 +161,8 @@ async def test_a_stop_while_redis_is_away_drains_for_its_bound_and_reports(
     await proxy.start()
     via_proxy = parts._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
     stream = f"test:{uuid.uuid4().hex}"
-    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
-    engine = db.create_engine(sqlite_url)
-    await db.upgrade(engine)
-    worker = Pipeline(
-        engine,
-        KeyedIngestor.from_settings(settings, ROOT, engine),
-        KeywordClassifier(),
-        _NoRules(),
-        queue=queue(via_proxy, stream, "worker"),
-        max_backoff=0.1,
-    )
+    engine = await migrated(sqlite_url)
+    worker = pipeline(engine, sqlite_url, via_proxy, stream, "worker", max_backoff=0.1)
     web = queue(redis_url, stream, "web")
     try:
         await worker.start()
@@ -203,16 +198,8 @@ async def test_a_stop_that_leaves_posts_on_the_stream_says_how_many(
     said "nothing was left unprocessed" while thousands of accepted posts still waited on the
     Redis stream (a drain cut short by its bound). It now counts the stream too."""
     stream = f"test:{uuid.uuid4().hex}"
-    settings = Settings(database_url=sqlite_url, home=str(ROOT), classifier="keyword")
-    engine = db.create_engine(sqlite_url)
-    await db.upgrade(engine)
-    worker = Pipeline(
-        engine,
-        KeyedIngestor.from_settings(settings, ROOT, engine),
-        Stuck(),
-        _NoRules(),
-        queue=queue(redis_url, stream, "worker"),
-    )
+    engine = await migrated(sqlite_url)
+    worker = pipeline(engine, sqlite_url, redis_url, stream, "worker", Stuck())
     try:
         await worker.accept("push", [raw(i) for i in range(12)])  # 3 entries of 4 posts
         await worker.start()
