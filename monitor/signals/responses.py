@@ -11,7 +11,11 @@ A post is a response when a rule labels it so (`kind=response`, with `response=`
 or when its text carries one of the markers below and no threat or call-to-gather rule fired
 on it (a post that borrows calm words to call people out, "stay calm lads, meet at 7 and show
 them", is caught by those rules and stays evidence). The markers are the phenomena, in any
-place: appeals for calm, denials, quoting hate to reject it, offers to accompany or help.
+place: appeals for calm, denials, quoting hate to reject it, offers to accompany or help, and
+the hashtags of a solidarity wave (#StandWith<X>, #<Place>StandsTogether, #WeAreAll<X>,
+#LoveNotHate, #RefugeesWelcome ...). Solidarity's words are also mobilisation's ("stand with us
+against the invaders", "#StandTogether #StopTheBoats"), so a solidarity reading is dropped when
+the post also carries an exclusionary slogan outside quotation marks.
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ _MARKERS: dict[str, tuple[str, ...]] = {
         r"\bvolunteers? (are )?clean",
     ),
     "denial": (
-        r"#makesureitaddsup",
         r"\bmake sure it adds up\b",
         r"\b(is|it'?s|that'?s) (not true|false|fake)\b",
         r"\bnot true\b",
@@ -63,27 +66,78 @@ _MARKERS: dict[str, tuple[str, ...]] = {
         r"\bdisgusting\b.*\breported\b",
         r"\breported (every|them|it|the|all)\b",
         r"\b(unite|united) against\b",
+        r"\bstand up to (racism|hate|fascism|the far right)\b",
         r"\b(posts?|people|someone) (saying|calling)\b.*\b(no|not|disgusting|shameful|vile)\b",
         r"\bblaming\b.{0,40}\b(nonsense|wrong|unfair|racist)\b",
     ),
     "solidarity": (
         r"\bi'?ll (walk|ride|sit|come|go|travel) with you\b",
         r"\b(walk|ride|sit|travel) with you\b",
-        r"\bstands? with\b",
-        r"\bstand(ing)? together\b",
+        # "stand with us", "stand with me" recruit (to a protest, a patrol); they do not support
+        r"\bstands? with (?!us\b|me\b)",
+        r"\bstand(s|ing)? together\b",
         r"\bsolidarity\b",
         r"\bnobody (walks|travels|goes) alone\b",
         r"\byou(?:'re| are) not alone\b",
         r"\boffer(ing)? (lifts|to (accompany|walk|go|sit|ride))\b",
         r"\baccompany\b",
-        r"#\w*withyou\w*",
         r"\bwe are with you\b",
         r"\blove to (everyone|all)\b",
+        r"\b(is|are|you'?re) (all )?welcome here\b",
+        r"\byour home too\b",
+        r"\bwe(?:'ve| have)? got your back\b|\bwe have your back\b",
     ),
 }
+# Hashtags, matched whole against the tag lower-cased with "_" dropped, so #StandWithThornton,
+# #standwiththornton and #Stand_With_Thornton read alike. Whole-tag slogans rather than splitting
+# CamelCase and reusing the sentence markers: a sentence marker would fire inside a hostile
+# slogan that happens to contain its word (#...Hoax for "hoax", #...NotTrue), a slogan names
+# itself. #<Place>United is left out on purpose: it is how football clubs are named.
+_HASHTAGS: dict[str, tuple[str, ...]] = {
+    "calming": (r"staycalm\w*", r"prayfor\w+"),
+    "denial": (r"makesureitaddsup", r"checkbeforeyoushare", r"factsnotfear"),
+    "counter_speech": (
+        r"(say)?lovenothate|hopenothate",
+        r"notinourname",
+        r"(say)?noto(hate|racism|fascism|islamophobia|antisemitism)",
+        r"noplacefor(hate|racism)\w*",
+        r"\w*unitedagainst(hate|racism|fascism|islamophobia|antisemitism|thefarright)",
+        r"standupto(racism|hate|fascism|thefarright)",
+    ),
+    "solidarity": (
+        # #StandWith<X>, but not #StandWithUs/#StandWithMe (a recruiting call, as above)
+        r"standwith(?!us|me)\w+",
+        # #StandTogether, #WeStandTogether, #<Place>StandsTogether, #<Place>Together
+        r"\w*together",
+        r"weareall\w+",
+        r"(refugees|migrants|asylumseekers|everyone|all|neighbours)(are)?welcome(here)?",
+        r"\w*withyou\w*",
+        r"solidarity(with\w+)?",
+        r"nobody(walks|travels|goes)alone|younotalone|(you(are|re))?notalone",
+    ),
+}
+# Exclusionary slogans: on a post that reads as solidarity they mean mobilisation, not support
+# ("stand with us against the invaders", "#StandTogether #StopTheBoats"). Spaces are optional so
+# that each also matches its hashtag. Only for solidarity: counter-speech and denials quote the
+# hate they reject, and quotations are left out before this is looked for. Kept to slogans that
+# call for something: abuse a solidarity post reports ("told to go back home", "facing
+# deportation") must not cancel it.
+_EXCLUSIONARY = re.compile(
+    # no closing \b: a hashtag may run on (#SendThemBackNow, #DeportThemAll)
+    r"\binva(ders?|sion)|\bsend ?(them|em) ?(all ?)?(back|home)"
+    r"|\b(get|kick|throw|drive|ship) ?(them|em) ?(all ?)?out\b|\bdeport ?(them|em|the ?lot|all)"
+    r"|\bstop ?the ?boats|\benough ?is ?enough"
+    r"|\btake ?(back ?)?our ?(country|streets|town|city)|\bour ?own ?(people ?)?first",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|(?<!\w)'[^']*'(?!\w)")
+_HASHTAG = re.compile(r"#(\w+)")
 _COMPILED = {
     kind: re.compile("|".join(f"(?:{m})" for m in markers), re.IGNORECASE)
     for kind, markers in _MARKERS.items()
+}
+_COMPILED_TAGS = {
+    kind: re.compile("|".join(f"(?:{m})" for m in markers)) for kind, markers in _HASHTAGS.items()
 }
 
 
@@ -123,7 +177,10 @@ def _wording_kind(text: str) -> str | None:
 
 def _match_wording(text: str) -> str | None:
     text = text.replace("\u2019", "'")
+    tags = [t.replace("_", "").lower() for t in _HASHTAG.findall(text)]
     for kind in RESPONSE_KINDS:
-        if _COMPILED[kind].search(text):
+        if _COMPILED[kind].search(text) or any(_COMPILED_TAGS[kind].fullmatch(t) for t in tags):
+            if kind == "solidarity" and _EXCLUSIONARY.search(_QUOTED.sub(" ", text)):
+                return None
             return kind
     return None
