@@ -39,6 +39,7 @@ from monitor.classify.disk_cache import EncodingCacheError, EncodingEraser
 from monitor.safeguards.recheck import Rechecker
 from monitor.store import posts as post_store
 from monitor.store import tombstones
+from monitor.store.faults import describe, is_transient
 from monitor.store.tables import alert_posts, alerts, digest_runs
 from monitor.tasks import run_to_end, stop_task
 from monitor.types import utcnow
@@ -418,7 +419,16 @@ class Dispatcher:
             except Exception as exc:
                 self.failing += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("alert dispatch round failed (%d in a row)", self.failing)
+                if is_transient(exc):
+                    # The store is away: one line a round, as the worker and leadership say it,
+                    # not a traceback of a hundred lines each round for as long as it lasts.
+                    log.warning(
+                        "alert dispatch round failed (%d in a row): the store is unavailable (%s)",
+                        self.failing,
+                        describe(exc),
+                    )
+                else:  # a bug: its traceback
+                    log.exception("alert dispatch round failed (%d in a row)", self.failing)
                 attempted = 0
             if self._stopping.is_set():
                 break

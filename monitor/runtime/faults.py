@@ -4,128 +4,32 @@ A store that is briefly away (PostgreSQL restarting, a SQLite file made read-onl
 connection) is *transient*: the same work will succeed later, so it is retried with backoff and
 never dropped. Anything else that fails a batch is taken to be about the data: the batch is
 split until the records that fail on their own are found, and those are quarantined while the
-rest goes on (`isolate`).
+rest goes on (`isolate`). Which errors are transient is decided in monitor.store.faults.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import sqlalchemy.exc
+from monitor.store import faults as store_faults
+from monitor.store.faults import chain
+
+# The classification itself lives in monitor.store.faults, below monitor.alerts and
+# monitor.safeguards (which may not import the runtime), so that every loop that retries tells
+# an outage from a bug the same way; re-exported for the runtime's callers.
+from monitor.store.faults import is_transient as is_transient
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Messages of driver errors that mean "the server or file is not available now", whatever
-# class the driver gave them.
-_TRANSIENT_TEXT = (
-    "readonly database",  # SQLite: the file (or its folder) became read-only
-    "read-only",
-    "database is locked",
-    "disk i/o error",
-    "connection",  # refused, reset, closed, does not exist
-    "terminating connection",  # PostgreSQL: administrator shutdown
-    "the database system is",  # ... starting up / shutting down / in recovery mode
-    "server closed",
-    "timeout",
-    "timed out",
-    "too many clients",
-)
-
-
-_REDIS_TRANSIENT = frozenset(
-    {
-        "ConnectionError",
-        "TimeoutError",
-        "BusyLoadingError",
-        "ReadOnlyError",
-        "MasterDownError",
-        "TryAgainError",
-    }
-)
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        todo.extend([e.__cause__, e.__context__, getattr(e, "orig", None)])
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True when `exc` says the store (or the network to it) is unavailable rather than that
-    the data is bad: the work should be retried as it is, later."""
-    for e in _chain(exc):
-        if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
-            return True
-        if isinstance(
-            e,
-            sqlalchemy.exc.OperationalError
-            | sqlalchemy.exc.InterfaceError
-            | sqlalchemy.exc.DisconnectionError
-            | sqlalchemy.exc.TimeoutError
-            | ConnectionError
-            | TimeoutError
-            | OSError,
-        ):
-            return True
-        if isinstance(e, sqlalchemy.exc.DataError | sqlalchemy.exc.IntegrityError):
-            return False
-        name = type(e).__name__
-        if name in {
-            "ConnectionDoesNotExistError",
-            "CannotConnectNowError",
-            "AdminShutdownError",
-            "ConnectionFailureError",
-            "TooManyConnectionsError",
-            "PostgresConnectionError",
-            # The server refuses writes or work for now, not this record: a standby after a
-            # failover, a full disk, a deadlock or serialisation conflict, a statement timeout.
-            "ReadOnlySQLTransactionError",
-            "DiskFullError",
-            "InsufficientResourcesError",
-            "OutOfMemoryError",
-            "DeadlockDetectedError",
-            "SerializationError",
-            "LockNotAvailableError",
-            "QueryCanceledError",
-        }:
-            return True
-        # The work queue scaled out (a Redis stream) away, still loading its data after a
-        # restart, or failing over: retried as the store is. redis-py's errors are not the
-        # builtin ones; named exactly, so that a refused password is not retried for ever.
-        if type(e).__module__.startswith("redis.") and name in _REDIS_TRANSIENT:
-            return True
-    # SQLite's own errors name the condition and never quote values (a driver error about a
-    # value may: post text saying "timeout" must not make a bad record look like an outage).
-    return any(
-        any(t in str(e).lower() for t in _TRANSIENT_TEXT)
-        for e in _chain(exc)
-        if type(e).__module__ == "sqlite3"
-        and type(e).__name__ in {"OperationalError", "DatabaseError"}
-    )
-
 
 def describe(exc: BaseException, limit: int = 500) -> str:
     """One line for logs and the quarantine: the innermost cause's type and message."""
-    inner = exc
-    for e in _chain(exc):
-        if not isinstance(e, sqlalchemy.exc.SQLAlchemyError | StageFailed):
-            inner = e
-            break
-    text = (
-        f"{type(inner).__name__}: {inner}".splitlines()[0] if str(inner) else type(inner).__name__
-    )
-    return text[:limit]
+    return store_faults.describe(exc, limit, wrappers=(StageFailed,))
 
 
 class ConnectionLost(ConnectionError):
@@ -143,7 +47,7 @@ class StageFailed(Exception):
 
 
 def stage_of(exc: BaseException, default: str) -> str:
-    for e in _chain(exc):
+    for e in chain(exc):
         if isinstance(e, StageFailed):
             return e.stage
     return default

@@ -42,6 +42,7 @@ from monitor.safeguards import audit
 from monitor.store import quarantine as quarantine_store
 from monitor.store import tombstones
 from monitor.store.erase import erase_copies
+from monitor.store.faults import describe, is_transient
 from monitor.store.keys import period_start
 from monitor.store.sqlite_connections import BUSY_WAIT_S
 from monitor.store.tables import alert_posts, author_keys, posts, quarantine, rumours
@@ -326,7 +327,8 @@ async def periodic(
     name: str, every_seconds: float, job: Job, clock: Clock = utcnow, first_after: float = 0.0
 ) -> AsyncIterator[asyncio.Task[None]]:
     """Run `job(now)` after `first_after` seconds and then every `every_seconds` until the block
-    exits. A failing run is logged and retried at the next tick: it must not stop the service."""
+    exits. A failing run is logged and retried at the next tick: it must not stop the service
+    (a store that is away in one line, anything else with its traceback)."""
 
     async def loop() -> None:
         await asyncio.sleep(first_after)
@@ -335,8 +337,18 @@ async def periodic(
                 await job(clock())
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("%s failed; retrying in %.0f s", name, every_seconds)
+            except Exception as exc:
+                if is_transient(exc):
+                    # The store is away: one line a try, as the worker and leadership say it;
+                    # a traceback of a hundred lines every minute of an outage buried the log.
+                    log.warning(
+                        "%s failed: the store is unavailable (%s); retrying in %.0f s",
+                        name,
+                        describe(exc),
+                        every_seconds,
+                    )
+                else:  # a bug: its traceback
+                    log.exception("%s failed; retrying in %.0f s", name, every_seconds)
             await asyncio.sleep(every_seconds)
 
     task = asyncio.create_task(loop(), name=name)
