@@ -9,6 +9,8 @@ holds the secret, and `Settings.secret()` resolves it.
 from __future__ import annotations
 
 import base64
+import difflib
+import logging
 import math
 import os
 import tomllib
@@ -19,11 +21,15 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from monitor.types import is_utf8
 
 ENV_PREFIX = "MONITOR_"
 CONFIG_ENV = "MONITOR_CONFIG"
 DEFAULT_CONFIG_FILE = "monitor.toml"
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -960,6 +966,7 @@ def load_settings(
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    data: dict[str, Any] = {}
     file_path = Path(path) if path else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
     if file_path is None and Path(DEFAULT_CONFIG_FILE).is_file():
         file_path = Path(DEFAULT_CONFIG_FILE)
@@ -997,8 +1004,93 @@ def load_settings(
                 raise ConfigError(f"${env_name}: not UTF-8 text")
             values[f.name] = _coerce(f, env[env_name], f"${env_name}")
     settings = Settings(**values)
+    for message in unknown_variables(env, settings, data):
+        log.warning("%s", message)
     _check_together(settings)
     return settings
+
+
+# MONITOR_* variables the project reads itself, outside the settings table: never reported as
+# unknown. Where each is read is beside it (tests/hardening/test_unknown_variables.py checks
+# that every such read in monitor/, tests/ and scripts/ is a setting or listed here).
+OTHER_VARIABLES = frozenset(
+    {
+        CONFIG_ENV,  # the settings file (load_settings)
+        "MONITOR_DATA_DIR",  # labelled data for training and evaluation (monitor.classify.data)
+        # The test suite's servers, worker count and folder (tests/conftest.py, scripts/test).
+        "MONITOR_TEST_PG_URL",
+        "MONITOR_TEST_REDIS_URL",
+        "MONITOR_TEST_WORKERS",
+        "MONITOR_TEST_TMPDIR",
+        "MONITOR_CHAOS_SEED",  # the chaos tests' seed (tests/chaos_harness.py)
+        "MONITOR_LOCK_FIND_LINKS",  # where scripts/lock finds torch wheels
+    }
+)
+
+
+def unknown_variables(
+    environ: Mapping[str, str], settings: Settings, file_data: Mapping[str, Any]
+) -> list[str]:
+    """A message for each MONITOR_* variable that is not a setting, naming the closest setting
+    when there is one. A misspelt key in the settings file is refused (`load_settings`), but a
+    misspelt variable (MONITOR_RETENTION_DAY=30) was ignored without a word and the default
+    used: the prefix is this service's, so such a variable is a mistake unless the project
+    reads it itself (OTHER_VARIABLES) or it holds a secret that a `*_env` setting, a key of
+    the settings file ([[sources]] token_env) or of the alert routing file names
+    (`password_env: MONITOR_SMTP_PASSWORD`). A warning, not an error: an environment is shared
+    with other programs and outlives the settings of older versions, and a stray variable must
+    not stop the service. Only names are given, never values (they may be secrets)."""
+    names = {ENV_PREFIX + f.name.upper(): f.name for f in fields(Settings)}
+    unknown = sorted(
+        v
+        for v in environ
+        if v.startswith(ENV_PREFIX) and v not in names and v not in OTHER_VARIABLES
+    )
+    if not unknown:
+        return []
+    named = _secret_variables(settings, file_data)
+    messages = []
+    for variable in unknown:
+        if variable in named:
+            continue
+        message = f"${variable} is not a setting and is ignored"
+        # Compared without the prefix: all the names share it, and it made any variable look
+        # close to a short setting (MONITOR_FROBNICATE to MONITOR_HOME).
+        close = difflib.get_close_matches(
+            variable.removeprefix(ENV_PREFIX).lower(), names.values(), n=1
+        )
+        if close:
+            message += f"; did you mean ${ENV_PREFIX}{close[0].upper()} (setting {close[0]})?"
+        else:
+            message += " (`monitor config help` lists the settings)"
+        messages.append(message)
+    return messages
+
+
+def _secret_variables(settings: Settings, file_data: Mapping[str, Any]) -> set[str]:
+    """The variables named as holding secrets: by `*_env` settings, and by `*_env` keys of the
+    settings file and of the alert routing file (read here only for those names; a routing file
+    that cannot be read is reported by the alerts' own check, not here)."""
+    named = {str(v) for name, v in settings.items() if name.endswith("_env") and v}
+    named |= _env_values(file_data)
+    try:
+        routing = alerts_routing_file(settings, resolve_home(settings))
+        named |= _env_values(yaml.safe_load(routing.read_text(encoding="utf-8")))
+    except Exception:  # whatever is wrong with the file, the alerts' own check reports it
+        pass
+    return named
+
+
+def _env_values(data: Any) -> set[str]:
+    """Every text value of a key ending in `_env`, at any depth of a file's tables and lists."""
+    if isinstance(data, Mapping):
+        found = {v for k, v in data.items() if str(k).endswith("_env") and isinstance(v, str)}
+        for value in data.values():
+            found |= _env_values(value)
+        return found
+    if isinstance(data, list):
+        return set().union(*(_env_values(v) for v in data)) if data else set()
+    return set()
 
 
 # Tables a settings file may hold besides its settings, each read by its own reader.
@@ -1081,6 +1173,13 @@ def default_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     root = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return root / "community-tension-monitor"
+
+
+def alerts_routing_file(settings: Settings, home: Path) -> Path:
+    """The alert routing file: the `alerts_routing` setting, else <home>/alerts/routing.yaml."""
+    if settings.alerts_routing:
+        return Path(settings.alerts_routing).expanduser()
+    return home / "alerts" / "routing.yaml"
 
 
 def resolve_home(settings: Settings) -> Path:

@@ -28,7 +28,7 @@ from monitor.alerts.notifiers.webhook import WebhookNotifier
 from monitor.alerts.render import check_templates, make_environment
 from monitor.classify.disk_cache import EncodingEraser
 from monitor.classify.languages import DEFAULT_COVERED
-from monitor.config import ConfigError, Settings
+from monitor.config import ConfigError, Settings, alerts_routing_file
 from monitor.demo.clock import ReplayClock
 from monitor.safeguards.recheck import Rechecker
 from monitor.types import Processed, utcnow
@@ -39,11 +39,7 @@ TABLES = ("alert_routing", "notifications", "deliveries", "silences", "digest_ru
 
 
 def routing_path(settings: Settings, home: Path) -> Path:
-    return (
-        Path(settings.alerts_routing).expanduser()
-        if settings.alerts_routing
-        else home / "alerts" / "routing.yaml"
-    )
+    return alerts_routing_file(settings, home)
 
 
 def load_alert_config(

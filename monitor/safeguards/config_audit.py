@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.config import Settings
+from monitor.config import Settings, alerts_routing_file
 from monitor.safeguards import audit
 from monitor.store.tables import audit_events
 
@@ -29,12 +29,7 @@ MISSING = "missing"
 def watched_files(settings: Settings, home: Path) -> dict[str, Path]:
     """Label (path relative to home where possible) -> file, for every watched file."""
     files = sorted((home / "rules").rglob("*.yaml")) if (home / "rules").is_dir() else []
-    routing = (
-        Path(settings.alerts_routing).expanduser()
-        if settings.alerts_routing
-        else home / "alerts" / "routing.yaml"
-    )
-    files.append(routing)
+    files.append(alerts_routing_file(settings, home))
     if settings.privacy_public_accounts:
         files.append(Path(settings.privacy_public_accounts).expanduser())
     out = {}
