@@ -122,12 +122,22 @@ class PipelineCollector(Collector):
             "full); scaled out, read from the Redis stream at the scrape, the same in every role",
             value=s.queue_waiting if s.queue_waiting >= 0 else self.pipeline.queue_depth,
         )
+        if s.queue_dead >= 0:
+            # An unreadable entry is set aside once and logged once; it then waits on
+            # `<stream>:dead` for a person, and nothing else said that it was there.
+            yield GaugeMetricFamily(
+                "monitor_queue_dead_entries",
+                "Queue entries no worker could read, set aside on the Redis stream "
+                "`<queue_stream>:dead` for inspection (its length; 0 in one process); read at "
+                "the scrape, the same in every role",
+                value=s.queue_dead,
+            )
 
 
 async def refresh_store_gauges(engine: AsyncEngine, pipeline: Pipeline) -> None:
-    """Read the store-wide gauges and the queue's depth before a scrape (the collector itself
-    cannot await). A part that does not answer within 2 s is left out (the queue's depth then
-    falls back to what this process last saw)."""
+    """Read the store-wide gauges, the queue's depth and its dead entries before a scrape (the
+    collector itself cannot await). A part that does not answer within 2 s is left out (the
+    queue's depth then falls back to what this process last saw)."""
     try:
         async with asyncio.timeout(2):
             async with engine.connect() as conn:
@@ -143,6 +153,10 @@ async def refresh_store_gauges(engine: AsyncEngine, pipeline: Pipeline) -> None:
         pipeline.stats.deliveries_retrying = pipeline.stats.deliveries_failed = -1
         pipeline.stats.last_purge_at = -1.0
     pipeline.stats.queue_waiting = await measure_queue(pipeline)
+    # A queue that did not answer for its depth is not asked again: a scrape waits 2 s, not 4.
+    pipeline.stats.queue_dead = (
+        await measure_dead(pipeline) if pipeline.stats.queue_waiting >= 0 else -1
+    )
 
 
 async def measure_queue(pipeline: Pipeline) -> int:
@@ -152,6 +166,16 @@ async def measure_queue(pipeline: Pipeline) -> int:
         async with asyncio.timeout(2):
             return await pipeline.queue.measure()
     except Exception:  # a scrape or a probe must answer
+        return -1
+
+
+async def measure_dead(pipeline: Pipeline) -> int:
+    """Queue entries set aside as unreadable (`<stream>:dead`, scaled out); -1 when the queue
+    does not answer within 2 s."""
+    try:
+        async with asyncio.timeout(2):
+            return await pipeline.queue.dead_entries()
+    except Exception:  # a scrape must answer
         return -1
 
 

@@ -132,6 +132,9 @@ class PipelineStats:
     # Posts in the queue, read from the queue itself at each scrape (scaled out: the Redis
     # stream, whichever role asks); -1: unknown, the last depth this process saw is shown.
     queue_waiting: int = -1
+    # Queue entries set aside as unreadable and still kept (scaled out: `<stream>:dead`), read
+    # at each scrape; -1: unknown (the queue did not answer).
+    queue_dead: int = -1
     per_place: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
@@ -163,6 +166,9 @@ class StopReport:
     # Scaled out: posts still waiting on the shared queue (the Redis stream) for a worker, this
     # one at its next start or another; None: the queue could not be reached to count them.
     queued: int | None = 0
+    # Scaled out: entries no worker could read, set aside on `<stream>:dead` (this run's or
+    # earlier ones'): accepted posts that will not be processed until a person replays them.
+    dead: int | None = 0
 
     def message(self) -> str:
         parts = []
@@ -182,6 +188,12 @@ class StopReport:
             parts.append("the queue could not be reached to count the posts waiting on it")
         elif self.queued:
             parts.append(f"{self.queued} posts wait on the queue (a worker takes them up)")
+        if self.dead:
+            entries = "1 queue entry" if self.dead == 1 else f"{self.dead} queue entries"
+            parts.append(
+                f"{entries} that no worker could read set aside on the queue's :dead stream "
+                "(read and replay them: docs/operations.md)"
+            )
         if self.quarantined:
             parts.append(f"{self.quarantined} records wait in the quarantine")
         if self.drained and not parts:
@@ -428,12 +440,21 @@ class Pipeline:
         # A stop that could not drain a Redis stream (Redis away, or more waiting than the
         # drain's bound) said "nothing was left unprocessed": the stream is counted too.
         queued: int | None = 0
+        dead: int | None = 0
         if self.health.consuming and not self.queue.worker_commits_cursor:
             try:
                 async with asyncio.timeout(5):
                     queued = await self.queue.measure()
             except Exception:
-                queued = None
+                queued = dead = None  # the line for the queue says it could not be reached
+            # Entries set aside as unreadable were logged once, when moved: the stop said
+            # nothing of accepted posts that no worker will process until a person replays them.
+            if queued is not None:
+                try:
+                    async with asyncio.timeout(5):
+                        dead = await self.queue.dead_entries()
+                except Exception:
+                    dead = None
         return StopReport(
             drained=drained and in_memory == 0,
             in_memory=in_memory,
@@ -441,6 +462,7 @@ class Pipeline:
             quarantined=held,
             worker_state=self.health.state,
             queued=queued,
+            dead=dead,
         )
 
     def _queued_stored(self) -> int:

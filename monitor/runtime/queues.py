@@ -77,6 +77,11 @@ class WorkQueue(Protocol):
         readiness): scaled out, what the whole stream holds, whichever process asks."""
         ...
 
+    async def dead_entries(self) -> int:
+        """Entries set aside because no worker could read them, still kept for inspection
+        (for /metrics and the stop report): scaled out, the length of `<stream>:dead`."""
+        ...
+
     async def join(self) -> None:
         """Until everything put so far has been acknowledged."""
         ...
@@ -143,6 +148,9 @@ class InProcessQueue:
 
     async def measure(self) -> int:
         return self._in_flight
+
+    async def dead_entries(self) -> int:
+        return 0  # envelopes in memory are always readable: nothing is ever set aside
 
     async def join(self) -> None:
         async with self._changed:
@@ -228,6 +236,7 @@ class RedisStreamQueue:
         )
         self.save_cursor = save_cursor
         self.count_key = f"{settings.stream}:posts"
+        self.dead_key = f"{settings.stream}:dead"
         self._ack = self.redis.register_script(_ACK_SCRIPT)
         self._depth = 0
         self._group_ready = False
@@ -315,7 +324,7 @@ class RedisStreamQueue:
         off the stream. Left there, one such entry (a release writing another format during a
         rolling upgrade, a hand-made XADD) failed every take: claimed again after the
         visibility timeout, it restarted the worker until the process gave up."""
-        dead = f"{self.settings.stream}:dead"
+        dead = self.dead_key
         async with self.redis.pipeline(transaction=True) as tx:
             for entry_id, fields, error in bad:
                 kept: dict[Any, Any] = {**fields, "id": entry_id, "error": error[:500]}
@@ -380,6 +389,10 @@ class RedisStreamQueue:
         # Entries written before entries carried their count are counted as one post each.
         self._depth = max(int(counted or 0), int(entries))
         return self._depth
+
+    async def dead_entries(self) -> int:
+        # Nothing trims or reads `:dead` but a person: its length is what still waits for one.
+        return int(await self.redis.xlen(self.dead_key))
 
     async def join(self) -> None:
         import redis.exceptions
