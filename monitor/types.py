@@ -151,11 +151,18 @@ class Classifier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RuleHit:
-    """A rule that fired on a post: the labels it attaches and a human-readable reason."""
+    """A rule that fired on a post: the labels it attaches and a human-readable reason.
+
+    `words` says whether the rule's words matched the post. A rule of scores alone (the
+    shipped windowed rules: a build-up of posts the classifier scored) fires with False: it
+    says no more about the post than its scores do, so signals do not treat the post as
+    rule-corroborated (an attributed news report stays a report, a classifier-only post
+    stays one)."""
 
     rule_id: str
     labels: Mapping[str, str]
     reason: str = ""
+    words: bool = True
 
 
 @dataclass(slots=True)

@@ -205,8 +205,26 @@ def evaluate_post(
         if rule.window is not None:
             windowed.append(rule)
         else:
-            hits.append(RuleHit(rule.id, dict(rule.labels), _reason(rule, scores, doc)))
+            hits.append(
+                RuleHit(rule.id, dict(rule.labels), _reason(rule, scores, doc), has_words(rule))
+            )
     return Evaluation(tuple(hits), tuple(windowed))
+
+
+def has_words(rule: RuleSpec) -> bool:
+    """Whether the rule tests a post's words (not its scores, place or language alone)."""
+    return rule.query is not None
+
+
+def window_hit(rule: RuleSpec, name: str, reason: str) -> RuleHit:
+    """A windowed rule's hit on the post that met its build-up in the window named `name`."""
+    assert rule.window is not None
+    labels = dict(rule.labels)
+    if rule.window.per == "cluster":
+        labels["cluster"] = name
+    elif rule.window.per != "all":
+        labels["area"] = name
+    return RuleHit(rule.id, labels, reason, has_words(rule))
 
 
 def evaluate(ruleset: RuleSet, post: Post, scores: Mapping[str, float]) -> list[RuleHit]:
@@ -356,11 +374,7 @@ class WindowState:
                 reading = self._read(spec, series, key, t)
                 fired, reason = _fires(spec, reading, name)
                 if fired:
-                    labels = dict(rule.labels)
-                    labels["cluster" if spec.per == "cluster" else "area"] = name
-                    if spec.per == "all":
-                        del labels["area"]
-                    hits.append(RuleHit(rule.id, labels, reason))
+                    hits.append(window_hit(rule, name, reason))
         return hits
 
     def reading(self, rule: RuleSpec, key: str, now: dt.datetime) -> WindowReading | None:

@@ -30,6 +30,7 @@ from monitor.rules.engine import (
     WindowState,
     _bucket_size,
     _fires,
+    window_hit,
     window_keys,
 )
 from monitor.rules.schema import RuleSpec, WindowSpec
@@ -178,11 +179,7 @@ class StoredWindows:
                     r = await self._read(conn, rule.id, spec, key, t, started)
                     fired, reason = _fires(spec, r, name)
                     if fired:
-                        labels = dict(rule.labels)
-                        labels["cluster" if spec.per == "cluster" else "area"] = name
-                        if spec.per == "all":
-                            del labels["area"]
-                        hits.setdefault(o.post.id, []).append(RuleHit(rule.id, labels, reason))
+                        hits.setdefault(o.post.id, []).append(window_hit(rule, name, reason))
         await self._prune(conn, list(rules.values()), max(_epoch(o.when) for o in work))
         return hits
 

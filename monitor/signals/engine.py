@@ -87,8 +87,9 @@ def crossed_text(change: LevelChange) -> str:
 
 
 def rule_flagged(hits: Iterable[RuleHit], config: TensionConfig) -> bool:
-    """A rule (not the classifier alone) gave the post a weighed kind."""
-    return any(config.kind_weights.get(h.labels.get("kind", ""), 0.0) > 0 for h in hits)
+    """A rule's words (not the classifier alone, nor a build-up of posts it scored) gave the
+    post a weighed kind."""
+    return any(h.words and config.kind_weights.get(h.labels.get("kind", ""), 0.0) > 0 for h in hits)
 
 
 def place_words(places: Iterable[PlaceMatch]) -> list[str]:
@@ -157,7 +158,7 @@ class SignalsEngine:
             place=place_of(item),
             terms=claim_terms(p.text, place_words(p.places)),
             hearsay=hearsay(p.text),
-            rule=any(h.labels.get("kind") == "rumour" for h in item.hits),
+            rule=any(h.words and h.labels.get("kind") == "rumour" for h in item.hits),
             reported=reported(p.text),
         )
 

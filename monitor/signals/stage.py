@@ -59,7 +59,7 @@ from monitor.signals.tension import TICK, author_token, split_area
 from monitor.signals.terms import TermProfile, claim_terms
 from monitor.store import signals as store
 from monitor.tasks import being_cancelled
-from monitor.types import Classifier, Processed, RuleHit, as_utc
+from monitor.types import Classifier, Processed, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ class SignalsStage:
         for p in await store.processed_posts_between(conn, start, clock, upto=seen):
             if p.id in exclude:
                 continue
-            hits = [RuleHit(rule, labels) for rule, labels in p.hits]
+            hits = p.hits
             pairs, shown = tension_labels(p.flags, hits)
             weight = post_weight(pairs, cfg)
             tension.restore_post(

@@ -146,12 +146,24 @@ async def save_processed(conn: AsyncConnection, items: Iterable[Processed], now:
         )
         for flag in item.flags:
             label_rows.append(
-                {"post_id": item.post.id, "origin": "classifier", "name": "flag", "value": flag}
+                {
+                    "post_id": item.post.id,
+                    "origin": "classifier",
+                    "name": "flag",
+                    "value": flag,
+                    "words": False,
+                }
             )
         for hit in item.hits:
             for name, value in hit.labels.items():
                 label_rows.append(
-                    {"post_id": item.post.id, "origin": hit.rule_id, "name": name, "value": value}
+                    {
+                        "post_id": item.post.id,
+                        "origin": hit.rule_id,
+                        "name": name,
+                        "value": value,
+                        "words": hit.words,
+                    }
                 )
     if not rows:
         return

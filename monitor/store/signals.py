@@ -173,7 +173,7 @@ class StoredPost:
     created_at: datetime
     author_ref: str
     flags: tuple[str, ...]
-    hits: tuple[tuple[str, dict[str, str]], ...]  # (rule id, labels)
+    hits: tuple[RuleHit, ...]
     places: tuple[Any, ...]  # PlaceMatch-like rows
     text: str = ""  # to tell a response (calming, denial, ...) again; "" once purged
 
@@ -196,14 +196,9 @@ async def processed_posts_between(
         )
     ).all()
     ids = [r.id for r in rows]
-    labels: dict[str, dict[str, dict[str, str]]] = {}
+    hits = await _rule_hits(conn, ids)
     places: dict[str, list[PlaceMatch]] = {}
     for chunk in _chunks(ids, 500):
-        for lr in (
-            await conn.execute(select(post_labels).where(post_labels.c.post_id.in_(chunk)))
-        ).all():
-            if lr.origin != "classifier":
-                labels.setdefault(lr.post_id, {}).setdefault(lr.origin, {})[lr.name] = lr.value
         for m in (
             await conn.execute(select(place_matches).where(place_matches.c.post_id.in_(chunk)))
         ).all():
@@ -216,7 +211,7 @@ async def processed_posts_between(
             created_at=as_utc(r.created_at),
             author_ref=r.author_ref,
             flags=tuple(r.flags or ()),
-            hits=tuple(sorted(labels.get(r.id, {}).items())),
+            hits=hits.get(r.id, ()),
             places=tuple(places.get(r.id, ())),
             text=r.text or "",
         )
@@ -705,6 +700,28 @@ async def processed_by_ids(conn: AsyncConnection, ids: Sequence[str]) -> list[Pr
     return await _as_processed(conn, rows)
 
 
+async def _rule_hits(
+    conn: AsyncConnection, post_ids: Sequence[str]
+) -> dict[str, tuple[RuleHit, ...]]:
+    """The rule hits these posts were stored with, rebuilt from their labels (origin = rule
+    id), in rule id order; a hit's `words` as stored with it (its rows all carry the same)."""
+    labels: dict[str, dict[str, dict[str, str]]] = {}
+    words: dict[tuple[str, str], bool] = {}
+    for chunk in _chunks(list(post_ids), 500):
+        stmt = select(post_labels).where(
+            post_labels.c.post_id.in_(chunk), post_labels.c.origin != "classifier"
+        )
+        for lr in (await conn.execute(stmt)).all():
+            labels.setdefault(lr.post_id, {}).setdefault(lr.origin, {})[lr.name] = lr.value
+            words[lr.post_id, lr.origin] = bool(lr.words)
+    return {
+        post_id: tuple(
+            RuleHit(rule, found, words=words[post_id, rule]) for rule, found in sorted(by.items())
+        )
+        for post_id, by in labels.items()
+    }
+
+
 async def _as_processed(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Processed]:
     """Stored post rows back into the `Processed` records the pipeline's stages were given:
     scores, flags and the (float16) embedding from the row, rule hits from its labels (origin
@@ -712,20 +729,14 @@ async def _as_processed(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -
     from monitor.store.posts import decode_embedding, load_posts
 
     records = await load_posts(conn, rows)
-    hits: dict[str, dict[str, dict[str, str]]] = {}
-    for chunk in _chunks([r["id"] for r in rows], 500):
-        stmt = select(post_labels).where(
-            post_labels.c.post_id.in_(chunk), post_labels.c.origin != "classifier"
-        )
-        for lr in (await conn.execute(stmt)).all():
-            hits.setdefault(lr.post_id, {}).setdefault(lr.origin, {})[lr.name] = lr.value
+    hits = await _rule_hits(conn, [r["id"] for r in rows])
     return [
         Processed(
             post,
             {str(k): float(v) for k, v in (r["scores"] or {}).items()},
             decode_embedding(r["embedding"]).tolist(),
             tuple(r["flags"] or ()),
-            tuple(RuleHit(rule, labels) for rule, labels in sorted(hits.get(post.id, {}).items())),
+            hits.get(post.id, ()),
         )
         for post, r in zip(records, rows, strict=True)
     ]

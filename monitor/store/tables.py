@@ -233,6 +233,9 @@ post_labels = Table(
     Column("origin", String(200), primary_key=True),  # "classifier" or the rule id
     Column("name", String(60), primary_key=True),
     Column("value", String(200), primary_key=True),
+    # Whether the rule's words matched the post (RuleHit.words): False for a rule of scores
+    # alone, so that a restart rebuilds the hit as the live pipeline had it.
+    Column("words", Boolean, nullable=False, server_default=text("true")),
 )
 
 # Written out, not bound: PostgreSQL matches ON CONFLICT ... WHERE to a partial index only when

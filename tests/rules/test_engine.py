@@ -224,6 +224,21 @@ def test_windows_are_kept_per_ward_and_hits_name_the_area(windowed: RuleSet) -> 
     assert all("p0" not in v for v in (*hit.labels.values(), hit.reason))  # never an author
 
 
+def test_a_windowed_rule_of_scores_alone_did_not_match_the_posts_words(windowed: RuleSet) -> None:
+    """A rule of scores alone says no more about a post than its scores: signals do not
+    count such a post as rule-corroborated."""
+    s = Stream(windowed)
+    for i in range(3):
+        p = post("x", ward="Eastbrook", author=f"p{i}", when=minutes(i), number=100 + i)
+        got = s.state.observe(evaluate_post(windowed, p, {"hostile": 0.9}), p, minutes(i))
+    assert [(h.rule_id, h.words) for h in got] == [("win.surge", False)]
+
+
+def test_a_per_post_rule_with_a_query_matched_the_posts_words(ruleset: RuleSet) -> None:
+    (hit,) = evaluate_post(ruleset, post("apparently the hotel is full"), {}).hits
+    assert (hit.rule_id, hit.words) == ("demo.hotel_claim", True)
+
+
 def test_posts_without_a_place_do_not_count_per_ward(windowed: RuleSet) -> None:
     s = Stream(windowed)
     for i in range(5):

@@ -4,13 +4,14 @@ fictional)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 from monitor.signals.config import SignalsConfig
 from monitor.signals.engine import SignalsEngine
 from monitor.signals.reports import boilerplate, reported
-from monitor.types import Processed
+from monitor.types import Processed, RuleHit
 from tests.signals.conftest import T0, item, minutes
 
 # A rumour head that half-believes breaking news scores all of these as claims.
@@ -116,6 +117,28 @@ def test_a_burst_of_reports_naming_their_source_is_not_a_rumour_spreading(
     assert len(_spread(_posts(told, "told"), config)) == 1
     heard = [f"Apparently police say {TELLINGS[k % len(TELLINGS)]}" for k in range(n)]
     assert len(_spread(_posts(heard, "heard"), config)) == 1
+
+
+def test_a_build_up_of_scored_posts_does_not_turn_reports_into_claims(
+    config: SignalsConfig,
+) -> None:
+    """The shipped windowed rumour rules (claims rising in a ward, a cluster spreading) test
+    the rumour score alone, and keep firing on each further post while a build-up lasts. A
+    burst of attributed reports is such a build-up: their hits say no more than the score did,
+    so the reports stay reports. A rule whose words matched ("share before it's deleted") still
+    makes a report a claim passed on."""
+    n = config.rumours.spread_posts + 2
+    said = [f"Police say {TELLINGS[k % len(TELLINGS)]}" for k in range(n)]
+    window = RuleHit(
+        "rumour.claim_rising_in_ward",
+        {"kind": "rumour", "topic": "claims_rising", "area": "Little Horton"},
+        words=False,
+    )
+    built_up = [replace(i, hits=(window,)) for i in _posts(said, "window")]
+    assert _spread(built_up, config) == []
+    cue = RuleHit("rumour.share_before_deleted", {"kind": "rumour", "topic": "cue"})
+    worded = [replace(i, hits=(cue,)) for i in _posts(said, "worded")]
+    assert len(_spread(worded, config)) == 1
 
 
 def test_copies_of_a_platform_notice_never_form_a_rumour(config: SignalsConfig) -> None:

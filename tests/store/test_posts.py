@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 
 from monitor.store import db
 from monitor.store import posts as post_store
+from monitor.store import signals as signals_store
 from monitor.store.tables import metadata, place_matches, posts
 from monitor.types import PlaceMatch, Post, Processed, RuleHit
 
@@ -149,6 +150,39 @@ async def test_processing_is_repeatable_and_resumes_unprocessed(migrated_store_u
         assert sorted(p.id for p in loaded) == sorted(p.id for p in batch[1:])
         assert loaded[0].places[0].ward == "Manningham"
         assert list(post_store.decode_embedding(emb)[:2]) == [0.5, 0.5]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_rule_hit_comes_back_as_stored_with_whether_its_words_matched(
+    migrated_store_url: str,
+) -> None:
+    """Signals rebuild hits from the store after a restart: a hit of a rule of scores alone
+    (a windowed build-up) must not come back as one whose words matched the post."""
+    engine = db.create_engine(migrated_store_url)
+    try:
+        await db.upgrade(engine)
+        post = make_post(1)
+        async with engine.begin() as conn:
+            await post_store.insert_posts(conn, [post])
+        hits = (
+            RuleHit(
+                "rumour.claim_rising_in_ward", {"kind": "rumour", "area": "Manningham"}, "", False
+            ),
+            RuleHit("rumour.share_before_deleted", {"kind": "rumour"}, "", True),
+        )
+        item = Processed(post, {"rumour": 0.8}, [0.5] * 384, ("rumour",), hits)
+        async with engine.begin() as conn:
+            await post_store.save_processed(conn, [item], NOW)
+        async with engine.connect() as conn:
+            (processed,) = await signals_store.processed_by_ids(conn, [post.id])
+            (stored,) = await signals_store.processed_posts_between(
+                conn, NOW - timedelta(days=1), NOW
+            )
+        for got in (processed.hits, stored.hits):
+            assert [(h.rule_id, dict(h.labels), h.words) for h in got] == [
+                (h.rule_id, dict(h.labels), h.words) for h in hits
+            ]
     finally:
         await engine.dispose()
 
