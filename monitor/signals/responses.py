@@ -119,9 +119,10 @@ _HASHTAGS: dict[str, tuple[str, ...]] = {
 # Exclusionary slogans: on a post that reads as solidarity they mean mobilisation, not support
 # ("stand with us against the invaders", "#StandTogether #StopTheBoats"). Spaces are optional so
 # that each also matches its hashtag. Only for solidarity: counter-speech and denials quote the
-# hate they reject, and quotations are left out before this is looked for. Kept to slogans that
-# call for something: abuse a solidarity post reports ("told to go back home", "facing
-# deportation") must not cancel it.
+# hate they reject, and what a solidarity post quotes or reports ("people shouting send them
+# back outside the hotel, we stand with you") is left out before this is looked for: a quotation,
+# or the rest of a sentence after a verb of saying. Kept to slogans that call for something:
+# abuse a solidarity post names ("told to go back home", "facing deportation") must not cancel it.
 _EXCLUSIONARY = re.compile(
     # no closing \b: a hashtag may run on (#SendThemBackNow, #DeportThemAll)
     r"\binva(ders?|sion)|\bsend ?(them|em) ?(all ?)?(back|home)"
@@ -130,7 +131,13 @@ _EXCLUSIONARY = re.compile(
     r"|\btake ?(back ?)?our ?(country|streets|town|city)|\bour ?own ?(people ?)?first",
     re.IGNORECASE,
 )
-_QUOTED = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|(?<!\w)'[^']*'(?!\w)")
+_QUOTED = re.compile(
+    r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|(?<!\w)'[^']*'(?!\w)"
+    # reporting forms only: "say no to the invasion" is the slogan itself, not a report of it
+    r"|\b(saying|said|shout(ing|ed)|chant(ing|ed)|yell(ing|ed)|scream(ing|ed)|wrote|sprayed"
+    r"|posting|calling|called)\b[^.!?\n]*",
+    re.IGNORECASE,
+)
 _HASHTAG = re.compile(r"#(\w+)")
 _COMPILED = {
     kind: re.compile("|".join(f"(?:{m})" for m in markers), re.IGNORECASE)
