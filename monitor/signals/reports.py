@@ -64,6 +64,20 @@ _REPORT = re.compile(
     r")(?![\w'])",
     re.IGNORECASE,
 )
+# An appeal passed on in its own words, with no "police say" to name it: the non-emergency
+# number, a log to quote, Crimestoppers, "police want to hear from ...". People share these
+# by the dozen after an incident ("Sharing for the police: anyone who saw ... call 101").
+_APPEAL = re.compile(
+    r"(?<![\w'])(?:"
+    r"(?:call|ring|phone|contact|calling)\s+(?:(?:the\s+)?police\s+)?(?:on\s+)?101"
+    r"|quot(?:e|ing)\s+(?:the\s+)?(?:log|reference|ref|crime\s+reference|incident)"
+    r"|crimestoppers"
+    r"|(?:police|officers|detectives)\s+(?:(?:would|'d)\s+like|want|are\s+keen|need)\s+to"
+    r"\s+(?:hear\s+from|speak\s+(?:to|with)|talk\s+to)"
+    r"|shar(?:e|ing)\s+(?:this\s+)?(?:for|on\s+behalf\s+of)\s+(?:the\s+)?police"
+    r")(?![\w'])",
+    re.IGNORECASE,
+)
 # A post labelled as an official announcement ("OFFICIAL: ...", "Police official: ..."), or
 # credited to a wire service at its start or end or as its reporter ("AFP: ...", "... AFP",
 # "... Reuters reporter"): the acronyms in capitals.
@@ -99,7 +113,12 @@ MIN_CLAIM_TERMS = 3
 def reported(text: str) -> bool:
     """Whether the post reports what an official source or a news agency said."""
     text = text.replace("\u2019", "'")
-    return bool(_REPORT.search(text) or _LABELLED.search(text) or _AGENCY.search(text))
+    return bool(
+        _REPORT.search(text)
+        or _LABELLED.search(text)
+        or _AGENCY.search(text)
+        or _APPEAL.search(text)
+    )
 
 
 def boilerplate(text: str) -> bool:

@@ -34,6 +34,11 @@ CLAIMED = {"rumour": 0.8, "hostile": 0.0, "offensive": 0.0}
         "Mill fire: police are appealing for witnesses, detectives urge anyone with dashcam "
         "footage to come forward",
         "West Yorkshire Police have asked residents to avoid Legrams Lane while the fire burns",
+        # an appeal passed on in its own words
+        "Sharing for the police: anyone who saw the fire at the mill on Saturday please call 101",
+        "Awful news from Little Horton. Police want to hear from anyone who was near the mill",
+        "Anyone with dashcam footage of Legrams Lane last night, ring 101 quoting log 1712",
+        "Mill fire: if you know who did it tell Crimestoppers anonymously",
     ],
 )
 def test_reports_attributed_to_an_official_source(text: str) -> None:
@@ -50,6 +55,8 @@ def test_reports_attributed_to_an_official_source(text: str) -> None:
         "They started the mill fire on purpose and everyone knows it",
         "Don't trust the police",
         "Nobody asked the police why the mill burned, they're covering it up",
+        "Police don't want to hear from anyone who saw what really happened at the mill",
+        "Called 999 about the mill fire and they took ages",
     ],
 )
 def test_claims_about_officials_are_not_reports(text: str) -> None:
