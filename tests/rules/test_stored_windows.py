@@ -4,6 +4,7 @@ classifier and a small windowed rule pack; every post is fictional."""
 
 from __future__ import annotations
 
+import random
 import textwrap
 from collections.abc import Sequence
 from dataclasses import replace
@@ -15,12 +16,15 @@ from sqlalchemy import select
 
 from monitor.classify.keyword import KeywordClassifier
 from monitor.config import Settings
+from monitor.rules.engine import _fires, window_keys
 from monitor.rules.loader import RuleSetHolder
 from monitor.rules.service import RuleService
+from monitor.rules.window_store import Observation, StoredWindows, baseline_span, reading
 from monitor.runtime.app import open_runtime
 from monitor.runtime.state import Runtime
+from monitor.store import db
 from monitor.store.tables import post_labels, posts
-from monitor.types import RawPost
+from monitor.types import PlaceMatch, Post, RawPost
 from tests.conftest import ROOT
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -190,3 +194,153 @@ async def test_stored_windows_fire_exactly_where_the_in_memory_ones_did(
     ) as rt:
         await feed(rt, stream())
         assert await window_hits(rt) == stored
+
+
+# Windows that fire on every reading, so each hit's reason carries the whole reading: posts,
+# distinct authors, velocity and (once the baseline has history) the rise.
+EVERY_READING = """\
+rules:
+  - id: every_post_per_ward
+    description: Every reading of a ward's window (a test of the readings themselves).
+    query: '"food bank"'
+    place: any
+    window:
+      per: ward
+      within: 1h
+      count: ">= 1"
+      distinct_authors: ">= 1"
+      velocity: ">= 0/h"
+      velocity_within: 20m
+    labels: {kind: tension, topic: readings, severity: low}
+    examples:
+      match:
+        - text: "queue at the food bank again"
+          place: {ward: Manningham}
+      no_match:
+        - text: "lovely weather"
+          place: {ward: Manningham}
+  - id: every_rise_per_ward
+    description: Every reading of a ward's rise over its baseline (a test of the readings).
+    query: '"food bank"'
+    place: any
+    window:
+      per: ward
+      within: 30m
+      count: ">= 1"
+      rise: ">= 0.01x"
+      baseline: 4h
+    labels: {kind: tension, topic: readings, severity: low}
+    examples:
+      match:
+        - text: "queue at the food bank again"
+          place: {ward: Manningham}
+      no_match:
+        - text: "lovely weather"
+          place: {ward: Manningham}
+"""
+
+
+def ward(name: str) -> PlaceMatch:
+    return PlaceMatch(f"test/ward/{name}", name, "ward", name, None, "Bradford", name)
+
+
+def reference_reasons(
+    batches: Sequence[Sequence[Observation]],
+) -> list[tuple[str, str, str]]:
+    """What the store gave when it read each post's window with one SQL aggregate over every
+    stored row (before the batch's readings were taken in memory): each post counted once per
+    rule and key (a post already counted is not counted again), then read over all the rows
+    so far, old rows pruned after each batch. Brute force over the same datetimes; (post,
+    rule, reason) of each hit."""
+    rows: dict[tuple[str, str, str], tuple[datetime, str]] = {}
+    started: float | None = None
+    out = []
+    for batch in batches:
+        if started is None:
+            started = batch[0].when.timestamp()
+        for o in batch:
+            t = o.when.timestamp()
+            for rule in o.rules:
+                spec = rule.window
+                assert spec is not None
+                for key, name in window_keys(spec, o.post.places, o.clusters).items():
+                    rows.setdefault((rule.id, key, o.post.id), (o.when, o.post.author_ref))
+                    mine = [v for (r, k, _), v in rows.items() if (r, k) == (rule.id, key)]
+                    lo = datetime.fromtimestamp(t - spec.within.total_seconds(), UTC)
+                    hi = datetime.fromtimestamp(t, UTC)
+                    vlo = datetime.fromtimestamp(t - spec.velocity_within.total_seconds(), UTC)
+                    window = [a for at, a in mine if lo < at <= hi]
+                    span = baseline_span(spec, t, started)
+                    past = 0
+                    if span is not None:
+                        b_lo, b_hi = (datetime.fromtimestamp(e, UTC) for e in span)
+                        past = sum(1 for at, _ in mine if b_lo <= at < b_hi)
+                    r = reading(
+                        spec, key, t, started, len(window), len(set(window)),
+                        sum(1 for at, _ in mine if vlo < at <= hi), past,
+                    )  # fmt: skip
+                    fired, reason = _fires(spec, r, name)
+                    if fired:
+                        out.append((o.post.id, rule.id, reason))
+        # Rows older than two windows and the baseline before the batch's latest post go.
+        latest = max(o.when for o in batch)
+        for rule in {r.id: r for o in batch for r in o.rules}.values():
+            assert rule.window is not None
+            keep = 2 * rule.window.within + rule.window.baseline
+            rows = {k: v for k, v in rows.items() if k[0] != rule.id or v[0] >= latest - keep}
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_readings_taken_in_memory_match_the_stored_rows(
+    migrated_store_url: str, tmp_path: Path, seed: int
+) -> None:
+    """A batch's readings, taken in memory from one read per rule and key, are the ones the
+    store's rows give post by post: out-of-order times (some older than the baseline, some
+    pruned), several posts a second, posts naming two wards, posts counted again in a later
+    batch, batches of 1 to 60."""
+    d = tmp_path / "rules" / "readings"
+    d.mkdir(parents=True)
+    (d / "pack.yaml").write_text(PACK.replace("queues", "readings"), encoding="utf-8")
+    (d / "rules.yaml").write_text(EVERY_READING, encoding="utf-8")
+    rules = tuple(RuleSetHolder(tmp_path / "rules").current.rules)
+    rnd = random.Random(seed)
+    wards = [ward("Manningham"), ward("Toller")]
+    obs = []
+    for i in range(400):
+        # A wave of posts, mostly in time order, some minutes or hours late, some in the same
+        # second.
+        at = T0 + timedelta(seconds=int(i * 40 + rnd.choice([0, 0, 0, -900, -3000, 60, -18000])))
+        places = tuple(rnd.sample(wards, rnd.choice([1, 1, 2])))
+        post = Post(
+            id=f"fictional-{i}", platform="test", source="test", text="", language="en",
+            created_at=at, collected_at=at, author_ref=f"author-{rnd.randrange(12)}",
+            places=places,
+        )  # fmt: skip
+        obs.append(Observation(post, rules, at))
+    batches: list[list[Observation]] = []
+    i = 0
+    while i < len(obs):
+        n = rnd.choice([1, 2, 5, 17, 60])
+        batch = obs[i : i + n]
+        if batches and rnd.random() < 0.2:  # posts a previous batch already counted
+            batch = batch + rnd.sample(batches[-1], min(2, len(batches[-1])))
+        batches.append(batch)
+        i += n
+    expected = reference_reasons(batches)
+    assert len({r for _, r, _ in expected}) == 2 and any("x its 4h" in r for *_, r in expected)
+    engine = db.create_engine(migrated_store_url)
+    try:
+        windows = StoredWindows()
+        got = []
+        for batch in batches:
+            async with engine.begin() as conn:
+                hits = await windows.observe(conn, batch)
+            got += [
+                (o.post.id, h.rule_id, h.reason)
+                for o in dict((o.post.id, o) for o in batch).values()
+                for h in hits.get(o.post.id, [])
+            ]
+    finally:
+        await engine.dispose()
+    assert sorted(got) == sorted(expected)
