@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection, Iterable
 
 from monitor.incidents.model import PostFacts
-from monitor.signals.responses import EVIDENCE_KINDS, response_kind
+from monitor.signals.responses import EVIDENCE_KINDS, denies_atrocity, response_kind
 
 # Rule label kinds that mark a post as a response (packs may label calming or solidarity).
 RESPONSE_KINDS = frozenset({"calming", "counter_speech", "solidarity", "response"})
@@ -56,10 +56,12 @@ def is_response(post: PostFacts, counter_texts: Iterable[frozenset[str]] = ()) -
     or a post a rule labelled as calming, counter-speech or solidarity."""
     if post.kinds & EVIDENCE_KINDS:  # a threat or call to gather stays evidence (as in signals)
         return is_counter_message(post, counter_texts)
-    return (
-        is_counter_message(post, counter_texts)
-        or post.stance in RESPONSE_STANCES
-        or bool(post.kinds & RESPONSE_KINDS)
-        # the same wording signals keep out of tension volume (one recogniser, not two)
-        or response_kind(post.text or "") is not None
-    )
+    if is_counter_message(post, counter_texts):
+        return True
+    if post.stance in RESPONSE_STANCES or post.kinds & RESPONSE_KINDS:
+        # A stance head reads "the holocaust was a hoax" or "it was staged" as a denial, and a
+        # rule may label it; neither makes atrocity denial an answer to the story (as in
+        # signals, where the wording below already says so).
+        return not denies_atrocity(post.text or "")
+    # the same wording signals keep out of tension volume (one recogniser, not two)
+    return response_kind(post.text or "") is not None

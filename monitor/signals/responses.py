@@ -16,6 +16,11 @@ the hashtags of a solidarity wave (#StandWith<X>, #<Place>StandsTogether, #WeAre
 #LoveNotHate, #RefugeesWelcome ...). Solidarity's words are also mobilisation's ("stand with us
 against the invaders", "#StandTogether #StopTheBoats"), so a solidarity reading is dropped when
 the post also carries an exclusionary slogan outside quotation marks.
+
+Denial's words are also atrocity denial's: "the holocaust was a hoax", "Srebrenica never
+happened", "the arena bombing was staged, crisis actors" deny a genocide or an attack, not a
+rumour, and are hate that must be weighed like any other post. Such a post is never a response,
+however it reads otherwise (`denies_atrocity`).
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ _MARKERS: dict[str, tuple[str, ...]] = {
         r"\bstop (spreading|sharing)\b",
         r"\bcheck before you share\b",
         r"\bmisinformation\b",
+        # only where it ends its clause: "that never happened, I was there" denies;
+        # "this never happened before they came" and "never happened?" do not
+        r"\b(never happened|didn'?t happen|did not happen)(?=\s*(?:[,.;:!)\n]|$))",
     ),
     "counter_speech": (
         r"\bno place for (hate|it|that)\b",
@@ -138,6 +146,85 @@ _QUOTED = re.compile(
     r"|posting|calling|called)\b[^.!?\n]*",
     re.IGNORECASE,
 )
+# Atrocity denial. A rumour denial and a denial of an atrocity share their words ("hoax",
+# "never happened", "fake", "made up"); what differs is what is denied, so the denial must be
+# said *of the event*, not near it: "fake news about the Southport stabbing is going round,
+# the suspect was born here" puts down a rumour about a real attack, "the Southport stabbing
+# was fake" denies the attack. Two tiers, because "the attack on Fern Street never happened"
+# is also how a rumour of an attack is put down:
+# - an event that is an atrocity whatever the place (the Holocaust, a genocide, a named terror
+#   attack) is denied when a denial word is said of it: "<event> was a hoax", "<event> never
+#   happened", "the <event> hoax", "there was no <event>", "no evidence the <event> existed";
+# - any attack, shooting or bombing is recast by the tropes said of real attacks (staged, a
+#   false flag, an inside job, its victims crisis or paid actors), which nobody uses to put
+#   down a rumour: near the event in either order. "Crisis actors" and "false flag" need no
+#   event named.
+# Named attacks carry their event noun where the name alone is an ordinary place or venue
+# ("Christchurch" is also a Dorset town; the arena has gigs).
+_NAMED_ATROCITY = (
+    r"(the )?(holocaust|shoah|auschwitz|gas chambers?|death camps?|concentration camps?"
+    r"|genocides?|ethnic cleansing|srebrenica|holodomor|(nanking|nanjing) massacre"
+    r"|9/11|7/7|sandy hook|bataclan|ut[o\u00f8]ya|october 7(th)?|7(th)? october"
+    r"|(christchurch|manchester arena|london bridge|westminster bridge|westminster|finsbury park"
+    r"|southport|parsons green|streatham|fishmongers'? hall|forbury gardens)"
+    r" (mosque |terror )?(attacks?|bombings?|shootings?|stabbings?|massacres?|murders))"
+)
+_ATTACK = (
+    r"(terror(ist)? )?attacks?|bombings?|shootings?|stabbings?|massacres?|murders|killings"
+    r"|atrocit(y|ies)"
+)
+# Tropes that recast a real attack; negatable ("it was not staged").
+_TROPE = r"staged|false ?flags?|inside job|crisis actors?|paid actors?"
+# Said of the event after "is", "was" ...: "Sandy Hook was fake", "the holocaust is a lie".
+_DENIED_AS = (
+    r"hoax(ed)?|fake[d]?( news)?|myths?|lies?|made up|fabricat\w*|exaggerat\w*|fiction(al)?"
+    rf"|fairy ?tales?|propaganda|{_TROPE}"
+)
+# Named right after the event, with no verb: "the holocaust hoax", "the Srebrenica myth".
+_DENIAL_NOUN = r"hoax(es|ers?)?|lies?|myths?|fairy ?tales?|fabrications?"
+_NEVER = r"never (happened|existed|took place)|(didn'?t|did not) (happen|exist|take place)"
+# Rejecting the denial in its own words ("it was not a hoax", "they aren't crisis actors").
+_NEGATED_CLAIM = re.compile(
+    rf"(\bnot|\bno|n't|\bnever|\bnothing)\s+([\w']+\s+){{0,2}}?({_DENIED_AS})\b",
+    re.IGNORECASE,
+)
+# What the post says others say ("people saying Srebrenica never happened are vile", "holocaust
+# denial is a lie", "MP condemns deniers who claim it was staged"), up to the next clause: the
+# words of the deniers it answers, not its own. Unlike a solidarity post's slogans, quotation
+# marks are not left out: a denial in quotes is as often a slogan posted as one rejected.
+_REPORTED = re.compile(
+    # not "I say", "we said" (their own words), nor "so-called"
+    r"(?<!\bi )(?<!\bwe )(?<!\bso-)(?<!\bso )"
+    r"\b(say|says|said|saying|claim(s|ed|ing)?|call(s|ed|ing)?|posted|posting|wrote|writing"
+    r"|tell(s|ing)? (you|us)|den(y|ies|ied|ying|ial|ials|ier|iers|ialism))\b"
+    r"(?:(?!\bbut\b)[^,;:.!?\n])*",
+    re.IGNORECASE,
+)
+_SO_CALLED = r"((so[ -]called|alleged|supposed)\s+)?"
+_OF_IT = r"[\s,:?!.\-]{1,4}((it|that|which|this|all|they)\s+)?"
+_FILLER = r"(\s+[\w']+){0,4}?"
+_ATROCITY_DENIAL = re.compile(
+    # "<event> was (all just) a hoax", "Sandy Hook? It was fake"
+    rf"\b{_NAMED_ATROCITY}{_OF_IT}(is|was|were|are|'s|been)\b{_FILLER}\s+({_DENIED_AS})\b"
+    # "<event> never happened", "Srebrenica? Never happened"
+    rf"|\b{_NAMED_ATROCITY}{_OF_IT}((simply|just|obviously|clearly)\s+)?({_NEVER})\b"
+    # "the holocaust hoax", "the so-called Srebrenica myth"
+    rf"|\b{_NAMED_ATROCITY}\s+({_DENIAL_NOUN})\b"
+    # "there was no holocaust", "no evidence the gas chambers existed"
+    rf"|\b(there (was|were) no|no evidence (that |of |for )?)\s*{_SO_CALLED}{_NAMED_ATROCITY}\b"
+    # "staged ... the Christchurch shooting", "the Fern Street attack was a false flag"
+    rf"|\b({_ATTACK})\b[^.!?\n]{{0,80}}?\b({_TROPE})\b"
+    rf"|\b({_TROPE})\b[^.!?\n]{{0,80}}?\b({_ATTACK})\b"
+    r"|\bcrisis actors?\b|\bfalse ?flags?\b",
+    re.IGNORECASE,
+)
+# The same in a hashtag (#HolocaustHoax, #SandyHookWasStaged, #Holohoax, #FalseFlag). The
+# denial word ends the tag: "#HolocaustSurvivorsWeBelieve" must not read as "...lie".
+_ATROCITY_DENIAL_TAG = re.compile(
+    r"\w*(holocaust|shoah|genocide|srebrenica|sandyhook|manchesterarena|bataclan)\w*"
+    r"(hoax|hoaxers?|fake|lies?|myth|staged|neverhappened|didnthappen|falseflag)"
+    r"|\w*holohoax\w*|\w*(falseflag|crisisactors?)\w*"
+)
 _HASHTAG = re.compile(r"#(\w+)")
 _COMPILED = {
     kind: re.compile("|".join(f"(?:{m})" for m in markers), re.IGNORECASE)
@@ -158,8 +245,22 @@ def response_kind(text: str, hits: Iterable[RuleHit] = ()) -> str | None:
         if kind == "response":
             kinds.add(hit.labels.get("response", "counter_speech"))
     if kinds:
-        return sorted(kinds)[0]
+        # a rule's response label does not excuse it either: it is not answering a story
+        return None if denies_atrocity(text) else sorted(kinds)[0]
     return _wording_kind(text)
+
+
+def denies_atrocity(text: str) -> bool:
+    """Whether a post denies an atrocity, a genocide or a terror attack, or recasts one as
+    staged, a false flag or an inside job, or calls its victims crisis actors (said in its own
+    words, not reported of others). Such a post is never a response: its denial words answer
+    no story, and reading it as one would keep hate out of tension volume."""
+    text = text.replace("\u2019", "'")
+    tags = [t.replace("_", "").lower() for t in _HASHTAG.findall(text)]
+    if any(_ATROCITY_DENIAL_TAG.fullmatch(t) for t in tags):
+        return True
+    own = _NEGATED_CLAIM.sub(" ", _REPORTED.sub(" ", text))
+    return _ATROCITY_DENIAL.search(own) is not None
 
 
 # Incidents ask again of every post of a story at each batch that touches it, so the answer
@@ -188,6 +289,9 @@ def _match_wording(text: str) -> str | None:
     for kind in RESPONSE_KINDS:
         if _COMPILED[kind].search(text) or any(_COMPILED_TAGS[kind].fullmatch(t) for t in tags):
             if kind == "solidarity" and _EXCLUSIONARY.search(_QUOTED.sub(" ", text)):
+                return None
+            # looked for only once a marker matched: most posts never pay for it
+            if denies_atrocity(text):
                 return None
             return kind
     return None

@@ -74,3 +74,20 @@ def test_calm_words_on_a_call_to_gather_keep_it_evidence() -> None:
         kinds=frozenset({"call_to_gather"}),
     )
     assert not is_response(gather, [])
+
+
+def test_atrocity_denial_read_as_denying_the_story_stays_evidence() -> None:
+    """A stance head reads "hoax" and "staged" as a denial of the story's claim, and a rule may
+    label such a post calming; atrocity denial answers no story, so it stays one of its posts.
+    A denial of a local rumour with the same words is still a response."""
+    for pid, text in (
+        ("a1", "Fictional: the Manchester Arena bombing was a hoax, crisis actors"),
+        ("a2", "Fictional: Srebrenica never happened"),
+        ("a3", "Fictional: the Christchurch shooting was staged"),
+    ):
+        assert not is_response(post(pid, 0, "a", text=text, stance="deny"))
+        assert not is_response(post(pid, 0, "a", text=text, kinds=frozenset({"calming"})))
+        assert not is_response(post(pid, 0, "a", text=text))
+    rumour_denial = "Fictional: the Greyfield hotel story is a hoax"
+    assert is_response(post("r1", 0, "a", text=rumour_denial, stance="deny"))
+    assert is_response(post("r2", 0, "a", text=rumour_denial))

@@ -5,14 +5,21 @@ Every post, place and hashtag here is fictional.
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import pytest
 
 from monitor.classify.fairness import load_suite
 from monitor.evaluation.events import run
+from monitor.rules.loader import load_ruleset
 from monitor.signals.config import SignalsConfig
-from monitor.signals.responses import response_kind
+from monitor.signals.responses import denies_atrocity, response_kind
 from monitor.signals.tension import area_key
+from monitor.types import RuleHit
 from tests.signals.conftest import T0, item, minutes
+
+ROOT = Path(__file__).resolve().parents[2]
 
 RESPONSES = [
     ("#StandWithThornton", "solidarity"),
@@ -95,3 +102,134 @@ def test_a_hashtag_wave_misread_as_hostile_raises_no_level(config: SignalsConfig
     assert result.engine is not None
     measures = result.engine.tension.measures(ward, end)
     assert measures.responses > 100 and measures.weighted == 0
+
+
+# Atrocity denial reads like a rumour denial ("hoax", "never happened", "fake"), but it answers
+# no story: it is hate, and must be weighed like any other post. All fictional posts; the
+# events named are real because denial names them.
+ATROCITY_DENIALS = [
+    "the holocaust was a hoax",
+    "The Holocaust is fake, stop spreading lies",
+    "the holocaust is a lie, made up by them",
+    "the so-called holocaust was exaggerated, no evidence",
+    "There was no holocaust. Debunked",
+    "no evidence the gas chambers existed",
+    "the holocaust hoax has been debunked",
+    "#HolocaustHoax stop spreading lies",
+    "#Holohoax debunked",
+    "As I said, the holocaust was a hoax",
+    "I'm not denying anything, the holocaust was a hoax",
+    "Srebrenica never happened",
+    "Srebrenica? Never happened. Debunked",
+    "Srebrenica was made up, misinformation from the media",
+    "the genocide never happened, it's misinformation",
+    "the Manchester Arena bombing was a hoax, crisis actors",
+    "The Manchester Arena bombing was all just a hoax. Debunked",
+    "Sandy Hook was fake",
+    "Sandy Hook? It was fake. Stop spreading lies",
+    "Sandy Hook was fake news, check before you share",
+    "the Christchurch shooting was staged",
+    "Stop spreading lies, the Christchurch shooting was staged",
+    "The Southport stabbing was staged, not true what the media say",
+    "No, it was staged. The Fern Street attack was a false flag",
+    "It was a false flag, no evidence it was them",
+    "7/7 was an inside job, no evidence it was them",
+    "Crisis actors. Stop spreading misinformation",
+    "Crisis actors, the lot of them. Stay calm and think",
+    "#FalseFlag we stand together",
+]
+# Rumour denials, counter-speech and teaching that share those words stay responses (or stay
+# what they were): the denial is said of a claim, or of the deniers, not of the event.
+NOT_ATROCITY_DENIALS = [
+    ("the Greyfield hotel story is a hoax", "denial"),
+    ("that never happened, I was there", "denial"),
+    ("the mosque takeover claim is fake news", "denial"),
+    ("The Greyfield hotel fire story is made up", "denial"),
+    ("Christchurch bypass closure story is fake, it is open", "denial"),
+    ("The attack on the Fern Street mosque never happened, I was there", "denial"),
+    ("Rumours of a terror attack in Eastbrook are a hoax, police confirm", "denial"),
+    ("The bomb threat at the Greyfield was a hoax", "denial"),
+    # a rumour about a real attack put down: the denial is of the news, not of the attack
+    (
+        "Fake news about the Southport stabbing is going round, the suspect was born here. "
+        "Stop sharing",
+        "denial",
+    ),
+    ("The name going round for the Southport attacker is made up. Stop spreading it", "denial"),
+    ("No evidence the Southport attacker was an asylum seeker, check before you share", "denial"),
+    # rejecting denial, or reporting it
+    ("The holocaust was not a hoax. Stop spreading misinformation", "denial"),
+    ("Stop spreading lies about the Manchester Arena bombing, it was not a hoax", "denial"),
+    ("They are not crisis actors, they are grieving parents. Stop spreading lies", "denial"),
+    ("Holocaust deniers say it never happened. Not true, my gran was in Auschwitz", "denial"),
+    ("People saying Srebrenica never happened are vile. Reported every one.", "counter_speech"),
+    ("Holocaust denial is a lie and no place for hate here", "counter_speech"),
+    ("The claim that Sandy Hook was staged is disgusting. Reported every one", "counter_speech"),
+    ("#HolocaustSurvivorsWeBelieve stop spreading lies", "denial"),
+    # news and teaching
+    (
+        "Year 9 history: myths about the holocaust and how to answer them. "
+        "Stop spreading misinformation",
+        "denial",
+    ),
+    ("MP condemns holocaust denial", None),
+    ("Our Year 9 visited Auschwitz, a lesson on where hate leads. Never forget.", None),
+    ("this never happened before they came", None),
+]
+
+
+@pytest.mark.parametrize("text", ATROCITY_DENIALS)
+def test_denying_an_atrocity_or_a_terror_attack_is_no_response(text: str) -> None:
+    assert denies_atrocity(text)
+    assert response_kind(text) is None
+
+
+@pytest.mark.parametrize(("text", "kind"), NOT_ATROCITY_DENIALS)
+def test_rumour_denials_and_rejecting_atrocity_denial_keep_their_reading(
+    text: str, kind: str | None
+) -> None:
+    assert not denies_atrocity(text)
+    assert response_kind(text) == kind
+
+
+def test_a_rule_labelled_response_that_denies_an_atrocity_is_no_response() -> None:
+    hit = RuleHit("test.refutation", {"kind": "response", "response": "denial"})
+    assert response_kind("Srebrenica never happened", [hit]) is None
+    assert response_kind("the Greyfield hotel story is a hoax", [hit]) == "denial"
+
+
+def test_atrocity_denial_misread_as_a_denial_raises_the_level(config: SignalsConfig) -> None:
+    """Two hours of forty people posting that an attack was a hoax, each read as hostile:
+    before, the "hoax" kept every post out of tension volume as a rumour denial."""
+    texts = (
+        "the Manchester Arena bombing was a hoax, crisis actors",
+        "Srebrenica never happened",
+        "the holocaust was a hoax",
+    )
+    items = [
+        item(
+            texts[i % len(texts)],
+            T0 + minutes(i),
+            author=f"author-{i % 40}",
+            ward="Thornton",
+            scores={"hostile": 0.8},
+        )
+        for i in range(120)
+    ]
+    end = T0 + minutes(120)
+    result = run(items, config, end)
+    ward = area_key("ward", "Thornton")
+    assert result.engine is not None
+    measures = result.engine.tension.measures(ward, end)
+    assert measures.responses == 0 and measures.weighted > 0
+    assert [c for c in result.level_changes if c.rising and c.area == ward]
+
+
+def test_what_the_shipped_atrocity_denial_rule_flags_is_no_response() -> None:
+    """The tension pack's rule and this recogniser say the same of its own examples: a post
+    the rule flags as hostility is never kept out of tension volume as a response."""
+    rules = load_ruleset(ROOT / "rules", today=dt.date(2026, 1, 1))
+    rule = next(r for r in rules.rules if r.id == "tension.atrocity_denial")
+    for example in rule.match:
+        assert denies_atrocity(example.text), example.text
+        assert response_kind(example.text) is None, example.text
