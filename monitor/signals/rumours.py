@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.classify.labels import decide_stance
+from monitor.signals.agreement import agrees
 from monitor.signals.clustering import (
     Assignment,
     Clusterer,
@@ -32,6 +33,8 @@ from monitor.signals.clustering import (
     Vector,
 )
 from monitor.signals.config import RumourConfig
+from monitor.signals.hearsay import hearsay
+from monitor.signals.responses import response_kind
 from monitor.signals.tension import author_token
 
 STATUSES = ("new", "watching", "countering", "closed")
@@ -78,14 +81,29 @@ def excerpt(text: str, limit: int = REPRESENTATIVE_CHARS) -> str:
 
 
 def stance_of(
-    scores: Mapping[str, float], how: str, thresholds: Mapping[str, float] | None = None
+    scores: Mapping[str, float],
+    how: str,
+    thresholds: Mapping[str, float] | None = None,
+    text: str = "",
 ) -> str:
     """Support, deny, query, comment, or "" (no stance). Only a post that responds to the
     claim has a stance: a reply, quote or repost takes the classifier's (as the classifier
     decides it, with its stance thresholds); a standalone post has one only when its text
     refers to the claim to deny or question it. A standalone post that repeats the claim is
-    the claim itself, not "support" for it."""
+    the claim itself, not "support" for it.
+
+    The head's denial is not taken where the words say otherwise: a claim passed on as hearsay
+    ("they're not telling you", "nobody's talking about this": negations the head reads as
+    denial) or a reply that agrees ("tell me about it", "not surprised") supports the claim.
+    A hearsay question ("is this true?") stays the head's."""
     best = decide_stance(scores, thresholds)
+    if (
+        best == "deny"
+        and text
+        and ((hearsay(text) and "?" not in text) or agrees(text))
+        and response_kind(text) != "denial"  # "not surprised people fell for it: it's fake"
+    ):
+        best = "support"
     if how == "link" or best in ("deny", "query"):
         return best
     return ""
@@ -565,7 +583,7 @@ class RumourBoard:
         rumour = self.rumours.get(a.cluster)
         if rumour is None:
             rumour = self.rumours[a.cluster] = Rumour(a.cluster, post.at, post.at)
-        stance = stance_of(post.scores, a.how, self.stance_thresholds)
+        stance = stance_of(post.scores, a.how, self.stance_thresholds, post.text)
         rumour.add(post, stance, a)
         update.memberships.append(
             Membership(a.cluster, post.post_id, post.at, a.how, a.similarity, stance, post.place)

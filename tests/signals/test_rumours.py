@@ -294,6 +294,49 @@ def test_stance_of_unlinked_posts() -> None:
     assert stance_of(keyword_scores("Wow."), "link") == "comment"
 
 
+# What a stance head reads as denial (short, negative, a negation) in the demo week's threads.
+DENIAL_READ = {"stance_deny": 0.9, "stance_support": 0.05, "stance_query": 0.03}
+
+
+@pytest.mark.parametrize(
+    ("text", "how", "expected"),
+    [
+        # agreement and grievance replies support what they answer
+        ("Tell me about it.", "link", "support"),
+        ("Not surprised one bit. Disgraceful.", "link", "support"),
+        ("Knew this would happen. Wake up Bradford.", "link", "support"),
+        (
+            "Same thing happened to my cousin's family, waited four years for nothing.",
+            "link",
+            "support",
+        ),
+        # a claim passed on as hearsay, its negations read as denial: the claim itself
+        (
+            "Nobody's talking about this: the old mill on Toller Lane is going to be used for "
+            "migrant housing",
+            "similar",
+            "",
+        ),
+        (
+            "They're not telling you any of this. Just been told the mill is being done up",
+            "link",
+            "support",
+        ),
+        # denials stay denials, with their words or without
+        ("Please don't share this, it isn't true", "link", "deny"),
+        ("Not surprised people fell for it, it's fake", "link", "deny"),
+        ("That's not how the waiting list works at all.", "link", "deny"),
+        ("I walk past it every day, nothing is happening there.", "similar", "deny"),
+        # a hearsay question stays the head's reading
+        ("Is this true?", "link", "deny"),
+    ],
+)
+def test_the_heads_denial_gives_way_to_words_of_agreement_or_hearsay(
+    text: str, how: str, expected: str
+) -> None:
+    assert stance_of(DENIAL_READ, how, None, text) == expected
+
+
 @pytest.mark.parametrize(("current", "target"), [("new", "new"), ("watching", "resolved")])
 def test_status_changes_people_cannot_make(current: str, target: str) -> None:
     with pytest.raises(StatusError):
