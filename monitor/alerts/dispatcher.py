@@ -175,8 +175,15 @@ class Dispatcher:
             try:
                 async with self.engine.begin() as conn:
                     await outbox.renew(conn, held, at, self.lease)
-            except Exception:  # the store is away: the next beat tries again
-                log.warning("renewing %d delivery leases failed", len(held), exc_info=True)
+            except Exception as exc:  # the next beat tries again
+                if is_transient(exc):  # the store is away: one line, as the round says it
+                    log.warning(
+                        "renewing %d delivery leases failed: the store is unavailable (%s)",
+                        len(held),
+                        describe(exc),
+                    )
+                else:
+                    log.exception("renewing %d delivery leases failed", len(held))
 
     async def _deliver(
         self, d: outbox.Claimed, message: Message | Exception, now: datetime

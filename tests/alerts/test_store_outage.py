@@ -10,11 +10,14 @@ here needs one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.alerts import outbox
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.store import db
 
@@ -76,3 +79,37 @@ async def test_a_round_that_fails_on_a_bug_keeps_its_traceback(
         await engine.dispose()
     assert rounds and all(r.exc_info is not None for r in rounds)
     assert all(r.levelno == logging.ERROR for r in rounds)
+
+
+async def test_lease_renewals_with_the_store_away_are_one_line_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Sends still running when the store goes away keep renewing their leases, every third
+    of a lease: each failed renewal says so in one line, as the round does."""
+    engine = db.create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    dispatcher = Dispatcher(
+        engine,
+        config_from(ROUTING),
+        {},
+        envs(),
+        environ={},
+        poll_seconds=0.01,
+        lease=timedelta(seconds=0.15),
+    )
+    held = {1: outbox.Claimed(1, "duty", "local", "mailbox", "duty", "key-1", 1)}
+    caplog.set_level(logging.INFO, logger="monitor.alerts.dispatcher")
+    beats = asyncio.create_task(dispatcher._keep_leases(held, datetime.now(UTC)))
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if sum("leases failed" in r.getMessage() for r in caplog.records) >= 2:
+                break
+    finally:
+        beats.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beats
+        await engine.dispose()
+    failed = [r for r in caplog.records if "leases failed" in r.getMessage()]
+    assert len(failed) >= 2
+    assert all(r.exc_info is None for r in failed), "a traceback for a store that is away"
+    assert all("the store is unavailable" in r.getMessage() for r in failed)
