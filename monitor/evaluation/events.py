@@ -378,10 +378,13 @@ def incidents_of(
                 ),
                 cluster=result.cluster_of.get(p),
                 stance=result.stance_of.get(p, ""),
-                kinds=frozenset(h.labels["kind"] for h in item.hits if "kind" in h.labels),
+                # as the store reads them: the hits whose rule's words matched the post
+                kinds=frozenset(
+                    h.labels["kind"] for h in item.hits if "kind" in h.labels and h.words
+                ),
                 flags=frozenset(item.flags),
                 severity=max(
-                    (h.labels.get("severity", "") for h in item.hits),
+                    (h.labels.get("severity", "") for h in item.hits if h.words),
                     key=lambda v: SEVERITY_RANK.get(v, 0),
                     default="",
                 ),

@@ -26,6 +26,7 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    true,
     update,
 )
 
@@ -315,18 +316,24 @@ _PLACES = select(
 _MEMBERSHIPS = select(
     rumour_posts.c.post_id, rumour_posts.c.rumour_id, rumour_posts.c.stance
 ).where(rumour_posts.c.post_id.in_(_IDS), rumour_posts.c.state == "member")
-_LABELS = select(
+_LABEL_ROWS = select(
     post_labels.c.post_id, post_labels.c.origin, post_labels.c.name, post_labels.c.value
-).where(
-    post_labels.c.post_id.in_(_IDS),
-    or_(
-        and_(
-            post_labels.c.name.in_(("kind", "severity")),
-            post_labels.c.origin != "classifier",
-        ),
-        and_(post_labels.c.name == "flag", post_labels.c.origin == "classifier"),
-    ),
+).where(post_labels.c.post_id.in_(_IDS))
+_RULE_LABEL = and_(
+    post_labels.c.name.in_(("kind", "severity")), post_labels.c.origin != "classifier"
 )
+_CLASSIFIER_FLAG = and_(post_labels.c.name == "flag", post_labels.c.origin == "classifier")
+_LABELS = _LABEL_ROWS.where(
+    or_(
+        # a rule's own words matched the post (RuleHit.words): a build-up the classifier
+        # scored (a windowed rule of scores alone) does not make its posts rule-matched
+        and_(_RULE_LABEL, post_labels.c.words.is_(true())),
+        _CLASSIFIER_FLAG,
+    )
+)
+# Before migration 0014 (the incidents migration, 0002, groups the alerts on record with this
+# module) there is no `words` column: every rule label then meant the rule's words matched.
+_LABELS_BEFORE_WORDS = _LABEL_ROWS.where(or_(_RULE_LABEL, _CLASSIFIER_FLAG))
 
 
 def load_posts(
@@ -346,6 +353,7 @@ def load_posts(
     base: dict[str, tuple[Any, ...]] = {}
     officials = set(official_names)
     rank = SEVERITY_RANK.get
+    labels = _LABELS if _has_label_words(conn) else _LABELS_BEFORE_WORDS
     for chunk in _chunks(list(ids)):
         some = {"ids": list(chunk)}
         for pid, *rest in conn.execute(_POSTS, some):
@@ -354,7 +362,7 @@ def load_posts(
             places.setdefault(pid, []).append(Where(name, kind, ward, locality, district))
         for pid, rumour_id, stance in conn.execute(_MEMBERSHIPS, some):
             cluster[pid] = (int(rumour_id), stance or "")
-        for pid, origin, name, value in conn.execute(_LABELS, some):
+        for pid, origin, name, value in conn.execute(labels, some):
             if origin == "classifier":
                 flags.setdefault(pid, set()).add(value)
             elif name == "kind":
@@ -424,6 +432,19 @@ def load_splits(
 # away, so only a positive finding is kept (reading the schema on every regrouping cost a
 # statement and an inspector per processed batch).
 _SPLIT_COLUMNS: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+_LABEL_WORDS: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _has_label_words(conn: Connection) -> bool:
+    """Whether post_labels has its `words` column (migration 0014), found once per engine."""
+    if conn.engine in _LABEL_WORDS:
+        return True
+    if "words" not in {c["name"] for c in inspect(conn).get_columns("post_labels")}:
+        return False
+    _LABEL_WORDS.add(conn.engine)
+    return True
 
 
 def _has_split_columns(conn: Connection) -> bool:

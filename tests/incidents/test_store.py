@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.incidents import store
+from monitor.incidents import describe, store
 from monitor.incidents.config import IncidentsConfig
 from monitor.store import alerts as alert_store
 from monitor.store import db
@@ -370,6 +370,26 @@ async def test_load_posts_reads_each_posts_places_rule_kinds_severity_flags_and_
     assert one.flags == {"hostile"} and one.reply_to == "p0" and one.quote_of is None
     assert (one.cluster, one.stance, one.official) == (None, "", False)
     assert two.official and two.places == () and two.kinds == frozenset() and two.severity == ""
+
+
+async def test_a_build_up_of_scored_posts_does_not_make_its_post_rule_matched(
+    engine: AsyncEngine,
+) -> None:
+    """A windowed rule of scores alone (claims rising in a ward) fires on the post that tips
+    its window: the post is not thereby matched by a rumour rule's words, so it does not
+    corroborate a rumour as a rule-matched author does (incidents_corroborated_rule_authors)."""
+    told = fictional(1, 0, None, "a claim")
+    window = RuleHit(
+        "rumour.claim_rising_in_ward",
+        {"kind": "rumour", "topic": "claims_rising", "severity": "medium", "area": "Allerton"},
+        words=False,
+    )
+    async with engine.begin() as conn:
+        await post_store.insert_posts(conn, [told])
+        await post_store.save_processed(conn, [Processed(post=told, hits=(window,))], WALL)
+        facts = await conn.run_sync(store.load_posts, [told.id], [])
+    assert facts[told.id].kinds == frozenset() and facts[told.id].severity == ""
+    assert not describe.corroborated([facts[told.id]], CFG)
 
 
 async def test_refresh_with_the_callers_event_clock_is_refresh_reading_it(
