@@ -428,32 +428,31 @@ def load_splits(
     return out
 
 
-# Engines whose rumours table was seen with its split columns: columns are added, never taken
-# away, so only a positive finding is kept (reading the schema on every regrouping cost a
-# statement and an inspector per processed batch).
-_SPLIT_COLUMNS: weakref.WeakSet[Engine] = weakref.WeakSet()
+# The columns each engine's store was seen to have: columns are added, never taken away, so
+# only a positive finding is kept (reading the schema on every regrouping cost a statement and
+# an inspector per processed batch). Both are read by the incidents migration (0002), before
+# the later migrations that add them.
+_SEEN_COLUMNS: weakref.WeakKeyDictionary[Engine, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
 
 
-_LABEL_WORDS: weakref.WeakSet[Engine] = weakref.WeakSet()
+def _has_column(conn: Connection, table: str, column: str) -> bool:
+    seen = _SEEN_COLUMNS.setdefault(conn.engine, set())
+    if (table, column) in seen:
+        return True
+    if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+        return False
+    seen.add((table, column))
+    return True
 
 
 def _has_label_words(conn: Connection) -> bool:
-    """Whether post_labels has its `words` column (migration 0014), found once per engine."""
-    if conn.engine in _LABEL_WORDS:
-        return True
-    if "words" not in {c["name"] for c in inspect(conn).get_columns("post_labels")}:
-        return False
-    _LABEL_WORDS.add(conn.engine)
-    return True
+    """Whether post_labels has its `words` column (migration 0014)."""
+    return _has_column(conn, "post_labels", "words")
 
 
 def _has_split_columns(conn: Connection) -> bool:
-    if conn.engine in _SPLIT_COLUMNS:
-        return True
-    if "split_from" not in {c["name"] for c in inspect(conn).get_columns("rumours")}:
-        return False
-    _SPLIT_COLUMNS.add(conn.engine)
-    return True
+    """Whether rumours has its split columns (migration 0010)."""
+    return _has_column(conn, "rumours", "split_from")
 
 
 def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Plan:
