@@ -109,6 +109,20 @@ def stance_of(
     return ""
 
 
+def passed_on(rumour: Rumour, links: Sequence[str], read: str) -> str:
+    """The stance of a post with no words of its own (a repost without comment) linked to
+    one of the rumour's posts: it passes that post on, so it takes that post's stance (a
+    shared denial is a denial) and a shared claim, which has none, supports it. What a stance
+    head reads in an empty text (`read`: the shipped one, "support") says nothing about
+    which, so the police's statement reposted would otherwise be counted as support and
+    its sharers as people telling the rumour."""
+    for link in links:
+        parent = rumour.facts.get(link)
+        if parent is not None:
+            return parent.stance or "support"
+    return read
+
+
 def asserts(scores: Mapping[str, float], thresholds: Mapping[str, float] | None = None) -> bool:
     """Whether a post states a claim rather than denying or questioning one."""
     return decide_stance(scores, thresholds) not in ("deny", "query")
@@ -584,6 +598,8 @@ class RumourBoard:
         if rumour is None:
             rumour = self.rumours[a.cluster] = Rumour(a.cluster, post.at, post.at)
         stance = stance_of(post.scores, a.how, self.stance_thresholds, post.text)
+        if a.how == "link" and not post.text.strip():
+            stance = passed_on(rumour, post.links, stance)
         rumour.add(post, stance, a)
         update.memberships.append(
             Membership(a.cluster, post.post_id, post.at, a.how, a.similarity, stance, post.place)

@@ -284,6 +284,34 @@ def test_stance_mix_counts_only_the_posts_that_respond_to_the_claim(
     assert rumour.posts == 8
 
 
+# What the shipped stance head reads in a post with no text (a repost without comment).
+EMPTY_READ = {
+    "stance_support": 0.77,
+    "stance_deny": 0.04,
+    "stance_query": 0.01,
+    "stance_comment": 0.18,
+}
+
+
+def test_a_repost_without_comment_passes_on_the_stance_of_what_it_reposts(
+    config: SignalsConfig,
+) -> None:
+    """Reposting the police's denial is a denial, not support for the claim (scenario: a
+    false 'police confirmed' claim, then the real statement shared by residents); reposting
+    the claim supports it."""
+    board = RumourBoard(config.rumours)
+    posts = _claims(3, 0, 5, authors=3)
+    denial = "Not true. Stop spreading this nonsense."
+    posts.append(_post("d0", denial, 20, "police", claim=False, reply_to="p0"))
+    shares = [("d0", "sharer-a"), ("d0", "sharer-b"), ("p1", "sharer-c")]
+    for i, (parent, author) in enumerate(shares):
+        repost = _post(f"s{i}", "", 30 + i, author, claim=False, reply_to=parent)
+        posts.append(replace(repost, scores=EMPTY_READ, embedding=None, simhash=None))
+    board.observe(posts, T0 + minutes(40))
+    (rumour,) = board.rumours.values()
+    assert dict(rumour.stance) == {"deny": 3, "support": 1}
+
+
 def test_stance_of_unlinked_posts() -> None:
     claim = keyword_scores(VARIANTS[0])
     question = keyword_scores("Can anyone confirm whether the tap water in Toller is contaminated?")
