@@ -182,6 +182,11 @@ def summarise(
     headline = _headline(story, core, wards, localities, mine, claims or {})
     authors = len({p.author for p in core})
     place_count = len(set(wards) | localities)
+    if not place_count and found_gathering is not None and found_gathering.where:
+        # A call to gather naming its meeting point ("the mosque on Carlisle Road") names a
+        # place even where the gazetteer lacks the street: held for want of one, a call
+        # that many people pass on would never reach the police liaison.
+        place_count = 1
     backed = story.family == RUMOUR and corroborated(core, cfg)
     counts = Counter(a.kind for a in mine)
     return Summary(

@@ -1,10 +1,12 @@
 """Pure: the when and where of a call to gather ("Centenary Square, Friday 19:00").
 
 Where: the gazetteer landmark (else neighbourhood) the calls name most often — the place
-matcher already found them, so no new place list is needed. When: the day and time the calls
-name most often, read from day words (weekday names, today, tonight, tomorrow) and clock times
-(7pm, 7.30pm, 19:00, noon), with relative days resolved against each post's own time in the
-council's time zone. Only what the posts say is reported; nothing is guessed.
+matcher already found them, so no new place list is needed — else the street or square they
+name most often as written ("outside the mosque on Carlisle Road"): no gazetteer lists every
+street, and a call's meeting point is what the police liaison needs. When: the day and time
+the calls name most often, read from day words (weekday names, today, tonight, tomorrow) and
+clock times (7pm, 7.30pm, 19:00, noon), with relative days resolved against each post's own
+time in the council's time zone. Only what the posts say is reported; nothing is guessed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,19 @@ _CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
 _NAMED = {"noon": (12, 0), "midday": (12, 0), "midnight": (0, 0)}
 _NAMED_RE = re.compile(r"\b(noon|midday|midnight)\b", re.IGNORECASE)
 PLACE_KINDS = ("landmark", "neighbourhood")
+# A street or square as people write it: capitalised words before a street word.
+_STREET = re.compile(
+    r"\b((?:[A-Z][a-z']+\s+){1,3})"
+    r"(Road|Street|Lane|Avenue|Square|Terrace|Crescent|Parade|Drive|Place|Way|Green)\b"
+)
+# Capitalised words that start a sentence or an instruction, not a street's name
+# ("Meet Carlisle Road 7pm", "Everyone outside Carlisle Road").
+_NOT_A_NAME = frozenset(
+    "meet meeting everyone everybody outside be at on in near by down up to the top bottom "
+    "end of all get come see you there here pass it sharing share join us we our tonight "
+    "today tomorrow and or from".split()
+    + list(DAYS)
+)
 
 
 def clock_time(text: str) -> str | None:
@@ -65,9 +80,21 @@ def day_named(text: str, posted: datetime) -> str | None:
     return None
 
 
+def street_named(text: str) -> str | None:
+    """The first street or square the text names as written ("Carlisle Road"), if any."""
+    for m in _STREET.finditer(text):
+        words = m.group(1).split()
+        while words and words[0].lower() in _NOT_A_NAME:
+            words.pop(0)
+        if words:
+            return " ".join([*words, m.group(2)])
+    return None
+
+
 def extract(posts: Iterable[PostFacts]) -> Gathering | None:
     """The most named place and day/time over these calls to gather; None without calls."""
     places: Counter[str] = Counter()
+    streets: Counter[str] = Counter()
     times: Counter[str] = Counter()
     n = 0
     for post in posts:
@@ -77,13 +104,16 @@ def extract(posts: Iterable[PostFacts]) -> Gathering | None:
         }
         places.update(named)
         text = post.text or ""
+        street = None if named else street_named(text)
+        if street:
+            streets[street] += 1
         day, at = day_named(text, post.at), clock_time(text)
         when = " ".join(part for part in (day, at) if part)
         if when:
             times[when] += 1
     if not n:
         return None
-    where = _most(places)
+    where = _most(places) or _most(streets)
     # A full "day time" beats a bare day or time named more often by fewer words.
     full = Counter({w: c for w, c in times.items() if " " in w})
     said = _most(full) or _most(times)
