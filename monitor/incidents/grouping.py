@@ -14,8 +14,10 @@ never on the order they arrived in):
    posts, or one is a threat or call to gather whose posts name the other's ward;
 4. an alert with no place of its own (its posts named none, or only the whole district) joins
    the episode nearest to it in time whose span (plus the gap) holds most of its posts, else
-   the rumour its posts belong to; an alert from the classifier alone joins an episode in its
-   own ward the same way, never by place and time alone;
+   the rumour its posts belong to, else another alert with no place that a rule raised on
+   some of the same posts, within whose span (plus the gap) most of its posts fall; an alert
+   from the classifier alone joins an episode in its own ward the same way, never by place
+   and time alone;
    "unplaced" is never a place.
 """
 
@@ -242,6 +244,9 @@ def group(
         spans[r] = (min(lo, ordered[i].first_seen), max(hi, ordered[i].last_seen), n + 1)
         wards_of.setdefault(r, set()).update(w for w in (anchors[i].ward,) if w)
     placed_set = set(placed)
+    unplaced_rules = [
+        i for i in episode if not anchors[i].placed and not ordered[i].from_classifier_only
+    ]
     for i in episode:
         if i in placed_set:
             continue
@@ -271,6 +276,18 @@ def group(
         c = cluster_of(a, posts, merged)
         if c is not None and c in by_cluster:
             g.join(by_cluster[c], i, f"no place of its own: its posts are in rumour r{c}")
+            continue
+        # Neither placed: a rule's alert resting on the same posts, most of them within its
+        # time (a call to gather naming a street the gazetteer lacks, and the classifier's
+        # hostile flags on those same calls, are one story, not two).
+        own = set(a.posts)
+        for j in unplaced_rules:
+            b = ordered[j]
+            if j == i or not own & set(b.posts):
+                continue
+            inside = sum(1 for t in times if b.first_seen - gap <= t <= b.last_seen + gap)
+            if near(a, b, gap) and 2 * inside > len(times):
+                g.join(j, i, f"no place of its own: the same posts, within {_hours(gap)}")
 
     members: dict[int, list[int]] = {}
     for i in range(len(ordered)):

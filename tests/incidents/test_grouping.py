@@ -176,3 +176,23 @@ def test_a_stray_classifier_flag_days_earlier_does_not_join_or_stretch_the_episo
     assert frozenset({401}) in partition(stories)  # half its posts are days away
     episode = next(s for s in stories if 101 in s.alert_ids)
     assert 402 in episode.alert_ids  # flagged during the episode, in its ward
+
+
+def test_a_call_naming_no_gazetteer_place_and_the_classifier_flags_on_it_are_one_story() -> None:
+    """Scenario: a call to gather on a street the gazetteer lacks, passed on by many; the
+    classifier reads some of the same calls as hostile. Both alerts have no place: they were
+    two incidents of one story. A classifier alert sharing a post but mostly days away stays
+    apart."""
+    text = "Fictional: meet outside the mosque on Carlisle Road at 7pm tonight, bring your mates"
+    calls = crowd("call", 10, 0, 5, (), text)
+    flagged = calls[6:] + crowd("more", 2, 60, 5, (), text)
+    stray = [calls[0], *crowd("old", 3, -3 * 24 * 60, 60, (), "Fictional: hostile post")]
+    posts = index(calls, flagged, stray)
+    alerts = [
+        alert(1, "call_to_gather", "unplaced", calls, topic="gathering", severity="high"),
+        alert(2, "hostility", "unplaced", flagged, topic="hostile_content"),
+        alert(3, "hostility", "unplaced", stray, topic="hostile_content"),
+    ]
+    stories = group(alerts, posts, GAP, LOCALITY)
+    assert partition(stories) == {frozenset({1, 2}), frozenset({3})}
+    assert all(s.family == EPISODE for s in stories)
