@@ -110,6 +110,8 @@ def test_aliases_misspellings_and_spelling_variants(matcher: PlaceMatcher) -> No
     ]
     assert found(matcher, "Saint George’s Square") == [("St George's Square", "Newsome")]
     assert found(matcher, "St. Georges Square") == [("St George's Square", "Newsome")]
+    # In another script: an Urdu post about the district counts for it (fictional text).
+    assert found(matcher, "بریڈفورڈ میں کل رات جھگڑا ہوا") == [("Bradford", None)]
 
 
 def test_case_sensitive_names_need_their_capitals(matcher: PlaceMatcher) -> None:
