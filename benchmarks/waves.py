@@ -4,13 +4,15 @@ hours, as real events produce) against as many varied posts, on SQLite with the 
 classifier, the shipped rules, signals, incidents and alerts; this checkout against a baseline
 commit, both measured in the same run, turn about.
 
-    .venv/bin/python benchmarks/waves.py [--posts 3000] [--baseline REF] [--repeat 2]
+    .venv/bin/python benchmarks/waves.py [--posts 3000] [--baseline REF] [--repeat 2] [--batch N]
 
 The baseline commit is checked out with `git worktree add --detach` into a temporary folder
 (removed after) and run with this checkout's virtual environment. Each case runs in a fresh
 process on a fresh store; the best of `--repeat` runs is shown (wall time from the first line
 read to every post processed, and that process's CPU), with wave / varied per side and
-after / before per case.
+after / before per case. `--batch N` imports N posts a transaction (default the setting
+`ingest_batch_size`, 500), as a worker taking small batches off a Redis stream does (50):
+whatever a stage does once a batch over a story's whole evidence costs N times more often.
 
 Why: the windowed rules' reading (monitor/rules/window_store.py) used to run one SQL aggregate
 per post over every stored post in the window and its baseline, so a wave of 3,000 posts about
@@ -86,8 +88,9 @@ def records(n: int, wave: bool, seed: int = 1) -> list[dict[str, object]]:
     return out
 
 
-async def child(root: Path, data: Path, store: Path) -> dict[str, float]:
-    """One `monitor import` of `data` with the code in `root` (run in its own process)."""
+async def child(root: Path, data: Path, store: Path, batch: int | None) -> dict[str, float]:
+    """One `monitor import` of `data` with the code in `root` (run in its own process),
+    `batch` posts a transaction (None: the setting's default)."""
     sys.path.insert(0, str(root))
     from monitor.classify.keyword import KeywordClassifier
     from monitor.config import Settings
@@ -100,6 +103,7 @@ async def child(root: Path, data: Path, store: Path) -> dict[str, float]:
         home=str(root),
         retention_purge_minutes=0,
         rules_reload_seconds=0,
+        **({"ingest_batch_size": batch} if batch else {}),
     )
     async with open_runtime(settings, classifier=KeywordClassifier()) as rt:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -108,10 +112,11 @@ async def child(root: Path, data: Path, store: Path) -> dict[str, float]:
         return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
 
-def measure(root: Path, data: Path, work: Path) -> dict[str, float]:
+def measure(root: Path, data: Path, work: Path, batch: int | None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(dir=work) as tmp:
+        store = f"{tmp}/monitor.db"
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(root), str(data), f"{tmp}/monitor.db"],
+            [sys.executable, __file__, "--child", str(root), str(data), store, str(batch or 0)],
             capture_output=True,
             text=True,
             check=True,
@@ -125,11 +130,20 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=3000)
     ap.add_argument("--baseline", default=DEFAULT_BASELINE, help="git ref to compare against")
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--child", nargs=3, metavar=("ROOT", "DATA", "STORE"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="posts a transaction (default the ingest_batch_size setting, 500)",
+    )
+    ap.add_argument(
+        "--child", nargs=4, metavar=("ROOT", "DATA", "STORE", "BATCH"), help=argparse.SUPPRESS
+    )
     args = ap.parse_args()
     if args.child:
-        root, data, store = (Path(a) for a in args.child)
-        print(json.dumps(asyncio.run(child(root, data, store))))
+        root, data, store = (Path(a) for a in args.child[:3])
+        batch = int(args.child[3]) or None
+        print(json.dumps(asyncio.run(child(root, data, store, batch))))
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -150,7 +164,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 for kind, data in cases.items():
                     for side, root in sides.items():  # turn about, so load hits both alike
-                        got = measure(root, data, work)
+                        got = measure(root, data, work, args.batch)
                         key = (side, kind)
                         if key not in best or got["wall"] < best[key]["wall"]:
                             best[key] = got
@@ -165,7 +179,9 @@ def main() -> None:
                 check=False,
             )
     n = args.posts
-    print(f"\n{n} fictional posts each, best of {args.repeat}; baseline {args.baseline} ({rev})")
+    batch = f"{args.batch} posts a batch" if args.batch else "the default batch size"
+    print(f"\n{n} fictional posts each, {batch}, best of {args.repeat}")
+    print(f"baseline {args.baseline} ({rev})")
     print("SQLite, keyword classifier, shipped rules, `monitor import` end to end\n")
     print("| side | varied posts/s | wave posts/s | wave / varied | wave CPU ms/post |")
     print("|---|---:|---:|---:|---:|")
