@@ -16,7 +16,11 @@ whatever a stage does once a batch over a story's whole evidence costs N times m
 
 Why: the windowed rules' reading (monitor/rules/window_store.py) used to run one SQL aggregate
 per post over every stored post in the window and its baseline, so a wave of 3,000 posts about
-one ward cost O(wave) a post: 3,000 wave posts took 3.4x as long as 3,000 varied ones.
+one ward cost O(wave) a post: 3,000 wave posts took 3.4x as long as 3,000 varied ones. Then, in
+batches of 50, the incidents stage read every open alert's evidence posts in full again each
+batch and asked of each whether it answers its story (monitor/incidents/cache.py now keeps
+their facts, checked against the store each batch): the wave ran at 0.28 of the varied posts'
+rate, 0.35 after (`--batch 50 --baseline cdd1e26` compares with the commit before).
 """
 
 from __future__ import annotations

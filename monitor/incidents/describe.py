@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -127,22 +127,25 @@ def summarise(
     claims: Mapping[int, str] | None = None,
     counter_texts: Collection[frozenset[str]] = (),
     answers: Sequence[PostFacts] = (),
+    responds: Callable[[PostFacts], bool] | None = None,
 ) -> Summary:
     """The incident a person sees for this story; `claims` maps a rumour cluster to its
     claim text (registered, else its representative excerpt); `answers` are posts outside
     the alerts' evidence that may answer it (its cluster's members, public organisations'
-    posts in its places and time): those that are responses are counted as such."""
+    posts in its places and time): those that are responses are counted as such.
+    `responds`: `is_response` over `counter_texts`, as the caller remembers it (each batch
+    summarises every story again over all its evidence)."""
     places_map = ward_localities or {}
+    if responds is None:
+        responds = _responder(counter_texts)
     mine = [a for a in alerts if a.id in set(story.alert_ids)]
     evidence_ids = sorted({p for a in mine for p in a.posts if p in posts})
     evidence = [posts[p] for p in evidence_ids]
-    responses = [p for p in evidence if is_response(p, counter_texts)]
+    responses = [p for p in evidence if responds(p)]
     response_ids = {p.id for p in responses}
     core = [p for p in evidence if p.id not in response_ids]
     responses += [
-        p
-        for p in answers
-        if p.id not in response_ids and p.id not in posts and is_response(p, counter_texts)
+        p for p in answers if p.id not in response_ids and p.id not in posts and responds(p)
     ]
     officials = [p for p in responses if is_counter_message(p, counter_texts)]
 
@@ -210,6 +213,13 @@ def summarise(
         ),
         counts_by_kind=dict(sorted(counts.items())),
     )
+
+
+def _responder(counter_texts: Collection[frozenset[str]]) -> Callable[[PostFacts], bool]:
+    def responds(post: PostFacts) -> bool:
+        return is_response(post, counter_texts)
+
+    return responds
 
 
 def gate(
@@ -488,6 +498,7 @@ def passed_at(
     claims: Mapping[int, str] | None = None,
     counter_texts: Collection[frozenset[str]] = (),
     answers: Sequence[PostFacts] = (),
+    responds: Callable[[PostFacts], bool] | None = None,
 ) -> tuple[datetime, Summary] | None:
     """The event time at which this story first passed the precision gate (the time of the
     alert or post that made it pass) and the story as it stood then; None: it does not pass.
@@ -519,6 +530,7 @@ def passed_at(
             claims=claims,
             counter_texts=counter_texts,
             answers=[p for p in answers if p.at <= t],
+            responds=responds,
         )
 
     found: tuple[datetime, Summary] | None = None

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.config import Settings
 from monitor.incidents import store
+from monitor.incidents.cache import PostFactsCache
 from monitor.incidents.config import IncidentsConfig
 from monitor.tasks import being_cancelled
 from monitor.types import Processed, Stage
@@ -43,6 +44,9 @@ class IncidentStage:
         self._tables: bool | None = None
         self._marker: tuple[Any, datetime] | None = None  # alerts' last change, event clock
         self._deadline: datetime | None = None  # the next cooling or closing due
+        # Evidence posts' facts from the last regrouping, each used again only while the store
+        # shows it unchanged: a wave's batches no longer read its whole evidence each time.
+        self._cache = PostFactsCache(store.load_posts)
 
     @classmethod
     def from_settings(cls, settings: Settings, home: Path) -> IncidentStage:
@@ -61,6 +65,9 @@ class IncidentStage:
                 log.error("incident tables missing: run `monitor db upgrade`; incidents are off")
         if not self._tables:
             return
+        # This batch's own posts are written in this transaction (their labels, when they
+        # were processed): read in full, whatever a reading of an earlier try kept.
+        self._cache.forget(i.post.id for i in items)
         try:
             async with conn.begin_nested():
                 marker = await conn.run_sync(store.change_marker, now)
@@ -71,13 +78,17 @@ class IncidentStage:
                     if deadline is None or marker[1] < deadline:
                         return
                 # The marker's event clock: read in this transaction, so still the same.
-                await conn.run_sync(store.refresh, self.config, now, self.official_names, marker[1])
+                await conn.run_sync(
+                    store.refresh, self.config, now, self.official_names, marker[1], self._cache
+                )
                 self._deadline = await conn.run_sync(store.next_deadline, self.config)
                 self._marker = marker
         except Exception as exc:
             if being_cancelled():  # a stop, not this batch's failure
                 raise asyncio.CancelledError from exc
             self._marker = None
+            # What this regrouping read was rolled back with its savepoint: start afresh.
+            self._cache.clear()
             self.failures += 1
             self.failing += 1
             self.last_error = f"{type(exc).__name__}: {exc}"

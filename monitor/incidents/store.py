@@ -8,7 +8,7 @@ incidents runs the very same code on its own connection.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from monitor.incidents import describe, grouping, lifecycle
+from monitor.incidents.cache import Loader, PostFactsCache
 from monitor.incidents.config import IncidentsConfig
 from monitor.incidents.model import (
     CLOSED,
@@ -78,6 +79,9 @@ class Inputs:
     merged: dict[int, int] = field(default_factory=dict)  # rumour cluster -> merged into
     # Rumour cluster -> (the cluster it split off, when, that cluster's incident if any).
     splits: dict[int, tuple[int, datetime, int | None]] = field(default_factory=dict)
+    # Whether a post answers its story, remembered across regroupings (see cache.py); None:
+    # `is_response` over `counter_texts`.
+    responds: Callable[[PostFacts], bool] | None = None
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -121,8 +125,14 @@ def next_deadline(conn: Connection, cfg: IncidentsConfig) -> datetime | None:
     return min(due) if due else None
 
 
-def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Inputs:
+def load_inputs(
+    conn: Connection, official_names: Collection[str] = (), cache: PostFactsCache | None = None
+) -> Inputs:
+    """What `compute` needs, read in this transaction. `cache`: posts' facts kept from the
+    last regrouping, used where the store shows them unchanged (the pipeline's stage; a
+    regrouping without it reads every post in full, to the same result)."""
     out = Inputs()
+    read: Loader = cache.load if cache is not None else load_posts
     live_ids = {
         int(r.id)
         for r in conn.execute(select(incidents.c.id).where(incidents.c.status.in_(LIVE_STATES)))
@@ -171,7 +181,7 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
             incident=int(r.incident_id) if r.incident_id is not None else None,
             pinned=bool(r.pinned),
         )
-    out.posts = load_posts(conn, sorted({p for e in evidence.values() for p in e}), official_names)
+    out.posts = read(conn, sorted({p for e in evidence.values() for p in e}), official_names)
     members: dict[int, set[int]] = {}
     for member in conn.execute(select(link.c.alert_id, link.c.incident_id)):
         members.setdefault(int(member.incident_id), set()).add(int(member.alert_id))
@@ -231,7 +241,7 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
             if text:
                 out.claims[int(claim.id)] = text
     out.members, out.officials = load_answers(
-        conn, sorted(set(clusters)), list(out.alerts.values()), official_names, out.posts
+        conn, sorted(set(clusters)), list(out.alerts.values()), official_names, out.posts, read
     )
     out.counter_texts = [
         words(r.text)
@@ -239,6 +249,11 @@ def load_inputs(conn: Connection, official_names: Collection[str] = ()) -> Input
             select(counter_messages.c.text).where(counter_messages.c.text.is_not(None))
         )
     ]
+    if cache is not None:
+        answering = {p.id for p in out.officials}
+        answering.update(p.id for found in out.members.values() for p in found)
+        cache.retain(out.posts.keys() | answering)
+        out.responds = cache.responder(out.counter_texts)
     return out
 
 
@@ -248,13 +263,15 @@ def load_answers(
     in_play: Sequence[AlertFacts],
     official_names: Collection[str],
     known: Mapping[str, PostFacts] | None = None,
+    read: Loader | None = None,
 ) -> tuple[dict[int, list[PostFacts]], list[PostFacts]]:
     """Posts that may answer a story without being in its alerts' evidence: the members of
     its claim clusters that deny or question the claim or come from a public organisation,
     and public organisations' own posts over the alerts' time (an episode's calming appeals).
 
     `known`: posts' facts read in this same transaction (the evidence), not read again: a
-    rumour's questions are often its alerts' evidence too, and each batch regroups."""
+    rumour's questions are often its alerts' evidence too, and each batch regroups. `read`:
+    how the others are read (default `load_posts`)."""
     wanted: set[str] = set()
     by_cluster: dict[int, list[str]] = {}
     for chunk in _chunks(list(clusters)):
@@ -288,7 +305,7 @@ def load_answers(
         ]
         wanted |= set(official_ids)
     known = known or {}
-    facts = load_posts(conn, sorted(wanted - known.keys()), official_names)
+    facts = (read or load_posts)(conn, sorted(wanted - known.keys()), official_names)
     facts.update((p, known[p]) for p in wanted & known.keys())
     members = {c: [facts[p] for p in ids if p in facts] for c, ids in by_cluster.items()}
     return members, [facts[p] for p in official_ids if p in facts]
@@ -460,6 +477,8 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
     facts = [a for a in inputs.alerts.values() if _in_play(a, inputs)]
     stories = grouping.group(facts, inputs.posts, cfg.gap, inputs.ward_localities, inputs.merged)
     described = []
+    counters = inputs.counter_texts
+    responds = inputs.responds or (lambda post: is_response(post, counters))
 
     def passed_at(story: Story, _summary: Summary) -> tuple[datetime, Summary] | None:
         # Asked only of a story about to open: a few more summaries over its evidence.
@@ -472,6 +491,7 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
             claims=inputs.claims,
             counter_texts=inputs.counter_texts,
             answers=_answers(story, inputs, cfg),
+            responds=responds,
         )
 
     for story in stories:
@@ -484,6 +504,7 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
             claims=inputs.claims,
             counter_texts=inputs.counter_texts,
             answers=_answers(story, inputs, cfg),
+            responds=responds,
         )
         # The story's own posts: responses (a denial wave hours after the claim, people
         # sharing the council's statement) are no sign that it is rising or back to life.
@@ -492,8 +513,7 @@ def compute(inputs: Inputs, now: datetime, cfg: IncidentsConfig) -> lifecycle.Pl
                 post.at
                 for a in story.alert_ids
                 for p in inputs.alerts[a].posts
-                if (post := inputs.posts.get(p)) is not None
-                and not is_response(post, inputs.counter_texts)
+                if (post := inputs.posts.get(p)) is not None and not responds(post)
             }
         )
         described.append((story, summary, times))
@@ -704,12 +724,14 @@ def refresh(
     now: datetime,
     official_names: Collection[str] = (),
     clock: datetime | None = None,
+    cache: PostFactsCache | None = None,
 ) -> list[int]:
     """Bring the incidents in line with the alerts; returns the incidents that changed.
-    `clock`: the event clock if the caller read it in this transaction already."""
+    `clock`: the event clock if the caller read it in this transaction already; `cache`: see
+    `load_inputs`."""
     if clock is None:
         clock = event_clock(conn, now)
-    inputs = load_inputs(conn, official_names)
+    inputs = load_inputs(conn, official_names, cache)
     return apply(conn, compute(inputs, clock, cfg), clock, now)
 
 
