@@ -26,6 +26,7 @@ from monitor.incidents.model import (
     IMMEDIATE_KINDS,
     RUMOUR,
     AlertFacts,
+    Gathering,
     PostFacts,
     Story,
     Summary,
@@ -182,7 +183,7 @@ def summarise(
     calls = [posts[p] for a in mine if a.kind in GATHER_KINDS for p in a.posts if p in posts]
     found_gathering = gathering.extract(sorted({c.id: c for c in calls}.values(), key=_by_id))
 
-    headline = _headline(story, core, wards, localities, mine, claims or {})
+    headline = _headline(story, core, wards, localities, mine, claims or {}, found_gathering)
     authors = len({p.author for p in core})
     place_count = len(set(wards) | localities)
     if not place_count and found_gathering is not None and found_gathering.where:
@@ -453,6 +454,7 @@ def _headline(
     localities: Collection[str],
     alerts: Sequence[AlertFacts],
     claims: Mapping[int, str],
+    called: Gathering | None = None,
 ) -> str:
     where = wards[0] if wards else (sorted(localities)[0] if localities else None)
     if story.family == RUMOUR:
@@ -475,7 +477,12 @@ def _headline(
         text += f" after the {event}"
     if where:
         text += f" in {where}"
-    if not event:
+    if not event and called is not None and called.text and kinds & GATHER_KINDS:
+        # Where and when people are called to is what the police liaison acts on first:
+        # "Threats and calls to gather: Carlisle Road, Saturday 19:00", not ": gathering".
+        # (A story named by what happened keeps its headline; its gathering shows beside it.)
+        text += f": {called.text}"
+    elif not event:
         topics = Counter(
             a.labels["topic"].replace("_", " ") for a in alerts if a.labels.get("topic")
         )

@@ -70,6 +70,9 @@ def test_a_call_many_pass_on_naming_a_street_the_gazetteer_lacks_reaches_people(
     s = describe([alert(1, "call_to_gather", "unplaced", calls, severity="high")], index(calls))
     assert s.gate is None
     assert s.gathering is not None and s.gathering.where == "Carlisle Road"
+    # the headline says where and when, what the police liaison acts on first
+    assert s.headline == f"Threats and calls to gather: Carlisle Road, {s.gathering.when}"
+    assert s.gathering.when and "19:00" in s.gathering.when
     nowhere = crowd("n", 6, 0, 5, (), "Fictional: everyone out at 7pm tonight, bring your mates")
     held = describe(
         [alert(1, "call_to_gather", "unplaced", nowhere, severity="high")], index(nowhere)
