@@ -30,8 +30,9 @@ _CUES = (
     r"|everybody's|everybody\s+is)\s+saying",
     r"is\s+it\s+true|is\s+this\s+true|is\s+that\s+true",
     r"can\s+(?:anyone|someone|somebody)\s+confirm",
-    # "Nobody's talking about this", and written out: "nobody is", "no one is".
-    r"(?:nobody|no\s+one|no-one)(?:'?s|\s+is)\s+talking\s+about\s+(?:this|it)",
+    # "Nobody's talking about this", and written out: "nobody is", "no one is"; asked, "why is
+    # nobody talking about this?"
+    r"(?:nobody|no\s+one|no-one)(?:'?s|\s+is)?\s+talking\s+about\s+(?:this|it)",
     r"(?:cousin|mate|mate's\s+\w+|friend|neighbour|sister|brother|aunt|auntie|uncle|mum|dad"
     r"|nan|wife|husband)\s+(?:\w+\s+){0,5}(?:says|said|reckons|told\s+me)",
 )

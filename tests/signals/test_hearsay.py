@@ -25,6 +25,7 @@ from monitor.signals.hearsay import hearsay
         "Nobody's talking about this: the mill has been bought by the council",
         "Nobody is talking about this: the water round Toller has got sewage in it",
         "No one is talking about it but the depot is becoming a hostel",
+        "Police CONFIRMED he was from the asylum hotel. Why is nobody talking about this",
         "Anyone know if the water is actually safe? Hearing all sorts.",
     ],
 )
