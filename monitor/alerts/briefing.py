@@ -31,6 +31,7 @@ TOPIC_PHRASES = {
     "vigilante": "talk of vigilante action",
     "gathering": "a gathering being organised",
     "gathering_spreading": "calls to a gathering spreading",
+    "disorder": "disorder described as it happens",
 }
 
 # What the liaison officer is asked to consider, by level. People decide: these are prompts

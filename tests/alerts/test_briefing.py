@@ -82,6 +82,10 @@ def test_an_alert_reads_as_a_sentence_without_labels_and_small_counts_are_words(
     )
     assert unplaced is not None and "with no named place" in unplaced
     assert "talk of vigilante action" in unplaced
+    disorder = briefing.alert_sentence(
+        alert(labels={"area": "Manningham", "kind": "tension", "topic": "disorder"})
+    )
+    assert disorder is not None and "(disorder described as it happens)" in disorder
     assert briefing.alert_sentence(alert(period_posts=0)) is None  # no zero-post rows
     # Built after its period (late, or the demo's replay): times are those of the period.
     clamped = briefing.alert_sentence(
