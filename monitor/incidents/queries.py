@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.incidents.model import HELD, SHOWN_STATES
-from monitor.store.tables import alerts, incident_alerts, incident_events, incidents
+from monitor.store.tables import alerts, incident_alerts, incident_events, incidents, rumours
 
 STATUS_CHOICES = ("shown", "open", "cooling", "held", "closed", "merged", "all")
 
@@ -95,7 +95,25 @@ async def get_incident(
     data = row_dict(row, k)
     data["alerts"] = await incident_alert_rows(conn, incident_id)
     data["timeline"] = await timeline(conn, incident_id)
+    data["cluster_size"] = await _cluster_size(conn, data.get("cluster"), k)
     return data
+
+
+async def _cluster_size(conn: AsyncConnection, cluster: int | None, k: int) -> str | None:
+    """How many posts and accounts its claim cluster holds, as the rumour board counts them:
+    a rumour that never spread shows only its alerts' posts here, which may be a few of its
+    tellings ("6 posts" of the cluster's 16), so the page says how big the cluster is."""
+    if cluster is None:
+        return None
+    found = (
+        await conn.execute(
+            select(rumours.c.post_count, rumours.c.author_count).where(rumours.c.id == cluster)
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    n = int(found.post_count)
+    return f"{n} post{'' if n == 1 else 's'} from {count_text(int(found.author_count), k)} accounts"
 
 
 async def incident_alert_rows(conn: AsyncConnection, incident_id: int) -> list[dict[str, Any]]:

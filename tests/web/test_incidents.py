@@ -194,6 +194,12 @@ async def test_only_web_addresses_become_counter_message_links_and_bad_bodies_ar
     incident = (await (await client.get("/api/v1/incidents")).json())["incidents"][0]
     detail = await (await client.get(f"/incidents/{incident['id']}")).text()
     assert 'href="https://council.example/facts"' in detail
+    # the claim cluster's own size, which a rumour that never spread may hold far more of than
+    # its alerts: 3 posts from fewer than 10 accounts (the privacy threshold's words)
+    assert (
+        "r900 on the rumour board</a>, whose claim cluster holds 3 posts "
+        "from fewer than 10 accounts" in detail
+    )
     assert "javascript:" not in detail  # a row written before the scheme was checked
 
     deep = '{"reason": "same story", "incidents": ' + "[" * 100_000 + "]" * 100_000 + "}"
