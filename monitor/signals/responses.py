@@ -14,8 +14,10 @@ them", is caught by those rules and stays evidence). The markers are the phenome
 place: appeals for calm, denials, quoting hate to reject it, offers to accompany or help, and
 the hashtags of a solidarity wave (#StandWith<X>, #<Place>StandsTogether, #WeAreAll<X>,
 #LoveNotHate, #RefugeesWelcome ...). Solidarity's words are also mobilisation's ("stand with us
-against the invaders", "#StandTogether #StopTheBoats"), so a solidarity reading is dropped when
-the post also carries an exclusionary slogan outside quotation marks.
+against the invaders", "#StandTogether #StopTheBoats"), and a response's words cost nothing to
+add to hate ("these vermin need to go back, stay calm"), so a reading is dropped when the post
+also carries, outside what it quotes or reports, a dehumanising word or (but for counter-speech,
+which names the slogans it rejects) an exclusionary slogan.
 
 Denial's words are also atrocity denial's: "the holocaust was a hoax", "Srebrenica never
 happened", "the arena bombing was staged, crisis actors" deny a genocide or an attack, not a
@@ -124,12 +126,13 @@ _HASHTAGS: dict[str, tuple[str, ...]] = {
         r"nobody(walks|travels|goes)alone|younotalone|(you(are|re))?notalone",
     ),
 }
-# Exclusionary slogans: on a post that reads as solidarity they mean mobilisation, not support
-# ("stand with us against the invaders", "#StandTogether #StopTheBoats"). Spaces are optional so
-# that each also matches its hashtag. Only for solidarity: counter-speech and denials quote the
-# hate they reject, and what a solidarity post quotes or reports ("people shouting send them
-# back outside the hotel, we stand with you") is left out before this is looked for: a quotation,
-# or the rest of a sentence after a verb of saying. Kept to slogans that call for something:
+# Exclusionary slogans: on a post that reads as solidarity, calming or denial they mean
+# mobilisation, not a response ("stand with us against the invaders", "#StandTogether
+# #StopTheBoats", "not true they're refugees, they're invaders"). Spaces are optional so that
+# each also matches its hashtag. Not for counter-speech, which names the slogans it rejects;
+# and what a post quotes or reports ("people shouting send them back outside the hotel, we
+# stand with you") is left out before this is looked for: a quotation, or the rest of a
+# sentence after a verb of saying. Kept to slogans that call for something:
 # abuse a solidarity post names ("told to go back home", "facing deportation") must not cancel it.
 _EXCLUSIONARY = re.compile(
     # no closing \b: a hashtag may run on (#SendThemBackNow, #DeportThemAll)
@@ -137,6 +140,14 @@ _EXCLUSIONARY = re.compile(
     r"|\b(get|kick|throw|drive|ship) ?(them|em) ?(all ?)?out\b|\bdeport ?(them|em|the ?lot|all)"
     r"|\bstop ?the ?boats|\benough ?is ?enough"
     r"|\btake ?(back ?)?our ?(country|streets|town|city)|\bour ?own ?(people ?)?first",
+    re.IGNORECASE,
+)
+# Dehumanising words said of people in the post's own words: a post that calls a group vermin
+# or a disease is not calming, denying or supporting anything, whatever else it says ("these
+# vermin need to go back, stay calm"); appending a response's words must not hide it.
+_DEHUMANISING = re.compile(
+    r"\bvermin\b|\bcockroach(es)?\b|\bparasites?\b|\bsub-?humans?\b|\binfest(ed|ation|ing)\b"
+    r"|\b(are|is) (a |like a |an? \w+ )?(disease|plague|cancer)\b",
     re.IGNORECASE,
 )
 _QUOTED = re.compile(
@@ -283,12 +294,23 @@ def _wording_kind(text: str) -> str | None:
     return kind
 
 
+def _hostile_in_own_words(text: str, kind: str) -> bool:
+    """A dehumanising word, or (but in counter-speech) an exclusionary slogan, outside what the
+    post quotes or reports. Counter-speech names the slogans it rejects ("stop the boats is a
+    racist slogan") as often without quotation marks as with them; it does not call people
+    vermin in its own words."""
+    own = _QUOTED.sub(" ", text)
+    if _DEHUMANISING.search(own):
+        return True
+    return kind != "counter_speech" and _EXCLUSIONARY.search(own) is not None
+
+
 def _match_wording(text: str) -> str | None:
     text = text.replace("\u2019", "'")
     tags = [t.replace("_", "").lower() for t in _HASHTAG.findall(text)]
     for kind in RESPONSE_KINDS:
         if _COMPILED[kind].search(text) or any(_COMPILED_TAGS[kind].fullmatch(t) for t in tags):
-            if kind == "solidarity" and _EXCLUSIONARY.search(_QUOTED.sub(" ", text)):
+            if _hostile_in_own_words(text, kind):
                 return None
             # looked for only once a marker matched: most posts never pay for it
             if denies_atrocity(text):

@@ -41,6 +41,11 @@ RESPONSES = [
     ("#UnitedAgainstHate", "counter_speech"),
     ("#StandUpToRacism in Batley this Saturday", "counter_speech"),
     ("#NoPlaceForHate", "counter_speech"),
+    # the hate a response rejects, quoted or reported, does not cancel it
+    ("People calling refugees vermin is disgusting. We stand with you", "counter_speech"),
+    ("Stop the boats is a racist slogan, reported the lot", "counter_speech"),
+    ("'Invaders'? They're our neighbours. Solidarity with Manningham", "solidarity"),
+    ("Stay calm everyone, the rumour about the hotel is not true", "calming"),
 ]
 NOT_RESPONSES = [
     "#StandUpToThem send them back",
@@ -59,6 +64,13 @@ NOT_RESPONSES = [
     "#TakeBackOurStreets",
     "#LeedsUnited",  # #<Place>United names football clubs, so it is no solidarity tag
     "#BradfordDistrict",
+    # hate with a response's words added: calming, denial and solidarity words do not hide it
+    "These vermin need to go back where they came from. Stay calm.",
+    "Filthy invaders everywhere, not true what the council says #MakeSureItAddsUp",
+    "It's not true that they're refugees, they're invaders",
+    "Muslims are a disease on this country. Solidarity with the lads",
+    "Get them out of Manningham. Thinking of everyone affected",
+    "Disgusting vermin, reported them all, they should all be deported",
 ]
 
 
