@@ -6,14 +6,17 @@ Every post, place and hashtag here is fictional.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from monitor.classify.fairness import load_suite
+from monitor.evaluation.evaluate import Replay
 from monitor.evaluation.events import run
 from monitor.rules.loader import load_ruleset
 from monitor.signals.config import SignalsConfig
+from monitor.signals.levels import Measures
 from monitor.signals.responses import denies_atrocity, response_kind
 from monitor.signals.tension import area_key
 from monitor.types import RuleHit
@@ -97,9 +100,22 @@ def test_a_hashtag_wave_misread_as_hostile_raises_no_level(config: SignalsConfig
     """Two hours of a solidarity hashtag wave from forty people, every post read as hostile
     by the classifier: the ward's level does not move and the posts are counted apart."""
     tags = ("#StandWithThornton", "#BradfordStandsTogether", "#WeAreAllThornton", "#LoveNotHate")
+    result, measures = _wave_read_as_hostile(
+        [f"Thinking about last night {tag}" for tag in tags], config
+    )
+    assert not [c for c in result.level_changes if c.rising and c.area == THORNTON]
+    assert measures.responses > 100 and measures.weighted == 0
+
+
+THORNTON = area_key("ward", "Thornton")
+
+
+def _wave_read_as_hostile(texts: Sequence[str], config: SignalsConfig) -> tuple[Replay, Measures]:
+    """120 posts in Thornton over two hours from 40 people, cycling through `texts`, each
+    scored hostile by the classifier: the replay and Thornton's measures at its end."""
     items = [
         item(
-            f"Thinking about last night {tags[i % len(tags)]}",
+            texts[i % len(texts)],
             T0 + minutes(i),
             author=f"author-{i % 40}",
             ward="Thornton",
@@ -109,11 +125,8 @@ def test_a_hashtag_wave_misread_as_hostile_raises_no_level(config: SignalsConfig
     ]
     end = T0 + minutes(120)
     result = run(items, config, end)
-    ward = area_key("ward", "Thornton")
-    assert not [c for c in result.level_changes if c.rising and c.area == ward]
     assert result.engine is not None
-    measures = result.engine.tension.measures(ward, end)
-    assert measures.responses > 100 and measures.weighted == 0
+    return result, result.engine.tension.measures(THORNTON, end)
 
 
 # Atrocity denial reads like a rumour denial ("hoax", "never happened", "fake"), but it answers
@@ -218,23 +231,9 @@ def test_atrocity_denial_misread_as_a_denial_raises_the_level(config: SignalsCon
         "Srebrenica never happened",
         "the holocaust was a hoax",
     )
-    items = [
-        item(
-            texts[i % len(texts)],
-            T0 + minutes(i),
-            author=f"author-{i % 40}",
-            ward="Thornton",
-            scores={"hostile": 0.8},
-        )
-        for i in range(120)
-    ]
-    end = T0 + minutes(120)
-    result = run(items, config, end)
-    ward = area_key("ward", "Thornton")
-    assert result.engine is not None
-    measures = result.engine.tension.measures(ward, end)
+    result, measures = _wave_read_as_hostile(texts, config)
     assert measures.responses == 0 and measures.weighted > 0
-    assert [c for c in result.level_changes if c.rising and c.area == ward]
+    assert [c for c in result.level_changes if c.rising and c.area == THORNTON]
 
 
 def test_what_the_shipped_atrocity_denial_rule_flags_is_no_response() -> None:
