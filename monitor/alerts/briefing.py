@@ -32,6 +32,7 @@ TOPIC_PHRASES = {
     "gathering": "a gathering being organised",
     "gathering_spreading": "calls to a gathering spreading",
     "disorder": "disorder described as it happens",
+    "attacker_identity": "claims naming the group an attacker belongs to",
 }
 
 # What the liaison officer is asked to consider, by level. People decide: these are prompts

@@ -86,6 +86,10 @@ def test_an_alert_reads_as_a_sentence_without_labels_and_small_counts_are_words(
         alert(labels={"area": "Manningham", "kind": "tension", "topic": "disorder"})
     )
     assert disorder is not None and "(disorder described as it happens)" in disorder
+    identity = briefing.alert_sentence(
+        alert(labels={"area": "Manningham", "kind": "rumour", "topic": "attacker_identity"})
+    )
+    assert identity is not None and "(claims naming the group an attacker belongs to)" in identity
     assert briefing.alert_sentence(alert(period_posts=0)) is None  # no zero-post rows
     # Built after its period (late, or the demo's replay): times are those of the period.
     clamped = briefing.alert_sentence(
