@@ -1089,7 +1089,7 @@ def _env_values(data: Any) -> set[str]:
             found |= _env_values(value)
         return found
     if isinstance(data, list):
-        return set().union(*(_env_values(v) for v in data)) if data else set()
+        return set().union(*(_env_values(v) for v in data))
     return set()
 
 

@@ -22,11 +22,11 @@ from monitor.alerts.digests import DigestService
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.alerts.matchers import MatcherError
 from monitor.alerts.render import check_templates, london, make_environment
-from monitor.alerts.service import TABLES, build_notifiers, routing_path
+from monitor.alerts.service import TABLES, build_notifiers
 from monitor.alerts.silence_store import add_silence, expire_silence, load_silences
 from monitor.alerts.silences import SilenceError
 from monitor.cli.context import ROW_ID, Context, pass_context, with_store
-from monitor.config import ConfigError, Settings, resolve_home
+from monitor.config import ConfigError, Settings, alerts_routing_file, resolve_home
 from monitor.store.tables import notifications
 from monitor.types import CALENDAR, within_calendar
 
@@ -42,7 +42,7 @@ def _home(settings: Settings) -> Path:
 
 
 def _config(settings: Settings, path: Path | None = None) -> AlertConfig:
-    source = path or routing_path(settings, _home(settings))
+    source = path or alerts_routing_file(settings, _home(settings))
     try:
         return load_config(source)
     except AlertConfigError as exc:

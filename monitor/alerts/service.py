@@ -38,16 +38,12 @@ log = logging.getLogger(__name__)
 TABLES = ("alert_routing", "notifications", "deliveries", "silences", "digest_runs", "mailbox")
 
 
-def routing_path(settings: Settings, home: Path) -> Path:
-    return alerts_routing_file(settings, home)
-
-
 def load_alert_config(
     settings: Settings, home: Path, environ: Mapping[str, str] | None = None
 ) -> AlertConfig:
     """The routing file, validated; a bad file stops start-up with every reason listed."""
     try:
-        return load_config(routing_path(settings, home), environ)
+        return load_config(alerts_routing_file(settings, home), environ)
     except AlertConfigError as exc:
         raise ConfigError("alerts routing file is not usable:\n" + str(exc)) from None
 

@@ -120,11 +120,11 @@ async def test_routing_answers_as_the_command_does(
     client: Client, users: dict[str, str], runtime: Runtime
 ) -> None:
     from monitor.alerts.config import load_config
-    from monitor.alerts.service import routing_path
+    from monitor.config import alerts_routing_file
 
     await sign_in(client, "admin")
     labels = {"kind": "threat", "area": "Manningham", "severity": "critical"}
-    config = load_config(routing_path(runtime.settings, runtime.home))
+    config = load_config(alerts_routing_file(runtime.settings, runtime.home))
     expected = [r.options.receiver for r in config.match(labels)]
     assert expected, "the shipped routing sends threats somewhere"
     api = await client.get(

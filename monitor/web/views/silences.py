@@ -18,9 +18,9 @@ from sqlalchemy import select
 from monitor.alerts.config import AlertConfig, AlertConfigError, load_config, parse_duration
 from monitor.alerts.matchers import MatcherError
 from monitor.alerts.routing import Route
-from monitor.alerts.service import routing_path
 from monitor.alerts.silence_store import add_silence, expire_silence, load_silences
 from monitor.alerts.silences import Silence, SilenceError
+from monitor.config import alerts_routing_file
 from monitor.runtime.state import RUNTIME
 from monitor.store.tables import alerts, incidents
 from monitor.web.params import json_object, parse_id, path_id
@@ -274,7 +274,7 @@ def routing_config(request: web.Request) -> AlertConfig:
     if rt.alerts is not None:
         return rt.alerts.config
     try:
-        return load_config(routing_path(rt.settings, rt.home))
+        return load_config(alerts_routing_file(rt.settings, rt.home))
     except AlertConfigError as exc:
         raise web.HTTPServiceUnavailable(text=f"the routing file is not usable: {exc}") from None
 
@@ -344,7 +344,7 @@ async def routing_page(request: web.Request) -> web.Response:
         routes=route_rows(config, labels),
         silenced_by=await muting(request, labels),
         receivers=sorted(config.receivers.values(), key=lambda r: r.name),
-        source=str(routing_path(request.app[RUNTIME].settings, request.app[RUNTIME].home)),
+        source=str(alerts_routing_file(request.app[RUNTIME].settings, request.app[RUNTIME].home)),
     )
 
 
