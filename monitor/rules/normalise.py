@@ -15,6 +15,9 @@ position's forms (or, for a trailing wildcard, is a prefix of one):
 - for common textspeak, the standard word as well ("b4" -> "before", "2nite" -> "tonight").
 
 Words of single letters spelt out with spaces or dots ("k i l l", "K.I.L.L") are joined first.
+Letters masked with `*` ("b*rn", "m*sq*e", "f**k") are read as every word a loaded rule uses
+that fits the mask, one `*` a letter (see `remember_word`): the post's masked word keeps its own
+form and gains those words' forms, so `burn` finds "b*rn" without the author writing it.
 Mixed-script words (Latin with Cyrillic or Greek look-alikes) are mapped to Latin; a word
 wholly in another script is left alone, so Russian text is not turned into nonsense Latin.
 """
@@ -66,8 +69,11 @@ _TOKEN = re.compile(
     r"(?<![\w:.])\d{1,2}(?:[:.][0-5]\d)?\s?[ap]\.?m\b\.?"  # 7pm, 7.30 pm, 7 a.m.
     r"|(?<![\w:.])(?:[01]?\d|2[0-3]):[0-5]\d\b"  # 19:30
     r"|(?<![^\W_])[^\W_](?:[\s.\-_*·]{1,2}[^\W_](?![^\W_])){2,}"  # k i l l, K.I.L.L
+    r"|(?:[^\W_]|[@$!|])*[^\W\d_](?:\*+[^\W\d_](?:[^\W_]|[@$!|])*)+"  # b*rn, m*sl*ms, f**k
     r"|(?:[^\W_]|[@$!|'’])+"  # a word, perhaps with leet symbols or apostrophes in it
 )
+# A post with a masked word takes the full tokenizer (the fast one splits at the `*`).
+_MASKED_WORD = re.compile(r"[^\W\d_]\*+[^\W\d_]")
 # Most posts need only this; `make_doc` falls back to `_TOKEN` when it sees spelt-out letters,
 # underscores or a number that may be part of a time ("7 pm", "19:30", "7.30pm").
 _FAST_TOKEN = re.compile(r"[\w@$!|'’]+")
@@ -169,6 +175,90 @@ def query_keys(word: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+# Words the loaded rules use, for reading masked words: exact words by length, and the stems
+# of wildcard words. Filled as queries compile (`remember_word`); a process's rule sets only add
+# to it, and a masked word read against a word no current rule uses matches nothing.
+_known_words: dict[int, set[str]] = {}
+_known_stems: set[str] = set()
+_known_generation = 0
+_masked_cache: dict[str, tuple[int, tuple[str, ...]]] = {}
+MIN_MASK_VISIBLE = 2  # letters a masked word must show, so "f*" or "**" mean nothing
+# What people mask most is swearing and slurs: a mask that fits one of these is read as it alone
+# ("sh*t" is not `shut`, "h*ll" not `hall`, "p*ss" not `pass`). Slurs are here to be detected.
+COMMONLY_MASKED = frozenset({
+    "shit", "shite", "fuck", "fucking", "fucked", "cunt", "cunts", "damn", "hell", "piss",
+    "pissed", "crap", "bitch", "bitches", "twat", "twats", "wanker", "wankers", "bastard",
+    "bastards", "arse", "dick", "cock", "prick", "bollocks", "slag", "whore", "gay", "gays",
+    "rape", "raped", "rapist", "rapists", "nigger", "niggers", "nigga", "paki", "pakis", "kike",
+    "kikes", "faggot", "faggots", "fag", "fags", "tranny", "trannies", "dyke", "dykes",
+    "retard", "retards", "spastic", "nonce", "nonces", "muzzie", "muzzies", "gypo", "gyppo",
+    "pikey", "pikeys", "coon", "coons", "wog", "wogs", "chink", "chinks", "raghead",
+    "ragheads", "towelhead", "towelheads", "nazi", "nazis",
+})  # fmt: skip
+# A few words are so often masked down to their first and last letters ("n****r") that such a
+# mask is read as them; any other mask must show as many letters as it hides.
+_HEAVILY_MASKED = frozenset({
+    "nigger", "niggers", "nigga", "niggas", "faggot", "faggots", "fucking", "fucker",
+})  # fmt: skip
+# Endings a masked word may add to a wildcard stem ("h*tels" for `hotel*`); anything else is
+# another word that happens to share the letters shown ("sh**ting" is not `shop*`).
+_STEM_ENDINGS = frozenset({"", "s", "es", "ed", "d", "ing", "er", "ers", "y", "ies", "ly"})
+
+
+def remember_word(key: str, prefix: bool = False) -> None:
+    """Note a word (its main key, as `query_keys` gives it) that a rule's query uses, so masked
+    words in posts can be read as it. `prefix` for a wildcard word's stem (`hotel*`)."""
+    global _known_generation
+    if not key.isalpha() or len(key) < 3:
+        return
+    if (key in _known_stems) if prefix else (key in _known_words.get(len(key), ())):
+        return
+    (_known_stems.add(key) if prefix else _known_words.setdefault(len(key), set()).add(key))
+    _known_generation += 1
+
+
+def _fits(mask: str, word: str) -> bool:
+    return all(m == "*" or m == c for m, c in zip(mask, word, strict=False))
+
+
+def masked_forms(token: str) -> tuple[str, ...]:
+    """The words a folded masked word fits, one `*` a letter: the swearing and slurs of
+    `COMMONLY_MASKED` if it fits one of them, else the words loaded rules use (see
+    `remember_word`): "b*rn" -> ("burn",) when a rule uses `burn`; a wildcard stem with a common
+    ending ("h*tels" -> "hotels" for `hotel*`). Empty when nothing fits or the mask hides too
+    much: fewer than two letters shown, or, for a rule's word, more letters hidden than shown."""
+    cached = _masked_cache.get(token)
+    if cached is not None and cached[0] == _known_generation:
+        return cached[1]
+    mask = token.translate(_LEET) if _LEET_CHARS.intersection(token) else token
+    shown = sum(c != "*" for c in mask)
+    found: list[str] = []
+    if mask[0] != "*" and shown >= MIN_MASK_VISIBLE:
+        light = len(mask) - shown <= shown
+        found = sorted(
+            w
+            for w in (COMMONLY_MASKED if light else _HEAVILY_MASKED)
+            if len(w) == len(mask) and _fits(mask, w)
+        )
+        if not found and light:
+            found = sorted(w for w in _known_words.get(len(mask), ()) if _fits(mask, w))
+            for stem in sorted(_known_stems):
+                ending = mask[len(stem) :]
+                if (
+                    len(stem) <= len(mask)
+                    and ending in _STEM_ENDINGS
+                    and "*" in mask[: len(stem)]
+                    and _fits(mask, stem)
+                    and stem + ending not in found
+                ):
+                    found.append(stem + ending)
+    forms = tuple(found)
+    if len(_masked_cache) >= _MAX_CACHE:
+        _masked_cache.clear()
+    _masked_cache[token] = (_known_generation, forms)
+    return forms
+
+
 def _classify(token: str) -> tuple[str, bool]:
     """A token as a word, and whether it is a clock time ("7.30 pm" -> "730pm")."""
     if token.isalpha():
@@ -189,6 +279,9 @@ _token_cache: dict[str, tuple[str, ...]] = {}
 
 
 def _token_forms(token: str) -> tuple[str, ...]:
+    if "*" in token and _MASKED_WORD.search(token):
+        # Not cached: what a mask reads as grows with the rules loaded (`masked_forms`).
+        return (token, *masked_forms(token))
     word, is_time = _classify(token)
     forms = word_forms(word)
     if is_time and forms:
@@ -280,7 +373,8 @@ def make_doc(text: str) -> Doc:
     """Normalise a post's text into a `Doc`. Linear in the text's length; words already seen
     (most of them) cost one dictionary look-up."""
     folded = fold(text)
-    doc = _make_doc_fast(_FAST_TOKEN.findall(folded))
+    masked = "*" in folded and _MASKED_WORD.search(folded) is not None
+    doc = None if masked else _make_doc_fast(_FAST_TOKEN.findall(folded))
     if doc is None:
         doc = _make_doc(_TOKEN.findall(folded))
     return doc

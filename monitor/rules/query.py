@@ -33,7 +33,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from monitor.rules.normalise import EMPHASIS, TIME_FORM, Doc, pair_key, query_keys, split_words
+from monitor.rules.normalise import (
+    EMPHASIS,
+    TIME_FORM,
+    Doc,
+    pair_key,
+    query_keys,
+    remember_word,
+    split_words,
+)
 
 Span = tuple[int, int]
 T = TypeVar("T")
@@ -419,6 +427,7 @@ class _Parser:
             keys = query_keys(raw)
             if not keys:
                 raise QueryError(f"{raw!r} has no letters or digits", pos)
+            remember_word(keys[0], prefix and last)
             if prefix and last:
                 if len(keys[0]) < self.limits.min_prefix:
                     raise QueryError(

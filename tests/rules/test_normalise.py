@@ -95,3 +95,44 @@ def test_spelt_out_letters_join_only_in_runs_of_three() -> None:
 def test_explanations_keep_the_words_as_written() -> None:
     doc = make_doc("Apparently the H0TEL is full")
     assert doc.words == ("apparently", "the", "h0tel", "is", "full")
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ('(burn NEAR/3 mosque*) AND "down"', "We should b*rn the m*sque down"),
+        ("hotel*", "t*rch the h*tels tonight"),  # a wildcard stem with a plural ending
+        ("torch*", "t*rching it is the only way"),
+        ("muslims", "m*sl*ms out"),
+        ("shit", "sh*t"),  # swearing: the commonest mask
+        ("nigger", "n****r"),  # some slurs are masked down to their first and last letters
+        ('"burn it"', "**burn** it"),  # markdown emphasis is not a mask
+    ],
+)
+def test_masked_letters_read_as_the_words_rules_use(query: str, text: str) -> None:
+    assert matches(query, text)
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("shut", "sh*t"),  # a mask that fits swearing is read as it, not as `shut`
+        ("hall", "h*ll"),
+        ("muslims", "m*****s"),  # hides more than it shows: too many words fit
+        ("shop*", "sh**ting"),  # "ting" is no ending of `shop*`: another word
+        ("mosque", "*osque"),  # a mask must start with a letter shown
+        ("15", "5*3 is 15"),  # arithmetic is left as numbers...
+    ],
+)
+def test_masks_that_do_not_read_as_the_word(query: str, text: str) -> None:
+    if query == "15":
+        assert matches(query, text) and make_doc(text).words[:2] == ("5", "3")
+        return
+    assert not matches(query, text)
+
+
+def test_a_masked_word_keeps_its_own_spelling_for_explanations() -> None:
+    compile_query("burn")
+    doc = make_doc("b*rn it")
+    assert doc.words == ("b*rn", "it")
+    assert doc.positions[0] == ("b*rn", "burn")
