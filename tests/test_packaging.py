@@ -40,6 +40,8 @@ def test_wheel_carries_rules_models_alerts_and_the_demo(tmp_path: Path) -> None:
     assert "monitor/store/migrations/env.py" in names
     assert any(n.startswith("monitor/store/migrations/versions/0001") for n in names)
     assert "monitor/web/templates/base.html" in names
+    # Read by the classifier at deobfuscation level 2 (monitor.classify.respell).
+    assert "monitor/classify/disguise_lexicon.txt" in names
     for folder in ("models", "alerts"):
         if (ROOT / folder).is_dir():
             assert any(n.startswith(f"monitor/data/home/{folder}/") for n in names), folder

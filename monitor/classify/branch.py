@@ -181,7 +181,7 @@ def train_branch(
     *,
     extra: Mapping[str, Sequence[str]] | None = None,
     threads: int = 2,
-    deobfuscate: bool = True,
+    deobfuscate: int | None = None,
     progress: Callable[[str], None] = log.info,
 ) -> BranchResult:
     """Train the branch and its head on (texts, labels); early stopping on `val` AUC.
@@ -192,10 +192,12 @@ def train_branch(
     import torch
     from sklearn.metrics import roc_auc_score
 
-    from monitor.classify.deobfuscate import encoder_text
+    from monitor.classify.deobfuscate import TRAINING_LEVEL, encoder_text
     from monitor.classify.fit import best_threshold, fit_platt
     from monitor.classify.train import _macro_f1
 
+    # The deobfuscation level the model's heads will read (None: what training uses).
+    level = TRAINING_LEVEL if deobfuscate is None else deobfuscate
     started = time.monotonic()
     torch.manual_seed(recipe.seed)
     torch.set_num_threads(threads)
@@ -211,7 +213,7 @@ def train_branch(
     splits: dict[str, Sequence[str]] = {"train": train[0], "val": val[0], **(extra or {})}
     sets: dict[str, Batches] = {}
     for split, texts in splits.items():
-        rows = [e.ids for e in tok.encode_batch([encoder_text(t, deobfuscate) for t in texts])]
+        rows = [e.ids for e in tok.encode_batch([encoder_text(t, level) for t in texts])]
         size = recipe.batch_size if split == "train" else 128
         order = list(range(len(rows)))
         if split == "train":

@@ -10,8 +10,16 @@ hashtags are left exactly as they were, so an ordinary post encodes as before. W
 - runs of three or more of one letter are cut to two ("hateeee" -> "hatee").
 
 The mapping is `monitor.rules.normalise` (the same one the rules match with), so a rule and the
-classifier read a disguised word the same way. Swapped, dropped or run-together letters are
-not undone (that needs a vocabulary); `monitor eval` measures what is left.
+classifier read a disguised word the same way.
+
+That is level 1, what `"deobfuscate": true` in a model's manifest means (and all the shipped
+heads before level 2 were fitted on). Level 2 (`"deobfuscate": 2`) then also undoes what needs
+a vocabulary (`monitor.classify.respell`): letters masked with `*` ("m*slims", "f**k"), one
+letter dropped, added or swapped with its neighbour ("muslms", "vermmin", "mosuqe") and words
+run together ("ihatemuslims"), and only ever towards a word of a small lexicon of words people
+disguise; a known word, a hashtag, a handle or an ambiguous token is left alone. A model says
+which level its heads read (`deobfuscation_level`), and training, evaluation and serving all
+pass it on, so features match. `monitor eval` measures what is left.
 """
 
 from __future__ import annotations
@@ -79,22 +87,37 @@ def _fix(token: str) -> str:
     return changed + token[len(core) :] if changed != core else token
 
 
-def deobfuscate(text: str) -> str:
-    """The text with disguised words written plainly (see module doc)."""
-    return _TOKEN.sub(lambda m: _fix(m.group()), text)
+# Levels (a manifest's "deobfuscate"): 0 off, 1 the vocabulary-free forms above (`true`),
+# 2 those and then `monitor.classify.respell`.
+OFF, FORMS, RESPELL = 0, 1, 2
+LEVELS = (OFF, FORMS, RESPELL)
+# What `monitor train` fits heads with and writes in the manifest it makes.
+TRAINING_LEVEL = FORMS
 
 
-def encoder_text(text: str, deobfuscating: bool) -> str:
+def deobfuscate(text: str, level: int = FORMS) -> str:
+    """The text with disguised words written plainly (see module doc); `level` 0 leaves it."""
+    if level <= OFF:
+        return text
+    plain = _TOKEN.sub(lambda m: _fix(m.group()), text)
+    if level >= RESPELL:
+        from monitor.classify.respell import respell
+
+        plain = respell(plain)
+    return plain
+
+
+def encoder_text(text: str, level: int) -> str:
     """What the encoder reads for a post (and the encoding cache's key): the shared
-    preprocessing, then, when the model's manifest asks for it (`"deobfuscate": true`),
-    disguised words written plainly."""
+    preprocessing, then disguised words written plainly at the model's level
+    (`deobfuscation_level`; a bool reads as 0 or 1)."""
     from monitor.classify.encoder import preprocess
 
     cleaned = preprocess(text)
-    return deobfuscate(cleaned) if deobfuscating else cleaned
+    return deobfuscate(cleaned, int(level)) if level else cleaned
 
 
-def cache_texts(texts: Sequence[str], deobfuscating: bool) -> list[str]:
+def cache_texts(texts: Sequence[str], level: int) -> list[str]:
     """Texts for a feature cache, which preprocesses them again (idempotent): a post that
     deobfuscation leaves alone stays exactly as it was, so cached features keep their key.
     Training and evaluation both read features this way, as serving encodes them."""
@@ -102,10 +125,28 @@ def cache_texts(texts: Sequence[str], deobfuscating: bool) -> list[str]:
 
     out = []
     for t in texts:
-        plain = encoder_text(t, deobfuscating)
+        plain = encoder_text(t, level)
         out.append(t if plain == preprocess(t) else plain)
     return out
 
 
-def deobfuscates(manifest: Mapping[str, Any]) -> bool:
-    return bool(manifest.get("deobfuscate", False))
+def deobfuscation_level(manifest: Mapping[str, Any]) -> int:
+    """The manifest's "deobfuscate" as a level: absent or false 0, true 1, or the number 0, 1
+    or 2. Anything else is refused, so a model asking for more than this code does is never
+    served at a lower level than its heads were fitted for."""
+    value = manifest.get("deobfuscate", False)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and value in LEVELS:
+        return value
+    raise ValueError(f'manifest "deobfuscate" must be true, false or one of {LEVELS}: {value!r}')
+
+
+def manifest_value(level: int) -> bool | int:
+    """How a manifest writes `level`: true for level 1 (as every model before level 2 did)."""
+    return level if level > FORMS else bool(level)
+
+
+def deobfuscates(manifest: Mapping[str, Any]) -> int:
+    """The model's deobfuscation level (truthy when it deobfuscates at all)."""
+    return deobfuscation_level(manifest)

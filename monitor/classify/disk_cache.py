@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.classify.deobfuscate import deobfuscate
+from monitor.classify.deobfuscate import LEVELS, deobfuscate
 from monitor.classify.encoder import EMBEDDING_DIM, Encoded, FloatArray, preprocess
 from monitor.classify.runtime import EncoderLike, graph_dir
 from monitor.classify.sentences import split_sentences
@@ -114,7 +114,7 @@ def row_key(identity: str, text: str) -> bytes:
 def prepared_forms(text: str) -> set[str]:
     """The prepared texts a post's rows may be stored under: what the classifier encodes
     (`monitor.classify.deobfuscate.encoder_text`: the shared preprocessing, then disguised
-    words written plainly when the model's manifest asks for it) and what the training
+    words written plainly at the level the model's manifest asks for) and what the training
     feature cache encodes (`cache_texts`, preprocessed again), for the whole post and, where
     it has two sentences or more, for each sentence (a model with a sentence rule encodes them
     alone: `monitor.classify.sentences`). Every reading is covered, so the manifest need not
@@ -129,8 +129,11 @@ def prepared_forms(text: str) -> set[str]:
 
 def _forms(text: str) -> set[str]:
     cleaned = preprocess(text)
-    plain = deobfuscate(cleaned)
-    return {cleaned, plain, preprocess(plain)}
+    forms = {cleaned}
+    for level in LEVELS[1:]:  # every level a model may deobfuscate at
+        plain = deobfuscate(cleaned, level)
+        forms |= {plain, preprocess(plain)}
+    return forms
 
 
 class _Busy(Exception):

@@ -294,14 +294,14 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _encoder_texts(texts: Sequence[str], deobfuscating: bool) -> list[str]:
+def _encoder_texts(texts: Sequence[str], deobfuscating: int) -> list[str]:
     from monitor.classify.deobfuscate import cache_texts
 
     return cache_texts(texts, deobfuscating)
 
 
 def served_scores(
-    model: ModelDir, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: bool
+    model: ModelDir, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: int
 ) -> list[dict[str, float]]:
     """Scores as serving computes them: the encoder reads the normalised text, the heads'
     lexical features the post's own, and a post of two or more sentences can be flagged hostile
@@ -322,7 +322,7 @@ def served_scores(
 
 
 def _hostile_scores(
-    model: ModelDir, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: bool
+    model: ModelDir, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: int
 ) -> list[float]:
     return [s[HOSTILE] for s in served_scores(model, cache, name, texts, deobfuscating)]
 
@@ -361,7 +361,8 @@ def evaluate_suites(
         mode: obfuscation.obfuscation_report(
             ob, _hostile_scores(model, cache, "obfuscation-suite", texts, on), t
         )
-        for mode, on in (("raw", False), ("deobfuscated", True))
+        # "deobfuscated": at the model's level (level 1 for a model served raw).
+        for mode, on in (("raw", 0), ("deobfuscated", serving or 1))
     }
     out["obfuscation"]["serving"] = "deobfuscated" if serving else "raw"
 

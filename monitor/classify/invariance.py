@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.classify import data as datasets
-from monitor.classify.deobfuscate import cache_texts
+from monitor.classify.deobfuscate import TRAINING_LEVEL, cache_texts
 from monitor.classify.features import FeatureCache, select
 
 FloatArray = npt.NDArray[np.float32]
@@ -79,9 +79,11 @@ def normalisation_pairs(
         posts = datasets.rumoureval(split, data_dir)
         for text in posts.texts:
             digest.update(f"{text}\n".encode())
-        raw = select(cache.layers(posts.name, cache_texts(posts.texts, True)), layers)
+        raw = select(cache.layers(posts.name, cache_texts(posts.texts, TRAINING_LEVEL)), layers)
         plain = [pheme_normalise(t) for t in posts.texts]
-        norm = select(cache.layers(f"{posts.name}-pheme-style", cache_texts(plain, True)), layers)
+        norm = select(
+            cache.layers(f"{posts.name}-pheme-style", cache_texts(plain, TRAINING_LEVEL)), layers
+        )
         rows.append((raw - norm).astype(np.float32))
         events.extend(_event_of(thread) for thread in posts.groups)
     return NormalisationPairs(np.vstack(rows), tuple(events), digest.hexdigest())

@@ -323,7 +323,7 @@ def train_lora(
     *,
     threads: int = 2,
     progress: Callable[[str], None] = log.info,
-    deobfuscate: bool = True,
+    deobfuscate: int | None = None,
 ) -> LoraResult:
     """Train the adapter and the four task heads.
 
@@ -337,11 +337,13 @@ def train_lora(
     from sklearn.metrics import roc_auc_score
     from transformers import AutoModel
 
-    from monitor.classify.deobfuscate import encoder_text
+    from monitor.classify.deobfuscate import TRAINING_LEVEL, encoder_text
     from monitor.classify.encoder import base_model_path
     from monitor.classify.heads import lexical_features
     from monitor.classify.ort_encoder import load_tokenizer
 
+    # The deobfuscation level the model's heads will read (None: what training uses).
+    level = TRAINING_LEVEL if deobfuscate is None else deobfuscate
     started = time.monotonic()
     torch.manual_seed(recipe.seed)
     torch.set_num_threads(threads)
@@ -354,7 +356,7 @@ def train_lora(
     top = with_lora(top_layers(base), recipe)
 
     def ids_of(texts: Sequence[str]) -> list[list[int]]:
-        prepared = [encoder_text(t, deobfuscate) for t in texts]
+        prepared = [encoder_text(t, level) for t in texts]
         return [e.ids for e in tok.encode_batch(prepared)]
 
     heads = torch.nn.ModuleDict()

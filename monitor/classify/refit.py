@@ -32,7 +32,7 @@ import numpy.typing as npt
 from monitor.classify import augment
 from monitor.classify import data as datasets
 from monitor.classify.branch import BranchWeights
-from monitor.classify.deobfuscate import cache_texts
+from monitor.classify.deobfuscate import TRAINING_LEVEL, cache_texts
 from monitor.classify.features import FeatureCache, select
 from monitor.classify.finetune import lora_data, operating_threshold
 from monitor.classify.fit import best_threshold, fit_platt
@@ -149,8 +149,8 @@ def fit_offensive(
 def _pools(
     cache: FeatureCache, name: str, texts: Sequence[str], layers: Sequence[int] = HEAD_LAYERS
 ) -> FloatArray:
-    # As serving encodes them: disguised words written plainly.
-    return select(cache.layers(name, cache_texts(texts, True)), layers)
+    # As serving encodes them: disguised words written plainly, at the level training writes.
+    return select(cache.layers(name, cache_texts(texts, TRAINING_LEVEL)), layers)
 
 
 @dataclass(frozen=True)

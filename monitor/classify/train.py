@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from monitor.classify import data as datasets
 from monitor.classify.branch import BRANCH_FEATURES
-from monitor.classify.deobfuscate import cache_texts
+from monitor.classify.deobfuscate import TRAINING_LEVEL, cache_texts, manifest_value
 from monitor.classify.encoder import (
     BASE_PACKAGE,
     DEFAULT_MAX_LENGTH,
@@ -260,9 +260,10 @@ class LinearFit:
 
 def _features(cache: FeatureCache, d: datasets.Labelled, layers: Sequence[int]) -> FloatArray:
     # The encoder reads what it reads in service: disguised words written plainly (the
-    # manifest's "deobfuscate"), so heads, thresholds and validation figures see the features
-    # that serving computes (3% of TweetEval posts change, mostly "Noooooo" -> "Noo").
-    return select(cache.layers(d.name, cache_texts(d.texts, True)), layers)
+    # manifest's "deobfuscate", written from TRAINING_LEVEL), so heads, thresholds and validation
+    # figures see the features that serving computes (3% of TweetEval posts change at level 1,
+    # mostly "Noooooo" -> "Noo").
+    return select(cache.layers(d.name, cache_texts(d.texts, TRAINING_LEVEL)), layers)
 
 
 def hostile_training_set(
@@ -784,8 +785,9 @@ def write_model(
         },
         "max_length": DEFAULT_MAX_LENGTH,
         "preprocess": PREPROCESS_VERSION,
-        # Disguised words written plainly before encoding (monitor.classify.deobfuscate).
-        "deobfuscate": True,
+        # Disguised words written plainly before encoding (monitor.classify.deobfuscate), at
+        # the level the heads were fitted with: true is level 1.
+        "deobfuscate": manifest_value(TRAINING_LEVEL),
         # The heads learn from English data only: posts detected in other languages are not
         # scored (monitor.classify.languages).
         "covered_languages": ["en"],
