@@ -369,10 +369,32 @@ def _prefix_table(index: dict[str, list[int]]) -> dict[str, list[int]]:
     return table
 
 
+# A hashtag written in CamelCase ("#BurnItDown", "#SendThemHome") is a phrase: its words follow
+# the hashtag as words of their own, so `"burn it down"` finds it as `#BurnItDown` does.
+_HASHTAG = re.compile(r"#([^\W_]+)")
+_CAMEL_PART = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])|[a-z]+|\d+")
+
+
+def _hashtag_words(match: re.Match[str]) -> str:
+    body = match.group(1)
+    if body.islower() or body.isupper() or not body.isascii():
+        return match.group()
+    parts = _CAMEL_PART.findall(body)
+    if len(parts) < 2 or "".join(parts) != body:
+        return match.group()
+    return f"{match.group()} {' '.join(parts)}"
+
+
+def hashtag_phrases(text: str) -> str:
+    """The text with each CamelCase hashtag followed by its words ("#StopTheBoats" ->
+    "#StopTheBoats Stop The Boats"); other text unchanged."""
+    return _HASHTAG.sub(_hashtag_words, text) if "#" in text else text
+
+
 def make_doc(text: str) -> Doc:
     """Normalise a post's text into a `Doc`. Linear in the text's length; words already seen
     (most of them) cost one dictionary look-up."""
-    folded = fold(text)
+    folded = fold(hashtag_phrases(text))
     masked = "*" in folded and _MASKED_WORD.search(folded) is not None
     doc = None if masked else _make_doc_fast(_FAST_TOKEN.findall(folded))
     if doc is None:

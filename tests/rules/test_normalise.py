@@ -136,3 +136,24 @@ def test_a_masked_word_keeps_its_own_spelling_for_explanations() -> None:
     doc = make_doc("b*rn it")
     assert doc.words == ("b*rn", "it")
     assert doc.positions[0] == ("b*rn", "burn")
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ('"burn it down"', "#BurnItDown tonight"),  # a CamelCase hashtag is a phrase...
+        ("#BurnItDown", "#BurnItDown tonight"),  # ...and still the hashtag
+        ("burnitdown", "#BurnItDown tonight"),
+        ('"make sure it adds up"', "Here are the facts #MakeSureItAddsUp"),
+        ('"send them home" AND hotel', "#SendThemHome from the hotel"),
+    ],
+)
+def test_camel_case_hashtags_read_as_their_words(query: str, text: str) -> None:
+    assert matches(query, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["#burnitdown", "#BURNITDOWN", "burnItDown"]
+)  # no capitals to split at, or not a hashtag: one word, as written
+def test_other_hashtags_stay_one_word(text: str) -> None:
+    assert not matches('"burn it down"', text)
