@@ -65,20 +65,46 @@ _CONFUSABLE = str.maketrans(
 )  # fmt: skip
 _CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLE)
 
+
+def _mark_ranges() -> str:
+    """Every combining mark of the Basic Multilingual Plane as regex ranges: vowel signs in
+    Gurmukhi, Devanagari or Bengali ("ਸਾੜ", "जला") are marks, not word characters, to Python's
+    `re`, and would split their words in two."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x300, 0x10000):
+        if unicodedata.category(chr(cp)).startswith("M"):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+
+
+_MARKS = _mark_ranges()
+
+
 # A token is a clock time, or a run of letters/digits possibly with leet symbols and
 # apostrophes inside. Everything else (spaces, punctuation, emoji, '_', '#', '*') separates.
-_TOKEN = re.compile(
-    r"(?<![\w:.])\d{1,2}(?:[:.][0-5]\d)?\s?[ap]\.?m\b\.?"  # 7pm, 7.30 pm, 7 a.m.
-    r"|(?<![\w:.])(?:[01]?\d|2[0-3]):[0-5]\d\b"  # 19:30
-    r"|(?<![^\W_])[^\W_](?:[\s.\-_*·]{1,2}[^\W_](?![^\W_])){2,}"  # k i l l, K.I.L.L
-    r"|(?:[^\W_]|[@$!|])*[^\W\d_](?:\*+[^\W\d_](?:[^\W_]|[@$!|])*)+"  # b*rn, m*sl*ms, f**k
-    r"|(?:[^\W_]|[@$!|'’])+"  # a word, perhaps with leet symbols or apostrophes in it
-)
+def _token_pattern(marks: str) -> re.Pattern[str]:
+    return re.compile(
+        r"(?<![\w:.])\d{1,2}(?:[:.][0-5]\d)?\s?[ap]\.?m\b\.?"  # 7pm, 7.30 pm, 7 a.m.
+        r"|(?<![\w:.])(?:[01]?\d|2[0-3]):[0-5]\d\b"  # 19:30
+        r"|(?<![^\W_])[^\W_](?:[\s.\-_*·]{1,2}[^\W_](?![^\W_])){2,}"  # k i l l, K.I.L.L
+        r"|(?:[^\W_]|[@$!|])*[^\W\d_](?:\*+[^\W\d_](?:[^\W_]|[@$!|])*)+"  # b*rn, m*sl*ms
+        rf"|(?:[^\W_]|[@$!|'’{marks}])+"  # a word, perhaps with leet symbols or apostrophes
+    )
+
+
+_TOKEN = _token_pattern("")
+# Text outside ASCII may hold combining marks inside words; ASCII text is spared the longer
+# character class.
+_TOKEN_MARKED = _token_pattern(_MARKS)
 # A post with a masked word takes the full tokenizer (the fast one splits at the `*`).
 _MASKED_WORD = re.compile(r"[^\W\d_]\*+[^\W\d_]")
 # Most posts need only this; `make_doc` falls back to `_TOKEN` when it sees spelt-out letters,
 # underscores or a number that may be part of a time ("7 pm", "19:30", "7.30pm").
 _FAST_TOKEN = re.compile(r"[\w@$!|'’]+")
+_FAST_TOKEN_MARKED = re.compile(rf"[\w@$!|'’{_MARKS}]+")
 _TIME_TAILS = frozenset({"am", "pm", "a", "p"})
 _TIME_TOKEN = re.compile(r"\d{1,2}(?:[:.][0-5]\d)?\s?[ap]\.?m\.?|(?:[01]?\d|2[0-3]):[0-5]\d")
 _SEPARATORS = re.compile(r"[\s.\-_*·:]")
@@ -90,12 +116,17 @@ _LEET_CHARS = frozenset("013457@$!|")
 _MAX_CACHE = 200_000
 
 
+# Letters that carry a stroke rather than an accent do not decompose: folded by hand, so that
+# Polish "mołotow" is `molotow` as "spalić" is `spalic` (people type both).
+_STROKED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ı": "i"})
+
+
 def fold(text: str) -> str:
     """Case-fold and strip accents and invisible characters (full-width, bold maths letters,
-    ligatures are mapped to plain letters by NFKD)."""
+    ligatures are mapped to plain letters by NFKD; stroked letters such as ł by hand)."""
     if text.isascii():
         return text.lower()
-    text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
+    text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE).translate(_STROKED))
     return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 
 
@@ -375,7 +406,8 @@ def _classify(token: str) -> tuple[str, bool]:
 
 def split_words(text: str) -> list[tuple[str, bool]]:
     """Folded words of a query phrase, each with whether it is a clock time."""
-    return [_classify(t) for t in _TOKEN.findall(fold(text))]
+    folded = fold(text)
+    return [_classify(t) for t in (_TOKEN if folded.isascii() else _TOKEN_MARKED).findall(folded)]
 
 
 _token_cache: dict[str, tuple[str, ...]] = {}
@@ -501,9 +533,11 @@ def make_doc(text: str) -> Doc:
     (most of them) cost one dictionary look-up."""
     folded = fold(hashtag_phrases(text))
     masked = "*" in folded and _MASKED_WORD.search(folded) is not None
-    doc = None if masked else _make_doc_fast(_FAST_TOKEN.findall(folded))
+    plain = folded.isascii()
+    fast = _FAST_TOKEN if plain else _FAST_TOKEN_MARKED
+    doc = None if masked else _make_doc_fast(fast.findall(folded))
     if doc is None:
-        doc = _make_doc(_TOKEN.findall(folded))
+        doc = _make_doc((_TOKEN if plain else _TOKEN_MARKED).findall(folded))
     return doc
 
 
