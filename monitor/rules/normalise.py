@@ -116,6 +116,15 @@ _LEET_CHARS = frozenset("013457@$!|")
 _MAX_CACHE = 200_000
 
 
+# Emoji that stand for an object a threat names, read as its word on both sides: "set 🔥 to
+# the 🕌" is "set fire to the mosque" (🔥 is "fire", never "burn": "this tune is 🔥" is praise).
+# Only objects; faces and gestures mean too many things.
+EMOJI_WORDS = {
+    "🕌": "mosque", "⛪": "church", "🕍": "synagogue", "🛕": "temple", "🏨": "hotel",
+    "🏠": "house", "🏡": "house", "🔥": "fire", "⛽": "petrol", "🔪": "knife", "🗡": "knife",
+    "🔫": "gun", "💣": "bomb", "🪓": "axe", "🐀": "rat", "🪳": "cockroach",
+}  # fmt: skip
+_EMOJI = str.maketrans({e: f" {w} " for e, w in EMOJI_WORDS.items()})
 # Letters that carry a stroke rather than an accent do not decompose: folded by hand, so that
 # Polish "mołotow" is `molotow` as "spalić" is `spalic` (people type both).
 _STROKED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ı": "i"})
@@ -123,10 +132,12 @@ _STROKED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d",
 
 def fold(text: str) -> str:
     """Case-fold and strip accents and invisible characters (full-width, bold maths letters,
-    ligatures are mapped to plain letters by NFKD; stroked letters such as ł by hand)."""
+    ligatures are mapped to plain letters by NFKD; stroked letters such as ł by hand), and
+    write the emoji of `EMOJI_WORDS` as their words."""
     if text.isascii():
         return text.lower()
-    text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE).translate(_STROKED))
+    text = text.translate(_INVISIBLE).translate(_STROKED).translate(_EMOJI)
+    text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 
 

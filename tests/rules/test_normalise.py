@@ -198,3 +198,10 @@ def test_vowel_signs_stay_inside_their_words() -> None:
     assert matches('ਸਾੜ NEAR/3 ਮਸਜਿਦ*', "ਮਸਜਿਦ ਨੂੰ ਸਾੜ ਦਿਓ")
     assert not matches("जल", "जला दो")  # water is not "burn it"
     assert make_doc("মসজিদ").words == ("মসজিদ",)
+
+
+def test_object_emoji_read_as_their_words() -> None:
+    assert matches('"set fire to the mosque"', "set 🔥 to the 🕌")
+    assert matches("mosque", "🕌")  # a query may use the emoji too
+    assert matches("🕌", "the mosque")
+    assert not matches("burn", "this tune is 🔥")  # fire is praise as often as a threat
