@@ -195,7 +195,7 @@ def test_vowel_signs_stay_inside_their_words() -> None:
     # Gurmukhi, Devanagari and Bengali vowel signs are combining marks, which Python's `re`
     # does not count as word characters: they must not split words or vanish.
     assert make_doc("ਮਸਜਿਦ ਨੂੰ ਸਾੜ ਦਿਓ").words == ("ਮਸਜਿਦ", "ਨੂੰ", "ਸਾੜ", "ਦਿਓ")
-    assert matches('ਸਾੜ NEAR/3 ਮਸਜਿਦ*', "ਮਸਜਿਦ ਨੂੰ ਸਾੜ ਦਿਓ")
+    assert matches("ਸਾੜ NEAR/3 ਮਸਜਿਦ*", "ਮਸਜਿਦ ਨੂੰ ਸਾੜ ਦਿਓ")
     assert not matches("जल", "जला दो")  # water is not "burn it"
     assert make_doc("মসজিদ").words == ("মসজিদ",)
 
