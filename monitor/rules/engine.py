@@ -157,6 +157,11 @@ def _counter_match(
     return found
 
 
+def _own_words_match(rule: RuleSpec, doc: Doc) -> bool:
+    """Whether the rule's words are in what the post says itself, outside its quotations."""
+    return rule.query is None or rule.query.test(doc.own_words())
+
+
 def _passes(rule: RuleSpec, post: Post, scores: Mapping[str, float], doc: Doc) -> bool:
     if rule.languages is not None and language_code(post.language) not in rule.languages:
         return False
@@ -197,6 +202,8 @@ def evaluate_post(
     for i in ruleset.candidates(doc):
         rule = rules[i]
         if not _passes(rule, post, scores, doc):
+            continue
+        if rule.ignore_quoted and not _own_words_match(rule, doc):
             continue
         if rule.counter_speech:
             cs = ruleset._counter.get(rule.pack)

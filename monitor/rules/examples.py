@@ -98,6 +98,13 @@ def verdict(
         note(passed, f"query: {short(rule.query.source, 110)}")
         if detail:
             lines.extend("      " + line for line in explain_query(rule.query.ast, doc))
+    if rule.ignore_quoted and rule.query is not None and doc.own_words() is not doc:
+        own = rule.query.test(doc.own_words())
+        note(
+            own,
+            "quoted_words: ignore (outside its quotations the query "
+            f"{'matches' if own else 'does not match'})",
+        )
     if rule.unless is not None:
         hit = rule.unless.test(doc)
         note(not hit, f"unless: {short(rule.unless.source, 90)} ({'present' if hit else 'absent'})")

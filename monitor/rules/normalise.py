@@ -446,7 +446,7 @@ MIN_PREFIX = 3
 class Doc:
     """A post's text as positions of forms, and an index from each form to its positions."""
 
-    __slots__ = ("positions", "index", "pairs", "words", "memo", "_prefixes")
+    __slots__ = ("positions", "index", "pairs", "words", "memo", "_prefixes", "text", "_own")
 
     def __init__(
         self,
@@ -463,6 +463,16 @@ class Doc:
         self.words = words  # the folded word at each position, for explanations
         self.memo: dict[int, Any] = {}  # results of shared query parts (see query._memoised)
         self._prefixes: dict[str, list[int]] | None = None
+        self.text = ""  # the post's text as given to `make_doc`
+        self._own: Doc | None = None
+
+    def own_words(self) -> Doc:
+        """The post without what it puts in quotation marks (see `without_quotes`): itself when
+        it quotes nothing. Built once, on the first rule that asks."""
+        if self._own is None:
+            plain = without_quotes(self.text)
+            self._own = self if plain == self.text else make_doc(plain)
+        return self._own
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -539,6 +549,22 @@ def hashtag_phrases(text: str) -> str:
     return _HASHTAG.sub(_hashtag_words, text) if "#" in text else text
 
 
+# Text in quotation marks: straight or curly double quotes, the low-high pair of Polish,
+# Slovak and Romanian („…“ „…” „…"), guillemets, corner brackets, and single quotes that open
+# after a non-letter and close before one (so "don't" and "the lads' bus" are no quotes).
+_QUOTED = re.compile(
+    r'"[^"\n]{1,300}"|“[^”\n]{1,300}”|„[^“”"\n]{1,300}[“”"]|«[^»\n]{1,300}»|「[^」\n]{1,300}」'
+    r"|(?<!\w)'[^'\n]{1,300}?'(?!\w)|(?<!\w)‘[^’\n]{1,300}?’(?!\w)"
+)
+
+
+def without_quotes(text: str) -> str:
+    """The text with each quotation replaced by a full stop: what a post says in its own words
+    ('calling refugees "vermin" is how pogroms start' -> 'calling refugees . is how pogroms
+    start')."""
+    return _QUOTED.sub(" . ", text) if any(q in text for q in "\"“„«「'‘") else text
+
+
 def make_doc(text: str) -> Doc:
     """Normalise a post's text into a `Doc`. Linear in the text's length; words already seen
     (most of them) cost one dictionary look-up."""
@@ -549,6 +575,7 @@ def make_doc(text: str) -> Doc:
     doc = None if masked else _make_doc_fast(fast.findall(folded))
     if doc is None:
         doc = _make_doc((_TOKEN if plain else _TOKEN_MARKED).findall(folded))
+    doc.text = text
     return doc
 
 

@@ -214,6 +214,9 @@ class RuleSpec:
     languages: frozenset[str] | None = None
     window: WindowSpec | None = None
     counter_speech: bool = True  # apply the pack's counter-speech exclusions
+    # True when words inside quotation marks do not count (`quoted_words: ignore`): the query
+    # must also match the post's own words, so naming a word to reject it does not fire.
+    ignore_quoted: bool = False
     enabled: bool = True
     match: tuple[Example, ...] = ()
     no_match: tuple[Example, ...] = ()
@@ -489,6 +492,12 @@ def _counter_flag(value: Any) -> bool:
     return bool(value == "apply")
 
 
+def _quoted_flag(value: Any) -> bool:
+    if value not in ("count", "ignore"):
+        raise _bad("quoted_words must be `count` (the default) or `ignore`")
+    return bool(value == "ignore")
+
+
 def _enabled(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _bad("enabled must be true or false")
@@ -639,6 +648,7 @@ class _Rule(_Part):
     labels: Annotated[dict[str, str], _by(_labels)]
     examples: _Examples
     counter_speech: Annotated[bool, _by(_counter_flag)] = True
+    quoted_words: Annotated[bool, _by(_quoted_flag)] = False
     enabled: Annotated[bool, _by(_enabled)] = True
 
     @classmethod
@@ -890,6 +900,7 @@ def _rule(
         languages=rule.language,
         window=rule.window.spec() if rule.window is not None else None,
         counter_speech=rule.counter_speech,
+        ignore_quoted=rule.quoted_words,
         enabled=rule.enabled,
         match=match,
         no_match=no_match,

@@ -49,6 +49,12 @@ rules:
     counter_speech: ignore
     labels: {kind: threat, topic: arson, severity: critical}
     examples: {match: [x], no_match: [y]}
+  - id: vermin_own_words
+    description: dehumanising words in the post's own words
+    query: vermin NEAR/5 (refugee* OR these)
+    quoted_words: ignore
+    labels: {kind: hostility, topic: dehumanising_language, severity: high}
+    examples: {match: [x], no_match: [y]}
   - id: switched_off
     description: disabled
     query: hotel
@@ -108,6 +114,28 @@ def test_score_conditions_and_unless(ruleset: RuleSet) -> None:
 def test_counter_speech_is_never_flagged_but_threats_still_are(ruleset: RuleSet) -> None:
     assert fired(ruleset, "apparently the hotel is full, not true") == set()
     assert fired(ruleset, "someone said burn it down. Not true, and debunked") == {"demo.threat"}
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("these refugees are vermin", True),
+        ('a leaflet calls refugees "vermin"', False),  # the word named, in quotes
+        ("a leaflet calls refugees \u201cvermin\u201d", False),  # curly quotes
+        ("ulotka nazywa refugees \u201evermin\u201d", False),  # the low-high pair
+        ("they call refugees 'vermin', shameful", False),  # single quotes
+        ('these "refugees" are vermin', True),  # scare quotes round the group: still said
+        ('"vermin" they say, and these refugees ARE vermin', True),  # said as well as quoted
+        ("the refugees' hostel has vermin, don't go", True),  # apostrophes are no quotes
+    ],
+)
+def test_quoted_words_ignored_where_the_rule_says_so(
+    ruleset: RuleSet, text: str, fires: bool
+) -> None:
+    assert ("demo.vermin_own_words" in fired(ruleset, text)) is fires
+    rule = ruleset.rule("demo.vermin_own_words")
+    assert rule is not None
+    assert verdict(ruleset, rule, post(text), {}).fired is fires  # `rules explain` agrees
 
 
 def test_disabled_rules_do_not_run(ruleset: RuleSet) -> None:
