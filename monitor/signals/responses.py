@@ -103,6 +103,13 @@ _MARKERS: dict[str, tuple[str, ...]] = {
 # CamelCase and reusing the sentence markers: a sentence marker would fire inside a hostile
 # slogan that happens to contain its word (#...Hoax for "hoax", #...NotTrue), a slogan names
 # itself. #<Place>United is left out on purpose: it is how football clubs are named.
+# The nation or "our people" as the one stood with. #StandWithUkraine and the like stay
+# solidarity; England, Britain and "our kids" after an incident are what a crowd is called to.
+_IN_GROUP = (
+    r"(?:great)?britain$|england$|english$|british$|uk$|gb$|ourpeople|ourcountry"
+    r"|ournation|ourkids|ourchildren|ourgirls|ourwomen|ourtown|ourcommunity|patriots|whites"
+    r"|whitepeople|thelads"
+)
 _HASHTAGS: dict[str, tuple[str, ...]] = {
     "calming": (r"staycalm\w*", r"prayfor\w+"),
     "denial": (r"makesureitaddsup", r"checkbeforeyoushare", r"factsnotfear"),
@@ -115,8 +122,10 @@ _HASHTAGS: dict[str, tuple[str, ...]] = {
         r"standupto(racism|hate|fascism|thefarright)",
     ),
     "solidarity": (
-        # #StandWith<X>, but not #StandWithUs/#StandWithMe (a recruiting call, as above)
-        r"standwith(?!us|me)\w+",
+        # #StandWith<X>, but not #StandWithUs/#StandWithMe (a recruiting call, as above), nor
+        # an in-group (#StandWithBritain, #StandWithOurKids): that is mobilisation's wording,
+        # standing with "us" against a group, not with the people a story targets
+        rf"standwith(?!us|me|{_IN_GROUP})\w+",
         # #StandTogether, #WeStandTogether, #<Place>StandsTogether, #<Place>Together
         r"\w*together",
         r"weareall\w+",

@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 RESPONSES = [
     ("#StandWithThornton", "solidarity"),
+    ("#StandWithUkraine", "solidarity"),  # a nation under attack is not the in-group
+    ("#StandWithOurMuslimNeighbours", "solidarity"),
+    ("#StandWithBritishMuslims", "solidarity"),
     ("#standwiththornton", "solidarity"),
     ("#Stand_With_Thornton", "solidarity"),
     ("#BradfordStandsTogether", "solidarity"),
@@ -57,6 +60,11 @@ NOT_RESPONSES = [
     "stand with us against the invaders",
     "Stand with me outside the hotel on Saturday",
     "#StandWithUs",
+    # standing with an in-group is mobilisation's wording, not solidarity with a target
+    "Something has to be done about them #StandWithBritain",
+    "#StandWithEngland #StandWithOurKids",
+    "#standwithourpeople",
+    "#StandWithUK",
     "#StandTogether #StopTheBoats",
     "#DeportThemAll #StandTogether",
     "#SendThemBackNow #WeStandTogether",
