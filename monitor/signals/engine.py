@@ -160,6 +160,7 @@ class SignalsEngine:
             hearsay=hearsay(p.text),
             rule=any(h.words and h.labels.get("kind") == "rumour" for h in item.hits),
             reported=reported(p.text),
+            read=bool(item.scores),  # no scores: a language the classifier does not cover
         )
 
     def observe(self, items: Sequence[Processed], now: datetime) -> SignalsUpdate:

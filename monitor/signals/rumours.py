@@ -147,6 +147,11 @@ class RumourPost:
     rule: bool = False  # a rumour rule matched it (not the classifier's score alone)
     # Tells what an official source or a news agency said (monitor.signals.reports).
     reported: bool = False
+    # The classifier read it. A post in a language it does not cover keeps no scores; a rule
+    # may still make it claim-like, and it may join the cluster of a claim it repeats, but its
+    # embedding is no reading of it, so it neither starts a cluster nor shapes one (one Urdu
+    # post of an English rumour would otherwise be a cluster of its own).
+    read: bool = True
 
     @property
     def claim(self) -> bool:
@@ -468,7 +473,7 @@ class RumourBoard:
                 p.simhash,
                 p.links,
                 p.claim_like,
-                asserts=asserts(p.scores, self.stance_thresholds),
+                asserts=p.read and asserts(p.scores, self.stance_thresholds),
                 terms=p.terms,
                 at=p.at,
             )
@@ -556,7 +561,7 @@ class RumourBoard:
         """Put back a post that was waiting for its claims (at start-up), if it still may."""
         if post.embedding is None or post.post_id in self.clusterer.members:
             return
-        if post.claim_like and asserts(post.scores, self.stance_thresholds):
+        if post.claim_like and post.read and asserts(post.scores, self.stance_thresholds):
             return  # it would have started a cluster, not waited
         item = ClusterInput(
             post.post_id, post.embedding, post.simhash, post.links, post.claim_like,

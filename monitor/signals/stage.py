@@ -307,7 +307,8 @@ class SignalsStage:
                 rumour.facts[m.post_id] = replace(
                     fact, claim=told.claim, report=told.report, rule=told.rule
                 )
-            if m.how in CONTENT_JOINS and claim and asserts(item.scores, self.stance_thresholds):
+            shapes = claim and told.read and asserts(item.scores, self.stance_thresholds)
+            if m.how in CONTENT_JOINS and shapes:
                 terms = claim_terms(item.post.text, place_words(item.post.places))
                 if terms:
                     clusterer.profiles.setdefault(m.rumour_id, TermProfile()).add(terms)

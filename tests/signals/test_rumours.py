@@ -453,3 +453,23 @@ def test_a_late_post_does_not_switch_off_a_spread_that_has_begun(config: Signals
     assert more.spreading == []
     assert [e.evidence for e in more.extended] == [("q0",), ("q1",)]
     assert [e.area for e in more.extended] == [event.area] * 2
+
+
+def test_a_post_the_classifier_did_not_read_joins_a_claim_but_starts_none(
+    config: SignalsConfig,
+) -> None:
+    """A post in a language the classifier does not cover has no scores; a rule may make it
+    claim-like, but its embedding is no reading of it: alone it starts no cluster (the Urdu
+    post of an English rumour was a cluster of its own), and a copy of a claim already
+    clustered still joins that claim."""
+    cfg = config.rumours
+    unread = replace(_post("u1", VARIANTS[0], 0, "a", rule=True), scores={}, read=False)
+    board = RumourBoard(cfg)
+    board.observe([unread], T0 + minutes(1))
+    assert "u1" not in board.clusterer.members
+
+    board = RumourBoard(cfg)
+    board.observe(_claims(3, 0, 2, authors=3), T0 + minutes(6))
+    copy = replace(_post("u2", VARIANTS[0], 8, "b", rule=True), scores={}, read=False)
+    board.observe([copy], T0 + minutes(9))
+    assert board.clusterer.members.get("u2") == board.clusterer.members["p0"]
