@@ -226,8 +226,7 @@ def query_keys(word: str) -> tuple[str, ...]:
 # another thread is reading a post against.
 _known_words: dict[int, frozenset[str]] = {}
 _known_stems: frozenset[str] = frozenset()
-_known_generation = 0
-_masked_cache: dict[str, tuple[int, tuple[str, ...]]] = {}
+_stem_lengths: frozenset[int] = frozenset()  # of the stems a slip may be read against
 MIN_MASK_VISIBLE = 2  # letters a masked word must show, so "f*" or "**" mean nothing
 # What people mask most is swearing and slurs: a mask that fits one of these is read as it alone
 # ("sh*t" is not `shut`, "h*ll" not `hall`, "p*ss" not `pass`). Slurs are here to be detected.
@@ -266,7 +265,7 @@ def remember_word(key: str, prefix: bool = False) -> None:
     """Note a word (its main key, as `query_keys` gives it) that a rule's query uses, so masked
     and misspelt words in posts can be read as it. `prefix` for a wildcard word's stem
     (`hotel*`)."""
-    global _known_generation, _known_stems
+    global _known_stems, _stem_lengths
     if not key.isalpha() or len(key) < 3:
         return
     if (key in _known_stems) if prefix else (key in _known_words.get(len(key), ())):
@@ -279,8 +278,9 @@ def remember_word(key: str, prefix: bool = False) -> None:
         index = _stem_dropped_one if prefix else _dropped_one
         for short in _drops(key):
             index[short] = index.get(short, frozenset()) | {key}
-    _known_generation += 1
-    # Posts' words were read against the words known before: read them again.
+        if prefix:
+            _stem_lengths = _stem_lengths | {len(key)}
+    # Posts' words (masked ones too) were read against the words known before: read them again.
     _token_cache.clear()
     _entries.clear()
 
@@ -352,7 +352,7 @@ def misspelt_forms(word: str) -> tuple[str, ...]:
     if any(word.startswith(stem) for stem in _known_stems) or word in _english():
         return ()
     found = _edits(word, _is_known, _dropped_one)
-    for n in {len(stem) for stem in _known_stems if len(stem) >= MIN_MISSPELT}:
+    for n in _stem_lengths:
         for cut in (n - 1, n, n + 1):  # the stem dropped, swapped or added a letter
             head, ending = word[:cut], word[cut:]
             if ending in _STEM_ENDINGS and len(head) == cut:
@@ -372,9 +372,6 @@ def masked_forms(token: str) -> tuple[str, ...]:
     `remember_word`): "b*rn" -> ("burn",) when a rule uses `burn`; a wildcard stem with a common
     ending ("h*tels" -> "hotels" for `hotel*`). Empty when nothing fits or the mask hides too
     much: fewer than two letters shown, or, for a rule's word, more letters hidden than shown."""
-    cached = _masked_cache.get(token)
-    if cached is not None and cached[0] == _known_generation:
-        return cached[1]
     mask = token.translate(_LEET) if _LEET_CHARS.intersection(token) else token
     shown = sum(c != "*" for c in mask)
     found: list[str] = []
@@ -397,11 +394,7 @@ def masked_forms(token: str) -> tuple[str, ...]:
                     and stem + ending not in found
                 ):
                     found.append(stem + ending)
-    forms = tuple(found)
-    if len(_masked_cache) >= _MAX_CACHE:
-        _masked_cache.clear()
-    _masked_cache[token] = (_known_generation, forms)
-    return forms
+    return tuple(found)
 
 
 def _classify(token: str) -> tuple[str, bool]:
@@ -425,15 +418,16 @@ _token_cache: dict[str, tuple[str, ...]] = {}
 
 
 def _token_forms(token: str) -> tuple[str, ...]:
+    # Cached like any token: `remember_word` empties the cache when the rules' words grow.
     if "*" in token and _MASKED_WORD.search(token):
-        # Not cached: what a mask reads as grows with the rules loaded (`masked_forms`).
-        return (token, *masked_forms(token))
-    word, is_time = _classify(token)
-    forms = word_forms(word)
-    if is_time and forms:
-        forms = (*forms, TIME_FORM)
-    elif forms and _known_generation:
-        forms = (*forms, *misspelt_forms(forms[0]))
+        forms: tuple[str, ...] = (token, *masked_forms(token))
+    else:
+        word, is_time = _classify(token)
+        forms = word_forms(word)
+        if is_time and forms:
+            forms = (*forms, TIME_FORM)
+        elif forms and (_known_words or _known_stems):
+            forms = (*forms, *misspelt_forms(forms[0]))
     if len(_token_cache) >= _MAX_CACHE:
         _token_cache.clear()
     _token_cache[token] = forms
