@@ -157,7 +157,7 @@ def _counter_match(
     return found
 
 
-def _own_words_match(rule: RuleSpec, doc: Doc) -> bool:
+def own_words_match(rule: RuleSpec, doc: Doc) -> bool:
     """Whether the rule's words are in what the post says itself, outside its quotations."""
     return rule.query is None or rule.query.test(doc.own_words())
 
@@ -203,7 +203,7 @@ def evaluate_post(
         rule = rules[i]
         if not _passes(rule, post, scores, doc):
             continue
-        if rule.ignore_quoted and not _own_words_match(rule, doc):
+        if rule.ignore_quoted and not own_words_match(rule, doc):
             continue
         if rule.counter_speech:
             cs = ruleset._counter.get(rule.pack)
