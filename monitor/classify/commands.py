@@ -528,7 +528,8 @@ def _install_branch(
 @click.option(
     "--suites-only",
     is_flag=True,
-    help="Only the fairness, obfuscation and language suites (a minute, not the full run).",
+    help="Only the fairness, functional, obfuscation, emoji and language suites (a minute, "
+    "not the full run).",
 )
 @click.option(
     "--sentences/--no-sentences",
@@ -556,8 +557,8 @@ def eval_command(
 ) -> None:
     """Score the shipped heads: TweetEval, PHEME, RumourEval, the identity-group bias suite,
     and the fairness (per-group subgroup/BPSN/BNSP AUC and FPR against the rest),
-    obfuscation and language suites. `monitor eval events` scores the signals on labelled
-    streams instead."""
+    functional, obfuscation, emoji and language suites. `monitor eval events` scores the
+    signals on labelled streams instead."""
     if click.get_current_context().invoked_subcommand:
         return
     from monitor.classify.data import DataMissing

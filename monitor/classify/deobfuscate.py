@@ -107,17 +107,21 @@ def deobfuscate(text: str, level: int = FORMS) -> str:
     return plain
 
 
-def encoder_text(text: str, level: int) -> str:
+def encoder_text(text: str, level: int, emoji: bool = False) -> str:
     """What the encoder reads for a post (and the encoding cache's key): the shared
-    preprocessing, then disguised words written plainly at the model's level
-    (`deobfuscation_level`; a bool reads as 0 or 1)."""
+    preprocessing, the emoji abuse leans on written as words where the model reads them
+    (`emoji_words`, `monitor.classify.emoji`), then disguised words written plainly at the
+    model's level (`deobfuscation_level`; a bool reads as 0 or 1)."""
+    from monitor.classify.emoji import read_emoji
     from monitor.classify.encoder import preprocess
 
     cleaned = preprocess(text)
+    if emoji:
+        cleaned = read_emoji(cleaned)
     return deobfuscate(cleaned, int(level)) if level else cleaned
 
 
-def cache_texts(texts: Sequence[str], level: int) -> list[str]:
+def cache_texts(texts: Sequence[str], level: int, emoji: bool = False) -> list[str]:
     """Texts for a feature cache, which preprocesses them again (idempotent): a post that
     deobfuscation leaves alone stays exactly as it was, so cached features keep their key.
     Training and evaluation both read features this way, as serving encodes them."""
@@ -125,7 +129,7 @@ def cache_texts(texts: Sequence[str], level: int) -> list[str]:
 
     out = []
     for t in texts:
-        plain = encoder_text(t, level)
+        plain = encoder_text(t, level, emoji)
         out.append(t if plain == preprocess(t) else plain)
     return out
 
@@ -145,6 +149,15 @@ def deobfuscation_level(manifest: Mapping[str, Any]) -> int:
 def manifest_value(level: int) -> bool | int:
     """How a manifest writes `level`: true for level 1 (as every model before level 2 did)."""
     return level if level > FORMS else bool(level)
+
+
+def emoji_words(manifest: Mapping[str, Any]) -> bool:
+    """Whether the model reads the emoji of `monitor.classify.emoji` as words (the manifest's
+    "emoji_words"; absent: no, as every model before it). Anything but a bool is refused."""
+    value = manifest.get("emoji_words", False)
+    if not isinstance(value, bool):
+        raise ValueError(f'manifest "emoji_words" must be true or false: {value!r}')
+    return value
 
 
 def deobfuscates(manifest: Mapping[str, Any]) -> int:

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from monitor.classify.deobfuscate import LEVELS, deobfuscate
+from monitor.classify.emoji import read_emoji
 from monitor.classify.encoder import EMBEDDING_DIM, Encoded, FloatArray, preprocess
 from monitor.classify.runtime import EncoderLike, graph_dir
 from monitor.classify.sentences import split_sentences
@@ -113,8 +114,9 @@ def row_key(identity: str, text: str) -> bytes:
 
 def prepared_forms(text: str) -> set[str]:
     """The prepared texts a post's rows may be stored under: what the classifier encodes
-    (`monitor.classify.deobfuscate.encoder_text`: the shared preprocessing, then disguised
-    words written plainly at the level the model's manifest asks for) and what the training
+    (`monitor.classify.deobfuscate.encoder_text`: the shared preprocessing, emoji read as words
+    where the model's manifest asks for it, then disguised words written plainly at the level
+    it asks for) and what the training
     feature cache encodes (`cache_texts`, preprocessed again), for the whole post and, where
     it has two sentences or more, for each sentence (a model with a sentence rule encodes them
     alone: `monitor.classify.sentences`). Every reading is covered, so the manifest need not
@@ -130,9 +132,12 @@ def prepared_forms(text: str) -> set[str]:
 def _forms(text: str) -> set[str]:
     cleaned = preprocess(text)
     forms = {cleaned}
-    for level in LEVELS[1:]:  # every level a model may deobfuscate at
-        plain = deobfuscate(cleaned, level)
-        forms |= {plain, preprocess(plain)}
+    read = read_emoji(cleaned)  # a model may read emoji as words (`emoji_words`), or not
+    for base in {cleaned, read}:
+        forms |= {base, preprocess(base)}
+        for level in LEVELS[1:]:  # every level a model may deobfuscate at
+            plain = deobfuscate(base, level)
+            forms |= {plain, preprocess(plain)}
     return forms
 
 

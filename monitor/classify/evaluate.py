@@ -85,7 +85,7 @@ def evaluate(
     *,
     bias_path: Path | None = None,
 ) -> dict[str, Any]:
-    from monitor.classify.deobfuscate import deobfuscates
+    from monitor.classify.deobfuscate import deobfuscates, emoji_words
 
     heads, t = model.heads, model.all_thresholds
     serving = deobfuscates(model.manifest)
@@ -124,7 +124,8 @@ def evaluate(
     }
 
     d = datasets.rumoureval("test", data_dir)
-    s = score_pools(heads, cache.layers(d.name, _encoder_texts(d.texts, serving)), d.texts)
+    reading = _encoder_texts(d.texts, serving, emoji_words(model.manifest))
+    s = score_pools(heads, cache.layers(d.name, reading), d.texts)
     scored[d.name] = s
     p = np.stack([_column(s, lab) for lab in STANCE_LABELS], axis=1)
     pred = stance_decision(p, [t[lab] for lab in STANCE_LABELS])
@@ -294,22 +295,31 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _encoder_texts(texts: Sequence[str], deobfuscating: int) -> list[str]:
+def _encoder_texts(texts: Sequence[str], deobfuscating: int, emoji: bool = False) -> list[str]:
     from monitor.classify.deobfuscate import cache_texts
 
-    return cache_texts(texts, deobfuscating)
+    return cache_texts(texts, deobfuscating, emoji)
 
 
 def served_scores(
-    model: ModelDir, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: int
+    model: ModelDir,
+    cache: FeatureCache,
+    name: str,
+    texts: Sequence[str],
+    deobfuscating: int,
+    emoji: bool | None = None,
 ) -> list[dict[str, float]]:
-    """Scores as serving computes them: the encoder reads the normalised text, the heads'
-    lexical features the post's own, and a post of two or more sentences can be flagged hostile
-    by one of them (`monitor.classify.sentences`, where the model has the rule)."""
+    """Scores as serving computes them: the encoder reads the normalised text (with emoji
+    read as words where the model does, or as `emoji` says), the heads' lexical features the
+    post's own, and a post of two or more sentences can be flagged hostile by one of them
+    (`monitor.classify.sentences`, where the model has the rule)."""
+    from monitor.classify.deobfuscate import emoji_words
     from monitor.classify.sentences import expand, sentence_rule, with_sentence_rule
 
+    if emoji is None:
+        emoji = emoji_words(model.manifest)
     scores = score_pools(
-        model.heads, cache.layers(name, _encoder_texts(texts, deobfuscating)), texts
+        model.heads, cache.layers(name, _encoder_texts(texts, deobfuscating, emoji)), texts
     )
     rule = sentence_rule(model.manifest)
     if rule is None:  # no rule, or eval scoring as served with it off: no sentences to split
@@ -317,14 +327,19 @@ def served_scores(
     parts, owner = expand(texts)
     if not parts:
         return scores
-    part_pools = cache.layers(f"{name}-sentences", _encoder_texts(parts, deobfuscating))
+    part_pools = cache.layers(f"{name}-sentences", _encoder_texts(parts, deobfuscating, emoji))
     return with_sentence_rule(rule, scores, owner, score_pools(model.heads, part_pools, parts))
 
 
 def _hostile_scores(
-    model: ModelDir, cache: FeatureCache, name: str, texts: Sequence[str], deobfuscating: int
+    model: ModelDir,
+    cache: FeatureCache,
+    name: str,
+    texts: Sequence[str],
+    deobfuscating: int,
+    emoji: bool | None = None,
 ) -> list[float]:
-    return [s[HOSTILE] for s in served_scores(model, cache, name, texts, deobfuscating)]
+    return [s[HOSTILE] for s in served_scores(model, cache, name, texts, deobfuscating, emoji)]
 
 
 def evaluate_suites(
@@ -335,12 +350,13 @@ def evaluate_suites(
     obfuscation_path: Path | None = None,
     languages_path: Path | None = None,
     functional_path: Path | None = None,
+    emoji_path: Path | None = None,
 ) -> dict[str, Any]:
-    """The fairness, functional, obfuscation and language suites (see
-    `monitor.classify.fairness`, `.functional`, `.obfuscation`, `.languages`) at the hostile
-    threshold, scored as the model serves."""
-    from monitor.classify import fairness, functional, languages, obfuscation
-    from monitor.classify.deobfuscate import deobfuscates
+    """The fairness, functional, obfuscation, emoji and language suites (see
+    `monitor.classify.fairness`, `.functional`, `.obfuscation`, `.emoji_suite`, `.languages`)
+    at the hostile threshold, scored as the model serves."""
+    from monitor.classify import emoji_suite, fairness, functional, languages, obfuscation
+    from monitor.classify.deobfuscate import deobfuscates, emoji_words
     from monitor.ingest.core import detect_language
 
     t = model.all_thresholds[HOSTILE]
@@ -365,6 +381,16 @@ def evaluate_suites(
         for mode, on in (("raw", 0), ("deobfuscated", serving or 1))
     }
     out["obfuscation"]["serving"] = "deobfuscated" if serving else "raw"
+
+    em = emoji_suite.load_suite(emoji_path)
+    texts = [c.text for c in em]
+    out["emoji"] = {
+        mode: emoji_suite.emoji_report(
+            em, _hostile_scores(model, cache, "emoji-suite", texts, serving, on), t
+        )
+        for mode, on in (("unread", False), ("read", True))
+    }
+    out["emoji"]["serving"] = "read" if emoji_words(model.manifest) else "unread"
 
     lang_cases, names = languages.load_suite(languages_path)
     lang_texts = [c.text for c in lang_cases]
@@ -449,6 +475,25 @@ def format_suites(result: Mapping[str, Any]) -> str:
         lines.append(
             f"  {form:<9} {num(r0['recall'])!s:>6} {num(r1['recall'])!s:>13} "
             f"{num(r0['fpr'])!s:>8} {num(r1['fpr'])!s:>9}"
+        )
+    if "emoji" in result:
+        em = result["emoji"]
+        unread, read = em["unread"], em["read"]
+        lines += [
+            "",
+            f"emoji suite, hostile flag right per category (serving: {em['serving']}):",
+            f"  {'category':<18} {'side':<8} {'cases':>5} {'unread':>7} {'read':>6}",
+        ]
+        for cat, r0 in unread["per_category"].items():
+            r1 = read["per_category"][cat]
+            lines.append(
+                f"  {cat:<18} {'hateful' if r0['hateful'] else 'benign':<8} {r0['cases']:>5} "
+                f"{num(r0['share_right'])!s:>7} {num(r1['share_right'])!s:>6}"
+            )
+        lines.append(
+            f"  hateful recall {num(unread['recall_hateful'])} unread, "
+            f"{num(read['recall_hateful'])} read; benign flagged {num(unread['fpr_benign'])} "
+            f"unread, {num(read['fpr_benign'])} read"
         )
     lang = result["languages"]
     lines += [

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.classify.deobfuscate import deobfuscation_level
+from monitor.classify.deobfuscate import deobfuscation_level, emoji_words
 from monitor.classify.export import AdapterSpec, BranchSpec
 from monitor.classify.heads import HeadSet
 from monitor.classify.labels import FLAG_LABELS, STANCE_LABELS
@@ -138,6 +138,7 @@ def load_model_dir(path: Path, *, check_base: bool = True) -> ModelDir:
         _check_base(manifest)
     try:
         deobfuscation_level(manifest)  # a level this code knows, refused here not mid-scoring
+        emoji_words(manifest)
     except ValueError as exc:
         raise ModelError(f"{path}: {exc}") from None
     try:

@@ -788,6 +788,10 @@ def write_model(
         # Disguised words written plainly before encoding (monitor.classify.deobfuscate), at
         # the level the heads were fitted with: true is level 1.
         "deobfuscate": manifest_value(TRAINING_LEVEL),
+        # Emoji that stand in for a group, a slur or a weapon read as words when serving
+        # (monitor.classify.emoji); the training sets have few of them (47 of 45,699 posts)
+        # and are read as they are.
+        "emoji_words": True,
         # The heads learn from English data only: posts detected in other languages are not
         # scored (monitor.classify.languages).
         "covered_languages": ["en"],

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from monitor.classify.batching import MicroBatcher
-from monitor.classify.deobfuscate import deobfuscates, encoder_text
+from monitor.classify.deobfuscate import deobfuscates, emoji_words, encoder_text
 from monitor.classify.disk_cache import DiskCacheConfig, with_disk_cache
 from monitor.classify.encoder import EMBEDDING_DIM, FloatArray
 from monitor.classify.languages import covered_languages
@@ -128,6 +128,9 @@ class TransformerClassifier:
         # manifest asks for it; the normalised text is also the cache key, so a disguised
         # repost shares its plain twin's row.
         self.deobfuscate = deobfuscates(model.manifest)
+        # Emoji that stand in for a group, a slur or a weapon ("they are 🐀") read as words,
+        # when the manifest asks for it: the encoder has no emoji in its vocabulary.
+        self.read_emoji = emoji_words(model.manifest)
         # Languages the heads were trained and measured on; the pipeline leaves posts in
         # others unscored (monitor.classify.languages).
         self.covered_languages = covered_languages(model.manifest)
@@ -175,7 +178,7 @@ class TransformerClassifier:
         width = len(self.encoder.layers) * EMBEDDING_DIM
         features = np.zeros((n, width), dtype=np.float32)
         embeddings = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
-        keys = [encoder_text(t, self.deobfuscate) for t in texts]
+        keys = [encoder_text(t, self.deobfuscate, self.read_emoji) for t in texts]
         todo: dict[str, list[int]] = {}
         for i, key in enumerate(keys):
             if key in todo:  # a duplicate inside this batch: share the first one's row

@@ -61,8 +61,8 @@ COMMANDS: Mapping[str, Lazy] = {
         (*_CLASSIFY, "monitor.signals.commands"),
         "Score the shipped heads: TweetEval, PHEME, RumourEval, the identity-group bias suite, "
         "and the fairness (per-group subgroup/BPSN/BNSP AUC and FPR against the rest), "
-        "obfuscation and language suites. `monitor eval events` scores the signals on labelled "
-        "streams instead.",
+        "functional, obfuscation, emoji and language suites. `monitor eval events` scores the "
+        "signals on labelled streams instead.",
     ),
     "governance": Lazy(
         _SAFEGUARDS, "Who owns each monitored topic and place, for what purpose, until when."

@@ -1,4 +1,4 @@
-"""The fairness, functional, obfuscation and language suites on the real classifier (marked
+"""The fairness, functional, obfuscation, emoji and language suites on the real classifier (marked
 `model`).
 
 The issue's bars (issue 18): no identity group's mention FPR far above the rest's, and
@@ -44,6 +44,22 @@ def test_disguised_words_are_read_plainly_before_scoring(transformer: Any) -> No
     assert spaced.scores["hostile"] == plain.scores["hostile"]
     assert spaced.embedding == plain.embedding
     assert plain.scores["hostile"] >= transformer.thresholds["hostile"]
+
+
+def test_stand_in_emoji_are_read_as_words_before_scoring(transformer: Any) -> None:
+    # The encoder has no emoji: unread, "🐀" is an unknown token and the post reads as
+    # "Refugees are crawling out of that hotel".
+    emoji, word = transformer.analyse_sync(
+        [
+            "Fictional: refugees are 🐀 crawling out of that hotel.",
+            "Fictional: refugees are rat crawling out of that hotel.",
+        ]
+    )
+    # The encoder reads the same words (the stance head's lexical features read the post as
+    # written, so its scores may differ in the last digits).
+    assert emoji.embedding == word.embedding
+    assert emoji.scores["hostile"] == word.scores["hostile"]
+    assert emoji.scores["offensive"] == word.scores["offensive"]
 
 
 @pytest.mark.slow
@@ -120,6 +136,22 @@ def test_the_functional_suite_leaves_ordinary_talk_and_counter_speech_alone(
     assert flagged / sum(r["cases"] for r in counter) <= fairness.MAX_COUNTER_FPR
     assert report["overall"]["auc"] >= 0.8
     assert "functional suite:" in format_suites(suites)
+
+
+def test_emoji_stand_ins_are_caught_and_ordinary_emoji_left_alone(
+    suites: dict[str, Any],
+) -> None:
+    # tests/fixtures/fairness/emoji.yaml: reading the stand-ins as words lifts what is caught
+    # where an animal or a weapon stands in for the slur or the verb; pride, faith, animals,
+    # kitchens, bonfires and counter-speech stay unflagged (figures: the model card).
+    em = suites["emoji"]
+    assert em["serving"] == "read"
+    read, unread = em["read"]["per_category"], em["unread"]["per_category"]
+    for category in ("descriptor_swap", "verb_swap"):
+        assert read[category]["share_right"] >= unread[category]["share_right"] + 0.2, category
+    assert em["read"]["recall_hateful"] > em["unread"]["recall_hateful"]
+    assert em["read"]["fpr_benign"] <= 0.05
+    assert "emoji suite" in format_suites(suites)
 
 
 def test_eval_suites_report_deobfuscation_and_languages(suites: dict[str, Any]) -> None:
