@@ -122,7 +122,7 @@ _MAX_CACHE = 200_000
 EMOJI_WORDS = {
     "🕌": "mosque", "⛪": "church", "🕍": "synagogue", "🛕": "temple", "🏨": "hotel",
     "🏠": "house", "🏡": "house", "🔥": "fire", "⛽": "petrol", "🔪": "knife", "🗡": "knife",
-    "🔫": "gun", "💣": "bomb", "🪓": "axe", "🐀": "rat", "🪳": "cockroach",
+    "🔫": "gun", "💣": "bomb", "🪓": "axe", "🐀": "rats", "🐁": "rats", "🪳": "cockroach",
 }  # fmt: skip
 _EMOJI = str.maketrans({e: f" {w} " for e, w in EMOJI_WORDS.items()})
 # Letters that carry a stroke rather than an accent do not decompose: folded by hand, so that
