@@ -205,3 +205,24 @@ def test_object_emoji_read_as_their_words() -> None:
     assert matches("mosque", "🕌")  # a query may use the emoji too
     assert matches("🕌", "the mosque")
     assert not matches("burn", "this tune is 🔥")  # fire is praise as often as a threat
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ('"muslims are terrorists"', "Fictional: all ☪️ are terrorists"),
+        ("jews", "Fictional: ✡ out"),
+        ('"gay people"', "Fictional: 🏳️‍🌈 people"),  # flag, variation selector, joiner, rainbow
+        ('"gay people"', "Fictional: 🏳🌈 people"),  # typed without the joiner
+        ('"the trans lot"', "Fictional: get the 🏳️‍⚧️ lot out"),
+        ("rats", "Fictional: refugees are 🐀"),
+    ],
+)
+def test_group_symbols_read_as_the_group(query: str, text: str) -> None:
+    assert matches(query, text)
+
+
+def test_a_white_flag_or_a_rainbow_alone_is_no_group() -> None:
+    assert make_doc("Fictional: 🏳️ we give up, 🌈 after the rain").words == (
+        "fictional", "we", "give", "up", "after", "the", "rain",
+    )  # fmt: skip
