@@ -33,6 +33,9 @@ TOPIC_PHRASES = {
     "gathering_spreading": "calls to a gathering spreading",
     "disorder": "disorder described as it happens",
     "attacker_identity": "claims naming the group an attacker belongs to",
+    "dehumanising_language": "a group called vermin, disease or animals",
+    "derogation": "a named group called criminals or filth, or hated outright",
+    "exclusion": "a group told it does not belong",
 }
 
 # What the liaison officer is asked to consider, by level. People decide: these are prompts

@@ -90,6 +90,12 @@ def test_an_alert_reads_as_a_sentence_without_labels_and_small_counts_are_words(
         alert(labels={"area": "Manningham", "kind": "rumour", "topic": "attacker_identity"})
     )
     assert identity is not None and "(claims naming the group an attacker belongs to)" in identity
+    derogation = briefing.alert_sentence(
+        alert(labels={"area": "Toller", "kind": "hostility", "topic": "derogation"})
+    )
+    assert derogation is not None and derogation.startswith(
+        "Hostile posts (a named group called criminals or filth, or hated outright) in Toller"
+    )
     assert briefing.alert_sentence(alert(period_posts=0)) is None  # no zero-post rows
     # Built after its period (late, or the demo's replay): times are those of the period.
     clamped = briefing.alert_sentence(
