@@ -26,30 +26,39 @@ from __future__ import annotations
 
 import re
 
-# Longest first: the rainbow and transgender flags are sequences (flag, VS16, ZWJ, symbol).
+from monitor.rules.normalise import (
+    FLAG_SEQUENCES,
+    GROUP_EMOJI,
+    WEAPON_EMOJI,
+    WHITE_FLAG,
+    flag_word,
+)
+
+# The rules' group symbols and weapons (`monitor.rules.normalise`; the rainbow and trans flags
+# are read there too), and more: other faiths' symbols, headwear, and the animals of
+# dehumanising abuse in the singular, as one emoji reads.
 EMOJI_READINGS: dict[str, str] = {
-    "🏳️‍🌈": "gay", "🏳‍🌈": "gay", "🏳️‍⚧️": "trans", "🏳‍⚧️": "trans", "🏳️‍⚧": "trans", "🏳‍⚧": "trans",
-    "☪": "muslims", "✡": "jews", "🕎": "jewish", "✝": "christians", "☦": "christians",
+    **GROUP_EMOJI, "🕎": "jewish", "✝": "christians", "☦": "christians",
     "🕉": "hindus", "☬": "sikhs", "☸": "buddhists", "👳": "turban", "🧕": "headscarf",
     "🐀": "rat", "🐁": "rat", "🐷": "pig", "🐖": "pig", "🐽": "pig", "🐒": "monkey",
     "🐵": "monkey", "🙈": "monkey", "🙉": "monkey", "🙊": "monkey", "🦍": "gorilla",
     "🦧": "ape", "🪳": "cockroach", "🦠": "virus", "🐍": "snake", "🪱": "worm", "🐛": "worm",
     "🦟": "mosquito", "🐄": "cow", "🐮": "cow", "🐐": "goat", "🐕": "dog", "🐶": "dog",
-    "🔪": "knife", "🗡": "knife", "🔫": "gun", "💣": "bomb", "🧨": "dynamite", "🔥": "fire",
-    "🪓": "axe", "⛽": "petrol",
+    **WEAPON_EMOJI, "🧨": "dynamite",
 }  # fmt: skip
 _PATTERN = re.compile(
-    "(?:"
-    + "|".join(re.escape(e) for e in sorted(EMOJI_READINGS, key=len, reverse=True))
-    + ")\ufe0f?"
+    "(?:" + "|".join(re.escape(e) for e in sorted(EMOJI_READINGS, key=len, reverse=True)) + ")"
+    "\ufe0f?"
 )
 _SPACES = re.compile(r"[ ]{2,}")
 
 
 def read_emoji(text: str) -> str:
-    """The text with each emoji of `EMOJI_READINGS` written as its word, set apart by spaces;
-    a text with none of them is returned unchanged (the same object)."""
-    if text.isascii() or not _PATTERN.search(text):
+    """The text with each emoji of `EMOJI_READINGS` and the rainbow and trans flags written as
+    their words, set apart by spaces; a text with none of them is returned unchanged (the same
+    object)."""
+    if text.isascii():
         return text
-    out = _PATTERN.sub(lambda m: f" {EMOJI_READINGS[m.group().rstrip(chr(0xFE0F))]} ", text)
-    return _SPACES.sub(" ", out).strip()
+    out = FLAG_SEQUENCES.sub(flag_word, text) if WHITE_FLAG in text else text
+    out = _PATTERN.sub(lambda m: f" {EMOJI_READINGS[m.group().rstrip(chr(0xFE0F))]} ", out)
+    return text if out == text else _SPACES.sub(" ", out).strip()

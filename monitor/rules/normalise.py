@@ -116,20 +116,35 @@ _LEET_CHARS = frozenset("013457@$!|")
 _MAX_CACHE = 200_000
 
 
-# Emoji that stand for an object a threat names, read as its word on both sides: "set 🔥 to
-# the 🕌" is "set fire to the mosque" (🔥 is "fire", never "burn": "this tune is 🔥" is praise);
-# and the symbols that stand for a group ("all ☪️ are terrorists"). Only objects and symbols;
-# faces and gestures mean too many things.
+# Emoji that stand for a group, and for a weapon, fire or fuel: read as their words here and
+# by the classifier (`monitor.classify.emoji`, which reads more of them). 🔥 is "fire", never
+# "burn": "this tune is 🔥" is praise.
+GROUP_EMOJI = {"☪": "muslims", "✡": "jews"}
+WEAPON_EMOJI = {
+    "🔥": "fire", "⛽": "petrol", "🔪": "knife", "🗡": "knife", "🔫": "gun", "💣": "bomb",
+    "🪓": "axe",
+}  # fmt: skip
+# The rainbow and transgender flags are sequences (white flag, variation selector, joiner,
+# symbol), typed with or without the selector and the joiner (which `fold` strips first).
+FLAG_SEQUENCES = re.compile("\U0001f3f3\ufe0f?\u200d?(?:(\U0001f308)|\u26a7\ufe0f?)")
+WHITE_FLAG = "\U0001f3f3"
+
+
+def flag_word(match: re.Match[str]) -> str:
+    """What a match of `FLAG_SEQUENCES` stands for, set apart by spaces."""
+    return " gay " if match.group(1) else " trans "
+
+
+# What the rules read as words, in posts and queries alike: the places a threat names, the
+# weapons, the vermin of dehumanising abuse as the rules write them ("rats"), and the groups:
+# "set 🔥 to the 🕌" is "set fire to the mosque", "all ☪️ are terrorists" names the group.
+# Only objects and symbols; faces and gestures mean too many things.
 EMOJI_WORDS = {
     "🕌": "mosque", "⛪": "church", "🕍": "synagogue", "🛕": "temple", "🏨": "hotel",
-    "🏠": "house", "🏡": "house", "🔥": "fire", "⛽": "petrol", "🔪": "knife", "🗡": "knife",
-    "🔫": "gun", "💣": "bomb", "🪓": "axe", "🐀": "rats", "🐁": "rats", "🪳": "cockroach",
-    "☪": "muslims", "✡": "jews",
+    "🏠": "house", "🏡": "house", "🐀": "rats", "🐁": "rats", "🪳": "cockroach",
+    **WEAPON_EMOJI, **GROUP_EMOJI,
 }  # fmt: skip
 _EMOJI = str.maketrans({e: f" {w} " for e, w in EMOJI_WORDS.items()})
-# The rainbow and transgender flags are sequences (white flag, variation selector, joiner,
-# symbol); the joiner is gone by the time they are read.
-_FLAGS = re.compile("\U0001f3f3\ufe0f?(?:(\U0001f308)|\u26a7\ufe0f?)")
 # Letters that carry a stroke rather than an accent do not decompose: folded by hand, so that
 # Polish "mołotow" is `molotow` as "spalić" is `spalic` (people type both).
 _STROKED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ı": "i"})
@@ -142,8 +157,8 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     text = text.translate(_INVISIBLE).translate(_STROKED).translate(_EMOJI)
-    if "\U0001f3f3" in text:
-        text = _FLAGS.sub(lambda m: " gay " if m.group(1) else " trans ", text)
+    if WHITE_FLAG in text:
+        text = FLAG_SEQUENCES.sub(flag_word, text)
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 

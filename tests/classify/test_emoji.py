@@ -21,6 +21,7 @@ from monitor.classify.sentences import split_sentences
         ("Fictional: I hate ☪️ and all they do", "Fictional: I hate muslims and all they do"),
         ("Fictional: 🏳️‍🌈 parade in Keighley", "Fictional: gay parade in Keighley"),
         ("Fictional: get the 🏳️‍⚧️ lot out", "Fictional: get the trans lot out"),
+        ("Fictional: 🏳🌈 people", "Fictional: gay people"),  # typed without the joiner
         ("Fictional: I'll 🔪 the lot of them", "Fictional: I'll knife the lot of them"),
         ("Fictional: Pakistanis in town 🐀🐀🐀", "Fictional: Pakistanis in town rat rat rat"),
         ("Fictional: ✡ and ✡️ alike", "Fictional: jews and jews alike"),
@@ -44,7 +45,7 @@ def test_other_posts_are_left_exactly_as_they_were(post: str) -> None:
     assert read_emoji(post) is post
 
 
-def test_every_reading_is_one_word_the_encoder_knows() -> None:
+def test_every_reading_is_one_plain_word_and_no_face_is_read() -> None:
     assert all(w.isalpha() and w.islower() for w in EMOJI_READINGS.values())
     assert not set(EMOJI_READINGS) & {"🤮", "🤢", "💩", "🤡", "😂", "❤️"}
 
