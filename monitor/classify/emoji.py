@@ -26,17 +26,27 @@ from __future__ import annotations
 
 import re
 
-from monitor.rules.normalise import (
-    FLAG_SEQUENCES,
-    GROUP_EMOJI,
-    WEAPON_EMOJI,
-    WHITE_FLAG,
-    flag_word,
-)
+# Emoji that stand for a group, and for a weapon, fire or fuel: read as their words by the
+# classifier (below) and by the rules (`monitor.rules.normalise`). 🔥 is "fire", never "burn":
+# "this tune is 🔥" is praise.
+GROUP_EMOJI = {"☪": "muslims", "✡": "jews"}
+WEAPON_EMOJI = {
+    "🔥": "fire", "⛽": "petrol", "🔪": "knife", "🗡": "knife", "🔫": "gun", "💣": "bomb",
+    "🪓": "axe",
+}  # fmt: skip
+# The rainbow and transgender flags are sequences (white flag, variation selector, joiner,
+# symbol), typed with or without the selector and the joiner (which the rules strip first).
+FLAG_SEQUENCES = re.compile("\U0001f3f3\ufe0f?\u200d?(?:(\U0001f308)|\u26a7\ufe0f?)")
+WHITE_FLAG = "\U0001f3f3"
 
-# The rules' group symbols and weapons (`monitor.rules.normalise`; the rainbow and trans flags
-# are read there too), and more: other faiths' symbols, headwear, and the animals of
-# dehumanising abuse in the singular, as one emoji reads.
+
+def flag_word(match: re.Match[str]) -> str:
+    """What a match of `FLAG_SEQUENCES` stands for, set apart by spaces."""
+    return " gay " if match.group(1) else " trans "
+
+
+# The group symbols and weapons (the rules read those too), and more: other faiths' symbols,
+# headwear, and the animals of dehumanising abuse in the singular, as one emoji reads.
 EMOJI_READINGS: dict[str, str] = {
     **GROUP_EMOJI, "🕎": "jewish", "✝": "christians", "☦": "christians",
     "🕉": "hindus", "☬": "sikhs", "☸": "buddhists", "👳": "turban", "🧕": "headscarf",

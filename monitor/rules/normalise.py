@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from monitor.classify.emoji import FLAG_SEQUENCES, GROUP_EMOJI, WEAPON_EMOJI, WHITE_FLAG, flag_word
+
 TIME_FORM = "<time>"
 EMPHASIS = "~"
 
@@ -116,29 +118,12 @@ _LEET_CHARS = frozenset("013457@$!|")
 _MAX_CACHE = 200_000
 
 
-# Emoji that stand for a group, and for a weapon, fire or fuel: read as their words here and
-# by the classifier (`monitor.classify.emoji`, which reads more of them). 🔥 is "fire", never
-# "burn": "this tune is 🔥" is praise.
-GROUP_EMOJI = {"☪": "muslims", "✡": "jews"}
-WEAPON_EMOJI = {
-    "🔥": "fire", "⛽": "petrol", "🔪": "knife", "🗡": "knife", "🔫": "gun", "💣": "bomb",
-    "🪓": "axe",
-}  # fmt: skip
-# The rainbow and transgender flags are sequences (white flag, variation selector, joiner,
-# symbol), typed with or without the selector and the joiner (which `fold` strips first).
-FLAG_SEQUENCES = re.compile("\U0001f3f3\ufe0f?\u200d?(?:(\U0001f308)|\u26a7\ufe0f?)")
-WHITE_FLAG = "\U0001f3f3"
-
-
-def flag_word(match: re.Match[str]) -> str:
-    """What a match of `FLAG_SEQUENCES` stands for, set apart by spaces."""
-    return " gay " if match.group(1) else " trans "
-
-
 # What the rules read as words, in posts and queries alike: the places a threat names, the
-# weapons, the vermin of dehumanising abuse as the rules write them ("rats"), and the groups:
-# "set 🔥 to the 🕌" is "set fire to the mosque", "all ☪️ are terrorists" names the group.
-# Only objects and symbols; faces and gestures mean too many things.
+# weapons, the vermin of dehumanising abuse as the rules write them ("rats"), and the groups
+# (the weapons, the group symbols and the rainbow and trans flags as the classifier reads them,
+# `monitor.classify.emoji`): "set 🔥 to the 🕌" is "set fire to the mosque", "all ☪️ are
+# terrorists" names the group. Only objects and symbols; faces and gestures mean too many
+# things.
 EMOJI_WORDS = {
     "🕌": "mosque", "⛪": "church", "🕍": "synagogue", "🛕": "temple", "🏨": "hotel",
     "🏠": "house", "🏡": "house", "🐀": "rats", "🐁": "rats", "🪳": "cockroach",
