@@ -28,6 +28,16 @@ PASS, decided before the first run (held-out hostile and threat posts are 12 a l
 benign 17): the lower 95 % Wilson bound of hostile recall at least 0.5 and the upper bound of
 the benign false-positive rate at most 0.25, i.e. at least 10/12 caught with 0/17 benign
 flagged. Fewer posts than that cannot show a head works; more suite posts are what would.
+
+SECOND MEASUREMENT, declared 2026-12-07 before its posts existed: the suite gains, for Polish
+and Arabic (the two community languages among the encoder's 16), about 170 training posts
+and 130 held-out posts each, written by two helpers who read neither each other's posts nor
+the suite (a test set as independent as developers can make without speakers). Nothing in
+this script changes for it: the same four heads, weights and flag at 0.5. The head that would
+ship is B (its own training posts, no centring: nothing per language to keep in step), and a
+language gets a scoring path only if B passes PASS above on all its held-out posts AND flags
+at most 10% of its held-out counter-speech and at most 5% of its held-out neutral posts (the
+issue's counter-speech bar and the English head's benign cap).
 """
 
 from __future__ import annotations
