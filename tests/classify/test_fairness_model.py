@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from monitor.classify import fairness
+from monitor.classify import fairness, languages
 from monitor.classify.evaluate import evaluate_suites, format_suites
 from monitor.classify.features import FeatureCache
 from monitor.classify.manifest import load_model_dir
@@ -185,7 +185,8 @@ def test_eval_suites_report_deobfuscation_and_languages(suites: dict[str, Any]) 
     # English stays scored; uncovered languages still get figures for what using the scores
     # would do (their values are the model's, checked in the card, not here).
     assert lang["per_language"]["en"]["scored_in_service"] == 1.0
-    assert lang["per_language"]["pl"]["if_scored"]["hostile_posts"] == 24
+    polish_hostile = sum(1 for c in languages.load_suite()[0] if c.key == "pl" and c.hostile)
+    assert lang["per_language"]["pl"]["if_scored"]["hostile_posts"] == polish_hostile == 149
     # The text report has a row per language with the posts the service leaves unscored.
     table = format_suites(out).split("languages (covered by this model: en)")[1]
     row = next(line for line in table.splitlines() if "Punjabi (romanised)" in line)
