@@ -145,6 +145,15 @@ def test_romanised_urdu_and_punjabi_are_named_not_left_to_the_english_model() ->
     assert detect_language("Kal gurdwara vich langar si, saare lok aaye te bahut maza aaya.") == (
         "pa"
     )
+    # Pothwari, the Punjabi of many Bradford families: its future in -saan and its own
+    # copulas and pronouns ("ay", "ni", "assaan"), spelt as people type them.
+    assert detect_language("Kal Keighley vich mela hosi, assaan saray jaasaan, tusaan vi aao") == (
+        "pa"
+    )
+    assert detect_language("Bus phir late ay, assaan kithay tak wait karsaan?") == "pa"
+    # A romanised post full of English words and names still reads as Urdu (a quarter of
+    # its words are markers).
+    assert detect_language("Jummah ke baad Toller Lane pe parking ki baat hogi, sab aana") == "ur"
     # Punjabi in Shahmukhi is written in Urdu's letters; its grammar words tell them apart.
     assert detect_language("کل رات لجٹ گرین وچ پولیس آئی سی، کسے نوں پتا اے کیہ ہویا؟") == "pa"
     assert detect_language("کل رات لجٹ گرین میں پولیس آئی تھی، کسی کو پتا ہے کیا ہوا؟") == "ur"
@@ -163,7 +172,8 @@ def test_no_common_english_word_counts_as_romanised_urdu_or_punjabi() -> None:
     write would like so these her long make thing see him two has look more day could go come
     did number sound no most people my over know water than call first who may down side been
     now find main bus par hum us me ho jab hay gall bin mate lad love tea road shop kids innit
-    bro proper tonight weekend council police park school match game sale bank""".split()
+    bro proper tonight weekend council police park school match game sale bank na la lo
+    hun gal bare aj band log hi jo sa le aa ya ab mat cartoon season reason""".split()
     assert not set(english) & MARKERS
 
 
