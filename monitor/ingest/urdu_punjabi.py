@@ -64,6 +64,8 @@ _PUNJABI_FUTURE = "saan"
 
 def _punjabi_future(word: str) -> bool:
     return len(word) > 5 and word.endswith(_PUNJABI_FUTURE)
+
+
 MARKERS: frozenset[str] = SHARED | URDU | PUNJABI
 
 # At least this many marker words, and this share of the post's words: a whole post in
