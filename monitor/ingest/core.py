@@ -115,6 +115,11 @@ DETECT_CHARS = 280
 # Under this probability the romanised Urdu and Punjabi check may overrule py3langid: it is
 # unsure on nearly every such post (10-50 %, once 83 %), and sure of English posts.
 ROMANISED_BELOW = 0.9
+# A platform's English tag is overruled only by a guess this sure of another language, made
+# only where the post has this many letters outside ASCII, and this share of its letters.
+OVERRULE_TAG = 0.9
+FOREIGN_LETTERS_MIN = 2
+FOREIGN_LETTERS_SHARE = 0.03
 
 
 @functools.cache
@@ -142,30 +147,82 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     URLs, mentions and hashtags are left out of the guess (they are not in any language);
     very short texts and unsure guesses give None. A post tagged English that reads as
     romanised Urdu or Punjabi is called that: clients tag a post with the app's language,
-    which for people writing Urdu in Latin letters in England is nearly always English.
+    which for people writing Urdu in Latin letters in England is nearly always English. So is
+    a post tagged English but written in another alphabet (py3langid's guess, if it has one)
+    or with accented letters that py3langid is sure belong to another language.
     """
     given = normalise_language(declared)
     if given == "en":
         # Links and handles are left in: they only add words that are not markers (stricter),
         # and stripping them would triple this check's cost on every tagged post (6 µs).
-        return romanised_language(text[:DETECT_CHARS]) or given
+        romanised = romanised_language(text[:DETECT_CHARS])
+        if romanised is not None:
+            return romanised
+        # A post tagged English but written in another alphabet, or with the accented letters
+        # of Polish or Romanian, is checked: scored as English, a Polish threat would read as
+        # "checked, fine". Only a sure guess of another language overrules the tag.
+        foreign = _foreign_letters(text[:DETECT_CHARS])
+        if foreign is not None:
+            detected = _guess(text)
+            # Most letters in another alphabet: English is certainly wrong, and py3langid's
+            # usual confidence will do (it splits its probability between Arabic, Persian
+            # and Urdu). Accented Latin letters: it must be sure.
+            sure = MIN_CONFIDENCE if foreign == "script" else OVERRULE_TAG
+            if detected is not None and detected[0] != "en" and detected[1] >= sure:
+                return _with_shahmukhi(detected[0], _without_links(text))
+        return given
     if given is not None:
         return given
-    words = _NOT_LANGUAGE.sub(" ", text[: DETECT_CHARS * 4])[:DETECT_CHARS]
-    if sum(map(str.isalpha, words)) < MIN_LETTERS:
+    guess = _guess(text)
+    if guess is None:
         return None
-    lang, prob = _identifier().classify(words)
+    lang, prob = guess
     # py3langid has no model for Urdu or Punjabi in Latin letters (it guesses Hausa or Sotho,
     # unsure) nor for Punjabi in Shahmukhi (it says Urdu): see monitor.ingest.urdu_punjabi.
     if prob < ROMANISED_BELOW:
-        romanised = romanised_language(words)
+        romanised = romanised_language(_without_links(text))
         if romanised is not None:
             return romanised
     if prob < MIN_CONFIDENCE or lang in ("zxx", "und"):
         return None
-    if lang == "ur" and punjabi_in_urdu_script(words):
+    return _with_shahmukhi(lang, _without_links(text))
+
+
+def _with_shahmukhi(lang: str, text: str) -> str:
+    """py3langid's Urdu, unless its grammar words are Punjabi's (Shahmukhi)."""
+    if lang == "ur" and punjabi_in_urdu_script(text):
         return "pa"
-    return str(lang)
+    return lang
+
+
+def _guess(text: str) -> tuple[str, float] | None:
+    """py3langid's language and probability for `text` without links and handles; None when
+    too few letters are left to guess from."""
+    words = _without_links(text)
+    if sum(map(str.isalpha, words)) < MIN_LETTERS:
+        return None
+    lang, prob = _identifier().classify(words)
+    return str(lang), float(prob)
+
+
+def _without_links(text: str) -> str:
+    """The start of `text` that language detection reads: links, handles and hashtags out."""
+    return _NOT_LANGUAGE.sub(" ", text[: DETECT_CHARS * 4])[:DETECT_CHARS]
+
+
+def _foreign_letters(text: str) -> str | None:
+    """Which letters make `text` foreign: "script" when most of its letters are in another
+    alphabet than Latin (Arabic, Urdu, Gurmukhi), "accents" when letters outside ASCII make up
+    a share that English does not reach with a borrowed name or word ("café", "Zoë"; Polish
+    has about one in ten), else None."""
+    if text.isascii():
+        return None
+    letters = [c for c in text if c.isalpha()]
+    foreign = [c for c in letters if not c.isascii()]
+    if len(foreign) < FOREIGN_LETTERS_MIN or len(foreign) < FOREIGN_LETTERS_SHARE * len(letters):
+        return None
+    latin = sum(unicodedata.name(c, "").startswith("LATIN") for c in foreign)
+    return "script" if len(foreign) - latin > len(letters) / 2 else "accents"
 
 
 # --- pseudonyms ------------------------------------------------------------------------------

@@ -191,6 +191,17 @@ def test_the_platforms_language_tag_is_trusted() -> None:
     # language, and scoring them as English would hide them from the not-scored counts.
     assert detect_language("Yaar ye bus phir late hai, hum kab tak intezar karein?", "en") == "ur"
     assert detect_language("Ajj gurdwara vich langar si, saare lok aaye.", "en-GB") == "pa"
+    # ...and English on a post in another alphabet, or with Polish or Romanian accents that
+    # py3langid is sure of: scored as English, a threat in them would read as checked.
+    urdu = "کل رات مسجد کے باہر پولیس آئی تھی، کسی کو پتا ہے کیا ہوا؟"
+    assert detect_language(urdu, "en") == "ur"
+    assert detect_language("هل يعرف أحد لماذا أغلقت الشرطة الشارع قرب المسجد اليوم؟", "en") == "ar"
+    assert detect_language("ਅੱਜ ਗੁਰਦੁਆਰੇ ਵਿੱਚ ਲੰਗਰ ਸੀ, ਸਾਰੇ ਲੋਕ ਆਏ।", "en") == "pa"
+    polish = "Czy ktoś wie, dlaczego policja zamknęła dziś ulicę przy szkole?"
+    assert detect_language(polish, "en") == "pl"
+    # A borrowed name or word does not overrule the tag (fictional).
+    assert detect_language("Zoë and Chloé from the café on Fern Street won the quiz!", "en") == "en"
+    assert detect_language("Loved the jalapeño nachos at the Millbeck food fair 🌶️", "en") == "en"
     # Unusable tags fall back to detection.
     assert detect_language("Anyone know why the road is closed this morning?", "und") == "en"
     assert detect_language("Anyone know why the road is closed this morning?", "??") == "en"
