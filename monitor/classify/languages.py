@@ -32,7 +32,7 @@ LANGUAGE_NAMES: dict[str, str] = {
     "bn": "Bengali", "gu": "Gujarati", "hi": "Hindi", "ku": "Kurdish", "fa": "Persian",
     "ps": "Pashto", "tr": "Turkish", "ru": "Russian", "fr": "French", "es": "Spanish",
     "de": "German", "it": "Italian", "pt": "Portuguese", "nl": "Dutch", "so": "Somali",
-    "zh": "Chinese", "uk": "Ukrainian", "hu": "Hungarian", "lv": "Latvian",
+    "zh": "Chinese", "uk": "Ukrainian", "hu": "Hungarian", "lv": "Latvian", "uz": "Uzbek",
 }  # fmt: skip
 
 

@@ -218,7 +218,17 @@ def _guess(text: str) -> tuple[str, float] | None:
     if sum(map(str.isalpha, words)) < MIN_LETTERS:
         return None
     lang, prob = _identifier().classify(words)
-    return str(lang), float(prob)
+    return macrolanguage(str(lang)), float(prob)
+
+
+# py3langid tells a few varieties apart that the service counts, filters and names as one
+# language (rules in Arabic cover Moroccan and Egyptian Arabic as well).
+MACROLANGUAGES = {"ary": "ar", "arz": "ar", "sdh": "ku", "uzs": "uz", "yue": "zh", "wuu": "zh"}
+
+
+def macrolanguage(code: str) -> str:
+    """The language a variety py3langid names is counted as ("ary", Moroccan Arabic: "ar")."""
+    return MACROLANGUAGES.get(code, code)
 
 
 def _without_links(text: str) -> str:

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from monitor.classify.languages import LANGUAGE_NAMES
 from monitor.config import Settings
 from monitor.ingest.core import (
+    MACROLANGUAGES,
     IngestError,
     Ingestor,
     author_ref,
     bound_text,
     detect_language,
+    macrolanguage,
     normalise_text,
     post_ref,
 )
@@ -175,6 +178,14 @@ def test_no_common_english_word_counts_as_romanised_urdu_or_punjabi() -> None:
     bro proper tonight weekend council police park school match game sale bank na la lo
     hun gal bare aj band log hi jo sa le aa ya ab mat cartoon season reason""".split()
     assert not set(english) & MARKERS
+
+
+def test_varieties_are_counted_as_their_language() -> None:
+    # py3langid names Moroccan and Egyptian Arabic apart; the service's counts, its rule
+    # filters and its "not scored" notes know Arabic.
+    assert macrolanguage("ary") == "ar" and macrolanguage("arz") == "ar"
+    assert macrolanguage("pl") == "pl"
+    assert all(v in LANGUAGE_NAMES for v in MACROLANGUAGES.values())
 
 
 def test_short_or_unsure_texts_get_no_language() -> None:
