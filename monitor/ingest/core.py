@@ -151,7 +151,7 @@ def normalise_language(tag: str | None) -> str | None:
     m = _LANG_TAG.match(tag.strip().lower())
     if not m or m.group(1) in ("und", "mul", "zxx", "mis"):
         return None
-    return m.group(1)
+    return macrolanguage(m.group(1))
 
 
 def detect_language(text: str, declared: str | None = None) -> str | None:

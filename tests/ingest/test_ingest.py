@@ -185,6 +185,7 @@ def test_varieties_are_counted_as_their_language() -> None:
     # filters and its "not scored" notes know Arabic.
     assert macrolanguage("ary") == "ar" and macrolanguage("arz") == "ar"
     assert macrolanguage("pl") == "pl"
+    assert detect_language("Fictional: a post its client tagged as Egyptian Arabic", "arz") == "ar"
     assert all(v in LANGUAGE_NAMES for v in MACROLANGUAGES.values())
 
 
