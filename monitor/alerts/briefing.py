@@ -36,6 +36,7 @@ TOPIC_PHRASES = {
     "dehumanising_language": "a group called vermin, disease or animals",
     "derogation": "a named group called criminals or filth, or hated outright",
     "exclusion": "a group told it does not belong",
+    "violence_wished": "violence wished on a named group",
 }
 
 # What the liaison officer is asked to consider, by level. People decide: these are prompts

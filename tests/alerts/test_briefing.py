@@ -96,6 +96,10 @@ def test_an_alert_reads_as_a_sentence_without_labels_and_small_counts_are_words(
     assert derogation is not None and derogation.startswith(
         "Hostile posts (a named group called criminals or filth, or hated outright) in Toller"
     )
+    wished = briefing.alert_sentence(
+        alert(labels={"area": "Toller", "kind": "hostility", "topic": "violence_wished"})
+    )
+    assert wished is not None and "(violence wished on a named group)" in wished
     assert briefing.alert_sentence(alert(period_posts=0)) is None  # no zero-post rows
     # Built after its period (late, or the demo's replay): times are those of the period.
     clamped = briefing.alert_sentence(
