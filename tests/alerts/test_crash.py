@@ -11,7 +11,7 @@ import random
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,20 @@ class Slow:
         return await self.inner.send(message, recipient, key, now)
 
 
+async def lease_renewed_past(engine: AsyncEngine, at: datetime, within: float = 30.0) -> None:
+    """Wait until the delivery in flight holds a lease beyond `at` (on the dispatcher's clock)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    until: datetime | None = None
+    while loop.time() < deadline:
+        async with engine.connect() as conn:
+            until = (await conn.execute(select(deliveries.c.lease_until))).scalar_one_or_none()
+        if until is not None and (until if until.tzinfo else until.replace(tzinfo=UTC)) > at:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the lease was not renewed past {at} within {within} s (last {until})")
+
+
 async def test_a_send_longer_than_its_lease_keeps_the_lease_while_it_runs(
     engine: AsyncEngine,
 ) -> None:
@@ -276,7 +290,11 @@ async def test_a_send_longer_than_its_lease_keeps_the_lease_while_it_runs(
         engine, config, {("queue", "local#0"): other}, envs(), environ={}, lease=lease
     )
     running = asyncio.create_task(first.run_once(NOW))
-    await asyncio.sleep(2.0)  # two leases later, the first send still runs
+    # Two leases later the first send still runs. Waiting for its renewals to carry the lease
+    # past that moment, rather than sleeping two seconds, keeps a busy machine's late beat
+    # from failing the test (it did in CI while other work shared the cores); without renewal
+    # the lease never gets there and the wait fails.
+    await lease_renewed_past(engine, NOW + timedelta(seconds=2.0))
     assert await second.run_once(NOW + timedelta(seconds=2.0)) == 0
     assert not running.done()  # still sending: the lease it holds is alive
     slow.answer.set()
