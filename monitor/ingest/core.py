@@ -133,6 +133,9 @@ ENGLISH_FUNCTION_WORDS = frozenset(
     """.split()
 )
 _ASCII_WORD = re.compile(r"[a-z']+")
+# py3langid tells a few varieties apart that the service counts, filters and names as one
+# language (rules in Arabic cover Moroccan and Egyptian Arabic as well).
+MACROLANGUAGES = {"ary": "ar", "arz": "ar", "sdh": "ku", "uzs": "uz", "yue": "zh", "wuu": "zh"}
 
 
 @functools.cache
@@ -167,63 +170,66 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     """
     given = normalise_language(declared)
     if given == "en":
-        # Links and handles are left in: they only add words that are not markers (stricter),
-        # and stripping them would triple this check's cost on every tagged post (6 µs).
-        romanised = romanised_language(text[:DETECT_CHARS])
-        if romanised is not None:
-            return romanised
-        # A post tagged English but written in another alphabet, or with the accented letters
-        # of Polish or Romanian, is checked: scored as English, a Polish threat would read as
-        # "checked, fine". Only a sure guess of another language overrules the tag.
-        foreign = _foreign_letters(text[:DETECT_CHARS])
-        if foreign is None and _few_english_words(text[:DETECT_CHARS]):
-            foreign = "words"  # Polish typed without its accents, Dutch, French...
-        if foreign is not None:
-            detected = _guess(text)
-            # Most letters in another alphabet: English is certainly wrong, and py3langid's
-            # usual confidence will do (it splits its probability between Arabic, Persian
-            # and Urdu). Accented Latin letters, or few English words: it must be sure.
-            sure = MIN_CONFIDENCE if foreign == "script" else OVERRULE_TAG
-            if detected is not None and detected[0] != "en" and detected[1] >= sure:
-                return _with_shahmukhi(detected[0], _without_links(text))
-        return given
+        return _checked_english_tag(text)
     if given is not None:
         return given
-    guess = _guess(text)
+    words = _without_links(text)
+    guess = _guess(words)
     if guess is None:
         return None
     lang, prob = guess
     # py3langid has no model for Urdu or Punjabi in Latin letters (it guesses Hausa or Sotho,
     # unsure) nor for Punjabi in Shahmukhi (it says Urdu): see monitor.ingest.urdu_punjabi.
     if prob < ROMANISED_BELOW:
-        romanised = romanised_language(_without_links(text))
+        romanised = romanised_language(words)
         if romanised is not None:
             return romanised
     if prob < MIN_CONFIDENCE or lang in ("zxx", "und"):
         return None
-    return _with_shahmukhi(lang, _without_links(text))
+    return _with_shahmukhi(lang, words)
 
 
-def _with_shahmukhi(lang: str, text: str) -> str:
+def _checked_english_tag(text: str) -> str:
+    """The language of a post its platform tagged English: English, unless it reads as
+    romanised Urdu or Punjabi, or py3langid is sure enough that it is another language. Sure
+    enough means its usual confidence for a post mostly in another alphabet (English is then
+    certainly wrong, and it splits its probability between Arabic, Persian and Urdu), and
+    `OVERRULE_TAG` for accented Latin letters or almost no English words (Polish typed without
+    its accents); any other post keeps the tag without a guess, which is the costly part."""
+    # Links and handles are left in: they only add words that are not markers (stricter),
+    # and stripping them would triple this check's cost on every tagged post (6 µs).
+    head = text[:DETECT_CHARS]
+    romanised = romanised_language(head)
+    if romanised is not None:
+        return romanised
+    letters = _foreign_letters(head)
+    if letters == "script":
+        sure = MIN_CONFIDENCE
+    elif letters == "accents" or _few_english_words(head):
+        sure = OVERRULE_TAG
+    else:
+        return "en"
+    words = _without_links(text)
+    guess = _guess(words)
+    if guess is not None and guess[0] != "en" and guess[1] >= sure:
+        return _with_shahmukhi(guess[0], words)
+    return "en"
+
+
+def _with_shahmukhi(lang: str, words: str) -> str:
     """py3langid's Urdu, unless its grammar words are Punjabi's (Shahmukhi)."""
-    if lang == "ur" and punjabi_in_urdu_script(text):
+    if lang == "ur" and punjabi_in_urdu_script(words):
         return "pa"
     return lang
 
 
-def _guess(text: str) -> tuple[str, float] | None:
-    """py3langid's language and probability for `text` without links and handles; None when
-    too few letters are left to guess from."""
-    words = _without_links(text)
+def _guess(words: str) -> tuple[str, float] | None:
+    """py3langid's language (as the service counts it) and probability for `words`
+    (`_without_links`); None when too few letters are left to guess from."""
     if sum(map(str.isalpha, words)) < MIN_LETTERS:
         return None
     lang, prob = _identifier().classify(words)
     return macrolanguage(str(lang)), float(prob)
-
-
-# py3langid tells a few varieties apart that the service counts, filters and names as one
-# language (rules in Arabic cover Moroccan and Egyptian Arabic as well).
-MACROLANGUAGES = {"ary": "ar", "arz": "ar", "sdh": "ku", "uzs": "uz", "yue": "zh", "wuu": "zh"}
 
 
 def macrolanguage(code: str) -> str:
