@@ -331,15 +331,8 @@ def served_scores(
     return with_sentence_rule(rule, scores, owner, score_pools(model.heads, part_pools, parts))
 
 
-def _hostile_scores(
-    model: ModelDir,
-    cache: FeatureCache,
-    name: str,
-    texts: Sequence[str],
-    deobfuscating: int,
-    emoji: bool | None = None,
-) -> list[float]:
-    return [s[HOSTILE] for s in served_scores(model, cache, name, texts, deobfuscating, emoji)]
+def _hostile(scores: Sequence[Mapping[str, float]]) -> list[float]:
+    return [s[HOSTILE] for s in scores]
 
 
 def evaluate_suites(
@@ -364,18 +357,22 @@ def evaluate_suites(
     out: dict[str, Any] = {"deobfuscate": serving}
 
     cases = fairness.load_suite(identity_path)
-    scores = _hostile_scores(model, cache, "fairness-suite", [c.text for c in cases], serving)
+    scores = _hostile(
+        served_scores(model, cache, "fairness-suite", [c.text for c in cases], serving)
+    )
     out["fairness"] = fairness.fairness_report(cases, scores, t)
 
     fcases = functional.load_suite(functional_path)
-    fscores = _hostile_scores(model, cache, "functional-suite", [c.text for c in fcases], serving)
+    fscores = _hostile(
+        served_scores(model, cache, "functional-suite", [c.text for c in fcases], serving)
+    )
     out["functional"] = functional.functional_report(fcases, fscores, t)
 
     ob = obfuscation.load_suite(obfuscation_path)
     texts = [c.text for c in ob]
     out["obfuscation"] = {
         mode: obfuscation.obfuscation_report(
-            ob, _hostile_scores(model, cache, "obfuscation-suite", texts, on), t
+            ob, _hostile(served_scores(model, cache, "obfuscation-suite", texts, on)), t
         )
         # "deobfuscated": at the model's level (level 1 for a model served raw).
         for mode, on in (("raw", 0), ("deobfuscated", serving or 1))
@@ -386,7 +383,7 @@ def evaluate_suites(
     texts = [c.text for c in em]
     out["emoji"] = {
         mode: emoji_suite.emoji_report(
-            em, _hostile_scores(model, cache, "emoji-suite", texts, serving, on), t
+            em, _hostile(served_scores(model, cache, "emoji-suite", texts, serving, on)), t
         )
         for mode, on in (("unread", False), ("read", True))
     }
