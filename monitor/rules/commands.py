@@ -1,4 +1,5 @@
-"""`monitor rules check | test | explain`: validate packs, run their examples, explain a post."""
+"""`monitor rules check | test | explain | scan`: validate packs, run their examples, explain a
+post, scan a batch of posts as the service would."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import asyncio
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
+from monitor.classify.languages import is_covered
 from monitor.cli.context import Context, pass_context
 from monitor.config import ConfigError, resolve_home
 from monitor.rules.engine import RuleSet
@@ -242,6 +245,99 @@ def explain_command(
         f"\n{len(fired)} rule(s) fire"
         + (f"; {others} other rules need words this post does not have" if others else "")
     )
+
+
+# Lines read per batch from stdin: enough to fill the classifier's sorted batches.
+_SCAN_CHUNK = 512
+
+
+@rules_group.command("scan")
+@_rules_dir_option
+@click.option("--pack", "packs", multiple=True, help="Only these packs (repeatable).")
+@click.option(
+    "--language",
+    default=None,
+    help="Every post's language code, e.g. en. Default: detected as ingest detects it.",
+)
+@click.option("--no-classifier", is_flag=True, help="Do not score the posts with the classifier.")
+@pass_context
+def scan_command(
+    ctx: Context,
+    rules_dir: Path | None,
+    packs: tuple[str, ...],
+    language: str | None,
+    no_classifier: bool,
+) -> None:
+    """Read posts one per line on stdin; write one JSON object per line: what the service
+    would make of each.
+
+    Each object has `language` (as ingest detects it, or --language), `scored` (whether the
+    classifier scores posts in that language), `scores` and `flags` when scored (as `monitor
+    classify` writes them), `rules` (each rule that fires, with its labels: id, kind, topic,
+    severity) and `flagged` (a classifier flag or a rule: what the overview counts as a
+    flagged post). Only per-post rules can fire here: places are not matched and there is no
+    stream, so rules that need a place or a build-up of posts do not (`monitor rules explain
+    --ward` shows one post with a place). Empty lines get a line of output too, so output
+    lines match input.
+    """
+    import json
+    import sys
+
+    from monitor.ingest.core import detect_language, normalise_text
+    from monitor.rules.scan import scan_post
+
+    ruleset = _load(ctx, rules_dir, packs)
+    clf: Any = None
+    if not no_classifier:
+        from monitor.classify import load_classifier  # type: ignore[attr-defined,unused-ignore]
+
+        try:
+            clf = load_classifier(ctx.settings, resolve_home(ctx.settings))
+        except Exception as exc:
+            raise click.ClickException(
+                f"cannot load the classifier ({exc}); --no-classifier runs the rules alone"
+            ) from None
+
+    async def score(posts: list[tuple[str, str | None]]) -> list[dict[str, float] | None]:
+        if clf is None:
+            return [None] * len(posts)
+        analyses = await clf.analyse([text for text, _ in posts])
+        covered: frozenset[str] | None = getattr(clf, "covered_languages", None)
+        # As the pipeline does: a post in a language the model does not cover keeps no
+        # scores (and an empty line has nothing to score).
+        return [
+            dict(a.scores)
+            if text.strip() and (covered is None or is_covered(lang, covered))
+            else None
+            for (text, lang), a in zip(posts, analyses, strict=True)
+        ]
+
+    async def write(lines: list[str]) -> None:
+        texts = [normalise_text(line, False) for line in lines]
+        posts = [(t, language or detect_language(t)) for t in texts]
+        thresholds = clf.thresholds if clf is not None else {}
+        for (text, lang), scores in zip(posts, await score(posts), strict=True):
+            record = scan_post(ruleset, text, lang, scores, thresholds)
+            if clf is not None:
+                record["model"] = clf.name
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    async def run() -> None:
+        try:
+            chunk: list[str] = []
+            for line in sys.stdin:
+                chunk.append(line.rstrip("\n").rstrip("\r"))
+                if len(chunk) >= _SCAN_CHUNK:
+                    await write(chunk)
+                    chunk = []
+            if chunk:
+                await write(chunk)
+        finally:
+            if clf is not None:
+                await clf.close()
+
+    asyncio.run(run())
 
 
 def register(cli: click.Group) -> None:

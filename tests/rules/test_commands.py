@@ -1,7 +1,8 @@
-"""`monitor rules check | test | explain` as an analyst uses them."""
+"""`monitor rules check | test | explain | scan` as an analyst uses them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,3 +126,56 @@ def test_explain_takes_scores_places_and_the_classifier(write_pack: WritePack, r
     assert "keyword" in out  # the configured (keyword) classifier scored the rest
     code, out = run("explain", "x", "--score", "hostile")
     assert code == 2 and "HEAD=VALUE" in out
+
+
+def _scan(rules_dir: Path, lines: str, *args: str) -> tuple[int, list[dict[str, object]], str]:
+    result = CliRunner().invoke(
+        cli, ["rules", "scan", "--rules-dir", str(rules_dir), *args], input=lines
+    )
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return result.exit_code, records, result.output
+
+
+def test_scan_writes_what_the_service_would_make_of_each_line(
+    write_pack: WritePack, rules_dir: Path, run: Run
+) -> None:
+    write_pack("demo", RULES)
+    lines = "Apparently the H0TEL is full of them\n\nThe carvery at the Greyfield is lovely\n"
+    code, records, out = _scan(rules_dir, lines)
+    assert code == 0, out
+    assert len(records) == 3  # one record a line, the empty one included
+    claim, empty, carvery = records
+    assert [r["id"] for r in claim["rules"]] == ["demo.hotel_claim"]  # type: ignore[index]
+    assert claim["rules"] == [
+        {"id": "demo.hotel_claim", "kind": "rumour", "topic": "hotel", "severity": "medium"}
+    ]
+    assert claim["flagged"] is True and claim["scored"] is True
+    assert set(claim["scores"]) >= {"hostile", "offensive", "rumour"}  # type: ignore[arg-type]
+    assert "keyword" in str(claim["model"])
+    assert empty == {"language": None, "scored": False, "rules": [], "flagged": False,
+                     "model": claim["model"]}  # fmt: skip
+    assert carvery["rules"] == [] and carvery["flagged"] is False
+
+
+def test_scan_without_the_classifier_runs_the_rules_alone(
+    write_pack: WritePack, rules_dir: Path, run: Run
+) -> None:
+    write_pack("demo", RULES)
+    code, records, out = _scan(
+        rules_dir, "that hotel lot\nApparently the hotel\n", "--no-classifier", "--language", "en"
+    )
+    assert code == 0, out
+    lot, claim = records
+    # No scores: the score rule cannot fire, as in service for a post nothing scored.
+    assert lot == {"language": "en", "scored": False, "rules": [], "flagged": False}
+    assert claim["flagged"] is True and "model" not in claim
+
+
+def test_scan_says_when_the_classifier_cannot_load(
+    write_pack: WritePack, rules_dir: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_pack("demo", RULES)
+    monkeypatch.setenv("MONITOR_CLASSIFIER", "oracle")
+    code, records, out = _scan(rules_dir, "anything\n")
+    assert code == 1 and records == []
+    assert "cannot load the classifier" in out and "--no-classifier" in out

@@ -1,0 +1,61 @@
+"""What the service would make of one post, without a database: language, scores, rules.
+
+`monitor rules scan` writes one of these records a line. The service counts a post flagged
+when the classifier flags it or a rule attaches labels to it (the overview's "flagged"); a
+record says which, so a batch of posts can be checked as the service would see them.
+
+Per-post rules only: a rule that needs a stream window (a build-up in a ward) or a place the
+text names cannot be judged from the text alone. Places are not matched here (no gazetteer is
+read), so rules with a place condition do not fire; `monitor rules explain --ward` shows one
+post with a place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.classify.labels import FLAG_LABELS
+from monitor.rules.engine import RuleSet, evaluate_post
+from monitor.types import Post
+
+_SCAN_TIME = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def scan_post(
+    ruleset: RuleSet,
+    text: str,
+    language: str | None,
+    scores: Mapping[str, float] | None,
+    thresholds: Mapping[str, float],
+) -> dict[str, Any]:
+    """One post's record: `language`, `scored`, `scores`/`flags` (when scored), the rules that
+    fire with their labels, and `flagged` (a classifier flag or a rule, as the service counts).
+
+    `scores` is None when the classifier did not score the post (a language it does not
+    cover, or no classifier): rules that read a score then see none, as in service."""
+    post = Post(
+        id="scan",
+        platform="scan",
+        source="rules-scan",
+        text=text,
+        language=language,
+        created_at=_SCAN_TIME,
+        collected_at=_SCAN_TIME,
+        author_ref="scan",
+        places=(),
+    )
+    hits = evaluate_post(ruleset, post, scores or {}).hits if text.strip() else []
+    # As the pipeline flags: content labels over their thresholds (a reply's stance is a score,
+    # never a flag).
+    flags = sorted(
+        k for k, v in (scores or {}).items() if k in FLAG_LABELS and v >= thresholds.get(k, 2.0)
+    )
+    record: dict[str, Any] = {"language": language, "scored": scores is not None}
+    if scores is not None:
+        record["scores"] = dict(scores)
+        record["flags"] = flags
+    record["rules"] = [{"id": h.rule_id, **dict(h.labels)} for h in hits]
+    record["flagged"] = bool(flags or hits)
+    return record
