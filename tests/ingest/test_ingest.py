@@ -189,6 +189,16 @@ def test_varieties_are_counted_as_their_language() -> None:
     assert all(v in LANGUAGE_NAMES for v in MACROLANGUAGES.values())
 
 
+def test_english_slang_py3langid_calls_pidgin_is_scored_as_english() -> None:
+    # Untagged English in dialect and slang would otherwise keep no classifier scores.
+    assert macrolanguage("pcm") == "en"
+    for text in (
+        "Fictional: finna catch dem boys at da park wit my bredren",
+        "Fictional: dat bitch freak my shit fr",
+    ):
+        assert detect_language(text) in ("en", None), text
+
+
 def test_short_or_unsure_texts_get_no_language() -> None:
     assert detect_language("ok") is None
     assert detect_language("lol 😂😂") is None
