@@ -24,46 +24,69 @@ STDIN_CHUNK = 512
 
 @click.command("classify")
 @click.option("--embedding", is_flag=True, help="Also write each post's 384-d embedding.")
+@click.option(
+    "--language",
+    default=None,
+    help="Every post's language code, e.g. en (which scores every post with the English "
+    "heads). Default: detected as ingest detects it.",
+)
 @pass_context
-def classify_command(ctx: Any, embedding: bool) -> None:
+def classify_command(ctx: Any, embedding: bool, language: str | None) -> None:
     """Score posts read one per line on stdin; write one JSON object per line.
 
-    Each object has `scores` (every label's calibrated probability), `flags` (hostile,
-    offensive, rumour when over their thresholds), `stance` (support, deny, query or
-    comment: meaningful for replies only) and `model` (the heads and the encoder path and
-    version that scored, e.g. minilm-heads-v1+ort1.32.0-fp32-cpu). Empty lines get a line of
-    output too, so output lines match input.
+    Each object has `language` (as ingest detects it, or --language; null when unsure),
+    `covered` (whether the model covers that language: see the model card), `scores` (every
+    label's calibrated probability), `flags` (hostile, offensive, rumour when over their
+    thresholds), `stance` (support, deny, query or comment: meaningful for replies only) and
+    `model` (the heads and the encoder path and version that scored, e.g.
+    minilm-heads-v1+ort1.32.0-fp32-cpu). A post in a language the model does not cover is
+    not scored, as in the service: its `scores` are empty, `flags` too, and `stance` null.
+    Empty lines get a line of output too, so output lines match input.
     """
     from monitor.classify import load_classifier
 
     settings = ctx.settings
-    asyncio.run(_classify_stream(load_classifier(settings), sys.stdin, sys.stdout, embedding))
+    asyncio.run(
+        _classify_stream(load_classifier(settings), sys.stdin, sys.stdout, embedding, language)
+    )
 
 
-async def _classify_stream(clf: Any, stdin: TextIO, stdout: TextIO, embedding: bool) -> None:
+async def _classify_stream(
+    clf: Any, stdin: TextIO, stdout: TextIO, embedding: bool, language: str | None = None
+) -> None:
     try:
         chunk: list[str] = []
         for line in stdin:
             chunk.append(line.rstrip("\n").rstrip("\r"))
             if len(chunk) >= STDIN_CHUNK:
-                await _write(clf, chunk, stdout, embedding)
+                await _write(clf, chunk, stdout, embedding, language)
                 chunk = []
         if chunk:
-            await _write(clf, chunk, stdout, embedding)
+            await _write(clf, chunk, stdout, embedding, language)
     finally:
         await clf.close()
 
 
-async def _write(clf: Any, texts: list[str], stdout: TextIO, embedding: bool) -> None:
+async def _write(
+    clf: Any, texts: list[str], stdout: TextIO, embedding: bool, language: str | None
+) -> None:
+    from monitor.classify.languages import is_covered
+    from monitor.ingest.core import detect_language
+
     analyses = await clf.analyse(texts)
     thresholds = clf.thresholds
     stance_thresholds = getattr(clf, "stance_thresholds", None)
-    for a in analyses:
-        flags = sorted(k for k, v in a.scores.items() if v >= thresholds.get(k, 2.0))
+    covered_languages: frozenset[str] | None = getattr(clf, "covered_languages", None)
+    for text, a in zip(texts, analyses, strict=True):
+        lang = language or detect_language(text)
+        covered = covered_languages is None or is_covered(lang, covered_languages)
+        scores = a.scores if covered else {}
         record: dict[str, Any] = {
-            "scores": a.scores,
-            "flags": flags,
-            "stance": decide_stance(a.scores, stance_thresholds),
+            "language": lang,
+            "covered": covered,
+            "scores": scores,
+            "flags": sorted(k for k, v in scores.items() if v >= thresholds.get(k, 2.0)),
+            "stance": decide_stance(scores, stance_thresholds) if covered else None,
             # What scored it (heads, runtime, version, precision), so a score can be
             # reproduced later with the same path.
             "model": clf.name,

@@ -26,3 +26,26 @@ def test_classify_reads_stdin_and_writes_json_lines(monkeypatch) -> None:  # typ
     assert set(lines[0]["scores"]) >= {"hostile", "offensive", "rumour", "stance_deny"}
     assert lines[0]["stance"] in {"support", "deny", "query", "comment"}
     assert {x["model"] for x in lines} == {"keyword-v1"}  # what scored each line
+
+
+def test_classify_says_each_posts_language_and_leaves_uncovered_ones_unscored(
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setenv("MONITOR_CLASSIFIER", "keyword")  # covers English only
+    stdin = (
+        "Fictional: they are vermin, kick them out of Batley, every last one of them\n"
+        "Fikcja: to robactwo, wyrzucić ich wszystkich z miasta, co do jednego\n"
+    )
+    result = CliRunner().invoke(cli, ["classify"], input=stdin)
+    assert result.exit_code == 0, result.output
+    english, polish = (json.loads(x) for x in result.output.splitlines())
+    assert english["language"] == "en" and english["covered"] is True
+    assert "hostile" in english["flags"]
+    # As in the service: a language the model does not cover is not scored, and says so,
+    # rather than reading as "checked, nothing found".
+    assert polish["language"] == "pl" and polish["covered"] is False
+    assert polish["scores"] == {} and polish["flags"] == [] and polish["stance"] is None
+    # Asked to, it scores every post with the English heads.
+    result = CliRunner().invoke(cli, ["classify", "--language", "en"], input=stdin)
+    forced = [json.loads(x) for x in result.output.splitlines()]
+    assert all(x["covered"] and x["scores"] for x in forced)
