@@ -6,8 +6,11 @@ one post). This prints, per phenomenon, how many posts each of those flags, for 
 they are and for the rules at a baseline revision (`--baseline`, read with `git archive`), on
 
 - the development set the tension pack's 1.7.0 rules were written from
-  (tests/fixtures/fairness/rules_shapes_dev.yaml),
+  (tests/fixtures/fairness/rules_shapes_dev.yaml: emotion, threats, denied qualities,
+  opinions, questions, "they" after the group, insinuation),
 - a held-out set by another author, not written from (rules_shapes_heldout.yaml),
+- the second development and held-out pair, for 1.7.1 (rules_shapes2_*.yaml: exclusion,
+  wished violence, dehumanising words, traits, slogans),
 - the functional suite (tests/fixtures/fairness/functional.yaml, `monitor eval`'s "functional"
   section, which scores the classifier alone).
 
@@ -15,10 +18,10 @@ Posts go through the rules as `monitor rules explain` runs them: English, no pla
 classifier's real scores (a rule that reads a score sees it). Hateful posts caught and benign
 posts flagged are printed with the ratio of now to the baseline.
 
-    .venv/bin/python benchmarks/rules_functional.py [--baseline REV] [--show-misses dev]
+    .venv/bin/python benchmarks/rules_functional.py [--baseline REV] [--show-misses dev|dev2]
 
-`--show-misses dev` lists the development set's hateful posts no rule catches (never the
-held-out set's: reading it would turn it into a second development set).
+`--show-misses dev` (or dev2) lists a development set's hateful posts no rule catches (never a
+held-out set's: reading it would turn it into another development set).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ FIXTURES = ROOT / "tests" / "fixtures" / "fairness"
 SETS = {
     "dev": FIXTURES / "rules_shapes_dev.yaml",
     "heldout": FIXTURES / "rules_shapes_heldout.yaml",
+    "dev2": FIXTURES / "rules_shapes2_dev.yaml",
+    "heldout2": FIXTURES / "rules_shapes2_heldout.yaml",
 }
 # The last commit before the 1.7.0 rules for these shapes.
 DEFAULT_BASELINE = "21090fc"
@@ -173,12 +178,18 @@ def _version(ruleset: RuleSet) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision of rules/")
-    parser.add_argument("--show-misses", choices=["dev"], default=None)
+    parser.add_argument(
+        "--rules-dir",
+        type=Path,
+        default=ROOT / "rules",
+        help="the rules measured (default: rules/)",
+    )
+    parser.add_argument("--show-misses", choices=["dev", "dev2"], default=None)
     args = parser.parse_args(argv)
 
     sets = {name: load_set(path) for name, path in SETS.items()}
     sets["functional suite"] = functional_cases()
-    now = load_ruleset(ROOT / "rules")
+    now = load_ruleset(args.rules_dir)
     with tempfile.TemporaryDirectory() as tmp:
         before = load_ruleset(rules_at(args.baseline, Path(tmp)))
     print(f"tension pack now {_version(now)}, at the baseline {args.baseline} {_version(before)}")
@@ -187,8 +198,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         classifier = [s >= threshold for s in scores]
         after_flags = tension_flags(now, cases, scores)
         report(name, cases, classifier, tension_flags(before, cases, scores), after_flags)
-        if args.show_misses == "dev" and name == "dev":
-            print("\nDevelopment set, hateful posts no rule catches:")
+        if args.show_misses == name:
+            print(f"\n{name}: hateful posts no rule catches:")
             for case, flagged in zip(cases, after_flags, strict=True):
                 if case.hateful and not flagged:
                     print(f"  [{case.shape}] {case.text}")

@@ -10,12 +10,17 @@ hatred, sympathy, neutral posts and news):
 - a held-out set by another author the rules were not written from (rules_shapes_heldout.yaml);
 - the functional suite (functional.yaml) that `monitor eval` scores the classifier on.
 
-The rules alone (no classifier scores), as measured when 1.7.0 was written
+A second pair (rules_shapes2_*.yaml) does the same for exclusion, wished violence,
+dehumanising words, traits and slogans (the 1.7.1 rules).
+
+The rules alone (no classifier scores), as measured with 1.7.1
 (`.venv/bin/python benchmarks/rules_functional.py` prints these and the served figures):
-development 106 of 161 hateful caught, 0 of 113 benign flagged; held out 42 of 133 and 5 of
-91; functional suite 705 of 1,440 and 0 of 760. The bounds leave a little room; a change to
-the pack that loses these shapes, or that starts flagging counter-speech, negated hate or
-news, fails here with the posts concerned.
+development 109 of 161 hateful caught, 0 of 113 benign flagged; held out 44 of 133 and 4 of
+91; second development 109 of 130 and 0 of 100; second held out 54 of 110 and 5 of 91 (as
+many as before 1.7.0: the five are older rules' false alarms); functional suite 745 of 1,440
+and 0 of 760. The bounds leave a little room; a change to the pack that loses these shapes,
+or that starts flagging counter-speech, negated hate or news, fails here with the posts
+concerned.
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ def flagged(text: str) -> list[str]:
 
 
 def load_set(name: str) -> list[tuple[str, str, bool]]:
-    spec = yaml.safe_load((FIXTURES / f"rules_shapes_{name}.yaml").read_text(encoding="utf-8"))
+    stem = f"rules_shapes2_{name[:-1]}" if name.endswith("2") else f"rules_shapes_{name}"
+    spec = yaml.safe_load((FIXTURES / f"{stem}.yaml").read_text(encoding="utf-8"))
     return [(p["text"], p["shape"], bool(p["hateful"])) for p in spec["posts"]]
 
 
@@ -58,8 +64,10 @@ def functional_set() -> list[tuple[str, str, bool]]:
 # (set, least hateful posts caught, most benign posts flagged)
 BOUNDS = [
     ("dev", 100, 2),
-    ("heldout", 38, 6),
-    ("functional", 660, 3),
+    ("heldout", 40, 6),
+    ("dev2", 100, 2),
+    ("heldout2", 48, 7),
+    ("functional", 700, 3),
 ]
 
 
