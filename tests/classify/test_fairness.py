@@ -173,7 +173,7 @@ def test_language_coverage() -> None:
 
 def test_language_suite_and_report() -> None:
     cases, names = languages.load_suite()
-    keys = {"pl", "ur", "ur-Latn", "pa", "pa-Arab", "pa-Latn", "ar", "ro", "sk"}
+    keys = {"pl", "ur", "ur-Latn", "pa", "pa-Arab", "pa-Latn", "ar", "ro", "sk", "hi"}
     assert keys | {"en"} == set(names)
     assert all(re.search(r"\w", c.text) for c in cases)
     # Every language has every category in both splits, and held-out posts are not training

@@ -171,7 +171,7 @@ def test_eval_suites_report_deobfuscation_and_languages(suites: dict[str, Any]) 
     assert ob["deobfuscated"]["per_form"]["plain"]["fpr"] == 0.0
     lang = out["languages"]
     assert lang["covered_languages"] == ["en"]
-    for key in ("pl", "ur", "pa", "ar", "ro", "sk"):
+    for key in ("pl", "ur", "pa", "ar", "ro", "sk", "hi"):
         row = lang["per_language"][key]
         assert row["covered"] is False
         # ingest names these languages, so the service leaves them unscored (the Slovak
