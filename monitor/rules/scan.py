@@ -13,14 +13,12 @@ post with a place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from monitor.classify.labels import FLAG_LABELS
 from monitor.rules.engine import RuleSet, evaluate_post
-from monitor.types import Post
-
-_SCAN_TIME = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+from monitor.rules.examples import example_post
+from monitor.rules.schema import Example
 
 
 def scan_post(
@@ -35,17 +33,9 @@ def scan_post(
 
     `scores` is None when the classifier did not score the post (a language it does not
     cover, or no classifier): rules that read a score then see none, as in service."""
-    post = Post(
-        id="scan",
-        platform="scan",
-        source="rules-scan",
-        text=text,
-        language=language,
-        created_at=_SCAN_TIME,
-        collected_at=_SCAN_TIME,
-        author_ref="scan",
-        places=(),
-    )
+    # The post the rules' own examples are run as: no places, a fixed time (no rule reads the
+    # platform or the author).
+    post = example_post(Example(text, 0, (), language, None), "scan")
     hits = evaluate_post(ruleset, post, scores or {}).hits if text.strip() else []
     # As the pipeline flags: content labels over their thresholds (a reply's stance is a score,
     # never a flag).
