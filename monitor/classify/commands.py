@@ -57,7 +57,7 @@ async def _classify_stream(
     try:
         chunk: list[str] = []
         for line in stdin:
-            chunk.append(line.rstrip("\n").rstrip("\r"))
+            chunk.append(_utf8(line.rstrip("\n").rstrip("\r")))
             if len(chunk) >= STDIN_CHUNK:
                 await _write(clf, chunk, stdout, embedding, language)
                 chunk = []
@@ -65,6 +65,12 @@ async def _classify_stream(
             await _write(clf, chunk, stdout, embedding, language)
     finally:
         await clf.close()
+
+
+def _utf8(line: str) -> str:
+    """The line with bytes that were not UTF-8 (which reach Python as surrogates, and which the
+    tokenizer refuses with a TypeError) shown as "?": the other lines are still scored."""
+    return line.encode("utf-8", "replace").decode("utf-8")
 
 
 async def _write(

@@ -49,3 +49,36 @@ def test_classify_says_each_posts_language_and_leaves_uncovered_ones_unscored(
     result = CliRunner().invoke(cli, ["classify", "--language", "en"], input=stdin)
     forced = [json.loads(x) for x in result.output.splitlines()]
     assert all(x["covered"] and x["scores"] for x in forced)
+
+
+def test_classify_scores_the_other_lines_when_one_is_not_utf8() -> None:
+    # Bytes that are not UTF-8 reach Python as surrogates (surrogateescape), which the
+    # transformer's tokenizer refuses with a TypeError that ended the whole run.
+    import asyncio
+    import io
+
+    from monitor.classify.commands import _classify_stream
+
+    seen: list[str] = []
+
+    class Recording:
+        name = "recording"
+        thresholds = {"hostile": 0.5}
+        stance_thresholds = None
+        covered_languages = None
+
+        async def analyse(self, texts: list[str]) -> list[object]:
+            seen.extend(texts)
+            for t in texts:
+                t.encode("utf-8")  # what the tokenizer needs: raises on a surrogate
+            return [type("A", (), {"scores": {"hostile": 0.1}, "embedding": []})() for _ in texts]
+
+        async def close(self) -> None:
+            pass
+
+    raw = b"Fictional: fine line\n\xff\xfe not utf-8\nFictional: third\n"
+    stdin = io.StringIO(raw.decode("utf-8", "surrogateescape"))
+    out = io.StringIO()
+    asyncio.run(_classify_stream(Recording(), stdin, out, embedding=False))
+    assert len(out.getvalue().splitlines()) == 3
+    assert seen[1] == "?? not utf-8"
