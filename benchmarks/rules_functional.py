@@ -10,7 +10,8 @@ they are and for the rules at a baseline revision (`--baseline`, read with `git 
   opinions, questions, "they" after the group, insinuation),
 - a held-out set by another author, not written from (rules_shapes_heldout.yaml),
 - the second development and held-out pair, for 1.7.1 (rules_shapes2_*.yaml: exclusion,
-  wished violence, dehumanising words, traits, slogans),
+  wished violence, dehumanising words, traits, slogans), and a third for 1.7.7
+  (rules_shapes3_*.yaml: exclusion, whole-group claims and slogans in less obvious words),
 - the functional suite (tests/fixtures/fairness/functional.yaml, `monitor eval`'s "functional"
   section, which scores the classifier alone).
 
@@ -18,9 +19,9 @@ Posts go through the rules as `monitor rules explain` runs them: English, no pla
 classifier's real scores (a rule that reads a score sees it). Hateful posts caught and benign
 posts flagged are printed with the ratio of now to the baseline.
 
-    .venv/bin/python benchmarks/rules_functional.py [--baseline REV] [--show-misses dev|dev2]
+    .venv/bin/python benchmarks/rules_functional.py [--baseline REV] [--show-misses dev|dev2|dev3]
 
-`--show-misses dev` (or dev2) lists a development set's hateful posts no rule catches (never a
+`--show-misses dev` (or dev2, dev3) lists a development set's hateful posts no rule catches (never a
 held-out set's: reading it would turn it into another development set).
 """
 
@@ -57,6 +58,8 @@ SETS = {
     "heldout": FIXTURES / "rules_shapes_heldout.yaml",
     "dev2": FIXTURES / "rules_shapes2_dev.yaml",
     "heldout2": FIXTURES / "rules_shapes2_heldout.yaml",
+    "dev3": FIXTURES / "rules_shapes3_dev.yaml",
+    "heldout3": FIXTURES / "rules_shapes3_heldout.yaml",
 }
 # The last commit before the 1.7.0 rules for these shapes.
 DEFAULT_BASELINE = "21090fc"
@@ -184,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=ROOT / "rules",
         help="the rules measured (default: rules/)",
     )
-    parser.add_argument("--show-misses", choices=["dev", "dev2"], default=None)
+    parser.add_argument("--show-misses", choices=["dev", "dev2", "dev3"], default=None)
     args = parser.parse_args(argv)
 
     sets = {name: load_set(path) for name, path in SETS.items()}

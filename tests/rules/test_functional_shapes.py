@@ -11,7 +11,9 @@ hatred, sympathy, neutral posts and news):
 - the functional suite (functional.yaml) that `monitor eval` scores the classifier on.
 
 A second pair (rules_shapes2_*.yaml) does the same for exclusion, wished violence,
-dehumanising words, traits and slogans (the 1.7.1 rules).
+dehumanising words, traits and slogans (the 1.7.1 rules), and a third (rules_shapes3_*.yaml)
+for exclusion, whole-group claims and slogans in less obvious words (1.7.7: development 61 of
+90 hateful and 1 of 70 benign flagged, held out 25 of 87 and 2 of 69).
 
 The rules alone (no classifier scores), as measured with 1.7.1
 (`.venv/bin/python benchmarks/rules_functional.py` prints these and the served figures):
@@ -52,7 +54,7 @@ def flagged(text: str) -> list[str]:
 
 
 def load_set(name: str) -> list[tuple[str, str, bool]]:
-    stem = f"rules_shapes2_{name[:-1]}" if name.endswith("2") else f"rules_shapes_{name}"
+    stem = f"rules_shapes{name[-1]}_{name[:-1]}" if name[-1].isdigit() else f"rules_shapes_{name}"
     spec = yaml.safe_load((FIXTURES / f"{stem}.yaml").read_text(encoding="utf-8"))
     return [(p["text"], p["shape"], bool(p["hateful"])) for p in spec["posts"]]
 
@@ -67,6 +69,8 @@ BOUNDS = [
     ("heldout", 40, 6),
     ("dev2", 100, 2),
     ("heldout2", 48, 7),
+    ("dev3", 55, 3),
+    ("heldout3", 22, 4),
     ("functional", 700, 3),
 ]
 
