@@ -12,7 +12,7 @@ hatred, sympathy, neutral posts and news):
 
 A second pair (rules_shapes2_*.yaml) does the same for exclusion, wished violence,
 dehumanising words, traits and slogans (the 1.7.1 rules), and a third (rules_shapes3_*.yaml)
-for exclusion, whole-group claims and slogans in less obvious words (1.7.7: development 61 of
+for exclusion, whole-group claims and slogans in less obvious words (1.7.8: development 59 of
 90 hateful and 1 of 70 benign flagged, held out 25 of 87 and 2 of 69).
 
 The rules alone (no classifier scores), as measured with 1.7.1
