@@ -8,13 +8,14 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
-from monitor.classify.labels import decide_stance
+from monitor.classify.labels import decide_stance, flags_over
 from monitor.classify.runtime import feature_variant, graph_dir
 from monitor.cli.context import pass_context
 
@@ -55,16 +56,23 @@ async def _classify_stream(
     clf: Any, stdin: TextIO, stdout: TextIO, embedding: bool, language: str | None = None
 ) -> None:
     try:
-        chunk: list[str] = []
-        for line in stdin:
-            chunk.append(_utf8(line.rstrip("\n").rstrip("\r")))
-            if len(chunk) >= STDIN_CHUNK:
-                await _write(clf, chunk, stdout, embedding, language)
-                chunk = []
-        if chunk:
-            await _write(clf, chunk, stdout, embedding, language)
+        for chunk in line_chunks(stdin):
+            await _write(clf, [_utf8(line) for line in chunk], stdout, embedding, language)
     finally:
         await clf.close()
+
+
+def line_chunks(stream: TextIO, size: int = STDIN_CHUNK) -> Iterator[list[str]]:
+    """The stream's lines without their line ends, `size` at a time (`monitor classify` and
+    `monitor rules scan` read posts one a line this way)."""
+    chunk: list[str] = []
+    for line in stream:
+        chunk.append(line.rstrip("\n").rstrip("\r"))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _utf8(line: str) -> str:
@@ -91,7 +99,7 @@ async def _write(
             "language": lang,
             "covered": covered,
             "scores": scores,
-            "flags": sorted(k for k, v in scores.items() if v >= thresholds.get(k, 2.0)),
+            "flags": flags_over(scores, thresholds),
             "stance": decide_stance(scores, stance_thresholds) if covered else None,
             # What scored it (heads, runtime, version, precision), so a score can be
             # reproduced later with the same path.

@@ -14,6 +14,13 @@ STANCE_LABELS: tuple[str, ...] = tuple(f"stance_{s}" for s in STANCES)
 # decided among the four classes instead, by `decide_stance`).
 FLAG_LABELS: tuple[str, ...] = (HOSTILE, OFFENSIVE, RUMOUR)
 
+
+def flags_over(scores: Mapping[str, float], thresholds: Mapping[str, float]) -> list[str]:
+    """The labels that flag a post, sorted: content labels at or over their thresholds (a
+    reply's stance is a score that signals use, never a reason to flag the post)."""
+    return sorted(k for k, v in scores.items() if k in FLAG_LABELS and v >= thresholds.get(k, 2.0))
+
+
 # Every score an implementation returns, in this order.
 LABELS: tuple[str, ...] = (HOSTILE, OFFENSIVE, RUMOUR, *STANCE_LABELS)
 

@@ -247,10 +247,6 @@ def explain_command(
     )
 
 
-# Lines read per batch from stdin: enough to fill the classifier's sorted batches.
-_SCAN_CHUNK = 512
-
-
 @rules_group.command("scan")
 @_rules_dir_option
 @click.option("--pack", "packs", multiple=True, help="Only these packs (repeatable).")
@@ -283,6 +279,7 @@ def scan_command(
     import json
     import sys
 
+    from monitor.classify.commands import line_chunks
     from monitor.ingest.core import detect_language, normalise_text
     from monitor.rules.scan import scan_post
 
@@ -325,13 +322,7 @@ def scan_command(
 
     async def run() -> None:
         try:
-            chunk: list[str] = []
-            for line in sys.stdin:
-                chunk.append(line.rstrip("\n").rstrip("\r"))
-                if len(chunk) >= _SCAN_CHUNK:
-                    await write(chunk)
-                    chunk = []
-            if chunk:
+            for chunk in line_chunks(sys.stdin):
                 await write(chunk)
         finally:
             if clf is not None:

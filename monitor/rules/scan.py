@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.classify.labels import FLAG_LABELS
+from monitor.classify.labels import flags_over
 from monitor.rules.engine import RuleSet, evaluate_post
 from monitor.rules.examples import example_post
 from monitor.rules.schema import Example
@@ -37,11 +37,7 @@ def scan_post(
     # platform or the author).
     post = example_post(Example(text, 0, (), language, None), "scan")
     hits = evaluate_post(ruleset, post, scores or {}).hits if text.strip() else []
-    # As the pipeline flags: content labels over their thresholds (a reply's stance is a score,
-    # never a flag).
-    flags = sorted(
-        k for k, v in (scores or {}).items() if k in FLAG_LABELS and v >= thresholds.get(k, 2.0)
-    )
+    flags = flags_over(scores or {}, thresholds)  # as the pipeline flags
     record: dict[str, Any] = {"language": language, "scored": scores is not None}
     if scores is not None:
         record["scores"] = dict(scores)

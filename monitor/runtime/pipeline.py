@@ -35,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.classify.disk_cache import EncodingEraser
-from monitor.classify.labels import FLAG_LABELS
+from monitor.classify.labels import flags_over
 from monitor.classify.languages import is_covered
 from monitor.ingest.core import IngestError
 from monitor.privacy.postids import PostIds
@@ -776,15 +776,7 @@ class Pipeline:
                 analysis = replace(analysis, scores={})
                 lang = (post.language or "").split("-")[0].lower()
                 self.stats.not_scored[lang] = self.stats.not_scored.get(lang, 0) + 1
-            # Flags are content labels over their thresholds; a reply's stance is a score
-            # that signals use, not a reason to flag the post.
-            flags = tuple(
-                sorted(
-                    k
-                    for k, v in analysis.scores.items()
-                    if k in FLAG_LABELS and v >= thresholds.get(k, 2.0)
-                )
-            )
+            flags = tuple(flags_over(analysis.scores, thresholds))
             try:
                 hits = tuple(self.rules.evaluate(post, analysis.scores, now))
             except Exception as exc:
