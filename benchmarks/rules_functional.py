@@ -34,7 +34,7 @@ import sys
 import tarfile
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -108,11 +108,17 @@ def tension_flags(ruleset: RuleSet, cases: Sequence[Case], scores: Sequence[floa
     return flags
 
 
-async def hostile_scores(texts: Sequence[str]) -> tuple[list[float], float]:
+async def hostile_scores(
+    sets: Mapping[str, Sequence[Case]],
+) -> tuple[dict[str, list[float]], float]:
+    """Every set's hostile scores from one loaded classifier, and its hostile threshold."""
     clf = load_classifier(Settings())
     try:
-        analyses = await clf.analyse(list(texts))
-        return [a.scores["hostile"] for a in analyses], clf.thresholds["hostile"]
+        scores = {}
+        for name, cases in sets.items():
+            analyses = await clf.analyse([c.text for c in cases])
+            scores[name] = [a.scores["hostile"] for a in analyses]
+        return scores, clf.thresholds["hostile"]
     finally:
         await clf.close()
 
@@ -196,8 +202,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         before = load_ruleset(rules_at(args.baseline, Path(tmp)))
     print(f"tension pack now {_version(now)}, at the baseline {args.baseline} {_version(before)}")
+    all_scores, threshold = asyncio.run(hostile_scores(sets))
     for name, cases in sets.items():
-        scores, threshold = asyncio.run(hostile_scores([c.text for c in cases]))
+        scores = all_scores[name]
         classifier = [s >= threshold for s in scores]
         after_flags = tension_flags(now, cases, scores)
         report(name, cases, classifier, tension_flags(before, cases, scores), after_flags)
