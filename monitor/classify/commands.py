@@ -93,7 +93,7 @@ async def _write(
     covered_languages: frozenset[str] | None = getattr(clf, "covered_languages", None)
     for text, a in zip(texts, analyses, strict=True):
         lang = language or detect_language(text)
-        covered = covered_languages is None or is_covered(lang, covered_languages)
+        covered = is_covered(lang, covered_languages)
         scores = a.scores if covered else {}
         record: dict[str, Any] = {
             "language": lang,

@@ -47,9 +47,10 @@ def covered_languages(manifest: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(v.lower() for v in value)
 
 
-def is_covered(language: str | None, covered: frozenset[str]) -> bool:
-    """Whether a post in `language` gets classifier scores (unknown language: yes, see doc)."""
-    if not language:
+def is_covered(language: str | None, covered: frozenset[str] | None) -> bool:
+    """Whether a post in `language` gets classifier scores (unknown language: yes, see doc;
+    a classifier that declares no coverage, None, scores every language)."""
+    if not language or covered is None:
         return True
     return language.split("-")[0].lower() in covered
 

@@ -303,9 +303,7 @@ def scan_command(
         # As the pipeline does: a post in a language the model does not cover keeps no
         # scores (and an empty line has nothing to score).
         return [
-            dict(a.scores)
-            if text.strip() and (covered is None or is_covered(lang, covered))
-            else None
+            dict(a.scores) if text.strip() and is_covered(lang, covered) else None
             for (text, lang), a in zip(posts, analyses, strict=True)
         ]
 

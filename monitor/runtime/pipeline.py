@@ -772,7 +772,7 @@ class Pipeline:
         covered: frozenset[str] | None = getattr(self.classifier, "covered_languages", None)
         items: list[Processed] = []
         for post, analysis in zip(batch, analyses, strict=True):
-            if covered is not None and not is_covered(post.language, covered):
+            if not is_covered(post.language, covered):
                 analysis = replace(analysis, scores={})
                 lang = (post.language or "").split("-")[0].lower()
                 self.stats.not_scored[lang] = self.stats.not_scored.get(lang, 0) + 1

@@ -166,6 +166,7 @@ def test_language_coverage() -> None:
     assert languages.is_covered(None, covered)  # unknown language: scored (see module doc)
     assert not languages.is_covered("ur", covered)
     assert not languages.is_covered("pl", covered)
+    assert languages.is_covered("pl", None)  # a classifier declaring no coverage scores all
     assert languages.covered_languages({}) == frozenset({"en"})
     with pytest.raises(ValueError, match="covered_languages"):
         languages.covered_languages({"covered_languages": "en"})
