@@ -12,6 +12,11 @@ they are and for the rules at a baseline revision (`--baseline`, read with `git 
 - the second development and held-out pair, for 1.7.1 (rules_shapes2_*.yaml: exclusion,
   wished violence, dehumanising words, traits, slogans), and a third for 1.7.7
   (rules_shapes3_*.yaml: exclusion, whole-group claims and slogans in less obvious words),
+- a fourth pair for 1.8.0 (rules_shapes4_*.yaml): counter-speech that repeats or quotes
+  hatred to reject it (quoted and rejected, asked and answered, negated, its speakers
+  condemned, reported, mocked, told of by those it was said to, solidarity), and hateful
+  posts that borrow that framing (a rebuttal that asserts the hate, "I'm not racist but",
+  a quote agreed with),
 - the functional suite (tests/fixtures/fairness/functional.yaml, `monitor eval`'s "functional"
   section, which scores the classifier alone).
 
@@ -19,10 +24,13 @@ Posts go through the rules as `monitor rules explain` runs them: English, no pla
 classifier's real scores (a rule that reads a score sees it). Hateful posts caught and benign
 posts flagged are printed with the ratio of now to the baseline.
 
-    .venv/bin/python benchmarks/rules_functional.py [--baseline REV] [--show-misses dev|dev2|dev3]
+    .venv/bin/python benchmarks/rules_functional.py [--baseline REV] [--sets NAME ...]
+        [--show-misses dev|dev2|dev3|dev4]
 
-`--show-misses dev` (or dev2, dev3) lists a development set's hateful posts no rule catches (never a
-held-out set's: reading it would turn it into another development set).
+`--show-misses dev` (or dev2, dev3, dev4) lists a development set's hateful posts no rule
+catches and its benign posts a rule flags (never a held-out set's: reading it would turn it
+into another development set). `--sets dev4 heldout4` measures only those sets (`functional`
+names the functional suite).
 """
 
 from __future__ import annotations
@@ -60,7 +68,11 @@ SETS = {
     "heldout2": FIXTURES / "rules_shapes2_heldout.yaml",
     "dev3": FIXTURES / "rules_shapes3_dev.yaml",
     "heldout3": FIXTURES / "rules_shapes3_heldout.yaml",
+    "dev4": FIXTURES / "rules_shapes4_dev.yaml",
+    "heldout4": FIXTURES / "rules_shapes4_heldout.yaml",
 }
+# The sets whose posts may be read (`--show-misses`): the rules were written from them.
+DEVELOPMENT = ["dev", "dev2", "dev3", "dev4"]
 # The last commit before the 1.7.0 rules for these shapes.
 DEFAULT_BASELINE = "21090fc"
 
@@ -193,11 +205,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=ROOT / "rules",
         help="the rules measured (default: rules/)",
     )
-    parser.add_argument("--show-misses", choices=["dev", "dev2", "dev3"], default=None)
+    parser.add_argument("--show-misses", choices=DEVELOPMENT, default=None)
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        choices=[*SETS, "functional"],
+        default=None,
+        help="only these sets (default: all)",
+    )
     args = parser.parse_args(argv)
 
-    sets = {name: load_set(path) for name, path in SETS.items()}
-    sets["functional suite"] = functional_cases()
+    chosen = args.sets or [*SETS, "functional"]
+    sets = {name: load_set(path) for name, path in SETS.items() if name in chosen}
+    if "functional" in chosen:
+        sets["functional suite"] = functional_cases()
     now = load_ruleset(args.rules_dir)
     with tempfile.TemporaryDirectory() as tmp:
         before = load_ruleset(rules_at(args.baseline, Path(tmp)))
@@ -212,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"\n{name}: hateful posts no rule catches:")
             for case, flagged in zip(cases, after_flags, strict=True):
                 if case.hateful and not flagged:
+                    print(f"  [{case.shape}] {case.text}")
+            print(f"\n{name}: benign posts a rule flags:")
+            for case, flagged in zip(cases, after_flags, strict=True):
+                if not case.hateful and flagged:
                     print(f"  [{case.shape}] {case.text}")
 
 
