@@ -70,9 +70,10 @@ SETS = {
     "heldout3": FIXTURES / "rules_shapes3_heldout.yaml",
     "dev4": FIXTURES / "rules_shapes4_dev.yaml",
     "heldout4": FIXTURES / "rules_shapes4_heldout.yaml",
+    "dev5": FIXTURES / "rules_shapes5_dev.yaml",
 }
 # The sets whose posts may be read (`--show-misses`): the rules were written from them.
-DEVELOPMENT = ["dev", "dev2", "dev3", "dev4"]
+DEVELOPMENT = ["dev", "dev2", "dev3", "dev4", "dev5"]
 # The last commit before the 1.7.0 rules for these shapes.
 DEFAULT_BASELINE = "21090fc"
 

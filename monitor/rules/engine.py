@@ -158,7 +158,8 @@ def _counter_match(
 
 
 def own_words_match(rule: RuleSpec, doc: Doc) -> bool:
-    """Whether the rule's words are in what the post says itself, outside its quotations."""
+    """Whether the rule's words are in what the post says itself, outside its quotations and
+    the claims it asks back and answers."""
     return rule.query is None or rule.query.test(doc.own_words())
 
 

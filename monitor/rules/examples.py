@@ -98,11 +98,12 @@ def verdict(
         note(passed, f"query: {short(rule.query.source, 110)}")
         if detail:
             lines.extend("      " + line for line in explain_query(rule.query.ast, doc))
-    if rule.ignore_quoted and doc.own_words() is not doc:  # the post quotes something
+    if rule.ignore_quoted and doc.own_words() is not doc:  # it quotes or answers something
         own = own_words_match(rule, doc)
         note(
             own,
-            "quoted_words: ignore (outside its quotations the query "
+            "quoted_words: ignore (outside its quotations and the claims it asks back and "
+            "answers, the query "
             f"{'matches' if own else 'does not match'})",
         )
     if rule.unless is not None:

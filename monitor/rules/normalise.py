@@ -37,8 +37,9 @@ TIME_FORM = "<time>"
 EMPHASIS = "~"
 
 # Zero-width and soft-hyphen characters are deleted: they are the commonest way to break a word
-# without it looking broken.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"), None)
+# without it looking broken. So is the Arabic tatweel (U+0640), which only stretches a word
+# ("اليـــهــــود" is اليهود).
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e\u0640"), None)
 
 # Leetspeak. Only applied inside words that also contain a letter, so "2024" and "£50" stay
 # numbers; "8" is left out because "gr8"/"h8" read as sounds, not as a letter.
@@ -468,10 +469,11 @@ class Doc:
         self._own: Doc | None = None
 
     def own_words(self) -> Doc:
-        """The post without what it puts in quotation marks (see `without_quotes`): itself when
-        it quotes nothing. Built once, on the first rule that asks."""
+        """The post without what it puts in quotation marks (see `without_quotes`) and without
+        the claims it asks back and then answers (see `without_answered_claims`): itself when
+        it has neither. Built once, on the first rule that asks."""
         if self._own is None:
-            plain = without_quotes(self.text)
+            plain = without_answered_claims(without_quotes(self.text))
             self._own = self if plain == self.text else make_doc(plain)
         return self._own
 
@@ -564,6 +566,57 @@ def without_quotes(text: str) -> str:
     ('calling refugees "vermin" is how pogroms start' -> 'calling refugees . is how pogroms
     start')."""
     return _QUOTED.sub(" . ", text) if any(q in text for q in "\"“„«「'‘") else text
+
+
+# A sentence: text up to and including its closing marks, or up to a line break.
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?…]+|$)", re.MULTILINE)
+_WORD = re.compile(r"[^\W\d_]+")
+_FIRST_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+_ANSWER_WORDS = 3  # words after the question that make it asked back and answered
+# Words that open a real question (English, and the other languages the packs cover): a
+# question so opened asks something ("Why are they all thieves?"), it does not echo a claim.
+_QUESTION_OPENERS = frozenset(
+    """why how what who whom whose when where which whats whos hows is isnt are arent am was
+    wasnt were werent do dont does doesnt did didnt can cant could couldnt should shouldnt
+    would wouldnt will wont shall has hasnt have havent had hadnt may might must anyone
+    anybody since
+    czy dlaczego czemu kto co jak kiedy gdzie ile
+    kya kyun kyon kaun kab kahan kaise kis
+    de oare cine cand unde cum ce
+    preco ci kto kedy kde ako
+    क्या क्यों क्यूँ कौन कब कहाँ कहां कैसे किस
+    کیا کیوں کون کب کہاں کیسے
+    ਕੀ ਕਿਉਂ ਕੌਣ ਕਦੋਂ ਕਿੱਥੇ ਕਿਵੇਂ
+    هل لماذا ليش ليه لیش مين من كيف متى اين وين شو ماذا""".split()
+)
+
+
+def without_answered_claims(text: str) -> str:
+    """The text with each claim it asks back and then answers replaced by a full stop.
+
+    A sentence that ends in a question mark without opening like a question, followed by at
+    least three more words, repeats a claim to answer it: "Refugees are parasites? My nurse
+    is a refugee." A question that opens like one ("Why are they all thieves?") and a question
+    with nothing after it stay, so hate put as a question is still read.
+    """
+    if "?" not in text:
+        return text
+    sentences = [m for m in _SENTENCE.finditer(text) if m.group().strip()]
+    drop: list[tuple[int, int]] = []
+    for i, m in enumerate(sentences):
+        sentence = m.group().rstrip()
+        if not sentence.endswith("?") and not sentence.rstrip("!").endswith("?"):
+            continue
+        first = _FIRST_WORD.search(sentence)
+        opener = fold(first.group()).replace("'", "").replace("’", "") if first else ""
+        if not opener or opener in _QUESTION_OPENERS:
+            continue
+        after = " ".join(s.group() for s in sentences[i + 1 :])
+        if len(_WORD.findall(after)) >= _ANSWER_WORDS:
+            drop.append(m.span())
+    for start, end in reversed(drop):
+        text = f"{text[:start]} . {text[end:]}"
+    return text
 
 
 def make_doc(text: str) -> Doc:

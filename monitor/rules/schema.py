@@ -214,8 +214,9 @@ class RuleSpec:
     languages: frozenset[str] | None = None
     window: WindowSpec | None = None
     counter_speech: bool = True  # apply the pack's counter-speech exclusions
-    # True when words inside quotation marks do not count (`quoted_words: ignore`): the query
-    # must also match the post's own words, so naming a word to reject it does not fire.
+    # True when words inside quotation marks, and claims asked back and answered, do not count
+    # (`quoted_words: ignore`): the query must also match the post's own words, so naming a
+    # word or a claim to reject it does not fire.
     ignore_quoted: bool = False
     enabled: bool = True
     match: tuple[Example, ...] = ()

@@ -50,6 +50,7 @@ def test_obfuscated_spellings_match_the_plain_word(text: str) -> None:
         ("café", "CAFE"),  # accents stripped in the query as well
         ("molotow", "Mołotowa"[:-1]),  # a stroked letter is folded like an accented one
         ("mołotow", "molotow"),
+        ("اليهود", "اليـــهــــود"),  # Arabic tatweel stretches a word, it changes nothing
     ],
 )
 def test_query_and_post_are_normalised_alike(query: str, text: str) -> None:
@@ -226,3 +227,36 @@ def test_a_white_flag_or_a_rainbow_alone_is_no_group() -> None:
     assert make_doc("Fictional: 🏳️ we give up, 🌈 after the rain").words == (
         "fictional", "we", "give", "up", "after", "the", "rain",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Refugees are vermin?? The woman who taught my kid to swim fled Syria. Get a grip.",
+        "Immigrants are parasites, are they? Who do you think was on the night shift?",
+        "@neighbour Muslims are terrorists?! My GP is a Muslim and she saved my dad's life.",
+        "Imigranci to pasożyty? Mój sąsiad jest lekarzem, daj spokój.",
+    ],
+)
+def test_a_claim_asked_back_and_answered_is_not_the_posts_own_words(text: str) -> None:
+    doc = make_doc(text)
+    assert matches("vermin OR parasites OR terrorists OR pasozyty", text)
+    assert not compile_query("vermin OR parasites OR terrorists OR pasozyty").test(doc.own_words())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Why are refugees such vermin? Every single one of them.",  # opens like a question
+        "Isn't it obvious Muslims are terrorists? Wake up people.",
+        "Aren’t immigrants just parasites? Sick of them.",
+        "Czy imigranci to pasożyty? Tak, wszyscy.",
+        "Refugees are vermin?",  # nothing after it: the question may be the hate
+        "Refugees are vermin? Yes.",  # too short an answer to tell
+        "Refugees are vermin. Get a grip if you think otherwise.",  # no question at all
+    ],
+)
+def test_hate_put_as_a_question_or_said_plainly_stays_the_posts_own(text: str) -> None:
+    assert compile_query("vermin OR parasites OR terrorists OR pasozyty").test(
+        make_doc(text).own_words()
+    )
