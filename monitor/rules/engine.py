@@ -157,10 +157,29 @@ def _counter_match(
     return found
 
 
-def own_words_match(rule: RuleSpec, doc: Doc) -> bool:
-    """Whether the rule's words are in what the post says itself, outside its quotations and
-    the claims it asks back and answers."""
-    return rule.query is None or rule.query.test(doc.own_words())
+def asks_claims_back(language: str | None) -> bool:
+    """Whether claims asked back and answered are read as not the post's own words in this
+    language: English only. In the other languages the packs cover, a group asked about and
+    then derided ("Hindu ki dosti pe bharosa? lol.") is a common hateful shape of their
+    training posts, and the question words are the developers' guesses."""
+    return language_code(language) == "en"
+
+
+def own_words_match(rule: RuleSpec, doc: Doc, language: str | None = "en") -> bool:
+    """Whether the rule's words are in what the post says itself: outside its quotations, and
+    in English, when a claim it asks back and answers holds all the rule needs ("Roma are
+    dirty? The tidiest garden on our estate is a Roma family's"), outside those claims too. A
+    question the rule needs with its answer ("Refugees? Parasites, the lot of them") counts."""
+    if rule.query is None:
+        return True
+    if not rule.query.test(doc.own_words()):
+        return False
+    if not asks_claims_back(language):
+        return True
+    rest, claims = doc.asked_claims()
+    if any(rule.query.test(claim) for claim in claims):
+        return rule.query.test(rest)
+    return True
 
 
 def _passes(rule: RuleSpec, post: Post, scores: Mapping[str, float], doc: Doc) -> bool:
@@ -204,7 +223,7 @@ def evaluate_post(
         rule = rules[i]
         if not _passes(rule, post, scores, doc):
             continue
-        if rule.ignore_quoted and not own_words_match(rule, doc):
+        if rule.ignore_quoted and not own_words_match(rule, doc, post.language):
             continue
         if rule.counter_speech:
             cs = ruleset._counter.get(rule.pack)

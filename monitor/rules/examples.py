@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.rules.engine import RuleSet, language_code, own_words_match
+from monitor.rules.engine import RuleSet, asks_claims_back, language_code, own_words_match
 from monitor.rules.normalise import Doc, make_doc
 from monitor.rules.query import explain as explain_query
 from monitor.rules.query import short
@@ -98,8 +98,9 @@ def verdict(
         note(passed, f"query: {short(rule.query.source, 110)}")
         if detail:
             lines.extend("      " + line for line in explain_query(rule.query.ast, doc))
-    if rule.ignore_quoted and doc.own_words() is not doc:  # it quotes or answers something
-        own = own_words_match(rule, doc)
+    asks = asks_claims_back(post.language) and bool(doc.asked_claims()[1])
+    if rule.ignore_quoted and (doc.own_words() is not doc or asks):
+        own = own_words_match(rule, doc, post.language)
         note(
             own,
             "quoted_words: ignore (outside its quotations and the claims it asks back and "

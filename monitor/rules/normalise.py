@@ -448,7 +448,9 @@ MIN_PREFIX = 3
 class Doc:
     """A post's text as positions of forms, and an index from each form to its positions."""
 
-    __slots__ = ("positions", "index", "pairs", "words", "memo", "_prefixes", "text", "_own")
+    __slots__ = (
+        "positions", "index", "pairs", "words", "memo", "_prefixes", "text", "_own", "_asked",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -467,15 +469,26 @@ class Doc:
         self._prefixes: dict[str, list[int]] | None = None
         self.text = ""  # the post's text as given to `make_doc`
         self._own: Doc | None = None
+        self._asked: tuple[Doc, tuple[Doc, ...]] | None = None
 
     def own_words(self) -> Doc:
-        """The post without what it puts in quotation marks (see `without_quotes`) and without
-        the claims it asks back and then answers (see `without_answered_claims`): itself when
-        it has neither. Built once, on the first rule that asks."""
+        """The post without what it puts in quotation marks (see `without_quotes`): itself when
+        it quotes nothing. Built once, on the first rule that asks."""
         if self._own is None:
-            plain = without_answered_claims(without_quotes(self.text))
+            plain = without_quotes(self.text)
             self._own = self if plain == self.text else make_doc(plain)
         return self._own
+
+    def asked_claims(self) -> tuple[Doc, tuple[Doc, ...]]:
+        """The post's own words without the claims it asks back and answers, and those claims
+        one by one (see `answered_claims`); (itself, ()) when it asks none back."""
+        if self._asked is None:
+            own = self.own_words()
+            rest, claims = answered_claims(own.text)
+            self._asked = (
+                (make_doc(rest), tuple(make_doc(c) for c in claims)) if claims else (own, ())
+            )
+        return self._asked
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -573,50 +586,61 @@ _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?…]+|$)", re.MULTILINE)
 _WORD = re.compile(r"[^\W\d_]+")
 _FIRST_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _ANSWER_WORDS = 3  # words after the question that make it asked back and answered
-# Words that open a real question (English, and the other languages the packs cover): a
-# question so opened asks something ("Why are they all thieves?"), it does not echo a claim.
+# Words that open a real question (answered claims are read in English posts only; see
+# `monitor.rules.engine.asks_claims_back`): a question so opened asks something ("Why are they
+# all thieves?"), it does not echo a claim.
 _QUESTION_OPENERS = frozenset(
     """why how what who whom whose when where which whats whos hows is isnt are arent am was
     wasnt were werent do dont does doesnt did didnt can cant could couldnt should shouldnt
     would wouldnt will wont shall has hasnt have havent had hadnt may might must anyone
-    anybody since
-    czy dlaczego czemu kto co jak kiedy gdzie ile
-    kya kyun kyon kaun kab kahan kaise kis
-    de oare cine cand unde cum ce
-    preco ci kto kedy kde ako
-    क्या क्यों क्यूँ कौन कब कहाँ कहां कैसे किस
-    کیا کیوں کون کب کہاں کیسے
-    ਕੀ ਕਿਉਂ ਕੌਣ ਕਦੋਂ ਕਿੱਥੇ ਕਿਵੇਂ
-    هل لماذا ليش ليه لیش مين من كيف متى اين وين شو ماذا""".split()
+    anybody since""".split()
 )
 
 
-def without_answered_claims(text: str) -> str:
-    """The text with each claim it asks back and then answers replaced by a full stop.
+# A question put to someone after a name or an insult ("Mate, do you think ...?", "@user would
+# you ...?") asks something too.
+_ASKING = re.compile(
+    r"\b(?:do|did|would|could|can|have|are|dont|didnt|wouldnt) (?:you|they|we)\b|\byou mean\b"
+)
+_HANDLES = re.compile(r"^(?:\s*[@#]\w+)+")
+
+
+def _asks_something(sentence: str) -> bool:
+    """Whether a question opens like one: its first word (after any @mentions) is a question
+    word, or its first five words put a question to someone."""
+    plain = fold(_HANDLES.sub("", sentence)).replace("'", "").replace("’", "")
+    words = _FIRST_WORD.findall(plain)
+    if not words or words[0] in _QUESTION_OPENERS:
+        return True
+    return _ASKING.search(" ".join(words[:5])) is not None
+
+
+def answered_claims(text: str) -> tuple[str, tuple[str, ...]]:
+    """The claims the text asks back and then answers, and the text with each replaced by a
+    full stop.
 
     A sentence that ends in a question mark without opening like a question, followed by at
     least three more words, repeats a claim to answer it: "Refugees are parasites? My nurse
     is a refugee." A question that opens like one ("Why are they all thieves?") and a question
-    with nothing after it stay, so hate put as a question is still read.
+    with nothing after it are not such claims, so hate put as a question is still read.
     """
     if "?" not in text:
-        return text
+        return text, ()
     sentences = [m for m in _SENTENCE.finditer(text) if m.group().strip()]
-    drop: list[tuple[int, int]] = []
+    spans: list[tuple[int, int]] = []
     for i, m in enumerate(sentences):
         sentence = m.group().rstrip()
-        if not sentence.endswith("?") and not sentence.rstrip("!").endswith("?"):
+        if not sentence.rstrip("!").endswith("?"):
             continue
-        first = _FIRST_WORD.search(sentence)
-        opener = fold(first.group()).replace("'", "").replace("’", "") if first else ""
-        if not opener or opener in _QUESTION_OPENERS:
+        if _asks_something(sentence):
             continue
         after = " ".join(s.group() for s in sentences[i + 1 :])
         if len(_WORD.findall(after)) >= _ANSWER_WORDS:
-            drop.append(m.span())
-    for start, end in reversed(drop):
+            spans.append(m.span())
+    claims = tuple(text[start:end] for start, end in spans)
+    for start, end in reversed(spans):
         text = f"{text[:start]} . {text[end:]}"
-    return text
+    return text, claims
 
 
 def make_doc(text: str) -> Doc:

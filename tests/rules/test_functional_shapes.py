@@ -15,6 +15,11 @@ dehumanising words, traits and slogans (the 1.7.1 rules), and a third (rules_sha
 for exclusion, whole-group claims and slogans in less obvious words (1.7.8: development 59 of
 90 hateful and 1 of 70 benign flagged, held out 25 of 87 and 2 of 69).
 
+A fourth pair (rules_shapes4_*.yaml) and a fifth development set (rules_shapes5_dev.yaml)
+hold counter-speech that repeats hate to reject it (quoted, asked back and answered, negated,
+mocked, reported) beside hateful posts that borrow its framing: there the bound on benign
+posts flagged is the point.
+
 The rules alone (no classifier scores), as measured with 1.7.1
 (`.venv/bin/python benchmarks/rules_functional.py` prints these and the served figures):
 development 109 of 161 hateful caught, 0 of 113 benign flagged; held out 44 of 133 and 4 of
@@ -71,6 +76,11 @@ BOUNDS = [
     ("heldout2", 48, 7),
     ("dev3", 55, 3),
     ("heldout3", 22, 4),
+    # counter-speech that repeats hate to answer it, and hate in its framing (1.7.9): rules
+    # alone catch 8, 6 and 7 hateful posts and flag 2 of 96, 7 of 96 and 5 of 60 benign ones
+    ("dev4", 7, 3),
+    ("heldout4", 5, 8),
+    ("dev5", 6, 6),
     ("functional", 700, 3),
 ]
 
@@ -119,3 +129,27 @@ def test_each_hateful_shape_of_the_development_set_is_caught_somewhere() -> None
 )
 def test_sentences_that_share_the_words_are_not_hatred(text: str) -> None:
     assert flagged(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Roma are dirty? Funny, the tidiest garden on our estate belongs to a Roma family.",
+        "Disabled people are lazy? My brother uses a wheelchair and works more hours than you.",
+        "Muslims are all terrorists? The lads from the mosque were first out with the shovels.",
+    ],
+)
+def test_a_claim_asked_back_and_answered_is_not_flagged(text: str) -> None:
+    assert flagged(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Refugees? Parasites, the lot of them, every single one.",  # the group asked, hate answered
+        "Why are Roma always such thieves? Every time, same story.",  # a real question
+        "Ukraińcy? Roszczeniowi, wszyscy tacy sami.",  # the same in Polish
+    ],
+)
+def test_hate_in_the_answer_or_the_question_is_still_flagged(text: str) -> None:
+    assert flagged(text) != []

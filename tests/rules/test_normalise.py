@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.rules.normalise import TIME_FORM, make_doc
+from monitor.rules.normalise import TIME_FORM, answered_claims, make_doc
 from monitor.rules.query import compile_query
 
 
@@ -230,18 +230,27 @@ def test_a_white_flag_or_a_rainbow_alone_is_no_group() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "claim"),
     [
-        "Refugees are vermin?? The woman who taught my kid to swim fled Syria. Get a grip.",
-        "Immigrants are parasites, are they? Who do you think was on the night shift?",
-        "@neighbour Muslims are terrorists?! My GP is a Muslim and she saved my dad's life.",
-        "Imigranci to pasożyty? Mój sąsiad jest lekarzem, daj spokój.",
+        (
+            "Refugees are vermin?? The woman who taught my kid to swim fled Syria. Get a grip.",
+            "Refugees are vermin??",
+        ),
+        (
+            "Immigrants are parasites, are they? Who do you think was on the night shift?",
+            "Immigrants are parasites, are they?",
+        ),
+        (
+            "@neighbour Muslims are terrorists?! My GP is a Muslim and she saved my dad.",
+            "@neighbour Muslims are terrorists?!",
+        ),
+        ("Imigranci to pasożyty? Mój sąsiad jest lekarzem, daj spokój.", "Imigranci to pasożyty?"),
     ],
 )
-def test_a_claim_asked_back_and_answered_is_not_the_posts_own_words(text: str) -> None:
-    doc = make_doc(text)
-    assert matches("vermin OR parasites OR terrorists OR pasozyty", text)
-    assert not compile_query("vermin OR parasites OR terrorists OR pasozyty").test(doc.own_words())
+def test_a_claim_asked_back_and_answered_is_found(text: str, claim: str) -> None:
+    rest, claims = answered_claims(text)
+    assert claims == (claim,)
+    assert claim not in rest and "." in rest
 
 
 @pytest.mark.parametrize(
@@ -250,13 +259,10 @@ def test_a_claim_asked_back_and_answered_is_not_the_posts_own_words(text: str) -
         "Why are refugees such vermin? Every single one of them.",  # opens like a question
         "Isn't it obvious Muslims are terrorists? Wake up people.",
         "Aren’t immigrants just parasites? Sick of them.",
-        "Czy imigranci to pasożyty? Tak, wszyscy.",
         "Refugees are vermin?",  # nothing after it: the question may be the hate
         "Refugees are vermin? Yes.",  # too short an answer to tell
         "Refugees are vermin. Get a grip if you think otherwise.",  # no question at all
     ],
 )
-def test_hate_put_as_a_question_or_said_plainly_stays_the_posts_own(text: str) -> None:
-    assert compile_query("vermin OR parasites OR terrorists OR pasozyty").test(
-        make_doc(text).own_words()
-    )
+def test_hate_put_as_a_question_or_said_plainly_is_no_answered_claim(text: str) -> None:
+    assert answered_claims(text) == (text, ())

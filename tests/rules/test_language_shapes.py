@@ -1,0 +1,99 @@
+"""The tension pack on hatred of a named group in Polish, Arabic and Hindi, in functional shapes.
+
+Two sets of fictional posts a language (tests/fixtures/fairness/language_shapes_dev.yaml and
+language_shapes_heldout.yaml), each hateful or benign, with its shape and the group it names:
+hatred declared, traits, dehumanising words, threats, hate as an opinion or a question, denied
+good qualities, "they" after the group, exclusion, slurs and disguised spellings; neutral and
+positive mentions, counter-speech, negated hate, the same words at no protected group and
+profanity. The classifier does not score these languages, so the rules are all the service
+has for them.
+
+The rules were widened from the development set (tension 1.8.0); the held-out set was written
+by other authors and not read by the rule writers. `.venv/bin/python
+benchmarks/rules_language_shapes.py` prints every figure per shape and group, against the rules
+before 1.8.0. The bounds leave a little room; a change to the pack that loses these shapes, or
+that starts flagging counter-speech, negated hate or neutral posts, fails here with the posts
+concerned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.rules.engine import RuleSet, evaluate_post
+from monitor.rules.loader import load_ruleset
+from tests.rules.conftest import post
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "fairness"
+
+
+@functools.cache
+def ruleset() -> RuleSet:
+    return load_ruleset(ROOT / "rules", today=dt.date(2026, 1, 1))
+
+
+def flagged(text: str, language: str) -> list[str]:
+    hits = evaluate_post(ruleset(), post(text, language=language), {}).hits
+    return sorted(h.rule_id for h in hits if h.rule_id.startswith("tension."))
+
+
+@functools.cache
+def load_set(name: str) -> dict[str, list[tuple[str, str, str, bool]]]:
+    path = FIXTURES / f"language_shapes_{name}.yaml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))["languages"]
+    return {
+        code: [(p["text"], p["shape"], p["group"], bool(p["hateful"])) for p in entry["posts"]]
+        for code, entry in spec.items()
+    }
+
+
+# (set, language, least hateful posts caught of 120, most benign posts flagged of 70)
+# 1.8.0 catches 118, 117 and 118 development posts and 85, 56 and 79 held-out ones, and flags
+# none and 1, 3 and 3 benign ones (1.7.9: 51, 45, 41 and 53, 40, 38; 2, 2, 2 and 1, 2, 2).
+BOUNDS = [
+    ("dev", "pl", 112, 1),
+    ("dev", "ar", 111, 1),
+    ("dev", "hi", 112, 1),
+    ("heldout", "pl", 80, 2),
+    ("heldout", "ar", 52, 4),
+    ("heldout", "hi", 74, 4),
+]
+
+
+@pytest.mark.parametrize(("name", "language", "least_caught", "most_flagged"), BOUNDS)
+def test_hatred_of_a_named_group_caught_and_benign_posts_left(
+    name: str, language: str, least_caught: int, most_flagged: int
+) -> None:
+    cases = load_set(name)[language]
+    caught = [text for text, _, _, hateful in cases if hateful and flagged(text, language)]
+    false_alarms = [
+        (shape, text, flagged(text, language))
+        for text, shape, _, hateful in cases
+        if not hateful and flagged(text, language)
+    ]
+    hateful = sum(1 for *_, h in cases if h)
+    assert len(caught) >= least_caught, f"{name} {language}: {len(caught)} of {hateful} caught"
+    assert len(false_alarms) <= most_flagged, "\n".join(
+        f"[{shape}] {text!r} <- {rules}" for shape, text, rules in false_alarms
+    )
+
+
+@pytest.mark.parametrize("language", ["pl", "ar", "hi"])
+def test_every_group_of_the_development_set_is_covered(language: str) -> None:
+    """Hatred of women, disabled, gay or trans people was caught 0-3 times in 6-12 before
+    1.8.0 in every language: the group lists named Bradford's communities only. Each group
+    with at least five hateful development posts is now caught in most of them."""
+    by_group: dict[str, list[bool]] = {}
+    for text, _, group, hateful in load_set("dev")[language]:
+        if hateful:
+            by_group.setdefault(group, []).append(bool(flagged(text, language)))
+    thin = {
+        g: f"{sum(f)}/{len(f)}" for g, f in by_group.items() if len(f) >= 5 and 2 * sum(f) <= len(f)
+    }
+    assert not thin, f"{language}: groups barely covered: {thin}"
