@@ -1,6 +1,7 @@
 """Hatred of a named group beyond English, in the shapes functional tests probe, by the rules.
 
-Posts in Polish, Arabic and Hindi (tests/fixtures/fairness/language_shapes_dev.yaml and
+Posts in Polish, Arabic and Hindi, then Urdu (Arabic script and romanised), Romanian and Slovak
+(tests/fixtures/fairness/language_shapes_dev.yaml and
 language_shapes_heldout.yaml; fictional) in the shapes of functional hate-speech tests: hatred
 declared, traits, dehumanising words, direct and normative threats, hate as an opinion or a
 question, denied good qualities, "they" after the group, exclusion, slurs and disguised
@@ -63,7 +64,8 @@ TODAY = dt.date(2026, 1, 1)  # a fixed day, so a passed review date cannot chang
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    language: str
+    entry: str  # the set's key: a language code, or a code and a script ("ur-Latn")
+    language: str  # the ISO 639-1 code ingest stores
     text: str
     shape: str
     group: str
@@ -73,8 +75,8 @@ class Case:
 def load_set(path: Path) -> list[Case]:
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))["languages"]
     return [
-        Case(code, p["text"], p["shape"], p["group"], bool(p["hateful"]))
-        for code, entry in spec.items()
+        Case(key, entry.get("language", key), p["text"], p["shape"], p["group"], bool(p["hateful"]))
+        for key, entry in spec.items()
         for p in entry["posts"]
     ]
 
@@ -93,8 +95,8 @@ def _cell(now: int, then: int, total: int) -> str:
 
 
 def report(name: str, cases: Sequence[Case], before: Sequence[bool], after: Sequence[bool]) -> None:
-    for language in sorted({c.language for c in cases}):
-        idx = [i for i, c in enumerate(cases) if c.language == language]
+    for language in sorted({c.entry for c in cases}):
+        idx = [i for i, c in enumerate(cases) if c.entry == language]
         detected = Counter(detect_language(cases[i].text) for i in idx)
         print(f"\n## {name}, {language}\n")
         print("| shape | hateful | rules before → now |")
@@ -147,11 +149,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             print("\nunflagged hateful posts (dev):")
             for c, f in zip(cases, after, strict=True):
                 if c.hateful and not f:
-                    print(f"  [{c.language} {c.shape} {c.group}] {c.text}")
+                    print(f"  [{c.entry} {c.shape} {c.group}] {c.text}")
             print("\nflagged benign posts (dev):")
             for c, f in zip(cases, after, strict=True):
                 if not c.hateful and f:
-                    print(f"  [{c.language} {c.shape} {c.group}] {c.text}")
+                    print(f"  [{c.entry} {c.shape} {c.group}] {c.text}")
 
 
 if __name__ == "__main__":

@@ -48,9 +48,14 @@ def load_set(name: str) -> dict[str, list[tuple[str, str, str, bool]]]:
     path = FIXTURES / f"language_shapes_{name}.yaml"
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))["languages"]
     return {
-        code: [(p["text"], p["shape"], p["group"], bool(p["hateful"])) for p in entry["posts"]]
-        for code, entry in spec.items()
+        key: [(p["text"], p["shape"], p["group"], bool(p["hateful"])) for p in entry["posts"]]
+        for key, entry in spec.items()
     }
+
+
+def code(key: str) -> str:
+    """The language code of a set's key ("ur-Latn" is Urdu in Latin letters)."""
+    return key.split("-")[0]
 
 
 # (set, language, least hateful posts caught of 120, most benign posts flagged of 70)
@@ -71,11 +76,11 @@ def test_hatred_of_a_named_group_caught_and_benign_posts_left(
     name: str, language: str, least_caught: int, most_flagged: int
 ) -> None:
     cases = load_set(name)[language]
-    caught = [text for text, _, _, hateful in cases if hateful and flagged(text, language)]
+    caught = [text for text, _, _, hateful in cases if hateful and flagged(text, code(language))]
     false_alarms = [
-        (shape, text, flagged(text, language))
+        (shape, text, flagged(text, code(language)))
         for text, shape, _, hateful in cases
-        if not hateful and flagged(text, language)
+        if not hateful and flagged(text, code(language))
     ]
     hateful = sum(1 for *_, h in cases if h)
     assert len(caught) >= least_caught, f"{name} {language}: {len(caught)} of {hateful} caught"
@@ -92,7 +97,7 @@ def test_every_group_of_the_development_set_is_covered(language: str) -> None:
     by_group: dict[str, list[bool]] = {}
     for text, _, group, hateful in load_set("dev")[language]:
         if hateful:
-            by_group.setdefault(group, []).append(bool(flagged(text, language)))
+            by_group.setdefault(group, []).append(bool(flagged(text, code(language))))
     thin = {
         g: f"{sum(f)}/{len(f)}" for g, f in by_group.items() if len(f) >= 5 and 2 * sum(f) <= len(f)
     }
