@@ -600,7 +600,7 @@ _QUESTION_OPENERS = frozenset(
 # A question put to someone after a name or an insult ("Mate, do you think ...?", "@user would
 # you ...?") asks something too.
 _ASKING = re.compile(
-    r"\b(?:do|did|would|could|can|have|are|dont|didnt|wouldnt) (?:you|they|we)\b|\byou mean\b"
+    r"\b(?:do|did|would|could|can|dont|didnt|wouldnt) (?:you|they|we)\b|\byou mean\b"
 )
 _HANDLES = re.compile(r"^(?:\s*[@#]\w+)+")
 
