@@ -134,6 +134,12 @@ _EMOJI = str.maketrans({e: f" {w} " for e, w in EMOJI_WORDS.items()})
 # Letters that carry a stroke rather than an accent do not decompose: folded by hand, so that
 # Polish "mołotow" is `molotow` as "spalić" is `spalic` (people type both).
 _STROKED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ı": "i"})
+# Arabic-script letters that Arabic and Urdu (and Persian) keyboards write differently for the
+# same sound: a post typed on the other keyboard is the same word ("كالے" is کالے, "علی" is
+# علي). Folded to the Arabic letter; the Urdu do-chashmi heh (ھ) of aspirates stays apart.
+_ARABIC_VARIANTS = str.maketrans(
+    {"ک": "ك", "ی": "ي", "ى": "ي", "ې": "ي", "ہ": "ه", "ۃ": "ه", "ة": "ه", "ۂ": "ه"}
+)
 
 
 def fold(text: str) -> str:
@@ -143,6 +149,7 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     text = text.translate(_INVISIBLE).translate(_STROKED).translate(_EMOJI)
+    text = text.translate(_ARABIC_VARIANTS)
     if WHITE_FLAG in text:
         text = FLAG_SEQUENCES.sub(flag_word, text)
     text = unicodedata.normalize("NFKD", text)

@@ -1,6 +1,7 @@
-"""The tension pack on hatred of a named group in Polish, Arabic and Hindi, in functional shapes.
+"""The tension pack on hatred of a named group beyond English, in functional shapes.
 
-Two sets of fictional posts a language (tests/fixtures/fairness/language_shapes_dev.yaml and
+Two sets of fictional posts in each of Polish, Arabic, Hindi, Urdu (Arabic script and
+romanised), Romanian and Slovak (tests/fixtures/fairness/language_shapes_dev.yaml and
 language_shapes_heldout.yaml), each hateful or benign, with its shape and the group it names:
 hatred declared, traits, dehumanising words, threats, hate as an opinion or a question, denied
 good qualities, "they" after the group, exclusion, slurs and disguised spellings; neutral and
@@ -8,10 +9,10 @@ positive mentions, counter-speech, negated hate, the same words at no protected 
 profanity. The classifier does not score these languages, so the rules are all the service
 has for them.
 
-The rules were widened from the development set (tension 1.8.0); the held-out set was written
-by other authors and not read by the rule writers. `.venv/bin/python
+The rules were widened from the development set (tension 1.8.0 and 1.8.1); the held-out
+set was written by other authors and not read by the rule writers. `.venv/bin/python
 benchmarks/rules_language_shapes.py` prints every figure per shape and group, against the rules
-before 1.8.0. The bounds leave a little room; a change to the pack that loses these shapes, or
+before. The bounds leave a little room; a change to the pack that loses these shapes, or
 that starts flagging counter-speech, negated hate or neutral posts, fails here with the posts
 concerned.
 """
@@ -68,6 +69,16 @@ BOUNDS = [
     ("heldout", "pl", 80, 2),
     ("heldout", "ar", 52, 4),
     ("heldout", "hi", 74, 4),
+    # 1.8.1: 118, 119, 120 and 120 development posts and 82, 75, 68 and 78 held-out ones, with
+    # 0 and 2, 2, 6 and 4 benign ones flagged (1.8.0: 32, 19, 40, 48; 3, 1, 8, 5)
+    ("dev", "ro", 112, 1),
+    ("dev", "sk", 113, 1),
+    ("dev", "ur", 114, 1),
+    ("dev", "ur-Latn", 114, 1),
+    ("heldout", "ro", 77, 3),
+    ("heldout", "sk", 70, 3),
+    ("heldout", "ur", 63, 7),
+    ("heldout", "ur-Latn", 73, 5),
 ]
 
 
@@ -89,7 +100,7 @@ def test_hatred_of_a_named_group_caught_and_benign_posts_left(
     )
 
 
-@pytest.mark.parametrize("language", ["pl", "ar", "hi"])
+@pytest.mark.parametrize("language", ["pl", "ar", "hi", "ro", "sk", "ur", "ur-Latn"])
 def test_every_group_of_the_development_set_is_covered(language: str) -> None:
     """Hatred of women, disabled, gay or trans people was caught 0-3 times in 6-12 before
     1.8.0 in every language: the group lists named Bradford's communities only. Each group

@@ -51,6 +51,9 @@ def test_obfuscated_spellings_match_the_plain_word(text: str) -> None:
         ("molotow", "Mołotowa"[:-1]),  # a stroked letter is folded like an accented one
         ("mołotow", "molotow"),
         ("اليهود", "اليـــهــــود"),  # Arabic tatweel stretches a word, it changes nothing
+        ("کالے", "كالے"),  # Urdu written with the Arabic keyboard's kaf
+        ("پاكستاني", "پاکستانی"),  # and the other way round, with the Urdu kaf and yeh
+        ("حرامه", "حرامة"),  # teh marbuta typed as heh
     ],
 )
 def test_query_and_post_are_normalised_alike(query: str, text: str) -> None:
