@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from monitor.rules.engine import RuleSet
+from monitor.rules.loader import load_ruleset
 from monitor.types import PlaceMatch, Post
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -110,3 +113,13 @@ def rule_yaml(
 def rules_file(*rules: str) -> str:
     """A rule file holding rules made by `rule_yaml`."""
     return "rules:\n" + "".join(textwrap.indent(r, "  ") for r in rules)
+
+
+SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+@functools.cache
+def shipped_ruleset() -> RuleSet:
+    """The rules/ folder as the service loads it, on a fixed day (so a passed review date
+    cannot change a test), loaded once for the test session."""
+    return load_ruleset(SHIPPED_RULES, today=dt.date(2026, 1, 1))

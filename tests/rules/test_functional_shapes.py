@@ -32,29 +32,21 @@ concerned.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 from pathlib import Path
 
 import pytest
 import yaml
 
 from monitor.classify.functional import load_suite
-from monitor.rules.engine import RuleSet, evaluate_post
-from monitor.rules.loader import load_ruleset
-from tests.rules.conftest import post
+from monitor.rules.engine import evaluate_post
+from tests.rules.conftest import post, shipped_ruleset
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "fairness"
 
 
-@functools.cache
-def ruleset() -> RuleSet:
-    return load_ruleset(ROOT / "rules", today=dt.date(2026, 1, 1))
-
-
 def flagged(text: str) -> list[str]:
-    hits = evaluate_post(ruleset(), post(text), {}).hits
+    hits = evaluate_post(shipped_ruleset(), post(text), {}).hits
     return sorted(h.rule_id for h in hits if h.rule_id.startswith("tension."))
 
 
