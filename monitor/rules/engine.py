@@ -165,7 +165,7 @@ def asks_claims_back(language: str | None) -> bool:
     return language_code(language) == "en"
 
 
-def own_words_match(rule: RuleSpec, doc: Doc, language: str | None = "en") -> bool:
+def own_words_match(rule: RuleSpec, doc: Doc, language: str | None) -> bool:
     """Whether the rule's words are in what the post says itself: outside its quotations, and
     in English, when a claim it asks back and answers holds all the rule needs ("Roma are
     dirty? The tidiest garden on our estate is a Roma family's"), outside those claims too. A

@@ -98,8 +98,10 @@ def verdict(
         note(passed, f"query: {short(rule.query.source, 110)}")
         if detail:
             lines.extend("      " + line for line in explain_query(rule.query.ast, doc))
-    asks = asks_claims_back(post.language) and bool(doc.asked_claims()[1])
-    if rule.ignore_quoted and (doc.own_words() is not doc or asks):
+    if rule.ignore_quoted and (
+        doc.own_words() is not doc
+        or (asks_claims_back(post.language) and bool(doc.asked_claims()[1]))
+    ):
         own = own_words_match(rule, doc, post.language)
         note(
             own,

@@ -633,16 +633,14 @@ def answered_claims(text: str) -> tuple[str, tuple[str, ...]]:
     """
     if "?" not in text:
         return text, ()
-    sentences = [m for m in _SENTENCE.finditer(text) if m.group().strip()]
     spans: list[tuple[int, int]] = []
-    for i, m in enumerate(sentences):
+    for m in _SENTENCE.finditer(text):
         sentence = m.group().rstrip()
         if not sentence.rstrip("!").endswith("?"):
             continue
         if _asks_something(sentence):
             continue
-        after = " ".join(s.group() for s in sentences[i + 1 :])
-        if len(_WORD.findall(after)) >= _ANSWER_WORDS:
+        if len(_WORD.findall(text, m.end())) >= _ANSWER_WORDS:
             spans.append(m.span())
     claims = tuple(text[start:end] for start, end in spans)
     for start, end in reversed(spans):
